@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { defineNode, type SluiceRecord, type UserFunction, type Value } from '../../runtime/index.js';
+import { codeField, errorRecord, evaluate } from './user-code.js';
+
+const config = z.object({ code: codeField('(value, meta) => ({ ...value, total: value.amount * 1.2 })') }).strict();
+
+const isRow = (v: unknown): v is Value => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+export const map = defineNode({
+  type: 'core.map',
+  category: 'transform',
+  title: 'Map',
+  description:
+    'Reshape each record with a sandboxed JS function (value, meta) => newValue; null drops it, an array emits several. Deletes are mapped through their before row.',
+  icon: 'function',
+  configSchema: config,
+  inputs: [{ name: 'in' }],
+  outputs: [{ name: 'out' }, { name: 'error', description: 'records whose function threw, with the error' }],
+  async create(ctx) {
+    let fn: UserFunction;
+    return {
+      kind: 'transform',
+      async open() {
+        fn = await ctx.compile(ctx.config.code, 'code');
+      },
+      async process(records) {
+        const out: SluiceRecord[] = [];
+        const error: SluiceRecord[] = [];
+        for (const { record, value, before } of await evaluate(fn, records)) {
+          const failed = [value, before].find((r) => r && !r.ok);
+          if (failed && !failed.ok) {
+            error.push(errorRecord(record, ctx.nodeId, failed.error));
+            continue;
+          }
+          const mappedBefore = before?.ok ? before.value : record.before;
+          if (mappedBefore !== undefined && mappedBefore !== null && !isRow(mappedBefore)) {
+            error.push(errorRecord(record, ctx.nodeId, `must return an object, an array of objects, or null; returned ${JSON.stringify(mappedBefore)} for the before row`));
+            continue;
+          }
+          if (!value) {
+            // a delete (or a record without a value): only its before row is mapped
+            if (record.before && (mappedBefore === null || mappedBefore === undefined)) continue;
+            out.push({ ...record, before: mappedBefore as Value | null | undefined });
+            continue;
+          }
+          const result = value.ok ? value.value : undefined;
+          if (result === null || result === undefined) continue;
+          const rows = Array.isArray(result) ? result : [result];
+          const bad = rows.find((r) => !isRow(r));
+          if (bad !== undefined) {
+            error.push(errorRecord(record, ctx.nodeId, `must return an object, an array of objects, or null; returned ${JSON.stringify(bad)?.slice(0, 80)}`));
+            continue;
+          }
+          for (const row of rows) out.push({ ...record, value: row as Value, ...(record.before !== undefined ? { before: mappedBefore as Value | null } : {}) });
+        }
+        return { out, error };
+      },
+      async close() {
+        fn?.dispose();
+      },
+    };
+  },
+});

@@ -1,0 +1,178 @@
+/**
+ * The `sluice` command. Exit codes: 0 success (or a graceful stop), 2 a user error (one line on
+ * stderr), 1 a failure at run time. The node catalog is handed in by bin/sluice.js: the runtime never
+ * imports a concrete node type.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { FlowValidationError, UserError, formatIssue } from '../errors.js';
+import { compileFlowText } from '../flow/compile.js';
+import { validateFlowText } from '../flow/validate.js';
+import { FlowRun, type RunSummary } from '../executor/flow-run.js';
+import { InProcessLockService } from '../lock/lock.js';
+import type { Logger } from '../node-api.js';
+import type { NodeRegistry } from '../registry.js';
+import { SqliteCheckpointStore } from '../state/sqlite-checkpoint-store.js';
+import { Progress } from './progress.js';
+
+export const DEFAULT_STATE = './data/sluice-state.db';
+
+function readFlowFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(`cannot read flow ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
+  }
+}
+
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+};
+
+const stderrLog: Logger = {
+  info: (m) => process.stderr.write(`${m}\n`),
+  warn: (m) => process.stderr.write(`warning: ${m}\n`),
+  error: (m) => process.stderr.write(`error: ${m}\n`),
+};
+
+export async function main(argv: string[], registry: NodeRegistry): Promise<number> {
+  let exitCode = 0;
+  const program = new Command()
+    .name('sluice')
+    .description('Run and check Sluice flow documents (YAML or JSON)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('run')
+    .description('run a flow until its sources end or it is stopped (Ctrl-C stops gracefully and commits)')
+    .argument('<flow>', 'flow document, .yaml or .json')
+    .option('--preview <n>', 'test run: read at most N records per source and write nothing', positiveInt)
+    .option('--json', 'print a JSON summary on stdout at the end')
+    .option('--state <path>', 'where positions and dead letters are kept', DEFAULT_STATE)
+    .option('--from-start', 'forget committed positions and read from the beginning')
+    .option('--quiet', 'no progress display')
+    .action(async (file: string, opts: { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean }) => {
+      exitCode = await runCommand(file, opts, registry);
+    });
+
+  program
+    .command('validate')
+    .description('check a flow document; prints every problem with where it is')
+    .argument('<flow>', 'flow document, .yaml or .json')
+    .option('--json', 'print the problems as JSON')
+    .action((file: string, opts: { json?: boolean }) => {
+      const result = validateFlowText(readFlowFile(file), registry, { fileName: file, env: process.env });
+      const errors = result.issues.filter((i) => i.severity === 'error');
+      if (opts.json) process.stdout.write(`${JSON.stringify({ valid: errors.length === 0, issues: result.issues }, null, 2)}\n`);
+      else {
+        for (const issue of result.issues) process.stderr.write(`${file}: ${issue.severity}: ${formatIssue(issue)}\n`);
+        if (errors.length === 0) process.stdout.write(`${file}: valid (${result.flow!.nodes.length} nodes, ${result.flow!.edges.length} edges)\n`);
+      }
+      exitCode = errors.length > 0 ? 2 : 0;
+    });
+
+  program
+    .command('nodes')
+    .description('list the node types, with each config as JSON Schema under --json')
+    .option('--json', 'the full catalog as JSON')
+    .action((opts: { json?: boolean }) => {
+      const catalog = registry.catalog();
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(catalog, null, 2)}\n`);
+        return;
+      }
+      const width = Math.max(...catalog.map((t) => t.type.length));
+      for (const t of catalog) process.stdout.write(`${t.type.padEnd(width)}  ${t.category.padEnd(11)}  ${t.description}\n`);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof UserError) {
+      process.stderr.write(`sluice: ${err.message}\n`);
+      if (err instanceof FlowValidationError && err.issues.filter((i) => i.severity === 'error').length > 1) {
+        process.stderr.write(`sluice: run \`sluice validate ${err.file ?? 'FLOW'}\` to list every problem\n`);
+      }
+      return 2;
+    }
+    throw err;
+  }
+}
+
+async function runCommand(
+  file: string,
+  opts: { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean },
+  registry: NodeRegistry,
+): Promise<number> {
+  const plan = compileFlowText(readFlowFile(file), registry, { file, env: process.env });
+  for (const w of plan.warnings) if (w.severity === 'warning') process.stderr.write(`${file}: warning: ${formatIssue(w)}\n`);
+  const store = opts.preview ? undefined : new SqliteCheckpointStore(resolve(opts.state));
+  const run = new FlowRun(plan, {
+    store,
+    locks: new InProcessLockService(),
+    preview: opts.preview ? { limit: opts.preview, sample: opts.preview } : undefined,
+    fromStart: opts.fromStart,
+    log: stderrLog,
+  });
+  let signals = 0;
+  const onSignal = (sig: string) => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write(`\n${sig} again: exiting now without waiting\n`);
+      process.exit(130);
+    }
+    process.stderr.write(`\n${sig}: stopping ${plan.flow.name} (finishing the batches in flight; ${sig} again to exit at once)\n`);
+    run.stop();
+  };
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  const progress = opts.quiet || opts.json || opts.preview ? undefined : new Progress(run);
+  progress?.start();
+  let summary: RunSummary;
+  try {
+    summary = await run.run();
+  } finally {
+    progress?.stop();
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    await store?.close();
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  else printSummary(summary, Boolean(opts.preview));
+  if (summary.status === 'failed') {
+    process.stderr.write(`sluice: ${summary.error}\n`);
+    return summary.userError ? 2 : 1;
+  }
+  return 0;
+}
+
+function printSummary(s: RunSummary, preview: boolean): void {
+  const w = (line: string) => process.stdout.write(`${line}\n`);
+  if (preview && s.preview) {
+    for (const [id, p] of Object.entries(s.preview)) {
+      for (const [port, records] of Object.entries(p.output)) {
+        w(`── ${id} → ${port} (${records.length} shown)`);
+        for (const r of records) w(`  ${r.op} ${JSON.stringify(r.value)}`);
+      }
+      for (const r of p.errors) w(`── ${id} error: ${r.meta.error?.message} ← ${JSON.stringify(r.value)}`);
+      if (p.wouldWrite) {
+        const o = p.wouldWrite.ops;
+        w(`── ${id} would write: ${o.c + o.r} inserts, ${o.u} updates, ${o.d} deletes`);
+        for (const r of p.wouldWrite.sample.slice(0, 5)) w(`  ${r.op} ${JSON.stringify(r.value ?? r.before)}`);
+      }
+    }
+  }
+  if (s.resumedFrom) w(`resumed from ${JSON.stringify(s.resumedFrom)}`);
+  w(`${s.flow}: ${s.status} in ${(s.durationMs / 1000).toFixed(2)}s`);
+  for (const [id, n] of Object.entries(s.nodes)) w(`  ${id}: in ${n.in}, out ${n.out}${n.errors ? `, errors ${n.errors}` : ''}`);
+  if (s.deadLetters) w(`  ${s.deadLetters} record(s) went to the dead-letter store`);
+}

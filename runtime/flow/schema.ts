@@ -1,0 +1,87 @@
+/**
+ * The flow document (apiVersion sluice/v1). Pure: no Node built-ins, so the editor can import it.
+ * Node configs are validated later, each by its node type's own schema (see validate.ts).
+ */
+import { z } from 'zod';
+
+export const NODE_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+export const FLOW_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export const settingsSchema = z
+  .object({
+    batchSize: z.number().int().min(1).max(100_000).default(1000).describe('records per batch'),
+    onError: z
+      .enum(['dead-letter', 'stop'])
+      .default('dead-letter')
+      .describe('what happens to a record that fails in a node without a wired error port'),
+    queueSize: z.number().int().min(1).max(1000).default(4).describe('batches waiting at each node (backpressure)'),
+    sandbox: z
+      .object({
+        memoryLimitMb: z.number().int().min(8).max(4096).default(64),
+        timeoutMs: z.number().int().min(1).max(600_000).default(1000),
+      })
+      .strict()
+      .prefault({}),
+    retry: z
+      .object({
+        attempts: z.number().int().min(1).max(100).default(5),
+        backoffMs: z.number().int().min(0).default(200),
+        maxBackoffMs: z.number().int().min(0).default(10_000),
+      })
+      .strict()
+      .prefault({})
+      .describe('failed sink writes are retried with exponential backoff before the flow fails'),
+    stopTimeoutMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(10_000)
+      .describe('on stop, how long batches in flight may take to finish before they are abandoned'),
+  })
+  .strict();
+
+export type FlowSettings = z.output<typeof settingsSchema>;
+
+export const nodeSchema = z
+  .object({
+    id: z.string().regex(NODE_ID, 'must start with a letter or _ and hold only letters, digits, _ and -'),
+    type: z.string().min(1),
+    name: z.string().optional(),
+    description: z.string().optional(),
+    config: z.record(z.string(), z.unknown()).default({}),
+    position: z.object({ x: z.number(), y: z.number() }).optional(),
+  })
+  .strict();
+
+export const edgeSchema = z
+  .object({
+    from: z.string().min(1),
+    to: z.string().min(1),
+    fromPort: z.string().min(1).optional(),
+    toPort: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const connectionRefSchema = z.object({ type: z.string().min(1) }).catchall(z.unknown());
+
+export const flowSchema = z
+  .object({
+    apiVersion: z.literal('sluice/v1', { error: 'must be "sluice/v1"' }),
+    name: z.string().regex(FLOW_NAME, 'must start with a letter or digit and hold only letters, digits, ".", "_" and "-"'),
+    version: z.number().int().min(0).optional(),
+    description: z.string().optional(),
+    settings: settingsSchema.prefault({}),
+    connections: z.record(z.string(), connectionRefSchema).optional(),
+    nodes: z.array(nodeSchema).min(1, 'a flow needs at least one node'),
+    edges: z.array(edgeSchema).default([]),
+  })
+  .strict();
+
+export type FlowDocument = z.output<typeof flowSchema>;
+export type FlowNode = z.output<typeof nodeSchema>;
+export type FlowEdge = z.output<typeof edgeSchema>;
+export type FlowDocumentInput = z.input<typeof flowSchema>;
+
+export const DEFAULT_OUT = 'out';
+export const DEFAULT_IN = 'in';
+export const ERROR_PORT = 'error';

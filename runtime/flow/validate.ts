@@ -1,0 +1,213 @@
+/**
+ * Validation of a flow document: structure, env placeholders, each node's config against its type's
+ * schema, and the graph (ids, edges, ports, cycles, wiring). Pure, shared by runtime, server and editor.
+ * Every issue names where it is: `nodes[enrich].config.keys[0]`, `edges[2].to`.
+ */
+import type { z } from 'zod';
+import type { FlowIssue } from '../errors.js';
+import type { NodeType } from '../node-api.js';
+import { isSinkType, isSourceType } from '../node-api.js';
+import type { NodeRegistry } from '../registry.js';
+import { resolveEnv, type EnvProblem } from './env.js';
+import { parseFlowText } from './parse.js';
+import { DEFAULT_IN, DEFAULT_OUT, flowSchema, type FlowDocument, type FlowEdge } from './schema.js';
+
+export interface ValidateOptions {
+  env?: Record<string, string | undefined>;
+  /** source text line lookup, when the document came from text */
+  locate?: (path: (string | number)[]) => number | undefined;
+}
+
+export interface ResolvedEdge extends FlowEdge {
+  fromPort: string;
+  toPort: string;
+  index: number;
+}
+
+export interface ValidationResult {
+  issues: FlowIssue[];
+  /** the document with env resolved and defaults applied; set when there is no error */
+  flow?: FlowDocument;
+  /** each node's config parsed by its type's schema */
+  configs?: Map<string, unknown>;
+  edges?: ResolvedEdge[];
+}
+
+export function hasErrors(issues: FlowIssue[]): boolean {
+  return issues.some((i) => i.severity === 'error');
+}
+
+/** `['nodes', 3, 'config', 'keys', 0]` → `nodes[enrich].config.keys[0]` */
+export function formatPath(path: readonly PropertyKey[], raw: unknown): string {
+  let out = '';
+  const nodes = (raw as { nodes?: unknown })?.nodes;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i];
+    if (i === 1 && path[0] === 'nodes' && typeof seg === 'number' && Array.isArray(nodes)) {
+      const id = (nodes[seg] as { id?: unknown } | undefined)?.id;
+      out += typeof id === 'string' && id ? `[${id}]` : `[${seg}]`;
+    } else if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out ? `.${String(seg)}` : String(seg);
+  }
+  return out;
+}
+
+function nodeIdAt(path: readonly PropertyKey[], raw: unknown): string | undefined {
+  if (path[0] !== 'nodes' || typeof path[1] !== 'number') return undefined;
+  const id = ((raw as { nodes?: { id?: unknown }[] }).nodes?.[path[1]] as { id?: unknown } | undefined)?.id;
+  return typeof id === 'string' ? id : undefined;
+}
+
+function zodMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined) return 'required';
+  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  return issue.message;
+}
+
+export function validateFlowText(text: string, registry: NodeRegistry, options: ValidateOptions & { fileName?: string } = {}): ValidationResult {
+  const parsed = parseFlowText(text, options.fileName);
+  if (!parsed.ok) return { issues: parsed.issues };
+  return validateFlow(parsed.parsed.value, registry, { ...options, locate: parsed.parsed.locate });
+}
+
+export function validateFlow(raw: unknown, registry: NodeRegistry, options: ValidateOptions = {}): ValidationResult {
+  const issues: FlowIssue[] = [];
+  const locate = options.locate ?? (() => undefined);
+  const add = (path: (string | number)[], message: string, severity: 'error' | 'warning' = 'error', nodeId?: string) =>
+    issues.push({ path: formatPath(path, raw), message, severity, nodeId: nodeId ?? nodeIdAt(path, raw), line: locate(path) });
+
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    add([], 'a flow document must be an object with apiVersion, name, nodes and edges');
+    return { issues };
+  }
+
+  // 1. ${env:NAME} placeholders
+  const envProblems: EnvProblem[] = [];
+  const resolved = resolveEnv(raw, options.env ?? {}, envProblems);
+  for (const p of envProblems) add(p.path, `environment variable ${p.name} is not set`);
+
+  // 2. document structure
+  const structure = flowSchema.safeParse(resolved);
+  if (!structure.success) {
+    for (const zi of structure.error.issues) add(zi.path as (string | number)[], zodMessage(zi));
+    return { issues };
+  }
+  const flow = structure.data;
+
+  // 3. nodes: ids, types, configs
+  const types = new Map<string, NodeType>();
+  const configs = new Map<string, unknown>();
+  const seen = new Map<string, number>();
+  flow.nodes.forEach((node, i) => {
+    if (seen.has(node.id)) add(['nodes', i, 'id'], `duplicate node id "${node.id}" (also nodes[${seen.get(node.id)}])`, 'error', node.id);
+    else seen.set(node.id, i);
+    const type = registry.get(node.type);
+    if (!type) {
+      const family = node.type.split('.')[0];
+      const near = registry.list().filter((t) => t.type.startsWith(`${family}.`)).map((t) => t.type);
+      add(['nodes', i, 'type'], `unknown node type "${node.type}"${near.length ? ` (known in ${family}: ${near.join(', ')})` : ' (see `sluice nodes`)'}`);
+      return;
+    }
+    types.set(node.id, type);
+    const config = type.configSchema.safeParse(node.config);
+    if (config.success) configs.set(node.id, config.data);
+    else for (const zi of config.error.issues) add(['nodes', i, 'config', ...(zi.path as (string | number)[])], zodMessage(zi));
+  });
+
+  // 4. edges: endpoints and ports
+  const edges: ResolvedEdge[] = [];
+  const indexOf = (id: string) => flow.nodes.findIndex((n) => n.id === id);
+  flow.edges.forEach((edge, i) => {
+    let ok = true;
+    for (const end of ['from', 'to'] as const) {
+      if (!seen.has(edge[end])) {
+        add(['edges', i, end], `no node with id "${edge[end]}"`);
+        ok = false;
+      }
+    }
+    if (!ok) return;
+    const fromType = types.get(edge.from);
+    const toType = types.get(edge.to);
+    if (!fromType || !toType) return; // unknown type already reported
+    if (isSinkType(fromType)) {
+      add(['edges', i, 'from'], `"${edge.from}" is a sink (${fromType.type}): it has no output to wire`, 'error', edge.from);
+      ok = false;
+    }
+    if (isSourceType(toType)) {
+      add(['edges', i, 'to'], `"${edge.to}" is a source (${toType.type}): it takes no input`, 'error', edge.to);
+      ok = false;
+    }
+    if (!ok) return;
+    const fromPort = edge.fromPort ?? (fromType.outputs.some((p) => p.name === DEFAULT_OUT) ? DEFAULT_OUT : fromType.outputs[0].name);
+    if (!fromType.outputs.some((p) => p.name === fromPort)) {
+      add(['edges', i, 'fromPort'], `"${edge.from}" (${fromType.type}) has no output port "${fromPort}"; ports: ${fromType.outputs.map((p) => p.name).join(', ')}`);
+      return;
+    }
+    let toPort = edge.toPort;
+    if (toPort === undefined) {
+      if (toType.inputs.length === 1) toPort = toType.inputs[0].name;
+      else if (toType.inputs.some((p) => p.name === DEFAULT_IN)) toPort = DEFAULT_IN;
+      else {
+        add(['edges', i], `"${edge.to}" (${toType.type}) has several inputs: name one with toPort (${toType.inputs.map((p) => p.name).join(', ')})`);
+        return;
+      }
+    }
+    if (!toType.inputs.some((p) => p.name === toPort)) {
+      add(['edges', i, 'toPort'], `"${edge.to}" (${toType.type}) has no input port "${toPort}"; ports: ${toType.inputs.map((p) => p.name).join(', ')}`);
+      return;
+    }
+    if (edges.some((e) => e.from === edge.from && e.to === edge.to && e.fromPort === fromPort && e.toPort === toPort)) {
+      add(['edges', i], `duplicate edge ${edge.from} → ${edge.to}: records would arrive twice`);
+      return;
+    }
+    edges.push({ ...edge, fromPort, toPort, index: i });
+  });
+
+  // 5. required inputs wired, outputs going somewhere
+  for (const [id, type] of types) {
+    const i = indexOf(id);
+    for (const port of type.inputs) {
+      if (port.required !== false && !edges.some((e) => e.to === id && e.toPort === port.name)) {
+        add(['nodes', i], type.inputs.length === 1 ? `input is not wired: connect a node into "${id}"` : `input port "${port.name}" is not wired`);
+      }
+    }
+    if (!isSinkType(type) && !edges.some((e) => e.from === id && e.fromPort !== 'error')) {
+      add(['nodes', i], `output is not wired: the records of "${id}" go nowhere`, 'warning');
+    }
+  }
+
+  // 6. cycles
+  const cycle = findCycle(flow.nodes.map((n) => n.id), edges);
+  if (cycle) add(['edges'], `cycle: ${cycle.join(' → ')} (a flow must be a directed acyclic graph)`, 'error', cycle[0]);
+
+  if (hasErrors(issues)) return { issues };
+  return { issues, flow, configs, edges };
+}
+
+export function findCycle(ids: string[], edges: { from: string; to: string }[]): string[] | undefined {
+  const next = new Map<string, string[]>();
+  for (const e of edges) next.set(e.from, [...(next.get(e.from) ?? []), e.to]);
+  const state = new Map<string, 1 | 2>(); // 1 on the stack, 2 done
+  const stack: string[] = [];
+  const visit = (id: string): string[] | undefined => {
+    state.set(id, 1);
+    stack.push(id);
+    for (const to of next.get(id) ?? []) {
+      if (state.get(to) === 1) return [...stack.slice(stack.indexOf(to)), to];
+      if (!state.has(to)) {
+        const found = visit(to);
+        if (found) return found;
+      }
+    }
+    stack.pop();
+    state.set(id, 2);
+    return undefined;
+  };
+  for (const id of ids) {
+    if (!state.has(id)) {
+      const found = visit(id);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}

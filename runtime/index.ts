@@ -1,0 +1,21 @@
+/** The runtime's public API for node types. Node modules import from here and nowhere else in runtime/. */
+export { defineNode, isSinkType, isSourceType } from './node-api.js';
+export type {
+  Category,
+  Logger,
+  NodeContext,
+  NodeInstance,
+  NodeType,
+  PortOutputs,
+  PortSpec,
+  SinkInstance,
+  SourceBatch,
+  SourceInstance,
+  TransformInstance,
+} from './node-api.js';
+export type { Op, RecordMeta, SluiceRecord, Value } from './records.js';
+export { OPS, rowOf } from './records.js';
+export { ConfigError, NodeError, UserError, errorMessage } from './errors.js';
+export type { CallResult, UserFunction } from './sandbox/sandbox.js';
+export { sleep } from './executor/queue.js';
+export { ERROR_PORT } from './flow/schema.js';

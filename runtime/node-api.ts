@@ -1,0 +1,110 @@
+/**
+ * The node contract: the only part of the runtime that node types import (through runtime/index.ts).
+ * A node type is a zod config schema + ports + a factory that returns an instance. The runtime never
+ * imports a concrete node type; it is handed a registry of them.
+ */
+import type { z } from 'zod';
+import type { SluiceRecord } from './records.js';
+import type { FlowSettings } from './flow/schema.js';
+import type { CompileOptions, UserFunction } from './sandbox/sandbox.js';
+
+export type Category = 'source' | 'transform' | 'aggregate' | 'denormalize' | 'sink';
+
+export interface PortSpec {
+  name: string;
+  description?: string;
+  /** an input port that must be wired for the flow to be valid */
+  required?: boolean;
+}
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface NodeContext<C> {
+  nodeId: string;
+  flowName: string;
+  config: C;
+  settings: FlowSettings;
+  /** test run: read a bounded sample, write nothing */
+  preview: boolean;
+  /** aborted when the flow is asked to stop: long waits (polling, rate limits) should end early */
+  signal: AbortSignal;
+  log: Logger;
+  /** resolves a path from the flow against the working directory */
+  resolvePath(path: string): string;
+  /** compiles user code in the sandbox (isolated-vm); `field` names the config field for errors */
+  compile(code: string, field: string, options?: Partial<CompileOptions>): Promise<UserFunction>;
+}
+
+export interface SourceBatch {
+  records: SluiceRecord[];
+  /** records the source could not read (unparseable line ...), routed like a transform's errors */
+  errors?: SluiceRecord[];
+  /** the position after this batch: committed once every sink acknowledged it */
+  position: unknown;
+}
+
+export interface SourceInstance {
+  kind: 'source';
+  /** `position` is the last committed position, or undefined on a first run */
+  open(position: unknown): Promise<void>;
+  /** next batch, or null at the end of the input; may wait (CDC, polling) until ctx.signal aborts */
+  read(): Promise<SourceBatch | null>;
+  close(): Promise<void>;
+}
+
+/** Records emitted per output port name (`out`, `error`, ...). */
+export type PortOutputs = Record<string, SluiceRecord[]>;
+
+export interface TransformInstance {
+  kind: 'transform';
+  /** `state` is what snapshot() returned at the last committed checkpoint, if the node keeps state */
+  open(state: unknown): Promise<void>;
+  process(records: SluiceRecord[], port: string): Promise<PortOutputs>;
+  /** called once when every input has ended: emit what is still held */
+  flush?(): Promise<PortOutputs>;
+  /** state to checkpoint together with the source positions (stateful nodes only) */
+  snapshot?(): unknown;
+  close(): Promise<void>;
+}
+
+export interface SinkInstance {
+  kind: 'sink';
+  open(): Promise<void>;
+  /** resolves once the batch is durably written (that is the acknowledgement); idempotent by key */
+  write(records: SluiceRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type NodeInstance = SourceInstance | TransformInstance | SinkInstance;
+
+export interface NodeType<S extends z.ZodType = z.ZodType> {
+  /** `family.name`, e.g. `core.map`: part of the public flow format, never renamed */
+  type: string;
+  category: Category;
+  title: string;
+  /** one line, shown in the palette and `sluice nodes` */
+  description: string;
+  /** a name from the editor's icon set */
+  icon?: string;
+  configSchema: S;
+  inputs: PortSpec[];
+  outputs: PortSpec[];
+  create(ctx: NodeContext<z.output<S>>): NodeInstance | Promise<NodeInstance>;
+}
+
+/** Identity helper that keeps the config type flowing from the schema into `create`. */
+export function defineNode<S extends z.ZodType>(def: NodeType<S>): NodeType<S> {
+  return def;
+}
+
+export function isSourceType(t: NodeType): boolean {
+  return t.inputs.length === 0;
+}
+
+export function isSinkType(t: NodeType): boolean {
+  return t.outputs.length === 0;
+}

@@ -1,0 +1,45 @@
+/**
+ * Where a flow's progress survives a stop: the committed position of each source and the state of
+ * each stateful node, saved together in one atomic write, plus the dead-letter store. Implemented on
+ * SQLite now (sqlite-checkpoint-store.ts); the cluster adds one on Redis behind the same interface.
+ */
+import type { SluiceRecord } from '../records.js';
+
+export interface Checkpoint {
+  /** source node id → last committed position */
+  positions: Record<string, unknown>;
+  /** stateful node id → its snapshot at that position */
+  state: Record<string, unknown>;
+  updatedAt: number;
+}
+
+export interface DeadLetter {
+  node: string;
+  error: string;
+  record: SluiceRecord;
+}
+
+export interface StoredDeadLetter extends DeadLetter {
+  id: number;
+  flow: string;
+  at: number;
+}
+
+/** A save by a holder of an older lease than the store has seen: a stalled former owner. */
+export class FencedOffError extends Error {
+  override name = 'FencedOffError';
+}
+
+export interface CheckpointStore {
+  load(flow: string): Promise<Checkpoint | undefined>;
+  /**
+   * Saves atomically. `fence` is the fencing token of the caller's lease: a save with a token lower
+   * than one already used for this flow is refused with FencedOffError.
+   */
+  save(flow: string, checkpoint: Omit<Checkpoint, 'updatedAt'>, fence: number): Promise<void>;
+  /** forgets the flow's positions and state (a run from the start) */
+  reset(flow: string): Promise<void>;
+  deadLetter(flow: string, letters: DeadLetter[]): Promise<void>;
+  deadLetters(flow: string, limit?: number): Promise<StoredDeadLetter[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,86 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Checkpoint, CheckpointStore, DeadLetter, StoredDeadLetter } from './checkpoint-store.js';
+import { FencedOffError } from './checkpoint-store.js';
+
+/** The embedded checkpoint store: one SQLite file (WAL), `./data/sluice-state.db` by default. */
+export class SqliteCheckpointStore implements CheckpointStore {
+  private readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(readonly path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS checkpoints (
+        flow TEXT PRIMARY KEY,
+        positions TEXT NOT NULL,
+        state TEXT NOT NULL,
+        fence INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS dead_letters (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        flow TEXT NOT NULL,
+        node TEXT NOT NULL,
+        error TEXT NOT NULL,
+        record TEXT NOT NULL,
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS dead_letters_flow ON dead_letters(flow, id);
+    `);
+    this.stmts = {
+      load: this.db.prepare('SELECT positions, state, updated_at FROM checkpoints WHERE flow = ?'),
+      fence: this.db.prepare('SELECT fence FROM checkpoints WHERE flow = ?'),
+      save: this.db.prepare(`
+        INSERT INTO checkpoints (flow, positions, state, fence, updated_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT(flow) DO UPDATE SET positions = excluded.positions, state = excluded.state,
+          fence = excluded.fence, updated_at = excluded.updated_at`),
+      reset: this.db.prepare('DELETE FROM checkpoints WHERE flow = ?'),
+      letter: this.db.prepare('INSERT INTO dead_letters (flow, node, error, record, at) VALUES (?, ?, ?, ?, ?)'),
+      letters: this.db.prepare('SELECT id, flow, node, error, record, at FROM dead_letters WHERE flow = ? ORDER BY id LIMIT ?'),
+    };
+  }
+
+  async load(flow: string): Promise<Checkpoint | undefined> {
+    const row = this.stmts.load.get(flow) as { positions: string; state: string; updated_at: number } | undefined;
+    if (!row) return undefined;
+    return { positions: JSON.parse(row.positions), state: JSON.parse(row.state), updatedAt: row.updated_at };
+  }
+
+  async save(flow: string, checkpoint: Omit<Checkpoint, 'updatedAt'>, fence: number): Promise<void> {
+    const positions = JSON.stringify(checkpoint.positions);
+    const state = JSON.stringify(checkpoint.state);
+    this.db.transaction(() => {
+      const current = this.stmts.fence.get(flow) as { fence: number } | undefined;
+      if (current && current.fence > fence) {
+        throw new FencedOffError(`checkpoint of flow ${flow} refused: lease token ${fence} is older than ${current.fence}`);
+      }
+      this.stmts.save.run(flow, positions, state, fence, Date.now());
+    }).immediate();
+  }
+
+  async reset(flow: string): Promise<void> {
+    this.stmts.reset.run(flow);
+  }
+
+  async deadLetter(flow: string, letters: DeadLetter[]): Promise<void> {
+    const at = Date.now();
+    this.db.transaction(() => {
+      for (const l of letters) this.stmts.letter.run(flow, l.node, l.error, JSON.stringify(l.record), at);
+    })();
+  }
+
+  async deadLetters(flow: string, limit = 1000): Promise<StoredDeadLetter[]> {
+    const rows = this.stmts.letters.all(flow, limit) as { id: number; flow: string; node: string; error: string; record: string; at: number }[];
+    return rows.map((r) => ({ ...r, record: JSON.parse(r.record) }));
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Node types for executor tests: a sink that keeps what it was given (optionally slow, gated or
+ * flaky), built on the same public node API as the shipped ones.
+ */
+import { z } from 'zod';
+import { defineNode, sleep, type NodeType, type SluiceRecord } from '../../runtime/index.js';
+import { NodeRegistry } from '../../runtime/registry.js';
+import { NODE_TYPES } from '../../nodes/catalog.js';
+
+export interface Collected {
+  batches: SluiceRecord[][];
+  writes: number;
+  failuresLeft: number;
+  gate?: Promise<void>;
+  onWrite?: (batch: SluiceRecord[]) => void;
+}
+
+export const collected = new Map<string, Collected>();
+
+export function collector(name: string, init: Partial<Collected> = {}): Collected {
+  const c: Collected = { batches: [], writes: 0, failuresLeft: 0, ...init };
+  collected.set(name, c);
+  return c;
+}
+
+export const memorySink = defineNode({
+  type: 'test.memory',
+  category: 'sink',
+  title: 'Memory',
+  description: 'keeps records in memory for tests',
+  configSchema: z.object({ name: z.string(), delayMs: z.number().default(0) }).strict(),
+  inputs: [{ name: 'in' }],
+  outputs: [],
+  create(ctx) {
+    const c = () => collected.get(ctx.config.name)!;
+    return {
+      kind: 'sink',
+      async open() {},
+      async write(records) {
+        const col = c();
+        col.writes++;
+        if (col.gate) await col.gate;
+        if (ctx.config.delayMs) await sleep(ctx.config.delayMs);
+        if (col.failuresLeft > 0) {
+          col.failuresLeft--;
+          throw new Error('transient write failure');
+        }
+        col.batches.push(records);
+        col.onWrite?.(records);
+      },
+      async close() {},
+    };
+  },
+});
+
+export const testRegistry = () => new NodeRegistry([...NODE_TYPES, memorySink as NodeType]);
+
+export const flat = (c: Collected) => c.batches.flat();
