@@ -59,6 +59,7 @@ export interface SourceInstance {
 /** Records emitted per output port name (`out`, `error`, ...). */
 export type PortOutputs = Record<string, SluiceRecord[]>;
 
+/** Nodes treat the records they are given as immutable: fan-out hands the same batch to several. */
 export interface TransformInstance {
   kind: 'transform';
   /** `state` is what snapshot() returned at the last committed checkpoint, if the node keeps state */
@@ -66,7 +67,16 @@ export interface TransformInstance {
   process(records: SluiceRecord[], port: string): Promise<PortOutputs>;
   /** called once when every input has ended: emit what is still held */
   flush?(): Promise<PortOutputs>;
-  /** state to checkpoint together with the source positions (stateful nodes only) */
+  /**
+   * Called every `tickIntervalMs` between batches (never at the same time as process): lets a node
+   * emit on time (window ends, emit-every-N-ms policies). `now` is the wall clock, ms.
+   */
+  tick?(now: number): Promise<PortOutputs>;
+  tickIntervalMs?: number;
+  /**
+   * State to checkpoint together with the source positions (stateful nodes only). Taken at aligned
+   * checkpoints, when nothing is in flight, so it always matches the committed positions.
+   */
   snapshot?(): unknown;
   close(): Promise<void>;
 }

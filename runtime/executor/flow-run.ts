@@ -70,7 +70,7 @@ export interface RunOptions {
   leaseTtlMs?: number;
 }
 
-type Item = { port: string; records: SluiceRecord[]; tracker: Tracker } | 'end';
+type Item = { port: string; records: SluiceRecord[]; tracker: Tracker } | 'end' | 'tick';
 
 interface Runner {
   node: CompiledNode;
@@ -87,6 +87,9 @@ export class FlowRun {
   private status_: RunStatus = 'starting';
   private readonly runners = new Map<string, Runner>();
   private readonly ledgers = new Map<string, PositionLedger>();
+  /** work not caused by a source batch (ticks, flushes): waited for like batches, commits nothing */
+  private readonly internal = new PositionLedger('internal', undefined, () => undefined);
+  private readonly tickTimers: NodeJS.Timeout[] = [];
   private readonly edgeCounts: number[];
   private readonly stopController = new AbortController();
   private readonly log: Logger;
@@ -195,6 +198,18 @@ export class FlowRun {
       if (this.stateful && !preview) {
         checkpointTimer = setInterval(() => void this.alignedCheckpoint(), this.options.checkpointIntervalMs ?? 1000);
       }
+      for (const r of this.runners.values()) {
+        const inst = r.instance;
+        if (inst?.kind !== 'transform' || !inst.tick) continue;
+        let pending = false;
+        this.tickTimers.push(
+          setInterval(() => {
+            if (pending || this.stopController.signal.aborted) return;
+            pending = true;
+            void r.inbox!.push('tick').finally(() => (pending = false));
+          }, inst.tickIntervalMs ?? 100),
+        );
+      }
       if (this.status_ === 'starting') this.status_ = 'running';
 
       const loops = [...this.runners.values()].map((r) => this.loop(r).catch((err) => this.fail(r.node.id, err)));
@@ -205,6 +220,7 @@ export class FlowRun {
     } finally {
       clearInterval(checkpointTimer);
       clearInterval(leaseTimer);
+      for (const t of this.tickTimers) clearInterval(t);
     }
     // Acknowledged positions are always safe to commit. Node state only when it matches them: after a
     // clean end or drain, never after a failure or an abandoned batch (the last checkpoint stands).
@@ -339,7 +355,7 @@ export class FlowRun {
   }
 
   private inFlight(): number {
-    let n = 0;
+    let n = this.internal.inFlight;
     for (const l of this.ledgers.values()) n += l.inFlight;
     return n;
   }
@@ -383,10 +399,18 @@ export class FlowRun {
     let ends = 0;
     for (;;) {
       const item = await r.inbox!.shift();
+      if (item === 'tick') {
+        if (t.tick && !this.stopController.signal.aborted) {
+          const tracker = this.internal.track(undefined);
+          await this.emitAll(r, await t.tick(Date.now()), tracker);
+          tracker.release();
+        }
+        continue;
+      }
       if (item === 'end') {
         if (++ends < r.node.inputs.length) continue;
         if (t.flush) {
-          const tracker = new PositionLedger('flush', undefined, () => undefined).track(undefined);
+          const tracker = this.internal.track(undefined);
           await this.emitAll(r, await t.flush(), tracker);
           tracker.release();
         }
@@ -405,6 +429,7 @@ export class FlowRun {
     let ends = 0;
     for (;;) {
       const item = await r.inbox!.shift();
+      if (item === 'tick') continue;
       if (item === 'end') {
         if (++ends < r.node.inputs.length) continue;
         return;

@@ -1,0 +1,20 @@
+/** Waiting that ends early when the flow is asked to stop (ctx.signal). */
+
+/**
+ * Waits `ms` milliseconds. Resolves `true` when the time has passed, `false` as soon as `signal` aborts
+ * (at once when it is already aborted). Never rejects.
+ */
+export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,249 @@
+/**
+ * sqlite.sink: upserts records into a SQLite table by key, deletes on op d. One transaction per batch.
+ *
+ * Ops: c, u, r → `INSERT ... ON CONFLICT (keys) DO UPDATE SET` the record's other fields (columns the
+ * record lacks keep their value); d → `DELETE ... WHERE keys = ...`, key values taken from
+ * `record.before ?? record.value`, else from `record.key` (an object holding the key columns, or the key
+ * itself when there is one key column). A record without a value for a key column fails the batch: the
+ * executor retries, then fails the flow, and nothing of the batch is committed.
+ *
+ * Table: created when missing (`createTable`), PRIMARY KEY (keys), column types from the first non-null
+ * value of each field in the first batch; a field seen later is added with ALTER TABLE ADD COLUMN. An
+ * existing table needs a PRIMARY KEY or UNIQUE index on exactly the key columns. WAL journal, busy_timeout.
+ *
+ * | JS value                           | stored as          | column type (create / add column) |
+ * |------------------------------------|--------------------|-----------------------------------|
+ * | integer number, bigint             | the number         | INTEGER                           |
+ * | other number                       | the number         | REAL                              |
+ * | string                             | the string         | TEXT                              |
+ * | boolean                            | 1 / 0              | INTEGER                           |
+ * | object, array                      | JSON text          | TEXT                              |
+ * | `{ $base64 }`, Buffer, Uint8Array  | the bytes (BLOB)   | BLOB                              |
+ * | Date                               | ISO 8601 text      | TEXT                              |
+ * | null (no non-null value seen)      | NULL               | TEXT                              |
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { z } from 'zod';
+import { defineNode, type NodeContext, type SinkInstance } from '../../runtime/node-api.js';
+import { ConfigError, NodeError, errorMessage } from '../../runtime/errors.js';
+import type { SluiceRecord, Value } from '../../runtime/records.js';
+import { missingTable, openDatabase, quoteIdent, sqlTypeOf, tableInfo, toSql, uniqueColumnSets, type DB, type SqlValue } from './sql.js';
+
+const configSchema = z
+  .object({
+    path: z.string().min(1).describe('SQLite database file, created when missing; a relative path is resolved against the working directory'),
+    table: z.string().min(1).describe('table to write'),
+    keys: z
+      .array(z.string().min(1))
+      .min(1, 'name at least one key column')
+      .describe('columns that identify a row: upserts and deletes match on them (the primary key of a created table)'),
+    createTable: z.boolean().default(true).describe('create the table when missing, with column types from the first batch'),
+  })
+  .strict();
+
+type Config = z.output<typeof configSchema>;
+
+type Step = { kind: 'upsert'; columns: string[]; values: SqlValue[] } | { kind: 'delete'; values: SqlValue[] };
+
+class SqliteSink implements SinkInstance {
+  readonly kind = 'sink' as const;
+  private db?: DB;
+  /** the table's name as stored, once it exists */
+  private tableName: string;
+  private exists = false;
+  /** known columns, lowercased (SQLite column names are case-insensitive) */
+  private known = new Set<string>();
+  private readonly upserts = new Map<string, Database.Statement<SqlValue[]>>();
+  private remove?: Database.Statement<SqlValue[]>;
+  private tx?: Database.Transaction<(records: SluiceRecord[]) => void>;
+
+  constructor(private readonly ctx: NodeContext<Config>) {
+    this.tableName = ctx.config.table;
+  }
+
+  async open(): Promise<void> {
+    try {
+      this.start();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  private start(): void {
+    const { config, nodeId } = this.ctx;
+    const abs = this.ctx.resolvePath(config.path);
+    mkdirSync(dirname(abs), { recursive: true });
+    const db = openDatabase(nodeId, config.path, abs, config.table, 'write');
+    this.db = db;
+    this.loadSchema();
+    if (!this.exists && !config.createTable) throw missingTable(nodeId, db, config.table, config.path);
+    if (this.exists) {
+      const missing = config.keys.filter((k) => !this.known.has(k.toLowerCase()));
+      if (missing.length > 0) {
+        throw new ConfigError(nodeId, 'keys', `table ${this.tableName} has no column ${missing.map((k) => JSON.stringify(k)).join(', ')}`);
+      }
+      const wanted = [...new Set(config.keys.map((k) => k.toLowerCase()))].sort().join('\0');
+      const info = tableInfo(db, this.tableName)!;
+      if (!uniqueColumnSets(db, info).some((set) => [...new Set(set)].sort().join('\0') === wanted)) {
+        throw new ConfigError(
+          nodeId,
+          'keys',
+          `table ${this.tableName} has no PRIMARY KEY or UNIQUE index on (${config.keys.join(', ')}): upserts need one`,
+        );
+      }
+    }
+    this.tx = db.transaction((records: SluiceRecord[]) => this.apply(records));
+  }
+
+  async write(records: SluiceRecord[]): Promise<void> {
+    if (!this.tx) throw new NodeError(this.ctx.nodeId, 'write() before open()');
+    if (records.length === 0) return;
+    try {
+      this.tx.immediate(records);
+    } catch (err) {
+      // the transaction rolled back, schema changes included: forget what this batch taught us
+      this.upserts.clear();
+      this.remove = undefined;
+      this.loadSchema();
+      if (err instanceof NodeError) throw err;
+      throw new NodeError(this.ctx.nodeId, `table ${this.tableName}: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    const db = this.db;
+    this.db = this.tx = this.remove = undefined;
+    this.upserts.clear();
+    db?.close();
+  }
+
+  private loadSchema(): void {
+    const info = tableInfo(this.db!, this.ctx.config.table);
+    this.exists = info !== undefined;
+    this.tableName = info?.name ?? this.ctx.config.table;
+    this.known = new Set(info?.columns.map((c) => c.name.toLowerCase()) ?? []);
+  }
+
+  /** runs inside the batch's transaction */
+  private apply(records: SluiceRecord[]): void {
+    const keys = this.ctx.config.keys;
+    const types = new Map<string, { name: string; type?: string }>();
+    const see = (name: string, v: unknown) => {
+      const lower = name.toLowerCase();
+      const t = types.get(lower);
+      if (!t) types.set(lower, { name, type: sqlTypeOf(v) });
+      else t.type ??= sqlTypeOf(v);
+    };
+    const steps: Step[] = [];
+    for (const r of records) {
+      if (r.op === 'd') {
+        const row = r.before ?? r.value;
+        const values = keys.map((k) => {
+          const v = row?.[k] ?? keyPart(r.key, k, keys.length);
+          if (v === undefined || v === null) throw this.missingKey(r, k);
+          see(k, v);
+          return toSql(v);
+        });
+        steps.push({ kind: 'delete', values });
+        continue;
+      }
+      const value: Value | null = r.value;
+      if (!value) throw new NodeError(this.ctx.nodeId, `table ${this.tableName}: record with key ${show(r.key)} (op ${r.op}) has no value to write`);
+      for (const k of keys) if (value[k] === undefined || value[k] === null) throw this.missingKey(r, k);
+      const columns: string[] = [];
+      const values: SqlValue[] = [];
+      for (const [name, v] of Object.entries(value)) {
+        if (v === undefined) continue;
+        see(name, v);
+        columns.push(name);
+        values.push(toSql(v));
+      }
+      steps.push({ kind: 'upsert', columns, values });
+    }
+
+    this.ensureColumns(types);
+    for (const step of steps) {
+      if (step.kind === 'delete') this.deleteStatement().run(...step.values);
+      else this.upsertStatement(step.columns).run(...step.values);
+    }
+  }
+
+  private ensureColumns(types: Map<string, { name: string; type?: string }>): void {
+    const db = this.db!;
+    const table = quoteIdent(this.tableName);
+    if (!this.exists) {
+      for (const k of this.ctx.config.keys) if (!types.has(k.toLowerCase())) types.set(k.toLowerCase(), { name: k });
+      const cols = [...types.values()].map((c) => `${quoteIdent(c.name)} ${c.type ?? 'TEXT'}`);
+      db.exec(`CREATE TABLE ${table} (${cols.join(', ')}, PRIMARY KEY (${this.ctx.config.keys.map(quoteIdent).join(', ')}))`);
+      this.exists = true;
+      for (const lower of types.keys()) this.known.add(lower);
+      return;
+    }
+    for (const [lower, c] of types) {
+      if (this.known.has(lower)) continue;
+      db.exec(`ALTER TABLE ${table} ADD COLUMN ${quoteIdent(c.name)} ${c.type ?? 'TEXT'}`);
+      this.known.add(lower);
+    }
+  }
+
+  private upsertStatement(columns: string[]): Database.Statement<SqlValue[]> {
+    const cacheKey = columns.join('\0');
+    let stmt = this.upserts.get(cacheKey);
+    if (!stmt) {
+      const keys = new Set(this.ctx.config.keys.map((k) => k.toLowerCase()));
+      const updates = columns.filter((c) => !keys.has(c.toLowerCase())).map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`);
+      const sql =
+        `INSERT INTO ${quoteIdent(this.tableName)} (${columns.map(quoteIdent).join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ` +
+        `ON CONFLICT (${this.ctx.config.keys.map(quoteIdent).join(', ')}) ` +
+        (updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING');
+      stmt = this.db!.prepare<SqlValue[]>(sql);
+      this.upserts.set(cacheKey, stmt);
+    }
+    return stmt;
+  }
+
+  private deleteStatement(): Database.Statement<SqlValue[]> {
+    this.remove ??= this.db!.prepare<SqlValue[]>(
+      `DELETE FROM ${quoteIdent(this.tableName)} WHERE ${this.ctx.config.keys.map((k) => `${quoteIdent(k)} = ?`).join(' AND ')}`,
+    );
+    return this.remove;
+  }
+
+  private missingKey(r: SluiceRecord, column: string): NodeError {
+    return new NodeError(this.ctx.nodeId, `table ${this.tableName}: record with key ${show(r.key)} (op ${r.op}) has no value for key column ${JSON.stringify(column)}`);
+  }
+}
+
+/** a key column's value from `record.key`: a field of an object key, or the key itself when there is one key column */
+function keyPart(key: unknown, column: string, keyCount: number): unknown {
+  if (key !== null && typeof key === 'object' && !Array.isArray(key)) return (key as Record<string, unknown>)[column];
+  if (keyCount === 1 && (typeof key === 'string' || typeof key === 'number' || typeof key === 'bigint')) return key;
+  return undefined;
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+export const sqliteSink = defineNode({
+  type: 'sqlite.sink',
+  category: 'sink',
+  title: 'SQLite sink',
+  description:
+    'Upserts records into a SQLite table by key columns and deletes on op d, one transaction per batch; creates the table and adds new columns as needed.',
+  icon: 'database',
+  configSchema,
+  inputs: [{ name: 'in', required: true }],
+  outputs: [],
+  create: (ctx) => new SqliteSink(ctx),
+});
+
+export default sqliteSink;

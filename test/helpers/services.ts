@@ -1,0 +1,27 @@
+/**
+ * Tests that need a real server read its URL from the environment, with the local default. When it
+ * cannot be reached they fail under CI=true and are skipped with a loud notice otherwise, so `npm test`
+ * passes on a laptop and proves everything in CI.
+ *
+ *   const pg = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probe);
+ *   describe.skipIf(!pg.available)('...', () => { ... });
+ */
+export interface Service {
+  name: string;
+  url: string;
+  available: boolean;
+  reason?: string;
+}
+
+export async function service(name: string, envVar: string, defaultUrl: string, probe: (url: string) => Promise<unknown>): Promise<Service> {
+  const url = process.env[envVar] ?? defaultUrl;
+  try {
+    await probe(url);
+    return { name, url, available: true };
+  } catch (err) {
+    const reason = `${name} is not reachable at ${url} (${envVar}): ${(err as Error).message}`;
+    if (process.env.CI === 'true' || process.env.CI === '1') throw new Error(`${reason}. Under CI=true this is a failure, not a skip.`);
+    process.stderr.write(`\n\x1b[33m!!! SKIPPING ${name} tests: ${reason}\x1b[0m\n\n`);
+    return { name, url, available: false, reason };
+  }
+}
