@@ -35,6 +35,11 @@ export interface NodeContext<C> {
   log: Logger;
   /** resolves a path from the flow against the working directory */
   resolvePath(path: string): string;
+  /**
+   * A connection from the flow document's `connections:` map (env placeholders already resolved), or
+   * undefined when the flow has none of that name.
+   */
+  connection(name: string): Record<string, unknown> | undefined;
   /** compiles user code in the sandbox (isolated-vm); `field` names the config field for errors */
   compile(code: string, field: string, options?: Partial<CompileOptions>): Promise<UserFunction>;
 }
@@ -53,6 +58,12 @@ export interface SourceInstance {
   open(position: unknown): Promise<void>;
   /** next batch, or null at the end of the input; may wait (CDC, polling) until ctx.signal aborts */
   read(): Promise<SourceBatch | null>;
+  /**
+   * Called after the runtime durably committed `position` (every batch up to it acknowledged by every
+   * sink): the moment a CDC source may confirm it upstream (advance a replication slot, ack a broker).
+   * It may be called while a read() is pending.
+   */
+  committed?(position: unknown): Promise<void> | void;
   close(): Promise<void>;
 }
 
@@ -101,7 +112,14 @@ export interface NodeType<S extends z.ZodType = z.ZodType> {
   /** a name from the editor's icon set */
   icon?: string;
   configSchema: S;
+  /** every input port the type can have; see `inputsFor` when they depend on the config */
   inputs: PortSpec[];
+  /**
+   * The input ports of a node with this (parsed) config, when they depend on it (e.g. a mode with two
+   * inputs and a mode with one): a subset of `inputs`, with their own `required`. Validation wires and
+   * checks edges against it; without it, `inputs`.
+   */
+  inputsFor?(config: z.output<S>): PortSpec[];
   outputs: PortSpec[];
   create(ctx: NodeContext<z.output<S>>): NodeInstance | Promise<NodeInstance>;
 }
@@ -109,6 +127,11 @@ export interface NodeType<S extends z.ZodType = z.ZodType> {
 /** Identity helper that keeps the config type flowing from the schema into `create`. */
 export function defineNode<S extends z.ZodType>(def: NodeType<S>): NodeType<S> {
   return def;
+}
+
+/** The input ports of a node of type `t` with `config` (parsed by its schema; undefined when it is invalid). */
+export function inputsOf(t: NodeType, config: unknown): PortSpec[] {
+  return t.inputsFor && config !== undefined ? t.inputsFor(config) : t.inputs;
 }
 
 export function isSourceType(t: NodeType): boolean {

@@ -171,7 +171,11 @@ function printSummary(s: RunSummary, preview: boolean): void {
       }
     }
   }
-  if (s.resumedFrom) w(`resumed from ${JSON.stringify(s.resumedFrom)}`);
+  if (s.resumedFrom) {
+    w(`resumed from the committed position ${JSON.stringify(s.resumedFrom)}`);
+    const read = Object.values(s.nodes).reduce((n, x) => n + x.out, 0);
+    if (read === 0 && s.status === 'completed') w('nothing new to read after it; `--from-start` runs the flow again from the beginning');
+  }
   w(`${s.flow}: ${s.status} in ${(s.durationMs / 1000).toFixed(2)}s`);
   for (const [id, n] of Object.entries(s.nodes)) w(`  ${id}: in ${n.in}, out ${n.out}${n.errors ? `, errors ${n.errors}` : ''}`);
   if (s.deadLetters) w(`  ${s.deadLetters} record(s) went to the dead-letter store`);

@@ -294,6 +294,7 @@ export class FlowRun {
         error: (m) => log.error(`${node.id}: ${m}`),
       },
       resolvePath: (p) => resolvePath(cwd, p),
+      connection: (name) => flow.connections?.[name] as Record<string, unknown> | undefined,
       compile: async (code, field, options) => {
         try {
           return await compileUserFunction(code, { ...flow.settings.sandbox, label: `${node.id}.config.${field}`, ...options });
@@ -320,7 +321,10 @@ export class FlowRun {
     for (const r of runners) {
       const inst = r.instance!;
       try {
-        if (inst.kind === 'sink') await inst.open();
+        // a preview never opens a sink: opening may create files, tables or topics
+        if (inst.kind === 'sink') {
+          if (!this.options.preview) await inst.open();
+        }
         else if (inst.kind === 'transform') await inst.open(state[r.node.id]);
         // sources open in their loop, once their ledger exists
       } catch (err) {
@@ -331,7 +335,9 @@ export class FlowRun {
 
   private async closeAll(): Promise<void> {
     const order = { source: 0, transform: 1, sink: 2 } as const;
-    const runners = [...this.runners.values()].filter((r) => r.instance).sort((a, b) => order[a.instance!.kind] - order[b.instance!.kind]);
+    const runners = [...this.runners.values()]
+      .filter((r) => r.instance && !(this.options.preview && r.instance.kind === 'sink'))
+      .sort((a, b) => order[a.instance!.kind] - order[b.instance!.kind]);
     for (const r of runners) {
       try {
         await r.instance!.close();
@@ -534,6 +540,16 @@ export class FlowRun {
       if (r.instance?.kind === 'transform' && r.instance.snapshot) state[id] = r.instance.snapshot();
     }
     await this.options.store!.save(this.name, { positions, state }, this.lease?.token ?? 0);
+    for (const [id, position] of Object.entries(positions)) {
+      const inst = this.runners.get(id)?.instance;
+      if (inst?.kind === 'source' && inst.committed) {
+        try {
+          await inst.committed(position);
+        } catch (err) {
+          this.log.warn(`${id}: could not confirm committed position upstream: ${errorMessage(err)}`);
+        }
+      }
+    }
   }
 
   /** pauses the sources, waits until nothing is in flight, saves state and positions together */

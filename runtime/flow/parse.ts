@@ -66,10 +66,11 @@ export function parseFlowText(text: string, fileName?: string): ParseResult {
   if (doc.errors.length > 0) {
     return {
       ok: false,
-      issues: doc.errors.map((e) => ({
+      // the first error is the one to fix: YAML parsers cascade after it
+      issues: doc.errors.slice(0, 1).map((e) => ({
         path: '',
         severity: 'error' as const,
-        message: `YAML syntax error: ${e.message.split('\n')[0]}`,
+        message: `YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`,
         line: e.linePos?.[0]?.line,
       })),
     };

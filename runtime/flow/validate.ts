@@ -6,7 +6,7 @@
 import type { z } from 'zod';
 import type { FlowIssue } from '../errors.js';
 import type { NodeType } from '../node-api.js';
-import { isSinkType, isSourceType } from '../node-api.js';
+import { inputsOf, isSinkType, isSourceType } from '../node-api.js';
 import type { NodeRegistry } from '../registry.js';
 import { resolveEnv, type EnvProblem } from './env.js';
 import { parseFlowText } from './parse.js';
@@ -143,17 +143,19 @@ export function validateFlow(raw: unknown, registry: NodeRegistry, options: Vali
       add(['edges', i, 'fromPort'], `"${edge.from}" (${fromType.type}) has no output port "${fromPort}"; ports: ${fromType.outputs.map((p) => p.name).join(', ')}`);
       return;
     }
+    const toInputs = inputsOf(toType, configs.get(edge.to));
     let toPort = edge.toPort;
     if (toPort === undefined) {
-      if (toType.inputs.length === 1) toPort = toType.inputs[0].name;
-      else if (toType.inputs.some((p) => p.name === DEFAULT_IN)) toPort = DEFAULT_IN;
+      if (toInputs.length === 1) toPort = toInputs[0].name;
+      else if (toInputs.some((p) => p.name === DEFAULT_IN)) toPort = DEFAULT_IN;
       else {
-        add(['edges', i], `"${edge.to}" (${toType.type}) has several inputs: name one with toPort (${toType.inputs.map((p) => p.name).join(', ')})`);
+        add(['edges', i], `"${edge.to}" (${toType.type}) has several inputs: name one with toPort (${toInputs.map((p) => p.name).join(', ')})`);
         return;
       }
     }
-    if (!toType.inputs.some((p) => p.name === toPort)) {
-      add(['edges', i, 'toPort'], `"${edge.to}" (${toType.type}) has no input port "${toPort}"; ports: ${toType.inputs.map((p) => p.name).join(', ')}`);
+    if (!toInputs.some((p) => p.name === toPort)) {
+      const hint = toInputs === toType.inputs ? '' : ' with this config';
+      add(['edges', i, 'toPort'], `"${edge.to}" (${toType.type}) has no input port "${toPort}"${hint}; ports: ${toInputs.map((p) => p.name).join(', ')}`);
       return;
     }
     if (edges.some((e) => e.from === edge.from && e.to === edge.to && e.fromPort === fromPort && e.toPort === toPort)) {
@@ -166,9 +168,10 @@ export function validateFlow(raw: unknown, registry: NodeRegistry, options: Vali
   // 5. required inputs wired, outputs going somewhere
   for (const [id, type] of types) {
     const i = indexOf(id);
-    for (const port of type.inputs) {
+    const inputs = inputsOf(type, configs.get(id));
+    for (const port of inputs) {
       if (port.required !== false && !edges.some((e) => e.to === id && e.toPort === port.name)) {
-        add(['nodes', i], type.inputs.length === 1 ? `input is not wired: connect a node into "${id}"` : `input port "${port.name}" is not wired`);
+        add(['nodes', i], inputs.length === 1 ? `input is not wired: connect a node into "${id}"` : `input port "${port.name}" is not wired${port.description ? ` (${port.description})` : ''}`);
       }
     }
     if (!isSinkType(type) && !edges.some((e) => e.from === id && e.fromPort !== 'error')) {

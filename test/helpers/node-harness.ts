@@ -25,6 +25,7 @@ export function makeContext<C>(type: NodeType, config: unknown, overrides: Parti
     signal: controller.signal,
     log: { info() {}, warn() {}, error() {} },
     resolvePath: (p) => resolve(p),
+    connection: () => undefined,
     compile: (code, field, options) =>
       compileUserFunction(code, { ...DEFAULT_SANDBOX, label: `n1.config.${field}`, ...options }),
     ...overrides,
