@@ -18,14 +18,16 @@ export interface Evaluated {
 export async function evaluate(fn: UserFunction, records: SluiceRecord[]): Promise<Evaluated[]> {
   const calls: unknown[][] = [];
   const slots: { index: number; field: 'value' | 'before' }[] = [];
+  // a function that declares one parameter never reads meta: do not copy it into the sandbox
+  const withMeta = fn.arity !== 1;
   records.forEach((r, index) => {
-    const meta = { ...r.meta, op: r.op, key: r.key };
+    const meta = withMeta ? { ...r.meta, op: r.op, key: r.key } : undefined;
     if (r.value) {
-      calls.push([r.value, meta]);
+      calls.push(withMeta ? [r.value, meta] : [r.value]);
       slots.push({ index, field: 'value' });
     }
     if (r.before) {
-      calls.push([r.before, meta]);
+      calls.push(withMeta ? [r.before, meta] : [r.before]);
       slots.push({ index, field: 'before' });
     }
   });

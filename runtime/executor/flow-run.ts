@@ -7,6 +7,7 @@
  * saved together and agree. Preview mode runs the same loops on a bounded sample without writing.
  */
 import { resolve as resolvePath } from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ConfigError, NodeError, UserError, errorMessage } from '../errors.js';
 import type { CompiledFlow, CompiledNode } from '../flow/compile.js';
 import { ERROR_PORT } from '../flow/schema.js';
@@ -397,6 +398,9 @@ export class FlowRun {
       await this.emit(r, 'out', records, tracker);
       if (batch.errors?.length) await this.emit(r, ERROR_PORT, batch.errors, tracker);
       tracker.release();
+      // Nodes that never wait on I/O (generate, SQLite) would otherwise keep the loop in microtasks:
+      // let timers, signals and sockets in between batches.
+      await yieldToEventLoop();
     }
     await this.endDownstream(r);
   }

@@ -20,6 +20,8 @@ export interface CompileOptions {
 export type CallResult = { ok: true; value: unknown } | { ok: false; error: string };
 
 export interface UserFunction {
+  /** the number of parameters the user's function declares (callers may skip arguments it ignores) */
+  readonly arity: number;
   /** calls the function once per element of `calls` (each an argument list); one result per call */
   callBatch(calls: unknown[][]): Promise<CallResult[]>;
   dispose(): void;
@@ -37,6 +39,7 @@ const RUNNER = `
 (function () {
   const fn = globalThis.__sluiceUser;
   delete globalThis.__sluiceUser;
+  globalThis.__sluiceArity = fn.length;
   const describe = (e) => (e instanceof Error ? e.name + ': ' + e.message : 'threw ' + String(e));
   const state = { i: 0, parts: [] };
   globalThis.__sluiceState = state;
@@ -46,7 +49,7 @@ const RUNNER = `
     state.parts = [];
     for (let i = start; i < calls.length; i++) {
       state.i = i;
-      if (i > start && Date.now() - t0 > budgetMs) return JSON.stringify({ next: i, parts: state.parts });
+      if (i > start && Date.now() - t0 > budgetMs) return '{"next":' + i + ',"parts":[' + state.parts.join(',') + ']}';
       let part;
       try {
         const v = fn.apply(undefined, calls[i]);
@@ -63,18 +66,21 @@ const RUNNER = `
       state.parts.push(part);
     }
     state.i = calls.length;
-    return JSON.stringify({ next: calls.length, parts: state.parts });
+    // each part is already JSON: splice them in rather than encode strings of JSON again
+    return '{"next":' + calls.length + ',"parts":[' + state.parts.join(',') + ']}';
   };
 })();
 `;
 
+type Part = { v?: unknown; e?: string };
+
 interface RunnerReply {
   next: number;
-  parts: string[];
+  parts: Part[];
 }
 
-function decodePart(part: string): CallResult {
-  const p = JSON.parse(part) as { v?: unknown; e?: string };
+function decodePart(part: Part | string): CallResult {
+  const p = (typeof part === 'string' ? JSON.parse(part) : part) as Part;
   return p.e !== undefined ? { ok: false, error: p.e } : { ok: true, value: p.v };
 }
 
@@ -83,6 +89,7 @@ class IsolatedFunction implements UserFunction {
   private context!: ivm.Context;
   private run!: ivm.Reference<(json: string, start: number, budget: number) => string>;
   private disposed = false;
+  arity = 0;
 
   constructor(private readonly code: string, private readonly options: CompileOptions) {}
 
@@ -112,6 +119,7 @@ class IsolatedFunction implements UserFunction {
     await this.context.global.set('__sluiceUser', fn.derefInto());
     await (await this.isolate.compileScript(RUNNER)).run(this.context);
     this.run = await this.context.global.get('__sluiceRun', { reference: true });
+    this.arity = Number(await this.context.global.get('__sluiceArity', { copy: true })) || 0;
   }
 
   async callBatch(calls: unknown[][]): Promise<CallResult[]> {
