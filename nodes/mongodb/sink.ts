@@ -1,0 +1,231 @@
+/**
+ * mongodb.sink: writes records into a MongoDB collection by key — one unordered `bulkWrite` per batch:
+ * `replaceOne(filter, document, { upsert: true })` for ops c, u, r and `deleteOne(filter)` for op d.
+ * Several records of one batch with the same key collapse to the last one (what a sequential write would
+ * leave), so the unordered bulk is safe. Nested objects and arrays (the documents core.denormalize
+ * builds: `{ ...order, lines: [{...}, ...] }`) are written as embedded documents and arrays.
+ *
+ * Keys (`keys`, default `['_id']`): the filter holds each key field, its value taken from the record's
+ * value (for a delete: `before`, else the value), else from `record.key` (a field of an object key, or
+ * the key itself when there is one key field). For `_id` only, a record that has none is given one from
+ * its key: a scalar key as it is, a one-field key object by that field's value (`{ id: 7 }` → `_id: 7`),
+ * a key object of several fields as an embedded document (`{ order_id: 1, line: 2 }`). So rows from SQL
+ * tables land with `_id` = their primary key, and nothing needs an extra index.
+ * With other key fields (e.g. `['id']`), the document keeps the `_id` MongoDB gave it when it was first
+ * inserted (a record's `_id` field is not written, so a replacement never changes it), and the sink
+ * creates a unique index on the key fields at open (`createIndex`), so upserts find documents through
+ * it and two writers cannot insert the same key twice. Key fields are top-level fields.
+ *
+ * Values: record → BSON as in the table at the top of types.ts; `objectIdFields` names the top-level
+ * fields whose 24-hex-digit strings become ObjectIds (`['_id']` when copying a MongoDB collection
+ * whose _ids are ObjectIds, which mongodb.source reads as hex strings). The collection is created by
+ * MongoDB on the first write when missing. A failed write fails the batch (the executor retries it;
+ * the writes are idempotent by key), naming the record key and MongoDB's reason.
+ */
+import { z } from 'zod';
+import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Document } from 'mongodb';
+import { ConfigError, NodeError, defineNode, errorMessage, type NodeContext, type SinkInstance, type SluiceRecord } from '../../runtime/index.js';
+import { acquireClient, commandError, connectionFields, databaseOf, oneConnection, resolveTarget, type ClientLease, type Target } from './connection.js';
+import { fieldToBson, toDocument } from './types.js';
+
+const configSchema = z
+  .object({
+    ...connectionFields,
+    database: z.string().min(1).optional().describe('database to write in; default: the one named by the connection or in the URL path'),
+    collection: z.string().min(1).describe('collection to write; created by MongoDB on the first write when missing'),
+    keys: z
+      .array(z.string().min(1))
+      .min(1, 'name at least one key field')
+      .default(['_id'])
+      .describe("top-level fields that identify a document: upserts and deletes match on them. Default ['_id'], given from the record key when a record has no _id"),
+    objectIdFields: z
+      .array(z.string().min(1))
+      .default([])
+      .describe("top-level fields whose 24-hex-digit strings are written as ObjectId, e.g. ['_id'] when copying a MongoDB collection"),
+    createIndex: z
+      .boolean()
+      .default(true)
+      .describe('keys other than _id: create a unique index on them at open when there is none (upserts then use it)'),
+  })
+  .strict()
+  .superRefine(oneConnection)
+  .superRefine((c, ctx) => {
+    if (new Set(c.keys).size !== c.keys.length) ctx.addIssue({ code: 'custom', path: ['keys'], message: 'a key field is named twice' });
+    c.keys.forEach((k, i) => {
+      if (k.includes('.') || k.startsWith('$')) ctx.addIssue({ code: 'custom', path: ['keys', i], message: `${JSON.stringify(k)}: key fields are top-level field names (no dots, no leading $)` });
+    });
+  });
+
+type Config = z.output<typeof configSchema>;
+
+class MongodbSink implements SinkInstance {
+  readonly kind = 'sink' as const;
+  private target!: Target;
+  private lease?: ClientLease;
+  private coll?: Collection;
+  private name = '';
+  private readonly objectIdFields: ReadonlySet<string>;
+  private readonly idKey: boolean;
+
+  constructor(private readonly ctx: NodeContext<Config>) {
+    this.objectIdFields = new Set(ctx.config.objectIdFields);
+    this.idKey = ctx.config.keys.includes('_id');
+  }
+
+  async open(): Promise<void> {
+    try {
+      await this.start();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  private async start(): Promise<void> {
+    const { config, nodeId } = this.ctx;
+    this.target = resolveTarget(this.ctx, config);
+    const database = databaseOf(nodeId, this.target, config.database);
+    this.name = `${database}.${config.collection}`;
+    this.lease = await acquireClient(nodeId, this.target);
+    this.coll = this.lease.client.db(database).collection(config.collection);
+    if (!this.idKey) await this.ensureIndex();
+  }
+
+  /** a unique index on the key fields (keys other than _id) */
+  private async ensureIndex(): Promise<void> {
+    const { config, nodeId } = this.ctx;
+    const wanted = [...config.keys].sort().join('\0');
+    let indexes: Document[] = [];
+    try {
+      indexes = await this.coll!.listIndexes().toArray();
+    } catch (err) {
+      if (Number((err as { code?: unknown }).code) !== 26) throw commandError(nodeId, 'collection', this.target, err, `listing the indexes of ${this.name}`); // 26: no collection yet
+    }
+    if (indexes.some((ix) => ix.unique && !ix.partialFilterExpression && Object.keys(ix.key).sort().join('\0') === wanted)) return;
+    const spec = `(${config.keys.join(', ')})`;
+    if (!config.createIndex) {
+      this.ctx.log.warn(`collection ${this.name} has no unique index on ${spec}: every upsert scans the collection and concurrent writers can insert a key twice (createIndex: true creates one)`);
+      return;
+    }
+    try {
+      await this.coll!.createIndex(Object.fromEntries(config.keys.map((k) => [k, 1])), { unique: true, name: `sluice_${config.keys.join('_')}` });
+      this.ctx.log.info(`created a unique index on ${spec} of ${this.name}`);
+    } catch (err) {
+      if (Number((err as { code?: unknown }).code) === 11000) {
+        throw new ConfigError(nodeId, 'keys', `cannot create a unique index on ${spec} of ${this.name}: documents already share a key (${errorMessage(err)}). Remove the duplicates or choose other keys`);
+      }
+      throw commandError(nodeId, 'keys', this.target, err, `creating a unique index on ${spec} of ${this.name}`);
+    }
+  }
+
+  async write(records: SluiceRecord[]): Promise<void> {
+    if (!this.coll) throw new NodeError(this.ctx.nodeId, 'write() before open()');
+    if (records.length === 0) return;
+    // the last record of each key wins: an unordered bulk then leaves what a sequential write would
+    const byKey = new Map<string, { op: AnyBulkWriteOperation; record: SluiceRecord }>();
+    for (const r of records) {
+      const { filter, id } = this.filterOf(r);
+      let op: AnyBulkWriteOperation;
+      if (r.op === 'd') {
+        op = { deleteOne: { filter } };
+      } else {
+        if (!r.value) throw new NodeError(this.ctx.nodeId, `collection ${this.name}: record with key ${show(r.key)} (op ${r.op}) has no value to write`);
+        const doc = toDocument(r.value, this.objectIdFields);
+        delete doc._id;
+        // with _id among the keys it comes from the filter (first, as MongoDB stores it); else the stored one stays
+        const replacement = this.idKey ? { _id: filter._id, ...doc } : doc;
+        op = { replaceOne: { filter, replacement, upsert: true } };
+      }
+      byKey.delete(id);
+      byKey.set(id, { op, record: r });
+    }
+    const entries = [...byKey.values()];
+    try {
+      await this.coll.bulkWrite(
+        entries.map((e) => e.op),
+        { ordered: false },
+      );
+    } catch (err) {
+      if (err instanceof MongoBulkWriteError) {
+        const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+        const first = errors[0];
+        const record = first ? entries[first.index]?.record : undefined;
+        const which = record ? `record with key ${show(record.key)} (op ${record.op})` : 'a write';
+        throw new NodeError(
+          this.ctx.nodeId,
+          `collection ${this.name}: ${errors.length} of ${entries.length} writes failed; ${which}: ${first?.errmsg ?? err.message}`,
+          { cause: err },
+        );
+      }
+      throw commandError(this.ctx.nodeId, 'collection', this.target, err, `writing to ${this.name}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    const lease = this.lease;
+    this.lease = this.coll = undefined;
+    await lease?.release();
+  }
+
+  /** the filter that finds a record's document, and a string equal for records of the same key */
+  private filterOf(r: SluiceRecord): { filter: Document; id: string } {
+    const keys = this.ctx.config.keys;
+    const row = r.op === 'd' ? (r.before ?? r.value) : r.value;
+    const filter: Document = {};
+    const raw: unknown[] = [];
+    for (const k of keys) {
+      let v = row?.[k];
+      if (v === undefined || v === null) v = keyPart(r.key, k, keys.length);
+      if ((v === undefined || v === null) && k === '_id') v = idFromKey(r.key);
+      if (v === undefined || v === null) {
+        throw new NodeError(
+          this.ctx.nodeId,
+          `collection ${this.name}: record with key ${show(r.key)} (op ${r.op}) has no value for key field ${JSON.stringify(k)} (keys: ${keys.join(', ')})`,
+        );
+      }
+      raw.push(v);
+      filter[k] = fieldToBson(k, v, this.objectIdFields);
+    }
+    return { filter, id: JSON.stringify(raw, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x)) };
+  }
+}
+
+/** a key field's value from `record.key`: a field of an object key, or the key itself when there is one key field */
+function keyPart(key: unknown, field: string, keyCount: number): unknown {
+  if (key !== null && typeof key === 'object' && !Array.isArray(key)) return (key as Record<string, unknown>)[field];
+  if (keyCount === 1 && (typeof key === 'string' || typeof key === 'number' || typeof key === 'bigint')) return key;
+  return undefined;
+}
+
+/** an _id from a record key without one: the scalar, the single field's value, or the key object itself */
+function idFromKey(key: unknown): unknown {
+  if (key === null || key === undefined) return undefined;
+  if (typeof key !== 'object' || Array.isArray(key)) return key;
+  const fields = Object.keys(key);
+  if (fields.length === 0) return undefined;
+  return fields.length === 1 ? (key as Record<string, unknown>)[fields[0]] : key;
+}
+
+function show(v: unknown): string {
+  try {
+    const s = JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x)) ?? String(v);
+    return s.length > 120 ? `${s.slice(0, 117)}...` : s;
+  } catch {
+    return String(v);
+  }
+}
+
+export const mongodbSink = defineNode({
+  type: 'mongodb.sink',
+  category: 'sink',
+  title: 'MongoDB sink',
+  description:
+    'Upserts records into a MongoDB collection by key (replaceOne upsert, deleteOne on op d) with one unordered bulkWrite per batch; nested objects and arrays become embedded documents.',
+  icon: 'database',
+  configSchema,
+  inputs: [{ name: 'in', required: true }],
+  outputs: [],
+  create: (ctx) => new MongodbSink(ctx),
+});
+
+export default mongodbSink;

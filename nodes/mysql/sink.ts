@@ -1,0 +1,310 @@
+/**
+ * mysql.sink: upserts records into a MySQL / MariaDB table by key, deletes on op d. One transaction per
+ * batch: a batch is written whole or not at all (the executor retries it, then fails the flow).
+ *
+ * Ops: c, u, r → `INSERT … ON DUPLICATE KEY UPDATE` the record's other fields, consecutive records with
+ * the same fields in one multi-row statement (columns a record lacks keep their value); d →
+ * `DELETE … WHERE keys IN (…)`, key values from `record.before ?? record.value`, else `record.key` (an
+ * object with the key columns, or the key itself when there is one key column). Records are applied in
+ * batch order, so an insert, a delete and an insert of one key end as the last left it.
+ *
+ * Table: `table` is 'db.table' or 'table' in the connection's database. An existing table needs a
+ * PRIMARY KEY or UNIQUE index on exactly `keys`. `createTable` (default true) creates a missing table
+ * with PRIMARY KEY (keys), utf8mb4, column types from the first non-null value of each field in the first
+ * batch; a field seen later is added with ALTER TABLE ADD COLUMN (DDL runs before the batch's
+ * transaction: MySQL commits DDL implicitly).
+ *
+ * | record value                          | created column (key column)   | written as                        |
+ * |---------------------------------------|-------------------------------|-----------------------------------|
+ * | integer number                        | BIGINT                        | the number                        |
+ * | other number                          | DOUBLE                        | the number                        |
+ * | bigint                                | BIGINT (DECIMAL(65,0) if wider) | its decimal text                |
+ * | boolean                               | BOOLEAN (TINYINT(1))          | 1 / 0                             |
+ * | 'YYYY-MM-DD'                          | DATE (VARCHAR(255))           | the text                          |
+ * | ISO 8601 date-time 'YYYY-MM-DDTHH:MM…' | DATETIME(6) (VARCHAR(255))    | 'YYYY-MM-DD HH:MM:SS.ffffff', UTC when it has an offset |
+ * | other string (decimals included)      | LONGTEXT (VARCHAR(255))       | the text                          |
+ * | object, array                         | JSON (VARCHAR(255))           | JSON text                         |
+ * | `{ $base64 }`, Buffer, Uint8Array     | LONGBLOB (VARBINARY(255))     | the bytes                         |
+ * | Date                                  | DATETIME(6)                   | UTC date-time                     |
+ * | null only                             | LONGTEXT (VARCHAR(255))       | NULL                              |
+ *
+ * Into an existing column a value is converted for the column's type (types.ts `writer`): ISO strings
+ * into DATETIME / TIMESTAMP / DATE, objects into JSON, `{ $base64 }` into bytes. The session time zone
+ * is UTC, so TIMESTAMP values written and read back are the same instants.
+ */
+import { z } from 'zod';
+import type { Pool, PoolConnection } from 'mysql2/promise';
+import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SluiceRecord, type Value } from '../../runtime/index.js';
+import { connectionFields, oneConnection, openPool, qualified, quoteIdent, resolveTarget, statementError, type ServerInfo, type Target } from './connection.js';
+import { columnTypeFor, defaultColumnType, describeTable, listTables, schemaExists, writer, type TableInfo, type Writer } from './types.js';
+
+const configSchema = z
+  .object({
+    ...connectionFields,
+    table: z.string().min(1).describe("table to write: 'db.table', or 'table' in the connection's database"),
+    keys: z
+      .array(z.string().min(1))
+      .min(1, 'name at least one key column')
+      .describe('columns that identify a row: upserts and deletes match on them (the primary key of a created table)'),
+    createTable: z.boolean().default(true).describe('create the table when missing (column types from the first batch) and add columns for new fields'),
+  })
+  .strict()
+  .superRefine(oneConnection);
+
+type Config = z.output<typeof configSchema>;
+
+type Step = { kind: 'upsert'; columns: string[]; values: unknown[] } | { kind: 'delete'; values: unknown[] };
+
+/** rows per statement, and a rough byte budget (max_allowed_packet is 16 MB by default on MariaDB) */
+const MAX_ROWS = 1000;
+const MAX_BYTES = 4 * 1024 * 1024;
+
+class MysqlSink implements SinkInstance {
+  readonly kind = 'sink' as const;
+  private target!: Target;
+  private pool?: Pool;
+  private server!: ServerInfo;
+  private schema = '';
+  private tableName = '';
+  private info?: TableInfo;
+  private writers = new Map<string, Writer>();
+  private known = new Set<string>();
+
+  constructor(private readonly ctx: NodeContext<Config>) {}
+
+  async open(): Promise<void> {
+    try {
+      await this.start();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  private async start(): Promise<void> {
+    const { config, nodeId } = this.ctx;
+    this.target = resolveTarget(this.ctx, config);
+    const dot = config.table.indexOf('.');
+    this.schema = dot >= 0 ? config.table.slice(0, dot) : (this.target.database ?? '');
+    this.tableName = dot >= 0 ? config.table.slice(dot + 1) : config.table;
+    if (!this.schema) throw new ConfigError(nodeId, 'table', `${JSON.stringify(config.table)} names no database and the ${this.target.via} has none: write 'database.${config.table}'`);
+    const { pool, server } = await openPool(nodeId, this.target, 2);
+    this.pool = pool;
+    this.server = server;
+    try {
+      if (!(await schemaExists(pool, this.schema))) {
+        throw new ConfigError(nodeId, 'table', `database ${JSON.stringify(this.schema)} does not exist at ${this.target.label}: create it (CREATE DATABASE ${quoteIdent(this.schema)})`);
+      }
+      await this.loadSchema();
+      if (!this.info) {
+        if (!config.createTable) {
+          const have = (await listTables(pool, this.schema)).map(([, t]) => t);
+          throw new ConfigError(nodeId, 'table', `table ${this.id} not found at ${this.target.label} and createTable is false; ${have.length ? `tables: ${have.join(', ')}` : 'the database has no tables'}`);
+        }
+        return;
+      }
+      const missing = config.keys.filter((k) => !this.known.has(k.toLowerCase()));
+      if (missing.length > 0) throw new ConfigError(nodeId, 'keys', `table ${this.id} has no column ${missing.map((k) => JSON.stringify(k)).join(', ')}`);
+      const wanted = [...new Set(config.keys.map((k) => k.toLowerCase()))].sort().join('\0');
+      if (!this.info.uniqueSets.some((s) => [...new Set(s)].sort().join('\0') === wanted)) {
+        throw new ConfigError(nodeId, 'keys', `table ${this.id} has no PRIMARY KEY or UNIQUE index on (${config.keys.join(', ')}): upserts need one (ALTER TABLE ${this.id} ADD UNIQUE (${config.keys.join(', ')}))`);
+      }
+    } catch (err) {
+      throw statementError(nodeId, 'table', this.target, err, `reading table ${this.id}`);
+    }
+  }
+
+  private get id(): string {
+    return `${this.schema}.${this.tableName}`;
+  }
+
+  async write(records: SluiceRecord[]): Promise<void> {
+    if (!this.pool) throw new NodeError(this.ctx.nodeId, 'write() before open()');
+    if (records.length === 0) return;
+    const { steps, types } = this.plan(records);
+    try {
+      await this.ensureColumns(types);
+    } catch (err) {
+      throw statementError(this.ctx.nodeId, 'table', this.target, err, `creating or altering table ${this.id}`);
+    }
+    let conn: PoolConnection | undefined;
+    try {
+      conn = await this.pool.getConnection();
+      await conn.query('START TRANSACTION');
+      for (const [sql, params] of this.statements(steps)) await conn.query(sql, params);
+      await conn.query('COMMIT');
+      conn.release();
+    } catch (err) {
+      if (conn) {
+        await conn.query('ROLLBACK').catch(() => undefined);
+        conn.destroy();
+      }
+      throw statementError(this.ctx.nodeId, 'table', this.target, err, `writing ${records.length} record(s) to ${this.id}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.end().catch(() => undefined);
+  }
+
+  private async loadSchema(): Promise<void> {
+    this.info = await describeTable(this.pool!, this.schema, this.tableName, this.server.mariadb);
+    this.known = new Set(this.info?.columns.map((c) => c.name.toLowerCase()) ?? []);
+    this.writers = new Map(this.info?.columns.map((c) => [c.name.toLowerCase(), writer(c)]) ?? []);
+  }
+
+  /** the batch as steps, and the fields seen with the type their first non-null value asks for */
+  private plan(records: SluiceRecord[]): { steps: Step[]; types: Map<string, { name: string; type?: string }> } {
+    const keys = this.ctx.config.keys;
+    const keySet = new Set(keys.map((k) => k.toLowerCase()));
+    const types = new Map<string, { name: string; type?: string }>();
+    const see = (name: string, v: unknown) => {
+      const lower = name.toLowerCase();
+      if (this.known.has(lower)) return;
+      const t = types.get(lower);
+      if (!t) types.set(lower, { name, type: columnTypeFor(v, keySet.has(lower)) });
+      else t.type ??= columnTypeFor(v, keySet.has(lower));
+    };
+    const steps: Step[] = [];
+    for (const r of records) {
+      if (r.op === 'd') {
+        const row = r.before ?? r.value;
+        const values = keys.map((k) => {
+          const v = row?.[k] ?? keyPart(r.key, k, keys.length);
+          if (v === undefined || v === null) throw this.missingKey(r, k);
+          see(k, v);
+          return v;
+        });
+        steps.push({ kind: 'delete', values });
+        continue;
+      }
+      const value: Value | null = r.value;
+      if (!value) throw new NodeError(this.ctx.nodeId, `table ${this.id}: record with key ${show(r.key)} (op ${r.op}) has no value to write`);
+      for (const k of keys) if (value[k] === undefined || value[k] === null) throw this.missingKey(r, k);
+      const columns: string[] = [];
+      const values: unknown[] = [];
+      for (const [name, v] of Object.entries(value)) {
+        if (v === undefined) continue;
+        see(name, v);
+        columns.push(name);
+        values.push(v);
+      }
+      steps.push({ kind: 'upsert', columns, values });
+    }
+    return { steps, types };
+  }
+
+  private async ensureColumns(types: Map<string, { name: string; type?: string }>): Promise<void> {
+    if (types.size === 0 && this.info) return;
+    const pool = this.pool!;
+    const keys = this.ctx.config.keys;
+    const keySet = new Set(keys.map((k) => k.toLowerCase()));
+    const table = qualified(this.schema, this.tableName);
+    const def = (c: { name: string; type?: string }) => `${quoteIdent(c.name)} ${c.type ?? defaultColumnType(keySet.has(c.name.toLowerCase()))}`;
+    if (!this.info) {
+      for (const k of keys) if (!types.has(k.toLowerCase())) types.set(k.toLowerCase(), { name: k });
+      await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (${[...types.values()].map(def).join(', ')}, PRIMARY KEY (${keys.map(quoteIdent).join(', ')})) DEFAULT CHARSET = utf8mb4`);
+    } else {
+      if (!this.ctx.config.createTable) {
+        const names = [...types.values()].map((c) => c.name).join(', ');
+        throw new ConfigError(this.ctx.nodeId, 'createTable', `table ${this.id} has no column ${names}: add it, or set createTable: true to add columns for new fields`);
+      }
+      await pool.query(`ALTER TABLE ${table} ${[...types.values()].map((c) => `ADD COLUMN ${def(c)}`).join(', ')}`);
+    }
+    await this.loadSchema();
+  }
+
+  /** the steps as statements: runs of upserts with the same columns, runs of deletes; in order */
+  private *statements(steps: Step[]): Generator<[string, unknown[]]> {
+    const table = qualified(this.schema, this.tableName);
+    const keys = this.ctx.config.keys;
+    const keySet = new Set(keys.map((k) => k.toLowerCase()));
+    const keyWriters = keys.map((k) => this.writers.get(k.toLowerCase()) ?? writer(undefined));
+    // MySQL 8.0.19+ names the new row with an alias (VALUES() is deprecated there); MariaDB only has VALUES()
+    const { mariadb, major, minor, patch } = this.server;
+    const alias = !mariadb && (major > 8 || (major === 8 && (minor > 0 || patch >= 19)));
+    let i = 0;
+    while (i < steps.length) {
+      const step = steps[i];
+      if (step.kind === 'delete') {
+        const params: unknown[] = [];
+        let n = 0;
+        while (i < steps.length && steps[i].kind === 'delete' && n < MAX_ROWS) {
+          const values = (steps[i] as Extract<Step, { kind: 'delete' }>).values;
+          values.forEach((v, j) => params.push(keyWriters[j](v)));
+          n++;
+          i++;
+        }
+        const where =
+          keys.length === 1
+            ? `${quoteIdent(keys[0])} IN (${new Array(n).fill('?').join(', ')})`
+            : new Array(n).fill(`(${keys.map((k) => `${quoteIdent(k)} = ?`).join(' AND ')})`).join(' OR ');
+        yield [`DELETE FROM ${table} WHERE ${where}`, params];
+        continue;
+      }
+      const columns = step.columns;
+      const signature = columns.join('\0');
+      const colWriters = columns.map((c) => this.writers.get(c.toLowerCase()) ?? writer(undefined));
+      const params: unknown[] = [];
+      let n = 0;
+      let bytes = 0;
+      while (i < steps.length && n < MAX_ROWS && bytes < MAX_BYTES) {
+        const s = steps[i];
+        if (s.kind !== 'upsert' || s.columns.join('\0') !== signature) break;
+        for (let j = 0; j < s.values.length; j++) {
+          const v = colWriters[j](s.values[j]);
+          bytes += typeof v === 'string' ? v.length : Buffer.isBuffer(v) ? v.length * 2 : 8;
+          params.push(v);
+        }
+        n++;
+        i++;
+      }
+      const row = `(${columns.map(() => '?').join(', ')})`;
+      const rest = columns.filter((c) => !keySet.has(c.toLowerCase()));
+      const updates =
+        rest.length === 0
+          ? `${quoteIdent(keys[0])} = ${quoteIdent(keys[0])}`
+          : rest.map((c) => `${quoteIdent(c)} = ${alias ? `new.${quoteIdent(c)}` : `VALUES(${quoteIdent(c)})`}`).join(', ');
+      yield [
+        `INSERT INTO ${table} (${columns.map(quoteIdent).join(', ')}) VALUES ${new Array(n).fill(row).join(', ')}${alias ? ' AS new' : ''} ON DUPLICATE KEY UPDATE ${updates}`,
+        params,
+      ];
+    }
+  }
+
+  private missingKey(r: SluiceRecord, column: string): NodeError {
+    return new NodeError(this.ctx.nodeId, `table ${this.id}: record with key ${show(r.key)} (op ${r.op}) has no value for key column ${JSON.stringify(column)}`);
+  }
+}
+
+/** a key column's value from `record.key`: a field of an object key, or the key itself when there is one key column */
+function keyPart(key: unknown, column: string, keyCount: number): unknown {
+  if (key !== null && typeof key === 'object' && !Array.isArray(key)) return (key as Record<string, unknown>)[column];
+  if (keyCount === 1 && (typeof key === 'string' || typeof key === 'number' || typeof key === 'bigint')) return key;
+  return undefined;
+}
+
+function show(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+export const mysqlSink = defineNode({
+  type: 'mysql.sink',
+  category: 'sink',
+  title: 'MySQL sink',
+  description:
+    'Upserts records into a MySQL / MariaDB table by key columns (INSERT … ON DUPLICATE KEY UPDATE) and deletes on op d, one transaction per batch; creates the table with mapped types.',
+  icon: 'database',
+  configSchema,
+  inputs: [{ name: 'in', required: true }],
+  outputs: [],
+  create: (ctx) => new MysqlSink(ctx),
+});
+
+export default mysqlSink;

@@ -1,0 +1,313 @@
+/**
+ * Tables and values for the mysql.* nodes: table introspection (information_schema) and the mapping
+ * between MySQL values and record values, in both directions. The snapshot (mysql2 text protocol) and
+ * the binlog (zongji) hand over the same column in different shapes; both go through `reader(column)`
+ * so a row reads the same whichever way it came.
+ *
+ * MySQL → record (sources; mysql2 and zongji run with the options in connection.ts):
+ *
+ * | MySQL type                                    | record value                                          |
+ * |-----------------------------------------------|-------------------------------------------------------|
+ * | TINYINT … INT, MEDIUMINT, YEAR                | number                                                |
+ * | BIGINT (signed or unsigned)                   | number within ±2^53, else an exact decimal string     |
+ * | DECIMAL / NUMERIC                             | string, exactly as MySQL prints it ('-12.3400')       |
+ * | FLOAT                                         | number, the shortest decimal of the float32 (1.1)     |
+ * | DOUBLE                                        | number                                                |
+ * | BIT(n)                                        | number (a string beyond 2^53)                         |
+ * | CHAR, VARCHAR, TEXT, ENUM, SET ('a,b')        | string                                                |
+ * | JSON (MySQL), LONGTEXT CHECK json_valid (MariaDB) | the parsed value (object, array, …)              |
+ * | BINARY, VARBINARY, BLOB                       | `{ $base64 }` (nodes/shared/binary.ts)                |
+ * | DATE                                          | 'YYYY-MM-DD'                                          |
+ * | DATETIME                                      | ISO 8601 without offset 'YYYY-MM-DDTHH:MM:SS[.ffffff]' (a DATETIME has no zone) |
+ * | TIMESTAMP                                     | ISO 8601 in UTC 'YYYY-MM-DDTHH:MM:SS[.ffffff]Z'       |
+ * | TIME                                          | '[-]HH:MM:SS[.ffffff]' (may exceed 24 h)              |
+ * | zero dates ('0000-00-00 …')                   | null                                                  |
+ * | NULL                                          | null                                                  |
+ *
+ * Record → MySQL (sinks): see `writer` below and the createTable table at the top of sink.ts.
+ */
+import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
+import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
+
+export interface Column {
+  name: string;
+  /** information_schema DATA_TYPE, lowercased: int, varchar, datetime, json ... */
+  dataType: string;
+  /** COLUMN_TYPE: bigint(20) unsigned, decimal(10,2) ... */
+  columnType: string;
+  /** a JSON column: MySQL's JSON type or MariaDB's LONGTEXT CHECK (json_valid(col)) */
+  json: boolean;
+}
+
+export interface TableInfo {
+  schema: string;
+  name: string;
+  columns: Column[];
+  /** the columns that identify a row: the primary key, else the first UNIQUE index over NOT NULL columns */
+  key: string[];
+  /** every set of columns with a PRIMARY KEY or UNIQUE index, lowercased */
+  uniqueSets: string[][];
+}
+
+type Queryable = Pool | PoolConnection;
+
+/** Columns, key and unique sets of a table, or undefined when there is no such (base) table. */
+export async function describeTable(q: Queryable, schema: string, table: string, mariadb: boolean): Promise<TableInfo | undefined> {
+  const [cols] = await q.query<RowDataPacket[]>(
+    `SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, IS_NULLABLE AS nullable
+       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+    [schema, table],
+  );
+  if (cols.length === 0) return undefined;
+  const jsonChecked = new Set<string>();
+  if (mariadb) {
+    const [checks] = await q.query<RowDataPacket[]>(
+      'SELECT CHECK_CLAUSE AS clause FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?',
+      [schema, table],
+    );
+    for (const c of checks) {
+      const m = /^json_valid\(`((?:[^`]|``)+)`\)$/i.exec(String(c.clause).trim());
+      if (m) jsonChecked.add(m[1].replaceAll('``', '`').toLowerCase());
+    }
+  }
+  const columns: Column[] = cols.map((c) => ({
+    name: String(c.name),
+    dataType: String(c.dataType).toLowerCase(),
+    columnType: String(c.columnType).toLowerCase(),
+    json: String(c.dataType).toLowerCase() === 'json' || jsonChecked.has(String(c.name).toLowerCase()),
+  }));
+  const notNull = new Set(cols.filter((c) => c.nullable === 'NO').map((c) => String(c.name).toLowerCase()));
+  const [idx] = await q.query<RowDataPacket[]>(
+    `SELECT INDEX_NAME AS idx, COLUMN_NAME AS col FROM information_schema.STATISTICS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND COLUMN_NAME IS NOT NULL
+      ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`,
+    [schema, table],
+  );
+  const sets = new Map<string, string[]>();
+  for (const r of idx) sets.set(String(r.idx), [...(sets.get(String(r.idx)) ?? []), String(r.col)]);
+  const primary = sets.get('PRIMARY');
+  const key = primary ?? [...sets.values()].find((s) => s.every((c) => notNull.has(c.toLowerCase()))) ?? [];
+  return { schema, name: table, columns, key, uniqueSets: [...sets.values()].map((s) => s.map((c) => c.toLowerCase())) };
+}
+
+/** Base tables of a schema (or of every user schema), as `[schema, table]`, sorted. */
+export async function listTables(q: Queryable, schema?: string): Promise<[string, string][]> {
+  const [rows] = await q.query<RowDataPacket[]>(
+    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t FROM information_schema.TABLES
+      WHERE TABLE_TYPE = 'BASE TABLE' AND ${schema === undefined ? "TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')" : 'TABLE_SCHEMA = ?'}
+      ORDER BY TABLE_SCHEMA, TABLE_NAME`,
+    schema === undefined ? [] : [schema],
+  );
+  return rows.map((r) => [String(r.s), String(r.t)]);
+}
+
+export async function schemaExists(q: Queryable, schema: string): Promise<boolean> {
+  const [rows] = await q.query<RowDataPacket[]>('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [schema]);
+  return rows.length > 0;
+}
+
+// ---- MySQL → record ------------------------------------------------------------------------------
+
+export type Reader = (v: unknown) => unknown;
+
+const ZERO_DATE = /^0000-00-00/;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+const identity: Reader = (v) => v;
+
+/** types that mysql2 and zongji both hand over as the record value already (number or string) */
+const PLAIN = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'year', 'char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'enum', 'time']);
+
+/** How to turn a value of `column`, as mysql2 or zongji hand it over, into a record value (table above). */
+export function reader(column: Column): Reader {
+  const nullable = (f: Reader): Reader => (v) => (v === null || v === undefined ? null : f(v));
+  if (column.json) {
+    // JSON text (connection.ts sets jsonStrings, and MariaDB's binlog has LONGTEXT)
+    return nullable((v) => (typeof v === 'string' ? parseJson(v) : Buffer.isBuffer(v) ? parseJson(v.toString('utf8')) : v));
+  }
+  switch (column.dataType) {
+    case 'bigint':
+      return nullable(bigintValue);
+    case 'decimal':
+    case 'numeric':
+      return nullable((v) => String(v));
+    case 'float':
+      return nullable((v) => shortestFloat32(Number(v)));
+    case 'double':
+    case 'real':
+      return nullable((v) => Number(v));
+    case 'bit':
+      return nullable(bitValue);
+    case 'datetime':
+      return nullable((v) => temporal(v, 'T', ''));
+    case 'timestamp':
+      return nullable((v) => temporal(v, 'T', 'Z'));
+    case 'date':
+      return nullable((v) => (typeof v === 'string' ? (ZERO_DATE.test(v) ? null : v) : v instanceof Date ? v.toISOString().slice(0, 10) : v));
+    case 'set':
+      return nullable((v) => (Array.isArray(v) ? v.join(',') : v));
+    case 'binary':
+    case 'varbinary':
+    case 'tinyblob':
+    case 'blob':
+    case 'mediumblob':
+    case 'longblob':
+      return nullable((v) => (Buffer.isBuffer(v) ? encodeBinary(v) : typeof v === 'string' ? encodeBinary(Buffer.from(v, 'utf8')) : v));
+    default:
+      if (PLAIN.has(column.dataType)) return identity;
+      // anything else that arrives as bytes (geometry, MariaDB UUID under FULL metadata) becomes
+      // { $base64 }: records never hold a Buffer
+      return nullable((v) => (Buffer.isBuffer(v) ? encodeBinary(v) : v));
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function bigintValue(v: unknown): unknown {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : v.toString();
+  const s = String(v);
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : s;
+}
+
+function bitValue(v: unknown): unknown {
+  if (typeof v === 'number') return v;
+  if (!Buffer.isBuffer(v)) return v;
+  let n = 0n;
+  for (const byte of v) n = (n << 8n) | BigInt(byte);
+  return n <= MAX_SAFE ? Number(n) : n.toString();
+}
+
+function temporal(v: unknown, sep: string, zone: string): unknown {
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : zone ? v.toISOString() : v.toISOString().replace('Z', '');
+  if (typeof v !== 'string') return v;
+  if (ZERO_DATE.test(v)) return null;
+  return `${v.replace(' ', sep)}${zone}`;
+}
+
+/** the shortest decimal that reads back as the same float32: what MySQL prints for a FLOAT */
+export function shortestFloat32(x: number): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  const f = Math.fround(x);
+  for (let p = 1; p <= 9; p++) {
+    const candidate = Number(f.toPrecision(p));
+    if (Math.fround(candidate) === f) return candidate;
+  }
+  return f;
+}
+
+/** a row from mysql2 (`rowsAsArray`) or zongji (object by column name) as a record value */
+export function rowReader(columns: Column[]): { fromArray(row: unknown[]): Record<string, unknown>; fromObject(row: Record<string, unknown>): Record<string, unknown> } {
+  const readers = columns.map(reader);
+  const names = columns.map((c) => c.name);
+  const plain = readers.map((r) => r === identity);
+  return {
+    fromArray(row) {
+      const out: Record<string, unknown> = {};
+      for (let i = 0; i < names.length; i++) out[names[i]] = plain[i] ? row[i] : readers[i](row[i]);
+      return out;
+    },
+    fromObject(row) {
+      const out: Record<string, unknown> = {};
+      for (let i = 0; i < names.length; i++) out[names[i]] = readers[i](row[names[i]]);
+      return out;
+    },
+  };
+}
+
+// ---- record → MySQL ------------------------------------------------------------------------------
+
+export type Writer = (v: unknown) => unknown;
+
+const ISO_DATETIME = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/**
+ * How to turn a record value into a value mysql2 binds for a column of `column`'s type (undefined: a
+ * column the sink does not know yet). Objects and arrays → JSON text; booleans → 1 / 0;
+ * `{ $base64 }` → bytes; ISO 8601 strings into DATETIME / TIMESTAMP / DATE columns → MySQL's
+ * 'YYYY-MM-DD HH:MM:SS.ffffff' (an offset is converted to UTC, the session zone); bigint → its decimal text.
+ */
+export function writer(column: Column | undefined): Writer {
+  const type = column?.dataType ?? '';
+  if (column?.json) return (v) => (v === null || v === undefined ? null : JSON.stringify(v));
+  if (type === 'datetime' || type === 'timestamp') return (v) => (typeof v === 'string' ? sqlDatetime(v) : generic(v));
+  if (type === 'date') return (v) => (typeof v === 'string' && ISO_DATETIME.test(v) ? sqlDatetime(v).slice(0, 10) : generic(v));
+  if (type === 'bit') return (v) => (typeof v === 'string' && /^\d+$/.test(v) ? BigInt(v).toString() : generic(v));
+  return generic;
+}
+
+function generic(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  switch (typeof v) {
+    case 'string':
+    case 'number':
+      return v;
+    case 'bigint':
+      return v.toString();
+    case 'boolean':
+      return v ? 1 : 0;
+    case 'object':
+      if (isBase64Value(v)) return decodeBinary(v);
+      if (Buffer.isBuffer(v)) return v;
+      if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      if (v instanceof Date) return sqlDatetime(v.toISOString());
+      return JSON.stringify(v);
+    default:
+      return String(v);
+  }
+}
+
+/** an ISO 8601 date-time as MySQL datetime text, in UTC when it carries an offset; other strings as they are */
+export function sqlDatetime(s: string): string {
+  const m = ISO_DATETIME.exec(s);
+  if (!m) return s;
+  const [, date, time, fraction = '', zone] = m;
+  if (!zone || zone === 'Z' || /^[+-]00:?00$/.test(zone)) return `${date} ${time}${fraction.slice(0, 7)}`;
+  const ms = Date.parse(`${date}T${time}${zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone}`);
+  if (Number.isNaN(ms)) return s;
+  const utc = new Date(ms).toISOString(); // whole seconds: the fraction is carried over as written
+  return `${utc.slice(0, 10)} ${utc.slice(11, 19)}${fraction.slice(0, 7)}`;
+}
+
+/** a key value from a record (or a position) as a bindable value for `column` */
+export function keyParam(column: Column | undefined, v: unknown): unknown {
+  return writer(column)(v);
+}
+
+// ---- createTable ---------------------------------------------------------------------------------
+
+/** The column type a new column gets from a record value (table at the top of sink.ts); undefined for null. */
+export function columnTypeFor(v: unknown, isKey: boolean): string | undefined {
+  if (v === null || v === undefined) return undefined;
+  switch (typeof v) {
+    case 'number':
+      return Number.isInteger(v) ? 'BIGINT' : 'DOUBLE';
+    case 'bigint':
+      return v >= -(2n ** 63n) && v < 2n ** 63n ? 'BIGINT' : 'DECIMAL(65,0)';
+    case 'boolean':
+      return 'BOOLEAN';
+    case 'string':
+      if (isKey) return 'VARCHAR(255)';
+      if (/^\d{4}-\d{2}-\d{2}$/.test(v)) return 'DATE';
+      if (ISO_DATETIME.test(v) && v.includes('T')) return 'DATETIME(6)';
+      return 'LONGTEXT';
+    case 'object':
+      if (isBase64Value(v) || v instanceof Uint8Array) return isKey ? 'VARBINARY(255)' : 'LONGBLOB';
+      if (v instanceof Date) return 'DATETIME(6)';
+      return isKey ? 'VARCHAR(255)' : 'JSON';
+    default:
+      return isKey ? 'VARCHAR(255)' : 'LONGTEXT';
+  }
+}
+
+/** the type of a column that only ever held null so far */
+export function defaultColumnType(isKey: boolean): string {
+  return isKey ? 'VARCHAR(255)' : 'LONGTEXT';
+}

@@ -1,0 +1,404 @@
+/**
+ * postgres.source: reads PostgreSQL tables as a snapshot, as a stream of changes (CDC), or both.
+ *
+ * - `tables`: names or patterns (`public.orders`, `orders`, `public.*`, `sales.order_*`); each table needs
+ *   a primary key: it orders the snapshot and is every record's key (`{ id: 7 }`).
+ * - mode `snapshot`: every table once, in primary-key (keyset) order, chunk by chunk (snapshot.ts); the
+ *   position is the last key read, so a resumed run goes on mid-table (with a new snapshot for the rest).
+ *   `parallel: N` reads N chunks of a table at once, still emitted in key order. Ends after the last table.
+ * - mode `cdc`: changes from logical replication (pgoutput; cdc.ts), starting where the slot stands (a new
+ *   slot: now). Records op c / u / d; `before` is the old row when the table has REPLICA IDENTITY FULL
+ *   (otherwise deletes carry only the key, and an update's before is absent).
+ * - mode `snapshot+cdc`: creates the slot first and reads the snapshot the slot exported, then streams
+ *   from the slot's consistent point: no change between the two is lost or applied twice. A snapshot
+ *   resumed after a restart reads the rest with a new snapshot and the stream still starts at the slot's
+ *   point, so the changes in between are replayed over it (idempotent sinks converge).
+ * - The publication (`publicationName`) and slot (`slotName`) are created when missing; both default to
+ *   `sluice_<flow>_<node>`. The slot is confirmed only up to positions the runtime committed (every sink
+ *   acknowledged), so PostgreSQL keeps what a restart needs; see cdc.ts for heartbeats, lag and a dropped
+ *   slot. A slot you no longer need keeps WAL on the server: drop it (SELECT pg_drop_replication_slot('...')).
+ * - Records: `{ key: { pk columns }, value: row, op, before?, meta: { source, table: 'schema.table',
+ *   position, ts } }` (ts: read time for the snapshot, commit time for changes). Values: types.ts.
+ * - Test runs (preview) read the first rows of the tables, whatever the mode: no slot, no publication.
+ */
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { z } from 'zod';
+import { ConfigError, NodeError, defineNode, type NodeContext, type SourceBatch, type SourceInstance } from '../../runtime/index.js';
+import { loadTable, resolveTables, type TableMeta } from './catalog.js';
+import {
+  ChangeStream,
+  checkReplicaIdentity,
+  checkSlot,
+  checkWalLevel,
+  createSlot,
+  createSlotWithSnapshot,
+  dropSlot,
+  ensurePublication,
+  heartbeatDdl,
+  parseLsn,
+  slotInfo,
+  type CdcPosition,
+  type StreamStatus,
+} from './cdc.js';
+import { connectionFields, oneConnection, openPool, pgError, resolveTarget, splitName, type SessionOptions, type TableName, type Target } from './connection.js';
+import { SnapshotReader, beginSnapshot, type SnapshotState } from './snapshot.js';
+import { TYPE_INFO_SQL, TypeMapper, type TypeInfo } from './types.js';
+
+const NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+const configSchema = z
+  .object({
+    ...connectionFields,
+    tables: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .describe('tables to read: schema.table, table (schema public), or patterns such as public.* and sales.order_*; one or a list'),
+    mode: z
+      .enum(['snapshot', 'cdc', 'snapshot+cdc'])
+      .default('snapshot')
+      .describe('snapshot: read the tables once; cdc: stream their changes (logical replication); snapshot+cdc: the snapshot, then the changes since, without a gap'),
+    chunkSize: z.number().int().min(1).max(100_000).optional().describe('snapshot: rows per query and batch; default: the flow batch size'),
+    parallel: z.number().int().min(1).max(16).default(1).describe('snapshot: chunks of a table read at once, on as many connections (emitted in key order)'),
+    slotName: z.string().regex(NAME, 'lower-case letters, digits and _ (at most 63)').optional().describe('replication slot, created when missing; default sluice_<flow>_<node>'),
+    publicationName: z.string().regex(NAME, 'lower-case letters, digits and _ (at most 63)').optional().describe('publication of the tables, created (or extended) when missing; default sluice_<flow>_<node>'),
+    heartbeatIntervalMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(10_000)
+      .describe('cdc: how often the committed position is confirmed to the server, the slot lag measured, and an idle slot moved forward (ms)'),
+    heartbeatTable: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('cdc: a table (created when missing) written at each heartbeat, so the slot advances even when the captured tables are idle'),
+    lagWarnMb: z.number().min(1).default(1024).describe('cdc: warn when the slot is this many MB of WAL behind the server'),
+    reconnectTimeoutMs: z.number().int().min(0).default(30_000).describe('cdc: how long a lost replication connection is retried before the read fails (ms)'),
+  })
+  .strict()
+  .superRefine(oneConnection);
+
+type Config = z.output<typeof configSchema>;
+
+interface SnapshotPosition extends SnapshotState {
+  phase: 'snapshot';
+  /** snapshot+cdc: the slot's consistent point, where the stream starts after the snapshot */
+  lsn?: string;
+}
+
+type Position = SnapshotPosition | CdcPosition;
+
+/** `sluice_<flow>_<node>`, lower-cased, within 63 characters */
+export function defaultSlotName(flowName: string, nodeId: string): string {
+  const name = `sluice_${flowName}_${nodeId}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  if (name.length <= 63) return name;
+  return `${name.slice(0, 54)}_${createHash('sha1').update(name).digest('hex').slice(0, 8)}`;
+}
+
+class PostgresSource implements SourceInstance {
+  readonly kind = 'source' as const;
+  private target!: Target;
+  private pool?: pg.Pool;
+  private tables: TableMeta[] = [];
+  private readonly mapper = new TypeMapper();
+  private readonly session: SessionOptions;
+  private snapshot?: { reader: SnapshotReader; clients: pg.PoolClient[]; lsn?: string };
+  private stream?: ChangeStream;
+  private cdcFrom?: CdcPosition;
+  private readonly slot: string;
+  private readonly publication: string;
+  private heartbeatTable?: TableName;
+  /** a snapshot to begin again (with a new snapshot) after a failed read */
+  private pendingSnapshot?: SnapshotPosition;
+
+  constructor(private readonly ctx: NodeContext<Config>) {
+    this.session = { flowName: ctx.flowName, nodeId: ctx.nodeId };
+    this.slot = ctx.config.slotName ?? defaultSlotName(ctx.flowName, ctx.nodeId);
+    this.publication = ctx.config.publicationName ?? defaultSlotName(ctx.flowName, ctx.nodeId);
+  }
+
+  private get cdc(): boolean {
+    return this.ctx.config.mode !== 'snapshot' && !this.ctx.preview;
+  }
+
+  async open(position: unknown): Promise<void> {
+    try {
+      await this.start(this.parsePosition(position));
+    } catch (err) {
+      await this.close();
+      throw this.target ? pgError(this.ctx.nodeId, this.target, err, { what: 'opening' }) : err;
+    }
+  }
+
+  /** slot lag and positions while streaming (undefined before the stream starts) */
+  status(): StreamStatus | undefined {
+    return this.stream?.status();
+  }
+
+  private async start(pos: Position | undefined): Promise<void> {
+    const { config, nodeId } = this.ctx;
+    this.target = resolveTarget(this.ctx, config);
+    const readers = config.parallel > 1 ? config.parallel + 1 : 1;
+    this.pool = await openPool(this.target, { ...this.session, max: readers + 2 });
+    await this.loadTables();
+    if (!this.cdc) {
+      if (pos?.phase === 'cdc') throw this.mismatch(pos);
+      await this.beginSnapshot(pos ?? { phase: 'snapshot', done: [] });
+      return;
+    }
+    const pool = this.pool;
+    try {
+      await checkWalLevel(pool, nodeId);
+    } catch (err) {
+      throw pgError(nodeId, this.target, err);
+    }
+    const changed = await this.setupPublication();
+    const keyOnly = this.tables.filter((t) => t.replicaIdentity !== 'f').map((t) => t.id);
+    if (keyOnly.length > 0) {
+      this.ctx.log.info(
+        `without REPLICA IDENTITY FULL (${keyOnly.join(', ')}), deletes carry only the key and updates have no before row; ` +
+          'ALTER TABLE <table> REPLICA IDENTITY FULL gives before rows',
+      );
+    }
+    const db = this.target.database;
+    if (pos?.phase === 'cdc') {
+      const info = await checkSlot(pool, nodeId, this.slot, db, pos.lsn);
+      if (info.confirmed && parseLsn(info.confirmed) > parseLsn(pos.lsn)) {
+        throw new ConfigError(
+          nodeId,
+          'slotName',
+          `replication slot ${this.slot} was confirmed up to ${info.confirmed}, past this flow's committed position ${pos.lsn}: another consumer used the slot (two flows with one slotName?) and the changes in between are lost to this flow. Give each flow its own slotName and reset the flow's position (sluice run --from-start)`,
+        );
+      }
+      this.cdcFrom = changed && pos.tx ? { phase: 'cdc', lsn: pos.lsn } : pos;
+      return;
+    }
+    if (config.mode === 'cdc') {
+      if (pos) throw this.mismatch(pos);
+      const info = await slotInfo(pool, this.slot);
+      let lsn: string;
+      if (info?.confirmed) {
+        await checkSlot(pool, nodeId, this.slot, db, info.confirmed);
+        lsn = info.confirmed;
+      } else {
+        if (info) await dropSlot(pool, this.slot); // never got ready: start it again
+        lsn = await createSlot(pool, nodeId, this.target, this.slot);
+        this.ctx.log.info(`created replication slot ${this.slot} at ${lsn}`);
+      }
+      this.cdcFrom = { phase: 'cdc', lsn };
+      return;
+    }
+    // snapshot+cdc
+    if (pos) {
+      if (!pos.lsn) throw this.mismatch(pos);
+      await checkSlot(pool, nodeId, this.slot, db, pos.lsn);
+      await this.beginSnapshot(pos);
+      return;
+    }
+    const leftover = await slotInfo(pool, this.slot);
+    if (leftover) {
+      if (leftover.active) {
+        throw new ConfigError(nodeId, 'slotName', `replication slot ${this.slot} is in use by server process ${leftover.activePid}: is another run of this flow (or another flow with this slotName) active?`);
+      }
+      // a first run (nothing committed) found a slot: left by a run that never committed, or by a reset flow
+      await dropSlot(pool, this.slot);
+      this.ctx.log.info(`dropped replication slot ${this.slot} left from an earlier run: a new snapshot starts`);
+    }
+    const { lsn, snapshot, client } = await createSlotWithSnapshot(this.target, this.session, this.slot);
+    this.ctx.log.info(`created replication slot ${this.slot} at ${lsn}; reading the snapshot it exported`);
+    try {
+      await this.beginSnapshot({ phase: 'snapshot', lsn, done: [] }, snapshot);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  private async loadTables(): Promise<void> {
+    const { config, nodeId } = this.ctx;
+    const pool = this.pool!;
+    const patterns = typeof config.tables === 'string' ? [config.tables] : config.tables;
+    try {
+      const names = await resolveTables(pool, nodeId, 'tables', patterns);
+      this.tables = [];
+      for (const name of names) {
+        const t = await loadTable(pool, name);
+        if (!t) throw new ConfigError(nodeId, 'tables', `table ${name.schema}.${name.name} disappeared while the source opened`);
+        if (t.pk.length === 0) {
+          throw new ConfigError(nodeId, 'tables', `table ${t.id} has no primary key: the snapshot reads in key order and records are keyed by it. Add a primary key (ALTER TABLE ... ADD PRIMARY KEY (...)) or leave the table out`);
+        }
+        if (this.cdc) checkReplicaIdentity(nodeId, t);
+        this.tables.push(t);
+      }
+      const oids = this.mapper.unknown(this.tables.flatMap((t) => t.columns.map((c) => c.typeOid)));
+      if (oids.length > 0) {
+        let known = (await pool.query<TypeInfo>(TYPE_INFO_SQL, [oids])).rows;
+        // arrays and domains of further types: one more round is enough in practice
+        const more = this.mapper.unknown([...known.map((k) => k.elem), ...known.map((k) => k.basetype)].filter((o) => o > 0));
+        if (more.length > 0) known = [...known, ...(await pool.query<TypeInfo>(TYPE_INFO_SQL, [more])).rows];
+        this.mapper.learn(known);
+      }
+    } catch (err) {
+      throw pgError(nodeId, this.target, err, { field: 'tables' });
+    }
+  }
+
+  private async setupPublication(): Promise<boolean> {
+    const { config, nodeId } = this.ctx;
+    const pool = this.pool!;
+    const names = this.tables.map((t) => t.name);
+    if (config.heartbeatTable) {
+      const hb = splitName(config.heartbeatTable);
+      if (!hb) throw new ConfigError(nodeId, 'heartbeatTable', `${JSON.stringify(config.heartbeatTable)} is not a table name: write schema.table or table`);
+      try {
+        await pool.query(heartbeatDdl(hb));
+      } catch (err) {
+        throw pgError(nodeId, this.target, err, { field: 'heartbeatTable', what: `heartbeat table ${config.heartbeatTable}` });
+      }
+      this.heartbeatTable = hb;
+      names.push(hb);
+    }
+    return ensurePublication(pool, nodeId, this.target, this.publication, names);
+  }
+
+  private async beginSnapshot(pos: SnapshotPosition, snapshotName?: string): Promise<void> {
+    const { config, settings, nodeId } = this.ctx;
+    const n = config.parallel > 1 ? config.parallel + 1 : 1;
+    const clients: pg.PoolClient[] = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        clients.push(await this.pool!.connect());
+      }
+      await beginSnapshot(clients, snapshotName);
+    } catch (err) {
+      for (const c of clients) c.release(true);
+      throw pgError(nodeId, this.target, err, { what: 'starting the snapshot' });
+    }
+    const lsn = pos.lsn;
+    const reader = new SnapshotReader({
+      nodeId,
+      tables: this.tables,
+      chunkSize: config.chunkSize ?? settings.batchSize,
+      parallel: config.parallel,
+      clients,
+      mapper: this.mapper,
+      state: { done: pos.done, table: pos.table, after: pos.after },
+      position: (s): SnapshotPosition => ({ phase: 'snapshot', ...(lsn ? { lsn } : {}), ...s }),
+    });
+    this.snapshot = { reader, clients, lsn };
+  }
+
+  private async endSnapshot(broken = false): Promise<void> {
+    const s = this.snapshot;
+    this.snapshot = undefined;
+    if (!s) return;
+    for (const c of s.clients) {
+      if (!broken) await c.query('COMMIT').catch(() => (broken = true));
+      c.release(broken);
+    }
+  }
+
+  async read(): Promise<SourceBatch | null> {
+    if (this.pendingSnapshot) {
+      // the snapshot failed (a lost connection): go on from what was handed out, with a new snapshot
+      await this.beginSnapshot(this.pendingSnapshot);
+      this.pendingSnapshot = undefined;
+    }
+    if (this.snapshot) {
+      const s = this.snapshot;
+      let batch: SourceBatch | null;
+      try {
+        batch = await s.reader.next();
+      } catch (err) {
+        this.pendingSnapshot = { phase: 'snapshot', ...(s.lsn ? { lsn: s.lsn } : {}), ...s.reader.current() };
+        await this.endSnapshot(true);
+        throw pgError(this.ctx.nodeId, this.target, err, { what: 'snapshot' });
+      }
+      if (batch) return batch;
+      await this.endSnapshot();
+      if (!this.cdc) return null;
+      this.cdcFrom = { phase: 'cdc', lsn: s.lsn! };
+      this.ctx.log.info(`snapshot done; streaming changes from ${s.lsn}`);
+    }
+    if (!this.cdcFrom) return null;
+    if (!this.stream) {
+      const stream = new ChangeStream(
+        {
+          nodeId: this.ctx.nodeId,
+          target: this.target,
+          session: this.session,
+          pool: this.pool!,
+          slot: this.slot,
+          publication: this.publication,
+          tables: this.tables,
+          mapper: this.mapper,
+          batchSize: this.ctx.settings.batchSize,
+          heartbeatIntervalMs: this.ctx.config.heartbeatIntervalMs,
+          heartbeatTable: this.heartbeatTable,
+          lagWarnBytes: this.ctx.config.lagWarnMb * 1048576,
+          reconnectTimeoutMs: this.ctx.config.reconnectTimeoutMs,
+          log: this.ctx.log,
+          signal: this.ctx.signal,
+        },
+        this.cdcFrom,
+      );
+      try {
+        await stream.open();
+      } catch (err) {
+        await stream.close();
+        throw pgError(this.ctx.nodeId, this.target, err, { what: `streaming from replication slot ${this.slot}` });
+      }
+      this.stream = stream;
+    }
+    return this.stream.read();
+  }
+
+  committed(position: unknown): void {
+    const p = position as Position | undefined;
+    if (p?.phase === 'cdc' && this.stream) this.stream.committed(p);
+  }
+
+  async close(): Promise<void> {
+    const stream = this.stream;
+    this.stream = undefined;
+    await stream?.close();
+    await this.endSnapshot();
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.end().catch(() => undefined);
+  }
+
+  private parsePosition(p: unknown): Position | undefined {
+    if (p === undefined || p === null) return undefined;
+    const o = p as Record<string, unknown>;
+    const lsn = (v: unknown) => typeof v === 'string' && /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i.test(v);
+    if (o.phase === 'snapshot' && Array.isArray(o.done) && (o.lsn === undefined || lsn(o.lsn)) && (o.after === undefined || Array.isArray(o.after))) return o as unknown as SnapshotPosition;
+    if (o.phase === 'cdc' && lsn(o.lsn)) {
+      const tx = o.tx as { commit?: unknown; done?: unknown } | undefined;
+      if (tx === undefined || (lsn(tx.commit) && Number.isInteger(tx.done))) return o as unknown as CdcPosition;
+    }
+    throw new NodeError(this.ctx.nodeId, `position ${JSON.stringify(p).slice(0, 200)} is not a postgres.source position: was the node's type changed? Reset the flow's position (sluice run --from-start)`);
+  }
+
+  private mismatch(pos: Position): ConfigError {
+    return new ConfigError(
+      this.ctx.nodeId,
+      'mode',
+      `the committed position (${pos.phase}${pos.phase === 'snapshot' && !pos.lsn ? ' without a slot' : ''}) was taken in another mode than ${this.ctx.config.mode}: reset the flow's position (sluice run --from-start) after changing mode`,
+    );
+  }
+}
+
+export const postgresSource = defineNode({
+  type: 'postgres.source',
+  category: 'source',
+  title: 'PostgreSQL source',
+  description:
+    'Reads PostgreSQL tables: a snapshot in primary-key order (resumable, optionally parallel), changes through logical replication (pgoutput), or the snapshot then the changes without a gap.',
+  icon: 'database',
+  configSchema,
+  inputs: [],
+  outputs: [{ name: 'out', description: 'one record per row or change: op r (snapshot), c / u / d (changes); key = { primary key columns }' }],
+  create: (ctx) => new PostgresSource(ctx),
+});
+
+export default postgresSource;
