@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // Entry point of the `sluice` command: wires the shipped node catalog into the runtime's CLI.
+// `sluice serve` starts the server instead (server/ is not the runtime's to import).
 import { main } from '../dist/runtime/cli/main.js';
 import { createRegistry } from '../dist/nodes/catalog.js';
 
-main(process.argv.slice(2), createRegistry()).then(
-  (code) => process.exit(code),
-  (err) => {
-    process.stderr.write(`sluice: internal error: ${err && err.stack ? err.stack : err}\n`);
-    process.exit(1);
-  },
-);
+const fail = (err) => {
+  process.stderr.write(`sluice: internal error: ${err && err.stack ? err.stack : err}\n`);
+  process.exit(1);
+};
+
+if (process.argv[2] === 'serve') {
+  import('../dist/server/main.js').then(({ cli }) => cli(process.argv.slice(3))).catch(fail);
+} else {
+  main(process.argv.slice(2), createRegistry()).then((code) => process.exit(code), fail);
+}

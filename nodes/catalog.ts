@@ -4,6 +4,8 @@
  */
 import { NodeRegistry } from '../runtime/registry.js';
 import type { NodeType } from '../runtime/index.js';
+import { denormalize } from './core/denormalize.js';
+import { aggregate } from './core/aggregate.js';
 import { filter } from './core/filter.js';
 import { generate } from './core/generate.js';
 import { map } from './core/map.js';
@@ -12,8 +14,14 @@ import { fileSink } from './file/sink.js';
 import { fileSource } from './file/source.js';
 import { sqliteSink } from './sqlite/sink.js';
 import { sqliteSource } from './sqlite/source.js';
+import { mysqlSink } from './mysql/sink.js';
+import { mysqlSource } from './mysql/source.js';
+import { postgresSink } from './postgres/sink.js';
+import { postgresSource } from './postgres/source.js';
+import { mongodbSink } from './mongodb/sink.js';
+import { mongodbSource } from './mongodb/source.js';
 
-export const NODE_TYPES: readonly NodeType[] = [generate, map, filter, select, fileSource, fileSink, sqliteSource, sqliteSink] as NodeType[];
+export const NODE_TYPES: readonly NodeType[] = [generate, map, filter, select, denormalize, aggregate, fileSource, fileSink, sqliteSource, sqliteSink, mysqlSource, mysqlSink, postgresSource, postgresSink, mongodbSource, mongodbSink] as NodeType[];
 
 export function createRegistry(): NodeRegistry {
   return new NodeRegistry(NODE_TYPES);

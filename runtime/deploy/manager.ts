@@ -58,6 +58,8 @@ export interface DeploymentManagerOptions {
   logCapacity?: number;
   /** how often listeners get the status of a running flow, ms (default 500) */
   statusIntervalMs?: number;
+  /** where the manager reports its own troubles (a listener that threw) */
+  log?: Logger;
 }
 
 /** pause/resume/stop of a flow that is not deployed, or not in a state that allows it (HTTP 409) */
@@ -313,13 +315,22 @@ export class DeploymentManager {
     if (!ring) this.logs.set(flowId, (ring = new LogRing(this.options.logCapacity ?? 500)));
     const line: LogLine = { flowId, at: new Date().toISOString(), level, message };
     ring.push(line);
-    for (const l of this.logListeners) safely(() => l(line));
+    for (const l of this.logListeners) this.safely(() => l(line));
   }
 
   private emit(d: Deployment): void {
     if (this.deployments.get(d.flowId) !== d) return;
     const status = this.status(d.flowId);
-    for (const l of this.statusListeners) safely(() => l(status));
+    for (const l of this.statusListeners) this.safely(() => l(status));
+  }
+
+  /** a listener that throws must break neither the run nor the other listeners */
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.options.log?.error(`deployment listener failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
   }
 
   private startTicker(): void {
@@ -343,13 +354,4 @@ function isActive(d: Deployment): boolean {
 
 function notDeployed(flowId: string): DeploymentStateError {
   return new DeploymentStateError(`flow ${flowId} is not deployed`);
-}
-
-/** a listener that throws must not break the run nor the other listeners */
-function safely(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    // listeners report their own failures
-  }
 }

@@ -1,8 +1,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fmt, ratio, type BenchCase, type Figure } from './harness.js';
 import { engineCases } from './cases/engine.js';
+import { serverCases } from './cases/server.js';
+import { denormalizeCases } from './cases/denormalize.js';
+import { mysqlCases } from './cases/mysql.js';
+import { aggregateCases } from './cases/aggregate.js';
+import { editorCases } from './cases/editor.js';
+import { postgresCases } from './cases/postgres.js';
+import { mongodbCases } from './cases/mongodb.js';
 
-const CASES: BenchCase[] = [...engineCases];
+const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases];
 
 const filter = process.argv[2];
 const results: Record<string, Figure[]> = {};

@@ -3,6 +3,9 @@ import { createRegistry } from '../../nodes/catalog.js';
 import { validateFlow, validateFlowText } from '../../runtime/flow/validate.js';
 import { compileFlowText } from '../../runtime/flow/compile.js';
 import { FlowValidationError } from '../../runtime/errors.js';
+import { z } from 'zod';
+import { defineNode, type NodeType } from '../../runtime/node-api.js';
+import { NodeRegistry } from '../../runtime/registry.js';
 
 const registry = createRegistry();
 
@@ -172,5 +175,42 @@ describe('flow validation', () => {
     const es = errors(f).map((e) => `${e.path}: ${e.message}`);
     expect(es).toContain('apiVersion: must be "sluice/v1"');
     expect(es).toContain('name: required');
+  });
+
+  it('checks the wiring against inputsFor(config) when a type\'s inputs depend on its config', () => {
+    const join = defineNode({
+      type: 'test.join',
+      category: 'transform',
+      title: 'Join',
+      description: 'one input, or left and right',
+      configSchema: z.object({ two: z.boolean() }).strict(),
+      inputs: [{ name: 'in', required: false }, { name: 'left', required: false }, { name: 'right', required: false }],
+      inputsFor: (c) => (c.two ? [{ name: 'left' }, { name: 'right', description: 'the other side' }] : [{ name: 'in' }]),
+      outputs: [{ name: 'out' }],
+      create: () => ({ kind: 'transform', async open() {}, async process() { return {}; }, async close() {} }),
+    });
+    const reg = new NodeRegistry([...createRegistry().list(), join as NodeType]);
+    const flow = (two: boolean, edges: Record<string, string>[]) => ({
+      apiVersion: 'sluice/v1',
+      name: 'f',
+      nodes: [
+        { id: 'gen', type: 'core.generate', config: {} },
+        { id: 'j', type: 'test.join', config: { two } },
+        { id: 'out', type: 'file.sink', config: { path: '/tmp/x.jsonl' } },
+      ],
+      edges: [...edges, { from: 'j', to: 'out' }],
+    });
+    const issues = (raw: unknown) => validateFlow(raw, reg).issues.filter((i) => i.severity === 'error').map((i) => `${i.path}: ${i.message}`);
+    expect(issues(flow(false, [{ from: 'gen', to: 'j' }]))).toEqual([]);
+    expect(validateFlow(flow(false, [{ from: 'gen', to: 'j' }]), reg).edges![0].toPort).toBe('in');
+    expect(issues(flow(true, [{ from: 'gen', to: 'j', toPort: 'left' }]))).toEqual(['nodes[j]: input port "right" is not wired (the other side)']);
+    expect(issues(flow(true, [{ from: 'gen', to: 'j', toPort: 'left' }, { from: 'gen', to: 'j', toPort: 'in' }]))).toEqual([
+      'edges[1].toPort: "j" (test.join) has no input port "in" with this config; ports: left, right',
+      'nodes[j]: input port "right" is not wired (the other side)',
+    ]);
+    expect(issues(flow(false, [{ from: 'gen', to: 'j', toPort: 'left' }]))).toEqual([
+      'edges[0].toPort: "j" (test.join) has no input port "left" with this config; ports: in',
+      'nodes[j]: input is not wired: connect a node into "j"',
+    ]);
   });
 });

@@ -1,0 +1,241 @@
+/**
+ * The server API (server/API.md), typed: one fetch wrapper, one socket.io connection. Nothing here knows
+ * about React or the store; failures are ApiError with the server's one-line message and details.
+ */
+import { io, type Socket } from 'socket.io-client';
+import type { FlowDocumentInput } from '../../runtime/flow/schema.js';
+import type { FlowIssue } from '../../runtime/errors.js';
+import type { Op, SluiceRecord } from '../../runtime/records.js';
+
+export type { FlowIssue, Op, SluiceRecord };
+export type FlowDoc = FlowDocumentInput;
+export type Category = 'source' | 'transform' | 'aggregate' | 'denormalize' | 'sink';
+
+export interface PortInfo {
+  name: string;
+  description?: string;
+  required?: boolean;
+}
+
+export interface NodeTypeInfo {
+  type: string;
+  category: Category;
+  title: string;
+  description: string;
+  icon?: string;
+  inputs: PortInfo[];
+  outputs: PortInfo[];
+  configSchema: Record<string, unknown>;
+}
+
+export interface FlowResource {
+  id: string;
+  name: string;
+  version: number;
+  updatedAt: string;
+  document: FlowDoc;
+}
+
+export type DeployState = 'running' | 'paused' | 'stopping' | 'stopped' | 'completed' | 'failed' | 'not-deployed' | 'starting';
+
+export interface FlowSummary {
+  id: string;
+  name: string;
+  version: number;
+  updatedAt: string;
+  description?: string;
+  nodes: number;
+  deployment: { status: DeployState } | null;
+}
+
+export interface VersionInfo {
+  version: number;
+  savedAt: string;
+  nodes: number;
+  edges: number;
+}
+
+export interface ValidateResult {
+  valid: boolean;
+  issues: FlowIssue[];
+}
+
+export interface Connection {
+  id: string;
+  name: string;
+  type: string;
+  /** secret fields never come back: they show as `hasPassword: true`-style flags */
+  config: Record<string, unknown>;
+}
+
+export type ConnectionTest = { ok: true; message?: string } | { ok: false; error: string; hint?: string };
+
+export interface NodeStats {
+  in: number;
+  out: number;
+  errors: number;
+  ops?: Partial<Record<Op, number>>;
+  rate?: number;
+}
+
+export interface NodePreview {
+  input: SluiceRecord[];
+  output: Record<string, SluiceRecord[]>;
+  errors: SluiceRecord[];
+  wouldWrite?: { ops: Partial<Record<Op, number>>; sample: SluiceRecord[] };
+}
+
+export interface RunSummary {
+  flow?: string;
+  status: 'completed' | 'stopped' | 'failed';
+  nodes: Record<string, NodeStats>;
+  edges: number[];
+  durationMs?: number;
+  error?: string;
+  failedNode?: string;
+  deadLetters?: number;
+  preview?: Record<string, NodePreview>;
+}
+
+export interface DeployStatus {
+  flowId?: string;
+  status: DeployState;
+  version?: number;
+  startedAt?: string;
+  nodes: Record<string, NodeStats>;
+  edges: number[];
+  error?: string;
+  failedNode?: string;
+  deadLetters?: number;
+}
+
+export interface PreviewRecordsEvent {
+  previewId: string;
+  node: string;
+  direction: 'in' | 'out';
+  port: string;
+  records: SluiceRecord[];
+}
+
+export interface PreviewDoneEvent {
+  previewId: string;
+  summary: RunSummary;
+  /** what the nodes logged during the test run */
+  logs?: { at: string; level: LogEvent['level']; message: string }[];
+}
+
+export interface LogEvent {
+  flowId: string;
+  at: string | number;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+}
+
+export interface ServerEvents {
+  status: (e: DeployStatus) => void;
+  log: (e: LogEvent) => void;
+  'preview:records': (e: PreviewRecordsEvent) => void;
+  'preview:done': (e: PreviewDoneEvent) => void;
+}
+
+interface ClientEvents {
+  subscribe: (e: { flowId: string }) => void;
+  unsubscribe: (e: { flowId: string }) => void;
+}
+
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body: { error?: string; details?: { path?: string; message: string }[]; current?: number; [k: string]: unknown },
+  ) {
+    super(message);
+  }
+}
+
+type Json = Record<string, unknown> | unknown[];
+
+/** a GET that index.html started before this code loaded, used once */
+function takePrefetched(method: string, path: string): Promise<Response> | undefined {
+  const store = (globalThis as { __sluicePrefetch?: Record<string, Promise<Response>> }).__sluicePrefetch;
+  const key = path.replace(/^\//, '');
+  if (method !== 'GET' || !store?.[key]) return undefined;
+  const res = store[key];
+  delete store[key];
+  return res;
+}
+const enc = encodeURIComponent;
+
+export class Api {
+  private socketPromise?: Promise<Socket<ServerEvents, ClientEvents>>;
+
+  constructor(readonly base = '') {}
+
+  private async call<T>(method: string, path: string, body?: Json | string, contentType?: string): Promise<T> {
+    let res: Response;
+    try {
+      res = await (takePrefetched(method, path) ??
+        fetch(`${this.base}/api${path}`, {
+        method,
+        headers: body === undefined ? undefined : { 'content-type': contentType ?? 'application/json' },
+          body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        }));
+    } catch (err) {
+      throw new ApiError(`cannot reach the Sluice server (${(err as Error).message})`, 0, {});
+    }
+    const text = await res.text();
+    let data: unknown = undefined;
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = text;
+      }
+    }
+    if (!res.ok) {
+      const b = (data && typeof data === 'object' ? data : { error: typeof data === 'string' ? data : undefined }) as ApiError['body'];
+      throw new ApiError(b.error ?? `${method} ${path}: HTTP ${res.status}`, res.status, b);
+    }
+    return data as T;
+  }
+
+  nodeTypes = () => this.call<NodeTypeInfo[]>('GET', '/node-types');
+
+  listFlows = () => this.call<FlowSummary[]>('GET', '/flows');
+  getFlow = (id: string, version?: number) =>
+    this.call<FlowResource>('GET', version === undefined ? `/flows/${enc(id)}` : `/flows/${enc(id)}/versions/${version}`);
+  createFlow = (document: FlowDoc) => this.call<FlowResource>('POST', '/flows', document as Json);
+  saveFlow = (id: string, baseVersion: number, document: FlowDoc) =>
+    this.call<FlowResource>('PUT', `/flows/${enc(id)}`, { baseVersion, document });
+  deleteFlow = (id: string) => this.call<void>('DELETE', `/flows/${enc(id)}`);
+  versions = (id: string) => this.call<VersionInfo[]>('GET', `/flows/${enc(id)}/versions`);
+  validate = (document: FlowDoc) => this.call<ValidateResult>('POST', '/flows/validate', document as Json);
+  exportUrl = (id: string, format: 'yaml' | 'json', version?: number) =>
+    `${this.base}/api/flows/${enc(id)}/export?format=${format}${version === undefined ? '' : `&version=${version}`}`;
+  importFlow = (text: string, format?: 'yaml' | 'json', overwrite = false) =>
+    this.call<FlowResource>('POST', `/flows/import${overwrite ? '?overwrite=true' : ''}`, { text, ...(format ? { format } : {}) });
+
+  preview = (id: string, body: { document?: FlowDoc; limit?: number; sample?: number; socketId?: string }) =>
+    this.call<{ previewId: string }>('POST', `/flows/${enc(id)}/preview`, body as Json);
+  deploy = (id: string, body: { version?: number; fromStart?: boolean } = {}) =>
+    this.call<{ status: DeployState }>('POST', `/flows/${enc(id)}/deploy`, body);
+  control = (id: string, action: 'stop' | 'pause' | 'resume') => this.call<{ status: DeployState }>('POST', `/flows/${enc(id)}/${action}`, {});
+  status = (id: string) => this.call<DeployStatus>('GET', `/flows/${enc(id)}/status`);
+
+  connections = () => this.call<Connection[]>('GET', '/connections');
+  createConnection = (c: Omit<Connection, 'id'>) => this.call<Connection>('POST', '/connections', c);
+  updateConnection = (id: string, c: Omit<Connection, 'id'>) => this.call<Connection>('PUT', `/connections/${enc(id)}`, c);
+  deleteConnection = (id: string) => this.call<void>('DELETE', `/connections/${enc(id)}`);
+  testConnection = (id: string) => this.call<ConnectionTest>('POST', `/connections/${enc(id)}/test`, {});
+
+  /** the one socket.io connection, opened on first use; resolves once connected (its id is needed) */
+  socket(): Promise<Socket<ServerEvents, ClientEvents>> {
+    this.socketPromise ??= new Promise((resolve) => {
+      const s: Socket<ServerEvents, ClientEvents> = io(this.base || undefined, { transports: ['websocket', 'polling'] });
+      if (s.connected) resolve(s);
+      else s.once('connect', () => resolve(s));
+    });
+    return this.socketPromise;
+  }
+}

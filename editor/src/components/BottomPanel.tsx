@@ -1,0 +1,32 @@
+/** Under the canvas: test run records, the live log, validation problems. */
+import { useEditor } from '../store.js';
+import { LogPanel } from './LogPanel.js';
+import { PreviewPanel } from './PreviewPanel.js';
+import { ProblemsPanel } from './ProblemsPanel.js';
+
+export function BottomPanel() {
+  const { panel, setPanel, logs, problems, live } = useEditor((s) => ({
+    panel: s.panel,
+    setPanel: s.setPanel,
+    logs: s.logs.length,
+    problems: s.issues.length,
+    live: s.live?.status,
+  }));
+  return (
+    <section className="bottom-panel">
+      <div className="tabs" role="tablist">
+        <button role="tab" className={panel === 'preview' ? 'on' : ''} onClick={() => setPanel('preview')} data-testid="tab-preview">
+          Preview
+        </button>
+        <button role="tab" className={panel === 'logs' ? 'on' : ''} onClick={() => setPanel('logs')} data-testid="tab-logs">
+          Logs {logs > 0 && <span className="count">{logs}</span>}
+          {live === 'running' && <span className="live-dot" title="deployed and running" />}
+        </button>
+        <button role="tab" className={panel === 'problems' ? 'on' : ''} onClick={() => setPanel('problems')} data-testid="tab-problems">
+          Problems {problems > 0 && <span className="count err">{problems}</span>}
+        </button>
+      </div>
+      <div className="panel-body">{panel === 'preview' ? <PreviewPanel /> : panel === 'logs' ? <LogPanel /> : <ProblemsPanel />}</div>
+    </section>
+  );
+}

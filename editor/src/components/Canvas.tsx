@@ -1,0 +1,147 @@
+/** The canvas: React Flow with our node and edge types, drop from the palette, wiring rules, minimap. */
+import { useCallback, useEffect, useState, type DragEvent } from 'react';
+import { Background, BackgroundVariant, ControlButton, Controls, MiniMap, ReactFlow, useReactFlow, type IsValidConnection, type OnConnectEnd } from '@xyflow/react';
+import type { FlowEdge, FlowNode } from '../doc.js';
+import { connectionProblem } from '../graph.js';
+import { fitFlow, LARGE_FLOW, NODE_W, type FitOptions } from '../layout.js';
+import { useEditor, useStoreApi } from '../store.js';
+import { edgeTypes } from './CountEdge.js';
+import { nodeTypes } from './FlowNode.js';
+import { EmptyCanvas } from './EmptyCanvas.js';
+
+export const DND_TYPE = 'application/x-sluice-node';
+const NONE: never[] = [];
+
+const CATEGORY_COLOURS: Record<string, string> = {
+  source: '#0e9f6e',
+  transform: '#5b6bd6',
+  aggregate: '#d08a11',
+  denormalize: '#9b59d0',
+  sink: '#dc5a6e',
+};
+
+/**
+ * Large flows open at a readable zoom with only the nodes in view rendered (React Flow's
+ * onlyRenderVisibleElements); small ones are fitted whole and always fully rendered.
+ */
+const fitOnLoad = (count: number): FitOptions => ({ padding: 0.12, maxZoom: 1.1, minZoom: count > LARGE_FLOW ? 0.5 : 0.05, duration: 0 });
+
+export function Canvas() {
+  const store = useStoreApi();
+  const rf = useReactFlow<FlowNode, FlowEdge>();
+  const { nodes, edges, onNodesChange, onEdgesChange, connect, addNode, loads } = useEditor((s) => ({
+    nodes: s.nodes,
+    edges: s.edges,
+    onNodesChange: s.onNodesChange,
+    onEdgesChange: s.onEdgesChange,
+    connect: s.connect,
+    addNode: s.addNode,
+    loads: s.loads,
+  }));
+
+  // a flow just put on the canvas is fitted before its nodes are handed to React Flow, so that a large
+  // one renders only the nodes in the fitted view, once
+  const [fitted, setFitted] = useState(0);
+  useEffect(() => {
+    if (loads === fitted) return;
+    const all = store.getState().nodes;
+    fitFlow(rf, fitOnLoad(all.length), all);
+    setFitted(loads);
+  }, [loads, fitted, rf, store]);
+  const ready = loads === fitted;
+  // the minimap draws every node: it comes a frame after the canvas, so the canvas shows first
+  const [mapFor, setMapFor] = useState(-1);
+  useEffect(() => {
+    if (!ready) return;
+    let t: ReturnType<typeof setTimeout> | undefined;
+    const f = requestAnimationFrame(() => (t = setTimeout(() => setMapFor(loads), 0)));
+    return () => {
+      cancelAnimationFrame(f);
+      clearTimeout(t);
+    };
+  }, [ready, loads]);
+  const mapShown = mapFor === loads;
+
+  const isValidConnection = useCallback<IsValidConnection<FlowEdge>>(
+    (c) => {
+      const s = store.getState();
+      return connectionProblem(c, s.nodes, s.edges, s.catalog) === null;
+    },
+    [store],
+  );
+
+  // a wire dropped on a node that refused it: say why
+  const onConnectEnd = useCallback<OnConnectEnd>(
+    (_event, st) => {
+      if (st.isValid !== false || !st.fromNode || !st.toNode || !st.fromHandle) return;
+      const fromSource = st.fromHandle.type === 'source';
+      const c = {
+        source: fromSource ? st.fromNode.id : st.toNode.id,
+        target: fromSource ? st.toNode.id : st.fromNode.id,
+        sourceHandle: fromSource ? st.fromHandle.id ?? null : st.toHandle?.id ?? null,
+        targetHandle: fromSource ? st.toHandle?.id ?? null : st.fromHandle.id ?? null,
+      };
+      const s = store.getState();
+      const problem = connectionProblem(c, s.nodes, s.edges, s.catalog);
+      if (problem) s.notify('error', `Wire refused: ${problem}`);
+    },
+    [store],
+  );
+
+  const onDragOver = useCallback((e: DragEvent) => {
+    if (e.dataTransfer.types.includes(DND_TYPE)) {
+      e.preventDefault();
+      e.dataTransfer.dropEffect = 'move';
+    }
+  }, []);
+
+  const onDrop = useCallback(
+    (e: DragEvent) => {
+      const type = e.dataTransfer.getData(DND_TYPE);
+      if (!type) return;
+      e.preventDefault();
+      const p = rf.screenToFlowPosition({ x: e.clientX, y: e.clientY });
+      addNode(type, { x: Math.round(p.x - NODE_W / 2), y: Math.round(p.y - 24) });
+    },
+    [rf, addNode],
+  );
+
+  const nodeColour = useCallback((n: FlowNode) => CATEGORY_COLOURS[store.getState().catalog[n.data.type]?.category ?? ''] ?? '#9aa3ae', [store]);
+
+  return (
+    <div className="canvas" data-testid="canvas" onDragOver={onDragOver} onDrop={onDrop}>
+      <ReactFlow<FlowNode, FlowEdge>
+        nodes={ready ? nodes : NONE}
+        edges={ready ? edges : NONE}
+        nodeTypes={nodeTypes}
+        edgeTypes={edgeTypes}
+        onNodesChange={onNodesChange}
+        onEdgesChange={onEdgesChange}
+        onConnect={connect}
+        isValidConnection={isValidConnection}
+        onConnectEnd={onConnectEnd}
+        deleteKeyCode={null}
+        selectionKeyCode="Shift"
+        multiSelectionKeyCode={['Meta', 'Control']}
+        snapToGrid
+        snapGrid={[8, 8]}
+        minZoom={0.08}
+        maxZoom={2}
+        onlyRenderVisibleElements={nodes.length > LARGE_FLOW}
+        defaultEdgeOptions={{ type: 'count' }}
+        connectionRadius={28}
+      >
+        <Background variant={BackgroundVariant.Dots} gap={16} size={1} color="#cfd4db" />
+        {mapShown && <MiniMap pannable zoomable style={{ width: 168, height: 112 }} nodeColor={nodeColour} nodeStrokeWidth={0} nodeBorderRadius={3} maskColor="rgba(244, 245, 247, 0.7)" />}
+        <Controls showInteractive={false} showFitView={false}>
+          <ControlButton onClick={() => fitFlow(rf)} title="Fit the flow in view (F)" aria-label="fit view">
+            <svg viewBox="0 0 16 16" width="12" height="12" fill="none" stroke="currentColor" strokeWidth="1.6" aria-hidden>
+              <path d="M2 6V2h4M10 2h4v4M14 10v4h-4M6 14H2v-4" />
+            </svg>
+          </ControlButton>
+        </Controls>
+      </ReactFlow>
+      {nodes.length === 0 && <EmptyCanvas />}
+    </div>
+  );
+}

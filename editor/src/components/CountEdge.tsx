@@ -1,0 +1,32 @@
+/** The one edge component: a bezier wire with the number of records that crossed it as its label. */
+import { memo } from 'react';
+import { BaseEdge, EdgeLabelRenderer, getBezierPath, type EdgeProps } from '@xyflow/react';
+import type { FlowEdge } from '../doc.js';
+import { edgeCount, fmtCount } from '../selectors.js';
+import { useEditor } from '../store.js';
+
+function CountEdgeView({ id, sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition, markerEnd, style, selected }: EdgeProps<FlowEdge>) {
+  const [path, labelX, labelY] = getBezierPath({ sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition });
+  const count = useEditor((s) => edgeCount(s, id));
+  // on a short wire the middle is crowded by the handles: the label sits just above it
+  const lift = Math.hypot(targetX - sourceX, targetY - sourceY) < 90 ? 13 : 0;
+  return (
+    <>
+      <BaseEdge id={id} path={path} markerEnd={markerEnd} style={style} className={selected ? 'selected' : undefined} />
+      {count !== undefined && (
+        <EdgeLabelRenderer>
+          <div
+            className="edge-count"
+            data-testid={`edge-count-${id}`}
+            style={{ transform: `translate(-50%, -50%) translate(${labelX}px, ${labelY - lift}px)` }}
+            title={`${count.toLocaleString('en-US')} records`}
+          >
+            {fmtCount(count)}
+          </div>
+        </EdgeLabelRenderer>
+      )}
+    </>
+  );
+}
+
+export const edgeTypes = { count: memo(CountEdgeView) };

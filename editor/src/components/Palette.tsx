@@ -1,0 +1,77 @@
+/** Node types by category, searchable; drag one onto the canvas, or double-click / Enter to add it. */
+import { useMemo, useState, type DragEvent } from 'react';
+import { useReactFlow } from '@xyflow/react';
+import type { NodeTypeInfo } from '../api.js';
+import { NODE_W } from '../layout.js';
+import { CATEGORIES, Icon, iconOf } from '../nodeMeta.js';
+import { useEditor } from '../store.js';
+import { DND_TYPE } from './Canvas.js';
+
+const matches = (t: NodeTypeInfo, q: string) => !q || `${t.type} ${t.title} ${t.description} ${t.category}`.toLowerCase().includes(q);
+
+export function Palette() {
+  const { catalog, catalogError, addNode } = useEditor((s) => ({ catalog: s.catalog, catalogError: s.catalogError, addNode: s.addNode }));
+  const rf = useReactFlow();
+  const [query, setQuery] = useState('');
+  const q = query.trim().toLowerCase();
+  const groups = useMemo(() => {
+    const all = Object.values(catalog);
+    return CATEGORIES.map((c) => ({ ...c, types: all.filter((t) => t.category === c.id && matches(t, q)).sort((a, b) => a.title.localeCompare(b.title)) }));
+  }, [catalog, q]);
+  const total = groups.reduce((n, g) => n + g.types.length, 0);
+
+  const addAtCentre = (type: string) => {
+    const rect = document.querySelector('.canvas')?.getBoundingClientRect();
+    if (!rect) return;
+    const p = rf.screenToFlowPosition({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 });
+    addNode(type, { x: Math.round(p.x - NODE_W / 2 + (Math.random() - 0.5) * 60), y: Math.round(p.y - 30 + (Math.random() - 0.5) * 60) });
+  };
+
+  const onDragStart = (e: DragEvent, type: string) => {
+    e.dataTransfer.setData(DND_TYPE, type);
+    e.dataTransfer.effectAllowed = 'move';
+  };
+
+  return (
+    <aside className="palette" data-testid="palette">
+      <div className="palette-search">
+        <input id="palette-search" type="search" placeholder="Search nodes  /" value={query} onChange={(e) => setQuery(e.target.value)} aria-label="Search node types" />
+      </div>
+      <div className="palette-list">
+        {catalogError && <p className="err-text small pad">Cannot load node types: {catalogError}</p>}
+        {!catalogError && Object.keys(catalog).length === 0 && <p className="muted small pad">Loading node types…</p>}
+        {Object.keys(catalog).length > 0 && total === 0 && <p className="muted small pad">No node matches “{query}”.</p>}
+        {groups.map(
+          (g) =>
+            g.types.length > 0 && (
+              <section key={g.id} className="palette-group">
+                <h3 title={g.hint}>{g.label}</h3>
+                {g.types.map((t) => (
+                  <div
+                    key={t.type}
+                    className={`palette-item cat-${t.category}`}
+                    data-testid={`palette-${t.type}`}
+                    draggable
+                    tabIndex={0}
+                    role="button"
+                    title={`${t.description}\n\nDrag onto the canvas, or double-click to add.`}
+                    onDragStart={(e) => onDragStart(e, t.type)}
+                    onDoubleClick={() => addAtCentre(t.type)}
+                    onKeyDown={(e) => e.key === 'Enter' && addAtCentre(t.type)}
+                  >
+                    <span className="palette-icon">
+                      <Icon name={iconOf(t)} />
+                    </span>
+                    <span className="palette-text">
+                      <span className="palette-title">{t.title}</span>
+                      <span className="palette-desc">{t.description}</span>
+                    </span>
+                  </div>
+                ))}
+              </section>
+            ),
+        )}
+      </div>
+    </aside>
+  );
+}

@@ -1,0 +1,147 @@
+/**
+ * The test run's results: for the selected node, the records that went in and came out (by port),
+ * its errors, and for a sink what it would write; with no node selected, every node's counts.
+ */
+import { useState } from 'react';
+import type { SluiceRecord } from '../api.js';
+import { fmtCount, selectedIds } from '../selectors.js';
+import { useEditor } from '../store.js';
+import { RecordTable } from './RecordTable.js';
+
+export function PreviewPanel() {
+  const ids = useEditor(selectedIds);
+  const { status, error, failedNode, durationMs } = useEditor((s) => ({
+    status: s.preview.status,
+    error: s.preview.error,
+    failedNode: s.preview.summary?.failedNode,
+    durationMs: s.preview.summary?.durationMs,
+  }));
+  if (status === 'idle') {
+    return (
+      <div className="panel-empty" data-testid="preview-empty">
+        Press <b>Test run</b> (Ctrl+Enter) to run the flow on a sample of its sources — 100 records each. Nothing is written: sinks show what they
+        would write. Then select a node to see its records.
+      </div>
+    );
+  }
+  return (
+    <div className="preview" data-testid="preview-panel">
+      <div className={`run-line ${status}`} data-testid="preview-status">
+        {status === 'running' && (
+          <>
+            <span className="spinner" /> Running on a sample…
+          </>
+        )}
+        {status === 'done' && <>Test run finished{durationMs !== undefined ? ` in ${Math.round(durationMs)} ms` : ''}. Nothing was written.</>}
+        {status === 'failed' && (
+          <span className="err-text">
+            Test run failed{failedNode ? ` at ${failedNode}` : ''}: {error ?? 'see the node'}
+          </span>
+        )}
+      </div>
+      {ids.length === 1 ? <NodeRecords key={ids[0]} id={ids[0]} /> : <Overview />}
+    </div>
+  );
+}
+
+function Overview() {
+  const ids = useEditor((s) => s.nodes.map((n) => n.id));
+  const { nodes, summary, selectNode } = useEditor((s) => ({ nodes: s.preview.nodes, summary: s.preview.summary, selectNode: s.selectNode }));
+  return (
+    <div className="overview">
+      <p className="muted small">Select a node to see its records.</p>
+      <table className="mini-table">
+        <thead>
+          <tr>
+            <th>node</th>
+            <th>in</th>
+            <th>out</th>
+            <th>errors</th>
+          </tr>
+        </thead>
+        <tbody>
+          {ids.map((id) => {
+            const r = nodes[id];
+            const st = summary?.nodes?.[id];
+            const errors = Math.max(st?.errors ?? 0, r?.errors.length ?? 0);
+            return (
+              <tr key={id} onClick={() => selectNode(id)} className="clickable">
+                <td className="mono">{id}</td>
+                <td>{fmtCount(st?.in ?? r?.inCount ?? 0)}</td>
+                <td>{fmtCount(st?.out ?? r?.outCount ?? 0)}</td>
+                <td className={errors ? 'err-text' : ''}>{fmtCount(errors)}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+interface Tab {
+  key: string;
+  label: string;
+  records: SluiceRecord[];
+  total?: number;
+}
+
+function NodeRecords({ id }: { id: string }) {
+  const { rec, type, would, stats } = useEditor((s) => {
+    const node = s.nodes.find((n) => n.id === id);
+    return {
+      rec: s.preview.nodes[id],
+      type: node ? s.catalog[node.data.type] : undefined,
+      would: s.preview.summary?.preview?.[id]?.wouldWrite,
+      stats: s.preview.summary?.nodes?.[id],
+    };
+  });
+  const isSink = type ? type.outputs.length === 0 : false;
+  const isSource = type ? type.inputs.length === 0 : false;
+  const tabs: Tab[] = [];
+  if (!isSource) tabs.push({ key: 'in', label: 'Input', records: rec?.in ?? [], total: stats?.in ?? rec?.inCount });
+  if (!isSink) {
+    const ports = new Set([...(type?.outputs.map((p) => p.name) ?? ['out']), ...Object.keys(rec?.out ?? {})]);
+    for (const port of ports) {
+      const list = rec?.out[port] ?? [];
+      if (port === 'error') continue;
+      tabs.push({ key: `out:${port}`, label: ports.size > 2 || (ports.size === 2 && !ports.has('error')) ? `Output · ${port}` : 'Output', records: list, total: port === 'out' ? (stats?.out ?? rec?.outCount) : undefined });
+    }
+  }
+  tabs.push({ key: 'errors', label: 'Errors', records: rec?.errors ?? [] });
+  if (isSink) tabs.push({ key: 'would', label: 'Would write', records: would?.sample ?? [] });
+  const preferred = isSink ? 'would' : isSource ? tabs[0]?.key : (tabs.find((t) => t.key.startsWith('out:'))?.key ?? 'in');
+  const [tab, setTab] = useState<string | null>(null);
+  const current = tabs.find((t) => t.key === (tab ?? ((rec?.errors.length ?? 0) > 0 && !tab ? 'errors' : preferred))) ?? tabs[0];
+
+  return (
+    <div className="node-records">
+      <div className="tabs small-tabs" role="tablist">
+        <span className="mono node-label">{id}</span>
+        {tabs.map((t) => (
+          <button key={t.key} role="tab" className={t === current ? 'on' : ''} onClick={() => setTab(t.key)} data-testid={`records-tab-${t.key.replace(':', '-')}`}>
+            {t.label}
+            <span className={`count${t.key === 'errors' && t.records.length ? ' err' : ''}`}>{fmtCount(t.total ?? t.records.length)}</span>
+          </button>
+        ))}
+      </div>
+      {current?.key === 'would' && would && (
+        <div className="would" data-testid="would-write">
+          would write: <b>{would.ops.c ?? 0}</b> inserts · <b>{would.ops.u ?? 0}</b> updates · <b>{would.ops.d ?? 0}</b> deletes
+          {(would.ops.r ?? 0) > 0 && (
+            <>
+              {' '}
+              · <b>{would.ops.r}</b> snapshot rows
+            </>
+          )}
+          <span className="muted"> — a sample of them below</span>
+        </div>
+      )}
+      {current && current.records.length > 0 ? (
+        <RecordTable records={current.records} total={current.total} />
+      ) : (
+        <div className="panel-empty small">{current?.key === 'errors' ? 'No errors at this node.' : 'No records here (yet).'}</div>
+      )}
+    </div>
+  );
+}

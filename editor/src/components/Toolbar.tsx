@@ -1,0 +1,176 @@
+/** The top bar: the flow's name and state, editing tools, test run, save, deploy controls, import/export. */
+import { useReactFlow } from '@xyflow/react';
+import type { FlowEdge, FlowNode } from '../doc.js';
+import { fitFlow } from '../layout.js';
+import { useApi, useEditor } from '../store.js';
+
+interface Props {
+  onFlows(): void;
+  onImport(): void;
+}
+
+const STATUS_TEXT: Record<string, string> = {
+  running: 'running',
+  paused: 'paused',
+  starting: 'starting',
+  stopping: 'stopping',
+  stopped: 'stopped',
+  completed: 'completed',
+  failed: 'failed',
+};
+
+export function Toolbar({ onFlows, onImport }: Props) {
+  const api = useApi();
+  const rf = useReactFlow<FlowNode, FlowEdge>();
+  const s = useEditor((s) => ({
+    name: String(s.meta.name ?? ''),
+    flowId: s.flowId,
+    version: s.baseVersion,
+    dirty: s.dirty,
+    canUndo: s.canUndo,
+    canRedo: s.canRedo,
+    busy: s.busy,
+    status: s.live?.status ?? 'not-deployed',
+    liveVersion: s.live?.version,
+    errors: s.issues.filter((i) => i.severity === 'error').length,
+    warnings: s.issues.filter((i) => i.severity === 'warning').length,
+    empty: s.nodes.length === 0,
+    previewStatus: s.preview.status,
+    undo: s.undo,
+    redo: s.redo,
+    layout: s.layout,
+    save: s.save,
+    testRun: s.testRun,
+    deploy: s.deploy,
+    control: s.control,
+    setName: s.setName,
+    setPanel: s.setPanel,
+  }));
+  const active = s.status === 'running' || s.status === 'paused' || s.status === 'starting';
+  const exportTitle = !s.flowId ? 'Save the flow first' : s.dirty ? `Exports saved version ${s.version}; save to include your changes` : `Download version ${s.version}`;
+  return (
+    <header className="toolbar" data-testid="toolbar">
+      <div className="tb-group brand-group">
+        <span className="brand">
+          <svg width="18" height="18" viewBox="0 0 16 16" aria-hidden>
+            <rect width="16" height="16" rx="4" fill="var(--accent)" />
+            <path d="M4 5h8M4 8h5M4 11h8" stroke="white" strokeWidth="1.6" strokeLinecap="round" />
+          </svg>
+          Sluice
+        </span>
+        <button className="btn ghost" data-testid="btn-flows" onClick={onFlows} title="Open a flow, see its versions">
+          Flows
+        </button>
+        <span className="sep" />
+        {s.flowId === null ? (
+          <input className="flow-name" data-testid="flow-name" value={s.name} onChange={(e) => s.setName(e.target.value)} aria-label="Flow name" spellCheck={false} />
+        ) : (
+          <span className="flow-name fixed" data-testid="flow-name" title="The name is the flow's id">
+            {s.name}
+          </span>
+        )}
+        <span className="version" data-testid="flow-version">
+          {s.version ? `v${s.version}` : 'new'}
+        </span>
+        {s.dirty && (
+          <span className="dirty" title="Unsaved changes" data-testid="dirty">
+            ● unsaved
+          </span>
+        )}
+        <button
+          className={`valid-pill ${s.errors ? 'error' : s.warnings ? 'warning' : 'ok'}`}
+          onClick={() => s.setPanel('problems')}
+          data-testid="validation-status"
+          hidden={s.empty}
+          title="Problems found by validation"
+        >
+          {s.errors ? `${s.errors} error${s.errors > 1 ? 's' : ''}` : s.warnings ? `${s.warnings} warning${s.warnings > 1 ? 's' : ''}` : 'valid'}
+        </button>
+      </div>
+
+      <div className="tb-group">
+        <button className="btn icon" data-testid="btn-undo" onClick={s.undo} disabled={!s.canUndo} title="Undo (Ctrl+Z)">
+          ↶
+        </button>
+        <button className="btn icon" data-testid="btn-redo" onClick={s.redo} disabled={!s.canRedo} title="Redo (Ctrl+Shift+Z)">
+          ↷
+        </button>
+        <button
+          className="btn"
+          data-testid="btn-layout"
+          onClick={() => {
+            s.layout();
+            setTimeout(() => fitFlow(rf), 20);
+          }}
+          disabled={s.empty}
+          title="Auto layout (L)"
+        >
+          Layout
+        </button>
+        <button className="btn" data-testid="btn-fit" onClick={() => fitFlow(rf)} disabled={s.empty} title="Fit the flow in view (F)">
+          Fit
+        </button>
+      </div>
+
+      <div className="tb-group">
+        <button className="btn" data-testid="btn-test-run" onClick={() => void s.testRun()} disabled={s.empty} title="Run on a sample; nothing is written (Ctrl+Enter)">
+          {s.previewStatus === 'running' ? <span className="spinner" /> : '▷'} Test run
+        </button>
+        <button className="btn primary" data-testid="btn-save" onClick={() => void s.save()} disabled={s.busy.save || s.empty} title="Save a new version (Ctrl+S)">
+          {s.busy.save ? 'Saving…' : 'Save'}
+        </button>
+      </div>
+
+      <div className="tb-group deploy-group">
+        <span className={`status-pill ${s.status}`} data-testid="deploy-status" hidden={s.status === 'not-deployed'}>
+          {STATUS_TEXT[s.status] ?? s.status}
+          {s.liveVersion ? ` v${s.liveVersion}` : ''}
+        </span>
+        <button className="btn" data-testid="btn-deploy" onClick={() => void s.deploy()} disabled={s.busy.deploy || s.empty} title="Save, then run this flow continuously on the server">
+          Deploy
+        </button>
+        {s.status === 'paused' ? (
+          <button className="btn icon" data-testid="btn-resume" onClick={() => void s.control('resume')} title="Resume">
+            ▶
+          </button>
+        ) : (
+          <button className="btn icon" data-testid="btn-pause" onClick={() => void s.control('pause')} disabled={s.status !== 'running'} title="Pause">
+            ❚❚
+          </button>
+        )}
+        <button className="btn icon" data-testid="btn-stop" onClick={() => void s.control('stop')} disabled={!active} title="Stop">
+          ■
+        </button>
+      </div>
+
+      <div className="tb-group">
+        <a
+          className={`btn${s.flowId ? '' : ' disabled'}`}
+          data-testid="btn-export-yaml"
+          href={s.flowId ? api.exportUrl(s.flowId, 'yaml') : undefined}
+          download
+          title={exportTitle}
+          aria-disabled={!s.flowId}
+        >
+          YAML
+        </a>
+        <a
+          className={`btn${s.flowId ? '' : ' disabled'}`}
+          data-testid="btn-export-json"
+          href={s.flowId ? api.exportUrl(s.flowId, 'json') : undefined}
+          download
+          title={exportTitle}
+          aria-disabled={!s.flowId}
+        >
+          JSON
+        </a>
+        <button className="btn" data-testid="btn-import" onClick={onImport} title="Import a flow from YAML or JSON">
+          Import
+        </button>
+        <a className="btn ghost" href="#/connections" data-testid="btn-connections">
+          Connections
+        </a>
+      </div>
+    </header>
+  );
+}

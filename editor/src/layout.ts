@@ -1,0 +1,100 @@
+/**
+ * Node geometry: auto layout, left to right, with dagre (sources on the left, sinks on the right, few
+ * crossings), and where a node's handles are before it is drawn (large flows).
+ */
+import { Graph, layout } from '@dagrejs/dagre';
+import { getViewportForBounds, Position, type NodeHandle, type ReactFlowInstance, type Rect } from '@xyflow/react';
+import type { NodeTypeInfo } from './api.js';
+import type { Catalog, FlowEdge, FlowNode } from './doc.js';
+
+/** the size of a node as styles.css draws it (.flow-node), before counters or errors add rows */
+export interface FitOptions {
+  padding: number;
+  minZoom: number;
+  maxZoom: number;
+  duration?: number;
+}
+
+/** "fit the flow in view": the whole flow, however small that makes it */
+export const FIT_ALL: FitOptions = { padding: 0.2, minZoom: 0.05, maxZoom: 1.1, duration: 200 };
+
+/**
+ * Fits the flow in the canvas. Computed here rather than with React Flow's fitView, which waits until
+ * every node has been measured, and in a large flow the nodes out of view are never drawn.
+ */
+export function fitFlow(rf: ReactFlowInstance<FlowNode, FlowEdge>, options: FitOptions = FIT_ALL, nodes: FlowNode[] = rf.getNodes()): void {
+  const pane = document.querySelector('.react-flow');
+  if (!pane || nodes.length === 0) return;
+  const v = getViewportForBounds(boundsOf(nodes), pane.clientWidth, pane.clientHeight, options.minZoom, options.maxZoom, options.padding);
+  void rf.setViewport(v, { duration: options.duration });
+}
+
+/** the flow's extent; nodes not drawn yet count at their nominal size (no sub flows here) */
+function boundsOf(nodes: readonly FlowNode[]): Rect {
+  let x1 = Infinity;
+  let y1 = Infinity;
+  let x2 = -Infinity;
+  let y2 = -Infinity;
+  for (const n of nodes) {
+    x1 = Math.min(x1, n.position.x);
+    y1 = Math.min(y1, n.position.y);
+    x2 = Math.max(x2, n.position.x + (n.measured?.width ?? NODE_W));
+    y2 = Math.max(y2, n.position.y + (n.measured?.height ?? NODE_H));
+  }
+  return { x: x1, y: y1, width: x2 - x1, height: y2 - y1 };
+}
+
+/** brings one node to the middle of the canvas */
+export function focusNode(rf: ReactFlowInstance<FlowNode, FlowEdge>, id: string): void {
+  const n = rf.getNode(id);
+  if (n) void rf.setCenter(n.position.x + NODE_W / 2, n.position.y + NODE_H / 2, { zoom: Math.max(rf.getZoom(), 0.8), duration: 200 });
+}
+
+/** above this many nodes only the nodes in view are rendered */
+export const LARGE_FLOW = 200;
+export const NODE_W = 216;
+export const NODE_H = 56;
+const BORDER_TOP = 3;
+const BORDER = 1;
+const HANDLE = 9;
+
+/**
+ * The handles of a node not yet drawn, where FlowNode.tsx will put them (ports spread evenly down each
+ * side). With them React Flow draws the edges of a large flow without first rendering every node to
+ * measure it, so only the nodes in view are rendered.
+ */
+export function declaredHandles(id: string, t: NodeTypeInfo | undefined, height = NODE_H): NodeHandle[] {
+  const side = (ports: { name: string }[], type: 'source' | 'target'): NodeHandle[] =>
+    ports.map((p, i) => ({
+      id: p.name,
+      nodeId: id,
+      type,
+      position: type === 'source' ? Position.Right : Position.Left,
+      x: type === 'source' ? NODE_W - BORDER - HANDLE / 2 - 1 : -HANDLE / 2 + BORDER,
+      y: BORDER_TOP + ((i + 1) / (ports.length + 1)) * (height - BORDER_TOP - BORDER) - HANDLE / 2,
+      width: HANDLE,
+      height: HANDLE,
+    }));
+  return [...side(t?.inputs ?? [{ name: 'in' }], 'target'), ...side(t?.outputs ?? [{ name: 'out' }], 'source')];
+}
+
+/** large flows: nodes carry their size and handles up front (see declaredHandles) */
+export function predeclare(nodes: FlowNode[], catalog: Catalog): FlowNode[] {
+  return nodes.map((n) => ({ ...n, initialWidth: NODE_W, initialHeight: NODE_H, handles: declaredHandles(n.id, catalog[n.data.type]) }));
+}
+
+export function autoLayout(nodes: readonly FlowNode[], edges: readonly FlowEdge[]): FlowNode[] {
+  const g = new Graph({ multigraph: true });
+  g.setGraph({ rankdir: 'LR', nodesep: 28, ranksep: 72, marginx: 20, marginy: 20 });
+  g.setDefaultEdgeLabel(() => ({}));
+  for (const n of nodes) g.setNode(n.id, { width: n.measured?.width ?? NODE_W, height: n.measured?.height ?? NODE_H });
+  for (const e of edges) g.setEdge(e.source, e.target, {}, e.id);
+  layout(g);
+  return nodes.map((n) => {
+    const p = g.node(n.id);
+    if (!p) return n;
+    const w = n.measured?.width ?? NODE_W;
+    const h = n.measured?.height ?? NODE_H;
+    return { ...n, position: { x: Math.round(p.x - w / 2), y: Math.round(p.y - h / 2) } };
+  });
+}

@@ -1,0 +1,69 @@
+/** Derived views of the store, shared by the canvas, the inspector and the panels. */
+import type { NodeStats } from './api.js';
+import type { EditorState } from './store.js';
+
+export const isLive = (s: EditorState) => Boolean(s.live && s.live.status !== 'not-deployed');
+
+export interface Counts {
+  in: number;
+  out: number;
+  errors: number;
+  rate?: number;
+  /** sinks in a test run: records they would write (creates, updates, snapshot rows) and delete */
+  wouldWrite?: number;
+  wouldDelete?: number;
+  source: 'live' | 'preview';
+}
+
+export function nodeCounts(s: EditorState, id: string): Counts | null {
+  if (isLive(s)) {
+    const n: NodeStats | undefined = s.live!.nodes?.[id];
+    return n ? { in: n.in, out: n.out, errors: n.errors, rate: n.rate, source: 'live' } : null;
+  }
+  const p = s.preview;
+  if (p.status === 'idle') return null;
+  const r = p.nodes[id];
+  const stats = p.summary?.nodes?.[id];
+  const ww = p.summary?.preview?.[id]?.wouldWrite?.ops ?? stats?.ops;
+  if (!r && !stats) return null;
+  const failed = p.summary?.failedNode === id ? 1 : 0;
+  return {
+    in: stats?.in ?? r?.inCount ?? 0,
+    out: stats?.out ?? r?.outCount ?? 0,
+    errors: Math.max(stats?.errors ?? 0, r?.errors.length ?? 0) + failed,
+    // flat fields: the node's selector result is compared shallowly
+    wouldWrite: ww ? (ww.c ?? 0) + (ww.u ?? 0) + (ww.r ?? 0) : undefined,
+    wouldDelete: ww ? (ww.d ?? 0) : undefined,
+    source: 'preview',
+  };
+}
+
+/** the error the last test run raised at a node: the first failed record, or the node's failure */
+export function nodeError(s: EditorState, id: string) {
+  const p = s.preview;
+  const r = p.nodes[id]?.errors[0];
+  if (r) return { message: (r.meta?.error as { message?: string } | undefined)?.message ?? 'the record failed', record: r };
+  if (p.summary?.failedNode === id && p.summary.error) return { message: p.summary.error, record: undefined };
+  if (isLive(s) && s.live!.failedNode === id && s.live!.error) return { message: s.live!.error, record: undefined };
+  return null;
+}
+
+const indexCache = new WeakMap<string[], Map<string, number>>();
+
+export function edgeCount(s: EditorState, id: string): number | undefined {
+  if (isLive(s)) {
+    let index = indexCache.get(s.savedEdgeIds);
+    if (!index) indexCache.set(s.savedEdgeIds, (index = new Map(s.savedEdgeIds.map((e, i) => [e, i]))));
+    const i = index.get(id);
+    return i === undefined ? undefined : s.live!.edges?.[i];
+  }
+  return s.preview.status === 'idle' ? undefined : (s.preview.edgeCounts[id] ?? (s.preview.status === 'running' ? undefined : 0));
+}
+
+export const selectedIds = (s: EditorState) => {
+  const ids: string[] = [];
+  for (const n of s.nodes) if (n.selected) ids.push(n.id);
+  return ids;
+};
+
+export const fmtCount = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : n.toLocaleString('en-US'));

@@ -1,0 +1,152 @@
+/**
+ * Connection secrets are write-only: a response replaces each secret field with `has<Field>: true`, and
+ * a save that leaves a secret out keeps the stored one. Testers check that a connection works; they are
+ * a map type → function handed to the app, so each connector family adds its own.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { errorMessage } from '../runtime/errors.js';
+import type { StoredConnection } from './store/control-store.js';
+
+/** fields that are secret in every connection type (case-insensitive; also as a suffix: `clientSecret`, `sslPassword`) */
+export const SECRET_FIELDS = ['password', 'secret', 'token', 'apiKey', 'key', 'privateKey'] as const;
+const SECRET_SUFFIXES = ['password', 'secret', 'token', 'apikey', 'privatekey'];
+
+/** type → extra field names that type marks secret */
+export type SecretFieldsByType = Record<string, readonly string[]>;
+
+export type TestResult = { ok: true; message: string } | { ok: false; error: string; hint?: string };
+
+export interface TestContext {
+  /** relative paths resolve against it */
+  cwd: string;
+  signal: AbortSignal;
+}
+
+/** checks a connection with its whole config (secrets included) */
+export type ConnectionTester = (config: Record<string, unknown>, ctx: TestContext) => Promise<TestResult>;
+
+export type ConnectionTesters = Record<string, ConnectionTester>;
+
+export function isSecretField(field: string, typeSecrets: readonly string[] = []): boolean {
+  const f = field.toLowerCase();
+  if (typeSecrets.some((s) => s.toLowerCase() === f)) return true;
+  if (SECRET_FIELDS.some((s) => s.toLowerCase() === f)) return true;
+  return SECRET_SUFFIXES.some((s) => f.endsWith(s));
+}
+
+/** `password` → `hasPassword` */
+export function flagName(field: string): string {
+  return `has${field.charAt(0).toUpperCase()}${field.slice(1)}`;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** the config as responses show it: every secret replaced by its `has<Field>: true` flag (nested objects too) */
+export function redact(config: Record<string, unknown>, typeSecrets: readonly string[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(config)) {
+    if (isSecretField(k, typeSecrets)) {
+      if (v !== undefined && v !== null && v !== '') out[flagName(k)] = true;
+    } else out[k] = isObject(v) ? redact(v, typeSecrets) : v;
+  }
+  return out;
+}
+
+/**
+ * The config to store from an incoming one: a secret left out (or sent empty) keeps the stored value,
+ * `null` removes it; `has<Field>` flags echoed back from a response are dropped.
+ */
+export function mergeSecrets(
+  incoming: Record<string, unknown>,
+  stored: Record<string, unknown> | undefined,
+  typeSecrets: readonly string[] = [],
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(incoming)) {
+    if (isFlag(k, typeSecrets)) continue; // checked first: `hasPassword` also ends like a secret
+    if (isSecretField(k, typeSecrets)) {
+      if (v === null) continue;
+      const value = v === '' ? stored?.[k] : v;
+      if (value !== undefined) out[k] = value;
+    } else {
+      const before = stored?.[k];
+      out[k] = isObject(v) ? mergeSecrets(v, isObject(before) ? before : undefined, typeSecrets) : v;
+    }
+  }
+  for (const [k, v] of Object.entries(stored ?? {})) {
+    if (isSecretField(k, typeSecrets) && !(k in incoming)) out[k] = v;
+  }
+  return out;
+}
+
+/** `hasPassword` is the flag of the secret `password` */
+function isFlag(key: string, typeSecrets: readonly string[]): boolean {
+  if (!/^has[A-Z]/.test(key)) return false;
+  const field = key.charAt(3).toLowerCase() + key.slice(4);
+  return isSecretField(field, typeSecrets);
+}
+
+/**
+ * The document to run: its `connections:` map completed with the stored connections it does not
+ * define itself, so a node's `connection: shop-pg` finds the store's settings (through
+ * NodeContext.connection). Secrets included: for compiling and running only, never stored or exported.
+ */
+export function withStoredConnections(doc: Record<string, unknown>, stored: StoredConnection[]): Record<string, unknown> {
+  if (stored.length === 0) return doc;
+  const inline = (doc.connections ?? {}) as Record<string, unknown>;
+  const connections: Record<string, unknown> = {};
+  for (const c of stored) connections[c.id] = { ...c.config, type: c.type };
+  return { ...doc, connections: { ...connections, ...inline } };
+}
+
+/** sqlite: the file exists and opens as a database */
+export const testSqlite: ConnectionTester = async (config, ctx) => {
+  if (typeof config.path !== 'string' || config.path === '') {
+    return { ok: false, error: 'config.path is required: the SQLite database file' };
+  }
+  const path = resolve(ctx.cwd, config.path);
+  if (!existsSync(path)) {
+    return { ok: false, error: `no such file: ${path}`, hint: 'sqlite.sink creates the file on its first write; sqlite.source needs it to exist' };
+  }
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    const { n } = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number };
+    return { ok: true, message: `opened ${path}: ${n} table${n === 1 ? '' : 's'}` };
+  } catch (err) {
+    return { ok: false, error: `cannot open ${path}: ${errorMessage(err)}` };
+  } finally {
+    db?.close();
+  }
+};
+
+export const defaultTesters = (): ConnectionTesters => ({ sqlite: testSqlite });
+
+/** runs the type's tester, with a time limit; a type without one answers that it has none */
+export async function testConnection(
+  testers: ConnectionTesters,
+  type: string,
+  config: Record<string, unknown>,
+  cwd: string,
+  timeoutMs = 10_000,
+): Promise<TestResult> {
+  const tester = testers[type];
+  if (!tester) return { ok: false, error: `no connector for type ${type} yet` };
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<TestResult>((res) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      res({ ok: false, error: `the test did not finish within ${timeoutMs / 1000} s`, hint: 'check the host and port, and that a firewall lets the server through' });
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([tester(config, { cwd, signal: controller.signal }), timeout]);
+  } catch (err) {
+    return { ok: false, error: errorMessage(err) };
+  } finally {
+    clearTimeout(timer);
+  }
+}

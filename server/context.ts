@@ -1,0 +1,32 @@
+/** What the HTTP and socket.io layers are built from: every dependency handed in, no module singletons. */
+import type { DeploymentManager } from '../runtime/deploy/manager.js';
+import type { NodeRegistry } from '../runtime/registry.js';
+import type { ConnectionTesters, SecretFieldsByType } from './connections.js';
+import type { DeployService } from './deployments.js';
+import type { ServerLog } from './log.js';
+import type { PreviewService } from './previews.js';
+import type { ControlStore } from './store/control-store.js';
+
+export interface AppContext {
+  registry: NodeRegistry;
+  store: ControlStore;
+  manager: DeploymentManager;
+  deployments: DeployService;
+  previews: PreviewService;
+  /** connection type → tester (POST /api/connections/:id/test) */
+  testers: ConnectionTesters;
+  /** connection type → extra secret field names */
+  secretFields: SecretFieldsByType;
+  /** what `${env:NAME}` in flows resolves against */
+  env: Record<string, string | undefined>;
+  /** relative paths in flows and connections resolve against it */
+  cwd: string;
+  log: ServerLog;
+  /** Sluice's version, for /api/health */
+  version: string;
+  startedAt: number;
+  /** the built editor (index.html and assets); served when it exists */
+  editorDir?: string;
+}
+
+export const iso = (ms: number) => new Date(ms).toISOString();

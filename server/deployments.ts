@@ -1,0 +1,86 @@
+/**
+ * Deploy, pause, resume and stop as the HTTP API means them: a saved flow version is compiled and
+ * handed to the runtime's DeploymentManager, and what the user asked for is recorded in the store so
+ * a restarted server resumes the flows that were running (and keeps paused ones paused).
+ */
+import { compileFlow } from '../runtime/flow/compile.js';
+import type { DeploymentManager, DeploymentStatus } from '../runtime/deploy/manager.js';
+import type { NodeRegistry } from '../runtime/registry.js';
+import { errorMessage } from '../runtime/errors.js';
+import { withStoredConnections } from './connections.js';
+import { notFound } from './http-errors.js';
+import type { ServerLog } from './log.js';
+import type { ControlStore } from './store/control-store.js';
+
+export interface DeployServiceDeps {
+  store: ControlStore;
+  manager: DeploymentManager;
+  registry: NodeRegistry;
+  env: Record<string, string | undefined>;
+  log: ServerLog;
+}
+
+export class DeployService {
+  private readonly unwatch: () => void;
+
+  constructor(private readonly deps: DeployServiceDeps) {
+    // a flow that ended on its own (its input ended, or it failed) is not restarted with the server
+    this.unwatch = deps.manager.onStatus((s) => {
+      if (s.status === 'completed' || s.status === 'failed') deps.store.setDeploymentState(s.flowId, 'stopped');
+    });
+  }
+
+  /** the saved version (latest by default), compiled; 404 / 400 (FlowValidationError) otherwise */
+  private compile(flowId: string, version?: number) {
+    const flow = this.deps.store.getFlow(flowId, version);
+    if (!flow) {
+      const latest = this.deps.store.getFlow(flowId);
+      throw notFound(latest ? `flow ${flowId} has no version ${version} (the latest is ${latest.version})` : `no flow named ${flowId}`);
+    }
+    const doc = withStoredConnections(flow.document, this.deps.store.listConnections());
+    return { version: flow.version, plan: compileFlow(doc, this.deps.registry, { env: this.deps.env }) };
+  }
+
+  async deploy(flowId: string, opts: { version?: number; fromStart?: boolean } = {}): Promise<DeploymentStatus> {
+    const { version, plan } = this.compile(flowId, opts.version);
+    // recorded first: a flow that fails at once must end up recorded as stopped by the watcher, not running
+    this.deps.store.setDeployment(flowId, version, 'running');
+    return this.deps.manager.deploy(flowId, plan, { version, fromStart: opts.fromStart });
+  }
+
+  async stop(flowId: string): Promise<DeploymentStatus> {
+    const status = await this.deps.manager.stop(flowId);
+    this.deps.store.setDeploymentState(flowId, 'stopped');
+    return status;
+  }
+
+  pause(flowId: string): DeploymentStatus {
+    const status = this.deps.manager.pause(flowId);
+    this.deps.store.setDeploymentState(flowId, 'paused');
+    return status;
+  }
+
+  resume(flowId: string): DeploymentStatus {
+    const status = this.deps.manager.resume(flowId);
+    this.deps.store.setDeploymentState(flowId, 'running');
+    return status;
+  }
+
+  /** on start: deploys again what was running (or paused) when the server last stopped */
+  async restore(): Promise<void> {
+    for (const d of this.deps.store.deployments()) {
+      if (d.state === 'stopped') continue;
+      try {
+        const { plan } = this.compile(d.flowId, d.version);
+        await this.deps.manager.deploy(d.flowId, plan, { version: d.version, paused: d.state === 'paused' });
+        this.deps.log.info(`restored deployment of ${d.flowId} version ${d.version} (${d.state})`);
+      } catch (err) {
+        this.deps.log.error(`cannot restore the deployment of ${d.flowId} version ${d.version}: ${errorMessage(err)}`);
+      }
+    }
+  }
+
+  close(): void {
+    this.unwatch();
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * `sluice serve` (and `node dist/server/main.js`): the server with its data directory (`./data`:
+ * sluice.db for flows and connections, sluice-state.db for positions), the demo flow on first start,
+ * the built editor, and a graceful stop on SIGINT/SIGTERM (deployments finish their batches and commit).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { createRegistry } from '../nodes/catalog.js';
+import { DeploymentManager } from '../runtime/deploy/manager.js';
+import { errorMessage, formatIssue } from '../runtime/errors.js';
+import { hasErrors } from '../runtime/flow/validate.js';
+import type { NodeRegistry } from '../runtime/registry.js';
+import { SqliteCheckpointStore } from '../runtime/state/sqlite-checkpoint-store.js';
+import { canonicalDocument } from './flow-format.js';
+import { validateInput } from './flow-input.js';
+import { stdoutLog, type ServerLog } from './log.js';
+import { packageRoot } from './package-root.js';
+import { createSluiceServer } from './server.js';
+import { ControlStore } from './store/control-store.js';
+
+export interface ServeOptions {
+  port: number;
+  host: string;
+  data: string;
+}
+
+/** the demo flow, once, into a store created just now */
+function seedDemo(store: ControlStore, registry: NodeRegistry, root: string, log: ServerLog): void {
+  if (!store.created || store.countFlows() > 0) return;
+  const file = join(root, 'examples', 'orders-demo.yaml');
+  if (!existsSync(file)) return;
+  const { issues, raw } = validateInput({ registry, env: process.env }, { text: readFileSync(file, 'utf8'), format: 'yaml' });
+  if (hasErrors(issues) || !raw) {
+    log.warn(`demo flow not added: ${file}: ${issues.map(formatIssue).join('; ')}`);
+    return;
+  }
+  store.createFlow(raw.name as string, (v) => canonicalDocument(raw, v));
+  log.info(`added the demo flow ${String(raw.name)} from ${file}`);
+}
+
+export async function serve(opts: ServeOptions, log: ServerLog = stdoutLog()): Promise<void> {
+  const root = packageRoot();
+  const dataDir = resolve(opts.data);
+  const registry = createRegistry();
+  const store = new ControlStore(join(dataDir, 'sluice.db'));
+  const checkpoints = new SqliteCheckpointStore(join(dataDir, 'sluice-state.db'));
+  const manager = new DeploymentManager({ store: checkpoints, cwd: process.cwd(), log });
+  seedDemo(store, registry, root, log);
+  const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  const server = createSluiceServer({ registry, store, manager, log, version, editorDir: join(root, 'dist', 'editor') });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      log.warn(`${signal} again: exiting now without waiting for deployments to commit`);
+      process.exit(130);
+    }
+    stopping = true;
+    log.info(`${signal}: stopping (deployments finish their batches in flight and commit; ${signal} again to exit at once)`);
+    server
+      .close()
+      .then(async () => {
+        await checkpoints.close();
+        store.close();
+        log.info('stopped');
+        process.exit(0);
+      })
+      .catch((err) => {
+        log.error(`shutdown failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+  const address = await server.listen(opts.port, opts.host);
+  log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (data in ${dataDir})`);
+  await server.context.deployments.restore();
+}
+
+const port = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0 picks a free one)');
+  return n;
+};
+
+/** `sluice serve [--port N] [--host H] [--data DIR]`; PORT and HOST from the environment are the defaults */
+export async function cli(argv: string[]): Promise<void> {
+  const program = new Command()
+    .name('sluice serve')
+    .description('run the Sluice server: the HTTP API, socket.io and the editor')
+    .option('--port <n>', 'port to listen on, 0 for a free one (default: env PORT, else 8080)', port)
+    .option('--host <host>', 'address to listen on (default: env HOST, else 0.0.0.0)')
+    .option('--data <dir>', 'data directory: sluice.db and sluice-state.db', './data')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  let opts: ServeOptions;
+  try {
+    program.parse(argv, { from: 'user' });
+    const o = program.opts<Partial<ServeOptions>>();
+    opts = { port: o.port ?? (process.env.PORT ? port(process.env.PORT) : 8080), host: o.host ?? process.env.HOST ?? '0.0.0.0', data: o.data! };
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) process.stderr.write(`sluice serve: PORT ${err.message}\n`);
+    process.exit(err instanceof CommanderError && err.exitCode === 0 ? 0 : 2);
+  }
+  try {
+    await serve(opts);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      process.stderr.write(`sluice serve: cannot listen on ${opts.host}:${opts.port}: ${errorMessage(err)}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  cli(process.argv.slice(2)).catch((err) => {
+    process.stderr.write(`sluice serve: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,88 @@
+/** /api/connections: named connection settings; secrets are write-only (see server/connections.ts). */
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { FLOW_NAME } from '../../runtime/flow/schema.js';
+import { parseInput } from '../body.js';
+import { mergeSecrets, redact, testConnection } from '../connections.js';
+import { iso, type AppContext } from '../context.js';
+import { badRequest, notFound } from '../http-errors.js';
+import type { StoredConnection } from '../store/control-store.js';
+
+const name = z
+  .string()
+  .regex(FLOW_NAME, 'must start with a letter or digit and hold only letters, digits, ".", "_" and "-"')
+  .describe('the name flows refer to the connection by; also its id');
+const type = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]*$/, 'must be a lowercase connector name such as postgres, mysql, sqlite')
+  .describe('which connector: postgres, mysql, mongodb, kafka, sqlite …');
+const config = z
+  .record(z.string(), z.unknown())
+  .describe('the connector settings; secret fields (password, token …) are never returned');
+
+const createSchema = z.object({ name, type, config: config.default({}) }).strict();
+const updateSchema = z
+  .object({
+    name: name.optional().describe('must be the connection’s name: a connection cannot be renamed'),
+    type: type.optional().describe('default: unchanged'),
+    config,
+  })
+  .strict();
+
+export function connectionRoutes(ctx: AppContext): Router {
+  const r = Router();
+  const secretsOf = (t: string) => ctx.secretFields[t] ?? [];
+  const view = (c: StoredConnection) => ({
+    id: c.id,
+    name: c.id,
+    type: c.type,
+    config: redact(c.config, secretsOf(c.type)),
+    createdAt: iso(c.createdAt),
+    updatedAt: iso(c.updatedAt),
+  });
+  const find = (req: Request) => {
+    const c = ctx.store.getConnection(req.params.id as string);
+    if (!c) throw notFound(`no connection named ${req.params.id}`);
+    return c;
+  };
+
+  r.get('/', (_req, res) => {
+    res.json(ctx.store.listConnections().map(view));
+  });
+
+  r.post('/', (req, res) => {
+    const body = parseInput(createSchema, req.body);
+    const stored = ctx.store.createConnection(body.name, body.type, mergeSecrets(body.config, undefined, secretsOf(body.type)));
+    res.status(201).json(view(stored));
+  });
+
+  r.get('/:id', (req, res) => {
+    res.json(view(find(req)));
+  });
+
+  r.put('/:id', (req, res) => {
+    const current = find(req);
+    const body = parseInput(updateSchema, req.body);
+    if (body.name !== undefined && body.name !== current.id) {
+      throw badRequest(`name is ${JSON.stringify(body.name)} but this connection is ${current.id}: a connection cannot be renamed (flows refer to it by name)`, [
+        { path: 'name', message: `must be ${JSON.stringify(current.id)}` },
+      ]);
+    }
+    const t = body.type ?? current.type;
+    const updated = ctx.store.updateConnection(current.id, t, mergeSecrets(body.config, current.config, secretsOf(t)));
+    if (!updated) throw notFound(`no connection named ${current.id}`);
+    res.json(view(updated));
+  });
+
+  r.delete('/:id', (req, res) => {
+    if (!ctx.store.deleteConnection(req.params.id as string)) throw notFound(`no connection named ${req.params.id}`);
+    res.status(204).end();
+  });
+
+  r.post('/:id/test', async (req, res) => {
+    const c = find(req);
+    res.json(await testConnection(ctx.testers, c.type, c.config, ctx.cwd));
+  });
+
+  return r;
+}

@@ -1,0 +1,100 @@
+/** Test runs and deployments of flows on the embedded runtime (see server/API.md). */
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { compileFlow } from '../../runtime/flow/compile.js';
+import { parseInput } from '../body.js';
+import { withStoredConnections } from '../connections.js';
+import type { AppContext } from '../context.js';
+import { documentSchema } from '../flow-input.js';
+import { notFound } from '../http-errors.js';
+import { requireFlow } from './flows.js';
+
+const previewSchema = z
+  .object({
+    document: documentSchema.optional().describe("the editor's unsaved canvas; default: the saved latest version"),
+    limit: z.number().int().min(1).max(10_000).default(100).describe('records read per source'),
+    sample: z.number().int().min(1).max(1000).default(100).describe('records kept and streamed per node, direction and port'),
+    timeoutMs: z.number().int().min(100).max(600_000).default(30_000).describe('the test run is stopped after this long'),
+    socketId: z.string().min(1).optional().describe('stream to this socket only; default: every socket subscribed to the flow'),
+  })
+  .strict();
+
+const previewQuery = z.object({ wait: z.enum(['true', 'false']).default('false') });
+
+const deploySchema = z
+  .object({
+    version: z.number().int().min(1).optional().describe('the saved version to run; default: the latest'),
+    fromStart: z.boolean().default(false).describe('forget committed positions and state: read the sources from the beginning'),
+  })
+  .strict();
+
+const limitQuery = (max: number, fallback: number) => z.object({ limit: z.coerce.number().int().min(1).max(max).default(fallback) });
+
+export function runtimeRoutes(ctx: AppContext): Router {
+  const r = Router();
+  const id = (req: Request) => req.params.id as string;
+  /** 404 unless the flow is saved, or was deployed since the server started */
+  const known = (flowId: string) => {
+    if (!ctx.store.getFlow(flowId) && ctx.manager.status(flowId).status === 'not-deployed') throw notFound(`no flow named ${flowId}`);
+  };
+
+  r.post('/flows/:id/preview', async (req, res) => {
+    const flowId = id(req);
+    const { wait } = parseInput(previewQuery, req.query, 'query');
+    const body = parseInput(previewSchema, req.body);
+    const doc = body.document ?? requireFlow(ctx, flowId).document;
+    // an invalid document: FlowValidationError → 400 with the issues
+    const plan = compileFlow(withStoredConnections(doc, ctx.store.listConnections()), ctx.registry, { env: ctx.env });
+    const { previewId, done } = ctx.previews.start({ flowId, plan, limit: body.limit, sample: body.sample, timeoutMs: body.timeoutMs, socketId: body.socketId });
+    if (wait === 'true') res.json(await done);
+    else res.status(202).json({ previewId });
+  });
+
+  r.post('/previews/:previewId/stop', (req, res) => {
+    if (!ctx.previews.stop(req.params.previewId as string)) throw notFound(`no test run ${req.params.previewId} is running`);
+    res.json({ stopped: true });
+  });
+
+  r.post('/flows/:id/deploy', async (req, res) => {
+    const body = parseInput(deploySchema, req.body);
+    res.status(202).json(await ctx.deployments.deploy(id(req), body));
+  });
+
+  r.post('/flows/:id/stop', async (req, res) => {
+    known(id(req));
+    res.json(await ctx.deployments.stop(id(req)));
+  });
+
+  r.post('/flows/:id/pause', (req, res) => {
+    known(id(req));
+    res.json(ctx.deployments.pause(id(req)));
+  });
+
+  r.post('/flows/:id/resume', (req, res) => {
+    known(id(req));
+    res.json(ctx.deployments.resume(id(req)));
+  });
+
+  r.get('/flows/:id/status', (req, res) => {
+    known(id(req));
+    res.json(ctx.manager.status(id(req)));
+  });
+
+  r.get('/flows/:id/logs', (req, res) => {
+    known(id(req));
+    const { limit } = parseInput(limitQuery(10_000, 200), req.query, 'query');
+    res.json(ctx.manager.logTail(id(req), limit));
+  });
+
+  r.get('/flows/:id/dead-letters', async (req, res) => {
+    known(id(req));
+    const { limit } = parseInput(limitQuery(10_000, 100), req.query, 'query');
+    res.json(await ctx.manager.deadLetters(id(req), limit));
+  });
+
+  r.get('/deployments', (_req, res) => {
+    res.json(ctx.manager.list());
+  });
+
+  return r;
+}

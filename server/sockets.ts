@@ -1,0 +1,61 @@
+/**
+ * socket.io on the server: a client subscribes to flows (`subscribe { flowId }`) and gets their
+ * `status` (at once, then as the runtime reports it) and `log` lines; test runs stream `preview:records`
+ * and `preview:done` to the socket that asked, or to the flow's subscribers.
+ */
+import type { Server, Socket } from 'socket.io';
+import { errorMessage } from '../runtime/errors.js';
+import type { AppContext } from './context.js';
+import type { PreviewEvents, PreviewTarget } from './previews.js';
+
+const room = (flowId: string) => `flow:${flowId}`;
+
+type Ack = (answer: { ok: boolean; error?: string }) => void;
+
+function flowIdOf(msg: unknown): string | undefined {
+  const id = (msg as { flowId?: unknown } | null)?.flowId;
+  return typeof id === 'string' && id.length > 0 ? id : undefined;
+}
+
+/** wires the events; returns a function that unwires them */
+export function attachSockets(io: Server, ctx: Pick<AppContext, 'manager' | 'previews' | 'log'>): () => void {
+  io.on('connection', (socket: Socket) => {
+    const handle = (event: 'subscribe' | 'unsubscribe') => (msg: unknown, ack?: unknown) => {
+      const reply = typeof ack === 'function' ? (ack as Ack) : () => undefined;
+      const flowId = flowIdOf(msg);
+      if (!flowId) return reply({ ok: false, error: `${event} needs { flowId: string }` });
+      if (event === 'subscribe') {
+        void socket.join(room(flowId));
+        socket.emit('status', ctx.manager.status(flowId)); // the current state at once
+      } else void socket.leave(room(flowId));
+      reply({ ok: true });
+    };
+    socket.on('subscribe', handle('subscribe'));
+    socket.on('unsubscribe', handle('unsubscribe'));
+  });
+
+  const to = (t: PreviewTarget) => (t.socketId ? io.to(t.socketId) : io.to(room(t.flowId)));
+  const send = (what: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      ctx.log.error(`socket.io: cannot send ${what}: ${errorMessage(err)}`);
+    }
+  };
+  const onRecords = (e: PreviewEvents['records'][0]) =>
+    send('preview:records', () =>
+      to(e).emit('preview:records', { previewId: e.previewId, flowId: e.flowId, node: e.node, direction: e.direction, port: e.port, records: e.records }),
+    );
+  const onDone = (e: PreviewEvents['done'][0]) =>
+    send('preview:done', () => to(e).emit('preview:done', { previewId: e.previewId, flowId: e.flowId, summary: e.summary, logs: e.logs }));
+  ctx.previews.on('records', onRecords);
+  ctx.previews.on('done', onDone);
+  const offStatus = ctx.manager.onStatus((s) => send('status', () => io.to(room(s.flowId)).emit('status', s)));
+  const offLog = ctx.manager.onLog((l) => send('log', () => io.to(room(l.flowId)).emit('log', l)));
+  return () => {
+    ctx.previews.off('records', onRecords);
+    ctx.previews.off('done', onDone);
+    offStatus();
+    offLog();
+  };
+}

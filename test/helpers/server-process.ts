@@ -1,0 +1,62 @@
+/**
+ * Starts the real server (`node bin/sluice.js serve`, from dist/: build first with `npx tsc -p .`;
+ * `npm test` builds in pretest) on a free port, with its data and working directory in a temp dir.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../server/package-root.js';
+import { tempDir } from './node-harness.js';
+
+export interface ServerProcess {
+  url: string;
+  dataDir: string;
+  cwd: string;
+  child: ChildProcess;
+  /** everything it printed so far */
+  output(): string;
+  /** resolves with the exit code once the process ended */
+  exited: Promise<number | null>;
+  /** sends the signal (SIGTERM by default) and waits for the exit code */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function startServer(opts: { dataDir?: string; cwd?: string; env?: Record<string, string> } = {}): Promise<ServerProcess> {
+  const root = packageRoot(fileURLToPath(import.meta.url));
+  if (!existsSync(join(root, 'dist', 'server', 'main.js'))) throw new Error('dist/server/main.js is missing: build first with `npx tsc -p .`');
+  const cwd = opts.cwd ?? tempDir('sluice-server-');
+  const dataDir = opts.dataDir ?? join(cwd, 'data');
+  const child = spawn(process.execPath, [join(root, 'bin', 'sluice.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir], {
+    cwd,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = () => {
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) {
+        child.stdout!.off('data', onData);
+        resolve(`http://127.0.0.1:${m[1]}`);
+      }
+    };
+    child.stdout!.on('data', onData);
+    void exited.then((code) => reject(new Error(`the server exited (code ${code}) before listening:\n${out}`)));
+  });
+  return {
+    url,
+    dataDir,
+    cwd,
+    child,
+    output: () => out,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}

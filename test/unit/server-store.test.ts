@@ -1,0 +1,166 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { parseFlowText } from '../../runtime/flow/parse.js';
+import { canonicalDocument, toJson, toYaml, type Doc } from '../../server/flow-format.js';
+import { flagName, isSecretField, mergeSecrets, redact, testSqlite } from '../../server/connections.js';
+import { ControlStore, DuplicateError, StaleVersionError } from '../../server/store/control-store.js';
+import { tempDir } from '../helpers/node-harness.js';
+
+const stores: ControlStore[] = [];
+const open = (path = join(tempDir(), 'sluice.db')) => {
+  const s = new ControlStore(path);
+  stores.push(s);
+  return s;
+};
+afterEach(() => {
+  for (const s of stores.splice(0)) s.close();
+});
+
+const doc = (name: string, extra: Doc = {}): Doc => ({ apiVersion: 'sluice/v1', name, nodes: [{ id: 'a', type: 'core.generate' }], edges: [], ...extra });
+const parseText = (text: string, file: string) => {
+  const r = parseFlowText(text, file);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.parsed.value;
+};
+
+describe('ControlStore', () => {
+  it('keeps every version, refuses a stale save with the current version, lists newest first', () => {
+    const store = open();
+    expect(store.created).toBe(true);
+    const v1 = store.createFlow('f', (v) => ({ ...doc('f'), version: v }));
+    expect(v1).toMatchObject({ id: 'f', version: 1, document: { version: 1 } });
+    expect(() => store.createFlow('f', () => doc('f'))).toThrow(DuplicateError);
+    const v2 = store.saveFlow('f', 1, (v) => ({ ...doc('f', { description: 'two' }), version: v }))!;
+    expect(v2.version).toBe(2);
+    let stale: unknown;
+    try {
+      store.saveFlow('f', 1, () => doc('f'));
+    } catch (err) {
+      stale = err;
+    }
+    expect(stale).toBeInstanceOf(StaleVersionError);
+    expect((stale as StaleVersionError).current).toBe(2);
+    expect(store.saveFlow('nope', 1, () => doc('nope'))).toBeUndefined();
+    expect(store.versions('f')!.map((v) => [v.version, v.nodes, v.edges])).toEqual([
+      [2, 1, 0],
+      [1, 1, 0],
+    ]);
+    expect(store.getFlow('f', 1)!.document.description).toBeUndefined();
+    expect(store.getFlow('f')!.document.description).toBe('two');
+    expect(store.listFlows().map((f) => [f.id, f.version])).toEqual([['f', 2]]);
+    store.setDeployment('f', 2, 'running');
+    expect(store.deleteFlow('f')).toBe(true);
+    expect(store.versions('f')).toBeUndefined();
+    expect(store.deployments()).toEqual([]);
+    expect(store.deleteFlow('f')).toBe(false);
+  });
+
+  it('keeps connections with their secrets, and what the user deployed, across a reopen', () => {
+    const path = join(tempDir(), 'sluice.db');
+    const a = open(path);
+    a.createConnection('pg', 'postgres', { host: 'h', password: 'pw' });
+    expect(() => a.createConnection('pg', 'postgres', {})).toThrow(/exists/);
+    a.setDeployment('f', 3, 'running');
+    a.setDeploymentState('f', 'paused');
+    a.close();
+    const b = open(path);
+    expect(b.created).toBe(false);
+    expect(b.getConnection('pg')!.config).toEqual({ host: 'h', password: 'pw' });
+    expect(b.updateConnection('pg', 'postgres', { host: 'h2' })!.config).toEqual({ host: 'h2' });
+    expect(b.updateConnection('nope', 'x', {})).toBeUndefined();
+    expect(b.deployments()).toEqual([{ flowId: 'f', version: 3, state: 'paused' }]);
+    expect(b.deleteConnection('pg')).toBe(true);
+    expect(b.listConnections()).toEqual([]);
+  });
+});
+
+describe('flow documents as text', () => {
+  it('orders keys stably: document, nodes, edges, positions; unknown fields keep their order after', () => {
+    const d = canonicalDocument(
+      {
+        edges: [{ to: 'b', from: 'a' }],
+        nodes: [{ position: { y: 2, x: 1 }, config: { z: 1, a: 2 }, type: 't', id: 'a' }],
+        name: 'n',
+        apiVersion: 'sluice/v1',
+        version: 9,
+      },
+      3,
+    );
+    expect(JSON.stringify(d)).toBe(
+      '{"apiVersion":"sluice/v1","name":"n","version":3,"nodes":[{"id":"a","type":"t","config":{"z":1,"a":2},"position":{"x":1,"y":2}}],"edges":[{"from":"a","to":"b"}]}',
+    );
+  });
+
+  it('round-trips the demo flow through YAML and JSON exactly', () => {
+    const demo = canonicalDocument(parseText(readFileSync('examples/orders-demo.yaml', 'utf8'), 'demo.yaml') as Doc, 1);
+    const yaml = toYaml(demo);
+    expect(parseText(yaml, 'x.yaml')).toEqual(demo);
+    expect(toYaml(canonicalDocument(parseText(yaml, 'x.yaml') as Doc))).toBe(yaml);
+    expect(parseText(toJson(demo), 'x.json')).toEqual(demo);
+    expect(yaml).toContain('  - { from: orders, to: add_tax }');
+    expect(yaml).toContain('    position: { x: 80, y: 160 }');
+  });
+
+  it('round-trips any JSON config value through YAML (property)', () => {
+    const value = fc.jsonValue({ maxDepth: 3, stringUnit: 'binary' }).map((v) => JSON.parse(JSON.stringify(v)) as unknown);
+    const node = fc.record({
+      id: fc.stringMatching(/^[a-z][a-z0-9_]{0,8}$/),
+      type: fc.constantFrom('core.map', 'file.sink'),
+      config: fc.dictionary(fc.string({ unit: 'binary' }), value, { maxKeys: 6 }),
+      position: fc.record({ x: fc.integer(), y: fc.double({ noNaN: true, noDefaultInfinity: true }).map((n) => JSON.parse(JSON.stringify(n)) as number) }),
+    });
+    fc.assert(
+      fc.property(fc.array(node, { minLength: 1, maxLength: 4 }), fc.string({ unit: 'binary' }), (nodes, description) => {
+        const d = canonicalDocument({ apiVersion: 'sluice/v1', name: 'p', description, nodes, edges: [{ from: 'a', to: 'b' }] }, 1);
+        expect(parseText(toYaml(d), 'p.yaml')).toEqual(d);
+        expect(parseText(toJson(d), 'p.json')).toEqual(d);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe('connection secrets', () => {
+  it('knows the secret fields, by name and by suffix, plus the ones a type marks', () => {
+    for (const f of ['password', 'Password', 'secret', 'token', 'apiKey', 'key', 'privateKey', 'clientSecret', 'sslPassword', 'accessToken']) {
+      expect(isSecretField(f), f).toBe(true);
+    }
+    for (const f of ['host', 'user', 'routingKey', 'partitionKey', 'keys']) expect(isSecretField(f), f).toBe(false);
+    expect(isSecretField('sasl', ['sasl'])).toBe(true);
+    expect(flagName('apiKey')).toBe('hasApiKey');
+  });
+
+  it('replaces secrets with has<Field> flags, nested objects included', () => {
+    expect(redact({ host: 'h', password: 'pw', token: '', ssl: { privateKey: 'k', ca: 'c' }, cert: 'x' }, ['cert'])).toEqual({
+      host: 'h',
+      hasPassword: true,
+      ssl: { hasPrivateKey: true, ca: 'c' },
+      hasCert: true,
+    });
+  });
+
+  it('keeps a stored secret the save leaves out or sends empty, replaces a sent one, removes one sent as null, drops echoed flags', () => {
+    const stored = { host: 'h', password: 'pw', token: 't', apiKey: 'k', ssl: { privateKey: 'pk' } };
+    expect(mergeSecrets({ host: 'h2', hasPassword: true, token: '', apiKey: null, ssl: { ca: 'c' } }, stored)).toEqual({
+      host: 'h2',
+      password: 'pw',
+      token: 't',
+      ssl: { ca: 'c', privateKey: 'pk' },
+    });
+    expect(mergeSecrets({ password: 'new' }, stored)).toEqual({ password: 'new', token: 't', apiKey: 'k' });
+  });
+
+  it('tests a sqlite connection by opening the file', async () => {
+    const dir = tempDir();
+    const ctx = { cwd: dir, signal: new AbortController().signal };
+    expect(await testSqlite({}, ctx)).toMatchObject({ ok: false, error: expect.stringMatching(/config.path is required/) });
+    expect(await testSqlite({ path: 'missing.db' }, ctx)).toMatchObject({ ok: false, error: expect.stringMatching(/no such file/), hint: expect.any(String) });
+    open(join(dir, 'real.db'));
+    expect(await testSqlite({ path: 'real.db' }, ctx)).toMatchObject({ ok: true, message: expect.stringMatching(/4 tables/) });
+    const notDb = join(dir, 'not.db');
+    (await import('node:fs')).writeFileSync(notDb, 'this is not a database, just text '.repeat(100));
+    expect(await testSqlite({ path: notDb }, ctx)).toMatchObject({ ok: false, error: expect.stringMatching(/not a database/) });
+  });
+});
