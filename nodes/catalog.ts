@@ -4,6 +4,7 @@
  */
 import { NodeRegistry } from '../runtime/registry.js';
 import type { NodeType } from '../runtime/index.js';
+import { CONNECTORS } from './connectors.js';
 import { denormalize } from './core/denormalize.js';
 import { aggregate } from './core/aggregate.js';
 import { filter } from './core/filter.js';
@@ -24,5 +25,5 @@ import { mongodbSource } from './mongodb/source.js';
 export const NODE_TYPES: readonly NodeType[] = [generate, map, filter, select, denormalize, aggregate, fileSource, fileSink, sqliteSource, sqliteSink, mysqlSource, mysqlSink, postgresSource, postgresSink, mongodbSource, mongodbSink] as NodeType[];
 
 export function createRegistry(): NodeRegistry {
-  return new NodeRegistry(NODE_TYPES);
+  return new NodeRegistry(NODE_TYPES, CONNECTORS);
 }

@@ -2,12 +2,16 @@
 export { defineNode, isSinkType, isSourceType } from './node-api.js';
 export type {
   Category,
+  ConnectionTestResult,
+  ConnectorType,
   Logger,
   NodeContext,
   NodeInstance,
   NodeType,
   PortOutputs,
   PortSpec,
+  SourceProgress,
+  TableProgress,
   SinkInstance,
   SourceBatch,
   SourceInstance,

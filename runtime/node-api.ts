@@ -52,6 +52,26 @@ export interface SourceBatch {
   position: unknown;
 }
 
+/** One table (collection, file...) of a source: rows read, and what the source expects in total. */
+export interface TableProgress {
+  name: string;
+  /** `pending` not started, `snapshot` being copied, `done` copied, `streaming` in CDC */
+  phase: 'pending' | 'snapshot' | 'done' | 'streaming';
+  /** rows read (this run and the runs it resumed, when the position says) */
+  done: number;
+  /** the source's estimate of the table's rows (planner statistics: approximate), when it has one */
+  estimated?: number;
+}
+
+/** What a source reports about itself while it runs: per-table progress, CDC lag. */
+export interface SourceProgress {
+  tables?: TableProgress[];
+  /** CDC: how far behind the server's end the committed position is */
+  lag?: { bytes?: number; ms?: number };
+  /** anything else worth a line in the status (slot name, binlog file...) */
+  detail?: Record<string, string | number | boolean>;
+}
+
 export interface SourceInstance {
   kind: 'source';
   /** `position` is the last committed position, or undefined on a first run */
@@ -64,6 +84,8 @@ export interface SourceInstance {
    * It may be called while a read() is pending.
    */
   committed?(position: unknown): Promise<void> | void;
+  /** cheap and synchronous: called for every status (every 500 ms by the server, every refresh by the CLI) */
+  progress?(): SourceProgress | undefined;
   close(): Promise<void>;
 }
 
@@ -140,4 +162,27 @@ export function isSourceType(t: NodeType): boolean {
 
 export function isSinkType(t: NodeType): boolean {
   return t.outputs.length === 0;
+}
+
+/** What a connection test answers: what was reached, or what is wrong and how to fix it. */
+export type ConnectionTestResult =
+  | { ok: true; message: string; details?: Record<string, unknown> }
+  | { ok: false; error: string; hint?: string };
+
+/**
+ * A kind of connection (an entry of a flow's `connections:` map, or a stored connection of the server):
+ * its fields, and a test that connects and says whether it works (and whether CDC would).
+ */
+export interface ConnectorType {
+  /** the entry's `type:`, e.g. `postgres` */
+  type: string;
+  /** other `type:` values accepted for it (`postgresql`, `mariadb`) */
+  aliases?: string[];
+  title: string;
+  /** URL schemes that name it (`postgres`, `postgresql`): `sluice test-connection URL` picks the connector by them (none: no URL form) */
+  schemes: string[];
+  /** the entry's fields; secrets (`password`) are write-only in the server */
+  entrySchema: z.ZodType;
+  /** never throws for a connection problem: `ok: false` with the error and a hint */
+  test(config: Record<string, unknown>, options: { resolvePath: (path: string) => string; timeoutMs?: number }): Promise<ConnectionTestResult>;
 }

@@ -11,7 +11,7 @@ import { compileFlowText } from '../flow/compile.js';
 import { validateFlowText } from '../flow/validate.js';
 import { FlowRun, type RunSummary } from '../executor/flow-run.js';
 import { InProcessLockService } from '../lock/lock.js';
-import type { Logger } from '../node-api.js';
+import type { ConnectionTestResult, Logger } from '../node-api.js';
 import type { NodeRegistry } from '../registry.js';
 import { SqliteCheckpointStore } from '../state/sqlite-checkpoint-store.js';
 import { Progress } from './progress.js';
@@ -88,6 +88,17 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
       }
       const width = Math.max(...catalog.map((t) => t.type.length));
       for (const t of catalog) process.stdout.write(`${t.type.padEnd(width)}  ${t.category.padEnd(11)}  ${t.description}\n`);
+    });
+
+  program
+    .command('test-connection')
+    .description('connect and say what was reached (and whether CDC would work), or what is wrong and how to fix it')
+    .argument('<target>', 'a URL (postgres://, mysql://, mongodb://...) or a flow document')
+    .argument('[name]', "with a flow document: the name of one of its `connections:` (default: each of them)")
+    .option('--json', 'print the results as JSON')
+    .option('--timeout <ms>', 'give up after this long', positiveInt, 10_000)
+    .action(async (target: string, name: string | undefined, opts: { json?: boolean; timeout: number }) => {
+      exitCode = await testConnectionCommand(target, name, opts, registry);
     });
 
   try {
@@ -179,4 +190,41 @@ function printSummary(s: RunSummary, preview: boolean): void {
   w(`${s.flow}: ${s.status} in ${(s.durationMs / 1000).toFixed(2)}s`);
   for (const [id, n] of Object.entries(s.nodes)) w(`  ${id}: in ${n.in}, out ${n.out}${n.errors ? `, errors ${n.errors}` : ''}`);
   if (s.deadLetters) w(`  ${s.deadLetters} record(s) went to the dead-letter store`);
+}
+
+async function testConnectionCommand(target: string, name: string | undefined, opts: { json?: boolean; timeout: number }, registry: NodeRegistry): Promise<number> {
+  const entries: { name: string; type: string; config: Record<string, unknown> }[] = [];
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
+    const connector = registry.connectorForUrl(target);
+    if (!connector) {
+      const schemes = registry.connectors().flatMap((c) => c.schemes.map((s) => `${s}://`));
+      throw new UserError(`no connector for ${target.split(':')[0]}:// URLs (known: ${schemes.join(', ')})`);
+    }
+    entries.push({ name: target.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@'), type: connector.type, config: { url: target } });
+  } else {
+    const result = validateFlowText(readFlowFile(target), registry, { fileName: target, env: process.env });
+    const connections = result.flow?.connections ?? {};
+    if (!result.flow) throw new FlowValidationError(result.issues, target);
+    const names = name ? [name] : Object.keys(connections);
+    if (names.length === 0) throw new UserError(`${target} has no connections: to test a server directly, pass its URL`);
+    for (const n of names) {
+      const c = connections[n] as Record<string, unknown> | undefined;
+      if (!c) throw new UserError(`${target} has no connection named ${JSON.stringify(n)} (it has: ${Object.keys(connections).join(', ') || 'none'})`);
+      entries.push({ name: n, type: String(c.type), config: c });
+    }
+  }
+  const results = [];
+  for (const e of entries) {
+    const connector = registry.connector(e.type);
+    const r: ConnectionTestResult = connector
+      ? await connector.test(e.config, { resolvePath: (p) => resolve(p), timeoutMs: opts.timeout })
+      : { ok: false, error: `no connector for type ${e.type} (known: ${registry.connectors().map((c) => c.type).join(', ')})` };
+    results.push({ name: e.name, type: e.type, ...r });
+    if (!opts.json) {
+      if (r.ok) process.stdout.write(`${e.name}: ok: ${r.message}\n`);
+      else process.stderr.write(`${e.name}: failed: ${r.error}${r.hint ? `\n  hint: ${r.hint}` : ''}\n`);
+    }
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  return results.every((r) => r.ok) ? 0 : 1;
 }

@@ -11,7 +11,7 @@ import type { LockService } from '../lock/lock.js';
 import type { Logger } from '../node-api.js';
 import type { CheckpointStore, StoredDeadLetter } from '../state/checkpoint-store.js';
 import { LogRing, type LogLevel, type LogLine } from './log-ring.js';
-import { RateMeter } from './rates.js';
+import { RateMeter, type TableRates } from './rates.js';
 import { RestartSafeLocks } from './locks.js';
 
 export type { LogLine, LogLevel } from './log-ring.js';
@@ -38,7 +38,12 @@ export interface DeploymentStatus {
   failedNode?: string;
   /** records this deployment sent to the dead-letter store */
   deadLetters: number;
+  /** sources that report it: per-table rows done / estimated with rows/s, CDC lag */
+  progress?: Record<string, SourceStatus>;
 }
+
+/** a source's progress; each table with `rate`, rows per second over the last status interval */
+export type SourceStatus = TableRates[string];
 
 export interface DeployOptions {
   version?: number;
@@ -210,6 +215,8 @@ export class DeploymentManager {
       edges: s ? s.edges : d.run.edgeStats(),
       deadLetters: d.deadLetters,
     };
+    const progress = s ? s.progress : d.run.progress();
+    if (progress && Object.keys(progress).length > 0) out.progress = d.meter.tableRates(progress, Date.now());
     if (d.endedAt) out.endedAt = new Date(d.endedAt).toISOString();
     if (s?.error) out.error = s.error;
     if (s?.failedNode) out.failedNode = s.failedNode;

@@ -12,7 +12,7 @@ import { ConfigError, NodeError, UserError, errorMessage } from '../errors.js';
 import type { CompiledFlow, CompiledNode } from '../flow/compile.js';
 import { ERROR_PORT } from '../flow/schema.js';
 import type { LockService, Lease } from '../lock/lock.js';
-import type { Logger, NodeContext, NodeInstance, PortOutputs, SinkInstance, SourceInstance, TransformInstance } from '../node-api.js';
+import type { Logger, NodeContext, NodeInstance, PortOutputs, SinkInstance, SourceInstance, SourceProgress, TransformInstance } from '../node-api.js';
 import type { Op, SluiceRecord } from '../records.js';
 import { compileUserFunction, UserCodeError } from '../sandbox/sandbox.js';
 import type { CheckpointStore, DeadLetter } from '../state/checkpoint-store.js';
@@ -52,6 +52,8 @@ export interface RunSummary {
   positions: Record<string, unknown>;
   resumedFrom?: Record<string, unknown>;
   deadLetters: number;
+  /** sources that report progress: where they ended (tables done / estimated, CDC lag) */
+  progress?: Record<string, SourceProgress>;
   preview?: Record<string, NodePreview>;
 }
 
@@ -133,6 +135,22 @@ export class FlowRun {
   stats(): Record<string, NodeStats> {
     const out: Record<string, NodeStats> = {};
     for (const [id, r] of this.runners) out[id] = { ...r.stats, ops: r.stats.ops ? { ...r.stats.ops } : undefined };
+    return out;
+  }
+
+  /** what each source that reports progress says about itself now (tables done / estimated, CDC lag) */
+  progress(): Record<string, SourceProgress> {
+    const out: Record<string, SourceProgress> = {};
+    for (const [id, r] of this.runners) {
+      const inst = r.instance;
+      if (inst?.kind !== 'source' || !inst.progress) continue;
+      try {
+        const p = inst.progress();
+        if (p) out[id] = p;
+      } catch (err) {
+        this.log.warn(`node ${id}: progress() failed: ${errorMessage(err)}`);
+      }
+    }
     return out;
   }
 
@@ -252,6 +270,8 @@ export class FlowRun {
       positions,
       deadLetters: this.deadLetterCount,
     };
+    const progress = this.progress();
+    if (Object.keys(progress).length > 0) summary.progress = progress;
     if (this.resumedFrom) summary.resumedFrom = this.resumedFrom;
     if (this.failure) {
       summary.error = this.failure.message;

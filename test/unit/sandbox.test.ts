@@ -74,7 +74,8 @@ describe('sandbox', () => {
   });
 
   it('a memory bomb fails that record with a memory error; the host survives and the rest go on', async () => {
-    const fn = await compileUserFunction('(v) => { if (v.bomb) { const a = []; for (;;) a.push(new Array(100000).fill(v)); } return v.id; }', opts);
+    // a generous time limit: on a loaded machine filling 32 MB can take longer than the suite's 300 ms
+    const fn = await compileUserFunction('(v) => { if (v.bomb) { const a = []; for (;;) a.push(new Array(100000).fill(v)); } return v.id; }', { ...opts, timeoutMs: 10_000 });
     const r = await fn.callBatch([[{ id: 1 }], [{ id: 2, bomb: true }], [{ id: 3 }]]);
     expect(r[0]).toEqual({ ok: true, value: 1 });
     expect(r[1]).toEqual({ ok: false, error: 'exceeded the sandbox memory limit of 32 MB' });
