@@ -7,12 +7,11 @@
 import { UserError, errorMessage } from '../errors.js';
 import { FlowRun, type NodeStats, type RunStatus, type RunSummary } from '../executor/flow-run.js';
 import type { CompiledFlow } from '../flow/compile.js';
-import type { LockService } from '../lock/lock.js';
+import { InProcessLockService, type LockService } from '../lock/lock.js';
 import type { Logger } from '../node-api.js';
 import type { CheckpointStore, StoredDeadLetter } from '../state/checkpoint-store.js';
 import { LogRing, type LogLevel, type LogLine } from './log-ring.js';
 import { RateMeter, type TableRates } from './rates.js';
-import { RestartSafeLocks } from './locks.js';
 
 export type { LogLine, LogLevel } from './log-ring.js';
 
@@ -100,7 +99,7 @@ export class DeploymentManager {
   private ticker?: NodeJS.Timeout;
 
   constructor(private readonly options: DeploymentManagerOptions) {
-    this.locks = options.locks ?? new RestartSafeLocks();
+    this.locks = options.locks ?? new InProcessLockService();
   }
 
   // ---- listeners -------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ export interface RunOptions {
   log?: Logger;
   /** every batch that crosses a node boundary, for live previews (socket.io) */
   tap?: (event: { node: string; direction: 'in' | 'out'; port: string; records: SluiceRecord[] }) => void;
-  /** stateful flows: how often an aligned checkpoint is taken, ms */
+  /** stateful flows: how often an aligned checkpoint is taken, ms (default: the flow's settings.checkpointIntervalMs) */
   checkpointIntervalMs?: number;
   leaseTtlMs?: number;
 }
@@ -188,6 +188,7 @@ export class FlowRun {
     const { store, preview } = this.options;
     const flow = this.plan.flow;
     let checkpointTimer: NodeJS.Timeout | undefined;
+    let loopsEnded = false;
     let leaseTimer: NodeJS.Timeout | undefined;
     try {
       if (!preview && store) {
@@ -215,7 +216,18 @@ export class FlowRun {
         (r) => r.instance?.kind === 'transform' && typeof r.instance.snapshot === 'function',
       );
       if (this.stateful && !preview) {
-        checkpointTimer = setInterval(() => void this.alignedCheckpoint(), this.options.checkpointIntervalMs ?? 1000);
+        // Self-scheduling: the next checkpoint waits at least ten times as long as the last one took, so a
+        // large state (a nest of a million children) costs at most ~10 % of the run, not the whole run.
+        const interval = this.options.checkpointIntervalMs ?? flow.settings.checkpointIntervalMs;
+        const schedule = (delay: number) => {
+          checkpointTimer = setTimeout(() => {
+            const began = Date.now();
+            void this.alignedCheckpoint().finally(() => {
+              if (!loopsEnded && !this.stopController.signal.aborted) schedule(Math.max(interval, 10 * (Date.now() - began)));
+            });
+          }, delay);
+        };
+        schedule(interval);
       }
       for (const r of this.runners.values()) {
         const inst = r.instance;
@@ -237,7 +249,8 @@ export class FlowRun {
     } catch (err) {
       this.fail(undefined, err);
     } finally {
-      clearInterval(checkpointTimer);
+      loopsEnded = true;
+      clearTimeout(checkpointTimer);
       clearInterval(leaseTimer);
       for (const t of this.tickTimers) clearInterval(t);
     }

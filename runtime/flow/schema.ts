@@ -37,6 +37,17 @@ export const settingsSchema = z
       .min(0)
       .default(10_000)
       .describe('on stop, how long batches in flight may take to finish before they are abandoned'),
+    checkpointIntervalMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(3_600_000)
+      .default(1000)
+      .describe(
+        'flows with stateful nodes (aggregate, denormalize): how often node state is checkpointed with the positions, ms. ' +
+          'Stretched automatically so checkpointing takes at most a tenth of the time when the state is large; ' +
+          'a longer interval means more records re-read after a crash, never a lost or double-counted one',
+      ),
   })
   .strict();
 

@@ -87,7 +87,7 @@ export function validateFlow(raw: unknown, registry: NodeRegistry, options: Vali
   for (const p of envProblems) add(p.path, `environment variable ${p.name} is not set`);
 
   // 2. document structure
-  const structure = flowSchema.safeParse(resolved);
+  const structure = flowSchema.safeParse(resolved, { reportInput: true });
   if (!structure.success) {
     for (const zi of structure.error.issues) add(zi.path as (string | number)[], zodMessage(zi));
     return { issues };
@@ -109,7 +109,7 @@ export function validateFlow(raw: unknown, registry: NodeRegistry, options: Vali
       return;
     }
     types.set(node.id, type);
-    const config = type.configSchema.safeParse(node.config);
+    const config = type.configSchema.safeParse(node.config, { reportInput: true });
     if (config.success) configs.set(node.id, config.data);
     else for (const zi of config.error.issues) add(['nodes', i, 'config', ...(zi.path as (string | number)[])], zodMessage(zi));
   });

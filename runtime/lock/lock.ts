@@ -21,17 +21,25 @@ export class LockBusyError extends Error {
   override name = 'LockBusyError';
 }
 
-/** Leases within one process (single mode): enough to refuse running the same flow twice at once. */
+/**
+ * Leases within one process (single mode): enough to refuse running the same flow twice at once.
+ * Tokens start from the wall clock (ms) when the service is made, so a later process (a restarted
+ * server, the next `sluice run`) always holds a larger token than an earlier one and is never fenced
+ * off by the checkpoint store.
+ */
 export class InProcessLockService implements LockService {
   private readonly held = new Map<string, { token: number; expires: number }>();
   private readonly tokens = new Map<string, number>();
+  private readonly base: number;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = Date.now) {
+    this.base = now();
+  }
 
   async acquire(resource: string, ttlMs: number): Promise<Lease> {
     const current = this.held.get(resource);
     if (current && current.expires > this.now()) throw new LockBusyError(`${resource} is already running (held by lease ${current.token})`);
-    const token = (this.tokens.get(resource) ?? 0) + 1;
+    const token = (this.tokens.get(resource) ?? this.base) + 1;
     this.tokens.set(resource, token);
     this.held.set(resource, { token, expires: this.now() + ttlMs });
     const held = this.held;

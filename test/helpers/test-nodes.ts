@@ -53,6 +53,40 @@ export const memorySink = defineNode({
   },
 });
 
-export const testRegistry = () => new NodeRegistry([...NODE_TYPES, memorySink as NodeType]);
+/** times each snapshot() was taken, by node name */
+export const snapshots = new Map<string, number[]>();
+
+/** a stateful pass-through whose snapshot() takes `snapshotMs` of CPU (a large state to serialise) */
+export const slowStateTransform = defineNode({
+  type: 'test.slowState',
+  category: 'transform',
+  title: 'Slow state',
+  description: 'passes records through; its checkpoint takes a while',
+  configSchema: z.object({ name: z.string(), snapshotMs: z.number(), delayMs: z.number().default(0) }).strict(),
+  inputs: [{ name: 'in', required: true }],
+  outputs: [{ name: 'out' }],
+  create(ctx) {
+    return {
+      kind: 'transform',
+      async open() {},
+      async process(records) {
+        if (ctx.config.delayMs) await sleep(ctx.config.delayMs);
+        return { out: records };
+      },
+      snapshot() {
+        const end = Date.now() + ctx.config.snapshotMs;
+        while (Date.now() < end) {
+          /* serialising a big state */
+        }
+        const list = snapshots.get(ctx.config.name) ?? [];
+        snapshots.set(ctx.config.name, [...list, Date.now()]);
+        return { n: list.length + 1 };
+      },
+      async close() {},
+    };
+  },
+});
+
+export const testRegistry = () => new NodeRegistry([...NODE_TYPES, memorySink as NodeType, slowStateTransform as NodeType]);
 
 export const flat = (c: Collected) => c.batches.flat();

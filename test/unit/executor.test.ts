@@ -5,7 +5,7 @@ import { FlowRun } from '../../runtime/executor/flow-run.js';
 import { InProcessLockService } from '../../runtime/lock/lock.js';
 import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
 import { FencedOffError } from '../../runtime/state/checkpoint-store.js';
-import { collector, flat, testRegistry } from '../helpers/test-nodes.js';
+import { collector, flat, snapshots, testRegistry } from '../helpers/test-nodes.js';
 import { tempDir } from '../helpers/node-harness.js';
 
 const registry = testRegistry();
@@ -222,6 +222,38 @@ describe('executor', () => {
     expect(second.error).toMatch(/flow exec-test cannot start: flow:exec-test is already running/);
     release();
     expect((await first).status).toBe('completed');
+  });
+
+  it('checkpoints stateful flows every settings.checkpointIntervalMs, stretched to ten times a slow checkpoint', async () => {
+    const run = async (name: string, snapshotMs: number) => {
+      collector(name);
+      const plan = flow(
+        [gen(600, { rate: 500 }), { id: 'st', type: 'test.slowState', config: { name, snapshotMs } }, { id: 'sink', type: 'test.memory', config: { name } }],
+        [{ from: 'gen', to: 'st' }, { from: 'st', to: 'sink' }],
+        { checkpointIntervalMs: 100, batchSize: 10 },
+      );
+      const summary = await new FlowRun(plan, { store: newStore() }).run();
+      expect(summary.status).toBe('completed');
+      const at = snapshots.get(name)!;
+      return { count: at.length, gaps: at.slice(1).map((t, i) => t - at[i]) };
+    };
+    const fast = await run('ckpt-fast', 0); // ~1.2 s of input at 100 ms: about a dozen checkpoints
+    const slow = await run('ckpt-slow', 60); // each takes 60 ms: the next waits >= 600 ms
+    expect(fast.count).toBeGreaterThanOrEqual(6);
+    expect(slow.count).toBeLessThanOrEqual(4);
+    for (const gap of slow.gaps.slice(0, -1)) expect(gap).toBeGreaterThanOrEqual(600);
+  });
+
+  it('a later lock service (a restarted process) hands out larger tokens than an earlier one', async () => {
+    let clock = 1_000_000;
+    const earlier = new InProcessLockService(() => clock);
+    const a = await earlier.acquire('flow:x', 1000);
+    await a.release();
+    const b = await earlier.acquire('flow:x', 1000);
+    expect(b.token).toBeGreaterThan(a.token);
+    clock += 5; // the next process starts a little later, its own counter from scratch
+    const later = await new InProcessLockService(() => clock).acquire('flow:x', 1000);
+    expect(later.token).toBeGreaterThan(b.token);
   });
 
   it('the checkpoint store refuses a save fenced off by a newer lease', async () => {

@@ -92,6 +92,14 @@ describe('flow validation', () => {
     expect(paths).toContain('nodes[out].config.path: required');
   });
 
+  it('says a value of the wrong type is of the wrong type, not that it is missing', () => {
+    const f = base();
+    f.nodes[0].config = { count: 'ten', dataset: 'orders' } as never;
+    const paths = errors(f).map((e) => `${e.path}: ${e.message}`);
+    expect(paths).toContainEqual(expect.stringMatching(/^nodes\[gen\]\.config\.count: .*expected number, received string/));
+    expect(paths.join('\n')).not.toMatch(/count: required/);
+  });
+
   it('reports unknown config fields (typos) instead of ignoring them', () => {
     const f = base();
     (f.nodes[0].config as Record<string, unknown>).cuont = 5;
