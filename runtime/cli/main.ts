@@ -14,7 +14,7 @@ import { InProcessLockService } from '../lock/lock.js';
 import type { ConnectionTestResult, Logger } from '../node-api.js';
 import type { NodeRegistry } from '../registry.js';
 import { SqliteCheckpointStore } from '../state/sqlite-checkpoint-store.js';
-import { Progress } from './progress.js';
+import { Progress, progressSummary, tableLines } from './progress.js';
 
 export const DEFAULT_STATE = './data/sluice-state.db';
 
@@ -188,7 +188,11 @@ function printSummary(s: RunSummary, preview: boolean): void {
     if (read === 0 && s.status === 'completed') w('nothing new to read after it; `--from-start` runs the flow again from the beginning');
   }
   w(`${s.flow}: ${s.status} in ${(s.durationMs / 1000).toFixed(2)}s`);
-  for (const [id, n] of Object.entries(s.nodes)) w(`  ${id}: in ${n.in}, out ${n.out}${n.errors ? `, errors ${n.errors}` : ''}`);
+  for (const [id, n] of Object.entries(s.nodes)) {
+    const p = s.progress?.[id];
+    w(`  ${id}: in ${n.in}, out ${n.out}${n.errors ? `, errors ${n.errors}` : ''}${p ? `; ${progressSummary(p)}` : ''}`);
+    if (p) for (const line of tableLines(id, p, 50)) w(`  ${line}`);
+  }
   if (s.deadLetters) w(`  ${s.deadLetters} record(s) went to the dead-letter store`);
 }
 
