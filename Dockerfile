@@ -9,7 +9,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts && npm rebuild better-sqlite3 isolated-vm
 COPY . .
-RUN npm run build && (npm run build:editor || true) && npm prune --omit=dev
+RUN npm run build && npm run build:editor && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app
