@@ -134,14 +134,14 @@ export interface NodeType<S extends z.ZodType = z.ZodType> {
   /** a name from the editor's icon set */
   icon?: string;
   configSchema: S;
-  /** every input port the type can have; see `inputsFor` when they depend on the config */
+  /** every input port the type can have; see `inputsBy` when they depend on the config */
   inputs: PortSpec[];
   /**
-   * The input ports of a node with this (parsed) config, when they depend on it (e.g. a mode with two
-   * inputs and a mode with one): a subset of `inputs`, with their own `required`. Validation wires and
-   * checks edges against it; without it, `inputs`.
+   * The input ports when they depend on one config field (a mode with two inputs and a mode with one):
+   * for each value of `field`, a subset of `inputs` with their own `required`. Declarative, so the editor
+   * draws the same handles that validation checks edges against; a value not listed means `inputs`.
    */
-  inputsFor?(config: z.output<S>): PortSpec[];
+  inputsBy?: InputsBy;
   outputs: PortSpec[];
   create(ctx: NodeContext<z.output<S>>): NodeInstance | Promise<NodeInstance>;
 }
@@ -151,9 +151,16 @@ export function defineNode<S extends z.ZodType>(def: NodeType<S>): NodeType<S> {
   return def;
 }
 
+export interface InputsBy {
+  field: string;
+  cases: Record<string, PortSpec[]>;
+}
+
 /** The input ports of a node of type `t` with `config` (parsed by its schema; undefined when it is invalid). */
-export function inputsOf(t: NodeType, config: unknown): PortSpec[] {
-  return t.inputsFor && config !== undefined ? t.inputsFor(config) : t.inputs;
+export function inputsOf(t: { inputs: PortSpec[]; inputsBy?: InputsBy }, config: unknown): PortSpec[] {
+  if (!t.inputsBy || config === null || typeof config !== 'object') return t.inputs;
+  const value = (config as Record<string, unknown>)[t.inputsBy.field];
+  return (typeof value === 'string' && Object.hasOwn(t.inputsBy.cases, value) ? t.inputsBy.cases[value] : undefined) ?? t.inputs;
 }
 
 export function isSourceType(t: NodeType): boolean {

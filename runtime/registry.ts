@@ -1,6 +1,6 @@
 /** The catalog of node types a runtime knows. Built from an explicit list (nodes/catalog.ts). */
 import { z } from 'zod';
-import type { Category, ConnectorType, NodeType, PortSpec } from './node-api.js';
+import type { Category, ConnectorType, InputsBy, NodeType, PortSpec } from './node-api.js';
 
 export interface NodeTypeInfo {
   type: string;
@@ -9,6 +9,8 @@ export interface NodeTypeInfo {
   description: string;
   icon?: string;
   inputs: PortSpec[];
+  /** the inputs when they depend on a config field: the editor draws these handles */
+  inputsBy?: InputsBy;
   outputs: PortSpec[];
   /** JSON Schema of the config, from the zod schema: the editor renders its form from it */
   configSchema: unknown;
@@ -77,6 +79,7 @@ export class NodeRegistry {
       description: t.description,
       icon: t.icon,
       inputs: t.inputs,
+      inputsBy: t.inputsBy,
       outputs: t.outputs,
       configSchema: z.toJSONSchema(t.configSchema, { io: 'input', unrepresentable: 'any' }),
     }));

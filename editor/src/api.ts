@@ -24,6 +24,8 @@ export interface NodeTypeInfo {
   description: string;
   icon?: string;
   inputs: PortInfo[];
+  /** the inputs when they depend on a config field (core.denormalize: mode) */
+  inputsBy?: { field: string; cases: Record<string, PortInfo[]> };
   outputs: PortInfo[];
   configSchema: Record<string, unknown>;
 }

@@ -4,6 +4,7 @@
  */
 import type { Connection, Edge } from '@xyflow/react';
 import { findCycle } from '../../runtime/flow/validate.js';
+import { inputsOf } from '../../runtime/node-api.js';
 import type { Catalog, FlowNode } from './doc.js';
 
 export function connectionProblem(c: Connection | Edge, nodes: readonly FlowNode[], edges: readonly Edge[], catalog: Catalog): string | null {
@@ -15,6 +16,9 @@ export function connectionProblem(c: Connection | Edge, nodes: readonly FlowNode
   if (from.id === to.id) return `a node cannot feed itself: "${from.id}" → "${from.id}" would be a cycle`;
   if (fromType && fromType.outputs.length === 0) return `"${from.id}" is a sink: it has no output to wire`;
   if (toType && toType.inputs.length === 0) return `"${to.id}" is a source: it takes no input`;
+  if (toType && c.targetHandle && !inputsOf(toType, to.data.config).some((p) => p.name === c.targetHandle)) {
+    return `"${to.id}" has no input "${c.targetHandle}" with its config`;
+  }
   const sourceHandle = c.sourceHandle ?? null;
   const targetHandle = c.targetHandle ?? null;
   if (edges.some((e) => e.source === c.source && e.target === c.target && (e.sourceHandle ?? null) === sourceHandle && (e.targetHandle ?? null) === targetHandle)) {

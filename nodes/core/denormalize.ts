@@ -5,7 +5,7 @@
  * - `mode: nest` (inputs `parent` and `child`): keeps parents and children and emits the full nested
  *   document on every change (denormalize/nest.ts); its state is checkpointed with the positions.
  *
- * The inputs depend on the mode (inputsFor): validation rejects a nest node whose `child` is not wired,
+ * The inputs depend on the mode (inputsBy): validation rejects a nest node whose `child` is not wired,
  * or an edge into `parent` of a lookup node, naming the node and the port.
  */
 import { z } from 'zod';
@@ -35,13 +35,16 @@ export const denormalize = defineNode({
     { ...PARENT, required: false },
     { ...CHILD, required: false },
   ],
-  inputsFor: (config) =>
-    config.mode === 'lookup'
-      ? [{ ...IN, required: true }]
-      : [
-          { ...PARENT, required: true },
-          { ...CHILD, required: true },
-        ],
+  inputsBy: {
+    field: 'mode',
+    cases: {
+      lookup: [{ ...IN, required: true }],
+      nest: [
+        { ...PARENT, required: true },
+        { ...CHILD, required: true },
+      ],
+    },
+  },
   outputs: [
     { name: 'out', description: 'lookup: the enriched records; nest: the documents (op c / u, and d when a parent is deleted)' },
     { name: 'error', description: 'records that cannot be used (no key, a key that is not a scalar; lookup with onMissing: error, no match), with the reason' },

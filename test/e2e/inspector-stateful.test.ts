@@ -87,7 +87,7 @@ describe.skipIf(!chromium.available)('inspector forms of the stateful nodes (Chr
     expect(counted).toBe(50);
   });
 
-  it('denormalize: mode is a dropdown that switches the fields (lookup: from, onMissing; nest: parentKey, childKey)', async () => {
+  it('denormalize: mode is a dropdown that switches the fields and the input handles (lookup: in; nest: parent, child)', async () => {
     await dropFromPalette(page, 'core.denormalize', 600, 450);
     await page.getByTestId('node-denormalize_1').click();
     const form = page.getByTestId('inspector').locator('form');
@@ -95,7 +95,10 @@ describe.skipIf(!chromium.available)('inspector forms of the stateful nodes (Chr
     expect(await mode.locator('option').allTextContents()).toEqual(['lookup', 'nest']);
     expect(await form.locator('select#cfg_denormalize_1_onMissing option').allTextContents()).toEqual(['keep', 'drop', 'error']);
     expect(await form.locator('select#cfg_denormalize_1_from__oneof_select option').allTextContents()).toEqual(['sqlite', 'mysql', 'postgres', 'mongodb']);
+    const handles = () => page.locator('[data-testid="node-denormalize_1"] .react-flow__handle.target').evaluateAll((els) => els.map((e) => e.getAttribute('data-handleid')));
+    await expect.poll(handles).toEqual(['in']);
     await mode.selectOption({ label: 'nest' });
+    await expect.poll(handles).toEqual(['parent', 'child']);
     await form.locator('#cfg_denormalize_1_parentKey').fill('id');
     await form.locator('#cfg_denormalize_1_childKey').fill('order_id');
     expect(await form.locator('#cfg_denormalize_1_onMissing').count()).toBe(0);

@@ -185,15 +185,15 @@ describe('flow validation', () => {
     expect(es).toContain('name: required');
   });
 
-  it('checks the wiring against inputsFor(config) when a type\'s inputs depend on its config', () => {
+  it('checks the wiring against inputsBy when a type\'s inputs depend on a config field', () => {
     const join = defineNode({
       type: 'test.join',
       category: 'transform',
       title: 'Join',
       description: 'one input, or left and right',
-      configSchema: z.object({ two: z.boolean() }).strict(),
+      configSchema: z.object({ shape: z.enum(['one', 'two']) }).strict(),
       inputs: [{ name: 'in', required: false }, { name: 'left', required: false }, { name: 'right', required: false }],
-      inputsFor: (c) => (c.two ? [{ name: 'left' }, { name: 'right', description: 'the other side' }] : [{ name: 'in' }]),
+      inputsBy: { field: 'shape', cases: { two: [{ name: 'left' }, { name: 'right', description: 'the other side' }], one: [{ name: 'in' }] } },
       outputs: [{ name: 'out' }],
       create: () => ({ kind: 'transform', async open() {}, async process() { return {}; }, async close() {} }),
     });
@@ -203,7 +203,7 @@ describe('flow validation', () => {
       name: 'f',
       nodes: [
         { id: 'gen', type: 'core.generate', config: {} },
-        { id: 'j', type: 'test.join', config: { two } },
+        { id: 'j', type: 'test.join', config: { shape: two ? 'two' : 'one' } },
         { id: 'out', type: 'file.sink', config: { path: '/tmp/x.jsonl' } },
       ],
       edges: [...edges, { from: 'j', to: 'out' }],

@@ -5,6 +5,7 @@
  */
 import { memo } from 'react';
 import { Handle, Position, type NodeProps } from '@xyflow/react';
+import { inputsOf } from '../../../runtime/node-api.js';
 import type { PortInfo } from '../api.js';
 import type { FlowNode } from '../doc.js';
 import { Icon, iconOf } from '../nodeMeta.js';
@@ -77,7 +78,7 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   const { t: type, error, has, ...c } = useNodeView(id, data.type);
   const counts: Counts | null = has ? c : null;
   const category = type?.category ?? 'unknown';
-  const inputs = type ? type.inputs : DEFAULT_INPUTS;
+  const inputs = type ? inputsOf(type, data.config) : DEFAULT_INPUTS;
   const outputs = type ? type.outputs : DEFAULT_OUTPUTS;
   return (
     <div className={`flow-node cat-${category}${selected ? ' selected' : ''}${error ? ' has-error' : ''}`} data-testid={`node-${id}`}>
