@@ -35,3 +35,14 @@ if [ "$changed" = 1 ]; then
   for _ in $(seq 1 50); do psql_q 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.2; done
   echo "postgres: wal_level is now $(psql_q 'SHOW wal_level')"
 fi
+
+# A private cluster on 5433 that tests may crash and restart (`pg_ctlcluster $ver sluice_restart stop -m
+# immediate`): the shared one on 5432 serves every other suite at the same time.
+if ! pg_lsclusters -h 2>/dev/null | awk '{print $2}' | grep -qx sluice_restart; then
+  echo "postgres (restartable): creating cluster $ver/sluice_restart on 5433"
+  pg_createcluster "$ver" sluice_restart -p 5433 -- --auth=trust >/dev/null || { echo "postgres (restartable): pg_createcluster failed"; exit 0; }
+  pg_conftool "$ver" sluice_restart set wal_level logical
+  pg_conftool "$ver" sluice_restart set max_replication_slots 10
+  pg_conftool "$ver" sluice_restart set max_wal_senders 10
+fi
+start_service "postgres (restartable)" 5433 pg_ctlcluster --skip-systemctl-redirect "$ver" sluice_restart start || true
