@@ -45,7 +45,8 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     .name('sluice')
     .description('Run and check Sluice flow documents (YAML or JSON)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .addHelpText('after', '\nAlso:\n  sluice serve [--port N] [--host H] [--data DIR]   the server and the browser editor (default http://localhost:8080)');
 
   program
     .command('run')
