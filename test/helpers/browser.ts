@@ -6,7 +6,7 @@
  * Chromium missing: a failure under CI=true, a loud skip otherwise (like test/helpers/services.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
@@ -35,22 +35,7 @@ export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** builds the editor into dist/editor unless the build there is newer than every source file */
+/** builds the editor into dist/editor unless the build there is newer than every source (scripts/build-editor.js) */
 export function ensureEditorBuilt(): void {
-  const index = join(ROOT, 'dist', 'editor', 'index.html');
-  const sources = Math.max(newestMtime(join(ROOT, 'editor')), newestMtime(join(ROOT, 'runtime', 'flow')));
-  if (existsSync(index) && statSync(index).mtimeMs > sources) return;
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(ROOT, 'editor', 'vite.config.ts'), '--logLevel', 'warn'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-editor.js')], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
 }
