@@ -1,12 +1,12 @@
 /**
  * Connection secrets are write-only: a response replaces each secret field with `has<Field>: true`, and
- * a save that leaves a secret out keeps the stored one. Testers check that a connection works; they are
- * a map type → function handed to the app, so each connector family adds its own.
+ * a save that leaves a secret out keeps the stored one. Connection tests are the connectors' own
+ * (the registry's ConnectorType.test, nodes/connectors.ts), run here with a time limit.
  */
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import Database from 'better-sqlite3';
 import { errorMessage } from '../runtime/errors.js';
+import type { ConnectionTestResult } from '../runtime/node-api.js';
+import type { NodeRegistry } from '../runtime/registry.js';
 import type { StoredConnection } from './store/control-store.js';
 
 /** fields that are secret in every connection type (case-insensitive; also as a suffix: `clientSecret`, `sslPassword`) */
@@ -15,19 +15,6 @@ const SECRET_SUFFIXES = ['password', 'secret', 'token', 'apikey', 'privatekey'];
 
 /** type → extra field names that type marks secret */
 export type SecretFieldsByType = Record<string, readonly string[]>;
-
-export type TestResult = { ok: true; message: string } | { ok: false; error: string; hint?: string };
-
-export interface TestContext {
-  /** relative paths resolve against it */
-  cwd: string;
-  signal: AbortSignal;
-}
-
-/** checks a connection with its whole config (secrets included) */
-export type ConnectionTester = (config: Record<string, unknown>, ctx: TestContext) => Promise<TestResult>;
-
-export type ConnectionTesters = Record<string, ConnectionTester>;
 
 export function isSecretField(field: string, typeSecrets: readonly string[] = []): boolean {
   const f = field.toLowerCase();
@@ -101,49 +88,30 @@ export function withStoredConnections(doc: Record<string, unknown>, stored: Stor
   return { ...doc, connections: { ...connections, ...inline } };
 }
 
-/** sqlite: the file exists and opens as a database */
-export const testSqlite: ConnectionTester = async (config, ctx) => {
-  if (typeof config.path !== 'string' || config.path === '') {
-    return { ok: false, error: 'config.path is required: the SQLite database file' };
-  }
-  const path = resolve(ctx.cwd, config.path);
-  if (!existsSync(path)) {
-    return { ok: false, error: `no such file: ${path}`, hint: 'sqlite.sink creates the file on its first write; sqlite.source needs it to exist' };
-  }
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-    const { n } = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number };
-    return { ok: true, message: `opened ${path}: ${n} table${n === 1 ? '' : 's'}` };
-  } catch (err) {
-    return { ok: false, error: `cannot open ${path}: ${errorMessage(err)}` };
-  } finally {
-    db?.close();
-  }
-};
+/** the connection types the registry knows, for messages */
+export function knownTypes(registry: NodeRegistry): string {
+  return registry.connectors().flatMap((c) => [c.type, ...c.aliases]).join(', ');
+}
 
-export const defaultTesters = (): ConnectionTesters => ({ sqlite: testSqlite });
-
-/** runs the type's tester, with a time limit; a type without one answers that it has none */
+/** runs the type's connection test (secrets included), with a time limit; a type without a connector says so */
 export async function testConnection(
-  testers: ConnectionTesters,
+  registry: NodeRegistry,
   type: string,
   config: Record<string, unknown>,
   cwd: string,
   timeoutMs = 10_000,
-): Promise<TestResult> {
-  const tester = testers[type];
-  if (!tester) return { ok: false, error: `no connector for type ${type} yet` };
-  const controller = new AbortController();
+): Promise<ConnectionTestResult> {
+  const connector = registry.connector(type);
+  if (!connector) return { ok: false, error: `no connector for type ${type} (known: ${knownTypes(registry)})` };
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<TestResult>((res) => {
-    timer = setTimeout(() => {
-      controller.abort();
-      res({ ok: false, error: `the test did not finish within ${timeoutMs / 1000} s`, hint: 'check the host and port, and that a firewall lets the server through' });
-    }, timeoutMs);
+  const timeout = new Promise<ConnectionTestResult>((res) => {
+    timer = setTimeout(
+      () => res({ ok: false, error: `the test did not finish within ${timeoutMs / 1000} s`, hint: 'check the host and port, and that a firewall lets the server through' }),
+      timeoutMs,
+    );
   });
   try {
-    return await Promise.race([tester(config, { cwd, signal: controller.signal }), timeout]);
+    return await Promise.race([connector.test(config, { resolvePath: (p) => resolve(cwd, p), timeoutMs: Math.max(1000, timeoutMs - 500) }), timeout]);
   } catch (err) {
     return { ok: false, error: errorMessage(err) };
   } finally {

@@ -1,7 +1,7 @@
 /** What the HTTP and socket.io layers are built from: every dependency handed in, no module singletons. */
 import type { DeploymentManager } from '../runtime/deploy/manager.js';
 import type { NodeRegistry } from '../runtime/registry.js';
-import type { ConnectionTesters, SecretFieldsByType } from './connections.js';
+import type { SecretFieldsByType } from './connections.js';
 import type { DeployService } from './deployments.js';
 import type { ServerLog } from './log.js';
 import type { PreviewService } from './previews.js';
@@ -13,8 +13,6 @@ export interface AppContext {
   manager: DeploymentManager;
   deployments: DeployService;
   previews: PreviewService;
-  /** connection type → tester (POST /api/connections/:id/test) */
-  testers: ConnectionTesters;
   /** connection type → extra secret field names */
   secretFields: SecretFieldsByType;
   /** what `${env:NAME}` in flows resolves against */

@@ -9,7 +9,7 @@ import { Server as SocketServer } from 'socket.io';
 import type { DeploymentManager } from '../runtime/deploy/manager.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { createApp } from './app.js';
-import { defaultTesters, type ConnectionTesters, type SecretFieldsByType } from './connections.js';
+import type { SecretFieldsByType } from './connections.js';
 import type { AppContext } from './context.js';
 import { DeployService } from './deployments.js';
 import { silentLog, type ServerLog } from './log.js';
@@ -21,8 +21,6 @@ export interface ServerDeps {
   registry: NodeRegistry;
   store: ControlStore;
   manager: DeploymentManager;
-  /** default: sqlite only */
-  testers?: ConnectionTesters;
   secretFields?: SecretFieldsByType;
   /** default: process.env */
   env?: Record<string, string | undefined>;
@@ -55,7 +53,6 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
     manager: deps.manager,
     deployments: new DeployService({ store: deps.store, manager: deps.manager, registry: deps.registry, env, log }),
     previews: new PreviewService({ cwd, maxConcurrent: deps.maxPreviews }),
-    testers: deps.testers ?? defaultTesters(),
     secretFields: deps.secretFields ?? {},
     env,
     cwd,

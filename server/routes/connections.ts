@@ -3,7 +3,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { FLOW_NAME } from '../../runtime/flow/schema.js';
 import { parseInput } from '../body.js';
-import { mergeSecrets, redact, testConnection } from '../connections.js';
+import { knownTypes, mergeSecrets, redact, testConnection } from '../connections.js';
 import { iso, type AppContext } from '../context.js';
 import { badRequest, notFound } from '../http-errors.js';
 import type { StoredConnection } from '../store/control-store.js';
@@ -15,7 +15,7 @@ const name = z
 const type = z
   .string()
   .regex(/^[a-z][a-z0-9_-]*$/, 'must be a lowercase connector name such as postgres, mysql, sqlite')
-  .describe('which connector: postgres, mysql, mongodb, kafka, sqlite …');
+  .describe('which connector: postgres, mysql, mongodb, sqlite (GET /api/connection-types lists them)');
 const config = z
   .record(z.string(), z.unknown())
   .describe('the connector settings; secret fields (password, token …) are never returned');
@@ -50,8 +50,16 @@ export function connectionRoutes(ctx: AppContext): Router {
     res.json(ctx.store.listConnections().map(view));
   });
 
+  /** a type the registry has no connector for is refused, naming the ones it has */
+  const checkType = (t: string) => {
+    if (!ctx.registry.connector(t)) {
+      throw badRequest(`no connector for type ${t} (known: ${knownTypes(ctx.registry)})`, [{ path: 'type', message: `must be one of: ${knownTypes(ctx.registry)}` }]);
+    }
+  };
+
   r.post('/', (req, res) => {
     const body = parseInput(createSchema, req.body);
+    checkType(body.type);
     const stored = ctx.store.createConnection(body.name, body.type, mergeSecrets(body.config, undefined, secretsOf(body.type)));
     res.status(201).json(view(stored));
   });
@@ -69,6 +77,7 @@ export function connectionRoutes(ctx: AppContext): Router {
       ]);
     }
     const t = body.type ?? current.type;
+    if (body.type !== undefined) checkType(body.type);
     const updated = ctx.store.updateConnection(current.id, t, mergeSecrets(body.config, current.config, secretsOf(t)));
     if (!updated) throw notFound(`no connection named ${current.id}`);
     res.json(view(updated));
@@ -81,7 +90,7 @@ export function connectionRoutes(ctx: AppContext): Router {
 
   r.post('/:id/test', async (req, res) => {
     const c = find(req);
-    res.json(await testConnection(ctx.testers, c.type, c.config, ctx.cwd));
+    res.json(await testConnection(ctx.registry, c.type, c.config, ctx.cwd));
   });
 
   return r;

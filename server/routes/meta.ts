@@ -1,10 +1,11 @@
-/** /api/health and /api/node-types (the catalog is built once: the registry does not change). */
+/** /api/health, /api/node-types and /api/connection-types (built once: the registry does not change). */
 import { Router } from 'express';
 import type { AppContext } from '../context.js';
 
 export function metaRoutes(ctx: AppContext): Router {
   const r = Router();
   let catalog: string | undefined;
+  let connectorCatalog: string | undefined;
 
   r.get('/health', (_req, res) => {
     res.json({ ok: true, version: ctx.version, uptimeMs: Date.now() - ctx.startedAt });
@@ -13,6 +14,11 @@ export function metaRoutes(ctx: AppContext): Router {
   r.get('/node-types', (_req, res) => {
     catalog ??= JSON.stringify(ctx.registry.catalog());
     res.type('application/json').send(catalog);
+  });
+
+  r.get('/connection-types', (_req, res) => {
+    connectorCatalog ??= JSON.stringify(ctx.registry.connectors());
+    res.type('application/json').send(connectorCatalog);
   });
 
   return r;

@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parse as parseYaml } from 'yaml';
 import { io, type Socket } from 'socket.io-client';
+import pg from 'pg';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { service } from '../helpers/services.js';
+
+const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', async (url) => {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  await c.connect();
+  await c.end();
+});
 
 let server: ServerProcess;
 const seen: string[] = []; // every response body, to prove a secret never comes back
@@ -266,13 +274,35 @@ describe('connections', () => {
     expect((await call('DELETE', '/api/connections/dup')).status).toBe(404);
   });
 
-  it('tests a sqlite connection by opening the file, and says when a type has no connector yet', async () => {
+  it('lists the connection types with their fields as JSON Schema, and refuses a type without a connector', async () => {
+    const types = await call('GET', '/api/connection-types');
+    expect(types.status).toBe(200);
+    expect(types.json.map((t: { type: string }) => t.type)).toEqual(expect.arrayContaining(['postgres', 'mysql', 'mongodb', 'sqlite']));
+    const postgres = types.json.find((t: { type: string }) => t.type === 'postgres');
+    expect(postgres).toMatchObject({ title: 'PostgreSQL', aliases: ['postgresql'], schemes: ['postgres', 'postgresql'] });
+    expect(Object.keys(postgres.configSchema.properties)).toEqual(expect.arrayContaining(['url', 'host', 'port', 'user', 'password', 'database', 'tls']));
+    const kafka = await call('POST', '/api/connections', { name: 'mq', type: 'kafka', config: { brokers: 'localhost:9092' } });
+    expect(kafka.status).toBe(400);
+    expect(kafka.json).toMatchObject({ error: expect.stringMatching(/^no connector for type kafka \(known: postgres, postgresql, mysql, mariadb, mongodb, sqlite\)/), details: [{ path: 'type' }] });
+    await call('POST', '/api/connections', { name: 'typed', type: 'sqlite', config: { path: 'x.db' } });
+    expect((await call('PUT', '/api/connections/typed', { type: 'kafka', config: {} })).status).toBe(400);
+  });
+
+  it.skipIf(!PG.available)('tests a postgres connection: the server and CDC readiness, or the error with a hint', async () => {
+    await call('POST', '/api/connections', { name: 'local-pg', type: 'postgres', config: { url: PG.url } });
+    expect(await call('POST', '/api/connections/local-pg/test')).toMatchObject({ status: 200, json: { ok: true, message: expect.stringMatching(/^connected to PostgreSQL \d+.*CDC/) } });
+    const u = new URL(PG.url);
+    await call('POST', '/api/connections', { name: 'wrong-pg', type: 'postgres', config: { host: u.hostname, port: Number(u.port || 5432), user: 'no_such_role_sluice', password: secret, database: 'postgres' } });
+    const wrong = await call('POST', '/api/connections/wrong-pg/test');
+    expect(wrong.json).toMatchObject({ ok: false, error: expect.stringMatching(/no_such_role_sluice/), hint: expect.stringMatching(/CREATE ROLE/) });
+    expect(JSON.stringify(wrong.json)).not.toContain(secret);
+  });
+
+  it('tests a sqlite connection by opening the file', async () => {
     await call('POST', '/api/connections', { name: 'state', type: 'sqlite', config: { path: join(server.dataDir, 'sluice.db') } });
     expect(await call('POST', '/api/connections/state/test')).toMatchObject({ status: 200, json: { ok: true, message: expect.stringMatching(/^opened /) } });
     await call('POST', '/api/connections', { name: 'gone', type: 'sqlite', config: { path: './missing.db' } });
     expect(await call('POST', '/api/connections/gone/test')).toMatchObject({ status: 200, json: { ok: false, error: expect.stringMatching(/no such file/), hint: expect.any(String) } });
-    await call('POST', '/api/connections', { name: 'mq', type: 'kafka', config: { brokers: 'localhost:9092' } });
-    expect((await call('POST', '/api/connections/mq/test')).json).toEqual({ ok: false, error: 'no connector for type kafka yet' });
   });
 });
 

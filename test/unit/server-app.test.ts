@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { createRegistry, NODE_TYPES } from '../../nodes/catalog.js';
+import { CONNECTORS } from '../../nodes/connectors.js';
 import { defineNode, type NodeType } from '../../runtime/index.js';
 import { NodeRegistry } from '../../runtime/registry.js';
 import { DeploymentManager, type DeploymentStatus } from '../../runtime/deploy/manager.js';
@@ -51,7 +52,7 @@ async function start(editorDir?: string): Promise<{ server: SluiceServer; url: s
   const checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
   const logged: string[] = [];
   const server = createSluiceServer({
-    registry: new NodeRegistry([...NODE_TYPES, connectionEcho as NodeType]),
+    registry: new NodeRegistry([...NODE_TYPES, connectionEcho as NodeType], CONNECTORS),
     store,
     manager: new DeploymentManager({ store: checkpoints }),
     log: stdoutLog((l) => logged.push(l)),

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { parseFlowText } from '../../runtime/flow/parse.js';
 import { canonicalDocument, toJson, toYaml, type Doc } from '../../server/flow-format.js';
-import { flagName, isSecretField, mergeSecrets, redact, testSqlite } from '../../server/connections.js';
+import { flagName, isSecretField, mergeSecrets, redact } from '../../server/connections.js';
+import { testConnection as testSqlite } from '../../nodes/sqlite/connection.js';
 import { ControlStore, DuplicateError, StaleVersionError } from '../../server/store/control-store.js';
 import { tempDir } from '../helpers/node-harness.js';
 
@@ -154,8 +155,8 @@ describe('connection secrets', () => {
 
   it('tests a sqlite connection by opening the file', async () => {
     const dir = tempDir();
-    const ctx = { cwd: dir, signal: new AbortController().signal };
-    expect(await testSqlite({}, ctx)).toMatchObject({ ok: false, error: expect.stringMatching(/config.path is required/) });
+    const ctx = { resolvePath: (p: string) => resolve(dir, p) };
+    expect(await testSqlite({}, ctx)).toMatchObject({ ok: false, error: expect.stringMatching(/path is required/) });
     expect(await testSqlite({ path: 'missing.db' }, ctx)).toMatchObject({ ok: false, error: expect.stringMatching(/no such file/), hint: expect.any(String) });
     open(join(dir, 'real.db'));
     expect(await testSqlite({ path: 'real.db' }, ctx)).toMatchObject({ ok: true, message: expect.stringMatching(/4 tables/) });
