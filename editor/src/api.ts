@@ -30,6 +30,15 @@ export interface NodeTypeInfo {
   configSchema: Record<string, unknown>;
 }
 
+/** a connector (GET /api/connection-types): the fields of a connection as JSON Schema */
+export interface ConnectionType {
+  type: string;
+  aliases: string[];
+  title: string;
+  schemes: string[];
+  configSchema: { properties?: Record<string, { type?: string | string[]; description?: string }>; required?: string[] };
+}
+
 export interface FlowResource {
   id: string;
   name: string;
@@ -226,6 +235,7 @@ export class Api {
   status = (id: string) => this.call<DeployStatus>('GET', `/flows/${enc(id)}/status`);
 
   connections = () => this.call<Connection[]>('GET', '/connections');
+  connectionTypes = () => this.call<ConnectionType[]>('GET', '/connection-types');
   createConnection = (c: Omit<Connection, 'id'>) => this.call<Connection>('POST', '/connections', c);
   updateConnection = (id: string, c: Omit<Connection, 'id'>) => this.call<Connection>('PUT', `/connections/${enc(id)}`, c);
   deleteConnection = (id: string) => this.call<void>('DELETE', `/connections/${enc(id)}`);

@@ -227,9 +227,16 @@ describe.skipIf(!chromium.available)('editor (Chromium + real server)', () => {
     await page.getByTestId('btn-connections').click();
     await page.getByTestId('btn-new-connection').click();
     await page.getByTestId('conn-name').fill('local-db');
-    await page.getByTestId('conn-type').fill('sqlite');
+    // the type is a dropdown of the server's connectors; picking one lays out its fields
+    expect(await page.getByTestId('conn-type').locator('option').allTextContents()).toEqual(expect.arrayContaining(['PostgreSQL', 'MySQL / MariaDB', 'MongoDB', 'SQLite file']));
+    await page.getByTestId('conn-type').selectOption('postgres');
     const rows = page.locator('.conn-edit .kv-row');
-    await rows.nth(0).getByLabel('field').fill('path');
+    expect(await rows.locator('[aria-label="field"]').evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value))).toEqual(
+      expect.arrayContaining(['url', 'host', 'port', 'user', 'password', 'database']),
+    );
+    await page.getByTestId('conn-type').selectOption('sqlite');
+    expect(await rows.count()).toBe(1);
+    expect(await rows.nth(0).getByLabel('field').inputValue()).toBe('path');
     await rows.nth(0).getByLabel('path value').fill(join(server.cwd, 'missing.db'));
     await page.getByRole('button', { name: '+ Add a setting' }).click();
     await rows.nth(1).getByLabel('field').fill('password');

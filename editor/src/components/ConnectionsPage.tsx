@@ -3,7 +3,7 @@
  * server never sends them back (only `hasPassword: true`), and a save without a new value keeps them.
  */
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import type { Connection, ConnectionTest } from '../api.js';
+import type { Connection, ConnectionTest, ConnectionType } from '../api.js';
 import { describeError } from '../store-flow.js';
 import { useApi, useEditor } from '../store.js';
 
@@ -13,6 +13,8 @@ interface Row {
   secret: boolean;
   /** a stored secret the server will not show: kept unless a new value is typed */
   stored?: boolean;
+  /** the field's description from the connector's schema */
+  help?: string;
 }
 
 const SECRET = /pass|secret|token|key$|apikey|credential/i;
@@ -29,6 +31,15 @@ function rowsOf(c: Connection | null): Row[] {
     } else rows.push({ key: k, value: typeof v === 'string' ? v : JSON.stringify(v), secret: SECRET.test(k) });
   }
   return rows;
+}
+
+/** a new connection's rows: the connector's fields (but its `type`), each with its description */
+function fieldsOf(t: ConnectionType | undefined): Row[] {
+  const props = t?.configSchema.properties ?? {};
+  const rows = Object.entries(props)
+    .filter(([k, p]) => k !== 'type' && p.type !== 'object')
+    .map(([k, p]) => ({ key: k, value: '', secret: SECRET.test(k), help: p.description }));
+  return rows.length > 0 ? rows : [{ key: '', value: '', secret: false }];
 }
 
 function configOf(rows: Row[]): Record<string, unknown> {
@@ -51,7 +62,10 @@ function configOf(rows: Row[]): Record<string, unknown> {
 
 export function ConnectionsPage() {
   const api = useApi();
-  const families = useEditor((s) => [...new Set(Object.keys(s.catalog).map((t) => t.split('.')[0]))].filter((f) => f !== 'core' && f !== 'file'));
+  const [types, setTypes] = useState<ConnectionType[]>([]);
+  useEffect(() => {
+    api.connectionTypes().then(setTypes, () => setTypes([]));
+  }, [api]);
   const openFlow = useEditor((s) => s.flowId);
   const [list, setList] = useState<Connection[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -96,7 +110,7 @@ export function ConnectionsPage() {
             <ConnectionForm
               key={formKey}
               conn={editing === 'new' ? null : editing}
-              families={families}
+              types={types}
               onSaved={(c) => {
                 void refresh();
                 setEditing(c);
@@ -113,11 +127,27 @@ export function ConnectionsPage() {
   );
 }
 
-function ConnectionForm({ conn, families, onSaved, onDeleted }: { conn: Connection | null; families: string[]; onSaved(c: Connection): void; onDeleted(): void }) {
+function ConnectionForm({ conn, types, onSaved, onDeleted }: { conn: Connection | null; types: ConnectionType[]; onSaved(c: Connection): void; onDeleted(): void }) {
   const api = useApi();
   const [name, setName] = useState(conn?.name ?? '');
-  const [type, setType] = useState(conn?.type ?? families[0] ?? '');
+  const [type, setType] = useState(conn?.type ?? '');
   const [rows, setRows] = useState<Row[]>(() => rowsOf(conn));
+  const typeOf = (t: string) => types.find((c) => c.type === t || c.aliases.includes(t));
+  // a new connection starts with the fields of the first type; choosing a type while nothing is typed yet shows its fields
+  useEffect(() => {
+    if (conn || type || types.length === 0) return;
+    setType(types[0].type);
+    setRows(fieldsOf(types[0]));
+  }, [conn, type, types]);
+  const chooseType = (t: string) => {
+    setType(t);
+    if (!conn && rows.every((r) => r.value === '')) setRows(fieldsOf(typeOf(t)));
+    else {
+      // keep what is typed, add the new type's fields that are missing
+      const have = new Set(rows.map((r) => r.key));
+      setRows((rs) => [...rs, ...fieldsOf(typeOf(t)).filter((r) => r.key && !have.has(r.key))]);
+    }
+  };
   const [message, setMessage] = useState<{ ok: boolean; text: string; hint?: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const set = (i: number, patch: Partial<Row>) => setRows((r) => r.map((row, k) => (k === i ? { ...row, ...patch } : row)));
@@ -177,12 +207,14 @@ function ConnectionForm({ conn, families, onSaved, onDeleted }: { conn: Connecti
         <label className="field-label" htmlFor="conn-type">
           type
         </label>
-        <input id="conn-type" data-testid="conn-type" list="conn-types" value={type} onChange={(e) => setType(e.target.value)} placeholder="postgres" required />
-        <datalist id="conn-types">
-          {families.map((f) => (
-            <option key={f} value={f} />
+        <select id="conn-type" data-testid="conn-type" value={type} onChange={(e) => chooseType(e.target.value)} required>
+          {type && !typeOf(type) && <option value={type}>{type} (no connector)</option>}
+          {types.map((t) => (
+            <option key={t.type} value={t.type}>
+              {t.title}
+            </option>
           ))}
-        </datalist>
+        </select>
       </div>
       <fieldset className="array-field">
         <legend className="field-label">settings</legend>
@@ -194,7 +226,8 @@ function ConnectionForm({ conn, families, onSaved, onDeleted }: { conn: Connecti
               type={r.secret ? 'password' : 'text'}
               value={r.value}
               onChange={(e) => set(i, { value: e.target.value })}
-              placeholder={r.stored ? '•••••• stored — type to replace' : r.secret ? 'secret' : 'value'}
+              placeholder={r.stored ? '•••••• stored — type to replace' : (r.help ?? (r.secret ? 'secret' : 'value'))}
+              title={r.help}
               aria-label={`${r.key} value`}
               autoComplete="new-password"
             />
