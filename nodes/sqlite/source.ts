@@ -12,7 +12,7 @@
  * - Values as SQLite stores them; a BLOB becomes `{ $base64: '...' }` (see sql.ts). key = the key value.
  */
 import { z } from 'zod';
-import { defineNode, type NodeContext, type SourceBatch, type SourceInstance } from '../../runtime/node-api.js';
+import { defineNode, type NodeContext, type SourceBatch, type SourceInstance, type SourceProgress } from '../../runtime/node-api.js';
 import { ConfigError, NodeError } from '../../runtime/errors.js';
 import type { SluiceRecord, Value } from '../../runtime/records.js';
 import { sleep } from '../shared/abort.js';
@@ -58,6 +58,11 @@ class SqliteSource implements SourceInstance {
   private tie = false;
   private last: { value: unknown; rowid?: number } | undefined;
   private done = false;
+  /** progress: rows before the resumed position, rows read since, the table's rows (snapshot) */
+  private before = 0;
+  private read_ = 0;
+  private estimated?: number;
+  private caughtUp = false;
 
   constructor(private readonly ctx: NodeContext<Config>) {}
 
@@ -114,6 +119,21 @@ class SqliteSource implements SourceInstance {
       this.ctx.log.warn(`table ${info.name} has rows whose ${keyName} is NULL: they are not read`);
     }
     this.last = this.parsePosition(position);
+    this.read_ = 0;
+    if (config.mode === 'snapshot') {
+      // exact counts (SQLite has no cheap estimate): one scan of the key index at open
+      const count = (where: string, args: unknown[]) => (db.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${key} IS NOT NULL${where}`).get(...args) as { n: number }).n;
+      this.estimated = count('', []);
+      this.before = this.last === undefined ? 0 : count(` AND ${this.tie ? `(${key}, rowid) <= (?, ?)` : `${key} <= ?`}`, this.bindPosition(this.last));
+    }
+  }
+
+  progress(): SourceProgress {
+    const { config } = this.ctx;
+    const done = this.before + this.read_;
+    const phase =
+      config.mode === 'incremental' ? (this.caughtUp ? 'streaming' : 'snapshot') : this.done ? 'done' : done > 0 ? 'snapshot' : 'pending';
+    return { tables: [{ name: config.table, phase, done, ...(this.estimated !== undefined ? { estimated: this.estimated } : {}) }] };
   }
 
   async read(): Promise<SourceBatch | null> {
@@ -127,6 +147,7 @@ class SqliteSource implements SourceInstance {
         if (config.mode === 'snapshot' && rows.length < chunk) this.done = true;
         return this.batch(rows);
       }
+      this.caughtUp = true;
       if (!follow) {
         this.done = true;
         break;
@@ -155,6 +176,7 @@ class SqliteSource implements SourceInstance {
       position = this.tie ? { value: key, rowid: row[0] } : key;
       records.push({ key, value, op, meta: { source: nodeId, table: config.table, position } });
     }
+    this.read_ += rows.length;
     return { records, position };
   }
 

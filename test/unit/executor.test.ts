@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { compileFlow } from '../../runtime/flow/compile.js';
 import { FlowRun } from '../../runtime/executor/flow-run.js';
@@ -242,6 +243,19 @@ describe('executor', () => {
     expect(fast.count).toBeGreaterThanOrEqual(6);
     expect(slow.count).toBeLessThanOrEqual(4);
     for (const gap of slow.gaps.slice(0, -1)) expect(gap).toBeGreaterThanOrEqual(600);
+  });
+
+  it("puts the sources' own progress (tables done / estimated) in the summary", async () => {
+    const path = join(tempDir(), 'progress.db');
+    const db = new Database(path);
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)');
+    db.prepare('INSERT INTO t (id) SELECT value FROM json_each(?)').run(JSON.stringify(Array.from({ length: 2500 }, (_, i) => i + 1)));
+    db.close();
+    collector('progress');
+    const plan = flow([{ id: 'src', type: 'sqlite.source', config: { path, table: 't', chunkSize: 1000 } }, { id: 'sink', type: 'test.memory', config: { name: 'progress' } }], [{ from: 'src', to: 'sink' }]);
+    const summary = await new FlowRun(plan, { store: newStore() }).run();
+    expect(summary.status).toBe('completed');
+    expect(summary.progress).toEqual({ src: { tables: [{ name: 't', phase: 'done', done: 2500, estimated: 2500 }] } });
   });
 
   it('a later lock service (a restarted process) hands out larger tokens than an earlier one', async () => {

@@ -51,6 +51,27 @@ describe('sqlite.source: snapshot', () => {
     expect(none.records).toEqual([]);
   });
 
+  it('reports progress: rows done / estimated and the phase, counting what a resumed position already covered', async () => {
+    const path = join(tempDir(), 'progress.db');
+    const rows = Array.from({ length: 10 }, (_, i) => `(${i + 1}, 'x')`).join(', ');
+    db(path, `CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO items (id, v) VALUES ${rows};`);
+    const src = await source({ path, table: 'items', chunkSize: 4 });
+    await src.open(undefined);
+    expect(src.progress!()).toEqual({ tables: [{ name: 'items', phase: 'pending', done: 0, estimated: 10 }] });
+    await src.read();
+    expect(src.progress!()).toEqual({ tables: [{ name: 'items', phase: 'snapshot', done: 4, estimated: 10 }] });
+    while (await src.read());
+    expect(src.progress!()).toEqual({ tables: [{ name: 'items', phase: 'done', done: 10, estimated: 10 }] });
+    await src.close();
+    // resumed after key 6: six rows were done before this run
+    const resumed = await source({ path, table: 'items', chunkSize: 4 });
+    await resumed.open(6);
+    expect(resumed.progress!()!.tables![0]).toMatchObject({ phase: 'snapshot', done: 6, estimated: 10 });
+    while (await resumed.read());
+    expect(resumed.progress!()!.tables![0]).toMatchObject({ phase: 'done', done: 10 });
+    await resumed.close();
+  });
+
   it('uses the rowid without a primary key and the flow batch size by default', async () => {
     const path = join(tempDir(), 'plain.db');
     db(path, `CREATE TABLE "we""ird" (name TEXT); INSERT INTO "we""ird" VALUES ('a'), ('b'), ('c');`);
