@@ -24,7 +24,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { z } from 'zod';
-import { ConfigError, NodeError, defineNode, type NodeContext, type SourceBatch, type SourceInstance } from '../../runtime/index.js';
+import { ConfigError, NodeError, defineNode, type NodeContext, type SourceBatch, type SourceInstance, type SourceProgress, type TableProgress } from '../../runtime/index.js';
 import { loadTable, resolveTables, type TableMeta } from './catalog.js';
 import {
   ChangeStream,
@@ -41,7 +41,7 @@ import {
   type CdcPosition,
   type StreamStatus,
 } from './cdc.js';
-import { connectionFields, oneConnection, openPool, pgError, resolveTarget, splitName, type SessionOptions, type TableName, type Target } from './connection.js';
+import { connectionFields, oneConnection, openPool, pgError, quoteIdent, resolveTarget, splitName, type SessionOptions, type TableName, type Target } from './connection.js';
 import { SnapshotReader, beginSnapshot, type SnapshotState } from './snapshot.js';
 import { TYPE_INFO_SQL, TypeMapper, type TypeInfo } from './types.js';
 
@@ -110,6 +110,11 @@ class PostgresSource implements SourceInstance {
   private heartbeatTable?: TableName;
   /** a snapshot to begin again (with a new snapshot) after a failed read */
   private pendingSnapshot?: SnapshotPosition;
+  /** progress: rows (snapshot) or changes (cdc) read by this run per table, the planner's row estimates */
+  private readonly rowsRead = new Map<string, number>();
+  private estimates = new Map<string, number>();
+  private snapshotState?: SnapshotState;
+  private streaming = false;
 
   constructor(private readonly ctx: NodeContext<Config>) {
     this.session = { flowName: ctx.flowName, nodeId: ctx.nodeId };
@@ -133,6 +138,36 @@ class PostgresSource implements SourceInstance {
   /** slot lag and positions while streaming (undefined before the stream starts) */
   status(): StreamStatus | undefined {
     return this.stream?.status();
+  }
+
+  /**
+   * Per table: the phase, rows read by this run (a resumed run counts from its position, not from the
+   * start of the table) and the planner's estimate; while streaming, the changes read and the slot lag.
+   */
+  progress(): SourceProgress {
+    const state = this.snapshot?.reader.current() ?? this.snapshotState;
+    const phaseOf = (id: string): TableProgress['phase'] => {
+      if (this.streaming) return 'streaming';
+      if (!state) return this.ctx.config.mode === 'cdc' ? 'pending' : 'done';
+      if (state.done.includes(id)) return 'done';
+      return state.table === id ? 'snapshot' : 'pending';
+    };
+    const tables = this.tables.map((t): TableProgress => {
+      const estimated = this.estimates.get(t.id);
+      return { name: t.id, phase: phaseOf(t.id), done: this.rowsRead.get(t.id) ?? 0, ...(estimated !== undefined ? { estimated } : {}) };
+    });
+    const status = this.stream?.status();
+    if (!status) return { tables };
+    return {
+      tables,
+      ...(status.lagBytes !== undefined ? { lag: { bytes: status.lagBytes } } : {}),
+      detail: { slot: status.slot, publication: this.publication, confirmedLsn: status.confirmedLsn, connected: status.connected },
+    };
+  }
+
+  private count(batch: SourceBatch | null): SourceBatch | null {
+    if (batch) for (const r of batch.records) this.rowsRead.set(r.meta.table as string, (this.rowsRead.get(r.meta.table as string) ?? 0) + 1);
+    return batch;
   }
 
   private async start(pos: Position | undefined): Promise<void> {
@@ -229,6 +264,11 @@ class PostgresSource implements SourceInstance {
         if (this.cdc) checkReplicaIdentity(nodeId, t);
         this.tables.push(t);
       }
+      // the planner's estimate (pg_class.reltuples: -1 until the table is first analysed)
+      const { rows: est } = await pool.query<{ n: number }>('SELECT (SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass(t)) AS n FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i', [
+        this.tables.map((t) => `${quoteIdent(t.name.schema)}.${quoteIdent(t.name.name)}`),
+      ]);
+      this.estimates = new Map(this.tables.flatMap((t, i) => (est[i]?.n !== null && est[i]?.n !== undefined && est[i].n >= 0 ? [[t.id, Math.round(est[i].n)] as const] : [])));
       const oids = this.mapper.unknown(this.tables.flatMap((t) => t.columns.map((c) => c.typeOid)));
       if (oids.length > 0) {
         let known = (await pool.query<TypeInfo>(TYPE_INFO_SQL, [oids])).rows;
@@ -313,7 +353,8 @@ class PostgresSource implements SourceInstance {
         await this.endSnapshot(true);
         throw pgError(this.ctx.nodeId, this.target, err, { what: 'snapshot' });
       }
-      if (batch) return batch;
+      if (batch) return this.count(batch);
+      this.snapshotState = { done: this.tables.map((t) => t.id) };
       await this.endSnapshot();
       if (!this.cdc) return null;
       this.cdcFrom = { phase: 'cdc', lsn: s.lsn! };
@@ -348,8 +389,9 @@ class PostgresSource implements SourceInstance {
         throw pgError(this.ctx.nodeId, this.target, err, { what: `streaming from replication slot ${this.slot}` });
       }
       this.stream = stream;
+      this.streaming = true;
     }
-    return this.stream.read();
+    return this.count(await this.stream.read());
   }
 
   committed(position: unknown): void {

@@ -420,6 +420,55 @@ describe.skipIf(!PG.available)('postgres.source guardrails', () => {
     expect((await done).status).toBe('stopped');
   });
 
+  it('reports progress: per-table rows read, estimates after ANALYZE, the phase, and while streaming the slot and its lag', async () => {
+    await q('CREATE SCHEMA conv');
+    await q('CREATE TABLE conv.a (id integer PRIMARY KEY, v text)');
+    await q('CREATE TABLE conv.b (id integer PRIMARY KEY, v text)');
+    await q("INSERT INTO conv.a SELECT g, 'a' FROM generate_series(1, 1200) g");
+    await q("INSERT INTO conv.b SELECT g, 'b' FROM generate_series(1, 300) g");
+    await q('ANALYZE conv.a, conv.b');
+    collector('pg-progress');
+    const snapshot = startFlow({
+      name: 'pg-progress',
+      nodes: [
+        { id: 'src', type: 'postgres.source', config: { url: '${env:PG_URL}', tables: 'conv.*', mode: 'snapshot', chunkSize: 500 } },
+        { id: 'mem', type: 'test.memory', config: { name: 'pg-progress' } },
+      ],
+      edges: [{ from: 'src', to: 'mem' }],
+    });
+    const summary = await snapshot.done;
+    expect(summary.status).toBe('completed');
+    expect(summary.progress).toEqual({
+      src: {
+        tables: [
+          { name: 'conv.a', phase: 'done', done: 1200, estimated: 1200 },
+          { name: 'conv.b', phase: 'done', done: 300, estimated: 300 },
+        ],
+      },
+    });
+
+    collector('pg-progress-cdc');
+    const cdc = startFlow({
+      name: 'pg-progress-cdc',
+      nodes: [
+        { id: 'src', type: 'postgres.source', config: { url: '${env:PG_URL}', tables: 'conv.b', mode: 'cdc', heartbeatIntervalMs: 200 } },
+        { id: 'mem', type: 'test.memory', config: { name: 'pg-progress-cdc' } },
+      ],
+      edges: [{ from: 'src', to: 'mem' }],
+    });
+    await until(async () => (await slotState('sluice_pg_progress_cdc_src'))?.active === true, 'the stream to start');
+    await q("UPDATE conv.b SET v = 'changed' WHERE id <= 10");
+    await until(() => cdc.run.progress().src?.tables?.[0].done === 10, 'ten changes counted');
+    const p = cdc.run.progress().src;
+    expect(p.tables).toEqual([{ name: 'conv.b', phase: 'streaming', done: 10, estimated: 300 }]);
+    expect(p.detail).toMatchObject({ slot: 'sluice_pg_progress_cdc_src', connected: true, confirmedLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
+    await until(() => cdc.run.progress().src?.lag?.bytes !== undefined, 'the slot lag measured');
+    expect(cdc.run.progress().src.lag!.bytes).toBeGreaterThanOrEqual(0);
+    cdc.run.stop();
+    expect((await cdc.done).status).toBe('stopped');
+    await until(() => db.query("SELECT pg_drop_replication_slot('sluice_pg_progress_cdc_src')").then(() => true, () => false), 'dropping the slot (its walsender exits)');
+  });
+
   it('a dropped slot is an error that says so on the next start (no silent resync)', async () => {
     await q('CREATE TABLE public.dropme (id integer PRIMARY KEY)');
     const state = join(tempDir(), 'state.db');
