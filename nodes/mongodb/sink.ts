@@ -25,6 +25,7 @@
 import { z } from 'zod';
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Document } from 'mongodb';
 import { ConfigError, NodeError, defineNode, errorMessage, type NodeContext, type SinkInstance, type SluiceRecord } from '../../runtime/index.js';
+import { TableRouter, routesByTable } from '../shared/table-router.js';
 import { acquireClient, commandError, connectionFields, databaseOf, oneConnection, resolveTarget, type ClientLease, type Target } from './connection.js';
 import { fieldToBson, toDocument } from './types.js';
 
@@ -32,7 +33,7 @@ const configSchema = z
   .object({
     ...connectionFields,
     database: z.string().min(1).optional().describe('database to write in; default: the one named by the connection or in the URL path'),
-    collection: z.string().min(1).describe('collection to write; created by MongoDB on the first write when missing'),
+    collection: z.string().min(1).describe('collection to write; created by MongoDB on the first write when missing. {table} and {schema} stand for the source table of each record ({table}: every table a multi-table source reads, each into its own collection)'),
     keys: z
       .array(z.string().min(1))
       .min(1, 'name at least one key field')
@@ -225,7 +226,10 @@ export const mongodbSink = defineNode({
   configSchema,
   inputs: [{ name: 'in', required: true }],
   outputs: [],
-  create: (ctx) => new MongodbSink(ctx),
+  create: (ctx) =>
+    routesByTable(ctx.config.collection)
+      ? new TableRouter(ctx.nodeId, 'collection', ctx.config.collection, (t) => new MongodbSink({ ...ctx, config: { ...ctx.config, collection: t } }))
+      : new MongodbSink(ctx),
 });
 
 export default mongodbSink;

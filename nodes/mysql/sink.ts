@@ -35,13 +35,14 @@
 import { z } from 'zod';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SluiceRecord, type Value } from '../../runtime/index.js';
+import { TableRouter, routesByTable } from '../shared/table-router.js';
 import { connectionFields, oneConnection, openPool, qualified, quoteIdent, resolveTarget, statementError, type ServerInfo, type Target } from './connection.js';
 import { columnTypeFor, defaultColumnType, describeTable, listTables, schemaExists, writer, type TableInfo, type Writer } from './types.js';
 
 const configSchema = z
   .object({
     ...connectionFields,
-    table: z.string().min(1).describe("table to write: 'db.table', or 'table' in the connection's database"),
+    table: z.string().min(1).describe("table to write: 'db.table', or 'table' in the connection's database. {table} and {schema} stand for the source table of each record ('copy.{table}': every table a multi-table source reads, each into its own table)"),
     keys: z
       .array(z.string().min(1))
       .min(1, 'name at least one key column')
@@ -304,7 +305,10 @@ export const mysqlSink = defineNode({
   configSchema,
   inputs: [{ name: 'in', required: true }],
   outputs: [],
-  create: (ctx) => new MysqlSink(ctx),
+  create: (ctx) =>
+    routesByTable(ctx.config.table)
+      ? new TableRouter(ctx.nodeId, 'table', ctx.config.table, (t) => new MysqlSink({ ...ctx, config: { ...ctx.config, table: t } }))
+      : new MysqlSink(ctx),
 });
 
 export default mysqlSink;

@@ -23,7 +23,7 @@
  * the source reconnects, resuming from the last position it handed out.
  */
 import { z } from 'zod';
-import type { Pool, PoolConnection } from 'mysql2/promise';
+import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import {
   ConfigError,
   NodeError,
@@ -33,6 +33,8 @@ import {
   type SluiceRecord,
   type SourceBatch,
   type SourceInstance,
+  type SourceProgress,
+  type TableProgress,
 } from '../../runtime/index.js';
 import { BinlogStream, defaultServerId, type BinlogItem, type BinlogPosition } from './binlog.js';
 import {
@@ -107,7 +109,43 @@ class MysqlSource implements SourceInstance {
   private cdc?: BinlogPosition;
   private stream?: BinlogStream;
 
+  /** progress: rows (snapshot) or changes (binlog) read by this run per table, the server's row estimates */
+  private readonly rowsRead = new Map<string, number>();
+  private estimates = new Map<string, number>();
+  /** how old the last change read was when it was read, ms (binlog timestamps have 1 s resolution) */
+  private lagMs?: number;
+
   constructor(private readonly ctx: NodeContext<Config>) {}
+
+  /**
+   * Per table: the phase, rows read by this run (a resumed run counts from its position) and
+   * information_schema's estimate (InnoDB: approximate); while streaming, the binlog position and how
+   * old the last change read was when it was read (lag ms).
+   */
+  progress(): SourceProgress {
+    const snap = this.snap;
+    const phaseOf = (id: string): TableProgress['phase'] => {
+      if (!snap) return this.cdc ? 'streaming' : 'done';
+      if (snap.done.includes(id)) return 'done';
+      return snap.table === id ? 'snapshot' : 'pending';
+    };
+    const ids = this.tables.length > 0 ? this.tables.map((t) => t.id) : [...this.rowsRead.keys()];
+    const tables = ids.map((id): TableProgress => {
+      const estimated = this.estimates.get(id);
+      return { name: id, phase: phaseOf(id), done: this.rowsRead.get(id) ?? 0, ...(estimated !== undefined ? { estimated } : {}) };
+    });
+    if (snap || !this.cdc) return { tables };
+    return {
+      tables,
+      ...(this.lagMs !== undefined ? { lag: { ms: this.lagMs } } : {}),
+      detail: { binlogFile: this.cdc.file, binlogPos: this.cdc.pos, ...(this.cdc.gtid ? { gtid: String(this.cdc.gtid) } : {}) },
+    };
+  }
+
+  private count(batch: SourceBatch | null): SourceBatch | null {
+    if (batch) for (const r of batch.records) this.rowsRead.set(r.meta.table as string, (this.rowsRead.get(r.meta.table as string) ?? 0) + 1);
+    return batch;
+  }
 
   private get chunk(): number {
     return this.ctx.config.chunkSize ?? this.ctx.settings.batchSize;
@@ -140,6 +178,7 @@ class MysqlSource implements SourceInstance {
     if (config.mode !== 'cdc') {
       this.tables = (await this.resolveTables()).map((t) => new TableChunks(t));
       for (const t of this.tables) this.readers.set(t.id, { info: t.table, read: rowReader(t.table.columns) });
+      this.estimates = await tableRowEstimates(pool, this.tables.map((t) => t.table)).catch(() => new Map<string, number>());
     }
     if (p?.phase === 'cdc') this.cdc = p.binlog;
     else if (p?.phase === 'snapshot') this.snap = p;
@@ -151,12 +190,15 @@ class MysqlSource implements SourceInstance {
     if (!this.pool) throw new NodeError(this.ctx.nodeId, 'read() before open()');
     if (this.snap) {
       const batch = await this.readSnapshot();
-      if (batch) return batch;
+      if (batch) return this.count(batch);
       if (this.ctx.config.mode === 'snapshot') return null;
       this.cdc = { ...this.snap.binlog! };
       this.snap = undefined;
     }
-    return this.readBinlog();
+    const batch = await this.readBinlog();
+    const last = batch?.records.at(-1)?.meta.ts;
+    if (typeof last === 'number') this.lagMs = Math.max(0, Date.now() - last);
+    return this.count(batch);
   }
 
   async close(): Promise<void> {
@@ -433,6 +475,16 @@ function noKey(nodeId: string, id: string, field = 'tables'): ConfigError {
 function globRegex(glob: string): RegExp {
   const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
   return new RegExp(`^${body}$`);
+}
+
+/** information_schema.TABLES.TABLE_ROWS per `db.table` (exact for MyISAM, an estimate for InnoDB) */
+async function tableRowEstimates(pool: Pool, tables: TableInfo[]): Promise<Map<string, number>> {
+  if (tables.length === 0) return new Map();
+  const [rows] = await pool.query<RowDataPacket[]>(
+    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t, TABLE_ROWS AS n FROM information_schema.TABLES WHERE (TABLE_SCHEMA, TABLE_NAME) IN (${tables.map(() => '(?, ?)').join(', ')})`,
+    tables.flatMap((t) => [t.schema, t.name]),
+  );
+  return new Map(rows.filter((r) => r.n !== null).map((r) => [`${r.s}.${r.t}`, Number(r.n)]));
 }
 
 export const mysqlSource = defineNode({

@@ -45,6 +45,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
 import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SluiceRecord, type Value } from '../../runtime/index.js';
+import { TableRouter, routesByTable } from '../shared/table-router.js';
 import { listTables, loadTable, type ColumnMeta, type TableMeta } from './catalog.js';
 import { connectionFields, display, oneConnection, openPool, pgError, qualified, quoteIdent, resolveTarget, splitName, type TableName, type Target } from './connection.js';
 import { arrayLiteral, copyField, pgTypeOf, toPgText } from './types.js';
@@ -55,7 +56,7 @@ const MAX_ROWS_PER_STATEMENT = 1000;
 const configSchema = z
   .object({
     ...connectionFields,
-    table: z.string().min(1).describe('table to write: schema.table or table (schema public); created when missing (createTable)'),
+    table: z.string().min(1).describe('table to write: schema.table or table (schema public); created when missing (createTable). {table} and {schema} stand for the source table of each record (copy.{table}: every table a multi-table source reads, each into its own table)'),
     keys: z
       .array(z.string().min(1))
       .min(1, 'name at least one key column')
@@ -361,7 +362,10 @@ export const postgresSink = defineNode({
   configSchema,
   inputs: [{ name: 'in', required: true }],
   outputs: [],
-  create: (ctx) => new PostgresSink(ctx),
+  create: (ctx) =>
+    routesByTable(ctx.config.table)
+      ? new TableRouter(ctx.nodeId, 'table', ctx.config.table, (t) => new PostgresSink({ ...ctx, config: { ...ctx.config, table: t } }))
+      : new PostgresSink(ctx),
 });
 
 export default postgresSink;

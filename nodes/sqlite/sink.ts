@@ -27,6 +27,7 @@ import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { defineNode, type NodeContext, type SinkInstance } from '../../runtime/node-api.js';
+import { TableRouter, routesByTable } from '../shared/table-router.js';
 import { ConfigError, NodeError, errorMessage } from '../../runtime/errors.js';
 import type { SluiceRecord, Value } from '../../runtime/records.js';
 import { missingTable, openDatabase, quoteIdent, sqlTypeOf, tableInfo, toSql, uniqueColumnSets, type DB, type SqlValue } from './sql.js';
@@ -34,11 +35,12 @@ import { missingTable, openDatabase, quoteIdent, sqlTypeOf, tableInfo, toSql, un
 const configSchema = z
   .object({
     path: z.string().min(1).describe('SQLite database file, created when missing; a relative path is resolved against the working directory'),
-    table: z.string().min(1).describe('table to write'),
+    table: z.string().min(1).describe('table to write. {table} and {schema} stand for the source table of each record ({table}: every table a multi-table source reads, each into its own table)'),
     keys: z
       .array(z.string().min(1))
       .min(1, 'name at least one key column')
-      .describe('columns that identify a row: upserts and deletes match on them (the primary key of a created table)'),
+      .optional()
+      .describe("columns that identify a row: upserts and deletes match on them (the primary key of a created table). Default: the table's primary key, or for a new table the fields of the records' key"),
     createTable: z.boolean().default(true).describe('create the table when missing, with column types from the first batch'),
   })
   .strict();
@@ -58,6 +60,8 @@ class SqliteSink implements SinkInstance {
   private readonly upserts = new Map<string, Database.Statement<SqlValue[]>>();
   private remove?: Database.Statement<SqlValue[]>;
   private tx?: Database.Transaction<(records: SluiceRecord[]) => void>;
+  /** config.keys, else the table's primary key, else the fields of the first record's key */
+  private keys?: string[];
 
   constructor(private readonly ctx: NodeContext<Config>) {
     this.tableName = ctx.config.table;
@@ -80,7 +84,13 @@ class SqliteSink implements SinkInstance {
     this.db = db;
     this.loadSchema();
     if (!this.exists && !config.createTable) throw missingTable(nodeId, db, config.table, config.path);
-    if (this.exists) {
+    this.keys = config.keys;
+    if (this.exists && !this.keys) {
+      const pk = tableInfo(db, this.tableName)!.columns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk);
+      if (pk.length === 0) throw new ConfigError(nodeId, 'keys', `table ${this.tableName} has no primary key: name the columns that identify a row in keys`);
+      this.keys = pk.map((c) => c.name);
+    }
+    if (this.exists && config.keys) {
       const missing = config.keys.filter((k) => !this.known.has(k.toLowerCase()));
       if (missing.length > 0) {
         throw new ConfigError(nodeId, 'keys', `table ${this.tableName} has no column ${missing.map((k) => JSON.stringify(k)).join(', ')}`);
@@ -129,7 +139,8 @@ class SqliteSink implements SinkInstance {
 
   /** runs inside the batch's transaction */
   private apply(records: SluiceRecord[]): void {
-    const keys = this.ctx.config.keys;
+    this.keys ??= this.keysFromRecord(records[0]);
+    const keys = this.keys;
     const types = new Map<string, { name: string; type?: string }>();
     const see = (name: string, v: unknown) => {
       const lower = name.toLowerCase();
@@ -175,9 +186,9 @@ class SqliteSink implements SinkInstance {
     const db = this.db!;
     const table = quoteIdent(this.tableName);
     if (!this.exists) {
-      for (const k of this.ctx.config.keys) if (!types.has(k.toLowerCase())) types.set(k.toLowerCase(), { name: k });
+      for (const k of this.keys!) if (!types.has(k.toLowerCase())) types.set(k.toLowerCase(), { name: k });
       const cols = [...types.values()].map((c) => `${quoteIdent(c.name)} ${c.type ?? 'TEXT'}`);
-      db.exec(`CREATE TABLE ${table} (${cols.join(', ')}, PRIMARY KEY (${this.ctx.config.keys.map(quoteIdent).join(', ')}))`);
+      db.exec(`CREATE TABLE ${table} (${cols.join(', ')}, PRIMARY KEY (${this.keys!.map(quoteIdent).join(', ')}))`);
       this.exists = true;
       for (const lower of types.keys()) this.known.add(lower);
       return;
@@ -193,11 +204,11 @@ class SqliteSink implements SinkInstance {
     const cacheKey = columns.join('\0');
     let stmt = this.upserts.get(cacheKey);
     if (!stmt) {
-      const keys = new Set(this.ctx.config.keys.map((k) => k.toLowerCase()));
+      const keys = new Set(this.keys!.map((k) => k.toLowerCase()));
       const updates = columns.filter((c) => !keys.has(c.toLowerCase())).map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`);
       const sql =
         `INSERT INTO ${quoteIdent(this.tableName)} (${columns.map(quoteIdent).join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ` +
-        `ON CONFLICT (${this.ctx.config.keys.map(quoteIdent).join(', ')}) ` +
+        `ON CONFLICT (${this.keys!.map(quoteIdent).join(', ')}) ` +
         (updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING');
       stmt = this.db!.prepare<SqlValue[]>(sql);
       this.upserts.set(cacheKey, stmt);
@@ -205,9 +216,20 @@ class SqliteSink implements SinkInstance {
     return stmt;
   }
 
+  /** a new table without configured keys: the fields of the records' key object (`{ id }`, `{ sku, site }`) */
+  private keysFromRecord(r: SluiceRecord): string[] {
+    const key = r.key;
+    if (key !== null && typeof key === 'object' && !Array.isArray(key) && Object.keys(key).length > 0) return Object.keys(key);
+    throw new ConfigError(
+      this.ctx.nodeId,
+      'keys',
+      `table ${this.tableName} does not exist yet and the records' key (${show(key)}) names no columns: set keys to the columns that identify a row`,
+    );
+  }
+
   private deleteStatement(): Database.Statement<SqlValue[]> {
     this.remove ??= this.db!.prepare<SqlValue[]>(
-      `DELETE FROM ${quoteIdent(this.tableName)} WHERE ${this.ctx.config.keys.map((k) => `${quoteIdent(k)} = ?`).join(' AND ')}`,
+      `DELETE FROM ${quoteIdent(this.tableName)} WHERE ${this.keys!.map((k) => `${quoteIdent(k)} = ?`).join(' AND ')}`,
     );
     return this.remove;
   }
@@ -243,7 +265,10 @@ export const sqliteSink = defineNode({
   configSchema,
   inputs: [{ name: 'in', required: true }],
   outputs: [],
-  create: (ctx) => new SqliteSink(ctx),
+  create: (ctx) =>
+    routesByTable(ctx.config.table)
+      ? new TableRouter(ctx.nodeId, 'table', ctx.config.table, (t) => new SqliteSink({ ...ctx, config: { ...ctx.config, table: t } }))
+      : new SqliteSink(ctx),
 });
 
 export default sqliteSink;
