@@ -182,6 +182,11 @@ describe.skipIf(!MY.available)('conversion mode: MySQL/MariaDB → SQLite', () =
       [`${DB}.items`, 'done'],
       [`${DB}.stock`, 'done'],
     ]);
+    // rows read per table across the two runs: every row at least once (what the stop left unacknowledged is read again)
+    const readOf = (s: RunSummary, t: string) => s.progress!.src.tables!.find((x) => x.name === `${DB}.${t}`)!.done;
+    expect(readOf(first, 'items') + readOf(second, 'items')).toBeGreaterThanOrEqual(2500);
+    expect(readOf(first, 'stock') + readOf(second, 'stock')).toBeGreaterThanOrEqual(900);
+    expect(second.progress!.src.tables!.every((t) => typeof t.estimated === 'number')).toBe(true);
     // what Sluice reads back from SQLite is what it read from MySQL (JSON comes back as its text)
     for (const [table, id] of [['items', (v: Record<string, unknown>) => String(v.id)], ['stock', (v: Record<string, unknown>) => `${v.sku}/${v.site}`]] as const) {
       const byId = (records: SluiceRecord[]) => Object.fromEntries(records.map((r) => [id(r.value as Record<string, unknown>), r.value]));
