@@ -44,7 +44,7 @@ import {
   type NodeContext,
   type SluiceRecord,
   type SourceBatch,
-  type SourceInstance,
+  type SourceInstance, type SourceProgress, type TableProgress,
 } from '../../runtime/index.js';
 import {
   CHANGE_STREAMS_NEED_RS,
@@ -111,7 +111,32 @@ class MongodbSource implements SourceInstance {
   /** a stream ended (drop, rename, invalidate): thrown once the changes before it are handed out */
   private ended?: ConfigError;
 
+  /** progress: documents (snapshot) or changes read by this run per collection, estimatedDocumentCount */
+  private readonly docsRead = new Map<string, number>();
+  private estimates = new Map<string, number>();
+
   constructor(private readonly ctx: NodeContext<Config>) {}
+
+  /** per collection: the phase, documents read by this run (a resumed run counts from its position) and the estimate */
+  progress(): SourceProgress {
+    const phaseOf = (name: string): TableProgress['phase'] => {
+      if (this.phase === 'cdc') return 'streaming';
+      if (this.phase === 'done' || this.snap.done.includes(name)) return 'done';
+      return this.snap.collection === name ? 'snapshot' : 'pending';
+    };
+    return {
+      tables: this.names.map((name): TableProgress => {
+        const id = `${this.database}.${name}`;
+        const estimated = this.estimates.get(name);
+        return { name: id, phase: phaseOf(name), done: this.docsRead.get(id) ?? 0, ...(estimated !== undefined ? { estimated } : {}) };
+      }),
+    };
+  }
+
+  private count(batch: SourceBatch | null): SourceBatch | null {
+    if (batch) for (const r of batch.records) this.docsRead.set(r.meta.table as string, (this.docsRead.get(r.meta.table as string) ?? 0) + 1);
+    return batch;
+  }
 
   private get chunk(): number {
     return this.ctx.config.chunkSize ?? this.ctx.settings.batchSize;
@@ -145,6 +170,10 @@ class MongodbSource implements SourceInstance {
       if (problem) throw new ConfigError(nodeId, 'mode', `mode ${config.mode} reads change streams, but ${this.target.label} is a standalone server: ${problem}; or use mode: snapshot`);
     }
     this.names = await this.resolveCollections(db);
+    if (config.mode !== 'cdc') {
+      const counts = await Promise.all(this.names.map((n) => db.collection(n).estimatedDocumentCount().catch(() => undefined)));
+      this.estimates = new Map(this.names.flatMap((n, i) => (counts[i] === undefined ? [] : [[n, counts[i]] as const])));
+    }
     const p = this.parsePosition(position);
     // mode cdc resumed from a snapshot+cdc position skips the rest of the snapshot
     this.phase = config.mode === 'cdc' ? 'cdc' : (p?.phase ?? 'snapshot');
@@ -172,9 +201,9 @@ class MongodbSource implements SourceInstance {
     }
     while (this.phase === 'snapshot' && !this.ctx.signal.aborted) {
       const batch = await this.snapshotChunk();
-      if (batch) return batch;
+      if (batch) return this.count(batch);
     }
-    if (this.phase === 'cdc') return this.readChanges();
+    if (this.phase === 'cdc') return this.count(await this.readChanges());
     return null;
   }
 

@@ -272,6 +272,14 @@ describe.skipIf(!mongo.available)(`mongodb snapshot and sink (${serverName})`, (
       got.push(...b.records);
       position = b.position;
     }
+    // progress: documents read per collection, estimatedDocumentCount, the phase
+    const db = (first.progress!()!.tables![0].name as string).split('.')[0];
+    expect(first.progress!()).toEqual({
+      tables: [
+        { name: `${db}.mixed`, phase: 'snapshot', done: 6, estimated: 9 },
+        { name: `${db}.other`, phase: 'pending', done: 0, estimated: 2 },
+      ],
+    });
     await first.close();
     expect(got).toHaveLength(6);
     // the position is plain JSON (it goes through the checkpoint store as JSON)
