@@ -118,6 +118,22 @@ export interface DeployStatus {
   error?: string;
   failedNode?: string;
   deadLetters?: number;
+  /** sources that report it: per-table progress (rows/s in `rate`) and CDC lag */
+  progress?: Record<string, SourceStatus>;
+}
+
+export interface TableStatus {
+  name: string;
+  phase: 'pending' | 'snapshot' | 'done' | 'streaming';
+  done: number;
+  estimated?: number;
+  rate: number;
+}
+
+export interface SourceStatus {
+  tables?: TableStatus[];
+  lag?: { bytes?: number; ms?: number };
+  detail?: Record<string, string | number | boolean>;
 }
 
 export interface PreviewRecordsEvent {

@@ -1,5 +1,5 @@
 /** Derived views of the store, shared by the canvas, the inspector and the panels. */
-import type { NodeStats } from './api.js';
+import type { NodeStats, SourceStatus } from './api.js';
 import type { EditorState } from './store.js';
 
 export const isLive = (s: EditorState) => Boolean(s.live && s.live.status !== 'not-deployed');
@@ -67,3 +67,24 @@ export const selectedIds = (s: EditorState) => {
 };
 
 export const fmtCount = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : n.toLocaleString('en-US'));
+
+/** a deployed source's own progress (tables, lag), while the flow is live */
+export function sourceProgress(s: EditorState, id: string): SourceStatus | undefined {
+  return isLive(s) ? s.live!.progress?.[id] : undefined;
+}
+
+/** `3/5 tables · 41%` for the node on the canvas; percent over the tables that have an estimate */
+export function progressLine(p: SourceStatus): string | undefined {
+  const tables = p.tables ?? [];
+  if (tables.length === 0) return p.lag?.ms !== undefined ? `lag ${fmtCount(p.lag.ms)} ms` : undefined;
+  if (tables.every((t) => t.phase === 'streaming')) {
+    const lag = p.lag?.bytes !== undefined ? ` · lag ${fmtBytes(p.lag.bytes)}` : p.lag?.ms !== undefined ? ` · lag ${fmtCount(p.lag.ms)} ms` : '';
+    return `streaming ${tables.length} table${tables.length === 1 ? '' : 's'}${lag}`;
+  }
+  const done = tables.filter((t) => t.phase === 'done' || t.phase === 'streaming').length;
+  const est = tables.reduce((n, t) => n + (t.estimated ?? 0), 0);
+  const rows = tables.reduce((n, t) => n + Math.min(t.done, t.estimated ?? t.done), 0);
+  return `${done}/${tables.length} tables${est > 0 ? ` · ${Math.min(100, Math.floor((100 * rows) / est))}%` : ''}`;
+}
+
+export const fmtBytes = (n: number) => (n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GB` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(0)} KB` : `${n} B`);

@@ -118,7 +118,7 @@ class SqliteSink implements SinkInstance {
       this.upserts.clear();
       this.remove = undefined;
       this.loadSchema();
-      if (err instanceof NodeError) throw err;
+      if (err instanceof NodeError || err instanceof ConfigError) throw err;
       throw new NodeError(this.ctx.nodeId, `table ${this.tableName}: ${errorMessage(err)}`, { cause: err });
     }
   }
@@ -216,10 +216,15 @@ class SqliteSink implements SinkInstance {
     return stmt;
   }
 
-  /** a new table without configured keys: the fields of the records' key object (`{ id }`, `{ sku, site }`) */
+  /**
+   * A new table without configured keys: the fields of the records' key object (`{ id }`, `{ sku, site }`),
+   * or the columns a source names in `meta.keyColumns` (sqlite.source, whose key is the value itself).
+   */
   private keysFromRecord(r: SluiceRecord): string[] {
     const key = r.key;
     if (key !== null && typeof key === 'object' && !Array.isArray(key) && Object.keys(key).length > 0) return Object.keys(key);
+    const named = r.meta.keyColumns;
+    if (Array.isArray(named) && named.length > 0 && named.every((c) => typeof c === 'string')) return named as string[];
     throw new ConfigError(
       this.ctx.nodeId,
       'keys',

@@ -9,7 +9,8 @@
  *   ends at once when it does); `follow: false`, and any test run, ends when caught up.
  * - The key column defaults to the single-column primary key, else the rowid. Rows whose key is NULL are
  *   not read (a warning says so). When the key column is not unique (snapshot) the rowid breaks ties too.
- * - Values as SQLite stores them; a BLOB becomes `{ $base64: '...' }` (see sql.ts). key = the key value.
+ * - Values as SQLite stores them; a BLOB becomes `{ $base64: '...' }` (see sql.ts). key = the key value;
+ *   meta.keyColumns names the key column when it is a unique column (sinks creating a table use it).
  */
 import { z } from 'zod';
 import { defineNode, type NodeContext, type SourceBatch, type SourceInstance, type SourceProgress } from '../../runtime/node-api.js';
@@ -56,6 +57,8 @@ class SqliteSource implements SourceInstance {
   private valueStart = 0;
   private keyIndex = 0;
   private tie = false;
+  /** meta.keyColumns: the key column's name when the key is a column (not the rowid) */
+  private keyColumns?: string[];
   private last: { value: unknown; rowid?: number } | undefined;
   private done = false;
   /** progress: rows before the resumed position, rows read since, the table's rows (snapshot) */
@@ -114,6 +117,7 @@ class SqliteSource implements SourceInstance {
     this.valueStart = info.hasRowid ? 1 : 0;
     this.columns = this.first.columns().slice(this.valueStart).map((c) => c.name);
     this.keyIndex = keyName === undefined ? 0 : this.valueStart + this.columns.indexOf(keyName);
+    this.keyColumns = keyName !== undefined && keyUnique ? [keyName] : undefined;
 
     if (keyName !== undefined && !keyIsRowid && db.prepare(`SELECT 1 FROM ${table} WHERE ${key} IS NULL LIMIT 1`).get()) {
       this.ctx.log.warn(`table ${info.name} has rows whose ${keyName} is NULL: they are not read`);
@@ -174,7 +178,7 @@ class SqliteSource implements SourceInstance {
       const key = fromSql(row[this.keyIndex]);
       this.last = this.tie ? { value: key, rowid: row[0] as number } : { value: key };
       position = this.tie ? { value: key, rowid: row[0] } : key;
-      records.push({ key, value, op, meta: { source: nodeId, table: config.table, position } });
+      records.push({ key, value, op, meta: { source: nodeId, table: config.table, position, ...(this.keyColumns ? { keyColumns: this.keyColumns } : {}) } });
     }
     this.read_ += rows.length;
     return { records, position };

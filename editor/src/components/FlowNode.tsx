@@ -9,7 +9,7 @@ import { inputsOf } from '../../../runtime/node-api.js';
 import type { PortInfo } from '../api.js';
 import type { FlowNode } from '../doc.js';
 import { Icon, iconOf } from '../nodeMeta.js';
-import { fmtCount, nodeCounts, nodeError, type Counts } from '../selectors.js';
+import { fmtCount, nodeCounts, nodeError, progressLine, sourceProgress, type Counts } from '../selectors.js';
 import { useEditor } from '../store.js';
 
 function Badge({ id }: { id: string }) {
@@ -70,12 +70,16 @@ function useNodeView(id: string, type: string) {
       wouldWrite: c?.wouldWrite,
       wouldDelete: c?.wouldDelete,
       source: c?.source ?? 'preview',
+      progress: (() => {
+        const p = sourceProgress(s, id);
+        return p ? progressLine(p) : undefined;
+      })(),
     };
   });
 }
 
 function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
-  const { t: type, error, has, ...c } = useNodeView(id, data.type);
+  const { t: type, error, has, progress, ...c } = useNodeView(id, data.type);
   const counts: Counts | null = has ? c : null;
   const category = type?.category ?? 'unknown';
   const inputs = type ? inputsOf(type, data.config) : DEFAULT_INPUTS;
@@ -92,6 +96,11 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
         </div>
       </div>
       {counts && <CountsRow id={id} c={counts} source={inputs.length === 0} />}
+      {progress && (
+        <div className="node-progress" data-testid={`node-progress-${id}`} title="tables done / tables, and rows read of the estimated rows">
+          {progress}
+        </div>
+      )}
       {error && (
         <div className="node-error" title={error}>
           {error}

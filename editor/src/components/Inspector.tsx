@@ -1,7 +1,7 @@
 /** The right-hand panel: the selected node's settings, or the flow and the keyboard shortcuts. */
 import { lazy, Suspense, useState } from 'react';
 import { Icon, iconOf } from '../nodeMeta.js';
-import { selectedIds } from '../selectors.js';
+import { fmtBytes, fmtCount, selectedIds, sourceProgress } from '../selectors.js';
 import { useEditor } from '../store.js';
 import { Shortcuts } from './Shortcuts.js';
 
@@ -77,6 +77,7 @@ function NodeInspector({ id }: { id: string }) {
           ))}
         </ul>
       )}
+      <SourceProgressView id={id} />
       <section className="insp-section">
         <h3 className="insp-h">Settings</h3>
         {type ? (
@@ -102,6 +103,58 @@ function NodeInspector({ id }: { id: string }) {
         </section>
       )}
     </div>
+  );
+}
+
+/** a deployed source's progress: per table the phase, rows read / estimated and rows/s; CDC lag */
+function SourceProgressView({ id }: { id: string }) {
+  const p = useEditor((s) => sourceProgress(s, id));
+  if (!p) return null;
+  const tables = p.tables ?? [];
+  return (
+    <section className="insp-section" data-testid="source-progress">
+      <h3 className="insp-h">Progress</h3>
+      {tables.length > 0 && (
+        <table className="progress-table">
+          <thead>
+            <tr>
+              <th>table</th>
+              <th>phase</th>
+              <th className="num">rows</th>
+              <th className="num">%</th>
+              <th className="num">rows/s</th>
+            </tr>
+          </thead>
+          <tbody>
+            {tables.map((t) => (
+              <tr key={t.name} data-testid="progress-row">
+                <td className="mono">{t.name}</td>
+                <td>{t.phase}</td>
+                <td className="num" title={t.estimated !== undefined ? `of about ${t.estimated.toLocaleString('en-US')} (the database's estimate)` : undefined}>
+                  {fmtCount(t.done)}
+                  {t.estimated !== undefined && <span className="muted"> / ~{fmtCount(t.estimated)}</span>}
+                </td>
+                <td className="num">{t.phase === 'done' ? '100' : t.estimated ? Math.min(100, Math.floor((100 * t.done) / t.estimated)) : ''}</td>
+                <td className="num">{fmtCount(t.rate)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {p.lag && (
+        <p className="muted small" data-testid="source-lag">
+          lag {p.lag.bytes !== undefined ? fmtBytes(p.lag.bytes) : ''}
+          {p.lag.ms !== undefined ? `${p.lag.bytes !== undefined ? ', ' : ''}${fmtCount(p.lag.ms)} ms` : ''}
+        </p>
+      )}
+      {p.detail && (
+        <p className="muted small mono">
+          {Object.entries(p.detail)
+            .map(([k, v]) => `${k} ${String(v)}`)
+            .join(' · ')}
+        </p>
+      )}
+    </section>
   );
 }
 

@@ -1,0 +1,61 @@
+/**
+ * A deployed multi-table copy in the editor: the source node shows "tables done / tables · %" and,
+ * selected, the inspector lists each table with its phase, rows read / estimated and rows/s (the
+ * deployment status the server pushes over socket.io). Real server, real Chromium.
+ */
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumAvailable, ensureEditorBuilt, launchChromium } from '../helpers/browser.js';
+import { startServer, type ServerProcess } from '../helpers/server-process.js';
+
+const chromium = chromiumAvailable();
+
+describe.skipIf(!chromium.available)('deployment progress in the editor (Chromium + real server)', () => {
+  let server: ServerProcess;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    ensureEditorBuilt();
+    server = await startServer();
+    browser = await launchChromium();
+    page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
+    page.setDefaultTimeout(15_000);
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    if (server) rmSync(server.cwd, { recursive: true, force: true });
+  });
+
+  it('shows per-table progress on the source node and in the inspector', async () => {
+    const src = join(server.cwd, 'shop.db');
+    const db = new Database(src);
+    db.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT)');
+    db.prepare("INSERT INTO items (id, v) SELECT value, 'x' FROM json_each(?)").run(JSON.stringify(Array.from({ length: 3000 }, (_, i) => i + 1)));
+    db.close();
+    const doc = {
+      apiVersion: 'sluice/v1',
+      name: 'copy-items',
+      nodes: [
+        { id: 'src', type: 'sqlite.source', config: { path: src, table: 'items', chunkSize: 500 }, position: { x: 100, y: 100 } },
+        { id: 'dst', type: 'sqlite.sink', config: { path: join(server.cwd, 'copy.db'), table: '{table}' }, position: { x: 400, y: 100 } },
+      ],
+      edges: [{ from: 'src', to: 'dst' }],
+    };
+    const created = await fetch(`${server.url}/api/flows`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(doc) });
+    expect(created.status).toBe(201);
+
+    await page.goto(`${server.url}/#/flow/copy-items`);
+    await page.getByTestId('node-src').waitFor();
+    await page.getByTestId('btn-deploy').click();
+    await expect.poll(() => page.getByTestId('node-progress-src').textContent(), { timeout: 15_000 }).toBe('1/1 tables · 100%');
+    await page.getByTestId('node-src').click();
+    const row = page.getByTestId('source-progress').getByTestId('progress-row');
+    await expect.poll(() => row.locator('td').allTextContents()).toEqual(['items', 'done', '3,000 / ~3,000', '100', expect.any(String)]);
+  });
+});
