@@ -2,9 +2,10 @@
  * PostgreSQL figures (PG_URL, default postgres://postgres@127.0.0.1:5432/postgres; a scratch database
  * `sluice_bench_<pid>` is created and dropped with its slots):
  *
- * - postgres.copy: N orders (BENCH_PG_ROWS, default 200,000) postgres.source snapshot → core.map (tax) →
- *   postgres.sink, against (a) `INSERT … SELECT` inside the database and (b) a hand-written Node script
- *   that streams `COPY TO` through the same function into `COPY FROM` (pg-copy-streams).
+ * - postgres.copy: N orders (BENCH_PG_ROWS, default 1,000,000) postgres.source snapshot → core.map (tax) →
+ *   core.denormalize (lookup the customer in a postgres table of 10,000) → postgres.sink, against (a)
+ *   `INSERT … SELECT … JOIN` inside the database and (b) a hand-written Node script that streams
+ *   `COPY TO` through the same function and a Map of the customers into `COPY FROM` (pg-copy-streams).
  * - postgres.sink-paths: the sink's two write paths (multi-row INSERT … ON CONFLICT, COPY into a
  *   temporary table + merge) by batch size: what copyThreshold's default is chosen from.
  * - postgres.cdc-latency: commit → sink write latency of postgres.source (cdc) → postgres.sink at about
@@ -27,7 +28,8 @@ import { SqliteCheckpointStore } from '../../../runtime/state/sqlite-checkpoint-
 import { create } from '../../helpers/node-harness.js';
 import { timed, type BenchCase, type Figure } from '../harness.js';
 
-const N = Number(process.env.BENCH_PG_ROWS ?? 200_000);
+const N = Number(process.env.BENCH_PG_ROWS ?? 1_000_000);
+const CUSTOMERS = 10_000;
 const CDC_SECONDS = Number(process.env.BENCH_PG_CDC_SECONDS ?? 20);
 const CDC_RATE = 5000;
 const BASE_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -41,7 +43,7 @@ const registry = createRegistry();
 
 const TAX = '(o) => ({ ...o, tax: Math.round(o.amount * 0.2 * 100) / 100 })';
 const ORDERS = (name: string, tax: boolean) =>
-  `CREATE TABLE ${name} (id bigint PRIMARY KEY, customer_id integer NOT NULL, amount numeric(10,2) NOT NULL, currency text, country text, status text, ts timestamptz${tax ? ', tax numeric(12,2)' : ''})`;
+  `CREATE TABLE ${name} (id bigint PRIMARY KEY, customer_id integer NOT NULL, amount numeric(10,2) NOT NULL, currency text, country text, status text, ts timestamptz${tax ? ', tax numeric(12,2), customer jsonb' : ''})`;
 
 async function withDatabase<T>(fn: (db: pg.Client) => Promise<T>): Promise<T> {
   const admin = new pg.Client({ connectionString: BASE_URL, connectionTimeoutMillis: 3000 });
@@ -82,13 +84,17 @@ const flowMs = (doc: Record<string, unknown>) => timed(() => runFlow(doc).done);
 
 const count = async (db: pg.Client, table: string) => Number((await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`)).rows[0].n);
 
-/** baseline (b): COPY TO → the same function in the host → COPY FROM, streamed */
+/** a JSON text as a COPY text-format field */
+const copyField = (json: string) => json.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n');
+
+/** baseline (b): COPY TO → the same function and a Map of the customers in the host → COPY FROM, streamed */
 async function copyScript(): Promise<number> {
   const src = new pg.Client({ connectionString: URL_ });
   const dst = new pg.Client({ connectionString: URL_ });
   await src.connect();
   await dst.connect();
   const fn = new Function(`return ${TAX}`)() as (o: Record<string, unknown>) => Record<string, unknown>;
+  const customers = new Map<number, string>();
   const cols = ['id', 'customer_id', 'amount', 'currency', 'country', 'status', 'ts'];
   let rest = '';
   const transform = new Transform({
@@ -102,12 +108,14 @@ async function copyScript(): Promise<number> {
         const o: Record<string, unknown> = {};
         for (let i = 0; i < cols.length; i++) o[cols[i]] = f[i] === '\\N' ? null : f[i];
         const r = fn(o);
-        out += `${line}\t${r.tax}\n`;
+        const customer = customers.get(Number(o.customer_id));
+        out += `${line}\t${r.tax}\t${customer ?? '\\N'}\n`;
       }
       done(null, out);
     },
   });
   const ms = await timed(async () => {
+    for (const c of (await src.query('SELECT id, name, tier, country FROM customers')).rows) customers.set(c.id, copyField(JSON.stringify(c)));
     await pipeline(src.query(copyTo(`COPY orders TO STDOUT`)), transform, dst.query(copyFrom(`COPY orders_b FROM STDIN`)));
   });
   await src.end();
@@ -118,13 +126,15 @@ async function copyScript(): Promise<number> {
 export const postgresCases: BenchCase[] = [
   {
     name: 'postgres.copy',
-    description: `${N.toLocaleString()} orders: postgres.source snapshot → core.map (tax) → postgres.sink, against INSERT … SELECT and a COPY → JS → COPY script`,
+    description: `${N.toLocaleString()} orders: postgres.source snapshot → core.map (tax) → core.denormalize (lookup customers) → postgres.sink, against INSERT … SELECT … JOIN and a COPY → JS → COPY script`,
     async run() {
       return withDatabase(async (db) => {
         await db.query(ORDERS('orders', false));
         await db.query(`INSERT INTO orders SELECT g, 1 + g % 1000, round((5 + (g * 7919 % 49500) / 100.0)::numeric, 2), 'EUR', (ARRAY['DE','FR','NL'])[1 + g % 3],
           (ARRAY['new','paid','shipped'])[1 + g % 3], '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 second' FROM generate_series(1, ${N}) g`);
-        await db.query('VACUUM ANALYZE orders');
+        await db.query(`CREATE TABLE customers (id integer PRIMARY KEY, name text NOT NULL, tier text, country text)`);
+        await db.query(`INSERT INTO customers SELECT g, 'customer ' || g, (ARRAY['gold','silver','bronze'])[1 + g % 3], (ARRAY['DE','FR','NL'])[1 + g % 3] FROM generate_series(1, ${CUSTOMERS}) g`);
+        await db.query('VACUUM ANALYZE orders, customers');
         for (const t of ['orders_out', 'orders_par', 'orders_a', 'orders_b']) await db.query(ORDERS(t, true));
         const flow = (target: string, parallel: number) => ({
           name: `bench-pg-${target}`,
@@ -132,27 +142,37 @@ export const postgresCases: BenchCase[] = [
           nodes: [
             { id: 'src', type: 'postgres.source', config: { url: '${env:PG_URL}', tables: 'public.orders', parallel } },
             { id: 'tax', type: 'core.map', config: { code: TAX } },
+            {
+              id: 'customer',
+              type: 'core.denormalize',
+              config: { mode: 'lookup', as: 'customer', from: { type: 'postgres', url: '${env:PG_URL}', table: 'customers' }, localKey: 'customer_id', foreignKey: 'id', cache: { maxEntries: 20_000 } },
+            },
             { id: 'out', type: 'postgres.sink', config: { url: '${env:PG_URL}', table: target } },
           ],
           edges: [
             { from: 'src', to: 'tax' },
-            { from: 'tax', to: 'out' },
+            { from: 'tax', to: 'customer' },
+            { from: 'customer', to: 'out' },
           ],
         });
         const flowTime = await flowMs(flow('orders_out', 1));
         const parTime = await flowMs(flow('orders_par', 2));
-        const insertSelect = await timed(() => db.query('INSERT INTO orders_a SELECT *, round(amount * 0.2, 2) FROM orders'));
+        const insertSelect = await timed(() =>
+          db.query('INSERT INTO orders_a SELECT o.*, round(o.amount * 0.2, 2), to_jsonb(c) FROM orders o LEFT JOIN customers c ON c.id = o.customer_id'),
+        );
         const script = await copyScript();
         for (const t of ['orders_out', 'orders_par', 'orders_a', 'orders_b']) {
           if ((await count(db, t)) !== N) throw new Error(`${t} has ${await count(db, t)} rows, expected ${N}`);
         }
-        const same = await db.query<{ n: string }>('SELECT count(*)::text AS n FROM (SELECT * FROM orders_out EXCEPT SELECT * FROM orders_a) x');
-        if (same.rows[0].n !== '0') throw new Error(`the flow wrote ${same.rows[0].n} rows that differ from INSERT … SELECT`);
+        for (const t of ['orders_out', 'orders_b']) {
+          const same = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM (SELECT * FROM ${t} EXCEPT SELECT * FROM orders_a) x`);
+          if (same.rows[0].n !== '0') throw new Error(`${t} holds ${same.rows[0].n} rows that differ from INSERT … SELECT … JOIN`);
+        }
         const rate = (ms: number) => (N / ms) * 1000;
         return [
           { metric: 'rows/s through the flow', value: rate(flowTime), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } },
           { metric: 'rows/s through the flow, parallel: 2', value: rate(parTime), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } },
-          { metric: 'rows/s through the flow', value: rate(flowTime), unit: 'rows/s', baseline: { label: 'INSERT … SELECT in the database', value: rate(insertSelect) } },
+          { metric: 'rows/s through the flow', value: rate(flowTime), unit: 'rows/s', baseline: { label: 'INSERT … SELECT … JOIN in the database', value: rate(insertSelect) } },
         ] satisfies Figure[];
       });
     },
