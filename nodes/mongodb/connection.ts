@@ -13,36 +13,16 @@
 import { readFileSync } from 'node:fs';
 import { MongoClient, MongoServerError, MongoServerSelectionError, type Document, type MongoClientOptions } from 'mongodb';
 import { z } from 'zod';
+import { connectionFieldsFor, oneConnectionFor, tlsSchema, type TlsConfig } from '../shared/connection-config.js';
 import { ConfigError, NodeError, UserError, errorMessage } from '../../runtime/index.js';
 
 // ---- config fields ---------------------------------------------------------------------------------
 
-export const tlsSchema = z
-  .object({
-    ca: z.string().min(1).optional().describe('CA certificate(s) to trust: a PEM file path (relative to the working directory) or the PEM text'),
-    cert: z.string().min(1).optional().describe('client certificate for mutual TLS (x.509): a PEM file path or the PEM text'),
-    key: z.string().min(1).optional().describe('private key of the client certificate: a PEM file path or the PEM text'),
-    rejectUnauthorized: z.boolean().default(true).describe('refuse a server whose certificate is not signed by a trusted CA (false only for testing)'),
-    servername: z.string().min(1).optional().describe('host name to check the server certificate against, when it differs from the host connected to'),
-  })
-  .strict()
-  .describe('connect over TLS; an empty object {} uses the system CAs');
-
-export type TlsConfig = z.output<typeof tlsSchema>;
+export { tlsSchema, type TlsConfig };
 
 /** The fields every mongodb.* node config has; check them with `oneConnection`. */
 export const connectionFields = {
-  connection: z
-    .string()
-    .min(1)
-    .optional()
-    .describe("name of a connection in the flow's `connections:` map (type mongodb): keeps hosts and passwords out of the flow"),
-  url: z
-    .string()
-    .min(1)
-    .optional()
-    .describe('mongodb://user:password@host:27017/database (use ${env:NAME} for secrets); instead of `connection`'),
-  tls: tlsSchema.optional(),
+  ...connectionFieldsFor('mongodb', 'mongodb://user:password@host:27017/database'),
   timeoutMs: z
     .number()
     .int()
@@ -60,13 +40,7 @@ export interface ConnectionConfig {
 }
 
 /** zod check: exactly one of `connection` and `url` */
-export function oneConnection(c: { connection?: string; url?: string }, ctx: z.RefinementCtx): void {
-  if (c.connection === undefined && c.url === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['connection'], message: "set `connection` (a name from the flow's connections) or `url` (mongodb://host:27017/db)" });
-  } else if (c.connection !== undefined && c.url !== undefined) {
-    ctx.addIssue({ code: 'custom', path: ['url'], message: 'set either `connection` or `url`, not both' });
-  }
-}
+export const oneConnection = oneConnectionFor('mongodb://host:27017/db');
 
 /** An entry of the flow's `connections:` map for MongoDB (other fields are ignored). */
 export const connectionEntrySchema = z.object({
