@@ -26,6 +26,7 @@ import { z } from 'zod';
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Document } from 'mongodb';
 import { ConfigError, NodeError, defineNode, errorMessage, type NodeContext, type SinkInstance, type SluiceRecord } from '../../runtime/index.js';
 import { TableRouter, routesByTable } from '../shared/table-router.js';
+import { keyPart, show } from '../shared/keys.js';
 import { acquireClient, commandError, connectionFields, databaseOf, oneConnection, resolveTarget, type ClientLease, type Target } from './connection.js';
 import { fieldToBson, toDocument } from './types.js';
 
@@ -191,13 +192,6 @@ class MongodbSink implements SinkInstance {
   }
 }
 
-/** a key field's value from `record.key`: a field of an object key, or the key itself when there is one key field */
-function keyPart(key: unknown, field: string, keyCount: number): unknown {
-  if (key !== null && typeof key === 'object' && !Array.isArray(key)) return (key as Record<string, unknown>)[field];
-  if (keyCount === 1 && (typeof key === 'string' || typeof key === 'number' || typeof key === 'bigint')) return key;
-  return undefined;
-}
-
 /** an _id from a record key without one: the scalar, the single field's value, or the key object itself */
 function idFromKey(key: unknown): unknown {
   if (key === null || key === undefined) return undefined;
@@ -205,15 +199,6 @@ function idFromKey(key: unknown): unknown {
   const fields = Object.keys(key);
   if (fields.length === 0) return undefined;
   return fields.length === 1 ? (key as Record<string, unknown>)[fields[0]] : key;
-}
-
-function show(v: unknown): string {
-  try {
-    const s = JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x)) ?? String(v);
-    return s.length > 120 ? `${s.slice(0, 117)}...` : s;
-  } catch {
-    return String(v);
-  }
 }
 
 export const mongodbSink = defineNode({

@@ -36,6 +36,7 @@ import { z } from 'zod';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SluiceRecord, type Value } from '../../runtime/index.js';
 import { TableRouter, routesByTable } from '../shared/table-router.js';
+import { keyPart, show } from '../shared/keys.js';
 import { connectionFields, oneConnection, openPool, qualified, quoteIdent, resolveTarget, statementError, type ServerInfo, type Target } from './connection.js';
 import { columnTypeFor, defaultColumnType, describeTable, listTables, schemaExists, writer, type TableInfo, type Writer } from './types.js';
 
@@ -277,21 +278,6 @@ class MysqlSink implements SinkInstance {
 
   private missingKey(r: SluiceRecord, column: string): NodeError {
     return new NodeError(this.ctx.nodeId, `table ${this.id}: record with key ${show(r.key)} (op ${r.op}) has no value for key column ${JSON.stringify(column)}`);
-  }
-}
-
-/** a key column's value from `record.key`: a field of an object key, or the key itself when there is one key column */
-function keyPart(key: unknown, column: string, keyCount: number): unknown {
-  if (key !== null && typeof key === 'object' && !Array.isArray(key)) return (key as Record<string, unknown>)[column];
-  if (keyCount === 1 && (typeof key === 'string' || typeof key === 'number' || typeof key === 'bigint')) return key;
-  return undefined;
-}
-
-function show(v: unknown): string {
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
   }
 }
 

@@ -46,6 +46,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
 import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SluiceRecord, type Value } from '../../runtime/index.js';
 import { TableRouter, routesByTable } from '../shared/table-router.js';
+import { keyPart, show } from '../shared/keys.js';
 import { listTables, loadTable, type ColumnMeta, type TableMeta } from './catalog.js';
 import { connectionFields, display, oneConnection, openPool, pgError, qualified, quoteIdent, resolveTarget, splitName, type TableName, type Target } from './connection.js';
 import { arrayLiteral, copyField, pgTypeOf, toPgText } from './types.js';
@@ -334,22 +335,6 @@ class PostgresSink implements SinkInstance {
 /** prepared statement names: the same text gets the same name on every connection */
 function statementName(sql: string): string {
   return `sluice_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
-}
-
-/** a key column's value from `record.key`: a field of an object key, or the key itself when there is one key column */
-function keyPart(key: unknown, column: string, keyCount: number): unknown {
-  if (key !== null && typeof key === 'object' && !Array.isArray(key)) return (key as Record<string, unknown>)[column];
-  if (keyCount === 1 && (typeof key === 'string' || typeof key === 'number' || typeof key === 'bigint')) return key;
-  return undefined;
-}
-
-function show(v: unknown): string {
-  if (v === undefined) return 'undefined';
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
-  }
 }
 
 export const postgresSink = defineNode({

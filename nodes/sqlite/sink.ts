@@ -28,6 +28,7 @@ import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { defineNode, type NodeContext, type SinkInstance } from '../../runtime/node-api.js';
 import { TableRouter, routesByTable } from '../shared/table-router.js';
+import { keyPart, show } from '../shared/keys.js';
 import { ConfigError, NodeError, errorMessage } from '../../runtime/errors.js';
 import type { SluiceRecord, Value } from '../../runtime/records.js';
 import { missingTable, openDatabase, quoteIdent, sqlTypeOf, tableInfo, toSql, uniqueColumnSets, type DB, type SqlValue } from './sql.js';
@@ -241,22 +242,6 @@ class SqliteSink implements SinkInstance {
 
   private missingKey(r: SluiceRecord, column: string): NodeError {
     return new NodeError(this.ctx.nodeId, `table ${this.tableName}: record with key ${show(r.key)} (op ${r.op}) has no value for key column ${JSON.stringify(column)}`);
-  }
-}
-
-/** a key column's value from `record.key`: a field of an object key, or the key itself when there is one key column */
-function keyPart(key: unknown, column: string, keyCount: number): unknown {
-  if (key !== null && typeof key === 'object' && !Array.isArray(key)) return (key as Record<string, unknown>)[column];
-  if (keyCount === 1 && (typeof key === 'string' || typeof key === 'number' || typeof key === 'bigint')) return key;
-  return undefined;
-}
-
-function show(v: unknown): string {
-  if (v === undefined) return 'undefined';
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
   }
 }
 
