@@ -1,5 +1,5 @@
 /**
- * MySQL → MongoDB: N orders (BENCH_MONGO_ROWS, default 200,000) and 2 lines per order (3N rows in all)
+ * MySQL → MongoDB: N orders (BENCH_MONGO_ROWS, default 333,334: 1,000,002 rows in all) and 2 lines per order (3N rows)
  * read by two mysql.source snapshots, folded by core.denormalize (nest) into order documents with a
  * `lines` array, written by mongodb.sink (MONGO_URL, default the mongo-java-server of
  * .ci/services/40-mongo.sh). Figures in documents/s (final documents, N), against a plain driver
@@ -7,9 +7,9 @@
  * run; and mongodb.sink alone writing those documents as records. When MySQL (MYSQL_URL) is not
  * reachable, the same tables are read from SQLite (sqlite.source) and the figure says so.
  *
- * The flow checkpoints every 30 s rather than FlowRun's default 1 s, as the core.denormalize bench does:
- * each checkpoint serialises the nest node's whole state (every order and line). The baseline runs
- * first, on the emptiest server heap, so the ratio errs against the flow.
+ * The flow runs on the default checkpoint interval, which FlowRun stretches to ten times the last
+ * checkpoint's duration: each checkpoint serialises the nest node's whole state (every order and line).
+ * The baseline runs first, on the emptiest server heap, so the ratio errs against the flow.
  * The printed server name says what the figure was measured against: mongo-java-server keeps data in
  * a Java heap, so its figures say little about a real mongod; run with MONGO_URL for those.
  */
@@ -31,7 +31,7 @@ import { SqliteCheckpointStore } from '../../../runtime/state/sqlite-checkpoint-
 import { create } from '../../helpers/node-harness.js';
 import { timed, type BenchCase } from '../harness.js';
 
-const N = Number(process.env.BENCH_MONGO_ROWS ?? 200_000);
+const N = Number(process.env.BENCH_MONGO_ROWS ?? 333_334);
 const LINES_PER_ORDER = 2;
 const MONGO_URL = process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27018/?directConnection=true';
 const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
@@ -173,7 +173,7 @@ export const mongodbCases: BenchCase[] = [
           createRegistry(),
         );
         let summary: RunSummary | undefined;
-        const flowMs = await timed(async () => (summary = await new FlowRun(plan, { store, checkpointIntervalMs: 30_000 }).run()));
+        const flowMs = await timed(async () => (summary = await new FlowRun(plan, { store }).run()));
         await store.close();
         if (summary?.status !== 'completed') throw new Error(`bench flow ${summary?.status}: ${summary?.error}`);
         const count = await db.collection('orders').countDocuments();

@@ -19,7 +19,10 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { z } from 'zod';
 import { createRegistry } from '../../../nodes/catalog.js';
+import { NodeRegistry } from '../../../runtime/registry.js';
+import { defineNode, type NodeType } from '../../../runtime/node-api.js';
 import { postgresSink } from '../../../nodes/postgres/sink.js';
 import { compileFlow } from '../../../runtime/flow/compile.js';
 import { FlowRun } from '../../../runtime/executor/flow-run.js';
@@ -39,7 +42,18 @@ const URL_ = (() => {
   u.pathname = `/${DB}`;
   return u.toString();
 })();
-const registry = createRegistry();
+/** the catalog plus a sink that discards: where the time goes, stage by stage */
+const discard = defineNode({
+  type: 'bench.discard',
+  category: 'sink',
+  title: 'Discard',
+  description: 'acknowledges every batch at once',
+  configSchema: z.object({}).strict(),
+  inputs: [{ name: 'in' }],
+  outputs: [],
+  create: () => ({ kind: 'sink', async open() {}, async write() {}, async close() {} }),
+});
+const registry = new NodeRegistry([...createRegistry().list(), discard as NodeType]);
 
 const TAX = '(o) => ({ ...o, tax: Math.round(o.amount * 0.2 * 100) / 100 })';
 const ORDERS = (name: string, tax: boolean) =>
@@ -130,14 +144,14 @@ export const postgresCases: BenchCase[] = [
     async run() {
       return withDatabase(async (db) => {
         await db.query(ORDERS('orders', false));
-        await db.query(`INSERT INTO orders SELECT g, 1 + g % 1000, round((5 + (g * 7919 % 49500) / 100.0)::numeric, 2), 'EUR', (ARRAY['DE','FR','NL'])[1 + g % 3],
+        await db.query(`INSERT INTO orders SELECT g, 1 + g % 1000, round((5 + (g::bigint * 7919 % 49500) / 100.0)::numeric, 2), 'EUR', (ARRAY['DE','FR','NL'])[1 + g % 3],
           (ARRAY['new','paid','shipped'])[1 + g % 3], '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 second' FROM generate_series(1, ${N}) g`);
         await db.query(`CREATE TABLE customers (id integer PRIMARY KEY, name text NOT NULL, tier text, country text)`);
         await db.query(`INSERT INTO customers SELECT g, 'customer ' || g, (ARRAY['gold','silver','bronze'])[1 + g % 3], (ARRAY['DE','FR','NL'])[1 + g % 3] FROM generate_series(1, ${CUSTOMERS}) g`);
         await db.query('VACUUM ANALYZE orders, customers');
         for (const t of ['orders_out', 'orders_par', 'orders_a', 'orders_b']) await db.query(ORDERS(t, true));
-        const flow = (target: string, parallel: number) => ({
-          name: `bench-pg-${target}`,
+        const flow = (target: string, parallel: number, stages = ['tax', 'customer', 'out']) => ({
+          name: `bench-pg-${target}-${stages.length}`,
           settings: { batchSize: Number(process.env.BENCH_PG_BATCH ?? 2000) },
           nodes: [
             { id: 'src', type: 'postgres.source', config: { url: '${env:PG_URL}', tables: 'public.orders', parallel } },
@@ -147,16 +161,17 @@ export const postgresCases: BenchCase[] = [
               type: 'core.denormalize',
               config: { mode: 'lookup', as: 'customer', from: { type: 'postgres', url: '${env:PG_URL}', table: 'customers' }, localKey: 'customer_id', foreignKey: 'id', cache: { maxEntries: 20_000 } },
             },
-            { id: 'out', type: 'postgres.sink', config: { url: '${env:PG_URL}', table: target } },
-          ],
-          edges: [
-            { from: 'src', to: 'tax' },
-            { from: 'tax', to: 'customer' },
-            { from: 'customer', to: 'out' },
-          ],
+            stages.includes('out') ? { id: 'out', type: 'postgres.sink', config: { url: '${env:PG_URL}', table: target } } : { id: 'out', type: 'bench.discard', config: {} },
+          ].filter((n) => n.id === 'src' || stages.includes(n.id) || n.id === 'out'),
+          edges: ['src', ...stages.filter((x) => x !== 'out'), 'out'].slice(1).map((to, i, all) => ({ from: i === 0 ? 'src' : all[i - 1], to })),
         });
         const flowTime = await flowMs(flow('orders_out', 1));
         const parTime = await flowMs(flow('orders_par', 2));
+        // where the time goes: the same source with fewer stages, into a sink that discards
+        const stageTimes: [string, number][] = [];
+        for (const stages of [[], ['tax'], ['tax', 'customer']]) {
+          stageTimes.push([['postgres.source', ...stages.map((x) => (x === 'tax' ? 'core.map' : 'lookup'))].join(' → '), await flowMs(flow('discard', 1, stages))]);
+        }
         const insertSelect = await timed(() =>
           db.query('INSERT INTO orders_a SELECT o.*, round(o.amount * 0.2, 2), to_jsonb(c) FROM orders o LEFT JOIN customers c ON c.id = o.customer_id'),
         );
@@ -173,6 +188,7 @@ export const postgresCases: BenchCase[] = [
           { metric: 'rows/s through the flow', value: rate(flowTime), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } },
           { metric: 'rows/s through the flow, parallel: 2', value: rate(parTime), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } },
           { metric: 'rows/s through the flow', value: rate(flowTime), unit: 'rows/s', baseline: { label: 'INSERT … SELECT … JOIN in the database', value: rate(insertSelect) } },
+          ...stageTimes.map(([label, ms]): Figure => ({ metric: `stages: ${label} → discard`, value: rate(ms), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } })),
         ] satisfies Figure[];
       });
     },
