@@ -10,7 +10,9 @@
  *   temporary table + merge) by batch size: what copyThreshold's default is chosen from.
  * - postgres.cdc-latency: commit → sink write latency of postgres.source (cdc) → postgres.sink at about
  *   5,000 changes/s for BENCH_PG_CDC_SECONDS (default 20) seconds: p50 and p99, measured in the database
- *   (clock_timestamp() when the source row is written, and when the sink writes it).
+ *   (clock_timestamp() when the source row is written, and when the sink writes it); and the process's
+ *   heap and RSS after a tenth of the run and at the end (flat memory: run it for 600 s, with
+ *   `node --expose-gc dist/test/bench/run.js postgres.cdc` for settled heap figures).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -256,7 +258,14 @@ export const postgresCases: BenchCase[] = [
         // the generator: every 10 ms, the rows that keep it at CDC_RATE rows/s, in one autocommitted INSERT
         const start = Date.now();
         let written = 0;
+        // memory of this process (source, sink and runtime all run in it): after a tenth of the run, and at the end
+        let early: NodeJS.MemoryUsage | undefined;
+        const mb = (n: number) => Math.round(n / 1e5) / 10;
         while (Date.now() - start < CDC_SECONDS * 1000) {
+          if (!early && Date.now() - start > CDC_SECONDS * 100) {
+            globalThis.gc?.();
+            early = process.memoryUsage();
+          }
           const due = Math.floor(((Date.now() - start) / 1000) * CDC_RATE) - written;
           if (due > 0) {
             const n = Math.min(due, 500);
@@ -266,6 +275,8 @@ export const postgresCases: BenchCase[] = [
           await new Promise((res) => setTimeout(res, 10));
         }
         const seconds = (Date.now() - start) / 1000;
+        globalThis.gc?.();
+        const late = process.memoryUsage();
         for (let i = 0; (await count(db, 'cdc_dst')) < written; i++) {
           if (i > 1200) throw new Error('the sink did not catch up');
           await new Promise((res) => setTimeout(res, 50));
@@ -282,6 +293,8 @@ export const postgresCases: BenchCase[] = [
           { metric: 'commit → sink write latency, p50', value: Number(p50), unit: 'ms', note },
           { metric: 'commit → sink write latency, p99', value: Number(p99), unit: 'ms' },
           { metric: 'commit → sink write latency, max', value: Number(max), unit: 'ms' },
+          { metric: `heap after ${Math.round(CDC_SECONDS / 10)} s → at the end`, value: mb(late.heapUsed), unit: 'MB', note: `${mb(early!.heapUsed)} MB → ${mb(late.heapUsed)} MB${globalThis.gc ? ' (after gc)' : ' (run with --expose-gc for settled figures)'}` },
+          { metric: `RSS after ${Math.round(CDC_SECONDS / 10)} s → at the end`, value: mb(late.rss), unit: 'MB', note: `${mb(early!.rss)} MB → ${mb(late.rss)} MB` },
         ];
       });
     },
