@@ -28,6 +28,18 @@ export function editorRoutes(editorDir: string | undefined): Router {
       }),
     );
   }
+  if (editorDir) {
+    // index.html answers deep paths too (/flows/x), and its asset URLs are relative (vite base './', so
+    // the editor works under any mount point): there they name /flows/assets/…, the same files
+    r.use((req, res, next) => {
+      const m = /\/assets\/([^/.][^/]*)$/.exec(req.path);
+      if ((req.method !== 'GET' && req.method !== 'HEAD') || !m || req.path === `/assets/${m[1]}` || req.path.startsWith('/api/')) return next();
+      const file = join(editorDir, 'assets', m[1]);
+      if (!existsSync(file)) return next();
+      res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
+      res.sendFile(file);
+    });
+  }
   r.use((req, res, next) => {
     if ((req.method !== 'GET' && req.method !== 'HEAD') || req.path.startsWith('/socket.io/') || extname(req.path) !== '') return next();
     const index = editorDir ? join(editorDir, 'index.html') : undefined;

@@ -4,6 +4,7 @@
  */
 import { Graph, layout } from '@dagrejs/dagre';
 import { getViewportForBounds, Position, type NodeHandle, type ReactFlowInstance, type Rect } from '@xyflow/react';
+import { inputsOf } from '../../runtime/node-api.js';
 import type { NodeTypeInfo } from './api.js';
 import type { Catalog, FlowEdge, FlowNode } from './doc.js';
 
@@ -20,12 +21,24 @@ export const FIT_ALL: FitOptions = { padding: 0.2, minZoom: 0.05, maxZoom: 1.1, 
 
 /**
  * Fits the flow in the canvas. Computed here rather than with React Flow's fitView, which waits until
- * every node has been measured, and in a large flow the nodes out of view are never drawn.
+ * every node has been measured, and in a large flow the nodes out of view are never drawn. `pane`: the
+ * canvas size when the caller knows it (React Flow's store has it), which spares a forced layout of the
+ * whole page while a flow is being put on the canvas.
  */
-export function fitFlow(rf: ReactFlowInstance<FlowNode, FlowEdge>, options: FitOptions = FIT_ALL, nodes: FlowNode[] = rf.getNodes()): void {
-  const pane = document.querySelector('.react-flow');
-  if (!pane || nodes.length === 0) return;
-  const v = getViewportForBounds(boundsOf(nodes), pane.clientWidth, pane.clientHeight, options.minZoom, options.maxZoom, options.padding);
+export function fitFlow(
+  rf: ReactFlowInstance<FlowNode, FlowEdge>,
+  options: FitOptions = FIT_ALL,
+  nodes: FlowNode[] = rf.getNodes(),
+  pane?: { width: number; height: number },
+): void {
+  if (nodes.length === 0) return;
+  let size = pane && pane.width > 0 && pane.height > 0 ? pane : undefined;
+  if (!size) {
+    const el = document.querySelector('.react-flow');
+    if (!el) return;
+    size = { width: el.clientWidth, height: el.clientHeight };
+  }
+  const v = getViewportForBounds(boundsOf(nodes), size.width, size.height, options.minZoom, options.maxZoom, options.padding);
   void rf.setViewport(v, { duration: options.duration });
 }
 
@@ -58,12 +71,16 @@ const BORDER_TOP = 3;
 const BORDER = 1;
 const HANDLE = 9;
 
+/** a length as the browser lays it out: in 1/64 px, rounded down (a handle's `top: 33.3%`) */
+const layoutUnits = (px: number) => Math.floor(px * 64 + 1e-6) / 64;
+
 /**
  * The handles of a node not yet drawn, where FlowNode.tsx will put them (ports spread evenly down each
- * side). With them React Flow draws the edges of a large flow without first rendering every node to
- * measure it, so only the nodes in view are rendered.
+ * side; the input ports as the config selects them, like FlowNode). With them React Flow draws the
+ * edges of a large flow without first rendering every node to measure it, so only the nodes in view
+ * are rendered.
  */
-export function declaredHandles(id: string, t: NodeTypeInfo | undefined, height = NODE_H): NodeHandle[] {
+export function declaredHandles(id: string, t: NodeTypeInfo | undefined, config: unknown = {}, height = NODE_H): NodeHandle[] {
   const side = (ports: { name: string }[], type: 'source' | 'target'): NodeHandle[] =>
     ports.map((p, i) => ({
       id: p.name,
@@ -71,16 +88,21 @@ export function declaredHandles(id: string, t: NodeTypeInfo | undefined, height 
       type,
       position: type === 'source' ? Position.Right : Position.Left,
       x: type === 'source' ? NODE_W - BORDER - HANDLE / 2 - 1 : -HANDLE / 2 + BORDER,
-      y: BORDER_TOP + ((i + 1) / (ports.length + 1)) * (height - BORDER_TOP - BORDER) - HANDLE / 2,
+      y: BORDER_TOP + layoutUnits(((i + 1) / (ports.length + 1)) * (height - BORDER_TOP - BORDER)) - HANDLE / 2,
       width: HANDLE,
       height: HANDLE,
     }));
-  return [...side(t?.inputs ?? [{ name: 'in' }], 'target'), ...side(t?.outputs ?? [{ name: 'out' }], 'source')];
+  return [...side(t ? inputsOf(t, config) : [{ name: 'in' }], 'target'), ...side(t?.outputs ?? [{ name: 'out' }], 'source')];
 }
 
-/** large flows: nodes carry their size and handles up front (see declaredHandles) */
+/**
+ * Large flows: nodes carry their size and handles up front (see declaredHandles), as if measured. A node
+ * drawn at that size is not measured again, so its edges are not drawn twice; one drawn at another size
+ * (counters, an error) is measured by React Flow, and its real handles then replace the declared ones
+ * (store-graph.ts onNodesChange). A change of config drops both (the ports may change: updateNode).
+ */
 export function predeclare(nodes: FlowNode[], catalog: Catalog): FlowNode[] {
-  return nodes.map((n) => ({ ...n, initialWidth: NODE_W, initialHeight: NODE_H, handles: declaredHandles(n.id, catalog[n.data.type]) }));
+  return nodes.map((n) => ({ ...n, measured: { width: NODE_W, height: NODE_H }, handles: declaredHandles(n.id, catalog[n.data.type], n.data.config) }));
 }
 
 export function autoLayout(nodes: readonly FlowNode[], edges: readonly FlowEdge[]): FlowNode[] {

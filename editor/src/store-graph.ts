@@ -53,9 +53,12 @@ export function graphSlice(set: SetState, get: GetState, deps: SliceDeps): Graph
       }
       if (remember) deps.remember();
       let nodes = applyNodeChanges(changes, s.nodes);
-      // a node drawn and measured: its real handles replace the declared ones (layout.ts predeclare)
-      if (changes.some((c) => c.type === 'dimensions')) {
-        nodes = nodes.map((n) => (n.handles && n.measured?.width ? { ...n, handles: undefined } : n));
+      // a node measured at another size than declared: its real handles replace the declared ones
+      // (layout.ts predeclare)
+      const measured = new Set<string>();
+      for (const c of changes) if (c.type === 'dimensions') measured.add(c.id);
+      if (measured.size > 0 && nodes.some((n) => n.handles && measured.has(n.id))) {
+        nodes = nodes.map((n) => (n.handles && measured.has(n.id) ? { ...n, handles: undefined } : n));
       }
       set(doc ? changed(s, { nodes }) : { nodes });
     },
@@ -96,7 +99,16 @@ export function graphSlice(set: SetState, get: GetState, deps: SliceDeps): Graph
     updateNode(id, patch) {
       const s = get();
       deps.remember(`node:${id}:${Object.keys(patch).join(',')}`);
-      set(changed(s, { nodes: s.nodes.map((n) => (n.id === id ? { ...n, data: { ...n.data, ...patch } } : n)) }));
+      // declared handles and size (large flows) go: the config may change the ports; React Flow measures
+      const update = (n: FlowNode): FlowNode => {
+        const next = { ...n, data: { ...n.data, ...patch } };
+        if (n.handles && patch.config !== undefined) {
+          delete next.handles;
+          delete next.measured;
+        }
+        return next;
+      };
+      set(changed(s, { nodes: s.nodes.map((n) => (n.id === id ? update(n) : n)) }));
     },
 
     renameNode(id, newId) {

@@ -3,15 +3,22 @@
  * wire it, write the map's code, test-run it and read the records, save, export, re-import, deploy and
  * watch the counts move. Drives the editor only through its data-testid hooks (listed in editor/src/App.tsx).
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { parse as parseYaml } from 'yaml';
+import pg from 'pg';
 import { ROOT, chromiumAvailable, ensureEditorBuilt, launchChromium } from '../helpers/browser.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { service } from '../helpers/services.js';
 
 const chromium = chromiumAvailable();
+const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', async (url) => {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  await c.connect();
+  await c.end();
+});
 
 const MAP_CODE = '(o) => ({ ...o, doubled: Math.round(o.amount * 200) / 100 })';
 
@@ -253,6 +260,48 @@ describe.skipIf(!chromium.available)('editor (Chromium + real server)', () => {
     await page.getByTestId('conn-test').click();
     await expect.poll(() => text(page.getByTestId('conn-message'))).toContain('no such file');
     await page.goBack();
+    await page.getByTestId('node-map_1').waitFor();
+  });
+
+  it('is served a production build of the editor, even when built under vitest (NODE_ENV=test)', () => {
+    // scripts/build-editor.js forces production: with React's development build the 500-node flow renders twice as slowly
+    expect(process.env.NODE_ENV).toBe('test');
+    const assets = join(ROOT, 'dist', 'editor', 'assets');
+    const entry = readdirSync(assets).find((f) => /^index-.*\.js$/.test(f))!;
+    expect(readFileSync(join(assets, entry), 'utf8')).not.toContain('jsxDEV');
+  });
+
+  it.skipIf(!PG.available)('creates a postgres connection through the form and tests it: ok, then a wrong user with its hint', async () => {
+    const u = new URL(PG.url);
+    await page.goto(`${server.url}/#/connections`);
+    await page.getByTestId('btn-new-connection').click();
+    await page.getByTestId('conn-name').fill('form-pg');
+    await page.getByTestId('conn-type').selectOption('postgres');
+    const form = page.locator('.conn-edit');
+    // the fields come from the connector's schema; the password is a write-only secret input
+    expect(await form.getByLabel('password value').getAttribute('type')).toBe('password');
+    await form.getByLabel('host value').fill(u.hostname);
+    await form.getByLabel('port value').fill(u.port || '5432');
+    await form.getByLabel('user value').fill(decodeURIComponent(u.username) || 'postgres');
+    await form.getByLabel('database value').fill(u.pathname.replace(/^\//, '') || 'postgres');
+    await form.getByLabel('password value').fill(decodeURIComponent(u.password) || 'not-needed-pw');
+    await page.getByTestId('conn-save').click();
+    await expect.poll(() => text(page.getByTestId('conn-message'))).toBe('Saved.');
+    const saved = (await (await fetch(`${server.url}/api/connections/form-pg`)).json()) as { type: string; config: Record<string, unknown> };
+    expect(saved).toMatchObject({ type: 'postgres', config: { host: u.hostname, port: Number(u.port || 5432), hasPassword: true } });
+    expect(saved.config.password).toBeUndefined();
+    await page.getByTestId('conn-test').click();
+    await expect.poll(() => text(page.getByTestId('conn-message')), { timeout: 15_000 }).toMatch(/^connected to PostgreSQL \d+/);
+    expect(await page.getByTestId('conn-message').getAttribute('class')).toContain('ok');
+    // a user the server does not know: the error and the connector's hint, shown under it
+    await form.getByLabel('user value').fill('no_such_role_sluice');
+    await page.getByTestId('conn-save').click();
+    await expect.poll(() => text(page.getByTestId('conn-message'))).toBe('Saved.');
+    await page.getByTestId('conn-test').click();
+    await expect.poll(() => text(page.getByTestId('conn-message')), { timeout: 15_000 }).toContain('no_such_role_sluice');
+    expect(await page.getByTestId('conn-message').getAttribute('class')).toContain('bad');
+    expect(await page.getByTestId('conn-message').locator('.muted').textContent()).toMatch(/CREATE ROLE/);
+    await page.goto(`${server.url}/#/flow/e2e-demo`);
     await page.getByTestId('node-map_1').waitFor();
   });
 

@@ -92,6 +92,10 @@ it('serves the built editor: its files, index.html for client-side routes, 404 f
   const asset = await fetch(`${url}/assets/app-1234.js`);
   expect([asset.status, await asset.text(), asset.headers.get('cache-control')]).toEqual([200, 'console.log(1)', 'public, max-age=31536000, immutable']);
   expect((await fetch(`${url}/assets/gone.js`)).status).toBe(404);
+  // index.html at a deep path names its assets relatively (vite base './'): /flows/assets/… is the same file
+  const deep = await fetch(`${url}/flows/orders-demo/assets/app-1234.js`);
+  expect([deep.status, await deep.text()]).toEqual([200, 'console.log(1)']);
+  expect((await fetch(`${url}/flows/assets/gone.js`)).status).toBe(404);
   expect((await fetch(`${url}/api/nope`)).headers.get('content-type')).toMatch(/json/);
 });
 

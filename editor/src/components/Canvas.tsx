@@ -1,6 +1,6 @@
 /** The canvas: React Flow with our node and edge types, drop from the palette, wiring rules, minimap. */
 import { useCallback, useEffect, useState, type DragEvent } from 'react';
-import { Background, BackgroundVariant, ControlButton, Controls, MiniMap, ReactFlow, useReactFlow, type IsValidConnection, type OnConnectEnd } from '@xyflow/react';
+import { Background, BackgroundVariant, ControlButton, Controls, MiniMap, ReactFlow, useReactFlow, useStoreApi as useFlowStoreApi, type IsValidConnection, type OnConnectEnd } from '@xyflow/react';
 import type { FlowEdge, FlowNode } from '../doc.js';
 import { connectionProblem } from '../graph.js';
 import { fitFlow, LARGE_FLOW, NODE_W, type FitOptions } from '../layout.js';
@@ -11,6 +11,12 @@ import { EmptyCanvas } from './EmptyCanvas.js';
 
 export const DND_TYPE = 'application/x-sluice-node';
 const NONE: never[] = [];
+// props React Flow copies into its store: module constants, so that re-rendering the canvas does not
+// hand it new objects (a new defaultEdgeOptions re-renders every edge)
+const DEFAULT_EDGE_OPTIONS = { type: 'count' } as const;
+const SNAP_GRID: [number, number] = [8, 8];
+const MULTI_SELECT_KEYS = ['Meta', 'Control'];
+const MINIMAP_STYLE = { width: 168, height: 112 };
 
 const CATEGORY_COLOURS: Record<string, string> = {
   source: '#0e9f6e',
@@ -29,6 +35,7 @@ const fitOnLoad = (count: number): FitOptions => ({ padding: 0.12, maxZoom: 1.1,
 export function Canvas() {
   const store = useStoreApi();
   const rf = useReactFlow<FlowNode, FlowEdge>();
+  const flowStore = useFlowStoreApi<FlowNode, FlowEdge>();
   const { nodes, edges, onNodesChange, onEdgesChange, connect, addNode, loads } = useEditor((s) => ({
     nodes: s.nodes,
     edges: s.edges,
@@ -45,20 +52,24 @@ export function Canvas() {
   useEffect(() => {
     if (loads === fitted) return;
     const all = store.getState().nodes;
-    fitFlow(rf, fitOnLoad(all.length), all);
+    const { width, height } = flowStore.getState(); // measured by React Flow when it mounted
+    fitFlow(rf, fitOnLoad(all.length), all, { width, height });
     setFitted(loads);
-  }, [loads, fitted, rf, store]);
+  }, [loads, fitted, rf, store, flowStore]);
   const ready = loads === fitted;
-  // the minimap draws every node: it comes a frame after the canvas, so the canvas shows first
+  const large = nodes.length > LARGE_FLOW;
+  // the minimap draws every node: it comes once the canvas has been drawn and the page is idle, so the
+  // canvas shows first
   const [mapFor, setMapFor] = useState(-1);
   useEffect(() => {
     if (!ready) return;
-    let t: ReturnType<typeof setTimeout> | undefined;
-    const f = requestAnimationFrame(() => (t = setTimeout(() => setMapFor(loads), 0)));
-    return () => {
-      cancelAnimationFrame(f);
-      clearTimeout(t);
-    };
+    const show = () => setMapFor(loads);
+    if (typeof requestIdleCallback === 'function') {
+      const id = requestIdleCallback(show, { timeout: 1000 });
+      return () => cancelIdleCallback(id);
+    }
+    const t = setTimeout(show, 100);
+    return () => clearTimeout(t);
   }, [ready, loads]);
   const mapShown = mapFor === loads;
 
@@ -122,17 +133,17 @@ export function Canvas() {
         onConnectEnd={onConnectEnd}
         deleteKeyCode={null}
         selectionKeyCode="Shift"
-        multiSelectionKeyCode={['Meta', 'Control']}
+        multiSelectionKeyCode={MULTI_SELECT_KEYS}
         snapToGrid
-        snapGrid={[8, 8]}
+        snapGrid={SNAP_GRID}
         minZoom={0.08}
         maxZoom={2}
-        onlyRenderVisibleElements={nodes.length > LARGE_FLOW}
-        defaultEdgeOptions={{ type: 'count' }}
+        onlyRenderVisibleElements={large}
+        defaultEdgeOptions={DEFAULT_EDGE_OPTIONS}
         connectionRadius={28}
       >
         <Background variant={BackgroundVariant.Dots} gap={16} size={1} color="#cfd4db" />
-        {mapShown && <MiniMap pannable zoomable style={{ width: 168, height: 112 }} nodeColor={nodeColour} nodeStrokeWidth={0} nodeBorderRadius={3} maskColor="rgba(244, 245, 247, 0.7)" />}
+        {mapShown && <MiniMap pannable zoomable style={MINIMAP_STYLE} nodeColor={nodeColour} nodeStrokeWidth={0} nodeBorderRadius={3} maskColor="rgba(244, 245, 247, 0.7)" />}
         <Controls showInteractive={false} showFitView={false}>
           <ControlButton onClick={() => fitFlow(rf)} title="Fit the flow in view (F)" aria-label="fit view">
             <svg viewBox="0 0 16 16" width="12" height="12" fill="none" stroke="currentColor" strokeWidth="1.6" aria-hidden>

@@ -46,7 +46,9 @@ function configOf(rows: Row[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const r of rows) {
     if (!r.key.trim()) continue;
-    if (r.stored && r.value === '') continue; // unchanged secret: the server keeps it
+    // a field left empty is not set (the connector's own default applies); an unchanged stored secret
+    // is left out too, and the server keeps it
+    if (r.value === '') continue;
     let v: unknown = r.value;
     if (!r.secret && /^(-?\d+(\.\d+)?|true|false|null|\{.*\}|\[.*\])$/s.test(r.value.trim())) {
       try {
