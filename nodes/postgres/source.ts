@@ -84,6 +84,8 @@ interface SnapshotPosition extends SnapshotState {
   phase: 'snapshot';
   /** snapshot+cdc: the slot's consistent point, where the stream starts after the snapshot */
   lsn?: string;
+  /** rows read per table up to this position (on batch positions only): progress goes on from them after a resume */
+  rows?: Record<string, number>;
 }
 
 type Position = SnapshotPosition | CdcPosition;
@@ -141,8 +143,11 @@ class PostgresSource implements SourceInstance {
   }
 
   /**
-   * Per table: the phase, rows read by this run (a resumed run counts from its position, not from the
-   * start of the table) and the planner's estimate; while streaming, the changes read and the slot lag.
+   * Per table: the phase, rows read and the planner's estimate; while streaming, the changes read and
+   * the slot lag. A snapshot's batch positions carry the rows read so far, so a run resumed mid-snapshot
+   * goes on counting from the committed position (rows re-read after it are counted once, as they are
+   * re-read from the position). Changes are counted by this run only (a CDC position carries no counts),
+   * and a position written before positions carried counts resumes counting from 0.
    */
   progress(): SourceProgress {
     const state = this.snapshot?.reader.current() ?? this.snapshotState;
@@ -166,12 +171,26 @@ class PostgresSource implements SourceInstance {
   }
 
   private count(batch: SourceBatch | null): SourceBatch | null {
-    if (batch) for (const r of batch.records) this.rowsRead.set(r.meta.table as string, (this.rowsRead.get(r.meta.table as string) ?? 0) + 1);
+    if (!batch) return batch;
+    // runs of one table (a snapshot chunk is one run) are counted with one map update
+    let table: string | undefined;
+    let n = 0;
+    for (const r of batch.records) {
+      if (r.meta.table === table) {
+        n++;
+        continue;
+      }
+      if (table !== undefined) this.rowsRead.set(table, (this.rowsRead.get(table) ?? 0) + n);
+      table = r.meta.table as string;
+      n = 1;
+    }
+    if (table !== undefined) this.rowsRead.set(table, (this.rowsRead.get(table) ?? 0) + n);
     return batch;
   }
 
   private async start(pos: Position | undefined): Promise<void> {
     const { config, nodeId } = this.ctx;
+    if (pos?.phase === 'snapshot' && pos.rows) for (const [table, n] of Object.entries(pos.rows)) if (Number.isSafeInteger(n) && n >= 0) this.rowsRead.set(table, n);
     this.target = resolveTarget(this.ctx, config);
     const readers = config.parallel > 1 ? config.parallel + 1 : 1;
     this.pool = await openPool(this.target, { ...this.session, max: readers + 2 });
@@ -322,7 +341,15 @@ class PostgresSource implements SourceInstance {
       clients,
       mapper: this.mapper,
       state: { done: pos.done, table: pos.table, after: pos.after },
-      position: (s): SnapshotPosition => ({ phase: 'snapshot', ...(lsn ? { lsn } : {}), ...s }),
+      // one object per record: no spreads (this runs for every row of the snapshot)
+      position: (s): SnapshotPosition => {
+        const p: SnapshotPosition = lsn ? { phase: 'snapshot', lsn, done: s.done } : { phase: 'snapshot', done: s.done };
+        if (s.table !== undefined) {
+          p.table = s.table;
+          p.after = s.after;
+        }
+        return p;
+      },
     });
     this.snapshot = { reader, clients, lsn };
   }
@@ -353,7 +380,11 @@ class PostgresSource implements SourceInstance {
         await this.endSnapshot(true);
         throw pgError(this.ctx.nodeId, this.target, err, { what: 'snapshot' });
       }
-      if (batch) return this.count(batch);
+      if (batch) {
+        this.count(batch);
+        (batch.position as SnapshotPosition).rows = Object.fromEntries(this.rowsRead);
+        return batch;
+      }
       this.snapshotState = { done: this.tables.map((t) => t.id) };
       await this.endSnapshot();
       if (!this.cdc) return null;

@@ -22,7 +22,7 @@ import { FlowRun, type RunSummary } from '../../runtime/executor/flow-run.js';
 import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
 import type { SinkInstance, SourceInstance, SluiceRecord, TransformInstance } from '../../runtime/index.js';
 import { postgresSource } from '../../nodes/postgres/source.js';
-import { postgresSink } from '../../nodes/postgres/sink.js';
+import { postgresSink, type SinkStats } from '../../nodes/postgres/sink.js';
 import { testConnection, walLevelMessage } from '../../nodes/postgres/connection.js';
 
 const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', async (url) => {
@@ -172,6 +172,21 @@ describe.skipIf(!PG.available)('postgres.source snapshot: chunks, parallel reads
     expect(ids(rest.records)).toEqual(ids(seq.records.slice(6 * 17)));
   });
 
+  it('keys and values with quotes, backslashes, tabs, newlines and the text \\N read exactly, chunk after chunk, in parallel and resumed', async () => {
+    await q('CREATE SCHEMA odd');
+    await q('CREATE TABLE odd.keys (k text, at timestamptz, v text, PRIMARY KEY (k, at))');
+    const texts = ["it's", 'back\\slash', 'tab\there', 'new\nline', 'cr\rhere', '"quoted"', "E'x'", '\\N', '', 'ünïcødé 🚀', '\\', "''", 'a\\\'b'];
+    await db.query("INSERT INTO odd.keys SELECT k, '2026-01-01T00:00:00Z'::timestamptz + n * interval '1.5 second', CASE WHEN n % 3 = 0 THEN NULL ELSE k || k END FROM unnest($1::text[]) k, generate_series(0, 2) n", [texts]);
+    const expected = (await db.query({ text: 'SELECT k, v FROM odd.keys ORDER BY k, at', rowMode: 'array' })).rows.map(([k, v]) => ({ k, v }));
+    expect(expected).toHaveLength(texts.length * 3);
+    const seq = await readAll(await create<SourceInstance>(postgresSource, { url: dbUrl, tables: 'odd.keys', chunkSize: 2 }));
+    const par = await readAll(await create<SourceInstance>(postgresSource, { url: dbUrl, tables: 'odd.keys', chunkSize: 2, parallel: 2 }));
+    for (const got of [seq, par]) expect(got.records.map((r) => ({ k: r.value!.k, v: r.value!.v }))).toEqual(expected);
+    expect(seq.records[1].key).toEqual({ k: seq.records[1].value!.k, at: seq.records[1].value!.at });
+    const rest = await readAll(await create<SourceInstance>(postgresSource, { url: dbUrl, tables: 'odd.keys', chunkSize: 2 }), seq.positions[4]);
+    expect(rest.records.map((r) => r.value!.k)).toEqual(expected.slice(10).map((e) => e.k));
+  });
+
   it('names the table and what exists when a table or pattern is missing', async () => {
     const src = await create<SourceInstance>(postgresSource, { url: dbUrl, tables: ['public.lines', 'public.nope'] });
     await expect(src.open(undefined)).rejects.toThrow(/nodes\[n1\]\.tables: table public\.nope not found; tables there: public\.items, public\.lines/);
@@ -185,20 +200,54 @@ describe.skipIf(!PG.available)('postgres.sink', () => {
     await q('CREATE SCHEMA copy');
     await q(ITEMS_DDL('copy.items_values'));
     await q(ITEMS_DDL('copy.items_copy'));
+    await q('CREATE SCHEMA paths'); // tables of their own: the error test below lists the tables of copy
+    await q(ITEMS_DDL('paths.items_merge'));
   });
 
-  const sink = (config: Record<string, unknown>) => create<SinkInstance>(postgresSink, { url: dbUrl, ...config });
+  const sink = (config: Record<string, unknown>) => create<SinkInstance & { stats(): SinkStats }>(postgresSink, { url: dbUrl, ...config });
 
-  it('writes every type exactly, through multi-row INSERT and through COPY + merge', async () => {
+  it('writes every type exactly, through multi-row INSERT, COPY straight in, and COPY + merge', async () => {
     const { records } = await readAll(await create<SourceInstance>(postgresSource, { url: dbUrl, tables: 'public.items', chunkSize: 100 }));
     const batches = [records.slice(0, 100), records.slice(100, 250), records.slice(250)];
-    await writeAll(await sink({ table: 'copy.items_values', copyThreshold: 100_000 }), batches);
-    await writeAll(await sink({ table: 'copy.items_copy', copyThreshold: 1 }), batches);
-    expect(await diff('public.items', 'copy.items_values')).toBe(0);
-    expect(await diff('public.items', 'copy.items_copy')).toBe(0);
+    const n = records.length;
+    const values = await sink({ table: 'copy.items_values', copyThreshold: 100_000 });
+    await writeAll(values, batches);
+    expect(values.stats()).toEqual({ inserted: n, copied: 0, merged: 0, conflicts: 0 });
+    const copied = await sink({ table: 'copy.items_copy', copyThreshold: 1 });
+    await writeAll(copied, batches); // op r: new rows, copied straight in
+    expect(copied.stats()).toEqual({ inserted: 0, copied: n, merged: 0, conflicts: 0 });
+    // op u: an update may meet an existing row, so it always merges
+    const merged = await sink({ table: 'paths.items_merge', copyThreshold: 1 });
+    await writeAll(merged, batches.map((b) => b.map((r): SluiceRecord => ({ ...r, op: 'u' }))));
+    expect(merged.stats()).toEqual({ inserted: 0, copied: 0, merged: n, conflicts: 0 });
+    for (const t of ['copy.items_values', 'copy.items_copy', 'paths.items_merge']) expect(await diff('public.items', t), t).toBe(0);
     // and again (upserts of existing rows change nothing)
     await writeAll(await sink({ table: 'copy.items_copy', copyThreshold: 1 }), batches);
     expect(await diff('public.items', 'copy.items_copy')).toBe(0);
+  });
+
+  it('a straight COPY that meets an existing row rolls back to its savepoint and merges; the next batches merge, then copy again', async () => {
+    await q('CREATE TABLE paths.direct (id integer PRIMARY KEY, a text, b text)');
+    await q("INSERT INTO paths.direct VALUES (0, 'kept', 'kept')");
+    const rows = (from: number, to: number, a: string, op: SluiceRecord['op'] = 'r') =>
+      Array.from({ length: to - from + 1 }, (_, i): SluiceRecord => ({ op, key: { id: from + i }, value: { id: from + i, a, b: `b\t${from + i}\\` }, meta: {} }));
+    const s = await sink({ table: 'paths.direct', copyThreshold: 10 });
+    await s.open();
+    await s.write(rows(1, 20, 'first'));
+    expect(s.stats()).toEqual({ inserted: 0, copied: 20, merged: 0, conflicts: 0 });
+    // 15..20 exist: the COPY fails on them, is rolled back (no duplicate, no aborted transaction) and merged
+    await s.write([{ op: 'd', key: { id: 0 }, value: null, meta: {} }, ...rows(15, 34, 'second')]);
+    expect(s.stats()).toEqual({ inserted: 0, copied: 20, merged: 20, conflicts: 1 });
+    await s.write(rows(35, 54, 'third')); // right after a conflict: merged without trying
+    expect(s.stats()).toEqual({ inserted: 0, copied: 20, merged: 40, conflicts: 1 });
+    await s.write(rows(55, 74, 'fourth')); // then straight again
+    expect(s.stats()).toEqual({ inserted: 0, copied: 40, merged: 40, conflicts: 1 });
+    await s.write(rows(1, 10, 'updated', 'u')); // updates never try the straight COPY
+    expect(s.stats()).toEqual({ inserted: 0, copied: 40, merged: 50, conflicts: 1 });
+    await s.close();
+    const got = await q<{ id: number; a: string; b: string }>('SELECT id, a, b FROM paths.direct ORDER BY id');
+    const a = (id: number) => (id <= 10 ? 'updated' : id < 15 ? 'first' : id <= 34 ? 'second' : id <= 54 ? 'third' : 'fourth');
+    expect(got).toEqual(Array.from({ length: 74 }, (_, i) => ({ id: i + 1, a: a(i + 1), b: `b\t${i + 1}\\` })));
   });
 
   it('applies a batch as the net effect per key: upserts merge, deletes by key, delete then insert', async () => {
@@ -420,7 +469,7 @@ describe.skipIf(!PG.available)('postgres.source guardrails', () => {
     expect((await done).status).toBe('stopped');
   });
 
-  it('reports progress: per-table rows read, estimates after ANALYZE, the phase, and while streaming the slot and its lag', async () => {
+  it('reports progress: per-table rows read (going on after a resume), estimates after ANALYZE, the phase, and while streaming the slot and its lag', async () => {
     await q('CREATE SCHEMA conv');
     await q('CREATE TABLE conv.a (id integer PRIMARY KEY, v text)');
     await q('CREATE TABLE conv.b (id integer PRIMARY KEY, v text)');
@@ -446,6 +495,24 @@ describe.skipIf(!PG.available)('postgres.source guardrails', () => {
         ],
       },
     });
+
+    // resumed mid-snapshot: counting goes on from the committed position (it carries the rows read)
+    const first = await create<SourceInstance>(postgresSource, { url: dbUrl, tables: 'conv.*', chunkSize: 500 });
+    await first.open(undefined);
+    await first.read();
+    const second = (await first.read())!;
+    expect(first.progress!()!.tables).toEqual([
+      { name: 'conv.a', phase: 'snapshot', done: 1000, estimated: 1200 },
+      { name: 'conv.b', phase: 'pending', done: 0, estimated: 300 },
+    ]);
+    await first.close();
+    const resumed = await create<SourceInstance>(postgresSource, { url: dbUrl, tables: 'conv.*', chunkSize: 500 });
+    const rest = await readAll(resumed, second.position);
+    expect(rest.records).toHaveLength(500);
+    expect(resumed.progress!()!.tables).toEqual([
+      { name: 'conv.a', phase: 'done', done: 1200, estimated: 1200 },
+      { name: 'conv.b', phase: 'done', done: 300, estimated: 300 },
+    ]);
 
     collector('pg-progress-cdc');
     const cdc = startFlow({

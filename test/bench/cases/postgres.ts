@@ -6,10 +6,11 @@
  *   core.denormalize (lookup the customer in a postgres table of 10,000) → postgres.sink, against (a)
  *   `INSERT … SELECT … JOIN` inside the database and (b) a hand-written Node script that streams
  *   `COPY TO` through the same function and a Map of the customers into `COPY FROM` (pg-copy-streams).
- * - postgres.sink-paths: the sink's two write paths (multi-row INSERT … ON CONFLICT, COPY into a
- *   temporary table + merge) by batch size: what copyThreshold's default is chosen from.
+ * - postgres.sink-paths: the sink's write paths by batch size: multi-row INSERT … ON CONFLICT and COPY
+ *   into a temporary table + merge (what copyThreshold's default is chosen from; records of op u), and
+ *   COPY straight into the table (records of op r / c, new rows).
  * - postgres.cdc-latency: commit → sink write latency of postgres.source (cdc) → postgres.sink at about
- *   5,000 changes/s for BENCH_PG_CDC_SECONDS (default 20) seconds: p50 and p99, measured in the database
+ *   5,000 changes/s for BENCH_PG_CDC_SECONDS (default 60) seconds: p50 and p99, measured in the database
  *   (clock_timestamp() when the source row is written, and when the sink writes it); and the process's
  *   heap and RSS after a tenth of the run and at the end (flat memory: run it for 600 s, with
  *   `node --expose-gc dist/test/bench/run.js postgres.cdc` for settled heap figures).
@@ -35,7 +36,7 @@ import { timed, type BenchCase, type Figure } from '../harness.js';
 
 const N = Number(process.env.BENCH_PG_ROWS ?? 1_000_000);
 const CUSTOMERS = 10_000;
-const CDC_SECONDS = Number(process.env.BENCH_PG_CDC_SECONDS ?? 20);
+const CDC_SECONDS = Number(process.env.BENCH_PG_CDC_SECONDS ?? 60);
 const CDC_RATE = 5000;
 const BASE_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const DB = `sluice_bench_${process.pid}`;
@@ -212,23 +213,26 @@ export const postgresCases: BenchCase[] = [
               }),
             );
           }
-          // best of 3, the two paths interleaved: the machine is shared and noisy
-          const best = [0, 0];
+          // op u: the sink merges (an update may meet an existing row); op r: it copies straight in
+          const updates = batches.map((b) => b.map((r): SluiceRecord => ({ ...r, op: 'u' })));
+          // best of 3, the paths interleaved: the machine is shared and noisy
+          const best = [0, 0, 0];
           for (let round = 0; round < 3; round++) {
-            for (const [i, threshold] of [100_000_000, 1].entries()) {
+            for (const [i, threshold, input] of [[0, 100_000_000, updates], [1, 1, updates], [2, 1, batches]] as const) {
               const table = `paths_${i}`;
               await db.query(`DROP TABLE IF EXISTS ${table}`);
               await db.query(ORDERS(table, true));
               const sink = await create<SinkInstance>(postgresSink, { url: URL_, table, copyThreshold: threshold });
               await sink.open();
               const ms = await timed(async () => {
-                for (const batch of batches) await sink.write(batch);
+                for (const batch of input) await sink.write(batch);
               });
               await sink.close();
               best[i] = Math.max(best[i], (total / ms) * 1000);
             }
           }
           figures.push({ metric: `batch ${size}: COPY + merge`, value: best[1], unit: 'rows/s', baseline: { label: 'multi-row INSERT', value: best[0] } });
+          figures.push({ metric: `batch ${size}: COPY straight in (new rows)`, value: best[2], unit: 'rows/s', baseline: { label: 'COPY + merge', value: best[1] } });
         }
         return figures;
       });
