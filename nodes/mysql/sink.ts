@@ -28,6 +28,26 @@
  * | Date                                  | DATETIME(6)                   | UTC date-time                     |
  * | null only                             | LONGTEXT (VARCHAR(255))       | NULL                              |
  *
+ * Declared types (conversion mode). When a record of the batch carries `meta.schema` (the source table's
+ * declared columns, nodes/shared/columns.ts: mysql.source sends it on the first record of each table in
+ * every batch), a column still to be created gets the type mapped from the declared one instead
+ * (`mysqlTypeFor` in types.ts; NOT NULL kept, key columns NOT NULL), and a missing table's keys default
+ * to the source table's key:
+ *
+ * | declared kind (source type)                     | created column                                   |
+ * |-------------------------------------------------|--------------------------------------------------|
+ * | integer 8/16/24/32/64 bits [unsigned]           | TINYINT / SMALLINT / MEDIUMINT / INT / BIGINT [UNSIGNED] |
+ * | decimal(p,s)                                    | DECIMAL(p,s), at most (65,30); unbounded: DECIMAL(65,30) |
+ * | float 32 / 64                                   | FLOAT / DOUBLE                                   |
+ * | boolean (MySQL TINYINT(1), PostgreSQL boolean)  | BOOLEAN (TINYINT(1))                             |
+ * | string(n) / fixed string(n) / unbounded          | VARCHAR(n) (n ≤ 16,383; key ≤ 768) / CHAR(n) / LONGTEXT (key VARCHAR(255)) |
+ * | json                                            | JSON (key VARCHAR(255))                          |
+ * | binary(n) / fixed binary(n) / unbounded          | VARBINARY(n) / BINARY(n) / LONGBLOB (key VARBINARY(255)) |
+ * | date, time(f), datetime(f)                      | DATE, TIME(f), DATETIME(f) (f ≤ 6)               |
+ * | timestamp(f) (a UTC instant)                    | TIMESTAMP(f) NULL DEFAULT NULL (NOT NULL: DEFAULT CURRENT_TIMESTAMP(f)); 1970–2038 only |
+ * | uuid                                            | UUID (MariaDB 10.7+), else CHAR(36)              |
+ * | other                                           | LONGTEXT (key VARCHAR(255))                      |
+ *
  * Into an existing column a value is converted for the column's type (types.ts `writer`): ISO strings
  * into DATETIME / TIMESTAMP / DATE, objects into JSON, `{ $base64 }` into bytes. The session time zone
  * is UTC, so TIMESTAMP values written and read back are the same instants.
@@ -38,7 +58,8 @@ import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance
 import { TableRouter, routesByTable } from '../shared/table-router.js';
 import { keyPart, show } from '../shared/keys.js';
 import { connectionFields, oneConnection, openPool, qualified, quoteIdent, resolveTarget, statementError, type ServerInfo, type Target } from './connection.js';
-import { columnTypeFor, defaultColumnType, describeTable, listTables, schemaExists, writer, type TableInfo, type Writer } from './types.js';
+import { columnTypeFor, defaultColumnType, describeTable, listTables, mysqlTypeFor, schemaExists, writer, type TableInfo, type Writer } from './types.js';
+import { SCHEMA_META, isTableSchema, type ColumnSpec, type TableSchema } from '../shared/columns.js';
 
 const configSchema = z
   .object({
@@ -47,13 +68,20 @@ const configSchema = z
     keys: z
       .array(z.string().min(1))
       .min(1, 'name at least one key column')
-      .describe('columns that identify a row: upserts and deletes match on them (the primary key of a created table)'),
-    createTable: z.boolean().default(true).describe('create the table when missing (column types from the first batch) and add columns for new fields'),
+      .optional()
+      .describe("columns that identify a row: upserts and deletes match on them (the primary key of a created table). Default: an existing table's primary key, else the source table's key (meta.schema), else the fields of the record key"),
+    createTable: z
+      .boolean()
+      .default(true)
+      .describe("create the table when missing (column types mapped from the source's declared types when it sends them, else from the first batch's values) and add columns for new fields"),
   })
   .strict()
   .superRefine(oneConnection);
 
 type Config = z.output<typeof configSchema>;
+
+/** the columns a source declared for the table (meta.schema), by lowercased name, and its key */
+type Declared = { columns: Map<string, ColumnSpec>; key: string[] };
 
 type Step = { kind: 'upsert'; columns: string[]; values: unknown[] } | { kind: 'delete'; values: unknown[] };
 
@@ -71,6 +99,8 @@ class MysqlSink implements SinkInstance {
   private info?: TableInfo;
   private writers = new Map<string, Writer>();
   private known = new Set<string>();
+  /** the key columns: from the config, the existing table, or the first batch (see `keys` in the schema) */
+  private keys?: string[];
 
   constructor(private readonly ctx: NodeContext<Config>) {}
 
@@ -103,14 +133,18 @@ class MysqlSink implements SinkInstance {
           const have = (await listTables(pool, this.schema)).map(([, t]) => t);
           throw new ConfigError(nodeId, 'table', `table ${this.id} not found at ${this.target.label} and createTable is false; ${have.length ? `tables: ${have.join(', ')}` : 'the database has no tables'}`);
         }
+        this.keys = config.keys;
         return;
       }
-      const missing = config.keys.filter((k) => !this.known.has(k.toLowerCase()));
+      const keys = config.keys ?? this.info.key;
+      if (keys.length === 0) throw new ConfigError(nodeId, 'keys', `table ${this.id} has no PRIMARY KEY: set keys to the columns of a UNIQUE index`);
+      const missing = keys.filter((k) => !this.known.has(k.toLowerCase()));
       if (missing.length > 0) throw new ConfigError(nodeId, 'keys', `table ${this.id} has no column ${missing.map((k) => JSON.stringify(k)).join(', ')}`);
-      const wanted = [...new Set(config.keys.map((k) => k.toLowerCase()))].sort().join('\0');
+      const wanted = [...new Set(keys.map((k) => k.toLowerCase()))].sort().join('\0');
       if (!this.info.uniqueSets.some((s) => [...new Set(s)].sort().join('\0') === wanted)) {
-        throw new ConfigError(nodeId, 'keys', `table ${this.id} has no PRIMARY KEY or UNIQUE index on (${config.keys.join(', ')}): upserts need one (ALTER TABLE ${this.id} ADD UNIQUE (${config.keys.join(', ')}))`);
+        throw new ConfigError(nodeId, 'keys', `table ${this.id} has no PRIMARY KEY or UNIQUE index on (${keys.join(', ')}): upserts need one (ALTER TABLE ${this.id} ADD UNIQUE (${keys.join(', ')}))`);
       }
+      this.keys = keys;
     } catch (err) {
       throw statementError(nodeId, 'table', this.target, err, `reading table ${this.id}`);
     }
@@ -123,7 +157,9 @@ class MysqlSink implements SinkInstance {
   async write(records: SluiceRecord[]): Promise<void> {
     if (!this.pool) throw new NodeError(this.ctx.nodeId, 'write() before open()');
     if (records.length === 0) return;
-    const { steps, types } = this.plan(records);
+    const declared = this.declared(records);
+    this.keys ??= this.keysFor(records[0], declared);
+    const { steps, types } = this.plan(records, declared);
     try {
       await this.ensureColumns(types);
     } catch (err) {
@@ -157,17 +193,49 @@ class MysqlSink implements SinkInstance {
     this.writers = new Map(this.info?.columns.map((c) => [c.name.toLowerCase(), writer(c)]) ?? []);
   }
 
-  /** the batch as steps, and the fields seen with the type their first non-null value asks for */
-  private plan(records: SluiceRecord[]): { steps: Step[]; types: Map<string, { name: string; type?: string }> } {
-    const keys = this.ctx.config.keys;
+  /**
+   * The source's declared columns (meta.schema, nodes/shared/columns.ts) when a column is still to be
+   * created: the first record of a table in each batch of mysql.source (postgres.source may follow) carries it.
+   */
+  private declared(records: SluiceRecord[]): Declared | undefined {
+    if (this.info && !this.ctx.config.createTable) return undefined;
+    let schema: TableSchema | undefined;
+    for (const r of records) {
+      const s = r.meta[SCHEMA_META];
+      if (s !== undefined && isTableSchema(s)) {
+        schema = s;
+        break;
+      }
+    }
+    if (!schema) return undefined;
+    return { columns: new Map(schema.columns.map((c) => [c.name.toLowerCase(), c])), key: schema.key };
+  }
+
+  /** keys of a table still to be created: the source table's key, else the record key's fields */
+  private keysFor(r: SluiceRecord, declared: Declared | undefined): string[] {
+    const fromSchema = declared?.key;
+    if (fromSchema && fromSchema.length > 0) return fromSchema;
+    const k = r.key;
+    if (k !== null && typeof k === 'object' && !Array.isArray(k) && Object.keys(k).length > 0) return Object.keys(k);
+    throw new ConfigError(this.ctx.nodeId, 'keys', `table ${this.id} does not exist yet and the record key ${show(k)} names no columns: set keys`);
+  }
+
+  /** the batch as steps, and the fields seen with the type their first non-null value asks for (or the source declared) */
+  private plan(records: SluiceRecord[], declared?: Declared): { steps: Step[]; types: Map<string, { name: string; type?: string }> } {
+    const keys = this.keys!;
     const keySet = new Set(keys.map((k) => k.toLowerCase()));
     const types = new Map<string, { name: string; type?: string }>();
+    const { mariadb, major, minor } = this.server;
+    const uuidType = mariadb && (major > 10 || (major === 10 && minor >= 7));
     const see = (name: string, v: unknown) => {
       const lower = name.toLowerCase();
       if (this.known.has(lower)) return;
       const t = types.get(lower);
-      if (!t) types.set(lower, { name, type: columnTypeFor(v, keySet.has(lower)) });
-      else t.type ??= columnTypeFor(v, keySet.has(lower));
+      if (t?.type !== undefined) return;
+      const spec = declared?.columns.get(lower);
+      const type = spec ? mysqlTypeFor(spec, keySet.has(lower), uuidType) : columnTypeFor(v, keySet.has(lower));
+      if (!t) types.set(lower, { name, type });
+      else t.type = type;
     };
     const steps: Step[] = [];
     for (const r of records) {
@@ -201,7 +269,7 @@ class MysqlSink implements SinkInstance {
   private async ensureColumns(types: Map<string, { name: string; type?: string }>): Promise<void> {
     if (types.size === 0 && this.info) return;
     const pool = this.pool!;
-    const keys = this.ctx.config.keys;
+    const keys = this.keys!;
     const keySet = new Set(keys.map((k) => k.toLowerCase()));
     const table = qualified(this.schema, this.tableName);
     const def = (c: { name: string; type?: string }) => `${quoteIdent(c.name)} ${c.type ?? defaultColumnType(keySet.has(c.name.toLowerCase()))}`;
@@ -221,7 +289,7 @@ class MysqlSink implements SinkInstance {
   /** the steps as statements: runs of upserts with the same columns, runs of deletes; in order */
   private *statements(steps: Step[]): Generator<[string, unknown[]]> {
     const table = qualified(this.schema, this.tableName);
-    const keys = this.ctx.config.keys;
+    const keys = this.keys!;
     const keySet = new Set(keys.map((k) => k.toLowerCase()));
     const keyWriters = keys.map((k) => this.writers.get(k.toLowerCase()) ?? writer(undefined));
     // MySQL 8.0.19+ names the new row with an alias (VALUES() is deprecated there); MariaDB only has VALUES()

@@ -15,7 +15,9 @@
  *   there (see snapshot.ts for why the handoff loses nothing).
  *
  * Records: key = `{ <key columns> }`, value = the row (types.ts has the value mapping), meta
- * `{ source, table: 'db.table', position, ts }`. The position (committed once sinks acknowledged) is
+ * `{ source, table: 'db.table', position, ts }`; the first record of each table in a batch also carries
+ * `meta.schema`, the table's declared columns (nodes/shared/columns.ts), from which a sink that creates
+ * the table maps the types (conversion mode, docs/type-mapping.md section C). The position (committed once sinks acknowledged) is
  * `{ phase: 'snapshot', done, table?, after?, binlog? }` while the snapshot runs and
  * `{ phase: 'cdc', binlog: { file, pos, skip?, gtid? } }` after: file:offset of the binlog, see binlog.ts.
  *
@@ -49,7 +51,8 @@ import {
   type Target,
 } from './connection.js';
 import { TableChunks, beginSnapshot } from './snapshot.js';
-import { describeTable, listTables, rowReader, schemaExists, type TableInfo } from './types.js';
+import { describeTable, listTables, rowReader, schemaExists, tableSchema, type TableInfo } from './types.js';
+import { SCHEMA_META, type TableSchema } from '../shared/columns.js';
 
 const configSchema = z
   .object({
@@ -92,6 +95,8 @@ interface Pattern {
 interface TableReader {
   info: TableInfo;
   read: ReturnType<typeof rowReader>;
+  /** the table's declared columns, on its first record of each batch as meta.schema (nodes/shared/columns.ts) */
+  schema: TableSchema;
 }
 
 class MysqlSource implements SourceInstance {
@@ -177,7 +182,7 @@ class MysqlSource implements SourceInstance {
     const p = this.parsePosition(position);
     if (config.mode !== 'cdc') {
       this.tables = (await this.resolveTables()).map((t) => new TableChunks(t));
-      for (const t of this.tables) this.readers.set(t.id, { info: t.table, read: rowReader(t.table.columns) });
+      for (const t of this.tables) this.readers.set(t.id, { info: t.table, read: rowReader(t.table.columns), schema: tableSchema(t.table) });
       this.estimates = await tableRowEstimates(pool, this.tables.map((t) => t.table)).catch(() => new Map<string, number>());
     }
     if (p?.phase === 'cdc') this.cdc = p.binlog;
@@ -251,6 +256,7 @@ class MysqlSource implements SourceInstance {
         const position: SnapshotPosition = { phase: 'snapshot', done: snap.done, table: table.id, after: values, binlog: snap.binlog };
         records[i] = { key, value: rows[i], op: 'r', meta: { source: nodeId, table: table.id, position, ts } };
       }
+      records[0].meta[SCHEMA_META] = this.readers.get(table.id)?.schema;
       const finished = rows.length < this.chunk;
       const next: SnapshotPosition = finished
         ? { phase: 'snapshot', done: [...snap.done, table.id], binlog: snap.binlog }
@@ -312,6 +318,7 @@ class MysqlSource implements SourceInstance {
     }
     if (items.length === 0) return null; // stopping
     const records: SluiceRecord[] = [];
+    const described = new Set<string>();
     for (const item of items) {
       if (item.kind === 'mark') {
         this.cdc = item.position;
@@ -319,6 +326,7 @@ class MysqlSource implements SourceInstance {
       }
       const reader = await this.tableReader(item.schema, item.table, item.rows[0], item.op === 'u');
       const id = `${item.schema}.${item.table}`;
+      const first = records.length;
       const gtid = item.gtid ? { gtid: item.gtid } : {};
       for (let i = 0; i < item.rows.length; i++) {
         const binlog: BinlogPosition = { file: item.file, pos: item.pos, skip: item.first + i + 1, ...gtid };
@@ -339,6 +347,10 @@ class MysqlSource implements SourceInstance {
         records.push(rec);
         this.cdc = binlog;
       }
+      if (records.length > first && !described.has(id)) {
+        described.add(id);
+        records[first].meta[SCHEMA_META] = reader.schema;
+      }
     }
     return { records, position: { phase: 'cdc', binlog: this.cdc! } satisfies CdcPosition };
   }
@@ -355,7 +367,7 @@ class MysqlSource implements SourceInstance {
       });
       if (!info) throw new NodeError(this.ctx.nodeId, `table ${id} is in the binlog but no longer exists: its changes cannot be decoded`);
       if (info.key.length === 0) throw noKey(this.ctx.nodeId, id);
-      r = { info, read: rowReader(info.columns) };
+      r = { info, read: rowReader(info.columns), schema: tableSchema(info) };
       this.readers.set(id, r);
     }
     return r;

@@ -28,6 +28,7 @@
  */
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
+import type { ColumnSpec, TableSchema } from '../shared/columns.js';
 
 export interface Column {
   name: string;
@@ -37,6 +38,8 @@ export interface Column {
   columnType: string;
   /** a JSON column: MySQL's JSON type or MariaDB's LONGTEXT CHECK (json_valid(col)) */
   json: boolean;
+  /** IS_NULLABLE = YES (undefined: not known, e.g. a column made up for a value) */
+  nullable?: boolean;
 }
 
 export interface TableInfo {
@@ -75,6 +78,7 @@ export async function describeTable(q: Queryable, schema: string, table: string,
     dataType: String(c.dataType).toLowerCase(),
     columnType: String(c.columnType).toLowerCase(),
     json: String(c.dataType).toLowerCase() === 'json' || jsonChecked.has(String(c.name).toLowerCase()),
+    nullable: c.nullable !== 'NO',
   }));
   const notNull = new Set(cols.filter((c) => c.nullable === 'NO').map((c) => String(c.name).toLowerCase()));
   const [idx] = await q.query<RowDataPacket[]>(
@@ -310,4 +314,121 @@ export function columnTypeFor(v: unknown, isKey: boolean): string | undefined {
 /** the type of a column that only ever held null so far */
 export function defaultColumnType(isKey: boolean): string {
   return isKey ? 'VARCHAR(255)' : 'LONGTEXT';
+}
+
+// ---- conversion mode: column specs both ways (docs/type-mapping.md) ------------------------------
+
+const INT_BITS: Record<string, number> = { tinyint: 8, smallint: 16, mediumint: 24, int: 32, integer: 32, bigint: 64 };
+
+/** A MySQL column in the neutral form of nodes/shared/columns.ts (what mysql.source puts in meta.schema). */
+export function columnSpec(c: Column): ColumnSpec {
+  const t = c.columnType;
+  const args = /\(([^)]*)\)/.exec(t)?.[1];
+  const nums = args ? args.split(',').map((x) => Number(x.trim())) : [];
+  const base = { name: c.name, source: t, nullable: c.nullable !== false };
+  if (c.json) return { ...base, kind: 'json' };
+  const dt = c.dataType;
+  if (dt === 'tinyint' && /^tinyint\(1\)(?!\s*unsigned)/.test(t)) return { ...base, kind: 'boolean' };
+  if (dt in INT_BITS) return { ...base, kind: 'integer', bits: INT_BITS[dt], ...(/unsigned/.test(t) ? { unsigned: true } : {}) };
+  if (dt === 'year') return { ...base, kind: 'integer', bits: 16 };
+  if (dt === 'bit') return { ...base, kind: 'integer', bits: 64, unsigned: true };
+  switch (dt) {
+    case 'decimal':
+    case 'numeric':
+      return { ...base, kind: 'decimal', precision: nums[0] ?? 10, scale: nums[1] ?? 0 };
+    case 'float':
+      return { ...base, kind: 'float', bits: 32 };
+    case 'double':
+    case 'real':
+      return { ...base, kind: 'float', bits: 64 };
+    case 'char':
+    case 'varchar':
+      return { ...base, kind: 'string', length: nums[0], ...(dt === 'char' ? { fixed: true } : {}) };
+    case 'tinytext':
+      return { ...base, kind: 'string', length: 255 };
+    case 'text':
+    case 'mediumtext':
+    case 'longtext':
+    case 'enum':
+    case 'set':
+      return { ...base, kind: 'string' };
+    case 'binary':
+    case 'varbinary':
+      return { ...base, kind: 'binary', length: nums[0], ...(dt === 'binary' ? { fixed: true } : {}) };
+    case 'tinyblob':
+      return { ...base, kind: 'binary', length: 255 };
+    case 'blob':
+    case 'mediumblob':
+    case 'longblob':
+      return { ...base, kind: 'binary' };
+    case 'date':
+      return { ...base, kind: 'date' };
+    case 'datetime':
+      return { ...base, kind: 'datetime', fraction: nums[0] ?? 0 };
+    case 'timestamp':
+      return { ...base, kind: 'timestamp', fraction: nums[0] ?? 0 };
+    case 'time':
+      return { ...base, kind: 'time', fraction: nums[0] ?? 0 };
+    case 'uuid':
+      return { ...base, kind: 'uuid' };
+    default:
+      // geometry and other byte types arrive as { $base64 } (reader above); inet4/6 as text
+      return { ...base, kind: /blob|geometry|point|polygon|linestring/.test(dt) ? 'binary' : 'other' };
+  }
+}
+
+export function tableSchema(info: TableInfo): TableSchema {
+  return { table: `${info.schema}.${info.name}`, key: [...info.key], columns: info.columns.map(columnSpec) };
+}
+
+/**
+ * The MySQL / MariaDB column type for a neutral column spec (mysql.sink, createTable in conversion mode).
+ * `uuidType`: the server has a UUID type (MariaDB 10.7+). Key columns need a bounded length (an index).
+ */
+export function mysqlTypeFor(spec: ColumnSpec, isKey: boolean, uuidType: boolean): string {
+  const nn = !spec.nullable || isKey ? ' NOT NULL' : '';
+  const type = (() => {
+    switch (spec.kind) {
+      case 'integer': {
+        const bits = spec.bits ?? 64;
+        const name = bits <= 8 ? 'TINYINT' : bits <= 16 ? 'SMALLINT' : bits <= 24 ? 'MEDIUMINT' : bits <= 32 ? 'INT' : 'BIGINT';
+        return `${name}${spec.unsigned ? ' UNSIGNED' : ''}`;
+      }
+      case 'decimal': {
+        if (spec.precision === undefined) return 'DECIMAL(65,30)';
+        const scale = Math.min(spec.scale ?? 0, 30);
+        return `DECIMAL(${Math.min(Math.max(spec.precision, scale, 1), 65)},${scale})`;
+      }
+      case 'float':
+        return spec.bits === 32 ? 'FLOAT' : 'DOUBLE';
+      case 'boolean':
+        return 'BOOLEAN';
+      case 'string':
+        if (spec.length !== undefined && spec.length <= (isKey ? 768 : 16_383)) return `${spec.fixed && spec.length <= 255 ? 'CHAR' : 'VARCHAR'}(${spec.length})`;
+        return isKey ? 'VARCHAR(255)' : 'LONGTEXT';
+      case 'json':
+        return isKey ? 'VARCHAR(255)' : 'JSON';
+      case 'binary':
+        if (spec.length !== undefined && spec.length <= (isKey ? 3072 : 65_535)) return `${spec.fixed && spec.length <= 255 ? 'BINARY' : 'VARBINARY'}(${spec.length})`;
+        return isKey ? 'VARBINARY(255)' : 'LONGBLOB';
+      case 'date':
+        return 'DATE';
+      case 'datetime':
+        return `DATETIME(${Math.min(spec.fraction ?? 6, 6)})`;
+      case 'timestamp':
+        // an explicit default: no implicit DEFAULT CURRENT_TIMESTAMP ON UPDATE … where explicit_defaults_for_timestamp is off
+        return `TIMESTAMP(${Math.min(spec.fraction ?? 6, 6)})${nn ? '' : ' NULL DEFAULT NULL'}`;
+      case 'time':
+        return `TIME(${Math.min(spec.fraction ?? 6, 6)})`;
+      case 'uuid':
+        return uuidType ? 'UUID' : 'CHAR(36)';
+      default:
+        return isKey ? 'VARCHAR(255)' : 'LONGTEXT';
+    }
+  })();
+  if (spec.kind === 'timestamp' && nn) {
+    const f = Math.min(spec.fraction ?? 6, 6);
+    return `${type} NOT NULL DEFAULT CURRENT_TIMESTAMP${f ? `(${f})` : ''}`;
+  }
+  return `${type}${nn}`;
 }

@@ -253,6 +253,39 @@ describe.skipIf(!mongo.available)(`mongodb snapshot and sink (${serverName})`, (
     ]);
   });
 
+  it('creates (op c / r) go as inserts; one whose _id exists (a replayed batch) is replaced instead, updates and deletes as before', async () => {
+    const w = await sink({ collection: 'inserts' });
+    await w.open();
+    const stats = () => (w as unknown as { stats(): Record<string, number> }).stats();
+    await w.write([
+      { key: { id: 1 }, value: { id: 1, v: 'a' }, op: 'r', meta: {} },
+      { key: { id: 2 }, value: { id: 2, v: 'b' }, op: 'c', meta: {} },
+      { key: { id: 3 }, value: { id: 3, v: 'c' }, op: 'c', meta: {} },
+    ]);
+    expect(stats()).toEqual({ inserted: 3, replaced: 0, deleted: 0, conflicts: 0 });
+    // the same keys again (a batch delivered twice), one new key, an update and a delete
+    await w.write([
+      { key: { id: 1 }, value: { id: 1, v: 'a2' }, op: 'r', meta: {} },
+      { key: { id: 2 }, value: { id: 2, v: 'b2' }, op: 'c', meta: {} },
+      { key: { id: 4 }, value: { id: 4, v: 'd' }, op: 'c', meta: {} },
+      { key: { id: 3 }, value: null, op: 'd', meta: {} },
+      { key: { id: 5 }, value: { id: 5, v: 'e' }, op: 'u', meta: {} },
+    ]);
+    expect(stats()).toEqual({ inserted: 4, replaced: 3, deleted: 1, conflicts: 2 });
+    // a delete then a create of one key in one batch: the create wins, over a document that exists
+    await w.write([
+      { key: { id: 4 }, value: null, op: 'd', meta: {} },
+      { key: { id: 4 }, value: { id: 4, v: 'd2' }, op: 'c', meta: {} },
+    ]);
+    await w.close();
+    expect(await coll('inserts').find().sort({ _id: 1 }).toArray()).toEqual([
+      { _id: 1, id: 1, v: 'a2' },
+      { _id: 2, id: 2, v: 'b2' },
+      { _id: 4, id: 4, v: 'd2' },
+      { _id: 5, id: 5, v: 'e' },
+    ]);
+  });
+
   it('resumes a snapshot mid-collection from the committed position, across _ids of mixed BSON types', async () => {
     const oid = new ObjectId();
     const ids: unknown[] = [3, 1, 2.5, 'b', 'a', oid, new Date('2020-01-01T00:00:00Z'), 10, true];

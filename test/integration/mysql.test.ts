@@ -312,6 +312,94 @@ describe.skipIf(!main.available)('mysql nodes on MYSQL_URL', () => {
     const read = async (d: string) => rows(db, `SELECT *, HEX(b) AS hb, HEX(bit8) AS hbit FROM ${d}.types ORDER BY id`);
     expect(await read(DST)).toEqual(await read(SRC));
   });
+
+  it('conversion mode: several tables into mysql.sink {table} with createTable get the declared types mapped; stop and rerun copy row for row', async () => {
+    await db.query(`CREATE TABLE ${SRC}.conv_a (id BIGINT UNSIGNED PRIMARY KEY, amount DECIMAL(20,6) NOT NULL, at DATETIME(6), doc JSON, img BLOB,
+      name VARCHAR(40) NOT NULL, ts TIMESTAMP(3) NULL, flag TINYINT(1), f FLOAT, small SMALLINT, big BIGINT)`);
+    await db.query(`CREATE TABLE ${SRC}.conv_b (o INT, line INT, sku CHAR(8), qty INT UNSIGNED, price DECIMAL(10,2), placed DATE, dur TIME(2), bin VARBINARY(16), PRIMARY KEY (o, line))`);
+    await db.query(`CREATE TABLE ${SRC}.conv_c (code VARCHAR(20) PRIMARY KEY, note TEXT, e ENUM('x','y'))`);
+    const a: unknown[][] = [];
+    for (let id = 1; id <= 3000; id++) {
+      a.push([id, `${id % 7}.${String(id).padStart(6, '0').slice(-6)}`, `2024-02-03 04:05:06.${String(id).padStart(6, '0')}`, JSON.stringify({ id, tags: ['t', id % 3] }),
+        Buffer.from([id % 256, 0, 255]), `name ${id}`, id % 5 ? `2024-03-04 05:06:07.${String(id % 1000).padStart(3, '0')}` : null, id % 2, 1.1, id % 30000, -9007199254740993]);
+    }
+    a.push(['18446744073709551615', '99999999999999.999999', '9999-12-31 23:59:59.999999', '[1, "two", null]', Buffer.alloc(0), 'max', null, 0, -3.25e-5, -32768, null]);
+    for (let i = 0; i < a.length; i += 1000) await db.query(`INSERT INTO ${SRC}.conv_a VALUES ?`, [a.slice(i, i + 1000)]);
+    const b: unknown[][] = [];
+    for (let o = 1; o <= 300; o++) for (let l = 1; l <= 3; l++) b.push([o, l, `s${o}-${l}`, 4294967295 - l, `${o}.${l}0`, '2024-05-06', `-${l}:02:03.45`, Buffer.from([o % 256, l])]);
+    await db.query(`INSERT INTO ${SRC}.conv_b VALUES ?`, [b]);
+    await db.query(`INSERT INTO ${SRC}.conv_c VALUES ('k1', 'héllo', 'x'), ('k2', NULL, 'y'), ('k3', '', NULL)`);
+
+    const dir = tempDir();
+    const doc = {
+      name: 'my-convert',
+      settings: { batchSize: 50 },
+      nodes: [
+        { id: 'src', type: 'mysql.source', config: { url: srcUrl(), tables: ['conv_*'] } },
+        { id: 'dst', type: 'mysql.sink', config: { url: dstUrl(), table: `${DST}.{table}`, createTable: true } },
+      ],
+      edges: [{ from: 'src', to: 'dst' }],
+    };
+    const count = async (t: string) => Number((await rows(db, `SELECT count(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, [DST, t]))[0].n) ? Number((await rows(db, `SELECT count(*) AS n FROM ${DST}.${t}`))[0].n) : 0;
+    const first = startFlow(doc, dir);
+    await eventually(async () => (await count('conv_a')) >= 500, 'part of conv_a to be copied');
+    first.run.stop();
+    const stopped = await first.done;
+    expect(stopped.status, stopped.error).toBe('stopped');
+    expect(await count('conv_a')).toBeLessThan(a.length);
+    expect(await count('conv_c')).toBe(0);
+
+    const second = await startFlow(doc, dir).done;
+    expect(second.status, second.error).toBe('completed');
+    expect(second.progress?.src.tables?.map((t) => [t.name, t.phase])).toEqual([
+      [`${SRC}.conv_a`, 'done'],
+      [`${SRC}.conv_b`, 'done'],
+      [`${SRC}.conv_c`, 'done'],
+    ]);
+
+    const columns = async (d: string, t: string) =>
+      (await rows(db, `SELECT COLUMN_NAME AS c, COLUMN_TYPE AS t, IS_NULLABLE AS n, COLUMN_KEY AS k FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, [d, t])).map(
+        // integer display widths (MariaDB prints them, MySQL 8 does not) left out
+        (r) => `${r.c} ${String(r.t).replace(/^(bigint|int|mediumint|smallint)\(\d+\)/, '$1')}${r.n === 'NO' ? ' not null' : ''}${r.k === 'PRI' ? ' pk' : ''}`,
+      );
+    // the declared types, mapped (MariaDB prints JSON as longtext; ENUM and TEXT become LONGTEXT)
+    expect(await columns(DST, 'conv_a')).toEqual([
+      'id bigint unsigned not null pk',
+      'amount decimal(20,6) not null',
+      'at datetime(6)',
+      'doc longtext',
+      'img longblob',
+      'name varchar(40) not null',
+      'ts timestamp(3)',
+      'flag tinyint(1)',
+      'f float',
+      'small smallint',
+      'big bigint',
+    ]);
+    expect(await columns(DST, 'conv_b')).toEqual([
+      'o int not null pk',
+      'line int not null pk',
+      'sku char(8)',
+      'qty int unsigned',
+      'price decimal(10,2)',
+      'placed date',
+      'dur time(2)',
+      'bin varbinary(16)',
+    ]);
+    expect(await columns(DST, 'conv_c')).toEqual(['code varchar(20) not null pk', 'note longtext', 'e longtext']);
+
+    const read = async (d: string, t: string, order: string) =>
+      (await rows(db, `SELECT * FROM ${d}.${t} ORDER BY ${order}`)).map((r) => {
+        const out: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(r)) out[k] = Buffer.isBuffer(v) ? v.toString('hex') : k === 'doc' && typeof v === 'string' ? JSON.parse(v) : v;
+        return out;
+      });
+    const srcA = await read(SRC, 'conv_a', 'id');
+    expect(srcA).toHaveLength(a.length);
+    expect(await read(DST, 'conv_a', 'id')).toEqual(srcA);
+    expect(await read(DST, 'conv_b', 'o, line')).toEqual(await read(SRC, 'conv_b', 'o, line'));
+    expect(await read(DST, 'conv_c', 'code')).toEqual(await read(SRC, 'conv_c', 'code'));
+  });
 });
 
 // ---- binlog ----------------------------------------------------------------------------------------

@@ -212,7 +212,7 @@ export const mongodbCases: BenchCase[] = [
             baseline: base,
             note: `${from} → ${server}; ${(N * (1 + LINES_PER_ORDER)).toLocaleString()} rows read, ${writes.toLocaleString()} document writes (nest re-emits a parent when more of its lines arrive)`,
           },
-          { metric: 'documents/s, mongodb.sink alone (replaceOne upserts)', value: (N / sinkMs) * 1000, unit: 'docs/s', baseline: base, note: 'batches of 2,000 records' },
+          { metric: 'documents/s, mongodb.sink alone (op c: inserts, replaceOne on an existing _id)', value: (N / sinkMs) * 1000, unit: 'docs/s', baseline: base, note: 'batches of 2,000 records' },
         ];
       } finally {
         await db.dropDatabase().catch(() => undefined);
