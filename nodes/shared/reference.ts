@@ -91,5 +91,6 @@ export function joinMapKey(v: unknown): MapKey | null | undefined {
   const k = joinKey(v);
   if (typeof k !== 'string' || k === '') return k;
   const n = Number(k);
-  return String(n) === k ? n : k;
+  // "NaN" and "Infinity" stay strings: NaN !== NaN, and no finite number prints as them
+  return Number.isFinite(n) && String(n) === k ? n : k;
 }

@@ -256,6 +256,7 @@ describe('join keys', () => {
     fc.assert(fc.property(pair, ([a, b]) => (joinMapKey(a) === joinMapKey(b)) === (joinKey(a) === joinKey(b))), { numRuns: 2000 });
     expect([joinKey(1), joinKey('1'), joinKey(true), joinKey(1n), joinKey('01'), joinKey(null), joinKey({})]).toEqual(['1', '1', '1', '1', '01', null, undefined]);
     expect([joinMapKey(1), joinMapKey('1'), joinMapKey(true), joinMapKey(1n), joinMapKey('01'), joinMapKey(null), joinMapKey([])]).toEqual([1, 1, 1, 1, '01', null, undefined]);
+    expect([joinMapKey('NaN'), joinMapKey('Infinity'), joinMapKey(NaN)]).toEqual(['NaN', 'Infinity', undefined]); // a key equal to itself
   });
 });
 
