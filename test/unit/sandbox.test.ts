@@ -66,6 +66,25 @@ describe('sandbox', () => {
     fn.dispose();
   });
 
+  it('a runaway call keeps the results before it without calling the function again', async () => {
+    const fn = await compileUserFunction('(() => { let calls = 0; return (v) => { calls++; if (v.loop) { for (;;) {} } return calls; }; })()', opts);
+    const r = await fn.callBatch([[{}], [{}], [{ loop: true }], [{}]]);
+    fn.dispose();
+    expect(r).toEqual([{ ok: true, value: 1 }, { ok: true, value: 2 }, { ok: false, error: 'timed out: one call ran longer than 300 ms' }, { ok: true, value: 4 }]);
+  });
+
+  it('a result that cannot be encoded, or whose toJSON runs away, fails alone', async () => {
+    const fn = await compileUserFunction('(v) => (v.big ? { n: 1n } : v.slow ? { toJSON() { for (;;) {} } } : v.id)', opts);
+    const r = await fn.callBatch([[{ id: 1 }], [{ id: 2, big: true }], [{ id: 3 }]]);
+    expect(r[0]).toEqual({ ok: true, value: 1 });
+    expect(r[1]).toMatchObject({ ok: false, error: expect.stringMatching(/BigInt/) });
+    expect(r[2]).toEqual({ ok: true, value: 3 });
+    const s = await fn.callBatch([[{ id: 4 }], [{ id: 5, slow: true }], [{ id: 6 }]]);
+    expect(s).toEqual([{ ok: true, value: 4 }, { ok: false, error: 'timed out: one call ran longer than 300 ms' }, { ok: true, value: 6 }]);
+    expect(await fn.callBatch([[{ id: 7 }]])).toEqual([{ ok: true, value: 7 }]);
+    fn.dispose();
+  });
+
   it('a slow batch of fast records is not mistaken for a runaway call', async () => {
     const fn = await compileUserFunction('(v) => { const end = Date.now() + 2; while (Date.now() < end) {} return v; }', opts);
     const r = await fn.callBatch(Array.from({ length: 400 }, (_, i) => [i])); // ~800 ms in all, > timeout
