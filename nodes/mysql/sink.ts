@@ -59,7 +59,7 @@ import { TableRouter, routesByTable } from '../shared/table-router.js';
 import { keyPart, show } from '../shared/keys.js';
 import { connectionFields, oneConnection, openPool, qualified, quoteIdent, resolveTarget, statementError, type ServerInfo, type Target } from './connection.js';
 import { columnTypeFor, defaultColumnType, describeTable, listTables, mysqlTypeFor, schemaExists, writer, type TableInfo, type Writer } from './types.js';
-import { SCHEMA_META, isTableSchema, type ColumnSpec, type TableSchema } from '../shared/columns.js';
+import { declaredSchema, type ColumnSpec } from '../shared/columns.js';
 
 const configSchema = z
   .object({
@@ -199,14 +199,7 @@ class MysqlSink implements SinkInstance {
    */
   private declared(records: SluiceRecord[]): Declared | undefined {
     if (this.info && !this.ctx.config.createTable) return undefined;
-    let schema: TableSchema | undefined;
-    for (const r of records) {
-      const s = r.meta[SCHEMA_META];
-      if (s !== undefined && isTableSchema(s)) {
-        schema = s;
-        break;
-      }
-    }
+    const schema = declaredSchema(records);
     if (!schema) return undefined;
     return { columns: new Map(schema.columns.map((c) => [c.name.toLowerCase(), c])), key: schema.key };
   }

@@ -57,3 +57,12 @@ export function isTableSchema(v: unknown): v is TableSchema {
   const s = v as TableSchema;
   return typeof s.table === 'string' && Array.isArray(s.key) && Array.isArray(s.columns) && s.columns.every((c) => c && typeof c.name === 'string' && typeof c.kind === 'string');
 }
+
+/** the first valid TableSchema a record of the batch carries in meta.schema (records of one table) */
+export function declaredSchema(records: readonly { meta: Record<string, unknown> }[]): TableSchema | undefined {
+  for (const r of records) {
+    const s = r.meta[SCHEMA_META];
+    if (s !== undefined && isTableSchema(s)) return s;
+  }
+  return undefined;
+}

@@ -21,6 +21,12 @@
  * | `{ $base64 }`, Buffer, Uint8Array  | the bytes (BLOB)   | BLOB                              |
  * | Date                               | ISO 8601 text      | TEXT                              |
  * | null (no non-null value seen)      | NULL               | TEXT                              |
+ *
+ * Declared types (conversion mode): when the batch that creates the table or a column carries
+ * `meta.schema` (mysql.source, postgres.source: nodes/shared/columns.ts), the column's type comes from
+ * the declared kind instead (`sqlTypeForSpec` in sql.ts: integer and boolean → INTEGER, float → REAL,
+ * binary → BLOB, everything else (decimals and 64-bit unsigned integers included) → TEXT),
+ * NOT NULL is kept in a created table, and a new table's keys default to the source table's key.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -31,7 +37,8 @@ import { TableRouter, routesByTable } from '../shared/table-router.js';
 import { keyPart, show } from '../shared/keys.js';
 import { ConfigError, NodeError, errorMessage } from '../../runtime/errors.js';
 import type { SluiceRecord, Value } from '../../runtime/records.js';
-import { missingTable, openDatabase, quoteIdent, sqlTypeOf, tableInfo, toSql, uniqueColumnSets, type DB, type SqlValue } from './sql.js';
+import { missingTable, openDatabase, quoteIdent, sqlTypeForSpec, sqlTypeOf, tableInfo, toSql, uniqueColumnSets, type DB, type SqlValue } from './sql.js';
+import { declaredSchema, type TableSchema } from '../shared/columns.js';
 
 const configSchema = z
   .object({
@@ -140,14 +147,20 @@ class SqliteSink implements SinkInstance {
 
   /** runs inside the batch's transaction */
   private apply(records: SluiceRecord[]): void {
-    this.keys ??= this.keysFromRecord(records[0]);
+    // the source's declared columns, when a table or a column is still to be created (conversion mode)
+    const schema = this.ctx.config.createTable ? declaredSchema(records) : undefined;
+    const declared = schema ? new Map(schema.columns.map((c) => [c.name.toLowerCase(), c])) : undefined;
+    this.keys ??= this.keysFromRecord(records[0], schema);
     const keys = this.keys;
-    const types = new Map<string, { name: string; type?: string }>();
+    const types = new Map<string, { name: string; type?: string; notNull?: boolean }>();
     const see = (name: string, v: unknown) => {
       const lower = name.toLowerCase();
       const t = types.get(lower);
-      if (!t) types.set(lower, { name, type: sqlTypeOf(v) });
-      else t.type ??= sqlTypeOf(v);
+      if (t?.type !== undefined) return;
+      const spec = this.known.has(lower) ? undefined : declared?.get(lower);
+      const type = spec ? sqlTypeForSpec(spec) : sqlTypeOf(v);
+      if (!t) types.set(lower, { name, type, notNull: spec ? !spec.nullable : undefined });
+      else t.type = type;
     };
     const steps: Step[] = [];
     for (const r of records) {
@@ -183,12 +196,13 @@ class SqliteSink implements SinkInstance {
     }
   }
 
-  private ensureColumns(types: Map<string, { name: string; type?: string }>): void {
+  private ensureColumns(types: Map<string, { name: string; type?: string; notNull?: boolean }>): void {
     const db = this.db!;
     const table = quoteIdent(this.tableName);
     if (!this.exists) {
       for (const k of this.keys!) if (!types.has(k.toLowerCase())) types.set(k.toLowerCase(), { name: k });
-      const cols = [...types.values()].map((c) => `${quoteIdent(c.name)} ${c.type ?? 'TEXT'}`);
+      // NOT NULL as the source declared it (a column added later cannot have it: rows already there hold NULL)
+      const cols = [...types.values()].map((c) => `${quoteIdent(c.name)} ${c.type ?? 'TEXT'}${c.notNull ? ' NOT NULL' : ''}`);
       db.exec(`CREATE TABLE ${table} (${cols.join(', ')}, PRIMARY KEY (${this.keys!.map(quoteIdent).join(', ')}))`);
       this.exists = true;
       for (const lower of types.keys()) this.known.add(lower);
@@ -218,10 +232,12 @@ class SqliteSink implements SinkInstance {
   }
 
   /**
-   * A new table without configured keys: the fields of the records' key object (`{ id }`, `{ sku, site }`),
-   * or the columns a source names in `meta.keyColumns` (sqlite.source, whose key is the value itself).
+   * A new table without configured keys: the source table's key (meta.schema), else the fields of the
+   * records' key object (`{ id }`, `{ sku, site }`), else the columns a source names in `meta.keyColumns`
+   * (sqlite.source, whose key is the value itself).
    */
-  private keysFromRecord(r: SluiceRecord): string[] {
+  private keysFromRecord(r: SluiceRecord, schema: TableSchema | undefined): string[] {
+    if (schema && schema.key.length > 0) return schema.key;
     const key = r.key;
     if (key !== null && typeof key === 'object' && !Array.isArray(key) && Object.keys(key).length > 0) return Object.keys(key);
     const named = r.meta.keyColumns;

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../../runtime/errors.js';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
+import type { ColumnSpec } from '../shared/columns.js';
 
 export type DB = Database.Database;
 export type SqlValue = number | bigint | string | Buffer | null;
@@ -103,11 +104,14 @@ export function toSql(v: unknown): SqlValue {
   if (v === null || v === undefined) return null;
   switch (typeof v) {
     case 'number':
+      // better-sqlite3 binds a JS number as a REAL, which a TEXT column stores as '7.0': a whole number
+      // goes as an integer (what an INTEGER or a REAL column makes of it is unchanged)
+      return Number.isSafeInteger(v) ? BigInt(v) : v;
     case 'bigint':
     case 'string':
       return v;
     case 'boolean':
-      return v ? 1 : 0;
+      return v ? 1n : 0n;
     case 'object':
       if (isBase64Value(v)) return decodeBinary(v);
       if (Buffer.isBuffer(v)) return v;
@@ -116,6 +120,29 @@ export function toSql(v: unknown): SqlValue {
       return JSON.stringify(v);
     default:
       return String(v);
+  }
+}
+
+/**
+ * The declared type a new column gets from a source's declared column (meta.schema, conversion mode).
+ * Only INTEGER, REAL, BLOB and TEXT: any other name (DECIMAL, DATE) gives NUMERIC affinity, which turns
+ * '12.30' into 12.3 and '00123' into 123. Exact decimals stay TEXT, digit for digit, and so do 64-bit
+ * unsigned integers: SQLite stores a value beyond 2^63 − 1 as a REAL in any column with an integer or
+ * numeric affinity, and a JS number is bound as a REAL that only such an affinity makes an integer
+ * again, so TEXT is the one type that keeps every value (read back as decimal strings).
+ */
+export function sqlTypeForSpec(spec: ColumnSpec): 'INTEGER' | 'REAL' | 'TEXT' | 'BLOB' {
+  switch (spec.kind) {
+    case 'integer':
+      return spec.bits === 64 && spec.unsigned ? 'TEXT' : 'INTEGER';
+    case 'boolean':
+      return 'INTEGER';
+    case 'float':
+      return 'REAL';
+    case 'binary':
+      return 'BLOB';
+    default:
+      return 'TEXT';
   }
 }
 

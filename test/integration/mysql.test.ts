@@ -400,6 +400,44 @@ describe.skipIf(!main.available)('mysql nodes on MYSQL_URL', () => {
     expect(await read(DST, 'conv_b', 'o, line')).toEqual(await read(SRC, 'conv_b', 'o, line'));
     expect(await read(DST, 'conv_c', 'code')).toEqual(await read(SRC, 'conv_c', 'code'));
   });
+
+  it('conversion mode into sqlite.sink: declared types give INTEGER / REAL / BLOB / TEXT columns, NOT NULL and the key, values exact', async () => {
+    await db.query(`CREATE TABLE ${SRC}.sq_a (id BIGINT UNSIGNED PRIMARY KEY, amount DECIMAL(12,2) NOT NULL, f DOUBLE, n INT, img BLOB, flag TINYINT(1),
+      name VARCHAR(10) NOT NULL, code VARCHAR(10), d DATE)`);
+    const values: unknown[][] = [['18446744073709551615', '12.30', 2, null, Buffer.from([0, 255]), 1, 'max', '00123', '2024-05-06']];
+    for (let id = 1; id <= 120; id++) values.push([id, `${id}.50`, id % 2 ? 3 : 3.5, id > 100 ? id : null, null, id % 2, `n${id}`, `0${id}`, null]);
+    await db.query(`INSERT INTO ${SRC}.sq_a VALUES ?`, [values]);
+    const target = join(tempDir(), 'copy.db');
+    const summary = await startFlow(
+      {
+        name: 'my-to-sqlite',
+        settings: { batchSize: 50 },
+        nodes: [
+          { id: 'src', type: 'mysql.source', config: { url: srcUrl(), tables: ['sq_a'] } },
+          { id: 'dst', type: 'sqlite.sink', config: { path: target, table: '{table}' } },
+        ],
+        edges: [{ from: 'src', to: 'dst' }],
+      },
+      tempDir(),
+    ).done;
+    expect(summary.status, summary.error).toBe('completed');
+    const out = new Database(target, { readonly: true });
+    try {
+      const cols = (out.prepare("SELECT name, type, \"notnull\" AS nn, pk FROM pragma_table_info('sq_a') ORDER BY cid").all() as { name: string; type: string; nn: number; pk: number }[]).map(
+        (c) => `${c.name} ${c.type || '(none)'}${c.nn ? ' not null' : ''}${c.pk ? ' pk' : ''}`,
+      );
+      // without the declared types: id INTEGER (the biggest id would become a REAL), f INTEGER (its first value is whole), n TEXT (null in the first batch), no NOT NULL
+      expect(cols).toEqual(['id TEXT not null pk', 'amount TEXT not null', 'f REAL', 'n INTEGER', 'img BLOB', 'flag INTEGER', 'name TEXT not null', 'code TEXT', 'd TEXT']);
+      const got = out.prepare('SELECT id, typeof(id) AS tid, amount, f, typeof(f) AS tf, n, typeof(n) AS tn, hex(img) AS img, code FROM sq_a ORDER BY rowid').all() as Record<string, unknown>[];
+      expect(got).toHaveLength(values.length);
+      const byId = new Map(got.map((r) => [String(r.id), r]));
+      expect(byId.get('18446744073709551615')).toMatchObject({ tid: 'text', amount: '12.30', f: 2, tf: 'real', n: null, img: '00FF', code: '00123' });
+      expect(byId.get('7')).toMatchObject({ tid: 'text', amount: '7.50', f: 3, tf: 'real', tn: 'null', code: '07' });
+      expect(byId.get('120')).toMatchObject({ tid: 'text', amount: '120.50', f: 3.5, n: 120, tn: 'integer', code: '0120' });
+    } finally {
+      out.close();
+    }
+  });
 });
 
 // ---- binlog ----------------------------------------------------------------------------------------

@@ -198,6 +198,46 @@ describe('sqlite.sink', () => {
     ]);
   });
 
+  it('a whole number lands as an integer, also in a TEXT column ("7", not "7.0"); a REAL column keeps reals', async () => {
+    const path = join(tempDir(), 'whole.db');
+    db(path, 'CREATE TABLE t (id INTEGER PRIMARY KEY, label TEXT, r REAL, any_)');
+    await writeAll(await sink({ path, table: 't' }), [[rec({ id: 1, label: 7, r: 2, any_: 3 }), rec({ id: 2, label: -0, r: 2.5, any_: 2 ** 53 + 2 })]]);
+    expect(query(path, 'SELECT id, label, typeof(label) AS tl, r, typeof(r) AS tr, any_, typeof(any_) AS ta FROM t ORDER BY id')).toEqual([
+      { id: 1, label: '7', tl: 'text', r: 2, tr: 'real', any_: 3, ta: 'integer' },
+      { id: 2, label: '0', tl: 'text', r: 2.5, tr: 'real', any_: 2 ** 53 + 2, ta: 'real' },
+    ]);
+  });
+
+  it('declared types (meta.schema) pick the created columns, NOT NULL and the key, over the values', async () => {
+    const path = join(tempDir(), 'declared.db');
+    const schema = {
+      table: 'shop.items',
+      key: ['sku'],
+      columns: [
+        { name: 'sku', kind: 'string', source: 'varchar(10)', nullable: false, length: 10 },
+        { name: 'price', kind: 'decimal', source: 'decimal(10,2)', nullable: false, precision: 10, scale: 2 },
+        { name: 'weight', kind: 'float', source: 'double', nullable: true, bits: 64 },
+        { name: 'stock', kind: 'integer', source: 'int', nullable: true, bits: 32 },
+        { name: 'big', kind: 'integer', source: 'bigint unsigned', nullable: true, bits: 64, unsigned: true },
+        { name: 'photo', kind: 'binary', source: 'blob', nullable: true },
+      ],
+    };
+    const first: SluiceRecord = { key: 'k1', value: { sku: 'k1', price: '10.50', weight: 2, stock: null, big: '18446744073709551615', photo: null }, op: 'r', meta: { schema } };
+    await writeAll(await sink({ path, table: 'items' }), [[first, rec({ sku: 'k2', price: '3.00', weight: 1.5, stock: 4, big: 5, photo: { $base64: 'AAE=' } })]]);
+    expect(query(path, "SELECT name, type, \"notnull\" AS nn, pk FROM pragma_table_info('items')")).toEqual([
+      { name: 'sku', type: 'TEXT', nn: 1, pk: 1 },
+      { name: 'price', type: 'TEXT', nn: 1, pk: 0 },
+      { name: 'weight', type: 'REAL', nn: 0, pk: 0 },
+      { name: 'stock', type: 'INTEGER', nn: 0, pk: 0 },
+      { name: 'big', type: 'TEXT', nn: 0, pk: 0 },
+      { name: 'photo', type: 'BLOB', nn: 0, pk: 0 },
+    ]);
+    expect(query(path, 'SELECT sku, price, weight, typeof(weight) AS tw, stock, big FROM items ORDER BY sku')).toEqual([
+      { sku: 'k1', price: '10.50', weight: 2, tw: 'real', stock: null, big: '18446744073709551615' },
+      { sku: 'k2', price: '3.00', weight: 1.5, tw: 'real', stock: 4, big: '5' },
+    ]);
+  });
+
   it('adds a column that appears in a later batch', async () => {
     const path = join(tempDir(), 'add.db');
     await writeAll(await sink({ path, table: 't', keys: ['id'] }), [[rec({ id: 1, a: 'x' })], [rec({ id: 2, a: 'y', b: 2.5, c: { z: 1 } })]]);
