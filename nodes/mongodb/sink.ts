@@ -26,7 +26,8 @@
  * creates a unique index on the key fields at open (`createIndex`), so upserts find documents through
  * it and two writers cannot insert the same key twice. Key fields are top-level fields.
  *
- * Values: record → BSON as in the table at the top of types.ts; `objectIdFields` names the top-level
+ * Values: record → BSON as in the table at the top of types.ts (declared types included: a SQL source's
+ * DECIMAL goes in as Decimal128, BIGINT as Int64, TINYINT(1) as Boolean, TIMESTAMP as Date); `objectIdFields` names the top-level
  * fields whose 24-hex-digit strings become ObjectIds (`['_id']` when copying a MongoDB collection
  * whose _ids are ObjectIds, which mongodb.source reads as hex strings). The collection is created by
  * MongoDB on the first write when missing. A failed write fails the batch (the executor retries it;
@@ -38,7 +39,8 @@ import { ConfigError, NodeError, defineNode, errorMessage, type NodeContext, typ
 import { TableRouter, routesByTable } from '../shared/table-router.js';
 import { keyPart, show } from '../shared/keys.js';
 import { acquireClient, commandError, connectionFields, databaseOf, oneConnection, resolveTarget, type ClientLease, type Target } from './connection.js';
-import { fieldToBson, toDocument } from './types.js';
+import { declaredConverters, fieldToBson, toDocument } from './types.js';
+import { SCHEMA_META, isTableSchema } from '../shared/columns.js';
 
 const configSchema = z
   .object({
@@ -88,6 +90,8 @@ class MongodbSink implements SinkInstance {
   private coll?: Collection;
   private name = '';
   private readonly objectIdFields: ReadonlySet<string>;
+  /** per source table (meta.table): the fields its declared columns (meta.schema) convert, from the last schema seen */
+  private readonly declared = new Map<string, ReturnType<typeof declaredConverters>>();
   private readonly idKey: boolean;
   /** keys are exactly [_id]: creates (op c / r) may go as inserts, see write() */
   private readonly insertsFirst: boolean;
@@ -158,6 +162,13 @@ class MongodbSink implements SinkInstance {
       } else {
         if (!r.value) throw new NodeError(this.ctx.nodeId, `collection ${this.name}: record with key ${show(r.key)} (op ${r.op}) has no value to write`);
         const doc = toDocument(r.value, this.objectIdFields);
+        const declared = this.declaredFor(r);
+        if (declared) {
+          for (const [field, convert] of declared) {
+            const v = r.value[field];
+            if (v !== undefined && v !== null && !this.objectIdFields.has(field)) doc[field] = convert(v);
+          }
+        }
         delete doc._id;
         // with _id among the keys it comes from the filter (first, as MongoDB stores it); else the stored one stays
         const replacement = this.idKey ? { _id: filter._id, ...doc } : doc;
@@ -230,6 +241,22 @@ class MongodbSink implements SinkInstance {
   }
 
   /** the filter that finds a record's document, and a string equal for records of the same key */
+  /**
+   * The converters of the record's source table: a source sends meta.schema on the first record of a
+   * table in each batch, the records after it (of the same table) are converted the same way.
+   */
+  private declaredFor(r: SluiceRecord): ReturnType<typeof declaredConverters> | undefined {
+    const schema = r.meta[SCHEMA_META];
+    const table = typeof r.meta.table === 'string' ? r.meta.table : undefined;
+    if (schema !== undefined && isTableSchema(schema)) {
+      const converters = declaredConverters(schema);
+      this.declared.set(schema.table, converters);
+      if (table !== undefined) this.declared.set(table, converters);
+      return converters;
+    }
+    return table !== undefined ? this.declared.get(table) : undefined;
+  }
+
   private filterOf(r: SluiceRecord): { filter: Document; id: string } {
     const keys = this.ctx.config.keys;
     const row = r.op === 'd' ? (r.before ?? r.value) : r.value;

@@ -33,8 +33,22 @@
  *
  * What does not round-trip MongoDB → MongoDB by itself: ObjectId, Decimal128 and Date arrive as strings
  * and are written as strings, unless the sink's `objectIdFields` names the ObjectId fields.
+ *
+ * Declared types (conversion mode): when a SQL source says what a table's columns are (`meta.schema`,
+ * nodes/shared/columns.ts), the sink writes those top-level fields as the BSON type the declaration asks
+ * for instead of the value's JSON type (declaredConverters):
+ *
+ * | declared kind                         | record value            | BSON type                                  |
+ * |---------------------------------------|-------------------------|--------------------------------------------|
+ * | decimal                               | '12.30'                 | Decimal128 (exact; beyond 34 digits: String) |
+ * | integer of 64 bits (signed)           | number or big string    | Int64 (Long)                               |
+ * | integer of 64 bits, unsigned          | number or big string    | Int64 up to 2^63 − 1, else Decimal128      |
+ * | boolean (MySQL TINYINT(1))            | 0 / 1                   | Boolean                                    |
+ * | timestamp, datetime with at most 3 fractional digits | ISO 8601 string | Date (a zone-less datetime read as UTC) |
+ * | anything else, and timestamps / datetimes with 4–6 fractional digits (a Date holds milliseconds) | — | as in the table above |
  */
-import { BSON, Binary, Long, ObjectId, type Document } from 'mongodb';
+import { BSON, Binary, Decimal128, Long, ObjectId, type Document } from 'mongodb';
+import type { ColumnSpec, TableSchema } from '../shared/columns.js';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
 
 const { EJSON } = BSON;
@@ -146,6 +160,77 @@ export function toDocument(value: Record<string, unknown>, objectIdFields: Reado
   const doc: Document = {};
   for (const [k, v] of Object.entries(value)) if (v !== undefined) doc[k] = fieldToBson(k, v, objectIdFields);
   return doc;
+}
+
+// ---- declared types ------------------------------------------------------------------------------
+
+type Converter = (v: unknown) => unknown;
+
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const INT64_MAX = 2n ** 63n - 1n;
+const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+function decimal128(v: unknown): unknown {
+  const text = typeof v === 'number' && Number.isFinite(v) ? String(v) : v;
+  if (typeof text !== 'string' || !DECIMAL.test(text)) return v;
+  try {
+    return Decimal128.fromString(text);
+  } catch {
+    return v; // more digits than Decimal128 holds (34): the exact string stays
+  }
+}
+
+function int64(v: unknown, unsigned: boolean): unknown {
+  let n: bigint;
+  try {
+    if (typeof v === 'number' && Number.isSafeInteger(v)) n = BigInt(v);
+    else if (typeof v === 'string' && /^[+-]?\d+$/.test(v)) n = BigInt(v);
+    else return v;
+  } catch {
+    return v;
+  }
+  if (n <= INT64_MAX && n >= -INT64_MAX - 1n) return Long.fromBigInt(n);
+  return unsigned ? decimal128(String(n)) : v;
+}
+
+function date(v: unknown, zoneless: boolean): unknown {
+  if (typeof v !== 'string' || !ISO_DATETIME.test(v)) return v;
+  const text = zoneless && !/(Z|[+-]\d{2}:?\d{2})$/.test(v) ? `${v.replace(' ', 'T')}Z` : v;
+  const d = new Date(text);
+  return Number.isNaN(d.getTime()) ? v : d;
+}
+
+function converterFor(spec: ColumnSpec): Converter | undefined {
+  switch (spec.kind) {
+    case 'decimal':
+      return decimal128;
+    case 'integer':
+      return (spec.bits ?? 64) > 32 ? (v) => int64(v, Boolean(spec.unsigned)) : undefined;
+    case 'boolean':
+      return (v) => (v === 0 || v === 1 ? v === 1 : v);
+    case 'timestamp':
+    case 'datetime':
+      // a Date holds milliseconds: finer values keep their exact string
+      return (spec.fraction ?? 0) <= 3 ? (v) => date(v, spec.kind === 'datetime') : undefined;
+    default:
+      return undefined;
+  }
+}
+
+const converters = new WeakMap<TableSchema, Map<string, Converter>>();
+
+/** The top-level fields a declared schema gives another BSON type than their JSON value has (table above). */
+export function declaredConverters(schema: TableSchema): Map<string, Converter> {
+  let map = converters.get(schema);
+  if (!map) {
+    map = new Map();
+    for (const c of schema.columns) {
+      const f = converterFor(c);
+      if (f) map.set(c.name, f);
+    }
+    converters.set(schema, map);
+  }
+  return map;
 }
 
 // ---- positions -----------------------------------------------------------------------------------

@@ -286,6 +286,53 @@ describe.skipIf(!mongo.available)(`mongodb snapshot and sink (${serverName})`, (
     ]);
   });
 
+  it('declared column types (meta.schema from a SQL source) pick the BSON types: Decimal128, Int64, Boolean, Date; finer times and other kinds as before', async () => {
+    const schema = {
+      table: 'shop.orders',
+      key: ['id'],
+      columns: [
+        { name: 'id', kind: 'integer', source: 'bigint unsigned', nullable: false, bits: 64, unsigned: true },
+        { name: 'amount', kind: 'decimal', source: 'decimal(20,6)', nullable: false, precision: 20, scale: 6 },
+        { name: 'qty', kind: 'integer', source: 'int', nullable: true, bits: 32 },
+        { name: 'paid', kind: 'boolean', source: 'tinyint(1)', nullable: true },
+        { name: 'at', kind: 'timestamp', source: 'timestamp(3)', nullable: true, fraction: 3 },
+        { name: 'local', kind: 'datetime', source: 'datetime', nullable: true, fraction: 0 },
+        { name: 'fine', kind: 'timestamp', source: 'timestamp(6)', nullable: true, fraction: 6 },
+        { name: 'day', kind: 'date', source: 'date', nullable: true },
+        { name: 'note', kind: 'string', source: 'varchar(20)', nullable: true, length: 20 },
+      ],
+    };
+    const w = await sink({ collection: 'declared' });
+    await w.open();
+    const row = (id: number | string, extra: Record<string, unknown>) => ({ id, amount: '12.300000', qty: 3, paid: 1, at: '2024-02-03T04:05:06.789Z', local: '2024-02-03 04:05:06', fine: '2024-02-03T04:05:06.123456Z', day: '2024-02-03', note: '007', ...extra });
+    // the schema rides on the first record of the table in each batch only; the others are converted the same way
+    await w.write([
+      { key: { id: 1 }, value: row(1, {}), op: 'r', meta: { table: 'shop.orders', schema } },
+      { key: { id: 2 }, value: row(2, { amount: '-0.000001', paid: 0, qty: null }), op: 'r', meta: { table: 'shop.orders' } },
+    ]);
+    await w.write([{ key: { id: '18446744073709551615' }, value: row('18446744073709551615', { amount: '99999999999999.999999' }), op: 'r', meta: { table: 'shop.orders' } }]);
+    // another table without a schema: values as they are
+    await w.write([{ key: { id: 9 }, value: { id: 9, amount: '1.50', paid: 1 }, op: 'r', meta: { table: 'shop.other' } }]);
+    await w.close();
+    const docs = await coll('declared').find({}, { promoteLongs: false }).toArray(); // an Int64 read back as a Long, not a number
+    const byId = new Map(docs.map((d) => [String(d._id), d]));
+    const one = byId.get('1')!;
+    expect(one.id).toBeInstanceOf(Long);
+    expect(one.amount).toEqual(Decimal128.fromString('12.300000'));
+    expect(one.id.toString()).toBe('1');
+    expect(one.qty).toBe(3); // an INT stays Int32
+    expect(one.paid).toBe(true);
+    expect(one.at).toEqual(new Date('2024-02-03T04:05:06.789Z'));
+    expect(one.local).toEqual(new Date('2024-02-03T04:05:06Z'));
+    expect([one.fine, one.day, one.note]).toEqual(['2024-02-03T04:05:06.123456Z', '2024-02-03', '007']); // a Date would lose the microseconds
+    const two = byId.get('2')!;
+    expect([two.amount, two.paid, two.qty]).toEqual([Decimal128.fromString('-0.000001'), false, null]);
+    // beyond Int64: an unsigned BIGINT goes in as Decimal128, exact
+    const big = docs.find((d) => d.amount?.toString?.() === '99999999999999.999999')!;
+    expect(big.id).toEqual(Decimal128.fromString('18446744073709551615'));
+    expect(byId.get('9')).toMatchObject({ amount: '1.50', paid: 1 });
+  });
+
   it('resumes a snapshot mid-collection from the committed position, across _ids of mixed BSON types', async () => {
     const oid = new ObjectId();
     const ids: unknown[] = [3, 1, 2.5, 'b', 'a', oid, new Date('2020-01-01T00:00:00Z'), 10, true];
