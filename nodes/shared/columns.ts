@@ -66,3 +66,10 @@ export function declaredSchema(records: readonly { meta: Record<string, unknown>
   }
   return undefined;
 }
+
+/** `meta` without a TableSchema: for a node that builds records of another shape than its input's */
+export function withoutSchema<M extends Record<string, unknown>>(meta: M): M {
+  if (!(SCHEMA_META in meta)) return meta;
+  const { [SCHEMA_META]: _schema, ...rest } = meta;
+  return rest as M;
+}

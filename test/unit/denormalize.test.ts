@@ -311,6 +311,15 @@ describe('core.denormalize nest', () => {
     expect(summary(c.out)).toEqual(['u {"id":1} {"id":1,"status":"paid","lines":[{"id":12,"order_id":1,"qty":9}]}']);
   });
 
+  it('its documents carry no source table schema (meta.schema describes the input rows, not the nested document)', async () => {
+    const node = await nestNode();
+    const schema = { table: 'shop.lines', key: ['id'], columns: [{ name: 'id', kind: 'integer', source: 'int', nullable: false, bits: 32 }] };
+    await node.process([{ ...parent(1, 'new'), meta: { table: 'shop.orders', schema: { ...schema, table: 'shop.orders' } } }], 'parent');
+    const { out } = await node.process([{ ...line(11, 1, 1), meta: { table: 'shop.lines', schema } }], 'child');
+    expect(out).toHaveLength(1);
+    expect(out[0].meta).toEqual({ table: 'shop.lines' });
+  });
+
   it('holds a child until its parent arrives; a moved child leaves its old parent', async () => {
     const node = await nestNode();
     expect((await node.process([line(1, 7, 1), line(2, 7, 2)], 'child')).out).toEqual([]);

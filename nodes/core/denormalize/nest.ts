@@ -32,6 +32,7 @@ import {
   type Value,
 } from '../../../runtime/index.js';
 import { joinMapKey, type MapKey } from '../../shared/reference.js';
+import { withoutSchema } from '../../shared/columns.js';
 import { errorRecord } from '../user-code.js';
 import { asField, fieldName, fieldOf, show } from './common.js';
 
@@ -238,9 +239,11 @@ export class NestTransform implements TransformInstance {
 
   private touch(pk: MapKey, raw: unknown, r: SluiceRecord): Touched {
     let t = this.touched.get(pk);
-    if (!t) this.touched.set(pk, (t = { existed: this.parents.has(pk), raw, meta: r.meta }));
+    // a nested document is a new shape: no source table's declared columns (meta.schema) describe it
+    const meta = withoutSchema(r.meta);
+    if (!t) this.touched.set(pk, (t = { existed: this.parents.has(pk), raw, meta }));
     else {
-      t.meta = r.meta;
+      t.meta = meta;
       if (t.raw === undefined) t.raw = raw;
     }
     return t;
