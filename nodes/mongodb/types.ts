@@ -210,8 +210,8 @@ function converterFor(spec: ColumnSpec): Converter | undefined {
       return (v) => (v === 0 || v === 1 ? v === 1 : v);
     case 'timestamp':
     case 'datetime':
-      // a Date holds milliseconds: finer values keep their exact string
-      return (spec.fraction ?? 0) <= 3 ? (v) => date(v, spec.kind === 'datetime') : undefined;
+      // a Date holds milliseconds: finer values (or an unknown precision) keep their exact string
+      return spec.fraction !== undefined && spec.fraction <= 3 ? (v) => date(v, spec.kind === 'datetime') : undefined;
     default:
       return undefined;
   }

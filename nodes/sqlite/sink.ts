@@ -25,7 +25,7 @@
  * Declared types (conversion mode): when the batch that creates the table or a column carries
  * `meta.schema` (mysql.source, postgres.source: nodes/shared/columns.ts), the column's type comes from
  * the declared kind instead (`sqlTypeForSpec` in sql.ts: integer and boolean → INTEGER, float → REAL,
- * binary → BLOB, everything else (decimals and 64-bit unsigned integers included) → TEXT),
+ * binary → BLOB, 64-bit unsigned → no declared type (exact beyond 2^63 − 1), everything else, decimals included, → TEXT),
  * NOT NULL is kept in a created table, and a new table's keys default to the source table's key.
  */
 import { mkdirSync } from 'node:fs';
@@ -202,7 +202,7 @@ class SqliteSink implements SinkInstance {
     if (!this.exists) {
       for (const k of this.keys!) if (!types.has(k.toLowerCase())) types.set(k.toLowerCase(), { name: k });
       // NOT NULL as the source declared it (a column added later cannot have it: rows already there hold NULL)
-      const cols = [...types.values()].map((c) => `${quoteIdent(c.name)} ${c.type ?? 'TEXT'}${c.notNull ? ' NOT NULL' : ''}`);
+      const cols = [...types.values()].map((c) => `${quoteIdent(c.name)}${columnType(c.type)}${c.notNull ? ' NOT NULL' : ''}`);
       db.exec(`CREATE TABLE ${table} (${cols.join(', ')}, PRIMARY KEY (${this.keys!.map(quoteIdent).join(', ')}))`);
       this.exists = true;
       for (const lower of types.keys()) this.known.add(lower);
@@ -210,7 +210,7 @@ class SqliteSink implements SinkInstance {
     }
     for (const [lower, c] of types) {
       if (this.known.has(lower)) continue;
-      db.exec(`ALTER TABLE ${table} ADD COLUMN ${quoteIdent(c.name)} ${c.type ?? 'TEXT'}`);
+      db.exec(`ALTER TABLE ${table} ADD COLUMN ${quoteIdent(c.name)}${columnType(c.type)}`);
       this.known.add(lower);
     }
   }
@@ -260,6 +260,9 @@ class SqliteSink implements SinkInstance {
     return new NodeError(this.ctx.nodeId, `table ${this.tableName}: record with key ${show(r.key)} (op ${r.op}) has no value for key column ${JSON.stringify(column)}`);
   }
 }
+
+/** a column's type in DDL: none known → TEXT; '' → no declared type (no affinity: values stored as given) */
+const columnType = (type: string | undefined) => (type === '' ? '' : ` ${type ?? 'TEXT'}`);
 
 export const sqliteSink = defineNode({
   type: 'sqlite.sink',

@@ -126,15 +126,15 @@ export function toSql(v: unknown): SqlValue {
 /**
  * The declared type a new column gets from a source's declared column (meta.schema, conversion mode).
  * Only INTEGER, REAL, BLOB and TEXT: any other name (DECIMAL, DATE) gives NUMERIC affinity, which turns
- * '12.30' into 12.3 and '00123' into 123. Exact decimals stay TEXT, digit for digit, and so do 64-bit
- * unsigned integers: SQLite stores a value beyond 2^63 − 1 as a REAL in any column with an integer or
- * numeric affinity, and a JS number is bound as a REAL that only such an affinity makes an integer
- * again, so TEXT is the one type that keeps every value (read back as decimal strings).
+ * '12.30' into 12.3 and '00123' into 123. Exact decimals stay TEXT, digit for digit. A 64-bit unsigned
+ * integer gets no declared type (''): with an integer or numeric affinity SQLite would store a value
+ * beyond 2^63 − 1 as a REAL, without one it stores what it is given — integers up to 2^63 − 1 as
+ * INTEGER (toSql binds whole numbers as integers), larger ones as their exact decimal TEXT.
  */
-export function sqlTypeForSpec(spec: ColumnSpec): 'INTEGER' | 'REAL' | 'TEXT' | 'BLOB' {
+export function sqlTypeForSpec(spec: ColumnSpec): 'INTEGER' | 'REAL' | 'TEXT' | 'BLOB' | '' {
   switch (spec.kind) {
     case 'integer':
-      return spec.bits === 64 && spec.unsigned ? 'TEXT' : 'INTEGER';
+      return spec.bits === 64 && spec.unsigned ? '' : 'INTEGER';
     case 'boolean':
       return 'INTEGER';
     case 'float':

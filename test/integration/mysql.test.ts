@@ -427,13 +427,13 @@ describe.skipIf(!main.available)('mysql nodes on MYSQL_URL', () => {
         (c) => `${c.name} ${c.type || '(none)'}${c.nn ? ' not null' : ''}${c.pk ? ' pk' : ''}`,
       );
       // without the declared types: id INTEGER (the biggest id would become a REAL), f INTEGER (its first value is whole), n TEXT (null in the first batch), no NOT NULL
-      expect(cols).toEqual(['id TEXT not null pk', 'amount TEXT not null', 'f REAL', 'n INTEGER', 'img BLOB', 'flag INTEGER', 'name TEXT not null', 'code TEXT', 'd TEXT']);
+      expect(cols).toEqual(['id (none) not null pk', 'amount TEXT not null', 'f REAL', 'n INTEGER', 'img BLOB', 'flag INTEGER', 'name TEXT not null', 'code TEXT', 'd TEXT']);
       const got = out.prepare('SELECT id, typeof(id) AS tid, amount, f, typeof(f) AS tf, n, typeof(n) AS tn, hex(img) AS img, code FROM sq_a ORDER BY rowid').all() as Record<string, unknown>[];
       expect(got).toHaveLength(values.length);
       const byId = new Map(got.map((r) => [String(r.id), r]));
       expect(byId.get('18446744073709551615')).toMatchObject({ tid: 'text', amount: '12.30', f: 2, tf: 'real', n: null, img: '00FF', code: '00123' });
-      expect(byId.get('7')).toMatchObject({ tid: 'text', amount: '7.50', f: 3, tf: 'real', tn: 'null', code: '07' });
-      expect(byId.get('120')).toMatchObject({ tid: 'text', amount: '120.50', f: 3.5, n: 120, tn: 'integer', code: '0120' });
+      expect(byId.get('7')).toMatchObject({ tid: 'integer', amount: '7.50', f: 3, tf: 'real', tn: 'null', code: '07' });
+      expect(byId.get('120')).toMatchObject({ tid: 'integer', amount: '120.50', f: 3.5, n: 120, tn: 'integer', code: '0120' });
     } finally {
       out.close();
     }

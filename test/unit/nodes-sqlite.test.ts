@@ -229,12 +229,12 @@ describe('sqlite.sink', () => {
       { name: 'price', type: 'TEXT', nn: 1, pk: 0 },
       { name: 'weight', type: 'REAL', nn: 0, pk: 0 },
       { name: 'stock', type: 'INTEGER', nn: 0, pk: 0 },
-      { name: 'big', type: 'TEXT', nn: 0, pk: 0 },
+      { name: 'big', type: '', nn: 0, pk: 0 },
       { name: 'photo', type: 'BLOB', nn: 0, pk: 0 },
     ]);
     expect(query(path, 'SELECT sku, price, weight, typeof(weight) AS tw, stock, big FROM items ORDER BY sku')).toEqual([
       { sku: 'k1', price: '10.50', weight: 2, tw: 'real', stock: null, big: '18446744073709551615' },
-      { sku: 'k2', price: '3.00', weight: 1.5, tw: 'real', stock: 4, big: '5' },
+      { sku: 'k2', price: '3.00', weight: 1.5, tw: 'real', stock: 4, big: 5 },
     ]);
   });
 
