@@ -6,10 +6,13 @@
 import type pg from 'pg';
 import { ConfigError } from '../../runtime/index.js';
 import { display, quoteIdent, splitName, type TableName } from './connection.js';
-import { kindOf, type ColumnType } from './types.js';
+import { kindOf, type ColumnType, type TypeMapper } from './types.js';
+import type { TableSchema } from '../shared/columns.js';
 
 export interface ColumnMeta extends ColumnType {
   typeOid: number;
+  /** pg_attribute.atttypmod: varchar(n) n + 4, numeric(p,s) ((p << 16) | s) + 4, timestamp(f) f; -1 for none */
+  typeMod: number;
   /** pg_type.typname (`int4`, `numeric`, `text` ...) and typcategory (N numeric, S string, B boolean ...) */
   typname: string;
   category: string;
@@ -78,7 +81,7 @@ export async function resolveTables(q: Queryable, nodeId: string, field: string,
   return out;
 }
 
-const COLUMNS = `SELECT a.attname AS name, a.atttypid::int AS "typeOid", format_type(a.atttypid, a.atttypmod) AS "sqlType",
+const COLUMNS = `SELECT a.attname AS name, a.atttypid::int AS "typeOid", a.atttypmod AS "typeMod", format_type(a.atttypid, a.atttypmod) AS "sqlType",
     t.typname, t.typcategory, et.typname AS elem, a.attnotnull AS "notNull", a.atthasdef AS "hasDefault", a.attgenerated <> '' AS generated
   FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
   WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`;
@@ -94,7 +97,7 @@ export async function loadTable(q: Queryable, name: TableName): Promise<TableMet
   const rel = `${quoteIdent(name.schema)}.${quoteIdent(name.name)}`;
   const found = await q.query<{ relreplident: string }>('SELECT relreplident FROM pg_class WHERE oid = to_regclass($1)', [rel]);
   if (found.rows.length === 0) return undefined;
-  const cols = await q.query<{ name: string; typeOid: number; sqlType: string; typname: string; typcategory: string; elem: string | null; notNull: boolean; hasDefault: boolean; generated: boolean }>(COLUMNS, [rel]);
+  const cols = await q.query<{ name: string; typeOid: number; typeMod: number; sqlType: string; typname: string; typcategory: string; elem: string | null; notNull: boolean; hasDefault: boolean; generated: boolean }>(COLUMNS, [rel]);
   const idx = await q.query<{ primary: boolean; columns: string[] }>(INDEXES, [rel]);
   const columns: ColumnMeta[] = cols.rows
     .filter((c) => !c.generated)
@@ -103,6 +106,7 @@ export async function loadTable(q: Queryable, name: TableName): Promise<TableMet
       return {
         name: c.name,
         typeOid: c.typeOid,
+        typeMod: c.typeMod,
         typname: c.typname,
         category: c.typcategory,
         sqlType: c.sqlType,
@@ -122,4 +126,12 @@ export async function loadTable(q: Queryable, name: TableName): Promise<TableMet
     uniqueSets: idx.rows.map((r) => r.columns),
     replicaIdentity: (found.rows[0].relreplident as TableMeta['replicaIdentity']) ?? 'd',
   };
+}
+
+/**
+ * The table's declared columns in the neutral form of nodes/shared/columns.ts (postgres.source puts it
+ * in meta.schema): kinds as `mapper` reads each type, so the mapper must have learned the table's types.
+ */
+export function tableSchema(t: TableMeta, mapper: TypeMapper): TableSchema {
+  return { table: t.id, key: [...t.pk], columns: t.columns.map((c) => mapper.columnSpec(c.name, c.typeOid, c.typeMod, !c.notNull, c.sqlType)) };
 }

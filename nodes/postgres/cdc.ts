@@ -26,6 +26,7 @@ import { sleep } from '../shared/abort.js';
 import type { TableMeta } from './catalog.js';
 import { clientOptions, display, isTransient, pgError, qualified, quoteIdent, replicationGrant, walLevelMessage, type SessionOptions, type Target, type TableName } from './connection.js';
 import type { TypeMapper } from './types.js';
+import { SCHEMA_META, type TableSchema } from '../shared/columns.js';
 
 export interface CdcPosition {
   phase: 'cdc';
@@ -216,6 +217,8 @@ export interface StreamOptions {
   slot: string;
   publication: string;
   tables: TableMeta[];
+  /** each table's declared columns (meta.schema) as the catalog said, by table id */
+  schemas: ReadonlyMap<string, TableSchema>;
   mapper: TypeMapper;
   batchSize: number;
   heartbeatIntervalMs: number;
@@ -239,7 +242,15 @@ export interface StreamStatus {
 
 interface Entry {
   record?: SluiceRecord;
+  /** the record's table's declared columns when the change was made */
+  schema?: TableSchema;
   position: CdcPosition;
+}
+
+/** a table's columns as a relation message gives them, and the TableSchema they are described by */
+interface Described {
+  columns: { name: string; typeOid: number; typeMod: number }[];
+  schema: TableSchema;
 }
 
 interface OpenTx {
@@ -274,6 +285,8 @@ export class ChangeStream {
   private lagBytes?: number;
   private lastLagWarn = 0;
   private readonly byName: Map<string, TableMeta>;
+  /** per table id: the columns the last relation message (or the catalog) gave, described */
+  private readonly described = new Map<string, Described>();
   private readonly truncateWarned = new Set<string>();
   private closed = false;
 
@@ -284,6 +297,10 @@ export class ChangeStream {
     this.skip = from.tx;
     this.committedLsn = parseLsn(from.lsn);
     this.byName = new Map(o.tables.map((t) => [t.id, t]));
+    for (const t of o.tables) {
+      const schema = o.schemas.get(t.id);
+      if (schema) this.described.set(t.id, { columns: t.columns.map(({ name, typeOid, typeMod }) => ({ name, typeOid, typeMod })), schema });
+    }
   }
 
   /** connects and starts streaming from the position given to the constructor */
@@ -452,6 +469,7 @@ export class ChangeStream {
       case 'relation': {
         const t = this.byName.get(`${msg.schema}.${msg.name}`);
         if (t && msg.replicaIdentity === 'nothing') this.o.log.warn(`table ${t.id} has REPLICA IDENTITY NOTHING: its deletes carry no key`);
+        if (t) this.describe(t, msg);
         break;
       }
     }
@@ -478,10 +496,11 @@ export class ChangeStream {
     if (!t) return; // a table of the publication this node does not capture (heartbeat table ...)
     const pos = (done: number): CdcPosition => ({ phase: 'cdc', lsn: this.lastEnd, tx: { commit: tx.commit, done } });
     const meta = (position: CdcPosition) => ({ source: this.o.nodeId, table: t.id, position, ts: tx.ts });
+    const schema = this.described.get(t.id)?.schema;
     if (msg.tag === 'insert') {
       const value = row(msg.new);
       const p = pos(tx.seen);
-      this.push({ record: { key: keyOf(t, value), value, op: 'c', meta: meta(p) }, position: p });
+      this.push({ record: { key: keyOf(t, value), value, op: 'c', meta: meta(p) }, schema, position: p });
     } else if (msg.tag === 'update') {
       const value = row(msg.new);
       const before = msg.old ? row(msg.old) : undefined;
@@ -490,19 +509,38 @@ export class ChangeStream {
       if (oldKey && !sameKey(oldKey, key)) {
         // the primary key changed: the old row is gone, a new one exists
         const p1 = pos(tx.seen - 1);
-        this.push({ record: { key: oldKey, value: null, op: 'd', ...(before ? { before } : {}), meta: meta(p1) }, position: p1 });
+        this.push({ record: { key: oldKey, value: null, op: 'd', ...(before ? { before } : {}), meta: meta(p1) }, schema, position: p1 });
         const p2 = pos(tx.seen);
-        this.push({ record: { key, value, op: 'c', meta: meta(p2) }, position: p2 });
+        this.push({ record: { key, value, op: 'c', meta: meta(p2) }, schema, position: p2 });
       } else {
         const p = pos(tx.seen);
-        this.push({ record: { key, value, op: 'u', ...(before ? { before } : {}), meta: meta(p) }, position: p });
+        this.push({ record: { key, value, op: 'u', ...(before ? { before } : {}), meta: meta(p) }, schema, position: p });
       }
     } else {
       const before = msg.old ? row(msg.old) : undefined;
       const key = msg.key ? keyOf(t, row(msg.key)) : before ? keyOf(t, before) : {};
       const p = pos(tx.seen);
-      this.push({ record: { key, value: null, op: 'd', ...(before ? { before } : {}), meta: meta(p) }, position: p });
+      this.push({ record: { key, value: null, op: 'd', ...(before ? { before } : {}), meta: meta(p) }, schema, position: p });
     }
+  }
+
+  /**
+   * A relation message (sent before a table's first change on each connection, and again after its
+   * columns changed): when its columns differ from those described so far (an ALTER TABLE), the table
+   * gets a new TableSchema, used from its next change on. Columns that kept their name and type keep
+   * their description (NOT NULL from the catalog); the others are described from the message's type OID
+   * and typmod, as nullable (the message does not say).
+   */
+  private describe(t: TableMeta, msg: Pgoutput.MessageRelation): void {
+    const cur = this.described.get(t.id);
+    const cols = msg.columns;
+    const same = (a: { name: string; typeOid: number; typeMod: number }, b: { name: string; typeOid: number; typeMod: number }) => a.name === b.name && a.typeOid === b.typeOid && a.typeMod === b.typeMod;
+    if (cur && cur.columns.length === cols.length && cols.every((c, i) => same(c, cur.columns[i]))) return;
+    const columns = cols.map((c) => {
+      const i = cur ? cur.columns.findIndex((o) => same(c, o)) : -1;
+      return i >= 0 ? cur!.schema.columns[i] : this.o.mapper.columnSpec(c.name, c.typeOid, c.typeMod, true, c.typeName ?? undefined);
+    });
+    this.described.set(t.id, { columns: cols.map(({ name, typeOid, typeMod }) => ({ name, typeOid, typeMod })), schema: { table: t.id, key: [...t.pk], columns } });
   }
 
   private push(e: Entry): void {
@@ -512,16 +550,31 @@ export class ChangeStream {
     this.wake();
   }
 
+  /**
+   * The next batch from the buffer. The first record of each table in it carries the table's schema
+   * (meta.schema); a change made after the table's columns changed starts a new batch, so a batch never
+   * holds two schemas of one table.
+   */
   private take(): SourceBatch {
     const records: SluiceRecord[] = [];
     let position = this.lastHanded;
     let i = this.head;
     const max = this.o.batchSize;
+    // table id → schema set on its first record in this batch (a batch rarely holds more than a few tables)
+    const schemas = new Map<string, TableSchema | undefined>();
     for (; i < this.buffer.length; i++) {
       const e = this.buffer[i];
-      if (e.record) {
+      const r = e.record;
+      if (r) {
         if (records.length >= max) break;
-        records.push(e.record);
+        const table = r.meta.table as string;
+        if (!schemas.has(table)) {
+          schemas.set(table, e.schema);
+          if (e.schema) r.meta[SCHEMA_META] = e.schema;
+        } else if (schemas.get(table) !== e.schema) {
+          break;
+        }
+        records.push(r);
       }
       position = e.position;
     }

@@ -25,10 +25,10 @@
  * COPY is tried again, so a table full of existing rows wastes little.
  *
  * Table: `keys` default to the table's primary key. A missing table is created (`createTable`) with
- * PRIMARY KEY (keys) (keys from the config or, failing that, the fields of the first record's key) and
- * column types from the first non-null value of each field in the batch; a field seen later is added
- * with ALTER TABLE ADD COLUMN (createTable: true) or is an error naming it (false). An existing table
- * needs a PRIMARY KEY or UNIQUE index on exactly the key columns.
+ * PRIMARY KEY (keys) (keys from the config, else the source table's key from meta.schema, else the
+ * fields of the first record's key) and column types from the first non-null value of each field in the
+ * batch; a field seen later is added with ALTER TABLE ADD COLUMN (createTable: true) or is an error
+ * naming it (false). An existing table needs a PRIMARY KEY or UNIQUE index on exactly the key columns.
  *
  * | JS value                              | column type (create / add column) | written as            |
  * |---------------------------------------|-----------------------------------|-----------------------|
@@ -41,9 +41,30 @@
  * | Date                                  | timestamptz                       | ISO 8601              |
  * | null (no non-null value seen)         | text                              | NULL                  |
  *
+ * Declared types (conversion mode). When a record of the batch carries `meta.schema` (the source table's
+ * declared columns, nodes/shared/columns.ts: postgres.source and mysql.source send it on the first record
+ * of each table in every batch), a column still to be created gets the type mapped from the declared
+ * one instead (`pgTypeForSpec` in types.ts). A created table keeps the declared NOT NULL (key columns are
+ * always NOT NULL) and the source's column order; an added column is nullable (the table has rows).
+ *
+ * | declared kind (source type)                          | created column                              |
+ * |------------------------------------------------------|---------------------------------------------|
+ * | integer of 8 or 16 / 24 or 32 / 64 bits              | smallint / integer / bigint                 |
+ * | the same unsigned: 8 / 16 or 24 / 32 / 64 bits       | smallint / integer / bigint / numeric(20,0) |
+ * | decimal(p,s) / unbounded (or p > 1000, s < 0, s > p) | numeric(p,s) / numeric                      |
+ * | float 32 / 64                                        | real / double precision                     |
+ * | boolean (PostgreSQL boolean, MySQL TINYINT(1))       | boolean (0 / 1 numbers written false / true: any non-zero is true) |
+ * | string(n) / fixed string(n) / unbounded              | varchar(n) / char(n) / text                 |
+ * | json (json, jsonb, MySQL JSON, PostgreSQL arrays)    | jsonb                                       |
+ * | binary (any length)                                  | bytea                                       |
+ * | date / datetime(f) / timestamp(f) / time(f)          | date / timestamp(f) / timestamptz(f) / time(f) (f 6 or none: PostgreSQL's default, 6) |
+ * | uuid                                                 | uuid                                        |
+ * | other (interval, inet, enum, money, timetz ...)      | text                                        |
+ *
  * Into an existing table every value is cast to the column's type (`numeric`, `timestamptz`, `uuid`,
  * `integer[]` ...; see types.ts): the strings postgres.source gives for numeric or timestamptz columns
- * land exactly. Create such tables yourself when the types matter: a created table only knows JS types.
+ * land exactly. Without meta.schema (another source, or a transform that built new records) a created
+ * table only knows JS types: create it yourself when the types matter.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -56,7 +77,8 @@ import { TableRouter, routesByTable } from '../shared/table-router.js';
 import { keyPart, show } from '../shared/keys.js';
 import { listTables, loadTable, type ColumnMeta, type TableMeta } from './catalog.js';
 import { connectionFields, display, oneConnection, openPool, pgError, qualified, quoteIdent, resolveTarget, splitName, type TableName, type Target } from './connection.js';
-import { arrayLiteral, copyField, pgTypeOf, toPgText } from './types.js';
+import { arrayLiteral, copyField, pgTypeForSpec, pgTypeOf, toPgText } from './types.js';
+import { declaredSchema, type TableSchema } from '../shared/columns.js';
 
 const MAX_PARAMS = 65_535;
 const MAX_ROWS_PER_STATEMENT = 1000;
@@ -69,8 +91,8 @@ const configSchema = z
       .array(z.string().min(1))
       .min(1, 'name at least one key column')
       .optional()
-      .describe("columns that identify a row: upserts and deletes match on them. Default: the table's primary key (a created table: the fields of the record key)"),
-    createTable: z.boolean().default(true).describe('create the table when missing (types from the first batch) and add columns for new fields'),
+      .describe("columns that identify a row: upserts and deletes match on them. Default: the table's primary key (a created table: the source table's key, else the fields of the record key)"),
+    createTable: z.boolean().default(true).describe("create the table when missing (types from the source's declared columns, else from the first batch's values) and add columns for new fields"),
     copyThreshold: z
       .number()
       .int()
@@ -172,10 +194,10 @@ class PostgresSink implements SinkInstance {
   async write(records: SluiceRecord[]): Promise<void> {
     if (!this.pool) throw new NodeError(this.ctx.nodeId, 'write() before open()');
     if (records.length === 0) return;
-    const keys = this.keys ?? this.keysFromRecord(records[0]);
+    const keys = this.keys ?? this.keysFor(records);
     const plan = this.plan(records, keys);
     const groups = groupByColumns(plan);
-    await this.ensureSchema(plan, keys, groups);
+    await this.ensureSchema(records, plan, keys, groups);
     const meta = this.meta!;
     const client = await this.pool.connect().catch((err) => {
       throw pgError(this.ctx.nodeId, this.target, err, { what: `table ${meta.id}` });
@@ -228,8 +250,11 @@ class PostgresSink implements SinkInstance {
 
   // ---- planning ----
 
-  private keysFromRecord(r: SluiceRecord): string[] {
-    const k = r.key;
+  /** keys of a table still to be created: the source table's key (meta.schema), else the record key's fields */
+  private keysFor(records: SluiceRecord[]): string[] {
+    const fromSchema = declaredSchema(records)?.key;
+    if (fromSchema && fromSchema.length > 0) return fromSchema;
+    const k = records[0].key;
     if (k !== null && typeof k === 'object' && !Array.isArray(k) && Object.keys(k).length > 0) return Object.keys(k);
     throw new ConfigError(this.ctx.nodeId, 'keys', `table ${display(this.name)} does not exist yet and the record key ${show(k)} names no columns: set keys`);
   }
@@ -275,8 +300,13 @@ class PostgresSink implements SinkInstance {
     return [...byKey.values()];
   }
 
-  /** creates the table, or adds columns for fields it lacks (createTable), before the batch's transaction */
-  private async ensureSchema(plan: Planned[], keys: string[], groups: Map<string, unknown>): Promise<void> {
+  /**
+   * Creates the table, or adds columns for fields it lacks (createTable), before the batch's transaction.
+   * A column the batch's meta.schema declares gets the mapped declared type (`pgTypeForSpec`) and, in a
+   * created table, its NOT NULL and its place in the source table's column order; any other column the
+   * type of its values (`pgTypeOf`).
+   */
+  private async ensureSchema(records: SluiceRecord[], plan: Planned[], keys: string[], groups: Map<string, unknown>): Promise<void> {
     const { nodeId, config } = this.ctx;
     if (this.meta) {
       // the common case: every field (of every column set the upserts have) is a known column
@@ -284,10 +314,16 @@ class PostgresSink implements SinkInstance {
       const fresh = [...groups.keys()].some((id) => id.split('\0').some((k) => !known.has(k)));
       if (!fresh) return;
     }
+    const schema: TableSchema | undefined = declaredSchema(records);
+    const declared = new Map(schema?.columns.map((c, i) => [c.name, { spec: c, at: i }]));
     const types = new Map<string, string | undefined>();
     const see = (name: string, v: unknown) => {
-      if (!types.has(name) || types.get(name) === undefined) types.set(name, pgTypeOf(v));
-      else if (types.get(name) === 'bigint' && typeof v === 'number' && !Number.isInteger(v)) types.set(name, 'double precision');
+      if (types.get(name) !== undefined) {
+        if (types.get(name) === 'bigint' && typeof v === 'number' && !Number.isInteger(v) && !declared.has(name)) types.set(name, 'double precision');
+        return;
+      }
+      const d = declared.get(name);
+      types.set(name, d ? pgTypeForSpec(d.spec) : pgTypeOf(v));
     };
     for (const p of plan) {
       keys.forEach((k, i) => see(k, p.key[i]));
@@ -297,7 +333,12 @@ class PostgresSink implements SinkInstance {
     const table = qualified(this.name);
     try {
       if (!this.meta) {
-        const cols = [...types].map(([name, type]) => `${quoteIdent(name)} ${type ?? 'text'}${keys.includes(name) ? ' NOT NULL' : ''}`);
+        // declared columns in the source table's order, then the others as first seen
+        const names = [...types.keys()];
+        const at = (name: string) => declared.get(name)?.at ?? Number.MAX_SAFE_INTEGER;
+        if (schema) names.sort((a, b) => at(a) - at(b));
+        const notNull = (name: string) => keys.includes(name) || declared.get(name)?.spec.nullable === false;
+        const cols = names.map((name) => `${quoteIdent(name)} ${types.get(name) ?? 'text'}${notNull(name) ? ' NOT NULL' : ''}`);
         await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.name.schema)}`).catch(() => undefined);
         await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (${cols.join(', ')}, PRIMARY KEY (${keys.map(quoteIdent).join(', ')}))`);
         this.ctx.log.info(`created table ${display(this.name)}`);

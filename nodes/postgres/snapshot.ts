@@ -18,6 +18,7 @@ import type { TableMeta } from './catalog.js';
 import { qualified, quoteIdent } from './connection.js';
 import { to as copyTo } from 'pg-copy-streams';
 import { toPgText, type Parser, type TypeMapper } from './types.js';
+import { SCHEMA_META, type TableSchema } from '../shared/columns.js';
 
 /** where the snapshot stands: tables fully read, and the last key read of the current one */
 export interface SnapshotState {
@@ -37,6 +38,8 @@ export interface SnapshotOptions {
    */
   clients: pg.ClientBase[];
   mapper: TypeMapper;
+  /** each table's declared columns by table id: set (shared, not copied) on the first record of each chunk */
+  schemas: ReadonlyMap<string, TableSchema>;
   state: SnapshotState;
   /** the node's position for a snapshot state: a new object (`state` may be reused after the call) */
   position(state: SnapshotState): unknown;
@@ -218,7 +221,11 @@ export class SnapshotReader {
       this.state.after = hi ?? last ?? this.state.after;
     }
     const position = this.o.position(this.state);
-    if (records.length > 0) records[records.length - 1].meta.position = position;
+    if (records.length > 0) {
+      records[records.length - 1].meta.position = position;
+      const schema = this.o.schemas.get(t.id);
+      if (schema) records[0].meta[SCHEMA_META] = schema;
+    }
     return { records, position };
   }
 

@@ -19,13 +19,34 @@
  *   slot. A slot you no longer need keeps WAL on the server: drop it (SELECT pg_drop_replication_slot('...')).
  * - Records: `{ key: { pk columns }, value: row, op, before?, meta: { source, table: 'schema.table',
  *   position, ts } }` (ts: read time for the snapshot, commit time for changes). Values: types.ts.
+ * - Declared types (conversion mode): the first record of each table in every batch, snapshot or
+ *   changes, also carries `meta.schema`, the table's declared columns (nodes/shared/columns.ts; one
+ *   object per table, shared, never copied per record), which a sink creating the table maps to its own
+ *   types. Built from the catalog when the source opens (`TypeMapper.columnSpec`: the kind says what the
+ *   record value is, so it follows the value table in types.ts); while streaming, a relation message with
+ *   other columns (ALTER TABLE) gives the table a new schema from its next change on, and a batch never
+ *   holds two schemas of one table. Columns added that way are described as nullable.
+ *
+ *   | PostgreSQL column                         | kind                                                 |
+ *   |-------------------------------------------|------------------------------------------------------|
+ *   | smallint, integer, bigint / oid           | integer 16, 32, 64 bits / 32 bits unsigned           |
+ *   | numeric(p,s) / numeric                    | decimal, precision p, scale s / without them (numeric(p,-s): precision p+s, scale 0) |
+ *   | real, double precision                    | float 32, 64                                         |
+ *   | boolean                                   | boolean                                              |
+ *   | varchar(n), char(n) / text, varchar       | string, length n (fixed for char) / unbounded        |
+ *   | json, jsonb; arrays of any type           | json (arrays travel as JS arrays)                    |
+ *   | bytea                                     | binary                                               |
+ *   | date / timestamp(f) / timestamptz(f) / time(f) | date / datetime / timestamp / time, fraction f (not declared: 6) |
+ *   | uuid                                      | uuid                                                 |
+ *   | domains                                   | as their base type (with the domain's typmod)        |
+ *   | interval, timetz, money, inet, bit, enum, xml, ranges, anything else | other (the type's text form) |
  * - Test runs (preview) read the first rows of the tables, whatever the mode: no slot, no publication.
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { z } from 'zod';
 import { ConfigError, NodeError, defineNode, type NodeContext, type SourceBatch, type SourceInstance, type SourceProgress, type TableProgress } from '../../runtime/index.js';
-import { loadTable, resolveTables, type TableMeta } from './catalog.js';
+import { loadTable, resolveTables, tableSchema, type TableMeta } from './catalog.js';
 import {
   ChangeStream,
   checkReplicaIdentity,
@@ -44,6 +65,7 @@ import {
 import { connectionFields, oneConnection, openPool, pgError, quoteIdent, resolveTarget, splitName, type SessionOptions, type TableName, type Target } from './connection.js';
 import { SnapshotReader, beginSnapshot, type SnapshotState } from './snapshot.js';
 import { TYPE_INFO_SQL, TypeMapper, type TypeInfo } from './types.js';
+import type { TableSchema } from '../shared/columns.js';
 
 const NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -102,6 +124,8 @@ class PostgresSource implements SourceInstance {
   private target!: Target;
   private pool?: pg.Pool;
   private tables: TableMeta[] = [];
+  /** each table's declared columns (meta.schema) by table id, as the catalog said when the source opened */
+  private schemas = new Map<string, TableSchema>();
   private readonly mapper = new TypeMapper();
   private readonly session: SessionOptions;
   private snapshot?: { reader: SnapshotReader; clients: pg.PoolClient[]; lsn?: string };
@@ -296,6 +320,7 @@ class PostgresSource implements SourceInstance {
         if (more.length > 0) known = [...known, ...(await pool.query<TypeInfo>(TYPE_INFO_SQL, [more])).rows];
         this.mapper.learn(known);
       }
+      this.schemas = new Map(this.tables.map((t) => [t.id, tableSchema(t, this.mapper)]));
     } catch (err) {
       throw pgError(nodeId, this.target, err, { field: 'tables' });
     }
@@ -340,6 +365,7 @@ class PostgresSource implements SourceInstance {
       parallel: config.parallel,
       clients,
       mapper: this.mapper,
+      schemas: this.schemas,
       state: { done: pos.done, table: pos.table, after: pos.after },
       // one object per record: no spreads (this runs for every row of the snapshot)
       position: (s): SnapshotPosition => {
@@ -402,6 +428,7 @@ class PostgresSource implements SourceInstance {
           slot: this.slot,
           publication: this.publication,
           tables: this.tables,
+          schemas: this.schemas,
           mapper: this.mapper,
           batchSize: this.ctx.settings.batchSize,
           heartbeatIntervalMs: this.ctx.config.heartbeatIntervalMs,

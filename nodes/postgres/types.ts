@@ -22,14 +22,20 @@
  * | domains                             | as their base type                                        |
  * | anything else                       | string (the type's text form)                             |
  *
+ * `TypeMapper.columnSpec` describes a column the same way in the neutral form of nodes/shared/columns.ts
+ * (meta.schema; table at the top of source.ts).
+ *
  * Writing (postgres.sink): every value is sent as text, cast to the column's type (`$1::jsonb`), so the
  * conversion depends on the target column: json/jsonb columns get JSON.stringify(value) (a string too,
- * so a JSON string round-trips), bytea columns decode `{ $base64 }`, array columns take JS arrays, and
- * a plain object or array written to any other column becomes its JSON text. createTable's choice of
- * column types from JS values is the table at the top of sink.ts (`pgTypeOf`).
+ * so a JSON string round-trips), bytea columns decode `{ $base64 }`, array columns take JS arrays,
+ * boolean columns take a number as false (0) or true (anything else: MySQL's TINYINT(1) reads as 0 / 1),
+ * and a plain object or array written to any other column becomes its JSON text. createTable's choice of
+ * column types, from JS values (`pgTypeOf`) or from declared ones (`pgTypeForSpec`), is the table at the
+ * top of sink.ts.
  */
 import type { CustomTypesConfig } from 'pg';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
+import type { ColumnSpec } from '../shared/columns.js';
 
 export type Parser = (text: string) => unknown;
 
@@ -90,13 +96,15 @@ export interface TypeInfo {
   typtype: string;
   /** domains: the type the domain is over */
   basetype: number;
+  /** domains: the typmod of the type the domain is over (`numeric(10,2)`: its precision and scale), -1 for none */
+  basemod?: number;
   /** arrays: the element type */
   elem: number;
   category: string;
 }
 
 /** Describes the types of the given OIDs (`$1::oid[]`), for `TypeMapper.learn`. */
-export const TYPE_INFO_SQL = `SELECT oid::int AS oid, typtype, typbasetype::int AS basetype, typelem::int AS elem, typcategory AS category
+export const TYPE_INFO_SQL = `SELECT oid::int AS oid, typtype, typbasetype::int AS basetype, typtypmod AS basemod, typelem::int AS elem, typcategory AS category
   FROM pg_type WHERE oid = ANY($1::oid[])`;
 
 /** Text → record value parsers by type OID: built-ins, plus domains and arrays learned from the catalog. */
@@ -133,6 +141,28 @@ export class TypeMapper {
     getTypeParser: ((oid: number) => this.parser(oid)) as CustomTypesConfig['getTypeParser'],
   };
 
+  /**
+   * A column of type `oid` / `typmod` in the neutral form of nodes/shared/columns.ts (what meta.schema
+   * carries): its kind says what `parser(oid)` makes of it, so it follows the same resolution (arrays,
+   * then domains, then the built-in scalars; whatever is not known reads as its text). `source`: the
+   * type's name (format_type()); without it one is made up from the OID and typmod.
+   */
+  columnSpec(name: string, oid: number, typmod: number, nullable: boolean, source?: string): ColumnSpec {
+    const described = this.describe(oid, typmod, 0);
+    return { name, source: source ?? described.source, nullable, ...described.spec };
+  }
+
+  private describe(oid: number, typmod: number, depth: number): { spec: Omit<ColumnSpec, 'name' | 'source' | 'nullable'>; source: string } {
+    const info = this.learned.get(oid);
+    if (depth <= 5 && !SCALARS[oid]) {
+      const elemOid = ARRAYS[oid] ?? (info?.category === 'A' ? info.elem : 0);
+      // arrays travel as JS arrays
+      if (elemOid) return { spec: { kind: 'json' }, source: `${this.describe(elemOid, typmod, depth + 1).source}[]` };
+      if (info?.typtype === 'd' && info.basetype) return this.describe(info.basetype, info.basemod ?? -1, depth + 1);
+    }
+    return describeScalar(oid, typmod);
+  }
+
   private build(oid: number, depth: number): Parser {
     if (depth > 5) return str;
     const scalar = SCALARS[oid];
@@ -147,6 +177,84 @@ export class TypeMapper {
     return str;
   }
 }
+
+/** typmod of varchar(n) / char(n): n + 4; of numeric(p,s): ((p << 16) | s) + 4 (s 11 bits, signed since PostgreSQL 15) */
+const charLength = (typmod: number) => (typmod >= 4 ? typmod - 4 : undefined);
+/** typmod of timestamp(f) / time(f): f; -1 when not declared */
+const fractionOf = (typmod: number) => (typmod >= 0 && typmod <= 6 ? typmod : undefined);
+const withArgs = (name: string, args: number | undefined, rest = '') => `${name}${args !== undefined ? `(${args})` : ''}${rest}`;
+
+/** the neutral description of a built-in scalar type; anything else is `other` (it reads as its text) */
+function describeScalar(oid: number, typmod: number): { spec: Omit<ColumnSpec, 'name' | 'source' | 'nullable'>; source: string } {
+  switch (oid) {
+    case 21:
+      return { spec: { kind: 'integer', bits: 16 }, source: 'smallint' };
+    case 23:
+      return { spec: { kind: 'integer', bits: 32 }, source: 'integer' };
+    case 20:
+      return { spec: { kind: 'integer', bits: 64 }, source: 'bigint' };
+    case 26:
+      return { spec: { kind: 'integer', bits: 32, unsigned: true }, source: 'oid' };
+    case 1700: {
+      if (typmod < 4) return { spec: { kind: 'decimal' }, source: 'numeric' };
+      const precision = ((typmod - 4) >> 16) & 0xffff;
+      let scale = (typmod - 4) & 0x7ff;
+      if (scale > 1000) scale -= 2048; // a negative scale (PostgreSQL 15+): numeric(5,-2) holds whole numbers of 7 digits
+      const source = `numeric(${precision},${scale})`;
+      return scale < 0 ? { spec: { kind: 'decimal', precision: precision - scale, scale: 0 }, source } : { spec: { kind: 'decimal', precision, scale }, source };
+    }
+    case 700:
+      return { spec: { kind: 'float', bits: 32 }, source: 'real' };
+    case 701:
+      return { spec: { kind: 'float', bits: 64 }, source: 'double precision' };
+    case 16:
+      return { spec: { kind: 'boolean' }, source: 'boolean' };
+    case 25:
+      return { spec: { kind: 'string' }, source: 'text' };
+    case 1043: {
+      const length = charLength(typmod);
+      return { spec: { kind: 'string', ...(length !== undefined ? { length } : {}) }, source: withArgs('character varying', length) };
+    }
+    case 1042: {
+      const length = charLength(typmod);
+      return { spec: { kind: 'string', ...(length !== undefined ? { length, fixed: true } : {}) }, source: length !== undefined ? `character(${length})` : 'bpchar' };
+    }
+    case 19:
+      return { spec: { kind: 'string', length: 63 }, source: 'name' };
+    case 18:
+      return { spec: { kind: 'string', length: 1, fixed: true }, source: '"char"' };
+    case 114:
+      return { spec: { kind: 'json' }, source: 'json' };
+    case 3802:
+      return { spec: { kind: 'json' }, source: 'jsonb' };
+    case 17:
+      return { spec: { kind: 'binary' }, source: 'bytea' };
+    case 1082:
+      return { spec: { kind: 'date' }, source: 'date' };
+    // without a declared precision PostgreSQL keeps microseconds: fraction 6
+    case 1114: {
+      const fraction = fractionOf(typmod);
+      return { spec: { kind: 'datetime', fraction: fraction ?? 6 }, source: withArgs('timestamp', fraction, ' without time zone') };
+    }
+    case 1184: {
+      const fraction = fractionOf(typmod);
+      return { spec: { kind: 'timestamp', fraction: fraction ?? 6 }, source: withArgs('timestamp', fraction, ' with time zone') };
+    }
+    case 1083: {
+      const fraction = fractionOf(typmod);
+      return { spec: { kind: 'time', fraction: fraction ?? 6 }, source: withArgs('time', fraction, ' without time zone') };
+    }
+    case 2950:
+      return { spec: { kind: 'uuid' }, source: 'uuid' };
+    default:
+      // timetz (an offset), interval, money, inet, bit, xml, enums, ranges, composites, PostGIS ...: their text form
+      return { spec: { kind: 'other' }, source: OTHER_NAMES[oid] ?? `type ${oid}` };
+  }
+}
+
+const OTHER_NAMES: Record<number, string> = {
+  142: 'xml', 650: 'cidr', 774: 'macaddr8', 790: 'money', 829: 'macaddr', 869: 'inet', 1186: 'interval', 1266: 'time with time zone', 1560: 'bit', 1562: 'bit varying',
+};
 
 /**
  * Parses PostgreSQL's text form of an array (`{1,2,NULL}`, `{{"a b","c\"d"}}`, `[0:1]={x,y}`) into
@@ -243,6 +351,8 @@ function scalarText(v: unknown, kind: Kind): string {
     case 'string':
       return v;
     case 'number':
+      // a number into a boolean column (MySQL's TINYINT(1) reads as 0 / 1): zero is false, anything else true, as in MySQL
+      if (kind === 'bool') return v === 0 ? 'false' : Number.isNaN(v) ? 'NaN' : 'true';
       return numberText(v);
     case 'bigint':
       return String(v);
@@ -305,3 +415,55 @@ export function pgTypeOf(v: unknown): string | undefined {
       return 'text';
   }
 }
+
+/** the largest n of varchar(n) / char(n) */
+const MAX_CHAR_LENGTH = 10_485_760;
+
+/**
+ * The column type createTable gives a declared source column (meta.schema, nodes/shared/columns.ts),
+ * without NOT NULL (the sink adds it). Table at the top of sink.ts.
+ */
+export function pgTypeForSpec(spec: ColumnSpec): string {
+  switch (spec.kind) {
+    case 'integer': {
+      const bits = spec.bits ?? 64;
+      // unsigned: the next wider type holds every value (SMALLINT UNSIGNED goes to 65,535)
+      if (spec.unsigned) return bits <= 8 ? 'smallint' : bits <= 24 ? 'integer' : bits <= 32 ? 'bigint' : 'numeric(20,0)';
+      return bits <= 16 ? 'smallint' : bits <= 32 ? 'integer' : bits <= 64 ? 'bigint' : 'numeric';
+    }
+    case 'decimal': {
+      const p = spec.precision;
+      if (p === undefined || !Number.isInteger(p) || p < 1 || p > 1000) return 'numeric';
+      const s = spec.scale ?? 0;
+      return Number.isInteger(s) && s >= 0 && s <= p ? `numeric(${p},${s})` : 'numeric';
+    }
+    case 'float':
+      return spec.bits === 32 ? 'real' : 'double precision';
+    case 'boolean':
+      return 'boolean';
+    case 'string': {
+      const n = spec.length;
+      if (n === undefined || !Number.isInteger(n) || n < 1 || n > MAX_CHAR_LENGTH) return 'text';
+      return spec.fixed ? `character(${n})` : `character varying(${n})`;
+    }
+    case 'json':
+      return 'jsonb';
+    case 'binary':
+      return 'bytea';
+    case 'date':
+      return 'date';
+    case 'datetime':
+      return `timestamp${fraction(spec)} without time zone`;
+    case 'timestamp':
+      return `timestamp${fraction(spec)} with time zone`;
+    case 'time':
+      return `time${fraction(spec)} without time zone`;
+    case 'uuid':
+      return 'uuid';
+    default:
+      return 'text';
+  }
+}
+
+/** `(f)` for a declared fraction of 0 to 5 digits; nothing (PostgreSQL's default: 6, microseconds) for 6 or none */
+const fraction = (spec: ColumnSpec) => (spec.fraction !== undefined && Number.isInteger(spec.fraction) && spec.fraction >= 0 && spec.fraction < 6 ? `(${spec.fraction})` : '');

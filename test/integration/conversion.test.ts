@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import mysql from 'mysql2/promise';
+import mysql, { type RowDataPacket } from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlowRun, type RunSummary } from '../../runtime/executor/flow-run.js';
@@ -127,6 +127,246 @@ describe.skipIf(!PG.available)('conversion mode: PostgreSQL → PostgreSQL', () 
       expect(Object.keys(source).length).toBeGreaterThan(0);
       expect(await read('copy'), table).toEqual(source);
     }
+  });
+
+  it('createTable gives every column its declared type (meta.schema): NOT NULL, the primary key and its order kept, values equal row for row', async () => {
+    await q('CREATE SCHEMA typed; CREATE SCHEMA typed_copy');
+    await q(`CREATE TABLE typed.all_types (
+      tenant smallint, id integer, big bigint NOT NULL, amount numeric(12,2) NOT NULL, exact numeric, r real, d double precision, flag boolean,
+      name varchar(20), code char(3), note text, doc jsonb, raw bytea, day date, at timestamp(3), at_tz timestamptz, t time, uid uuid, nums int[],
+      PRIMARY KEY (id, tenant))`);
+    // from the values alone the created columns would be bigint (smallint, integer, whole reals), text (numeric, varchar, dates, uuid), jsonb (the array)
+    await q(`INSERT INTO typed.all_types SELECT g % 3, g, g, g * 1.25, CASE WHEN g % 5 = 0 THEN NULL ELSE '123456789012345678901234567890.123456789'::numeric + g END,
+        g * 0.5, g / 8.0, CASE WHEN g % 7 = 0 THEN NULL ELSE g % 2 = 0 END, 'name ' || g, lpad((g % 1000)::text, 3, '0'), repeat('x', g % 50),
+        jsonb_build_object('g', g, 'a', jsonb_build_array(1, 'two', null)), decode(md5(g::text), 'hex'), '2024-02-29'::date + g,
+        '2024-01-02 03:04:05.123'::timestamp + g * interval '1.001 second', '2024-01-02 03:04:05.123456+00'::timestamptz + g * interval '1 minute',
+        '03:04:05.654321'::time + g * interval '1 second', md5(g::text)::uuid, ARRAY[g, NULL, -g]
+      FROM generate_series(1, 1200) g`);
+    await q(`INSERT INTO typed.all_types (tenant, id, big, amount, r, d, name, code, doc, at, at_tz, nums) VALUES
+      (-32768, -2147483648, -9223372036854775808, -9999999999.99, 'NaN', '-Infinity', '', 'ab', '"just a string"', 'infinity', '1969-07-20 20:17:40.5+00', '{}'),
+      (32767, 2147483647, 9223372036854775807, 9999999999.99, 3.4e38, 1e308, 'ünïcødé ✓ 20 chars..', 'xyz', '[]', '1999-12-31 23:59:59.999', '2038-01-19 03:14:08+00', '{{1,2},{3,4}}')`);
+    const doc = {
+      name: 'pg-typed',
+      settings: { batchSize: 500 },
+      nodes: [
+        { id: 'src', type: 'postgres.source', config: { url: '${env:DB_URL}', tables: 'typed.*', chunkSize: 500 } },
+        { id: 'dst', type: 'postgres.sink', config: { url: '${env:DB_URL}', table: 'typed_copy.{table}' } },
+      ],
+      edges: [{ from: 'src', to: 'dst' }],
+    };
+    const summary = await runFlow(doc, join(tempDir(), 'state.db'), { DB_URL: dbUrl });
+    expect(summary.status, summary.error).toBe('completed');
+
+    const columns = async (schema: string) =>
+      (
+        await db.query<{ c: string; t: string; nn: boolean }>(
+          "SELECT attname AS c, format_type(atttypid, atttypmod) AS t, attnotnull AS nn FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+          [`${schema}.all_types`],
+        )
+      ).rows.map((r) => `${r.c} ${r.t}${r.nn ? ' not null' : ''}`);
+    expect(await columns('typed_copy')).toEqual([
+      'tenant smallint not null',
+      'id integer not null',
+      'big bigint not null',
+      'amount numeric(12,2) not null',
+      'exact numeric',
+      'r real',
+      'd double precision',
+      'flag boolean',
+      'name character varying(20)',
+      'code character(3)',
+      'note text',
+      'doc jsonb',
+      'raw bytea',
+      'day date',
+      'at timestamp(3) without time zone',
+      'at_tz timestamp with time zone',
+      't time without time zone',
+      'uid uuid',
+      'nums jsonb', // arrays travel as JS arrays: json
+    ]);
+    // the same columns as the source, but for the array
+    expect((await columns('typed')).map((c) => c.replace('integer[]', 'jsonb'))).toEqual(await columns('typed_copy'));
+    const pk = async (schema: string) =>
+      (
+        await db.query<{ c: string }>(
+          'SELECT a.attname AS c FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(n, o) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY k.o',
+          [`${schema}.all_types`],
+        )
+      ).rows.map((r) => r.c);
+    expect(await pk('typed_copy')).toEqual(['id', 'tenant']);
+
+    const read = async (schema: string) => byKey((await readAll(await create<SourceInstance>(postgresSource, { url: dbUrl, tables: `${schema}.all_types` }))).records);
+    const source = await read('typed');
+    expect(Object.keys(source)).toHaveLength(1202);
+    expect(await read('typed_copy')).toEqual(source);
+    // and as PostgreSQL sees them: every column's text, the array's as its JSON
+    const text = async (schema: string) =>
+      (await db.query({ text: `SELECT ${[...'tenant id big amount exact r d flag name code note doc raw day at at_tz t uid'.split(' ').map((c) => `${c}::text`), 'to_jsonb(nums)::text'].join(', ')} FROM ${schema}.all_types ORDER BY id`, rowMode: 'array' })).rows;
+    expect(await text('typed_copy')).toEqual(await text('typed'));
+  });
+});
+
+describe.skipIf(!PG.available || !MY.available)('conversion mode across servers: declared types', () => {
+  const PGDB = `sluice_xconv_${suffix}`;
+  const MYDB = `sluice_xconv_${suffix}`;
+  const pgUrl = withDb(PG.url, PGDB);
+  const myUrl = withDb(MY.url, MYDB);
+  let pgc: pg.Client;
+  let my: mysql.Connection;
+
+  beforeAll(async () => {
+    const admin = new pg.Client({ connectionString: PG.url });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${PGDB}`);
+    await admin.end();
+    pgc = new pg.Client({ connectionString: pgUrl });
+    await pgc.connect();
+    my = await mysql.createConnection({ uri: MY.url, multipleStatements: true, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true });
+    await my.query(`SET time_zone = '+00:00'; CREATE DATABASE ${MYDB}`);
+  });
+
+  afterAll(async () => {
+    await pgc?.end().catch(() => undefined);
+    const admin = new pg.Client({ connectionString: PG.url });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${PGDB} WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+    await my?.query(`DROP DATABASE IF EXISTS ${MYDB}`).catch(() => undefined);
+    await my?.end().catch(() => undefined);
+  });
+
+  const pgColumns = async (table: string) =>
+    (
+      await pgc.query<{ c: string; t: string; nn: boolean }>(
+        'SELECT attname AS c, format_type(atttypid, atttypmod) AS t, attnotnull AS nn FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum',
+        [table],
+      )
+    ).rows.map((r) => `${r.c} ${r.t}${r.nn ? ' not null' : ''}`);
+
+  it('MySQL/MariaDB → postgres.sink: DECIMAL(20,6), BIGINT UNSIGNED, TINYINT(1), DATETIME(3), TIMESTAMP, VARCHAR(50), JSON, VARBINARY become numeric(20,6), numeric(20,0), boolean ... values exact', async () => {
+    await my.query(`CREATE TABLE ${MYDB}.m2p (id BIGINT UNSIGNED PRIMARY KEY, amount DECIMAL(20,6) NOT NULL, flag TINYINT(1), made DATETIME(3), ts TIMESTAMP NULL,
+      name VARCHAR(50) NOT NULL, doc JSON, bin VARBINARY(16), small SMALLINT UNSIGNED)`);
+    const rows: unknown[][] = [];
+    // first values that would mislead a value-based choice: small ids, whole amounts, null timestamps
+    for (let i = 1; i <= 700; i++) {
+      rows.push([i, `${i}.${String(i * 7).padStart(6, '0').slice(-6)}`, i % 3 === 0 ? null : i % 2, i % 4 === 0 ? null : `2024-02-03 04:05:06.${String(i % 1000).padStart(3, '0')}`,
+        i % 5 === 0 ? null : `2024-03-04 05:06:${String(i % 60).padStart(2, '0')}`, `name ${i}`, JSON.stringify({ i, tags: ['a', i % 5, null] }), Buffer.from([i % 256, 0, 255]), i * 90]);
+    }
+    rows.push(['18446744073709551615', '99999999999999.999999', 5, '9999-12-31 23:59:59.999', '2038-01-19 03:14:07', 'ünïcødé', '"just a string"', Buffer.alloc(0), 65535]);
+    rows.push(['9007199254740993', '-0.000001', 0, '1000-01-01 00:00:00.000', '1970-01-01 00:00:01', '', '[1, 2.5, {"x": null}]', Buffer.from('00ff', 'hex'), 0]);
+    await my.query(`INSERT INTO ${MYDB}.m2p VALUES ?`, [rows]);
+
+    const summary = await runFlow(
+      {
+        name: 'my-to-pg',
+        settings: { batchSize: 300 },
+        nodes: [
+          { id: 'src', type: 'mysql.source', config: { url: myUrl, tables: ['m2p'] } },
+          { id: 'dst', type: 'postgres.sink', config: { url: pgUrl, table: 'public.{table}' } },
+        ],
+        edges: [{ from: 'src', to: 'dst' }],
+      },
+      join(tempDir(), 'state.db'),
+      {},
+    );
+    expect(summary.status, summary.error).toBe('completed');
+    expect(await pgColumns('public.m2p')).toEqual([
+      'id numeric(20,0) not null',
+      'amount numeric(20,6) not null',
+      'flag boolean',
+      'made timestamp(3) without time zone',
+      'ts timestamp(0) with time zone',
+      'name character varying(50) not null',
+      'doc jsonb',
+      'bin bytea',
+      'small integer', // SMALLINT UNSIGNED goes to 65,535
+    ]);
+    // the key is the source table's
+    expect((await pgc.query("SELECT a.attname AS c FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'public.m2p'::regclass AND i.indisprimary")).rows).toEqual([{ c: 'id' }]);
+
+    // values, as each server prints them
+    const [mine] = await my.query<RowDataPacket[]>(
+      `SELECT CAST(id AS CHAR) AS id, CAST(amount AS CHAR) AS amount, flag, DATE_FORMAT(made, '%Y-%m-%d %H:%i:%s.%f') AS made, UNIX_TIMESTAMP(ts) AS ts, name, CAST(doc AS CHAR) AS doc, HEX(bin) AS bin, small FROM ${MYDB}.m2p ORDER BY id`,
+    );
+    const theirs = (
+      await pgc.query(
+        `SELECT id::text AS id, amount::text AS amount, flag, to_char(made, 'YYYY-MM-DD HH24:MI:SS.US') AS made, extract(epoch FROM ts)::bigint AS ts, name, doc, upper(encode(bin, 'hex')) AS bin, small FROM public.m2p ORDER BY id`,
+      )
+    ).rows;
+    expect(theirs).toHaveLength(rows.length);
+    expect(theirs).toEqual(
+      mine.map((r) => ({
+        ...r,
+        flag: r.flag === null ? null : r.flag !== 0, // TINYINT(1): 0 false, anything else true
+        ts: r.ts === null ? null : String(Math.round(Number(r.ts))),
+        doc: JSON.parse(r.doc),
+      })),
+    );
+    expect(theirs.find((r) => r.id === '18446744073709551615')).toMatchObject({ amount: '99999999999999.999999', flag: true, made: '9999-12-31 23:59:59.999000', small: 65535 });
+  });
+
+  it('postgres.source → mysql.sink: the created MariaDB columns come from the PostgreSQL declared types (numeric(12,2) → DECIMAL(12,2), timestamptz → TIMESTAMP ...), values exact', async () => {
+    await pgc.query(`CREATE TABLE public.p2m (id integer PRIMARY KEY, small smallint NOT NULL, big bigint, amount numeric(12,2) NOT NULL, r real, d double precision,
+      flag boolean, name varchar(20), code char(3), note text, doc jsonb, raw bytea, day date, at timestamp(3), at_tz timestamptz, t time(2), uid uuid, nums int[])`);
+    await pgc.query(`INSERT INTO public.p2m SELECT g, g % 100, g, g * 1.25, g * 0.5, g / 8.0, CASE WHEN g % 7 = 0 THEN NULL ELSE g % 2 = 0 END, 'name ' || g, lpad(g::text, 3, '0'),
+        repeat('x', g % 50), jsonb_build_object('g', g, 'a', jsonb_build_array(1, 'two', null)), decode(md5(g::text), 'hex'), '2024-02-29'::date + g,
+        '2024-01-02 03:04:05.123'::timestamp + g * interval '1.001 second', '2024-01-02 03:04:05.123456+00'::timestamptz + g * interval '1 minute',
+        make_time(3, 4, 5 + (g % 9 + 1) * 0.11), overlay(overlay(md5(g::text) placing '4' from 13) placing '8' from 17)::uuid, ARRAY[g, NULL, -g]
+      FROM generate_series(1, 700) g`);
+    await pgc.query(`INSERT INTO public.p2m (id, small, big, amount, name, code, at, at_tz) VALUES (0, -32768, -9223372036854775808, -9999999999.99, '', 'ab', '1000-01-01 00:00:00', '1970-01-01 00:00:01+00'),
+      (1000000, 32767, 9223372036854775807, 9999999999.99, 'ünïcødé ✓', 'xyz', '9999-12-31 23:59:59.999', '2038-01-19 03:14:07.999999+00')`);
+
+    const summary = await runFlow(
+      {
+        name: 'pg-to-my',
+        settings: { batchSize: 300 },
+        nodes: [
+          { id: 'src', type: 'postgres.source', config: { url: pgUrl, tables: 'public.p2m', chunkSize: 300 } },
+          { id: 'dst', type: 'mysql.sink', config: { url: myUrl, table: '{table}' } },
+        ],
+        edges: [{ from: 'src', to: 'dst' }],
+      },
+      join(tempDir(), 'state.db'),
+      {},
+    );
+    expect(summary.status, summary.error).toBe('completed');
+    const [cols] = await my.query<RowDataPacket[]>(
+      'SELECT COLUMN_NAME AS c, COLUMN_TYPE AS t, IS_NULLABLE AS n, COLUMN_KEY AS k FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+      [MYDB, 'p2m'],
+    );
+    expect(cols.map((r) => `${r.c} ${String(r.t).replace(/^(bigint|int|smallint)\(\d+\)/, '$1')}${r.n === 'NO' ? ' not null' : ''}${r.k === 'PRI' ? ' pk' : ''}`)).toEqual([
+      'id int not null pk',
+      'small smallint not null',
+      'big bigint',
+      'amount decimal(12,2) not null',
+      'r float',
+      'd double',
+      'flag tinyint(1)',
+      'name varchar(20)',
+      'code char(3)',
+      'note longtext',
+      'doc longtext', // MariaDB's JSON
+      'raw longblob',
+      'day date',
+      'at datetime(3)',
+      'at_tz timestamp(6)',
+      't time(2)',
+      'uid uuid',
+      'nums longtext', // JSON: the array
+    ]);
+    const [mine] = await my.query<RowDataPacket[]>(
+      `SELECT id, small, CAST(big AS CHAR) AS big, CAST(amount AS CHAR) AS amount, r, d, flag, name, code, note, CAST(doc AS CHAR) AS doc, HEX(raw) AS raw, CAST(day AS CHAR) AS day,
+        DATE_FORMAT(at, '%Y-%m-%d %H:%i:%s.%f') AS at, DATE_FORMAT(at_tz, '%Y-%m-%d %H:%i:%s.%f') AS at_tz, CAST(t AS CHAR) AS t, CAST(uid AS CHAR) AS uid, CAST(nums AS CHAR) AS nums FROM ${MYDB}.p2m ORDER BY id`,
+    );
+    const theirs = (
+      await pgc.query(
+        `SELECT id, small, big::text AS big, amount::text AS amount, r, d, flag, name, code::text AS code, note, doc, upper(encode(raw, 'hex')) AS raw, day::text AS day,
+          to_char(at, 'YYYY-MM-DD HH24:MI:SS.US') AS at, to_char(at_tz AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS at_tz, t::text AS t, uid::text AS uid, nums FROM public.p2m ORDER BY id`,
+      )
+    ).rows;
+    expect(mine).toHaveLength(702);
+    expect(mine.map((r) => ({ ...r, flag: r.flag === null ? null : r.flag === 1, doc: r.doc === null ? null : JSON.parse(r.doc), nums: r.nums === null ? null : JSON.parse(r.nums) }))).toEqual(theirs);
   });
 });
 

@@ -21,6 +21,7 @@ import { compileFlow } from '../../runtime/flow/compile.js';
 import { FlowRun, type RunSummary } from '../../runtime/executor/flow-run.js';
 import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
 import type { SinkInstance, SourceInstance, SluiceRecord, TransformInstance } from '../../runtime/index.js';
+import type { TableSchema } from '../../nodes/shared/columns.js';
 import { postgresSource } from '../../nodes/postgres/source.js';
 import { postgresSink, type SinkStats } from '../../nodes/postgres/sink.js';
 import { testConnection, walLevelMessage } from '../../nodes/postgres/connection.js';
@@ -136,6 +137,69 @@ describe.skipIf(!PG.available)('postgres.source snapshot', () => {
     // key order
     const ids = records.map((x) => (x.key as { id: number }).id);
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
+  });
+});
+
+describe.skipIf(!PG.available)('postgres.source declared types (meta.schema)', () => {
+  it('describes each table once per batch: the first record of each chunk carries one shared TableSchema with kinds, sizes, NOT NULL and the key', async () => {
+    await q(`CREATE SCHEMA described;
+      CREATE DOMAIN described.cents AS numeric(10,2);
+      CREATE TYPE described.mood AS ENUM ('ok', 'sad');
+      CREATE TABLE described.t (
+        b integer, a smallint, big bigint NOT NULL, o oid, amount numeric(12,2) NOT NULL, exact numeric, neg numeric(5,-2), r real, d double precision, flag boolean,
+        vc varchar(20), v varchar, ch char(3), tx text, j json, jb jsonb, raw bytea, day date, ts timestamp(3), ts6 timestamp, tz timestamptz(0), tm time(2), tmz timetz,
+        uid uuid, nums int[], moods described.mood[], span interval, m described.mood, price described.cents, ip inet,
+        PRIMARY KEY (b, a))`);
+    await q("INSERT INTO described.t (b, a, big, amount, nums, moods, m, price) SELECT g, 1, g, g, ARRAY[g], ARRAY['ok', 'sad']::described.mood[], 'sad', g * 1.5 FROM generate_series(1, 5) g");
+    const { records, positions } = await readAll(await create<SourceInstance>(postgresSource, { url: dbUrl, tables: 'described.t', chunkSize: 2 }));
+    expect(positions).toHaveLength(3);
+    // the kinds describe the values as they travel: arrays of any type as JS arrays (json), a domain as its base type, an enum as its text
+    expect(records[0].value).toMatchObject({ nums: [1], moods: ['ok', 'sad'], m: 'sad', price: '1.50' });
+    const schema = records[0].meta.schema;
+    expect(schema).toEqual({
+      table: 'described.t',
+      key: ['b', 'a'],
+      columns: [
+        { name: 'b', kind: 'integer', bits: 32, source: 'integer', nullable: false },
+        { name: 'a', kind: 'integer', bits: 16, source: 'smallint', nullable: false },
+        { name: 'big', kind: 'integer', bits: 64, source: 'bigint', nullable: false },
+        { name: 'o', kind: 'integer', bits: 32, unsigned: true, source: 'oid', nullable: true },
+        { name: 'amount', kind: 'decimal', precision: 12, scale: 2, source: 'numeric(12,2)', nullable: false },
+        { name: 'exact', kind: 'decimal', source: 'numeric', nullable: true },
+        { name: 'neg', kind: 'decimal', precision: 7, scale: 0, source: 'numeric(5,-2)', nullable: true },
+        { name: 'r', kind: 'float', bits: 32, source: 'real', nullable: true },
+        { name: 'd', kind: 'float', bits: 64, source: 'double precision', nullable: true },
+        { name: 'flag', kind: 'boolean', source: 'boolean', nullable: true },
+        { name: 'vc', kind: 'string', length: 20, source: 'character varying(20)', nullable: true },
+        { name: 'v', kind: 'string', source: 'character varying', nullable: true },
+        { name: 'ch', kind: 'string', length: 3, fixed: true, source: 'character(3)', nullable: true },
+        { name: 'tx', kind: 'string', source: 'text', nullable: true },
+        { name: 'j', kind: 'json', source: 'json', nullable: true },
+        { name: 'jb', kind: 'json', source: 'jsonb', nullable: true },
+        { name: 'raw', kind: 'binary', source: 'bytea', nullable: true },
+        { name: 'day', kind: 'date', source: 'date', nullable: true },
+        { name: 'ts', kind: 'datetime', fraction: 3, source: 'timestamp(3) without time zone', nullable: true },
+        { name: 'ts6', kind: 'datetime', fraction: 6, source: 'timestamp without time zone', nullable: true }, // PostgreSQL's default precision
+        { name: 'tz', kind: 'timestamp', fraction: 0, source: 'timestamp(0) with time zone', nullable: true },
+        { name: 'tm', kind: 'time', fraction: 2, source: 'time(2) without time zone', nullable: true },
+        { name: 'tmz', kind: 'other', source: 'time with time zone', nullable: true },
+        { name: 'uid', kind: 'uuid', source: 'uuid', nullable: true },
+        { name: 'nums', kind: 'json', source: 'integer[]', nullable: true },
+        { name: 'moods', kind: 'json', source: 'described.mood[]', nullable: true },
+        { name: 'span', kind: 'other', source: 'interval', nullable: true },
+        { name: 'm', kind: 'other', source: 'described.mood', nullable: true },
+        { name: 'price', kind: 'decimal', precision: 10, scale: 2, source: 'described.cents', nullable: true },
+        { name: 'ip', kind: 'other', source: 'inet', nullable: true },
+      ],
+    });
+    // on the first record of each chunk only, the same object each time
+    expect(records.map((r) => r.meta.schema !== undefined)).toEqual([true, false, true, false, true]);
+    expect(records[2].meta.schema).toBe(schema);
+    expect(records[4].meta.schema).toBe(schema);
+    // the same with parallel reads
+    const par = await readAll(await create<SourceInstance>(postgresSource, { url: dbUrl, tables: 'described.t', chunkSize: 2, parallel: 2 }));
+    expect(par.records.map((r) => r.meta.schema !== undefined)).toEqual([true, false, true, false, true]);
+    expect(par.records[0].meta.schema).toEqual(schema);
   });
 });
 
@@ -408,6 +472,127 @@ describe.skipIf(!PG.available)('postgres.source snapshot+cdc through the executo
     expect(summary.status, summary.error).toBe('stopped');
     expect(log.join('\n')).toMatch(/created replication slot sluice_pg_cdc_items/);
     expect(summary.positions.items).toMatchObject({ phase: 'cdc' });
+  });
+});
+
+describe.skipIf(!PG.available)('postgres.source → postgres.sink createTable with declared types, snapshot then changes', () => {
+  const types = async (table: string) =>
+    Object.fromEntries(
+      (
+        await q<{ c: string; t: string; nn: boolean }>(
+          'SELECT attname AS c, format_type(atttypid, atttypmod) AS t, attnotnull AS nn FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum',
+          [table],
+        )
+      ).map((r) => [r.c, `${r.t}${r.nn ? ' not null' : ''}`]),
+    );
+
+  it('a table created from a change batch, and columns added by ALTER TABLE on the source, get the declared types', async () => {
+    await q('CREATE SCHEMA typed; CREATE SCHEMA typed_copy');
+    await q('CREATE TABLE typed.accounts (id integer PRIMARY KEY, balance numeric(12,2) NOT NULL, opened timestamptz)');
+    await q('CREATE TABLE typed.events (id bigint PRIMARY KEY, kind varchar(10) NOT NULL, at timestamp(3))'); // empty: created on the target by its first change
+    await q("INSERT INTO typed.accounts SELECT g, g * 1.5, '2024-01-01T00:00:00Z'::timestamptz + g * interval '1 hour' FROM generate_series(1, 250) g");
+    const seen = collector('pg-typed');
+    const { run, done } = startFlow({
+      name: 'pg-typed',
+      settings: { batchSize: 100 },
+      nodes: [
+        { id: 'src', type: 'postgres.source', config: { url: '${env:PG_URL}', tables: 'typed.*', mode: 'snapshot+cdc', chunkSize: 100, heartbeatIntervalMs: 200 } },
+        { id: 'dst', type: 'postgres.sink', config: { url: '${env:PG_URL}', table: 'typed_copy.{table}' } },
+        { id: 'mem', type: 'test.memory', config: { name: 'pg-typed' } },
+      ],
+      edges: [
+        { from: 'src', to: 'dst' },
+        { from: 'src', to: 'mem' },
+      ],
+    });
+    await until(async () => (await diff('typed.accounts', 'typed_copy.accounts').catch(() => -1)) === 0, 'the snapshot');
+    expect(await types('typed_copy.accounts')).toEqual({ id: 'integer not null', balance: 'numeric(12,2) not null', opened: 'timestamp with time zone' });
+
+    // the table is created from a change batch (from the values alone: kind text without NOT NULL, at text)
+    await q("INSERT INTO typed.events VALUES (1, 'open', '2024-05-06 07:08:09.123'), (2, 'close', NULL)");
+    await until(async () => (await diff('typed.events', 'typed_copy.events').catch(() => -1)) === 0, 'the events table');
+    expect(await types('typed_copy.events')).toEqual({ id: 'bigint not null', kind: 'character varying(10) not null', at: 'timestamp(3) without time zone' });
+
+    // ALTER TABLE on the source: the next change describes the new column, and the sink adds it with its type (nullable: the table has rows)
+    await q('ALTER TABLE typed.accounts ADD COLUMN rate numeric(8,3)');
+    await q("INSERT INTO typed.accounts VALUES (1001, 2.5, NULL, 12.345); UPDATE typed.accounts SET rate = 0.001 WHERE id = 1");
+    await until(async () => (await diff('typed.accounts', 'typed_copy.accounts').catch(() => -1)) === 0, 'the added column');
+    expect(await types('typed_copy.accounts')).toEqual({ id: 'integer not null', balance: 'numeric(12,2) not null', opened: 'timestamp with time zone', rate: 'numeric(8,3)' });
+
+    // one transaction: a change, ALTER TABLE, a change with the new column. Its changes are split into two batches so that each carries
+    // the schema that describes it (in one batch, the first record's schema would not know the new column and the sink would guess text)
+    const client = await db.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('INSERT INTO typed.accounts (id, balance) VALUES (1002, 3)');
+      await client.query('ALTER TABLE typed.accounts ADD COLUMN label varchar(30)');
+      await client.query("INSERT INTO typed.accounts (id, balance, label) VALUES (1003, 4, 'third')");
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    await until(async () => (await diff('typed.accounts', 'typed_copy.accounts').catch(() => -1)) === 0, 'the column added inside a transaction');
+    expect((await types('typed_copy.accounts')).label).toBe('character varying(30)');
+
+    // every batch: the first record of each table carries meta.schema, no other record does; a table's schema changes only with its columns
+    const batches = seen.batches.filter((b) => b.length > 0);
+    for (const b of batches) {
+      const first = new Set<unknown>();
+      for (const r of b) {
+        const isFirst = !first.has(r.meta.table);
+        first.add(r.meta.table);
+        expect(r.meta.schema !== undefined, `${r.meta.table} ${JSON.stringify(r.key)}`).toBe(isFirst);
+      }
+    }
+    const schemaOf = (id: number) => batches.find((b) => b.some((r) => (r.key as { id: number }).id === id && r.meta.table === 'typed.accounts'))!.find((r) => r.meta.table === 'typed.accounts')!.meta.schema as TableSchema;
+    expect(schemaOf(1)).toBe(schemaOf(250)); // the snapshot's, shared
+    expect(schemaOf(1001).columns.map((c) => c.name)).toEqual(['id', 'balance', 'opened', 'rate']);
+    expect(schemaOf(1001).columns.slice(0, 3)).toEqual(schemaOf(1).columns); // unchanged columns keep their description (NOT NULL from the catalog)
+    expect(schemaOf(1001).columns[3]).toEqual({ name: 'rate', kind: 'decimal', precision: 8, scale: 3, source: 'numeric(8,3)', nullable: true });
+    expect(schemaOf(1002).columns.map((c) => c.name)).toEqual(['id', 'balance', 'opened', 'rate']);
+    expect(schemaOf(1003).columns.map((c) => c.name)).toEqual(['id', 'balance', 'opened', 'rate', 'label']);
+    expect(schemaOf(1003).columns[4]).toMatchObject({ kind: 'string', length: 30 });
+
+    run.stop();
+    const summary = await done;
+    expect(summary.status, summary.error).toBe('stopped');
+  });
+
+  it('a batch never holds two schemas of one table: a change after ALTER TABLE starts a new batch, even inside one transaction', async () => {
+    await q('CREATE SCHEMA split; CREATE TABLE split.t (id integer PRIMARY KEY, v integer)');
+    const src = await create<SourceInstance>(postgresSource, { url: dbUrl, tables: 'split.t', mode: 'cdc', slotName: 'sluice_typed_split', publicationName: 'sluice_typed_split', heartbeatIntervalMs: 200 });
+    await src.open(undefined);
+    try {
+      const next = async () => {
+        for (;;) {
+          const b = await src.read();
+          if (!b || b.records.length > 0) return b!.records;
+        }
+      };
+      await q('INSERT INTO split.t VALUES (1, 1)');
+      const warm = await next(); // the stream is running now
+      expect(warm.map((r) => [r.key, (r.meta.schema as TableSchema).columns.length])).toEqual([[{ id: 1 }, 2]]);
+      const client = await db.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query('INSERT INTO split.t VALUES (2, 2), (3, 3)');
+        await client.query('ALTER TABLE split.t ADD COLUMN w numeric(6,1)');
+        await client.query('INSERT INTO split.t VALUES (4, 4, 4.5), (5, 5, 5.5)');
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      await new Promise((r) => setTimeout(r, 1000)); // no read pending: the stream buffers the whole transaction
+      const before = await next();
+      expect(before.map((r) => r.key)).toEqual([{ id: 2 }, { id: 3 }]);
+      const after = await next();
+      expect(after.map((r) => r.key)).toEqual([{ id: 4 }, { id: 5 }]);
+      expect(before[0].meta.schema).toBe(warm[0].meta.schema);
+      expect((after[0].meta.schema as TableSchema).columns.map((c) => `${c.name} ${c.source}`)).toEqual(['id integer', 'v integer', 'w numeric(6,1)']);
+      expect([before[1].meta.schema, after[1].meta.schema]).toEqual([undefined, undefined]);
+    } finally {
+      await src.close();
+    }
   });
 });
 
