@@ -32,91 +32,97 @@ export class UserCodeError extends Error {
   override name = 'UserCodeError';
 }
 
-// Fixed code run in each isolate, never built around user input. It calls the user's function for
-// each record from `start`, catches per record, and returns early (with `next` set) once half the
-// timeout is spent, so the host's hard timeout only ever stops a single runaway call (the results
-// before it are then fetched with __sluiceSalvage). The results are
-// encoded with one JSON.stringify of the whole list (twice as fast as one per result); only when that
-// throws (a BigInt, a cycle) is each result encoded alone, so that only the culprits fail. While it
-// encodes, `state.encoding` is set: a runaway toJSON is then found by the host record by record.
+// Fixed code run in each isolate, never built around user input. __sluiceLoad parses a batch's calls
+// once; __sluiceRun calls the user's function for each from `from`, catches per record, and returns
+// early (with `next` set) once half the timeout is spent, so the host's hard timeout only ever stops a
+// single runaway call (the results before it are then fetched with __sluiceSalvage). Each result is
+// encoded as JSON right after its call, so a result the function mutates later (an accumulator it
+// returns again) is sent as it was when returned; the texts are joined into one array, and errors
+// and undefined results travel beside it by index. The builtins it needs are taken before any user
+// call, so user code that replaces JSON.stringify or Array.prototype.join cannot garble the replies
+// (the host also checks that a reply holds one result per call).
 const RUNNER = `
 (function () {
   const fn = globalThis.__sluiceUser;
   delete globalThis.__sluiceUser;
   globalThis.__sluiceArity = fn.length;
-  const describe = (e) => (e instanceof Error ? e.name + ': ' + e.message : 'threw ' + String(e));
-  const state = { i: 0, encoding: false };
-  let current = [];
+  const stringify = JSON.stringify;
+  const parse = JSON.parse;
+  const now = Date.now;
+  const join = Function.prototype.call.bind(Array.prototype.join);
+  const toText = String;
+  const describe = (e) => (e instanceof Error ? e.name + ': ' + e.message : 'threw ' + toText(e));
+  const message = (e) => {
+    try { return describe(e); } catch (e2) { return 'threw a value that cannot be described'; }
+  };
+  const state = { i: 0 };
   globalThis.__sluiceState = state;
-  const encodeOne = (r) => {
-    try {
-      return JSON.stringify(r);
-    } catch (e) {
-      let message;
-      try { message = describe(e); } catch (e2) { message = 'threw a value that cannot be described'; }
-      return JSON.stringify({ e: message });
-    }
+  let calls = [];
+  let start = 0;
+  let parts = [];
+  let errors = [];
+  let undef = [];
+  const reply = () =>
+    '{"start":' + start + ',"values":[' + join(parts, ',') + '],"errors":' + stringify(errors) + ',"undef":[' + join(undef, ',') + ']}';
+  globalThis.__sluiceLoad = function (json) {
+    calls = parse(json);
+    return calls.length;
   };
-  const reply = (next, results) => {
-    state.encoding = true;
-    let parts;
-    try {
-      parts = JSON.stringify(results);
-    } catch (e) {
-      parts = '[' + results.map(encodeOne).join(',') + ']';
-    }
-    state.encoding = false;
-    return '{"next":' + next + ',"parts":' + parts + '}';
-  };
-  globalThis.__sluiceRun = function (json, start, budgetMs) {
-    const calls = JSON.parse(json);
-    const t0 = Date.now();
-    const results = [];
-    state.encoding = false;
-    current = results;
-    for (let i = start; i < calls.length; i++) {
+  globalThis.__sluiceRun = function (from, budgetMs) {
+    start = from;
+    parts = [];
+    errors = [];
+    undef = [];
+    state.i = from;
+    const t0 = now();
+    for (let i = from; i < calls.length; i++) {
+      if (i > from && now() - t0 > budgetMs) break;
       state.i = i;
-      if (i > start && Date.now() - t0 > budgetMs) return reply(i, results);
-      let r;
+      let text = 'null';
       try {
         const v = fn.apply(undefined, calls[i]);
         if (v !== null && typeof v === 'object' && typeof v.then === 'function') {
-          r = { e: 'user code must be synchronous: it returned a Promise' };
+          errors[errors.length] = [i, 'user code must be synchronous: it returned a Promise'];
         } else {
-          r = { v: v };
+          const t = v === undefined ? undefined : stringify(v);
+          // undefined, a function, a symbol: no value (JSON has none)
+          if (t === undefined) undef[undef.length] = i;
+          else text = t;
         }
       } catch (e) {
-        let message;
-        try { message = describe(e); } catch (e2) { message = 'threw a value that cannot be described'; }
-        r = { e: message };
+        errors[errors.length] = [i, message(e)];
       }
-      results.push(r);
+      parts[parts.length] = text;
     }
-    state.i = calls.length;
-    return reply(calls.length, results);
+    return reply();
   };
-  // after a runaway call: the results before it (state.i)
-  globalThis.__sluiceSalvage = function () {
-    return reply(state.i, current);
-  };
+  // after a runaway call: the results done before it
+  globalThis.__sluiceSalvage = reply;
 })();
 `;
 
-type Part = { v?: unknown; e?: string };
-
+/** one __sluiceRun's results, from `start`: values by position, errors and undefined results by call index */
 interface RunnerReply {
-  next: number;
-  parts: Part[];
+  start: number;
+  values: unknown[];
+  errors: [number, string][];
+  undef: number[];
 }
 
-function decodePart(p: Part): CallResult {
-  return p.e !== undefined ? { ok: false, error: p.e } : { ok: true, value: p.v };
+/** the results of a reply, one per call from `start`; undefined when the reply is not one (garbled by user code) */
+function decodeReply(reply: RunnerReply, total: number): CallResult[] | undefined {
+  if (!Array.isArray(reply.values) || !Array.isArray(reply.errors) || !Array.isArray(reply.undef) || reply.start + reply.values.length > total) return undefined;
+  const out: CallResult[] = reply.values.map((value) => ({ ok: true, value }));
+  for (const i of reply.undef) if (out[i - reply.start]) out[i - reply.start] = { ok: true, value: undefined };
+  for (const [i, error] of reply.errors) if (out[i - reply.start]) out[i - reply.start] = { ok: false, error: String(error) };
+  return out;
 }
 
 class IsolatedFunction implements UserFunction {
   private isolate!: ivm.Isolate;
   private context!: ivm.Context;
-  private run!: ivm.Reference<(json: string, start: number, budget: number) => string>;
+  private load!: ivm.Reference<(json: string) => number>;
+  private run!: ivm.Reference<(from: number, budget: number) => string>;
   private salvage!: ivm.Reference<() => string>;
   private disposed = false;
   arity = 0;
@@ -148,6 +154,7 @@ class IsolatedFunction implements UserFunction {
     }
     await this.context.global.set('__sluiceUser', fn.derefInto());
     await (await this.isolate.compileScript(RUNNER)).run(this.context);
+    this.load = await this.context.global.get('__sluiceLoad', { reference: true });
     this.run = await this.context.global.get('__sluiceRun', { reference: true });
     this.salvage = await this.context.global.get('__sluiceSalvage', { reference: true });
     this.arity = Number(await this.context.global.get('__sluiceArity', { copy: true })) || 0;
@@ -155,17 +162,23 @@ class IsolatedFunction implements UserFunction {
 
   async callBatch(calls: unknown[][]): Promise<CallResult[]> {
     if (this.disposed) throw new Error(`${this.options.label}: sandbox already disposed`);
-    const json = JSON.stringify(calls);
+    if (calls.length === 0) return [];
+    const { timeoutMs } = this.options;
+    try {
+      await this.load.apply(undefined, [JSON.stringify(calls)], { timeout: timeoutMs });
+    } catch (err) {
+      if (!this.isolate.isDisposed && !/timed out/i.test((err as Error).message)) throw err;
+      // the batch alone is too big for the isolate's memory or time: record by record
+      if (this.isolate.isDisposed) await this.reset();
+      return this.oneByOne(calls);
+    }
     const results: CallResult[] = [];
     let start = 0;
-    const budget = Math.max(1, Math.floor(this.options.timeoutMs / 2));
+    const budget = Math.max(1, Math.floor(timeoutMs / 2));
     while (start < calls.length) {
+      let reply: RunnerReply;
       try {
-        const reply = JSON.parse(
-          await this.run.apply(undefined, [json, start, budget], { timeout: this.options.timeoutMs }),
-        ) as RunnerReply;
-        for (const part of reply.parts) results.push(decodePart(part));
-        start = reply.next;
+        reply = JSON.parse(await this.run.apply(undefined, [start, budget], { timeout: timeoutMs })) as RunnerReply;
       } catch (err) {
         if (this.isolate.isDisposed) {
           // memory limit: the isolate is gone, and which record did it is unknown. Start a fresh
@@ -174,50 +187,43 @@ class IsolatedFunction implements UserFunction {
           results.push(...(await this.oneByOne(calls.slice(start))));
           return results;
         }
-        if (/timed out/i.test((err as Error).message)) {
-          const state = (await this.context.global.get('__sluiceState', { copy: true })) as { i: number; encoding: boolean };
-          const salvaged = state.encoding ? undefined : await this.salvaged();
-          if (!salvaged) {
-            // a result's toJSON ran away: which one is unknown, so go on record by record
-            results.push(...(await this.oneByOne(calls.slice(start))));
-            return results;
-          }
-          results.push(...salvaged);
-          results.push({ ok: false, error: `timed out: one call ran longer than ${this.options.timeoutMs} ms` });
-          start = state.i + 1;
-          continue;
+        if (!/timed out/i.test((err as Error).message)) throw err;
+        // a runaway call: keep the results before it, fail it, go on after it
+        const running = ((await this.context.global.get('__sluiceState', { copy: true })) as { i: number }).i;
+        const done = decodeReply(JSON.parse(await this.salvage.apply(undefined, [], { timeout: timeoutMs })) as RunnerReply, calls.length);
+        if (!done) break;
+        results.push(...done);
+        start += done.length;
+        if (running === start) {
+          results.push({ ok: false, error: `timed out: one call ran longer than ${timeoutMs} ms` });
+          start++;
         }
-        throw err;
+        continue;
       }
+      const done = reply.start === start ? decodeReply(reply, calls.length) : undefined;
+      if (!done || (done.length === 0 && start < calls.length)) break;
+      results.push(...done);
+      start += done.length;
     }
+    // a reply that is not one result per call (user code replaced a builtin the runner uses): record by record
+    if (start < calls.length) results.push(...(await this.oneByOne(calls.slice(start))));
     return results;
-  }
-
-  /** the results of the call that timed out, before the runaway record; undefined if they cannot be encoded in time */
-  private async salvaged(): Promise<CallResult[] | undefined> {
-    try {
-      const reply = JSON.parse(await this.salvage.apply(undefined, [], { timeout: this.options.timeoutMs })) as RunnerReply;
-      return reply.parts.map(decodePart);
-    } catch (err) {
-      if (/timed out/i.test((err as Error).message)) return undefined;
-      throw err;
-    }
   }
 
   private async oneByOne(calls: unknown[][]): Promise<CallResult[]> {
     const results: CallResult[] = [];
+    const { timeoutMs } = this.options;
     for (const call of calls) {
       try {
-        const reply = JSON.parse(
-          await this.run.apply(undefined, [JSON.stringify([call]), 0, this.options.timeoutMs], { timeout: this.options.timeoutMs }),
-        ) as RunnerReply;
-        results.push(reply.parts[0] ? decodePart(reply.parts[0]) : { ok: false, error: 'no result' });
+        await this.load.apply(undefined, [JSON.stringify([call])], { timeout: timeoutMs });
+        const reply = JSON.parse(await this.run.apply(undefined, [0, timeoutMs], { timeout: timeoutMs })) as RunnerReply;
+        results.push(decodeReply(reply, 1)?.[0] ?? { ok: false, error: 'the sandbox gave no result for this record' });
       } catch (err) {
         if (this.isolate.isDisposed) {
           results.push({ ok: false, error: `exceeded the sandbox memory limit of ${this.options.memoryLimitMb} MB` });
           await this.reset();
         } else if (/timed out/i.test((err as Error).message)) {
-          results.push({ ok: false, error: `timed out: one call ran longer than ${this.options.timeoutMs} ms` });
+          results.push({ ok: false, error: `timed out: one call ran longer than ${timeoutMs} ms` });
         } else throw err;
       }
     }

@@ -85,6 +85,41 @@ describe('sandbox', () => {
     fn.dispose();
   });
 
+  it('a result is taken as it was when returned, even if the function changes it later', async () => {
+    const fn = await compileUserFunction('(() => { const acc = { sum: 0 }; return (v) => { acc.sum += v; return acc; }; })()', opts);
+    expect(await fn.callBatch([[1], [2], [3]])).toEqual([{ ok: true, value: { sum: 1 } }, { ok: true, value: { sum: 3 } }, { ok: true, value: { sum: 6 } }]);
+    fn.dispose();
+  });
+
+  it('user code that replaces the builtins the runner uses cannot garble the results', async () => {
+    const fn = await compileUserFunction('(v) => { JSON.stringify = () => "[1,2"; JSON.parse = () => []; Array.prototype.join = () => "x"; Date.now = () => 0; return v * 2; }', opts);
+    expect(await fn.callBatch([[1], [2]])).toEqual([{ ok: true, value: 2 }, { ok: true, value: 4 }]);
+    expect(await fn.callBatch([[3]])).toEqual([{ ok: true, value: 6 }]);
+    fn.dispose();
+  });
+
+  it('undefined, functions and symbols are no value; a result with toJSON is encoded as JSON.stringify would', async () => {
+    const fn = await compileUserFunction("(v) => [undefined, () => 1, Symbol('s'), { toJSON: (k) => 'key=' + k }, null][v]", opts);
+    expect(await fn.callBatch([[0], [1], [2], [3], [4]])).toEqual([
+      { ok: true, value: undefined },
+      { ok: true, value: undefined },
+      { ok: true, value: undefined },
+      { ok: true, value: 'key=' },
+      { ok: true, value: null },
+    ]);
+    fn.dispose();
+  });
+
+  it('a big batch under a short timeout gives one result per call, in order', async () => {
+    const fn = await compileUserFunction('(v) => v.id', { ...opts, timeoutMs: 30 });
+    const pad = 'x'.repeat(2000);
+    const calls = Array.from({ length: 3000 }, (_, id) => [{ id, pad }]);
+    const r = await fn.callBatch(calls);
+    fn.dispose();
+    expect(r).toHaveLength(calls.length);
+    expect(r.every((x, i) => x.ok && x.value === i)).toBe(true);
+  });
+
   it('a slow batch of fast records is not mistaken for a runaway call', async () => {
     const fn = await compileUserFunction('(v) => { const end = Date.now() + 2; while (Date.now() < end) {} return v; }', opts);
     const r = await fn.callBatch(Array.from({ length: 400 }, (_, i) => [i])); // ~800 ms in all, > timeout
