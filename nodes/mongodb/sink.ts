@@ -155,14 +155,15 @@ class MongodbSink implements SinkInstance {
     // the last record of each key wins: an unordered bulk then leaves what a sequential write would
     const byKey = new Map<string, { op: AnyBulkWriteOperation; record: SluiceRecord }>();
     for (const r of records) {
-      const { filter, id } = this.filterOf(r);
+      // before the op: a table's first record in a batch carries its schema, and it may be a delete
+      const declared = this.declaredFor(r);
+      const { filter, id } = this.filterOf(r, declared);
       let op: AnyBulkWriteOperation;
       if (r.op === 'd') {
         op = { deleteOne: { filter } };
       } else {
         if (!r.value) throw new NodeError(this.ctx.nodeId, `collection ${this.name}: record with key ${show(r.key)} (op ${r.op}) has no value to write`);
         const doc = toDocument(r.value, this.objectIdFields);
-        const declared = this.declaredFor(r);
         if (declared) {
           for (const [field, convert] of declared) {
             const v = r.value[field];
@@ -257,7 +258,8 @@ class MongodbSink implements SinkInstance {
     return table !== undefined ? this.declared.get(table) : undefined;
   }
 
-  private filterOf(r: SluiceRecord): { filter: Document; id: string } {
+  /** the filter of a record's key fields (converted as the document's fields are, when declared), and the key as text */
+  private filterOf(r: SluiceRecord, declared?: ReturnType<typeof declaredConverters>): { filter: Document; id: string } {
     const keys = this.ctx.config.keys;
     const row = r.op === 'd' ? (r.before ?? r.value) : r.value;
     const filter: Document = {};
@@ -273,7 +275,8 @@ class MongodbSink implements SinkInstance {
         );
       }
       raw.push(v);
-      filter[k] = fieldToBson(k, v, this.objectIdFields);
+      const convert = this.objectIdFields.has(k) ? undefined : declared?.get(k);
+      filter[k] = convert ? convert(v) : fieldToBson(k, v, this.objectIdFields);
     }
     return { filter, id: JSON.stringify(raw, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x)) };
   }

@@ -333,6 +333,34 @@ describe.skipIf(!mongo.available)(`mongodb snapshot and sink (${serverName})`, (
     expect(byId.get('9')).toMatchObject({ amount: '1.50', paid: 1 });
   });
 
+  it('declared key fields are converted in the filter as in the document; a batch opening with a delete still sets the types', async () => {
+    const schema = {
+      table: 'shop.accounts',
+      key: ['id'],
+      columns: [
+        { name: 'id', kind: 'integer', source: 'bigint', nullable: false, bits: 64 },
+        { name: 'balance', kind: 'decimal', source: 'decimal(12,2)', nullable: false, precision: 12, scale: 2 },
+      ],
+    };
+    const w = await sink({ collection: 'declared_keys', keys: ['id'] });
+    await w.open();
+    const big = '9007199254740993'; // beyond 2^53: it travels as a string
+    await w.write([
+      { key: { id: big }, value: { id: big, balance: '1.00' }, op: 'c', meta: { table: 'shop.accounts', schema } },
+      { key: { id: 5 }, value: { id: 5, balance: '5.00' }, op: 'c', meta: { table: 'shop.accounts' } },
+    ]);
+    // the next batch opens with a delete, which carries the schema; the update after it is typed the same
+    await w.write([
+      { key: { id: 5 }, value: null, before: { id: 5, balance: '5.00' }, op: 'd', meta: { table: 'shop.accounts', schema } },
+      { key: { id: big }, value: { id: big, balance: '2.50' }, op: 'u', meta: { table: 'shop.accounts' } },
+    ]);
+    await w.close();
+    const docs = await coll('declared_keys').find({}, { promoteLongs: false, projection: { _id: 0 } }).toArray();
+    expect(docs).toHaveLength(1);
+    expect(docs[0].id).toEqual(Long.fromString(big));
+    expect(docs[0].balance).toEqual(Decimal128.fromString('2.50'));
+  });
+
   it('resumes a snapshot mid-collection from the committed position, across _ids of mixed BSON types', async () => {
     const oid = new ObjectId();
     const ids: unknown[] = [3, 1, 2.5, 'b', 'a', oid, new Date('2020-01-01T00:00:00Z'), 10, true];
