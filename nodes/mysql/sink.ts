@@ -31,7 +31,8 @@
  * Declared types (conversion mode). When a record of the batch carries `meta.schema` (the source table's
  * declared columns, nodes/shared/columns.ts: mysql.source sends it on the first record of each table in
  * every batch), a column still to be created gets the type mapped from the declared one instead
- * (`mysqlTypeFor` in types.ts; NOT NULL kept, key columns NOT NULL), and a missing table's keys default
+ * (`mysqlTypeFor` in types.ts; only key columns NOT NULL: a declared NOT NULL is not copied, since a
+ * captured update may carry only some columns and a zero date reads as null), and a missing table's keys default
  * to the source table's key:
  *
  * | declared kind (source type)                     | created column                                   |

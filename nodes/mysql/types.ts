@@ -386,7 +386,8 @@ export function tableSchema(info: TableInfo): TableSchema {
  * `uuidType`: the server has a UUID type (MariaDB 10.7+). Key columns need a bounded length (an index).
  */
 export function mysqlTypeFor(spec: ColumnSpec, isKey: boolean, uuidType: boolean): string {
-  const nn = !spec.nullable || isKey ? ' NOT NULL' : '';
+  // only key columns are NOT NULL (see pgTypeForSpec's caller in postgres/sink.ts: partial updates, zero dates)
+  const nn = isKey ? ' NOT NULL' : '';
   const type = (() => {
     switch (spec.kind) {
       case 'integer': {

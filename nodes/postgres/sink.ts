@@ -44,8 +44,9 @@
  * Declared types (conversion mode). When a record of the batch carries `meta.schema` (the source table's
  * declared columns, nodes/shared/columns.ts: postgres.source and mysql.source send it on the first record
  * of each table in every batch), a column still to be created gets the type mapped from the declared
- * one instead (`pgTypeForSpec` in types.ts). A created table keeps the declared NOT NULL (key columns are
- * always NOT NULL) and the source's column order; an added column is nullable (the table has rows).
+ * one instead (`pgTypeForSpec` in types.ts). A created table follows the source's column order; only its
+ * key columns are NOT NULL: a declared NOT NULL is not copied, since a captured update may leave unchanged
+ * (TOASTed) columns out and a MySQL zero date reads as null, which the constraint would refuse.
  *
  * | declared kind (source type)                          | created column                              |
  * |------------------------------------------------------|---------------------------------------------|
@@ -303,8 +304,8 @@ class PostgresSink implements SinkInstance {
   /**
    * Creates the table, or adds columns for fields it lacks (createTable), before the batch's transaction.
    * A column the batch's meta.schema declares gets the mapped declared type (`pgTypeForSpec`) and, in a
-   * created table, its NOT NULL and its place in the source table's column order; any other column the
-   * type of its values (`pgTypeOf`).
+   * created table, its place in the source table's column order; any other column the type of its
+   * values (`pgTypeOf`). Only key columns are NOT NULL.
    */
   private async ensureSchema(records: SluiceRecord[], plan: Planned[], keys: string[], groups: Map<string, unknown>): Promise<void> {
     const { nodeId, config } = this.ctx;
@@ -337,7 +338,9 @@ class PostgresSink implements SinkInstance {
         const names = [...types.keys()];
         const at = (name: string) => declared.get(name)?.at ?? Number.MAX_SAFE_INTEGER;
         if (schema) names.sort((a, b) => at(a) - at(b));
-        const notNull = (name: string) => keys.includes(name) || declared.get(name)?.spec.nullable === false;
+        // only key columns are NOT NULL: a captured update may leave unchanged (TOASTed) columns out, and
+        // a MySQL zero date reads as null, so a declared NOT NULL could refuse rows the source holds
+        const notNull = (name: string) => keys.includes(name);
         const cols = names.map((name) => `${quoteIdent(name)} ${types.get(name) ?? 'text'}${notNull(name) ? ' NOT NULL' : ''}`);
         await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.name.schema)}`).catch(() => undefined);
         await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (${cols.join(', ')}, PRIMARY KEY (${keys.map(quoteIdent).join(', ')}))`);

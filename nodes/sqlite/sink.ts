@@ -26,7 +26,8 @@
  * `meta.schema` (mysql.source, postgres.source: nodes/shared/columns.ts), the column's type comes from
  * the declared kind instead (`sqlTypeForSpec` in sql.ts: integer and boolean → INTEGER, float → REAL,
  * binary → BLOB, 64-bit unsigned → no declared type (exact beyond 2^63 − 1), everything else, decimals included, → TEXT),
- * NOT NULL is kept in a created table, and a new table's keys default to the source table's key.
+ * and a new table's keys default to the source table's key. A declared NOT NULL is not copied (a captured
+ * update may leave unchanged columns out, a MySQL zero date reads as null).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -150,16 +151,18 @@ class SqliteSink implements SinkInstance {
     // the source's declared columns, when a table or a column is still to be created (conversion mode)
     const schema = this.ctx.config.createTable ? declaredSchema(records) : undefined;
     const declared = schema ? new Map(schema.columns.map((c) => [c.name.toLowerCase(), c])) : undefined;
+    // declared 64-bit unsigned columns (no affinity): a whole-number string that fits SQLite's integers goes in as one
+    const wide = schema ? new Set(schema.columns.filter((c) => sqlTypeForSpec(c) === '').map((c) => c.name)) : undefined;
     this.keys ??= this.keysFromRecord(records[0], schema);
     const keys = this.keys;
-    const types = new Map<string, { name: string; type?: string; notNull?: boolean }>();
+    const types = new Map<string, { name: string; type?: string }>();
     const see = (name: string, v: unknown) => {
       const lower = name.toLowerCase();
       const t = types.get(lower);
       if (t?.type !== undefined) return;
       const spec = this.known.has(lower) ? undefined : declared?.get(lower);
       const type = spec ? sqlTypeForSpec(spec) : sqlTypeOf(v);
-      if (!t) types.set(lower, { name, type, notNull: spec ? !spec.nullable : undefined });
+      if (!t) types.set(lower, { name, type });
       else t.type = type;
     };
     const steps: Step[] = [];
@@ -184,7 +187,7 @@ class SqliteSink implements SinkInstance {
         if (v === undefined) continue;
         see(name, v);
         columns.push(name);
-        values.push(toSql(v));
+        values.push(wide?.has(name) ? wideInteger(v) : toSql(v));
       }
       steps.push({ kind: 'upsert', columns, values });
     }
@@ -196,13 +199,12 @@ class SqliteSink implements SinkInstance {
     }
   }
 
-  private ensureColumns(types: Map<string, { name: string; type?: string; notNull?: boolean }>): void {
+  private ensureColumns(types: Map<string, { name: string; type?: string }>): void {
     const db = this.db!;
     const table = quoteIdent(this.tableName);
     if (!this.exists) {
       for (const k of this.keys!) if (!types.has(k.toLowerCase())) types.set(k.toLowerCase(), { name: k });
-      // NOT NULL as the source declared it (a column added later cannot have it: rows already there hold NULL)
-      const cols = [...types.values()].map((c) => `${quoteIdent(c.name)}${columnType(c.type)}${c.notNull ? ' NOT NULL' : ''}`);
+      const cols = [...types.values()].map((c) => `${quoteIdent(c.name)}${columnType(c.type)}`);
       db.exec(`CREATE TABLE ${table} (${cols.join(', ')}, PRIMARY KEY (${this.keys!.map(quoteIdent).join(', ')}))`);
       this.exists = true;
       for (const lower of types.keys()) this.known.add(lower);
@@ -259,6 +261,14 @@ class SqliteSink implements SinkInstance {
   private missingKey(r: SluiceRecord, column: string): NodeError {
     return new NodeError(this.ctx.nodeId, `table ${this.tableName}: record with key ${show(r.key)} (op ${r.op}) has no value for key column ${JSON.stringify(column)}`);
   }
+}
+
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** a value of a declared 64-bit unsigned column: an integer when it fits SQLite's, else its exact text */
+function wideInteger(v: unknown): SqlValue {
+  if (typeof v === 'string' && /^\d{1,19}$/.test(v) && BigInt(v) <= INT64_MAX) return BigInt(v);
+  return toSql(v);
 }
 
 /** a column's type in DDL: none known → TEXT; '' → no declared type (no affinity: values stored as given) */
