@@ -514,16 +514,21 @@ describe.skipIf(!cdc.available)('mysql.source binlog CDC on MYSQL_CDC_URL', () =
     await db.beginTransaction();
     await insertOrders(db, `${CDC}.big`, 1, 2500);
     await db.commit();
+    // a batch holds at most chunkSize rows, fewer when the stream is slower than the source's wait for a
+    // full batch (a loaded machine): either way it ends inside the transaction of 2,500 rows
     const b1 = (await first.read())!;
-    expect(b1.records.map((r) => (r.key as { id: number }).id)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+    const n = b1.records.length;
+    expect(n).toBeGreaterThan(0);
+    expect(n).toBeLessThanOrEqual(1000);
+    expect(b1.records.map((r) => (r.key as { id: number }).id)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
     await first.close();
-    expect(b1.position).toMatchObject({ phase: 'cdc', binlog: { skip: 1000 } });
+    expect(b1.position).toMatchObject({ phase: 'cdc', binlog: { skip: n } });
     const again = await source({ url: cdcUrl(), tables: ['big'], mode: 'cdc', chunkSize: 1000 });
     await again.open(b1.position);
     const ids: number[] = [];
-    while (ids.length < 1500) ids.push(...(await again.read())!.records.map((r) => (r.key as { id: number }).id));
+    while (ids.length < 2500 - n) ids.push(...(await again.read())!.records.map((r) => (r.key as { id: number }).id));
     await again.close();
-    expect(ids).toEqual(Array.from({ length: 1500 }, (_, i) => i + 1001));
+    expect(ids).toEqual(Array.from({ length: 2500 - n }, (_, i) => i + n + 1));
   });
 
   it('snapshot+cdc handoff loses nothing: changes made while the snapshot runs arrive from the binlog', async () => {
