@@ -368,7 +368,8 @@ export function columnSpec(c: Column): ColumnSpec {
     case 'timestamp':
       return { ...base, kind: 'timestamp', fraction: nums[0] ?? 0 };
     case 'time':
-      return { ...base, kind: 'time', fraction: nums[0] ?? 0 };
+      // a duration: -838:59:59 to 838:59:59
+      return { ...base, kind: 'time', fraction: nums[0] ?? 0, duration: true };
     case 'uuid':
       return { ...base, kind: 'uuid' };
     default:

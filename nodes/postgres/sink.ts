@@ -59,6 +59,7 @@
  * | json (json, jsonb, MySQL JSON, PostgreSQL arrays)    | jsonb                                       |
  * | binary (any length)                                  | bytea                                       |
  * | date / datetime(f) / timestamp(f) / time(f)          | date / timestamp(f) / timestamptz(f) / time(f) (f 6 or none: PostgreSQL's default, 6) |
+ * | time as a duration (MySQL TIME, up to ±838 hours)    | interval                                    |
  * | uuid                                                 | uuid                                        |
  * | other (interval, inet, enum, money, timetz ...)      | text                                        |
  *

@@ -457,7 +457,8 @@ export function pgTypeForSpec(spec: ColumnSpec): string {
     case 'timestamp':
       return `timestamp${fraction(spec)} with time zone`;
     case 'time':
-      return `time${fraction(spec)} without time zone`;
+      // a MySQL TIME is a duration (up to ±838 hours), which PostgreSQL's time (00:00–24:00) cannot hold
+      return spec.duration ? 'interval' : `time${fraction(spec)} without time zone`;
     case 'uuid':
       return 'uuid';
     default:

@@ -21,7 +21,8 @@ export type ColumnKind =
   | 'date' //      'YYYY-MM-DD'
   | 'datetime' //  ISO 8601 without zone; `fraction` digits
   | 'timestamp' // ISO 8601 in UTC ('…Z'); `fraction` digits
-  | 'time' //      '[-]HH:MM:SS[.ffffff]'; `fraction` digits
+  | 'time' //      '[-]HH:MM:SS[.ffffff]'; `fraction` digits; `duration` when it is a signed span of up to
+  //               838 hours (MySQL TIME) rather than a time of day
   | 'uuid' //      string
   | 'other'; //    string (the source type's text form)
 
@@ -38,6 +39,8 @@ export interface ColumnSpec {
   length?: number;
   fixed?: boolean;
   fraction?: number;
+  /** kind 'time': a duration (MySQL TIME: -838:59:59 to 838:59:59), not a time of day */
+  duration?: boolean;
 }
 
 export interface TableSchema {

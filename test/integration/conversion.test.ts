@@ -246,15 +246,15 @@ describe.skipIf(!PG.available || !MY.available)('conversion mode across servers:
 
   it('MySQL/MariaDB → postgres.sink: DECIMAL(20,6), BIGINT UNSIGNED, TINYINT(1), DATETIME(3), TIMESTAMP, VARCHAR(50), JSON, VARBINARY become numeric(20,6), numeric(20,0), boolean ... values exact', async () => {
     await my.query(`CREATE TABLE ${MYDB}.m2p (id BIGINT UNSIGNED PRIMARY KEY, amount DECIMAL(20,6) NOT NULL, flag TINYINT(1), made DATETIME(3), ts TIMESTAMP NULL,
-      name VARCHAR(50) NOT NULL, doc JSON, bin VARBINARY(16), small SMALLINT UNSIGNED)`);
+      name VARCHAR(50) NOT NULL, doc JSON, bin VARBINARY(16), small SMALLINT UNSIGNED, dur TIME(2))`);
     const rows: unknown[][] = [];
     // first values that would mislead a value-based choice: small ids, whole amounts, null timestamps
     for (let i = 1; i <= 700; i++) {
       rows.push([i, `${i}.${String(i * 7).padStart(6, '0').slice(-6)}`, i % 3 === 0 ? null : i % 2, i % 4 === 0 ? null : `2024-02-03 04:05:06.${String(i % 1000).padStart(3, '0')}`,
-        i % 5 === 0 ? null : `2024-03-04 05:06:${String(i % 60).padStart(2, '0')}`, `name ${i}`, JSON.stringify({ i, tags: ['a', i % 5, null] }), Buffer.from([i % 256, 0, 255]), i * 90]);
+        i % 5 === 0 ? null : `2024-03-04 05:06:${String(i % 60).padStart(2, '0')}`, `name ${i}`, JSON.stringify({ i, tags: ['a', i % 5, null] }), Buffer.from([i % 256, 0, 255]), i * 90, i % 6 === 0 ? null : `${i % 2 ? '-' : ''}${i % 839}:${String(i % 60).padStart(2, '0')}:01.${String(i % 100).padStart(2, '0')}`]);
     }
-    rows.push(['18446744073709551615', '99999999999999.999999', 5, '9999-12-31 23:59:59.999', '2038-01-19 03:14:07', 'ünïcødé', '"just a string"', Buffer.alloc(0), 65535]);
-    rows.push(['9007199254740993', '-0.000001', 0, '1000-01-01 00:00:00.000', '1970-01-01 00:00:01', '', '[1, 2.5, {"x": null}]', Buffer.from('00ff', 'hex'), 0]);
+    rows.push(['18446744073709551615', '99999999999999.999999', 5, '9999-12-31 23:59:59.999', '2038-01-19 03:14:07', 'ünïcødé', '"just a string"', Buffer.alloc(0), 65535, '838:59:59.99']);
+    rows.push(['9007199254740993', '-0.000001', 0, '1000-01-01 00:00:00.000', '1970-01-01 00:00:01', '', '[1, 2.5, {"x": null}]', Buffer.from('00ff', 'hex'), 0, '-838:59:59.99']);
     await my.query(`INSERT INTO ${MYDB}.m2p VALUES ?`, [rows]);
 
     const summary = await runFlow(
@@ -281,17 +281,18 @@ describe.skipIf(!PG.available || !MY.available)('conversion mode across servers:
       'doc jsonb',
       'bin bytea',
       'small integer', // SMALLINT UNSIGNED goes to 65,535
+      'dur interval', // a MySQL TIME is a duration of up to ±838 hours: PostgreSQL's time holds 00:00–24:00
     ]);
     // the key is the source table's
     expect((await pgc.query("SELECT a.attname AS c FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'public.m2p'::regclass AND i.indisprimary")).rows).toEqual([{ c: 'id' }]);
 
     // values, as each server prints them
     const [mine] = await my.query<RowDataPacket[]>(
-      `SELECT CAST(id AS CHAR) AS id, CAST(amount AS CHAR) AS amount, flag, DATE_FORMAT(made, '%Y-%m-%d %H:%i:%s.%f') AS made, UNIX_TIMESTAMP(ts) AS ts, name, CAST(doc AS CHAR) AS doc, HEX(bin) AS bin, small FROM ${MYDB}.m2p ORDER BY id`,
+      `SELECT CAST(id AS CHAR) AS id, CAST(amount AS CHAR) AS amount, flag, DATE_FORMAT(made, '%Y-%m-%d %H:%i:%s.%f') AS made, UNIX_TIMESTAMP(ts) AS ts, name, CAST(doc AS CHAR) AS doc, HEX(bin) AS bin, small, TIME_TO_SEC(dur) AS dur FROM ${MYDB}.m2p ORDER BY id`,
     );
     const theirs = (
       await pgc.query(
-        `SELECT id::text AS id, amount::text AS amount, flag, to_char(made, 'YYYY-MM-DD HH24:MI:SS.US') AS made, extract(epoch FROM ts)::bigint AS ts, name, doc, upper(encode(bin, 'hex')) AS bin, small FROM public.m2p ORDER BY id`,
+        `SELECT id::text AS id, amount::text AS amount, flag, to_char(made, 'YYYY-MM-DD HH24:MI:SS.US') AS made, extract(epoch FROM ts)::bigint AS ts, name, doc, upper(encode(bin, 'hex')) AS bin, small, extract(epoch FROM dur)::float8 AS dur FROM public.m2p ORDER BY id`,
       )
     ).rows;
     expect(theirs).toHaveLength(rows.length);
@@ -301,6 +302,7 @@ describe.skipIf(!PG.available || !MY.available)('conversion mode across servers:
         flag: r.flag === null ? null : r.flag !== 0, // TINYINT(1): 0 false, anything else true
         ts: r.ts === null ? null : String(Math.round(Number(r.ts))),
         doc: JSON.parse(r.doc),
+        dur: r.dur === null ? null : Number(r.dur), // seconds, fraction included
       })),
     );
     expect(theirs.find((r) => r.id === '18446744073709551615')).toMatchObject({ amount: '99999999999999.999999', flag: true, made: '9999-12-31 23:59:59.999000', small: 65535 });
