@@ -241,7 +241,6 @@ class MongodbSink implements SinkInstance {
     await lease?.release();
   }
 
-  /** the filter that finds a record's document, and a string equal for records of the same key */
   /**
    * The converters of the record's source table: a source sends meta.schema on the first record of a
    * table in each batch, the records after it (of the same table) are converted the same way.
@@ -258,7 +257,10 @@ class MongodbSink implements SinkInstance {
     return table !== undefined ? this.declared.get(table) : undefined;
   }
 
-  /** the filter of a record's key fields (converted as the document's fields are, when declared), and the key as text */
+  /**
+   * The filter that finds a record's document (key fields converted as the document's are, when
+   * declared), and a string equal for records of the same key.
+   */
   private filterOf(r: SluiceRecord, declared?: ReturnType<typeof declaredConverters>): { filter: Document; id: string } {
     const keys = this.ctx.config.keys;
     const row = r.op === 'd' ? (r.before ?? r.value) : r.value;

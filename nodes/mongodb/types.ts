@@ -48,7 +48,7 @@
  * | anything else, and timestamps / datetimes with 4–6 fractional digits (a Date holds milliseconds) | — | as in the table above |
  */
 import { BSON, Binary, Decimal128, Long, ObjectId, type Document } from 'mongodb';
-import type { ColumnSpec, TableSchema } from '../shared/columns.js';
+import { INT64_MAX, type ColumnSpec, type TableSchema } from '../shared/columns.js';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
 
 const { EJSON } = BSON;
@@ -167,7 +167,6 @@ export function toDocument(value: Record<string, unknown>, objectIdFields: Reado
 type Converter = (v: unknown) => unknown;
 
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-const INT64_MAX = 2n ** 63n - 1n;
 const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
 function decimal128(v: unknown): unknown {
@@ -182,13 +181,9 @@ function decimal128(v: unknown): unknown {
 
 function int64(v: unknown, unsigned: boolean): unknown {
   let n: bigint;
-  try {
-    if (typeof v === 'number' && Number.isSafeInteger(v)) n = BigInt(v);
-    else if (typeof v === 'string' && /^[+-]?\d+$/.test(v)) n = BigInt(v);
-    else return v;
-  } catch {
-    return v;
-  }
+  if (typeof v === 'number' && Number.isSafeInteger(v)) n = BigInt(v);
+  else if (typeof v === 'string' && /^[+-]?\d+$/.test(v)) n = BigInt(v);
+  else return v;
   if (n <= INT64_MAX && n >= -INT64_MAX - 1n) return Long.fromBigInt(n);
   return unsigned ? decimal128(String(n)) : v;
 }

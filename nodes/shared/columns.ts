@@ -51,6 +51,9 @@ export interface TableSchema {
   columns: ColumnSpec[];
 }
 
+/** the largest signed 64-bit integer (what an integer column of 64 bits holds; unsigned ones go beyond) */
+export const INT64_MAX = 2n ** 63n - 1n;
+
 /** the record meta field a TableSchema travels in */
 export const SCHEMA_META = 'schema';
 

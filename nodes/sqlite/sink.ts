@@ -39,7 +39,7 @@ import { keyPart, show } from '../shared/keys.js';
 import { ConfigError, NodeError, errorMessage } from '../../runtime/errors.js';
 import type { SluiceRecord, Value } from '../../runtime/records.js';
 import { missingTable, openDatabase, quoteIdent, sqlTypeForSpec, sqlTypeOf, tableInfo, toSql, uniqueColumnSets, type DB, type SqlValue } from './sql.js';
-import { declaredSchema, type TableSchema } from '../shared/columns.js';
+import { INT64_MAX, declaredSchema, type TableSchema } from '../shared/columns.js';
 
 const configSchema = z
   .object({
@@ -262,8 +262,6 @@ class SqliteSink implements SinkInstance {
     return new NodeError(this.ctx.nodeId, `table ${this.tableName}: record with key ${show(r.key)} (op ${r.op}) has no value for key column ${JSON.stringify(column)}`);
   }
 }
-
-const INT64_MAX = 2n ** 63n - 1n;
 
 /** a value of a declared 64-bit unsigned column: an integer when it fits SQLite's, else its exact text */
 function wideInteger(v: unknown): SqlValue {

@@ -34,8 +34,8 @@ export class UserCodeError extends Error {
 
 // Fixed code run in each isolate, never built around user input. __sluiceLoad parses a batch's calls
 // once; __sluiceRun calls the user's function for each from `from`, catches per record, and returns
-// early (with `next` set) once half the timeout is spent, so the host's hard timeout only ever stops a
-// single runaway call (the results before it are then fetched with __sluiceSalvage). Each result is
+// early (with the results so far) once half the timeout is spent, so the host's hard timeout only ever
+// stops a single runaway call (the results before it are then fetched with __sluiceSalvage). Each result is
 // encoded as JSON right after its call, so a result the function mutates later (an accumulator it
 // returns again) is sent as it was when returned; the texts are joined into one array, and errors
 // and undefined results travel beside it by index. The builtins it needs are taken before any user
