@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Entry point of the `sluice` command: wires the shipped node catalog into the runtime's CLI.
-// `sluice serve` starts the server instead (server/ is not the runtime's to import).
+// `sluice serve` and `sluice secrets` are the server's (server/ is not the runtime's to import).
 import { main } from '../dist/runtime/cli/main.js';
 import { createRegistry } from '../dist/nodes/catalog.js';
 
@@ -11,6 +11,8 @@ const fail = (err) => {
 
 if (process.argv[2] === 'serve') {
   import('../dist/server/main.js').then(({ cli }) => cli(process.argv.slice(3))).catch(fail);
+} else if (process.argv[2] === 'secrets') {
+  import('../dist/server/secrets-cli.js').then(({ cli }) => cli(process.argv.slice(3))).then((code) => process.exit(code), fail);
 } else {
   main(process.argv.slice(2), createRegistry()).then((code) => process.exit(code), fail);
 }

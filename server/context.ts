@@ -1,7 +1,6 @@
 /** What the HTTP and socket.io layers are built from: every dependency handed in, no module singletons. */
 import type { DeploymentManager } from '../runtime/deploy/manager.js';
 import type { NodeRegistry } from '../runtime/registry.js';
-import type { SecretFieldsByType } from './connections.js';
 import type { DeployService } from './deployments.js';
 import type { ServerLog } from './log.js';
 import type { PreviewService } from './previews.js';
@@ -13,13 +12,13 @@ export interface AppContext {
   manager: DeploymentManager;
   deployments: DeployService;
   previews: PreviewService;
-  /** connection type → extra secret field names */
-  secretFields: SecretFieldsByType;
   /** what `${env:NAME}` in flows resolves against */
   env: Record<string, string | undefined>;
   /** relative paths in flows and connections resolve against it */
   cwd: string;
   log: ServerLog;
+  /** masks URL passwords and the stored secret values in a message (runtime/redact.ts) */
+  redact(text: string): string;
   /** Sluice's version, for /api/health */
   version: string;
   startedAt: number;

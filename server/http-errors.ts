@@ -7,6 +7,7 @@ import { FlowValidationError, UserError, type FlowIssue } from '../runtime/error
 import { DeploymentStateError } from '../runtime/deploy/manager.js';
 import { DuplicateError, StaleVersionError } from './store/control-store.js';
 import type { ServerLog } from './log.js';
+import { redactText } from '../runtime/redact.js';
 
 export interface Detail {
   path: string;
@@ -49,10 +50,11 @@ interface BodyParserError extends Error {
   expose?: boolean;
 }
 
-export function errorHandler(log: ServerLog): ErrorRequestHandler {
+export function errorHandler(log: ServerLog, redact: (text: string) => string = redactText): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     if (res.headersSent) return next(err);
     const [status, body] = toResponse(err);
+    if (typeof body.error === 'string') body.error = redact(body.error);
     if (status >= 500) log.error(`${req.method} ${req.originalUrl}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     res.status(status).json(body);
   };

@@ -1,15 +1,15 @@
 /**
  * `sluice serve` (and `node dist/server/main.js`): the server with its data directory (`./data`:
- * sluice.db for flows and connections, sluice-state.db for positions), the demo flow on first start,
+ * sluice.db for flows and connections, sluice-state.db for positions, secret.key unless SLUICE_SECRET_KEY), the demo flow on first start,
  * the built editor, and a graceful stop on SIGINT/SIGTERM (deployments finish their batches and commit).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createRegistry } from '../nodes/catalog.js';
 import { DeploymentManager } from '../runtime/deploy/manager.js';
-import { errorMessage, formatIssue } from '../runtime/errors.js';
+import { UserError, errorMessage, formatIssue } from '../runtime/errors.js';
 import { hasErrors } from '../runtime/flow/validate.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { SqliteCheckpointStore } from '../runtime/state/sqlite-checkpoint-store.js';
@@ -19,11 +19,37 @@ import { stdoutLog, type ServerLog } from './log.js';
 import { packageRoot } from './package-root.js';
 import { createSluiceServer } from './server.js';
 import { ControlStore } from './store/control-store.js';
+import { CONTROL_DB, STATE_DB, prepareDataDir, restrictDataFiles } from './store/data-files.js';
+import { KEY_ENV, KEY_FILE, PENDING_KEY_FILE, SecretBox, SecretKeyError, loadSecretBox, parseKey } from './store/secret-box.js';
+import { secretFieldsOfType } from './connections.js';
+import { redactText } from '../runtime/redact.js';
 
 export interface ServeOptions {
   port: number;
   host: string;
   data: string;
+}
+
+/**
+ * The data directory's control store (made 0700/0600 if new, chmodded otherwise), its secrets sealed
+ * under `SLUICE_SECRET_KEY` or the directory's key file. A wrong or missing key is a UserError.
+ */
+export function openControlStore(dataDir: string, registry: NodeRegistry, env: Record<string, string | undefined> = process.env): ControlStore {
+  prepareDataDir(dataDir);
+  const open = (box: (hasSecrets: boolean) => SecretBox) =>
+    new ControlStore(join(dataDir, CONTROL_DB), { secretFields: (type) => secretFieldsOfType(registry, type), secretBox: box });
+  let store: ControlStore;
+  try {
+    store = open((hasSecrets) => loadSecretBox(dataDir, env, hasSecrets));
+  } catch (err) {
+    // a key rotation that stopped between re-encrypting and replacing the key file: finish it
+    const pending = join(dataDir, PENDING_KEY_FILE);
+    if (!(err instanceof SecretKeyError) || env[KEY_ENV] || !existsSync(pending)) throw err;
+    store = open(() => new SecretBox(parseKey(readFileSync(pending, 'utf8'), pending), pending));
+    renameSync(pending, join(dataDir, KEY_FILE));
+  }
+  restrictDataFiles(dataDir);
+  return store;
 }
 
 /** the demo flow, once, into a store created just now */
@@ -44,9 +70,11 @@ export async function serve(opts: ServeOptions, log: ServerLog = stdoutLog()): P
   const root = packageRoot();
   const dataDir = resolve(opts.data);
   const registry = createRegistry();
-  const store = new ControlStore(join(dataDir, 'sluice.db'));
-  const checkpoints = new SqliteCheckpointStore(join(dataDir, 'sluice-state.db'));
-  const manager = new DeploymentManager({ store: checkpoints, cwd: process.cwd(), log });
+  const store = openControlStore(dataDir, registry);
+  const checkpoints = new SqliteCheckpointStore(join(dataDir, STATE_DB));
+  restrictDataFiles(dataDir);
+  // flow log lines keep URL passwords and the stored secrets masked
+  const manager = new DeploymentManager({ store: checkpoints, cwd: process.cwd(), log, redact: (t) => redactText(t, store.secretValues()) });
   seedDemo(store, registry, root, log);
   const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
   const server = createSluiceServer({ registry, store, manager, log, version, editorDir: join(root, 'dist', 'editor') });
@@ -108,6 +136,10 @@ export async function cli(argv: string[]): Promise<void> {
   try {
     await serve(opts);
   } catch (err) {
+    if (err instanceof UserError) {
+      process.stderr.write(`sluice serve: ${err.message}\n`);
+      process.exit(2);
+    }
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES') {
       process.stderr.write(`sluice serve: cannot listen on ${opts.host}:${opts.port}: ${errorMessage(err)}\n`);

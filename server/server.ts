@@ -9,10 +9,10 @@ import { Server as SocketServer } from 'socket.io';
 import type { DeploymentManager } from '../runtime/deploy/manager.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { createApp } from './app.js';
-import type { SecretFieldsByType } from './connections.js';
+import { redactText } from '../runtime/redact.js';
 import type { AppContext } from './context.js';
 import { DeployService } from './deployments.js';
-import { silentLog, type ServerLog } from './log.js';
+import { redactingLog, silentLog, type ServerLog } from './log.js';
 import { PreviewService } from './previews.js';
 import { attachSockets } from './sockets.js';
 import type { ControlStore } from './store/control-store.js';
@@ -21,7 +21,6 @@ export interface ServerDeps {
   registry: NodeRegistry;
   store: ControlStore;
   manager: DeploymentManager;
-  secretFields?: SecretFieldsByType;
   /** default: process.env */
   env?: Record<string, string | undefined>;
   /** default: process.cwd() */
@@ -44,7 +43,9 @@ export interface SluiceServer {
 }
 
 export function createSluiceServer(deps: ServerDeps): SluiceServer {
-  const log = deps.log ?? silentLog;
+  // every line the server logs, and every error it answers, has the stored secrets (and URL passwords) masked
+  const known = () => deps.store.secretValues();
+  const log = redactingLog(deps.log ?? silentLog, known);
   const cwd = deps.cwd ?? process.cwd();
   const env = deps.env ?? process.env;
   const context: AppContext = {
@@ -53,10 +54,10 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
     manager: deps.manager,
     deployments: new DeployService({ store: deps.store, manager: deps.manager, registry: deps.registry, env, log }),
     previews: new PreviewService({ cwd, maxConcurrent: deps.maxPreviews }),
-    secretFields: deps.secretFields ?? {},
     env,
     cwd,
     log,
+    redact: (text) => redactText(text, known()),
     version: deps.version ?? '0.0.0',
     startedAt: Date.now(),
     editorDir: deps.editorDir,

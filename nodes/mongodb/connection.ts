@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { MongoClient, MongoServerError, MongoServerSelectionError, type Document, type MongoClientOptions } from 'mongodb';
 import { z } from 'zod';
-import { connectionFieldsFor, oneConnectionFor, tlsSchema, type TlsConfig } from '../shared/connection-config.js';
+import { connectionFieldsFor, oneConnectionFor, tlsSchema, type TlsConfig, entryUrlField, passwordField } from '../shared/connection-config.js';
 import { ConfigError, NodeError, UserError, errorMessage } from '../../runtime/index.js';
 
 // ---- config fields ---------------------------------------------------------------------------------
@@ -45,11 +45,11 @@ export const oneConnection = oneConnectionFor('mongodb://host:27017/db');
 /** An entry of the flow's `connections:` map for MongoDB (other fields are ignored). */
 export const connectionEntrySchema = z.object({
   type: z.literal('mongodb').describe('mongodb'),
-  url: z.string().min(1).optional().describe('mongodb://user:password@host:27017/database?replicaSet=rs0; or the fields below'),
+  url: entryUrlField('mongodb://user:password@host:27017/database?replicaSet=rs0'),
   host: z.string().min(1).optional().describe('server host name or address (default 127.0.0.1)'),
   port: z.number().int().min(1).max(65535).optional().describe('server port (default 27017)'),
   user: z.string().min(1).optional().describe('user name'),
-  password: z.string().optional().describe('password'),
+  password: passwordField,
   database: z.string().min(1).optional().describe('default database'),
   authSource: z.string().min(1).optional().describe('database the user is defined in (default: admin)'),
   tls: tlsSchema.optional(),
@@ -185,6 +185,7 @@ function tlsOptions(nodeId: string, field: string, tls: TlsConfig, ctx: ResolveC
   if (cert) options.cert = cert;
   if (key) options.key = key;
   if (tls.servername) options.servername = tls.servername;
+  if (tls.passphrase) options.passphrase = tls.passphrase;
   if (tls.rejectUnauthorized === false) options.tlsAllowInvalidCertificates = true;
   return options;
 }

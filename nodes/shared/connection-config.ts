@@ -4,12 +4,14 @@
  * example URL, so messages and the editor's help speak of that database.
  */
 import { z } from 'zod';
+import { secret, urlWithPassword } from '../../runtime/index.js';
 
 export const tlsSchema = z
   .object({
     ca: z.string().min(1).optional().describe('CA certificate(s) to trust: a PEM file path (relative to the working directory) or the PEM text'),
     cert: z.string().min(1).optional().describe('client certificate for mutual TLS: a PEM file path or the PEM text'),
-    key: z.string().min(1).optional().describe('private key of the client certificate: a PEM file path or the PEM text'),
+    key: secret(z.string().min(1).optional().describe('private key of the client certificate: a PEM file path or the PEM text')),
+    passphrase: secret(z.string().min(1).optional().describe('passphrase of an encrypted private key (`key`)')),
     rejectUnauthorized: z.boolean().default(true).describe('refuse a server whose certificate is not signed by a trusted CA (false only for testing)'),
     servername: z.string().min(1).optional().describe('host name to check the server certificate against, when it differs from the host connected to'),
   })
@@ -17,6 +19,14 @@ export const tlsSchema = z
   .describe('connect over TLS; an empty object {} uses the system CAs');
 
 export type TlsConfig = z.output<typeof tlsSchema>;
+
+/** a connection entry's `url` field: `example` is the family's URL; its password is a declared secret */
+export function entryUrlField(example: string) {
+  return urlWithPassword(z.string().min(1).optional().describe(`${example}; or the fields below`));
+}
+
+/** a connection entry's `password` field: a declared secret */
+export const passwordField = secret(z.string().optional().describe('password'));
 
 /**
  * `connection`, `url` and `tls` for a family: `type` as in a connection entry (`postgres`), `urlExample`
@@ -29,7 +39,7 @@ export function connectionFieldsFor(type: string, urlExample: string) {
       .min(1)
       .optional()
       .describe(`name of a connection in the flow's \`connections:\` map (type ${type}): keeps hosts and passwords out of the flow`),
-    url: z.string().min(1).optional().describe(`${urlExample} (use \${env:NAME} for secrets); instead of \`connection\``),
+    url: urlWithPassword(z.string().min(1).optional().describe(`${urlExample} (use \${env:NAME} for secrets); instead of \`connection\``)),
     tls: tlsSchema.optional(),
   };
 }
