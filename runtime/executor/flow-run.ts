@@ -11,6 +11,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ConfigError, NodeError, UserError, errorMessage } from '../errors.js';
 import type { CompiledFlow, CompiledNode } from '../flow/compile.js';
 import { ERROR_PORT } from '../flow/schema.js';
+import { redactText } from '../redact.js';
 import type { LockService, Lease } from '../lock/lock.js';
 import type { Logger, NodeContext, NodeInstance, PortOutputs, SinkInstance, SourceInstance, SourceProgress, TransformInstance } from '../node-api.js';
 import type { Op, SluiceRecord } from '../records.js';
@@ -510,7 +511,11 @@ export class FlowRun {
     if (records.length === 0) return;
     const edges = r.node.outputs.get(port) ?? [];
     if (port === ERROR_PORT) {
-      for (const rec of records) rec.meta.error ??= { node: r.node.id, message: 'failed' };
+      for (const rec of records) {
+        rec.meta.error ??= { node: r.node.id, message: 'failed' };
+        // what a record failed with may echo a URL with its password: masked before it is shown or stored
+        rec.meta.error.message = redactText(rec.meta.error.message);
+      }
       r.stats.errors += records.length;
       if (r.preview) r.preview.errors.push(...records.slice(0, Math.max(0, (this.options.preview?.sample ?? 100) - r.preview.errors.length)));
       if (edges.length === 0) return this.deadLetter(r, records);

@@ -1,0 +1,363 @@
+/**
+ * Secrets end to end, through the real `sluice serve` process (build first: `npx tsc -p .`): connections
+ * with secrets in every form are stored, then every GET route, every line the server printed, every
+ * error and every file of the data directory (byte-wise) is searched for them. Plus: a plain-text store
+ * sealed on open, file modes, validation on write, and key rotation (key file and SLUICE_SECRET_KEY).
+ * Real servers: MariaDB on 127.0.0.1:3306 (a wrong password), PostgreSQL on 127.0.0.1:5432.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import { createRegistry } from '../../nodes/catalog.js';
+import { secretFieldsOfType } from '../../server/connections.js';
+import { packageRoot } from '../../server/package-root.js';
+import { ControlStore } from '../../server/store/control-store.js';
+import { parseKey, SecretBox } from '../../server/store/secret-box.js';
+import { tempDir } from '../helpers/node-harness.js';
+import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { service } from '../helpers/services.js';
+
+const MY = await service('MariaDB', 'MYSQL_URL', 'mysql://root@127.0.0.1:3306/mysql', async (url) => {
+  const c = await mysql.createConnection({ uri: url, connectTimeout: 3000 });
+  await c.end();
+});
+const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', async (url) => {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  await c.connect();
+  await c.end();
+});
+
+const root = packageRoot(fileURLToPath(import.meta.url));
+const registry = createRegistry();
+
+/** one secret per form, each unlike any other text */
+const S = {
+  field: 'pw-field-7Qx2k',
+  url: 'pw-url-Lk93m',
+  passphrase: 'pp-tls-Zr55q',
+  tlsKey: '-----BEGIN PRIVATE KEY-----pk-Bb61w',
+  mongo: 'pw-mongo-Hh21j',
+  mysqlField: 'pw-my-Nn08v',
+  mysqlUrl: 'pw-myurl-Tt64c',
+  echo: 'pw-echo-Vv17d',
+  migrated: 'pw-old-Pp42s',
+};
+const ALL = Object.values(S);
+
+let server: ServerProcess;
+let cwd: string;
+let dataDir: string;
+const seen: string[] = []; // every response body
+
+interface Res {
+  status: number;
+  text: string;
+  json: any;
+}
+
+/** every HTTP call of this file goes through here (one place to add credentials) */
+async function api(method: string, path: string, body?: unknown, base = server.url): Promise<Res> {
+  const res = await fetch(base + path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  seen.push(text);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, text, json };
+}
+
+/** the secrets found in `text` (none, we hope) */
+const leaked = (text: string) => ALL.filter((s) => text.includes(s));
+
+/** every file of the data directory, byte-wise: which secret appears in which file */
+function scanDataDir(dir: string): string[] {
+  const found: string[] = [];
+  for (const f of readdirSync(dir)) {
+    const bytes = readFileSync(join(dir, f));
+    for (const s of ALL) if (bytes.includes(Buffer.from(s, 'utf8'))) found.push(`${f}: ${s}`);
+  }
+  return found;
+}
+
+const mode = (path: string) => statSync(path).mode & 0o777;
+
+function sluice(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [join(root, 'bin', 'sluice.js'), ...args], { cwd, env: { ...process.env, SLUICE_SECRET_KEY: '', ...env }, encoding: 'utf8' });
+  return { code: r.status, out: r.stdout + r.stderr };
+}
+
+async function waitFor(flowId: string, statuses: string[]): Promise<any> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    const s = await api('GET', `/api/flows/${flowId}/status`);
+    if (statuses.includes(s.json.status)) return s.json;
+    if (Date.now() > until) throw new Error(`${flowId} is ${s.json.status}, not ${statuses.join('|')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** a control store opened by hand with the key in `keyText` */
+function openStore(keyText: string) {
+  return new ControlStore(join(dataDir, 'sluice.db'), {
+    secretFields: (t) => secretFieldsOfType(registry, t),
+    secretBox: () => new SecretBox(parseKey(keyText, 'the test key'), 'the test key'),
+  });
+}
+
+beforeAll(async () => {
+  cwd = tempDir('sluice-secrets-');
+  dataDir = join(cwd, 'data');
+  mkdirSync(dataDir);
+  // a store as Sluice wrote it before encryption: secrets in clear, the file world-readable
+  const old = new ControlStore(join(dataDir, 'sluice.db'));
+  old.createConnection('old-pg', 'postgres', { url: `postgres://postgres:${S.migrated}@127.0.0.1:5432/postgres`, password: S.migrated });
+  old.close();
+  chmodSync(join(dataDir, 'sluice.db'), 0o644);
+  expect(scanDataDir(dataDir)).toEqual([`sluice.db: ${S.migrated}`]);
+  server = await startServer({ cwd, dataDir, env: { SLUICE_SECRET_KEY: '' } });
+}, 60_000);
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('a store written before encryption', () => {
+  it('is sealed when the server opens it: no secret left in any file, files 0600, the key file made 0600', async () => {
+    expect(scanDataDir(dataDir)).toEqual([]);
+    for (const f of readdirSync(dataDir)) expect(mode(join(dataDir, f)), f).toBe(0o600);
+    expect(readdirSync(dataDir).sort()).toEqual(expect.arrayContaining(['secret.key', 'sluice.db', 'sluice.db-wal', 'sluice.db-shm', 'sluice-state.db']));
+    const c = await api('GET', '/api/connections/old-pg');
+    expect(c.json.config).toEqual({ url: 'postgres://postgres:***@127.0.0.1:5432/postgres', hasPassword: true });
+  });
+});
+
+describe('connections with secrets in every form', () => {
+  it('answers every write with flags and masked URLs, never the secret', async () => {
+    const bodies = [
+      { name: 'pg-field', type: 'postgres', config: { host: '127.0.0.1', user: 'app', password: S.field, database: 'shop' } },
+      { name: 'pg-url', type: 'postgres', config: { url: `postgres://app:${S.url}@127.0.0.1:5432/postgres` } },
+      { name: 'pg-tls', type: 'postgres', config: { host: 'db.example', tls: { key: S.tlsKey, passphrase: S.passphrase, rejectUnauthorized: false } } },
+      { name: 'mongo-url', type: 'mongodb', config: { url: `mongodb://reader:${S.mongo}@127.0.0.1:27017/shop?authSource=admin` } },
+      { name: 'my-field', type: 'mysql', config: { host: '127.0.0.1', port: 3306, user: 'root', password: S.mysqlField } },
+      { name: 'my-url', type: 'mariadb', config: { url: `mysql://root:${S.mysqlUrl}@127.0.0.1:3306/mysql` } },
+    ];
+    for (const b of bodies) expect((await api('POST', '/api/connections', b)).status, b.name).toBe(201);
+    const list = (await api('GET', '/api/connections')).json as { name: string; config: Record<string, unknown> }[];
+    const byName = Object.fromEntries(list.map((c) => [c.name, c.config]));
+    expect(byName['pg-field']).toEqual({ host: '127.0.0.1', user: 'app', hasPassword: true, database: 'shop' });
+    expect(byName['pg-url']).toEqual({ url: 'postgres://app:***@127.0.0.1:5432/postgres' });
+    expect(byName['pg-tls']).toEqual({ host: 'db.example', tls: { hasKey: true, hasPassphrase: true, rejectUnauthorized: false } });
+    expect(byName['mongo-url']).toEqual({ url: 'mongodb://reader:***@127.0.0.1:27017/shop?authSource=admin' });
+    expect(byName['my-url']).toEqual({ url: 'mysql://root:***@127.0.0.1:3306/mysql' });
+  });
+
+  it('keeps the stored password when a save sends back the masked URL or the flags', async () => {
+    const got = await api('GET', '/api/connections/pg-url');
+    const put = await api('PUT', '/api/connections/pg-url', { config: { ...got.json.config, url: got.json.config.url.replace('5432/postgres', '5432/shop') } });
+    expect(put.json.config).toEqual({ url: 'postgres://app:***@127.0.0.1:5432/shop' });
+    const tls = await api('GET', '/api/connections/pg-tls');
+    expect((await api('PUT', '/api/connections/pg-tls', { config: tls.json.config })).json.config).toEqual(tls.json.config);
+    // what was kept is checked in the store itself below (key rotation), after the server stops
+  });
+
+  it('refuses a config its connector schema does not allow, naming the field', async () => {
+    const port = await api('POST', '/api/connections', { name: 'bad-port', type: 'postgres', config: { host: 'h', port: 'five' } });
+    expect(port.status).toBe(400);
+    expect(port.json.error).toMatch(/^invalid postgres connection: config\.port: /);
+    expect(port.json.details).toEqual([expect.objectContaining({ path: 'config.port' })]);
+    const unknown = await api('POST', '/api/connections', { name: 'bad-field', type: 'mysql', config: { host: 'h', pwd: 'x' } });
+    expect(unknown).toMatchObject({ status: 400, json: { details: [expect.objectContaining({ path: 'config.pwd' })] } });
+    const nested = await api('POST', '/api/connections', { name: 'bad-tls', type: 'mongodb', config: { tls: { passphrase: 5 } } });
+    expect(nested).toMatchObject({ status: 400, json: { details: [expect.objectContaining({ path: 'config.tls.passphrase' })] } });
+    const put = await api('PUT', '/api/connections/pg-field', { config: { host: 'h', port: 70000 } });
+    expect(put).toMatchObject({ status: 400, json: { details: [expect.objectContaining({ path: 'config.port' })] } });
+    const masked = await api('POST', '/api/connections', { name: 'bad-mask', type: 'postgres', config: { url: 'postgres://u:***@h/db' } });
+    expect(masked).toMatchObject({ status: 400, json: { error: expect.stringMatching(/no password is stored/) } });
+    expect((await api('GET', '/api/connections/bad-port')).status).toBe(404);
+  });
+
+  it.skipIf(!MY.available)('a failed connection test against MariaDB with a wrong password names the problem, not the password', async () => {
+    for (const name of ['my-field', 'my-url']) {
+      const r = await api('POST', `/api/connections/${name}/test`);
+      expect(r.json, name).toMatchObject({ ok: false, error: expect.stringMatching(/access denied|password/i) });
+      expect(leaked(r.text), name).toEqual([]);
+    }
+  });
+
+  it.skipIf(!PG.available)('a connection test that succeeds through a URL with a password says so without it', async () => {
+    const r = await api('POST', '/api/connections/old-pg/test');
+    expect(r.json).toMatchObject({ ok: true });
+    expect(leaked(r.text)).toEqual([]);
+  });
+
+  it.skipIf(!MY.available)('the CLI test-connection masks the URL password in what it prints', () => {
+    const r = sluice(['test-connection', `mysql://root:${S.mysqlUrl}@127.0.0.1:3306/mysql`]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^mysql:\/\/root:\*\*\*@127\.0\.0\.1:3306\/mysql: failed: .*access denied/im);
+    expect(leaked(r.out)).toEqual([]);
+  });
+});
+
+describe('errors and log lines of flows', () => {
+  const echo = {
+    apiVersion: 'sluice/v1',
+    name: 'echo',
+    nodes: [
+      { id: 'gen', type: 'core.generate', config: { dataset: 'counter', count: 3 } },
+      // the password is made at run time (a flow document is the user's text, kept as written)
+      { id: 'boom', type: 'core.map', config: { code: `(v) => { throw new Error('cannot reach postgres://app:' + ${JSON.stringify(S.echo.split('-'))}.join('-') + '@db:5432/shop') }` } },
+      { id: 'out', type: 'file.sink', config: { path: './echo.jsonl' } },
+    ],
+    edges: [
+      { from: 'gen', to: 'boom' },
+      { from: 'boom', to: 'out' },
+    ],
+  };
+  const wrongPassword = {
+    apiVersion: 'sluice/v1',
+    name: 'wrong-password',
+    settings: { retry: { attempts: 1, backoffMs: 0 } },
+    nodes: [
+      { id: 'users', type: 'mysql.source', config: { connection: 'my-field', tables: ['mysql.db'] } },
+      { id: 'out', type: 'file.sink', config: { path: './users.jsonl' } },
+    ],
+    edges: [{ from: 'users', to: 'out' }],
+  };
+
+  it('masks a URL password that an error echoes, in dead letters, test runs and logs', async () => {
+    expect((await api('POST', '/api/flows', echo)).status).toBe(201);
+    expect((await api('POST', '/api/flows/echo/deploy')).status).toBe(202);
+    await waitFor('echo', ['completed', 'failed']);
+    const letters = await api('GET', '/api/flows/echo/dead-letters');
+    expect(letters.json).toHaveLength(3);
+    expect(letters.json[0].error).toContain('postgres://app:***@db:5432/shop');
+    const preview = await api('POST', '/api/flows/echo/preview?wait=true', {});
+    expect(preview.status).toBe(200);
+    expect(preview.text).toContain('postgres://app:***@db:5432/shop');
+  });
+
+  it.skipIf(!MY.available)('a deployment that fails on a stored connection’s wrong password reports it without the password', async () => {
+    expect((await api('POST', '/api/flows', wrongPassword)).status).toBe(201);
+    expect((await api('POST', '/api/flows/wrong-password/deploy')).status).toBe(202);
+    const status = await waitFor('wrong-password', ['failed']);
+    expect(status.error).toMatch(/access denied/i);
+  });
+});
+
+describe('nothing in clear anywhere', () => {
+  it('not in any GET route of server/API.md, any line the server printed, or any file of the data directory', async () => {
+    const flows = ['echo', 'wrong-password'];
+    const connections = ((await api('GET', '/api/connections')).json as { id: string }[]).map((c) => c.id);
+    const paths = [
+      '/api/health',
+      '/api/node-types',
+      '/api/connection-types',
+      '/api/flows',
+      '/api/connections',
+      '/api/deployments',
+      ...connections.map((c) => `/api/connections/${c}`),
+      ...flows.flatMap((f) => [
+        `/api/flows/${f}`,
+        `/api/flows/${f}/versions`,
+        `/api/flows/${f}/versions/1`,
+        `/api/flows/${f}/export?format=yaml`,
+        `/api/flows/${f}/export?format=json`,
+        `/api/flows/${f}/status`,
+        `/api/flows/${f}/logs`,
+        `/api/flows/${f}/dead-letters`,
+      ]),
+    ];
+    for (const p of paths) {
+      const r = await api('GET', p);
+      expect(r.status, p).toBe(200);
+      expect(leaked(r.text), p).toEqual([]);
+    }
+    const logs = (await api('GET', '/api/flows/echo/logs')).text + (await api('GET', '/api/flows/wrong-password/logs')).text;
+    if (MY.available) expect(logs).toMatch(/access denied/i);
+    expect(seen.flatMap(leaked)).toEqual([]);
+    expect(server.output()).toContain('POST /api/connections 201');
+    expect(leaked(server.output())).toEqual([]);
+    expect(scanDataDir(dataDir)).toEqual([]);
+    await server.stop();
+    expect(leaked(server.output())).toEqual([]);
+    expect(scanDataDir(dataDir)).toEqual([]);
+  });
+});
+
+describe('the key', () => {
+  it('rotates: a new key file opens every secret, the old one no longer does; the secrets kept by PUT are intact', () => {
+    const keyFile = join(dataDir, 'secret.key');
+    const before = readFileSync(keyFile, 'utf8');
+    const r = sluice(['secrets', 'rotate-key', '--data', dataDir]);
+    expect(r.out).toMatch(/^re-encrypted the secrets of 7 connection\(s\) under a new key in .*secret\.key$/m);
+    expect(r.code).toBe(0);
+    const after = readFileSync(keyFile, 'utf8');
+    expect(after).not.toBe(before);
+    expect(mode(keyFile)).toBe(0o600);
+    expect(existsSync(join(dataDir, 'secret.key.new'))).toBe(false);
+    const store = openStore(after);
+    try {
+      expect(store.getConnection('pg-url')!.config).toEqual({ url: `postgres://app:${S.url}@127.0.0.1:5432/shop` });
+      expect(store.getConnection('pg-tls')!.config).toEqual({ host: 'db.example', tls: { key: S.tlsKey, passphrase: S.passphrase, rejectUnauthorized: false } });
+      expect(store.getConnection('old-pg')!.config.password).toBe(S.migrated);
+    } finally {
+      store.close();
+    }
+    expect(() => openStore(before)).toThrow(/cannot decrypt .*sluice\.db's secrets with the key from the test key: it is not the key the secrets were encrypted with/);
+    expect(scanDataDir(dataDir)).toEqual([]);
+  });
+
+  it('a wrong or malformed SLUICE_SECRET_KEY stops the server with one clear line, and garbage is never served', async () => {
+    const other = Buffer.alloc(32, 7).toString('base64');
+    await expect(startServer({ cwd, dataDir, env: { SLUICE_SECRET_KEY: other } })).rejects.toThrow(/exited \(code 2\)[\s\S]*sluice serve: cannot decrypt .* with the key from SLUICE_SECRET_KEY: it is not the key/);
+    await expect(startServer({ cwd, dataDir, env: { SLUICE_SECRET_KEY: 'not-a-key' } })).rejects.toThrow(
+      /exited \(code 2\)[\s\S]*sluice serve: SLUICE_SECRET_KEY is malformed: expected 32 bytes as base64 \(44 characters\) or hex \(64 characters\), got 9 characters/,
+    );
+    const again = await startServer({ cwd, dataDir, env: { SLUICE_SECRET_KEY: '' } });
+    try {
+      const c = await api('GET', '/api/connections/pg-field', undefined, again.url);
+      expect(c.json.config).toEqual({ host: '127.0.0.1', user: 'app', hasPassword: true, database: 'shop' });
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it('from SLUICE_SECRET_KEY: no key file, a new data directory 0700, rotation takes the new key from you and says to update the variable', async () => {
+    const home = tempDir('sluice-secrets-env-');
+    const dir = join(home, 'data');
+    const k1 = Buffer.alloc(32, 1).toString('hex');
+    const k2 = Buffer.alloc(32, 2).toString('base64');
+    const first = await startServer({ cwd: home, dataDir: dir, env: { SLUICE_SECRET_KEY: k1 } });
+    try {
+      expect(mode(dir)).toBe(0o700);
+      expect((await api('POST', '/api/connections', { name: 'env-pg', type: 'postgres', config: { password: S.field } }, first.url)).status).toBe(201);
+    } finally {
+      await first.stop();
+    }
+    expect(existsSync(join(dir, 'secret.key'))).toBe(false);
+    expect(scanDataDir(dir)).toEqual([]);
+    const missing = sluice(['secrets', 'rotate-key', '--data', dir], { SLUICE_SECRET_KEY: k1 });
+    expect(missing).toMatchObject({ code: 2, out: expect.stringMatching(/^sluice secrets: SLUICE_SECRET_KEY is set, so the new key must come from you: pass --new-key KEY or set SLUICE_NEW_SECRET_KEY/) });
+    const rotated = sluice(['secrets', 'rotate-key', '--data', dir], { SLUICE_SECRET_KEY: k1, SLUICE_NEW_SECRET_KEY: k2 });
+    expect(rotated.out).toMatch(/re-encrypted the secrets of 1 connection\(s\) under the new key\. Set SLUICE_SECRET_KEY to the new key/);
+    expect(rotated.code).toBe(0);
+    await expect(startServer({ cwd: home, dataDir: dir, env: { SLUICE_SECRET_KEY: k1 } })).rejects.toThrow(/not the key/);
+    const second = await startServer({ cwd: home, dataDir: dir, env: { SLUICE_SECRET_KEY: k2 } });
+    try {
+      expect((await api('GET', '/api/connections/env-pg', undefined, second.url)).json.config).toEqual({ hasPassword: true });
+    } finally {
+      await second.stop();
+    }
+  });
+});
