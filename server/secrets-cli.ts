@@ -46,7 +46,6 @@ export function rotateKey(dataDir: string, newKey: string | undefined, env: Reco
 
 /** `sluice secrets …`: returns the exit code */
 export async function cli(argv: string[]): Promise<number> {
-  let code = 0;
   const program = new Command()
     .name('sluice secrets')
     .description('manage the key that encrypts stored connection secrets')
@@ -70,5 +69,5 @@ export async function cli(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  return code;
+  return 0;
 }

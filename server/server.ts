@@ -53,7 +53,7 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
     store: deps.store,
     manager: deps.manager,
     deployments: new DeployService({ store: deps.store, manager: deps.manager, registry: deps.registry, env, log }),
-    previews: new PreviewService({ cwd, maxConcurrent: deps.maxPreviews }),
+    previews: new PreviewService({ cwd, maxConcurrent: deps.maxPreviews, redact: (text) => redactText(text, known()) }),
     env,
     cwd,
     log,

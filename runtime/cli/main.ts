@@ -48,7 +48,11 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     .description('Run and check Sluice flow documents (YAML or JSON)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .addHelpText('after', '\nAlso:\n  sluice serve [--port N] [--host H] [--data DIR]   the server and the browser editor (default http://localhost:8080)');
+    .addHelpText(
+      'after',
+      '\nAlso:\n  sluice serve [--port N] [--host H] [--data DIR]   the server and the browser editor (default http://localhost:8080)' +
+        '\n  sluice secrets rotate-key [--data DIR] [--new-key KEY]   re-encrypt the stored connection secrets under a new key',
+    );
 
   program
     .command('run')
