@@ -3,9 +3,10 @@
 // `sluice serve` and `sluice secrets` are the server's (server/ is not the runtime's to import).
 import { main } from '../dist/runtime/cli/main.js';
 import { createRegistry } from '../dist/nodes/catalog.js';
+import { redactText } from '../dist/runtime/redact.js';
 
 const fail = (err) => {
-  process.stderr.write(`sluice: internal error: ${err && err.stack ? err.stack : err}\n`);
+  process.stderr.write(`sluice: internal error: ${redactText(String(err && err.stack ? err.stack : err))}\n`);
   process.exit(1);
 };
 

@@ -15,7 +15,7 @@ import type { NodeRegistry } from '../runtime/registry.js';
 import { SqliteCheckpointStore } from '../runtime/state/sqlite-checkpoint-store.js';
 import { canonicalDocument } from './flow-format.js';
 import { validateInput } from './flow-input.js';
-import { stdoutLog, type ServerLog } from './log.js';
+import { redactingLog, stdoutLog, type ServerLog } from './log.js';
 import { packageRoot } from './package-root.js';
 import { createSluiceServer } from './server.js';
 import { ControlStore } from './store/control-store.js';
@@ -66,11 +66,13 @@ function seedDemo(store: ControlStore, registry: NodeRegistry, root: string, log
   log.info(`added the demo flow ${String(raw.name)} from ${file}`);
 }
 
-export async function serve(opts: ServeOptions, log: ServerLog = stdoutLog()): Promise<void> {
+export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()): Promise<void> {
   const root = packageRoot();
   const dataDir = resolve(opts.data);
   const registry = createRegistry();
   const store = openControlStore(dataDir, registry);
+  // every line printed from here on has URL passwords and the stored secrets masked
+  const log = redactingLog(baseLog, () => store.secretValues());
   const checkpoints = new SqliteCheckpointStore(join(dataDir, STATE_DB));
   restrictDataFiles(dataDir);
   // flow log lines keep URL passwords and the stored secrets masked
@@ -151,7 +153,7 @@ export async function cli(argv: string[]): Promise<void> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   cli(process.argv.slice(2)).catch((err) => {
-    process.stderr.write(`sluice serve: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(`sluice serve: internal error: ${redactText(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
     process.exit(1);
   });
 }

@@ -62,6 +62,7 @@ export class PreviewService extends EventEmitter<PreviewEvents> {
       timeoutMs: req.timeoutMs,
       cwd: this.options.cwd,
       log: { info: line('info'), warn: line('warn'), error: line('error') },
+      redact: this.options.redact,
       onRecords: (batch) => this.emit('records', { ...target, ...batch }),
     });
     // started on the next turn, so the HTTP answer with the previewId is on its way before any event
@@ -73,7 +74,7 @@ export class PreviewService extends EventEmitter<PreviewEvents> {
         nodes: {},
         edges: [],
         durationMs: 0,
-        error: errorMessage(err),
+        error: this.options.redact?.(errorMessage(err)) ?? errorMessage(err),
         positions: {},
         deadLetters: 0,
       }))

@@ -262,7 +262,7 @@ export class DeploymentManager {
       deadLetters: (f, limit) => store.deadLetters(f, limit),
       close: async () => undefined,
     };
-    d.run = new FlowRun(plan, { store: view, locks: this.locks, fromStart: opts.fromStart, cwd: this.options.cwd, log });
+    d.run = new FlowRun(plan, { store: view, locks: this.locks, fromStart: opts.fromStart, cwd: this.options.cwd, log, redact: this.options.redact });
     this.deployments.set(flowId, d);
     this.logLine(flowId, 'info', `deploying version ${opts.version ?? '?'}${opts.fromStart ? ' from the start' : ''}`);
     d.done = d.run.run().then(

@@ -72,6 +72,8 @@ export interface RunOptions {
   /** stateful flows: how often an aligned checkpoint is taken, ms (default: the flow's settings.checkpointIntervalMs) */
   checkpointIntervalMs?: number;
   leaseTtlMs?: number;
+  /** masks secrets in what a failed record or the run failed with (default: URL passwords; the server adds its stored secrets) */
+  redact?: (text: string) => string;
 }
 
 type Item = { port: string; records: SluiceRecord[]; tracker: Tracker } | 'end' | 'tick';
@@ -302,7 +304,7 @@ export class FlowRun {
   private fail(nodeId: string | undefined, err: unknown): void {
     if (!this.failure) {
       const user = err instanceof UserError;
-      let message = errorMessage(err);
+      let message = (this.options.redact ?? redactText)(errorMessage(err));
       if (nodeId && !(err instanceof NodeError) && !(err instanceof ConfigError)) message = `node ${nodeId}: ${message}`;
       this.failure = { message, user, node: nodeId ?? (err as { nodeId?: string }).nodeId };
       this.log.error(message);
@@ -514,7 +516,7 @@ export class FlowRun {
       for (const rec of records) {
         rec.meta.error ??= { node: r.node.id, message: 'failed' };
         // what a record failed with may echo a URL with its password: masked before it is shown or stored
-        rec.meta.error.message = redactText(rec.meta.error.message);
+        rec.meta.error.message = (this.options.redact ?? redactText)(rec.meta.error.message);
       }
       r.stats.errors += records.length;
       if (r.preview) r.preview.errors.push(...records.slice(0, Math.max(0, (this.options.preview?.sample ?? 100) - r.preview.errors.length)));

@@ -216,7 +216,14 @@ describe('errors and log lines of flows', () => {
     nodes: [
       { id: 'gen', type: 'core.generate', config: { dataset: 'counter', count: 3 } },
       // the password is made at run time (a flow document is the user's text, kept as written)
-      { id: 'boom', type: 'core.map', config: { code: `(v) => { throw new Error('cannot reach postgres://app:' + ${JSON.stringify(S.echo.split('-'))}.join('-') + '@db:5432/shop') }` } },
+      // and a stored secret (pg-field's password) appears as a plain value, as a driver may echo it
+      {
+        id: 'boom',
+        type: 'core.map',
+        config: {
+          code: `(v) => { throw new Error('cannot reach postgres://app:' + ${JSON.stringify(S.echo.split('-'))}.join('-') + '@db:5432/shop; password ' + ${JSON.stringify(S.field.split('-'))}.join('-') + ' refused') }`,
+        },
+      },
       { id: 'out', type: 'file.sink', config: { path: './echo.jsonl' } },
     ],
     edges: [
@@ -241,10 +248,10 @@ describe('errors and log lines of flows', () => {
     await waitFor('echo', ['completed', 'failed']);
     const letters = await api('GET', '/api/flows/echo/dead-letters');
     expect(letters.json).toHaveLength(3);
-    expect(letters.json[0].error).toContain('postgres://app:***@db:5432/shop');
+    expect(letters.json[0].error).toContain('postgres://app:***@db:5432/shop; password *** refused');
     const preview = await api('POST', '/api/flows/echo/preview?wait=true', {});
     expect(preview.status).toBe(200);
-    expect(preview.text).toContain('postgres://app:***@db:5432/shop');
+    expect(preview.text).toContain('postgres://app:***@db:5432/shop; password *** refused');
   });
 
   it.skipIf(!MY.available)('a deployment that fails on a stored connection’s wrong password reports it without the password', async () => {
