@@ -188,7 +188,7 @@ export interface ConnectorType {
   title: string;
   /** URL schemes that name it (`postgres`, `postgresql`): `sluice test-connection URL` picks the connector by them (none: no URL form) */
   schemes: string[];
-  /** the entry's fields; secrets (`password`) are write-only in the server */
+  /** the entry's fields; secret ones declared with `secret()` / `urlWithPassword()` (runtime/secrets.ts): write-only and encrypted in the server */
   entrySchema: z.ZodType;
   /** never throws for a connection problem: `ok: false` with the error and a hint */
   test(config: Record<string, unknown>, options: { resolvePath: (path: string) => string; timeoutMs?: number }): Promise<ConnectionTestResult>;
