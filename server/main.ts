@@ -19,7 +19,7 @@ import { redactingLog, stdoutLog, type ServerLog } from './log.js';
 import { packageRoot } from './package-root.js';
 import { createSluiceServer } from './server.js';
 import { ControlStore } from './store/control-store.js';
-import { CONTROL_DB, STATE_DB, prepareDataDir, restrictDataFiles } from './store/data-files.js';
+import { CONTROL_DB, STATE_DB, claimDataDir, prepareDataDir, restrictDataFiles } from './store/data-files.js';
 import { KEY_ENV, KEY_FILE, PENDING_KEY_FILE, SecretBox, SecretKeyError, loadSecretBox, parseKey } from './store/secret-box.js';
 import { secretFieldsOfType } from './connections.js';
 import { redactText } from '../runtime/redact.js';
@@ -82,6 +82,7 @@ export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()
   const server = createSluiceServer({ registry, store, manager, log, version, editorDir: join(root, 'dist', 'editor') });
 
   let stopping = false;
+  let release = () => {};
   const shutdown = (signal: string) => {
     if (stopping) {
       log.warn(`${signal} again: exiting now without waiting for deployments to commit`);
@@ -94,6 +95,7 @@ export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()
       .then(async () => {
         await checkpoints.close();
         store.close();
+        release();
         log.info('stopped');
         process.exit(0);
       })
@@ -106,6 +108,7 @@ export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 
   const address = await server.listen(opts.port, opts.host);
+  release = claimDataDir(dataDir);
   log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (data in ${dataDir})`);
   await server.context.deployments.restore();
 }

@@ -11,13 +11,15 @@ import { Command, CommanderError } from 'commander';
 import { createRegistry } from '../nodes/catalog.js';
 import { UserError } from '../runtime/errors.js';
 import { openControlStore } from './main.js';
-import { CONTROL_DB, restrictDataFiles } from './store/data-files.js';
+import { CONTROL_DB, restrictDataFiles, runningServer } from './store/data-files.js';
 import { KEY_ENV, KEY_FILE, PENDING_KEY_FILE, SecretBox, newKeyText, parseKey, writeKeyFile } from './store/secret-box.js';
 
 export const NEW_KEY_ENV = 'SLUICE_NEW_SECRET_KEY';
 
 export function rotateKey(dataDir: string, newKey: string | undefined, env: Record<string, string | undefined> = process.env): string {
   if (!existsSync(join(dataDir, CONTROL_DB))) throw new UserError(`${join(dataDir, CONTROL_DB)} does not exist: --data names the server's data directory`);
+  const pid = runningServer(dataDir);
+  if (pid !== undefined) throw new UserError(`a Sluice server (pid ${pid}) is running on ${dataDir}: stop it first, it holds the current key`);
   const fromEnv = Boolean(env[KEY_ENV]);
   const given = newKey ?? env[NEW_KEY_ENV];
   if (fromEnv && !given) {

@@ -296,7 +296,10 @@ describe('nothing in clear anywhere', () => {
     expect(server.output()).toContain('POST /api/connections 201');
     expect(leaked(server.output())).toEqual([]);
     expect(scanDataDir(dataDir)).toEqual([]);
+    // the key cannot be rotated under a running server (it holds the current key)
+    expect(sluice(['secrets', 'rotate-key', '--data', dataDir])).toMatchObject({ code: 2, out: expect.stringMatching(/^sluice secrets: a Sluice server \(pid \d+\) is running on .*: stop it first/) });
     await server.stop();
+    expect(existsSync(join(dataDir, 'sluice.pid'))).toBe(false);
     expect(leaked(server.output())).toEqual([]);
     expect(scanDataDir(dataDir)).toEqual([]);
   });
