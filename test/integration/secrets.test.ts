@@ -11,6 +11,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync }
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
+import { io, type Socket } from 'socket.io-client';
 import pg from 'pg';
 import { createRegistry } from '../../nodes/catalog.js';
 import { secretFieldsOfType } from '../../server/connections.js';
@@ -210,6 +211,22 @@ describe('connections with secrets in every form', () => {
 });
 
 describe('errors and log lines of flows', () => {
+  // every socket.io event about these flows (status, log, preview:*) is kept with the responses
+  let socket: Socket;
+  const events: string[] = [];
+  beforeAll(async () => {
+    socket = io(server.url, { transports: ['websocket'], reconnection: false });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', reject);
+    });
+    socket.onAny((event: string, payload: unknown) => events.push(`${event} ${JSON.stringify(payload)}`));
+    for (const flowId of ['echo', 'wrong-password']) await socket.emitWithAck('subscribe', { flowId });
+  });
+  afterAll(() => {
+    socket?.close();
+    seen.push(...events);
+  });
   const echo = {
     apiVersion: 'sluice/v1',
     name: 'echo',
@@ -259,6 +276,12 @@ describe('errors and log lines of flows', () => {
     expect((await api('POST', '/api/flows/wrong-password/deploy')).status).toBe(202);
     const status = await waitFor('wrong-password', ['failed']);
     expect(status.error).toMatch(/access denied/i);
+  });
+
+  it.skipIf(!MY.available)('sends the failure and its log lines over socket.io without the password', async () => {
+    expect(events.some((e) => e.startsWith('log ') && /echo/.test(e))).toBe(true);
+    expect(events.some((e) => e.startsWith('status ') && /access denied/i.test(e))).toBe(true);
+    expect(events.flatMap(leaked)).toEqual([]);
   });
 });
 
