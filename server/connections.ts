@@ -84,11 +84,12 @@ export function connectionIssues(registry: NodeRegistry, type: string, config: R
   const schema = connector.entrySchema instanceof z.ZodObject ? connector.entrySchema.strict() : connector.entrySchema;
   const parsed = schema.safeParse({ ...config, type });
   if (parsed.success) return [];
-  return parsed.error.issues.map((i) => {
-    const keys = i.code === 'unrecognized_keys' ? i.keys : [];
-    const at = [...i.path.map(String), ...(keys.length === 1 ? keys : [])].join('.');
-    return { path: at === 'type' ? 'type' : `config${at ? `.${at}` : ''}`, message: i.message };
-  });
+  const where = (path: PropertyKey[]) => (path.length === 1 && path[0] === 'type' ? 'type' : ['config', ...path.map(String)].join('.'));
+  return parsed.error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ path: where([...i.path, k]), message: `unknown field: the ${type} connector has no ${JSON.stringify(k)}` }))
+      : [{ path: where(i.path), message: i.message }],
+  );
 }
 
 /**

@@ -73,7 +73,8 @@ export class StaleVersionError extends Error {
   }
 }
 
-const SCHEMA_VERSION = 1;
+/** 2: the settings table (the key check); connection secrets sealed */
+const SCHEMA_VERSION = 2;
 
 export class ControlStore {
   private readonly db: Database.Database;
