@@ -3,7 +3,8 @@
  * with secrets in every form are stored, then every GET route, every line the server printed, every
  * error and every file of the data directory (byte-wise) is searched for them. Plus: a plain-text store
  * sealed on open, file modes, validation on write, and key rotation (key file and SLUICE_SECRET_KEY).
- * Real servers: MariaDB on 127.0.0.1:3306 (a wrong password), PostgreSQL on 127.0.0.1:5432.
+ * Real servers: MariaDB (MYSQL_URL, default 127.0.0.1:3306 root: a wrong password, and a user made with
+ * a password), PostgreSQL (PG_URL, default 127.0.0.1:5432).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -47,7 +48,31 @@ const S = {
   mysqlUrl: 'pw-myurl-Tt64c',
   echo: 'pw-echo-Vv17d',
   migrated: 'pw-old-Pp42s',
+  mysqlOk: 'pw-myok-Gg35r',
 };
+/** PostgreSQL's URL with S.migrated as its password (trust: any password is accepted), and that masked */
+const PG_WITH = (password: string) => {
+  const u = new URL(PG.url);
+  u.password = password;
+  return u.toString();
+};
+
+/** where MariaDB is, `host:port` */
+const MY_AT = (() => {
+  const u = new URL(MY.url);
+  return { host: u.hostname, port: Number(u.port || 3306), addr: `${u.hostname}:${u.port || 3306}` };
+})();
+/** a MariaDB user whose password is S.mysqlOk: a test that connects proves the stored secret opens right */
+const MY_USER = 'sluice_secret_test';
+
+async function mariadb(sql: string): Promise<void> {
+  const c = await mysql.createConnection({ uri: MY.url, connectTimeout: 3000 });
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
 const ALL = Object.values(S);
 
 let server: ServerProcess;
@@ -123,7 +148,7 @@ beforeAll(async () => {
   mkdirSync(dataDir);
   // a store as Sluice wrote it before encryption: secrets in clear, the file world-readable
   const old = new ControlStore(join(dataDir, 'sluice.db'));
-  old.createConnection('old-pg', 'postgres', { url: `postgres://postgres:${S.migrated}@127.0.0.1:5432/postgres`, password: S.migrated });
+  old.createConnection('old-pg', 'postgres', { url: PG_WITH(S.migrated), password: S.migrated });
   old.close();
   // as the first schema had it: no settings table (so no key check), user_version 1
   const raw = new Database(join(dataDir, 'sluice.db'));
@@ -132,11 +157,16 @@ beforeAll(async () => {
   raw.close();
   chmodSync(join(dataDir, 'sluice.db'), 0o644);
   expect(scanDataDir(dataDir)).toEqual([`sluice.db: ${S.migrated}`]);
+  if (MY.available) {
+    await mariadb(`DROP USER IF EXISTS '${MY_USER}'@'%'`);
+    await mariadb(`CREATE USER '${MY_USER}'@'%' IDENTIFIED BY '${S.mysqlOk}'`);
+  }
   server = await startServer({ cwd, dataDir, env: { SLUICE_SECRET_KEY: '' } });
 }, 60_000);
 
 afterAll(async () => {
   await server?.stop();
+  if (MY.available) await mariadb(`DROP USER IF EXISTS '${MY_USER}'@'%'`);
 });
 
 describe('a store written before encryption', () => {
@@ -145,7 +175,7 @@ describe('a store written before encryption', () => {
     for (const f of readdirSync(dataDir)) expect(mode(join(dataDir, f)), f).toBe(0o600);
     expect(readdirSync(dataDir).sort()).toEqual(expect.arrayContaining(['secret.key', 'sluice.db', 'sluice.db-wal', 'sluice.db-shm', 'sluice-state.db']));
     const c = await api('GET', '/api/connections/old-pg');
-    expect(c.json.config).toEqual({ url: 'postgres://postgres:***@127.0.0.1:5432/postgres', hasPassword: true });
+    expect(c.json.config).toEqual({ url: PG_WITH('***'), hasPassword: true });
   });
 });
 
@@ -156,8 +186,8 @@ describe('connections with secrets in every form', () => {
       { name: 'pg-url', type: 'postgres', config: { url: `postgres://app:${S.url}@127.0.0.1:5432/postgres` } },
       { name: 'pg-tls', type: 'postgres', config: { host: 'db.example', tls: { key: S.tlsKey, passphrase: S.passphrase, rejectUnauthorized: false } } },
       { name: 'mongo-url', type: 'mongodb', config: { url: `mongodb://reader:${S.mongo}@127.0.0.1:27017/shop?authSource=admin` } },
-      { name: 'my-field', type: 'mysql', config: { host: '127.0.0.1', port: 3306, user: 'root', password: S.mysqlField } },
-      { name: 'my-url', type: 'mariadb', config: { url: `mysql://root:${S.mysqlUrl}@127.0.0.1:3306/mysql` } },
+      { name: 'my-field', type: 'mysql', config: { host: MY_AT.host, port: MY_AT.port, user: 'root', password: S.mysqlField } },
+      { name: 'my-url', type: 'mariadb', config: { url: `mysql://root:${S.mysqlUrl}@${MY_AT.addr}/mysql` } },
     ];
     for (const b of bodies) expect((await api('POST', '/api/connections', b)).status, b.name).toBe(201);
     const list = (await api('GET', '/api/connections')).json as { name: string; config: Record<string, unknown> }[];
@@ -166,7 +196,7 @@ describe('connections with secrets in every form', () => {
     expect(byName['pg-url']).toEqual({ url: 'postgres://app:***@127.0.0.1:5432/postgres' });
     expect(byName['pg-tls']).toEqual({ host: 'db.example', tls: { hasKey: true, hasPassphrase: true, rejectUnauthorized: false } });
     expect(byName['mongo-url']).toEqual({ url: 'mongodb://reader:***@127.0.0.1:27017/shop?authSource=admin' });
-    expect(byName['my-url']).toEqual({ url: 'mysql://root:***@127.0.0.1:3306/mysql' });
+    expect(byName['my-url']).toEqual({ url: `mysql://root:***@${MY_AT.addr}/mysql` });
   });
 
   it('keeps the stored password when a save sends back the masked URL or the flags', async () => {
@@ -194,6 +224,13 @@ describe('connections with secrets in every form', () => {
     expect((await api('GET', '/api/connections/bad-port')).status).toBe(404);
   });
 
+  it.skipIf(!MY.available)('a connection test with the right password, stored encrypted, connects (the secret opens as it was written)', async () => {
+    expect((await api('POST', '/api/connections', { name: 'my-ok', type: 'mysql', config: { url: `mysql://${MY_USER}:${S.mysqlOk}@${MY_AT.addr}/` } })).status).toBe(201);
+    const r = await api('POST', '/api/connections/my-ok/test');
+    expect(r.json).toMatchObject({ ok: true });
+    expect(leaked(r.text)).toEqual([]);
+  });
+
   it.skipIf(!MY.available)('a failed connection test against MariaDB with a wrong password names the problem, not the password', async () => {
     for (const name of ['my-field', 'my-url']) {
       const r = await api('POST', `/api/connections/${name}/test`);
@@ -209,9 +246,10 @@ describe('connections with secrets in every form', () => {
   });
 
   it.skipIf(!MY.available)('the CLI test-connection masks the URL password in what it prints', () => {
-    const r = sluice(['test-connection', `mysql://root:${S.mysqlUrl}@127.0.0.1:3306/mysql`]);
+    const r = sluice(['test-connection', `mysql://root:${S.mysqlUrl}@${MY_AT.addr}/mysql`]);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/^mysql:\/\/root:\*\*\*@127\.0\.0\.1:3306\/mysql: failed: .*access denied/im);
+    expect(r.out.startsWith(`mysql://root:***@${MY_AT.addr}/mysql: failed: `)).toBe(true);
+    expect(r.out).toMatch(/access denied/i);
     expect(leaked(r.out)).toEqual([]);
   });
 });
@@ -339,7 +377,7 @@ describe('the key', () => {
     const keyFile = join(dataDir, 'secret.key');
     const before = readFileSync(keyFile, 'utf8');
     const r = sluice(['secrets', 'rotate-key', '--data', dataDir]);
-    expect(r.out).toMatch(/^re-encrypted the secrets of 7 connection\(s\) under a new key in .*secret\.key$/m);
+    expect(r.out).toMatch(new RegExp(`^re-encrypted the secrets of ${MY.available ? 8 : 7} connection\\(s\\) under a new key in .*secret\\.key$`, 'm'));
     expect(r.code).toBe(0);
     const after = readFileSync(keyFile, 'utf8');
     expect(after).not.toBe(before);
