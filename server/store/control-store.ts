@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { rawUrlPassword } from '../../runtime/redact.js';
-import { getPath, isPlainObject, secretValues, setPath, type SecretFields } from '../../runtime/secrets.js';
+import { getPath, secretValues, setPath, type SecretFields } from '../../runtime/secrets.js';
 import { isSealed, SecretKeyError, type SecretBox } from './secret-box.js';
 
 export interface ControlStoreOptions {
@@ -171,36 +171,43 @@ export class ControlStore {
     return (this.stmts.setting.get(name) as { value: string } | undefined)?.value;
   }
 
-  /** a config as stored: each declared secret (and each URL holding a password) sealed */
-  private seal(type: string, config: Record<string, unknown>, box = this.box): Record<string, unknown> {
+  /**
+   * A config as stored: each declared secret (and each URL holding a password) sealed. `written`: the
+   * config comes from a save, so every declared value is plain text and is sealed whatever it looks
+   * like; otherwise (a stored config being migrated) values already sealed are left as they are.
+   */
+  private seal(type: string, config: Record<string, unknown>, written: boolean, box = this.box): Record<string, unknown> {
     if (!box) return config;
     const fields = this.fieldsOf(type);
+    const plain = (v: unknown): v is string => typeof v === 'string' && (written || !isSealed(v));
     let out = config;
     for (const p of fields.paths) {
       const v = getPath(out, p);
-      if (typeof v === 'string' && v !== '' && !isSealed(v)) out = setPath(out, p, box.seal(v));
+      if (plain(v) && v !== '') out = setPath(out, p, box.seal(v));
     }
     for (const p of fields.urlPaths) {
       const v = getPath(out, p);
-      if (typeof v === 'string' && !isSealed(v) && rawUrlPassword(v) !== undefined) out = setPath(out, p, box.seal(v));
+      if (plain(v) && rawUrlPassword(v) !== undefined) out = setPath(out, p, box.seal(v));
     }
     return out;
   }
 
-  /** a stored config with every sealed value opened */
-  private open(id: string, value: unknown, box = this.box): unknown {
-    if (isSealed(value)) {
+  /** a stored config with its declared secrets opened (nothing else is ever sealed) */
+  private open(id: string, type: string, config: Record<string, unknown>, box = this.box): Record<string, unknown> {
+    const fields = this.fieldsOf(type);
+    let out = config;
+    for (const p of [...fields.paths, ...fields.urlPaths]) {
+      const v = getPath(out, p);
+      if (!isSealed(v)) continue;
       if (!box) throw new SecretKeyError(`connection ${id} holds encrypted secrets, and this store was opened without a key`);
-      return box.open(value, `connection ${id}'s secrets`);
+      out = setPath(out, p, box.open(v, `connection ${id}'s secrets`));
     }
-    if (Array.isArray(value)) return value.map((v) => this.open(id, v, box));
-    if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.open(id, v, box)]));
-    return value;
+    return out;
   }
 
   /** true when a declared secret of the stored config is in clear */
   private hasPlainSecret(type: string, config: Record<string, unknown>): boolean {
-    return JSON.stringify(this.seal(type, config)) !== JSON.stringify(config);
+    return JSON.stringify(this.seal(type, config, false)) !== JSON.stringify(config);
   }
 
   /** a store written before encryption (or a type that has since declared a secret): sealed in place, old pages wiped */
@@ -210,7 +217,7 @@ export class ControlStore {
     const firstKey = this.setting('secret_key_check') === undefined;
     if (plain.length === 0 && !firstKey) return;
     this.db.transaction(() => {
-      for (const r of plain) this.stmts.updateConnection.run(r.type, JSON.stringify(this.seal(r.type, JSON.parse(r.config))), r.updated_at, r.id);
+      for (const r of plain) this.stmts.updateConnection.run(r.type, JSON.stringify(this.seal(r.type, JSON.parse(r.config), false)), r.updated_at, r.id);
       this.stmts.setSetting.run('secret_key_check', this.box!.seal(KEY_CHECK));
     })();
     if (plain.length > 0) this.compact();
@@ -232,7 +239,7 @@ export class ControlStore {
     this.db.transaction(() => {
       for (const r of this.stmts.connections.all() as ConnectionRow[]) {
         const stored = JSON.parse(r.config) as Record<string, unknown>;
-        const sealed = this.seal(r.type, this.open(r.id, stored, current) as Record<string, unknown>, next);
+        const sealed = this.seal(r.type, this.open(r.id, r.type, stored, current), true, next);
         if (JSON.stringify(sealed) !== r.config) n++;
         this.stmts.updateConnection.run(r.type, JSON.stringify(sealed), r.updated_at, r.id);
       }
@@ -334,14 +341,14 @@ export class ControlStore {
   }
 
   private toConnection(r: ConnectionRow): StoredConnection {
-    const config = this.open(r.id, JSON.parse(r.config)) as Record<string, unknown>;
+    const config = this.open(r.id, r.type, JSON.parse(r.config));
     return { id: r.id, type: r.type, config, createdAt: r.created_at, updatedAt: r.updated_at };
   }
 
   createConnection(id: string, type: string, config: Record<string, unknown>): StoredConnection {
     const now = Date.now();
     try {
-      this.stmts.insertConnection.run(id, type, JSON.stringify(this.seal(type, config)), now, now);
+      this.stmts.insertConnection.run(id, type, JSON.stringify(this.seal(type, config, true)), now, now);
       this.knownSecrets = undefined;
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new DuplicateError(`a connection named ${id} exists`);
@@ -352,7 +359,7 @@ export class ControlStore {
 
   /** undefined when there is no such connection */
   updateConnection(id: string, type: string, config: Record<string, unknown>): StoredConnection | undefined {
-    const changed = this.stmts.updateConnection.run(type, JSON.stringify(this.seal(type, config)), Date.now(), id).changes;
+    const changed = this.stmts.updateConnection.run(type, JSON.stringify(this.seal(type, config, true)), Date.now(), id).changes;
     this.knownSecrets = undefined;
     return changed ? this.getConnection(id) : undefined;
   }

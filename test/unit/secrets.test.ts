@@ -9,6 +9,7 @@ import { createRegistry } from '../../nodes/catalog.js';
 import { errorMessage } from '../../runtime/errors.js';
 import { redactText, redactUrl } from '../../runtime/redact.js';
 import { secretFieldsOf, secretValues } from '../../runtime/secrets.js';
+import { secretFieldsOfType } from '../../server/connections.js';
 import { openControlStore } from '../../server/main.js';
 import { ControlStore } from '../../server/store/control-store.js';
 import { newKeyText, parseKey, SecretBox } from '../../server/store/secret-box.js';
@@ -102,6 +103,19 @@ describe('a data directory', () => {
     expect(existsSync(join(dir, 'secret.key'))).toBe(false);
   });
 
+  it('seals what a save sends even when it looks sealed, and opens only declared fields', () => {
+    const dir = join(tempDir(), 'data');
+    const store = openControlStore(dir, createRegistry(), {});
+    try {
+      const lookalike = 'sluice-secret:v1:AAAA';
+      store.createConnection('c', 'postgres', { host: lookalike, password: lookalike });
+      expect(store.getConnection('c')!.config).toEqual({ host: lookalike, password: lookalike });
+      expect(store.listConnections()).toHaveLength(1);
+    } finally {
+      store.close();
+    }
+  });
+
   it('a store opened without a key refuses sealed values instead of handing them out', () => {
     const dir = join(tempDir(), 'data');
     openControlStore(dir, createRegistry(), {}).close();
@@ -114,7 +128,8 @@ describe('a data directory', () => {
     const store = openControlStore(dir, createRegistry(), {});
     store.createConnection('c', 'postgres', { password: 'pw' });
     store.close();
-    const again = new ControlStore(join(dir, 'sluice.db'));
+    const registry = createRegistry();
+    const again = new ControlStore(join(dir, 'sluice.db'), { secretFields: (t) => secretFieldsOfType(registry, t) });
     try {
       expect(() => again.getConnection('c')).toThrow(/connection c holds encrypted secrets, and this store was opened without a key/);
     } finally {
