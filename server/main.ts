@@ -1,9 +1,10 @@
 /**
  * `sluice serve` (and `node dist/server/main.js`): the server with its data directory (`./data`:
- * sluice.db for flows and connections, sluice-state.db for positions, secret.key unless SLUICE_SECRET_KEY), the demo flow on first start,
- * the built editor, and a graceful stop on SIGINT/SIGTERM (deployments finish their batches and commit).
+ * sluice.db for flows and connections, sluice-state.db for positions, secret.key unless
+ * SLUICE_SECRET_KEY is set), the demo flow on first start, the built editor, and a graceful stop on
+ * SIGINT/SIGTERM (deployments finish their batches and commit).
  */
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
@@ -18,38 +19,15 @@ import { validateInput } from './flow-input.js';
 import { redactingLog, stdoutLog, type ServerLog } from './log.js';
 import { packageRoot } from './package-root.js';
 import { createSluiceServer } from './server.js';
-import { ControlStore } from './store/control-store.js';
-import { CONTROL_DB, STATE_DB, claimDataDir, prepareDataDir, restrictDataFiles } from './store/data-files.js';
-import { KEY_ENV, KEY_FILE, PENDING_KEY_FILE, SecretBox, SecretKeyError, loadSecretBox, parseKey } from './store/secret-box.js';
-import { secretFieldsOfType } from './connections.js';
+import type { ControlStore } from './store/control-store.js';
+import { STATE_DB, claimDataDir, restrictDataFiles } from './store/data-files.js';
+import { openControlStore } from './store/open-control-store.js';
 import { redactText } from '../runtime/redact.js';
 
 export interface ServeOptions {
   port: number;
   host: string;
   data: string;
-}
-
-/**
- * The data directory's control store (made 0700/0600 if new, chmodded otherwise), its secrets sealed
- * under `SLUICE_SECRET_KEY` or the directory's key file. A wrong or missing key is a UserError.
- */
-export function openControlStore(dataDir: string, registry: NodeRegistry, env: Record<string, string | undefined> = process.env): ControlStore {
-  prepareDataDir(dataDir);
-  const open = (box: (hasSecrets: boolean) => SecretBox) =>
-    new ControlStore(join(dataDir, CONTROL_DB), { secretFields: (type) => secretFieldsOfType(registry, type), secretBox: box });
-  let store: ControlStore;
-  try {
-    store = open((hasSecrets) => loadSecretBox(dataDir, env, hasSecrets));
-  } catch (err) {
-    // a key rotation that stopped between re-encrypting and replacing the key file: finish it
-    const pending = join(dataDir, PENDING_KEY_FILE);
-    if (!(err instanceof SecretKeyError) || env[KEY_ENV] || !existsSync(pending)) throw err;
-    store = open(() => new SecretBox(parseKey(readFileSync(pending, 'utf8'), pending), pending));
-    renameSync(pending, join(dataDir, KEY_FILE));
-  }
-  restrictDataFiles(dataDir);
-  return store;
 }
 
 /** the demo flow, once, into a store created just now */

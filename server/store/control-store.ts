@@ -157,11 +157,16 @@ export class ControlStore {
     };
     this.fieldsOf = options.secretFields ?? (() => ({ paths: [], urlPaths: [] }));
     if (options.secretBox) {
-      const check = this.setting('secret_key_check');
-      const box = options.secretBox(check !== undefined);
-      if (check !== undefined) box.open(check, `${path}'s secrets`);
-      this.box = box;
-      this.sealPlainSecrets();
+      try {
+        const check = this.setting('secret_key_check');
+        const box = options.secretBox(check !== undefined);
+        if (check !== undefined) box.open(check, `${path}'s secrets`);
+        this.box = box;
+        this.sealPlainSecrets();
+      } catch (err) {
+        this.db.close(); // no key, no store: nothing half-open is left behind
+        throw err;
+      }
     }
   }
 

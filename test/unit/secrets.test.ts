@@ -10,7 +10,7 @@ import { errorMessage } from '../../runtime/errors.js';
 import { redactText, redactUrl } from '../../runtime/redact.js';
 import { secretFieldsOf, secretValues } from '../../runtime/secrets.js';
 import { secretFieldsOfType } from '../../server/connections.js';
-import { openControlStore } from '../../server/main.js';
+import { openControlStore } from '../../server/store/open-control-store.js';
 import { ControlStore } from '../../server/store/control-store.js';
 import { newKeyText, parseKey, SecretBox } from '../../server/store/secret-box.js';
 import { tempDir } from '../helpers/node-harness.js';
