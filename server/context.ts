@@ -1,5 +1,6 @@
 /** What the HTTP and socket.io layers are built from: every dependency handed in, no module singletons. */
 import type { DeploymentManager } from '../runtime/deploy/manager.js';
+import type { HostPolicy } from '../runtime/host-policy.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import type { SecretFieldsByType } from './connections.js';
 import type { DeployService } from './deployments.js';
@@ -17,6 +18,8 @@ export interface AppContext {
   secretFields: SecretFieldsByType;
   /** what `${env:NAME}` in flows resolves against */
   env: Record<string, string | undefined>;
+  /** what flows may reach: files inside the roots only, allowed env names only (server/policy.ts) */
+  policy: HostPolicy;
   /** relative paths in flows and connections resolve against it */
   cwd: string;
   log: ServerLog;

@@ -5,6 +5,7 @@
  */
 import { compileFlow } from '../runtime/flow/compile.js';
 import type { DeploymentManager, DeploymentStatus } from '../runtime/deploy/manager.js';
+import type { HostPolicy } from '../runtime/host-policy.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { errorMessage } from '../runtime/errors.js';
 import { withStoredConnections } from './connections.js';
@@ -17,6 +18,8 @@ export interface DeployServiceDeps {
   manager: DeploymentManager;
   registry: NodeRegistry;
   env: Record<string, string | undefined>;
+  /** what the flows may reach; absent: everything */
+  policy?: HostPolicy;
   log: ServerLog;
 }
 
@@ -38,7 +41,7 @@ export class DeployService {
       throw notFound(latest ? `flow ${flowId} has no version ${version} (the latest is ${latest.version})` : `no flow named ${flowId}`);
     }
     const doc = withStoredConnections(flow.document, this.deps.store.listConnections());
-    return { version: flow.version, plan: compileFlow(doc, this.deps.registry, { env: this.deps.env }) };
+    return { version: flow.version, plan: compileFlow(doc, this.deps.registry, { env: this.deps.env, policy: this.deps.policy }) };
   }
 
   async deploy(flowId: string, opts: { version?: number; fromStart?: boolean } = {}): Promise<DeploymentStatus> {

@@ -1,6 +1,7 @@
 /**
  * `sluice serve` (and `node dist/server/main.js`): the server with its data directory (`./data`:
- * sluice.db for flows and connections, sluice-state.db for positions), the demo flow on first start,
+ * sluice.db for flows and connections, sluice-state.db for positions), its file roots and env policy
+ * (server/policy.ts), the demo flow on first start,
  * the built editor, and a graceful stop on SIGINT/SIGTERM (deployments finish their batches and commit).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -17,21 +18,29 @@ import { canonicalDocument } from './flow-format.js';
 import { validateInput } from './flow-input.js';
 import { stdoutLog, type ServerLog } from './log.js';
 import { packageRoot } from './package-root.js';
+import { serverPolicy } from './policy.js';
 import { createSluiceServer } from './server.js';
+import type { HostPolicy } from '../runtime/host-policy.js';
 import { ControlStore } from './store/control-store.js';
 
 export interface ServeOptions {
   port: number;
   host: string;
   data: string;
+  /** directories flows may read and write (default `<data>/files`) */
+  files?: string[];
+  /** env names flows may read besides those with a prefix of envPrefix */
+  envAllow?: string[];
+  /** default [SLUICE_FLOW_] */
+  envPrefix?: string[];
 }
 
 /** the demo flow, once, into a store created just now */
-function seedDemo(store: ControlStore, registry: NodeRegistry, root: string, log: ServerLog): void {
+function seedDemo(store: ControlStore, registry: NodeRegistry, policy: HostPolicy, root: string, log: ServerLog): void {
   if (!store.created || store.countFlows() > 0) return;
   const file = join(root, 'examples', 'orders-demo.yaml');
   if (!existsSync(file)) return;
-  const { issues, raw } = validateInput({ registry, env: process.env }, { text: readFileSync(file, 'utf8'), format: 'yaml' });
+  const { issues, raw } = validateInput({ registry, env: process.env, policy }, { text: readFileSync(file, 'utf8'), format: 'yaml' });
   if (hasErrors(issues) || !raw) {
     log.warn(`demo flow not added: ${file}: ${issues.map(formatIssue).join('; ')}`);
     return;
@@ -44,12 +53,13 @@ export async function serve(opts: ServeOptions, log: ServerLog = stdoutLog()): P
   const root = packageRoot();
   const dataDir = resolve(opts.data);
   const registry = createRegistry();
+  const policy = serverPolicy({ dataDir: opts.data, files: opts.files, envAllow: opts.envAllow, envPrefixes: opts.envPrefix });
   const store = new ControlStore(join(dataDir, 'sluice.db'));
   const checkpoints = new SqliteCheckpointStore(join(dataDir, 'sluice-state.db'));
   const manager = new DeploymentManager({ store: checkpoints, cwd: process.cwd(), log });
-  seedDemo(store, registry, root, log);
+  seedDemo(store, registry, policy, root, log);
   const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-  const server = createSluiceServer({ registry, store, manager, log, version, editorDir: join(root, 'dist', 'editor') });
+  const server = createSluiceServer({ registry, store, manager, log, policy, version, editorDir: join(root, 'dist', 'editor') });
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -76,9 +86,11 @@ export async function serve(opts: ServeOptions, log: ServerLog = stdoutLog()): P
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 
   const address = await server.listen(opts.port, opts.host);
-  log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (data in ${dataDir})`);
+  log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (data in ${dataDir}; flows' files ${policy.files!.description})`);
   await server.context.deployments.restore();
 }
+
+const collect = (v: string, previous: string[] = []) => [...previous, v];
 
 const port = (v: string) => {
   const n = Number(v);
@@ -94,13 +106,27 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--port <n>', 'port to listen on, 0 for a free one (default: env PORT, else 8080)', port)
     .option('--host <host>', 'address to listen on (default: env HOST, else 0.0.0.0)')
     .option('--data <dir>', 'data directory: sluice.db and sluice-state.db', './data')
+    .option(
+      '--files <dir>',
+      'a directory flows may read and write files in (repeatable; default <data>/files, created on start). Relative paths in flows resolve against the first; the data directory is never reachable',
+      collect,
+    )
+    .option('--env-allow <name>', 'an environment variable flows may read with ${env:NAME} (repeatable); never inside code fields', collect)
+    .option('--env-prefix <prefix>', 'env names starting with it are readable by flows (repeatable; default SLUICE_FLOW_)', collect)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   let opts: ServeOptions;
   try {
     program.parse(argv, { from: 'user' });
     const o = program.opts<Partial<ServeOptions>>();
-    opts = { port: o.port ?? (process.env.PORT ? port(process.env.PORT) : 8080), host: o.host ?? process.env.HOST ?? '0.0.0.0', data: o.data! };
+    opts = {
+      port: o.port ?? (process.env.PORT ? port(process.env.PORT) : 8080),
+      host: o.host ?? process.env.HOST ?? '0.0.0.0',
+      data: o.data!,
+      files: o.files,
+      envAllow: o.envAllow,
+      envPrefix: o.envPrefix,
+    };
   } catch (err) {
     if (err instanceof InvalidArgumentError) process.stderr.write(`sluice serve: PORT ${err.message}\n`);
     process.exit(err instanceof CommanderError && err.exitCode === 0 ? 0 : 2);

@@ -7,6 +7,9 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { Server as SocketServer } from 'socket.io';
 import type { DeploymentManager } from '../runtime/deploy/manager.js';
+import { FileRoots } from '../runtime/files.js';
+import { DEFAULT_ENV_PREFIX } from '../runtime/flow/env.js';
+import type { HostPolicy } from '../runtime/host-policy.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { createApp } from './app.js';
 import type { SecretFieldsByType } from './connections.js';
@@ -26,6 +29,8 @@ export interface ServerDeps {
   env?: Record<string, string | undefined>;
   /** default: process.cwd() */
   cwd?: string;
+  /** what flows may reach (server/policy.ts builds it from the flags); default: files in `cwd` only, SLUICE_FLOW_* env names */
+  policy?: HostPolicy;
   log?: ServerLog;
   version?: string;
   editorDir?: string;
@@ -47,14 +52,16 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
   const log = deps.log ?? silentLog;
   const cwd = deps.cwd ?? process.cwd();
   const env = deps.env ?? process.env;
+  const policy = deps.policy ?? { files: new FileRoots({ roots: [cwd] }), env: { prefixes: [DEFAULT_ENV_PREFIX], allow: [] } };
   const context: AppContext = {
     registry: deps.registry,
     store: deps.store,
     manager: deps.manager,
-    deployments: new DeployService({ store: deps.store, manager: deps.manager, registry: deps.registry, env, log }),
+    deployments: new DeployService({ store: deps.store, manager: deps.manager, registry: deps.registry, env, policy, log }),
     previews: new PreviewService({ cwd, maxConcurrent: deps.maxPreviews }),
     secretFields: deps.secretFields ?? {},
     env,
+    policy,
     cwd,
     log,
     version: deps.version ?? '0.0.0',

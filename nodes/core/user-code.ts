@@ -3,10 +3,10 @@
  * evaluates the user's function on each record's `value` and, where the source knows it, `before`.
  */
 import { z } from 'zod';
-import type { CallResult, SluiceRecord, UserFunction } from '../../runtime/index.js';
+import { CODE_MARK, type CallResult, type SluiceRecord, type UserFunction } from '../../runtime/index.js';
 
 export const codeField = (example: string) =>
-  z.string().min(1, 'user code is required').describe(`JavaScript function, run in a sandbox once per record. Example: ${example}`);
+  z.string().min(1, 'user code is required').describe(`JavaScript function, run in a sandbox once per record. Example: ${example}`).meta(CODE_MARK);
 
 export interface Evaluated {
   record: SluiceRecord;

@@ -33,6 +33,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
+import { fileMark } from '../../runtime/index.js';
 import { defineNode, type NodeContext, type SinkInstance } from '../../runtime/node-api.js';
 import { TableRouter, routesByTable } from '../shared/table-router.js';
 import { keyPart, show } from '../shared/keys.js';
@@ -43,7 +44,7 @@ import { INT64_MAX, declaredSchema, type TableSchema } from '../shared/columns.j
 
 const configSchema = z
   .object({
-    path: z.string().min(1).describe('SQLite database file, created when missing; a relative path is resolved against the working directory'),
+    path: z.string().min(1).describe('SQLite database file, created when missing; a relative path is resolved against the working directory (in the server: against its first file root)').meta(fileMark('write')),
     table: z.string().min(1).describe('table to write. {table} and {schema} stand for the source table of each record ({table}: every table a multi-table source reads, each into its own table)'),
     keys: z
       .array(z.string().min(1))
@@ -87,7 +88,7 @@ class SqliteSink implements SinkInstance {
 
   private start(): void {
     const { config, nodeId } = this.ctx;
-    const abs = this.ctx.resolvePath(config.path);
+    const abs = this.ctx.files.resolve('path', config.path, { write: true });
     mkdirSync(dirname(abs), { recursive: true });
     const db = openDatabase(nodeId, config.path, abs, config.table, 'write');
     this.db = db;

@@ -6,9 +6,9 @@
  * checkpoints instead, where sources pause until nothing is in flight, so node state and positions are
  * saved together and agree. Preview mode runs the same loops on a bounded sample without writing.
  */
-import { resolve as resolvePath } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ConfigError, NodeError, UserError, errorMessage } from '../errors.js';
+import { fileAccess, unconfinedFiles } from '../files.js';
 import type { CompiledFlow, CompiledNode } from '../flow/compile.js';
 import { ERROR_PORT } from '../flow/schema.js';
 import type { LockService, Lease } from '../lock/lock.js';
@@ -327,7 +327,7 @@ export class FlowRun {
         warn: (m) => log.warn(`${node.id}: ${m}`),
         error: (m) => log.error(`${node.id}: ${m}`),
       },
-      resolvePath: (p) => resolvePath(cwd, p),
+      files: fileAccess(this.plan.policy?.files ?? unconfinedFiles(cwd), node.id),
       connection: (name) => flow.connections?.[name] as Record<string, unknown> | undefined,
       compile: async (code, field, options) => {
         try {

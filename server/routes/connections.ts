@@ -1,6 +1,7 @@
 /** /api/connections: named connection settings; secrets are write-only (see server/connections.ts). */
 import { Router, type Request } from 'express';
 import { z } from 'zod';
+import { unconfinedFiles } from '../../runtime/files.js';
 import { FLOW_NAME } from '../../runtime/flow/schema.js';
 import { parseInput } from '../body.js';
 import { knownTypes, mergeSecrets, redact, testConnection } from '../connections.js';
@@ -90,7 +91,7 @@ export function connectionRoutes(ctx: AppContext): Router {
 
   r.post('/:id/test', async (req, res) => {
     const c = find(req);
-    res.json(await testConnection(ctx.registry, c.type, c.config, ctx.cwd));
+    res.json(await testConnection(ctx.registry, c.type, c.config, ctx.policy.files ?? unconfinedFiles(ctx.cwd)));
   });
 
   return r;
