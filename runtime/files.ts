@@ -84,8 +84,8 @@ const inside = (path: string, dir: string) => {
 export interface FileRootsOptions {
   /** the directories flows may use, as the user wrote them (shown in messages); the first takes relative paths */
   roots: string[];
-  /** directories no flow may reach even inside a root (the server's data directory), as written */
-  protect?: string[];
+  /** directories (or files) no flow may reach even inside a root: `{ path: './data', label: "the server's data directory" }` */
+  protect?: { path: string; label: string }[];
   /** what `roots` and `protect` are relative to (default: the working directory) */
   cwd?: string;
 }
@@ -93,18 +93,18 @@ export interface FileRootsOptions {
 /** Paths confined to a few directories, symlinks included, with protected directories cut out of them. */
 export class FileRoots implements FilePolicy {
   private readonly roots: { shown: string; real: string }[];
-  private readonly protect: { shown: string; real: string; exceptions: string[] }[];
+  private readonly protect: { shown: string; label: string; real: string; exceptions: string[] }[];
   readonly description: string;
 
   constructor(options: FileRootsOptions) {
     if (options.roots.length === 0) throw new Error('FileRoots needs at least one root');
     const cwd = options.cwd ?? process.cwd();
     this.roots = options.roots.map((shown) => ({ shown, real: realPathOf(resolve(cwd, shown)) }));
-    this.protect = (options.protect ?? []).map((shown) => {
+    this.protect = (options.protect ?? []).map(({ path: shown, label }) => {
       const real = realPathOf(resolve(cwd, shown));
       // a root inside a protected directory (./data/files in ./data) stays usable; the rest of it does not
       const exceptions = this.roots.map((r) => r.real).filter((r) => r !== real && inside(r, real));
-      return { shown, real, exceptions };
+      return { shown, label, real, exceptions };
     });
     this.description = `confined to ${this.shownRoots()}`;
   }
@@ -129,7 +129,7 @@ export class FileRoots implements FilePolicy {
     }
     for (const p of this.protect) {
       if (inside(real, p.real) && !p.exceptions.some((e) => inside(real, e))) {
-        return { ok: false, message: `${path} is inside the server's data directory (${p.shown}), which flows cannot reach` };
+        return { ok: false, message: `${path} is inside ${p.label} (${p.shown}), which flows cannot reach` };
       }
     }
     if (!this.roots.some((r) => inside(real, r.real))) {

@@ -26,7 +26,7 @@ export function serverPolicy(o: ServerPolicyOptions): HostPolicy {
   const roots = o.files?.length ? o.files : [`${o.dataDir.replace(/[\\/]+$/, '')}/files`];
   for (const r of roots) mkdirSync(resolve(cwd, r), { recursive: true });
   return {
-    files: new FileRoots({ roots, protect: [o.dataDir], cwd }),
+    files: new FileRoots({ roots, protect: [{ path: o.dataDir, label: "the server's data directory" }], cwd }),
     env: { prefixes: o.envPrefixes ?? [DEFAULT_ENV_PREFIX], allow: o.envAllow ?? [] },
   };
 }

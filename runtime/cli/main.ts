@@ -52,10 +52,10 @@ function withPolicyFlags(cmd: Command): Command {
     .option('--env-prefix <prefix>', `with --env-allow or alone: env names starting with it resolve (repeatable; default ${DEFAULT_ENV_PREFIX} once either is given)`, collect);
 }
 
-/** the host policy the flags ask for; `protect` (the state file) stays unreachable inside the roots */
-function cliPolicy(flags: PolicyFlags, protect: string[] = []): HostPolicy | undefined {
+/** the host policy the flags ask for; the state file (`sluice run --state`) stays unreachable inside the roots */
+function cliPolicy(flags: PolicyFlags, stateFile?: string): HostPolicy | undefined {
   const policy: HostPolicy = {};
-  if (flags.files?.length) policy.files = new FileRoots({ roots: flags.files, protect });
+  if (flags.files?.length) policy.files = new FileRoots({ roots: flags.files, protect: stateFile ? [{ path: stateFile, label: 'the state file' }] : [] });
   if (flags.envAllow?.length || flags.envPrefix?.length) policy.env = { prefixes: flags.envPrefix ?? [DEFAULT_ENV_PREFIX], allow: flags.envAllow ?? [] };
   return policy.files || policy.env ? policy : undefined;
 }
@@ -146,7 +146,7 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
 type RunOptions = { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean } & PolicyFlags;
 
 async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry): Promise<number> {
-  const policy = cliPolicy(opts, [opts.state]);
+  const policy = cliPolicy(opts, opts.state);
   const plan = compileFlowText(readFlowFile(file), registry, { file, env: process.env, policy });
   for (const w of plan.warnings) if (w.severity === 'warning') process.stderr.write(`${file}: warning: ${formatIssue(w)}\n`);
   const store = opts.preview ? undefined : new SqliteCheckpointStore(resolve(opts.state));
