@@ -25,4 +25,4 @@ export { sleep } from './executor/queue.js';
 export { ERROR_PORT } from './flow/schema.js';
 export type { FileAccess } from './files.js';
 export { fileAccess, unconfinedFiles } from './files.js';
-export { CODE_MARK, fileMark } from './flow/schema-marks.js';
+export { CODE_MARK, CONNECTION_MARK, fileMark } from './flow/schema-marks.js';

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError, errorMessage, fileMark, type FileAccess } from '../../runtime/index.js';
+import { CONNECTION_MARK, ConfigError, errorMessage, fileMark, type FileAccess } from '../../runtime/index.js';
 
 export const tlsSchema = z
   .object({
@@ -41,8 +41,9 @@ export function connectionFieldsFor(type: string, urlExample: string) {
     connection: z
       .string()
       .min(1)
-      .optional()
-      .describe(`name of a connection in the flow's \`connections:\` map (type ${type}): keeps hosts and passwords out of the flow`),
+      .describe(`name of a connection in the flow's \`connections:\` map (type ${type}): keeps hosts and passwords out of the flow`)
+      .meta(CONNECTION_MARK)
+      .optional(),
     url: z.string().min(1).optional().describe(`${urlExample} (use \${env:NAME} for secrets); instead of \`connection\``),
     tls: tlsSchema.optional(),
   };

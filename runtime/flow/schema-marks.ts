@@ -1,8 +1,9 @@
 /**
  * Fields a config schema marks with zod `.meta()`: `{ code: true }` on user code (map and filter code,
- * expressions, custom reducers), `{ file: 'read' | 'write' | 'pem' }` on filesystem paths. One
+ * expressions, custom reducers), `{ file: 'read' | 'write' | 'pem' }` on filesystem paths (`pem`: a
+ * path or the PEM text itself), `{ connection: true }` on the name of a flow connection. One
  * declaration read by flow validation (env placeholders refused in code, paths confined to the host's
- * file roots) and, through the exported JSON Schema, by the editor (the code widget).
+ * file roots) and, through the exported JSON Schema, by the editor (the code widget, the connection picker).
  */
 import { z } from 'zod';
 
@@ -86,4 +87,5 @@ export function markedFields(schema: z.ZodType, value: unknown, mark: string): M
 
 /** `.meta()` marks, typed: import these rather than writing the objects by hand */
 export const CODE_MARK = { code: true } as const;
+export const CONNECTION_MARK = { connection: true } as const;
 export const fileMark = (mode: 'read' | 'write' | 'pem') => ({ file: mode }) as const;

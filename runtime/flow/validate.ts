@@ -220,7 +220,11 @@ function envGate(raw: Record<string, unknown>, registry: NodeRegistry, policy: H
       : envRefusal(env, name);
 }
 
-/** every path field (marked `.meta({ file })`) of the nodes' configs and the connections the host's file policy refuses */
+/**
+ * every path field (marked `.meta({ file })`) the host's file policy refuses: in the nodes' configs,
+ * and in the connections they use (named by fields marked `.meta({ connection })`; the server adds all
+ * its stored connections to the document, and one unused bad entry must not block every flow)
+ */
 function fileProblems(
   flow: FlowDocument,
   configs: Map<string, unknown>,
@@ -238,12 +242,16 @@ function fileProblems(
       if (!r.ok) out.push({ path: [...at, ...f.path], message: r.message });
     }
   };
+  const used = new Set<string>();
   flow.nodes.forEach((node, i) => {
     const type = types.get(node.id);
-    if (type && configs.has(node.id)) check(type.configSchema, configs.get(node.id), ['nodes', i, 'config']);
+    if (!type || !configs.has(node.id)) return;
+    check(type.configSchema, configs.get(node.id), ['nodes', i, 'config']);
+    for (const f of markedFields(type.configSchema, configs.get(node.id), 'connection')) if (typeof f.value === 'string') used.add(f.value);
   });
-  for (const [name, entry] of Object.entries(flow.connections ?? {})) {
-    const connector = registry.connector(entry.type);
+  for (const name of used) {
+    const entry = flow.connections?.[name];
+    const connector = entry && registry.connector(entry.type);
     if (connector) check(connector.entrySchema, entry, ['connections', name]);
   }
   return out;

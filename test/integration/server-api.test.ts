@@ -151,7 +151,7 @@ describe('flows', () => {
       ]),
     );
     expect((await call('GET', '/api/flows/beta')).status).toBe(404);
-    const fromEnv = await call('POST', '/api/flows', flowDoc('${env:SLUICE_TEST_NAME:-theta}'));
+    const fromEnv = await call('POST', '/api/flows', flowDoc('${env:SLUICE_FLOW_TEST_NAME:-theta}'));
     expect(fromEnv).toMatchObject({ status: 400, json: { details: [{ path: 'name' }] } });
   });
 
@@ -298,9 +298,12 @@ describe('connections', () => {
     expect(JSON.stringify(wrong.json)).not.toContain(secret);
   });
 
-  it('tests a sqlite connection by opening the file', async () => {
+  it('tests a sqlite connection by opening the file (inside the file roots only)', async () => {
+    new Database(join(server.dataDir, 'files', 'shop.db')).exec('CREATE TABLE t (id INTEGER)').close();
+    await call('POST', '/api/connections', { name: 'shop', type: 'sqlite', config: { path: 'shop.db' } });
+    expect(await call('POST', '/api/connections/shop/test')).toMatchObject({ status: 200, json: { ok: true, message: expect.stringMatching(/^opened .*shop\.db: 1 table$/) } });
     await call('POST', '/api/connections', { name: 'state', type: 'sqlite', config: { path: join(server.dataDir, 'sluice.db') } });
-    expect(await call('POST', '/api/connections/state/test')).toMatchObject({ status: 200, json: { ok: true, message: expect.stringMatching(/^opened /) } });
+    expect(await call('POST', '/api/connections/state/test')).toMatchObject({ status: 200, json: { ok: false, error: expect.stringMatching(/^path: .* is inside the server's data directory/) } });
     await call('POST', '/api/connections', { name: 'gone', type: 'sqlite', config: { path: './missing.db' } });
     expect(await call('POST', '/api/connections/gone/test')).toMatchObject({ status: 200, json: { ok: false, error: expect.stringMatching(/no such file/), hint: expect.any(String) } });
   });
@@ -328,7 +331,7 @@ describe('test runs (preview)', () => {
       expect(summary.preview.double.output.out[9].value).toEqual({ n: 10, twice: 20 });
       expect(summary.preview.out.wouldWrite.ops.c).toBe(50);
       expect(Array.isArray(logs)).toBe(true);
-      expect(existsSync(join(server.cwd, 'out-prev.jsonl'))).toBe(false);
+      expect(existsSync(join(server.dataDir, 'files', 'out-prev.jsonl'))).toBe(false);
     } finally {
       socket.close();
     }
@@ -444,7 +447,7 @@ describe('graceful shutdown', () => {
 
   it('stops deployments on SIGTERM so they commit, exits 0, and resumes them on the next start from where they stopped', async () => {
     const a = await startServer();
-    const out = join(a.cwd, 'out-resume-me.jsonl');
+    const out = join(a.dataDir, 'files', 'out-resume-me.jsonl'); // relative paths resolve in the first file root
     await callAt(a.url, 'POST', '/api/flows', flowDoc('resume-me', { count: 1_000_000, rate: 2000 }));
     const s1 = await connect(a.url);
     await s1.emitWithAck('subscribe', { flowId: 'resume-me' });

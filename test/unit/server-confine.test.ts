@@ -151,11 +151,17 @@ describe('files: only inside the roots', () => {
     const s = await start();
     const pg = source('postgres.source', { url: 'postgres://u@127.0.0.1:1/db', tables: ['public.t'], tls: { ca: '/etc/passwd' } });
     await expectRefusedEverywhere(s, pg, 'nodes[src].config.tls.ca', /^\/etc\/passwd is outside the allowed file roots/);
-    const inline = { ...source('file.source', { path: 'in.jsonl' }), connections: { state: { type: 'sqlite', path: join(s.dataDir, 'sluice.db') } } };
-    await expectRefusedEverywhere(s, inline, 'connections.state.path', /data directory/);
+    const viaConnection = { ...source('postgres.source', { connection: 'shop', tables: ['public.t'] }), connections: { shop: { type: 'postgres', url: 'postgres://u@127.0.0.1:1/db', tls: { key: '../../key.pem' } } } };
+    await expectRefusedEverywhere(s, viaConnection, 'connections.shop.tls.key', /^\.\.\/\.\.\/key\.pem is outside the allowed file roots/);
+    // the PEM text itself is not a path
+    const pem = { ...viaConnection, connections: { shop: { type: 'postgres', url: 'postgres://u@127.0.0.1:1/db', tls: { ca: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----' } } } };
+    expect((await s.api('POST', '/api/flows/validate', pem)).json.valid).toBe(true);
     expect((await s.api('POST', '/api/connections', { name: 'state', type: 'sqlite', config: { path: join(s.dataDir, 'sluice.db') } })).status).toBe(201);
     const tested = await s.api('POST', '/api/connections/state/test');
     expect(tested.json).toMatchObject({ ok: false, error: expect.stringMatching(/^path: .*sluice\.db is inside the server's data directory/) });
+    // a stored connection no node uses does not block other flows (the server adds every stored connection to a run)
+    writeFileSync(join(s.files, 'in.jsonl'), '{"a":1}\n');
+    expect((await s.api('POST', '/api/flows/f/preview?wait=true', { document: source('file.source', { path: 'in.jsonl' }) })).status).toBe(200);
   });
 
   it('runs a flow on a file inside the root: the test run returns its records', async () => {
