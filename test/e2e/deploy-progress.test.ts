@@ -33,7 +33,7 @@ describe.skipIf(!chromium.available)('deployment progress in the editor (Chromiu
   });
 
   it('shows per-table progress on the source node and in the inspector', async () => {
-    const src = join(server.cwd, 'shop.db');
+    const src = join(server.dataDir, 'files', 'shop.db'); // the server's file root: flows reach nothing else
     const db = new Database(src);
     db.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT)');
     db.prepare("INSERT INTO items (id, v) SELECT value, 'x' FROM json_each(?)").run(JSON.stringify(Array.from({ length: 3000 }, (_, i) => i + 1)));
@@ -43,7 +43,7 @@ describe.skipIf(!chromium.available)('deployment progress in the editor (Chromiu
       name: 'copy-items',
       nodes: [
         { id: 'src', type: 'sqlite.source', config: { path: src, table: 'items', chunkSize: 500 }, position: { x: 100, y: 100 } },
-        { id: 'dst', type: 'sqlite.sink', config: { path: join(server.cwd, 'copy.db'), table: '{table}' }, position: { x: 400, y: 100 } },
+        { id: 'dst', type: 'sqlite.sink', config: { path: 'copy.db', table: '{table}' }, position: { x: 400, y: 100 } },
       ],
       edges: [{ from: 'src', to: 'dst' }],
     };
