@@ -9,21 +9,9 @@ import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ConfigError, UserError } from './errors.js';
 
-export type FileMode = 'read' | 'write';
-export type FileCheck = { ok: true; path: string } | { ok: false; message: string };
+import type { FileAccess, FileCheck, FileMode, FilePolicy } from './host-policy.js';
 
-export interface FilePolicy {
-  /** the absolute path to open for `path` (symlinks resolved when confined), or why it may not be opened */
-  check(path: string, mode: FileMode): FileCheck;
-  /** one line for logs and docs: `confined to ./data/files` */
-  readonly description: string;
-}
-
-/** What nodes get (NodeContext.files): the policy, bound to the node, throwing ConfigError on refusal. */
-export interface FileAccess {
-  /** the absolute path to open for the config field `field` (e.g. `path`, `from.path`); ConfigError naming it when refused */
-  resolve(field: string, path: string, options?: { write?: boolean }): string;
-}
+export type { FileAccess, FileCheck, FileMode, FilePolicy };
 
 /** Any path, relative ones against `cwd`: `sluice run` without `--files`. */
 export function unconfinedFiles(cwd: string = process.cwd()): FilePolicy {

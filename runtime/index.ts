@@ -23,6 +23,6 @@ export { ConfigError, NodeError, UserError, errorMessage } from './errors.js';
 export type { CallResult, UserFunction } from './sandbox/sandbox.js';
 export { sleep } from './executor/queue.js';
 export { ERROR_PORT } from './flow/schema.js';
-export type { FileAccess } from './files.js';
+export type { FileAccess } from './host-policy.js';
 export { fileAccess, unconfinedFiles } from './files.js';
 export { CODE_MARK, CONNECTION_MARK, fileMark } from './flow/schema-marks.js';
