@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createRegistry } from '../nodes/catalog.js';
 import { DeploymentManager } from '../runtime/deploy/manager.js';
-import { errorMessage, formatIssue } from '../runtime/errors.js';
+import { UserError, errorMessage, formatIssue } from '../runtime/errors.js';
 import { hasErrors } from '../runtime/flow/validate.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { SqliteCheckpointStore } from '../runtime/state/sqlite-checkpoint-store.js';
@@ -134,6 +134,10 @@ export async function cli(argv: string[]): Promise<void> {
   try {
     await serve(opts);
   } catch (err) {
+    if (err instanceof UserError) {
+      process.stderr.write(`sluice serve: ${err.message}\n`);
+      process.exit(2);
+    }
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES') {
       process.stderr.write(`sluice serve: cannot listen on ${opts.host}:${opts.port}: ${errorMessage(err)}\n`);

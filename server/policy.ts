@@ -5,6 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { UserError, errorMessage } from '../runtime/errors.js';
 import { FileRoots } from '../runtime/files.js';
 import { DEFAULT_ENV_PREFIX } from '../runtime/flow/env.js';
 import type { HostPolicy } from '../runtime/host-policy.js';
@@ -24,7 +25,13 @@ export interface ServerPolicyOptions {
 export function serverPolicy(o: ServerPolicyOptions): HostPolicy {
   const cwd = o.cwd ?? process.cwd();
   const roots = o.files?.length ? o.files : [`${o.dataDir.replace(/[\\/]+$/, '')}/files`];
-  for (const r of roots) mkdirSync(resolve(cwd, r), { recursive: true });
+  for (const r of roots) {
+    try {
+      mkdirSync(resolve(cwd, r), { recursive: true });
+    } catch (err) {
+      throw new UserError(`--files ${r}: cannot create the directory: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+    }
+  }
   return {
     files: new FileRoots({ roots, protect: [{ path: o.dataDir, label: "the server's data directory" }], cwd }),
     env: { prefixes: o.envPrefixes ?? [DEFAULT_ENV_PREFIX], allow: o.envAllow ?? [] },

@@ -120,7 +120,7 @@ describe.skipIf(!chromium.available)('editor (Chromium + real server)', () => {
     // file.sink needs a path: the server's validation puts a badge on the node
     await page.getByTestId('node-issues-file_sink_1').waitFor();
     await page.getByTestId('node-file_sink_1').click();
-    await field(page, 'path').fill(join(server.cwd, 'out', 'e2e.jsonl'));
+    await field(page, 'path').fill(join(server.dataDir, 'files', 'out', 'e2e.jsonl'));
     await page.getByTestId('node-issues-file_sink_1').waitFor({ state: 'detached' });
   });
 
@@ -244,7 +244,7 @@ describe.skipIf(!chromium.available)('editor (Chromium + real server)', () => {
     await page.getByTestId('conn-type').selectOption('sqlite');
     expect(await rows.count()).toBe(1);
     expect(await rows.nth(0).getByLabel('field').inputValue()).toBe('path');
-    await rows.nth(0).getByLabel('path value').fill(join(server.cwd, 'missing.db'));
+    await rows.nth(0).getByLabel('path value').fill(join(server.dataDir, 'files', 'missing.db'));
     await page.getByRole('button', { name: '+ Add a setting' }).click();
     await rows.nth(1).getByLabel('field').fill('password');
     await rows.nth(1).getByLabel('password value').fill('hunter2');
