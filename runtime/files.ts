@@ -7,7 +7,7 @@
  */
 import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { ConfigError, UserError } from './errors.js';
+import { ConfigError, UserError, errorMessage } from './errors.js';
 
 import type { FileAccess, FileCheck, FileMode, FilePolicy } from './host-policy.js';
 
@@ -113,7 +113,7 @@ export class FileRoots implements FilePolicy {
     try {
       real = realPathOf(resolve(this.base, path));
     } catch (err) {
-      return { ok: false, message: `${path}: ${(err as NodeJS.ErrnoException).code ?? 'cannot be resolved'}` };
+      return { ok: false, message: `${path} cannot be resolved: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}` };
     }
     for (const p of this.protect) {
       if (inside(real, p.real) && !p.exceptions.some((e) => inside(real, e))) {

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { createRegistry } from '../../nodes/catalog.js';
 import { DeploymentManager } from '../../runtime/deploy/manager.js';
 import { Preview } from '../../runtime/deploy/preview.js';
+import { FileRoots } from '../../runtime/files.js';
 import { compileFlow } from '../../runtime/flow/compile.js';
 import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
 import { canonicalDocument } from '../../server/flow-format.js';
@@ -196,6 +197,22 @@ describe('files: only inside the roots', () => {
     const result = await new Preview(plan, { limit: 10, sample: 10, timeoutMs: 5000 }).start();
     expect(result.status).toBe('failed');
     expect(result.error).toMatch(/^nodes\[src\]\.config\.path: in\.jsonl is inside the server's data directory/);
+  });
+});
+
+describe('FileRoots', () => {
+  it('refuses symlink loops and NUL bytes, and takes a root that is itself a link', () => {
+    const base = tempDir();
+    mkdirSync(join(base, 'real'));
+    symlinkSync(join(base, 'real'), join(base, 'root')); // the root as given is a link
+    symlinkSync('b', join(base, 'real', 'a'));
+    symlinkSync('a', join(base, 'real', 'b'));
+    const roots = new FileRoots({ roots: ['root'], cwd: base });
+    expect(roots.check('a/x.jsonl', 'write')).toEqual({ ok: false, message: 'a/x.jsonl cannot be resolved: ELOOP' });
+    expect(roots.check('x\0.jsonl', 'read')).toMatchObject({ ok: false });
+    expect(roots.check('new/dir/x.jsonl', 'write')).toEqual({ ok: true, path: join(base, 'real', 'new', 'dir', 'x.jsonl') });
+    expect(roots.check(join(base, 'root', 'x.jsonl'), 'read')).toEqual({ ok: true, path: join(base, 'real', 'x.jsonl') });
+    expect(roots.check(base, 'read')).toMatchObject({ ok: false, message: expect.stringMatching(/outside the allowed file roots \(root\)$/) });
   });
 });
 
