@@ -18,8 +18,8 @@ export interface DeployServiceDeps {
   manager: DeploymentManager;
   registry: NodeRegistry;
   env: Record<string, string | undefined>;
-  /** what the flows may reach; absent: everything */
-  policy?: HostPolicy;
+  /** what the flows may reach (server/policy.ts); `{}` only where everything may be reached (tests) */
+  policy: HostPolicy;
   log: ServerLog;
 }
 

@@ -151,7 +151,7 @@ describe('deployments across a restart', () => {
     const store = new ControlStore(join(dir, 'sluice.db'));
     const checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
     const manager = new DeploymentManager({ store: checkpoints, statusIntervalMs: 20 });
-    const deployments = new DeployService({ store, manager, registry, env: {}, log: silentLog });
+    const deployments = new DeployService({ store, manager, registry, env: {}, policy: {}, log: silentLog });
     const shutdown = async () => {
       await manager.stopAll();
       deployments.close();

@@ -154,6 +154,10 @@ describe('files: only inside the roots', () => {
     await expectRefusedEverywhere(s, pg, 'nodes[src].config.tls.ca', /^\/etc\/passwd is outside the allowed file roots/);
     const viaConnection = { ...source('postgres.source', { connection: 'shop', tables: ['public.t'] }), connections: { shop: { type: 'postgres', url: 'postgres://u@127.0.0.1:1/db', tls: { key: '../../key.pem' } } } };
     await expectRefusedEverywhere(s, viaConnection, 'connections.shop.tls.key', /^\.\.\/\.\.\/key\.pem is outside the allowed file roots/);
+    // a path inside a URL (sslrootcert) is not a field validation sees: the node refuses it when it opens
+    const inUrl = source('postgres.source', { url: 'postgres://u@127.0.0.1:1/db?sslmode=verify-full&sslrootcert=/etc/passwd', tables: ['public.t'] });
+    const run = await s.api('POST', '/api/flows/f/preview?wait=true', { document: inUrl });
+    expect(run.json).toMatchObject({ status: 'failed', error: expect.stringMatching(/^nodes\[src\]\.config\.url\.ca: \/etc\/passwd is outside the allowed file roots/) });
     // the PEM text itself is not a path
     const pem = { ...viaConnection, connections: { shop: { type: 'postgres', url: 'postgres://u@127.0.0.1:1/db', tls: { ca: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----' } } } };
     expect((await s.api('POST', '/api/flows/validate', pem)).json.valid).toBe(true);
