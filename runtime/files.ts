@@ -54,7 +54,8 @@ export function realPathOf(abs: string, links = 0): string {
     }
     if (isLink) {
       if (links >= MAX_LINKS) throw Object.assign(new Error(`too many symbolic links at ${at}`), { code: 'ELOOP' });
-      const target = resolve(dirname(at), readlinkSync(at));
+      // relative to where the link really is: `..` in its target climbs from there, as the OS does
+      const target = resolve(realpathSync.native(dirname(at)), readlinkSync(at));
       return realPathOf(join(target, ...[...rest].reverse()), links + 1);
     }
     const parent = dirname(at);

@@ -216,6 +216,12 @@ describe('FileRoots', () => {
     expect(roots.check('x\0.jsonl', 'read')).toMatchObject({ ok: false });
     expect(roots.check('new/dir/x.jsonl', 'write')).toEqual({ ok: true, path: join(base, 'real', 'new', 'dir', 'x.jsonl') });
     expect(roots.check(join(base, 'root', 'x.jsonl'), 'read')).toEqual({ ok: true, path: join(base, 'real', 'x.jsonl') });
+    // a dangling link under a linked directory: its `../` climbs from where the link really is
+    const outside = tempDir();
+    mkdirSync(join(outside, 'y'));
+    symlinkSync(join(outside, 'y'), join(base, 'real', 'L'));
+    symlinkSync('../z', join(outside, 'y', 'dl'));
+    expect(roots.check('L/dl', 'write')).toMatchObject({ ok: false, message: expect.stringMatching(/outside/) });
     expect(roots.check(base, 'read')).toMatchObject({ ok: false, message: expect.stringMatching(/outside the allowed file roots \(root\)$/) });
   });
 });
