@@ -6,7 +6,7 @@
  * fatal abort of the process) is the pool's business: it ends this worker, never the host.
  */
 import ivm from 'isolated-vm';
-import { HARDEN, RUNNER, replyCount, type CallResult } from './runner.js';
+import { HARDEN, RUNNER, replyHead, type CallResult } from './runner.js';
 
 export interface IsolateOptions {
   /** heap limit of the isolate, MB */
@@ -137,22 +137,22 @@ export class IsolatedFunction {
         this.alive();
         const running = (await this.runner.running.apply(undefined, [], { timeout: timeoutMs })) as number;
         const done = await this.runner.salvage.apply(undefined, [], { timeout: timeoutMs });
-        const n = replyCount(done);
-        if (n === undefined) throw err;
-        if (n > 0) segments.push(done);
-        start += n;
-        bytesLeft -= done.length;
+        const head = replyHead(done);
+        if (head === undefined) throw err;
+        if (head.n > 0) segments.push(done);
+        start += head.n;
+        bytesLeft = head.left;
         if (running === start) {
           segments.push([{ ok: false, error: callError(err, timeoutMs) }]);
           start++;
         }
         continue;
       }
-      const n = replyCount(reply);
-      if (n === undefined || n === 0) throw new Error(`${this.options.label}: the sandbox runner gave no results`);
+      const head = replyHead(reply);
+      if (head === undefined || head.n === 0) throw new Error(`${this.options.label}: the sandbox runner gave no results`);
       segments.push(reply);
-      start += n;
-      bytesLeft -= reply.length;
+      start += head.n;
+      bytesLeft = head.left;
     }
     return segments;
   }
@@ -165,7 +165,7 @@ export class IsolatedFunction {
         await this.runner.load.apply(undefined, [JSON.stringify([call])], { timeout: timeoutMs });
         const reply = await this.runner.run.apply(undefined, [0, timeoutMs, Math.max(0, bytesLeft)], { timeout: timeoutMs });
         this.alive();
-        bytesLeft -= reply.length;
+        bytesLeft = replyHead(reply)?.left ?? 0;
         segments.push(reply);
       } catch (err) {
         this.alive();

@@ -16,8 +16,9 @@ delete globalThis.SharedArrayBuffer;  // nor are shared buffers (and Atomics.wai
 // timeout is spent, so the host's hard timeout only ever stops a single call (the results before it
 // are then fetched with salvage(), and running() says which call it was). Each result is encoded as
 // JSON right after its call (a result the function mutates later is sent as it was when returned).
-// A reply starts with `{"n":count,"start":from,` so the worker can read where it ends without parsing
-// the values. Results past `bytesLeft` characters of JSON are errors: the cap on one batch's output.
+// A reply starts with `{"n":count,"start":from,"left":chars,` so the worker can read where it ends, and
+// how much of the output cap is left, without parsing the values. The first result past `bytesLeft`
+// characters of JSON, and every one after it, is an error: the cap on one batch's output.
 export const RUNNER = `
 (function () {
   const stringify = JSON.stringify;
@@ -34,12 +35,14 @@ export const RUNNER = `
     let calls = [];
     let start = 0;
     let at = 0;
+    let left = 0;
     let parts = [];
     let errors = [];
     let undef = [];
     const reply = () =>
-      '{"n":' + parts.length + ',"start":' + start + ',"values":[' + join(parts, ',') + '],"errors":' + stringify(errors) + ',"undef":[' + join(undef, ',') + ']}';
+      '{"n":' + parts.length + ',"start":' + start + ',"left":' + left + ',"values":[' + join(parts, ',') + '],"errors":' + stringify(errors) + ',"undef":[' + join(undef, ',') + ']}';
     const fail = (i, text) => { errors[errors.length] = [i, text]; };
+    const capped = 'its result passes the cap on the output of one batch (settings.sandbox.maxOutputMb: ' + capMb + ')';
     return {
       arity: fn.length,
       load(json) {
@@ -52,12 +55,18 @@ export const RUNNER = `
         errors = [];
         undef = [];
         at = from;
-        let used = 0;
+        left = bytesLeft;
         const t0 = now();
         for (let i = from; i < calls.length; i++) {
           if (i > from && now() - t0 > budgetMs) break;
           at = i;
           let text = 'null';
+          if (left <= 0) {
+            // the cap is reached: the rest of the batch fails without running
+            fail(i, capped);
+            parts[parts.length] = text;
+            continue;
+          }
           let v;
           let threw = false;
           try {
@@ -81,9 +90,11 @@ export const RUNNER = `
                 fail(i, 'its result is not JSON: ' + message(e));
               }
               if (t !== undefined) {
-                if (used + t.length > bytesLeft) fail(i, 'its result passes the cap on one batch\\'s output of the sandbox (settings.sandbox.maxOutputMb: ' + capMb + ')');
-                else {
-                  used += t.length;
+                if (t.length > left) {
+                  fail(i, capped);
+                  left = 0;
+                } else {
+                  left -= t.length;
                   text = t;
                 }
               }
@@ -114,12 +125,12 @@ interface RunnerReply {
   undef: number[];
 }
 
-const HEADER = /^\{"n":(\d+),"start":(\d+),/;
+const HEADER = /^\{"n":(\d+),"start":(\d+),"left":(-?\d+),/;
 
-/** how many results a reply holds, read from its head without parsing it (undefined: not a reply) */
-export function replyCount(reply: string): number | undefined {
-  const m = HEADER.exec(reply.slice(0, 48));
-  return m ? Number(m[1]) : undefined;
+/** how many results a reply holds and how much of the output cap is left, read from its head (undefined: not a reply) */
+export function replyHead(reply: string): { n: number; left: number } | undefined {
+  const m = HEADER.exec(reply.slice(0, 80));
+  return m ? { n: Number(m[1]), left: Number(m[3]) } : undefined;
 }
 
 /** the results of a reply text, one per call from its start */

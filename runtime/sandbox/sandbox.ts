@@ -10,7 +10,7 @@
  */
 import { SandboxPool, WorkerCrash } from './pool.js';
 import type { Segment } from './isolate-function.js';
-import { decodeReply, type CallResult } from './runner.js';
+import { decodeReply, replyHead, type CallResult } from './runner.js';
 
 export { UserCodeError } from './isolate-function.js';
 export type { CallResult } from './runner.js';
@@ -53,7 +53,14 @@ function decode(segments: Segment[], count: number, label: string): CallResult[]
   return out;
 }
 
-const textLength = (segments: Segment[]) => segments.reduce((n, s) => n + (typeof s === 'string' ? s.length : 0), 0);
+/** the output cap left after a call's results (the last reply's head says it) */
+function capLeft(segments: Segment[], before: number): number {
+  for (let i = segments.length - 1; i >= 0; i--) {
+    const s = segments[i];
+    if (typeof s === 'string') return replyHead(s)?.left ?? 0;
+  }
+  return before;
+}
 
 class PooledFunction implements UserFunction {
   private disposed = false;
@@ -87,7 +94,7 @@ class PooledFunction implements UserFunction {
     for (const call of calls) {
       try {
         const segments = await this.pool.call(this.id, JSON.stringify([call]), 1, Math.max(0, bytesLeft));
-        bytesLeft -= textLength(segments);
+        bytesLeft = capLeft(segments, bytesLeft);
         out.push(...decode(segments, 1, this.options.label));
       } catch (err) {
         if (!(err instanceof WorkerCrash)) throw err;
