@@ -2,9 +2,9 @@
  * The pool of sandbox worker processes: user functions are compiled into, and called in, forked
  * workers (worker.ts), so that what isolated-vm cannot contain (a fatal abort at the isolate's heap
  * limit, the worker's own heap running out, an isolate that never returns) ends one worker, never
- * the host. Nodes share workers: a function lives in one worker (the one with the fewest functions
- * when it was compiled), so calls of different nodes run on different cores while the host goes on
- * with its I/O. A worker that dies is started again on the next call, and the functions it held are
+ * the host. Nodes share workers: a function is compiled in the worker with the fewest functions, so
+ * calls of different nodes run on different cores while the host goes on with its I/O, and in more
+ * workers when several of its calls are in flight at once. A worker that dies is started again on the next call, and the functions it held are
  * compiled in it again; the calls it held fail with a WorkerCrash that says why.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -45,7 +45,8 @@ interface PooledFn {
   id: number;
   code: string;
   options: IsolateOptions;
-  slot: WorkerSlot;
+  /** the workers it is placed in, the one it was compiled in first */
+  slots: WorkerSlot[];
 }
 
 /** reads what killed a worker from how it exited and the last lines it wrote to stderr */
@@ -65,8 +66,13 @@ class WorkerSlot {
   private stderr = '';
   private lastSign = 0;
   private killedAfterMs?: number;
-  /** functions assigned to this slot */
+  /** functions placed in this slot */
   functions = 0;
+
+  /** calls waiting on this worker */
+  get busy(): number {
+    return this.calls.size;
+  }
 
   constructor(private readonly path: string) {}
 
@@ -222,7 +228,7 @@ export class SandboxPool {
   /** compiles `code` in the least used worker; its id and arity. Throws UserCodeError for bad code */
   async compile(code: string, options: IsolateOptions): Promise<{ id: number; arity: number }> {
     const slot = this.slots.reduce((a, b) => (b.functions < a.functions ? b : a));
-    const fn: PooledFn = { id: this.nextFn++, code, options, slot };
+    const fn: PooledFn = { id: this.nextFn++, code, options, slots: [slot] };
     slot.functions++;
     this.functions.set(fn.id, fn);
     try {
@@ -233,19 +239,35 @@ export class SandboxPool {
     }
   }
 
-  /** the results of `count` calls (JSON in `json`) of a compiled function; rejects with WorkerCrash when its worker died */
+  /**
+   * The results of `count` calls (JSON in `json`) of a compiled function; rejects with WorkerCrash when
+   * its worker died. A call goes to the least busy worker the function is in; when all of those are
+   * busy and another worker is idle, the function is compiled there too, so calls in flight at the same
+   * time run on several cores (calls one after another stay in the first worker).
+   */
   call(fnId: number, json: string, count: number, bytesLeft?: number): Promise<Segment[]> {
     const fn = this.functions.get(fnId);
     if (!fn) return Promise.reject(new Error(`sandbox function ${fnId} is disposed`));
-    return fn.slot.call(fn, this.nextCall++, json, count, bytesLeft);
+    let slot = fn.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+    if (slot.busy > 0) {
+      const idle = this.slots.find((s) => s.busy === 0 && !fn.slots.includes(s));
+      if (idle) {
+        fn.slots.push(idle);
+        idle.functions++;
+        slot = idle;
+      }
+    }
+    return slot.call(fn, this.nextCall++, json, count, bytesLeft);
   }
 
   dispose(fnId: number): void {
     const fn = this.functions.get(fnId);
     if (!fn) return;
     this.functions.delete(fnId);
-    fn.slot.functions--;
-    fn.slot.dispose(fnId);
+    for (const slot of fn.slots) {
+      slot.functions--;
+      slot.dispose(fnId);
+    }
   }
 
   /** the worker processes' ids (tests kill them) */
