@@ -6,26 +6,8 @@
  * fatal abort of the process) is the pool's business: it ends this worker, never the host.
  */
 import ivm from 'isolated-vm';
-import { HARDEN, RUNNER, replyHead, type CallResult } from './runner.js';
-
-export interface IsolateOptions {
-  /** heap limit of the isolate, MB */
-  memoryLimitMb: number;
-  /** how long one call of the user function may run, ms */
-  timeoutMs: number;
-  /** the cap on the JSON of one batch's results, MB */
-  maxOutputMb: number;
-  /** shown in stack traces and syntax errors, e.g. `tax.config.code` */
-  label: string;
-}
-
-/** a batch's results in order: runner reply texts (JSON, decoded by the host) and results made here */
-export type Segment = string | CallResult[];
-
-/** The user's code is not a function, or does not compile. */
-export class UserCodeError extends Error {
-  override name = 'UserCodeError';
-}
+import { HARDEN, RUNNER, replyHead } from './runner.js';
+import { UserCodeError, type IsolateOptions, type Segment } from './protocol.js';
 
 type Runner = {
   load: ivm.Reference<(json: string) => number>;

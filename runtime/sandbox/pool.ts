@@ -12,8 +12,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UserCodeError, type IsolateOptions, type Segment } from './isolate-function.js';
-import type { FromWorker, ToWorker } from './protocol.js';
+import { UserCodeError, type FromWorker, type IsolateOptions, type Segment, type ToWorker } from './protocol.js';
 
 /** a worker process ended while it held this call; `reason` says how, e.g. `ran out of memory` */
 export class WorkerCrash extends Error {

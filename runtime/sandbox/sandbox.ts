@@ -9,10 +9,10 @@
  * again fails its flow.
  */
 import { SandboxPool, WorkerCrash } from './pool.js';
-import type { Segment } from './isolate-function.js';
+import type { Segment } from './protocol.js';
 import { decodeReply, replyHead, type CallResult } from './runner.js';
 
-export { UserCodeError } from './isolate-function.js';
+export { UserCodeError } from './protocol.js';
 export type { CallResult } from './runner.js';
 
 export interface CompileOptions {

@@ -3,8 +3,8 @@
  * the host compiles in it and answers their calls. It exits when the host goes (the IPC channel
  * closes), so a worker never outlives its host.
  */
-import { IsolatedFunction, UserCodeError } from './isolate-function.js';
-import type { FromWorker, ToWorker } from './protocol.js';
+import { IsolatedFunction } from './isolate-function.js';
+import { UserCodeError, type FromWorker, type ToWorker } from './protocol.js';
 
 if (!process.send) throw new Error('the sandbox worker must be started by the sandbox pool (child_process.fork)');
 
