@@ -24,7 +24,7 @@ function callError(err: unknown, timeoutMs: number): string {
   const m = (err as Error)?.message ?? String(err);
   // isolated-vm rejects a dynamic import() with no module loader by failing the whole call
   if (m === 'Not supported') return 'import() is not available in the sandbox';
-  return `failed in the sandbox: ${m}`;
+  return `failed in the sandbox (a Promise it rejected and did not handle?): ${m}`;
 }
 
 export class IsolatedFunction {
@@ -96,7 +96,7 @@ export class IsolatedFunction {
       if (!this.isolate.isDisposed && !timedOut(err)) throw err;
       // the batch alone is too big for the isolate's memory or time: record by record
       if (this.isolate.isDisposed) await this.reset();
-      return this.oneByOne(JSON.parse(json) as unknown[][], bytesLeft);
+      return (await this.oneByOne(JSON.parse(json) as unknown[][], bytesLeft)).segments;
     }
     let start = 0;
     const budget = Math.max(1, Math.floor(timeoutMs / 2));
@@ -111,16 +111,27 @@ export class IsolatedFunction {
           // isolate and go on record by record, so only the culprit fails.
           await this.reset();
           const rest = (JSON.parse(json) as unknown[][]).slice(start);
-          segments.push(...(await this.oneByOne(rest, bytesLeft)));
+          segments.push(...(await this.oneByOne(rest, bytesLeft)).segments);
           return segments;
         }
-        // a runaway call, or one isolated-vm refused (import()): keep the results before it, fail
-        // it, go on after it
         this.alive();
         const running = (await this.runner.running.apply(undefined, [], { timeout: timeoutMs })) as number;
         const done = await this.runner.salvage.apply(undefined, [], { timeout: timeoutMs });
         const head = replyHead(done);
         if (head === undefined) throw err;
+        if (!timedOut(err)) {
+          // an error isolated-vm raises once the slice has run (a Promise rejected and not handled,
+          // such as the one of import()): which call caused it is unknown, so the slice runs again
+          // one record per call and only that record fails
+          const upto = Math.min(count, Math.max(start + head.n, running + 1));
+          const again = await this.oneByOne((JSON.parse(json) as unknown[][]).slice(start, upto), bytesLeft);
+          segments.push(...again.segments);
+          bytesLeft = again.bytesLeft;
+          start = upto;
+          if (start < count) await this.runner.load.apply(undefined, [json], { timeout: timeoutMs });
+          continue;
+        }
+        // a runaway call: keep the results before it, fail it, go on after it
         if (head.n > 0) segments.push(done);
         start += head.n;
         bytesLeft = head.left;
@@ -139,7 +150,7 @@ export class IsolatedFunction {
     return segments;
   }
 
-  private async oneByOne(calls: unknown[][], bytesLeft: number): Promise<Segment[]> {
+  private async oneByOne(calls: unknown[][], bytesLeft: number): Promise<{ segments: Segment[]; bytesLeft: number }> {
     const segments: Segment[] = [];
     const { timeoutMs, memoryLimitMb } = this.options;
     for (const call of calls) {
@@ -157,7 +168,7 @@ export class IsolatedFunction {
         } else segments.push([{ ok: false, error: callError(err, timeoutMs) }]);
       }
     }
-    return segments;
+    return { segments, bytesLeft };
   }
 
   private async reset(): Promise<void> {

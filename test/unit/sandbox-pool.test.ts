@@ -65,11 +65,19 @@ describe('sandbox worker pool: hostile user code fails its record, never the hos
   ];
   for (const [name, code, why] of cases) it(name, () => onlyTheBadRecordFails(code, why));
 
-  it('import() inside try/catch fails no record but its own, and never the batch', async () => {
-    const fn = await compile("(v) => { if (v.bad) { try { import('node:fs'); } catch (e) {} } return v; }");
+  it('import() inside try/catch fails its own record only, never the batch', async () => {
+    const fn = await compile("(() => { let calls = 0; return (v) => { calls++; if (v.bad) { try { import('node:fs'); } catch (e) {} } return { ...v, calls }; }; })()");
+    const r = await fn.callBatch([[{ id: 1 }], [{ id: 2, bad: true }], [{ id: 3 }], [{ id: 4 }]]);
+    expect(r[0]).toMatchObject({ ok: true, value: { id: 1 } });
+    expect(r[1]).toEqual({ ok: false, error: 'import() is not available in the sandbox' });
+    expect(r[2]).toMatchObject({ ok: true, value: { id: 3 } });
+    expect(r[3]).toMatchObject({ ok: true, value: { id: 4 } });
+  });
+
+  it('a Promise rejected and not handled fails its own record only', async () => {
+    const fn = await compile("(v) => { if (v.bad) Promise.reject(new Error('nobody catches this')); return v; }");
     const r = await fn.callBatch([[{ id: 1 }], [{ id: 2, bad: true }], [{ id: 3 }]]);
-    expect(r[0]).toEqual({ ok: true, value: { id: 1 } });
-    expect(r[2]).toEqual({ ok: true, value: { id: 3 } });
+    expect(r).toEqual([{ ok: true, value: { id: 1 } }, { ok: false, error: expect.stringMatching(/nobody catches this/) }, { ok: true, value: { id: 3 } }]);
   });
 
   it("the runner's functions are out of user code's reach", async () => {
