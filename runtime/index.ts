@@ -21,6 +21,7 @@ export type { Op, RecordMeta, SluiceRecord, Value } from './records.js';
 export { OPS, rowOf } from './records.js';
 export { ConfigError, NodeError, UserError, errorMessage } from './errors.js';
 export type { CallResult, UserFunction } from './sandbox/sandbox.js';
+export { shutdownSandbox } from './sandbox/sandbox.js';
 export { sleep } from './executor/queue.js';
 export { ERROR_PORT } from './flow/schema.js';
 export type { FileAccess } from './host-policy.js';

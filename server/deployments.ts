@@ -69,7 +69,11 @@ export class DeployService {
     return status;
   }
 
-  /** on start: deploys again what was running (or paused) when the server last stopped */
+  /**
+   * On start: deploys again what was running (or paused) when the server last stopped. A deployment
+   * that cannot be restored is marked failed with the reason and recorded as stopped, so it is not
+   * tried again at every start; the server comes up whatever its flows do.
+   */
   async restore(): Promise<void> {
     for (const d of this.deps.store.deployments()) {
       if (d.state === 'stopped') continue;
@@ -78,7 +82,10 @@ export class DeployService {
         await this.deps.manager.deploy(d.flowId, plan, { version: d.version, paused: d.state === 'paused' });
         this.deps.log.info(`restored deployment of ${d.flowId} version ${d.version} (${d.state})`);
       } catch (err) {
-        this.deps.log.error(`cannot restore the deployment of ${d.flowId} version ${d.version}: ${errorMessage(err)}`);
+        const reason = `could not be restored at server start: ${errorMessage(err)}`;
+        this.deps.log.error(`deployment of ${d.flowId} version ${d.version} ${reason}`);
+        this.deps.store.setDeploymentState(d.flowId, 'stopped');
+        this.deps.manager.recordFailedStart(d.flowId, d.version, reason);
       }
     }
   }

@@ -17,6 +17,7 @@ import { InProcessLockService } from '../lock/lock.js';
 import type { ConnectionTestResult, Logger } from '../node-api.js';
 import type { NodeRegistry } from '../registry.js';
 import { SqliteCheckpointStore } from '../state/sqlite-checkpoint-store.js';
+import { shutdownSandbox } from '../sandbox/sandbox.js';
 import { Progress, progressSummary, tableLines } from './progress.js';
 
 export const DEFAULT_STATE = './data/sluice-state.db';
@@ -140,6 +141,8 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
       return 2;
     }
     throw err;
+  } finally {
+    shutdownSandbox(); // the sandbox worker processes, if a node left any
   }
 }
 

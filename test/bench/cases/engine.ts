@@ -6,7 +6,7 @@ import { createRegistry } from '../../../nodes/catalog.js';
 import { compileFlow } from '../../../runtime/flow/compile.js';
 import { FlowRun } from '../../../runtime/executor/flow-run.js';
 import { SqliteCheckpointStore } from '../../../runtime/state/sqlite-checkpoint-store.js';
-import { compileUserFunction } from '../../../runtime/sandbox/sandbox.js';
+import { compileUserFunction, sandboxWorkerPids } from '../../../runtime/sandbox/sandbox.js';
 import { datasetRecord } from '../../../nodes/core/datasets.js';
 import { timed, type BenchCase } from '../harness.js';
 
@@ -75,6 +75,48 @@ export const engineCases: BenchCase[] = [
         for (const b of batches) JSON.parse(JSON.stringify(b.map((c) => host(c[0] as Record<string, unknown>))));
       });
       return [{ metric: 'sandboxed calls/s', value: (200_000 / isolated) * 1000, unit: 'calls/s', baseline: { label: 'host JS (with a JSON copy)', value: (200_000 / plain) * 1000 } }];
+    },
+  },
+  {
+    name: 'engine.sandbox-crash',
+    description: 'a record kills its sandbox worker (fatal abort at the heap limit): from the worker’s death to the next record processed',
+    async run() {
+      const fn = await compileUserFunction('(v) => (v.bad ? new Array(1e9).fill(1).length : v)', { memoryLimitMb: 64, timeoutMs: 1000, label: 'bench' });
+      await fn.callBatch([[{}]]);
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      const gaps: number[] = [];
+      for (let rep = 0; rep < 3; rep++) {
+        // the batch fails in a worker, then runs again one record per call in fresh ones: the culprit
+        // kills a second worker, and the record after it is the one measured
+        const seen = new Set<number>(sandboxWorkerPids());
+        let lastDeath = 0;
+        const watch = setInterval(() => {
+          for (const pid of sandboxWorkerPids()) seen.add(pid);
+          for (const pid of seen) {
+            if (!alive(pid)) {
+              seen.delete(pid);
+              lastDeath = performance.now();
+            }
+          }
+        }, 1);
+        const r = await fn.callBatch([[{ id: 1 }], [{ id: 2, bad: true }], [{ id: 3 }]]);
+        const end = performance.now();
+        clearInterval(watch);
+        if (r[1].ok || !r[2].ok || !lastDeath) throw new Error(`bench: unexpected results ${JSON.stringify(r)}`);
+        gaps.push(end - lastDeath);
+      }
+      fn.dispose();
+      return [
+        { metric: 'worker killed → next record processed, worst of 3', value: Math.max(...gaps), unit: 'ms', note: 'target < 1000' },
+        { metric: 'worker killed → next record processed, best of 3', value: Math.min(...gaps), unit: 'ms' },
+      ];
     },
   },
   {
