@@ -88,7 +88,7 @@ it('a deployment that cannot be restored at start is marked failed with the reas
     const store = new ControlStore(join(dir, 'sluice.db'));
     const checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
     const manager = new DeploymentManager({ store: checkpoints });
-    const deployments = new DeployService({ store, manager, registry: createRegistry(), env: {}, log: silentLog });
+    const deployments = new DeployService({ store, manager, registry: createRegistry(), env: {}, policy: {}, log: silentLog });
     const shutdown = async () => {
       await manager.stopAll();
       deployments.close();
