@@ -9,10 +9,11 @@ import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createRegistry } from '../nodes/catalog.js';
 import { DeploymentManager } from '../runtime/deploy/manager.js';
-import { errorMessage, formatIssue } from '../runtime/errors.js';
+import { errorMessage, formatIssue, UserError } from '../runtime/errors.js';
 import { hasErrors } from '../runtime/flow/validate.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { SqliteCheckpointStore } from '../runtime/state/sqlite-checkpoint-store.js';
+import { NAME_RE, passwordProblem, type AuthService } from './auth/service.js';
 import { canonicalDocument } from './flow-format.js';
 import { validateInput } from './flow-input.js';
 import { stdoutLog, type ServerLog } from './log.js';
@@ -40,6 +41,19 @@ function seedDemo(store: ControlStore, registry: NodeRegistry, root: string, log
   log.info(`added the demo flow ${String(raw.name)} from ${file}`);
 }
 
+/** SLUICE_ADMIN_PASSWORD (and SLUICE_ADMIN_USER, default admin): the admin made without a browser, once */
+async function seedAdmin(auth: AuthService, env: Record<string, string | undefined>, log: ServerLog): Promise<void> {
+  const password = env.SLUICE_ADMIN_PASSWORD;
+  if (!password) return;
+  const name = env.SLUICE_ADMIN_USER || 'admin';
+  if (auth.store.getUser(name)) return; // made before: the password may have been changed since
+  const problem = passwordProblem(password) ?? (NAME_RE.test(name) ? undefined : `SLUICE_ADMIN_USER ${JSON.stringify(name)} is not a valid user name`);
+  if (problem) throw new UserError(`SLUICE_ADMIN_PASSWORD: ${problem}`);
+  await auth.createUser(name, 'admin', password);
+  auth.store.appendAudit({ user: null, action: 'user.create', target: name, address: null, details: { role: 'admin', via: 'SLUICE_ADMIN_PASSWORD' } });
+  log.info(`made the admin ${name} from SLUICE_ADMIN_PASSWORD`);
+}
+
 export async function serve(opts: ServeOptions, log: ServerLog = stdoutLog()): Promise<void> {
   const root = packageRoot();
   const dataDir = resolve(opts.data);
@@ -49,7 +63,17 @@ export async function serve(opts: ServeOptions, log: ServerLog = stdoutLog()): P
   const manager = new DeploymentManager({ store: checkpoints, cwd: process.cwd(), log });
   seedDemo(store, registry, root, log);
   const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-  const server = createSluiceServer({ registry, store, manager, log, version, editorDir: join(root, 'dist', 'editor') });
+  const trustProxy = process.env.SLUICE_TRUST_PROXY;
+  const server = createSluiceServer({
+    registry,
+    store,
+    manager,
+    log,
+    version,
+    editorDir: join(root, 'dist', 'editor'),
+    trustProxy: trustProxy === undefined || trustProxy === '' ? undefined : trustProxy === 'true' ? true : trustProxy,
+  });
+  await seedAdmin(server.context.auth, process.env, log);
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -77,6 +101,10 @@ export async function serve(opts: ServeOptions, log: ServerLog = stdoutLog()): P
 
   const address = await server.listen(opts.port, opts.host);
   log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (data in ${dataDir})`);
+  if (store.auth.countUsers() === 0) {
+    const token = server.context.auth.issueSetupToken();
+    log.info(`no users yet: open this one-time link to set the first admin's password: http://localhost:${address.port}/setup?token=${token}`);
+  }
   await server.context.deployments.restore();
 }
 
@@ -92,7 +120,7 @@ export async function cli(argv: string[]): Promise<void> {
     .name('sluice serve')
     .description('run the Sluice server: the HTTP API, socket.io and the editor')
     .option('--port <n>', 'port to listen on, 0 for a free one (default: env PORT, else 8080)', port)
-    .option('--host <host>', 'address to listen on (default: env HOST, else 0.0.0.0)')
+    .option('--host <host>', 'address to listen on; 0.0.0.0 for every interface (default: env HOST, else 127.0.0.1)')
     .option('--data <dir>', 'data directory: sluice.db and sluice-state.db', './data')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -100,7 +128,7 @@ export async function cli(argv: string[]): Promise<void> {
   try {
     program.parse(argv, { from: 'user' });
     const o = program.opts<Partial<ServeOptions>>();
-    opts = { port: o.port ?? (process.env.PORT ? port(process.env.PORT) : 8080), host: o.host ?? process.env.HOST ?? '0.0.0.0', data: o.data! };
+    opts = { port: o.port ?? (process.env.PORT ? port(process.env.PORT) : 8080), host: o.host ?? process.env.HOST ?? '127.0.0.1', data: o.data! };
   } catch (err) {
     if (err instanceof InvalidArgumentError) process.stderr.write(`sluice serve: PORT ${err.message}\n`);
     process.exit(err instanceof CommanderError && err.exitCode === 0 ? 0 : 2);
@@ -111,6 +139,10 @@ export async function cli(argv: string[]): Promise<void> {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES') {
       process.stderr.write(`sluice serve: cannot listen on ${opts.host}:${opts.port}: ${errorMessage(err)}\n`);
+      process.exit(2);
+    }
+    if (err instanceof UserError) {
+      process.stderr.write(`sluice serve: ${err.message}\n`);
       process.exit(2);
     }
     throw err;

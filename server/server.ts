@@ -9,12 +9,14 @@ import { Server as SocketServer } from 'socket.io';
 import type { DeploymentManager } from '../runtime/deploy/manager.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { createApp } from './app.js';
+import { isLoopbackAddress } from './auth/guard.js';
+import { AuthService, DEFAULT_LIMITS, type AuthLimits } from './auth/service.js';
 import type { SecretFieldsByType } from './connections.js';
 import type { AppContext } from './context.js';
 import { DeployService } from './deployments.js';
 import { silentLog, type ServerLog } from './log.js';
 import { PreviewService } from './previews.js';
-import { attachSockets } from './sockets.js';
+import { attachSockets, handshakeCheck } from './sockets.js';
 import type { ControlStore } from './store/control-store.js';
 
 export interface ServerDeps {
@@ -31,6 +33,10 @@ export interface ServerDeps {
   editorDir?: string;
   /** test runs at once (default 4) */
   maxPreviews?: number;
+  /** sign-in failures and requests per principal allowed (defaults: auth/service.ts DEFAULT_LIMITS) */
+  authLimits?: Partial<AuthLimits>;
+  /** express's `trust proxy`, for a server behind a reverse proxy */
+  trustProxy?: boolean | string;
 }
 
 export interface SluiceServer {
@@ -50,6 +56,7 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
   const context: AppContext = {
     registry: deps.registry,
     store: deps.store,
+    auth: new AuthService(deps.store.auth, { ...DEFAULT_LIMITS, ...deps.authLimits }),
     manager: deps.manager,
     deployments: new DeployService({ store: deps.store, manager: deps.manager, registry: deps.registry, env, log }),
     previews: new PreviewService({ cwd, maxConcurrent: deps.maxPreviews }),
@@ -61,9 +68,10 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
     startedAt: Date.now(),
     editorDir: deps.editorDir,
   };
-  const app = createApp(context);
+  let loopbackOnly = false;
+  const app = createApp(context, { loopbackOnly: () => loopbackOnly, trustProxy: deps.trustProxy });
   const http = createServer(app);
-  const io = new SocketServer(http, { serveClient: false });
+  const io = new SocketServer(http, { serveClient: false, allowRequest: handshakeCheck(() => loopbackOnly) });
   const detach = attachSockets(io, context);
   // flows' log lines go to the server's log too, for whoever runs it
   const offLog = deps.manager.onLog((l) => log[l.level](`flow ${l.flowId}: ${l.message}`));
@@ -76,6 +84,7 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
     listen(port, host) {
       return new Promise((resolve, reject) => {
         http.once('error', reject);
+        loopbackOnly = isLoopbackAddress(host);
         http.listen(port, host, () => {
           http.off('error', reject);
           resolve(http.address() as AddressInfo);

@@ -1,10 +1,14 @@
 /**
- * socket.io on the server: a client subscribes to flows (`subscribe { flowId }`) and gets their
+ * socket.io on the server. The handshake is refused from a foreign Origin (and, on loopback, for a
+ * foreign Host) and without a principal (the session cookie, `Authorization: Bearer KEY`, or
+ * `auth: { token: KEY }` in the client's options). A client subscribes to flows (`subscribe { flowId }`) and gets their
  * `status` (at once, then as the runtime reports it) and `log` lines; test runs stream `preview:records`
  * and `preview:done` to the socket that asked, or to the flow's subscribers.
  */
-import type { Server, Socket } from 'socket.io';
+import type { IncomingMessage } from 'node:http';
+import type { Server, ServerOptions, Socket } from 'socket.io';
 import { errorMessage } from '../runtime/errors.js';
+import { foreignOrigin, isLoopbackHost, REBINDING_MESSAGE } from './auth/guard.js';
 import type { AppContext } from './context.js';
 import type { PreviewEvents, PreviewTarget } from './previews.js';
 
@@ -17,8 +21,25 @@ function flowIdOf(msg: unknown): string | undefined {
   return typeof id === 'string' && id.length > 0 ? id : undefined;
 }
 
+/** engine.io's check of every handshake request (polling and websocket), before socket.io sees it */
+export function handshakeCheck(loopbackOnly: () => boolean): ServerOptions['allowRequest'] {
+  return (req: IncomingMessage, done) => {
+    if (loopbackOnly() && !isLoopbackHost(req.headers.host)) return done(REBINDING_MESSAGE, false);
+    const foreign = foreignOrigin(req.headers);
+    done(foreign ?? null, foreign === undefined);
+  };
+}
+
 /** wires the events; returns a function that unwires them */
-export function attachSockets(io: Server, ctx: Pick<AppContext, 'manager' | 'previews' | 'log'>): () => void {
+export function attachSockets(io: Server, ctx: Pick<AppContext, 'manager' | 'previews' | 'log' | 'auth'>): () => void {
+  io.use((socket, next) => {
+    const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+    const h = socket.handshake.headers;
+    const principal = ctx.auth.authenticate(h.cookie, h.authorization, typeof token === 'string' ? token : undefined);
+    if (!principal) return next(new Error('sign in first: no valid session cookie or API key'));
+    socket.data.principal = principal;
+    next();
+  });
   io.on('connection', (socket: Socket) => {
     const handle = (event: 'subscribe' | 'unsubscribe') => (msg: unknown, ack?: unknown) => {
       const reply = typeof ack === 'function' ? (ack as Ack) : () => undefined;

@@ -46,7 +46,9 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     .description('Run and check Sluice flow documents (YAML or JSON)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .addHelpText('after', '\nAlso:\n  sluice serve [--port N] [--host H] [--data DIR]   the server and the browser editor (default http://localhost:8080)');
+    .addHelpText('after', '\nAlso:\n  sluice serve [--port N] [--host H] [--data DIR]   the server and the browser editor (default http://localhost:8080)' +
+        '\n  sluice users add|list|remove|passwd …            who may sign in (sluice users --help)' +
+        '\n  sluice api-keys create|list|revoke …            keys for scripts (sluice api-keys --help)');
 
   program
     .command('run')
