@@ -105,9 +105,11 @@ export function apiGuard(auth: AuthService, store: AuthStore): RequestHandler {
     }
     if (access === 'public') return next();
     if (!principal) {
-      return deny(res, 401, hasKey ? 'the API key is unknown or revoked' : 'sign in first (a session cookie, or Authorization: Bearer <API key>)', {
-        'WWW-Authenticate': 'Bearer realm="sluice"',
-      });
+      res.setHeader('WWW-Authenticate', 'Bearer realm="sluice"');
+      const error = hasKey ? 'the API key is unknown or revoked' : 'sign in first (a session cookie, or Authorization: Bearer <API key>)';
+      // the editor's sign-in page says where the setup link is when nobody can sign in yet
+      res.status(401).json(store.countUsers() === 0 ? { error, setupRequired: true } : { error });
+      return;
     }
     if (unsafe && principal.via === 'session') {
       const token = req.headers[CSRF_HEADER];

@@ -171,6 +171,17 @@ export function Toolbar({ onFlows, onImport }: Props) {
           Connections
         </a>
       </div>
+
+      {api.me && (
+        <div className="tb-group user-group">
+          <span className="muted" data-testid="current-user" title={`Signed in as ${api.me.user} (${api.me.role})`}>
+            {api.me.user}
+          </span>
+          <button className="btn ghost" data-testid="btn-signout" onClick={() => void api.signOut().finally(() => location.reload())} title="Sign out">
+            Sign out
+          </button>
+        </div>
+      )}
     </header>
   );
 }
