@@ -4,7 +4,7 @@
  * express app serves, or the role table of server/API.md lists, that is missing from ROUTES fails.
  * In process (createSluiceServer) over real HTTP and a real SQLite store.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -154,10 +154,10 @@ function appRoutes(s: SluiceServer): string[] {
   const out: string[] = [];
   const walk = (stack: any[], prefix: string) => {
     for (const layer of stack) {
-      const at = typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? layer.rawPath : '';
       if (layer.route) {
-        for (const m of Object.keys(layer.route.methods)) if (m !== '_all') out.push(`${m.toUpperCase()} ${prefix}${at}${layer.route.path === '/' && (prefix || at) ? '' : layer.route.path}`);
-      } else if (Array.isArray(layer.handle?.stack)) walk(layer.handle.stack, prefix + at);
+        const path = layer.route.path === '/' ? '' : layer.route.path;
+        for (const m of Object.keys(layer.route.methods)) if (m !== '_all') out.push(`${m.toUpperCase()} ${prefix}${path}`);
+      } else if (Array.isArray(layer.handle?.stack)) walk(layer.handle.stack, prefix + (typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? layer.rawPath : ''));
     }
   };
   walk((s.app as any).router.stack, '');
@@ -197,8 +197,6 @@ beforeAll(async () => {
     store.close();
   };
 }, 60_000);
-
-afterAll(() => undefined);
 
 describe('authorization matrix', () => {
   it('has a row for every route the app serves and every route of API.md’s role table, and no other', () => {
