@@ -128,7 +128,7 @@ export async function cli(argv: string[]): Promise<void> {
   try {
     program.parse(argv, { from: 'user' });
     const o = program.opts<Partial<ServeOptions>>();
-    opts = { port: o.port ?? (process.env.PORT ? port(process.env.PORT) : 8080), host: o.host ?? process.env.HOST ?? '127.0.0.1', data: o.data! };
+    opts = { port: o.port ?? (process.env.PORT ? port(process.env.PORT) : 8080), host: o.host ?? (process.env.HOST || '127.0.0.1'), data: o.data! };
   } catch (err) {
     if (err instanceof InvalidArgumentError) process.stderr.write(`sluice serve: PORT ${err.message}\n`);
     process.exit(err instanceof CommanderError && err.exitCode === 0 ? 0 : 2);

@@ -56,14 +56,14 @@ function usersCommand(): Command {
     .addOption(roleOption('viewer, editor or admin').makeOptionMandatory())
     .option('--password-stdin', 'read the password from stdin (default: make one and print it once)')
     .addOption(dataOption())
-    .action((name: string, o: { role: Role; passwordStdin?: boolean; data: string }) =>
-      withStore(o.data, false, async (store, auth) => {
-        const { password, generated } = readPassword(o.passwordStdin);
+    .action((name: string, o: { role: Role; passwordStdin?: boolean; data: string }) => {
+      const { password, generated } = readPassword(o.passwordStdin); // before the store: a mistake leaves no sluice.db behind
+      return withStore(o.data, false, async (store, auth) => {
         if (!(await auth.createUser(name, o.role, password))) throw new CliError(`a user named ${name} exists`);
         store.auth.appendAudit({ user: actor(), action: 'user.create', target: name, address: 'cli', details: { role: o.role } });
         out(generated ? `added ${name} (${o.role}); password (shown once): ${password}` : `added ${name} (${o.role})`);
-      }),
-    );
+      });
+    });
   users
     .command('list')
     .addOption(dataOption())
