@@ -6,6 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { userInfo } from 'node:os';
 import { BIN, startCli, until } from '../helpers/cli.js';
 import { TEST_ADMIN, signIn } from '../helpers/auth.js';
 import { tempDir } from '../helpers/node-harness.js';
@@ -106,8 +107,14 @@ describe('sluice users / sluice api-keys', () => {
 
     expect(sluice(['users', 'remove', 'bob', ...data]).code).toBe(0);
     expect((await fetch(`${server.url}/api/auth/session`, { headers: { cookie: bob.cookie } })).status).toBe(401);
-    const audit = (await (await server.fetch('/api/audit?user=cli:' + (process.env.USER ?? ''))).json()) as { action: string }[];
-    expect(audit.length === 0 || audit.some((e) => e.action === 'user.delete')).toBe(true);
+    const audit = (await (await server.fetch(`/api/audit?user=cli:${userInfo().username}`)).json()) as { action: string; target: string; address: string }[];
+    expect(audit.map((e) => [e.action, e.target, e.address]).reverse()).toEqual([
+      ['user.create', 'bob', 'cli'],
+      ['user.create', 'eve', 'cli'],
+      ['key.create', id, 'cli'],
+      ['key.revoke', id, 'cli'],
+      ['user.delete', 'bob', 'cli'],
+    ]);
   });
 
   it('answers mistakes with exit 2 and one line', () => {
