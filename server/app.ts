@@ -4,7 +4,7 @@
  * what it is handed (AppContext); sockets.ts adds socket.io on the same HTTP server.
  */
 import express, { type Express, type RequestHandler } from 'express';
-import { apiGuard, hostCheck, securityHeaders } from './auth/guard.js';
+import { apiGuard, hostCheck, securityHeaders, type Site } from './auth/guard.js';
 import type { AppContext } from './context.js';
 import { editorRoutes } from './editor.js';
 import { apiNotFound, errorHandler } from './http-errors.js';
@@ -30,8 +30,8 @@ function requestLog(log: ServerLog): RequestHandler {
 }
 
 export interface AppOptions {
-  /** true while the server listens on loopback only: then a Host that is not a loopback name is refused */
-  loopbackOnly: () => boolean;
+  /** where the server is reached: what the Host and Origin checks accept */
+  site: Site;
   /** express's `trust proxy` (behind a reverse proxy: the address of a request is X-Forwarded-For's) */
   trustProxy?: boolean | string;
 }
@@ -41,10 +41,10 @@ export function createApp(ctx: AppContext, opts: AppOptions): Express {
   app.disable('x-powered-by');
   app.set('json replacer', jsonReplacer);
   if (opts.trustProxy !== undefined) app.set('trust proxy', opts.trustProxy);
-  app.use(securityHeaders, hostCheck(opts.loopbackOnly));
+  app.use(securityHeaders, hostCheck(opts.site));
   // every /api route passes the guard first: principal, rate limit, cross-site checks, role (auth/policy.ts)
-  app.use('/api', requestLog(ctx.log), apiGuard(ctx.auth, ctx.store.auth), express.json({ limit: '5mb' }));
-  app.use('/api', metaRoutes(ctx), authRoutes(ctx.auth));
+  app.use('/api', requestLog(ctx.log), apiGuard(ctx.auth, ctx.store.auth, opts.site), express.json({ limit: '5mb' }));
+  app.use('/api', metaRoutes(ctx), authRoutes(ctx.auth, opts.site));
   app.use('/api/flows', flowRoutes(ctx));
   app.use('/api/connections', connectionRoutes(ctx));
   app.use('/api', runtimeRoutes(ctx));

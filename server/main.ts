@@ -25,6 +25,8 @@ export interface ServeOptions {
   port: number;
   host: string;
   data: string;
+  /** where a reverse proxy serves it (accepted as Host and Origin; the setup link names it) */
+  publicUrl?: string;
 }
 
 /** the demo flow, once, into a store created just now */
@@ -72,6 +74,7 @@ export async function serve(opts: ServeOptions, log: ServerLog = stdoutLog()): P
     version,
     editorDir: join(root, 'dist', 'editor'),
     trustProxy: trustProxy === undefined || trustProxy === '' ? undefined : trustProxy === 'true' ? true : trustProxy,
+    publicUrls: opts.publicUrl ? [opts.publicUrl] : [],
   });
   await seedAdmin(server.context.auth, process.env, log);
 
@@ -103,7 +106,8 @@ export async function serve(opts: ServeOptions, log: ServerLog = stdoutLog()): P
   log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (data in ${dataDir})`);
   if (store.auth.countUsers() === 0) {
     const token = server.context.auth.issueSetupToken();
-    log.info(`no users yet: open this one-time link to set the first admin's password: http://localhost:${address.port}/setup?token=${token}`);
+    const base = opts.publicUrl ? opts.publicUrl.replace(/\/$/, '') : `http://localhost:${address.port}`;
+    log.info(`no users yet: open this one-time link to set the first admin's password: ${base}/setup?token=${token}`);
   }
   await server.context.deployments.restore();
 }
@@ -114,7 +118,29 @@ const port = (v: string) => {
   return n;
 };
 
-/** `sluice serve [--port N] [--host H] [--data DIR]`; PORT and HOST from the environment are the defaults */
+const publicUrl = (v: string) => {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new InvalidArgumentError(`${v} is not a URL (such as https://sluice.example.com)`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new InvalidArgumentError(`${v} must be an http or https URL`);
+  return u.origin;
+};
+
+/** a setting from the environment, parsed; its mistake names the variable */
+function fromEnv<T>(name: string, parse: (v: string) => T): T | undefined {
+  const v = process.env[name];
+  if (!v) return undefined;
+  try {
+    return parse(v);
+  } catch (err) {
+    throw new InvalidArgumentError(`${name} ${(err as Error).message}`);
+  }
+}
+
+/** `sluice serve [--port N] [--host H] [--data DIR] [--public-url URL]`; PORT, HOST and SLUICE_PUBLIC_URL from the environment are the defaults */
 export async function cli(argv: string[]): Promise<void> {
   const program = new Command()
     .name('sluice serve')
@@ -122,15 +148,21 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--port <n>', 'port to listen on, 0 for a free one (default: env PORT, else 8080)', port)
     .option('--host <host>', 'address to listen on; 0.0.0.0 for every interface (default: env HOST, else 127.0.0.1)')
     .option('--data <dir>', 'data directory: sluice.db and sluice-state.db', './data')
+    .option('--public-url <url>', 'the URL a TLS reverse proxy serves it at (default: env SLUICE_PUBLIC_URL)', publicUrl)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   let opts: ServeOptions;
   try {
     program.parse(argv, { from: 'user' });
     const o = program.opts<Partial<ServeOptions>>();
-    opts = { port: o.port ?? (process.env.PORT ? port(process.env.PORT) : 8080), host: o.host ?? (process.env.HOST || '127.0.0.1'), data: o.data! };
+    opts = {
+      port: o.port ?? fromEnv('PORT', port) ?? 8080,
+      host: o.host ?? (process.env.HOST || '127.0.0.1'),
+      data: o.data!,
+      publicUrl: o.publicUrl ?? fromEnv('SLUICE_PUBLIC_URL', publicUrl),
+    };
   } catch (err) {
-    if (err instanceof InvalidArgumentError) process.stderr.write(`sluice serve: PORT ${err.message}\n`);
+    if (err instanceof InvalidArgumentError) process.stderr.write(`sluice serve: ${err.message}\n`);
     process.exit(err instanceof CommanderError && err.exitCode === 0 ? 0 : 2);
   }
   try {

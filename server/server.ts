@@ -9,7 +9,7 @@ import { Server as SocketServer } from 'socket.io';
 import type { DeploymentManager } from '../runtime/deploy/manager.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { createApp } from './app.js';
-import { isLoopbackAddress } from './auth/guard.js';
+import { isLoopbackAddress, siteOf } from './auth/guard.js';
 import { AuthService, DEFAULT_LIMITS, type AuthLimits } from './auth/service.js';
 import type { SecretFieldsByType } from './connections.js';
 import type { AppContext } from './context.js';
@@ -37,6 +37,8 @@ export interface ServerDeps {
   authLimits?: Partial<AuthLimits>;
   /** express's `trust proxy`, for a server behind a reverse proxy */
   trustProxy?: boolean | string;
+  /** the URLs a reverse proxy serves it at (https://sluice.example.com): accepted as Host and Origin */
+  publicUrls?: string[];
 }
 
 export interface SluiceServer {
@@ -69,9 +71,10 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
     editorDir: deps.editorDir,
   };
   let loopbackOnly = false;
-  const app = createApp(context, { loopbackOnly: () => loopbackOnly, trustProxy: deps.trustProxy });
+  const site = siteOf(deps.publicUrls ?? [], () => loopbackOnly);
+  const app = createApp(context, { site, trustProxy: deps.trustProxy });
   const http = createServer(app);
-  const io = new SocketServer(http, { serveClient: false, allowRequest: handshakeCheck(() => loopbackOnly) });
+  const io = new SocketServer(http, { serveClient: false, allowRequest: handshakeCheck(site) });
   const detach = attachSockets(io, context);
   // flows' log lines go to the server's log too, for whoever runs it
   const offLog = deps.manager.onLog((l) => log[l.level](`flow ${l.flowId}: ${l.message}`));

@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Server, ServerOptions, Socket } from 'socket.io';
 import { errorMessage } from '../runtime/errors.js';
-import { foreignOrigin, isLoopbackHost, REBINDING_MESSAGE } from './auth/guard.js';
+import { foreignOrigin, hostAllowed, REBINDING_MESSAGE, type Site } from './auth/guard.js';
 import type { AppContext } from './context.js';
 import type { PreviewEvents, PreviewTarget } from './previews.js';
 
@@ -22,10 +22,10 @@ function flowIdOf(msg: unknown): string | undefined {
 }
 
 /** engine.io's check of every handshake request (polling and websocket), before socket.io sees it */
-export function handshakeCheck(loopbackOnly: () => boolean): ServerOptions['allowRequest'] {
+export function handshakeCheck(site: Site): ServerOptions['allowRequest'] {
   return (req: IncomingMessage, done) => {
-    if (loopbackOnly() && !isLoopbackHost(req.headers.host)) return done(REBINDING_MESSAGE, false);
-    const foreign = foreignOrigin(req.headers);
+    if (!hostAllowed(site, req.headers.host)) return done(REBINDING_MESSAGE, false);
+    const foreign = foreignOrigin(req.headers, site);
     done(foreign ?? null, foreign === undefined);
   };
 }

@@ -48,27 +48,45 @@ export function isLoopbackHost(hostHeader: string | undefined): boolean {
   return isLoopbackAddress(name) || name.toLowerCase().endsWith('.localhost');
 }
 
-export const REBINDING_MESSAGE = 'this server listens on loopback only: the Host header must be localhost or 127.0.0.1 (a name that resolves here is refused: DNS rebinding)';
+export const REBINDING_MESSAGE = 'this server listens on loopback only: the Host header must be localhost or 127.0.0.1 (a name that resolves here is refused: DNS rebinding; behind a proxy, start it with --public-url)';
 
-/** refuses a request whose Host is not a loopback name while `loopbackOnly()` holds */
-export function hostCheck(loopbackOnly: () => boolean): RequestHandler {
+/** where the server is reached: what the Host and Origin checks accept */
+export interface Site {
+  /** true while the server listens on loopback only: then Host must be a loopback name or a public host */
+  loopbackOnly(): boolean;
+  /** host[:port] (lower case) of the public URLs a reverse proxy serves it at (`--public-url`) */
+  publicHosts: ReadonlySet<string>;
+  /** a public URL is https: the session cookie gets `Secure` */
+  secureCookies: boolean;
+}
+
+export function siteOf(publicUrls: string[], loopbackOnly: () => boolean): Site {
+  const urls = publicUrls.map((u) => new URL(u));
+  return { loopbackOnly, publicHosts: new Set(urls.map((u) => u.host.toLowerCase())), secureCookies: urls.some((u) => u.protocol === 'https:') };
+}
+
+export const hostAllowed = (site: Site, host: string | undefined) =>
+  !site.loopbackOnly() || isLoopbackHost(host) || (host !== undefined && site.publicHosts.has(host.toLowerCase()));
+
+/** refuses a request whose Host is not a loopback name (or a public URL's) while bound to loopback */
+export function hostCheck(site: Site): RequestHandler {
   return (req, res, next) => {
-    if (!loopbackOnly() || isLoopbackHost(req.headers.host)) return next();
+    if (hostAllowed(site, req.headers.host)) return next();
     res.status(421).type('text/plain').send(`${REBINDING_MESSAGE}\n`);
   };
 }
 
-/** undefined when the request's Origin (if any) is this server's own; else why not */
-export function foreignOrigin(headers: IncomingHttpHeaders): string | undefined {
+/** undefined when the request's Origin (if any) is this server's own (its Host, or a public URL); else why not */
+export function foreignOrigin(headers: IncomingHttpHeaders, site: Site): string | undefined {
   const origin = headers.origin;
   if (origin === undefined) return undefined;
   let host: string;
   try {
-    host = new URL(origin).host;
+    host = new URL(origin).host.toLowerCase();
   } catch {
     return `Origin ${origin} is not a URL`;
   }
-  return host.toLowerCase() === (headers.host ?? '').toLowerCase() ? undefined : `cross-site request from ${origin} refused`;
+  return host === (headers.host ?? '').toLowerCase() || site.publicHosts.has(host) ? undefined : `cross-site request from ${origin} refused`;
 }
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -84,11 +102,11 @@ function deny(res: Response, status: number, error: string, headers: Record<stri
 
 const requires = (access: Access) => (access === 'signed-in' || access === 'public' ? undefined : access);
 
-export function apiGuard(auth: AuthService, store: AuthStore): RequestHandler {
+export function apiGuard(auth: AuthService, store: AuthStore, site: Site): RequestHandler {
   return (req, res, next) => {
     const unsafe = !SAFE.has(req.method);
     if (unsafe) {
-      const foreign = foreignOrigin(req.headers);
+      const foreign = foreignOrigin(req.headers, site);
       if (foreign) return deny(res, 403, foreign);
     }
     const hasKey = req.headers.authorization !== undefined;

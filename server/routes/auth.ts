@@ -5,7 +5,7 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { addressOf, principalOf } from '../auth/guard.js';
+import { addressOf, principalOf, type Site } from '../auth/guard.js';
 import { hashPassword, verifyPassword } from '../auth/crypto.js';
 import { NAME_RE, SESSION_COOKIE, SESSION_IDLE_MS, passwordProblem, type AuthService, type Principal } from '../auth/service.js';
 import { parseInput } from '../body.js';
@@ -54,14 +54,14 @@ export const keyView = (k: StoredKey) => ({
 });
 const auditView = (e: AuditEntry) => ({ ...e, at: iso(e.at) });
 
-function setSessionCookie(req: Request, res: Response, token: string): void {
-  const secure = req.secure ? '; Secure' : '';
+function setSessionCookie(req: Request, res: Response, token: string, site: Site): void {
+  const secure = req.secure || site.secureCookies ? '; Secure' : '';
   res.setHeader('Set-Cookie', `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_IDLE_MS / 1000}${secure}`);
 }
 
 const clearSessionCookie = (res: Response) => res.setHeader('Set-Cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
 
-export function authRoutes(auth: AuthService): Router {
+export function authRoutes(auth: AuthService, site: Site): Router {
   const r = Router();
   const store = auth.store;
   const me = (res: Response) => principalOf(res) as Principal; // the guard let only principals through
@@ -91,7 +91,7 @@ export function authRoutes(auth: AuthService): Router {
       throw new HttpError(401, 'wrong user name or password');
     }
     audit(req, result.user.name, 'auth.signin', result.user.name);
-    setSessionCookie(req, res, result.token);
+    setSessionCookie(req, res, result.token, site);
     res.json({ user: result.user.name, role: result.user.role, via: 'session', csrfToken: result.csrf });
   });
 
@@ -104,7 +104,7 @@ export function authRoutes(auth: AuthService): Router {
     const user = store.getUser(body.user)!;
     audit(req, user.name, 'auth.setup', user.name);
     const session = auth.startSession(user);
-    setSessionCookie(req, res, session.token);
+    setSessionCookie(req, res, session.token, site);
     res.status(201).json({ user: user.name, role: user.role, via: 'session', csrfToken: session.csrf });
   });
 
@@ -130,7 +130,7 @@ export function authRoutes(auth: AuthService): Router {
     audit(req, user.name, 'auth.password', user.name);
     if (p.via !== 'session') return void res.status(204).end();
     const session = auth.startSession(user);
-    setSessionCookie(req, res, session.token);
+    setSessionCookie(req, res, session.token, site);
     res.json({ user: user.name, role: user.role, via: 'session', csrfToken: session.csrf });
   });
 

@@ -32,11 +32,11 @@ const flow = (name: string) => ({
   edges: [{ from: 'gen', to: 'out' }],
 });
 
-async function start(limits?: Partial<AuthLimits>) {
+async function start(limits?: Partial<AuthLimits>, publicUrls?: string[]) {
   const dir = tempDir();
   const store = new ControlStore(join(dir, 'sluice.db'));
   const checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
-  const server = createSluiceServer({ registry: createRegistry(), store, manager: new DeploymentManager({ store: checkpoints }), cwd: dir, env: {}, authLimits: limits });
+  const server = createSluiceServer({ registry: createRegistry(), store, manager: new DeploymentManager({ store: checkpoints }), cwd: dir, env: {}, authLimits: limits, publicUrls });
   const { port } = await server.listen(0, '127.0.0.1');
   open.push(async () => {
     await server.close();
@@ -133,6 +133,25 @@ describe('Host header and security headers', () => {
     expect(sock.status).toBeGreaterThanOrEqual(400);
     for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `app.localhost:${port}`]) expect((await raw(port, '/api/health', { host })).status).toBe(200);
     expect((await raw(port, '/socket.io/?EIO=4&transport=polling', { host: `localhost:${port}`, cookie: session.cookie })).status).toBe(200);
+  });
+
+  it('behind a proxy (--public-url): accepts the public name as Host and Origin, and marks the cookie Secure', async () => {
+    const { port, url } = await start(undefined, ['https://sluice.example.com']);
+    const host = 'sluice.example.com';
+    expect((await raw(port, '/api/health', { host })).status).toBe(200);
+    expect((await raw(port, '/api/health', { host: 'other.example.com' })).status).toBe(421);
+    const signin = await new Promise<{ status: number; cookie: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/api/auth/signin', method: 'POST', headers: { host, origin: `https://${host}`, 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode!, cookie: String(res.headers['set-cookie']) }));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ user: 'alice', password: 'alice-password' }));
+    });
+    expect(signin).toEqual({ status: 200, cookie: expect.stringMatching(/HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/) });
+    // the same write from another site is still refused
+    const foreign = await post(url, '/api/auth/signin', { ...json, origin: 'https://evil.example' }, JSON.stringify({ user: 'alice', password: 'alice-password' }));
+    expect(foreign.status).toBe(403);
   });
 
   it('accepts any Host when bound to every interface', async () => {
