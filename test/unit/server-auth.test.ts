@@ -36,7 +36,7 @@ async function start(limits?: Partial<AuthLimits>, publicUrls?: string[]) {
   const dir = tempDir();
   const store = new ControlStore(join(dir, 'sluice.db'));
   const checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
-  const server = createSluiceServer({ registry: createRegistry(), store, manager: new DeploymentManager({ store: checkpoints }), cwd: dir, env: {}, authLimits: limits, publicUrls });
+  const server = createSluiceServer({ registry: createRegistry(), store, manager: new DeploymentManager({ store: checkpoints, cwd: dir }), cwd: dir, env: {}, authLimits: limits, publicUrls });
   const { port } = await server.listen(0, '127.0.0.1');
   open.push(async () => {
     await server.close();
@@ -158,7 +158,7 @@ describe('Host header and security headers', () => {
     const dir = tempDir();
     const store = new ControlStore(join(dir, 'sluice.db'));
     const checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
-    const server = createSluiceServer({ registry: createRegistry(), store, manager: new DeploymentManager({ store: checkpoints }), cwd: dir, env: {} });
+    const server = createSluiceServer({ registry: createRegistry(), store, manager: new DeploymentManager({ store: checkpoints, cwd: dir }), cwd: dir, env: {} });
     const { port } = await server.listen(0, '0.0.0.0');
     open.push(async () => {
       await server.close();
