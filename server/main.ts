@@ -47,6 +47,7 @@ function seedDemo(store: ControlStore, registry: NodeRegistry, root: string, log
 async function seedAdmin(auth: AuthService, env: Record<string, string | undefined>, log: ServerLog): Promise<void> {
   const password = env.SLUICE_ADMIN_PASSWORD;
   if (!password) return;
+  delete env.SLUICE_ADMIN_PASSWORD; // used here only: no flow or child process of this server may see it
   const name = env.SLUICE_ADMIN_USER || 'admin';
   if (auth.store.getUser(name)) return; // made before: the password may have been changed since
   const problem = passwordProblem(password) ?? (NAME_RE.test(name) ? undefined : `SLUICE_ADMIN_USER ${JSON.stringify(name)} is not a valid user name`);

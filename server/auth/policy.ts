@@ -83,7 +83,8 @@ const compiled: Compiled[] = POLICY.map((policy) => {
     names.push(seg.slice(1));
     return '([^/]+)';
   });
-  return { policy, re: new RegExp(`^${segs.join('/')}/?$`), names, literal: policy.path.split('/').filter((s) => s && !s.startsWith(':')).length };
+  // case-insensitive, as express routes
+  return { policy, re: new RegExp(`^${segs.join('/')}/?$`, 'i'), names, literal: policy.path.split('/').filter((s) => s && !s.startsWith(':')).length };
 })
   // the most literal route first: /flows/import before /flows/:id
   .sort((a, b) => b.literal - a.literal);
