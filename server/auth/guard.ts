@@ -7,7 +7,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
 import { roleAtLeast, type AuthStore } from '../store/auth-store.js';
-import { matchPolicy, type Access } from './policy.js';
+import { matchPolicy, type Access, type RoutePolicy } from './policy.js';
+import { RateLimiter } from './rate-limit.js';
 import { sameSecret } from './crypto.js';
 import { CSRF_HEADER, type AuthService, type Principal } from './service.js';
 
@@ -103,6 +104,12 @@ function deny(res: Response, status: number, error: string, headers: Record<stri
 const requires = (access: Access) => (access === 'signed-in' || access === 'public' ? undefined : access);
 
 export function apiGuard(auth: AuthService, store: AuthStore, site: Site): RequestHandler {
+  const routeLimits = new Map<RoutePolicy, RateLimiter>();
+  const routeLimit = (policy: RoutePolicy, per: number) => {
+    let l = routeLimits.get(policy);
+    if (!l) routeLimits.set(policy, (l = new RateLimiter({ max: per, windowMs: 60_000 })));
+    return l;
+  };
   return (req, res, next) => {
     const unsafe = !SAFE.has(req.method);
     if (unsafe) {
@@ -135,6 +142,9 @@ export function apiGuard(auth: AuthService, store: AuthStore, site: Site): Reque
     }
     const needed = requires(access);
     if (needed && !roleAtLeast(principal.role, needed)) return deny(res, 403, `${req.method} ${path} needs the ${needed} role (${principal.user} is ${principal.role})`);
+    const perMinute = match?.policy.perMinute;
+    const routeWait = perMinute === undefined ? undefined : routeLimit(match!.policy, perMinute).hit(principal.user);
+    if (routeWait !== undefined) return deny(res, 429, `${req.method} ${path}: at most ${perMinute} a minute: try again in ${routeWait} s`, { 'Retry-After': String(routeWait) });
     res.locals.principal = principal;
     if (match?.policy.audit) auditOnSuccess(store, req, res, principal, match.policy.audit, match.params);
     next();

@@ -14,9 +14,11 @@ export interface RoutePolicy {
   access: Access;
   /** recorded in the audit log when the call succeeds (status < 400); the target is the `:id`/`:name` */
   audit?: string;
+  /** calls per principal per minute, for routes that reach out (beside the limit on every request) */
+  perMinute?: number;
 }
 
-const p = (method: string, path: string, access: Access, audit?: string): RoutePolicy => ({ method, path, access, audit });
+const p = (method: string, path: string, access: Access, audit?: string, perMinute?: number): RoutePolicy => ({ method, path, access, audit, perMinute });
 
 export const POLICY: RoutePolicy[] = [
   p('GET', '/health', 'public'),
@@ -57,7 +59,8 @@ export const POLICY: RoutePolicy[] = [
   p('GET', '/connections/:id', 'editor'),
   p('PUT', '/connections/:id', 'admin', 'connection.update'),
   p('DELETE', '/connections/:id', 'admin', 'connection.delete'),
-  p('POST', '/connections/:id/test', 'editor'),
+  // connects to whatever the connection names: limited, so it cannot be used to scan a network
+  p('POST', '/connections/:id/test', 'editor', undefined, 30),
   // users, keys, audit (routes/auth.ts; keys: everyone their own, admins anyone's)
   p('GET', '/users', 'admin'),
   p('POST', '/users', 'admin', 'user.create'),

@@ -224,6 +224,17 @@ describe('sessions and limits', () => {
     expect((await fetch(`${url}/api/flows`, { headers: b.headers })).status).toBe(200);
   });
 
+  it('limits connection tests to 30 a minute per principal', async () => {
+    const { url, server } = await start();
+    const key = await adminKey(server);
+    await post(url, '/api/connections', { ...key.headers, ...json }, JSON.stringify({ name: 'gone', type: 'sqlite', config: { path: 'missing.db' } }));
+    const statuses: number[] = [];
+    for (let i = 0; i < 31; i++) statuses.push((await post(url, '/api/connections/gone/test', key.headers)).status);
+    expect(statuses.slice(0, 30).every((s) => s === 200)).toBe(true);
+    expect(statuses[30]).toBe(429);
+    expect((await fetch(`${url}/api/connections/gone`, { headers: key.headers })).status).toBe(200);
+  });
+
   it('gives keys no more rights than their user; a viewer manages only their own keys', async () => {
     const { url, server } = await start();
     const viewer = await keyFor(server, 'vic', 'viewer');
