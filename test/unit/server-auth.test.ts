@@ -252,6 +252,30 @@ describe('sessions and limits', () => {
   });
 });
 
+describe('the store', () => {
+  it('adds the auth tables to a sluice.db made before them, keeping what it holds', () => {
+    const file = join(tempDir(), 'sluice.db');
+    const before = new ControlStore(file);
+    before.createFlow('kept', (v) => ({ ...flow('kept'), version: v }));
+    before.close();
+    // as an older Sluice left it: no users, sessions, keys or audit
+    const db = new Database(file);
+    db.exec('DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete; DROP TABLE audit; DROP TABLE api_keys; DROP TABLE sessions; DROP TABLE users;');
+    expect(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name IN ('users', 'audit')").get()).toEqual({ n: 0 });
+    db.close();
+    const after = new ControlStore(file);
+    try {
+      expect(after.getFlow('kept')?.version).toBe(1);
+      expect(after.auth.countUsers()).toBe(0);
+      expect(after.auth.createUser('first', 'admin', 'hash')).toBe(true);
+      after.auth.appendAudit({ user: 'first', action: 'test', target: null, address: null, details: null });
+      expect(after.auth.audit({ limit: 10 }).map((e) => e.action)).toEqual(['test']);
+    } finally {
+      after.close();
+    }
+  });
+});
+
 describe('users and the audit log', () => {
   async function admin(url: string, session: SessionCredential, method: string, path: string, body?: unknown) {
     const res = await fetch(url + path, { method, headers: { ...session.headers, ...json }, body: body === undefined ? undefined : JSON.stringify(body) });
