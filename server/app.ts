@@ -4,7 +4,9 @@
  * what it is handed (AppContext); sockets.ts adds socket.io on the same HTTP server.
  */
 import express, { type Express, type RequestHandler } from 'express';
-import { apiGuard, hostCheck, securityHeaders, type Site } from './auth/guard.js';
+import { apiGuard } from './auth/guard.js';
+import { securityHeaders } from './auth/headers.js';
+import { hostCheck, type Site } from './auth/site.js';
 import type { AppContext } from './context.js';
 import { editorRoutes } from './editor.js';
 import { apiNotFound, errorHandler } from './http-errors.js';

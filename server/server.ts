@@ -9,7 +9,7 @@ import { Server as SocketServer } from 'socket.io';
 import type { DeploymentManager } from '../runtime/deploy/manager.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { createApp } from './app.js';
-import { isLoopbackAddress, siteOf } from './auth/guard.js';
+import { isLoopbackAddress, siteOf } from './auth/site.js';
 import { AuthService, DEFAULT_LIMITS, type AuthLimits } from './auth/service.js';
 import type { SecretFieldsByType } from './connections.js';
 import type { AppContext } from './context.js';

@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Server, ServerOptions, Socket } from 'socket.io';
 import { errorMessage } from '../runtime/errors.js';
-import { foreignOrigin, hostAllowed, REBINDING_MESSAGE, type Site } from './auth/guard.js';
+import { foreignOrigin, hostAllowed, REBINDING_MESSAGE, type Site } from './auth/site.js';
 import type { AppContext } from './context.js';
 import type { PreviewEvents, PreviewTarget } from './previews.js';
 

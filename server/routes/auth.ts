@@ -5,7 +5,8 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { addressOf, principalOf, type Site } from '../auth/guard.js';
+import { addressOf, principalOf } from '../auth/guard.js';
+import type { Site } from '../auth/site.js';
 import { hashPassword, verifyPassword } from '../auth/crypto.js';
 import { NAME_RE, SESSION_COOKIE, SESSION_IDLE_MS, passwordProblem, type AuthService, type Principal } from '../auth/service.js';
 import { parseInput } from '../body.js';
