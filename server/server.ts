@@ -39,6 +39,8 @@ export interface ServerDeps {
   trustProxy?: boolean | string;
   /** the URLs a reverse proxy serves it at (https://sluice.example.com): accepted as Host and Origin */
   publicUrls?: string[];
+  /** how often open sockets are checked for an ended session or a revoked key (default 30 s) */
+  socketRecheckMs?: number;
 }
 
 export interface SluiceServer {
@@ -75,7 +77,7 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
   const app = createApp(context, { site, trustProxy: deps.trustProxy });
   const http = createServer(app);
   const io = new SocketServer(http, { serveClient: false, allowRequest: handshakeCheck(site) });
-  const detach = attachSockets(io, context);
+  const detach = attachSockets(io, context, deps.socketRecheckMs);
   // flows' log lines go to the server's log too, for whoever runs it
   const offLog = deps.manager.onLog((l) => log[l.level](`flow ${l.flowId}: ${l.message}`));
 

@@ -30,16 +30,27 @@ export function handshakeCheck(site: Site): ServerOptions['allowRequest'] {
   };
 }
 
-/** wires the events; returns a function that unwires them */
-export function attachSockets(io: Server, ctx: Pick<AppContext, 'manager' | 'previews' | 'log' | 'auth'>): () => void {
+/** the principal of a socket's handshake, now (a session may have ended, a key been revoked since) */
+function principalOf(ctx: Pick<AppContext, 'auth'>, socket: Socket, use = true) {
+  const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+  const h = socket.handshake.headers;
+  return ctx.auth.authenticate(h.cookie, h.authorization, typeof token === 'string' ? token : undefined, use);
+}
+
+/** wires the events; returns a function that unwires them. Every `recheckMs` the sockets whose
+ * session ended or whose key was revoked are disconnected. */
+export function attachSockets(io: Server, ctx: Pick<AppContext, 'manager' | 'previews' | 'log' | 'auth'>, recheckMs = 30_000): () => void {
   io.use((socket, next) => {
-    const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
-    const h = socket.handshake.headers;
-    const principal = ctx.auth.authenticate(h.cookie, h.authorization, typeof token === 'string' ? token : undefined);
+    const principal = principalOf(ctx, socket);
     if (!principal) return next(new Error('sign in first: no valid session cookie or API key'));
     socket.data.principal = principal;
     next();
   });
+  const recheck = setInterval(() => {
+    // a check, not a use: an open tab does not keep its session alive
+    for (const socket of io.of('/').sockets.values()) if (!principalOf(ctx, socket, false)) socket.disconnect(true);
+  }, recheckMs);
+  recheck.unref();
   io.on('connection', (socket: Socket) => {
     const handle = (event: 'subscribe' | 'unsubscribe') => (msg: unknown, ack?: unknown) => {
       const reply = typeof ack === 'function' ? (ack as Ack) : () => undefined;
@@ -74,6 +85,7 @@ export function attachSockets(io: Server, ctx: Pick<AppContext, 'manager' | 'pre
   const offStatus = ctx.manager.onStatus((s) => send('status', () => io.to(room(s.flowId)).emit('status', s)));
   const offLog = ctx.manager.onLog((l) => send('log', () => io.to(room(l.flowId)).emit('log', l)));
   return () => {
+    clearInterval(recheck);
     ctx.previews.off('records', onRecords);
     ctx.previews.off('done', onDone);
     offStatus();

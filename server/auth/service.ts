@@ -66,14 +66,17 @@ export class AuthService {
     this.failuresByAddress = new RateLimiter({ max: limits.signInFailures, windowMs: limits.signInWindowMs });
   }
 
-  /** the principal of a request's cookie or bearer key (a bearer key wins); undefined when neither is valid */
-  authenticate(cookieHeader: string | undefined, authorization: string | undefined, bearer = bearerOf(authorization)): Principal | undefined {
-    if (bearer !== undefined) return this.fromKey(bearer);
+  /**
+   * the principal of a request's cookie or bearer key (a bearer key wins); undefined when neither is
+   * valid. `use: false` only checks: the session's idle time and the key's last use stay as they are.
+   */
+  authenticate(cookieHeader: string | undefined, authorization: string | undefined, bearer = bearerOf(authorization), use = true): Principal | undefined {
+    if (bearer !== undefined) return this.fromKey(bearer, use);
     const token = parseCookies(cookieHeader)[SESSION_COOKIE];
-    return token ? this.fromSession(token) : undefined;
+    return token ? this.fromSession(token, use) : undefined;
   }
 
-  private fromSession(token: string): Principal | undefined {
+  private fromSession(token: string, use: boolean): Principal | undefined {
     const hash = sha256(token);
     const s = this.store.getSession(hash);
     const now = Date.now();
@@ -83,16 +86,16 @@ export class AuthService {
       return undefined;
     }
     // slide the idle timeout, writing at most once a minute
-    if (s.expiresAt - now < SESSION_IDLE_MS - 60_000) this.store.extendSession(hash, now + SESSION_IDLE_MS);
+    if (use && s.expiresAt - now < SESSION_IDLE_MS - 60_000) this.store.extendSession(hash, now + SESSION_IDLE_MS);
     return { user: s.user, userId: s.userId, role: s.role, via: 'session', csrf: s.csrf, sessionHash: hash };
   }
 
-  private fromKey(key: string): Principal | undefined {
+  private fromKey(key: string, use: boolean): Principal | undefined {
     if (!key.startsWith(KEY_PREFIX)) return undefined;
     const k = this.store.keyByHash(sha256(key));
     if (!k || k.revokedAt !== null) return undefined;
     const now = Date.now();
-    if (k.lastUsedAt === null || now - k.lastUsedAt > 60_000) this.store.touchKey(k.id, now); // "last used", to the minute
+    if (use && (k.lastUsedAt === null || now - k.lastUsedAt > 60_000)) this.store.touchKey(k.id, now); // "last used", to the minute
     const role = roleAtLeast(k.userRole, k.role) ? k.role : k.userRole;
     return { user: k.user, userId: k.userId, role, via: 'key', keyId: k.id };
   }

@@ -32,11 +32,11 @@ const flow = (name: string) => ({
   edges: [{ from: 'gen', to: 'out' }],
 });
 
-async function start(limits?: Partial<AuthLimits>, publicUrls?: string[]) {
+async function start(limits?: Partial<AuthLimits>, publicUrls?: string[], socketRecheckMs?: number) {
   const dir = tempDir();
   const store = new ControlStore(join(dir, 'sluice.db'));
   const checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
-  const server = createSluiceServer({ registry: createRegistry(), store, manager: new DeploymentManager({ store: checkpoints, cwd: dir }), cwd: dir, env: {}, authLimits: limits, publicUrls });
+  const server = createSluiceServer({ registry: createRegistry(), store, manager: new DeploymentManager({ store: checkpoints, cwd: dir }), cwd: dir, env: {}, authLimits: limits, publicUrls, socketRecheckMs });
   const { port } = await server.listen(0, '127.0.0.1');
   open.push(async () => {
     await server.close();
@@ -118,6 +118,27 @@ describe('cross-site requests with a session cookie', () => {
     expect(await handshake({ extraHeaders: { cookie: session.cookie, origin: url } })).toBe('connected');
     expect(await handshake({ extraHeaders: key.headers })).toBe('connected');
     expect(await handshake({ auth: { token: key.key } })).toBe('connected');
+  });
+
+  it('disconnects a socket once its session ends or its key is revoked', async () => {
+    const { url, server, session, store } = await start(undefined, undefined, 50);
+    const key = await adminKey(server);
+    const connected = (extraHeaders: Record<string, string>) =>
+      new Promise<ReturnType<typeof ioClient>>((resolve, reject) => {
+        const s = ioClient(url, { transports: ['websocket'], reconnection: false, extraHeaders });
+        s.once('connect', () => resolve(s));
+        s.once('connect_error', reject);
+      });
+    const byCookie = await connected({ cookie: session.cookie });
+    const byKey = await connected(key.headers);
+    const gone = (s: ReturnType<typeof ioClient>) => new Promise<string>((resolve) => s.once('disconnect', (reason) => resolve(reason)));
+    const cookieGone = gone(byCookie);
+    await post(url, '/api/auth/signout', { ...session.headers, ...json }, '{}');
+    expect(await cookieGone).toBe('io server disconnect');
+    expect(byKey.connected).toBe(true);
+    const keyGone = gone(byKey);
+    store.auth.revokeKey(store.auth.listKeys()[0].id);
+    expect(await keyGone).toBe('io server disconnect');
   });
 });
 
