@@ -249,6 +249,11 @@ export class Api {
   signIn = (user: string, password: string) => this.call<Session>('POST', '/auth/signin', { user, password });
   setup = (token: string, user: string, password: string) => this.call<Session>('POST', '/auth/setup', { token, user, password });
   signOut = () => this.call<void>('POST', '/auth/signout', {});
+  /** the server ends every session of the user and answers a new one: its CSRF token replaces ours */
+  changePassword = async (current: string, password: string) => {
+    const s = await this.call<Session>('POST', '/auth/password', { current, password });
+    if (this.me && s?.csrfToken) this.me = { ...this.me, csrfToken: s.csrfToken };
+  };
 
   nodeTypes = () => this.call<NodeTypeInfo[]>('GET', '/node-types');
 

@@ -66,6 +66,21 @@ describe.skipIf(!chromium.available)('sign-in in the editor (Chromium + real ser
     expect(pageErrors).toEqual([]);
   });
 
+  it('changes the password from the toolbar, and stays signed in', async () => {
+    await page.getByTestId('btn-password').click();
+    await page.getByTestId('pw-current').fill('wrong-password');
+    await page.getByTestId('pw-new').fill('second-admin-pw');
+    await page.getByTestId('pw-confirm').fill('second-admin-pw');
+    await page.getByTestId('pw-submit').click();
+    expect(await page.getByTestId('pw-error').textContent()).toMatch(/wrong password/);
+    await page.getByTestId('pw-current').fill('first-admin-pw');
+    await page.getByTestId('pw-submit').click();
+    await page.getByTestId('password-dialog').waitFor({ state: 'detached' });
+    // the new session's CSRF token is in use: a write from the editor still works
+    await page.getByTestId('btn-save').click();
+    await expect.poll(() => page.getByTestId('notice').textContent()).toMatch(/Saved orders-demo as version 2/);
+  });
+
   it('signs out to the sign-in page, refuses a wrong password, and signs in again', async () => {
     await page.getByTestId('btn-signout').click();
     await page.getByTestId('signin-page').waitFor();
@@ -74,7 +89,7 @@ describe.skipIf(!chromium.available)('sign-in in the editor (Chromium + real ser
     await page.getByTestId('signin-password').fill('not-the-password');
     await page.getByTestId('signin-submit').click();
     expect(await page.getByTestId('signin-error').textContent()).toBe('wrong user name or password');
-    await page.getByTestId('signin-password').fill('first-admin-pw');
+    await page.getByTestId('signin-password').fill('second-admin-pw');
     await page.getByTestId('signin-submit').click();
     await page.getByTestId('palette-core.generate').waitFor();
     expect(await violations()).toEqual([]);
