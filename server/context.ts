@@ -2,6 +2,7 @@
 import type { DeploymentManager } from '../runtime/deploy/manager.js';
 import type { HostPolicy } from '../runtime/host-policy.js';
 import type { NodeRegistry } from '../runtime/registry.js';
+import type { AuthService } from './auth/service.js';
 import type { SecretFieldsByType } from './connections.js';
 import type { DeployService } from './deployments.js';
 import type { ServerLog } from './log.js';
@@ -11,6 +12,8 @@ import type { ControlStore } from './store/control-store.js';
 export interface AppContext {
   registry: NodeRegistry;
   store: ControlStore;
+  /** sessions, keys, sign-in and its limits, the setup link (over store.auth) */
+  auth: AuthService;
   manager: DeploymentManager;
   deployments: DeployService;
   previews: PreviewService;

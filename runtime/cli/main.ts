@@ -74,7 +74,9 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     .description('Run and check Sluice flow documents (YAML or JSON)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .addHelpText('after', '\nAlso:\n  sluice serve [--port N] [--host H] [--data DIR] [--files DIR] [--env-allow NAME]   the server and the browser editor (default http://localhost:8080)');
+    .addHelpText('after', '\nAlso:\n  sluice serve [--port N] [--host H] [--data DIR] [--files DIR] [--env-allow NAME]   the server and the browser editor (default http://localhost:8080)' +
+        '\n  sluice users add|list|remove|passwd …            who may sign in (sluice users --help)' +
+        '\n  sluice api-keys create|list|revoke …            keys for scripts (sluice api-keys --help)');
 
   withPolicyFlags(program.command('run'))
     .description('run a flow until its sources end or it is stopped (Ctrl-C stops gracefully and commits)')

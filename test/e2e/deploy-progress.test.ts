@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumAvailable, ensureEditorBuilt, launchChromium } from '../helpers/browser.js';
+import { signInBrowser } from '../helpers/auth.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 
 const chromium = chromiumAvailable();
@@ -22,7 +23,9 @@ describe.skipIf(!chromium.available)('deployment progress in the editor (Chromiu
     ensureEditorBuilt();
     server = await startServer();
     browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    await signInBrowser(context, server.url);
+    page = await context.newPage();
     page.setDefaultTimeout(15_000);
   }, 180_000);
 
@@ -47,7 +50,7 @@ describe.skipIf(!chromium.available)('deployment progress in the editor (Chromiu
       ],
       edges: [{ from: 'src', to: 'dst' }],
     };
-    const created = await fetch(`${server.url}/api/flows`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(doc) });
+    const created = await server.fetch('/api/flows', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(doc) });
     expect(created.status).toBe(201);
 
     await page.goto(`${server.url}/#/flow/copy-items`);
