@@ -3,7 +3,7 @@
  * `sqlite.sink` and prints `{ status, ms, maxRssMiB }` as JSON on stdout. Peak RSS is a property of a
  * whole process, so engine.memory-flat starts one of these per record count.
  *
- *   node dist/test/bench/memory-child.js COUNT [map|select]
+ *   node dist/test/bench/memory-child.js COUNT [map|select] [externalMemoryStepMb]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,8 +15,9 @@ import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-sto
 
 const count = Number(process.argv[2]);
 const transform = process.argv[3] === 'select' ? 'select' : 'map';
+const stepMb = process.argv[4] === undefined ? undefined : Number(process.argv[4]);
 if (!Number.isInteger(count) || count < 1) {
-  process.stderr.write('usage: memory-child COUNT [map|select]\n');
+  process.stderr.write('usage: memory-child COUNT [map|select] [externalMemoryStepMb]\n');
   process.exit(2);
 }
 const TRANSFORMS = {
@@ -43,7 +44,7 @@ const plan = compileFlow(
   {},
 );
 const began = Date.now();
-const summary = await new FlowRun(plan, { store }).run();
+const summary = await new FlowRun(plan, { store, externalMemoryStepMb: stepMb }).run();
 const ms = Date.now() - began;
 await store.close();
 rmSync(dir, { recursive: true, force: true });
