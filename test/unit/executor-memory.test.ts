@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { compileFlow } from '../../runtime/flow/compile.js';
 import { FlowRun } from '../../runtime/executor/flow-run.js';
-import { ExternalMemoryWatch, externalMemory } from '../../runtime/executor/memory.js';
+import { ExternalMemoryWatch, readMemory } from '../../runtime/executor/memory.js';
 import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
 import { collector, testRegistry } from '../helpers/test-nodes.js';
 import { tempDir } from '../helpers/node-harness.js';
@@ -19,7 +19,7 @@ describe('external memory watch', () => {
     let collections = 0;
     const watch = new ExternalMemoryWatch(
       16 * MB,
-      () => external,
+      () => ({ external, heap: 30 * MB }),
       () => {
         collections++;
         external = 100 * MB; // what survives a full GC
@@ -47,6 +47,33 @@ describe('external memory watch', () => {
     expect(watch.collections).toBe(before + 1);
   });
 
+  it('steps by a quarter of the heap when that is more than the step: a full GC of a large heap costs more', () => {
+    let external = 0;
+    let heap = 400 * MB;
+    let collections = 0;
+    const watch = new ExternalMemoryWatch(
+      16 * MB,
+      () => ({ external, heap }),
+      () => {
+        collections++;
+        external = 0;
+      },
+    );
+    external = 99 * MB;
+    watch.check();
+    expect(collections).toBe(0);
+    external = 101 * MB;
+    watch.check();
+    expect(collections).toBe(1);
+    heap = 40 * MB; // the state was dropped: back to the least step after the next collection
+    external = 101 * MB;
+    watch.check();
+    expect(collections).toBe(2);
+    external = 17 * MB;
+    watch.check();
+    expect(collections).toBe(3);
+  });
+
   it("keeps a flow's dead sandbox results bounded by the step, not by V8's 64 MB external limit", async () => {
     // 100 batches of 500 records, each result about 2 KB: 100 MB of sandbox replies in all, ~1 MB a batch
     const c = collector('external');
@@ -70,10 +97,10 @@ describe('external memory watch', () => {
     const store = new SqliteCheckpointStore(join(tempDir(), 'state.db'));
     stores.push(store);
     const run = new FlowRun(plan, { store, externalMemoryStepMb: 4 });
-    const start = externalMemory();
+    const start = readMemory().external;
     let growth = 0;
     c.onWrite = () => {
-      growth = Math.max(growth, externalMemory() - start);
+      growth = Math.max(growth, readMemory().external - start);
       c.batches.length = 0;
     };
     const summary = await run.run();
