@@ -1,7 +1,7 @@
 /**
  * One process, one flow, one figure: runs `core.generate` (orders, COUNT records) → TRANSFORM →
  * `sqlite.sink` and prints `{ status, ms, maxRssMiB }` as JSON on stdout. Peak RSS is a property of a
- * whole process, so engine.memory-flat starts one of these per record count.
+ * whole process, so engine.rss-flat starts one of these per record count.
  *
  *   node dist/test/bench/memory-child.js COUNT [map|select] [externalMemoryStepMb]
  */

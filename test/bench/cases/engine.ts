@@ -29,7 +29,7 @@ async function runFlow(nodes: unknown[], edges: unknown[]): Promise<number> {
   return ms;
 }
 
-/** record counts of engine.memory-flat (BENCH_MEMORY_COUNTS, comma-separated): 1M alone while iterating */
+/** record counts of engine.rss-flat (BENCH_MEMORY_COUNTS, comma-separated): 1M alone while iterating */
 const MEMORY_COUNTS = (process.env.BENCH_MEMORY_COUNTS ?? '1000000,2000000,5000000').split(',').map(Number);
 const MEMORY_CHILD = fileURLToPath(new URL('../memory-child.js', import.meta.url));
 
@@ -116,7 +116,7 @@ export const engineCases: BenchCase[] = [
     },
   },
   {
-    name: 'engine.memory-flat',
+    name: 'engine.rss-flat',
     description: `peak RSS of generate (orders) → map → sqlite.sink, one process per count (${MEMORY_COUNTS.map((n) => n.toLocaleString()).join(', ')}): flat in the record count`,
     async run() {
       const figures: Figure[] = [];
