@@ -60,25 +60,26 @@ export function readMemory(): MemoryReading {
   return { external: s.external_memory, heap: s.used_heap_size };
 }
 
-let gcFunction: (() => void) | undefined | null = null;
-
 /**
  * V8's `gc()`: the global one under `node --expose-gc`, else taken from a fresh context with the flag
- * turned on for that moment only (no other context, user code's included, ever sees it). Undefined
- * where V8 refuses.
+ * turned on for that moment only. Taken once, when this module loads, before any sandbox isolate
+ * exists, so no other context (user code's least of all) is ever created while the flag is on.
+ * Undefined where V8 refuses.
  */
-export function fullGc(): (() => void) | undefined {
-  if (gcFunction !== null) return gcFunction;
-  const global = (globalThis as { gc?: () => void }).gc;
-  if (typeof global === 'function') return (gcFunction = global);
+const GC: (() => void) | undefined = (() => {
+  const global = (globalThis as { gc?: unknown }).gc;
+  if (typeof global === 'function') return global as () => void;
   try {
     setFlagsFromString('--expose-gc');
     const fn = runInNewContext('gc') as unknown;
-    gcFunction = typeof fn === 'function' ? (fn as () => void) : undefined;
+    return typeof fn === 'function' ? (fn as () => void) : undefined;
   } catch {
-    gcFunction = undefined;
+    return undefined;
   } finally {
     setFlagsFromString('--no-expose-gc');
   }
-  return gcFunction;
+})();
+
+export function fullGc(): (() => void) | undefined {
+  return GC;
 }

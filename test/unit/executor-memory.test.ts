@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { compileFlow } from '../../runtime/flow/compile.js';
 import { FlowRun } from '../../runtime/executor/flow-run.js';
-import { ExternalMemoryWatch, readMemory } from '../../runtime/executor/memory.js';
+import { ExternalMemoryWatch, fullGc, readMemory } from '../../runtime/executor/memory.js';
 import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
 import { collector, testRegistry } from '../helpers/test-nodes.js';
 import { tempDir } from '../helpers/node-harness.js';
@@ -110,4 +110,30 @@ describe('external memory watch', () => {
     // the step plus the replies in flight (~1 MB each), never the 64 MB V8 waits for (101 MB here without the watch)
     expect(growth).toBeLessThan(16 * MB);
   });
+
+  it('user code never sees the gc() the watch holds', async () => {
+    const c = collector('gc-visible');
+    const plan = compileFlow(
+      {
+        apiVersion: 'sluice/v1',
+        name: 'gc-visible',
+        nodes: [
+          { id: 'gen', type: 'core.generate', config: { dataset: 'counter', count: 1 } },
+          { id: 'probe', type: 'core.map', config: { code: '(v) => ({ n: v.n, gc: typeof gc })' } },
+          { id: 'sink', type: 'test.memory', config: { name: 'gc-visible' } },
+        ],
+        edges: [
+          { from: 'gen', to: 'probe' },
+          { from: 'probe', to: 'sink' },
+        ],
+      },
+      testRegistry(),
+    );
+    const store = new SqliteCheckpointStore(join(tempDir(), 'state.db'));
+    stores.push(store);
+    expect(fullGc()).toBeTypeOf('function');
+    expect((await new FlowRun(plan, { store }).run()).status).toBe('completed');
+    expect(c.batches.flat().map((r) => r.value)).toEqual([{ n: 1, gc: 'undefined' }]);
+  });
 });
+
