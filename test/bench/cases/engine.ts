@@ -8,7 +8,10 @@ import { FlowRun } from '../../../runtime/executor/flow-run.js';
 import { SqliteCheckpointStore } from '../../../runtime/state/sqlite-checkpoint-store.js';
 import { compileUserFunction, sandboxWorkerPids } from '../../../runtime/sandbox/sandbox.js';
 import { datasetRecord } from '../../../nodes/core/datasets.js';
-import { timed, type BenchCase } from '../harness.js';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { timed, type BenchCase, type Figure } from '../harness.js';
 
 const N = 500_000;
 const registry = createRegistry();
@@ -24,6 +27,18 @@ async function runFlow(nodes: unknown[], edges: unknown[]): Promise<number> {
   await store.close();
   if (status !== 'completed') throw new Error(`bench flow ${status}`);
   return ms;
+}
+
+/** record counts of engine.rss-flat (BENCH_MEMORY_COUNTS, comma-separated): 1M alone while iterating */
+const MEMORY_COUNTS = (process.env.BENCH_MEMORY_COUNTS ?? '1000000,2000000,5000000').split(',').map(Number);
+const MEMORY_CHILD = fileURLToPath(new URL('../memory-child.js', import.meta.url));
+
+/** peak RSS of a fresh process that runs generate → TRANSFORM → sqlite.sink over `count` orders */
+async function peakRss(count: number, transform: 'map' | 'select'): Promise<{ ms: number; maxRssMiB: number }> {
+  const { stdout } = await promisify(execFile)(process.execPath, [MEMORY_CHILD, String(count), transform], { maxBuffer: 1 << 20 });
+  const out = JSON.parse(stdout) as { status: string; error?: string; ms: number; maxRssMiB: number };
+  if (out.status !== 'completed') throw new Error(`memory flow ${out.status}: ${out.error}`);
+  return out;
 }
 
 export const engineCases: BenchCase[] = [
@@ -140,6 +155,29 @@ export const engineCases: BenchCase[] = [
         { metric: 'heap after warm-up, max', value: Math.max(...tail), unit: 'MB' },
         { metric: 'heap after warm-up, min', value: Math.min(...tail), unit: 'MB', note: 'max − min is what grows with input' },
       ];
+    },
+  },
+  {
+    name: 'engine.rss-flat',
+    description: `peak RSS of generate (orders) → map → sqlite.sink, one process per count (${MEMORY_COUNTS.map((n) => n.toLocaleString()).join(', ')}): flat in the record count`,
+    async run() {
+      const figures: Figure[] = [];
+      const first = MEMORY_COUNTS[0];
+      let base = 0;
+      for (const count of MEMORY_COUNTS) {
+        const { ms, maxRssMiB } = await peakRss(count, 'map');
+        if (count === first) base = maxRssMiB;
+        figures.push({
+          metric: `peak RSS, map, ${count.toLocaleString()} records`,
+          value: maxRssMiB,
+          unit: 'MiB',
+          baseline: count === first ? undefined : { label: `${first.toLocaleString()} records`, value: base },
+          note: `${Math.round((count / ms) * 1000).toLocaleString()} rec/s`,
+        });
+      }
+      const select = await peakRss(first, 'select');
+      figures.push({ metric: `peak RSS, select in place of map, ${first.toLocaleString()}`, value: select.maxRssMiB, unit: 'MiB', note: 'no sandbox' });
+      return figures;
     },
   },
 ];
