@@ -16,6 +16,7 @@ import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-sto
 import { canonicalDocument } from '../../server/flow-format.js';
 import { serverPolicy, type ServerPolicyOptions } from '../../server/policy.js';
 import { createSluiceServer } from '../../server/server.js';
+import { adminKey } from '../helpers/auth.js';
 import { ControlStore } from '../../server/store/control-store.js';
 import { tempDir } from '../helpers/node-harness.js';
 
@@ -52,11 +53,12 @@ async function start(opts: Partial<ServerPolicyOptions> = {}, env: Record<string
     store.close();
   });
   const url = `http://127.0.0.1:${port}`;
-  /** every HTTP call of this file goes through here (one place to add credentials) */
+  const admin = await adminKey(server);
+  /** every HTTP call of this file goes through here, as an admin */
   const api = async (method: string, path: string, body?: unknown): Promise<Res> => {
     const res = await fetch(url + path, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: body === undefined ? admin.headers : { ...admin.headers, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();

@@ -9,6 +9,7 @@ import { createRegistry } from '../../nodes/catalog.js';
 import { DeploymentManager } from '../../runtime/deploy/manager.js';
 import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
 import { createSluiceServer } from '../../server/server.js';
+import { adminKey } from '../helpers/auth.js';
 import { silentLog } from '../../server/log.js';
 import { ControlStore } from '../../server/store/control-store.js';
 import { DeployService } from '../../server/deployments.js';
@@ -32,9 +33,10 @@ async function start() {
     store.close();
   });
   const url = `http://127.0.0.1:${port}`;
-  /** every HTTP call of this file goes through here (one place to add sign-in) */
+  const admin = await adminKey(server);
+  /** every HTTP call of this file goes through here, as an admin */
   const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(url + path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(url + path, { method, headers: body === undefined ? admin.headers : { ...admin.headers, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     return { status: res.status, json: (await res.json()) as any };
   };
   return { dir, api };
