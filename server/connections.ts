@@ -4,9 +4,9 @@
  * leaves a secret out keeps the stored one. Connection tests are the connectors' own
  * (the registry's ConnectorType.test, nodes/connectors.ts), run here with a time limit.
  */
-import { resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError, errorMessage } from '../runtime/errors.js';
+import { fileAccess, type FilePolicy } from '../runtime/files.js';
 import { MASK, rawUrlPassword, redactUrl, withUrlPassword } from '../runtime/redact.js';
 import { getPath, isPlainObject, secretFieldsOf, setPath, type SecretFields } from '../runtime/secrets.js';
 import type { ConnectionTestResult } from '../runtime/node-api.js';
@@ -110,12 +110,12 @@ export function knownTypes(registry: NodeRegistry): string {
   return registry.connectors().flatMap((c) => [c.type, ...c.aliases]).join(', ');
 }
 
-/** runs the type's connection test (secrets included), with a time limit; a type without a connector says so */
+/** runs the type's connection test (secrets included) with its files under `files`, with a time limit; a type without a connector says so */
 export async function testConnection(
   registry: NodeRegistry,
   type: string,
   config: Record<string, unknown>,
-  cwd: string,
+  files: FilePolicy,
   timeoutMs = 10_000,
 ): Promise<ConnectionTestResult> {
   const connector = registry.connector(type);
@@ -128,7 +128,7 @@ export async function testConnection(
     );
   });
   try {
-    return await Promise.race([connector.test(config, { resolvePath: (p) => resolve(cwd, p), timeoutMs: Math.max(1000, timeoutMs - 500) }), timeout]);
+    return await Promise.race([connector.test(config, { files: fileAccess(files, undefined), timeoutMs: Math.max(1000, timeoutMs - 500) }), timeout]);
   } catch (err) {
     return { ok: false, error: errorMessage(err) };
   } finally {

@@ -3,14 +3,15 @@
  * map) or `url`, and `tls`. Each family (postgres, mysql, mongodb) makes its own with its scheme and
  * example URL, so messages and the editor's help speak of that database.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { secret, urlWithPassword } from '../../runtime/index.js';
+import { CONNECTION_MARK, ConfigError, errorMessage, fileMark, secret, urlWithPassword, type FileAccess } from '../../runtime/index.js';
 
 export const tlsSchema = z
   .object({
-    ca: z.string().min(1).optional().describe('CA certificate(s) to trust: a PEM file path (relative to the working directory) or the PEM text'),
-    cert: z.string().min(1).optional().describe('client certificate for mutual TLS: a PEM file path or the PEM text'),
-    key: secret(z.string().min(1).optional().describe('private key of the client certificate: a PEM file path or the PEM text')),
+    ca: z.string().min(1).optional().describe('CA certificate(s) to trust: a PEM file path (relative to the working directory; in the server, inside its file roots) or the PEM text').meta(fileMark('pem')),
+    cert: z.string().min(1).optional().describe('client certificate for mutual TLS: a PEM file path or the PEM text').meta(fileMark('pem')),
+    key: secret(z.string().min(1).optional().describe('private key of the client certificate: a PEM file path or the PEM text').meta(fileMark('pem'))),
     passphrase: secret(z.string().min(1).optional().describe('passphrase of an encrypted private key (`key`)')),
     rejectUnauthorized: z.boolean().default(true).describe('refuse a server whose certificate is not signed by a trusted CA (false only for testing)'),
     servername: z.string().min(1).optional().describe('host name to check the server certificate against, when it differs from the host connected to'),
@@ -19,6 +20,18 @@ export const tlsSchema = z
   .describe('connect over TLS; an empty object {} uses the system CAs');
 
 export type TlsConfig = z.output<typeof tlsSchema>;
+
+/** a `tls.ca` / `cert` / `key` value: the PEM text itself, or a file read through the host's file policy */
+export function readPem(files: FileAccess, nodeId: string, field: string, v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (v.includes('-----BEGIN')) return v;
+  const path = files.resolve(field, v);
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(nodeId, field, `cannot read ${v}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+  }
+}
 
 /** a connection entry's `url` field: `example` is the family's URL; its password is a declared secret */
 export function entryUrlField(example: string) {
@@ -37,8 +50,9 @@ export function connectionFieldsFor(type: string, urlExample: string) {
     connection: z
       .string()
       .min(1)
-      .optional()
-      .describe(`name of a connection in the flow's \`connections:\` map (type ${type}): keeps hosts and passwords out of the flow`),
+      .describe(`name of a connection in the flow's \`connections:\` map (type ${type}): keeps hosts and passwords out of the flow`)
+      .meta(CONNECTION_MARK)
+      .optional(),
     url: urlWithPassword(z.string().min(1).optional().describe(`${urlExample} (use \${env:NAME} for secrets); instead of \`connection\``)),
     tls: tlsSchema.optional(),
   };

@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { FlowValidationError, UserError, formatIssue } from '../errors.js';
+import { FileRoots, fileAccess, unconfinedFiles } from '../files.js';
+import { DEFAULT_ENV_PREFIX } from '../flow/env.js';
+import type { HostPolicy } from '../host-policy.js';
 import { compileFlowText } from '../flow/compile.js';
 import { validateFlowText } from '../flow/validate.js';
 import { FlowRun, type RunSummary } from '../executor/flow-run.js';
@@ -16,6 +19,7 @@ import { redactText, redactUrl } from '../redact.js';
 import { secretFieldsOf, secretValues } from '../secrets.js';
 import type { NodeRegistry } from '../registry.js';
 import { SqliteCheckpointStore } from '../state/sqlite-checkpoint-store.js';
+import { shutdownSandbox } from '../sandbox/sandbox.js';
 import { Progress, progressSummary, tableLines } from './progress.js';
 
 export const DEFAULT_STATE = './data/sluice-state.db';
@@ -35,6 +39,30 @@ const positiveInt = (v: string) => {
   return n;
 };
 
+const collect = (v: string, previous: string[] = []) => [...previous, v];
+
+interface PolicyFlags {
+  files?: string[];
+  envAllow?: string[];
+  envPrefix?: string[];
+}
+
+/** `--files`, `--env-allow`, `--env-prefix` on run and validate: the CLI is unconfined unless they are given */
+function withPolicyFlags(cmd: Command): Command {
+  return cmd
+    .option('--files <dir>', 'confine the files the flow reads and writes to this directory (repeatable; relative paths in the flow resolve against the first)', collect)
+    .option('--env-allow <name>', 'resolve ${env:NAME} only for this name and names with an allowed prefix, and never in code (repeatable)', collect)
+    .option('--env-prefix <prefix>', `with --env-allow or alone: env names starting with it resolve (repeatable; default ${DEFAULT_ENV_PREFIX} once either is given)`, collect);
+}
+
+/** the host policy the flags ask for; the state file (`sluice run --state`) stays unreachable inside the roots */
+function cliPolicy(flags: PolicyFlags, stateFile?: string): HostPolicy | undefined {
+  const policy: HostPolicy = {};
+  if (flags.files?.length) policy.files = new FileRoots({ roots: flags.files, protect: stateFile ? [{ path: stateFile, label: 'the state file' }] : [] });
+  if (flags.envAllow?.length || flags.envPrefix?.length) policy.env = { prefixes: flags.envPrefix ?? [DEFAULT_ENV_PREFIX], allow: flags.envAllow ?? [] };
+  return policy.files || policy.env ? policy : undefined;
+}
+
 const stderrLog: Logger = {
   info: (m) => process.stderr.write(`${redactText(m)}\n`),
   warn: (m) => process.stderr.write(`warning: ${redactText(m)}\n`),
@@ -48,14 +76,12 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     .description('Run and check Sluice flow documents (YAML or JSON)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .addHelpText(
-      'after',
-      '\nAlso:\n  sluice serve [--port N] [--host H] [--data DIR]   the server and the browser editor (default http://localhost:8080)' +
-        '\n  sluice secrets rotate-key [--data DIR] [--new-key KEY]   re-encrypt the stored connection secrets under a new key',
-    );
+    .addHelpText('after', '\nAlso:\n  sluice serve [--port N] [--host H] [--data DIR] [--files DIR] [--env-allow NAME]   the server and the browser editor (default http://localhost:8080)' +
+        '\n  sluice users add|list|remove|passwd …            who may sign in (sluice users --help)' +
+        '\n  sluice api-keys create|list|revoke …            keys for scripts (sluice api-keys --help)' +
+        '\n  sluice secrets rotate-key [--data DIR] [--new-key KEY]   re-encrypt the stored connection secrets under a new key');
 
-  program
-    .command('run')
+  withPolicyFlags(program.command('run'))
     .description('run a flow until its sources end or it is stopped (Ctrl-C stops gracefully and commits)')
     .argument('<flow>', 'flow document, .yaml or .json')
     .option('--preview <n>', 'test run: read at most N records per source and write nothing', positiveInt)
@@ -63,17 +89,16 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     .option('--state <path>', 'where positions and dead letters are kept', DEFAULT_STATE)
     .option('--from-start', 'forget committed positions and read from the beginning')
     .option('--quiet', 'no progress display')
-    .action(async (file: string, opts: { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean }) => {
+    .action(async (file: string, opts: RunOptions) => {
       exitCode = await runCommand(file, opts, registry);
     });
 
-  program
-    .command('validate')
+  withPolicyFlags(program.command('validate'))
     .description('check a flow document; prints every problem with where it is')
     .argument('<flow>', 'flow document, .yaml or .json')
     .option('--json', 'print the problems as JSON')
-    .action((file: string, opts: { json?: boolean }) => {
-      const result = validateFlowText(readFlowFile(file), registry, { fileName: file, env: process.env });
+    .action((file: string, opts: { json?: boolean } & PolicyFlags) => {
+      const result = validateFlowText(readFlowFile(file), registry, { fileName: file, env: process.env, policy: cliPolicy(opts) });
       const errors = result.issues.filter((i) => i.severity === 'error');
       if (opts.json) process.stdout.write(`${JSON.stringify({ valid: errors.length === 0, issues: result.issues }, null, 2)}\n`);
       else {
@@ -121,15 +146,16 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
       return 2;
     }
     throw err;
+  } finally {
+    shutdownSandbox(); // the sandbox worker processes, if a node left any
   }
 }
 
-async function runCommand(
-  file: string,
-  opts: { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean },
-  registry: NodeRegistry,
-): Promise<number> {
-  const plan = compileFlowText(readFlowFile(file), registry, { file, env: process.env });
+type RunOptions = { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean } & PolicyFlags;
+
+async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry): Promise<number> {
+  const policy = cliPolicy(opts, opts.state);
+  const plan = compileFlowText(readFlowFile(file), registry, { file, env: process.env, policy });
   for (const w of plan.warnings) if (w.severity === 'warning') process.stderr.write(`${file}: warning: ${formatIssue(w)}\n`);
   const store = opts.preview ? undefined : new SqliteCheckpointStore(resolve(opts.state));
   const run = new FlowRun(plan, {
@@ -233,7 +259,7 @@ async function testConnectionCommand(target: string, name: string | undefined, o
   for (const e of entries) {
     const connector = registry.connector(e.type);
     const r: ConnectionTestResult = connector
-      ? await connector.test(e.config, { resolvePath: (p) => resolve(p), timeoutMs: opts.timeout })
+      ? await connector.test(e.config, { files: fileAccess(unconfinedFiles(), 'test'), timeoutMs: opts.timeout })
       : { ok: false, error: `no connector for type ${e.type} (known: ${registry.connectors().map((c) => c.type).join(', ')})` };
     // a driver's message may echo the URL, password included; the flow's own secret values are masked too
     const known = secretValuesOf(e.config, connector);

@@ -4,6 +4,7 @@
  */
 import { Router, type Request } from 'express';
 import { z } from 'zod';
+import { unconfinedFiles } from '../../runtime/files.js';
 import { FLOW_NAME } from '../../runtime/flow/schema.js';
 import { parseInput } from '../body.js';
 import { connectionIssues, knownTypes, mergeSecrets, redact, secretFieldsOfType, testConnection } from '../connections.js';
@@ -103,7 +104,7 @@ export function connectionRoutes(ctx: AppContext): Router {
 
   r.post('/:id/test', async (req, res) => {
     const c = find(req);
-    const r = await testConnection(ctx.registry, c.type, c.config, ctx.cwd);
+    const r = await testConnection(ctx.registry, c.type, c.config, ctx.policy.files ?? unconfinedFiles(ctx.cwd));
     // a driver's message may echo the URL or a value sent: masked like every other message
     res.json(r.ok ? { ...r, message: ctx.redact(r.message) } : { ...r, error: ctx.redact(r.error), ...(r.hint ? { hint: ctx.redact(r.hint) } : {}) });
   });

@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { rawUrlPassword } from '../../runtime/redact.js';
 import { getPath, secretValues, setPath, type SecretFields } from '../../runtime/secrets.js';
+import { AuthStore } from './auth-store.js';
 import { isSealed, SecretKeyError, type SecretBox } from './secret-box.js';
 
 export interface ControlStoreOptions {
@@ -81,6 +82,8 @@ export class ControlStore {
   private readonly stmts;
   /** true when the database file was created by this constructor (first start) */
   readonly created: boolean;
+  /** users, sessions, API keys and the audit log, in the same database */
+  readonly auth: AuthStore;
 
   private box: SecretBox | undefined;
   private readonly fieldsOf: (type: string) => SecretFields;
@@ -130,6 +133,7 @@ export class ControlStore {
       );
     `);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    this.auth = new AuthStore(this.db);
     this.stmts = {
       flows: this.db.prepare(`SELECT f.id, f.version, f.created_at, v.document, v.saved_at FROM flows f
         JOIN flow_versions v ON v.flow_id = f.id AND v.version = f.version ORDER BY f.id`),
