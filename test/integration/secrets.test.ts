@@ -1,8 +1,11 @@
 /**
- * Secrets end to end, through the real `sluice serve` process (build first: `npx tsc -p .`): connections
- * with secrets in every form are stored, then every GET route, every line the server printed, every
- * error and every file of the data directory (byte-wise) is searched for them. Plus: a plain-text store
- * sealed on open, file modes, validation on write, and key rotation (key file and SLUICE_SECRET_KEY).
+ * Secrets end to end, through the real `sluice serve` process (build first: `npx tsc -p .`), called as
+ * its admin (test/helpers/auth.ts): connections with secrets in every form are stored, then every GET
+ * route of server/API.md (users, API keys, the audit log and the session included), every line the
+ * server printed, every error and every file of the data directory (byte-wise) is searched for them,
+ * and for the users' passwords and API keys. Plus: a plain-text store of the first schema (no settings,
+ * no auth tables) sealed on open, file modes (of `sluice users` too), validation on write, and key
+ * rotation (key file and SLUICE_SECRET_KEY).
  * Real servers: MariaDB (MYSQL_URL, default 127.0.0.1:3306 root: a wrong password, and a user made with
  * a password), PostgreSQL (PG_URL, default 127.0.0.1:5432).
  */
@@ -20,6 +23,7 @@ import { secretFieldsOfType } from '../../server/connections.js';
 import { packageRoot } from '../../server/package-root.js';
 import { ControlStore } from '../../server/store/control-store.js';
 import { parseKey, SecretBox } from '../../server/store/secret-box.js';
+import { TEST_ADMIN, signIn } from '../helpers/auth.js';
 import { tempDir } from '../helpers/node-harness.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 import { service } from '../helpers/services.js';
@@ -74,6 +78,10 @@ async function mariadb(sql: string): Promise<void> {
   }
 }
 const ALL = Object.values(S);
+/** sign-in credentials: the admin's password, a user's password, API keys; filled as they are made */
+const CREDENTIALS = [TEST_ADMIN.password, 'user-pw-Ww73k'];
+/** where every route of server/API.md is listed (the authorization matrix reads the same table) */
+const API_MD = join(packageRoot(fileURLToPath(import.meta.url)), 'server', 'API.md');
 
 let server: ServerProcess;
 let cwd: string;
@@ -86,11 +94,11 @@ interface Res {
   json: any;
 }
 
-/** every HTTP call of this file goes through here (one place to add credentials) */
-async function api(method: string, path: string, body?: unknown, base = server.url): Promise<Res> {
-  const res = await fetch(base + path, {
+/** every HTTP call of this file goes through here, as the admin of `at` (its API key) unless `headers` are given */
+async function api(method: string, path: string, body?: unknown, at: ServerProcess = server, headers?: Record<string, string>): Promise<Res> {
+  const res = await fetch(at.url + path, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...(headers ?? at.admin!.headers), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -106,15 +114,32 @@ async function api(method: string, path: string, body?: unknown, base = server.u
 
 /** the secrets found in `text` (none, we hope) */
 const leaked = (text: string) => ALL.filter((s) => text.includes(s));
+/** the secrets and credentials found in `text` */
+const leakedAny = (text: string) => [...ALL, ...CREDENTIALS].filter((s) => text.includes(s));
 
-/** every file of the data directory, byte-wise: which secret appears in which file */
-function scanDataDir(dir: string): string[] {
+/** every file under the data directory (its file root `files/` too), byte-wise: which secret or credential appears in which file */
+function scanDataDir(dir: string, at = ''): string[] {
   const found: string[] = [];
-  for (const f of readdirSync(dir)) {
+  for (const e of readdirSync(join(dir, at), { withFileTypes: true })) {
+    const f = join(at, e.name);
+    if (e.isDirectory()) {
+      found.push(...scanDataDir(dir, f));
+      continue;
+    }
     const bytes = readFileSync(join(dir, f));
-    for (const s of ALL) if (bytes.includes(Buffer.from(s, 'utf8'))) found.push(`${f}: ${s}`);
+    for (const s of [...ALL, ...CREDENTIALS]) if (bytes.includes(Buffer.from(s, 'utf8'))) found.push(`${f}: ${s}`);
   }
   return found;
+}
+
+/** the data directory's own files (not the flows' file root in it) */
+const ownFiles = (dir: string) => readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+
+/** the GET routes of server/API.md's role table, `:param`s filled by `fill` */
+function getRoutes(fill: (route: string) => string[]): string[] {
+  const routes = [...readFileSync(API_MD, 'utf8').matchAll(/^\| `GET (\/api\/[^`]*)` \|/gm)].map((m) => m[1]);
+  expect(routes).toEqual(expect.arrayContaining(['/api/users', '/api/api-keys', '/api/audit', '/api/auth/session', '/api/connections/:id']));
+  return routes.flatMap((r) => (r.includes(':') ? fill(r) : [r]));
 }
 
 const mode = (path: string) => statSync(path).mode & 0o777;
@@ -150,9 +175,10 @@ beforeAll(async () => {
   const old = new ControlStore(join(dataDir, 'sluice.db'));
   old.createConnection('old-pg', 'postgres', { url: PG_WITH(S.migrated), password: S.migrated });
   old.close();
-  // as the first schema had it: no settings table (so no key check), user_version 1
+  // as the first schema had it: no settings table (so no key check), no users, sessions, keys or audit; user_version 1
   const raw = new Database(join(dataDir, 'sluice.db'));
-  raw.exec('DROP TABLE settings');
+  raw.exec('DROP TABLE settings; DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete; DROP TABLE audit; DROP TABLE api_keys; DROP TABLE sessions; DROP TABLE users;');
+  expect(raw.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name IN ('settings', 'users', 'audit')").get()).toEqual({ n: 0 });
   raw.pragma('user_version = 1');
   raw.close();
   chmodSync(join(dataDir, 'sluice.db'), 0o644);
@@ -161,7 +187,9 @@ beforeAll(async () => {
     await mariadb(`DROP USER IF EXISTS '${MY_USER}'@'%'`);
     await mariadb(`CREATE USER '${MY_USER}'@'%' IDENTIFIED BY '${S.mysqlOk}'`);
   }
+  // the admin is made from SLUICE_ADMIN_PASSWORD into the auth tables the server adds
   server = await startServer({ cwd, dataDir, env: { SLUICE_SECRET_KEY: '' } });
+  CREDENTIALS.push(server.admin!.key);
 }, 60_000);
 
 afterAll(async () => {
@@ -170,10 +198,11 @@ afterAll(async () => {
 });
 
 describe('a store written before encryption', () => {
-  it('is sealed when the server opens it: no secret left in any file, files 0600, the key file made 0600', async () => {
+  it('is sealed when the server opens it: no secret left in any file, files 0600, the key file made 0600; it gains the auth tables', async () => {
     expect(scanDataDir(dataDir)).toEqual([]);
-    for (const f of readdirSync(dataDir)) expect(mode(join(dataDir, f)), f).toBe(0o600);
-    expect(readdirSync(dataDir).sort()).toEqual(expect.arrayContaining(['secret.key', 'sluice.db', 'sluice.db-wal', 'sluice.db-shm', 'sluice-state.db']));
+    for (const f of ownFiles(dataDir)) expect(mode(join(dataDir, f)), f).toBe(0o600);
+    expect(ownFiles(dataDir).sort()).toEqual(expect.arrayContaining(['secret.key', 'sluice.db', 'sluice.db-wal', 'sluice.db-shm', 'sluice-state.db']));
+    expect((await api('GET', '/api/auth/session')).json).toMatchObject({ user: TEST_ADMIN.user, role: 'admin', via: 'key' });
     const c = await api('GET', '/api/connections/old-pg');
     expect(c.json.config).toEqual({ url: PG_WITH('***'), hasPassword: true });
   });
@@ -259,7 +288,7 @@ describe('errors and log lines of flows', () => {
   let socket: Socket;
   const events: string[] = [];
   beforeAll(async () => {
-    socket = io(server.url, { transports: ['websocket'], reconnection: false });
+    socket = io(server.url, { transports: ['websocket'], reconnection: false, extraHeaders: server.admin!.headers });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
       socket.once('connect_error', reject);
@@ -330,45 +359,61 @@ describe('errors and log lines of flows', () => {
 });
 
 describe('nothing in clear anywhere', () => {
-  it('not in any GET route of server/API.md, any line the server printed, or any file of the data directory', async () => {
+  it('not in any GET route of server/API.md (users, keys, audit and session too), any line the server printed, or any file of the data directory', async () => {
+    // a user with a password and a key of theirs, made through the API: neither may show again
+    const [userPw] = CREDENTIALS.slice(1);
+    expect((await api('POST', '/api/users', { name: 'reader', role: 'viewer', password: userPw })).status).toBe(201);
+    const session = await signIn(server.url, 'reader', userPw);
+    const created = await fetch(`${server.url}/api/api-keys`, { method: 'POST', headers: { ...session.headers, 'content-type': 'application/json' }, body: JSON.stringify({ label: 'scan' }) });
+    expect(created.status).toBe(201);
+    CREDENTIALS.push(((await created.json()) as { key: string }).key);
+    // a failed sign-in is audited too
+    expect((await fetch(`${server.url}/api/auth/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'reader', password: S.field }) })).status).toBe(401);
     const flows = ['echo', 'wrong-password'];
     const connections = ((await api('GET', '/api/connections')).json as { id: string }[]).map((c) => c.id);
-    const paths = [
-      '/api/health',
-      '/api/node-types',
-      '/api/connection-types',
-      '/api/flows',
-      '/api/connections',
-      '/api/deployments',
-      ...connections.map((c) => `/api/connections/${c}`),
-      ...flows.flatMap((f) => [
-        `/api/flows/${f}`,
-        `/api/flows/${f}/versions`,
-        `/api/flows/${f}/versions/1`,
-        `/api/flows/${f}/export?format=yaml`,
-        `/api/flows/${f}/export?format=json`,
-        `/api/flows/${f}/status`,
-        `/api/flows/${f}/logs`,
-        `/api/flows/${f}/dead-letters`,
-      ]),
-    ];
+    const paths = getRoutes((route) => {
+      if (route.startsWith('/api/connections/:id')) return connections.map((c) => route.replace(':id', c));
+      if (route.startsWith('/api/flows/:id')) {
+        const shown = route.endsWith('/export') ? [`${route}?format=yaml`, `${route}?format=json`] : [route];
+        return flows.flatMap((f) => shown.map((p) => p.replace(':id', f).replace(':v', '1')));
+      }
+      throw new Error(`no values for ${route}: add them here`);
+    });
     for (const p of paths) {
+      for (const [who, headers] of [
+        ['key', server.admin!.headers],
+        ['session', session.headers],
+      ] as const) {
+        const r = await api('GET', p, undefined, server, headers);
+        if (who === 'key') expect(r.status, p).toBe(200);
+        expect(leaked(r.text), `${who} ${p}`).toEqual([]);
+      }
+    }
+    // the audit log records the connection changes, the user, the key and the failed sign-in, and holds no secret or credential
+    const audit = await api('GET', '/api/audit?limit=10000');
+    expect((audit.json as { action: string }[]).map((e) => e.action)).toEqual(
+      expect.arrayContaining(['connection.create', 'connection.update', 'user.create', 'key.create', 'auth.signin', 'auth.signin-failed']),
+    );
+    expect(leakedAny(audit.text)).toEqual([]);
+    // users, keys and the session show no password, hash or key
+    for (const p of ['/api/users', '/api/api-keys', '/api/auth/session']) {
       const r = await api('GET', p);
-      expect(r.status, p).toBe(200);
-      expect(leaked(r.text), p).toEqual([]);
+      expect(leakedAny(r.text), p).toEqual([]);
+      expect(r.text, p).not.toMatch(/scrypt|hash|"key":/i);
     }
     const logs = (await api('GET', '/api/flows/echo/logs')).text + (await api('GET', '/api/flows/wrong-password/logs')).text;
     if (MY.available) expect(logs).toMatch(/access denied/i);
     expect(seen.flatMap(leaked)).toEqual([]);
     expect(server.output()).toContain('POST /api/connections 201');
-    expect(leaked(server.output())).toEqual([]);
+    expect(leakedAny(server.output())).toEqual([]);
     expect(scanDataDir(dataDir)).toEqual([]);
     // the key cannot be rotated under a running server (it holds the current key)
     expect(sluice(['secrets', 'rotate-key', '--data', dataDir])).toMatchObject({ code: 2, out: expect.stringMatching(/^sluice secrets: a Sluice server \(pid \d+\) is running on .*: stop it first/) });
     await server.stop();
     expect(existsSync(join(dataDir, 'sluice.pid'))).toBe(false);
-    expect(leaked(server.output())).toEqual([]);
+    expect(leakedAny(server.output())).toEqual([]);
     expect(scanDataDir(dataDir)).toEqual([]);
+    for (const f of ownFiles(dataDir)) expect(mode(join(dataDir, f)), f).toBe(0o600);
   });
 });
 
@@ -403,7 +448,7 @@ describe('the key', () => {
     );
     const again = await startServer({ cwd, dataDir, env: { SLUICE_SECRET_KEY: '' } });
     try {
-      const c = await api('GET', '/api/connections/pg-field', undefined, again.url);
+      const c = await api('GET', '/api/connections/pg-field', undefined, again);
       expect(c.json.config).toEqual({ host: '127.0.0.1', user: 'app', hasPassword: true, database: 'shop' });
     } finally {
       await again.stop();
@@ -418,7 +463,7 @@ describe('the key', () => {
     const first = await startServer({ cwd: home, dataDir: dir, env: { SLUICE_SECRET_KEY: k1 } });
     try {
       expect(mode(dir)).toBe(0o700);
-      expect((await api('POST', '/api/connections', { name: 'env-pg', type: 'postgres', config: { password: S.field } }, first.url)).status).toBe(201);
+      expect((await api('POST', '/api/connections', { name: 'env-pg', type: 'postgres', config: { password: S.field } }, first)).status).toBe(201);
     } finally {
       await first.stop();
     }
@@ -432,9 +477,25 @@ describe('the key', () => {
     await expect(startServer({ cwd: home, dataDir: dir, env: { SLUICE_SECRET_KEY: k1 } })).rejects.toThrow(/not the key/);
     const second = await startServer({ cwd: home, dataDir: dir, env: { SLUICE_SECRET_KEY: k2 } });
     try {
-      expect((await api('GET', '/api/connections/env-pg', undefined, second.url)).json.config).toEqual({ hasPassword: true });
+      expect((await api('GET', '/api/connections/env-pg', undefined, second)).json.config).toEqual({ hasPassword: true });
     } finally {
       await second.stop();
     }
+  });
+});
+
+describe('sluice users', () => {
+  it('makes a new data directory 0700 and its sluice.db (users, password hashes) 0600, and chmods an existing one', () => {
+    const home = tempDir('sluice-secrets-users-');
+    const dir = join(home, 'data');
+    const r = spawnSync(process.execPath, [join(root, 'bin', 'sluice.js'), 'users', 'add', 'ops', '--role', 'admin', '--password-stdin', '--data', dir], { input: `${CREDENTIALS[1]}\n`, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(mode(dir)).toBe(0o700);
+    expect(ownFiles(dir)).toContain('sluice.db');
+    for (const f of ownFiles(dir)) expect(mode(join(dir, f)), f).toBe(0o600);
+    expect(scanDataDir(dir)).toEqual([]);
+    chmodSync(join(dir, 'sluice.db'), 0o644);
+    expect(sluice(['users', 'list', '--data', dir]).code).toBe(0);
+    for (const f of ownFiles(dir)) expect(mode(join(dir, f)), f).toBe(0o600);
   });
 });
