@@ -7,6 +7,8 @@
 import { z } from 'zod';
 import { UserError, errorMessage } from '../runtime/errors.js';
 import { fileAccess, type FilePolicy } from '../runtime/files.js';
+import { markedFields } from '../runtime/flow/schema-marks.js';
+import { envRefusal, placeholderNames, type EnvPolicy } from '../runtime/flow/env.js';
 import { MASK, rawUrlPassword, redactUrl, withUrlPassword } from '../runtime/redact.js';
 import { getPath, isPlainObject, secretFieldsOf, setPath, type SecretFields } from '../runtime/secrets.js';
 import type { ConnectionTestResult } from '../runtime/node-api.js';
@@ -103,6 +105,54 @@ export function withStoredConnections(doc: Record<string, unknown>, stored: Stor
   const connections: Record<string, unknown> = {};
   for (const c of stored) connections[c.id] = { ...c.config, type: c.type };
   return { ...doc, connections: { ...connections, ...inline } };
+}
+
+/** a secret field of a stored connection whose value is still an `${env:NAME}` placeholder the server cannot resolve */
+export interface MissingSecret {
+  field: string;
+  variable: string;
+}
+
+/**
+ * The secrets an imported connection still lacks: secret fields (and URL passwords) that hold a
+ * placeholder whose variable is unset in the server's environment or refused by its env policy. Such a
+ * connection is incomplete: flows that use it cannot be deployed until it is completed (a PUT with the
+ * secret, or the variable set where the server starts).
+ */
+export function missingSecrets(config: Record<string, unknown>, fields: SecretFields, env: Record<string, string | undefined>, policy?: EnvPolicy): MissingSecret[] {
+  const out: MissingSecret[] = [];
+  const check = (field: string, text: string | undefined) => {
+    if (text === undefined) return;
+    for (const variable of placeholderNames(text)) {
+      if (env[variable] === undefined || (policy && envRefusal(policy, variable))) out.push({ field, variable });
+    }
+  };
+  for (const p of fields.paths) {
+    const v = getPath(config, p);
+    if (typeof v === 'string') check(p, v);
+  }
+  for (const p of fields.urlPaths) {
+    const v = getPath(config, p);
+    if (typeof v === 'string') check(p, rawUrlPassword(v));
+  }
+  return out;
+}
+
+/** "shop (password needs SLUICE_FLOW_SHOP_PASSWORD)" */
+export function describeMissing(name: string, missing: MissingSecret[]): string {
+  return `${name} (${missing.map((m) => `${m.field} needs ${m.variable}`).join(', ')})`;
+}
+
+/** the connection names a document's nodes use (config fields marked `.meta({ connection })`) */
+export function connectionsUsedBy(doc: Record<string, unknown>, registry: NodeRegistry): string[] {
+  const used = new Set<string>();
+  for (const node of Array.isArray(doc.nodes) ? doc.nodes : []) {
+    if (!isPlainObject(node) || typeof node.type !== 'string') continue;
+    const type = registry.get(node.type);
+    if (!type) continue;
+    for (const f of markedFields(type.configSchema, node.config, 'connection')) if (typeof f.value === 'string') used.add(f.value);
+  }
+  return [...used];
 }
 
 /** the connection types the registry knows, for messages */

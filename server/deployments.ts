@@ -8,8 +8,9 @@ import type { DeploymentManager, DeploymentStatus } from '../runtime/deploy/mana
 import type { HostPolicy } from '../runtime/host-policy.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { errorMessage } from '../runtime/errors.js';
-import { withStoredConnections } from './connections.js';
-import { notFound } from './http-errors.js';
+import { isPlainObject } from '../runtime/secrets.js';
+import { connectionsUsedBy, describeMissing, missingSecrets, secretFieldsOfType, withStoredConnections } from './connections.js';
+import { conflict, notFound } from './http-errors.js';
 import type { ServerLog } from './log.js';
 import type { ControlStore } from './store/control-store.js';
 
@@ -40,8 +41,28 @@ export class DeployService {
       const latest = this.deps.store.getFlow(flowId);
       throw notFound(latest ? `flow ${flowId} has no version ${version} (the latest is ${latest.version})` : `no flow named ${flowId}`);
     }
+    this.refuseIncomplete(flowId, flow.document);
     const doc = withStoredConnections(flow.document, this.deps.store.listConnections());
     return { version: flow.version, plan: compileFlow(doc, this.deps.registry, { env: this.deps.env, policy: this.deps.policy }) };
+  }
+
+  /** 409 when a stored connection the flow uses still lacks a secret (imported without it: server/flow-import.ts) */
+  private refuseIncomplete(flowId: string, doc: Record<string, unknown>): void {
+    const { store, registry, env, policy } = this.deps;
+    const inline = isPlainObject(doc.connections) ? doc.connections : {};
+    const incomplete = connectionsUsedBy(doc, registry)
+      .filter((name) => !(name in inline))
+      .flatMap((name) => {
+        const c = store.getConnection(name);
+        const missing = c ? missingSecrets(c.config, secretFieldsOfType(registry, c.type), env, policy.env) : [];
+        return missing.length > 0 ? [{ name, missing }] : [];
+      });
+    if (incomplete.length === 0) return;
+    const one = incomplete.length === 1;
+    throw conflict(
+      `flow ${flowId} uses ${one ? 'an incomplete connection' : 'incomplete connections'}: ${incomplete.map((c) => describeMissing(c.name, c.missing)).join('; ')}: complete ${one ? 'it' : 'them'} with the secret (the editor's Connections, or PUT /api/connections/NAME), or set the variable where the server starts`,
+      { connections: incomplete },
+    );
   }
 
   async deploy(flowId: string, opts: { version?: number; fromStart?: boolean } = {}): Promise<DeploymentStatus> {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { FlowValidationError, UserError, formatIssue } from '../errors.js';
-import { FileRoots, fileAccess, unconfinedFiles } from '../files.js';
+import { FileRoots, fileAccess, unconfinedFiles, type FilePolicy } from '../files.js';
 import { DEFAULT_ENV_PREFIX } from '../flow/env.js';
 import type { HostPolicy } from '../host-policy.js';
 import { compileFlowText } from '../flow/compile.js';
@@ -20,6 +20,8 @@ import { secretFieldsOf, secretValues } from '../secrets.js';
 import type { NodeRegistry } from '../registry.js';
 import { SqliteCheckpointStore } from '../state/sqlite-checkpoint-store.js';
 import { shutdownSandbox } from '../sandbox/sandbox.js';
+import { readEnvFile } from './env-file.js';
+import { missingVariables, missingVariablesReport } from './missing-env.js';
 import { Progress, progressSummary, tableLines } from './progress.js';
 
 export const DEFAULT_STATE = './data/sluice-state.db';
@@ -89,6 +91,8 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     .option('--state <path>', 'where positions and dead letters are kept', DEFAULT_STATE)
     .option('--from-start', 'forget committed positions and read from the beginning')
     .option('--quiet', 'no progress display')
+    .option('--env-file <file>', 'read ${env:NAME} values from this KEY=VALUE file (variables already set in the environment win)')
+    .option('--check', 'validate the flow and test each of its connections, without running it (exit 0: all reached, 1: one failed, 2: invalid)')
     .action(async (file: string, opts: RunOptions) => {
       exitCode = await runCommand(file, opts, registry);
     });
@@ -151,11 +155,23 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
   }
 }
 
-type RunOptions = { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean } & PolicyFlags;
+type RunOptions = { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean; envFile?: string; check?: boolean } & PolicyFlags;
 
 async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry): Promise<number> {
   const policy = cliPolicy(opts, opts.state);
-  const plan = compileFlowText(readFlowFile(file), registry, { file, env: process.env, policy });
+  const env = opts.envFile ? { ...readEnvFile(opts.envFile), ...process.env } : process.env;
+  const text = readFlowFile(file);
+  const missing = missingVariables(text, env, file);
+  if (missing.length > 0) {
+    process.stderr.write(`sluice: ${missingVariablesReport(file, missing)}\n`);
+    return 2;
+  }
+  const plan = compileFlowText(text, registry, { file, env, policy });
+  if (opts.check) {
+    const entries = Object.entries(plan.flow.connections ?? {}).map(([name, c]) => ({ name, type: String(c.type), config: c as Record<string, unknown> }));
+    if (entries.length === 0) process.stdout.write(`${file}: valid; no connections to test\n`);
+    return testEntries(entries, { json: opts.json, timeout: 10_000 }, registry, policy?.files ?? unconfinedFiles());
+  }
   for (const w of plan.warnings) if (w.severity === 'warning') process.stderr.write(`${file}: warning: ${formatIssue(w)}\n`);
   const store = opts.preview ? undefined : new SqliteCheckpointStore(resolve(opts.state));
   const run = new FlowRun(plan, {
@@ -255,11 +271,21 @@ async function testConnectionCommand(target: string, name: string | undefined, o
       entries.push({ name: n, type: String(c.type), config: c });
     }
   }
+  return testEntries(entries, opts, registry, unconfinedFiles());
+}
+
+/** tests each connection entry with its connector's test(), prints each result, 0 when all reached, else 1 */
+async function testEntries(
+  entries: { name: string; type: string; config: Record<string, unknown> }[],
+  opts: { json?: boolean; timeout: number },
+  registry: NodeRegistry,
+  files: FilePolicy,
+): Promise<number> {
   const results = [];
   for (const e of entries) {
     const connector = registry.connector(e.type);
     const r: ConnectionTestResult = connector
-      ? await connector.test(e.config, { files: fileAccess(unconfinedFiles(), 'test'), timeoutMs: opts.timeout })
+      ? await connector.test(e.config, { files: fileAccess(files, 'test'), timeoutMs: opts.timeout })
       : { ok: false, error: `no connector for type ${e.type} (known: ${registry.connectors().map((c) => c.type).join(', ')})` };
     // a driver's message may echo the URL, password included; the flow's own secret values are masked too
     const known = secretValuesOf(e.config, connector);

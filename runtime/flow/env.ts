@@ -9,6 +9,16 @@ import { parse as parseYamlScalar } from 'yaml';
 const PLACEHOLDER = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const WHOLE = /^\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/;
 
+/** the names of the placeholders in `text`, in order */
+export function placeholderNames(text: string): string[] {
+  return [...text.matchAll(PLACEHOLDER)].map((m) => m[1]);
+}
+
+/** whether `text` is placeholders only (`${env:A}`, `${env:A}${env:B}`): nothing written out */
+export function onlyPlaceholders(text: string): boolean {
+  return text !== '' && text.replace(PLACEHOLDER, '') === '';
+}
+
 export interface EnvProblem {
   path: (string | number)[];
   name: string;

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { unconfinedFiles } from '../../runtime/files.js';
 import { FLOW_NAME } from '../../runtime/flow/schema.js';
 import { parseInput } from '../body.js';
-import { connectionIssues, knownTypes, mergeSecrets, redact, secretFieldsOfType, testConnection } from '../connections.js';
+import { connectionIssues, knownTypes, mergeSecrets, missingSecrets, redact, secretFieldsOfType, testConnection } from '../connections.js';
 import { iso, type AppContext } from '../context.js';
 import { badRequest, notFound } from '../http-errors.js';
 import type { StoredConnection } from '../store/control-store.js';
@@ -46,14 +46,19 @@ export function connectionRoutes(ctx: AppContext): Router {
     }
     return config;
   };
-  const view = (c: StoredConnection) => ({
-    id: c.id,
-    name: c.id,
-    type: c.type,
-    config: redact(c.config, secretsOf(c.type)),
-    createdAt: iso(c.createdAt),
-    updatedAt: iso(c.updatedAt),
-  });
+  const view = (c: StoredConnection) => {
+    const missing = missingSecrets(c.config, secretsOf(c.type), ctx.env, ctx.policy.env);
+    return {
+      id: c.id,
+      name: c.id,
+      type: c.type,
+      config: redact(c.config, secretsOf(c.type)),
+      // imported without its secrets (server/flow-import.ts): flows using it cannot be deployed yet
+      ...(missing.length > 0 ? { incomplete: missing } : {}),
+      createdAt: iso(c.createdAt),
+      updatedAt: iso(c.updatedAt),
+    };
+  };
   const find = (req: Request) => {
     const c = ctx.store.getConnection(req.params.id as string);
     if (!c) throw notFound(`no connection named ${req.params.id}`);

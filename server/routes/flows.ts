@@ -4,7 +4,10 @@ import { z } from 'zod';
 import { parseInput } from '../body.js';
 import { iso, type AppContext } from '../context.js';
 import { canonicalDocument, toJson, toYaml, type Doc } from '../flow-format.js';
-import { documentSchema, readFlowInput, requireValidDocument, validateInput } from '../flow-input.js';
+import { exportDocument } from '../flow-export.js';
+import { documentSchema, readFlowInput, requireValidDocument, validateInput, type FlowInput } from '../flow-input.js';
+import { planConnections, splitConnections, storeConnections } from '../flow-import.js';
+import { parseFlowText } from '../../runtime/flow/parse.js';
 import { badRequest, conflict, notFound } from '../http-errors.js';
 import type { StoredFlow } from '../store/control-store.js';
 
@@ -20,9 +23,30 @@ const versionParam = z.coerce.number().int().min(1);
 const exportQuery = z.object({
   format: z.enum(['yaml', 'json']).default('yaml'),
   version: versionParam.optional(),
+  variables: z.enum(['true', 'false']).default('false').describe('true: a JSON answer { flow, format, text, variables } instead of the file'),
 });
 
 const importQuery = z.object({ overwrite: z.enum(['true', 'false']).default('false') });
+
+const secretsSchema = z
+  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string().min(1, 'must not be empty'))
+  .describe('values of the ${env:NAME} secret placeholders of the connections in the file');
+
+/** `secrets` of a JSON import body, taken off it (the rest is the flow input) */
+function takeSecrets(req: Request): Record<string, string> {
+  const body = req.body as unknown;
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || !('secrets' in body)) return {};
+  const { secrets, ...rest } = body as Record<string, unknown>;
+  req.body = rest;
+  return parseInput(z.object({ secrets: secretsSchema }), { secrets }).secrets;
+}
+
+/** the document of an input as parsed (undefined when the text does not parse: validation reports that) */
+function rawDocument(input: FlowInput): Doc | undefined {
+  if ('document' in input) return input.document;
+  const parsed = parseFlowText(input.text, input.format ? `flow.${input.format}` : undefined);
+  return parsed.ok && parsed.parsed.value !== null && typeof parsed.parsed.value === 'object' && !Array.isArray(parsed.parsed.value) ? (parsed.parsed.value as Doc) : undefined;
+}
 
 const TEXT_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain'];
 
@@ -73,17 +97,24 @@ export function flowRoutes(ctx: AppContext): Router {
 
   r.post('/import', express.text({ type: TEXT_TYPES, limit: '5mb' }), (req, res) => {
     const { overwrite } = parseInput(importQuery, req.query, 'query');
-    const doc = requireValidDocument(ctx, readFlowInput(req), 'cannot import');
+    const secrets = takeSecrets(req);
+    const input = readFlowInput(req);
+    const raw = rawDocument(input);
+    const split = raw ? splitConnections(raw) : undefined;
+    // the file's connections are stored, not kept in the flow: validated without them (they are checked as connections)
+    const hasConnections = split !== undefined && Object.keys(split.connections).length > 0;
+    const doc = requireValidDocument(ctx, hasConnections ? { document: split.document } : input, 'cannot import');
     const name = nameOf(doc);
-    if (!ctx.store.getFlow(name)) {
-      res.status(201).json(flowResource(ctx.store.createFlow(name, (v) => canonicalDocument(doc, v))));
-      return;
+    const existing = ctx.store.getFlow(name);
+    if (existing && overwrite !== 'true') {
+      throw conflict(`a flow named ${name} exists (version ${existing.version}): import with ?overwrite=true to save this as its next version`, { current: existing.version });
     }
-    if (overwrite !== 'true') {
-      const current = ctx.store.getFlow(name)!.version;
-      throw conflict(`a flow named ${name} exists (version ${current}): import with ?overwrite=true to save this as its next version`, { current });
-    }
-    res.json(flowResource(ctx.store.saveFlow(name, undefined, (v) => canonicalDocument(doc, v))!));
+    const planned = planConnections(ctx, split?.connections ?? {}, secrets);
+    const connections = storeConnections(ctx, planned);
+    const flow = existing
+      ? ctx.store.saveFlow(name, undefined, (v) => canonicalDocument(doc, v))!
+      : ctx.store.createFlow(name, (v) => canonicalDocument(doc, v));
+    res.status(existing ? 200 : 201).json({ ...flowResource(flow), connections });
   });
 
   r.get('/:id', (req, res) => {
@@ -126,12 +157,19 @@ export function flowRoutes(ctx: AppContext): Router {
   });
 
   r.get('/:id/export', (req, res) => {
-    const { format, version } = parseInput(exportQuery, req.query, 'query');
+    const { format, version, variables: describe } = parseInput(exportQuery, req.query, 'query');
     const flow = requireFlow(ctx, id(req), version);
+    const { document, variables } = exportDocument(flow.document, ctx.store.listConnections(), ctx.registry, ctx.policy);
+    const doc = canonicalDocument(document);
+    const text = format === 'json' ? toJson(doc) : toYaml(doc);
+    if (describe === 'true') {
+      res.json({ flow: flow.id, version: flow.version, format, text, variables });
+      return;
+    }
+    res.setHeader('X-Sluice-Variables', variables.map((v) => v.name).join(', '));
     // flow ids are plain (letters, digits, . _ -): quoting is all the header needs
     res.setHeader('Content-Disposition', `attachment; filename="${flow.id}.${format}"`);
-    if (format === 'json') res.type('application/json').send(toJson(flow.document));
-    else res.type('application/yaml').send(toYaml(flow.document));
+    res.type(format === 'json' ? 'application/json' : 'application/yaml').send(text);
   });
 
   return r;

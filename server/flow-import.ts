@@ -1,0 +1,105 @@
+/**
+ * Importing an exported flow into this server: the `connections:` of the file become stored connections
+ * (server/flow-export.ts writes them). An entry whose name a stored connection of the same type has is
+ * matched to it (the stored settings are used, nothing is changed); any other is created, its secret
+ * placeholders (`${env:NAME}`) filled from the `secrets` sent with the import. A placeholder left
+ * unfilled stays in the stored connection: it resolves if the server's environment has the variable,
+ * else the connection is incomplete (server/connections.ts missingSecrets) and flows that use it cannot
+ * be deployed until it is completed.
+ */
+import { FLOW_NAME } from '../runtime/flow/schema.js';
+import { onlyPlaceholders, placeholderNames } from '../runtime/flow/env.js';
+import { rawUrlPassword, withUrlPassword } from '../runtime/redact.js';
+import { getPath, isPlainObject, setPath } from '../runtime/secrets.js';
+import type { NodeRegistry } from '../runtime/registry.js';
+import { connectionIssues, knownTypes, missingSecrets, secretFieldsOfType, type MissingSecret } from './connections.js';
+import type { AppContext } from './context.js';
+import type { Doc } from './flow-format.js';
+import { badRequest, conflict } from './http-errors.js';
+
+export interface ImportedConnection {
+  name: string;
+  type: string;
+  /** matched: a stored connection of that name and type is used as it is; created: stored from the file */
+  action: 'matched' | 'created';
+  /** the secrets it still lacks (the connection is incomplete while this is not empty) */
+  missing: MissingSecret[];
+}
+
+interface Planned {
+  name: string;
+  type: string;
+  config?: Record<string, unknown>; // to create; undefined when matched
+}
+
+/** the file's connection entries as they will be stored (secrets filled in), checked; nothing is written yet */
+export function planConnections(ctx: Pick<AppContext, 'registry' | 'store'>, entries: Record<string, unknown>, secrets: Record<string, string>): Planned[] {
+  const used = new Set<string>();
+  const planned: Planned[] = [];
+  for (const [name, entry] of Object.entries(entries)) {
+    const at = `connections.${name}`;
+    if (!isPlainObject(entry) || typeof entry.type !== 'string') throw badRequest(`cannot import: ${at}: must be an object with a type`, [{ path: at, message: 'must have a type' }]);
+    const type = entry.type;
+    if (!FLOW_NAME.test(name)) {
+      throw badRequest(`cannot import: ${at}: a stored connection's name holds only letters, digits, ".", "_" and "-" and starts with a letter or digit`, [{ path: at, message: 'invalid connection name' }]);
+    }
+    if (!ctx.registry.connector(type)) throw badRequest(`cannot import: ${at}.type: no connector for type ${type} (known: ${knownTypes(ctx.registry)})`, [{ path: `${at}.type`, message: 'unknown type' }]);
+    const stored = ctx.store.getConnection(name);
+    if (stored) {
+      if (stored.type !== type) {
+        throw conflict(`cannot import: ${at} is a ${type} connection, but the stored connection ${name} is ${stored.type}: rename it in the file, or change the stored one`);
+      }
+      planned.push({ name, type });
+      continue;
+    }
+    const { type: _type, ...rest } = entry;
+    const config = fillSecrets(ctx.registry, type, rest, secrets, used);
+    const issues = connectionIssues(ctx.registry, type, config).map((i) => ({ path: `${at}.${i.path.replace(/^config\./, '')}`, message: i.message }));
+    if (issues.length > 0) throw badRequest(`cannot import: ${issues[0].path}: ${issues[0].message}`, issues);
+    planned.push({ name, type, config });
+  }
+  const unused = Object.keys(secrets).filter((k) => !used.has(k));
+  if (unused.length > 0) {
+    throw badRequest(`cannot import: secrets.${unused[0]}: no secret field of a connection to create holds \${env:${unused[0]}}`, unused.map((k) => ({ path: `secrets.${k}`, message: 'not a placeholder of a connection this import creates' })));
+  }
+  return planned;
+}
+
+/** each secret field (and URL password) that is one placeholder with a value in `secrets` gets that value */
+function fillSecrets(registry: NodeRegistry, type: string, config: Record<string, unknown>, secrets: Record<string, string>, used: Set<string>): Record<string, unknown> {
+  const fields = secretFieldsOfType(registry, type);
+  let out = config;
+  const valueFor = (text: string) => {
+    const names = placeholderNames(text);
+    if (!onlyPlaceholders(text) || names.length !== 1 || !(names[0] in secrets)) return undefined;
+    used.add(names[0]);
+    return secrets[names[0]];
+  };
+  for (const p of fields.paths) {
+    const v = getPath(out, p);
+    const value = typeof v === 'string' ? valueFor(v) : undefined;
+    if (value !== undefined) out = setPath(out, p, value);
+  }
+  for (const p of fields.urlPaths) {
+    const v = getPath(out, p);
+    const raw = typeof v === 'string' ? rawUrlPassword(v) : undefined;
+    const value = raw === undefined ? undefined : valueFor(raw);
+    if (value !== undefined) out = setPath(out, p, withUrlPassword(v as string, encodeURIComponent(value)));
+  }
+  return out;
+}
+
+/** stores the planned connections and says what each is now */
+export function storeConnections(ctx: Pick<AppContext, 'registry' | 'store' | 'env' | 'policy'>, planned: Planned[]): ImportedConnection[] {
+  return planned.map((p) => {
+    const stored = p.config ? ctx.store.createConnection(p.name, p.type, p.config) : ctx.store.getConnection(p.name)!;
+    const missing = missingSecrets(stored.config, secretFieldsOfType(ctx.registry, p.type), ctx.env, ctx.policy.env);
+    return { name: p.name, type: p.type, action: p.config ? 'created' : 'matched', missing };
+  });
+}
+
+/** the document without its `connections:` (they are stored) and those entries */
+export function splitConnections(doc: Doc): { document: Doc; connections: Record<string, unknown> } {
+  const { connections, ...document } = doc;
+  return { document, connections: isPlainObject(connections) ? connections : {} };
+}
