@@ -138,21 +138,50 @@ export function missingSecrets(config: Record<string, unknown>, fields: SecretFi
   return out;
 }
 
+/**
+ * The stored connections a document's nodes use (not overridden by its own `connections:`) that are
+ * incomplete, each with the ids of the nodes that use it.
+ */
+export function incompleteConnections(
+  doc: Record<string, unknown>,
+  lookup: (name: string) => StoredConnection | undefined,
+  registry: NodeRegistry,
+  env: Record<string, string | undefined>,
+  policy?: EnvPolicy,
+): { name: string; missing: MissingSecret[]; nodes: string[] }[] {
+  const inline = isPlainObject(doc.connections) ? doc.connections : {};
+  const out: { name: string; missing: MissingSecret[]; nodes: string[] }[] = [];
+  for (const [name, nodes] of connectionUsers(doc, registry)) {
+    if (name in inline) continue;
+    const c = lookup(name);
+    const missing = c ? missingSecrets(c.config, secretFieldsOfType(registry, c.type), env, policy) : [];
+    if (missing.length > 0) out.push({ name, missing, nodes });
+  }
+  return out;
+}
+
 /** "shop (password needs SLUICE_FLOW_SHOP_PASSWORD)" */
 export function describeMissing(name: string, missing: MissingSecret[]): string {
   return `${name} (${missing.map((m) => `${m.field} needs ${m.variable}`).join(', ')})`;
 }
 
-/** the connection names a document's nodes use (config fields marked `.meta({ connection })`) */
-export function connectionsUsedBy(doc: Record<string, unknown>, registry: NodeRegistry): string[] {
-  const used = new Set<string>();
+/** each connection name a document's nodes use (config fields marked `.meta({ connection })`), with those nodes' ids */
+function connectionUsers(doc: Record<string, unknown>, registry: NodeRegistry): Map<string, string[]> {
+  const used = new Map<string, string[]>();
   for (const node of Array.isArray(doc.nodes) ? doc.nodes : []) {
     if (!isPlainObject(node) || typeof node.type !== 'string') continue;
     const type = registry.get(node.type);
     if (!type) continue;
-    for (const f of markedFields(type.configSchema, node.config, 'connection')) if (typeof f.value === 'string') used.add(f.value);
+    for (const f of markedFields(type.configSchema, node.config, 'connection')) {
+      if (typeof f.value === 'string') used.set(f.value, [...(used.get(f.value) ?? []), String(node.id)]);
+    }
   }
-  return [...used];
+  return used;
+}
+
+/** the connection names a document's nodes use */
+export function connectionsUsedBy(doc: Record<string, unknown>, registry: NodeRegistry): string[] {
+  return [...connectionUsers(doc, registry).keys()];
 }
 
 /** the connection types the registry knows, for messages */

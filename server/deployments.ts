@@ -8,8 +8,7 @@ import type { DeploymentManager, DeploymentStatus } from '../runtime/deploy/mana
 import type { HostPolicy } from '../runtime/host-policy.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { errorMessage } from '../runtime/errors.js';
-import { isPlainObject } from '../runtime/secrets.js';
-import { connectionsUsedBy, describeMissing, missingSecrets, secretFieldsOfType, withStoredConnections } from './connections.js';
+import { describeMissing, incompleteConnections, withStoredConnections } from './connections.js';
 import { conflict, notFound } from './http-errors.js';
 import type { ServerLog } from './log.js';
 import type { ControlStore } from './store/control-store.js';
@@ -49,14 +48,7 @@ export class DeployService {
   /** 409 when a stored connection the flow uses still lacks a secret (imported without it: server/flow-import.ts) */
   private refuseIncomplete(flowId: string, doc: Record<string, unknown>): void {
     const { store, registry, env, policy } = this.deps;
-    const inline = isPlainObject(doc.connections) ? doc.connections : {};
-    const incomplete = connectionsUsedBy(doc, registry)
-      .filter((name) => !(name in inline))
-      .flatMap((name) => {
-        const c = store.getConnection(name);
-        const missing = c ? missingSecrets(c.config, secretFieldsOfType(registry, c.type), env, policy.env) : [];
-        return missing.length > 0 ? [{ name, missing }] : [];
-      });
+    const incomplete = incompleteConnections(doc, (name) => store.getConnection(name), registry, env, policy.env).map(({ name, missing }) => ({ name, missing }));
     if (incomplete.length === 0) return;
     const one = incomplete.length === 1;
     throw conflict(

@@ -77,6 +77,29 @@ export interface Connection {
   type: string;
   /** secret fields never come back: they show as `hasPassword: true`-style flags */
   config: Record<string, unknown>;
+  /** imported without these secrets: flows using it cannot be deployed until they are set */
+  incomplete?: MissingSecret[];
+}
+
+/** a secret an imported connection still lacks: its field, and the `${env:…}` placeholder it holds */
+export interface MissingSecret {
+  field: string;
+  variable: string;
+}
+
+/** what an import did with a connection of the file */
+export interface ImportedConnection {
+  name: string;
+  type: string;
+  action: 'matched' | 'created';
+  missing: MissingSecret[];
+}
+
+/** a variable an exported flow needs where it runs */
+export interface ExportVariable {
+  name: string;
+  connection: string;
+  field: string;
 }
 
 export type ConnectionTest = { ok: true; message?: string } | { ok: false; error: string; hint?: string };
@@ -268,8 +291,11 @@ export class Api {
   validate = (document: FlowDoc) => this.call<ValidateResult>('POST', '/flows/validate', document as Json);
   exportUrl = (id: string, format: 'yaml' | 'json', version?: number) =>
     `${this.base}/api/flows/${enc(id)}/export?format=${format}${version === undefined ? '' : `&version=${version}`}`;
+  /** the export with the variables it needs (`?variables=true`) */
+  exportInfo = (id: string, format: 'yaml' | 'json') =>
+    this.call<{ text: string; variables: ExportVariable[] }>('GET', `/flows/${enc(id)}/export?format=${format}&variables=true`);
   importFlow = (text: string, format?: 'yaml' | 'json', overwrite = false) =>
-    this.call<FlowResource>('POST', `/flows/import${overwrite ? '?overwrite=true' : ''}`, { text, ...(format ? { format } : {}) });
+    this.call<FlowResource & { connections?: ImportedConnection[] }>('POST', `/flows/import${overwrite ? '?overwrite=true' : ''}`, { text, ...(format ? { format } : {}) });
 
   preview = (id: string, body: { document?: FlowDoc; limit?: number; sample?: number; socketId?: string }) =>
     this.call<{ previewId: string }>('POST', `/flows/${enc(id)}/preview`, body as Json);

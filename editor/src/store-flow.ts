@@ -135,11 +135,11 @@ export function flowSlice(set: SetState, get: GetState, deps: SliceDeps): FlowAc
         const res = await deps.api.importFlow(text, opts.format, opts.overwrite);
         get().loadFlow(res);
         get().notify('success', `Imported ${res.name} (version ${res.version})`);
-        return true;
+        return res.connections ?? [];
       } catch (err) {
         const e = describeError(err);
         get().notify('error', `Import failed: ${e.text}`, { details: e.details });
-        return false;
+        return undefined;
       }
     },
 

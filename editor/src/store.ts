@@ -9,7 +9,7 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import { useStore } from 'zustand';
 import { useShallow } from 'zustand/react/shallow';
 import type { Connection, EdgeChange, NodeChange, XYPosition } from '@xyflow/react';
-import type { Api, DeployStatus, FlowDoc, FlowIssue, FlowResource, LogEvent, PreviewDoneEvent, PreviewRecordsEvent, RunSummary, SluiceRecord } from './api.js';
+import type { Api, DeployStatus, FlowDoc, FlowIssue, FlowResource, ImportedConnection, LogEvent, PreviewDoneEvent, PreviewRecordsEvent, RunSummary, SluiceRecord } from './api.js';
 import { docFromGraph, type Catalog, type DocMeta, type FlowEdge, type FlowNode, type FlowNodeData } from './doc.js';
 import { History } from './history.js';
 import { graphSlice } from './store-graph.js';
@@ -106,7 +106,8 @@ export interface EditorActions {
   save(opts?: { overwrite?: boolean }): Promise<boolean>;
   reload(): Promise<void>;
   restoreVersion(version: number): Promise<void>;
-  importText(text: string, opts?: { format?: 'yaml' | 'json'; overwrite?: boolean }): Promise<boolean>;
+  /** the file's connections as the server stored them (incomplete ones list what they lack), or undefined when it failed */
+  importText(text: string, opts?: { format?: 'yaml' | 'json'; overwrite?: boolean }): Promise<ImportedConnection[] | undefined>;
   setIssues(issues: FlowIssue[]): void;
   // run
   testRun(): Promise<void>;

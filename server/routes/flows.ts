@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseInput } from '../body.js';
 import { iso, type AppContext } from '../context.js';
 import { canonicalDocument, toJson, toYaml, type Doc } from '../flow-format.js';
+import { describeMissing, incompleteConnections } from '../connections.js';
 import { exportDocument } from '../flow-export.js';
 import { documentSchema, readFlowInput, requireValidDocument, validateInput, type FlowInput } from '../flow-input.js';
 import { planConnections, splitConnections, storeConnections } from '../flow-import.js';
@@ -91,7 +92,19 @@ export function flowRoutes(ctx: AppContext): Router {
   });
 
   r.post('/validate', express.text({ type: TEXT_TYPES, limit: '5mb' }), (req, res) => {
-    const { issues } = validateInput(ctx, readFlowInput(req));
+    const { issues, raw } = validateInput(ctx, readFlowInput(req));
+    // a node on an incomplete stored connection (imported without its secret): saved fine, not deployable yet
+    const incomplete = raw ? incompleteConnections(raw, (n) => ctx.store.getConnection(n), ctx.registry, ctx.env, ctx.policy.env) : [];
+    for (const c of incomplete) {
+      for (const nodeId of c.nodes) {
+        issues.push({
+          path: `nodes[${nodeId}].config.connection`,
+          nodeId,
+          severity: 'warning',
+          message: `connection ${describeMissing(c.name, c.missing)} is incomplete: complete it under Connections before deploying`,
+        });
+      }
+    }
     res.json({ valid: !issues.some((i) => i.severity === 'error'), issues });
   });
 

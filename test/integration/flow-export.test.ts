@@ -222,6 +222,11 @@ describe.skipIf(!live)('exported flows with their connections (real PostgreSQL, 
     const listed = await call(c, 'GET', '/api/connections/store');
     expect(listed.json.incomplete).toEqual([{ field: 'url', variable: 'SLUICE_FLOW_STORE_URL_PASSWORD' }]);
     expect((await call(c, 'GET', '/api/connections/shop')).json.incomplete).toBeUndefined();
+    // the editor's node badge: validation warns on the node that uses the incomplete connection
+    const doc = (await call(c, 'GET', '/api/flows/exp')).json.document;
+    const validated = await call(c, 'POST', '/api/flows/validate', doc);
+    expect(validated.json.issues).toContainEqual(expect.objectContaining({ nodeId: 'items', severity: 'warning', path: 'nodes[items].config.connection' }));
+    expect(validated.json.issues.filter((i: { nodeId?: string }) => i.nodeId === 'orders')).toEqual([]);
     const refused = await call(c, 'POST', '/api/flows/exp/deploy', {});
     expect(refused.status).toBe(409);
     expect(refused.json.error).toContain('store (url needs SLUICE_FLOW_STORE_URL_PASSWORD)');

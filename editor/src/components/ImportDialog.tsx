@@ -1,7 +1,39 @@
-/** Import a flow document: upload a file or paste YAML/JSON; the server parses and validates it. */
+/**
+ * Import a flow document: upload a file or paste YAML/JSON; the server parses and validates it. Its
+ * connections are stored on the server; one created without its secrets is incomplete, and the dialog
+ * then asks for them (saved into the connection, as the Connections page would).
+ */
 import { useState } from 'react';
-import { useEditor } from '../store.js';
+import { withUrlPassword } from '../../../runtime/redact.js';
+import type { Api, ImportedConnection } from '../api.js';
+import { describeError } from '../store-flow.js';
+import { useApi, useEditor } from '../store.js';
 import { Modal } from './Modal.js';
+
+const isUrl = (v: unknown): v is string => typeof v === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(v);
+
+/** `config` with `value` at the dotted `path` (a URL field: as the URL's password) */
+function withSecret(config: Record<string, unknown>, path: string, value: string): Record<string, unknown> {
+  const [head, ...rest] = path.split('.');
+  if (rest.length > 0) {
+    const inner = config[head];
+    return { ...config, [head]: withSecret(inner && typeof inner === 'object' ? (inner as Record<string, unknown>) : {}, rest.join('.'), value) };
+  }
+  const current = config[head];
+  return { ...config, [head]: isUrl(current) ? withUrlPassword(current, encodeURIComponent(value)) : value };
+}
+
+/** saves the secrets typed for each incomplete connection */
+async function completeConnections(api: Api, incomplete: ImportedConnection[], values: Record<string, string>): Promise<void> {
+  const stored = await api.connections();
+  for (const c of incomplete) {
+    const current = stored.find((s) => s.name === c.name);
+    if (!current) continue;
+    let config = current.config;
+    for (const m of c.missing) if (values[m.variable]) config = withSecret(config, m.field, values[m.variable]);
+    await api.updateConnection(c.name, { name: c.name, type: c.type, config });
+  }
+}
 
 const guessFormat = (text: string, fileName?: string): 'yaml' | 'json' => {
   if (fileName) return /\.json$/i.test(fileName) ? 'json' : 'yaml';
@@ -14,14 +46,65 @@ export function ImportDialog({ onClose }: { onClose(): void }) {
   const [fileName, setFileName] = useState<string | undefined>();
   const [overwrite, setOverwrite] = useState(false);
   const [busy, setBusy] = useState(false);
+  const [incomplete, setIncomplete] = useState<ImportedConnection[]>([]);
+  const [secrets, setSecrets] = useState<Record<string, string>>({});
+  const [error, setError] = useState<string | undefined>();
+  const api = useApi();
 
   const submit = async () => {
     if (dirty && !confirm('The open flow has unsaved changes. Discard them and import?')) return;
     setBusy(true);
-    const ok = await importText(text, { format: guessFormat(text, fileName), overwrite });
+    const connections = await importText(text, { format: guessFormat(text, fileName), overwrite });
     setBusy(false);
-    if (ok) onClose();
+    const missing = connections?.filter((c) => c.missing.length > 0) ?? [];
+    if (missing.length > 0) setIncomplete(missing);
+    else if (connections) onClose();
   };
+
+  const complete = async () => {
+    setBusy(true);
+    try {
+      await completeConnections(api, incomplete, secrets);
+      onClose();
+    } catch (err) {
+      setError(describeError(err).text);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (incomplete.length > 0) {
+    return (
+      <Modal title="Secrets of the imported connections" onClose={onClose} testId="import-secrets">
+        <p className="muted small">These connections were created without their secrets: the flow cannot be deployed until they are set (here, or later under Connections).</p>
+        {incomplete.flatMap((c) =>
+          c.missing.map((m) => (
+            <label key={m.variable} className="field">
+              <span>
+                {c.name} · {m.field === 'url' ? 'URL password' : m.field} <span className="muted mono small">{m.variable}</span>
+              </span>
+              <input
+                type="password"
+                autoComplete="new-password"
+                data-testid={`import-secret-${m.variable}`}
+                value={secrets[m.variable] ?? ''}
+                onChange={(e) => setSecrets({ ...secrets, [m.variable]: e.target.value })}
+              />
+            </label>
+          )),
+        )}
+        {error && <p className="error small">{error}</p>}
+        <div className="row gap">
+          <button className="btn" onClick={onClose}>
+            Later
+          </button>
+          <button className="btn primary" disabled={busy} onClick={() => void complete()} data-testid="import-secrets-save">
+            Save secrets
+          </button>
+        </div>
+      </Modal>
+    );
+  }
 
   return (
     <Modal title="Import a flow" onClose={onClose} testId="import-dialog">

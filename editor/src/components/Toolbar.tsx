@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { useReactFlow } from '@xyflow/react';
 import type { FlowEdge, FlowNode } from '../doc.js';
 import { fitFlow } from '../layout.js';
+import { ExportDialog } from './ExportDialog.js';
 import { PasswordDialog } from './PasswordDialog.js';
 import { useApi, useEditor } from '../store.js';
 
@@ -23,6 +24,7 @@ const STATUS_TEXT: Record<string, string> = {
 
 export function Toolbar({ onFlows, onImport }: Props) {
   const api = useApi();
+  const [exporting, setExporting] = useState(false);
   const rf = useReactFlow<FlowNode, FlowEdge>();
   const [changingPassword, setChangingPassword] = useState(false);
   const notify = useEditor((s) => s.notify);
@@ -168,6 +170,10 @@ export function Toolbar({ onFlows, onImport }: Props) {
         >
           JSON
         </a>
+        <button className="btn" data-testid="btn-export" disabled={!s.flowId} onClick={() => setExporting(true)} title="The variables the exported file needs, and the downloads">
+          Export…
+        </button>
+        {exporting && s.flowId && <ExportDialog flowId={s.flowId} onClose={() => setExporting(false)} />}
         <button className="btn" data-testid="btn-import" onClick={onImport} title="Import a flow from YAML or JSON">
           Import
         </button>
