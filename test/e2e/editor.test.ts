@@ -197,6 +197,40 @@ describe.skipIf(!chromium.available)('editor (Chromium + real server)', () => {
     expect(strip(parseYaml(again))).toEqual(strip(doc));
   });
 
+  it('asks for the secrets of the connections an import created, warns on their nodes until set, and lists the variables on export', async () => {
+    const file = [
+      'apiVersion: sluice/v1',
+      'name: e2e-imported',
+      'connections:',
+      '  e2e-pg:',
+      '    type: postgres',
+      '    host: 127.0.0.1',
+      '    user: app',
+      '    password: ${env:SLUICE_FLOW_E2E_PG_PASSWORD}',
+      'nodes:',
+      '  - { id: src, type: postgres.source, config: { connection: e2e-pg, tables: [orders] } }',
+      'edges: []',
+      '',
+    ].join('\n');
+    await page.getByTestId('btn-import').click();
+    await page.getByTestId('import-text').fill(file);
+    await page.getByTestId('import-submit').click();
+    await page.getByTestId('import-secrets').waitFor();
+    // the node on the incomplete connection carries the warning
+    await expect.poll(() => page.getByTestId('node-issues-src').textContent()).toContain('connection e2e-pg (password needs SLUICE_FLOW_E2E_PG_PASSWORD) is incomplete');
+    await page.getByTestId('import-secret-SLUICE_FLOW_E2E_PG_PASSWORD').fill('e2e-secret-Wq81');
+    await page.getByTestId('import-secrets-save').click();
+    await page.getByTestId('import-secrets').waitFor({ state: 'detached' });
+    const conn = (await (await server.fetch('/api/connections/e2e-pg')).json()) as { config: Record<string, unknown>; incomplete?: unknown };
+    expect(conn.incomplete).toBeUndefined();
+    expect(conn.config).toMatchObject({ host: '127.0.0.1', user: 'app', hasPassword: true });
+
+    await page.getByTestId('btn-export').click();
+    await expect.poll(() => text(page.getByTestId('export-variables'))).toContain('SLUICE_FLOW_E2E_PG_PASSWORD');
+    expect(await text(page.getByTestId('export-variables'))).toContain('connection e2e-pg, password');
+    await page.keyboard.press('Escape');
+  });
+
   it('tells of a save that someone else made in between, and reloads theirs', async () => {
     await page.goto(`${server.url}/#/flow/e2e-demo`);
     await page.getByTestId('node-map_1').waitFor();
