@@ -3,6 +3,7 @@
  * what it is handed (AppContext); sockets.ts adds socket.io on the same HTTP server.
  */
 import express, { type Express, type RequestHandler } from 'express';
+import { BODY_LIMIT, checkBodyShape } from './body.js';
 import type { AppContext } from './context.js';
 import { editorRoutes } from './editor.js';
 import { apiNotFound, errorHandler } from './http-errors.js';
@@ -30,7 +31,7 @@ export function createApp(ctx: AppContext): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('json replacer', jsonReplacer);
-  app.use('/api', requestLog(ctx.log), express.json({ limit: '5mb' }));
+  app.use('/api', requestLog(ctx.log), express.json({ limit: BODY_LIMIT }), checkBodyShape);
   app.use('/api', metaRoutes(ctx));
   app.use('/api/flows', flowRoutes(ctx));
   app.use('/api/connections', connectionRoutes(ctx));

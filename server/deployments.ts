@@ -4,6 +4,7 @@
  * a restarted server resumes the flows that were running (and keeps paused ones paused).
  */
 import { compileFlow } from '../runtime/flow/compile.js';
+import { quoteShort } from '../runtime/flow/limits.js';
 import type { DeploymentManager, DeploymentStatus } from '../runtime/deploy/manager.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { errorMessage } from '../runtime/errors.js';
@@ -35,7 +36,7 @@ export class DeployService {
     const flow = this.deps.store.getFlow(flowId, version);
     if (!flow) {
       const latest = this.deps.store.getFlow(flowId);
-      throw notFound(latest ? `flow ${flowId} has no version ${version} (the latest is ${latest.version})` : `no flow named ${flowId}`);
+      throw notFound(latest ? `flow ${quoteShort(flowId)} has no version ${version} (the latest is ${latest.version})` : `no flow named ${quoteShort(flowId)}`);
     }
     const doc = withStoredConnections(flow.document, this.deps.store.listConnections());
     return { version: flow.version, plan: compileFlow(doc, this.deps.registry, { env: this.deps.env }) };

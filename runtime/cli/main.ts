@@ -3,11 +3,12 @@
  * stderr), 1 a failure at run time. The node catalog is handed in by bin/sluice.js: the runtime never
  * imports a concrete node type.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { FlowValidationError, UserError, formatIssue } from '../errors.js';
 import { compileFlowText } from '../flow/compile.js';
+import { LIMITS } from '../flow/limits.js';
 import { validateFlowText } from '../flow/validate.js';
 import { FlowRun, type RunSummary } from '../executor/flow-run.js';
 import { InProcessLockService } from '../lock/lock.js';
@@ -20,8 +21,11 @@ export const DEFAULT_STATE = './data/sluice-state.db';
 
 function readFlowFile(path: string): string {
   try {
+    const size = statSync(path).size;
+    if (size > LIMITS.textBytes) throw new UserError(`cannot read flow ${path}: ${(size / 1024 / 1024).toFixed(1)} MB, at most ${LIMITS.textBytes / 1024 / 1024} MB`);
     return readFileSync(path, 'utf8');
   } catch (err) {
+    if (err instanceof UserError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new UserError(`cannot read flow ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
   }
@@ -63,7 +67,7 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
 
   program
     .command('validate')
-    .description('check a flow document; prints every problem with where it is')
+    .description('check a flow document; prints every problem with where it is on stdout (and, when it is invalid, one line on stderr)')
     .argument('<flow>', 'flow document, .yaml or .json')
     .option('--json', 'print the problems as JSON')
     .action((file: string, opts: { json?: boolean }) => {
@@ -71,10 +75,11 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
       const errors = result.issues.filter((i) => i.severity === 'error');
       if (opts.json) process.stdout.write(`${JSON.stringify({ valid: errors.length === 0, issues: result.issues }, null, 2)}\n`);
       else {
-        for (const issue of result.issues) process.stderr.write(`${file}: ${issue.severity}: ${formatIssue(issue)}\n`);
+        for (const issue of result.issues) process.stdout.write(`${file}: ${issue.severity}: ${formatIssue(issue)}\n`);
         if (errors.length === 0) process.stdout.write(`${file}: valid (${result.flow!.nodes.length} nodes, ${result.flow!.edges.length} edges)\n`);
       }
-      exitCode = errors.length > 0 ? 2 : 0;
+      // the one line a script or a person needs; the list above says the rest
+      if (errors.length > 0) throw new FlowValidationError(result.issues, file);
     });
 
   program
@@ -108,10 +113,10 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof UserError) {
-      process.stderr.write(`sluice: ${err.message}\n`);
-      if (err instanceof FlowValidationError && err.issues.filter((i) => i.severity === 'error').length > 1) {
-        process.stderr.write(`sluice: run \`sluice validate ${err.file ?? 'FLOW'}\` to list every problem\n`);
-      }
+      // one line, whatever the mistake: the message never holds a newline of its own
+      const more = err instanceof FlowValidationError && err.issues.filter((i) => i.severity === 'error').length > 1 && argv[0] !== 'validate';
+      const line = `${err.message}${more ? ` — \`sluice validate ${err.file ?? 'FLOW'}\` lists every problem` : ''}`;
+      process.stderr.write(`sluice: ${line.replace(/[\r\n]+/g, ' ')}\n`);
       return 2;
     }
     throw err;

@@ -4,6 +4,7 @@
  */
 import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import type { FlowIssue } from '../errors.js';
+import { checkShape, LIMITS, shapePath } from './limits.js';
 
 export type Format = 'yaml' | 'json';
 
@@ -38,7 +39,33 @@ function locator(doc: Document, counter: LineCounter) {
   };
 }
 
+const failure = (message: string, line?: number): ParseResult => ({ ok: false, issues: [{ path: '', severity: 'error', message, line }] });
+
+/** the YAML library's own limits, its call stack included, said as what the user can change */
+function yamlFailure(err: unknown, kind: string): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (err instanceof RangeError || /call stack/i.test(msg)) return `${kind}: nested too deeply, or an alias refers to itself (at most ${LIMITS.depth} levels)`;
+  if (/alias count/i.test(msg)) return `${kind}: too many aliases (at most ${LIMITS.aliases} uses of *anchor in one document)`;
+  return `${kind}: ${msg.split('\n')[0]}`;
+}
+
+/** a document that is not plain bounded data → the problem, with the line when it is known */
+function shapeFailure(value: unknown, locate: ParsedText['locate']): ParseResult | undefined {
+  const problem = checkShape(value);
+  if (!problem) return undefined;
+  return { ok: false, issues: [{ path: shapePath(problem.path), severity: 'error', message: problem.message, line: safeLocate(locate, problem.path) }] };
+}
+
+function safeLocate(locate: (path: (string | number)[]) => number | undefined, path: (string | number)[]): number | undefined {
+  try {
+    return locate(path);
+  } catch {
+    return undefined;
+  }
+}
+
 export function parseFlowText(text: string, fileName?: string): ParseResult {
+  if (text.length > LIMITS.textBytes) return failure(`the document is ${(text.length / 1024 / 1024).toFixed(1)} MB: at most ${LIMITS.textBytes / 1024 / 1024} MB`);
   const format = detectFormat(text, fileName);
   if (format === 'json') {
     let value: unknown;
@@ -52,28 +79,50 @@ export function parseFlowText(text: string, fileName?: string): ParseResult {
       let line = pos ? lineAt(text, Number(pos[1])) : undefined;
       if (line === undefined) {
         // JSON is YAML: the YAML parser finds the line of most JSON syntax errors
-        const yamlErr = parseDocument(text, { prettyErrors: true }).errors[0];
-        line = yamlErr?.linePos?.[0]?.line;
+        try {
+          line = parseDocument(text, { prettyErrors: true }).errors[0]?.linePos?.[0]?.line;
+        } catch {
+          line = undefined;
+        }
       }
-      return { ok: false, issues: [{ path: '', severity: 'error', message: `JSON syntax error: ${message}`, line }] };
+      return failure(`JSON syntax error: ${message.slice(0, 200)}`, line);
     }
-    const counter = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: counter });
-    return { ok: true, parsed: { value, format, locate: locator(doc, counter) } };
+    const noLines = () => undefined;
+    const shape = shapeFailure(value, noLines);
+    if (shape) return shape;
+    let locate: ParsedText['locate'] = noLines;
+    try {
+      const counter = new LineCounter();
+      const doc = parseDocument(text, { lineCounter: counter });
+      locate = locator(doc, counter);
+    } catch {
+      // lines are a convenience: the value is already checked
+    }
+    return { ok: true, parsed: { value, format, locate } };
   }
   const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      // the first error is the one to fix: YAML parsers cascade after it
-      issues: doc.errors.slice(0, 1).map((e) => ({
-        path: '',
-        severity: 'error' as const,
-        message: `YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`,
-        line: e.linePos?.[0]?.line,
-      })),
-    };
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { lineCounter: counter, prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    return failure(yamlFailure(err, 'YAML syntax error'));
   }
-  return { ok: true, parsed: { value: doc.toJS({ maxAliasCount: 100 }), format, locate: locator(doc, counter) } };
+  const tagProblem = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');
+  const first = doc.errors[0] ?? tagProblem;
+  if (first) {
+    // the first error is the one to fix: YAML parsers cascade after it
+    const message = first.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    const line = first.linePos?.[0]?.line;
+    if (first === tagProblem) return failure(`YAML: ${message} (tags other than the standard ones are not supported)`, line);
+    if (/call stack/i.test(message)) return failure(yamlFailure(new RangeError(message), 'YAML syntax error'), line);
+    return failure(`YAML syntax error: ${message}`, line);
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: LIMITS.aliases });
+  } catch (err) {
+    return failure(yamlFailure(err, 'YAML'));
+  }
+  const locate = locator(doc, counter);
+  return shapeFailure(value, locate) ?? { ok: true, parsed: { value, format, locate } };
 }
