@@ -5,6 +5,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { FlowValidationError, UserError, type FlowIssue } from '../runtime/errors.js';
 import { DeploymentStateError } from '../runtime/deploy/manager.js';
+import { jsonSyntaxMessage } from '../runtime/flow/parse.js';
 import { DuplicateError, StaleVersionError } from './store/control-store.js';
 import type { ServerLog } from './log.js';
 
@@ -66,7 +67,7 @@ function toResponse(err: unknown): [number, Record<string, unknown>] {
   if (err instanceof DeploymentStateError) return [409, { error: err.message }];
   if (err instanceof UserError) return [400, err.hint ? { error: err.message, hint: err.hint } : { error: err.message }];
   const e = err as BodyParserError;
-  if (e?.type === 'entity.parse.failed') return [400, { error: `request body is not valid JSON: ${e.message}` }];
+  if (e?.type === 'entity.parse.failed') return [400, { error: `request body is not valid JSON: ${jsonSyntaxMessage(e.message)}` }];
   if (e?.type === 'entity.too.large') return [413, { error: `request body is too large: ${e.message}` }];
   if (e?.expose && typeof e.status === 'number' && e.status >= 400 && e.status < 500) return [e.status, { error: e.message }];
   return [500, { error: 'internal error: the server log has the details' }];

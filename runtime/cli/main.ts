@@ -6,10 +6,10 @@
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { FlowValidationError, UserError, formatIssue } from '../errors.js';
+import { FlowValidationError, UserError, formatIssue, type FlowIssue } from '../errors.js';
 import { compileFlowText } from '../flow/compile.js';
 import { LIMITS } from '../flow/limits.js';
-import { validateFlowText } from '../flow/validate.js';
+import { hasErrors, validateFlowText, type ValidationResult } from '../flow/validate.js';
 import { FlowRun, type RunSummary } from '../executor/flow-run.js';
 import { InProcessLockService } from '../lock/lock.js';
 import type { ConnectionTestResult, Logger } from '../node-api.js';
@@ -67,19 +67,11 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
 
   program
     .command('validate')
-    .description('check a flow document; prints every problem with where it is on stdout (and, when it is invalid, one line on stderr)')
-    .argument('<flow>', 'flow document, .yaml or .json')
-    .option('--json', 'print the problems as JSON')
-    .action((file: string, opts: { json?: boolean }) => {
-      const result = validateFlowText(readFlowFile(file), registry, { fileName: file, env: process.env });
-      const errors = result.issues.filter((i) => i.severity === 'error');
-      if (opts.json) process.stdout.write(`${JSON.stringify({ valid: errors.length === 0, issues: result.issues }, null, 2)}\n`);
-      else {
-        for (const issue of result.issues) process.stdout.write(`${file}: ${issue.severity}: ${formatIssue(issue)}\n`);
-        if (errors.length === 0) process.stdout.write(`${file}: valid (${result.flow!.nodes.length} nodes, ${result.flow!.edges.length} edges)\n`);
-      }
-      // the one line a script or a person needs; the list above says the rest
-      if (errors.length > 0) throw new FlowValidationError(result.issues, file);
+    .description('check flow documents; prints every problem with where it is on stdout, and one line on stderr for each invalid file')
+    .argument('<flows...>', 'flow documents, .yaml or .json')
+    .option('--json', 'print the problems as JSON (an array when there are several files)')
+    .action((files: string[], opts: { json?: boolean }) => {
+      exitCode = validateCommand(files, opts, registry);
     });
 
   program
@@ -113,14 +105,46 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof UserError) {
-      // one line, whatever the mistake: the message never holds a newline of its own
-      const more = err instanceof FlowValidationError && err.issues.filter((i) => i.severity === 'error').length > 1 && argv[0] !== 'validate';
-      const line = `${err.message}${more ? ` — \`sluice validate ${err.file ?? 'FLOW'}\` lists every problem` : ''}`;
-      process.stderr.write(`sluice: ${line.replace(/[\r\n]+/g, ' ')}\n`);
+      const more = err instanceof FlowValidationError && err.issues.filter((i) => i.severity === 'error').length > 1;
+      userErrorLine(`${err.message}${more ? ` — \`sluice validate ${err.file ?? 'FLOW'}\` lists every problem` : ''}`);
       return 2;
     }
     throw err;
   }
+}
+
+/** a user mistake as one line on stderr, whatever it holds */
+function userErrorLine(message: string): void {
+  process.stderr.write(`sluice: ${message.replace(/[\r\n]+/g, ' ')}\n`);
+}
+
+/** every file checked, each problem listed on stdout; 2 when any file is invalid or unreadable, with one stderr line for each */
+function validateCommand(files: string[], opts: { json?: boolean }, registry: NodeRegistry): number {
+  const reports: { file: string; valid: boolean; issues: FlowIssue[] }[] = [];
+  for (const file of files) {
+    let result: ValidationResult;
+    try {
+      result = validateFlowText(readFlowFile(file), registry, { fileName: file, env: process.env });
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      userErrorLine(err.message);
+      reports.push({ file, valid: false, issues: [{ path: '', severity: 'error', message: err.message }] });
+      continue;
+    }
+    const valid = !hasErrors(result.issues);
+    reports.push({ file, valid, issues: result.issues });
+    if (!opts.json) {
+      for (const issue of result.issues) process.stdout.write(`${file}: ${issue.severity}: ${formatIssue(issue)}\n`);
+      if (valid) process.stdout.write(`${file}: valid (${result.flow!.nodes.length} nodes, ${result.flow!.edges.length} edges)\n`);
+    }
+    // the one line a script or a person needs; the list on stdout says the rest
+    if (!valid) userErrorLine(new FlowValidationError(result.issues, file).message);
+  }
+  if (opts.json) {
+    const out = files.length === 1 ? { valid: reports[0].valid, issues: reports[0].issues } : reports;
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  }
+  return reports.every((r) => r.valid) ? 0 : 2;
 }
 
 async function runCommand(

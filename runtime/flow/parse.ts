@@ -23,6 +23,12 @@ export function detectFormat(text: string, fileName?: string): Format {
   return /^\s*[{[]/.test(text) ? 'json' : 'yaml';
 }
 
+/** V8's JSON.parse message without the input it quotes (a part of the body, newlines included): one short line */
+export function jsonSyntaxMessage(raw: string): string {
+  const message = raw.replace(/, ".*" is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '');
+  return message.replace(/\s+/g, ' ').slice(0, 200);
+}
+
 function lineAt(text: string, offset: number): number {
   let line = 1;
   for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
@@ -74,8 +80,7 @@ export function parseFlowText(text: string, fileName?: string): ParseResult {
     } catch (err) {
       const raw = (err as Error).message;
       const pos = /at position (\d+)/.exec(raw);
-      // V8 quotes the whole input in some messages: keep only the part that says what is wrong
-      const message = raw.replace(/, ".*" is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '');
+      const message = jsonSyntaxMessage(raw);
       let line = pos ? lineAt(text, Number(pos[1])) : undefined;
       if (line === undefined) {
         // JSON is YAML: the YAML parser finds the line of most JSON syntax errors
@@ -85,7 +90,7 @@ export function parseFlowText(text: string, fileName?: string): ParseResult {
           line = undefined;
         }
       }
-      return failure(`JSON syntax error: ${message.slice(0, 200)}`, line);
+      return failure(`JSON syntax error: ${message}`, line);
     }
     const noLines = () => undefined;
     const shape = shapeFailure(value, noLines);
