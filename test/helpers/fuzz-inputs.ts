@@ -13,8 +13,10 @@ export async function fuzz<T>(property: fc.IAsyncPropertyWithHooks<T> | fc.IAsyn
   try {
     await fc.assert(property, { numRuns, seed: FUZZ_SEED, endOnFailure: true });
   } catch (err) {
-    console.error(`fuzz failed with seed ${FUZZ_SEED} (replay: SLUICE_FUZZ_SEED=${FUZZ_SEED})`);
-    throw err;
+    // fast-check quotes the whole counterexample, megabytes of it for a deep or huge body: keep the start
+    const message = err instanceof Error ? err.message : String(err);
+    const short = message.length > 4000 ? `${message.slice(0, 3000)}\n… (${message.length} characters) …\n${message.slice(-1000)}` : message;
+    throw new Error(`fuzz failed with seed ${FUZZ_SEED} (replay: SLUICE_FUZZ_SEED=${FUZZ_SEED})\n${short}`);
   }
 }
 
