@@ -5,6 +5,7 @@
  */
 import type { Server, Socket } from 'socket.io';
 import { errorMessage } from '../runtime/errors.js';
+import { LIMITS } from '../runtime/flow/limits.js';
 import type { AppContext } from './context.js';
 import type { PreviewEvents, PreviewTarget } from './previews.js';
 
@@ -14,7 +15,7 @@ type Ack = (answer: { ok: boolean; error?: string }) => void;
 
 function flowIdOf(msg: unknown): string | undefined {
   const id = (msg as { flowId?: unknown } | null)?.flowId;
-  return typeof id === 'string' && id.length > 0 ? id : undefined;
+  return typeof id === 'string' && id.length > 0 && id.length <= LIMITS.nameLength ? id : undefined;
 }
 
 /** wires the events; returns a function that unwires them */
@@ -23,7 +24,7 @@ export function attachSockets(io: Server, ctx: Pick<AppContext, 'manager' | 'pre
     const handle = (event: 'subscribe' | 'unsubscribe') => (msg: unknown, ack?: unknown) => {
       const reply = typeof ack === 'function' ? (ack as Ack) : () => undefined;
       const flowId = flowIdOf(msg);
-      if (!flowId) return reply({ ok: false, error: `${event} needs { flowId: string }` });
+      if (!flowId) return reply({ ok: false, error: `${event} needs { flowId: string } (at most ${LIMITS.nameLength} characters)` });
       if (event === 'subscribe') {
         void socket.join(room(flowId));
         socket.emit('status', ctx.manager.status(flowId)); // the current state at once
