@@ -1,13 +1,13 @@
 /** Request input (body, query, params) checked with a zod schema per route; mistakes → 400 with details. */
 import type { RequestHandler } from 'express';
 import type { z } from 'zod';
-import { checkShape, LIMITS, shapePath } from '../runtime/flow/limits.js';
+import { checkShape, LIMITS, shapePath, shortKey } from '../runtime/flow/limits.js';
 import { zodMessage } from '../runtime/flow/validate.js';
 import { badRequest } from './http-errors.js';
 
 export function formatZodPath(path: readonly PropertyKey[]): string {
   let out = '';
-  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out ? `.${String(seg)}` : String(seg);
+  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out ? `.${shortKey(String(seg))}` : shortKey(String(seg));
   return out;
 }
 

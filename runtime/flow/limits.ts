@@ -70,11 +70,12 @@ export function checkShape(value: unknown, limits: Pick<typeof LIMITS, 'depth' |
 /** `['nodes', 3, 'config']` → `nodes[3].config`; a very deep one is cut after its first 8 steps */
 export function shapePath(path: readonly (string | number)[]): string {
   let out = '';
-  for (const seg of path.slice(0, 8)) out += typeof seg === 'number' ? `[${seg}]` : out ? `.${quoteKey(seg)}` : quoteKey(seg);
+  for (const seg of path.slice(0, 8)) out += typeof seg === 'number' ? `[${seg}]` : out ? `.${shortKey(seg)}` : shortKey(seg);
   return path.length > 8 ? `${out}…` : out;
 }
 
-const quoteKey = (k: string) => (k.length > 40 ? `${k.slice(0, 40)}…` : k);
+/** a key in a path, cut short when it is longer than any valid name */
+export const shortKey = (k: string) => (k.length > LIMITS.nameLength ? `${k.slice(0, 40)}…` : k);
 
 /** a value echoed in a message, cut short so that a gigantic input never makes a gigantic error line */
 export function quoteShort(value: unknown, max = 60): string {

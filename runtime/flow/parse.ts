@@ -2,7 +2,7 @@
  * Text → plain object, for YAML and JSON flow documents, keeping enough of the source to report
  * line numbers: syntax errors carry one, and validate.ts asks `locate(path)` for the others.
  */
-import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import { Composer, isNode, Lexer, LineCounter, Parser, type Document, type DocumentOptions, type ParseOptions, type SchemaOptions, YAMLParseError } from 'yaml';
 import type { FlowIssue } from '../errors.js';
 import { checkShape, LIMITS, shapePath } from './limits.js';
 
@@ -45,12 +45,45 @@ function locator(doc: Document, counter: LineCounter) {
   };
 }
 
+/** thrown out of the parser when the text nests deeper than the composer can safely recurse */
+export class YamlTooDeep extends RangeError {}
+
+/**
+ * The YAML library's parseDocument, with its parser watched: the library composes a document by
+ * recursion, and text nested thousands deep would exhaust the stack (in V8, near the limit, even
+ * fatally). Its parser keeps an explicit stack, so the nesting is refused there, before composing.
+ * Parse errors come with `linePos`, as `prettyErrors` gives them.
+ */
+export function parseYamlDocument(text: string, options: ParseOptions & DocumentOptions & SchemaOptions = {}): Document {
+  const counter = options.lineCounter ?? new LineCounter();
+  const parser = new Parser(counter.addNewLine);
+  const maxStack = LIMITS.depth * 4;
+  function* tokens() {
+    counter.addNewLine(0);
+    for (const lexeme of new Lexer().lex(text)) {
+      yield* parser.next(lexeme);
+      if (parser.stack.length > maxStack) throw new YamlTooDeep('nested too deeply');
+    }
+    yield* parser.end();
+  }
+  let doc: Document | undefined;
+  for (const d of new Composer({ ...options, lineCounter: counter }).compose(tokens(), true, text.length)) {
+    if (!doc) doc = d;
+    else {
+      doc.errors.push(new YAMLParseError([d.range[0], d.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents'));
+      break;
+    }
+  }
+  for (const e of [...doc!.errors, ...doc!.warnings]) if (!e.linePos && e.pos) e.linePos = [counter.linePos(e.pos[0])];
+  return doc!;
+}
+
 const failure = (message: string, line?: number): ParseResult => ({ ok: false, issues: [{ path: '', severity: 'error', message, line }] });
 
 /** the YAML library's own limits, its call stack included, said as what the user can change */
 function yamlFailure(err: unknown, kind: string): string {
   const msg = err instanceof Error ? err.message : String(err);
-  if (err instanceof RangeError || /call stack/i.test(msg)) return `${kind}: nested too deeply, or an alias refers to itself (at most ${LIMITS.depth} levels)`;
+  if (err instanceof RangeError || /call stack/i.test(msg)) return `${kind}: nested more than ${LIMITS.depth} levels deep`;
   if (/alias count/i.test(msg)) return `${kind}: too many aliases (at most ${LIMITS.aliases} uses of *anchor in one document)`;
   return `${kind}: ${msg.split('\n')[0]}`;
 }
@@ -85,7 +118,7 @@ export function parseFlowText(text: string, fileName?: string): ParseResult {
       if (line === undefined) {
         // JSON is YAML: the YAML parser finds the line of most JSON syntax errors
         try {
-          line = parseDocument(text, { prettyErrors: true }).errors[0]?.linePos?.[0]?.line;
+          line = parseYamlDocument(text).errors[0]?.linePos?.[0]?.line;
         } catch {
           line = undefined;
         }
@@ -98,7 +131,10 @@ export function parseFlowText(text: string, fileName?: string): ParseResult {
     let locate: ParsedText['locate'] = noLines;
     try {
       const counter = new LineCounter();
-      const doc = parseDocument(text, { lineCounter: counter });
+      const doc = parseYamlDocument(text, { lineCounter: counter, uniqueKeys: true });
+      // JSON.parse keeps the last of two equal keys without a word: say it, as for YAML
+      const dup = doc.errors.find((e) => e.code === 'DUPLICATE_KEY');
+      if (dup) return failure(`JSON syntax error: ${dup.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`, dup.linePos?.[0]?.line);
       locate = locator(doc, counter);
     } catch {
       // lines are a convenience: the value is already checked
@@ -108,7 +144,7 @@ export function parseFlowText(text: string, fileName?: string): ParseResult {
   const counter = new LineCounter();
   let doc: Document;
   try {
-    doc = parseDocument(text, { lineCounter: counter, prettyErrors: true, uniqueKeys: true });
+    doc = parseYamlDocument(text, { lineCounter: counter, uniqueKeys: true });
   } catch (err) {
     return failure(yamlFailure(err, 'YAML syntax error'));
   }

@@ -9,7 +9,7 @@ import type { NodeType } from '../node-api.js';
 import { inputsOf, isSinkType, isSourceType } from '../node-api.js';
 import type { NodeRegistry } from '../registry.js';
 import { resolveEnv, type EnvProblem } from './env.js';
-import { checkShape, LIMITS, quoteShort } from './limits.js';
+import { checkShape, LIMITS, quoteShort, shortKey } from './limits.js';
 import { parseFlowText } from './parse.js';
 import { DEFAULT_IN, DEFAULT_OUT, flowSchema, type FlowDocument, type FlowEdge } from './schema.js';
 
@@ -48,7 +48,7 @@ export function formatPath(path: readonly PropertyKey[], raw: unknown): string {
       const id = (nodes[seg] as { id?: unknown } | undefined)?.id;
       out += typeof id === 'string' && id && id.length <= LIMITS.nameLength ? `[${id}]` : `[${seg}]`;
     } else if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out ? `.${String(seg)}` : String(seg);
+    else out += out ? `.${shortKey(String(seg))}` : shortKey(String(seg));
   }
   return out;
 }
@@ -62,6 +62,7 @@ function nodeIdAt(path: readonly PropertyKey[], raw: unknown): string | undefine
 /** a zod issue as one short line (shared with the server's request-body checks) */
 export function zodMessage(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined) return 'required';
+  if (issue.code === 'invalid_key' && issue.issues[0]) return `the key: ${zodMessage(issue.issues[0])}`;
   if (issue.code === 'unrecognized_keys') {
     const shown = issue.keys.slice(0, 5).map((k) => quoteShort(k, 40));
     const more = issue.keys.length > shown.length ? ` and ${issue.keys.length - shown.length} more` : '';
