@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { errorMessage } from '../runtime/errors.js';
+import { LIMITS } from '../runtime/flow/limits.js';
 import type { ConnectionTestResult } from '../runtime/node-api.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import type { StoredConnection } from './store/control-store.js';
@@ -84,7 +85,9 @@ export function withStoredConnections(doc: Record<string, unknown>, stored: Stor
   if (stored.length === 0) return doc;
   const inline = (doc.connections ?? {}) as Record<string, unknown>;
   const connections: Record<string, unknown> = {};
-  for (const c of stored) connections[c.id] = { ...c.config, type: c.type };
+  // a name stored before names were limited (runtime/flow/limits.ts) cannot be referenced: left out, so it
+  // neither fails every flow's validation nor slows it
+  for (const c of stored) if (c.id.length <= LIMITS.nameLength) connections[c.id] = { ...c.config, type: c.type };
   return { ...doc, connections: { ...connections, ...inline } };
 }
 

@@ -197,6 +197,11 @@ describe('names and ids: at most 128 characters', () => {
     expect((await api({ method: 'GET', path: `/api/flows/${legacy.id}` })).status).toBe(404);
     expect(store.getFlow(flowName)).toBeUndefined();
 
+    // it cannot be referenced, and no test run trips over it
+    const run = await api({ method: 'POST', path: '/api/flows/f1/preview?wait=true', body: '{}', contentType: 'application/json' });
+    expect(run.status, run.text.slice(0, 300)).toBe(200);
+    expect(JSON.parse(run.text)).toMatchObject({ status: 'completed' });
+
     const conns = JSON.parse((await api({ method: 'GET', path: '/api/connections' })).text) as { id: string; name: string }[];
     const c = conns.find((x) => x.name === connName)!;
     expect(c.id).toMatch(/^~[0-9a-f]{32}$/);
