@@ -2,6 +2,7 @@
  * HTTP errors and the one place they become responses: a user mistake is a 4xx with `{ error, details? }`
  * that says what and where; anything else is a 500 with a generic message, its stack only in the log.
  */
+import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { FlowValidationError, UserError, type FlowIssue } from '../runtime/errors.js';
 import { DeploymentStateError } from '../runtime/deploy/manager.js';
@@ -71,4 +72,21 @@ function toResponse(err: unknown): [number, Record<string, unknown>] {
   if (e?.type === 'entity.too.large') return [413, { error: `request body is too large: ${e.message}` }];
   if (e?.expose && typeof e.status === 'number' && e.status >= 400 && e.status < 500) return [e.status, { error: e.message }];
   return [500, { error: 'internal error: the server log has the details' }];
+}
+
+/**
+ * A request Node refuses before express sees it (a URL or headers over 16 KB, a malformed request line)
+ * gets the same kind of answer as any other mistake: a 4xx with `{ error }`, not a bare status line.
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const body = JSON.stringify({
+    error: tooLarge ? 'the URL or the headers are too large (16 KB at most): names and ids in URLs are at most 128 characters' : 'malformed HTTP request',
+  });
+  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }

@@ -12,6 +12,7 @@ import { createApp } from './app.js';
 import type { SecretFieldsByType } from './connections.js';
 import type { AppContext } from './context.js';
 import { DeployService } from './deployments.js';
+import { answerClientError } from './http-errors.js';
 import { silentLog, type ServerLog } from './log.js';
 import { PreviewService } from './previews.js';
 import { attachSockets } from './sockets.js';
@@ -63,6 +64,7 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
   };
   const app = createApp(context);
   const http = createServer(app);
+  http.on('clientError', answerClientError);
   const io = new SocketServer(http, { serveClient: false });
   const detach = attachSockets(io, context);
   // flows' log lines go to the server's log too, for whoever runs it

@@ -131,7 +131,7 @@ export function flowRoutes(ctx: AppContext): Router {
     const { format, version } = parseInput(exportQuery, req.query, 'query');
     const flow = requireFlow(ctx, id(req), version);
     // flow ids are plain (letters, digits, . _ -): quoting is all the header needs
-    res.setHeader('Content-Disposition', `attachment; filename="${flow.id}.${format}"`);
+    res.setHeader('Content-Disposition', `attachment; filename="${resourceId(flow.id)}.${format}"`);
     if (format === 'json') res.type('application/json').send(toJson(flow.document));
     else res.type('application/yaml').send(toYaml(flow.document));
   });

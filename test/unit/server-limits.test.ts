@@ -209,6 +209,13 @@ describe('names and ids: at most 128 characters', () => {
     const gone = await api({ method: 'DELETE', path: `/api/connections/${c.id}` });
     expect(gone.status).toBe(204);
     expect(store.getConnection(connName)).toBeUndefined();
+    // by its whole name, when the URL fits; and a clear 431 when it cannot
+    store.createFlow('g'.repeat(10_000), (v) => ({ ...flow({ name: 'g'.repeat(10_000) }), version: v }));
+    expect((await api({ method: 'GET', path: `/api/flows/${'g'.repeat(10_000)}` })).status).toBe(200);
+    expect((await api({ method: 'DELETE', path: `/api/flows/${'g'.repeat(10_000)}` })).status).toBe(204);
+    const tooLong = await api({ method: 'GET', path: `/api/flows/${flowName}` });
+    expect(tooLong.status).toBe(431);
+    expect(JSON.parse(tooLong.text)).toEqual({ error: expect.stringMatching(/URL or the headers are too large .*at most 128 characters/) });
     // an unknown hashed id: a short 404, not the whole name
     const missing = await api({ method: 'DELETE', path: `/api/connections/${c.id}` });
     expect(missing.status).toBe(404);
