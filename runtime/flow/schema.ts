@@ -63,7 +63,7 @@ export const nodeSchema = z
   .object({
     id: boundedName().regex(NODE_ID, 'must start with a letter or _ and hold only letters, digits, _ and -'),
     type: boundedName(),
-    name: z.string().optional(),
+    name: z.string().max(LIMITS.nameLength, `at most ${LIMITS.nameLength} characters`).optional().describe('a label for people; the id is what edges use'),
     description: z.string().optional(),
     config: z.record(z.string(), z.unknown()).default({}),
     position: z.object({ x: z.number(), y: z.number() }).optional(),

@@ -63,6 +63,7 @@ describe('parse and validate never throw on hostile text', () => {
     expect(paths({ name: long })).toEqual(['name']);
     expect(paths({ nodes: [{ id: long, type: 'core.generate' }] })).toEqual(['nodes[0].id']);
     expect(paths({ nodes: [{ id: 'gen', type: long }] })).toEqual(['nodes[gen].type']);
+    expect(paths({ nodes: [{ id: 'gen', type: 'core.generate', name: long, config: { dataset: 'counter' } }] })).toEqual(['nodes[gen].name']);
     expect(paths({ edges: [{ from: long, to: 'gen', toPort: long }] })).toEqual(['edges[0].from', 'edges[0].toPort']);
     expect(paths({ connections: { [long]: { type: 'sqlite' } } })).toEqual([`connections.${'n'.repeat(40)}…`]);
   });
