@@ -31,38 +31,70 @@ export interface ShapeProblem {
 
 const typeName = (v: object) => (v.constructor && v.constructor !== Object ? v.constructor.name : 'object');
 
+/** one object or array being walked: where it is (through its parent) and how far its children are done */
+interface Frame {
+  node: Record<string, unknown> | unknown[];
+  keys: string[] | undefined;
+  next: number;
+  depth: number;
+  key: string | number | undefined;
+  parent: Frame | undefined;
+}
+
+const CONTAINER = Symbol('container');
+
+/** what is wrong with one value, ignoring its children; CONTAINER for a plain object or array */
+function problemOf(v: unknown, limits: Pick<typeof LIMITS, 'stringLength'>): string | typeof CONTAINER | undefined {
+  if (typeof v === 'string') return v.length > limits.stringLength ? `a string of ${v.length} characters: at most ${limits.stringLength}` : undefined;
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : `${String(v)} is not a number JSON can hold: use a finite number`;
+  if (v === null || v === undefined || typeof v === 'boolean') return undefined; // undefined: absent, as JSON.stringify drops it
+  if (typeof v !== 'object') return `a ${typeof v} is not plain data`;
+  if (Array.isArray(v)) return CONTAINER;
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return `a ${typeName(v)} is not plain data (a YAML tag such as !!set, !!binary or !!timestamp?)`;
+  return CONTAINER;
+}
+
+function pathTo(frame: Frame | undefined, last: string | number): (string | number)[] {
+  const path = [last];
+  for (let f = frame; f && f.key !== undefined; f = f.parent) path.push(f.key);
+  return path.reverse();
+}
+
 /**
  * The first thing in `value` that is not plain, bounded JSON data: nesting deeper than `depth`, a key
  * that reaches a prototype, a string over `stringLength`, a number that is not finite, a value JSON has
- * no word for (a YAML `!!set`, `!!binary`, `!!timestamp` …). Walks without recursion, so any depth is safe.
+ * no word for (a YAML `!!set`, `!!binary`, `!!timestamp` …). Walks without recursion, in memory that
+ * grows with the depth only, so any input is safe.
  */
 export function checkShape(value: unknown, limits: Pick<typeof LIMITS, 'depth' | 'stringLength'> = LIMITS): ShapeProblem | undefined {
-  const stack: { value: unknown; path: (string | number)[] }[] = [{ value, path: [] }];
+  const top = problemOf(value, limits);
+  if (top !== CONTAINER) return top === undefined ? undefined : { path: [], message: top };
+  const frame = (node: object, depth: number, key: string | number | undefined, parent: Frame | undefined): Frame => ({
+    node: node as Frame['node'],
+    keys: Array.isArray(node) ? undefined : Object.keys(node),
+    next: 0,
+    depth,
+    key,
+    parent,
+  });
+  const stack: Frame[] = [frame(value as object, 0, undefined, undefined)];
   while (stack.length > 0) {
-    const { value: v, path } = stack.pop()!;
-    if (typeof v === 'string') {
-      if (v.length > limits.stringLength) return { path, message: `a string of ${v.length} characters: at most ${limits.stringLength}` };
+    const f = stack[stack.length - 1];
+    const size = f.keys ? f.keys.length : (f.node as unknown[]).length;
+    if (f.next >= size) {
+      stack.pop();
       continue;
     }
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v)) return { path, message: `${String(v)} is not a number JSON can hold: use a finite number` };
-      continue;
-    }
-    if (v === null || v === undefined || typeof v === 'boolean') continue; // undefined: absent, as JSON.stringify drops it
-    if (typeof v !== 'object') return { path, message: `a ${typeof v} is not plain data` };
-    if (path.length >= limits.depth) return { path, message: `nested more than ${limits.depth} levels deep` };
-    if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: [...path, i] });
-      continue;
-    }
-    const proto = Object.getPrototypeOf(v);
-    if (proto !== Object.prototype && proto !== null) return { path, message: `a ${typeName(v)} is not plain data (a YAML tag such as !!set, !!binary or !!timestamp?)` };
-    const keys = Object.keys(v);
-    for (let i = keys.length - 1; i >= 0; i--) {
-      const k = keys[i];
-      if (FORBIDDEN_KEYS.has(k)) return { path: [...path, k], message: `"${k}" is not allowed as a key` };
-      stack.push({ value: (v as Record<string, unknown>)[k], path: [...path, k] });
-    }
+    const key = f.keys ? f.keys[f.next] : f.next;
+    f.next++;
+    if (typeof key === 'string' && FORBIDDEN_KEYS.has(key)) return { path: pathTo(f, key), message: `"${key}" is not allowed as a key` };
+    const child = (f.node as Record<string | number, unknown>)[key];
+    const problem = problemOf(child, limits);
+    if (problem === CONTAINER) {
+      if (f.depth + 1 >= limits.depth) return { path: pathTo(f, key), message: `nested more than ${limits.depth} levels deep` };
+      stack.push(frame(child as object, f.depth + 1, key, f));
+    } else if (problem !== undefined) return { path: pathTo(f, key), message: problem };
   }
   return undefined;
 }
