@@ -55,6 +55,8 @@ export function errorHandler(log: ServerLog): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     if (res.headersSent) return next(err);
     const [status, body] = toResponse(err);
+    // one line, whatever a library put in its message
+    if (typeof body.error === 'string') body.error = body.error.replace(/\s*[\r\n]+\s*/g, ' ');
     if (status >= 500) log.error(`${req.method} ${req.originalUrl}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     res.status(status).json(body);
   };
