@@ -13,7 +13,10 @@ RUN npm run build && npm run build:editor && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app
-ENV NODE_ENV=production PORT=8080
+# in a container the published port is the boundary: listen on every interface of the container (the
+# loopback default would be unreachable). Set SLUICE_ADMIN_PASSWORD (or open the setup link in the log)
+# and put TLS in front (README, Security).
+ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Entry point of the `sluice` command: wires the shipped node catalog into the runtime's CLI.
-// `sluice serve` starts the server instead (server/ is not the runtime's to import).
+// `sluice serve`, `sluice users` and `sluice api-keys` are the server's (server/ is not the runtime's to import).
 import { main } from '../dist/runtime/cli/main.js';
 import { createRegistry } from '../dist/nodes/catalog.js';
 
@@ -11,6 +11,9 @@ const fail = (err) => {
 
 if (process.argv[2] === 'serve') {
   import('../dist/server/main.js').then(({ cli }) => cli(process.argv.slice(3))).catch(fail);
+} else if (process.argv[2] === 'users' || process.argv[2] === 'api-keys') {
+  // users and API keys live in the server's control store
+  import('../dist/server/users-cli.js').then(({ cli }) => cli(process.argv.slice(2))).then((code) => process.exit(code), fail);
 } else {
   main(process.argv.slice(2), createRegistry()).then((code) => process.exit(code), fail);
 }

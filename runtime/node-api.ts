@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { SluiceRecord } from './records.js';
 import type { FlowSettings } from './flow/schema.js';
 import type { CompileOptions, UserFunction } from './sandbox/sandbox.js';
+import type { FileAccess } from './host-policy.js';
 
 export type Category = 'source' | 'transform' | 'aggregate' | 'denormalize' | 'sink';
 
@@ -33,8 +34,12 @@ export interface NodeContext<C> {
   /** aborted when the flow is asked to stop: long waits (polling, rate limits) should end early */
   signal: AbortSignal;
   log: Logger;
-  /** resolves a path from the flow against the working directory */
-  resolvePath(path: string): string;
+  /**
+   * Every file a node opens goes through here: `files.resolve('path', config.path, { write: true })`
+   * gives the absolute path to open, or throws a ConfigError naming the field when the host's file
+   * policy refuses it (the server confines flows to its file roots; the CLI does not, unless asked).
+   */
+  files: FileAccess;
   /**
    * A connection from the flow document's `connections:` map (env placeholders already resolved), or
    * undefined when the flow has none of that name.
@@ -188,8 +193,8 @@ export interface ConnectorType {
   title: string;
   /** URL schemes that name it (`postgres`, `postgresql`): `sluice test-connection URL` picks the connector by them (none: no URL form) */
   schemes: string[];
-  /** the entry's fields; secrets (`password`) are write-only in the server */
+  /** the entry's fields (file paths marked `.meta({ file })`, checked against the host's file policy); secrets (`password`) are write-only in the server */
   entrySchema: z.ZodType;
   /** never throws for a connection problem: `ok: false` with the error and a hint */
-  test(config: Record<string, unknown>, options: { resolvePath: (path: string) => string; timeoutMs?: number }): Promise<ConnectionTestResult>;
+  test(config: Record<string, unknown>, options: { files: FileAccess; timeoutMs?: number }): Promise<ConnectionTestResult>;
 }

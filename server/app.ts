@@ -1,13 +1,18 @@
 /**
- * The express app: JSON under /api (routes/*), the editor at /, one error handler. Built only from
+ * The express app: security headers and the Host check on everything, the auth guard then JSON under
+ * /api (routes/*), the editor at /, one error handler. Built only from
  * what it is handed (AppContext); sockets.ts adds socket.io on the same HTTP server.
  */
 import express, { type Express, type RequestHandler } from 'express';
+import { apiGuard } from './auth/guard.js';
+import { securityHeaders } from './auth/headers.js';
+import { hostCheck, type Site } from './auth/site.js';
 import { BODY_LIMIT, checkBodyShape } from './body.js';
 import type { AppContext } from './context.js';
 import { editorRoutes } from './editor.js';
 import { apiNotFound, errorHandler } from './http-errors.js';
 import type { ServerLog } from './log.js';
+import { authRoutes } from './routes/auth.js';
 import { connectionRoutes } from './routes/connections.js';
 import { flowRoutes } from './routes/flows.js';
 import { metaRoutes } from './routes/meta.js';
@@ -27,12 +32,23 @@ function requestLog(log: ServerLog): RequestHandler {
   };
 }
 
-export function createApp(ctx: AppContext): Express {
+export interface AppOptions {
+  /** where the server is reached: what the Host and Origin checks accept */
+  site: Site;
+  /** express's `trust proxy` (behind a reverse proxy: the address of a request is X-Forwarded-For's) */
+  trustProxy?: boolean | string;
+}
+
+export function createApp(ctx: AppContext, opts: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('json replacer', jsonReplacer);
-  app.use('/api', requestLog(ctx.log), express.json({ limit: BODY_LIMIT }), checkBodyShape);
-  app.use('/api', metaRoutes(ctx));
+  if (opts.trustProxy !== undefined) app.set('trust proxy', opts.trustProxy);
+  app.use(securityHeaders, hostCheck(opts.site));
+  // every /api route passes the guard first: principal, rate limit, cross-site checks, role (auth/policy.ts);
+  // then every JSON body is checked for plain, bounded data (runtime/flow/limits.ts)
+  app.use('/api', requestLog(ctx.log), apiGuard(ctx.auth, ctx.store.auth, opts.site), express.json({ limit: BODY_LIMIT }), checkBodyShape);
+  app.use('/api', metaRoutes(ctx), authRoutes(ctx.auth, opts.site));
   app.use('/api/flows', flowRoutes(ctx));
   app.use('/api/connections', connectionRoutes(ctx));
   app.use('/api', runtimeRoutes(ctx));

@@ -3,9 +3,9 @@
  * a save that leaves a secret out keeps the stored one. Connection tests are the connectors' own
  * (the registry's ConnectorType.test, nodes/connectors.ts), run here with a time limit.
  */
-import { resolve } from 'node:path';
 import { errorMessage } from '../runtime/errors.js';
 import { LIMITS } from '../runtime/flow/limits.js';
+import { fileAccess, type FilePolicy } from '../runtime/files.js';
 import type { ConnectionTestResult } from '../runtime/node-api.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import type { StoredConnection } from './store/control-store.js';
@@ -96,12 +96,12 @@ export function knownTypes(registry: NodeRegistry): string {
   return registry.connectors().flatMap((c) => [c.type, ...c.aliases]).join(', ');
 }
 
-/** runs the type's connection test (secrets included), with a time limit; a type without a connector says so */
+/** runs the type's connection test (secrets included) with its files under `files`, with a time limit; a type without a connector says so */
 export async function testConnection(
   registry: NodeRegistry,
   type: string,
   config: Record<string, unknown>,
-  cwd: string,
+  files: FilePolicy,
   timeoutMs = 10_000,
 ): Promise<ConnectionTestResult> {
   const connector = registry.connector(type);
@@ -114,7 +114,7 @@ export async function testConnection(
     );
   });
   try {
-    return await Promise.race([connector.test(config, { resolvePath: (p) => resolve(cwd, p), timeoutMs: Math.max(1000, timeoutMs - 500) }), timeout]);
+    return await Promise.race([connector.test(config, { files: fileAccess(files, undefined), timeoutMs: Math.max(1000, timeoutMs - 500) }), timeout]);
   } catch (err) {
     return { ok: false, error: errorMessage(err) };
   } finally {

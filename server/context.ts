@@ -1,6 +1,8 @@
 /** What the HTTP and socket.io layers are built from: every dependency handed in, no module singletons. */
 import type { DeploymentManager } from '../runtime/deploy/manager.js';
+import type { HostPolicy } from '../runtime/host-policy.js';
 import type { NodeRegistry } from '../runtime/registry.js';
+import type { AuthService } from './auth/service.js';
 import type { SecretFieldsByType } from './connections.js';
 import type { DeployService } from './deployments.js';
 import type { ServerLog } from './log.js';
@@ -10,6 +12,8 @@ import type { ControlStore } from './store/control-store.js';
 export interface AppContext {
   registry: NodeRegistry;
   store: ControlStore;
+  /** sessions, keys, sign-in and its limits, the setup link (over store.auth) */
+  auth: AuthService;
   manager: DeploymentManager;
   deployments: DeployService;
   previews: PreviewService;
@@ -17,6 +21,8 @@ export interface AppContext {
   secretFields: SecretFieldsByType;
   /** what `${env:NAME}` in flows resolves against */
   env: Record<string, string | undefined>;
+  /** what flows may reach: files inside the roots only, allowed env names only (server/policy.ts) */
+  policy: HostPolicy;
   /** relative paths in flows and connections resolve against it */
   cwd: string;
   log: ServerLog;

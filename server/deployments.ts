@@ -6,6 +6,7 @@
 import { compileFlow } from '../runtime/flow/compile.js';
 import { quoteShort } from '../runtime/flow/limits.js';
 import type { DeploymentManager, DeploymentStatus } from '../runtime/deploy/manager.js';
+import type { HostPolicy } from '../runtime/host-policy.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { errorMessage } from '../runtime/errors.js';
 import { withStoredConnections } from './connections.js';
@@ -18,6 +19,8 @@ export interface DeployServiceDeps {
   manager: DeploymentManager;
   registry: NodeRegistry;
   env: Record<string, string | undefined>;
+  /** what the flows may reach (server/policy.ts); `{}` only where everything may be reached (tests) */
+  policy: HostPolicy;
   log: ServerLog;
 }
 
@@ -39,7 +42,7 @@ export class DeployService {
       throw notFound(latest ? `flow ${quoteShort(flowId)} has no version ${version} (the latest is ${latest.version})` : `no flow named ${quoteShort(flowId)}`);
     }
     const doc = withStoredConnections(flow.document, this.deps.store.listConnections());
-    return { version: flow.version, plan: compileFlow(doc, this.deps.registry, { env: this.deps.env }) };
+    return { version: flow.version, plan: compileFlow(doc, this.deps.registry, { env: this.deps.env, policy: this.deps.policy }) };
   }
 
   async deploy(flowId: string, opts: { version?: number; fromStart?: boolean } = {}): Promise<DeploymentStatus> {
@@ -67,7 +70,11 @@ export class DeployService {
     return status;
   }
 
-  /** on start: deploys again what was running (or paused) when the server last stopped */
+  /**
+   * On start: deploys again what was running (or paused) when the server last stopped. A deployment
+   * that cannot be restored is marked failed with the reason and recorded as stopped, so it is not
+   * tried again at every start; the server comes up whatever its flows do.
+   */
   async restore(): Promise<void> {
     for (const d of this.deps.store.deployments()) {
       if (d.state === 'stopped') continue;
@@ -76,7 +83,10 @@ export class DeployService {
         await this.deps.manager.deploy(d.flowId, plan, { version: d.version, paused: d.state === 'paused' });
         this.deps.log.info(`restored deployment of ${d.flowId} version ${d.version} (${d.state})`);
       } catch (err) {
-        this.deps.log.error(`cannot restore the deployment of ${d.flowId} version ${d.version}: ${errorMessage(err)}`);
+        const reason = `could not be restored at server start: ${errorMessage(err)}`;
+        this.deps.log.error(`deployment of ${d.flowId} version ${d.version} ${reason}`);
+        this.deps.store.setDeploymentState(d.flowId, 'stopped');
+        this.deps.manager.recordFailedStart(d.flowId, d.version, reason);
       }
     }
   }

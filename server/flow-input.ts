@@ -36,12 +36,12 @@ export function readFlowInput(req: Request): FlowInput {
 }
 
 /** validation as the runtime does it; a text that does not parse gives its syntax error with the line */
-export function validateInput(ctx: Pick<AppContext, 'registry' | 'env'>, input: FlowInput): ValidationResult & { raw?: Doc } {
-  if ('document' in input) return { ...validateFlow(input.document, ctx.registry, { env: ctx.env }), raw: input.document };
+export function validateInput(ctx: Pick<AppContext, 'registry' | 'env' | 'policy'>, input: FlowInput): ValidationResult & { raw?: Doc } {
+  if ('document' in input) return { ...validateFlow(input.document, ctx.registry, { env: ctx.env, policy: ctx.policy }), raw: input.document };
   const parsed = parseFlowText(input.text, input.format ? `flow.${input.format}` : undefined);
   if (!parsed.ok) return { issues: parsed.issues };
   const raw = parsed.parsed.value;
-  const result = validateFlow(raw, ctx.registry, { env: ctx.env, locate: parsed.parsed.locate });
+  const result = validateFlow(raw, ctx.registry, { env: ctx.env, policy: ctx.policy, locate: parsed.parsed.locate });
   return { ...result, raw: raw as Doc };
 }
 

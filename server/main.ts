@@ -1,6 +1,7 @@
 /**
  * `sluice serve` (and `node dist/server/main.js`): the server with its data directory (`./data`:
- * sluice.db for flows and connections, sluice-state.db for positions), the demo flow on first start,
+ * sluice.db for flows and connections, sluice-state.db for positions), its file roots and env policy
+ * (server/policy.ts), the demo flow on first start,
  * the built editor, and a graceful stop on SIGINT/SIGTERM (deployments finish their batches and commit).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,29 +10,40 @@ import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createRegistry } from '../nodes/catalog.js';
 import { DeploymentManager } from '../runtime/deploy/manager.js';
-import { errorMessage, formatIssue } from '../runtime/errors.js';
+import { UserError, errorMessage, formatIssue } from '../runtime/errors.js';
 import { hasErrors } from '../runtime/flow/validate.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { SqliteCheckpointStore } from '../runtime/state/sqlite-checkpoint-store.js';
+import { NAME_RE, passwordProblem, type AuthService } from './auth/service.js';
 import { canonicalDocument } from './flow-format.js';
 import { validateInput } from './flow-input.js';
 import { stdoutLog, type ServerLog } from './log.js';
 import { packageRoot } from './package-root.js';
+import { serverPolicy } from './policy.js';
 import { createSluiceServer } from './server.js';
+import type { HostPolicy } from '../runtime/host-policy.js';
 import { ControlStore } from './store/control-store.js';
 
 export interface ServeOptions {
   port: number;
   host: string;
   data: string;
+  /** directories flows may read and write (default `<data>/files`) */
+  files?: string[];
+  /** env names flows may read besides those with a prefix of envPrefix */
+  envAllow?: string[];
+  /** default [SLUICE_FLOW_] */
+  envPrefix?: string[];
+  /** where a reverse proxy serves it (accepted as Host and Origin; the setup link names it) */
+  publicUrl?: string;
 }
 
 /** the demo flow, once, into a store created just now */
-function seedDemo(store: ControlStore, registry: NodeRegistry, root: string, log: ServerLog): void {
+function seedDemo(store: ControlStore, registry: NodeRegistry, policy: HostPolicy, root: string, log: ServerLog): void {
   if (!store.created || store.countFlows() > 0) return;
   const file = join(root, 'examples', 'orders-demo.yaml');
   if (!existsSync(file)) return;
-  const { issues, raw } = validateInput({ registry, env: process.env }, { text: readFileSync(file, 'utf8'), format: 'yaml' });
+  const { issues, raw } = validateInput({ registry, env: process.env, policy }, { text: readFileSync(file, 'utf8'), format: 'yaml' });
   if (hasErrors(issues) || !raw) {
     log.warn(`demo flow not added: ${file}: ${issues.map(formatIssue).join('; ')}`);
     return;
@@ -40,16 +52,43 @@ function seedDemo(store: ControlStore, registry: NodeRegistry, root: string, log
   log.info(`added the demo flow ${String(raw.name)} from ${file}`);
 }
 
+/** SLUICE_ADMIN_PASSWORD (and SLUICE_ADMIN_USER, default admin): the admin made without a browser, once */
+async function seedAdmin(auth: AuthService, env: Record<string, string | undefined>, log: ServerLog): Promise<void> {
+  const password = env.SLUICE_ADMIN_PASSWORD;
+  if (!password) return;
+  delete env.SLUICE_ADMIN_PASSWORD; // used here only: no flow or child process of this server may see it
+  const name = env.SLUICE_ADMIN_USER || 'admin';
+  if (auth.store.getUser(name)) return; // made before: the password may have been changed since
+  const problem = passwordProblem(password) ?? (NAME_RE.test(name) ? undefined : `SLUICE_ADMIN_USER ${JSON.stringify(name)} is not a valid user name`);
+  if (problem) throw new UserError(`SLUICE_ADMIN_PASSWORD: ${problem}`);
+  await auth.createUser(name, 'admin', password);
+  auth.store.appendAudit({ user: null, action: 'user.create', target: name, address: null, details: { role: 'admin', via: 'SLUICE_ADMIN_PASSWORD' } });
+  log.info(`made the admin ${name} from SLUICE_ADMIN_PASSWORD`);
+}
+
 export async function serve(opts: ServeOptions, log: ServerLog = stdoutLog()): Promise<void> {
   const root = packageRoot();
   const dataDir = resolve(opts.data);
   const registry = createRegistry();
+  const policy = serverPolicy({ dataDir: opts.data, files: opts.files, envAllow: opts.envAllow, envPrefixes: opts.envPrefix });
   const store = new ControlStore(join(dataDir, 'sluice.db'));
   const checkpoints = new SqliteCheckpointStore(join(dataDir, 'sluice-state.db'));
   const manager = new DeploymentManager({ store: checkpoints, cwd: process.cwd(), log });
-  seedDemo(store, registry, root, log);
+  seedDemo(store, registry, policy, root, log);
   const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-  const server = createSluiceServer({ registry, store, manager, log, version, editorDir: join(root, 'dist', 'editor') });
+  const trustProxy = process.env.SLUICE_TRUST_PROXY;
+  const server = createSluiceServer({
+    registry,
+    store,
+    manager,
+    log,
+    policy,
+    version,
+    editorDir: join(root, 'dist', 'editor'),
+    trustProxy: trustProxy === undefined || trustProxy === '' ? undefined : trustProxy === 'true' ? true : trustProxy,
+    publicUrls: opts.publicUrl ? [opts.publicUrl] : [],
+  });
+  await seedAdmin(server.context.auth, process.env, log);
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -76,9 +115,16 @@ export async function serve(opts: ServeOptions, log: ServerLog = stdoutLog()): P
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 
   const address = await server.listen(opts.port, opts.host);
-  log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (data in ${dataDir})`);
+  log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (data in ${dataDir}; flows' files ${policy.files!.description})`);
+  if (store.auth.countUsers() === 0) {
+    const token = server.context.auth.issueSetupToken();
+    const base = opts.publicUrl ? opts.publicUrl.replace(/\/$/, '') : `http://localhost:${address.port}`;
+    log.info(`no users yet: open this one-time link to set the first admin's password: ${base}/setup?token=${token}`);
+  }
   await server.context.deployments.restore();
 }
+
+const collect = (v: string, previous: string[] = []) => [...previous, v];
 
 const port = (v: string) => {
   const n = Number(v);
@@ -86,31 +132,77 @@ const port = (v: string) => {
   return n;
 };
 
-/** `sluice serve [--port N] [--host H] [--data DIR]`; PORT and HOST from the environment are the defaults */
+const publicUrl = (v: string) => {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new InvalidArgumentError(`${v} is not a URL (such as https://sluice.example.com)`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new InvalidArgumentError(`${v} must be an http or https URL`);
+  return u.origin;
+};
+
+/** a setting from the environment, parsed; its mistake names the variable */
+function fromEnv<T>(name: string, parse: (v: string) => T): T | undefined {
+  const v = process.env[name];
+  if (!v) return undefined;
+  try {
+    return parse(v);
+  } catch (err) {
+    throw new InvalidArgumentError(`${name} ${(err as Error).message}`);
+  }
+}
+
+/** `sluice serve [--port N] [--host H] [--data DIR] [--public-url URL]`; PORT, HOST and SLUICE_PUBLIC_URL from the environment are the defaults */
 export async function cli(argv: string[]): Promise<void> {
   const program = new Command()
     .name('sluice serve')
     .description('run the Sluice server: the HTTP API, socket.io and the editor')
     .option('--port <n>', 'port to listen on, 0 for a free one (default: env PORT, else 8080)', port)
-    .option('--host <host>', 'address to listen on (default: env HOST, else 0.0.0.0)')
+    .option('--host <host>', 'address to listen on; 0.0.0.0 for every interface (default: env HOST, else 127.0.0.1)')
     .option('--data <dir>', 'data directory: sluice.db and sluice-state.db', './data')
+    .option(
+      '--files <dir>',
+      'a directory flows may read and write files in (repeatable; default <data>/files, created on start). Relative paths in flows resolve against the first; the data directory is never reachable',
+      collect,
+    )
+    .option('--env-allow <name>', 'an environment variable flows may read with ${env:NAME} (repeatable); never inside code fields', collect)
+    .option('--env-prefix <prefix>', 'env names starting with it are readable by flows (repeatable; default SLUICE_FLOW_)', collect)
+    .option('--public-url <url>', 'the URL a TLS reverse proxy serves it at (default: env SLUICE_PUBLIC_URL)', publicUrl)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   let opts: ServeOptions;
   try {
     program.parse(argv, { from: 'user' });
     const o = program.opts<Partial<ServeOptions>>();
-    opts = { port: o.port ?? (process.env.PORT ? port(process.env.PORT) : 8080), host: o.host ?? process.env.HOST ?? '0.0.0.0', data: o.data! };
+    opts = {
+      port: o.port ?? fromEnv('PORT', port) ?? 8080,
+      host: o.host ?? (process.env.HOST || '127.0.0.1'),
+      data: o.data!,
+      files: o.files,
+      envAllow: o.envAllow,
+      envPrefix: o.envPrefix,
+      publicUrl: o.publicUrl ?? fromEnv('SLUICE_PUBLIC_URL', publicUrl),
+    };
   } catch (err) {
-    if (err instanceof InvalidArgumentError) process.stderr.write(`sluice serve: PORT ${err.message}\n`);
+    if (err instanceof InvalidArgumentError) process.stderr.write(`sluice serve: ${err.message}\n`);
     process.exit(err instanceof CommanderError && err.exitCode === 0 ? 0 : 2);
   }
   try {
     await serve(opts);
   } catch (err) {
+    if (err instanceof UserError) {
+      process.stderr.write(`sluice serve: ${err.message}\n`);
+      process.exit(2);
+    }
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES') {
       process.stderr.write(`sluice serve: cannot listen on ${opts.host}:${opts.port}: ${errorMessage(err)}\n`);
+      process.exit(2);
+    }
+    if (err instanceof UserError) {
+      process.stderr.write(`sluice serve: ${err.message}\n`);
       process.exit(2);
     }
     throw err;

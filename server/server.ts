@@ -7,15 +7,20 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { Server as SocketServer } from 'socket.io';
 import type { DeploymentManager } from '../runtime/deploy/manager.js';
+import { FileRoots } from '../runtime/files.js';
+import { DEFAULT_ENV_PREFIX } from '../runtime/flow/env.js';
+import type { HostPolicy } from '../runtime/host-policy.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { createApp } from './app.js';
+import { isLoopbackAddress, siteOf } from './auth/site.js';
+import { AuthService, DEFAULT_LIMITS, type AuthLimits } from './auth/service.js';
 import type { SecretFieldsByType } from './connections.js';
 import type { AppContext } from './context.js';
 import { DeployService } from './deployments.js';
 import { answerClientError } from './http-errors.js';
 import { silentLog, type ServerLog } from './log.js';
 import { PreviewService } from './previews.js';
-import { attachSockets } from './sockets.js';
+import { attachSockets, handshakeCheck } from './sockets.js';
 import type { ControlStore } from './store/control-store.js';
 
 export interface ServerDeps {
@@ -27,11 +32,21 @@ export interface ServerDeps {
   env?: Record<string, string | undefined>;
   /** default: process.cwd() */
   cwd?: string;
+  /** what flows may reach (server/policy.ts builds it from the flags); default: files in `cwd` only, SLUICE_FLOW_* env names */
+  policy?: HostPolicy;
   log?: ServerLog;
   version?: string;
   editorDir?: string;
   /** test runs at once (default 4) */
   maxPreviews?: number;
+  /** sign-in failures and requests per principal allowed (defaults: auth/service.ts DEFAULT_LIMITS) */
+  authLimits?: Partial<AuthLimits>;
+  /** express's `trust proxy`, for a server behind a reverse proxy */
+  trustProxy?: boolean | string;
+  /** the URLs a reverse proxy serves it at (https://sluice.example.com): accepted as Host and Origin */
+  publicUrls?: string[];
+  /** how often open sockets are checked for an ended session or a revoked key (default 30 s) */
+  socketRecheckMs?: number;
 }
 
 export interface SluiceServer {
@@ -48,25 +63,30 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
   const log = deps.log ?? silentLog;
   const cwd = deps.cwd ?? process.cwd();
   const env = deps.env ?? process.env;
+  const policy = deps.policy ?? { files: new FileRoots({ roots: [cwd] }), env: { prefixes: [DEFAULT_ENV_PREFIX], allow: [] } };
   const context: AppContext = {
     registry: deps.registry,
     store: deps.store,
+    auth: new AuthService(deps.store.auth, { ...DEFAULT_LIMITS, ...deps.authLimits }),
     manager: deps.manager,
-    deployments: new DeployService({ store: deps.store, manager: deps.manager, registry: deps.registry, env, log }),
+    deployments: new DeployService({ store: deps.store, manager: deps.manager, registry: deps.registry, env, policy, log }),
     previews: new PreviewService({ cwd, maxConcurrent: deps.maxPreviews }),
     secretFields: deps.secretFields ?? {},
     env,
+    policy,
     cwd,
     log,
     version: deps.version ?? '0.0.0',
     startedAt: Date.now(),
     editorDir: deps.editorDir,
   };
-  const app = createApp(context);
+  let loopbackOnly = false;
+  const site = siteOf(deps.publicUrls ?? [], () => loopbackOnly);
+  const app = createApp(context, { site, trustProxy: deps.trustProxy });
   const http = createServer(app);
   http.on('clientError', answerClientError);
-  const io = new SocketServer(http, { serveClient: false });
-  const detach = attachSockets(io, context);
+  const io = new SocketServer(http, { serveClient: false, allowRequest: handshakeCheck(site) });
+  const detach = attachSockets(io, context, deps.socketRecheckMs);
   // flows' log lines go to the server's log too, for whoever runs it
   const offLog = deps.manager.onLog((l) => log[l.level](`flow ${l.flowId}: ${l.message}`));
 
@@ -78,6 +98,7 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
     listen(port, host) {
       return new Promise((resolve, reject) => {
         http.once('error', reject);
+        loopbackOnly = isLoopbackAddress(host);
         http.listen(port, host, () => {
           http.off('error', reject);
           resolve(http.address() as AddressInfo);

@@ -1,11 +1,15 @@
 /**
- * socket.io on the server: a client subscribes to flows (`subscribe { flowId }`) and gets their
+ * socket.io on the server. The handshake is refused from a foreign Origin (and, on loopback, for a
+ * foreign Host) and without a principal (the session cookie, `Authorization: Bearer KEY`, or
+ * `auth: { token: KEY }` in the client's options). A client subscribes to flows (`subscribe { flowId }`) and gets their
  * `status` (at once, then as the runtime reports it) and `log` lines; test runs stream `preview:records`
  * and `preview:done` to the socket that asked, or to the flow's subscribers.
  */
-import type { Server, Socket } from 'socket.io';
+import type { IncomingMessage } from 'node:http';
+import type { Server, ServerOptions, Socket } from 'socket.io';
 import { errorMessage } from '../runtime/errors.js';
 import { LIMITS } from '../runtime/flow/limits.js';
+import { foreignOrigin, hostAllowed, REBINDING_MESSAGE, type Site } from './auth/site.js';
 import type { AppContext } from './context.js';
 import type { PreviewEvents, PreviewTarget } from './previews.js';
 
@@ -18,8 +22,36 @@ function flowIdOf(msg: unknown): string | undefined {
   return typeof id === 'string' && id.length > 0 && id.length <= LIMITS.nameLength ? id : undefined;
 }
 
-/** wires the events; returns a function that unwires them */
-export function attachSockets(io: Server, ctx: Pick<AppContext, 'manager' | 'previews' | 'log'>): () => void {
+/** engine.io's check of every handshake request (polling and websocket), before socket.io sees it */
+export function handshakeCheck(site: Site): ServerOptions['allowRequest'] {
+  return (req: IncomingMessage, done) => {
+    if (!hostAllowed(site, req.headers.host)) return done(REBINDING_MESSAGE, false);
+    const foreign = foreignOrigin(req.headers, site);
+    done(foreign ?? null, foreign === undefined);
+  };
+}
+
+/** the principal of a socket's handshake, now (a session may have ended, a key been revoked since) */
+function principalOf(ctx: Pick<AppContext, 'auth'>, socket: Socket, use = true) {
+  const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+  const h = socket.handshake.headers;
+  return ctx.auth.authenticate(h.cookie, h.authorization, typeof token === 'string' ? token : undefined, use);
+}
+
+/** wires the events; returns a function that unwires them. Every `recheckMs` the sockets whose
+ * session ended or whose key was revoked are disconnected. */
+export function attachSockets(io: Server, ctx: Pick<AppContext, 'manager' | 'previews' | 'log' | 'auth'>, recheckMs = 30_000): () => void {
+  io.use((socket, next) => {
+    const principal = principalOf(ctx, socket);
+    if (!principal) return next(new Error('sign in first: no valid session cookie or API key'));
+    socket.data.principal = principal;
+    next();
+  });
+  const recheck = setInterval(() => {
+    // a check, not a use: an open tab does not keep its session alive
+    for (const socket of io.of('/').sockets.values()) if (!principalOf(ctx, socket, false)) socket.disconnect(true);
+  }, recheckMs);
+  recheck.unref();
   io.on('connection', (socket: Socket) => {
     const handle = (event: 'subscribe' | 'unsubscribe') => (msg: unknown, ack?: unknown) => {
       const reply = typeof ack === 'function' ? (ack as Ack) : () => undefined;
@@ -54,6 +86,7 @@ export function attachSockets(io: Server, ctx: Pick<AppContext, 'manager' | 'pre
   const offStatus = ctx.manager.onStatus((s) => send('status', () => io.to(room(s.flowId)).emit('status', s)));
   const offLog = ctx.manager.onLog((l) => send('log', () => io.to(room(l.flowId)).emit('log', l)));
   return () => {
+    clearInterval(recheck);
     ctx.previews.off('records', onRecords);
     ctx.previews.off('done', onDone);
     offStatus();

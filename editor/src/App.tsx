@@ -21,6 +21,8 @@
  *                       btn-compare, diff, diff-node-<id>
  *   connections page    connections-page, btn-new-connection, connection-<name>, conn-name,
  *                       conn-type, conn-save, conn-test, conn-message
+ *   signed in           current-user, btn-password (password-dialog: components/PasswordDialog.tsx), btn-signout;
+ *                       before signing in: signin-* and setup-* (components/SignIn.tsx)
  * Routes: #/ (new flow), #/flow/<id>, #/connections.
  */
 import { lazy, Suspense, useEffect, useRef, useState } from 'react';

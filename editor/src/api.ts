@@ -194,19 +194,36 @@ function takePrefetched(method: string, path: string): Promise<Response> | undef
 }
 const enc = encodeURIComponent;
 
+/** who is signed in (GET /api/auth/session) */
+export interface Session {
+  user: string;
+  role: 'viewer' | 'editor' | 'admin';
+  via: 'session' | 'key';
+  csrfToken?: string;
+}
+
 export class Api {
   private socketPromise?: Promise<Socket<ServerEvents, ClientEvents>>;
+  /** set once signed in; its CSRF token goes with every write */
+  me?: Session;
+  /** called when a signed-in request is answered 401 (the session ended) */
+  onSignedOut?: () => void;
 
   constructor(readonly base = '') {}
 
   private async call<T>(method: string, path: string, body?: Json | string, contentType?: string): Promise<T> {
     let res: Response;
+    const headers: Record<string, string> = {};
+    // the server refuses a browser's write without a JSON body and the session's CSRF token
+    if (method !== 'GET') headers['content-type'] = contentType ?? 'application/json';
+    if (method !== 'GET' && this.me?.csrfToken) headers['x-csrf-token'] = this.me.csrfToken;
     try {
       res = await (takePrefetched(method, path) ??
         fetch(`${this.base}/api${path}`, {
-        method,
-        headers: body === undefined ? undefined : { 'content-type': contentType ?? 'application/json' },
-          body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+          method,
+          headers,
+          credentials: 'same-origin',
+          body: body === undefined ? (method === 'POST' ? '{}' : undefined) : typeof body === 'string' ? body : JSON.stringify(body),
         }));
     } catch (err) {
       throw new ApiError(`cannot reach the Sluice server (${(err as Error).message})`, 0, {});
@@ -220,12 +237,23 @@ export class Api {
         data = text;
       }
     }
+    if (res.status === 401 && this.me) this.onSignedOut?.();
     if (!res.ok) {
       const b = (data && typeof data === 'object' ? data : { error: typeof data === 'string' ? data : undefined }) as ApiError['body'];
       throw new ApiError(b.error ?? `${method} ${path}: HTTP ${res.status}`, res.status, b);
     }
     return data as T;
   }
+
+  session = () => this.call<Session>('GET', '/auth/session');
+  signIn = (user: string, password: string) => this.call<Session>('POST', '/auth/signin', { user, password });
+  setup = (token: string, user: string, password: string) => this.call<Session>('POST', '/auth/setup', { token, user, password });
+  signOut = () => this.call<void>('POST', '/auth/signout', {});
+  /** the server ends every session of the user and answers a new one: its CSRF token replaces ours */
+  changePassword = async (current: string, password: string) => {
+    const s = await this.call<Session>('POST', '/auth/password', { current, password });
+    if (this.me && s?.csrfToken) this.me = { ...this.me, csrfToken: s.csrfToken };
+  };
 
   nodeTypes = () => this.call<NodeTypeInfo[]>('GET', '/node-types');
 
@@ -260,7 +288,7 @@ export class Api {
   /** the one socket.io connection, opened on first use; resolves once connected (its id is needed) */
   socket(): Promise<Socket<ServerEvents, ClientEvents>> {
     this.socketPromise ??= new Promise((resolve) => {
-      const s: Socket<ServerEvents, ClientEvents> = io(this.base || undefined, { transports: ['websocket', 'polling'] });
+      const s: Socket<ServerEvents, ClientEvents> = io(this.base || undefined, { transports: ['websocket', 'polling'], withCredentials: true });
       if (s.connected) resolve(s);
       else s.once('connect', () => resolve(s));
     });

@@ -10,11 +10,11 @@ import type { FlowIssue } from './api.js';
 type Props = Record<string, RJSFSchema>;
 const isSchema = (v: unknown): v is RJSFSchema => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** user code: a field named `code`, or one whose description says it is JavaScript run in the sandbox */
-export const isCodeField = (name: string, prop: RJSFSchema) =>
-  prop.type === 'string' && (name === 'code' || /javascript|sandbox/i.test(String(prop.description ?? '')));
+/** user code: the node schema marks it `.meta({ code: true })` (runtime/flow/schema-marks.ts), which the JSON Schema keeps */
+export const isCodeField = (prop: RJSFSchema) => prop.type === 'string' && (prop as { code?: unknown }).code === true;
 
-export const isConnectionField = (name: string, prop: RJSFSchema) => prop.type === 'string' && /^connection(Name|Id)?$/.test(name);
+/** the name of a flow connection: marked `.meta({ connection: true })` */
+export const isConnectionField = (prop: RJSFSchema) => prop.type === 'string' && (prop as { connection?: unknown }).connection === true;
 
 /** `… Example: (value) => …` in a description becomes the code editor's placeholder */
 export const exampleOf = (description: unknown) => /Example:\s*(.+)$/s.exec(String(description ?? ''))?.[1]?.trim();
@@ -40,8 +40,8 @@ function uiFor(s: RJSFSchema): UiSchema {
     // a constant is the choice of a oneOf (mode: lookup), picked with the choice's select
     if (prop.const !== undefined) ui[name] = { 'ui:widget': 'hidden' };
     else if (isAnyValue(prop)) ui[name] = { 'ui:field': 'json' };
-    else if (isCodeField(name, prop)) ui[name] = { 'ui:widget': 'code', 'ui:placeholder': exampleOf(prop.description) ?? '' };
-    else if (isConnectionField(name, prop)) ui[name] = { 'ui:widget': 'connection' };
+    else if (isCodeField(prop)) ui[name] = { 'ui:widget': 'code', 'ui:placeholder': exampleOf(prop.description) ?? '' };
+    else if (isConnectionField(prop)) ui[name] = { 'ui:widget': 'connection' };
     else if (prop.type === 'array' && isSchema(prop.items)) {
       const items = uiFor(prop.items);
       if (Object.keys(items).length) ui[name] = { items };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineNode, type SluiceRecord, type UserFunction } from '../../runtime/index.js';
-import { codeField, errorRecord, evaluate } from './user-code.js';
+import { codeField, errorRecord, evaluate, failure } from './user-code.js';
 
 const config = z.object({ code: codeField("(value, meta) => value.status !== 'cancelled'") }).strict();
 
@@ -24,10 +24,14 @@ export const filter = defineNode({
       async process(records) {
         const out: SluiceRecord[] = [];
         const error: SluiceRecord[] = [];
-        for (const { record, value, before } of await evaluate(fn, records)) {
-          const failed = [value, before].find((r) => r && !r.ok);
-          if (failed && !failed.ok) {
-            error.push(errorRecord(record, ctx.nodeId, failed.error));
+        const { values, befores } = await evaluate(fn, records);
+        for (let i = 0; i < records.length; i++) {
+          const record = records[i];
+          const value = values[i];
+          const before = befores[i];
+          const failed = failure(value, before);
+          if (failed !== undefined) {
+            error.push(errorRecord(record, ctx.nodeId, failed));
             continue;
           }
           const now = value?.ok ? Boolean(value.value) : undefined;

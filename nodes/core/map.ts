@@ -1,10 +1,17 @@
 import { z } from 'zod';
 import { defineNode, type SluiceRecord, type UserFunction, type Value } from '../../runtime/index.js';
-import { codeField, errorRecord, evaluate } from './user-code.js';
+import { codeField, errorRecord, evaluate, failure } from './user-code.js';
 
 const config = z.object({ code: codeField('(value, meta) => ({ ...value, total: value.amount * 1.2 })') }).strict();
 
 const isRow = (v: unknown): v is Value => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** the record with its new value (and its mapped before row, when it has one) */
+function mapped(record: SluiceRecord, value: Value, before: unknown): SluiceRecord {
+  const out = { ...record, value };
+  if (record.before !== undefined) out.before = before as Value | null;
+  return out;
+}
 
 export const map = defineNode({
   type: 'core.map',
@@ -26,10 +33,14 @@ export const map = defineNode({
       async process(records) {
         const out: SluiceRecord[] = [];
         const error: SluiceRecord[] = [];
-        for (const { record, value, before } of await evaluate(fn, records)) {
-          const failed = [value, before].find((r) => r && !r.ok);
-          if (failed && !failed.ok) {
-            error.push(errorRecord(record, ctx.nodeId, failed.error));
+        const { values, befores } = await evaluate(fn, records);
+        for (let i = 0; i < records.length; i++) {
+          const record = records[i];
+          const value = values[i];
+          const before = befores[i];
+          const failed = failure(value, before);
+          if (failed !== undefined) {
+            error.push(errorRecord(record, ctx.nodeId, failed));
             continue;
           }
           const mappedBefore = before?.ok ? before.value : record.before;
@@ -45,13 +56,13 @@ export const map = defineNode({
           }
           const result = value.ok ? value.value : undefined;
           if (result === null || result === undefined) continue;
-          const rows = Array.isArray(result) ? result : [result];
-          const bad = rows.find((r) => !isRow(r));
+          const bad = Array.isArray(result) ? result.find((r) => !isRow(r)) : isRow(result) ? undefined : result;
           if (bad !== undefined) {
             error.push(errorRecord(record, ctx.nodeId, `must return an object, an array of objects, or null; returned ${JSON.stringify(bad)?.slice(0, 80)}`));
             continue;
           }
-          for (const row of rows) out.push({ ...record, value: row as Value, ...(record.before !== undefined ? { before: mappedBefore as Value | null } : {}) });
+          if (Array.isArray(result)) for (const row of result) out.push(mapped(record, row as Value, mappedBefore));
+          else out.push(mapped(record, result as Value, mappedBefore));
         }
         return { out, error };
       },

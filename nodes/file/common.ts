@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ConfigError, NodeError } from '../../runtime/errors.js';
 import { OPS, type Op, type SluiceRecord, type Value } from '../../runtime/records.js';
 
-export const pathField = z.string().min(1).describe('file path; a relative path is resolved against the working directory');
+export const pathField = z.string().min(1).describe('file path; a relative path is resolved against the working directory (in the server: against its first file root)');
 
 export const formatField = z
   .enum(['jsonl', 'csv'])

@@ -15,6 +15,7 @@
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { fileMark } from '../../runtime/index.js';
 import { defineNode, type NodeContext, type SinkInstance } from '../../runtime/node-api.js';
 import { ConfigError, NodeError, errorMessage } from '../../runtime/errors.js';
 import type { SluiceRecord } from '../../runtime/records.js';
@@ -23,7 +24,7 @@ import { csvCell, formatCsv, readCsvHeader } from './csv.js';
 
 const configSchema = z
   .object({
-    path: pathField,
+    path: pathField.meta(fileMark('write')),
     format: formatField,
     envelope: envelopeField,
     delimiter: delimiterField,
@@ -61,7 +62,7 @@ class FileSink implements SinkInstance {
 
   private async start(): Promise<void> {
     const { config, nodeId } = this.ctx;
-    const path = this.ctx.resolvePath(config.path);
+    const path = this.ctx.files.resolve('path', config.path, { write: true });
     await mkdir(dirname(path), { recursive: true });
     const handle = await open(path, 'a+');
     this.handle = handle;

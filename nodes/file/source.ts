@@ -10,6 +10,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
+import { fileMark } from '../../runtime/index.js';
 import { defineNode, type NodeContext, type SourceBatch, type SourceInstance } from '../../runtime/node-api.js';
 import { ConfigError, NodeError } from '../../runtime/errors.js';
 import type { SluiceRecord, Value } from '../../runtime/records.js';
@@ -32,7 +33,7 @@ import { ChunkReader, RecordSplitter, type RawRecord } from './lines.js';
 
 const configSchema = z
   .object({
-    path: pathField,
+    path: pathField.meta(fileMark('read')),
     format: formatField,
     envelope: envelopeField,
     delimiter: delimiterField,
@@ -72,7 +73,7 @@ class FileSource implements SourceInstance {
     const { ctx } = this;
     const { config } = ctx;
     const pos = parseFilePosition(ctx.nodeId, position);
-    const handle = await openExisting(ctx.nodeId, config.path, ctx.resolvePath(config.path));
+    const handle = await openExisting(ctx.nodeId, config.path, ctx.files.resolve('path', config.path));
     this.handle = handle;
     this.queue = [];
     this.eof = false;

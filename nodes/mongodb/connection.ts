@@ -10,11 +10,10 @@
  * `tls` in the node config overrides the connection's. The database is the node's `database` field,
  * else the connection's, else the one in the URL path.
  */
-import { readFileSync } from 'node:fs';
 import { MongoClient, MongoServerError, MongoServerSelectionError, type Document, type MongoClientOptions } from 'mongodb';
 import { z } from 'zod';
-import { connectionFieldsFor, oneConnectionFor, tlsSchema, type TlsConfig } from '../shared/connection-config.js';
-import { ConfigError, NodeError, UserError, errorMessage } from '../../runtime/index.js';
+import { connectionFieldsFor, oneConnectionFor, readPem, tlsSchema, type TlsConfig } from '../shared/connection-config.js';
+import { ConfigError, NodeError, UserError, errorMessage, fileAccess, unconfinedFiles, type FileAccess } from '../../runtime/index.js';
 
 // ---- config fields ---------------------------------------------------------------------------------
 
@@ -75,7 +74,8 @@ export interface ResolveContext {
   nodeId: string;
   /** named connections of the flow; absent outside a flow (testConnection) */
   connection?(name: string): Record<string, unknown> | undefined;
-  resolvePath(path: string): string;
+  /** TLS files are read through it */
+  files: FileAccess;
 }
 
 const SCHEME = /^mongodb(\+srv)?:\/\//;
@@ -167,16 +167,7 @@ function redact(url: string, optionUser?: string): string {
 }
 
 function tlsOptions(nodeId: string, field: string, tls: TlsConfig, ctx: ResolveContext): MongoClientOptions {
-  const pem = (name: 'ca' | 'cert' | 'key'): string | undefined => {
-    const v = tls[name];
-    if (v === undefined) return undefined;
-    if (v.includes('-----BEGIN')) return v;
-    try {
-      return readFileSync(ctx.resolvePath(v), 'utf8');
-    } catch (err) {
-      throw new ConfigError(nodeId, `${field}.${name}`, `cannot read ${v}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
-    }
-  };
+  const pem = (name: 'ca' | 'cert' | 'key'): string | undefined => readPem(ctx.files, nodeId, `${field}.${name}`, tls[name]);
   const options: MongoClientOptions = { tls: true };
   const ca = pem('ca');
   const cert = pem('cert');
@@ -385,14 +376,14 @@ export interface ConnectionTestResult {
  */
 export async function testConnection(
   config: Record<string, unknown>,
-  options: { resolvePath?: (p: string) => string; timeoutMs?: number } = {},
+  options: { files?: FileAccess; timeoutMs?: number } = {},
 ): Promise<ConnectionTestResult> {
-  const resolvePath = options.resolvePath ?? ((p: string) => p);
+  const files = options.files ?? fileAccess(unconfinedFiles(), 'test');
   let target: Target;
   try {
     const { tls, timeoutMs, ...rest } = config as { tls?: unknown; timeoutMs?: number };
     const entry = { ...rest, type: 'mongodb', ...(tls !== undefined ? { tls: tlsSchema.parse(tls) } : {}) };
-    target = resolveTarget({ nodeId: 'test', resolvePath, connection: () => entry }, { connection: 'test', timeoutMs: timeoutMs ?? options.timeoutMs ?? 10_000 });
+    target = resolveTarget({ nodeId: 'test', files, connection: () => entry }, { connection: 'test', timeoutMs: timeoutMs ?? options.timeoutMs ?? 10_000 });
   } catch (err) {
     return { ok: false, message: errorMessage(err).replace(/^nodes\[test\]\.[\w.]+: (connection "test": )?/, '') };
   }

@@ -58,7 +58,7 @@ class MongodbReference implements ReferenceTable {
     const { from, options } = this;
     const { nodeId } = options;
     try {
-      this.target = resolveTarget({ nodeId, connection: options.connection, resolvePath: options.resolvePath }, from);
+      this.target = resolveTarget({ nodeId, connection: options.connection, files: options.files }, from);
       this.database = databaseOf(nodeId, this.target, from.database);
       this.lease = await acquireClient(nodeId, this.target);
       const db = this.lease.client.db(this.database);

@@ -13,12 +13,11 @@
  * supportBigNumbers (BIGINT beyond 2^53 as strings), dateStrings (temporal values as text: no precision
  * or time-zone loss), DECIMAL as strings, JSON as text (parsed by types.ts).
  */
-import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import type { ConnectionOptions, Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { z } from 'zod';
-import { connectionFieldsFor, oneConnectionFor, tlsSchema, type TlsConfig } from '../shared/connection-config.js';
-import { ConfigError, NodeError, UserError, errorMessage } from '../../runtime/index.js';
+import { connectionFieldsFor, oneConnectionFor, readPem, tlsSchema, type TlsConfig } from '../shared/connection-config.js';
+import { ConfigError, NodeError, UserError, errorMessage, fileAccess, unconfinedFiles, type FileAccess } from '../../runtime/index.js';
 
 // ---- config fields ---------------------------------------------------------------------------------
 
@@ -86,7 +85,8 @@ export interface ResolveContext {
   nodeId: string;
   /** named connections of the flow; absent outside a flow (testConnection) */
   connection?(name: string): Record<string, unknown> | undefined;
-  resolvePath(path: string): string;
+  /** TLS files are read through it */
+  files: FileAccess;
 }
 
 /** The node config's `connection` / `url` / `tls` as mysql2 options. Throws ConfigError naming the field. */
@@ -170,16 +170,7 @@ function parseUrl(nodeId: string, field: string, text: string, ctx: ResolveConte
 }
 
 function sslOptions(nodeId: string, field: string, tls: TlsConfig, ctx: ResolveContext): ConnectionOptions['ssl'] {
-  const pem = (name: 'ca' | 'cert' | 'key'): string | undefined => {
-    const v = tls[name];
-    if (v === undefined) return undefined;
-    if (v.includes('-----BEGIN')) return v;
-    try {
-      return readFileSync(ctx.resolvePath(v), 'utf8');
-    } catch (err) {
-      throw new ConfigError(nodeId, `${field}.${name}`, `cannot read ${v}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
-    }
-  };
+  const pem = (name: 'ca' | 'cert' | 'key'): string | undefined => readPem(ctx.files, nodeId, `${field}.${name}`, tls[name]);
   const ssl: Record<string, unknown> = { rejectUnauthorized: tls.rejectUnauthorized ?? true };
   for (const name of ['ca', 'cert', 'key'] as const) {
     const v = pem(name);
@@ -396,12 +387,12 @@ export interface ConnectionTestResult {
  * node-style `{ url, tls }`: connects, reads the server version and whether CDC would work. Never
  * throws for a connection problem: `ok: false` and a message that says what to fix.
  */
-export async function testConnection(config: Record<string, unknown>, options: { resolvePath?: (p: string) => string } = {}): Promise<ConnectionTestResult> {
-  const resolvePath = options.resolvePath ?? ((p: string) => p);
+export async function testConnection(config: Record<string, unknown>, options: { files?: FileAccess } = {}): Promise<ConnectionTestResult> {
+  const files = options.files ?? fileAccess(unconfinedFiles(), 'test');
   let target: Target;
   try {
     const entry = { type: 'mysql', ...config };
-    target = resolveTarget({ nodeId: 'test', resolvePath, connection: () => entry }, { connection: 'test' });
+    target = resolveTarget({ nodeId: 'test', files, connection: () => entry }, { connection: 'test' });
   } catch (err) {
     return { ok: false, message: errorMessage(err).replace(/^nodes\[test\]\.connection: connection "test": /, '') };
   }

@@ -49,7 +49,7 @@ class MysqlReference implements ReferenceTable {
     const { from, options } = this;
     const { nodeId } = options;
     try {
-      this.target = resolveTarget({ nodeId, connection: options.connection, resolvePath: options.resolvePath }, from);
+      this.target = resolveTarget({ nodeId, connection: options.connection, files: options.files }, from);
       const dot = from.table.indexOf('.');
       const schema = dot >= 0 ? from.table.slice(0, dot) : this.target.database;
       const table = dot >= 0 ? from.table.slice(dot + 1) : from.table;

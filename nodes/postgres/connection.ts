@@ -12,12 +12,11 @@
  * Every session: TimeZone UTC, DateStyle ISO, IntervalStyle postgres, bytea_output hex (the text forms
  * types.ts parses), application_name `sluice:<flow>:<node>` (visible in pg_stat_activity).
  */
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { ClientConfig, PoolConfig } from 'pg';
 import { z } from 'zod';
-import { connectionFieldsFor, oneConnectionFor, tlsSchema, type TlsConfig } from '../shared/connection-config.js';
-import { ConfigError, NodeError, UserError, errorMessage } from '../../runtime/index.js';
+import { connectionFieldsFor, oneConnectionFor, readPem, tlsSchema, type TlsConfig } from '../shared/connection-config.js';
+import { ConfigError, NodeError, UserError, errorMessage, fileAccess, unconfinedFiles, type FileAccess } from '../../runtime/index.js';
 
 // ---- config fields ---------------------------------------------------------------------------------
 
@@ -66,7 +65,8 @@ export interface ResolveContext {
   nodeId: string;
   /** named connections of the flow; absent outside a flow (testConnection) */
   connection?(name: string): Record<string, unknown> | undefined;
-  resolvePath(path: string): string;
+  /** TLS files are read through it */
+  files: FileAccess;
 }
 
 const URL_PARAMS = new Set(['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'host', 'port', 'user', 'password', 'dbname', 'connect_timeout', 'application_name']);
@@ -178,16 +178,7 @@ function parseUrl(nodeId: string, field: string, text: string, ctx: ResolveConte
 }
 
 function sslOptions(nodeId: string, field: string, tls: Partial<TlsConfig>, ctx: ResolveContext): ClientConfig['ssl'] {
-  const pem = (name: 'ca' | 'cert' | 'key'): string | undefined => {
-    const v = tls[name];
-    if (v === undefined) return undefined;
-    if (v.includes('-----BEGIN')) return v;
-    try {
-      return readFileSync(ctx.resolvePath(v), 'utf8');
-    } catch (err) {
-      throw new ConfigError(nodeId, `${field}.${name}`, `cannot read ${v}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
-    }
-  };
+  const pem = (name: 'ca' | 'cert' | 'key'): string | undefined => readPem(ctx.files, nodeId, `${field}.${name}`, tls[name]);
   const ssl: Record<string, unknown> = { rejectUnauthorized: tls.rejectUnauthorized ?? true };
   for (const name of ['ca', 'cert', 'key'] as const) {
     const v = pem(name);
@@ -402,13 +393,13 @@ export type ConnectionTestResult =
  */
 export async function testConnection(
   config: Record<string, unknown>,
-  options: { resolvePath?: (p: string) => string; timeoutMs?: number } = {},
+  options: { files?: FileAccess; timeoutMs?: number } = {},
 ): Promise<ConnectionTestResult> {
-  const resolvePath = options.resolvePath ?? ((p: string) => p);
+  const files = options.files ?? fileAccess(unconfinedFiles(), 'test');
   let target: Target;
   try {
     const entry = { type: 'postgres', ...config };
-    target = resolveTarget({ nodeId: 'test', resolvePath, connection: () => entry }, { connection: 'test' });
+    target = resolveTarget({ nodeId: 'test', files, connection: () => entry }, { connection: 'test' });
   } catch (err) {
     return { ok: false, error: errorMessage(err).replace(/^nodes\[test\]\.connection: (connection "test": )?/, '') };
   }

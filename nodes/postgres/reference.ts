@@ -57,7 +57,7 @@ class PostgresReference implements ReferenceTable {
     try {
       const name = splitName(from.table);
       if (!name) throw new ConfigError(nodeId, 'table', `${JSON.stringify(from.table)} is not a table name: write schema.table or table`);
-      this.target = resolveTarget({ nodeId, connection: options.connection, resolvePath: options.resolvePath }, from);
+      this.target = resolveTarget({ nodeId, connection: options.connection, files: options.files }, from);
       this.pool = await openPool(this.target, { flowName: 'denormalize', nodeId, max: 2 });
       const meta = await loadTable(this.pool, name).catch((err) => {
         throw pgError(nodeId, this.target!, err, { field: 'table' });

@@ -3,13 +3,15 @@
  * map) or `url`, and `tls`. Each family (postgres, mysql, mongodb) makes its own with its scheme and
  * example URL, so messages and the editor's help speak of that database.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { CONNECTION_MARK, ConfigError, errorMessage, fileMark, type FileAccess } from '../../runtime/index.js';
 
 export const tlsSchema = z
   .object({
-    ca: z.string().min(1).optional().describe('CA certificate(s) to trust: a PEM file path (relative to the working directory) or the PEM text'),
-    cert: z.string().min(1).optional().describe('client certificate for mutual TLS: a PEM file path or the PEM text'),
-    key: z.string().min(1).optional().describe('private key of the client certificate: a PEM file path or the PEM text'),
+    ca: z.string().min(1).optional().describe('CA certificate(s) to trust: a PEM file path (relative to the working directory; in the server, inside its file roots) or the PEM text').meta(fileMark('pem')),
+    cert: z.string().min(1).optional().describe('client certificate for mutual TLS: a PEM file path or the PEM text').meta(fileMark('pem')),
+    key: z.string().min(1).optional().describe('private key of the client certificate: a PEM file path or the PEM text').meta(fileMark('pem')),
     rejectUnauthorized: z.boolean().default(true).describe('refuse a server whose certificate is not signed by a trusted CA (false only for testing)'),
     servername: z.string().min(1).optional().describe('host name to check the server certificate against, when it differs from the host connected to'),
   })
@@ -17,6 +19,18 @@ export const tlsSchema = z
   .describe('connect over TLS; an empty object {} uses the system CAs');
 
 export type TlsConfig = z.output<typeof tlsSchema>;
+
+/** a `tls.ca` / `cert` / `key` value: the PEM text itself, or a file read through the host's file policy */
+export function readPem(files: FileAccess, nodeId: string, field: string, v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (v.includes('-----BEGIN')) return v;
+  const path = files.resolve(field, v);
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(nodeId, field, `cannot read ${v}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+  }
+}
 
 /**
  * `connection`, `url` and `tls` for a family: `type` as in a connection entry (`postgres`), `urlExample`
@@ -27,8 +41,9 @@ export function connectionFieldsFor(type: string, urlExample: string) {
     connection: z
       .string()
       .min(1)
-      .optional()
-      .describe(`name of a connection in the flow's \`connections:\` map (type ${type}): keeps hosts and passwords out of the flow`),
+      .describe(`name of a connection in the flow's \`connections:\` map (type ${type}): keeps hosts and passwords out of the flow`)
+      .meta(CONNECTION_MARK)
+      .optional(),
     url: z.string().min(1).optional().describe(`${urlExample} (use \${env:NAME} for secrets); instead of \`connection\``),
     tls: tlsSchema.optional(),
   };

@@ -12,7 +12,7 @@
  * stores them); null never matches anything (as in SQL).
  */
 import type { z } from 'zod';
-import type { Logger, Value } from '../../runtime/index.js';
+import type { FileAccess, Logger, Value } from '../../runtime/index.js';
 
 export interface ReferenceTable {
   /** what it reads, for messages: `table customers of shop.db` */
@@ -37,7 +37,8 @@ export interface ReferenceOptions {
   column: string;
   /** at most this many keys in one query */
   maxKeysPerQuery: number;
-  resolvePath(path: string): string;
+  /** the node's file access (NodeContext.files) */
+  files: FileAccess;
   /** a named connection from the flow document (database kinds with `connection`) */
   connection?(name: string): Record<string, unknown> | undefined;
   log: Logger;

@@ -2,16 +2,21 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
-import { errorMessage, type ConnectionTestResult } from '../../runtime/index.js';
+import { errorMessage, fileMark, type ConnectionTestResult, type FileAccess } from '../../runtime/index.js';
 
 export const connectionEntrySchema = z.object({
   type: z.literal('sqlite').describe('sqlite'),
-  path: z.string().min(1).describe('the database file (relative to the working directory)'),
+  path: z.string().min(1).describe('the database file (relative to the working directory; in the server, to its first file root)').meta(fileMark('read')),
 });
 
-export async function testConnection(config: Record<string, unknown>, options: { resolvePath: (p: string) => string }): Promise<ConnectionTestResult> {
+export async function testConnection(config: Record<string, unknown>, options: { files: FileAccess }): Promise<ConnectionTestResult> {
   if (typeof config.path !== 'string' || config.path === '') return { ok: false, error: 'path is required: the SQLite database file' };
-  const path = options.resolvePath(config.path);
+  let path: string;
+  try {
+    path = options.files.resolve('path', config.path);
+  } catch (err) {
+    return { ok: false, error: errorMessage(err) };
+  }
   if (!existsSync(path)) return { ok: false, error: `no such file: ${path}`, hint: 'sqlite.sink creates the file on its first write; sqlite.source needs it to exist' };
   let db: Database.Database | undefined;
   try {

@@ -33,6 +33,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
+import { fileMark } from '../../runtime/index.js';
 import { defineNode, type NodeContext, type SinkInstance } from '../../runtime/node-api.js';
 import { TableRouter, routesByTable } from '../shared/table-router.js';
 import { keyPart, show } from '../shared/keys.js';
@@ -43,7 +44,7 @@ import { INT64_MAX, declaredSchema, type TableSchema } from '../shared/columns.j
 
 const configSchema = z
   .object({
-    path: z.string().min(1).describe('SQLite database file, created when missing; a relative path is resolved against the working directory'),
+    path: z.string().min(1).describe('SQLite database file, created when missing; a relative path is resolved against the working directory (in the server: against its first file root)').meta(fileMark('write')),
     table: z.string().min(1).describe('table to write. {table} and {schema} stand for the source table of each record ({table}: every table a multi-table source reads, each into its own table)'),
     keys: z
       .array(z.string().min(1))
@@ -87,7 +88,7 @@ class SqliteSink implements SinkInstance {
 
   private start(): void {
     const { config, nodeId } = this.ctx;
-    const abs = this.ctx.resolvePath(config.path);
+    const abs = this.ctx.files.resolve('path', config.path, { write: true });
     mkdirSync(dirname(abs), { recursive: true });
     const db = openDatabase(nodeId, config.path, abs, config.table, 'write');
     this.db = db;
@@ -166,6 +167,11 @@ class SqliteSink implements SinkInstance {
       else t.type = type;
     };
     const steps: Step[] = [];
+    // Records of one batch mostly share their fields, in the same order: such a record reuses the
+    // previous one's column list (and later its statement), and a field the table already has needs
+    // no type, so only a record whose fields differ pays for looking them up.
+    let shape: string[] | undefined;
+    let shapeKnown = false;
     for (const r of records) {
       if (r.op === 'd') {
         const row = r.before ?? r.value;
@@ -181,21 +187,38 @@ class SqliteSink implements SinkInstance {
       const value: Value | null = r.value;
       if (!value) throw new NodeError(this.ctx.nodeId, `table ${this.tableName}: record with key ${show(r.key)} (op ${r.op}) has no value to write`);
       for (const k of keys) if (value[k] === undefined || value[k] === null) throw this.missingKey(r, k);
-      const columns: string[] = [];
+      const names = Object.keys(value);
       const values: SqlValue[] = [];
-      for (const [name, v] of Object.entries(value)) {
+      let n = 0;
+      let same = shape !== undefined;
+      for (const name of names) {
+        const v = value[name];
         if (v === undefined) continue;
-        see(name, v);
-        columns.push(name);
+        if (same && shape![n] !== name) same = false;
+        n++;
         values.push(wide?.has(name) ? wideInteger(v) : toSql(v));
       }
+      let columns = shape;
+      if (!same || columns === undefined || n !== columns.length) {
+        columns = shape = n === names.length ? names : names.filter((name) => value[name] !== undefined);
+        shapeKnown = this.exists && columns.every((name) => this.known.has(name.toLowerCase()));
+      }
+      if (!shapeKnown) for (const name of columns) see(name, value[name]);
       steps.push({ kind: 'upsert', columns, values });
     }
 
     this.ensureColumns(types);
+    let columns: string[] | undefined;
+    let upsert: Database.Statement<SqlValue[]> | undefined;
     for (const step of steps) {
       if (step.kind === 'delete') this.deleteStatement().run(...step.values);
-      else this.upsertStatement(step.columns).run(...step.values);
+      else {
+        if (step.columns !== columns) {
+          columns = step.columns;
+          upsert = this.upsertStatement(columns);
+        }
+        upsert!.run(...step.values);
+      }
     }
   }
 

@@ -13,6 +13,7 @@
  *   meta.keyColumns names the key column when it is a unique column (sinks creating a table use it).
  */
 import { z } from 'zod';
+import { fileMark } from '../../runtime/index.js';
 import { defineNode, type NodeContext, type SourceBatch, type SourceInstance, type SourceProgress } from '../../runtime/node-api.js';
 import { ConfigError, NodeError } from '../../runtime/errors.js';
 import type { SluiceRecord, Value } from '../../runtime/records.js';
@@ -23,7 +24,7 @@ import type Database from 'better-sqlite3';
 
 const configSchema = z
   .object({
-    path: z.string().min(1).describe('SQLite database file; a relative path is resolved against the working directory'),
+    path: z.string().min(1).describe('SQLite database file; a relative path is resolved against the working directory (in the server: against its first file root)').meta(fileMark('read')),
     table: z.string().min(1).describe('table to read'),
     mode: z
       .enum(['snapshot', 'incremental'])
@@ -80,7 +81,7 @@ class SqliteSource implements SourceInstance {
 
   private start(position: unknown): void {
     const { config, nodeId } = this.ctx;
-    const db = openDatabase(nodeId, config.path, this.ctx.resolvePath(config.path), config.table, 'read');
+    const db = openDatabase(nodeId, config.path, this.ctx.files.resolve('path', config.path), config.table, 'read');
     this.db = db;
     this.done = false;
     const info = tableInfo(db, config.table);

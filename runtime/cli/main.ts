@@ -7,6 +7,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { FlowValidationError, UserError, formatIssue, type FlowIssue } from '../errors.js';
+import { FileRoots, fileAccess, unconfinedFiles } from '../files.js';
+import { DEFAULT_ENV_PREFIX } from '../flow/env.js';
+import type { HostPolicy } from '../host-policy.js';
 import { compileFlowText } from '../flow/compile.js';
 import { LIMITS } from '../flow/limits.js';
 import { hasErrors, validateFlowText, type ValidationResult } from '../flow/validate.js';
@@ -15,6 +18,7 @@ import { InProcessLockService } from '../lock/lock.js';
 import type { ConnectionTestResult, Logger } from '../node-api.js';
 import type { NodeRegistry } from '../registry.js';
 import { SqliteCheckpointStore } from '../state/sqlite-checkpoint-store.js';
+import { shutdownSandbox } from '../sandbox/sandbox.js';
 import { Progress, progressSummary, tableLines } from './progress.js';
 
 export const DEFAULT_STATE = './data/sluice-state.db';
@@ -37,6 +41,30 @@ const positiveInt = (v: string) => {
   return n;
 };
 
+const collect = (v: string, previous: string[] = []) => [...previous, v];
+
+interface PolicyFlags {
+  files?: string[];
+  envAllow?: string[];
+  envPrefix?: string[];
+}
+
+/** `--files`, `--env-allow`, `--env-prefix` on run and validate: the CLI is unconfined unless they are given */
+function withPolicyFlags(cmd: Command): Command {
+  return cmd
+    .option('--files <dir>', 'confine the files the flow reads and writes to this directory (repeatable; relative paths in the flow resolve against the first)', collect)
+    .option('--env-allow <name>', 'resolve ${env:NAME} only for this name and names with an allowed prefix, and never in code (repeatable)', collect)
+    .option('--env-prefix <prefix>', `with --env-allow or alone: env names starting with it resolve (repeatable; default ${DEFAULT_ENV_PREFIX} once either is given)`, collect);
+}
+
+/** the host policy the flags ask for; the state file (`sluice run --state`) stays unreachable inside the roots */
+function cliPolicy(flags: PolicyFlags, stateFile?: string): HostPolicy | undefined {
+  const policy: HostPolicy = {};
+  if (flags.files?.length) policy.files = new FileRoots({ roots: flags.files, protect: stateFile ? [{ path: stateFile, label: 'the state file' }] : [] });
+  if (flags.envAllow?.length || flags.envPrefix?.length) policy.env = { prefixes: flags.envPrefix ?? [DEFAULT_ENV_PREFIX], allow: flags.envAllow ?? [] };
+  return policy.files || policy.env ? policy : undefined;
+}
+
 const stderrLog: Logger = {
   info: (m) => process.stderr.write(`${m}\n`),
   warn: (m) => process.stderr.write(`warning: ${m}\n`),
@@ -50,10 +78,11 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     .description('Run and check Sluice flow documents (YAML or JSON)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .addHelpText('after', '\nAlso:\n  sluice serve [--port N] [--host H] [--data DIR]   the server and the browser editor (default http://localhost:8080)');
+    .addHelpText('after', '\nAlso:\n  sluice serve [--port N] [--host H] [--data DIR] [--files DIR] [--env-allow NAME]   the server and the browser editor (default http://localhost:8080)' +
+        '\n  sluice users add|list|remove|passwd …            who may sign in (sluice users --help)' +
+        '\n  sluice api-keys create|list|revoke …            keys for scripts (sluice api-keys --help)');
 
-  program
-    .command('run')
+  withPolicyFlags(program.command('run'))
     .description('run a flow until its sources end or it is stopped (Ctrl-C stops gracefully and commits)')
     .argument('<flow>', 'flow document, .yaml or .json')
     .option('--preview <n>', 'test run: read at most N records per source and write nothing', positiveInt)
@@ -61,16 +90,15 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     .option('--state <path>', 'where positions and dead letters are kept', DEFAULT_STATE)
     .option('--from-start', 'forget committed positions and read from the beginning')
     .option('--quiet', 'no progress display')
-    .action(async (file: string, opts: { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean }) => {
+    .action(async (file: string, opts: RunOptions) => {
       exitCode = await runCommand(file, opts, registry);
     });
 
-  program
-    .command('validate')
+  withPolicyFlags(program.command('validate'))
     .description('check flow documents; prints every problem with where it is on stdout, and one line on stderr for each invalid file')
     .argument('<flows...>', 'flow documents, .yaml or .json')
     .option('--json', 'print the problems as JSON (an array when there are several files)')
-    .action((files: string[], opts: { json?: boolean }) => {
+    .action((files: string[], opts: { json?: boolean } & PolicyFlags) => {
       exitCode = validateCommand(files, opts, registry);
     });
 
@@ -110,6 +138,8 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
       return 2;
     }
     throw err;
+  } finally {
+    shutdownSandbox(); // the sandbox worker processes, if a node left any
   }
 }
 
@@ -119,12 +149,13 @@ function userErrorLine(message: string): void {
 }
 
 /** every file checked, each problem listed on stdout; 2 when any file is invalid or unreadable, with one stderr line for each */
-function validateCommand(files: string[], opts: { json?: boolean }, registry: NodeRegistry): number {
+function validateCommand(files: string[], opts: { json?: boolean } & PolicyFlags, registry: NodeRegistry): number {
+  const policy = cliPolicy(opts);
   const reports: { file: string; valid: boolean; issues: FlowIssue[] }[] = [];
   for (const file of files) {
     let result: ValidationResult;
     try {
-      result = validateFlowText(readFlowFile(file), registry, { fileName: file, env: process.env });
+      result = validateFlowText(readFlowFile(file), registry, { fileName: file, env: process.env, policy });
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       userErrorLine(err.message);
@@ -147,12 +178,11 @@ function validateCommand(files: string[], opts: { json?: boolean }, registry: No
   return reports.every((r) => r.valid) ? 0 : 2;
 }
 
-async function runCommand(
-  file: string,
-  opts: { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean },
-  registry: NodeRegistry,
-): Promise<number> {
-  const plan = compileFlowText(readFlowFile(file), registry, { file, env: process.env });
+type RunOptions = { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean } & PolicyFlags;
+
+async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry): Promise<number> {
+  const policy = cliPolicy(opts, opts.state);
+  const plan = compileFlowText(readFlowFile(file), registry, { file, env: process.env, policy });
   for (const w of plan.warnings) if (w.severity === 'warning') process.stderr.write(`${file}: warning: ${formatIssue(w)}\n`);
   const store = opts.preview ? undefined : new SqliteCheckpointStore(resolve(opts.state));
   const run = new FlowRun(plan, {
@@ -251,7 +281,7 @@ async function testConnectionCommand(target: string, name: string | undefined, o
   for (const e of entries) {
     const connector = registry.connector(e.type);
     const r: ConnectionTestResult = connector
-      ? await connector.test(e.config, { resolvePath: (p) => resolve(p), timeoutMs: opts.timeout })
+      ? await connector.test(e.config, { files: fileAccess(unconfinedFiles(), 'test'), timeoutMs: opts.timeout })
       : { ok: false, error: `no connector for type ${e.type} (known: ${registry.connectors().map((c) => c.type).join(', ')})` };
     results.push({ name: e.name, type: e.type, ...r });
     if (!opts.json) {

@@ -90,6 +90,8 @@ const ACTIVE: ReadonlySet<RunStatus> = new Set(['starting', 'running', 'paused',
 
 export class DeploymentManager {
   private readonly deployments = new Map<string, Deployment>();
+  /** flows that could not even be started (a restore at server start that failed), by flow id */
+  private readonly failedStarts = new Map<string, DeploymentStatus>();
   private readonly logs = new Map<string, LogRing>();
   private readonly statusListeners = new Set<Listener<DeploymentStatus>>();
   private readonly logListeners = new Set<Listener<LogLine>>();
@@ -135,6 +137,19 @@ export class DeploymentManager {
       this.start(flowId, plan, opts);
       return this.status(flowId);
     });
+  }
+
+  /**
+   * Records that `flowId` could not be started (its saved version no longer compiles, say, when a
+   * restarted server restores it): its status is failed with `error` until it is deployed again.
+   */
+  recordFailedStart(flowId: string, version: number | undefined, error: string): DeploymentStatus {
+    const at = new Date().toISOString();
+    const status: DeploymentStatus = { flowId, status: 'failed', version, startedAt: at, endedAt: at, nodes: {}, edges: [], deadLetters: 0, error };
+    this.failedStarts.set(flowId, status);
+    this.logLine(flowId, 'error', error);
+    for (const l of this.statusListeners) this.safely(() => l(status));
+    return status;
   }
 
   /** stops the flow (batches in flight finish and commit) and answers once it has ended */
@@ -183,6 +198,7 @@ export class DeploymentManager {
     const d = this.deployments.get(flowId);
     if (d && isActive(d)) throw new DeploymentStateError(`flow ${flowId} is ${d.run.status}: stop it first`);
     this.deployments.delete(flowId);
+    this.failedStarts.delete(flowId);
     this.logs.delete(flowId);
     await this.options.store.reset(flowId);
   }
@@ -196,7 +212,7 @@ export class DeploymentManager {
 
   status(flowId: string): DeploymentStatus {
     const d = this.deployments.get(flowId);
-    if (!d) return { flowId, status: 'not-deployed', nodes: {}, edges: [], deadLetters: 0 };
+    if (!d) return this.failedStarts.get(flowId) ?? { flowId, status: 'not-deployed', nodes: {}, edges: [], deadLetters: 0 };
     const s = d.summary;
     const stats = s ? s.nodes : d.run.stats();
     const rates = d.meter.sample(stats, Date.now());
@@ -224,7 +240,7 @@ export class DeploymentManager {
 
   /** the status of every flow deployed since this process started */
   list(): DeploymentStatus[] {
-    return [...this.deployments.keys()].map((id) => this.status(id));
+    return [...new Set([...this.deployments.keys(), ...this.failedStarts.keys()])].map((id) => this.status(id));
   }
 
   /** the newest `limit` log lines of a flow, oldest first */
@@ -259,6 +275,7 @@ export class DeploymentManager {
       deadLetters: (f, limit) => store.deadLetters(f, limit),
       close: async () => undefined,
     };
+    this.failedStarts.delete(flowId);
     d.run = new FlowRun(plan, { store: view, locks: this.locks, fromStart: opts.fromStart, cwd: this.options.cwd, log });
     this.deployments.set(flowId, d);
     this.logLine(flowId, 'info', `deploying version ${opts.version ?? '?'}${opts.fromStart ? ' from the start' : ''}`);

@@ -6,9 +6,9 @@
  * checkpoints instead, where sources pause until nothing is in flight, so node state and positions are
  * saved together and agree. Preview mode runs the same loops on a bounded sample without writing.
  */
-import { resolve as resolvePath } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ConfigError, NodeError, UserError, errorMessage } from '../errors.js';
+import { fileAccess, unconfinedFiles } from '../files.js';
 import type { CompiledFlow, CompiledNode } from '../flow/compile.js';
 import { ERROR_PORT } from '../flow/schema.js';
 import type { LockService, Lease } from '../lock/lock.js';
@@ -17,6 +17,7 @@ import type { Op, SluiceRecord } from '../records.js';
 import { compileUserFunction, UserCodeError } from '../sandbox/sandbox.js';
 import type { CheckpointStore, DeadLetter } from '../state/checkpoint-store.js';
 import { BoundedQueue, sleep } from './queue.js';
+import { ExternalMemoryWatch } from './memory.js';
 import { withRetry } from './retry.js';
 import { PositionLedger, Tracker } from './tracker.js';
 
@@ -71,6 +72,8 @@ export interface RunOptions {
   /** stateful flows: how often an aligned checkpoint is taken, ms (default: the flow's settings.checkpointIntervalMs) */
   checkpointIntervalMs?: number;
   leaseTtlMs?: number;
+  /** a full GC each time external memory (sandbox results) grew by this many MB; 0: leave it to V8 (default 16, see memory.ts) */
+  externalMemoryStepMb?: number;
 }
 
 type Item = { port: string; records: SluiceRecord[]; tracker: Tracker } | 'end' | 'tick';
@@ -96,6 +99,7 @@ export class FlowRun {
   private readonly edgeCounts: number[];
   private readonly stopController = new AbortController();
   private readonly log: Logger;
+  private readonly memoryWatch?: ExternalMemoryWatch;
   private stateful = false;
   private failure?: { message: string; user: boolean; node?: string };
   private pausedGate?: { promise: Promise<void>; open: () => void };
@@ -122,6 +126,13 @@ export class FlowRun {
       this.runners.set(node.id, runner);
     }
     if (!options.preview && !options.store) throw new Error('FlowRun needs a checkpoint store unless it is a preview');
+    const stepMb = options.externalMemoryStepMb ?? 16;
+    if (stepMb > 0) this.memoryWatch = new ExternalMemoryWatch(stepMb * 1024 * 1024);
+  }
+
+  /** full GCs the external-memory watch asked for in this run (memory.ts) */
+  get memoryCollections(): number {
+    return this.memoryWatch?.collections ?? 0;
   }
 
   get name(): string {
@@ -327,7 +338,7 @@ export class FlowRun {
         warn: (m) => log.warn(`${node.id}: ${m}`),
         error: (m) => log.error(`${node.id}: ${m}`),
       },
-      resolvePath: (p) => resolvePath(cwd, p),
+      files: fileAccess(this.plan.policy?.files ?? unconfinedFiles(cwd), node.id),
       connection: (name) => flow.connections?.[name] as Record<string, unknown> | undefined,
       compile: async (code, field, options) => {
         try {
@@ -508,6 +519,7 @@ export class FlowRun {
   /** sends records to every edge of `port`; error records without a wired error port are dead-lettered */
   private async emit(r: Runner, port: string, records: SluiceRecord[], tracker: Tracker): Promise<void> {
     if (records.length === 0) return;
+    this.memoryWatch?.check();
     const edges = r.node.outputs.get(port) ?? [];
     if (port === ERROR_PORT) {
       for (const rec of records) rec.meta.error ??= { node: r.node.id, message: 'failed' };

@@ -3,6 +3,7 @@
  * Throws FlowValidationError (a UserError) when the document has errors.
  */
 import { FlowValidationError, type FlowIssue } from '../errors.js';
+import type { HostPolicy } from '../host-policy.js';
 import type { NodeType } from '../node-api.js';
 import type { NodeRegistry } from '../registry.js';
 import type { FlowDocument } from './schema.js';
@@ -23,15 +24,18 @@ export interface CompiledFlow {
   nodes: CompiledNode[];
   edges: ResolvedEdge[];
   warnings: FlowIssue[];
+  /** the host's policy the flow was validated under; its nodes open files through it */
+  policy?: HostPolicy;
 }
 
-export function compileValidated(result: ValidationResult, registry: NodeRegistry, file?: string): CompiledFlow {
+export function compileValidated(result: ValidationResult, registry: NodeRegistry, file?: string, policy?: HostPolicy): CompiledFlow {
   if (!result.flow || !result.configs || !result.edges) throw new FlowValidationError(result.issues, file);
   const { flow, configs, edges } = result;
   return {
     flow,
     edges,
     warnings: result.issues,
+    policy,
     nodes: flow.nodes.map((n) => {
       const outputs = new Map<string, ResolvedEdge[]>();
       for (const e of edges.filter((e) => e.from === n.id)) outputs.set(e.fromPort, [...(outputs.get(e.fromPort) ?? []), e]);
@@ -47,9 +51,9 @@ export function compileValidated(result: ValidationResult, registry: NodeRegistr
 }
 
 export function compileFlow(raw: unknown, registry: NodeRegistry, options: ValidateOptions & { file?: string } = {}): CompiledFlow {
-  return compileValidated(validateFlow(raw, registry, options), registry, options.file);
+  return compileValidated(validateFlow(raw, registry, options), registry, options.file, options.policy);
 }
 
 export function compileFlowText(text: string, registry: NodeRegistry, options: ValidateOptions & { file?: string } = {}): CompiledFlow {
-  return compileValidated(validateFlowText(text, registry, { ...options, fileName: options.file }), registry, options.file);
+  return compileValidated(validateFlowText(text, registry, { ...options, fileName: options.file }), registry, options.file, options.policy);
 }

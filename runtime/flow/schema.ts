@@ -23,8 +23,21 @@ export const settingsSchema = z
     queueSize: z.number().int().min(1).max(1000).default(4).describe('batches waiting at each node (backpressure)'),
     sandbox: z
       .object({
-        memoryLimitMb: z.number().int().min(8).max(4096).default(64),
+        memoryLimitMb: z
+          .number()
+          .int()
+          .min(8, 'must be at least 8 (the smallest heap isolated-vm accepts)')
+          .max(1024, 'must be at most 1024')
+          .default(64)
+          .describe('heap limit of each user function\'s isolate, MB (8–1024)'),
         timeoutMs: z.number().int().min(1).max(600_000).default(1000),
+        maxOutputMb: z
+          .number()
+          .int()
+          .min(1)
+          .max(1024)
+          .default(64)
+          .describe('cap on the JSON of one batch\'s results of a user function, MB: records past it go to errors'),
       })
       .strict()
       .prefault({}),

@@ -7,14 +7,18 @@ import type { z } from 'zod';
 import type { FlowIssue } from '../errors.js';
 import type { NodeType } from '../node-api.js';
 import { inputsOf, isSinkType, isSourceType } from '../node-api.js';
+import type { HostPolicy } from '../host-policy.js';
 import type { NodeRegistry } from '../registry.js';
-import { resolveEnv, type EnvProblem } from './env.js';
 import { checkShape, LIMITS, quoteShort, shortKey } from './limits.js';
+import { envRefusal, resolveEnv, type EnvGate, type EnvProblem } from './env.js';
+import { markedFields } from './schema-marks.js';
 import { parseFlowText } from './parse.js';
 import { DEFAULT_IN, DEFAULT_OUT, flowSchema, type FlowDocument, type FlowEdge } from './schema.js';
 
 export interface ValidateOptions {
   env?: Record<string, string | undefined>;
+  /** what the host lets the flow reach (env names, files); absent: everything */
+  policy?: HostPolicy;
   /** source text line lookup, when the document came from text */
   locate?: (path: (string | number)[]) => number | undefined;
 }
@@ -96,8 +100,8 @@ export function validateFlow(raw: unknown, registry: NodeRegistry, options: Vali
 
   // 1. ${env:NAME} placeholders
   const envProblems: EnvProblem[] = [];
-  const resolved = resolveEnv(raw, options.env ?? {}, envProblems);
-  for (const p of envProblems) add(p.path, `environment variable ${p.name} is not set`);
+  const resolved = resolveEnv(raw, options.env ?? {}, envProblems, [], envGate(raw as Record<string, unknown>, registry, options.policy));
+  for (const p of envProblems) add(p.path, p.message ?? `environment variable ${p.name} is not set`);
 
   // 2. document structure
   const structure = flowSchema.safeParse(resolved, { reportInput: true });
@@ -126,6 +130,11 @@ export function validateFlow(raw: unknown, registry: NodeRegistry, options: Vali
     if (config.success) configs.set(node.id, config.data);
     else for (const zi of config.error.issues) add(['nodes', i, 'config', ...(zi.path as (string | number)[])], zodMessage(zi));
   });
+
+  // 3b. file paths (nodes and connections) inside the host's file roots
+  if (options.policy?.files) {
+    for (const { path, message } of fileProblems(flow, configs, types, registry, options.policy)) add(path, message);
+  }
 
   // 4. edges: endpoints and ports
   const edges: ResolvedEdge[] = [];
@@ -198,6 +207,67 @@ export function validateFlow(raw: unknown, registry: NodeRegistry, options: Vali
 
   if (hasErrors(issues)) return { issues };
   return { issues, flow, configs, edges };
+}
+
+const startsWith = (path: (string | number)[], prefix: (string | number)[]) => prefix.every((seg, i) => path[i] === seg);
+
+/** where the raw document holds user code (fields marked `.meta({ code: true })`), as paths */
+function codePaths(raw: Record<string, unknown>, registry: NodeRegistry): (string | number)[][] {
+  const nodes = Array.isArray(raw.nodes) ? (raw.nodes as unknown[]) : [];
+  return nodes.flatMap((node, i) => {
+    const n = node as { type?: unknown; config?: unknown } | null;
+    const type = typeof n?.type === 'string' ? registry.get(n.type) : undefined;
+    if (!type || n?.config === undefined) return [];
+    return markedFields(type.configSchema, n.config, 'code').map((f) => ['nodes', i, 'config', ...f.path]);
+  });
+}
+
+/** under an env policy: refused names, and any placeholder inside code */
+function envGate(raw: Record<string, unknown>, registry: NodeRegistry, policy: HostPolicy | undefined): EnvGate | undefined {
+  const env = policy?.env;
+  if (!env) return undefined;
+  const code = codePaths(raw, registry);
+  return (name, path) =>
+    code.some((c) => startsWith(path, c))
+      ? `\${env:${name}} cannot be used in code: user code never reads the host's environment (pass the value through a config field, or compute it in the code)`
+      : envRefusal(env, name);
+}
+
+/**
+ * every path field (marked `.meta({ file })`) the host's file policy refuses: in the nodes' configs,
+ * and in the connections they use (named by fields marked `.meta({ connection })`; the server adds all
+ * its stored connections to the document, and one unused bad entry must not block every flow)
+ */
+function fileProblems(
+  flow: FlowDocument,
+  configs: Map<string, unknown>,
+  types: Map<string, NodeType>,
+  registry: NodeRegistry,
+  policy: HostPolicy,
+): { path: (string | number)[]; message: string }[] {
+  const files = policy.files!;
+  const out: { path: (string | number)[]; message: string }[] = [];
+  const check = (schema: z.ZodType, value: unknown, at: (string | number)[]) => {
+    for (const f of markedFields(schema, value, 'file')) {
+      if (typeof f.value !== 'string') continue;
+      if (f.meta.file === 'pem' && f.value.includes('-----BEGIN')) continue; // the PEM text itself, not a path
+      const r = files.check(f.value, f.meta.file === 'write' ? 'write' : 'read');
+      if (!r.ok) out.push({ path: [...at, ...f.path], message: r.message });
+    }
+  };
+  const used = new Set<string>();
+  flow.nodes.forEach((node, i) => {
+    const type = types.get(node.id);
+    if (!type || !configs.has(node.id)) return;
+    check(type.configSchema, configs.get(node.id), ['nodes', i, 'config']);
+    for (const f of markedFields(type.configSchema, configs.get(node.id), 'connection')) if (typeof f.value === 'string') used.add(f.value);
+  });
+  for (const name of used) {
+    const entry = flow.connections?.[name];
+    const connector = entry && registry.connector(entry.type);
+    if (connector) check(connector.entrySchema, entry, ['connections', name]);
+  }
+  return out;
 }
 
 export function findCycle(ids: string[], edges: { from: string; to: string }[]): string[] | undefined {

@@ -3,6 +3,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { LIMITS, quoteShort } from '../../runtime/flow/limits.js';
 import { flowNameSchema } from '../../runtime/flow/schema.js';
+import { unconfinedFiles } from '../../runtime/files.js';
 import { parseInput } from '../body.js';
 import { knownTypes, mergeSecrets, redact, testConnection } from '../connections.js';
 import { iso, type AppContext } from '../context.js';
@@ -91,7 +92,7 @@ export function connectionRoutes(ctx: AppContext): Router {
 
   r.post('/:id/test', async (req, res) => {
     const c = find(req);
-    res.json(await testConnection(ctx.registry, c.type, c.config, ctx.cwd));
+    res.json(await testConnection(ctx.registry, c.type, c.config, ctx.policy.files ?? unconfinedFiles(ctx.cwd)));
   });
 
   return r;

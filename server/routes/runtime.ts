@@ -48,7 +48,7 @@ export function runtimeRoutes(ctx: AppContext): Router {
     const body = parseInput(previewSchema, req.body);
     const doc = body.document ?? requireFlow(ctx, flowId).document;
     // an invalid document: FlowValidationError → 400 with the issues
-    const plan = compileFlow(withStoredConnections(doc, ctx.store.listConnections()), ctx.registry, { env: ctx.env });
+    const plan = compileFlow(withStoredConnections(doc, ctx.store.listConnections()), ctx.registry, { env: ctx.env, policy: ctx.policy });
     const { previewId, done } = ctx.previews.start({ flowId, plan, limit: body.limit, sample: body.sample, timeoutMs: body.timeoutMs, socketId: body.socketId });
     if (wait === 'true') res.json(await done);
     else res.status(202).json({ previewId });

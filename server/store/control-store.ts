@@ -7,6 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { AuthStore } from './auth-store.js';
 
 export interface StoredFlow {
   id: string;
@@ -64,6 +65,8 @@ export class ControlStore {
   private readonly stmts;
   /** true when the database file was created by this constructor (first start) */
   readonly created: boolean;
+  /** users, sessions, API keys and the audit log, in the same database */
+  readonly auth: AuthStore;
 
   constructor(readonly path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -103,6 +106,7 @@ export class ControlStore {
       );
     `);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    this.auth = new AuthStore(this.db);
     this.stmts = {
       flows: this.db.prepare(`SELECT f.id, f.version, f.created_at, v.document, v.saved_at FROM flows f
         JOIN flow_versions v ON v.flow_id = f.id AND v.version = f.version ORDER BY f.id`),

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumAvailable, ensureEditorBuilt, launchChromium } from '../helpers/browser.js';
+import { signInBrowser } from '../helpers/auth.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 
 const chromium = chromiumAvailable();
@@ -22,7 +23,9 @@ describe.skipIf(!chromium.available)('deployment progress in the editor (Chromiu
     ensureEditorBuilt();
     server = await startServer();
     browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    await signInBrowser(context, server.url);
+    page = await context.newPage();
     page.setDefaultTimeout(15_000);
   }, 180_000);
 
@@ -33,7 +36,7 @@ describe.skipIf(!chromium.available)('deployment progress in the editor (Chromiu
   });
 
   it('shows per-table progress on the source node and in the inspector', async () => {
-    const src = join(server.cwd, 'shop.db');
+    const src = join(server.dataDir, 'files', 'shop.db'); // the server's file root: flows reach nothing else
     const db = new Database(src);
     db.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT)');
     db.prepare("INSERT INTO items (id, v) SELECT value, 'x' FROM json_each(?)").run(JSON.stringify(Array.from({ length: 3000 }, (_, i) => i + 1)));
@@ -43,11 +46,11 @@ describe.skipIf(!chromium.available)('deployment progress in the editor (Chromiu
       name: 'copy-items',
       nodes: [
         { id: 'src', type: 'sqlite.source', config: { path: src, table: 'items', chunkSize: 500 }, position: { x: 100, y: 100 } },
-        { id: 'dst', type: 'sqlite.sink', config: { path: join(server.cwd, 'copy.db'), table: '{table}' }, position: { x: 400, y: 100 } },
+        { id: 'dst', type: 'sqlite.sink', config: { path: 'copy.db', table: '{table}' }, position: { x: 400, y: 100 } },
       ],
       edges: [{ from: 'src', to: 'dst' }],
     };
-    const created = await fetch(`${server.url}/api/flows`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(doc) });
+    const created = await server.fetch('/api/flows', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(doc) });
     expect(created.status).toBe(201);
 
     await page.goto(`${server.url}/#/flow/copy-items`);

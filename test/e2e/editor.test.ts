@@ -10,6 +10,7 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { parse as parseYaml } from 'yaml';
 import pg from 'pg';
 import { ROOT, chromiumAvailable, ensureEditorBuilt, launchChromium } from '../helpers/browser.js';
+import { signInBrowser } from '../helpers/auth.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 import { service } from '../helpers/services.js';
 
@@ -62,6 +63,7 @@ describe.skipIf(!chromium.available)('editor (Chromium + real server)', () => {
     server = await startServer();
     browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
+    await signInBrowser(context, server.url);
     page = await context.newPage();
     page.setDefaultTimeout(15_000);
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -120,7 +122,7 @@ describe.skipIf(!chromium.available)('editor (Chromium + real server)', () => {
     // file.sink needs a path: the server's validation puts a badge on the node
     await page.getByTestId('node-issues-file_sink_1').waitFor();
     await page.getByTestId('node-file_sink_1').click();
-    await field(page, 'path').fill(join(server.cwd, 'out', 'e2e.jsonl'));
+    await field(page, 'path').fill(join(server.dataDir, 'files', 'out', 'e2e.jsonl'));
     await page.getByTestId('node-issues-file_sink_1').waitFor({ state: 'detached' });
   });
 
@@ -190,7 +192,7 @@ describe.skipIf(!chromium.available)('editor (Chromium + real server)', () => {
     await page.getByTestId('import-submit').click();
     await expect.poll(() => text(page.getByTestId('flow-name'))).toBe('e2e-copy');
     await page.getByTestId('node-map_1').waitFor();
-    const again = await (await fetch(`${server.url}/api/flows/e2e-copy/export?format=yaml`)).text();
+    const again = await (await server.fetch(`/api/flows/e2e-copy/export?format=yaml`)).text();
     const strip = (d: Record<string, unknown>) => ({ ...d, name: undefined, version: undefined });
     expect(strip(parseYaml(again))).toEqual(strip(doc));
   });
@@ -199,9 +201,9 @@ describe.skipIf(!chromium.available)('editor (Chromium + real server)', () => {
     await page.goto(`${server.url}/#/flow/e2e-demo`);
     await page.getByTestId('node-map_1').waitFor();
     // another client saves version 2 with other code
-    const theirs = (await (await fetch(`${server.url}/api/flows/e2e-demo`)).json()) as { document: { nodes: { id: string; config: Record<string, unknown> }[] } };
+    const theirs = (await (await server.fetch(`/api/flows/e2e-demo`)).json()) as { document: { nodes: { id: string; config: Record<string, unknown> }[] } };
     theirs.document.nodes[1].config.code = '(o) => ({ ...o, theirs: true })';
-    const put = await fetch(`${server.url}/api/flows/e2e-demo`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ baseVersion: 1, document: theirs.document }) });
+    const put = await server.fetch(`/api/flows/e2e-demo`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ baseVersion: 1, document: theirs.document }) });
     expect(put.status).toBe(200);
     // this editor still edits version 1
     await page.getByTestId('node-map_1').click();
@@ -226,7 +228,7 @@ describe.skipIf(!chromium.available)('editor (Chromium + real server)', () => {
     expect(await page.getByTestId('diff').locator('[data-testid^="diff-node-"]').count()).toBe(1);
     await page.getByTestId('restore-1').click();
     await expect.poll(() => text(page.getByTestId('flow-version'))).toBe('v3');
-    const v3 = (await (await fetch(`${server.url}/api/flows/e2e-demo`)).json()) as { document: { nodes: { config: Record<string, unknown> }[] } };
+    const v3 = (await (await server.fetch(`/api/flows/e2e-demo`)).json()) as { document: { nodes: { config: Record<string, unknown> }[] } };
     expect(v3.document.nodes[1].config.code).toBe(MAP_CODE);
   });
 
@@ -244,13 +246,13 @@ describe.skipIf(!chromium.available)('editor (Chromium + real server)', () => {
     await page.getByTestId('conn-type').selectOption('sqlite');
     expect(await rows.count()).toBe(1);
     expect(await rows.nth(0).getByLabel('field').inputValue()).toBe('path');
-    await rows.nth(0).getByLabel('path value').fill(join(server.cwd, 'missing.db'));
+    await rows.nth(0).getByLabel('path value').fill(join(server.dataDir, 'files', 'missing.db'));
     await page.getByRole('button', { name: '+ Add a setting' }).click();
     await rows.nth(1).getByLabel('field').fill('password');
     await rows.nth(1).getByLabel('password value').fill('hunter2');
     await page.getByTestId('conn-save').click();
     await expect.poll(() => text(page.getByTestId('conn-message'))).toBe('Saved.');
-    const listed = (await (await fetch(`${server.url}/api/connections`)).json()) as { name: string; config: Record<string, unknown> }[];
+    const listed = (await (await server.fetch(`/api/connections`)).json()) as { name: string; config: Record<string, unknown> }[];
     const conn = listed.find((c) => c.name === 'local-db')!;
     expect(conn.config.hasPassword).toBe(true);
     expect(JSON.stringify(conn)).not.toContain('hunter2');
@@ -287,7 +289,7 @@ describe.skipIf(!chromium.available)('editor (Chromium + real server)', () => {
     await form.getByLabel('password value').fill(decodeURIComponent(u.password) || 'not-needed-pw');
     await page.getByTestId('conn-save').click();
     await expect.poll(() => text(page.getByTestId('conn-message'))).toBe('Saved.');
-    const saved = (await (await fetch(`${server.url}/api/connections/form-pg`)).json()) as { type: string; config: Record<string, unknown> };
+    const saved = (await (await server.fetch(`/api/connections/form-pg`)).json()) as { type: string; config: Record<string, unknown> };
     expect(saved).toMatchObject({ type: 'postgres', config: { host: u.hostname, port: Number(u.port || 5432), hasPassword: true } });
     expect(saved.config.password).toBeUndefined();
     await page.getByTestId('conn-test').click();

@@ -8,6 +8,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumAvailable, ensureEditorBuilt, launchChromium } from '../helpers/browser.js';
+import { signInBrowser } from '../helpers/auth.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 
 const chromium = chromiumAvailable();
@@ -36,7 +37,9 @@ describe.skipIf(!chromium.available)('inspector forms of the stateful nodes (Chr
     ensureEditorBuilt();
     server = await startServer();
     browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    await signInBrowser(context, server.url);
+    page = await context.newPage();
     page.setDefaultTimeout(15_000);
     await page.goto(`${server.url}/#/`);
     await page.getByTestId('palette-core.aggregate').waitFor();

@@ -3,7 +3,8 @@
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { fileAccess, unconfinedFiles } from '../../runtime/files.js';
 import type { NodeContext, NodeInstance, NodeType, SinkInstance, SourceInstance, TransformInstance } from '../../runtime/node-api.js';
 import { settingsSchema } from '../../runtime/flow/schema.js';
 import { compileUserFunction, DEFAULT_SANDBOX } from '../../runtime/sandbox/sandbox.js';
@@ -24,7 +25,7 @@ export function makeContext<C>(type: NodeType, config: unknown, overrides: Parti
     preview: false,
     signal: controller.signal,
     log: { info() {}, warn() {}, error() {} },
-    resolvePath: (p) => resolve(p),
+    files: fileAccess(unconfinedFiles(), 'n1'),
     connection: () => undefined,
     compile: (code, field, options) =>
       compileUserFunction(code, { ...DEFAULT_SANDBOX, label: `n1.config.${field}`, ...options }),

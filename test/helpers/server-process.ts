@@ -1,6 +1,9 @@
 /**
  * Starts the real server (`node bin/sluice.js serve`, from dist/: build first with `npx tsc -p .`;
  * `npm test` builds in pretest) on a free port, with its data and working directory in a temp dir.
+ * It starts with the admin of test/helpers/auth.ts (SLUICE_ADMIN_PASSWORD) and hands back an admin
+ * API key: `server.fetch('/api/flows')` sends it; `server.admin.headers` to add it yourself.
+ * `{ admin: false }` starts it without any user (the first-start setup link).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -8,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../../server/package-root.js';
 import { tempDir } from './node-harness.js';
+import { TEST_ADMIN, createKey, signIn, type Credential } from './auth.js';
 
 export interface ServerProcess {
   url: string;
@@ -20,16 +24,20 @@ export interface ServerProcess {
   exited: Promise<number | null>;
   /** sends the signal (SIGTERM by default) and waits for the exit code */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** an admin API key (undefined when started with `admin: false`) */
+  admin?: Credential;
+  /** fetch(url + path) with the admin key's Authorization header */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
 }
 
-export async function startServer(opts: { dataDir?: string; cwd?: string; env?: Record<string, string> } = {}): Promise<ServerProcess> {
+export async function startServer(opts: { dataDir?: string; cwd?: string; env?: Record<string, string>; admin?: boolean } = {}): Promise<ServerProcess> {
   const root = packageRoot(fileURLToPath(import.meta.url));
   if (!existsSync(join(root, 'dist', 'server', 'main.js'))) throw new Error('dist/server/main.js is missing: build first with `npx tsc -p .`');
   const cwd = opts.cwd ?? tempDir('sluice-server-');
   const dataDir = opts.dataDir ?? join(cwd, 'data');
   const child = spawn(process.execPath, [join(root, 'bin', 'sluice.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir], {
     cwd,
-    env: { ...process.env, ...opts.env },
+    env: { ...process.env, ...(opts.admin === false ? {} : { SLUICE_ADMIN_USER: TEST_ADMIN.user, SLUICE_ADMIN_PASSWORD: TEST_ADMIN.password }), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -47,8 +55,11 @@ export async function startServer(opts: { dataDir?: string; cwd?: string; env?: 
     child.stdout!.on('data', onData);
     void exited.then((code) => reject(new Error(`the server exited (code ${code}) before listening:\n${out}`)));
   });
+  const admin = opts.admin === false ? undefined : await createKey(url, await signIn(url), { label: 'test admin' });
   return {
     url,
+    admin,
+    fetch: (path, init = {}) => fetch(url + path, { ...init, headers: { ...admin?.headers, ...(init.headers as Record<string, string> | undefined) } }),
     dataDir,
     cwd,
     child,

@@ -28,9 +28,10 @@ interface Res {
   json: any;
 }
 
-async function callAt(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res> {
+/** a request as the server's admin (its API key), to `at` */
+async function callAt(at: ServerProcess, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res> {
   const raw = typeof body === 'string';
-  const res = await fetch(base + path, {
+  const res = await at.fetch(path, {
     method,
     headers: body === undefined || raw ? headers : { 'content-type': 'application/json', ...headers },
     body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
@@ -46,7 +47,7 @@ async function callAt(base: string, method: string, path: string, body?: unknown
   return { status: res.status, headers: res.headers, text, json };
 }
 
-const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => callAt(server.url, method, path, body, headers);
+const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => callAt(server, method, path, body, headers);
 
 const flowDoc = (name: string, extra: { count?: number; rate?: number } = {}) => ({
   apiVersion: 'sluice/v1',
@@ -64,8 +65,8 @@ const flowDoc = (name: string, extra: { count?: number; rate?: number } = {}) =>
   ],
 });
 
-async function connect(base = server.url): Promise<Socket> {
-  const socket = io(base, { transports: ['websocket'], reconnection: false });
+async function connect(at = server): Promise<Socket> {
+  const socket = io(at.url, { transports: ['websocket'], reconnection: false, extraHeaders: at.admin!.headers });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
     socket.once('connect_error', reject);
@@ -151,7 +152,7 @@ describe('flows', () => {
       ]),
     );
     expect((await call('GET', '/api/flows/beta')).status).toBe(404);
-    const fromEnv = await call('POST', '/api/flows', flowDoc('${env:SLUICE_TEST_NAME:-theta}'));
+    const fromEnv = await call('POST', '/api/flows', flowDoc('${env:SLUICE_FLOW_TEST_NAME:-theta}'));
     expect(fromEnv).toMatchObject({ status: 400, json: { details: [{ path: 'name' }] } });
   });
 
@@ -298,9 +299,12 @@ describe('connections', () => {
     expect(JSON.stringify(wrong.json)).not.toContain(secret);
   });
 
-  it('tests a sqlite connection by opening the file', async () => {
+  it('tests a sqlite connection by opening the file (inside the file roots only)', async () => {
+    new Database(join(server.dataDir, 'files', 'shop.db')).exec('CREATE TABLE t (id INTEGER)').close();
+    await call('POST', '/api/connections', { name: 'shop', type: 'sqlite', config: { path: 'shop.db' } });
+    expect(await call('POST', '/api/connections/shop/test')).toMatchObject({ status: 200, json: { ok: true, message: expect.stringMatching(/^opened .*shop\.db: 1 table$/) } });
     await call('POST', '/api/connections', { name: 'state', type: 'sqlite', config: { path: join(server.dataDir, 'sluice.db') } });
-    expect(await call('POST', '/api/connections/state/test')).toMatchObject({ status: 200, json: { ok: true, message: expect.stringMatching(/^opened /) } });
+    expect(await call('POST', '/api/connections/state/test')).toMatchObject({ status: 200, json: { ok: false, error: expect.stringMatching(/^path: .* is inside the server's data directory/) } });
     await call('POST', '/api/connections', { name: 'gone', type: 'sqlite', config: { path: './missing.db' } });
     expect(await call('POST', '/api/connections/gone/test')).toMatchObject({ status: 200, json: { ok: false, error: expect.stringMatching(/no such file/), hint: expect.any(String) } });
   });
@@ -328,7 +332,7 @@ describe('test runs (preview)', () => {
       expect(summary.preview.double.output.out[9].value).toEqual({ n: 10, twice: 20 });
       expect(summary.preview.out.wouldWrite.ops.c).toBe(50);
       expect(Array.isArray(logs)).toBe(true);
-      expect(existsSync(join(server.cwd, 'out-prev.jsonl'))).toBe(false);
+      expect(existsSync(join(server.dataDir, 'files', 'out-prev.jsonl'))).toBe(false);
     } finally {
       socket.close();
     }
@@ -446,12 +450,12 @@ describe('graceful shutdown', () => {
 
   it('stops deployments on SIGTERM so they commit, exits 0, and resumes them on the next start from where they stopped', async () => {
     const a = await startServer();
-    const out = join(a.cwd, 'out-resume-me.jsonl');
-    await callAt(a.url, 'POST', '/api/flows', flowDoc('resume-me', { count: 1_000_000, rate: 2000 }));
-    const s1 = await connect(a.url);
+    const out = join(a.dataDir, 'files', 'out-resume-me.jsonl'); // relative paths resolve in the first file root
+    await callAt(a, 'POST', '/api/flows', flowDoc('resume-me', { count: 1_000_000, rate: 2000 }));
+    const s1 = await connect(a);
     await s1.emitWithAck('subscribe', { flowId: 'resume-me' });
     const moving = next(s1, 'status', (st) => st.nodes.out?.in >= 200);
-    await callAt(a.url, 'POST', '/api/flows/resume-me/deploy', {});
+    await callAt(a, 'POST', '/api/flows/resume-me/deploy', {});
     await moving;
     s1.close();
     expect(await a.stop('SIGTERM'), a.output()).toBe(0);
@@ -461,11 +465,11 @@ describe('graceful shutdown', () => {
 
     const b = await startServer({ cwd: a.cwd, dataDir: a.dataDir });
     try {
-      const s2 = await connect(b.url);
+      const s2 = await connect(b);
       await s2.emitWithAck('subscribe', { flowId: 'resume-me' });
       await next(s2, 'status', (st) => st.status === 'running' && st.nodes.out.in > 0);
       s2.close();
-      expect((await callAt(b.url, 'POST', '/api/flows/resume-me/stop')).json.status).toBe('stopped');
+      expect((await callAt(b, 'POST', '/api/flows/resume-me/stop')).json.status).toBe('stopped');
       expect(b.output()).toMatch(/restored deployment of resume-me version 1 \(running\)/);
       const all = numbers(out);
       expect(all.length).toBeGreaterThan(first.length);

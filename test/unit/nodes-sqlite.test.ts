@@ -260,6 +260,51 @@ describe('sqlite.sink', () => {
     ]);
   });
 
+  it('records whose fields change inside a batch: a new field, another order, a left-out field, a null first', async () => {
+    const path = join(tempDir(), 'shapes.db');
+    await writeAll(await sink({ path, table: 't', keys: ['id'] }), [
+      [rec({ id: 1, a: 'x', n: null })],
+      [
+        rec({ id: 2, a: 'y', n: null }),
+        rec({ id: 3, a: 'z', n: 7 }), // same fields as the table's: the known shape
+        rec({ id: 4, a: 'w', n: 1.5, b: 2 }), // a new column in the middle of the batch
+        rec({ id: 5, a: 'v', n: 2, b: 3 }),
+        rec({ b: 4, id: 6, n: 3, a: 'u' }), // the same fields in another order
+        rec({ id: 7, a: undefined, n: 4, b: 5 }), // a left-out field keeps the row's value
+        rec({ id: 1, n: 9 }), // fewer fields: an update of those only
+      ],
+    ]);
+    expect(query(path, "SELECT name, type FROM pragma_table_info('t')")).toEqual([
+      { name: 'id', type: 'INTEGER' },
+      { name: 'a', type: 'TEXT' },
+      { name: 'n', type: 'TEXT' },
+      { name: 'b', type: 'INTEGER' },
+    ]);
+    expect(query(path, 'SELECT * FROM t ORDER BY id')).toEqual([
+      // n was created from a null: TEXT
+      { id: 1, a: 'x', n: '9', b: null },
+      { id: 2, a: 'y', n: null, b: null },
+      { id: 3, a: 'z', n: '7', b: null },
+      { id: 4, a: 'w', n: '1.5', b: 2 },
+      { id: 5, a: 'v', n: '2', b: 3 },
+      { id: 6, a: 'u', n: '3', b: 4 },
+      { id: 7, a: null, n: '4', b: 5 },
+    ]);
+  });
+
+  it('a column first null, then typed, in the batch that adds it takes the type of its first value', async () => {
+    const path = join(tempDir(), 'late-type.db');
+    await writeAll(await sink({ path, table: 't', keys: ['id'] }), [
+      [rec({ id: 1, a: 'x' })],
+      [rec({ id: 2, a: 'y', b: null }), rec({ id: 3, a: 'z', b: 2.5 })],
+    ]);
+    expect(query(path, "SELECT name, type FROM pragma_table_info('t')")).toEqual([
+      { name: 'id', type: 'INTEGER' },
+      { name: 'a', type: 'TEXT' },
+      { name: 'b', type: 'REAL' },
+    ]);
+  });
+
   it('a record without a key column fails the batch with a message naming table, column and key; nothing committed', async () => {
     const path = join(tempDir(), 'miss.db');
     const s = await sink({ path, table: 'orders', keys: ['id'] });

@@ -98,14 +98,15 @@ describe('sandbox', () => {
     fn.dispose();
   });
 
-  it('undefined, functions and symbols are no value; a result with toJSON is encoded as JSON.stringify would', async () => {
-    const fn = await compileUserFunction("(v) => [undefined, () => 1, Symbol('s'), { toJSON: (k) => 'key=' + k }, null][v]", opts);
-    expect(await fn.callBatch([[0], [1], [2], [3], [4]])).toEqual([
+  it('undefined is no value; a function, a Symbol or a BigInt result fails its record; toJSON is honoured', async () => {
+    const fn = await compileUserFunction("(v) => [undefined, () => 1, Symbol('s'), { toJSON: (k) => 'key=' + k }, null, 1n][v]", opts);
+    expect(await fn.callBatch([[0], [1], [2], [3], [4], [5]])).toEqual([
       { ok: true, value: undefined },
-      { ok: true, value: undefined },
-      { ok: true, value: undefined },
+      { ok: false, error: 'returned a function, which is not JSON' },
+      { ok: false, error: 'returned a Symbol, which is not JSON' },
       { ok: true, value: 'key=' },
       { ok: true, value: null },
+      { ok: false, error: 'returned a BigInt, which is not JSON' },
     ]);
     fn.dispose();
   });

@@ -16,6 +16,7 @@ import { DeployService } from '../../server/deployments.js';
 import { canonicalDocument } from '../../server/flow-format.js';
 import { silentLog } from '../../server/log.js';
 import { tempDir } from '../helpers/node-harness.js';
+import { adminKey } from '../helpers/auth.js';
 
 const open: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -46,7 +47,7 @@ const connectionEcho = defineNode({
   },
 });
 
-async function start(editorDir?: string): Promise<{ server: SluiceServer; url: string; store: ControlStore; logged: string[] }> {
+async function start(editorDir?: string): Promise<{ server: SluiceServer; url: string; store: ControlStore; logged: string[]; headers: Record<string, string> }> {
   const dir = tempDir();
   const store = new ControlStore(join(dir, 'sluice.db'));
   const checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
@@ -66,13 +67,13 @@ async function start(editorDir?: string): Promise<{ server: SluiceServer; url: s
     await checkpoints.close();
     store.close();
   });
-  return { server, url: `http://127.0.0.1:${port}`, store, logged };
+  return { server, url: `http://127.0.0.1:${port}`, store, logged, headers: (await adminKey(server)).headers };
 }
 
 it('answers a failure that is not the user’s with 500, a generic message and the stack in the log only', async () => {
-  const { url, store, logged } = await start();
+  const { url, store, logged, headers } = await start();
   store.close(); // every store call now throws: a bug or a broken disk, not a user mistake
-  const res = await fetch(`${url}/api/flows`);
+  const res = await fetch(`${url}/api/flows`, { headers });
   expect(res.status).toBe(500);
   const body = (await res.json()) as { error: string };
   expect(body).toEqual({ error: 'internal error: the server log has the details' });
@@ -84,7 +85,7 @@ it('serves the built editor: its files, index.html for client-side routes, 404 f
   mkdirSync(join(editor, 'assets'));
   writeFileSync(join(editor, 'index.html'), '<!doctype html><title>editor</title>');
   writeFileSync(join(editor, 'assets', 'app-1234.js'), 'console.log(1)');
-  const { url } = await start(editor);
+  const { url, headers } = await start(editor);
   for (const path of ['/', '/flows/orders-demo']) {
     const res = await fetch(url + path);
     expect([res.status, await res.text(), res.headers.get('cache-control')]).toEqual([200, '<!doctype html><title>editor</title>', 'no-cache']);
@@ -96,7 +97,8 @@ it('serves the built editor: its files, index.html for client-side routes, 404 f
   const deep = await fetch(`${url}/flows/orders-demo/assets/app-1234.js`);
   expect([deep.status, await deep.text()]).toEqual([200, 'console.log(1)']);
   expect((await fetch(`${url}/flows/assets/gone.js`)).status).toBe(404);
-  expect((await fetch(`${url}/api/nope`)).headers.get('content-type')).toMatch(/json/);
+  const nope = await fetch(`${url}/api/nope`, { headers });
+  expect([nope.status, nope.headers.get('content-type')]).toEqual([404, expect.stringMatching(/json/)]);
 });
 
 it('writes plain log lines: time, level, request, status, duration', async () => {
@@ -116,9 +118,9 @@ it('sends 64-bit integers (bigint) as strings instead of failing', async () => {
 });
 
 it('hands the stored connections to the nodes of a run, a connection the flow defines itself first', async () => {
-  const { url } = await start();
+  const { url, headers } = await start();
   const post = (path: string, body: unknown) =>
-    fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, json: (await r.json()) as any }));
+    fetch(url + path, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, json: (await r.json()) as any }));
   expect((await post('/api/connections', { name: 'shop', type: 'postgres', config: { host: 'db', password: 'pw' } })).status).toBe(201);
   const doc = (connections?: unknown) => ({
     apiVersion: 'sluice/v1',
@@ -151,7 +153,7 @@ describe('deployments across a restart', () => {
     const store = new ControlStore(join(dir, 'sluice.db'));
     const checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
     const manager = new DeploymentManager({ store: checkpoints, statusIntervalMs: 20 });
-    const deployments = new DeployService({ store, manager, registry, env: {}, log: silentLog });
+    const deployments = new DeployService({ store, manager, registry, env: {}, policy: {}, log: silentLog });
     const shutdown = async () => {
       await manager.stopAll();
       deployments.close();

@@ -9,6 +9,7 @@ import { flagName, isSecretField, mergeSecrets, redact } from '../../server/conn
 import { testConnection as testSqlite } from '../../nodes/sqlite/connection.js';
 import { ControlStore, DuplicateError, StaleVersionError } from '../../server/store/control-store.js';
 import { tempDir } from '../helpers/node-harness.js';
+import { fileAccess, unconfinedFiles } from '../../runtime/files.js';
 
 const stores: ControlStore[] = [];
 const open = (path = join(tempDir(), 'sluice.db')) => {
@@ -160,7 +161,7 @@ describe('connection secrets', () => {
 
   it('tests a sqlite connection by opening the file', async () => {
     const dir = tempDir();
-    const ctx = { resolvePath: (p: string) => resolve(dir, p) };
+    const ctx = { files: fileAccess(unconfinedFiles(dir), 'test') };
     expect(await testSqlite({}, ctx)).toMatchObject({ ok: false, error: expect.stringMatching(/path is required/) });
     expect(await testSqlite({ path: 'missing.db' }, ctx)).toMatchObject({ ok: false, error: expect.stringMatching(/no such file/), hint: expect.any(String) });
     open(join(dir, 'real.db'));

@@ -1,7 +1,9 @@
 /** The top bar: the flow's name and state, editing tools, test run, save, deploy controls, import/export. */
+import { useState } from 'react';
 import { useReactFlow } from '@xyflow/react';
 import type { FlowEdge, FlowNode } from '../doc.js';
 import { fitFlow } from '../layout.js';
+import { PasswordDialog } from './PasswordDialog.js';
 import { useApi, useEditor } from '../store.js';
 
 interface Props {
@@ -22,6 +24,8 @@ const STATUS_TEXT: Record<string, string> = {
 export function Toolbar({ onFlows, onImport }: Props) {
   const api = useApi();
   const rf = useReactFlow<FlowNode, FlowEdge>();
+  const [changingPassword, setChangingPassword] = useState(false);
+  const notify = useEditor((s) => s.notify);
   const s = useEditor((s) => ({
     name: String(s.meta.name ?? ''),
     flowId: s.flowId,
@@ -171,6 +175,29 @@ export function Toolbar({ onFlows, onImport }: Props) {
           Connections
         </a>
       </div>
+
+      {api.me && (
+        <div className="tb-group user-group">
+          <span className="muted" data-testid="current-user" title={`Signed in as ${api.me.user} (${api.me.role})`}>
+            {api.me.user}
+          </span>
+          <button className="btn ghost" data-testid="btn-password" onClick={() => setChangingPassword(true)} title="Change your password">
+            Password
+          </button>
+          <button className="btn ghost" data-testid="btn-signout" onClick={() => void api.signOut().finally(() => location.reload())} title="Sign out">
+            Sign out
+          </button>
+        </div>
+      )}
+      {changingPassword && (
+        <PasswordDialog
+          onClose={() => setChangingPassword(false)}
+          onChanged={() => {
+            setChangingPassword(false);
+            notify('success', 'Password changed; your other sessions were signed out.');
+          }}
+        />
+      )}
     </header>
   );
 }

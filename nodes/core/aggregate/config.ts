@@ -3,6 +3,7 @@
  * that span fields (a measure name clashing with a group field, a window without a size ...).
  */
 import { z } from 'zod';
+import { CODE_MARK } from '../../../runtime/index.js';
 
 export const MEASURE_FNS = ['count', 'sum', 'avg', 'min', 'max', 'first', 'last', 'countDistinct', 'collect', 'custom'] as const;
 export type MeasureFn = (typeof MEASURE_FNS)[number];
@@ -42,7 +43,8 @@ const groupExpr = z
     expr: z
       .string()
       .min(1)
-      .describe('JavaScript expression over `value` (the row) and `meta`, run in the sandbox, e.g. value.ts.slice(0, 7)'),
+      .describe('JavaScript expression over `value` (the row) and `meta`, run in the sandbox, e.g. value.ts.slice(0, 7)')
+      .meta(CODE_MARK),
   })
   .strict();
 
@@ -61,13 +63,14 @@ const measure = z
       .describe('input field; required except for count (rows) and custom (the whole row). Null and missing values are ignored, as in SQL'),
     limit: z.number().int().min(1).max(100_000).optional().describe('collect only: most values in the output array (default 100)'),
     init: z.unknown().optional().describe('custom only: the initial accumulator, any JSON value (default null)'),
-    add: z.string().min(1).optional().describe('custom only: (acc, value) => newAcc, run in the sandbox'),
+    add: z.string().min(1).describe('custom only: (acc, value) => newAcc, run in the sandbox').meta(CODE_MARK).optional(),
     remove: z
       .string()
       .min(1)
-      .optional()
-      .describe('custom only: (acc, value) => newAcc that undoes add; without it updates and deletes go to the error port'),
-    result: z.string().min(1).optional().describe('custom only: (acc) => output value; the accumulator itself when empty'),
+      .describe('custom only: (acc, value) => newAcc that undoes add; without it updates and deletes go to the error port')
+      .meta(CODE_MARK)
+      .optional(),
+    result: z.string().min(1).describe('custom only: (acc) => output value; the accumulator itself when empty').meta(CODE_MARK).optional(),
   })
   .strict();
 

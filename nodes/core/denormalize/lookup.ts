@@ -85,7 +85,7 @@ export class LookupTransform implements TransformInstance {
       nodeId: ctx.nodeId,
       column: ctx.config.foreignKey,
       maxKeysPerQuery: ctx.config.maxKeysPerQuery,
-      resolvePath: ctx.resolvePath,
+      files: ctx.files,
       connection: ctx.connection,
       log: ctx.log,
     });

@@ -9,7 +9,7 @@
  */
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { ConfigError, type Value } from '../../../runtime/index.js';
+import { ConfigError, fileMark, type Value } from '../../../runtime/index.js';
 import { defineReference, joinKey, type ReferenceOptions, type ReferenceTable } from '../../shared/reference.js';
 import { fromSql, missingTable, openDatabase, quoteIdent, tableInfo, type DB } from '../../sqlite/sql.js';
 
@@ -19,7 +19,7 @@ const MAX_PARAMS = 16_384;
 export const sqliteFrom = z
   .object({
     type: z.literal('sqlite').describe('a table of a SQLite database file'),
-    path: z.string().min(1).describe('SQLite database file (read-only); a relative path is resolved against the working directory'),
+    path: z.string().min(1).describe('SQLite database file (read-only); a relative path is resolved against the working directory (in the server: against its first file root)').meta(fileMark('read')),
     table: z.string().min(1).describe('the reference table'),
   })
   .strict();
@@ -52,7 +52,7 @@ class SqliteReference implements ReferenceTable {
   async open(): Promise<void> {
     const { from, options } = this;
     try {
-      this.db = openDatabase(options.nodeId, from.path, options.resolvePath(from.path), from.table, 'read');
+      this.db = openDatabase(options.nodeId, from.path, options.files.resolve('from.path', from.path), from.table, 'read');
       const info = tableInfo(this.db, from.table);
       if (!info) throw missingTable(options.nodeId, this.db, from.table, from.path);
       this.table = info.name;

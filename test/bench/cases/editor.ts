@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
 import { ROOT, chromiumAvailable, ensureEditorBuilt, launchChromium } from '../../helpers/browser.js';
+import { signInBrowser } from '../../helpers/auth.js';
 import { startServer } from '../../helpers/server-process.js';
 import type { BenchCase, Figure } from '../harness.js';
 
@@ -109,9 +110,10 @@ export const editorCases: BenchCase[] = [
       const unthrottled = await launchChromium(['--disable-gpu-vsync', '--disable-frame-rate-limit']);
       const load = `load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`;
       try {
-        const created = await fetch(`${server.url}/api/flows`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(bigFlow()) });
+        const created = await server.fetch('/api/flows', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(bigFlow()) });
         if (created.status !== 201) throw new Error(`cannot create the bench flow: ${created.status} ${await created.text()}`);
         const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+        await signInBrowser(context, server.url);
 
         // first render: navigation start → the canvas drawn (nodes in view and their edges), one frame
         // painted. A flow this large opens at a readable zoom with only the nodes in view rendered.
@@ -134,7 +136,9 @@ export const editorCases: BenchCase[] = [
           await page.close();
         }
         await Promise.all(context.pages().map((p) => p.close()));
-        const panPage = await unthrottled.newPage({ viewport: { width: 1440, height: 900 } });
+        const panContext = await unthrottled.newContext({ viewport: { width: 1440, height: 900 } });
+        await signInBrowser(panContext, server.url);
+        const panPage = await panContext.newPage();
         await panPage.goto(`${server.url}/#/flow/bench-500`);
         await panPage.waitForFunction(`document.querySelectorAll('.react-flow__edge').length > 0`, undefined, { timeout: 30_000 });
         await panPage.waitForTimeout(1000); // validation answered, badges drawn

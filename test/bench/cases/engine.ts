@@ -6,9 +6,12 @@ import { createRegistry } from '../../../nodes/catalog.js';
 import { compileFlow } from '../../../runtime/flow/compile.js';
 import { FlowRun } from '../../../runtime/executor/flow-run.js';
 import { SqliteCheckpointStore } from '../../../runtime/state/sqlite-checkpoint-store.js';
-import { compileUserFunction } from '../../../runtime/sandbox/sandbox.js';
+import { compileUserFunction, sandboxWorkerPids } from '../../../runtime/sandbox/sandbox.js';
 import { datasetRecord } from '../../../nodes/core/datasets.js';
-import { timed, type BenchCase } from '../harness.js';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { timed, type BenchCase, type Figure } from '../harness.js';
 
 const N = 500_000;
 const registry = createRegistry();
@@ -24,6 +27,18 @@ async function runFlow(nodes: unknown[], edges: unknown[]): Promise<number> {
   await store.close();
   if (status !== 'completed') throw new Error(`bench flow ${status}`);
   return ms;
+}
+
+/** record counts of engine.rss-flat (BENCH_MEMORY_COUNTS, comma-separated): 1M alone while iterating */
+const MEMORY_COUNTS = (process.env.BENCH_MEMORY_COUNTS ?? '1000000,2000000,5000000').split(',').map(Number);
+const MEMORY_CHILD = fileURLToPath(new URL('../memory-child.js', import.meta.url));
+
+/** peak RSS of a fresh process that runs generate → TRANSFORM → sqlite.sink over `count` orders */
+async function peakRss(count: number, transform: 'map' | 'select'): Promise<{ ms: number; maxRssMiB: number }> {
+  const { stdout } = await promisify(execFile)(process.execPath, [MEMORY_CHILD, String(count), transform], { maxBuffer: 1 << 20 });
+  const out = JSON.parse(stdout) as { status: string; error?: string; ms: number; maxRssMiB: number };
+  if (out.status !== 'completed') throw new Error(`memory flow ${out.status}: ${out.error}`);
+  return out;
 }
 
 export const engineCases: BenchCase[] = [
@@ -78,6 +93,48 @@ export const engineCases: BenchCase[] = [
     },
   },
   {
+    name: 'engine.sandbox-crash',
+    description: 'a record kills its sandbox worker (fatal abort at the heap limit): from the worker’s death to the next record processed',
+    async run() {
+      const fn = await compileUserFunction('(v) => (v.bad ? new Array(1e9).fill(1).length : v)', { memoryLimitMb: 64, timeoutMs: 1000, label: 'bench' });
+      await fn.callBatch([[{}]]);
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      const gaps: number[] = [];
+      for (let rep = 0; rep < 3; rep++) {
+        // the batch fails in a worker, then runs again one record per call in fresh ones: the culprit
+        // kills a second worker, and the record after it is the one measured
+        const seen = new Set<number>(sandboxWorkerPids());
+        let lastDeath = 0;
+        const watch = setInterval(() => {
+          for (const pid of sandboxWorkerPids()) seen.add(pid);
+          for (const pid of seen) {
+            if (!alive(pid)) {
+              seen.delete(pid);
+              lastDeath = performance.now();
+            }
+          }
+        }, 1);
+        const r = await fn.callBatch([[{ id: 1 }], [{ id: 2, bad: true }], [{ id: 3 }]]);
+        const end = performance.now();
+        clearInterval(watch);
+        if (r[1].ok || !r[2].ok || !lastDeath) throw new Error(`bench: unexpected results ${JSON.stringify(r)}`);
+        gaps.push(end - lastDeath);
+      }
+      fn.dispose();
+      return [
+        { metric: 'worker killed → next record processed, worst of 3', value: Math.max(...gaps), unit: 'ms', note: 'target < 1000' },
+        { metric: 'worker killed → next record processed, best of 3', value: Math.min(...gaps), unit: 'ms' },
+      ];
+    },
+  },
+  {
     name: 'engine.memory',
     description: '2,000,000 records to a slow-ish SQLite sink: heap stays flat (backpressure)',
     async run() {
@@ -98,6 +155,29 @@ export const engineCases: BenchCase[] = [
         { metric: 'heap after warm-up, max', value: Math.max(...tail), unit: 'MB' },
         { metric: 'heap after warm-up, min', value: Math.min(...tail), unit: 'MB', note: 'max − min is what grows with input' },
       ];
+    },
+  },
+  {
+    name: 'engine.rss-flat',
+    description: `peak RSS of generate (orders) → map → sqlite.sink, one process per count (${MEMORY_COUNTS.map((n) => n.toLocaleString()).join(', ')}): flat in the record count`,
+    async run() {
+      const figures: Figure[] = [];
+      const first = MEMORY_COUNTS[0];
+      let base = 0;
+      for (const count of MEMORY_COUNTS) {
+        const { ms, maxRssMiB } = await peakRss(count, 'map');
+        if (count === first) base = maxRssMiB;
+        figures.push({
+          metric: `peak RSS, map, ${count.toLocaleString()} records`,
+          value: maxRssMiB,
+          unit: 'MiB',
+          baseline: count === first ? undefined : { label: `${first.toLocaleString()} records`, value: base },
+          note: `${Math.round((count / ms) * 1000).toLocaleString()} rec/s`,
+        });
+      }
+      const select = await peakRss(first, 'select');
+      figures.push({ metric: `peak RSS, select in place of map, ${first.toLocaleString()}`, value: select.maxRssMiB, unit: 'MiB', note: 'no sandbox' });
+      return figures;
     },
   },
 ];

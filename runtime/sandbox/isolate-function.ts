@@ -1,0 +1,189 @@
+/**
+ * One user function in its own isolated-vm isolate, as a sandbox worker process holds it: compiled
+ * once, called once per batch (the records go in as one JSON string, the results come out as the
+ * runner's reply texts, passed on to the host unparsed). A throw, a result that is not JSON, a runaway
+ * loop or an isolate over its heap limit fails that record alone. What isolated-vm cannot contain (a
+ * fatal abort of the process) is the pool's business: it ends this worker, never the host.
+ */
+import ivm from 'isolated-vm';
+import { HARDEN, RUNNER, replyHead } from './runner.js';
+import { UserCodeError, type IsolateOptions, type Segment } from './protocol.js';
+
+type Runner = {
+  load: ivm.Reference<(json: string) => number>;
+  run: ivm.Reference<(from: number, budget: number, bytesLeft: number) => string>;
+  salvage: ivm.Reference<() => string>;
+  running: ivm.Reference<() => number>;
+};
+
+const timedOut = (err: unknown) => /timed out/i.test((err as Error)?.message ?? '');
+
+/** a host-side error of one call, as the record's error */
+function callError(err: unknown, timeoutMs: number): string {
+  if (timedOut(err)) return `timed out: one call ran longer than ${timeoutMs} ms`;
+  const m = (err as Error)?.message ?? String(err);
+  // isolated-vm rejects a dynamic import() with no module loader by failing the whole call
+  if (m === 'Not supported') return 'import() is not available in the sandbox';
+  return `failed in the sandbox (a Promise it rejected and did not handle?): ${m}`;
+}
+
+export class IsolatedFunction {
+  private isolate!: ivm.Isolate;
+  private runner!: Runner;
+  private disposed = false;
+  /** calls of one function run one after another (the runner holds one batch at a time) */
+  private queue: Promise<unknown> = Promise.resolve();
+  arity = 0;
+
+  constructor(
+    private readonly code: string,
+    private readonly options: IsolateOptions,
+    /** told after every isolate call that returned: the pool's sign that this worker is not wedged */
+    private readonly alive: () => void = () => undefined,
+  ) {}
+
+  async init(): Promise<void> {
+    this.isolate = new ivm.Isolate({ memoryLimit: this.options.memoryLimitMb });
+    const context = await this.isolate.createContext();
+    await (await this.isolate.compileScript(HARDEN)).run(context);
+    const factory = await (await this.isolate.compileScript(RUNNER)).run(context, { reference: true });
+    let script: ivm.Script;
+    try {
+      // `function (v) {...}` alone is a statement, not a value: read it as the expression it is meant as
+      const source = /^\s*(async\s+)?function\b/.test(this.code) ? `(${this.code}\n)` : this.code;
+      script = await this.isolate.compileScript(source, { filename: this.options.label });
+    } catch (err) {
+      this.dispose();
+      throw new UserCodeError(`does not compile: ${(err as Error).name}: ${(err as Error).message}`);
+    }
+    let fn: ivm.Reference<unknown>;
+    try {
+      fn = await script.run(context, { reference: true, timeout: this.options.timeoutMs });
+    } catch (err) {
+      this.dispose();
+      throw new UserCodeError(`failed while loading: ${(err as Error).message}`);
+    }
+    if (fn.typeof !== 'function') {
+      this.dispose();
+      throw new UserCodeError(`must be a function such as \`(value, meta) => value\`, but it evaluates to ${fn.typeof}`);
+    }
+    const bound = (await factory.apply(undefined, [fn.derefInto(), this.options.maxOutputMb], { result: { reference: true } })) as ivm.Reference<Record<string, unknown>>;
+    const member = <T>(name: string) => bound.get(name, { reference: true }) as Promise<ivm.Reference<T>>;
+    this.runner = {
+      load: await member('load'),
+      run: await member('run'),
+      salvage: await member('salvage'),
+      running: await member('running'),
+    };
+    this.arity = Number(await bound.get('arity', { copy: true })) || 0;
+  }
+
+  /** the results of `count` calls encoded in `json`, as segments */
+  callBatch(json: string, count: number, bytesLeft?: number): Promise<Segment[]> {
+    const next = this.queue.then(() => this.batch(json, count, bytesLeft ?? this.options.maxOutputMb * 1024 * 1024));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async batch(json: string, count: number, bytesLeft: number): Promise<Segment[]> {
+    if (this.disposed) throw new Error(`${this.options.label}: sandbox already disposed`);
+    const { timeoutMs } = this.options;
+    const segments: Segment[] = [];
+    try {
+      await this.runner.load.apply(undefined, [json], { timeout: timeoutMs });
+      this.alive();
+    } catch (err) {
+      if (!this.isolate.isDisposed && !timedOut(err)) throw err;
+      // the batch alone is too big for the isolate's memory or time: record by record
+      if (this.isolate.isDisposed) await this.reset();
+      return (await this.oneByOne(JSON.parse(json) as unknown[][], bytesLeft)).segments;
+    }
+    let start = 0;
+    const budget = Math.max(1, Math.floor(timeoutMs / 2));
+    while (start < count) {
+      let reply: string;
+      try {
+        reply = await this.runner.run.apply(undefined, [start, budget, bytesLeft], { timeout: timeoutMs });
+        this.alive();
+      } catch (err) {
+        if (this.isolate.isDisposed) {
+          // memory limit: the isolate is gone, and which record did it is unknown. Start a fresh
+          // isolate and go on record by record, so only the culprit fails.
+          await this.reset();
+          const rest = (JSON.parse(json) as unknown[][]).slice(start);
+          segments.push(...(await this.oneByOne(rest, bytesLeft)).segments);
+          return segments;
+        }
+        this.alive();
+        const running = (await this.runner.running.apply(undefined, [], { timeout: timeoutMs })) as number;
+        const done = await this.runner.salvage.apply(undefined, [], { timeout: timeoutMs });
+        const head = replyHead(done);
+        if (head === undefined) throw err;
+        if (!timedOut(err)) {
+          // an error isolated-vm raises once the slice has run (a Promise rejected and not handled,
+          // such as the one of import()): which call caused it is unknown, so the slice runs again
+          // one record per call and only that record fails
+          const upto = Math.min(count, Math.max(start + head.n, running + 1));
+          const again = await this.oneByOne((JSON.parse(json) as unknown[][]).slice(start, upto), bytesLeft);
+          segments.push(...again.segments);
+          bytesLeft = again.bytesLeft;
+          start = upto;
+          if (start < count) await this.runner.load.apply(undefined, [json], { timeout: timeoutMs });
+          continue;
+        }
+        // a runaway call: keep the results before it, fail it, go on after it
+        if (head.n > 0) segments.push(done);
+        start += head.n;
+        bytesLeft = head.left;
+        if (running === start) {
+          segments.push([{ ok: false, error: callError(err, timeoutMs) }]);
+          start++;
+        }
+        continue;
+      }
+      const head = replyHead(reply);
+      if (head === undefined || head.n === 0) throw new Error(`${this.options.label}: the sandbox runner gave no results`);
+      segments.push(reply);
+      start += head.n;
+      bytesLeft = head.left;
+    }
+    return segments;
+  }
+
+  private async oneByOne(calls: unknown[][], bytesLeft: number): Promise<{ segments: Segment[]; bytesLeft: number }> {
+    const segments: Segment[] = [];
+    const { timeoutMs, memoryLimitMb } = this.options;
+    for (const call of calls) {
+      try {
+        await this.runner.load.apply(undefined, [JSON.stringify([call])], { timeout: timeoutMs });
+        const reply = await this.runner.run.apply(undefined, [0, timeoutMs, Math.max(0, bytesLeft)], { timeout: timeoutMs });
+        this.alive();
+        bytesLeft = replyHead(reply)?.left ?? 0;
+        segments.push(reply);
+      } catch (err) {
+        this.alive();
+        if (this.isolate.isDisposed) {
+          segments.push([{ ok: false, error: `exceeded the sandbox memory limit of ${memoryLimitMb} MB` }]);
+          await this.reset();
+        } else segments.push([{ ok: false, error: callError(err, timeoutMs) }]);
+      }
+    }
+    return { segments, bytesLeft };
+  }
+
+  private async reset(): Promise<void> {
+    this.dispose();
+    this.disposed = false;
+    await this.init();
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    try {
+      if (!this.isolate.isDisposed) this.isolate.dispose();
+    } catch {
+      /* already gone */
+    }
+  }
+}

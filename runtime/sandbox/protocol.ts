@@ -1,0 +1,38 @@
+/**
+ * What the host's sandbox pool and a worker process share: the messages over the fork's IPC channel
+ * and the types they carry (kept apart from isolate-function.ts, so the host never loads isolated-vm).
+ */
+import type { CallResult } from './runner.js';
+
+export interface IsolateOptions {
+  /** heap limit of the isolate, MB */
+  memoryLimitMb: number;
+  /** how long one call of the user function may run, ms */
+  timeoutMs: number;
+  /** the cap on the JSON of one batch's results, MB */
+  maxOutputMb: number;
+  /** shown in stack traces and syntax errors, e.g. `tax.config.code` */
+  label: string;
+}
+
+/** a batch's results in order: runner reply texts (JSON, decoded by the host) and results made here */
+export type Segment = string | CallResult[];
+
+/** The user's code is not a function, or does not compile. */
+export class UserCodeError extends Error {
+  override name = 'UserCodeError';
+}
+
+
+export type ToWorker =
+  | { t: 'compile'; fn: number; code: string; options: IsolateOptions }
+  | { t: 'call'; id: number; fn: number; json: string; count: number; /** output cap left for this batch, characters */ bytes?: number }
+  | { t: 'dispose'; fn: number };
+
+export type FromWorker =
+  | { t: 'compiled'; fn: number; arity: number }
+  | { t: 'compile-error'; fn: number; message: string; user: boolean }
+  | { t: 'result'; id: number; segments: Segment[] }
+  | { t: 'call-error'; id: number; message: string }
+  /** an isolate call returned: the worker is not wedged */
+  | { t: 'alive' };

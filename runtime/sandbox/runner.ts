@@ -1,0 +1,144 @@
+/**
+ * The fixed code each isolate runs around the user's function, and what its replies mean. It is never
+ * built around user input. It evaluates to a factory kept in a closure: nothing of it is on globalThis,
+ * the host holds references to its functions (a one-time handoff), so user code cannot call or replace
+ * them. The builtins it needs are taken before the user's code is even loaded.
+ */
+
+/** run first in every isolate, before the user's code: what user code must not have */
+export const HARDEN = `
+delete globalThis.WebAssembly;        // its memories are not counted in the isolate's heap limit
+delete globalThis.SharedArrayBuffer;  // nor are shared buffers (and Atomics.wait needs one)
+`;
+
+// load(json) parses a batch's calls once; run(from, budgetMs, bytesLeft) calls the user's function
+// for each from `from`, catches per record, and returns early (with the results so far) once half the
+// timeout is spent, so the host's hard timeout only ever stops a single call (the results before it
+// are then fetched with salvage(), and running() says which call it was). Each result is encoded as
+// JSON right after its call (a result the function mutates later is sent as it was when returned).
+// A reply starts with `{"n":count,"start":from,"left":chars,` so the worker can read where it ends, and
+// how much of the output cap is left, without parsing the values. The first result past `bytesLeft`
+// characters of JSON, and every one after it, is an error: the cap on one batch's output.
+export const RUNNER = `
+(function () {
+  const stringify = JSON.stringify;
+  const parse = JSON.parse;
+  const now = Date.now;
+  const join = Function.prototype.call.bind(Array.prototype.join);
+  const apply = Function.prototype.call.bind(Function.prototype.apply);
+  const toText = String;
+  const describe = (e) => (e instanceof Error ? e.name + ': ' + e.message : 'threw ' + toText(e));
+  const message = (e) => {
+    try { return describe(e); } catch (e2) { return 'threw a value that cannot be described'; }
+  };
+  return function bind(fn, capMb) {
+    let calls = [];
+    let start = 0;
+    let at = 0;
+    let left = 0;
+    let parts = [];
+    let errors = [];
+    let undef = [];
+    const reply = () =>
+      '{"n":' + parts.length + ',"start":' + start + ',"left":' + left + ',"values":[' + join(parts, ',') + '],"errors":' + stringify(errors) + ',"undef":[' + join(undef, ',') + ']}';
+    const fail = (i, text) => { errors[errors.length] = [i, text]; };
+    const capped = 'its result passes the cap on the output of one batch (settings.sandbox.maxOutputMb: ' + capMb + ')';
+    return {
+      arity: fn.length,
+      load(json) {
+        calls = parse(json);
+        return calls.length;
+      },
+      run(from, budgetMs, bytesLeft) {
+        start = from;
+        parts = [];
+        errors = [];
+        undef = [];
+        at = from;
+        left = bytesLeft;
+        const t0 = now();
+        for (let i = from; i < calls.length; i++) {
+          if (i > from && now() - t0 > budgetMs) break;
+          at = i;
+          let text = 'null';
+          if (left <= 0) {
+            // the cap is reached: the rest of the batch fails without running
+            fail(i, capped);
+            parts[parts.length] = text;
+            continue;
+          }
+          let v;
+          let threw = false;
+          try {
+            v = apply(fn, undefined, calls[i]);
+          } catch (e) {
+            threw = true;
+            fail(i, message(e));
+          }
+          if (!threw) {
+            const kind = typeof v;
+            if (v !== null && kind === 'object' && typeof v.then === 'function') fail(i, 'user code must be synchronous: it returned a Promise');
+            else if (kind === 'function') fail(i, 'returned a function, which is not JSON');
+            else if (kind === 'symbol') fail(i, 'returned a Symbol, which is not JSON');
+            else if (kind === 'bigint') fail(i, 'returned a BigInt, which is not JSON');
+            else if (v === undefined) undef[undef.length] = i;
+            else {
+              let t;
+              try {
+                t = stringify(v);
+              } catch (e) {
+                fail(i, 'its result is not JSON: ' + message(e));
+              }
+              if (t !== undefined) {
+                if (t.length > left) {
+                  fail(i, capped);
+                  left = 0;
+                } else {
+                  left -= t.length;
+                  text = t;
+                }
+              }
+            }
+          }
+          parts[parts.length] = text;
+        }
+        return reply();
+      },
+      // after a runaway call: the results done before it, and which call ran away
+      salvage: reply,
+      running() {
+        return at;
+      },
+    };
+  };
+})()
+`;
+
+export type CallResult = { ok: true; value: unknown } | { ok: false; error: string };
+
+/** one run's results from `start`: values by position, errors and undefined results by call index */
+interface RunnerReply {
+  n: number;
+  start: number;
+  values: unknown[];
+  errors: [number, string][];
+  undef: number[];
+}
+
+const HEADER = /^\{"n":(\d+),"start":(\d+),"left":(-?\d+),/;
+
+/** how many results a reply holds and how much of the output cap is left, read from its head (undefined: not a reply) */
+export function replyHead(reply: string): { n: number; left: number } | undefined {
+  const m = HEADER.exec(reply.slice(0, 80));
+  return m ? { n: Number(m[1]), left: Number(m[3]) } : undefined;
+}
+
+/** the results of a reply text, one per call from its start */
+export function decodeReply(text: string): CallResult[] {
+  const reply = JSON.parse(text) as RunnerReply;
+  const out: CallResult[] = new Array(reply.values.length);
+  for (let i = 0; i < reply.values.length; i++) out[i] = { ok: true, value: reply.values[i] };
+  for (const i of reply.undef) out[i - reply.start] = { ok: true, value: undefined };
+  for (const [i, error] of reply.errors) out[i - reply.start] = { ok: false, error: String(error) };
+  return out;
+}

@@ -1,0 +1,53 @@
+/**
+ * A sandbox worker process (forked by the pool in pool.ts): hosts the isolates of the user functions
+ * the host compiles in it and answers their calls. It exits when the host goes (the IPC channel
+ * closes), so a worker never outlives its host.
+ */
+import { IsolatedFunction } from './isolate-function.js';
+import { UserCodeError, type FromWorker, type ToWorker } from './protocol.js';
+
+if (!process.send) throw new Error('the sandbox worker must be started by the sandbox pool (child_process.fork)');
+
+const functions = new Map<number, Promise<IsolatedFunction>>();
+const send = (m: FromWorker) => process.send!(m);
+let aliveSent = 0;
+const alive = () => {
+  // at most a few signs per second: the host only needs to know the worker still answers
+  const now = Date.now();
+  if (now - aliveSent < 200) return;
+  aliveSent = now;
+  send({ t: 'alive' });
+};
+
+process.on('disconnect', () => process.exit(0));
+
+process.on('message', (m: ToWorker) => {
+  if (m.t === 'compile') {
+    const fn = new IsolatedFunction(m.code, m.options, alive);
+    const ready = fn.init().then(() => fn);
+    functions.set(m.fn, ready);
+    ready.then(
+      () => send({ t: 'compiled', fn: m.fn, arity: fn.arity }),
+      (err: Error) => {
+        functions.delete(m.fn);
+        send({ t: 'compile-error', fn: m.fn, message: err.message, user: err instanceof UserCodeError });
+      },
+    );
+  } else if (m.t === 'call') {
+    const ready = functions.get(m.fn);
+    if (!ready) {
+      send({ t: 'call-error', id: m.id, message: `function ${m.fn} is not compiled in this worker` });
+      return;
+    }
+    ready
+      .then((fn) => fn.callBatch(m.json, m.count, m.bytes))
+      .then(
+        (segments) => send({ t: 'result', id: m.id, segments }),
+        (err: Error) => send({ t: 'call-error', id: m.id, message: err.message }),
+      );
+  } else if (m.t === 'dispose') {
+    const ready = functions.get(m.fn);
+    functions.delete(m.fn);
+    ready?.then((fn) => fn.dispose(), () => undefined);
+  }
+});
