@@ -14,7 +14,9 @@ export async function fuzz<T>(property: fc.IAsyncPropertyWithHooks<T> | fc.IAsyn
     await fc.assert(property, { numRuns, seed: FUZZ_SEED, endOnFailure: true });
   } catch (err) {
     // fast-check quotes the whole counterexample, megabytes of it for a deep or huge body: keep the start
-    const message = err instanceof Error ? err.message : String(err);
+    // the failed check's own message first: the counterexample after it may be megabytes long
+    const cause = err instanceof Error && err.cause instanceof Error ? `${err.cause.message.slice(0, 2000)}\n` : '';
+    const message = cause + (err instanceof Error ? err.message : String(err));
     const short = message.length > 4000 ? `${message.slice(0, 3000)}\n… (${message.length} characters) …\n${message.slice(-1000)}` : message;
     throw new Error(`fuzz failed with seed ${FUZZ_SEED} (replay: SLUICE_FUZZ_SEED=${FUZZ_SEED})\n${short}`);
   }

@@ -16,6 +16,7 @@ import { createSluiceServer, type SluiceServer } from '../../server/server.js';
 import { stdoutLog } from '../../server/log.js';
 import { ControlStore } from '../../server/store/control-store.js';
 import { tempDir } from '../helpers/node-harness.js';
+import { adminKey, type Credential } from '../helpers/auth.js';
 import { aliasYaml, deepJsonText, flowDocument, flowText, fuzz, nanText, oddName, STACK_TRACE, taggedYaml } from '../helpers/fuzz-inputs.js';
 
 let server: SluiceServer;
@@ -24,16 +25,20 @@ let store: ControlStore;
 let checkpoints: SqliteCheckpointStore;
 const logged: string[] = [];
 
+let admin: Credential;
+
 interface Call {
   method: string;
   path: string;
   body?: string;
   contentType?: string;
+  /** sent as they are, without the admin's API key (the sign-in fuzz) */
+  anonymous?: Record<string, string>;
 }
 
-/** the one way these tests reach the server (switch to authenticated calls here) */
-async function api({ method, path, body, contentType }: Call): Promise<{ status: number; text: string }> {
-  const headers: Record<string, string> = {};
+/** the one way these tests reach the server: as an admin with an API key (bearer keys need no CSRF token) */
+async function api({ method, path, body, contentType, anonymous }: Call): Promise<{ status: number; text: string }> {
+  const headers: Record<string, string> = { ...(anonymous ?? admin.headers) };
   if (contentType !== undefined) headers['content-type'] = contentType;
   const res = await fetch(`${base}${path}`, { method, headers, body, signal: AbortSignal.timeout(30_000) });
   return { status: res.status, text: await res.text() };
@@ -52,10 +57,19 @@ const validFlow = (dir: string) => ({
 const startDir = process.cwd();
 let dir: string;
 
-/** the flow and connection the fuzz aims at, put back when a generated DELETE removed them */
-function reseed() {
+/** the user and API key the fuzz of the auth routes aims at (never the admin whose key the fuzz uses) */
+const VICTIM = 'victim';
+const VICTIM_PASSWORD = 'victim-password-1';
+let victimKeyId = '';
+
+/** the flow, connection, user and key the fuzz aims at, put back when a generated DELETE removed them */
+async function reseed() {
   if (!store.getFlow('f1')) store.createFlow('f1', (v) => ({ ...validFlow(dir), version: v }));
   if (!store.getConnection('c1')) store.createConnection('c1', 'sqlite', { path: join(dir, 'c1.db') });
+  const auth = server.context.auth;
+  if (!auth.store.getUser(VICTIM)) await auth.createUser(VICTIM, 'editor', VICTIM_PASSWORD);
+  const key = auth.store.getKey(victimKeyId);
+  if (!key || key.revokedAt !== null) victimKeyId = auth.createKey(auth.store.getUser(VICTIM)!, 'viewer', 'fuzz').id;
 }
 
 beforeAll(async () => {
@@ -71,8 +85,11 @@ beforeAll(async () => {
     log: stdoutLog((l) => logged.push(l)),
     cwd: dir,
     env: {},
+    // the fuzz sends more than the 1,200 requests a minute one principal may; the sign-in limit stays as it is
+    authLimits: { requestsPerMinute: 1_000_000 },
   });
   base = `http://127.0.0.1:${(await server.listen(0, '127.0.0.1')).port}`;
+  admin = await adminKey(server);
   expect((await api({ method: 'POST', path: '/api/flows', body: JSON.stringify(validFlow(dir)), contentType: 'application/json' })).status).toBe(201);
   const conn = { name: 'c1', type: 'sqlite', config: { path: join(dir, 'c1.db') } };
   expect((await api({ method: 'POST', path: '/api/connections', body: JSON.stringify(conn), contentType: 'application/json' })).status).toBe(201);
@@ -106,6 +123,51 @@ const route = fc.oneof(
   connId.map((i) => ({ method: 'DELETE', path: `/api/connections/${seg(i)}` })),
   connId.map((i) => ({ method: 'POST', path: `/api/connections/${seg(i)}/test` })),
 );
+
+/** placeholders the property fills in at request time (the victim's key id changes when a fuzzed DELETE revokes it) */
+const KEY_ID = '{victim-key}';
+const fill = (path: string) => path.replace(encodeURIComponent(KEY_ID), victimKeyId).replace(KEY_ID, victimKeyId);
+/** users and keys: mostly the victim's, never the admin (whose key the fuzz itself uses) */
+const userId = someId(VICTIM).filter((n) => n !== 'admin');
+const keyId = fc.oneof({ weight: 3, arbitrary: fc.constant(KEY_ID) }, { weight: 2, arbitrary: oddName.filter((s) => s.length > 0 && s.length < 4000) });
+
+/** the write routes of auth (server/API.md, "Authentication"): sessions, users, API keys */
+const authRoute = fc.oneof(
+  fc.constant({ method: 'POST', path: '/api/auth/signin' }),
+  fc.constant({ method: 'POST', path: '/api/auth/setup' }),
+  fc.constant({ method: 'POST', path: '/api/auth/signout' }),
+  fc.constant({ method: 'POST', path: '/api/auth/password' }),
+  fc.constant({ method: 'POST', path: '/api/users' }),
+  userId.map((n) => ({ method: 'PUT', path: `/api/users/${seg(n)}` })),
+  userId.map((n) => ({ method: 'DELETE', path: `/api/users/${seg(n)}` })),
+  fc.constant({ method: 'POST', path: '/api/api-keys' }),
+  keyId.map((i) => ({ method: 'DELETE', path: `/api/api-keys/${seg(i)}` })),
+);
+
+const roleValue = fc.oneof(fc.constantFrom('viewer', 'editor', 'admin', 'root', 'Admin', ''), oddName, fc.jsonValue({ maxDepth: 1 }));
+const passwordValue = fc.oneof(
+  fc.constantFrom(VICTIM_PASSWORD, 'short', 'long-enough-password', ''),
+  fc.string({ maxLength: 40 }),
+  fc.integer({ min: 1000, max: 2_000_000 }).map((n) => 'p'.repeat(n)),
+  fc.jsonValue({ maxDepth: 2 }),
+);
+const userValue = fc.oneof(fc.constantFrom(VICTIM, 'admin', 'nobody', 'new.user@x', 'u'.repeat(64), 'u'.repeat(65)), oddName, fc.jsonValue({ maxDepth: 1 }));
+/** bodies shaped like the auth routes' (sign-in, setup, password, users, keys), with odd values */
+const authBody: fc.Arbitrary<string | undefined> = fc
+  .oneof(
+    fc.record({ user: userValue, password: passwordValue }, { requiredKeys: [] }),
+    fc.record({ token: fc.oneof(fc.string({ maxLength: 64 }), oddName), user: userValue, password: passwordValue }, { requiredKeys: [] }),
+    fc.record({ current: passwordValue, password: passwordValue }, { requiredKeys: [] }),
+    fc.record({ name: userValue, role: roleValue, password: passwordValue }, { requiredKeys: [] }),
+    fc.record({ role: roleValue, password: passwordValue }, { requiredKeys: [] }),
+    fc.record({ user: userValue, role: roleValue, label: fc.oneof(fc.string({ maxLength: 40 }), oddName, fc.jsonValue({ maxDepth: 1 })) }, { requiredKeys: [] }),
+    fc.record({ name: userValue, role: roleValue, password: passwordValue, extra: fc.jsonValue({ maxDepth: 2 }) }),
+    // well-formed, so that signing in, creating users and keys get past validation too
+    fc.record({ user: fc.constantFrom(VICTIM, 'admin', 'nobody'), password: fc.oneof(fc.constant(VICTIM_PASSWORD), fc.string({ maxLength: 30 })) }),
+    fc.record({ name: fc.stringMatching(/^[a-z][a-z0-9._-]{0,20}$/), role: fc.constantFrom('viewer', 'editor', 'admin'), password: fc.constant('long-enough-password') }),
+    fc.record({ user: fc.constantFrom(VICTIM, 'admin'), role: fc.constantFrom('viewer', 'editor'), label: fc.string({ maxLength: 20 }) }, { requiredKeys: [] }),
+  )
+  .map((v) => JSON.stringify(v));
 
 const json = (v: unknown) => JSON.stringify(v);
 /** bodies: arbitrary JSON, flow documents, wrapped texts, route-shaped objects with odd values, deep nesting, YAML */
@@ -148,6 +210,12 @@ const contentType = fc.oneof(
       '',
     ),
   },
+);
+
+/** a request of the fuzz: the flow and connection routes with any body, or the auth routes, mostly with bodies of their shape */
+const call = fc.oneof(
+  { weight: 2, arbitrary: fc.tuple(route, body) },
+  { weight: 1, arbitrary: fc.tuple(authRoute, fc.oneof({ weight: 3, arbitrary: authBody }, { weight: 2, arbitrary: body })) },
 );
 
 const post = (path: string, body: unknown, contentType = 'application/json') =>
@@ -287,28 +355,95 @@ describe('depth, aliases, tags, keys, numbers, sizes: 400 with one line (413 whe
   });
 });
 
-it('1,000 generated bodies on every write route: no 5xx, no stack trace, the server alive', async () => {
+/** the checks every fuzzed answer passes: no 5xx, no stack trace, a JSON `{ error }` of one line */
+function checkAnswer(res: { status: number; text: string }, where: string) {
+  expect(res.status, where).toBeLessThan(500);
+  expect(res.text, where).not.toMatch(STACK_TRACE);
+  if (res.status >= 400 && res.text) {
+    const err = JSON.parse(res.text) as { error?: unknown };
+    expect(typeof err.error, where).toBe('string');
+    expect(err.error as string, where).not.toMatch(/\n/);
+  }
+}
+
+/** header values as a client may send them (fetch takes only ASCII without control characters) */
+const headerText = fc.oneof(fc.constantFrom('', ' ', '%', '%E0%A4%A', 'null', '""', ';;;', '='), fc.stringMatching(/^[ -~]{0,60}$/), fc.integer({ min: 200, max: 8000 }).map((n) => 'h'.repeat(n)));
+/** sometimes one of `values`, mostly left out (so that most requests get past the cross-site checks to the route) */
+const sometimes = (values: fc.Arbitrary<string>) => fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: values });
+const anonymousHeaders = fc
+  .record({
+    cookie: sometimes(fc.oneof(headerText, headerText.map((v) => `sluice_session=${v}`), headerText.map((v) => `a=b; sluice_session=${v}; sluice_session=x`))),
+    authorization: sometimes(fc.oneof(headerText, headerText.map((v) => `Bearer ${v}`), headerText.map((v) => `Bearer slk_${v}`), fc.constantFrom('Basic YWRtaW46eA==', 'Bearer', 'bearer  x'))),
+    origin: sometimes(fc.constantFrom('http://evil.example', 'null', 'https://127.0.0.1.evil.example:8443', 'http://127.0.0.1')),
+    'x-csrf-token': sometimes(headerText),
+  })
+  .map((h) => Object.fromEntries(Object.entries(h).filter(([, v]) => v !== undefined)) as Record<string, string>);
+/** without credentials: sign-in and setup (public), and routes that need a principal */
+const anonymousRoute = fc.oneof(
+  { weight: 6, arbitrary: fc.constant({ method: 'POST', path: '/api/auth/signin' }) },
+  { weight: 2, arbitrary: fc.constant({ method: 'POST', path: '/api/auth/setup' }) },
+  { weight: 3, arbitrary: fc.oneof(authRoute, route).filter((r) => !/\/auth\/(signin|setup)$/.test(r.path)) },
+);
+
+it('300 sign-ins and other calls without credentials: 400/401/403/415/429 or a session, never a 5xx; nothing protected answers', async () => {
   const seen = new Map<string, number>();
+  const t0 = Date.now();
   await fuzz(
-    fc.asyncProperty(route, body, contentType, async (r, b, ct) => {
-      reseed();
-      const res = await api({ ...r, body: b, contentType: ct });
+    fc.asyncProperty(anonymousRoute, fc.oneof({ weight: 3, arbitrary: authBody }, { weight: 1, arbitrary: body }), contentType, anonymousHeaders, async (r, b, ct, headers) => {
+      await reseed();
+      const path = fill(r.path);
+      const res = await api({ method: r.method, path, body: b, contentType: ct, anonymous: headers });
       seen.set(`${res.status}`, (seen.get(`${res.status}`) ?? 0) + 1);
-      const where = `${r.method} ${r.path.slice(0, 80)} (${ct}) ${String(b).slice(0, 120)} → ${res.status} ${res.text.slice(0, 300)}`;
-      expect(res.status, where).toBeLessThan(500);
-      expect(res.text, where).not.toMatch(STACK_TRACE);
-      if (res.status >= 400 && res.text) {
-        const err = JSON.parse(res.text) as { error?: unknown };
-        expect(typeof err.error, where).toBe('string');
-        expect(err.error as string, where).not.toMatch(/\n/);
-      }
+      const where = `${r.method} ${path.slice(0, 80)} (${ct}) ${JSON.stringify(headers).slice(0, 200)} ${String(b).slice(0, 120)} → ${res.status} ${res.text.slice(0, 300)}`;
+      checkAnswer(res, where);
+      const isPublic = /\/auth\/(signin|setup)$/.test(path);
+      if (!isPublic) expect([401, 403, 413, 415, 431], where).toContain(res.status);
+      else expect([200, 201, 400, 401, 403, 409, 413, 415, 429, 431], where).toContain(res.status);
+    }),
+    300,
+  );
+  const ms = Date.now() - t0;
+  expect((await api({ method: 'GET', path: '/api/health' })).status).toBe(200);
+  console.log(`anonymous fuzz: 300 requests in ${ms} ms, statuses ${JSON.stringify(Object.fromEntries(seen))}`);
+  expect(seen.get('401') ?? 0).toBeGreaterThan(0);
+  // and past the sign-in limit (10 failures per user and per address in 15 minutes): 429, never a 5xx
+  const wrong = () => api({ method: 'POST', path: '/api/auth/signin', body: json({ user: 'nobody', password: 'wrong-password' }), contentType: 'application/json', anonymous: {} });
+  const answers: number[] = [];
+  for (let i = 0; i < 11; i++) answers.push((await wrong()).status);
+  console.log(`sign-in failures after the fuzz: ${answers.join(' ')}`);
+  expect(answers.at(-1)).toBe(429);
+}, 180_000);
+
+it('1,000 generated bodies on every write route (auth, users and keys included), as an admin: no 5xx, no stack trace, the server alive', async () => {
+  const seen = new Map<string, number>();
+  const byRoute = new Map<string, Set<number>>();
+  const t0 = Date.now();
+  await fuzz(
+    fc.asyncProperty(call, contentType, async ([r, b], ct) => {
+      await reseed();
+      const path = fill(r.path);
+      const res = await api({ method: r.method, path, body: b, contentType: ct });
+      seen.set(`${res.status}`, (seen.get(`${res.status}`) ?? 0) + 1);
+      const family = `${r.method} ${path.replace(/^(\/api\/[a-z-]+(?:\/(?:signin|setup|signout|password|validate|import))?).*$/, '$1')}`;
+      if (!byRoute.has(family)) byRoute.set(family, new Set());
+      byRoute.get(family)!.add(res.status);
+      const where = `${r.method} ${path.slice(0, 80)} (${ct}) ${String(b).slice(0, 120)} → ${res.status} ${res.text.slice(0, 300)}`;
+      checkAnswer(res, where);
+      // the guard let every call in (a 401 comes only from a wrong sign-in)
+      if (!/\/auth\/signin$/.test(path)) expect(res.status, where).not.toBe(401);
+      // the fuzz must not lock itself out: the admin key still works, as an admin
+      expect(server.context.auth.authenticate(undefined, admin.headers.authorization, undefined, false)?.role, where).toBe('admin');
     }),
     1000,
   );
+  const ms = Date.now() - t0;
   expect(logged.filter((l) => /ERROR/.test(l))).toEqual([]);
   const health = await api({ method: 'GET', path: '/api/health' });
   expect(health.status).toBe(200);
-  // what the fuzz reached: not only 400s (a fuzz that never gets past validation proves little)
-  console.log(`fuzz statuses: ${JSON.stringify(Object.fromEntries(seen))}`);
+  // what the fuzz reached: not only 400s, and not 401/403 (a fuzz the guard turns away proves nothing)
+  console.log(`fuzz: 1000 requests in ${ms} ms, statuses ${JSON.stringify(Object.fromEntries(seen))}`);
+  console.log(`fuzz statuses by route: ${JSON.stringify(Object.fromEntries([...byRoute].map(([k, v]) => [k, [...v].sort()])))}`);
   expect([...seen.keys()].filter((s) => s.startsWith('2')).length).toBeGreaterThan(0);
-}, 120_000);
+  // the auth routes got past their checks too: a user and a key were made
+  for (const family of ['POST /api/users', 'POST /api/api-keys']) expect([...(byRoute.get(family) ?? [])], family).toContain(201);
+}, 300_000);
