@@ -39,11 +39,8 @@ async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): P
 
 const where = (file: string, out: string) => `seed ${FUZZ_SEED}, ${file}:\n${out.slice(0, 1500)}`;
 
-it('sluice validate on 300 generated flow files: exit 0 or 2, one stderr line per bad file, no stack trace', async () => {
-  const dir = tempDir();
-  const files = writeFiles(dir);
-  const batches = Array.from({ length: BATCHES }, (_, b) => files.filter((_, i) => i % BATCHES === b));
-  const results = await Promise.all(batches.map((batch) => runCli(['validate', ...batch], { cwd: dir })));
+/** a `sluice validate` of many files: exit 0 or 2, no stack trace, each file either "valid" on stdout or one stderr line */
+function checkValidateRuns(batches: string[][], results: { code: number | null; stdout: string; stderr: string }[]) {
   const valid = new Set<string>();
   const invalid = new Set<string>();
   results.forEach((r, b) => {
@@ -61,6 +58,15 @@ it('sluice validate on 300 generated flow files: exit 0 or 2, one stderr line pe
     expect(errLines.length, where(`batch ${b}`, r.stderr)).toBe(batches[b].filter((f) => invalid.has(f)).length);
     expect(r.code).toBe(batches[b].some((f) => invalid.has(f)) ? 2 : 0);
   });
+  return { valid, invalid };
+}
+
+it('sluice validate on 300 generated flow files: exit 0 or 2, one stderr line per bad file, no stack trace', async () => {
+  const dir = tempDir();
+  const files = writeFiles(dir);
+  const batches = Array.from({ length: BATCHES }, (_, b) => files.filter((_, i) => i % BATCHES === b));
+  const results = await Promise.all(batches.map((batch) => runCli(['validate', ...batch], { cwd: dir })));
+  const { valid, invalid } = checkValidateRuns(batches, results);
   // the generators reach both sides
   expect(valid.size).toBeGreaterThan(0);
   expect(invalid.size).toBeGreaterThan(100);
@@ -83,4 +89,40 @@ it('sluice validate on 300 generated flow files: exit 0 or 2, one stderr line pe
     expect(r.stderr.trim().split('\n'), where(file, out)).toHaveLength(1);
     expect(out, where(file, out)).not.toMatch(STACK_TRACE);
   });
+}, 60_000);
+
+it('sluice validate --files --env-allow --env-prefix: the same files and policy refusals, exit 2 with one line per bad file', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  const files = writeFiles(root);
+  // what the policy refuses: a path outside the root, an env name not allowed, any env inside code
+  const refused = {
+    outside: { nodes: [{ id: 'gen', type: 'core.generate', config: { dataset: 'counter' } }, { id: 'out', type: 'file.sink', config: { path: '/etc/sluice-out.jsonl' } }], edges: [{ from: 'gen', to: 'out' }] },
+    escape: { nodes: [{ id: 'src', type: 'file.source', config: { path: '../../secret.jsonl' } }, { id: 'out', type: 'file.sink', config: { path: 'o.jsonl' } }], edges: [{ from: 'src', to: 'out' }] },
+    env: { nodes: [{ id: 'gen', type: 'core.generate', config: { dataset: 'counter' } }, { id: 'out', type: 'file.sink', config: { path: '${env:HOME}/o.jsonl' } }], edges: [{ from: 'gen', to: 'out' }] },
+    code: { nodes: [{ id: 'gen', type: 'core.generate', config: { dataset: 'counter' } }, { id: 'm', type: 'core.map', config: { code: '(v) => ({ ...v, k: "${env:APP_KEY}" })' } }], edges: [{ from: 'gen', to: 'm' }] },
+  };
+  const policyFiles = Object.entries(refused).map(([name, doc]) => {
+    const file = join(root, `refused-${name}.json`);
+    writeFileSync(file, JSON.stringify({ apiVersion: 'sluice/v1', name, ...doc }));
+    return file;
+  });
+  const flags = ['--files', root, '--env-allow', 'SLUICE_FLOW_X', '--env-prefix', 'APP_'];
+  const all = [...files, ...policyFiles];
+  const batches = [all.filter((_, i) => i % 2 === 0), all.filter((_, i) => i % 2 === 1)];
+  const results = await Promise.all(batches.map((batch) => runCli(['validate', ...flags, ...batch], { cwd: dir, env: { APP_KEY: 'k', HOME: '/root' } })));
+  const { valid, invalid } = checkValidateRuns(batches, results);
+  expect(valid.size).toBeGreaterThan(0);
+  for (const file of policyFiles) expect(invalid.has(file), file).toBe(true);
+  // one file per process: exit 2 and the one line names the refusal
+  const messages = { outside: /outside the allowed file roots/, escape: /outside the allowed file roots/, env: /environment variable HOME is not allowed/, code: /cannot be used in code/ };
+  for (const [i, [name, message]] of Object.entries(messages).entries()) {
+    const r = await runCli(['validate', ...flags, policyFiles[i]], { cwd: dir, env: { APP_KEY: 'k', HOME: '/root' } });
+    const out = `${r.stdout}\n${r.stderr}`;
+    expect(r.code, where(name, out)).toBe(2);
+    expect(r.stderr.trim().split('\n'), where(name, out)).toHaveLength(1);
+    expect(r.stderr, where(name, out)).toMatch(message);
+    expect(out, where(name, out)).not.toMatch(STACK_TRACE);
+  }
 }, 60_000);

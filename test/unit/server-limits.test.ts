@@ -355,6 +355,15 @@ describe('depth, aliases, tags, keys, numbers, sizes: 400 with one line (413 whe
   });
 });
 
+it('a session cookie that is not well-formed percent-encoding (%, %E0): 401 on a protected route, 401 on sign-out, never a 500', async () => {
+  for (const cookie of ['sluice_session=%', 'sluice_session=%E0%A4%A', 'a=%zz; sluice_session=%']) {
+    const flows = await api({ method: 'GET', path: '/api/flows', anonymous: { cookie } });
+    expect(flows.status, cookie).toBe(401);
+    const out = await api({ method: 'POST', path: '/api/auth/signout', body: '{}', contentType: 'application/json', anonymous: { cookie } });
+    expect(out.status, cookie).toBe(401);
+  }
+});
+
 /** the checks every fuzzed answer passes: no 5xx, no stack trace, a JSON `{ error }` of one line */
 function checkAnswer(res: { status: number; text: string }, where: string) {
   expect(res.status, where).toBeLessThan(500);
