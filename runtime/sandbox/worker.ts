@@ -3,11 +3,15 @@
  * the host compiles in it and answers their calls. It exits when the host goes (the IPC channel
  * closes), so a worker never outlives its host.
  */
+// first: memory.ts takes V8's gc() before any isolate exists (see there)
+import { ExternalMemoryWatch } from '../executor/memory.js';
 import { IsolatedFunction } from './isolate-function.js';
 import { UserCodeError, type FromWorker, type ToWorker } from './protocol.js';
 
 if (!process.send) throw new Error('the sandbox worker must be started by the sandbox pool (child_process.fork)');
 
+// each call's results leave the isolate as an external string that only a full GC frees (memory.ts)
+const memory = new ExternalMemoryWatch(16 * 1024 * 1024);
 const functions = new Map<number, Promise<IsolatedFunction>>();
 const send = (m: FromWorker) => process.send!(m);
 let aliveSent = 0;
@@ -42,7 +46,10 @@ process.on('message', (m: ToWorker) => {
     ready
       .then((fn) => fn.callBatch(m.json, m.count, m.bytes))
       .then(
-        (segments) => send({ t: 'result', id: m.id, segments }),
+        (segments) => {
+          send({ t: 'result', id: m.id, segments });
+          memory.check();
+        },
         (err: Error) => send({ t: 'call-error', id: m.id, message: err.message }),
       );
   } else if (m.t === 'dispose') {

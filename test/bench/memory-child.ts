@@ -1,17 +1,34 @@
 /**
  * One process, one flow, one figure: runs `core.generate` (orders, COUNT records) → TRANSFORM →
- * `sqlite.sink` and prints `{ status, ms, maxRssMiB }` as JSON on stdout. Peak RSS is a property of a
+ * `sqlite.sink` and prints `{ status, ms, maxRssMiB, withWorkersMiB }` as JSON on stdout (the second: this
+ * process and its sandbox workers together, sampled every 50 ms). Peak RSS is a property of a
  * whole process, so engine.rss-flat starts one of these per record count.
  *
  *   node dist/test/bench/memory-child.js COUNT [map|select] [externalMemoryStepMb]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRegistry } from '../../nodes/catalog.js';
 import { compileFlow } from '../../runtime/flow/compile.js';
 import { FlowRun } from '../../runtime/executor/flow-run.js';
 import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
+import { shutdownSandbox } from '../../runtime/sandbox/sandbox.js';
+
+/** RSS of a process and its children (Linux /proc), bytes; 0 where /proc cannot be read */
+function treeRssBytes(pid: number): number {
+  let total = 0;
+  try {
+    const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    total += rss ? Number(rss[1]) * 1024 : 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean)) total += treeRssBytes(Number(child));
+    }
+  } catch {
+    /* the process ended meanwhile */
+  }
+  return total;
+}
 
 const count = Number(process.argv[2]);
 const transform = process.argv[3] === 'select' ? 'select' : 'map';
@@ -43,9 +60,15 @@ const plan = compileFlow(
   createRegistry(),
   {},
 );
+// peak RSS of this process and its sandbox workers together, sampled (a child's peak is not in ours)
+let peakSum = 0;
+const sampler = setInterval(() => (peakSum = Math.max(peakSum, treeRssBytes(process.pid))), 50);
 const began = Date.now();
 const summary = await new FlowRun(plan, { store, externalMemoryStepMb: stepMb }).run();
 const ms = Date.now() - began;
+clearInterval(sampler);
+peakSum = Math.max(peakSum, treeRssBytes(process.pid));
+await shutdownSandbox();
 await store.close();
 rmSync(dir, { recursive: true, force: true });
-process.stdout.write(`${JSON.stringify({ status: summary.status, error: summary.error, ms, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);
+process.stdout.write(`${JSON.stringify({ status: summary.status, error: summary.error, ms, maxRssMiB: process.resourceUsage().maxRSS / 1024, withWorkersMiB: peakSum / 1024 / 1024 })}\n`);
