@@ -15,6 +15,8 @@ export const LIMITS = {
   stringLength: 1_000_000,
   /** bytes of a flow text or a request body */
   textBytes: 5 * 1024 * 1024,
+  /** lexical tokens of a YAML text (the largest flow, 1,000 nodes and 5,000 edges, takes about 200,000): bounds the parse time */
+  yamlTokens: 500_000,
   /** nodes and edges in one flow */
   nodes: 1000,
   edges: 5000,

@@ -47,6 +47,8 @@ function locator(doc: Document, counter: LineCounter) {
 
 /** thrown out of the parser when the text nests deeper than the composer can safely recurse */
 export class YamlTooDeep extends RangeError {}
+/** thrown out of the parser when the text holds more than any flow needs (parsing it would hold the CPU for seconds) */
+export class YamlTooLarge extends Error {}
 
 /**
  * The YAML library's parseDocument, with its parser watched: the library composes a document by
@@ -60,9 +62,11 @@ export function parseYamlDocument(text: string, options: ParseOptions & Document
   const maxStack = LIMITS.depth * 4;
   function* tokens() {
     counter.addNewLine(0);
+    let count = 0;
     for (const lexeme of new Lexer().lex(text)) {
       yield* parser.next(lexeme);
       if (parser.stack.length > maxStack) throw new YamlTooDeep('nested too deeply');
+      if (++count > LIMITS.yamlTokens) throw new YamlTooLarge(`more than ${LIMITS.yamlTokens} tokens`);
     }
     yield* parser.end();
   }
@@ -83,6 +87,7 @@ const failure = (message: string, line?: number): ParseResult => ({ ok: false, i
 /** the YAML library's own limits, its call stack included, said as what the user can change */
 function yamlFailure(err: unknown, kind: string): string {
   const msg = err instanceof Error ? err.message : String(err);
+  if (err instanceof YamlTooLarge) return `YAML: the document is too large (${msg}; a flow of ${LIMITS.nodes} nodes and ${LIMITS.edges} edges needs about 200,000)`;
   if (err instanceof RangeError || /call stack/i.test(msg)) return `${kind}: nested more than ${LIMITS.depth} levels deep`;
   if (/alias count/i.test(msg)) return `${kind}: too many aliases (at most ${LIMITS.aliases} uses of *anchor in one document)`;
   return `${kind}: ${msg.split('\n')[0]}`;

@@ -52,6 +52,10 @@ describe('parse and validate never throw on hostile text', () => {
     expect(firstError('%YAML 1.1\n---\nx: !!binary aGVsbG8=\n')).toMatchObject({ path: 'x', message: /a Uint8Array is not plain data/ });
     expect(firstError('x: .inf\n')).toMatchObject({ path: 'x', message: /Infinity/ });
     expect(firstError('{"a": 1,\n "a": 2}')).toMatchObject({ message: 'JSON syntax error: Map keys must be unique', line: 2 });
+    // 5 MB of tiny YAML items: refused after 500,000 tokens, in about a second, not after a long parse
+    const t0 = Date.now();
+    expect(firstError('edges:\n' + '  - { from: a, to: b }\n'.repeat(220_000))?.message).toMatch(/^YAML: the document is too large \(more than 500000 tokens/);
+    expect(Date.now() - t0).toBeLessThan(10_000);
     const big = parseFlowText('#'.repeat(LIMITS.textBytes + 1));
     expect(big.ok ? undefined : big.issues[0].message).toMatch(/at most 5 MB/);
   });
