@@ -3,6 +3,7 @@
  * the CLI prints its one-line message and exits 2, the server answers 400. Anything else is a bug
  * or a failure at run time.
  */
+import { redactText } from './redact.js';
 export class UserError extends Error {
   override name = 'UserError';
   constructor(message: string, readonly hint?: string) {
@@ -53,7 +54,7 @@ export class NodeError extends Error {
   }
 }
 
+/** an error's message for a person: a password inside a URL the driver echoed is masked (`user:***@host`) */
 export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
+  return redactText(err instanceof Error ? err.message : String(err));
 }

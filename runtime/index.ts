@@ -20,6 +20,8 @@ export type {
 export type { Op, RecordMeta, SluiceRecord, Value } from './records.js';
 export { OPS, rowOf } from './records.js';
 export { ConfigError, NodeError, UserError, errorMessage } from './errors.js';
+export { secret, urlWithPassword, secretFieldsOf, type SecretFields } from './secrets.js';
+export { redactText, redactUrl } from './redact.js';
 export type { CallResult, UserFunction } from './sandbox/sandbox.js';
 export { shutdownSandbox } from './sandbox/sandbox.js';
 export { sleep } from './executor/queue.js';

@@ -6,7 +6,7 @@
 import type { z } from 'zod';
 import type { SluiceRecord } from './records.js';
 import type { FlowSettings } from './flow/schema.js';
-import type { CompileOptions, UserFunction } from './sandbox/sandbox.js';
+import type { CompileOptions, UserFunction } from './sandbox/protocol.js';
 import type { FileAccess } from './host-policy.js';
 
 export type Category = 'source' | 'transform' | 'aggregate' | 'denormalize' | 'sink';
@@ -193,7 +193,7 @@ export interface ConnectorType {
   title: string;
   /** URL schemes that name it (`postgres`, `postgresql`): `sluice test-connection URL` picks the connector by them (none: no URL form) */
   schemes: string[];
-  /** the entry's fields (file paths marked `.meta({ file })`, checked against the host's file policy); secrets (`password`) are write-only in the server */
+  /** the entry's fields (file paths marked `.meta({ file })`, checked against the host's file policy); secret ones declared with `secret()` / `urlWithPassword()` (runtime/secrets.ts): write-only and encrypted in the server */
   entrySchema: z.ZodType;
   /** never throws for a connection problem: `ok: false` with the error and a hint */
   test(config: Record<string, unknown>, options: { files: FileAccess; timeoutMs?: number }): Promise<ConnectionTestResult>;

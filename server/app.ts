@@ -54,6 +54,6 @@ export function createApp(ctx: AppContext, opts: AppOptions): Express {
   app.use('/api', runtimeRoutes(ctx));
   app.use('/api', apiNotFound);
   app.use(editorRoutes(ctx.editorDir));
-  app.use(errorHandler(ctx.log));
+  app.use(errorHandler(ctx.log, ctx.redact));
   return app;
 }

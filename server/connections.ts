@@ -1,79 +1,96 @@
 /**
- * Connection secrets are write-only: a response replaces each secret field with `has<Field>: true`, and
- * a save that leaves a secret out keeps the stored one. Connection tests are the connectors' own
+ * Connection secrets are write-only: a response replaces each secret field (as the connector's schema
+ * declares them, runtime/secrets.ts) with `has<Field>: true` and masks a URL's password, and a save that
+ * leaves a secret out keeps the stored one. Connection tests are the connectors' own
  * (the registry's ConnectorType.test, nodes/connectors.ts), run here with a time limit.
  */
-import { errorMessage } from '../runtime/errors.js';
+import { z } from 'zod';
+import { UserError, errorMessage } from '../runtime/errors.js';
 import { LIMITS } from '../runtime/flow/limits.js';
 import { fileAccess, type FilePolicy } from '../runtime/files.js';
+import { MASK, rawUrlPassword, redactUrl, withUrlPassword } from '../runtime/redact.js';
+import { getPath, isPlainObject, secretFieldsOf, setPath, type SecretFields } from '../runtime/secrets.js';
 import type { ConnectionTestResult } from '../runtime/node-api.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import type { StoredConnection } from './store/control-store.js';
 
-/** fields that are secret in every connection type (case-insensitive; also as a suffix: `clientSecret`, `sslPassword`) */
-export const SECRET_FIELDS = ['password', 'secret', 'token', 'apiKey', 'key', 'privateKey'] as const;
-const SECRET_SUFFIXES = ['password', 'secret', 'token', 'apikey', 'privatekey'];
-
-/** type → extra field names that type marks secret */
-export type SecretFieldsByType = Record<string, readonly string[]>;
-
-export function isSecretField(field: string, typeSecrets: readonly string[] = []): boolean {
-  const f = field.toLowerCase();
-  if (typeSecrets.some((s) => s.toLowerCase() === f)) return true;
-  if (SECRET_FIELDS.some((s) => s.toLowerCase() === f)) return true;
-  return SECRET_SUFFIXES.some((s) => f.endsWith(s));
+/** the secret fields a connection type declares in its connector's schema (none for an unknown type) */
+export function secretFieldsOfType(registry: NodeRegistry, type: string): SecretFields {
+  const connector = registry.connector(type);
+  return connector ? secretFieldsOf(connector.entrySchema) : { paths: [], urlPaths: [] };
 }
 
-/** `password` → `hasPassword` */
-export function flagName(field: string): string {
-  return `has${field.charAt(0).toUpperCase()}${field.slice(1)}`;
+/** `password` → `hasPassword`; `tls.passphrase` → `tls.hasPassphrase` */
+export function flagPath(path: string): string {
+  const i = path.lastIndexOf('.');
+  const field = path.slice(i + 1);
+  return `${path.slice(0, i + 1)}has${field.charAt(0).toUpperCase()}${field.slice(1)}`;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-/** the config as responses show it: every secret replaced by its `has<Field>: true` flag (nested objects too) */
-export function redact(config: Record<string, unknown>, typeSecrets: readonly string[] = []): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(config)) {
-    if (isSecretField(k, typeSecrets)) {
-      if (v !== undefined && v !== null && v !== '') out[flagName(k)] = true;
-    } else out[k] = isObject(v) ? redact(v, typeSecrets) : v;
+/**
+ * The config as responses show it: each declared secret replaced by its `has<Field>: true` flag (in
+ * nested objects too), and the password of each URL field masked (`postgres://user:***@host/db`).
+ */
+export function redact(config: Record<string, unknown>, fields: SecretFields): Record<string, unknown> {
+  let out = config;
+  for (const p of fields.paths) {
+    const v = getPath(out, p);
+    if (v === undefined) continue;
+    out = setPath(out, p, undefined);
+    if (v !== null && v !== '') out = setPath(out, flagPath(p), true);
+  }
+  for (const p of fields.urlPaths) {
+    const v = getPath(out, p);
+    if (typeof v === 'string') out = setPath(out, p, redactUrl(v));
   }
   return out;
 }
 
 /**
- * The config to store from an incoming one: a secret left out (or sent empty) keeps the stored value,
- * `null` removes it; `has<Field>` flags echoed back from a response are dropped.
+ * The config to store from an incoming one. A secret left out (or sent as "") keeps the stored value,
+ * `null` removes it; a nested secret is kept when its object (`tls`) is sent. `has<Field>` flags echoed
+ * back from a response are dropped. A URL sent back with its password masked (`user:***@`) keeps the
+ * stored password.
  */
-export function mergeSecrets(
-  incoming: Record<string, unknown>,
-  stored: Record<string, unknown> | undefined,
-  typeSecrets: readonly string[] = [],
-): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(incoming)) {
-    if (isFlag(k, typeSecrets)) continue; // checked first: `hasPassword` also ends like a secret
-    if (isSecretField(k, typeSecrets)) {
-      if (v === null) continue;
-      const value = v === '' ? stored?.[k] : v;
-      if (value !== undefined) out[k] = value;
-    } else {
-      const before = stored?.[k];
-      out[k] = isObject(v) ? mergeSecrets(v, isObject(before) ? before : undefined, typeSecrets) : v;
-    }
+export function mergeSecrets(incoming: Record<string, unknown>, stored: Record<string, unknown> | undefined, fields: SecretFields): Record<string, unknown> {
+  let out = incoming;
+  for (const p of fields.paths) {
+    if (getPath(out, flagPath(p)) !== undefined) out = setPath(out, flagPath(p), undefined);
+    const v = getPath(out, p);
+    const parent = p.includes('.') ? getPath(out, p.slice(0, p.lastIndexOf('.'))) : out;
+    const before = stored ? getPath(stored, p) : undefined;
+    if (v === null) out = setPath(out, p, undefined);
+    else if ((v === undefined || v === '') && isPlainObject(parent)) out = setPath(out, p, before);
   }
-  for (const [k, v] of Object.entries(stored ?? {})) {
-    if (isSecretField(k, typeSecrets) && !(k in incoming)) out[k] = v;
+  for (const p of fields.urlPaths) {
+    const v = getPath(out, p);
+    const before = stored ? getPath(stored, p) : undefined;
+    if (typeof v !== 'string' || rawUrlPassword(v) !== MASK) continue;
+    const kept = typeof before === 'string' ? rawUrlPassword(before) : undefined;
+    if (kept === undefined) {
+      throw new UserError(`${p}: the URL's password is ${MASK}, the mask a response shows, and no password is stored to keep: send the password`);
+    }
+    out = setPath(out, p, withUrlPassword(v, kept));
   }
   return out;
 }
 
-/** `hasPassword` is the flag of the secret `password` */
-function isFlag(key: string, typeSecrets: readonly string[]): boolean {
-  if (!/^has[A-Z]/.test(key)) return false;
-  const field = key.charAt(3).toLowerCase() + key.slice(4);
-  return isSecretField(field, typeSecrets);
+/**
+ * A connection's config checked against its connector's schema, as it will be stored (secrets merged
+ * in); a field the schema does not know is refused too. Issues as `config.<path>` details.
+ */
+export function connectionIssues(registry: NodeRegistry, type: string, config: Record<string, unknown>): { path: string; message: string }[] {
+  const connector = registry.connector(type);
+  if (!connector) return [];
+  const schema = connector.entrySchema instanceof z.ZodObject ? connector.entrySchema.strict() : connector.entrySchema;
+  const parsed = schema.safeParse({ ...config, type });
+  if (parsed.success) return [];
+  const where = (path: PropertyKey[]) => (path.length === 1 && path[0] === 'type' ? 'type' : ['config', ...path.map(String)].join('.'));
+  return parsed.error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ path: where([...i.path, k]), message: `unknown field: the ${type} connector has no ${JSON.stringify(k)}` }))
+      : [{ path: where(i.path), message: i.message }],
+  );
 }
 
 /**

@@ -3,7 +3,6 @@ import type { DeploymentManager } from '../runtime/deploy/manager.js';
 import type { HostPolicy } from '../runtime/host-policy.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import type { AuthService } from './auth/service.js';
-import type { SecretFieldsByType } from './connections.js';
 import type { DeployService } from './deployments.js';
 import type { ServerLog } from './log.js';
 import type { PreviewService } from './previews.js';
@@ -17,8 +16,6 @@ export interface AppContext {
   manager: DeploymentManager;
   deployments: DeployService;
   previews: PreviewService;
-  /** connection type → extra secret field names */
-  secretFields: SecretFieldsByType;
   /** what `${env:NAME}` in flows resolves against */
   env: Record<string, string | undefined>;
   /** what flows may reach: files inside the roots only, allowed env names only (server/policy.ts) */
@@ -26,6 +23,8 @@ export interface AppContext {
   /** relative paths in flows and connections resolve against it */
   cwd: string;
   log: ServerLog;
+  /** masks URL passwords and the stored secret values in a message (runtime/redact.ts) */
+  redact(text: string): string;
   /** Sluice's version, for /api/health */
   version: string;
   startedAt: number;

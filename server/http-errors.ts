@@ -9,6 +9,7 @@ import { DeploymentStateError } from '../runtime/deploy/manager.js';
 import { jsonSyntaxMessage } from '../runtime/flow/parse.js';
 import { DuplicateError, StaleVersionError } from './store/control-store.js';
 import type { ServerLog } from './log.js';
+import { redactText } from '../runtime/redact.js';
 
 export interface Detail {
   path: string;
@@ -51,12 +52,12 @@ interface BodyParserError extends Error {
   expose?: boolean;
 }
 
-export function errorHandler(log: ServerLog): ErrorRequestHandler {
+export function errorHandler(log: ServerLog, redact: (text: string) => string = redactText): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     if (res.headersSent) return next(err);
     const [status, body] = toResponse(err);
-    // one line, whatever a library put in its message
-    if (typeof body.error === 'string') body.error = body.error.replace(/\s*[\r\n]+\s*/g, ' ');
+    // secrets out, then one line, whatever a library put in its message
+    if (typeof body.error === 'string') body.error = redact(body.error).replace(/\s*[\r\n]+\s*/g, ' ');
     if (status >= 500) log.error(`${req.method} ${req.originalUrl}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     res.status(status).json(body);
   };

@@ -1,5 +1,6 @@
 /** The server's log: plain lines on stdout, `2025-01-31T12:00:00.000Z INFO message`. */
 import type { Logger } from '../runtime/index.js';
+import { redactText } from '../runtime/redact.js';
 
 export type ServerLog = Logger;
 
@@ -9,3 +10,9 @@ export function stdoutLog(write: (line: string) => void = (l) => process.stdout.
 }
 
 export const silentLog: ServerLog = { info() {}, warn() {}, error() {} };
+
+/** `log` with URL passwords and the `known()` secret values masked in every line */
+export function redactingLog(log: ServerLog, known: () => Iterable<string>): ServerLog {
+  const line = (level: keyof ServerLog) => (message: string) => log[level](redactText(message, known()));
+  return { info: line('info'), warn: line('warn'), error: line('error') };
+}

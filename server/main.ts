@@ -1,8 +1,8 @@
 /**
  * `sluice serve` (and `node dist/server/main.js`): the server with its data directory (`./data`:
- * sluice.db for flows and connections, sluice-state.db for positions), its file roots and env policy
- * (server/policy.ts), the demo flow on first start,
- * the built editor, and a graceful stop on SIGINT/SIGTERM (deployments finish their batches and commit).
+ * sluice.db for flows, connections and users, sluice-state.db for positions, secret.key unless
+ * SLUICE_SECRET_KEY is set), its file roots and env policy (server/policy.ts), the demo flow on first
+ * start, the built editor, and a graceful stop on SIGINT/SIGTERM (deployments finish their batches and commit).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -17,12 +17,15 @@ import { SqliteCheckpointStore } from '../runtime/state/sqlite-checkpoint-store.
 import { NAME_RE, passwordProblem, type AuthService } from './auth/service.js';
 import { canonicalDocument } from './flow-format.js';
 import { validateInput } from './flow-input.js';
-import { stdoutLog, type ServerLog } from './log.js';
+import { redactingLog, stdoutLog, type ServerLog } from './log.js';
 import { packageRoot } from './package-root.js';
 import { serverPolicy } from './policy.js';
 import { createSluiceServer } from './server.js';
 import type { HostPolicy } from '../runtime/host-policy.js';
-import { ControlStore } from './store/control-store.js';
+import type { ControlStore } from './store/control-store.js';
+import { STATE_DB, claimDataDir, restrictDataFiles } from './store/data-files.js';
+import { openControlStore } from './store/open-control-store.js';
+import { redactText } from '../runtime/redact.js';
 
 export interface ServeOptions {
   port: number;
@@ -66,14 +69,19 @@ async function seedAdmin(auth: AuthService, env: Record<string, string | undefin
   log.info(`made the admin ${name} from SLUICE_ADMIN_PASSWORD`);
 }
 
-export async function serve(opts: ServeOptions, log: ServerLog = stdoutLog()): Promise<void> {
+export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()): Promise<void> {
   const root = packageRoot();
   const dataDir = resolve(opts.data);
   const registry = createRegistry();
+  // first: it makes the data directory 0700 before anything else creates it
+  const store = openControlStore(dataDir, registry);
+  // every line printed from here on has URL passwords and the stored secrets masked
+  const log = redactingLog(baseLog, () => store.secretValues());
   const policy = serverPolicy({ dataDir: opts.data, files: opts.files, envAllow: opts.envAllow, envPrefixes: opts.envPrefix });
-  const store = new ControlStore(join(dataDir, 'sluice.db'));
-  const checkpoints = new SqliteCheckpointStore(join(dataDir, 'sluice-state.db'));
-  const manager = new DeploymentManager({ store: checkpoints, cwd: process.cwd(), log });
+  const checkpoints = new SqliteCheckpointStore(join(dataDir, STATE_DB));
+  restrictDataFiles(dataDir);
+  // flow log lines keep URL passwords and the stored secrets masked
+  const manager = new DeploymentManager({ store: checkpoints, cwd: process.cwd(), log, redact: (t) => redactText(t, store.secretValues()) });
   seedDemo(store, registry, policy, root, log);
   const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
   const trustProxy = process.env.SLUICE_TRUST_PROXY;
@@ -91,6 +99,7 @@ export async function serve(opts: ServeOptions, log: ServerLog = stdoutLog()): P
   await seedAdmin(server.context.auth, process.env, log);
 
   let stopping = false;
+  let release = () => {};
   const shutdown = (signal: string) => {
     if (stopping) {
       log.warn(`${signal} again: exiting now without waiting for deployments to commit`);
@@ -103,6 +112,7 @@ export async function serve(opts: ServeOptions, log: ServerLog = stdoutLog()): P
       .then(async () => {
         await checkpoints.close();
         store.close();
+        release();
         log.info('stopped');
         process.exit(0);
       })
@@ -115,6 +125,7 @@ export async function serve(opts: ServeOptions, log: ServerLog = stdoutLog()): P
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 
   const address = await server.listen(opts.port, opts.host);
+  release = claimDataDir(dataDir);
   log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (data in ${dataDir}; flows' files ${policy.files!.description})`);
   if (store.auth.countUsers() === 0) {
     const token = server.context.auth.issueSetupToken();
@@ -211,7 +222,7 @@ export async function cli(argv: string[]): Promise<void> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   cli(process.argv.slice(2)).catch((err) => {
-    process.stderr.write(`sluice serve: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(`sluice serve: internal error: ${redactText(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
     process.exit(1);
   });
 }

@@ -43,7 +43,7 @@ const MAX_LOG_LINES = 200;
 export class PreviewService extends EventEmitter<PreviewEvents> {
   private readonly running = new Map<string, { preview: Preview; done: Promise<PreviewResult> }>();
 
-  constructor(private readonly options: { cwd: string; maxConcurrent?: number }) {
+  constructor(private readonly options: { cwd: string; maxConcurrent?: number; /** masks secrets in the run's log lines */ redact?: (text: string) => string }) {
     super();
   }
 
@@ -54,7 +54,7 @@ export class PreviewService extends EventEmitter<PreviewEvents> {
     const target: PreviewTarget = { previewId: randomUUID(), flowId: req.flowId, socketId: req.socketId };
     const logs: PreviewLogLine[] = [];
     const line = (level: LogLevel) => (message: string) => {
-      if (logs.length < MAX_LOG_LINES) logs.push({ at: new Date().toISOString(), level, message });
+      if (logs.length < MAX_LOG_LINES) logs.push({ at: new Date().toISOString(), level, message: this.options.redact?.(message) ?? message });
     };
     const preview = new Preview(req.plan, {
       limit: req.limit,
@@ -62,6 +62,7 @@ export class PreviewService extends EventEmitter<PreviewEvents> {
       timeoutMs: req.timeoutMs,
       cwd: this.options.cwd,
       log: { info: line('info'), warn: line('warn'), error: line('error') },
+      redact: this.options.redact,
       onRecords: (batch) => this.emit('records', { ...target, ...batch }),
     });
     // started on the next turn, so the HTTP answer with the previewId is on its way before any event
@@ -73,7 +74,7 @@ export class PreviewService extends EventEmitter<PreviewEvents> {
         nodes: {},
         edges: [],
         durationMs: 0,
-        error: errorMessage(err),
+        error: this.options.redact?.(errorMessage(err)) ?? errorMessage(err),
         positions: {},
         deadLetters: 0,
       }))

@@ -12,13 +12,13 @@ import { DEFAULT_ENV_PREFIX } from '../runtime/flow/env.js';
 import type { HostPolicy } from '../runtime/host-policy.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { createApp } from './app.js';
+import { redactText } from '../runtime/redact.js';
 import { isLoopbackAddress, siteOf } from './auth/site.js';
 import { AuthService, DEFAULT_LIMITS, type AuthLimits } from './auth/service.js';
-import type { SecretFieldsByType } from './connections.js';
 import type { AppContext } from './context.js';
 import { DeployService } from './deployments.js';
 import { answerClientError } from './http-errors.js';
-import { silentLog, type ServerLog } from './log.js';
+import { redactingLog, silentLog, type ServerLog } from './log.js';
 import { PreviewService } from './previews.js';
 import { attachSockets, handshakeCheck } from './sockets.js';
 import type { ControlStore } from './store/control-store.js';
@@ -27,7 +27,6 @@ export interface ServerDeps {
   registry: NodeRegistry;
   store: ControlStore;
   manager: DeploymentManager;
-  secretFields?: SecretFieldsByType;
   /** default: process.env */
   env?: Record<string, string | undefined>;
   /** default: process.cwd() */
@@ -60,7 +59,9 @@ export interface SluiceServer {
 }
 
 export function createSluiceServer(deps: ServerDeps): SluiceServer {
-  const log = deps.log ?? silentLog;
+  // every line the server logs, and every error it answers, has the stored secrets (and URL passwords) masked
+  const known = () => deps.store.secretValues();
+  const log = redactingLog(deps.log ?? silentLog, known);
   const cwd = deps.cwd ?? process.cwd();
   const env = deps.env ?? process.env;
   const policy = deps.policy ?? { files: new FileRoots({ roots: [cwd] }), env: { prefixes: [DEFAULT_ENV_PREFIX], allow: [] } };
@@ -70,12 +71,12 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
     auth: new AuthService(deps.store.auth, { ...DEFAULT_LIMITS, ...deps.authLimits }),
     manager: deps.manager,
     deployments: new DeployService({ store: deps.store, manager: deps.manager, registry: deps.registry, env, policy, log }),
-    previews: new PreviewService({ cwd, maxConcurrent: deps.maxPreviews }),
-    secretFields: deps.secretFields ?? {},
+    previews: new PreviewService({ cwd, maxConcurrent: deps.maxPreviews, redact: (text) => redactText(text, known()) }),
     env,
     policy,
     cwd,
     log,
+    redact: (text) => redactText(text, known()),
     version: deps.version ?? '0.0.0',
     startedAt: Date.now(),
     editorDir: deps.editorDir,

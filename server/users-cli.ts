@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { hashPassword, randomToken } from './auth/crypto.js';
 import { AuthService, NAME_RE, passwordProblem } from './auth/service.js';
 import { ControlStore } from './store/control-store.js';
+import { CONTROL_DB, prepareDataDir, restrictDataFiles } from './store/data-files.js';
 import { ROLES, roleAtLeast, type Role } from './store/auth-store.js';
 
 class CliError extends Error {}
@@ -16,17 +17,24 @@ class CliError extends Error {}
 const roleOption = (what: string) => new Option('--role <role>', what).choices(ROLES as unknown as string[]);
 const dataOption = () => new Option('--data <dir>', 'data directory holding sluice.db').default('./data');
 
+/** the data directory's control store (users and password hashes live there): made 0700/0600 like the server's */
 function openStore(dir: string, mustExist: boolean): ControlStore {
-  const file = join(resolve(dir), 'sluice.db');
+  const file = join(resolve(dir), CONTROL_DB);
   if (mustExist && !existsSync(file)) throw new CliError(`no sluice.db in ${resolve(dir)} (start the server once, or pass --data DIR)`);
-  return new ControlStore(file);
+  prepareDataDir(resolve(dir));
+  const store = new ControlStore(file);
+  restrictDataFiles(resolve(dir));
+  return store;
 }
 
 function withStore<T>(dir: string, mustExist: boolean, fn: (store: ControlStore, auth: AuthService) => T | Promise<T>): Promise<T> {
   const store = openStore(dir, mustExist);
   return Promise.resolve()
     .then(() => fn(store, new AuthService(store.auth)))
-    .finally(() => store.close());
+    .finally(() => {
+      store.close();
+      restrictDataFiles(resolve(dir));
+    });
 }
 
 const actor = () => `cli:${userInfo().username}`;

@@ -6,6 +6,7 @@
  */
 import type { ErrorSchema, RJSFSchema, UiSchema } from '@rjsf/utils';
 import type { FlowIssue } from './api.js';
+import { SECRET_KEYWORD } from '../../runtime/secrets.js';
 
 type Props = Record<string, RJSFSchema>;
 const isSchema = (v: unknown): v is RJSFSchema => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -40,6 +41,8 @@ function uiFor(s: RJSFSchema): UiSchema {
     // a constant is the choice of a oneOf (mode: lookup), picked with the choice's select
     if (prop.const !== undefined) ui[name] = { 'ui:widget': 'hidden' };
     else if (isAnyValue(prop)) ui[name] = { 'ui:field': 'json' };
+    // a field the node type declares secret (runtime/secrets.ts) is typed into a password input
+    else if (prop[SECRET_KEYWORD] === true) ui[name] = { 'ui:widget': 'password' };
     else if (isCodeField(prop)) ui[name] = { 'ui:widget': 'code', 'ui:placeholder': exampleOf(prop.description) ?? '' };
     else if (isConnectionField(prop)) ui[name] = { 'ui:widget': 'connection' };
     else if (prop.type === 'array' && isSchema(prop.items)) {

@@ -12,7 +12,7 @@
  */
 import { MongoClient, MongoServerError, MongoServerSelectionError, type Document, type MongoClientOptions } from 'mongodb';
 import { z } from 'zod';
-import { connectionFieldsFor, oneConnectionFor, readPem, tlsSchema, type TlsConfig } from '../shared/connection-config.js';
+import { connectionFieldsFor, entryUrlField, oneConnectionFor, passwordField, readPem, tlsSchema, type TlsConfig } from '../shared/connection-config.js';
 import { ConfigError, NodeError, UserError, errorMessage, fileAccess, unconfinedFiles, type FileAccess } from '../../runtime/index.js';
 
 // ---- config fields ---------------------------------------------------------------------------------
@@ -44,11 +44,11 @@ export const oneConnection = oneConnectionFor('mongodb://host:27017/db');
 /** An entry of the flow's `connections:` map for MongoDB (other fields are ignored). */
 export const connectionEntrySchema = z.object({
   type: z.literal('mongodb').describe('mongodb'),
-  url: z.string().min(1).optional().describe('mongodb://user:password@host:27017/database?replicaSet=rs0; or the fields below'),
+  url: entryUrlField('mongodb://user:password@host:27017/database?replicaSet=rs0'),
   host: z.string().min(1).optional().describe('server host name or address (default 127.0.0.1)'),
   port: z.number().int().min(1).max(65535).optional().describe('server port (default 27017)'),
   user: z.string().min(1).optional().describe('user name'),
-  password: z.string().optional().describe('password'),
+  password: passwordField,
   database: z.string().min(1).optional().describe('default database'),
   authSource: z.string().min(1).optional().describe('database the user is defined in (default: admin)'),
   tls: tlsSchema.optional(),
@@ -176,6 +176,7 @@ function tlsOptions(nodeId: string, field: string, tls: TlsConfig, ctx: ResolveC
   if (cert) options.cert = cert;
   if (key) options.key = key;
   if (tls.servername) options.servername = tls.servername;
+  if (tls.passphrase) options.passphrase = tls.passphrase;
   if (tls.rejectUnauthorized === false) options.tlsAllowInvalidCertificates = true;
   return options;
 }

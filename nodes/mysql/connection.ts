@@ -16,7 +16,7 @@
 import mysql from 'mysql2/promise';
 import type { ConnectionOptions, Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { z } from 'zod';
-import { connectionFieldsFor, oneConnectionFor, readPem, tlsSchema, type TlsConfig } from '../shared/connection-config.js';
+import { connectionFieldsFor, entryUrlField, oneConnectionFor, passwordField, readPem, tlsSchema, type TlsConfig } from '../shared/connection-config.js';
 import { ConfigError, NodeError, UserError, errorMessage, fileAccess, unconfinedFiles, type FileAccess } from '../../runtime/index.js';
 
 // ---- config fields ---------------------------------------------------------------------------------
@@ -38,11 +38,11 @@ export const oneConnection = oneConnectionFor('mysql://user@host:3306/db');
 /** An entry of the flow's `connections:` map for MySQL / MariaDB (other fields are ignored). */
 export const connectionEntrySchema = z.object({
   type: z.enum(['mysql', 'mariadb']).describe('mysql (MySQL 8 or MariaDB)'),
-  url: z.string().min(1).optional().describe('mysql://user:password@host:3306/database; or the fields below'),
+  url: entryUrlField('mysql://user:password@host:3306/database'),
   host: z.string().min(1).optional().describe('server host name or address (default 127.0.0.1)'),
   port: z.number().int().min(1).max(65535).optional().describe('server port (default 3306)'),
   user: z.string().min(1).optional().describe('user name (default root)'),
-  password: z.string().optional().describe('password'),
+  password: passwordField,
   database: z.string().min(1).optional().describe('default database: tables named without one are looked up here'),
   tls: tlsSchema.optional(),
 });
@@ -177,6 +177,7 @@ function sslOptions(nodeId: string, field: string, tls: TlsConfig, ctx: ResolveC
     if (v !== undefined) ssl[name] = v;
   }
   if (tls.servername) ssl.servername = tls.servername;
+  if (tls.passphrase) ssl.passphrase = tls.passphrase;
   return ssl as ConnectionOptions['ssl'];
 }
 

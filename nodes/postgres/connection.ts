@@ -15,7 +15,7 @@
 import pg from 'pg';
 import type { ClientConfig, PoolConfig } from 'pg';
 import { z } from 'zod';
-import { connectionFieldsFor, oneConnectionFor, readPem, tlsSchema, type TlsConfig } from '../shared/connection-config.js';
+import { connectionFieldsFor, entryUrlField, oneConnectionFor, passwordField, readPem, tlsSchema, type TlsConfig } from '../shared/connection-config.js';
 import { ConfigError, NodeError, UserError, errorMessage, fileAccess, unconfinedFiles, type FileAccess } from '../../runtime/index.js';
 
 // ---- config fields ---------------------------------------------------------------------------------
@@ -37,11 +37,11 @@ export const oneConnection = oneConnectionFor('postgres://user@host:5432/db');
 /** An entry of the flow's `connections:` map for PostgreSQL (other fields are ignored). */
 export const connectionEntrySchema = z.object({
   type: z.enum(['postgres', 'postgresql']).describe('postgres'),
-  url: z.string().min(1).optional().describe('postgres://user:password@host:5432/database; or the fields below'),
+  url: entryUrlField('postgres://user:password@host:5432/database'),
   host: z.string().min(1).optional().describe('server host name, address or Unix socket directory (default 127.0.0.1)'),
   port: z.number().int().min(1).max(65535).optional().describe('server port (default 5432)'),
   user: z.string().min(1).optional().describe('user name (default postgres)'),
-  password: z.string().optional().describe('password'),
+  password: passwordField,
   database: z.string().min(1).optional().describe('database (default: the user name)'),
   tls: tlsSchema.optional(),
 });
@@ -185,6 +185,7 @@ function sslOptions(nodeId: string, field: string, tls: Partial<TlsConfig>, ctx:
     if (v !== undefined) ssl[name] = v;
   }
   if (tls.servername) ssl.servername = tls.servername;
+  if (tls.passphrase) ssl.passphrase = tls.passphrase;
   return ssl as ClientConfig['ssl'];
 }
 

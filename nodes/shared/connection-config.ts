@@ -5,13 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { CONNECTION_MARK, ConfigError, errorMessage, fileMark, type FileAccess } from '../../runtime/index.js';
+import { CONNECTION_MARK, ConfigError, errorMessage, fileMark, secret, urlWithPassword, type FileAccess } from '../../runtime/index.js';
 
 export const tlsSchema = z
   .object({
     ca: z.string().min(1).optional().describe('CA certificate(s) to trust: a PEM file path (relative to the working directory; in the server, inside its file roots) or the PEM text').meta(fileMark('pem')),
     cert: z.string().min(1).optional().describe('client certificate for mutual TLS: a PEM file path or the PEM text').meta(fileMark('pem')),
-    key: z.string().min(1).optional().describe('private key of the client certificate: a PEM file path or the PEM text').meta(fileMark('pem')),
+    key: secret(z.string().min(1).optional().describe('private key of the client certificate: a PEM file path or the PEM text').meta(fileMark('pem'))),
+    passphrase: secret(z.string().min(1).optional().describe('passphrase of an encrypted private key (`key`)')),
     rejectUnauthorized: z.boolean().default(true).describe('refuse a server whose certificate is not signed by a trusted CA (false only for testing)'),
     servername: z.string().min(1).optional().describe('host name to check the server certificate against, when it differs from the host connected to'),
   })
@@ -32,6 +33,14 @@ export function readPem(files: FileAccess, nodeId: string, field: string, v: str
   }
 }
 
+/** a connection entry's `url` field: `example` is the family's URL; its password is a declared secret */
+export function entryUrlField(example: string) {
+  return urlWithPassword(z.string().min(1).optional().describe(`${example}; or the fields below`));
+}
+
+/** a connection entry's `password` field: a declared secret */
+export const passwordField = secret(z.string().optional().describe('password'));
+
 /**
  * `connection`, `url` and `tls` for a family: `type` as in a connection entry (`postgres`), `urlExample`
  * a full URL with a password placeholder (`postgres://user:password@host:5432/database`).
@@ -44,7 +53,7 @@ export function connectionFieldsFor(type: string, urlExample: string) {
       .describe(`name of a connection in the flow's \`connections:\` map (type ${type}): keeps hosts and passwords out of the flow`)
       .meta(CONNECTION_MARK)
       .optional(),
-    url: z.string().min(1).optional().describe(`${urlExample} (use \${env:NAME} for secrets); instead of \`connection\``),
+    url: urlWithPassword(z.string().min(1).optional().describe(`${urlExample} (use \${env:NAME} for secrets); instead of \`connection\``)),
     tls: tlsSchema.optional(),
   };
 }

@@ -15,7 +15,9 @@ import { LIMITS } from '../flow/limits.js';
 import { hasErrors, validateFlowText, type ValidationResult } from '../flow/validate.js';
 import { FlowRun, type RunSummary } from '../executor/flow-run.js';
 import { InProcessLockService } from '../lock/lock.js';
-import type { ConnectionTestResult, Logger } from '../node-api.js';
+import type { ConnectionTestResult, ConnectorType, Logger } from '../node-api.js';
+import { redactText, redactUrl } from '../redact.js';
+import { secretFieldsOf, secretValues } from '../secrets.js';
 import type { NodeRegistry } from '../registry.js';
 import { SqliteCheckpointStore } from '../state/sqlite-checkpoint-store.js';
 import { shutdownSandbox } from '../sandbox/sandbox.js';
@@ -66,9 +68,9 @@ function cliPolicy(flags: PolicyFlags, stateFile?: string): HostPolicy | undefin
 }
 
 const stderrLog: Logger = {
-  info: (m) => process.stderr.write(`${m}\n`),
-  warn: (m) => process.stderr.write(`warning: ${m}\n`),
-  error: (m) => process.stderr.write(`error: ${m}\n`),
+  info: (m) => process.stderr.write(`${redactText(m)}\n`),
+  warn: (m) => process.stderr.write(`warning: ${redactText(m)}\n`),
+  error: (m) => process.stderr.write(`error: ${redactText(m)}\n`),
 };
 
 export async function main(argv: string[], registry: NodeRegistry): Promise<number> {
@@ -80,7 +82,8 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .addHelpText('after', '\nAlso:\n  sluice serve [--port N] [--host H] [--data DIR] [--files DIR] [--env-allow NAME]   the server and the browser editor (default http://localhost:8080)' +
         '\n  sluice users add|list|remove|passwd …            who may sign in (sluice users --help)' +
-        '\n  sluice api-keys create|list|revoke …            keys for scripts (sluice api-keys --help)');
+        '\n  sluice api-keys create|list|revoke …            keys for scripts (sluice api-keys --help)' +
+        '\n  sluice secrets rotate-key [--data DIR] [--new-key KEY]   re-encrypt the stored connection secrets under a new key');
 
   withPolicyFlags(program.command('run'))
     .description('run a flow until its sources end or it is stopped (Ctrl-C stops gracefully and commits)')
@@ -145,7 +148,7 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
 
 /** a user mistake as one line on stderr, whatever it holds */
 function userErrorLine(message: string): void {
-  process.stderr.write(`sluice: ${message.replace(/[\r\n]+/g, ' ')}\n`);
+  process.stderr.write(`sluice: ${redactText(message).replace(/[\r\n]+/g, ' ')}\n`);
 }
 
 /** every file checked, each problem listed on stdout; 2 when any file is invalid or unreadable, with one stderr line for each */
@@ -220,7 +223,7 @@ async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry
   if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   else printSummary(summary, Boolean(opts.preview));
   if (summary.status === 'failed') {
-    process.stderr.write(`sluice: ${summary.error}\n`);
+    process.stderr.write(`sluice: ${redactText(summary.error ?? '')}\n`);
     return summary.userError ? 2 : 1;
   }
   return 0;
@@ -256,6 +259,11 @@ function printSummary(s: RunSummary, preview: boolean): void {
   if (s.deadLetters) w(`  ${s.deadLetters} record(s) went to the dead-letter store`);
 }
 
+/** the secret values of a connection entry, by its connector's declaration */
+function secretValuesOf(config: Record<string, unknown>, connector: ConnectorType | undefined): string[] {
+  return connector ? secretValues(config, secretFieldsOf(connector.entrySchema)) : [];
+}
+
 async function testConnectionCommand(target: string, name: string | undefined, opts: { json?: boolean; timeout: number }, registry: NodeRegistry): Promise<number> {
   const entries: { name: string; type: string; config: Record<string, unknown> }[] = [];
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
@@ -264,7 +272,7 @@ async function testConnectionCommand(target: string, name: string | undefined, o
       const schemes = registry.connectors().flatMap((c) => c.schemes.map((s) => `${s}://`));
       throw new UserError(`no connector for ${target.split(':')[0]}:// URLs (known: ${schemes.join(', ')})`);
     }
-    entries.push({ name: target.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@'), type: connector.type, config: { url: target } });
+    entries.push({ name: redactUrl(target), type: connector.type, config: { url: target } });
   } else {
     const result = validateFlowText(readFlowFile(target), registry, { fileName: target, env: process.env });
     const connections = result.flow?.connections ?? {};
@@ -283,10 +291,14 @@ async function testConnectionCommand(target: string, name: string | undefined, o
     const r: ConnectionTestResult = connector
       ? await connector.test(e.config, { files: fileAccess(unconfinedFiles(), 'test'), timeoutMs: opts.timeout })
       : { ok: false, error: `no connector for type ${e.type} (known: ${registry.connectors().map((c) => c.type).join(', ')})` };
-    results.push({ name: e.name, type: e.type, ...r });
+    // a driver's message may echo the URL, password included; the flow's own secret values are masked too
+    const known = secretValuesOf(e.config, connector);
+    const shown: ConnectionTestResult = r.ok ? { ...r, message: redactText(r.message, known) } : { ...r, error: redactText(r.error, known), hint: r.hint && redactText(r.hint, known) };
+    if (!shown.ok && shown.hint === undefined) delete shown.hint;
+    results.push({ name: e.name, type: e.type, ...shown });
     if (!opts.json) {
-      if (r.ok) process.stdout.write(`${e.name}: ok: ${r.message}\n`);
-      else process.stderr.write(`${e.name}: failed: ${r.error}${r.hint ? `\n  hint: ${r.hint}` : ''}\n`);
+      if (shown.ok) process.stdout.write(`${e.name}: ok: ${shown.message}\n`);
+      else process.stderr.write(`${e.name}: failed: ${shown.error}${shown.hint ? `\n  hint: ${shown.hint}` : ''}\n`);
     }
   }
   if (opts.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);

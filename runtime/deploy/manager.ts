@@ -11,6 +11,7 @@ import { InProcessLockService, type LockService } from '../lock/lock.js';
 import type { Logger } from '../node-api.js';
 import type { CheckpointStore, StoredDeadLetter } from '../state/checkpoint-store.js';
 import { LogRing, type LogLevel, type LogLine } from './log-ring.js';
+import { redactText } from '../redact.js';
 import { RateMeter, type TableRates } from './rates.js';
 
 export type { LogLine, LogLevel } from './log-ring.js';
@@ -58,6 +59,8 @@ export interface DeploymentManagerOptions {
   locks?: LockService;
   /** relative paths in flows resolve against it */
   cwd?: string;
+  /** masks secrets in flow log lines (default: URL passwords; the server adds its stored secret values) */
+  redact?: (text: string) => string;
   /** log lines kept per flow (default 500) */
   logCapacity?: number;
   /** how often listeners get the status of a running flow, ms (default 500) */
@@ -276,7 +279,7 @@ export class DeploymentManager {
       close: async () => undefined,
     };
     this.failedStarts.delete(flowId);
-    d.run = new FlowRun(plan, { store: view, locks: this.locks, fromStart: opts.fromStart, cwd: this.options.cwd, log });
+    d.run = new FlowRun(plan, { store: view, locks: this.locks, fromStart: opts.fromStart, cwd: this.options.cwd, log, redact: this.options.redact });
     this.deployments.set(flowId, d);
     this.logLine(flowId, 'info', `deploying version ${opts.version ?? '?'}${opts.fromStart ? ' from the start' : ''}`);
     d.done = d.run.run().then(
@@ -336,7 +339,7 @@ export class DeploymentManager {
   private logLine(flowId: string, level: LogLevel, message: string): void {
     let ring = this.logs.get(flowId);
     if (!ring) this.logs.set(flowId, (ring = new LogRing(this.options.logCapacity ?? 500)));
-    const line: LogLine = { flowId, at: new Date().toISOString(), level, message };
+    const line: LogLine = { flowId, at: new Date().toISOString(), level, message: (this.options.redact ?? redactText)(message) };
     ring.push(line);
     for (const l of this.logListeners) this.safely(() => l(line));
   }

@@ -27,6 +27,8 @@ export interface PreviewOptions {
   cwd?: string;
   log?: Logger;
   onRecords?: (batch: PreviewBatch) => void;
+  /** masks secrets in what records and the run failed with (FlowRun's option) */
+  redact?: (text: string) => string;
 }
 
 export interface PreviewResult extends RunSummary {
@@ -46,6 +48,7 @@ export class Preview {
       preview: { limit: options.limit, sample: this.sample },
       cwd: options.cwd,
       log: options.log,
+      redact: options.redact,
       tap: options.onRecords ? (batch) => this.tap(batch) : undefined,
     });
   }

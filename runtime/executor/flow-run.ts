@@ -11,6 +11,7 @@ import { ConfigError, NodeError, UserError, errorMessage } from '../errors.js';
 import { fileAccess, unconfinedFiles } from '../files.js';
 import type { CompiledFlow, CompiledNode } from '../flow/compile.js';
 import { ERROR_PORT } from '../flow/schema.js';
+import { redactText } from '../redact.js';
 import type { LockService, Lease } from '../lock/lock.js';
 import type { Logger, NodeContext, NodeInstance, PortOutputs, SinkInstance, SourceInstance, SourceProgress, TransformInstance } from '../node-api.js';
 import type { Op, SluiceRecord } from '../records.js';
@@ -72,6 +73,8 @@ export interface RunOptions {
   /** stateful flows: how often an aligned checkpoint is taken, ms (default: the flow's settings.checkpointIntervalMs) */
   checkpointIntervalMs?: number;
   leaseTtlMs?: number;
+  /** masks secrets in what a failed record or the run failed with (default: URL passwords; the server adds its stored secrets) */
+  redact?: (text: string) => string;
   /** a full GC each time external memory (sandbox results) grew by this many MB; 0: leave it to V8 (default 16, see memory.ts) */
   externalMemoryStepMb?: number;
 }
@@ -312,7 +315,7 @@ export class FlowRun {
   private fail(nodeId: string | undefined, err: unknown): void {
     if (!this.failure) {
       const user = err instanceof UserError;
-      let message = errorMessage(err);
+      let message = (this.options.redact ?? redactText)(errorMessage(err));
       if (nodeId && !(err instanceof NodeError) && !(err instanceof ConfigError)) message = `node ${nodeId}: ${message}`;
       this.failure = { message, user, node: nodeId ?? (err as { nodeId?: string }).nodeId };
       this.log.error(message);
@@ -522,7 +525,11 @@ export class FlowRun {
     this.memoryWatch?.check();
     const edges = r.node.outputs.get(port) ?? [];
     if (port === ERROR_PORT) {
-      for (const rec of records) rec.meta.error ??= { node: r.node.id, message: 'failed' };
+      for (const rec of records) {
+        rec.meta.error ??= { node: r.node.id, message: 'failed' };
+        // what a record failed with may echo a URL with its password: masked before it is shown or stored
+        rec.meta.error.message = (this.options.redact ?? redactText)(rec.meta.error.message);
+      }
       r.stats.errors += records.length;
       if (r.preview) r.preview.errors.push(...records.slice(0, Math.max(0, (this.options.preview?.sample ?? 100) - r.preview.errors.length)));
       if (edges.length === 0) return this.deadLetter(r, records);

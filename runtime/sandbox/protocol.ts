@@ -1,6 +1,7 @@
 /**
  * What the host's sandbox pool and a worker process share: the messages over the fork's IPC channel
- * and the types they carry (kept apart from isolate-function.ts, so the host never loads isolated-vm).
+ * and the types they carry (kept apart from isolate-function.ts, so the host never loads isolated-vm),
+ * and the user-function types nodes see (here, so node-api.ts and the editor's type check do not load pool.ts).
  */
 import type { CallResult } from './runner.js';
 
@@ -13,6 +14,25 @@ export interface IsolateOptions {
   maxOutputMb: number;
   /** shown in stack traces and syntax errors, e.g. `tax.config.code` */
   label: string;
+}
+
+export interface CompileOptions {
+  /** heap limit of the isolate, MB */
+  memoryLimitMb: number;
+  /** how long one call of the user function may run, ms */
+  timeoutMs: number;
+  /** the cap on the JSON of one batch's results, MB (default 64): results past it fail */
+  maxOutputMb?: number;
+  /** shown in stack traces and syntax errors, e.g. `tax.config.code` */
+  label: string;
+}
+
+export interface UserFunction {
+  /** the number of parameters the user's function declares (callers may skip arguments it ignores) */
+  readonly arity: number;
+  /** calls the function once per element of `calls` (each an argument list); one result per call */
+  callBatch(calls: unknown[][]): Promise<CallResult[]>;
+  dispose(): void;
 }
 
 /** a batch's results in order: runner reply texts (JSON, decoded by the host) and results made here */

@@ -1,11 +1,14 @@
-/** /api/connections: named connection settings; secrets are write-only (see server/connections.ts). */
+/**
+ * /api/connections: named connection settings, checked against their connector's schema when written;
+ * secrets (declared in that schema) are write-only (see server/connections.ts).
+ */
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { LIMITS, quoteShort } from '../../runtime/flow/limits.js';
 import { flowNameSchema } from '../../runtime/flow/schema.js';
 import { unconfinedFiles } from '../../runtime/files.js';
 import { parseInput } from '../body.js';
-import { knownTypes, mergeSecrets, redact, testConnection } from '../connections.js';
+import { connectionIssues, knownTypes, mergeSecrets, redact, secretFieldsOfType, testConnection } from '../connections.js';
 import { iso, type AppContext } from '../context.js';
 import { badRequest, notFound } from '../http-errors.js';
 import { nameOfId, resourceId } from '../resource-ids.js';
@@ -19,7 +22,7 @@ const type = z
   .describe('which connector: postgres, mysql, mongodb, sqlite (GET /api/connection-types lists them)');
 const config = z
   .record(z.string(), z.unknown())
-  .describe('the connector settings; secret fields (password, token …) are never returned');
+  .describe('the connector settings (GET /api/connection-types has their schema); secret fields are never returned');
 
 const createSchema = z.object({ name, type, config: config.default({}) }).strict();
 const updateSchema = z
@@ -32,7 +35,17 @@ const updateSchema = z
 
 export function connectionRoutes(ctx: AppContext): Router {
   const r = Router();
-  const secretsOf = (t: string) => ctx.secretFields[t] ?? [];
+  const secretsOf = (t: string) => secretFieldsOfType(ctx.registry, t);
+  /** the config to store: secrets merged with the stored ones, then checked against the connector's schema */
+  const toStore = (t: string, incoming: Record<string, unknown>, stored?: Record<string, unknown>) => {
+    const config = mergeSecrets(incoming, stored, secretsOf(t));
+    const issues = connectionIssues(ctx.registry, t, config);
+    if (issues.length > 0) {
+      const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
+      throw badRequest(`invalid ${t} connection: ${issues[0].path}: ${issues[0].message}${more}`, issues);
+    }
+    return config;
+  };
   const view = (c: StoredConnection) => ({
     id: resourceId(c.id),
     name: c.id,
@@ -62,7 +75,7 @@ export function connectionRoutes(ctx: AppContext): Router {
   r.post('/', (req, res) => {
     const body = parseInput(createSchema, req.body);
     checkType(body.type);
-    const stored = ctx.store.createConnection(body.name, body.type, mergeSecrets(body.config, undefined, secretsOf(body.type)));
+    const stored = ctx.store.createConnection(body.name, body.type, toStore(body.type, body.config));
     res.status(201).json(view(stored));
   });
 
@@ -80,7 +93,7 @@ export function connectionRoutes(ctx: AppContext): Router {
     }
     const t = body.type ?? current.type;
     if (body.type !== undefined) checkType(body.type);
-    const updated = ctx.store.updateConnection(current.id, t, mergeSecrets(body.config, current.config, secretsOf(t)));
+    const updated = ctx.store.updateConnection(current.id, t, toStore(t, body.config, current.config));
     if (!updated) throw notFound(`no connection named ${quoteShort(current.id)}`);
     res.json(view(updated));
   });
@@ -92,7 +105,9 @@ export function connectionRoutes(ctx: AppContext): Router {
 
   r.post('/:id/test', async (req, res) => {
     const c = find(req);
-    res.json(await testConnection(ctx.registry, c.type, c.config, ctx.policy.files ?? unconfinedFiles(ctx.cwd)));
+    const r = await testConnection(ctx.registry, c.type, c.config, ctx.policy.files ?? unconfinedFiles(ctx.cwd));
+    // a driver's message may echo the URL or a value sent: masked like every other message
+    res.json(r.ok ? { ...r, message: ctx.redact(r.message) } : { ...r, error: ctx.redact(r.error), ...(r.hint ? { hint: ctx.redact(r.hint) } : {}) });
   });
 
   return r;

@@ -1,13 +1,29 @@
 /**
  * The control plane's store on SQLite (`./data/sluice.db`): flows with every saved version, connections
- * (secrets included: this store never leaves the server; redaction happens at the HTTP edge) and the
- * deployments the user asked for, so a restarted server resumes them. Documents are kept as JSON text,
- * so key order survives a save.
+ * and the deployments the user asked for, so a restarted server resumes them. Documents are kept as
+ * JSON text, so key order survives a save. With a key, a connection's declared secrets (and each URL
+ * that holds a password) are stored sealed (AES-256-GCM, secret-box.ts) and opened on read; redaction
+ * for responses happens at the HTTP edge. A store written before encryption is sealed when opened.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { rawUrlPassword } from '../../runtime/redact.js';
+import { getPath, secretValues, setPath, type SecretFields } from '../../runtime/secrets.js';
 import { AuthStore } from './auth-store.js';
+import { isSealed, SecretKeyError, type SecretBox } from './secret-box.js';
+
+export interface ControlStoreOptions {
+  /** the secret fields of a connection type (its connector's declaration) */
+  secretFields?: (type: string) => SecretFields;
+  /**
+   * The key to seal secrets with; `hasSecrets`: the store already holds sealed ones (so a key must not
+   * be made anew). Without it, secrets are stored as they are (in-memory stores of tests).
+   */
+  secretBox?: (hasSecrets: boolean) => SecretBox;
+}
+
+const KEY_CHECK = 'sluice key check';
 
 export interface StoredFlow {
   id: string;
@@ -58,7 +74,8 @@ export class StaleVersionError extends Error {
   }
 }
 
-const SCHEMA_VERSION = 1;
+/** 2: the settings table (the key check); connection secrets sealed */
+const SCHEMA_VERSION = 2;
 
 export class ControlStore {
   private readonly db: Database.Database;
@@ -68,9 +85,15 @@ export class ControlStore {
   /** users, sessions, API keys and the audit log, in the same database */
   readonly auth: AuthStore;
 
-  constructor(readonly path: string) {
+  private box: SecretBox | undefined;
+  private readonly fieldsOf: (type: string) => SecretFields;
+  private knownSecrets: string[] | undefined;
+
+  constructor(readonly path: string, options: ControlStoreOptions = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
+    // what is deleted or overwritten (a secret before it was sealed) is zeroed, not left in free pages
+    this.db.pragma('secure_delete = ON');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
@@ -104,6 +127,10 @@ export class ControlStore {
         state TEXT NOT NULL,
         updated_at INTEGER NOT NULL
       );
+      CREATE TABLE IF NOT EXISTS settings (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
     `);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     this.auth = new AuthStore(this.db);
@@ -129,7 +156,120 @@ export class ControlStore {
         ON CONFLICT(flow_id) DO UPDATE SET version = excluded.version, state = excluded.state, updated_at = excluded.updated_at`),
       setState: this.db.prepare('UPDATE deployments SET state = ?, updated_at = ? WHERE flow_id = ?'),
       deleteDeployment: this.db.prepare('DELETE FROM deployments WHERE flow_id = ?'),
+      setting: this.db.prepare('SELECT value FROM settings WHERE name = ?'),
+      setSetting: this.db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value'),
     };
+    this.fieldsOf = options.secretFields ?? (() => ({ paths: [], urlPaths: [] }));
+    if (options.secretBox) {
+      try {
+        const check = this.setting('secret_key_check');
+        const box = options.secretBox(check !== undefined);
+        if (check !== undefined) box.open(check, `${path}'s secrets`);
+        this.box = box;
+        this.sealPlainSecrets();
+      } catch (err) {
+        this.db.close(); // no key, no store: nothing half-open is left behind
+        throw err;
+      }
+    }
+  }
+
+  // ---- secrets ----------------------------------------------------------------------------------
+
+  private setting(name: string): string | undefined {
+    return (this.stmts.setting.get(name) as { value: string } | undefined)?.value;
+  }
+
+  /**
+   * A config as stored: each declared secret (and each URL holding a password) sealed. `written`: the
+   * config comes from a save, so every declared value is plain text and is sealed whatever it looks
+   * like; otherwise (a stored config being migrated) values already sealed are left as they are.
+   */
+  private seal(type: string, config: Record<string, unknown>, written: boolean, box = this.box): Record<string, unknown> {
+    if (!box) return config;
+    const fields = this.fieldsOf(type);
+    const plain = (v: unknown): v is string => typeof v === 'string' && (written || !isSealed(v));
+    let out = config;
+    for (const p of fields.paths) {
+      const v = getPath(out, p);
+      if (plain(v) && v !== '') out = setPath(out, p, box.seal(v));
+    }
+    for (const p of fields.urlPaths) {
+      const v = getPath(out, p);
+      if (plain(v) && rawUrlPassword(v) !== undefined) out = setPath(out, p, box.seal(v));
+    }
+    return out;
+  }
+
+  /** a stored config with its declared secrets opened (nothing else is ever sealed) */
+  private open(id: string, type: string, config: Record<string, unknown>, box = this.box): Record<string, unknown> {
+    const fields = this.fieldsOf(type);
+    let out = config;
+    for (const p of [...fields.paths, ...fields.urlPaths]) {
+      const v = getPath(out, p);
+      if (!isSealed(v)) continue;
+      if (!box) throw new SecretKeyError(`connection ${id} holds encrypted secrets, and this store was opened without a key`);
+      out = setPath(out, p, box.open(v, `connection ${id}'s secrets`));
+    }
+    return out;
+  }
+
+  /** true when a declared secret of the stored config is in clear */
+  private hasPlainSecret(type: string, config: Record<string, unknown>): boolean {
+    return JSON.stringify(this.seal(type, config, false)) !== JSON.stringify(config);
+  }
+
+  /** a store written before encryption (or a type that has since declared a secret): sealed in place, old pages wiped */
+  private sealPlainSecrets(): void {
+    const rows = this.stmts.connections.all() as ConnectionRow[];
+    const plain = rows.filter((r) => this.hasPlainSecret(r.type, JSON.parse(r.config)));
+    const firstKey = this.setting('secret_key_check') === undefined;
+    if (plain.length === 0 && !firstKey) return;
+    this.db.transaction(() => {
+      for (const r of plain) this.stmts.updateConnection.run(r.type, JSON.stringify(this.seal(r.type, JSON.parse(r.config), false)), r.updated_at, r.id);
+      this.stmts.setSetting.run('secret_key_check', this.box!.seal(KEY_CHECK));
+    })();
+    if (plain.length > 0) this.compact();
+  }
+
+  /** rewrites the file without free pages and empties the WAL: nothing old stays on disk */
+  private compact(): void {
+    if (this.path === ':memory:') return;
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.exec('VACUUM');
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
+  /** every secret is sealed again under `next` (and the key check with it); returns how many connections hold secrets */
+  rotateKey(next: SecretBox): number {
+    if (!this.box) throw new Error('rotateKey: this store was opened without a key');
+    const current = this.box;
+    let n = 0;
+    this.db.transaction(() => {
+      for (const r of this.stmts.connections.all() as ConnectionRow[]) {
+        const stored = JSON.parse(r.config) as Record<string, unknown>;
+        const sealed = this.seal(r.type, this.open(r.id, r.type, stored, current), true, next);
+        if (JSON.stringify(sealed) !== r.config) n++;
+        this.stmts.updateConnection.run(r.type, JSON.stringify(sealed), r.updated_at, r.id);
+      }
+      this.stmts.setSetting.run('secret_key_check', next.seal(KEY_CHECK));
+    })();
+    this.box = next;
+    this.compact();
+    return n;
+  }
+
+  /**
+   * The secret values of every stored connection (by each type's declaration), for masking them in
+   * messages. Never throws (a closed or unreadable store has none to give): logging must not fail.
+   */
+  secretValues(): string[] {
+    try {
+      this.knownSecrets ??= this.listConnections().flatMap((c) => secretValues(c.config, this.fieldsOf(c.type)));
+      return this.knownSecrets;
+    } catch {
+      return [];
+    }
   }
 
   // ---- flows -----------------------------------------------------------------------------------
@@ -201,18 +341,24 @@ export class ControlStore {
   // ---- connections -----------------------------------------------------------------------------
 
   listConnections(): StoredConnection[] {
-    return (this.stmts.connections.all() as ConnectionRow[]).map(toConnection);
+    return (this.stmts.connections.all() as ConnectionRow[]).map((r) => this.toConnection(r));
   }
 
   getConnection(id: string): StoredConnection | undefined {
     const row = this.stmts.connection.get(id) as ConnectionRow | undefined;
-    return row ? toConnection(row) : undefined;
+    return row ? this.toConnection(row) : undefined;
+  }
+
+  private toConnection(r: ConnectionRow): StoredConnection {
+    const config = this.open(r.id, r.type, JSON.parse(r.config));
+    return { id: r.id, type: r.type, config, createdAt: r.created_at, updatedAt: r.updated_at };
   }
 
   createConnection(id: string, type: string, config: Record<string, unknown>): StoredConnection {
     const now = Date.now();
     try {
-      this.stmts.insertConnection.run(id, type, JSON.stringify(config), now, now);
+      this.stmts.insertConnection.run(id, type, JSON.stringify(this.seal(type, config, true)), now, now);
+      this.knownSecrets = undefined;
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new DuplicateError(`a connection named ${id} exists`);
       throw err;
@@ -222,11 +368,13 @@ export class ControlStore {
 
   /** undefined when there is no such connection */
   updateConnection(id: string, type: string, config: Record<string, unknown>): StoredConnection | undefined {
-    const changed = this.stmts.updateConnection.run(type, JSON.stringify(config), Date.now(), id).changes;
+    const changed = this.stmts.updateConnection.run(type, JSON.stringify(this.seal(type, config, true)), Date.now(), id).changes;
+    this.knownSecrets = undefined;
     return changed ? this.getConnection(id) : undefined;
   }
 
   deleteConnection(id: string): boolean {
+    this.knownSecrets = undefined;
     return this.stmts.deleteConnection.run(id).changes > 0;
   }
 
@@ -273,6 +421,3 @@ function toFlow(r: FlowRow): StoredFlow {
   return { id: r.id, version: r.version, savedAt: r.saved_at, createdAt: r.created_at, document: JSON.parse(r.document) };
 }
 
-function toConnection(r: ConnectionRow): StoredConnection {
-  return { id: r.id, type: r.type, config: JSON.parse(r.config), createdAt: r.created_at, updatedAt: r.updated_at };
-}

@@ -240,18 +240,19 @@ describe('connections', () => {
   const secret = 's3cret-never-returned';
 
   it('keeps secrets write-only: flags in every response, kept when a save leaves them out, removed with null', async () => {
-    const created = await call('POST', '/api/connections', { name: 'shop-pg', type: 'postgres', config: { host: 'db', user: 'app', password: secret, ssl: { privateKey: secret } } });
+    const created = await call('POST', '/api/connections', { name: 'shop-pg', type: 'postgres', config: { host: 'db', user: 'app', password: secret, tls: { passphrase: secret } } });
     expect(created.status).toBe(201);
-    expect(created.json).toMatchObject({ id: 'shop-pg', name: 'shop-pg', type: 'postgres', config: { host: 'db', user: 'app', hasPassword: true, ssl: { hasPrivateKey: true } } });
+    expect(created.json).toMatchObject({ id: 'shop-pg', name: 'shop-pg', type: 'postgres', config: { host: 'db', user: 'app', hasPassword: true, tls: { hasPassphrase: true } } });
     expect((await call('GET', '/api/connections')).json).toEqual([created.json]);
     expect((await call('GET', '/api/connections/shop-pg')).json).toEqual(created.json);
 
     const updated = await call('PUT', '/api/connections/shop-pg', { config: { ...created.json.config, host: 'db2' } });
-    expect(updated.json.config).toEqual({ host: 'db2', user: 'app', hasPassword: true, ssl: { hasPrivateKey: true } });
+    expect(updated.json.config).toEqual({ host: 'db2', user: 'app', hasPassword: true, tls: { hasPassphrase: true } });
     const db = new Database(join(server.dataDir, 'sluice.db'), { readonly: true });
     try {
+      // kept, and stored encrypted (test/integration/secrets.test.ts has the rest)
       const stored = JSON.parse((db.prepare('SELECT config FROM connections WHERE id = ?').get('shop-pg') as { config: string }).config);
-      expect(stored).toEqual({ host: 'db2', user: 'app', password: secret, ssl: { privateKey: secret } });
+      expect(stored).toEqual({ host: 'db2', user: 'app', password: expect.stringMatching(/^sluice-secret:v1:/), tls: { passphrase: expect.stringMatching(/^sluice-secret:v1:/) } });
     } finally {
       db.close();
     }

@@ -104,7 +104,7 @@ const ROUTES: Row[] = [
   { route: 'GET /api/connections', need: 'editor', ok: 200 },
   { route: 'POST /api/connections', need: 'admin', ok: 201, body: (w) => ({ name: `conn-${w}`, type: 'postgres', config: { host: 'db', password: 'pw' } }) },
   { route: 'GET /api/connections/:id', need: 'editor', ok: 200, path: () => '/api/connections/base' },
-  { route: 'PUT /api/connections/:id', need: 'admin', ok: 200, path: () => '/api/connections/base', body: () => ({ config: { host: 'db2' } }) },
+  { route: 'PUT /api/connections/:id', need: 'admin', ok: 200, path: () => '/api/connections/base', body: () => ({ config: { path: 'base2.db' } }) },
   {
     route: 'DELETE /api/connections/:id',
     need: 'admin',

@@ -5,7 +5,12 @@ import fc from 'fast-check';
 import { parseFlowText } from '../../runtime/flow/parse.js';
 import { checkShape, FORBIDDEN_KEYS } from '../../runtime/flow/limits.js';
 import { canonicalDocument, toJson, toYaml, type Doc } from '../../server/flow-format.js';
-import { flagName, isSecretField, mergeSecrets, redact } from '../../server/connections.js';
+import { z } from 'zod';
+import { flagPath, mergeSecrets, redact } from '../../server/connections.js';
+import { secret, secretFieldsOf } from '../../runtime/secrets.js';
+import { connectionEntrySchema as postgresEntry } from '../../nodes/postgres/connection.js';
+import { connectionEntrySchema as mongoEntry } from '../../nodes/mongodb/connection.js';
+import { connectionEntrySchema as sqliteEntry } from '../../nodes/sqlite/connection.js';
 import { testConnection as testSqlite } from '../../nodes/sqlite/connection.js';
 import { ControlStore, DuplicateError, StaleVersionError } from '../../server/store/control-store.js';
 import { tempDir } from '../helpers/node-harness.js';
@@ -130,33 +135,37 @@ describe('flow documents as text', () => {
 });
 
 describe('connection secrets', () => {
-  it('knows the secret fields, by name and by suffix, plus the ones a type marks', () => {
-    for (const f of ['password', 'Password', 'secret', 'token', 'apiKey', 'key', 'privateKey', 'clientSecret', 'sslPassword', 'accessToken']) {
-      expect(isSecretField(f), f).toBe(true);
-    }
-    for (const f of ['host', 'user', 'routingKey', 'partitionKey', 'keys']) expect(isSecretField(f), f).toBe(false);
-    expect(isSecretField('sasl', ['sasl'])).toBe(true);
-    expect(flagName('apiKey')).toBe('hasApiKey');
+  const pg = secretFieldsOf(postgresEntry);
+
+  it('reads the secret fields from the connector schema declaration, nested ones included, never from names', () => {
+    expect(pg).toEqual({ paths: ['password', 'tls.key', 'tls.passphrase'], urlPaths: ['url'] });
+    expect(secretFieldsOf(mongoEntry)).toEqual({ paths: ['password', 'tls.key', 'tls.passphrase'], urlPaths: ['url'] });
+    expect(secretFieldsOf(sqliteEntry)).toEqual({ paths: [], urlPaths: [] });
+    // a field named like a secret but not declared is not one; a declared one with any name is
+    const declared = z.object({ pwd: secret(z.string()), apiKey: z.string(), nested: z.object({ pass: secret(z.string()).optional() }).optional() });
+    expect(secretFieldsOf(declared)).toEqual({ paths: ['pwd', 'nested.pass'], urlPaths: [] });
+    expect(flagPath('tls.passphrase')).toBe('tls.hasPassphrase');
   });
 
-  it('replaces secrets with has<Field> flags, nested objects included', () => {
-    expect(redact({ host: 'h', password: 'pw', token: '', ssl: { privateKey: 'k', ca: 'c' }, cert: 'x' }, ['cert'])).toEqual({
+  it('replaces declared secrets with has<Field> flags, nested too, and masks the URL password', () => {
+    expect(redact({ host: 'h', password: 'pw', url: 'postgres://u:p%40ss@h:5432/db', tls: { key: 'k', passphrase: '', ca: 'c' } }, pg)).toEqual({
       host: 'h',
       hasPassword: true,
-      ssl: { hasPrivateKey: true, ca: 'c' },
-      hasCert: true,
+      url: 'postgres://u:***@h:5432/db',
+      tls: { hasKey: true, ca: 'c' },
     });
   });
 
-  it('keeps a stored secret the save leaves out or sends empty, replaces a sent one, removes one sent as null, drops echoed flags', () => {
-    const stored = { host: 'h', password: 'pw', token: 't', apiKey: 'k', ssl: { privateKey: 'pk' } };
-    expect(mergeSecrets({ host: 'h2', hasPassword: true, token: '', apiKey: null, ssl: { ca: 'c' } }, stored)).toEqual({
+  it('keeps a stored secret the save leaves out or sends empty, replaces a sent one, removes one sent as null, drops echoed flags, keeps a masked URL password', () => {
+    const stored = { host: 'h', password: 'pw', url: 'postgres://u:old@h/db', tls: { key: 'k', passphrase: 'pp' } };
+    expect(mergeSecrets({ host: 'h2', hasPassword: true, url: 'postgres://u:***@h2/db', tls: { ca: 'c', hasPassphrase: true, key: null } }, stored, pg)).toEqual({
       host: 'h2',
       password: 'pw',
-      token: 't',
-      ssl: { ca: 'c', privateKey: 'pk' },
+      url: 'postgres://u:old@h2/db',
+      tls: { ca: 'c', passphrase: 'pp' },
     });
-    expect(mergeSecrets({ password: 'new' }, stored)).toEqual({ password: 'new', token: 't', apiKey: 'k' });
+    expect(mergeSecrets({ password: 'new' }, stored, pg)).toEqual({ password: 'new' });
+    expect(() => mergeSecrets({ url: 'postgres://u:***@h/db' }, undefined, pg)).toThrow(/no password is stored/);
   });
 
   it('tests a sqlite connection by opening the file', async () => {
@@ -165,7 +174,7 @@ describe('connection secrets', () => {
     expect(await testSqlite({}, ctx)).toMatchObject({ ok: false, error: expect.stringMatching(/path is required/) });
     expect(await testSqlite({ path: 'missing.db' }, ctx)).toMatchObject({ ok: false, error: expect.stringMatching(/no such file/), hint: expect.any(String) });
     open(join(dir, 'real.db'));
-    expect(await testSqlite({ path: 'real.db' }, ctx)).toMatchObject({ ok: true, message: expect.stringMatching(/4 tables/) });
+    expect(await testSqlite({ path: 'real.db' }, ctx)).toMatchObject({ ok: true, message: expect.stringMatching(/10 tables/) });
     const notDb = join(dir, 'not.db');
     (await import('node:fs')).writeFileSync(notDb, 'this is not a database, just text '.repeat(100));
     expect(await testSqlite({ path: notDb }, ctx)).toMatchObject({ ok: false, error: expect.stringMatching(/not a database/) });

@@ -1,8 +1,11 @@
 /**
- * Connections: named hosts and credentials that flows refer to by name. Secrets are write-only: the
- * server never sends them back (only `hasPassword: true`), and a save without a new value keeps them.
+ * Connections: named hosts and credentials that flows refer to by name. Which fields are secret is the
+ * connector's declaration (`x-secret` in its JSON Schema, runtime/secrets.ts), never a guess from a name.
+ * Secrets are write-only: the server never sends them back (only `hasPassword: true`, and a URL's
+ * password as `***`), and a save without a new value keeps them.
  */
 import { useCallback, useEffect, useMemo, useState } from 'react';
+import { secretFieldsOfJsonSchema } from '../../../runtime/secrets.js';
 import type { Connection, ConnectionTest, ConnectionType } from '../api.js';
 import { describeError } from '../store-flow.js';
 import { useApi, useEditor } from '../store.js';
@@ -10,25 +13,26 @@ import { useApi, useEditor } from '../store.js';
 interface Row {
   key: string;
   value: string;
-  secret: boolean;
   /** a stored secret the server will not show: kept unless a new value is typed */
   stored?: boolean;
   /** the field's description from the connector's schema */
   help?: string;
 }
 
-const SECRET = /pass|secret|token|key$|apikey|credential/i;
 const FLAG = /^has([A-Z].*)$/;
 
+/** the top-level fields a connector declares secret (nested ones, such as tls.passphrase, sit in their object's JSON) */
+function secretsOf(t: ConnectionType | undefined): Set<string> {
+  return new Set(secretFieldsOfJsonSchema(t?.configSchema).paths);
+}
+
 function rowsOf(c: Connection | null): Row[] {
-  if (!c) return [{ key: 'host', value: '', secret: false }];
+  if (!c) return [{ key: 'host', value: '' }];
   const rows: Row[] = [];
   for (const [k, v] of Object.entries(c.config)) {
     const flag = FLAG.exec(k);
-    if (flag && v === true) {
-      const name = flag[1][0].toLowerCase() + flag[1].slice(1);
-      rows.push({ key: name, value: '', secret: true, stored: true });
-    } else rows.push({ key: k, value: typeof v === 'string' ? v : JSON.stringify(v), secret: SECRET.test(k) });
+    if (flag && v === true) rows.push({ key: flag[1][0].toLowerCase() + flag[1].slice(1), value: '', stored: true });
+    else rows.push({ key: k, value: typeof v === 'string' ? v : JSON.stringify(v) });
   }
   return rows;
 }
@@ -38,11 +42,11 @@ function fieldsOf(t: ConnectionType | undefined): Row[] {
   const props = t?.configSchema.properties ?? {};
   const rows = Object.entries(props)
     .filter(([k, p]) => k !== 'type' && p.type !== 'object')
-    .map(([k, p]) => ({ key: k, value: '', secret: SECRET.test(k), help: p.description }));
-  return rows.length > 0 ? rows : [{ key: '', value: '', secret: false }];
+    .map(([k, p]) => ({ key: k, value: '', help: p.description }));
+  return rows.length > 0 ? rows : [{ key: '', value: '' }];
 }
 
-function configOf(rows: Row[]): Record<string, unknown> {
+function configOf(rows: Row[], secrets: Set<string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const r of rows) {
     if (!r.key.trim()) continue;
@@ -50,7 +54,7 @@ function configOf(rows: Row[]): Record<string, unknown> {
     // is left out too, and the server keeps it
     if (r.value === '') continue;
     let v: unknown = r.value;
-    if (!r.secret && /^(-?\d+(\.\d+)?|true|false|null|\{.*\}|\[.*\])$/s.test(r.value.trim())) {
+    if (!secrets.has(r.key.trim()) && /^(-?\d+(\.\d+)?|true|false|null|\{.*\}|\[.*\])$/s.test(r.value.trim())) {
       try {
         v = JSON.parse(r.value);
       } catch {
@@ -153,7 +157,9 @@ function ConnectionForm({ conn, types, onSaved, onDeleted }: { conn: Connection 
   const [message, setMessage] = useState<{ ok: boolean; text: string; hint?: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const set = (i: number, patch: Partial<Row>) => setRows((r) => r.map((row, k) => (k === i ? { ...row, ...patch } : row)));
-  const body = useMemo(() => ({ name: name.trim(), type: type.trim(), config: configOf(rows) }), [name, type, rows]);
+  const secrets = useMemo(() => secretsOf(typeOf(type)), [type, types]); // eslint-disable-line react-hooks/exhaustive-deps -- typeOf reads types
+  const isSecret = (r: Row) => Boolean(r.stored) || secrets.has(r.key.trim());
+  const body = useMemo(() => ({ name: name.trim(), type: type.trim(), config: configOf(rows, secrets) }), [name, type, rows, secrets]);
 
   const save = async (): Promise<Connection | null> => {
     setBusy(true);
@@ -222,26 +228,29 @@ function ConnectionForm({ conn, types, onSaved, onDeleted }: { conn: Connection 
         <legend className="field-label">settings</legend>
         {rows.map((r, i) => (
           <div className="kv-row" key={i}>
-            <input className="kv-key mono" value={r.key} onChange={(e) => set(i, { key: e.target.value, secret: r.secret || SECRET.test(e.target.value) })} placeholder="field" aria-label="field" />
+            <input className="kv-key mono" value={r.key} onChange={(e) => set(i, { key: e.target.value })} placeholder="field" aria-label="field" />
             <input
               className="kv-value"
-              type={r.secret ? 'password' : 'text'}
+              type={isSecret(r) ? 'password' : 'text'}
               value={r.value}
               onChange={(e) => set(i, { value: e.target.value })}
-              placeholder={r.stored ? '•••••• stored — type to replace' : (r.help ?? (r.secret ? 'secret' : 'value'))}
+              placeholder={r.stored ? '•••••• stored — type to replace' : (r.help ?? (isSecret(r) ? 'secret' : 'value'))}
               title={r.help}
               aria-label={`${r.key} value`}
               autoComplete="new-password"
+              data-secret={isSecret(r) ? 'true' : undefined}
             />
-            <label className="check small" title="A secret is never sent back to the browser">
-              <input type="checkbox" checked={r.secret} onChange={(e) => set(i, { secret: e.target.checked })} /> secret
-            </label>
+            {isSecret(r) && (
+              <span className="muted small" title="The connector declares this field secret: stored encrypted, never sent back to the browser">
+                secret
+              </span>
+            )}
             <button type="button" className="icon-btn danger" onClick={() => setRows((rs) => rs.filter((_, k) => k !== i))} aria-label="Remove">
               ×
             </button>
           </div>
         ))}
-        <button type="button" className="btn small ghost" onClick={() => setRows((rs) => [...rs, { key: '', value: '', secret: false }])}>
+        <button type="button" className="btn small ghost" onClick={() => setRows((rs) => [...rs, { key: '', value: '' }])}>
           + Add a setting
         </button>
       </fieldset>
