@@ -26,4 +26,5 @@ export const initialState = (name = 'untitled-flow'): EditorState => ({
   busy: {},
   panel: 'preview',
   loads: 0,
+  readOnly: false,
 });
