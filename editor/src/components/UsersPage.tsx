@@ -13,6 +13,8 @@ import { useApi } from '../store.js';
 import { BackLink, fmtTime } from './AdminCommon.js';
 
 const ROLES: Role[] = ['viewer', 'editor', 'admin'];
+/** "a viewer", "an editor", "an admin" */
+const aRole = (role: Role) => `${/^[aeiou]/.test(role) ? 'an' : 'a'} ${role}`;
 
 export function UsersPage() {
   const api = useApi();
@@ -33,7 +35,7 @@ export function UsersPage() {
   const setRole = async (u: User, role: Role) => {
     try {
       await api.updateUser(u.name, { role });
-      setMessage({ ok: true, text: `${u.name} is now ${role === 'admin' ? 'an' : 'a'} ${role}.` });
+      setMessage({ ok: true, text: `${u.name} is now ${aRole(role)}.` });
     } catch (err) {
       fail(err);
     }
@@ -112,7 +114,7 @@ export function UsersPage() {
         {users === null && <p className="muted small">Loading…</p>}
         <NewUserForm
           onCreated={(u) => {
-            setMessage({ ok: true, text: `${u.name} can now sign in as ${u.role === 'admin' ? 'an' : 'a'} ${u.role}.` });
+            setMessage({ ok: true, text: `${u.name} can now sign in as ${aRole(u.role)}.` });
             refresh();
           }}
           onError={fail}
