@@ -36,6 +36,10 @@ describe.skipIf(!chromium.available)('Users & API keys, Audit, the viewer’s re
   const newPage = async (user?: { user: string; password: string }) => {
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     contexts.push(context);
+    // every Content-Security-Policy violation of the page, kept where the test can read it
+    await context.addInitScript({
+      content: "window.__csp = []; document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));",
+    });
     await signInBrowser(context, server.url, user?.user, user?.password);
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
@@ -76,6 +80,7 @@ describe.skipIf(!chromium.available)('Users & API keys, Audit, the viewer’s re
     await add(EDITOR, 'viewer');
     // ed becomes an editor from the list
     await admin.getByLabel(`Role of ${EDITOR.user}`).selectOption('editor');
+    await admin.getByRole('button', { name: `Make ${EDITOR.user} an editor` }).click();
     await expect.poll(() => admin.getByTestId('users-message').textContent()).toMatch(/ed is now an editor/);
     const users = (await (await server.fetch('/api/users')).json()) as { name: string; role: string }[];
     expect(Object.fromEntries(users.map((u) => [u.name, u.role]))).toEqual({ admin: 'admin', vera: 'viewer', ed: 'editor' });
@@ -145,6 +150,7 @@ describe.skipIf(!chromium.available)('Users & API keys, Audit, the viewer’s re
     await admin.getByTestId('audit-apply').click();
     await expect.poll(async () => (await rows()).length).toBe(0);
     expect(await unnamedControls(admin)).toEqual([]);
+    expect(await admin.evaluate('window.__csp')).toEqual([]);
   });
 
   it('shows a viewer the flow read-only: no drop, no delete, no save; no Users/Audit entries', async () => {

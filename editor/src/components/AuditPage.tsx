@@ -72,7 +72,7 @@ export function AuditPage() {
         </label>
         <label>
           Action
-          <input data-testid="audit-action" {...field('action')} list="audit-actions" autoComplete="off" placeholder="any (flow = every flow.*)" />
+          <input data-testid="audit-action" {...field('action')} list="audit-actions" autoComplete="off" placeholder="any" title="an action (key.create) or a family of them (flow: every flow.*)" />
           <datalist id="audit-actions">
             {ACTIONS.map((a) => (
               <option key={a} value={a} />

@@ -2,7 +2,7 @@
  * Users & API keys (admins): who may sign in and with which role, and the keys scripts use
  * (`Authorization: Bearer …`). A new key is shown once, here, and never again. The server has the last
  * word (it refuses removing or demoting the last admin): its message is shown as it is.
- * Test hooks: users-page, user-<name>, user-role-<name>, user-remove-<name>, new-user-name,
+ * Test hooks: users-page, user-<name>, user-role-<name>, user-role-apply-<name>, user-remove-<name>, new-user-name,
  * new-user-role, new-user-password, new-user-submit, users-message, key-<id>, key-revoke-<id>,
  * new-key-user, new-key-role, new-key-label, new-key-submit, new-key-value, new-key-copy.
  */
@@ -91,23 +91,7 @@ export function UsersPage() {
           </thead>
           <tbody>
             {users?.map((u) => (
-              <tr key={u.name} data-testid={`user-${u.name}`}>
-                <td className="mono">{u.name}</td>
-                <td>
-                  <select aria-label={`Role of ${u.name}`} data-testid={`user-role-${u.name}`} value={u.role} onChange={(e) => void setRole(u, e.target.value as Role)}>
-                    {ROLES.map((r) => (
-                      <option key={r}>{r}</option>
-                    ))}
-                  </select>
-                </td>
-                <td>{fmtTime(u.createdAt)}</td>
-                <td>{fmtTime(u.updatedAt)}</td>
-                <td className="actions">
-                  <button className="btn small danger" data-testid={`user-remove-${u.name}`} onClick={() => void remove(u)} aria-label={`Remove ${u.name}`}>
-                    Remove
-                  </button>
-                </td>
-              </tr>
+              <UserRow key={`${u.name}-${u.role}`} user={u} onRole={(role) => void setRole(u, role)} onRemove={() => void remove(u)} />
             ))}
           </tbody>
         </table>
@@ -164,6 +148,35 @@ export function UsersPage() {
         <NewKeyForm users={users ?? []} onCreated={refresh} onError={fail} />
       </section>
     </div>
+  );
+}
+
+/** a user: the role is picked, then applied with its button (arrowing through the list changes nothing) */
+function UserRow({ user: u, onRole, onRemove }: { user: User; onRole(role: Role): void; onRemove(): void }) {
+  const [role, setRole] = useState<Role>(u.role);
+  return (
+    <tr data-testid={`user-${u.name}`}>
+      <td className="mono">{u.name}</td>
+      <td>
+        <select aria-label={`Role of ${u.name}`} data-testid={`user-role-${u.name}`} value={role} onChange={(e) => setRole(e.target.value as Role)}>
+          {ROLES.map((r) => (
+            <option key={r}>{r}</option>
+          ))}
+        </select>{' '}
+        {role !== u.role && (
+          <button className="btn small primary" data-testid={`user-role-apply-${u.name}`} onClick={() => onRole(role)} aria-label={`Make ${u.name} ${aRole(role)}`}>
+            Apply
+          </button>
+        )}
+      </td>
+      <td>{fmtTime(u.createdAt)}</td>
+      <td>{fmtTime(u.updatedAt)}</td>
+      <td className="actions">
+        <button className="btn small danger" data-testid={`user-remove-${u.name}`} onClick={onRemove} aria-label={`Remove ${u.name}`}>
+          Remove
+        </button>
+      </td>
+    </tr>
   );
 }
 
