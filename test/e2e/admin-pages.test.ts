@@ -20,11 +20,9 @@ const EDITOR = { user: 'ed', password: 'ed-password-12' };
 
 /** the inputs, selects and textareas of the page that have no accessible name (label or aria-label) */
 const unnamedControls = (page: Page) =>
-  page.evaluate(() =>
-    [...document.querySelectorAll('input, select, textarea')]
-      .filter((el) => !(el as HTMLInputElement).labels?.length && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
-      .map((el) => el.outerHTML.slice(0, 120)),
-  );
+  page.evaluate(`[...document.querySelectorAll('input, select, textarea')]
+    .filter((el) => !el.labels?.length && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+    .map((el) => el.outerHTML.slice(0, 120))`) as Promise<string[]>;
 
 describe.skipIf(!chromium.available)('Users & API keys, Audit, the viewer’s read-only editor (Chromium + real server)', () => {
   let server: ServerProcess;
@@ -171,7 +169,7 @@ describe.skipIf(!chromium.available)('Users & API keys, Audit, the viewer’s re
     // a drag from the palette adds nothing
     await viewer.getByTestId('palette-core.map').dragTo(viewer.getByTestId('canvas'), { targetPosition: { x: 300, y: 300 } });
     // a node dragged does not move (the drag pans the view instead): its place in the flow stays
-    const placeOf = () => viewer.locator('.react-flow__node[data-id="add_tax"]').evaluate((el) => (el as HTMLElement).style.transform);
+    const placeOf = () => viewer.locator('.react-flow__node[data-id="add_tax"]').evaluate((el) => (el as unknown as { style: { transform: string } }).style.transform);
     const place = await placeOf();
     expect(place).toMatch(/translate/);
     const box = (await viewer.getByTestId('node-add_tax').boundingBox())!;
