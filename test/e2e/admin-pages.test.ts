@@ -154,6 +154,9 @@ describe.skipIf(!chromium.available)('Users & API keys, Audit, the viewer’s re
   it('shows a viewer the flow read-only: no drop, no delete, no save; no Users/Audit entries', async () => {
     const before = (await (await server.fetch('/api/flows/orders-demo')).json()) as { version: number; document: { nodes: unknown[] } };
     const viewer = await newPage(VIEWER);
+    // the editor asks a viewer's server for nothing it would refuse (no validation, no connections)
+    const refused: string[] = [];
+    viewer.on('response', (r) => r.status() >= 400 && refused.push(`${r.status()} ${r.request().method()} ${r.url()}`));
     await viewer.goto(`${server.url}/#/flow/orders-demo`);
     await viewer.getByTestId('node-add_tax').waitFor();
     const nodes = () => viewer.locator('.react-flow__node').count();
@@ -189,6 +192,7 @@ describe.skipIf(!chromium.available)('Users & API keys, Audit, the viewer’s re
     expect(await viewer.getByTestId('node-add_tax').count()).toBe(1);
     expect(await viewer.getByTestId('dirty').count()).toBe(0);
 
+    expect(refused).toEqual([]);
     const after = (await (await server.fetch('/api/flows/orders-demo')).json()) as typeof before;
     expect(after.version).toBe(before.version);
     expect(after.document).toEqual(before.document);
