@@ -107,7 +107,7 @@ export function AuditPage() {
           {error}
         </p>
       )}
-      <div className="admin-card audit-scroll" ref={scroller}>
+      <div className="admin-card audit-scroll" ref={scroller} tabIndex={0} role="region" aria-label="Audit entries">
         <table className="admin-table" data-testid="audit-table" aria-rowcount={rows.length + 1}>
           <thead>
             <tr>
