@@ -151,6 +151,22 @@ describe.skipIf(!chromium.available)('Users & API keys, Audit, the viewer’s re
     expect(await admin.evaluate('window.__csp')).toEqual([]);
   });
 
+  it('shows 200 entries at a time, rendering only those in view, and older ones on demand', async () => {
+    // 200 role changes: 200 more entries (ends as an editor again)
+    for (let i = 0; i < 200; i++) {
+      const res = await server.fetch(`/api/users/${EDITOR.user}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: i % 2 ? 'editor' : 'viewer' }) });
+      expect(res.status).toBe(200);
+    }
+    await admin.getByRole('button', { name: 'Clear' }).click();
+    await expect.poll(() => admin.getByTestId('audit-page').textContent()).toMatch(/200 entries/);
+    const rendered = await admin.getByTestId('audit-row').count();
+    expect(rendered).toBeGreaterThan(5);
+    expect(rendered).toBeLessThan(100); // virtualized
+    await admin.getByTestId('audit-more').click();
+    await expect.poll(() => admin.getByTestId('audit-page').textContent()).toMatch(/2\d\d entries/);
+    expect(await admin.getByTestId('audit-more').count()).toBe(0); // everything is shown
+  });
+
   it('shows a viewer the flow read-only: no drop, no delete, no save; no Users/Audit entries', async () => {
     const before = (await (await server.fetch('/api/flows/orders-demo')).json()) as { version: number; document: { nodes: unknown[] } };
     const viewer = await newPage(VIEWER);
