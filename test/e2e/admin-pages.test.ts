@@ -85,12 +85,17 @@ describe.skipIf(!chromium.available)('Users & API keys, Audit, the viewer’s re
     expect(await unnamedControls(admin)).toEqual([]);
   });
 
-  it('refuses removing the last admin and shows the server’s message', async () => {
+  it('refuses removing or demoting the last admin and shows the server’s message', async () => {
     await admin.getByTestId('user-remove-admin').click();
     await expect.poll(() => admin.getByTestId('users-message').textContent()).toMatch(/only admin/i);
     expect(await admin.getByTestId('users-message').getAttribute('role')).toBe('alert');
     expect(((await (await server.fetch('/api/users')).json()) as { name: string }[]).map((u) => u.name)).toContain('admin');
     await admin.getByTestId('user-admin').waitFor();
+    // nor demoting it: the list shows the role it kept
+    await admin.getByLabel('Role of admin').selectOption('viewer');
+    await admin.getByRole('button', { name: 'Make admin a viewer' }).click();
+    await expect.poll(() => admin.getByTestId('users-message').textContent()).toMatch(/only admin/i);
+    await expect.poll(() => admin.getByLabel('Role of admin').inputValue()).toBe('admin');
   });
 
   it('creates an API key shown once that works with Bearer, then revokes it (401)', async () => {

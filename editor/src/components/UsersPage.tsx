@@ -21,11 +21,14 @@ export function UsersPage() {
   const [users, setUsers] = useState<User[] | null>(null);
   const [keys, setKeys] = useState<ApiKeyInfo[] | null>(null);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  // bumps with every refresh: a row whose role change was refused shows the stored role again
+  const [generation, setGeneration] = useState(0);
   const fail = (err: unknown) => {
     const e = describeError(err);
     setMessage({ ok: false, text: [e.text, ...(e.details ?? [])].join(' — ') });
   };
   const refresh = useCallback(() => {
+    setGeneration((g) => g + 1);
     api.users().then(setUsers, fail);
     api.apiKeys().then(setKeys, fail);
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -91,7 +94,7 @@ export function UsersPage() {
           </thead>
           <tbody>
             {users?.map((u) => (
-              <UserRow key={`${u.name}-${u.role}`} user={u} onRole={(role) => void setRole(u, role)} onRemove={() => void remove(u)} />
+              <UserRow key={`${u.name}-${u.role}-${generation}`} user={u} onRole={(role) => void setRole(u, role)} onRemove={() => void remove(u)} />
             ))}
           </tbody>
         </table>
