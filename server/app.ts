@@ -7,6 +7,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import { apiGuard } from './auth/guard.js';
 import { securityHeaders } from './auth/headers.js';
 import { hostCheck, type Site } from './auth/site.js';
+import { BODY_LIMIT, checkBodyShape } from './body.js';
 import type { AppContext } from './context.js';
 import { editorRoutes } from './editor.js';
 import { apiNotFound, errorHandler } from './http-errors.js';
@@ -44,8 +45,9 @@ export function createApp(ctx: AppContext, opts: AppOptions): Express {
   app.set('json replacer', jsonReplacer);
   if (opts.trustProxy !== undefined) app.set('trust proxy', opts.trustProxy);
   app.use(securityHeaders, hostCheck(opts.site));
-  // every /api route passes the guard first: principal, rate limit, cross-site checks, role (auth/policy.ts)
-  app.use('/api', requestLog(ctx.log), apiGuard(ctx.auth, ctx.store.auth, opts.site), express.json({ limit: '5mb' }));
+  // every /api route passes the guard first: principal, rate limit, cross-site checks, role (auth/policy.ts);
+  // then every JSON body is checked for plain, bounded data (runtime/flow/limits.ts)
+  app.use('/api', requestLog(ctx.log), apiGuard(ctx.auth, ctx.store.auth, opts.site), express.json({ limit: BODY_LIMIT }), checkBodyShape);
   app.use('/api', metaRoutes(ctx), authRoutes(ctx.auth, opts.site));
   app.use('/api/flows', flowRoutes(ctx));
   app.use('/api/connections', connectionRoutes(ctx));

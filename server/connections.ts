@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { UserError, errorMessage } from '../runtime/errors.js';
+import { LIMITS } from '../runtime/flow/limits.js';
 import { fileAccess, type FilePolicy } from '../runtime/files.js';
 import { markedFields } from '../runtime/flow/schema-marks.js';
 import { envRefusal, placeholderNames, type EnvPolicy } from '../runtime/flow/env.js';
@@ -103,7 +104,9 @@ export function withStoredConnections(doc: Record<string, unknown>, stored: Stor
   if (stored.length === 0) return doc;
   const inline = (doc.connections ?? {}) as Record<string, unknown>;
   const connections: Record<string, unknown> = {};
-  for (const c of stored) connections[c.id] = { ...c.config, type: c.type };
+  // a name stored before names were limited (runtime/flow/limits.ts) cannot be referenced: left out, so it
+  // neither fails every flow's validation nor slows it
+  for (const c of stored) if (c.id.length <= LIMITS.nameLength) connections[c.id] = { ...c.config, type: c.type };
   return { ...doc, connections: { ...connections, ...inline } };
 }
 

@@ -4,6 +4,7 @@
  * a restarted server resumes the flows that were running (and keeps paused ones paused).
  */
 import { compileFlow } from '../runtime/flow/compile.js';
+import { quoteShort } from '../runtime/flow/limits.js';
 import type { DeploymentManager, DeploymentStatus } from '../runtime/deploy/manager.js';
 import type { HostPolicy } from '../runtime/host-policy.js';
 import type { NodeRegistry } from '../runtime/registry.js';
@@ -38,7 +39,7 @@ export class DeployService {
     const flow = this.deps.store.getFlow(flowId, version);
     if (!flow) {
       const latest = this.deps.store.getFlow(flowId);
-      throw notFound(latest ? `flow ${flowId} has no version ${version} (the latest is ${latest.version})` : `no flow named ${flowId}`);
+      throw notFound(latest ? `flow ${quoteShort(flowId)} has no version ${version} (the latest is ${latest.version})` : `no flow named ${quoteShort(flowId)}`);
     }
     this.refuseIncomplete(flowId, flow.document);
     const doc = withStoredConnections(flow.document, this.deps.store.listConnections());

@@ -7,7 +7,7 @@
  * else the connection is incomplete (server/connections.ts missingSecrets) and flows that use it cannot
  * be deployed until it is completed.
  */
-import { FLOW_NAME } from '../runtime/flow/schema.js';
+import { flowNameSchema } from '../runtime/flow/schema.js';
 import { onlyPlaceholders, placeholderNames } from '../runtime/flow/env.js';
 import { rawUrlPassword, withUrlPassword } from '../runtime/redact.js';
 import { getPath, isPlainObject, setPath } from '../runtime/secrets.js';
@@ -40,8 +40,10 @@ export function planConnections(ctx: Pick<AppContext, 'registry' | 'store'>, ent
     const at = `connections.${name}`;
     if (!isPlainObject(entry) || typeof entry.type !== 'string') throw badRequest(`cannot import: ${at}: must be an object with a type`, [{ path: at, message: 'must have a type' }]);
     const type = entry.type;
-    if (!FLOW_NAME.test(name)) {
-      throw badRequest(`cannot import: ${at}: a stored connection's name holds only letters, digits, ".", "_" and "-" and starts with a letter or digit`, [{ path: at, message: 'invalid connection name' }]);
+    const named = flowNameSchema.safeParse(name);
+    if (!named.success) {
+      const message = named.error.issues[0].message;
+      throw badRequest(`cannot import: ${at}: the name of a stored connection ${message}`, [{ path: at, message }]);
     }
     if (!ctx.registry.connector(type)) throw badRequest(`cannot import: ${at}.type: no connector for type ${type} (known: ${knownTypes(ctx.registry)})`, [{ path: `${at}.type`, message: 'unknown type' }]);
     const stored = ctx.store.getConnection(name);

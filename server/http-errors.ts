@@ -2,9 +2,11 @@
  * HTTP errors and the one place they become responses: a user mistake is a 4xx with `{ error, details? }`
  * that says what and where; anything else is a 500 with a generic message, its stack only in the log.
  */
+import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { FlowValidationError, UserError, type FlowIssue } from '../runtime/errors.js';
 import { DeploymentStateError } from '../runtime/deploy/manager.js';
+import { jsonSyntaxMessage } from '../runtime/flow/parse.js';
 import { DuplicateError, StaleVersionError } from './store/control-store.js';
 import type { ServerLog } from './log.js';
 import { redactText } from '../runtime/redact.js';
@@ -54,7 +56,8 @@ export function errorHandler(log: ServerLog, redact: (text: string) => string = 
   return (err: unknown, req, res, next) => {
     if (res.headersSent) return next(err);
     const [status, body] = toResponse(err);
-    if (typeof body.error === 'string') body.error = redact(body.error);
+    // secrets out, then one line, whatever a library put in its message
+    if (typeof body.error === 'string') body.error = redact(body.error).replace(/\s*[\r\n]+\s*/g, ' ');
     if (status >= 500) log.error(`${req.method} ${req.originalUrl}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     res.status(status).json(body);
   };
@@ -68,8 +71,25 @@ function toResponse(err: unknown): [number, Record<string, unknown>] {
   if (err instanceof DeploymentStateError) return [409, { error: err.message }];
   if (err instanceof UserError) return [400, err.hint ? { error: err.message, hint: err.hint } : { error: err.message }];
   const e = err as BodyParserError;
-  if (e?.type === 'entity.parse.failed') return [400, { error: `request body is not valid JSON: ${e.message}` }];
+  if (e?.type === 'entity.parse.failed') return [400, { error: `request body is not valid JSON: ${jsonSyntaxMessage(e.message)}` }];
   if (e?.type === 'entity.too.large') return [413, { error: `request body is too large: ${e.message}` }];
   if (e?.expose && typeof e.status === 'number' && e.status >= 400 && e.status < 500) return [e.status, { error: e.message }];
   return [500, { error: 'internal error: the server log has the details' }];
+}
+
+/**
+ * A request Node refuses before express sees it (a URL or headers over 16 KB, a malformed request line)
+ * gets the same kind of answer as any other mistake: a 4xx with `{ error }`, not a bare status line.
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const body = JSON.stringify({
+    error: tooLarge ? 'the URL or the headers are too large (16 KB at most): names and ids in URLs are at most 128 characters' : 'malformed HTTP request',
+  });
+  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }

@@ -17,6 +17,7 @@ import { isLoopbackAddress, siteOf } from './auth/site.js';
 import { AuthService, DEFAULT_LIMITS, type AuthLimits } from './auth/service.js';
 import type { AppContext } from './context.js';
 import { DeployService } from './deployments.js';
+import { answerClientError } from './http-errors.js';
 import { redactingLog, silentLog, type ServerLog } from './log.js';
 import { PreviewService } from './previews.js';
 import { attachSockets, handshakeCheck } from './sockets.js';
@@ -84,6 +85,7 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
   const site = siteOf(deps.publicUrls ?? [], () => loopbackOnly);
   const app = createApp(context, { site, trustProxy: deps.trustProxy });
   const http = createServer(app);
+  http.on('clientError', answerClientError);
   const io = new SocketServer(http, { serveClient: false, allowRequest: handshakeCheck(site) });
   const detach = attachSockets(io, context, deps.socketRecheckMs);
   // flows' log lines go to the server's log too, for whoever runs it

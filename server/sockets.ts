@@ -8,6 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Server, ServerOptions, Socket } from 'socket.io';
 import { errorMessage } from '../runtime/errors.js';
+import { LIMITS } from '../runtime/flow/limits.js';
 import { foreignOrigin, hostAllowed, REBINDING_MESSAGE, type Site } from './auth/site.js';
 import type { AppContext } from './context.js';
 import type { PreviewEvents, PreviewTarget } from './previews.js';
@@ -18,7 +19,7 @@ type Ack = (answer: { ok: boolean; error?: string }) => void;
 
 function flowIdOf(msg: unknown): string | undefined {
   const id = (msg as { flowId?: unknown } | null)?.flowId;
-  return typeof id === 'string' && id.length > 0 ? id : undefined;
+  return typeof id === 'string' && id.length > 0 && id.length <= LIMITS.nameLength ? id : undefined;
 }
 
 /** engine.io's check of every handshake request (polling and websocket), before socket.io sees it */
@@ -55,7 +56,7 @@ export function attachSockets(io: Server, ctx: Pick<AppContext, 'manager' | 'pre
     const handle = (event: 'subscribe' | 'unsubscribe') => (msg: unknown, ack?: unknown) => {
       const reply = typeof ack === 'function' ? (ack as Ack) : () => undefined;
       const flowId = flowIdOf(msg);
-      if (!flowId) return reply({ ok: false, error: `${event} needs { flowId: string }` });
+      if (!flowId) return reply({ ok: false, error: `${event} needs { flowId: string } (at most ${LIMITS.nameLength} characters)` });
       if (event === 'subscribe') {
         void socket.join(room(flowId));
         socket.emit('status', ctx.manager.status(flowId)); // the current state at once

@@ -21,11 +21,14 @@
  *                       btn-compare, diff, diff-node-<id>
  *   connections page    connections-page, btn-new-connection, connection-<name>, conn-name,
  *                       conn-type, conn-save, conn-test, conn-message
+ *   admin pages         btn-users, btn-audit (admins only); users-page (components/UsersPage.tsx),
+ *                       audit-page (components/AuditPage.tsx): their hooks are listed there
+ *   viewer              read-only-note (inspector); the canvas has the class read-only
  *   signed in           current-user, btn-password (password-dialog: components/PasswordDialog.tsx), btn-signout;
  *                       before signing in: signin-* and setup-* (components/SignIn.tsx)
- * Routes: #/ (new flow), #/flow/<id>, #/connections.
+ * Routes: #/ (new flow), #/flow/<id>, #/connections, #/users, #/audit.
  */
-import { lazy, Suspense, useEffect, useRef, useState } from 'react';
+import { lazy, Suspense, useEffect, useRef, useState, type ReactElement } from 'react';
 import { ReactFlowProvider } from '@xyflow/react';
 import { BottomPanel } from './components/BottomPanel.js';
 import { Canvas } from './components/Canvas.js';
@@ -37,9 +40,23 @@ import { Notice } from './components/Notice.js';
 import { Palette } from './components/Palette.js';
 import { Toolbar } from './components/Toolbar.js';
 import { useLiveEvents, useRoute, useShortcuts, useValidation } from './hooks.js';
-import { useStoreApi } from './store.js';
+import { useApi, useStoreApi } from './store.js';
 
+const UsersPage = lazy(() => import('./components/UsersPage.js').then((m) => ({ default: m.UsersPage })));
+const AuditPage = lazy(() => import('./components/AuditPage.js').then((m) => ({ default: m.AuditPage })));
 const ConnectionsPage = lazy(() => import('./components/ConnectionsPage.js').then((m) => ({ default: m.ConnectionsPage })));
+
+/** pages beside the canvas; Users and Audit are for admins only (the server refuses anyone else too) */
+const PAGES: Record<string, (() => ReactElement) | undefined> = {
+  '/connections': () => <ConnectionsPage />,
+  '/users': () => <AdminOnly page={<UsersPage />} />,
+  '/audit': () => <AdminOnly page={<AuditPage />} />,
+};
+
+function AdminOnly({ page }: { page: ReactElement }) {
+  const api = useApi();
+  return api.me?.role === 'admin' ? page : <div className="page muted" data-testid="admin-only">This page is for admins.</div>;
+}
 
 const flowIdOf = (route: string) => {
   const m = /^\/flow\/(.+)$/.exec(route);
@@ -84,10 +101,8 @@ export function App() {
 
   return (
     <div className="app">
-      {route === '/connections' ? (
-        <Suspense fallback={<div className="page muted">Loading…</div>}>
-          <ConnectionsPage />
-        </Suspense>
+      {PAGES[route] ? (
+        <Suspense fallback={<div className="page muted">Loading…</div>}>{PAGES[route]()}</Suspense>
       ) : (
         <ReactFlowProvider>
           <EditorView onFlows={() => setDialog('flows')} onImport={() => setDialog('import')} shortcuts={dialog === null} />

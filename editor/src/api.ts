@@ -225,6 +225,48 @@ export interface Session {
   csrfToken?: string;
 }
 
+export type Role = Session['role'];
+
+/** a user (GET /api/users, admins) */
+export interface User {
+  name: string;
+  role: Role;
+  createdAt: string;
+  updatedAt: string;
+  lastSignInAt?: string | null;
+}
+
+/** an API key (GET /api/api-keys): never the key itself, except in the answer that created it */
+export interface ApiKeyInfo {
+  id: string;
+  user: string;
+  role: Role;
+  label: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  key?: string;
+}
+
+/** an audit entry (GET /api/audit, admins) */
+export interface AuditEntry {
+  id: number | string;
+  at: string;
+  user: string;
+  action: string;
+  target: string | null;
+  address: string | null;
+  details?: unknown;
+}
+
+export interface AuditQuery {
+  user?: string;
+  action?: string;
+  since?: string;
+  until?: string;
+  limit?: number;
+}
+
 export class Api {
   private socketPromise?: Promise<Socket<ServerEvents, ClientEvents>>;
   /** set once signed in; its CSRF token goes with every write */
@@ -276,6 +318,18 @@ export class Api {
   changePassword = async (current: string, password: string) => {
     const s = await this.call<Session>('POST', '/auth/password', { current, password });
     if (this.me && s?.csrfToken) this.me = { ...this.me, csrfToken: s.csrfToken };
+  };
+
+  users = () => this.call<User[]>('GET', '/users');
+  createUser = (u: { name: string; role: Role; password: string }) => this.call<User>('POST', '/users', u);
+  updateUser = (name: string, patch: { role?: Role; password?: string }) => this.call<User>('PUT', `/users/${enc(name)}`, patch);
+  deleteUser = (name: string) => this.call<void>('DELETE', `/users/${enc(name)}`);
+  apiKeys = () => this.call<ApiKeyInfo[]>('GET', '/api-keys');
+  createApiKey = (body: { user?: string; role?: Role; label?: string }) => this.call<ApiKeyInfo & { key: string }>('POST', '/api-keys', body);
+  revokeApiKey = (id: string) => this.call<void>('DELETE', `/api-keys/${enc(id)}`);
+  audit = (q: AuditQuery) => {
+    const params = new URLSearchParams(Object.entries(q).filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => [k, String(v)]));
+    return this.call<AuditEntry[]>('GET', `/audit${params.size ? `?${params}` : ''}`);
   };
 
   nodeTypes = () => this.call<NodeTypeInfo[]>('GET', '/node-types');

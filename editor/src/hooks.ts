@@ -70,6 +70,7 @@ export function useValidation(delayMs = 300): void {
       const s = store.getState();
       const revision = s.revision;
       if (s.nodes.length === 0) return s.setIssues([]);
+      if (s.readOnly) return; // validating is for those who may change the flow (the server refuses viewers)
       asked = revision;
       try {
         const res = await api.validate(docFromGraph(s.meta, s.nodes, s.edges, s.catalog));

@@ -3,7 +3,7 @@ import type { EditorState, PreviewState } from './store.js';
 
 export const emptyPreview = (): PreviewState => ({ id: null, status: 'idle', startedAt: 0, edges: [], nodes: {}, edgeCounts: {}, summary: null });
 
-export const initialState = (name = 'untitled-flow'): EditorState => ({
+export const initialState = (name = 'untitled-flow'): Omit<EditorState, 'readOnly'> => ({
   catalog: {},
   catalogError: null,
   flowId: null,

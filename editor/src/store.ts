@@ -78,6 +78,8 @@ export interface EditorState {
   panel: Panel;
   /** bumps whenever another flow (or version) is put on the canvas: the view fits it */
   loads: number;
+  /** the signed-in user is a viewer: the flow is shown, never changed (the server refuses it anyway) */
+  readOnly: boolean;
 }
 
 export interface EditorActions {
@@ -156,8 +158,10 @@ export function createEditorStore(api: Api): StoreApi<EditorStore> {
       },
     };
     let noticeSeq = 0;
-    return {
+    const readOnly = api.me?.role === 'viewer';
+    const actions: EditorStore = {
       ...initialState(),
+      readOnly,
       async loadCatalog(flowId) {
         const flow = flowId ? api.getFlow(flowId).catch(() => null) : null;
         try {
@@ -177,7 +181,42 @@ export function createEditorStore(api: Api): StoreApi<EditorStore> {
       dismissNotice: () => set({ notice: null }),
       resolveConflict: () => set({ conflict: null }),
     };
+    return readOnly ? readOnlyStore(actions, (text) => actions.notify('info', text)) : actions;
   });
+}
+
+/** why a viewer's change is refused (toolbar tooltips and notices say the same) */
+export const VIEWER_REASON = 'Viewers cannot change flows';
+
+/**
+ * A viewer's store: every action that would change the flow, run or deploy it is a no-op that says
+ * why; the canvas may still select nodes, pan and zoom (selection and measured sizes only).
+ */
+function readOnlyStore(s: EditorStore, say: (text: string) => void): EditorStore {
+  const refuse = () => say(`${VIEWER_REASON}.`);
+  const refuseAsync = async () => refuse();
+  const viewOnly = new Set(['select', 'dimensions']);
+  return {
+    ...s,
+    onNodesChange: (changes) => s.onNodesChange(changes.filter((c) => viewOnly.has(c.type))),
+    onEdgesChange: (changes) => s.onEdgesChange(changes.filter((c) => c.type === 'select')),
+    connect: refuse,
+    addNode: () => (refuse(), null),
+    updateNode: refuse,
+    renameNode: () => VIEWER_REASON,
+    deleteSelected: refuse,
+    paste: refuse,
+    undo: () => {},
+    redo: () => {},
+    layout: refuse,
+    setName: refuse,
+    save: async () => (refuse(), false),
+    restoreVersion: refuseAsync,
+    importText: async () => (refuse(), false),
+    testRun: refuseAsync,
+    deploy: refuseAsync,
+    control: refuseAsync,
+  };
 }
 
 export const StoreContext = createContext<StoreApi<EditorStore> | null>(null);

@@ -3,15 +3,16 @@
  * stderr), 1 a failure at run time. The node catalog is handed in by bin/sluice.js: the runtime never
  * imports a concrete node type.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { FlowValidationError, UserError, formatIssue } from '../errors.js';
+import { FlowValidationError, UserError, formatIssue, type FlowIssue } from '../errors.js';
 import { FileRoots, fileAccess, unconfinedFiles, type FilePolicy } from '../files.js';
 import { DEFAULT_ENV_PREFIX } from '../flow/env.js';
 import type { HostPolicy } from '../host-policy.js';
 import { compileFlowText } from '../flow/compile.js';
-import { validateFlowText } from '../flow/validate.js';
+import { LIMITS } from '../flow/limits.js';
+import { hasErrors, validateFlowText, type ValidationResult } from '../flow/validate.js';
 import { FlowRun, type RunSummary } from '../executor/flow-run.js';
 import { InProcessLockService } from '../lock/lock.js';
 import type { ConnectionTestResult, ConnectorType, Logger } from '../node-api.js';
@@ -28,8 +29,11 @@ export const DEFAULT_STATE = './data/sluice-state.db';
 
 function readFlowFile(path: string): string {
   try {
+    const size = statSync(path).size;
+    if (size > LIMITS.textBytes) throw new UserError(`cannot read flow ${path}: ${(size / 1024 / 1024).toFixed(1)} MB, at most ${LIMITS.textBytes / 1024 / 1024} MB`);
     return readFileSync(path, 'utf8');
   } catch (err) {
+    if (err instanceof UserError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new UserError(`cannot read flow ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
   }
@@ -98,18 +102,11 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     });
 
   withPolicyFlags(program.command('validate'))
-    .description('check a flow document; prints every problem with where it is')
-    .argument('<flow>', 'flow document, .yaml or .json')
-    .option('--json', 'print the problems as JSON')
-    .action((file: string, opts: { json?: boolean } & PolicyFlags) => {
-      const result = validateFlowText(readFlowFile(file), registry, { fileName: file, env: process.env, policy: cliPolicy(opts) });
-      const errors = result.issues.filter((i) => i.severity === 'error');
-      if (opts.json) process.stdout.write(`${JSON.stringify({ valid: errors.length === 0, issues: result.issues }, null, 2)}\n`);
-      else {
-        for (const issue of result.issues) process.stderr.write(`${file}: ${issue.severity}: ${formatIssue(issue)}\n`);
-        if (errors.length === 0) process.stdout.write(`${file}: valid (${result.flow!.nodes.length} nodes, ${result.flow!.edges.length} edges)\n`);
-      }
-      exitCode = errors.length > 0 ? 2 : 0;
+    .description('check flow documents; prints every problem with where it is on stdout, and one line on stderr for each invalid file')
+    .argument('<flows...>', 'flow documents, .yaml or .json')
+    .option('--json', 'print the problems as JSON (an array when there are several files)')
+    .action((files: string[], opts: { json?: boolean } & PolicyFlags) => {
+      exitCode = validateCommand(files, opts, registry);
     });
 
   program
@@ -143,16 +140,49 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof UserError) {
-      process.stderr.write(`sluice: ${redactText(err.message)}\n`);
-      if (err instanceof FlowValidationError && err.issues.filter((i) => i.severity === 'error').length > 1) {
-        process.stderr.write(`sluice: run \`sluice validate ${err.file ?? 'FLOW'}\` to list every problem\n`);
-      }
+      const more = err instanceof FlowValidationError && err.issues.filter((i) => i.severity === 'error').length > 1;
+      userErrorLine(`${err.message}${more ? ` — \`sluice validate ${err.file ?? 'FLOW'}\` lists every problem` : ''}`);
       return 2;
     }
     throw err;
   } finally {
     shutdownSandbox(); // the sandbox worker processes, if a node left any
   }
+}
+
+/** a user mistake as one line on stderr, whatever it holds */
+function userErrorLine(message: string): void {
+  process.stderr.write(`sluice: ${redactText(message).replace(/[\r\n]+/g, ' ')}\n`);
+}
+
+/** every file checked, each problem listed on stdout; 2 when any file is invalid or unreadable, with one stderr line for each */
+function validateCommand(files: string[], opts: { json?: boolean } & PolicyFlags, registry: NodeRegistry): number {
+  const policy = cliPolicy(opts);
+  const reports: { file: string; valid: boolean; issues: FlowIssue[] }[] = [];
+  for (const file of files) {
+    let result: ValidationResult;
+    try {
+      result = validateFlowText(readFlowFile(file), registry, { fileName: file, env: process.env, policy });
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      userErrorLine(err.message);
+      reports.push({ file, valid: false, issues: [{ path: '', severity: 'error', message: err.message }] });
+      continue;
+    }
+    const valid = !hasErrors(result.issues);
+    reports.push({ file, valid, issues: result.issues });
+    if (!opts.json) {
+      for (const issue of result.issues) process.stdout.write(`${file}: ${issue.severity}: ${formatIssue(issue)}\n`);
+      if (valid) process.stdout.write(`${file}: valid (${result.flow!.nodes.length} nodes, ${result.flow!.edges.length} edges)\n`);
+    }
+    // the one line a script or a person needs; the list on stdout says the rest
+    if (!valid) userErrorLine(new FlowValidationError(result.issues, file).message);
+  }
+  if (opts.json) {
+    const out = files.length === 1 ? { valid: reports[0].valid, issues: reports[0].issues } : reports;
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  }
+  return reports.every((r) => r.valid) ? 0 : 2;
 }
 
 type RunOptions = { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean; envFile?: string; check?: boolean } & PolicyFlags;

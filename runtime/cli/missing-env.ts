@@ -28,8 +28,9 @@ export function missingVariables(text: string, env: Record<string, string | unde
   return [...byName].map(([name, usedAt]) => ({ name, usedAt }));
 }
 
-/** the report: a first line saying how many, then one line per variable */
+/** the report, one line: how many, then each variable with where it is used */
 export function missingVariablesReport(file: string, missing: MissingVariable[]): string {
-  const head = `${file}: ${missing.length} environment variable${missing.length > 1 ? 's are' : ' is'} not set (set ${missing.length > 1 ? 'them' : 'it'}, or pass --env-file FILE):`;
-  return [head, ...missing.map((m) => `  ${m.name}  (${m.usedAt.join('; ')})`)].join('\n');
+  const list = missing.map((m) => `${m.name} (${m.usedAt.join('; ')})`).join(', ');
+  const many = missing.length > 1;
+  return `${file}: ${missing.length} environment variable${many ? 's are' : ' is'} not set: ${list}; set ${many ? 'them' : 'it'}, or pass --env-file FILE`;
 }

@@ -3,9 +3,15 @@
  * Node configs are validated later, each by its node type's own schema (see validate.ts).
  */
 import { z } from 'zod';
+import { LIMITS } from './limits.js';
 
 export const NODE_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 export const FLOW_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** a name or id that becomes a key or a URL segment: bounded, so it always fits a URL and a log line */
+export const boundedName = () => z.string().min(1).max(LIMITS.nameLength, `at most ${LIMITS.nameLength} characters`);
+/** a flow or connection name: the flow's id in URLs and the store */
+export const flowNameSchema = boundedName().regex(FLOW_NAME, 'must start with a letter or digit and hold only letters, digits, ".", "_" and "-"');
 
 export const settingsSchema = z
   .object({
@@ -68,9 +74,9 @@ export type FlowSettings = z.output<typeof settingsSchema>;
 
 export const nodeSchema = z
   .object({
-    id: z.string().regex(NODE_ID, 'must start with a letter or _ and hold only letters, digits, _ and -'),
-    type: z.string().min(1),
-    name: z.string().optional(),
+    id: boundedName().regex(NODE_ID, 'must start with a letter or _ and hold only letters, digits, _ and -'),
+    type: boundedName(),
+    name: z.string().max(LIMITS.nameLength, `at most ${LIMITS.nameLength} characters`).optional().describe('a label for people; the id is what edges use'),
     description: z.string().optional(),
     config: z.record(z.string(), z.unknown()).default({}),
     position: z.object({ x: z.number(), y: z.number() }).optional(),
@@ -79,25 +85,25 @@ export const nodeSchema = z
 
 export const edgeSchema = z
   .object({
-    from: z.string().min(1),
-    to: z.string().min(1),
-    fromPort: z.string().min(1).optional(),
-    toPort: z.string().min(1).optional(),
+    from: boundedName(),
+    to: boundedName(),
+    fromPort: boundedName().optional(),
+    toPort: boundedName().optional(),
   })
   .strict();
 
-export const connectionRefSchema = z.object({ type: z.string().min(1) }).catchall(z.unknown());
+export const connectionRefSchema = z.object({ type: boundedName() }).catchall(z.unknown());
 
 export const flowSchema = z
   .object({
     apiVersion: z.literal('sluice/v1', { error: 'must be "sluice/v1"' }),
-    name: z.string().regex(FLOW_NAME, 'must start with a letter or digit and hold only letters, digits, ".", "_" and "-"'),
+    name: flowNameSchema,
     version: z.number().int().min(0).optional(),
     description: z.string().optional(),
     settings: settingsSchema.prefault({}),
-    connections: z.record(z.string(), connectionRefSchema).optional(),
-    nodes: z.array(nodeSchema).min(1, 'a flow needs at least one node'),
-    edges: z.array(edgeSchema).default([]),
+    connections: z.record(boundedName(), connectionRefSchema).optional(),
+    nodes: z.array(nodeSchema).min(1, 'a flow needs at least one node').max(LIMITS.nodes, `at most ${LIMITS.nodes} nodes`),
+    edges: z.array(edgeSchema).max(LIMITS.edges, `at most ${LIMITS.edges} edges`).default([]),
   })
   .strict();
 

@@ -9,6 +9,7 @@ import type { NodeType } from '../node-api.js';
 import { inputsOf, isSinkType, isSourceType } from '../node-api.js';
 import type { HostPolicy } from '../host-policy.js';
 import type { NodeRegistry } from '../registry.js';
+import { checkShape, LIMITS, quoteShort, shortKey } from './limits.js';
 import { envRefusal, resolveEnv, type EnvGate, type EnvProblem } from './env.js';
 import { markedFields } from './schema-marks.js';
 import { parseFlowText } from './parse.js';
@@ -49,9 +50,9 @@ export function formatPath(path: readonly PropertyKey[], raw: unknown): string {
     const seg = path[i];
     if (i === 1 && path[0] === 'nodes' && typeof seg === 'number' && Array.isArray(nodes)) {
       const id = (nodes[seg] as { id?: unknown } | undefined)?.id;
-      out += typeof id === 'string' && id ? `[${id}]` : `[${seg}]`;
+      out += typeof id === 'string' && id && id.length <= LIMITS.nameLength ? `[${id}]` : `[${seg}]`;
     } else if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out ? `.${String(seg)}` : String(seg);
+    else out += out ? `.${shortKey(String(seg))}` : shortKey(String(seg));
   }
   return out;
 }
@@ -62,9 +63,15 @@ function nodeIdAt(path: readonly PropertyKey[], raw: unknown): string | undefine
   return typeof id === 'string' ? id : undefined;
 }
 
-function zodMessage(issue: z.core.$ZodIssue): string {
+/** a zod issue as one short line (shared with the server's request-body checks) */
+export function zodMessage(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined) return 'required';
-  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'invalid_key' && issue.issues[0]) return `the key: ${zodMessage(issue.issues[0])}`;
+  if (issue.code === 'unrecognized_keys') {
+    const shown = issue.keys.slice(0, 5).map((k) => quoteShort(k, 40));
+    const more = issue.keys.length > shown.length ? ` and ${issue.keys.length - shown.length} more` : '';
+    return `unknown field${issue.keys.length > 1 ? 's' : ''} ${shown.join(', ')}${more}`;
+  }
   return issue.message;
 }
 
@@ -82,6 +89,12 @@ export function validateFlow(raw: unknown, registry: NodeRegistry, options: Vali
 
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     add([], 'a flow document must be an object with apiVersion, name, nodes and edges');
+    return { issues };
+  }
+  // 0. plain, bounded data: deeper steps recurse and echo what they find
+  const shape = checkShape(raw);
+  if (shape) {
+    add(shape.path, shape.message);
     return { issues };
   }
 

@@ -40,11 +40,20 @@ export type SignIn = { ok: true; user: StoredUser; token: string; csrf: string }
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 export const PASSWORD_MIN = 8;
 
+/** a cookie value as sent: percent-decoded when it is well-formed, as it is otherwise (`%` alone, `%E0`: never a 500) */
+function decodeCookie(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
 export function parseCookies(header: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const part of (header ?? '').split(';')) {
     const i = part.indexOf('=');
-    if (i > 0) out[part.slice(0, i).trim()] = decodeURIComponent(part.slice(i + 1).trim());
+    if (i > 0) out[part.slice(0, i).trim()] = decodeCookie(part.slice(i + 1).trim());
   }
   return out;
 }

@@ -5,6 +5,7 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
+import { LIMITS, quoteShort } from '../../runtime/flow/limits.js';
 import { addressOf, principalOf } from '../auth/guard.js';
 import type { Site } from '../auth/site.js';
 import { hashPassword, verifyPassword } from '../auth/crypto.js';
@@ -23,7 +24,7 @@ const password = z
     if (problem) c.addIssue({ code: 'custom', message: problem });
   });
 
-const signInSchema = z.object({ user: z.string().min(1).max(256), password: z.string().max(1024) }).strict();
+const signInSchema = z.object({ user: z.string().min(1).max(LIMITS.nameLength, `at most ${LIMITS.nameLength} characters`), password: z.string().max(1024) }).strict();
 const setupSchema = z.object({ token: z.string().min(1).max(256), user: userName.default('admin'), password }).strict();
 const passwordSchema = z.object({ current: z.string().max(1024), password }).strict();
 const createUserSchema = z.object({ name: userName, role, password }).strict();
@@ -32,12 +33,12 @@ const createKeySchema = z
   .object({
     user: userName.optional().describe("whose key; default: the caller's (admins may name anyone)"),
     role: role.optional().describe("default: the user's role; never above it"),
-    label: z.string().max(128).default('').describe('what the key is for'),
+    label: z.string().max(LIMITS.nameLength, `at most ${LIMITS.nameLength} characters`).default('').describe('what the key is for'),
   })
   .strict();
 const auditQuery = z.object({
-  user: z.string().max(256).optional(),
-  action: z.string().max(128).optional(),
+  user: z.string().max(LIMITS.nameLength).optional(),
+  action: z.string().max(LIMITS.nameLength).optional(),
   since: z.iso.datetime({ offset: true }).optional(),
   until: z.iso.datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(200),
@@ -70,7 +71,7 @@ export function authRoutes(auth: AuthService, site: Site): Router {
     store.appendAudit({ user, action, target, address: addressOf(req), details: details ?? null });
   const requireUser = (name: string) => {
     const u = store.getUser(name);
-    if (!u) throw notFound(`no user named ${name}`);
+    if (!u) throw notFound(`no user named ${quoteShort(name)}`);
     return u;
   };
   /** the last admin cannot be removed or demoted: nobody could manage users then */
@@ -188,7 +189,7 @@ export function authRoutes(auth: AuthService, site: Site): Router {
   r.delete('/api-keys/:id', (req, res) => {
     const p = me(res);
     const k = store.getKey(req.params.id as string);
-    if (!k || !visible(p, k)) throw notFound(`no API key ${req.params.id}`);
+    if (!k || !visible(p, k)) throw notFound(`no API key ${quoteShort(req.params.id)}`);
     store.revokeKey(k.id);
     res.status(204).end();
   });

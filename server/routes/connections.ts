@@ -4,20 +4,20 @@
  */
 import { Router, type Request } from 'express';
 import { z } from 'zod';
+import { LIMITS, quoteShort } from '../../runtime/flow/limits.js';
+import { flowNameSchema } from '../../runtime/flow/schema.js';
 import { unconfinedFiles } from '../../runtime/files.js';
-import { FLOW_NAME } from '../../runtime/flow/schema.js';
 import { parseInput } from '../body.js';
 import { connectionIssues, knownTypes, mergeSecrets, missingSecrets, redact, secretFieldsOfType, testConnection } from '../connections.js';
 import { iso, type AppContext } from '../context.js';
 import { badRequest, notFound } from '../http-errors.js';
+import { nameOfId, resourceId } from '../resource-ids.js';
 import type { StoredConnection } from '../store/control-store.js';
 
-const name = z
-  .string()
-  .regex(FLOW_NAME, 'must start with a letter or digit and hold only letters, digits, ".", "_" and "-"')
-  .describe('the name flows refer to the connection by; also its id');
+const name = flowNameSchema.describe('the name flows refer to the connection by; also its id');
 const type = z
   .string()
+  .max(LIMITS.nameLength, `at most ${LIMITS.nameLength} characters`)
   .regex(/^[a-z][a-z0-9_-]*$/, 'must be a lowercase connector name such as postgres, mysql, sqlite')
   .describe('which connector: postgres, mysql, mongodb, sqlite (GET /api/connection-types lists them)');
 const config = z
@@ -49,7 +49,7 @@ export function connectionRoutes(ctx: AppContext): Router {
   const view = (c: StoredConnection) => {
     const missing = missingSecrets(c.config, secretsOf(c.type), ctx.env, ctx.policy.env);
     return {
-      id: c.id,
+      id: resourceId(c.id),
       name: c.id,
       type: c.type,
       config: redact(c.config, secretsOf(c.type)),
@@ -59,9 +59,10 @@ export function connectionRoutes(ctx: AppContext): Router {
       updatedAt: iso(c.updatedAt),
     };
   };
+  const idName = (req: Request) => nameOfId(req.params.id as string, () => ctx.store.listConnections().map((c) => c.id));
   const find = (req: Request) => {
-    const c = ctx.store.getConnection(req.params.id as string);
-    if (!c) throw notFound(`no connection named ${req.params.id}`);
+    const c = ctx.store.getConnection(idName(req));
+    if (!c) throw notFound(`no connection named ${quoteShort(req.params.id)}`);
     return c;
   };
 
@@ -91,19 +92,19 @@ export function connectionRoutes(ctx: AppContext): Router {
     const current = find(req);
     const body = parseInput(updateSchema, req.body);
     if (body.name !== undefined && body.name !== current.id) {
-      throw badRequest(`name is ${JSON.stringify(body.name)} but this connection is ${current.id}: a connection cannot be renamed (flows refer to it by name)`, [
-        { path: 'name', message: `must be ${JSON.stringify(current.id)}` },
+      throw badRequest(`name is ${quoteShort(body.name)} but this connection is ${quoteShort(current.id)}: a connection cannot be renamed (flows refer to it by name)`, [
+        { path: 'name', message: `must be ${quoteShort(current.id)}` },
       ]);
     }
     const t = body.type ?? current.type;
     if (body.type !== undefined) checkType(body.type);
     const updated = ctx.store.updateConnection(current.id, t, toStore(t, body.config, current.config));
-    if (!updated) throw notFound(`no connection named ${current.id}`);
+    if (!updated) throw notFound(`no connection named ${quoteShort(current.id)}`);
     res.json(view(updated));
   });
 
   r.delete('/:id', (req, res) => {
-    if (!ctx.store.deleteConnection(req.params.id as string)) throw notFound(`no connection named ${req.params.id}`);
+    if (!ctx.store.deleteConnection(idName(req))) throw notFound(`no connection named ${quoteShort(req.params.id)}`);
     res.status(204).end();
   });
 

@@ -1,7 +1,7 @@
 /** /api/flows: flows with every version kept, validation, export and import (see server/API.md). */
 import express, { Router, type Request } from 'express';
 import { z } from 'zod';
-import { parseInput } from '../body.js';
+import { BODY_LIMIT, parseInput } from '../body.js';
 import { iso, type AppContext } from '../context.js';
 import { canonicalDocument, toJson, toYaml, type Doc } from '../flow-format.js';
 import { describeMissing, incompleteConnections } from '../connections.js';
@@ -10,6 +10,8 @@ import { documentSchema, readFlowInput, requireValidDocument, validateInput, typ
 import { planConnections, splitConnections, storeConnections } from '../flow-import.js';
 import { parseFlowText } from '../../runtime/flow/parse.js';
 import { badRequest, conflict, notFound } from '../http-errors.js';
+import { quoteShort } from '../../runtime/flow/limits.js';
+import { nameOfId, resourceId } from '../resource-ids.js';
 import type { StoredFlow } from '../store/control-store.js';
 
 const putSchema = z
@@ -52,28 +54,28 @@ function rawDocument(input: FlowInput): Doc | undefined {
 const TEXT_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain'];
 
 export function flowResource(f: StoredFlow) {
-  return { id: f.id, name: f.id, version: f.version, updatedAt: iso(f.savedAt), document: f.document };
+  return { id: resourceId(f.id), name: f.id, version: f.version, updatedAt: iso(f.savedAt), document: f.document };
 }
 
 export function requireFlow(ctx: AppContext, id: string, version?: number): StoredFlow {
   const flow = ctx.store.getFlow(id, version);
   if (flow) return flow;
   const latest = version === undefined ? undefined : ctx.store.getFlow(id);
-  throw notFound(latest ? `flow ${id} has no version ${version} (the latest is ${latest.version})` : `no flow named ${id}`);
+  throw notFound(latest ? `flow ${quoteShort(id)} has no version ${version} (the latest is ${latest.version})` : `no flow named ${quoteShort(id)}`);
 }
 
 const nameOf = (doc: Doc) => doc.name as string; // a valid document has a name
 
 export function flowRoutes(ctx: AppContext): Router {
   const r = Router();
-  const id = (req: Request) => req.params.id as string;
+  const id = (req: Request) => nameOfId(req.params.id as string, () => ctx.store.listFlows().map((f) => f.id));
 
   r.get('/', (_req, res) => {
     res.json(
       ctx.store.listFlows().map((f) => {
         const dep = ctx.manager.status(f.id);
         return {
-          id: f.id,
+          id: resourceId(f.id),
           name: f.id,
           version: f.version,
           updatedAt: iso(f.savedAt),
@@ -91,7 +93,7 @@ export function flowRoutes(ctx: AppContext): Router {
     res.status(201).json(flowResource(flow));
   });
 
-  r.post('/validate', express.text({ type: TEXT_TYPES, limit: '5mb' }), (req, res) => {
+  r.post('/validate', express.text({ type: TEXT_TYPES, limit: BODY_LIMIT }), (req, res) => {
     const { issues, raw } = validateInput(ctx, readFlowInput(req));
     // a node on an incomplete stored connection (imported without its secret): saved fine, not deployable yet
     const incomplete = raw ? incompleteConnections(raw, (n) => ctx.store.getConnection(n), ctx.registry, ctx.env, ctx.policy.env) : [];
@@ -108,7 +110,7 @@ export function flowRoutes(ctx: AppContext): Router {
     res.json({ valid: !issues.some((i) => i.severity === 'error'), issues });
   });
 
-  r.post('/import', express.text({ type: TEXT_TYPES, limit: '5mb' }), (req, res) => {
+  r.post('/import', express.text({ type: TEXT_TYPES, limit: BODY_LIMIT }), (req, res) => {
     const { overwrite } = parseInput(importQuery, req.query, 'query');
     const secrets = takeSecrets(req);
     const input = readFlowInput(req);
@@ -139,20 +141,20 @@ export function flowRoutes(ctx: AppContext): Router {
     requireFlow(ctx, flowId);
     const body = parseInput(putSchema, req.body);
     if (body.document.name !== undefined && body.document.name !== flowId) {
-      throw badRequest(`document.name is ${JSON.stringify(body.document.name)} but this flow is ${flowId}: a flow cannot be renamed; import it under the new name and delete this one`, [
-        { path: 'name', message: `must be ${JSON.stringify(flowId)}` },
+      throw badRequest(`document.name is ${quoteShort(body.document.name)} but this flow is ${quoteShort(flowId)}: a flow cannot be renamed; import it under the new name and delete this one`, [
+        { path: 'name', message: `must be ${quoteShort(flowId)}` },
       ]);
     }
     const doc = requireValidDocument(ctx, { document: body.document });
     const saved = ctx.store.saveFlow(flowId, body.baseVersion, (v) => canonicalDocument(doc, v));
-    if (!saved) throw notFound(`no flow named ${flowId}`); // deleted in between
+    if (!saved) throw notFound(`no flow named ${quoteShort(flowId)}`); // deleted in between
     res.json(flowResource(saved));
   });
 
   r.delete('/:id', async (req, res) => {
     const flowId = id(req);
     requireFlow(ctx, flowId);
-    if (ctx.manager.isActive(flowId)) throw conflict(`flow ${flowId} is deployed and ${ctx.manager.status(flowId).status}: stop it before deleting it`);
+    if (ctx.manager.isActive(flowId)) throw conflict(`flow ${quoteShort(flowId)} is deployed and ${ctx.manager.status(flowId).status}: stop it before deleting it`);
     ctx.store.deleteFlow(flowId);
     await ctx.manager.forget(flowId);
     res.status(204).end();
@@ -160,7 +162,7 @@ export function flowRoutes(ctx: AppContext): Router {
 
   r.get('/:id/versions', (req, res) => {
     const versions = ctx.store.versions(id(req));
-    if (!versions) throw notFound(`no flow named ${id(req)}`);
+    if (!versions) throw notFound(`no flow named ${quoteShort(id(req))}`);
     res.json(versions.map((v) => ({ ...v, savedAt: iso(v.savedAt) })));
   });
 
@@ -181,7 +183,7 @@ export function flowRoutes(ctx: AppContext): Router {
     }
     res.setHeader('X-Sluice-Variables', variables.map((v) => v.name).join(', '));
     // flow ids are plain (letters, digits, . _ -): quoting is all the header needs
-    res.setHeader('Content-Disposition', `attachment; filename="${flow.id}.${format}"`);
+    res.setHeader('Content-Disposition', `attachment; filename="${resourceId(flow.id)}.${format}"`);
     res.type(format === 'json' ? 'application/json' : 'application/yaml').send(text);
   });
 

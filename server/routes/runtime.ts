@@ -2,11 +2,13 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { compileFlow } from '../../runtime/flow/compile.js';
+import { LIMITS, quoteShort } from '../../runtime/flow/limits.js';
+import { boundedName } from '../../runtime/flow/schema.js';
 import { parseInput } from '../body.js';
 import { withStoredConnections } from '../connections.js';
 import type { AppContext } from '../context.js';
 import { documentSchema } from '../flow-input.js';
-import { notFound } from '../http-errors.js';
+import { badRequest, notFound } from '../http-errors.js';
 import { requireFlow } from './flows.js';
 
 const previewSchema = z
@@ -15,7 +17,7 @@ const previewSchema = z
     limit: z.number().int().min(1).max(10_000).default(100).describe('records read per source'),
     sample: z.number().int().min(1).max(1000).default(100).describe('records kept and streamed per node, direction and port'),
     timeoutMs: z.number().int().min(100).max(600_000).default(30_000).describe('the test run is stopped after this long'),
-    socketId: z.string().min(1).optional().describe('stream to this socket only; default: every socket subscribed to the flow'),
+    socketId: boundedName().optional().describe('stream to this socket only; default: every socket subscribed to the flow'),
   })
   .strict();
 
@@ -35,11 +37,13 @@ export function runtimeRoutes(ctx: AppContext): Router {
   const id = (req: Request) => req.params.id as string;
   /** 404 unless the flow is saved, or was deployed since the server started */
   const known = (flowId: string) => {
-    if (!ctx.store.getFlow(flowId) && ctx.manager.status(flowId).status === 'not-deployed') throw notFound(`no flow named ${flowId}`);
+    if (!ctx.store.getFlow(flowId) && ctx.manager.status(flowId).status === 'not-deployed') throw notFound(`no flow named ${quoteShort(flowId)}`);
   };
 
   r.post('/flows/:id/preview', async (req, res) => {
     const flowId = id(req);
+    // the id names the socket.io room of an unsaved canvas: as bounded as a flow name
+    if (flowId.length > LIMITS.nameLength) throw badRequest(`flow id: at most ${LIMITS.nameLength} characters`, [{ path: 'id', message: `at most ${LIMITS.nameLength} characters` }]);
     const { wait } = parseInput(previewQuery, req.query, 'query');
     const body = parseInput(previewSchema, req.body);
     const doc = body.document ?? requireFlow(ctx, flowId).document;
@@ -51,7 +55,7 @@ export function runtimeRoutes(ctx: AppContext): Router {
   });
 
   r.post('/previews/:previewId/stop', (req, res) => {
-    if (!ctx.previews.stop(req.params.previewId as string)) throw notFound(`no test run ${req.params.previewId} is running`);
+    if (!ctx.previews.stop(req.params.previewId as string)) throw notFound(`no test run ${quoteShort(req.params.previewId)} is running`);
     res.json({ stopped: true });
   });
 

@@ -59,15 +59,16 @@ describe('sluice CLI', () => {
     expect(lines(dir)).toHaveLength(2000);
   });
 
-  it('validate: exit 0 on a valid flow, 2 with every problem on an invalid one', async () => {
+  it('validate: exit 0 on a valid flow, 2 with every problem on stdout and one line on stderr on an invalid one', async () => {
     const { dir, file } = setup();
     expect((await runCli(['validate', file])).code).toBe(0);
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, readFileSync(file, 'utf8').replace('type: core.map', 'type: core.mapp').replace('table: numbers', 'tabel: numbers'));
     const r = await runCli(['validate', bad]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/nodes\[double\]\.type: unknown node type "core\.mapp".*\(line \d+\)/);
-    expect(r.stderr).toMatch(/nodes\[db\]\.config: unknown field "tabel"/);
+    expect(r.stdout).toMatch(/nodes\[double\]\.type: unknown node type "core\.mapp".*\(line \d+\)/);
+    expect(r.stdout).toMatch(/nodes\[db\]\.config: unknown field "tabel"/);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^sluice: .*bad\.yaml: nodes\[double\]\.type: unknown node type "core\.mapp".*\(and \d+ more\)$/)]);
   });
 
   it('user errors exit 2 with one line on stderr', async () => {
@@ -95,7 +96,8 @@ describe('sluice CLI', () => {
     expect(existsSync(join(dir, 'x.jsonl'))).toBe(true);
     const r2 = await runCli(['validate', file]);
     expect(r2.code).toBe(2);
-    expect(r2.stderr).toMatch(/nodes\[log\]\.config\.path: environment variable SLUICE_TEST_OUT is not set/);
+    expect(r2.stdout).toMatch(/nodes\[log\]\.config\.path: environment variable SLUICE_TEST_OUT is not set/);
+    expect(r2.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('a failure at run time exits 1 with the node and the reason', async () => {

@@ -165,9 +165,10 @@ describe.skipIf(!live)('exported flows with their connections (real PostgreSQL, 
     writeFileSync(join(dir, 'exported.yaml'), exported);
     const missing = await runCli(['run', 'exported.yaml', '--quiet', '--state', 'state.db'], { cwd: dir });
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain('2 environment variables are not set');
-    expect(missing.stderr).toContain('SLUICE_FLOW_SHOP_PASSWORD  (connection shop, field password)');
-    expect(missing.stderr).toContain('SLUICE_FLOW_STORE_URL_PASSWORD  (connection store, field url)');
+    // one line naming every variable and what needs it
+    expect(missing.stderr.trim().split('\n')).toEqual([
+      'sluice: exported.yaml: 2 environment variables are not set: SLUICE_FLOW_SHOP_PASSWORD (connection shop, field password), SLUICE_FLOW_STORE_URL_PASSWORD (connection store, field url); set them, or pass --env-file FILE',
+    ]);
 
     const run = await runCli(['run', 'exported.yaml', '--quiet', '--state', 'state.db'], { cwd: dir, env: VARS });
     expect(run.code, run.stderr).toBe(0);

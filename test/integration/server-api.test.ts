@@ -392,7 +392,9 @@ describe('deployments', () => {
     try {
       const ack = await socket.emitWithAck('subscribe', { flowId: 'live' });
       expect(ack).toEqual({ ok: true });
-      expect(await socket.emitWithAck('subscribe', {})).toEqual({ ok: false, error: 'subscribe needs { flowId: string }' });
+      const refused = { ok: false, error: 'subscribe needs { flowId: string } (at most 128 characters)' };
+      expect(await socket.emitWithAck('subscribe', {})).toEqual(refused);
+      expect(await socket.emitWithAck('subscribe', { flowId: 'x'.repeat(129) })).toEqual(refused);
 
       expect((await call('GET', '/api/flows/live/status')).json).toMatchObject({ flowId: 'live', status: 'not-deployed' });
       expect((await call('POST', '/api/flows/live/pause')).status).toBe(409);

@@ -103,7 +103,7 @@ it('a deployment that cannot be restored at start is marked failed with the reas
   a.store.createFlow('bomb', (v) => canonicalDocument(bombFlow(dir), v));
   a.store.setDeployment('bomb', 9, 'running'); // a version that is gone: restoring it must fail
   await a.deployments.restore();
-  expect(a.manager.status('bomb')).toMatchObject({ status: 'failed', version: 9, error: expect.stringMatching(/^could not be restored at server start: flow bomb has no version 9/) });
+  expect(a.manager.status('bomb')).toMatchObject({ status: 'failed', version: 9, error: expect.stringMatching(/^could not be restored at server start: flow "bomb" has no version 9/) });
   expect(a.manager.list().map((s) => [s.flowId, s.status])).toEqual([['bomb', 'failed']]);
   expect(a.store.deployments().map((d) => [d.flowId, d.state])).toEqual([['bomb', 'stopped']]);
   await a.shutdown();

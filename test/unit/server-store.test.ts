@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { parseFlowText } from '../../runtime/flow/parse.js';
+import { checkShape, FORBIDDEN_KEYS } from '../../runtime/flow/limits.js';
 import { canonicalDocument, toJson, toYaml, type Doc } from '../../server/flow-format.js';
 import { z } from 'zod';
 import { flagPath, mergeSecrets, redact } from '../../server/connections.js';
@@ -111,11 +112,15 @@ describe('flow documents as text', () => {
   });
 
   it('round-trips any JSON config value through YAML (property)', () => {
-    const value = fc.jsonValue({ maxDepth: 3, stringUnit: 'binary' }).map((v) => JSON.parse(JSON.stringify(v)) as unknown);
+    // plain data as the limits allow it (runtime/flow/limits.ts: no __proto__, constructor or prototype key)
+    const value = fc
+      .jsonValue({ maxDepth: 3, stringUnit: 'binary' })
+      .map((v) => JSON.parse(JSON.stringify(v)) as unknown)
+      .filter((v) => checkShape(v) === undefined);
     const node = fc.record({
       id: fc.stringMatching(/^[a-z][a-z0-9_]{0,8}$/),
       type: fc.constantFrom('core.map', 'file.sink'),
-      config: fc.dictionary(fc.string({ unit: 'binary' }), value, { maxKeys: 6 }),
+      config: fc.dictionary(fc.string({ unit: 'binary' }).filter((k) => !FORBIDDEN_KEYS.has(k)), value, { maxKeys: 6 }),
       position: fc.record({ x: fc.integer(), y: fc.double({ noNaN: true, noDefaultInfinity: true }).map((n) => JSON.parse(JSON.stringify(n)) as number) }),
     });
     fc.assert(

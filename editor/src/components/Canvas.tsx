@@ -36,7 +36,7 @@ export function Canvas() {
   const store = useStoreApi();
   const rf = useReactFlow<FlowNode, FlowEdge>();
   const flowStore = useFlowStoreApi<FlowNode, FlowEdge>();
-  const { nodes, edges, onNodesChange, onEdgesChange, connect, addNode, loads } = useEditor((s) => ({
+  const { nodes, edges, onNodesChange, onEdgesChange, connect, addNode, loads, readOnly } = useEditor((s) => ({
     nodes: s.nodes,
     edges: s.edges,
     onNodesChange: s.onNodesChange,
@@ -44,6 +44,7 @@ export function Canvas() {
     connect: s.connect,
     addNode: s.addNode,
     loads: s.loads,
+    readOnly: s.readOnly,
   }));
 
   // a flow just put on the canvas is fitted before its nodes are handed to React Flow, so that a large
@@ -120,7 +121,7 @@ export function Canvas() {
   const nodeColour = useCallback((n: FlowNode) => CATEGORY_COLOURS[store.getState().catalog[n.data.type]?.category ?? ''] ?? '#9aa3ae', [store]);
 
   return (
-    <div className="canvas" data-testid="canvas" onDragOver={onDragOver} onDrop={onDrop}>
+    <div className={`canvas${readOnly ? ' read-only' : ''}`} data-testid="canvas" onDragOver={readOnly ? undefined : onDragOver} onDrop={readOnly ? undefined : onDrop}>
       <ReactFlow<FlowNode, FlowEdge>
         nodes={ready ? nodes : NONE}
         edges={ready ? edges : NONE}
@@ -129,6 +130,9 @@ export function Canvas() {
         onNodesChange={onNodesChange}
         onEdgesChange={onEdgesChange}
         onConnect={connect}
+        nodesDraggable={!readOnly}
+        nodesConnectable={!readOnly}
+        edgesReconnectable={!readOnly}
         isValidConnection={isValidConnection}
         onConnectEnd={onConnectEnd}
         deleteKeyCode={null}

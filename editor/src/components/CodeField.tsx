@@ -22,6 +22,8 @@ interface Props {
   placeholder?: string;
   error?: CodeError;
   invalid?: string[];
+  /** shown, never changed (a viewer) */
+  readOnly?: boolean;
 }
 
 /** a small undo history for the field (the canvas has its own) */
@@ -66,7 +68,7 @@ const theme = EditorView.theme({
   '.cm-placeholder': { color: 'var(--faint)', fontStyle: 'italic' },
 });
 
-export function CodeField({ id, value, onChange, placeholder, error, invalid }: Props) {
+export function CodeField({ id, value, onChange, placeholder, error, invalid, readOnly }: Props) {
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const onChangeRef = useRef(onChange);
@@ -91,6 +93,7 @@ export function CodeField({ id, value, onChange, placeholder, error, invalid }: 
           javascript(),
           placeholderExt(placeholder ?? ''),
           EditorView.lineWrapping,
+          ...(readOnly ? [EditorState.readOnly.of(true), EditorView.editable.of(false)] : []),
           h.extension,
           keymap.of([
             ...closeBracketsKeymap,

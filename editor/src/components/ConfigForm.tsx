@@ -34,7 +34,7 @@ const envKeys = (config: Record<string, unknown>) =>
     .map(([k]) => k)
     .join(',');
 
-export function ConfigForm({ nodeId, type, config }: { nodeId: string; type: NodeTypeInfo; config: Record<string, unknown> }) {
+export function ConfigForm({ nodeId, type, config, readOnly }: { nodeId: string; type: NodeTypeInfo; config: Record<string, unknown>; readOnly?: boolean }) {
   const updateNode = useEditor((s) => s.updateNode);
   const issues = useEditor((s) => s.issuesByNode[nodeId]);
   const codeError = useEditor((s) => nodeError(s, nodeId));
@@ -71,6 +71,7 @@ export function ConfigForm({ nodeId, type, config }: { nodeId: string; type: Nod
       extraErrors={fieldErrors}
       showErrorList={false}
       noHtml5Validate
+      disabled={readOnly}
       idPrefix={`cfg_${nodeId}`}
       experimental_defaultFormStateBehavior={FORM_DEFAULTS}
       onChange={(e) => {

@@ -2,13 +2,15 @@
 import { useEditor } from '../store.js';
 
 export function EmptyCanvas() {
-  const catalogError = useEditor((s) => s.catalogError);
+  const { catalogError, readOnly } = useEditor((s) => ({ catalogError: s.catalogError, readOnly: s.readOnly }));
   return (
     <div className="empty-canvas" data-testid="empty-canvas">
       <div className="empty-card">
         <h2>Start a flow</h2>
         {catalogError ? (
           <p className="err-text">The node types could not be loaded: {catalogError}. Is the Sluice server running?</p>
+        ) : readOnly ? (
+          <p>You are signed in as a viewer: you can open saved flows and watch them run, but not change them.</p>
         ) : (
           <ol>
             <li>
@@ -21,7 +23,7 @@ export function EmptyCanvas() {
           </ol>
         )}
         <p className="muted small">
-          Or open a saved flow (<a href="#/flows">Flows</a>) or import a YAML/JSON document.
+          {readOnly ? 'Open' : 'Or open'} a saved flow (<a href="#/flows">Flows</a>){readOnly ? '.' : ' or import a YAML/JSON document.'}
         </p>
       </div>
     </div>

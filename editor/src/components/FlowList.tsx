@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'react';
 import type { FlowSummary, VersionInfo } from '../api.js';
 import { diffFlows, type FlowDiff } from '../diff.js';
-import { useApi, useEditor } from '../store.js';
+import { useApi, useEditor, VIEWER_REASON } from '../store.js';
 import { Modal } from './Modal.js';
 import { DiffView } from './DiffView.js';
 
@@ -13,12 +13,13 @@ const when = (t: string) => {
 
 export function FlowList({ onClose }: { onClose(): void }) {
   const api = useApi();
-  const { openFlow, newFlow, restoreVersion, currentId, dirty } = useEditor((s) => ({
+  const { openFlow, newFlow, restoreVersion, currentId, dirty, readOnly } = useEditor((s) => ({
     openFlow: s.openFlow,
     newFlow: s.newFlow,
     restoreVersion: s.restoreVersion,
     currentId: s.flowId,
     dirty: s.dirty,
+    readOnly: s.readOnly,
   }));
   const [flows, setFlows] = useState<FlowSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -78,6 +79,8 @@ export function FlowList({ onClose }: { onClose(): void }) {
               onClose();
             }}
             data-testid="btn-new-flow"
+            disabled={readOnly}
+            title={readOnly ? VIEWER_REASON : undefined}
           >
             + New flow
           </button>
@@ -127,7 +130,7 @@ export function FlowList({ onClose }: { onClose(): void }) {
                         <a className="link small" href={api.exportUrl(selected, 'yaml', v.version)} download>
                           YAML
                         </a>{' '}
-                        {i > 0 && (
+                        {i > 0 && !readOnly && (
                           <button className="link small" onClick={() => void restore(v.version)} data-testid={`restore-${v.version}`}>
                             Restore
                           </button>

@@ -2,7 +2,7 @@
 import { lazy, Suspense, useState } from 'react';
 import { Icon, iconOf } from '../nodeMeta.js';
 import { fmtBytes, fmtCount, selectedIds, sourceProgress } from '../selectors.js';
-import { useEditor } from '../store.js';
+import { useEditor, VIEWER_REASON } from '../store.js';
 import { Shortcuts } from './Shortcuts.js';
 
 // the form (rjsf, ajv, CodeMirror) is the heaviest part of the editor: loaded when a node is first selected
@@ -18,9 +18,9 @@ export function Inspector() {
 }
 
 function NodeInspector({ id }: { id: string }) {
-  const { data, type, issues, renameNode, updateNode } = useEditor((s) => {
+  const { data, type, issues, renameNode, updateNode, readOnly } = useEditor((s) => {
     const data = s.nodes.find((n) => n.id === id)?.data;
-    return { data, type: data ? s.catalog[data.type] : undefined, issues: s.issuesByNode[id], renameNode: s.renameNode, updateNode: s.updateNode };
+    return { data, type: data ? s.catalog[data.type] : undefined, issues: s.issuesByNode[id], renameNode: s.renameNode, updateNode: s.updateNode, readOnly: s.readOnly };
   });
   const [draftId, setDraftId] = useState(id);
   const [idError, setIdError] = useState<string | null>(null);
@@ -43,6 +43,12 @@ function NodeInspector({ id }: { id: string }) {
         </div>
       </header>
       {type && <Description text={type.description} />}
+      {readOnly && (
+        <p className="hint" data-testid="read-only-note">
+          {VIEWER_REASON}: the settings are shown read-only.
+        </p>
+      )}
+      <fieldset className="plain-fieldset" disabled={readOnly}>
       {!type && <p className="field-error">Unknown node type “{data.type}”: the server does not know it.</p>}
       <section className="insp-section">
         <div className="field">
@@ -82,11 +88,12 @@ function NodeInspector({ id }: { id: string }) {
         <h3 className="insp-h">Settings</h3>
         {type ? (
           <Suspense fallback={<p className="muted small">Loading the form…</p>}>
-            <ConfigForm nodeId={id} type={type} config={data.config} />
+            <ConfigForm nodeId={id} type={type} config={data.config} readOnly={readOnly} />
           </Suspense>
         ) : ( <pre className="json small">{JSON.stringify(data.config, null, 2)}</pre>
         )}
       </section>
+      </fieldset>
       {type && (type.inputs.length > 0 || type.outputs.length > 0) && (
         <section className="insp-section ports">
           <h3 className="insp-h">Ports</h3>
@@ -169,7 +176,7 @@ function Description({ text }: { text: string }) {
 }
 
 function MultiInfo({ count }: { count: number }) {
-  const { deleteSelected, copySelection } = useEditor((s) => ({ deleteSelected: s.deleteSelected, copySelection: s.copySelection }));
+  const { deleteSelected, copySelection, readOnly } = useEditor((s) => ({ deleteSelected: s.deleteSelected, copySelection: s.copySelection, readOnly: s.readOnly }));
   return (
     <div className="inspector-body">
       <h2 className="insp-title">{count} nodes selected</h2>
@@ -178,7 +185,7 @@ function MultiInfo({ count }: { count: number }) {
         <button className="btn small" onClick={() => copySelection()}>
           Copy
         </button>
-        <button className="btn small danger" onClick={deleteSelected}>
+        <button className="btn small danger" onClick={deleteSelected} disabled={readOnly} title={readOnly ? VIEWER_REASON : undefined}>
           Delete
         </button>
       </div>

@@ -4,7 +4,7 @@ import { useReactFlow } from '@xyflow/react';
 import type { NodeTypeInfo } from '../api.js';
 import { NODE_W } from '../layout.js';
 import { CATEGORIES, Icon, iconOf } from '../nodeMeta.js';
-import { useEditor } from '../store.js';
+import { useEditor, VIEWER_REASON } from '../store.js';
 import { DND_TYPE } from './Canvas.js';
 
 // a plain comparison: localeCompare's first call sets up a collator, which costs ~30 ms at start
@@ -16,7 +16,7 @@ const byTitle = (a: NodeTypeInfo, b: NodeTypeInfo) => {
 const matches = (t: NodeTypeInfo, q: string) => !q || `${t.type} ${t.title} ${t.description} ${t.category}`.toLowerCase().includes(q);
 
 export function Palette() {
-  const { catalog, catalogError, addNode } = useEditor((s) => ({ catalog: s.catalog, catalogError: s.catalogError, addNode: s.addNode }));
+  const { catalog, catalogError, addNode, readOnly } = useEditor((s) => ({ catalog: s.catalog, catalogError: s.catalogError, addNode: s.addNode, readOnly: s.readOnly }));
   const rf = useReactFlow();
   const [query, setQuery] = useState('');
   const q = query.trim().toLowerCase();
@@ -57,10 +57,11 @@ export function Palette() {
                     key={t.type}
                     className={`palette-item cat-${t.category}`}
                     data-testid={`palette-${t.type}`}
-                    draggable
+                    draggable={!readOnly}
                     tabIndex={0}
                     role="button"
-                    title={`${t.description}\n\nDrag onto the canvas, or double-click to add.`}
+                    aria-disabled={readOnly || undefined}
+                    title={readOnly ? `${t.description}\n\n${VIEWER_REASON}.` : `${t.description}\n\nDrag onto the canvas, or double-click to add.`}
                     onDragStart={(e) => onDragStart(e, t.type)}
                     onDoubleClick={() => addAtCentre(t.type)}
                     onKeyDown={(e) => e.key === 'Enter' && addAtCentre(t.type)}

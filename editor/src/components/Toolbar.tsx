@@ -5,7 +5,7 @@ import type { FlowEdge, FlowNode } from '../doc.js';
 import { fitFlow } from '../layout.js';
 import { ExportDialog } from './ExportDialog.js';
 import { PasswordDialog } from './PasswordDialog.js';
-import { useApi, useEditor } from '../store.js';
+import { useApi, useEditor, VIEWER_REASON } from '../store.js';
 
 interface Props {
   onFlows(): void;
@@ -51,7 +51,12 @@ export function Toolbar({ onFlows, onImport }: Props) {
     control: s.control,
     setName: s.setName,
     setPanel: s.setPanel,
+    readOnly: s.readOnly,
   }));
+  const ro = s.readOnly;
+  /** a viewer's tooltip instead of the button's own */
+  const why = (title: string) => (ro ? VIEWER_REASON : title);
+  const admin = api.me?.role === 'admin';
   const active = s.status === 'running' || s.status === 'paused' || s.status === 'starting';
   const exportTitle = !s.flowId ? 'Save the flow first' : s.dirty ? `Exports saved version ${s.version}; save to include your changes` : `Download version ${s.version}`;
   return (
@@ -69,7 +74,7 @@ export function Toolbar({ onFlows, onImport }: Props) {
         </button>
         <span className="sep" />
         {s.flowId === null ? (
-          <input className="flow-name" data-testid="flow-name" value={s.name} onChange={(e) => s.setName(e.target.value)} aria-label="Flow name" spellCheck={false} />
+          <input className="flow-name" data-testid="flow-name" value={s.name} onChange={(e) => s.setName(e.target.value)} aria-label="Flow name" spellCheck={false} readOnly={ro} title={ro ? VIEWER_REASON : undefined} />
         ) : (
           <span className="flow-name fixed" data-testid="flow-name" title="The name is the flow's id">
             {s.name}
@@ -95,10 +100,10 @@ export function Toolbar({ onFlows, onImport }: Props) {
       </div>
 
       <div className="tb-group">
-        <button className="btn icon" data-testid="btn-undo" onClick={s.undo} disabled={!s.canUndo} title="Undo (Ctrl+Z)">
+        <button className="btn icon" data-testid="btn-undo" onClick={s.undo} disabled={ro || !s.canUndo} title={why('Undo (Ctrl+Z)')}>
           ↶
         </button>
-        <button className="btn icon" data-testid="btn-redo" onClick={s.redo} disabled={!s.canRedo} title="Redo (Ctrl+Shift+Z)">
+        <button className="btn icon" data-testid="btn-redo" onClick={s.redo} disabled={ro || !s.canRedo} title={why('Redo (Ctrl+Shift+Z)')}>
           ↷
         </button>
         <button
@@ -108,8 +113,8 @@ export function Toolbar({ onFlows, onImport }: Props) {
             s.layout();
             setTimeout(() => fitFlow(rf), 20);
           }}
-          disabled={s.empty}
-          title="Auto layout (L)"
+          disabled={ro || s.empty}
+          title={why('Auto layout (L)')}
         >
           Layout
         </button>
@@ -119,10 +124,10 @@ export function Toolbar({ onFlows, onImport }: Props) {
       </div>
 
       <div className="tb-group">
-        <button className="btn" data-testid="btn-test-run" onClick={() => void s.testRun()} disabled={s.empty} title="Run on a sample; nothing is written (Ctrl+Enter)">
+        <button className="btn" data-testid="btn-test-run" onClick={() => void s.testRun()} disabled={ro || s.empty} title={why('Run on a sample; nothing is written (Ctrl+Enter)')}>
           {s.previewStatus === 'running' ? <span className="spinner" /> : '▷'} Test run
         </button>
-        <button className="btn primary" data-testid="btn-save" onClick={() => void s.save()} disabled={s.busy.save || s.empty} title="Save a new version (Ctrl+S)">
+        <button className="btn primary" data-testid="btn-save" onClick={() => void s.save()} disabled={ro || s.busy.save || s.empty} title={why('Save a new version (Ctrl+S)')}>
           {s.busy.save ? 'Saving…' : 'Save'}
         </button>
       </div>
@@ -132,19 +137,19 @@ export function Toolbar({ onFlows, onImport }: Props) {
           {STATUS_TEXT[s.status] ?? s.status}
           {s.liveVersion ? ` v${s.liveVersion}` : ''}
         </span>
-        <button className="btn" data-testid="btn-deploy" onClick={() => void s.deploy()} disabled={s.busy.deploy || s.empty} title="Save, then run this flow continuously on the server">
+        <button className="btn" data-testid="btn-deploy" onClick={() => void s.deploy()} disabled={ro || s.busy.deploy || s.empty} title={why('Save, then run this flow continuously on the server')}>
           Deploy
         </button>
         {s.status === 'paused' ? (
-          <button className="btn icon" data-testid="btn-resume" onClick={() => void s.control('resume')} title="Resume">
+          <button className="btn icon" data-testid="btn-resume" onClick={() => void s.control('resume')} disabled={ro} title={why('Resume')}>
             ▶
           </button>
         ) : (
-          <button className="btn icon" data-testid="btn-pause" onClick={() => void s.control('pause')} disabled={s.status !== 'running'} title="Pause">
+          <button className="btn icon" data-testid="btn-pause" onClick={() => void s.control('pause')} disabled={ro || s.status !== 'running'} title={why('Pause')}>
             ❚❚
           </button>
         )}
-        <button className="btn icon" data-testid="btn-stop" onClick={() => void s.control('stop')} disabled={!active} title="Stop">
+        <button className="btn icon" data-testid="btn-stop" onClick={() => void s.control('stop')} disabled={ro || !active} title={why('Stop')}>
           ■
         </button>
       </div>
@@ -174,12 +179,14 @@ export function Toolbar({ onFlows, onImport }: Props) {
           Export…
         </button>
         {exporting && s.flowId && <ExportDialog flowId={s.flowId} onClose={() => setExporting(false)} />}
-        <button className="btn" data-testid="btn-import" onClick={onImport} title="Import a flow from YAML or JSON">
+        <button className="btn" data-testid="btn-import" onClick={onImport} disabled={ro} title={why('Import a flow from YAML or JSON')}>
           Import
         </button>
-        <a className="btn ghost" href="#/connections" data-testid="btn-connections">
-          Connections
-        </a>
+        {!ro && (
+          <a className="btn ghost" href="#/connections" data-testid="btn-connections">
+            Connections
+          </a>
+        )}
       </div>
 
       {api.me && (
@@ -187,6 +194,16 @@ export function Toolbar({ onFlows, onImport }: Props) {
           <span className="muted" data-testid="current-user" title={`Signed in as ${api.me.user} (${api.me.role})`}>
             {api.me.user}
           </span>
+          {admin && (
+            <>
+              <a className="btn ghost" href="#/users" data-testid="btn-users" title="Users and API keys">
+                Users
+              </a>
+              <a className="btn ghost" href="#/audit" data-testid="btn-audit" title="The audit log">
+                Audit
+              </a>
+            </>
+          )}
           <button className="btn ghost" data-testid="btn-password" onClick={() => setChangingPassword(true)} title="Change your password">
             Password
           </button>

@@ -165,6 +165,7 @@ function CodeWidget(p: WidgetProps) {
       placeholder={p.placeholder || undefined}
       error={ctx?.codeError}
       invalid={p.rawErrors}
+      readOnly={p.disabled || p.readonly}
     />
   );
 }
