@@ -212,7 +212,7 @@ function readOnlyStore(s: EditorStore, say: (text: string) => void): EditorStore
     setName: refuse,
     save: async () => (refuse(), false),
     restoreVersion: refuseAsync,
-    importText: async () => (refuse(), false),
+    importText: async () => (refuse(), undefined),
     testRun: refuseAsync,
     deploy: refuseAsync,
     control: refuseAsync,
