@@ -7,7 +7,8 @@
  * Placeholder names start with SLUICE_FLOW_ (runtime/flow/env.ts DEFAULT_ENV_PREFIX), so a server that
  * imports the file resolves them under its default env policy, as `sluice run` does:
  * `SLUICE_FLOW_<CONNECTION>_<FIELD>` (`shop` + `password` → SLUICE_FLOW_SHOP_PASSWORD), and
- * `SLUICE_FLOW_<CONNECTION>_<FIELD>_PASSWORD` for the password inside a URL field (SLUICE_FLOW_SHOP_URL_PASSWORD).
+ * `SLUICE_FLOW_<CONNECTION>_<FIELD>_PASSWORD` for the password inside a URL field (SLUICE_FLOW_SHOP_URL_PASSWORD);
+ * a node's own secret field (an inline `url`) is `SLUICE_FLOW_NODE_<NODE ID>_<FIELD>[_PASSWORD]`.
  */
 import { isAbsolute, relative, sep } from 'node:path';
 import type { z } from 'zod';
@@ -17,34 +18,41 @@ import { markedFields } from '../runtime/flow/schema-marks.js';
 import type { HostPolicy } from '../runtime/host-policy.js';
 import { rawUrlPassword, withUrlPassword } from '../runtime/redact.js';
 import type { NodeRegistry } from '../runtime/registry.js';
-import { getPath, isPlainObject, setPath, type SecretFields } from '../runtime/secrets.js';
+import { getPath, isPlainObject, secretFieldsOf, setPath, type SecretFields } from '../runtime/secrets.js';
 import { connectionsUsedBy, secretFieldsOfType } from './connections.js';
 import type { Doc } from './flow-format.js';
 import type { StoredConnection } from './store/control-store.js';
 
-/** one variable an exported flow needs: its name, and which connection field takes it */
+/** one variable an exported flow needs: its name, and which connection (or node) field takes it */
 export interface ExportVariable {
   name: string;
-  connection: string;
+  /** the connection whose secret it is */
+  connection?: string;
+  /** or the node whose own config field holds it (a node's inline `url` with a password) */
+  node?: string;
   /** the field path (`password`, `tls.passphrase`), or `url` for the password inside that URL */
   field: string;
 }
 
+/** whose secret: a connection's (`SLUICE_FLOW_SHOP_…`) or a node's own (`SLUICE_FLOW_NODE_SRC_…`) */
+export type SecretOwner = { connection: string } | { node: string };
+
 const part = (s: string) => s.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_+|_+$/g, '');
 
-/** the placeholder name of a connection's secret field (`urlPassword`: the password inside that URL field) */
-export function secretVariableName(connection: string, field: string, urlPassword = false): string {
-  return `${DEFAULT_ENV_PREFIX}${part(connection)}_${part(field)}${urlPassword ? '_PASSWORD' : ''}`;
+/** the placeholder name of a secret field (`urlPassword`: the password inside that URL field) */
+export function secretVariableName(owner: SecretOwner, field: string, urlPassword = false): string {
+  const who = 'connection' in owner ? part(owner.connection) : `NODE_${part(owner.node)}`;
+  return `${DEFAULT_ENV_PREFIX}${who}_${part(field)}${urlPassword ? '_PASSWORD' : ''}`;
 }
 
 /**
  * A connection entry with each secret as a placeholder (values that are placeholders already are kept),
  * and the variables it then needs.
  */
-export function withSecretPlaceholders(connection: string, entry: Record<string, unknown>, fields: SecretFields): { entry: Record<string, unknown>; variables: ExportVariable[] } {
+export function withSecretPlaceholders(owner: SecretOwner, entry: Record<string, unknown>, fields: SecretFields): { entry: Record<string, unknown>; variables: ExportVariable[] } {
   let out = entry;
   const variables: ExportVariable[] = [];
-  const need = (name: string, field: string) => variables.push({ name, connection, field });
+  const need = (name: string, field: string) => variables.push({ name, ...owner, field });
   for (const p of fields.paths) {
     const v = getPath(out, p);
     if (typeof v !== 'string' || v === '') continue;
@@ -52,7 +60,7 @@ export function withSecretPlaceholders(connection: string, entry: Record<string,
       for (const n of placeholderNames(v)) need(n, p);
       continue;
     }
-    const name = secretVariableName(connection, p);
+    const name = secretVariableName(owner, p);
     out = setPath(out, p, `\${env:${name}}`);
     need(name, p);
   }
@@ -65,7 +73,7 @@ export function withSecretPlaceholders(connection: string, entry: Record<string,
       for (const n of placeholderNames(raw)) need(n, p);
       continue;
     }
-    const name = secretVariableName(connection, p, true);
+    const name = secretVariableName(owner, p, true);
     out = setPath(out, p, withUrlPassword(v, `\${env:${name}}`));
     need(name, p);
   }
@@ -116,7 +124,7 @@ export function exportDocument(doc: Doc, stored: StoredConnection[], registry: N
       continue; // used but defined nowhere: the file says so when it runs, as the server does
     }
     const type = typeof entry.type === 'string' ? entry.type : '';
-    const placed = withSecretPlaceholders(name, entry, secretFieldsOfType(registry, type));
+    const placed = withSecretPlaceholders({ connection: name }, entry, secretFieldsOfType(registry, type));
     const connector = registry.connector(type);
     connections[name] = connector ? relativePaths(connector.entrySchema, placed.entry, roots) : placed.entry;
     variables.push(...placed.variables);
@@ -125,7 +133,10 @@ export function exportDocument(doc: Doc, stored: StoredConnection[], registry: N
     ? doc.nodes.map((n) => {
         const type = isPlainObject(n) && typeof n.type === 'string' ? registry.get(n.type) : undefined;
         if (!type || !isPlainObject(n) || !isPlainObject(n.config)) return n;
-        return { ...n, config: relativePaths(type.configSchema, n.config, roots) };
+        // a node's own secrets (an inline `url` with a password) travel as placeholders too
+        const placed = withSecretPlaceholders({ node: String(n.id) }, n.config, secretFieldsOf(type.configSchema));
+        variables.push(...placed.variables);
+        return { ...n, config: relativePaths(type.configSchema, placed.entry, roots) };
       })
     : doc.nodes;
   const out: Doc = { ...doc, nodes };

@@ -10,7 +10,7 @@
 import { flowNameSchema } from '../runtime/flow/schema.js';
 import { onlyPlaceholders, placeholderNames } from '../runtime/flow/env.js';
 import { rawUrlPassword, withUrlPassword } from '../runtime/redact.js';
-import { getPath, isPlainObject, setPath } from '../runtime/secrets.js';
+import { getPath, isPlainObject, secretFieldsOf, setPath, type SecretFields } from '../runtime/secrets.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { connectionIssues, knownTypes, missingSecrets, secretFieldsOfType, type MissingSecret } from './connections.js';
 import type { AppContext } from './context.js';
@@ -33,8 +33,7 @@ interface Planned {
 }
 
 /** the file's connection entries as they will be stored (secrets filled in), checked; nothing is written yet */
-export function planConnections(ctx: Pick<AppContext, 'registry' | 'store'>, entries: Record<string, unknown>, secrets: Record<string, string>): Planned[] {
-  const used = new Set<string>();
+export function planConnections(ctx: Pick<AppContext, 'registry' | 'store'>, entries: Record<string, unknown>, secrets: Record<string, string>, used = new Set<string>()): Planned[] {
   const planned: Planned[] = [];
   for (const [name, entry] of Object.entries(entries)) {
     const at = `connections.${name}`;
@@ -55,21 +54,20 @@ export function planConnections(ctx: Pick<AppContext, 'registry' | 'store'>, ent
       continue;
     }
     const { type: _type, ...rest } = entry;
-    const config = fillSecrets(ctx.registry, type, rest, secrets, used);
+    const config = fillSecrets(secretFieldsOfType(ctx.registry, type), rest, secrets, used);
     const issues = connectionIssues(ctx.registry, type, config).map((i) => ({ path: `${at}.${i.path.replace(/^config\./, '')}`, message: i.message }));
     if (issues.length > 0) throw badRequest(`cannot import: ${issues[0].path}: ${issues[0].message}`, issues);
     planned.push({ name, type, config });
   }
   const unused = Object.keys(secrets).filter((k) => !used.has(k));
   if (unused.length > 0) {
-    throw badRequest(`cannot import: secrets.${unused[0]}: no secret field of a connection to create holds \${env:${unused[0]}}`, unused.map((k) => ({ path: `secrets.${k}`, message: 'not a placeholder of a connection this import creates' })));
+    throw badRequest(`cannot import: secrets.${unused[0]}: no secret field of a connection to create or of a node holds \${env:${unused[0]}}`, unused.map((k) => ({ path: `secrets.${k}`, message: 'not a secret placeholder of a node or of a connection this import creates' })));
   }
   return planned;
 }
 
 /** each secret field (and URL password) that is one placeholder with a value in `secrets` gets that value */
-function fillSecrets(registry: NodeRegistry, type: string, config: Record<string, unknown>, secrets: Record<string, string>, used: Set<string>): Record<string, unknown> {
-  const fields = secretFieldsOfType(registry, type);
+function fillSecrets(fields: SecretFields, config: Record<string, unknown>, secrets: Record<string, string>, used: Set<string>): Record<string, unknown> {
   let out = config;
   const valueFor = (text: string) => {
     const names = placeholderNames(text);
@@ -98,6 +96,21 @@ export function storeConnections(ctx: Pick<AppContext, 'registry' | 'store' | 'e
     const missing = missingSecrets(stored.config, secretFieldsOfType(ctx.registry, p.type), ctx.env, ctx.policy.env);
     return { name: p.name, type: p.type, action: p.config ? 'created' : 'matched', missing };
   });
+}
+
+/**
+ * The document with the nodes' own secret placeholders (SLUICE_FLOW_NODE_…, an exported node's inline
+ * `url` password) filled from `secrets`, as the flow held them where it was exported; `used` collects
+ * the names taken.
+ */
+export function fillNodeSecrets(registry: NodeRegistry, doc: Doc, secrets: Record<string, string>, used: Set<string>): Doc {
+  if (!Array.isArray(doc.nodes) || Object.keys(secrets).length === 0) return doc;
+  const nodes = doc.nodes.map((n) => {
+    const type = isPlainObject(n) && typeof n.type === 'string' ? registry.get(n.type) : undefined;
+    if (!type || !isPlainObject(n) || !isPlainObject(n.config)) return n;
+    return { ...n, config: fillSecrets(secretFieldsOf(type.configSchema), n.config, secrets, used) };
+  });
+  return { ...doc, nodes };
 }
 
 /** the document without its `connections:` (they are stored) and those entries */

@@ -98,7 +98,9 @@ export interface ImportedConnection {
 /** a variable an exported flow needs where it runs */
 export interface ExportVariable {
   name: string;
-  connection: string;
+  /** the connection whose secret it is, or the node whose own field holds it */
+  connection?: string;
+  node?: string;
   field: string;
 }
 

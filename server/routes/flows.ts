@@ -7,7 +7,7 @@ import { canonicalDocument, toJson, toYaml, type Doc } from '../flow-format.js';
 import { describeMissing, incompleteConnections } from '../connections.js';
 import { exportDocument } from '../flow-export.js';
 import { documentSchema, readFlowInput, requireValidDocument, validateInput, type FlowInput } from '../flow-input.js';
-import { planConnections, splitConnections, storeConnections } from '../flow-import.js';
+import { fillNodeSecrets, planConnections, splitConnections, storeConnections } from '../flow-import.js';
 import { parseFlowText } from '../../runtime/flow/parse.js';
 import { badRequest, conflict, notFound } from '../http-errors.js';
 import { quoteShort } from '../../runtime/flow/limits.js';
@@ -115,16 +115,18 @@ export function flowRoutes(ctx: AppContext): Router {
     const secrets = takeSecrets(req);
     const input = readFlowInput(req);
     const raw = rawDocument(input);
-    const split = raw ? splitConnections(raw) : undefined;
-    // the file's connections are stored, not kept in the flow: validated without them (they are checked as connections)
-    const hasConnections = split !== undefined && Object.keys(split.connections).length > 0;
-    const doc = requireValidDocument(ctx, hasConnections ? { document: split.document } : input, 'cannot import');
+    const used = new Set<string>();
+    const split = raw ? splitConnections(fillNodeSecrets(ctx.registry, raw, secrets, used)) : undefined;
+    // the file's connections are stored, not kept in the flow: validated without them (they are checked as
+    // connections); as sent (with the lines of its text) when it has none and no secret was filled in
+    const asSent = split === undefined || (Object.keys(split.connections).length === 0 && used.size === 0);
+    const doc = requireValidDocument(ctx, asSent ? input : { document: split.document }, 'cannot import');
     const name = nameOf(doc);
     const existing = ctx.store.getFlow(name);
     if (existing && overwrite !== 'true') {
       throw conflict(`a flow named ${name} exists (version ${existing.version}): import with ?overwrite=true to save this as its next version`, { current: existing.version });
     }
-    const planned = planConnections(ctx, split?.connections ?? {}, secrets);
+    const planned = planConnections(ctx, split?.connections ?? {}, secrets, used);
     const connections = storeConnections(ctx, planned);
     const flow = existing
       ? ctx.store.saveFlow(name, undefined, (v) => canonicalDocument(doc, v))!

@@ -28,7 +28,7 @@ export function ExportDialog({ flowId, onClose }: { flowId: string; onClose(): v
         <ul className="mono small" data-testid="export-variables">
           {variables.map((v) => (
             <li key={v.name}>
-              {v.name} <span className="muted">— connection {v.connection}, {v.field}</span>
+              {v.name} <span className="muted">— {v.connection !== undefined ? `connection ${v.connection}` : `node ${v.node}`}, {v.field}</span>
             </li>
           ))}
         </ul>
