@@ -6,7 +6,7 @@
 import type { z } from 'zod';
 import type { SluiceRecord } from './records.js';
 import type { FlowSettings } from './flow/schema.js';
-import type { CompileOptions, UserFunction } from './sandbox/sandbox.js';
+import type { CompileOptions, UserFunction } from './sandbox/user-function.js';
 import type { FileAccess } from './host-policy.js';
 
 export type Category = 'source' | 'transform' | 'aggregate' | 'denormalize' | 'sink';

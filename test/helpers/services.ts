@@ -1,5 +1,6 @@
 /**
- * Tests that need a real server read its URL from the environment, with the local default. When it
+ * Tests that need a real server read its URL from the environment: the global set-up
+ * (test/setup/global-services.ts) sets it to a private server started for the run unless it was given. When it
  * cannot be reached they fail under CI=true and are skipped with a loud notice otherwise, so `npm test`
  * passes on a laptop and proves everything in CI.
  *
@@ -16,6 +17,9 @@ export interface Service {
 export async function service(name: string, envVar: string, defaultUrl: string, probe: (url: string) => Promise<unknown>): Promise<Service> {
   const url = process.env[envVar] ?? defaultUrl;
   try {
+    // the global set-up (test/setup/global-services.ts) could not start this run's private server
+    const notStarted = process.env[`SLUICE_NO_${envVar}`];
+    if (notStarted) throw new Error(notStarted);
     await probe(url);
     return { name, url, available: true };
   } catch (err) {
