@@ -64,7 +64,7 @@ export async function setup(): Promise<void> {
   const need = (v: string) => wanted.has(v) && !process.env[v];
   if (![...wanted].some(need)) return;
   const t0 = Date.now();
-  runDir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
+  runDir = mkdtempSync(join(tmpdir(), 'sluice-servers-'));
   chmodSync(runDir, 0o755); // the postgres user (initdb refuses root) must reach its directory
   const started: string[] = [];
   const jobs: Promise<void>[] = [];

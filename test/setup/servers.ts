@@ -121,8 +121,9 @@ export async function startPostgres(dir: string): Promise<PrivateServer & { pgda
     'max_replication_slots = 40',
     'max_wal_senders = 40',
     'max_connections = 200',
+    // no fsync: the crash tests kill the server process, never the machine, so the OS cache survives;
+    // commits stay synchronous (an asynchronous commit is lost by an immediate stop)
     'fsync = off',
-    'synchronous_commit = off',
     'full_page_writes = off',
     'shared_buffers = 64MB',
   ];
