@@ -165,7 +165,7 @@ export async function runMariadb(dir: string, port: number): Promise<void> {
   daemon(
     MARIADBD!,
     ['--no-defaults', '--user=root', `--datadir=${join(dir, 'data')}`, `--port=${port}`, '--bind-address=127.0.0.1', `--socket=${join(dir, 'sock')}`,
-      `--pid-file=${join(dir, 'mariadbd.pid')}`, `--log-bin=${join(dir, 'binlog')}`, '--binlog-format=ROW', '--server-id=1', `--log-error=${log}`,
+      `--pid-file=${join(dir, 'mariadbd.pid')}`, `--tmpdir=${join(dir, 'tmp')}`, `--log-bin=${join(dir, 'binlog')}`, '--binlog-format=ROW', '--server-id=1', `--log-error=${log}`,
       '--innodb-flush-log-at-trx-commit=0', '--innodb-doublewrite=0', '--sync-binlog=0', '--max-connections=300', ...tls],
     join(dir, 'mariadbd.out'),
   );
@@ -173,8 +173,9 @@ export async function runMariadb(dir: string, port: number): Promise<void> {
 }
 
 export async function startMariadb(dir: string, opts: { tls?: boolean } = {}): Promise<PrivateServer & { dir: string }> {
-  mkdirSync(dir, { recursive: true });
-  const install = exec('mariadb-install-db', ['--no-defaults', '--user=root', `--datadir=${join(dir, 'data')}`, '--auth-root-authentication-method=normal', '--skip-test-db'], {
+  // a tmpdir of its own: two installs at once in /tmp collide on their temporary tables
+  mkdirSync(join(dir, 'tmp'), { recursive: true });
+  const install = exec('mariadb-install-db', ['--no-defaults', '--user=root', `--datadir=${join(dir, 'data')}`, `--tmpdir=${join(dir, 'tmp')}`, '--auth-root-authentication-method=normal', '--skip-test-db'], {
     cwd: dir,
   });
   await Promise.all([install, opts.tls ? makeTls(join(dir, 'tls')) : undefined]);
