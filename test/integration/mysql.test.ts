@@ -1,8 +1,8 @@
 /**
  * mysql.source / mysql.sink against real servers (MariaDB 10.11 here, MySQL 8 in the same way):
- * MYSQL_URL (default mysql://root@127.0.0.1:3306/test) for snapshot and sink tests, MYSQL_CDC_URL
- * (default mysql://root@127.0.0.1:3307/mysql: the binlog-enabled instance .ci/services/30-mariadb.sh
- * starts) for binlog tests. Each server gets fresh databases for this file, dropped at the end.
+ * MYSQL_URL for snapshot and sink tests, MYSQL_CDC_URL for binlog tests: unless given, the private
+ * instances the global set-up starts (test/setup/global-services.ts; the binlog one also serves TLS and
+ * may be shut down and restarted by the restart tests). Each server gets fresh databases for this file, dropped at the end.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
