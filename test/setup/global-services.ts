@@ -12,12 +12,14 @@
  *
  * Only the servers that the selected test files mention are started (`vitest run test/unit` starts none).
  * A server that cannot be started: its tests are skipped with a loud notice, or fail under CI=true
- * (test/helpers/services.ts reads SLUICE_NO_<VAR>, the reason). SLUICE_PRIVATE_SERVERS=0 starts none.
+ * (test/helpers/services.ts reads SLUICE_NO_<VAR>, the reason). SLUICE_PRIVATE_SERVERS=0 starts none;
+ * SLUICE_KEEP_SERVER_LOGS=1 keeps the run's directory (server logs) after the run. The servers of a run
+ * that ended without its teardown (killed) are stopped by the next run.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, chmodSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, chmodSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { has, mariadbInstalled, mongoToolsMissing, pgBinDir, startMariadb, startMongo, startPostgres } from './servers.js';
+import { has, mariadbInstalled, mongoToolsMissing, pgBinDir, pgCtl, startMariadb, startMongo, startPostgres } from './servers.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CI = process.env.CI === 'true' || process.env.CI === '1';
@@ -41,6 +43,36 @@ function wantedVars(): Set<string> {
 }
 
 const stops: (() => Promise<void>)[] = [];
+const PREFIX = 'sluice-servers-';
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** the servers and directories of earlier runs that were killed before their teardown */
+async function reapStale(): Promise<void> {
+  for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith(PREFIX))) {
+    const dir = join(tmpdir(), name);
+    const ownerFile = join(dir, 'owner.pid');
+    const owner = existsSync(ownerFile) ? Number(readFileSync(ownerFile, 'utf8').trim()) || 0 : 0;
+    if (!owner || alive(owner)) continue;
+    for (const pgdata of ['pg/pgdata', 'pg-restart/pgdata'].map((d) => join(dir, d)).filter((d) => existsSync(join(d, 'postmaster.pid'))))
+      await pgCtl(pgdata, 'stop', '-m', 'immediate').catch(() => undefined);
+    for (const pidFile of ['mariadb/mariadbd.pid', 'mariadb-cdc/mariadbd.pid', 'mongo/pids'].map((f) => join(dir, f)).filter(existsSync))
+      for (const pid of readFileSync(pidFile, 'utf8').split(/\s+/).filter(Boolean).map(Number))
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 let runDir: string | undefined;
 
 function unavailable(vars: string[], what: string, reason: string): void {
@@ -64,8 +96,10 @@ export async function setup(): Promise<void> {
   const need = (v: string) => wanted.has(v) && !process.env[v];
   if (![...wanted].some(need)) return;
   const t0 = Date.now();
-  runDir = mkdtempSync(join(tmpdir(), 'sluice-servers-'));
+  await reapStale().catch((err) => process.stderr.write(`could not clean up the servers of an earlier run: ${(err as Error).message}\n`));
+  runDir = mkdtempSync(join(tmpdir(), PREFIX));
   chmodSync(runDir, 0o755); // the postgres user (initdb refuses root) must reach its directory
+  writeFileSync(join(runDir, 'owner.pid'), String(process.pid));
   const started: string[] = [];
   const jobs: Promise<void>[] = [];
   const dir = runDir;
@@ -130,6 +164,6 @@ export async function setup(): Promise<void> {
 
 export async function teardown(): Promise<void> {
   await Promise.all(stops.splice(0).map((s) => s().catch(() => undefined)));
-  if (!process.env.SLUICE_KEEP && runDir && statSync(runDir, { throwIfNoEntry: false })) rmSync(runDir, { recursive: true, force: true });
+  if (!process.env.SLUICE_KEEP_SERVER_LOGS && runDir && statSync(runDir, { throwIfNoEntry: false })) rmSync(runDir, { recursive: true, force: true });
   runDir = undefined;
 }

@@ -242,6 +242,7 @@ export async function startMongo(root: string, runDir: string): Promise<{ url: s
     daemon('java', [`-Xmx${process.env.SLUICE_MONGO_HEAP ?? '2g'}`, '-cp', cp, 'Main', String(port), '127.0.0.1', window], join(runDir, 'mongo.log')),
     daemon('java', ['-Xmx256m', '-cp', cp, 'Main', String(tlsPort), '127.0.0.1', window, join(tlsDir, 'server.pem'), join(tlsDir, 'server.key')], join(runDir, 'mongo-tls.log')),
   ];
+  writeFileSync(join(runDir, 'pids'), pids.join(' '));
   const stop = async () => pids.forEach(killPid);
   try {
     await Promise.all([waitPort('mongo-java-server', port, 60_000, join(runDir, 'mongo.log')), waitPort('mongo-java-server (TLS)', tlsPort, 60_000, join(runDir, 'mongo-tls.log'))]);
