@@ -16,14 +16,14 @@ export interface Service {
 
 export async function service(name: string, envVar: string, defaultUrl: string, probe: (url: string) => Promise<unknown>): Promise<Service> {
   const url = process.env[envVar] ?? defaultUrl;
+  // set when the global set-up (test/setup/global-services.ts) could not start this run's private server
+  const notStarted = process.env[`SLUICE_NO_${envVar}`];
   try {
-    // the global set-up (test/setup/global-services.ts) could not start this run's private server
-    const notStarted = process.env[`SLUICE_NO_${envVar}`];
     if (notStarted) throw new Error(notStarted);
     await probe(url);
     return { name, url, available: true };
   } catch (err) {
-    const reason = `${name} is not reachable at ${url} (${envVar}): ${(err as Error).message}`;
+    const reason = notStarted ?? `${name} is not reachable at ${url} (${envVar}): ${(err as Error).message}`;
     if (process.env.CI === 'true' || process.env.CI === '1') throw new Error(`${reason}. Under CI=true this is a failure, not a skip.`);
     process.stderr.write(`\n\x1b[33m!!! SKIPPING ${name} tests: ${reason}\x1b[0m\n\n`);
     return { name, url, available: false, reason };
