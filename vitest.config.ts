@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     // *.test.tsx: tests of the editor's modules, type-checked with the browser code (editor/tsconfig.json)
     include: ['test/unit/**/*.test.ts', 'test/unit/**/*.test.tsx', 'test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+    // private PostgreSQL, MariaDB and mongo-java-server for the run, unless PG_URL, MYSQL_URL, ... are given
+    globalSetup: ['test/setup/global-services.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -2,7 +2,7 @@
  * Every node type Sluice ships, listed explicitly (no registration by import side effect).
  * The runtime is handed this list; it never imports a node module itself.
  */
-import { NodeRegistry } from '../runtime/registry.js';
+import { NodeRegistry } from '../runtime/index.js';
 import type { NodeType } from '../runtime/index.js';
 import { CONNECTORS } from './connectors.js';
 import { denormalize } from './core/denormalize.js';

@@ -29,3 +29,5 @@ export { ERROR_PORT } from './flow/schema.js';
 export type { FileAccess } from './host-policy.js';
 export { fileAccess, unconfinedFiles } from './files.js';
 export { CODE_MARK, CONNECTION_MARK, fileMark } from './flow/schema-marks.js';
+/** the catalog of node types (nodes/catalog.ts fills one) */
+export { NodeRegistry } from './registry.js';

@@ -4,8 +4,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
-import { ConfigError, NodeError } from '../../runtime/errors.js';
-import { OPS, type Op, type SluiceRecord, type Value } from '../../runtime/records.js';
+import { ConfigError, NodeError, OPS, type Op, type SluiceRecord, type Value } from '../../runtime/index.js';
 
 export const pathField = z.string().min(1).describe('file path; a relative path is resolved against the working directory (in the server: against its first file root)');
 

@@ -16,9 +16,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { fileMark } from '../../runtime/index.js';
-import { defineNode, type NodeContext, type SinkInstance } from '../../runtime/node-api.js';
-import { ConfigError, NodeError, errorMessage } from '../../runtime/errors.js';
-import type { SluiceRecord } from '../../runtime/records.js';
+import { defineNode, type NodeContext, type SinkInstance, ConfigError, NodeError, errorMessage, type SluiceRecord } from '../../runtime/index.js';
 import { delimiterField, envelopeField, envelopeNeedsJsonl, formatField, pathField, toEnvelope } from './common.js';
 import { csvCell, formatCsv, readCsvHeader } from './csv.js';
 

@@ -11,9 +11,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
 import { fileMark } from '../../runtime/index.js';
-import { defineNode, type NodeContext, type SourceBatch, type SourceInstance } from '../../runtime/node-api.js';
-import { ConfigError, NodeError } from '../../runtime/errors.js';
-import type { SluiceRecord, Value } from '../../runtime/records.js';
+import { defineNode, type NodeContext, type SourceBatch, type SourceInstance, ConfigError, NodeError, type SluiceRecord, type Value } from '../../runtime/index.js';
 import {
   bomLength,
   capText,

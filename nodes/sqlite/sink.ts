@@ -33,12 +33,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { fileMark } from '../../runtime/index.js';
-import { defineNode, type NodeContext, type SinkInstance } from '../../runtime/node-api.js';
+import { defineNode, fileMark, type NodeContext, type SinkInstance, ConfigError, NodeError, errorMessage, type SluiceRecord, type Value } from '../../runtime/index.js';
 import { TableRouter, routesByTable } from '../shared/table-router.js';
 import { keyPart, show } from '../shared/keys.js';
-import { ConfigError, NodeError, errorMessage } from '../../runtime/errors.js';
-import type { SluiceRecord, Value } from '../../runtime/records.js';
 import { missingTable, openDatabase, quoteIdent, sqlTypeForSpec, sqlTypeOf, tableInfo, toSql, uniqueColumnSets, type DB, type SqlValue } from './sql.js';
 import { INT64_MAX, declaredSchema, type TableSchema } from '../shared/columns.js';
 

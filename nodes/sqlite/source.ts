@@ -14,9 +14,7 @@
  */
 import { z } from 'zod';
 import { fileMark } from '../../runtime/index.js';
-import { defineNode, type NodeContext, type SourceBatch, type SourceInstance, type SourceProgress } from '../../runtime/node-api.js';
-import { ConfigError, NodeError } from '../../runtime/errors.js';
-import type { SluiceRecord, Value } from '../../runtime/records.js';
+import { defineNode, type NodeContext, type SourceBatch, type SourceInstance, type SourceProgress, ConfigError, NodeError, type SluiceRecord, type Value } from '../../runtime/index.js';
 import { sleep } from '../shared/abort.js';
 import { isBase64Value, decodeBinary } from '../shared/binary.js';
 import { fromSql, missingTable, openDatabase, quoteIdent, tableInfo, type DB } from './sql.js';

@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { ConfigError } from '../../runtime/errors.js';
+import { ConfigError } from '../../runtime/index.js';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
 import type { ColumnSpec } from '../shared/columns.js';
 

@@ -1,5 +1,6 @@
 /**
- * Tests that need a real server read its URL from the environment, with the local default. When it
+ * Tests that need a real server read its URL from the environment: the global set-up
+ * (test/setup/global-services.ts) sets it to a private server started for the run unless it was given. When it
  * cannot be reached they fail under CI=true and are skipped with a loud notice otherwise, so `npm test`
  * passes on a laptop and proves everything in CI.
  *
@@ -15,11 +16,14 @@ export interface Service {
 
 export async function service(name: string, envVar: string, defaultUrl: string, probe: (url: string) => Promise<unknown>): Promise<Service> {
   const url = process.env[envVar] ?? defaultUrl;
+  // set when the global set-up (test/setup/global-services.ts) could not start this run's private server
+  const notStarted = process.env[`SLUICE_NO_${envVar}`];
   try {
+    if (notStarted) throw new Error(notStarted);
     await probe(url);
     return { name, url, available: true };
   } catch (err) {
-    const reason = `${name} is not reachable at ${url} (${envVar}): ${(err as Error).message}`;
+    const reason = notStarted ?? `${name} is not reachable at ${url} (${envVar}): ${(err as Error).message}`;
     if (process.env.CI === 'true' || process.env.CI === '1') throw new Error(`${reason}. Under CI=true this is a failure, not a skip.`);
     process.stderr.write(`\n\x1b[33m!!! SKIPPING ${name} tests: ${reason}\x1b[0m\n\n`);
     return { name, url, available: false, reason };

@@ -1,7 +1,7 @@
 /**
  * mongodb.source / mongodb.sink / the mongodb reference of core.denormalize / testConnection, against
- * the server at MONGO_URL (default mongodb://127.0.0.1:27018/?directConnection=true: the in-memory
- * mongo-java-server 1.47.0 that .ci/services/40-mongo.sh starts, see test/servers/mongo/Main.java).
+ * the server at MONGO_URL (unless given, the in-memory mongo-java-server 1.47.0 that the global set-up
+ * starts, test/setup/global-services.ts and test/servers/mongo/Main.java).
  * Point MONGO_URL at a real replica set (mongodb://host:27017/?replicaSet=rs0) and every test here runs
  * against it unchanged; point it at a real standalone mongod and the change-stream tests are skipped
  * (loudly) and the "standalone server" error test runs instead.
@@ -25,8 +25,8 @@
  *   MongoDB's AuthenticationFailed (code 18): the same test runs on both.
  * - TLS (tls.ca as a file or PEM text, rejectUnauthorized: false, an untrusted certificate, a TLS-only
  *   server reached without TLS): against a second mongo-java-server instance that speaks TLS only
- *   (MONGO_TLS_URL, default mongodb://127.0.0.1:27019/?directConnection=true; its CA: MONGO_TLS_CA,
- *   default ~/.cache/sluice/mongo-java-server/tls/ca.pem, both made by .ci/services/40-mongo.sh).
+ *   (MONGO_TLS_URL; its CA: MONGO_TLS_CA, default ~/.cache/sluice/mongo-java-server/tls/ca.pem, both
+ *   made by the global set-up).
  * - standalone mongod ("change streams need a replica set"): only against a real standalone server;
  *   skipped here.
  */
@@ -61,7 +61,7 @@ const mongo = await service('MongoDB', 'MONGO_URL', 'mongodb://127.0.0.1:27018/?
   }
 });
 const URL_ = mongo.url;
-/** the TLS-only instance .ci/services/40-mongo.sh starts, and the test CA that signed its certificate */
+/** the TLS-only instance the global set-up starts, and the test CA that signed its certificate */
 const TLS_CA = process.env.MONGO_TLS_CA ?? join(process.env.SLUICE_CACHE ?? join(homedir(), '.cache/sluice'), 'mongo-java-server/tls/ca.pem');
 const tlsMongo = await service('MongoDB over TLS', 'MONGO_TLS_URL', 'mongodb://127.0.0.1:27019/?directConnection=true', async (url) => {
   const c = new MongoClient(url, { serverSelectionTimeoutMS: 3000, tls: true, ca: readFileSync(TLS_CA, 'utf8') });

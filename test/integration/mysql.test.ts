@@ -1,16 +1,17 @@
 /**
  * mysql.source / mysql.sink against real servers (MariaDB 10.11 here, MySQL 8 in the same way):
- * MYSQL_URL (default mysql://root@127.0.0.1:3306/test) for snapshot and sink tests, MYSQL_CDC_URL
- * (default mysql://root@127.0.0.1:3307/mysql: the binlog-enabled instance .ci/services/30-mariadb.sh
- * starts) for binlog tests. Each server gets fresh databases for this file, dropped at the end.
+ * MYSQL_URL for snapshot and sink tests, MYSQL_CDC_URL for binlog tests: unless given, the private
+ * instances the global set-up starts (test/setup/global-services.ts; the binlog one also serves TLS and
+ * may be shut down and restarted by the restart tests). Each server gets fresh databases for this file, dropped at the end.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, statSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import { service } from '../helpers/services.js';
+import { runMariadb } from '../setup/servers.js';
 import { create, readAll, rec, tempDir, writeAll } from '../helpers/node-harness.js';
 import { startCli } from '../helpers/cli.js';
 import { ConfigError, UserError } from '../../runtime/errors.js';
@@ -442,11 +443,12 @@ describe.skipIf(!main.available)('mysql nodes on MYSQL_URL', () => {
 
 // ---- binlog ----------------------------------------------------------------------------------------
 
-const CDC_SCRIPT = join(ROOT, '.ci/services/30-mariadb.sh');
 /** the private instance the CI script starts: the only one a test may restart */
+/** the private instance of the global set-up (its directory), which the restart test may shut down and start */
+const CDC_DIR = process.env.SLUICE_MARIADB_CDC_DIR;
 const restartable = () => {
   const u = new URL(cdc.url);
-  return ['127.0.0.1', 'localhost'].includes(u.hostname) && u.port === '3307' && existsSync(CDC_SCRIPT);
+  return ['127.0.0.1', 'localhost'].includes(u.hostname) && CDC_DIR !== undefined && existsSync(join(CDC_DIR, 'data'));
 };
 
 describe.skipIf(!cdc.available)('mysql.source binlog CDC on MYSQL_CDC_URL', () => {
@@ -562,9 +564,9 @@ describe.skipIf(!cdc.available)('mysql.source binlog CDC on MYSQL_CDC_URL', () =
   });
 
   it('TLS: tls.ca trusts the server (binlog stream included); an untrusted certificate says to set tls.ca', async () => {
-    const ca = join(process.env.SLUICE_MARIADB_CDC_DIR ?? '/tmp/sluice-mariadb-binlog', 'tls/ca.pem');
+    const ca = join(CDC_DIR ?? '/nonexistent', 'tls/ca.pem');
     if (!restartable() || !existsSync(ca)) {
-      process.stderr.write('\n\x1b[33m!!! SKIPPING the TLS test: no CA of the private instance of .ci/services/30-mariadb.sh\x1b[0m\n');
+      process.stderr.write('\n\x1b[33m!!! SKIPPING the TLS test: MYSQL_CDC_URL is not the private instance of the global set-up (no CA)\x1b[0m\n');
       return;
     }
     await db.query(ORDERS.replace('%s', `${CDC}.tls`));
@@ -612,7 +614,7 @@ describe.skipIf(!cdc.available)('mysql.source binlog CDC on MYSQL_CDC_URL', () =
 
   it('snapshot+cdc through the executor into sqlite.sink survives a restart of the database in the middle', async () => {
     if (!restartable()) {
-      process.stderr.write('\n\x1b[33m!!! SKIPPING the database restart test: MYSQL_CDC_URL is not the private instance of .ci/services/30-mariadb.sh\x1b[0m\n');
+      process.stderr.write('\n\x1b[33m!!! SKIPPING the database restart test: MYSQL_CDC_URL is not the private instance of the global set-up\x1b[0m\n');
       return;
     }
     const table = `${CDC}.restart`;
@@ -654,7 +656,7 @@ describe.skipIf(!cdc.available)('mysql.source binlog CDC on MYSQL_CDC_URL', () =
       await db.query('SHUTDOWN');
       await db.end().catch(() => undefined);
       await eventually(async () => !(await probe(cdc.url).then(() => true, () => false)), 'the server to stop');
-      execFileSync('bash', [CDC_SCRIPT], { stdio: 'ignore' });
+      await runMariadb(CDC_DIR!, Number(new URL(cdc.url).port));
       db = await admin(cdc.url);
       await db.query(`UPDATE ${table} SET note = 'after restart' WHERE id BETWEEN 1001 AND 1100`);
       await db.query(`DELETE FROM ${table} WHERE id > 20900`);

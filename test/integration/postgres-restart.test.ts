@@ -1,14 +1,12 @@
 /**
- * A real crash of the database in the middle of a snapshot+cdc flow: the private cluster of
- * .ci/services/20-postgres.sh (port 5433, the only one a test may take down) is stopped with
- * `pg_ctlcluster … stop -m immediate` — no shutdown checkpoint, as after a power cut — while a
+ * A real crash of the database in the middle of a snapshot+cdc flow: the private cluster the global
+ * set-up starts for this test alone (PG_RESTART_URL, data in PG_RESTART_PGDATA) is stopped with
+ * `pg_ctl stop -m immediate` — no shutdown checkpoint, as after a power cut — while a
  * 20,000-row transaction streams, then started again. The source reconnects to its slot, the sink's
  * failed batch is retried, and the target ends equal to the source, row for row.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlowRun, type RunSummary } from '../../runtime/executor/flow-run.js';
@@ -16,32 +14,21 @@ import { compileFlow } from '../../runtime/flow/compile.js';
 import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
 import { tempDir } from '../helpers/node-harness.js';
 import { service } from '../helpers/services.js';
+import { pgCtl } from '../setup/servers.js';
 import { testRegistry } from '../helpers/test-nodes.js';
-
-const run = promisify(execFile);
 
 const probe = async (url: string) => {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   await c.connect();
   await c.end();
 };
-const PG = await service('PostgreSQL (restartable, .ci/services/20-postgres.sh)', 'PG_RESTART_URL', 'postgres://postgres@127.0.0.1:5433/postgres', probe);
+const PG = await service('PostgreSQL (restartable)', 'PG_RESTART_URL', 'postgres://postgres@127.0.0.1:5433/postgres', probe);
 
-/** `15 sluice_restart`: the Debian cluster listening on the URL's port, when it is on this machine */
-async function localCluster(url: string): Promise<[string, string] | undefined> {
-  const u = new URL(url);
-  if (!['127.0.0.1', 'localhost'].includes(u.hostname)) return undefined;
-  try {
-    const { stdout } = await run('pg_lsclusters', ['-h']);
-    const line = stdout.split('\n').find((l) => l.split(/\s+/)[2] === (u.port || '5432') && l.split(/\s+/)[1] === 'sluice_restart');
-    return line ? [line.split(/\s+/)[0], line.split(/\s+/)[1]] : undefined;
-  } catch {
-    return undefined;
-  }
-}
-const cluster = PG.available ? await localCluster(PG.url) : undefined;
+/** the data directory of the cluster behind PG_RESTART_URL, which this test may stop and start with pg_ctl */
+const pgdata = process.env.PG_RESTART_PGDATA;
+const cluster = PG.available && pgdata ? pgdata : undefined;
 if (PG.available && !cluster) {
-  const msg = `${PG.url} is not the local restartable cluster (sluice_restart) of .ci/services/20-postgres.sh`;
+  const msg = `PG_RESTART_PGDATA is not set: the test cannot restart the server at ${PG.url}`;
   if (process.env.CI === 'true') throw new Error(`${msg}. Under CI=true this is a failure, not a skip.`);
   process.stderr.write(`\n\x1b[33m!!! SKIPPING the PostgreSQL crash test: ${msg}\x1b[0m\n\n`);
 }
@@ -115,8 +102,8 @@ describe.skipIf(!cluster)('postgres.source → postgres.sink across a crash and 
       // a large transaction, and the crash while it streams
       await query("INSERT INTO public.crash SELECT g, repeat('x', 100), g / 3.0 FROM generate_series(5001, 25000) g");
       await until(async () => Number((await query<{ n: string }>('SELECT count(*)::text AS n FROM copy.crash'))[0].n) > 5000, 'the stream to start on the transaction');
-      await run('pg_ctlcluster', ['--skip-systemctl-redirect', cluster![0], cluster![1], 'stop', '-m', 'immediate']);
-      await run('pg_ctlcluster', ['--skip-systemctl-redirect', cluster![0], cluster![1], 'start']);
+      await pgCtl(cluster!, 'stop', '-m', 'immediate');
+      await pgCtl(cluster!, 'start');
       await until(() => query('SELECT 1').then(() => true), 'PostgreSQL to accept connections again');
       // changes after the restart: updates, deletes, a key that comes back
       await query("UPDATE public.crash SET v = 'after the crash', n = n * 2 WHERE id % 100 = 0");

@@ -1,7 +1,6 @@
 /**
- * postgres.source / postgres.sink against a real PostgreSQL 15 (PG_URL, default
- * postgres://postgres@127.0.0.1:5432/postgres; logical replication needs wal_level = logical, which
- * .ci/services/20-postgres.sh sets). Each run works in a fresh database `sluice_test_<random>`, dropped
+ * postgres.source / postgres.sink against a real PostgreSQL 15 (PG_URL: unless given, the private
+ * cluster with wal_level = logical that the global set-up starts, test/setup/global-services.ts). Each run works in a fresh database `sluice_test_<random>`, dropped
  * at the end with its replication slots.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,0 +1,254 @@
+/**
+ * Private database servers for a test run, started from the binaries installed on the machine (no system
+ * service is touched): a PostgreSQL cluster (initdb + pg_ctl), a MariaDB instance (mariadb-install-db +
+ * mariadbd --no-defaults) and mongo-java-server (Maven + javac, jars cached under $SLUICE_CACHE).
+ * Each lives in its own directory under the run's temp dir and listens on a free loopback port, so two
+ * runs (or two worktrees) never share a port, a pid file or a data directory.
+ *
+ * The global set-up (global-services.ts) starts them; the crash tests restart them with pgCtl / startMariadb.
+ */
+import { execFile, spawn, type SpawnOptions } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, chownSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
+
+/** a loopback port nobody listens on now */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect({ port, host: '127.0.0.1' });
+    c.once('connect', () => (c.destroy(), resolve(true)));
+    c.once('error', () => resolve(false));
+  });
+}
+
+export async function waitPort(what: string, port: number, ms = 30_000, log?: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await portOpen(port))) {
+    if (Date.now() > deadline) {
+      const tail = log && existsSync(log) ? `\n${readFileSync(log, 'utf8').split('\n').slice(-15).join('\n')}` : '';
+      throw new Error(`${what} did not listen on 127.0.0.1:${port} within ${ms / 1000} s${tail}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** a long-running server: detached, its output in `log`, not tied to the process that started it */
+function daemon(cmd: string, args: string[], log: string, opts: SpawnOptions = {}): number {
+  const fd = openSync(log, 'a');
+  const child = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', fd, fd] });
+  child.unref();
+  return child.pid!;
+}
+
+function killPid(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+}
+
+export function has(cmd: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, cmd)));
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+/** the bin directory of the newest PostgreSQL installed (PG_BINDIR overrides) */
+export function pgBinDir(): string | undefined {
+  if (process.env.PG_BINDIR) return process.env.PG_BINDIR;
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin/pg_ctl'))).sort((a, b) => Number(b) - Number(a));
+  return versions.length ? join(root, versions[0], 'bin') : undefined;
+}
+
+/** initdb and pg_ctl refuse to run as root: as root they run as the `postgres` user */
+function pgUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+  if (!line) throw new Error('running as root and there is no postgres user to run initdb as');
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** runs pg_ctl on a private cluster: `pgCtl(dir, 'stop', '-m', 'immediate')`, `pgCtl(dir, 'start')` */
+export async function pgCtl(pgdata: string, ...args: string[]): Promise<void> {
+  const bin = pgBinDir();
+  if (!bin) throw new Error('no PostgreSQL binaries under /usr/lib/postgresql (set PG_BINDIR)');
+  const user = pgUser();
+  const extra = args[0] === 'start' ? ['-l', join(pgdata, '..', 'postgres.log'), '-w', '-t', '60'] : ['-w'];
+  await exec(join(bin, 'pg_ctl'), ['-D', pgdata, ...extra, ...args], { ...user, env: { ...process.env, LC_ALL: 'C' } });
+}
+
+export interface PrivateServer {
+  url: string;
+  /** stops the server; its directory goes with the run's temp dir */
+  stop(): Promise<void>;
+}
+
+/** a cluster with wal_level=logical and trust auth in dir/pgdata, started on a free port */
+export async function startPostgres(dir: string): Promise<PrivateServer & { pgdata: string }> {
+  const bin = pgBinDir();
+  if (!bin) throw new Error('no PostgreSQL binaries under /usr/lib/postgresql (set PG_BINDIR)');
+  const user = pgUser();
+  mkdirSync(dir, { recursive: true });
+  if (user) chownSync(dir, user.uid, user.gid);
+  const pgdata = join(dir, 'pgdata');
+  await exec(join(bin, 'initdb'), ['-D', pgdata, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'], { ...user, env: { ...process.env, LC_ALL: 'C' } });
+  const port = await freePort();
+  const conf = [
+    `port = ${port}`,
+    "listen_addresses = '127.0.0.1'",
+    `unix_socket_directories = '${dir}'`,
+    'wal_level = logical',
+    'max_replication_slots = 40',
+    'max_wal_senders = 40',
+    'max_connections = 200',
+    // no fsync: the crash tests kill the server process, never the machine, so the OS cache survives;
+    // commits stay synchronous (an asynchronous commit is lost by an immediate stop)
+    'fsync = off',
+    'full_page_writes = off',
+    'shared_buffers = 64MB',
+  ];
+  writeFileSync(join(pgdata, 'postgresql.auto.conf'), `${conf.join('\n')}\n`);
+  if (user) chownSync(join(pgdata, 'postgresql.auto.conf'), user.uid, user.gid);
+  await pgCtl(pgdata, 'start');
+  return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, pgdata, stop: () => pgCtl(pgdata, 'stop', '-m', 'immediate').catch(() => undefined) };
+}
+
+// ---------------------------------------------------------------- MariaDB
+
+const MARIADBD = ['/usr/sbin/mariadbd', '/usr/bin/mariadbd'].find(existsSync);
+
+export function mariadbInstalled(): boolean {
+  return Boolean(MARIADBD) && has('mariadb-install-db');
+}
+
+/** a test CA and a server certificate for 127.0.0.1 / localhost in `dir` (ca.pem, server.pem, server.key) */
+export async function makeTls(dir: string): Promise<void> {
+  if (existsSync(join(dir, 'server.pem'))) return;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const o = (...args: string[]) => exec('openssl', args, { cwd: dir });
+  await o('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', '/CN=sluice test CA', '-keyout', 'ca.key', '-out', 'ca.pem');
+  await o('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr');
+  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  await o('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '3650', '-extfile', 'ext.cnf', '-out', 'server.pem');
+}
+
+/**
+ * (re)starts the private MariaDB whose data is in `dir` (made by startMariadb) on `port`: binlog on, ROW
+ * format, TLS with dir/tls/ca.pem. Resolves when it listens.
+ */
+export async function runMariadb(dir: string, port: number): Promise<void> {
+  const tls = existsSync(join(dir, 'tls/server.pem'))
+    ? [`--ssl-ca=${join(dir, 'tls/ca.pem')}`, `--ssl-cert=${join(dir, 'tls/server.pem')}`, `--ssl-key=${join(dir, 'tls/server.key')}`]
+    : [];
+  const log = join(dir, 'error.log');
+  daemon(
+    MARIADBD!,
+    ['--no-defaults', '--user=root', `--datadir=${join(dir, 'data')}`, `--port=${port}`, '--bind-address=127.0.0.1', `--socket=${join(dir, 'sock')}`,
+      `--pid-file=${join(dir, 'mariadbd.pid')}`, `--tmpdir=${join(dir, 'tmp')}`, `--log-bin=${join(dir, 'binlog')}`, '--binlog-format=ROW', '--server-id=1', `--log-error=${log}`,
+      '--innodb-flush-log-at-trx-commit=0', '--innodb-doublewrite=0', '--sync-binlog=0', '--max-connections=300', ...tls],
+    join(dir, 'mariadbd.out'),
+  );
+  await waitPort('MariaDB', port, 60_000, log);
+}
+
+export async function startMariadb(dir: string, opts: { tls?: boolean } = {}): Promise<PrivateServer & { dir: string }> {
+  // a tmpdir of its own: two installs at once in /tmp collide on their temporary tables
+  mkdirSync(join(dir, 'tmp'), { recursive: true });
+  const install = exec('mariadb-install-db', ['--no-defaults', '--user=root', `--datadir=${join(dir, 'data')}`, `--tmpdir=${join(dir, 'tmp')}`, '--auth-root-authentication-method=normal', '--skip-test-db'], {
+    cwd: dir,
+  });
+  await Promise.all([install, opts.tls ? makeTls(join(dir, 'tls')) : undefined]);
+  const port = await freePort();
+  await runMariadb(dir, port);
+  const url = `mysql://root@127.0.0.1:${port}`;
+  return {
+    url,
+    dir,
+    stop: async () => {
+      const pidFile = join(dir, 'mariadbd.pid');
+      if (existsSync(pidFile)) killPid(Number(readFileSync(pidFile, 'utf8').trim()));
+    },
+  };
+}
+
+// ---------------------------------------------------------------- MongoDB (mongo-java-server)
+
+export function mongoToolsMissing(): string[] {
+  return ['java', 'javac', 'mvn', 'openssl'].filter((t) => !has(t));
+}
+
+/** jars (Maven) and Main.class (javac) of test/servers/mongo, cached in $SLUICE_CACHE/mongo-java-server */
+async function buildMongo(src: string, cache: string): Promise<void> {
+  const lib = join(cache, 'lib');
+  const mtime = (f: string) => (existsSync(f) ? statSync(f).mtimeMs : 0);
+  if (!existsSync(join(lib, '.complete')) || mtime(join(src, 'pom.xml')) > mtime(join(lib, '.complete'))) {
+    process.stderr.write(`mongo-java-server: fetching its jars into ${lib} (Maven, once)\n`);
+    rmSync(lib, { recursive: true, force: true });
+    try {
+      await exec('mvn', ['-B', '-q', '-f', join(src, 'pom.xml'), 'dependency:copy-dependencies', `-DoutputDirectory=${lib}`], { maxBuffer: 1 << 24 });
+    } catch (err) {
+      throw new Error(`mvn dependency:copy-dependencies failed: ${(err as { stdout?: string }).stdout?.split('\n').slice(-15).join('\n') ?? (err as Error).message}`);
+    }
+    writeFileSync(join(lib, '.complete'), '');
+  }
+  const classes = join(cache, 'classes');
+  if (mtime(join(classes, 'Main.class')) < mtime(join(src, 'Main.java'))) {
+    rmSync(classes, { recursive: true, force: true });
+    mkdirSync(classes, { recursive: true });
+    await exec('javac', ['-d', classes, '-cp', `${lib}/*`, join(src, 'Main.java')]);
+  }
+}
+
+export function mongoCacheDir(): string {
+  return join(process.env.SLUICE_CACHE ?? join(homedir(), '.cache/sluice'), 'mongo-java-server');
+}
+
+/**
+ * two mongo-java-server instances (in memory, oplog on): plain, and TLS-only with a certificate of a test
+ * CA (tlsCa). SLUICE_MONGO_HEAP sets the plain one's heap (default 2g), SLUICE_MONGO_OPLOG_WINDOW the
+ * seconds of oplog kept (default 30).
+ */
+export async function startMongo(root: string, runDir: string): Promise<{ url: string; tlsUrl: string; tlsCa: string; stop(): Promise<void> }> {
+  const cache = mongoCacheDir();
+  mkdirSync(cache, { recursive: true });
+  mkdirSync(runDir, { recursive: true });
+  const tlsDir = join(cache, 'tls');
+  await Promise.all([buildMongo(join(root, 'test/servers/mongo'), cache), makeTls(tlsDir)]);
+  const cp = `${join(cache, 'classes')}:${join(cache, 'lib')}/*`;
+  const window = process.env.SLUICE_MONGO_OPLOG_WINDOW ?? '30';
+  const [port, tlsPort] = [await freePort(), await freePort()];
+  const pids = [
+    daemon('java', [`-Xmx${process.env.SLUICE_MONGO_HEAP ?? '2g'}`, '-cp', cp, 'Main', String(port), '127.0.0.1', window], join(runDir, 'mongo.log')),
+    daemon('java', ['-Xmx256m', '-cp', cp, 'Main', String(tlsPort), '127.0.0.1', window, join(tlsDir, 'server.pem'), join(tlsDir, 'server.key')], join(runDir, 'mongo-tls.log')),
+  ];
+  writeFileSync(join(runDir, 'pids'), pids.join(' '));
+  const stop = async () => pids.forEach(killPid);
+  try {
+    await Promise.all([waitPort('mongo-java-server', port, 60_000, join(runDir, 'mongo.log')), waitPort('mongo-java-server (TLS)', tlsPort, 60_000, join(runDir, 'mongo-tls.log'))]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: `mongodb://127.0.0.1:${port}/?directConnection=true`, tlsUrl: `mongodb://127.0.0.1:${tlsPort}/?directConnection=true`, tlsCa: join(tlsDir, 'ca.pem'), stop };
+}

@@ -1,0 +1,68 @@
+/**
+ * The dependency rules between the parts of the code, checked on every import of every .ts/.tsx file:
+ *   - nodes/** reaches into runtime/ only through runtime/index.ts (the API for node types);
+ *   - runtime/** never imports nodes/, server/ or editor/;
+ *   - editor/src/** never imports server/ nor a Node built-in (it runs in the browser).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+function sources(dir: string): string[] {
+  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return e.name === 'node_modules' ? [] : sources(p);
+    return /\.tsx?$/.test(e.name) && !e.name.endsWith('.d.ts') ? [p] : [];
+  });
+}
+
+/** every module specifier a file imports or re-exports: static (multi-line too), side-effect and import() */
+export function specifiers(text: string): string[] {
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+  const found: string[] = [];
+  for (const re of [/\b(?:import|export)\s[^;'"]*?\bfrom\s*['"]([^'"]+)['"]/g, /\bimport\s*['"]([^'"]+)['"]/g, /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g]) {
+    for (const m of code.matchAll(re)) found.push(m[1]);
+  }
+  return found;
+}
+
+const NODE_BUILTINS = new Set(builtinModules);
+const isBuiltin = (s: string) => s.startsWith('node:') || NODE_BUILTINS.has(s.split('/')[0]);
+
+/** the crossings of the rules in one file (path relative to the repository) */
+export function violations(file: string, text: string): string[] {
+  const out: string[] = [];
+  for (const spec of specifiers(text)) {
+    const target = spec.startsWith('.') ? relative(ROOT, resolve(ROOT, dirname(file), spec)).replace(/\.(js|ts|tsx)$/, '') : undefined;
+    const bad = (why: string) => out.push(`${file} imports '${spec}': ${why}`);
+    if (file.startsWith('nodes/') && target?.startsWith('runtime/') && target !== 'runtime/index') bad('node types import runtime/ only through runtime/index.ts');
+    if (file.startsWith('runtime/') && target && /^(nodes|server|editor)\//.test(target)) bad('the runtime never imports nodes/, server/ or editor/');
+    if (file.startsWith('editor/src/')) {
+      if (target?.startsWith('server/')) bad('the editor talks to the server over HTTP, it never imports server/');
+      if (!target && isBuiltin(spec)) bad('the editor runs in the browser: no Node built-ins');
+    }
+  }
+  return out;
+}
+
+describe('import boundaries', () => {
+  it('finds a crossing in each rule (the checker itself)', () => {
+    expect(violations('nodes/x/a.ts', "import { NodeRegistry } from '../../runtime/registry.js';")).toHaveLength(1);
+    expect(violations('nodes/x/a.ts', "import {\n  defineNode,\n  type NodeContext,\n} from '../../runtime/index.js';")).toEqual([]);
+    expect(violations('nodes/a.ts', "export { x } from '../runtime/errors.js';")).toHaveLength(1);
+    expect(violations('runtime/a/b.ts', "const m = await import('../../nodes/catalog.js');")).toHaveLength(1);
+    expect(violations('runtime/b.ts', "import type { X } from '../server/app.js';")).toHaveLength(1);
+    expect(violations('editor/src/a.ts', "import { readFileSync } from 'node:fs';\nimport path from 'path';")).toHaveLength(2);
+    expect(violations('editor/src/a.ts', "import '../../server/app.js';")).toHaveLength(1);
+    expect(violations('editor/src/a.ts', "// import x from 'node:fs'\nimport { inputsOf } from '../../runtime/node-api.js';")).toEqual([]);
+  });
+
+  it.each(['nodes', 'runtime', 'editor/src'])('%s/ keeps to its rules', (dir) => {
+    const files = sources(dir);
+    expect(files.length).toBeGreaterThan(0);
+    expect(files.flatMap((f) => violations(f, readFileSync(join(ROOT, f), 'utf8')))).toEqual([]);
+  });
+});
