@@ -20,6 +20,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, chmodSync, 
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { has, mariadbInstalled, mongoToolsMissing, pgBinDir, pgCtl, startMariadb, startMongo, startPostgres } from './servers.js';
+import { isAlive } from '../helpers/processes.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CI = process.env.CI === 'true' || process.env.CI === '1';
@@ -45,14 +46,7 @@ function wantedVars(): Set<string> {
 const stops: (() => Promise<void>)[] = [];
 const PREFIX = 'sluice-servers-';
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const alive = isAlive;
 
 /** the servers and directories of earlier runs that were killed before their teardown */
 async function reapStale(): Promise<void> {

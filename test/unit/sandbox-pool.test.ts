@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { compileUserFunction, sandboxWorkerPids, SandboxCrashLoopError, type UserFunction } from '../../runtime/sandbox/sandbox.js';
 import { createRegistry } from '../../nodes/catalog.js';
 import { validateFlow } from '../../runtime/flow/validate.js';
+import { isAlive } from '../helpers/processes.js';
 
 const opts = { memoryLimitMb: 64, timeoutMs: 500, label: 'hostile.config.code' };
 const compiled: UserFunction[] = [];
@@ -19,14 +20,7 @@ const compile = async (code: string, o: Partial<typeof opts> & { maxOutputMb?: n
   compiled.push(fn);
   return fn;
 };
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const alive = isAlive;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** [good, bad, good]: the good ones come back, the bad one fails with a message matching `why` */

@@ -12,6 +12,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { timed, type BenchCase, type Figure } from '../harness.js';
+import { isAlive } from '../../helpers/processes.js';
 
 const N = 500_000;
 const registry = createRegistry();
@@ -98,14 +99,7 @@ export const engineCases: BenchCase[] = [
     async run() {
       const fn = await compileUserFunction('(v) => (v.bad ? new Array(1e9).fill(1).length : v)', { memoryLimitMb: 64, timeoutMs: 1000, label: 'bench' });
       await fn.callBatch([[{}]]);
-      const alive = (pid: number) => {
-        try {
-          process.kill(pid, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      };
+      const alive = isAlive;
       const gaps: number[] = [];
       for (let rep = 0; rep < 3; rep++) {
         // the batch fails in a worker, then runs again one record per call in fresh ones: the culprit
