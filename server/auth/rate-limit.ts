@@ -34,6 +34,12 @@ export class RateLimiter {
     return this.retryAfter(w, now);
   }
 
+  /** takes back one count of `key` (an attempt counted up front that turned out not to be a failure) */
+  unhit(key: string): void {
+    const w = this.windows.get(key);
+    if (w && w.count > 0) w.count--;
+  }
+
   reset(key: string): void {
     this.windows.delete(key);
   }

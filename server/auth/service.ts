@@ -68,6 +68,7 @@ export class AuthService {
   private readonly failuresByUser: RateLimiter;
   private readonly failuresByAddress: RateLimiter;
   private setupToken?: string;
+  private takenSetupToken?: string;
 
   constructor(readonly store: AuthStore, readonly limits: AuthLimits = DEFAULT_LIMITS) {
     this.requests = new RateLimiter({ max: limits.requestsPerMinute, windowMs: 60_000 });
@@ -111,16 +112,17 @@ export class AuthService {
 
   /** checks the password, counting failures per user name and per address; a success starts a session */
   async signIn(name: string, password: string, address: string): Promise<SignIn> {
-    const wait = this.failuresByUser.blocked(name) ?? this.failuresByAddress.blocked(address);
+    // every attempt counts before the (slow, awaited) password check, so parallel guesses cannot all
+    // pass the limit before the first failure is counted; a success is taken back from both counts
+    const byUser = this.failuresByUser.hit(name);
+    const byAddress = this.failuresByAddress.hit(address);
+    const wait = byUser ?? byAddress;
     if (wait !== undefined) return { ok: false, retryAfter: wait };
     const user = this.store.getUser(name);
     const good = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
-    if (!user || !good) {
-      this.failuresByUser.hit(name);
-      this.failuresByAddress.hit(address);
-      return { ok: false };
-    }
+    if (!user || !good) return { ok: false };
     this.failuresByUser.reset(name);
+    this.failuresByAddress.unhit(address);
     return { ok: true, user, ...this.startSession(user) };
   }
 
@@ -159,7 +161,25 @@ export class AuthService {
     return this.setupToken !== undefined && this.store.countUsers() === 0 && sameSecret(token, this.setupToken);
   }
 
+  /**
+   * Takes the setup token if `token` is it (and there are no users yet): true once, at once (before any
+   * await), so parallel set-up requests with the same link make one admin. `restoreSetupToken` gives it
+   * back when making the admin failed.
+   */
+  takeSetupToken(token: string): boolean {
+    if (!this.setupTokenValid(token)) return false;
+    this.setupToken = undefined;
+    this.takenSetupToken = token;
+    return true;
+  }
+
+  restoreSetupToken(): void {
+    if (this.takenSetupToken !== undefined && this.store.countUsers() === 0) this.setupToken = this.takenSetupToken;
+    this.takenSetupToken = undefined;
+  }
+
   consumeSetupToken(): void {
+    this.takenSetupToken = undefined;
     this.setupToken = undefined;
   }
 }

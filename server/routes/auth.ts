@@ -100,9 +100,15 @@ export function authRoutes(auth: AuthService, site: Site): Router {
   r.post('/auth/setup', async (req, res) => {
     const body = parseInput(setupSchema, req.body);
     if (store.countUsers() > 0) throw conflict('the server has users already: sign in instead');
-    if (!auth.setupTokenValid(body.token)) throw new HttpError(403, 'the setup link is wrong or used: take the one the server printed at its start');
-    if (!(await auth.createUser(body.user, 'admin', body.password))) throw conflict(`a user named ${body.user} exists`);
-    auth.consumeSetupToken();
+    if (!auth.takeSetupToken(body.token)) throw new HttpError(403, 'the setup link is wrong or used: take the one the server printed at its start');
+    let created = false;
+    try {
+      created = await auth.createUser(body.user, 'admin', body.password);
+    } finally {
+      if (created) auth.consumeSetupToken();
+      else auth.restoreSetupToken();
+    }
+    if (!created) throw conflict(`a user named ${body.user} exists`);
     const user = store.getUser(body.user)!;
     audit(req, user.name, 'auth.setup', user.name);
     const session = auth.startSession(user);

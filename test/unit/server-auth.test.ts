@@ -233,6 +233,33 @@ describe('sessions and limits', () => {
     expect((await attempt('bob', 'whatever')).status).toBe(429);
   });
 
+  it('counts sign-in attempts made in parallel: of 40 wrong passwords at once, only the limit is checked', async () => {
+    const { url } = await start({ signInFailures: 10 });
+    const statuses = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => post(url, '/api/auth/signin', json, JSON.stringify({ user: 'alice', password: `guess-${i}` })).then((r) => r.status)),
+    );
+    expect(statuses.filter((s) => s === 401).length).toBe(10);
+    expect(statuses.filter((s) => s === 429).length).toBe(30);
+  });
+
+  it('makes one admin from one setup link, even with parallel requests', async () => {
+    const dir = tempDir();
+    const store = new ControlStore(join(dir, 'sluice.db'));
+    const checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
+    const server = createSluiceServer({ registry: createRegistry(), store, manager: new DeploymentManager({ store: checkpoints, cwd: dir }), cwd: dir, env: {} });
+    const { port } = await server.listen(0, '127.0.0.1');
+    open.push(async () => {
+      await server.close();
+      await checkpoints.close();
+      store.close();
+    });
+    const token = server.context.auth.issueSetupToken();
+    const setup = (user: string) => post(`http://127.0.0.1:${port}`, '/api/auth/setup', json, JSON.stringify({ token, user, password: `${user}-password-long` })).then((r) => r.status);
+    const statuses = await Promise.all(['a1', 'a2', 'a3', 'a4', 'a5'].map(setup));
+    expect(statuses.filter((s) => s === 201)).toEqual([201]);
+    expect(store.auth.countUsers()).toBe(1);
+  });
+
   it('limits requests per principal: 429 with Retry-After, other principals unaffected', async () => {
     const { url, server } = await start({ requestsPerMinute: 5 });
     const a = await keyFor(server, 'a', 'viewer');
