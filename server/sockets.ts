@@ -12,14 +12,15 @@ import { errorMessage } from '../runtime/errors.js';
 import { LIMITS } from '../runtime/flow/limits.js';
 import { foreignOrigin, hostAllowed, REBINDING_MESSAGE, type Site } from './auth/site.js';
 import type { AppContext } from './context.js';
-import { roleAtLeast } from './store/auth-store.js';
+import { roleAtLeast, type Role } from './store/auth-store.js';
 import type { PreviewEvents, PreviewTarget } from './previews.js';
 
 /** status and log lines: every subscriber (viewers too) */
 const room = (flowId: string) => `flow:${flowId}`;
 /** test-run records, summaries and logs: the subscribers who may run test runs (POST …/preview is for editors) */
-const previewRoom = (flowId: string) => `preview:${flowId}`;
-const PREVIEW_ROLE = 'editor';
+const PREVIEW_ROOM = 'preview:';
+const previewRoom = (flowId: string) => `${PREVIEW_ROOM}${flowId}`;
+const PREVIEW_ROLE: Role = 'editor';
 
 type Ack = (answer: { ok: boolean; error?: string }) => void;
 
@@ -55,7 +56,12 @@ export function attachSockets(io: Server, ctx: Pick<AppContext, 'manager' | 'pre
   });
   const recheck = setInterval(() => {
     // a check, not a use: an open tab does not keep its session alive
-    for (const socket of io.of('/').sockets.values()) if (!principalOf(ctx, socket, false)) socket.disconnect(true);
+    for (const socket of io.of('/').sockets.values()) {
+      const principal = principalOf(ctx, socket, false);
+      if (!principal) socket.disconnect(true);
+      // a user whose role was lowered below editor since subscribing stops getting test runs
+      else if (!roleAtLeast(principal.role, PREVIEW_ROLE)) for (const r of [...socket.rooms]) if (r.startsWith(PREVIEW_ROOM)) void socket.leave(r);
+    }
   }, recheckMs);
   recheck.unref();
   // the role now (a user's role may have been lowered since the handshake)

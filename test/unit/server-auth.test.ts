@@ -361,6 +361,17 @@ describe('roles beyond the route table', () => {
   });
   const importAs = (url: string, headers: Record<string, string>, doc: unknown) => post(url, '/api/flows/import', { ...headers, ...json }, JSON.stringify(doc));
 
+  /** a socket subscribed to the flow `watched`, with the names of the events it got */
+  const subscribed = async (url: string, headers: Record<string, string>) => {
+    const s = ioClient(url, { transports: ['websocket'], reconnection: false, extraHeaders: headers });
+    open.push(async () => void s.close());
+    const events: string[] = [];
+    s.onAny((event: string) => events.push(event));
+    await new Promise<void>((resolve, reject) => (s.once('connect', resolve), s.once('connect_error', reject)));
+    await s.emitWithAck('subscribe', { flowId: 'watched' });
+    return { s, events };
+  };
+
   it('refuses an editor an import that would create a stored connection; an admin creates it (audited); an editor may then match it, unchanged', async () => {
     const { url, server, store } = await start();
     const editor = await keyFor(server, 'eddie', 'editor');
@@ -390,17 +401,8 @@ describe('roles beyond the route table', () => {
     const editor = await keyFor(server, 'eddie', 'editor');
     const viewer = await keyFor(server, 'vera', 'viewer');
     expect((await post(url, '/api/flows', { ...admin.headers, ...json }, JSON.stringify(flow('watched')))).status).toBe(201);
-    const connect = async (headers: Record<string, string>) => {
-      const s = ioClient(url, { transports: ['websocket'], reconnection: false, extraHeaders: headers });
-      open.push(async () => void s.close());
-      const events: string[] = [];
-      s.onAny((event: string) => events.push(event));
-      await new Promise<void>((resolve, reject) => (s.once('connect', resolve), s.once('connect_error', reject)));
-      await s.emitWithAck('subscribe', { flowId: 'watched' });
-      return { s, events };
-    };
-    const v = await connect(viewer.headers);
-    const e = await connect(editor.headers);
+    const v = await subscribed(url, viewer.headers);
+    const e = await subscribed(url, editor.headers);
     const done = () => new Promise((resolve) => e.s.once('preview:done', resolve));
     // to the flow's subscribers (no socketId)
     let finished = done();
@@ -415,5 +417,23 @@ describe('roles beyond the route table', () => {
     expect(e.events).toContain('preview:records');
     expect(v.events.filter((x) => x.startsWith('preview:'))).toEqual([]);
     expect(v.events).toContain('status');
+  });
+
+  it('stops streaming test runs to a subscribed editor whose role is lowered to viewer', async () => {
+    const { url, server, session } = await start(undefined, undefined, 50);
+    const admin = await adminKey(server);
+    const editor = await keyFor(server, 'eddie', 'editor');
+    expect((await post(url, '/api/flows', { ...admin.headers, ...json }, JSON.stringify(flow('watched')))).status).toBe(201);
+    const a = await subscribed(url, admin.headers);
+    const e = await subscribed(url, editor.headers);
+    const put = await fetch(`${url}/api/users/eddie`, { method: 'PUT', headers: { ...session.headers, ...json }, body: JSON.stringify({ role: 'viewer' }) });
+    expect(put.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 200)); // a few rechecks
+    const finished = new Promise((resolve) => a.s.once('preview:done', resolve));
+    expect((await post(url, '/api/flows/watched/preview', { ...admin.headers, ...json }, '{}')).status).toBe(202);
+    await finished;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(a.events).toContain('preview:records');
+    expect(e.events.filter((x) => x.startsWith('preview:'))).toEqual([]);
   });
 });
