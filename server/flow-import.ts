@@ -15,7 +15,8 @@ import type { NodeRegistry } from '../runtime/registry.js';
 import { connectionIssues, knownTypes, missingSecrets, secretFieldsOfType, type MissingSecret } from './connections.js';
 import type { AppContext } from './context.js';
 import type { Doc } from './flow-format.js';
-import { badRequest, conflict } from './http-errors.js';
+import { badRequest, conflict, forbidden } from './http-errors.js';
+import { roleAtLeast, type Role } from './store/auth-store.js';
 
 export interface ImportedConnection {
   name: string;
@@ -87,6 +88,21 @@ function fillSecrets(fields: SecretFields, config: Record<string, unknown>, secr
     if (value !== undefined) out = setPath(out, p, withUrlPassword(v as string, encodeURIComponent(value)));
   }
   return out;
+}
+
+/**
+ * Creating a stored connection is for admins (server/auth/policy.ts: POST /api/connections), through an
+ * import too: otherwise an editor could take a connection name before an admin creates it and redirect
+ * every flow that uses that name. Matching a stored connection (used as it is) is for editors as well.
+ */
+export function requireRoleToCreate(planned: Planned[], role: Role | undefined): void {
+  const creates = planned.filter((p) => p.config).map((p) => p.name);
+  if (creates.length === 0 || (role !== undefined && roleAtLeast(role, 'admin'))) return;
+  const list = creates.join(', ');
+  throw forbidden(
+    `cannot import: it would create the stored connection${creates.length > 1 ? 's' : ''} ${list}, and only an admin may create connections: an admin must import it, or create ${creates.length > 1 ? 'them' : 'it'} first (the import then uses ${creates.length > 1 ? 'them' : 'it'} as stored)`,
+    { connections: creates },
+  );
 }
 
 /** stores the planned connections and says what each is now */

@@ -25,6 +25,7 @@ export class HttpError extends Error {
 }
 
 export const badRequest = (message: string, details?: Detail[]) => new HttpError(400, message, details ? { details } : {});
+export const forbidden = (message: string, extra: Record<string, unknown> = {}) => new HttpError(403, message, extra);
 export const notFound = (message: string) => new HttpError(404, message);
 export const conflict = (message: string, extra: Record<string, unknown> = {}) => new HttpError(409, message, extra);
 

@@ -3,7 +3,8 @@
  * foreign Host) and without a principal (the session cookie, `Authorization: Bearer KEY`, or
  * `auth: { token: KEY }` in the client's options). A client subscribes to flows (`subscribe { flowId }`) and gets their
  * `status` (at once, then as the runtime reports it) and `log` lines; test runs stream `preview:records`
- * and `preview:done` to the socket that asked, or to the flow's subscribers.
+ * and `preview:done` to the socket that asked, or to the flow's subscribers who may run test runs
+ * themselves (editors and admins: a viewer sees no test-run data, server/auth/policy.ts).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Server, ServerOptions, Socket } from 'socket.io';
@@ -11,9 +12,15 @@ import { errorMessage } from '../runtime/errors.js';
 import { LIMITS } from '../runtime/flow/limits.js';
 import { foreignOrigin, hostAllowed, REBINDING_MESSAGE, type Site } from './auth/site.js';
 import type { AppContext } from './context.js';
+import { roleAtLeast, type Role } from './store/auth-store.js';
 import type { PreviewEvents, PreviewTarget } from './previews.js';
 
+/** status and log lines: every subscriber (viewers too) */
 const room = (flowId: string) => `flow:${flowId}`;
+/** test-run records, summaries and logs: the subscribers who may run test runs (POST …/preview is for editors) */
+const PREVIEW_ROOM = 'preview:';
+const previewRoom = (flowId: string) => `${PREVIEW_ROOM}${flowId}`;
+const PREVIEW_ROLE: Role = 'editor';
 
 type Ack = (answer: { ok: boolean; error?: string }) => void;
 
@@ -49,9 +56,19 @@ export function attachSockets(io: Server, ctx: Pick<AppContext, 'manager' | 'pre
   });
   const recheck = setInterval(() => {
     // a check, not a use: an open tab does not keep its session alive
-    for (const socket of io.of('/').sockets.values()) if (!principalOf(ctx, socket, false)) socket.disconnect(true);
+    for (const socket of io.of('/').sockets.values()) {
+      const principal = principalOf(ctx, socket, false);
+      if (!principal) socket.disconnect(true);
+      // a user whose role was lowered below editor since subscribing stops getting test runs
+      else if (!roleAtLeast(principal.role, PREVIEW_ROLE)) for (const r of [...socket.rooms]) if (r.startsWith(PREVIEW_ROOM)) void socket.leave(r);
+    }
   }, recheckMs);
   recheck.unref();
+  // the role now (a user's role may have been lowered since the handshake)
+  const mayPreview = (socket: Socket) => {
+    const principal = principalOf(ctx, socket, false);
+    return principal !== undefined && roleAtLeast(principal.role, PREVIEW_ROLE);
+  };
   io.on('connection', (socket: Socket) => {
     const handle = (event: 'subscribe' | 'unsubscribe') => (msg: unknown, ack?: unknown) => {
       const reply = typeof ack === 'function' ? (ack as Ack) : () => undefined;
@@ -59,15 +76,24 @@ export function attachSockets(io: Server, ctx: Pick<AppContext, 'manager' | 'pre
       if (!flowId) return reply({ ok: false, error: `${event} needs { flowId: string } (at most ${LIMITS.nameLength} characters)` });
       if (event === 'subscribe') {
         void socket.join(room(flowId));
+        if (mayPreview(socket)) void socket.join(previewRoom(flowId));
         socket.emit('status', ctx.manager.status(flowId)); // the current state at once
-      } else void socket.leave(room(flowId));
+      } else {
+        void socket.leave(room(flowId));
+        void socket.leave(previewRoom(flowId));
+      }
       reply({ ok: true });
     };
     socket.on('subscribe', handle('subscribe'));
     socket.on('unsubscribe', handle('unsubscribe'));
   });
 
-  const to = (t: PreviewTarget) => (t.socketId ? io.to(t.socketId) : io.to(room(t.flowId)));
+  // the socket that asked (if it may see test runs: an editor cannot stream one to a viewer), or the flow's preview room
+  const to = (t: PreviewTarget) => {
+    if (!t.socketId) return io.to(previewRoom(t.flowId));
+    const socket = io.of('/').sockets.get(t.socketId);
+    return socket && mayPreview(socket) ? socket : undefined;
+  };
   const send = (what: string, fn: () => void) => {
     try {
       fn();
@@ -77,10 +103,10 @@ export function attachSockets(io: Server, ctx: Pick<AppContext, 'manager' | 'pre
   };
   const onRecords = (e: PreviewEvents['records'][0]) =>
     send('preview:records', () =>
-      to(e).emit('preview:records', { previewId: e.previewId, flowId: e.flowId, node: e.node, direction: e.direction, port: e.port, records: e.records }),
+      to(e)?.emit('preview:records', { previewId: e.previewId, flowId: e.flowId, node: e.node, direction: e.direction, port: e.port, records: e.records }),
     );
   const onDone = (e: PreviewEvents['done'][0]) =>
-    send('preview:done', () => to(e).emit('preview:done', { previewId: e.previewId, flowId: e.flowId, summary: e.summary, logs: e.logs }));
+    send('preview:done', () => to(e)?.emit('preview:done', { previewId: e.previewId, flowId: e.flowId, summary: e.summary, logs: e.logs }));
   ctx.previews.on('records', onRecords);
   ctx.previews.on('done', onDone);
   const offStatus = ctx.manager.onStatus((s) => send('status', () => io.to(room(s.flowId)).emit('status', s)));

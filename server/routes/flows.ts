@@ -7,7 +7,8 @@ import { canonicalDocument, toJson, toYaml, type Doc } from '../flow-format.js';
 import { describeMissing, incompleteConnections } from '../connections.js';
 import { exportDocument } from '../flow-export.js';
 import { documentSchema, readFlowInput, requireValidDocument, validateInput, type FlowInput } from '../flow-input.js';
-import { fillNodeSecrets, planConnections, splitConnections, storeConnections } from '../flow-import.js';
+import { addressOf, principalOf } from '../auth/guard.js';
+import { fillNodeSecrets, planConnections, requireRoleToCreate, splitConnections, storeConnections } from '../flow-import.js';
 import { parseFlowText } from '../../runtime/flow/parse.js';
 import { badRequest, conflict, notFound } from '../http-errors.js';
 import { quoteShort } from '../../runtime/flow/limits.js';
@@ -127,7 +128,12 @@ export function flowRoutes(ctx: AppContext): Router {
       throw conflict(`a flow named ${name} exists (version ${existing.version}): import with ?overwrite=true to save this as its next version`, { current: existing.version });
     }
     const planned = planConnections(ctx, split?.connections ?? {}, secrets, used);
+    const who = principalOf(res);
+    requireRoleToCreate(planned, who?.role);
     const connections = storeConnections(ctx, planned);
+    for (const c of connections.filter((c) => c.action === 'created')) {
+      ctx.store.auth.appendAudit({ user: who?.user ?? null, action: 'connection.create', target: c.name, address: addressOf(req), details: { via: who?.via ?? null, type: c.type, import: name } });
+    }
     const flow = existing
       ? ctx.store.saveFlow(name, undefined, (v) => canonicalDocument(doc, v))!
       : ctx.store.createFlow(name, (v) => canonicalDocument(doc, v));

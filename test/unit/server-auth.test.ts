@@ -375,3 +375,92 @@ describe('users and the audit log', () => {
     }
   });
 });
+
+describe('roles beyond the route table', () => {
+  const withConnection = (name: string, url: string) => ({
+    ...flow(name),
+    nodes: [
+      { id: 'gen', type: 'core.generate', config: { dataset: 'counter', count: 3 } },
+      { id: 'db', type: 'postgres.sink', config: { connection: 'prod-pg', table: 't' } },
+    ],
+    edges: [{ from: 'gen', to: 'db' }],
+    connections: { 'prod-pg': { type: 'postgres', url } },
+  });
+  const importAs = (url: string, headers: Record<string, string>, doc: unknown) => post(url, '/api/flows/import', { ...headers, ...json }, JSON.stringify(doc));
+
+  /** a socket subscribed to the flow `watched`, with the names of the events it got */
+  const subscribed = async (url: string, headers: Record<string, string>) => {
+    const s = ioClient(url, { transports: ['websocket'], reconnection: false, extraHeaders: headers });
+    open.push(async () => void s.close());
+    const events: string[] = [];
+    s.onAny((event: string) => events.push(event));
+    await new Promise<void>((resolve, reject) => (s.once('connect', resolve), s.once('connect_error', reject)));
+    await s.emitWithAck('subscribe', { flowId: 'watched' });
+    return { s, events };
+  };
+
+  it('refuses an editor an import that would create a stored connection; an admin creates it (audited); an editor may then match it, unchanged', async () => {
+    const { url, server, store } = await start();
+    const editor = await keyFor(server, 'eddie', 'editor');
+    const admin = await adminKey(server);
+    const res = await importAs(url, editor.headers, withConnection('taken', 'postgres://evil:pw@evil.example/db'));
+    const body = (await res.json()) as { error: string; connections: string[] };
+    expect([res.status, body.connections]).toEqual([403, ['prod-pg']]);
+    expect(body.error).toMatch(/prod-pg.*an admin must import it, or create it first/);
+    expect(store.getConnection('prod-pg')).toBeUndefined();
+    expect(store.getFlow('taken')).toBeUndefined();
+
+    expect((await importAs(url, admin.headers, withConnection('first', 'postgres://app:pw@db.example/app'))).status).toBe(201);
+    const entries = store.auth.audit({ limit: 10, action: 'connection' });
+    expect(entries.map((e) => [e.user, e.action, e.target])).toEqual([['admin', 'connection.create', 'prod-pg']]);
+    expect(entries[0].details).toMatchObject({ type: 'postgres', import: 'first' });
+
+    const matched = await importAs(url, editor.headers, withConnection('second', 'postgres://evil:pw@evil.example/db'));
+    expect(matched.status).toBe(201);
+    expect(((await matched.json()) as { connections: { action: string }[] }).connections.map((c) => c.action)).toEqual(['matched']);
+    expect(store.getConnection('prod-pg')!.config.url).toMatch(/db\.example\/app$/);
+    expect(store.auth.audit({ limit: 10, action: 'connection' })).toHaveLength(1); // matching creates nothing
+  });
+
+  it('streams test runs only to editors and admins: a subscribed viewer gets status, never preview:*', async () => {
+    const { url, server } = await start();
+    const admin = await adminKey(server);
+    const editor = await keyFor(server, 'eddie', 'editor');
+    const viewer = await keyFor(server, 'vera', 'viewer');
+    expect((await post(url, '/api/flows', { ...admin.headers, ...json }, JSON.stringify(flow('watched')))).status).toBe(201);
+    const v = await subscribed(url, viewer.headers);
+    const e = await subscribed(url, editor.headers);
+    const done = () => new Promise((resolve) => e.s.once('preview:done', resolve));
+    // to the flow's subscribers (no socketId)
+    let finished = done();
+    expect((await post(url, '/api/flows/watched/preview', { ...editor.headers, ...json }, '{}')).status).toBe(202);
+    await finished;
+    // aimed at the viewer's socket: an editor cannot hand a test run to a viewer either
+    finished = done();
+    expect((await post(url, '/api/flows/watched/preview', { ...editor.headers, ...json }, JSON.stringify({ socketId: v.s.id }))).status).toBe(202);
+    expect((await post(url, '/api/flows/watched/preview', { ...editor.headers, ...json }, '{}')).status).toBe(202);
+    await finished;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(e.events).toContain('preview:records');
+    expect(v.events.filter((x) => x.startsWith('preview:'))).toEqual([]);
+    expect(v.events).toContain('status');
+  });
+
+  it('stops streaming test runs to a subscribed editor whose role is lowered to viewer', async () => {
+    const { url, server, session } = await start(undefined, undefined, 50);
+    const admin = await adminKey(server);
+    const editor = await keyFor(server, 'eddie', 'editor');
+    expect((await post(url, '/api/flows', { ...admin.headers, ...json }, JSON.stringify(flow('watched')))).status).toBe(201);
+    const a = await subscribed(url, admin.headers);
+    const e = await subscribed(url, editor.headers);
+    const put = await fetch(`${url}/api/users/eddie`, { method: 'PUT', headers: { ...session.headers, ...json }, body: JSON.stringify({ role: 'viewer' }) });
+    expect(put.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 200)); // a few rechecks
+    const finished = new Promise((resolve) => a.s.once('preview:done', resolve));
+    expect((await post(url, '/api/flows/watched/preview', { ...admin.headers, ...json }, '{}')).status).toBe(202);
+    await finished;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(a.events).toContain('preview:records');
+    expect(e.events.filter((x) => x.startsWith('preview:'))).toEqual([]);
+  });
+});
