@@ -153,7 +153,7 @@ describe('inline secrets in the server', () => {
     expect((await s.api('GET', '/api/flows/f/versions')).json).toHaveLength(1);
   });
 
-  it('accepts placeholders, PEM file paths, and a connections: entry on import (stored encrypted, not kept in the flow)', async () => {
+  it('accepts placeholders, and a connections: entry on import (stored encrypted, not kept in the flow)', async () => {
     const s = await start();
     const placeholders = flow({ url: `postgres://bob:\${env:${PLACEHOLDER_VAR}}@10.0.0.1:5432/db`, tables: ['t'], tls: { passphrase: `\${env:${PLACEHOLDER_VAR}}` } });
     expect((await s.api('POST', '/api/flows/validate', placeholders)).json.issues.filter((i: { severity: string }) => i.severity === 'error')).toEqual([]);
