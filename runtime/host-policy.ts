@@ -1,7 +1,8 @@
 /**
  * What a host (the server, or the CLI when asked) lets a flow reach, handed to validation and compile:
  * the files (FilePolicy: the server confines them to its file roots) and the environment (EnvPolicy:
- * the server resolves only allowed names, never inside code). Nothing set: everything, as `sluice run`
+ * the server resolves only allowed names, never inside code) and secrets written in the flow (the server
+ * refuses them). Nothing set: everything, as `sluice run`
  * always did. The compiled plan carries it to the nodes (NodeContext.files).
  */
 import type { EnvPolicy } from './flow/env.js';
@@ -26,4 +27,10 @@ export interface FileAccess {
 export interface HostPolicy {
   files?: FilePolicy;
   env?: EnvPolicy;
+  /**
+   * 'refuse' (the server): a secret written out in the document (a node's or a `connections:` entry's
+   * declared secret field, or a URL's password, that is not an `${env:NAME}` placeholder) is a
+   * validation error (runtime/flow/inline-secrets.ts). Absent: accepted, as in a local file.
+   */
+  inlineSecrets?: 'refuse';
 }

@@ -5,6 +5,7 @@
  * nothing decides by a field's name.
  */
 import { z } from 'zod';
+import { DEFAULT_ENV_PREFIX } from './flow/env.js';
 import { rawUrlPassword, urlPassword } from './redact.js';
 
 /** JSON Schema keyword of a field whose whole value is secret */
@@ -116,4 +117,15 @@ export function secretValues(config: Record<string, unknown>, fields: SecretFiel
     if (raw) out.push(raw, urlPassword(v) ?? raw);
   }
   return out;
+}
+
+/** whose secret: a connection's (`SLUICE_FLOW_SHOP_…`) or a node's own (`SLUICE_FLOW_NODE_SRC_…`) */
+export type SecretOwner = { connection: string } | { node: string };
+
+const part = (s: string) => s.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+
+/** the placeholder name of a secret field (`urlPassword`: the password inside that URL field) */
+export function secretVariableName(owner: SecretOwner, field: string, urlPassword = false): string {
+  const who = 'connection' in owner ? part(owner.connection) : `NODE_${part(owner.node)}`;
+  return `${DEFAULT_ENV_PREFIX}${who}_${part(field)}${urlPassword ? '_PASSWORD' : ''}`;
 }

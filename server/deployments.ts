@@ -9,6 +9,7 @@ import type { DeploymentManager, DeploymentStatus } from '../runtime/deploy/mana
 import type { HostPolicy } from '../runtime/host-policy.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { errorMessage } from '../runtime/errors.js';
+import { withStoredSecrets } from './policy.js';
 import { describeMissing, incompleteConnections, withStoredConnections } from './connections.js';
 import { conflict, notFound } from './http-errors.js';
 import type { ServerLog } from './log.js';
@@ -43,7 +44,7 @@ export class DeployService {
     }
     this.refuseIncomplete(flowId, flow.document);
     const doc = withStoredConnections(flow.document, this.deps.store.listConnections());
-    return { version: flow.version, plan: compileFlow(doc, this.deps.registry, { env: this.deps.env, policy: this.deps.policy }) };
+    return { version: flow.version, plan: compileFlow(doc, this.deps.registry, { env: this.deps.env, policy: withStoredSecrets(this.deps.policy) }) };
   }
 
   /** 409 when a stored connection the flow uses still lacks a secret (imported without it: server/flow-import.ts) */

@@ -34,16 +34,9 @@ export interface ExportVariable {
   field: string;
 }
 
-/** whose secret: a connection's (`SLUICE_FLOW_SHOP_…`) or a node's own (`SLUICE_FLOW_NODE_SRC_…`) */
-export type SecretOwner = { connection: string } | { node: string };
+import { secretVariableName, type SecretOwner } from '../runtime/secrets.js';
 
-const part = (s: string) => s.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_+|_+$/g, '');
-
-/** the placeholder name of a secret field (`urlPassword`: the password inside that URL field) */
-export function secretVariableName(owner: SecretOwner, field: string, urlPassword = false): string {
-  const who = 'connection' in owner ? part(owner.connection) : `NODE_${part(owner.node)}`;
-  return `${DEFAULT_ENV_PREFIX}${who}_${part(field)}${urlPassword ? '_PASSWORD' : ''}`;
-}
+export { secretVariableName, type SecretOwner };
 
 /**
  * A connection entry with each secret as a placeholder (values that are placeholders already are kept),

@@ -117,7 +117,8 @@ export function storeConnections(ctx: Pick<AppContext, 'registry' | 'store' | 'e
 /**
  * The document with the nodes' own secret placeholders (SLUICE_FLOW_NODE_…, an exported node's inline
  * `url` password) filled from `secrets`, as the flow held them where it was exported; `used` collects
- * the names taken.
+ * the names taken. The server's validation then refuses the written-out secret (a flow never holds one:
+ * runtime/flow/inline-secrets.ts), naming the node and field, rather than dropping the value silently.
  */
 export function fillNodeSecrets(registry: NodeRegistry, doc: Doc, secrets: Record<string, string>, used: Set<string>): Doc {
   if (!Array.isArray(doc.nodes) || Object.keys(secrets).length === 0) return doc;

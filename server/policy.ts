@@ -1,7 +1,8 @@
 /**
  * The server's host policy: flows reach files only inside the file roots (`--files`, default
  * `<data>/files`, created on start) and never the data directory itself; `${env:NAME}` resolves only
- * names with an allowed prefix (default SLUICE_FLOW_) or listed with `--env-allow`, and never in code.
+ * names with an allowed prefix (default SLUICE_FLOW_) or listed with `--env-allow`, and never in code;
+ * a secret written out in a flow (not an `${env:NAME}` placeholder) is refused.
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -35,5 +36,16 @@ export function serverPolicy(o: ServerPolicyOptions): HostPolicy {
   return {
     files: new FileRoots({ roots, protect: [{ path: o.dataDir, label: "the server's data directory" }], cwd }),
     env: { prefixes: o.envPrefixes ?? [DEFAULT_ENV_PREFIX], allow: o.envAllow ?? [] },
+    inlineSecrets: 'refuse',
   };
+}
+
+/**
+ * The policy for compiling a document the server has merged its stored connections into
+ * (withStoredConnections): their secrets are the server's own, not written in the flow. The document as
+ * sent was checked for written-out secrets when it was saved (or, for a test run, before the merge).
+ */
+export function withStoredSecrets(policy: HostPolicy): HostPolicy {
+  const { inlineSecrets: _checkedBefore, ...rest } = policy;
+  return rest;
 }

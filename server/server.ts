@@ -64,7 +64,7 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
   const log = redactingLog(deps.log ?? silentLog, known);
   const cwd = deps.cwd ?? process.cwd();
   const env = deps.env ?? process.env;
-  const policy = deps.policy ?? { files: new FileRoots({ roots: [cwd] }), env: { prefixes: [DEFAULT_ENV_PREFIX], allow: [] } };
+  const policy = deps.policy ?? { files: new FileRoots({ roots: [cwd] }), env: { prefixes: [DEFAULT_ENV_PREFIX], allow: [] }, inlineSecrets: 'refuse' };
   const context: AppContext = {
     registry: deps.registry,
     store: deps.store,

@@ -11,6 +11,7 @@ import type { HostPolicy } from '../host-policy.js';
 import type { NodeRegistry } from '../registry.js';
 import { checkShape, LIMITS, quoteShort, shortKey } from './limits.js';
 import { envRefusal, resolveEnv, type EnvGate, type EnvProblem } from './env.js';
+import { inlineSecrets } from './inline-secrets.js';
 import { markedFields } from './schema-marks.js';
 import { parseFlowText } from './parse.js';
 import { DEFAULT_IN, DEFAULT_OUT, flowSchema, type FlowDocument, type FlowEdge } from './schema.js';
@@ -130,6 +131,11 @@ export function validateFlow(raw: unknown, registry: NodeRegistry, options: Vali
     if (config.success) configs.set(node.id, config.data);
     else for (const zi of config.error.issues) add(['nodes', i, 'config', ...(zi.path as (string | number)[])], zodMessage(zi));
   });
+
+  // 3a. secrets written out in the document (as sent: before env placeholders are resolved)
+  if (options.policy?.inlineSecrets === 'refuse') {
+    for (const { path, message } of inlineSecrets(raw as Record<string, unknown>, registry)) add(path, message);
+  }
 
   // 3b. file paths (nodes and connections) inside the host's file roots
   if (options.policy?.files) {

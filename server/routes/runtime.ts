@@ -2,13 +2,16 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { compileFlow } from '../../runtime/flow/compile.js';
+import { inlineSecrets } from '../../runtime/flow/inline-secrets.js';
+import { formatPath } from '../../runtime/flow/validate.js';
 import { LIMITS, quoteShort } from '../../runtime/flow/limits.js';
 import { boundedName } from '../../runtime/flow/schema.js';
 import { parseInput } from '../body.js';
 import { withStoredConnections } from '../connections.js';
 import type { AppContext } from '../context.js';
 import { documentSchema } from '../flow-input.js';
-import { badRequest, notFound } from '../http-errors.js';
+import { badRequest, invalidFlow, notFound } from '../http-errors.js';
+import { withStoredSecrets } from '../policy.js';
 import { requireFlow } from './flows.js';
 
 const previewSchema = z
@@ -47,8 +50,13 @@ export function runtimeRoutes(ctx: AppContext): Router {
     const { wait } = parseInput(previewQuery, req.query, 'query');
     const body = parseInput(previewSchema, req.body);
     const doc = body.document ?? requireFlow(ctx, flowId).document;
+    // a secret written in the sent document is refused as on save, before the stored connections join it
+    if (body.document && ctx.policy.inlineSecrets === 'refuse') {
+      const written = inlineSecrets(body.document, ctx.registry).map((s) => ({ path: formatPath(s.path, body.document), message: s.message, severity: 'error' as const, nodeId: s.nodeId }));
+      if (written.length > 0) throw invalidFlow(written, 'cannot test-run');
+    }
     // an invalid document: FlowValidationError → 400 with the issues
-    const plan = compileFlow(withStoredConnections(doc, ctx.store.listConnections()), ctx.registry, { env: ctx.env, policy: ctx.policy });
+    const plan = compileFlow(withStoredConnections(doc, ctx.store.listConnections()), ctx.registry, { env: ctx.env, policy: withStoredSecrets(ctx.policy) });
     const { previewId, done } = ctx.previews.start({ flowId, plan, limit: body.limit, sample: body.sample, timeoutMs: body.timeoutMs, socketId: body.socketId });
     if (wait === 'true') res.json(await done);
     else res.status(202).json({ previewId });

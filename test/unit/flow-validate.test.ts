@@ -222,3 +222,39 @@ describe('flow validation', () => {
     ]);
   });
 });
+
+describe('secrets written in the flow (policy inlineSecrets)', () => {
+  const doc = (config: Record<string, unknown>, connections?: Record<string, unknown>) => ({
+    apiVersion: 'sluice/v1',
+    name: 'f',
+    nodes: [
+      { id: 'src', type: 'postgres.source', config: { tables: ['t'], ...config } },
+      { id: 'out', type: 'file.sink', config: { path: '/tmp/x.jsonl' } },
+    ],
+    edges: [{ from: 'src', to: 'out' }],
+    ...(connections ? { connections } : {}),
+  });
+  const env = { SLUICE_FLOW_PW: 'from-env' };
+  const refused = (raw: unknown) =>
+    validateFlow(raw, registry, { env, policy: { inlineSecrets: 'refuse' } }).issues.filter((i) => i.severity === 'error').map((i) => i.path);
+
+  it('refuses literal secret fields and URL passwords, never echoing them; accepts placeholders and PEM file paths', () => {
+    const all = doc({ url: 'postgres://bob:SuperSecretPW@h/db', tls: { passphrase: 'PassPhrase4711', key: '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----' } });
+    const issues = validateFlow(all, registry, { env, policy: { inlineSecrets: 'refuse' } }).issues;
+    expect(issues.map((i) => i.path)).toEqual(['nodes[src].config.tls.key', 'nodes[src].config.tls.passphrase', 'nodes[src].config.url']);
+    expect(issues.every((i) => i.nodeId === 'src')).toBe(true);
+    expect(JSON.stringify(issues)).not.toMatch(/SuperSecretPW|PassPhrase4711/);
+    expect(refused(doc({ url: 'postgres://bob:${env:SLUICE_FLOW_PW}@h/db', tls: { passphrase: '${env:SLUICE_FLOW_PW}', key: './client.key' } }))).toEqual([]);
+    expect(refused(doc({ url: 'postgres://bob@h/db' }))).toEqual([]);
+    expect(refused(doc({ url: 'postgres://bob:x${env:SLUICE_FLOW_PW}@h/db' }))).toEqual(['nodes[src].config.url']);
+    expect(refused(doc({ connection: 'shop' }, { shop: { type: 'postgres', url: 'postgres://bob:pw@h/db', password: 'pw2' } }))).toEqual([
+      'connections.shop.password',
+      'connections.shop.url',
+    ]);
+    expect(refused(doc({ connection: 'shop' }, { shop: { type: 'postgres', url: 'postgres://bob@h/db', password: '${env:SLUICE_FLOW_PW}' } }))).toEqual([]);
+  });
+
+  it('accepts them without the policy (the CLI: a local file is the user\'s own business)', () => {
+    expect(errors(doc({ url: 'postgres://bob:SuperSecretPW@h/db', tls: { passphrase: 'PassPhrase4711' } }))).toEqual([]);
+  });
+});
