@@ -8,18 +8,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { parse as parseYaml } from 'yaml';
-import pg from 'pg';
 import { ROOT, chromiumAvailable, ensureEditorBuilt, launchChromium } from '../helpers/browser.js';
 import { signInBrowser } from '../helpers/auth.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
-import { service } from '../helpers/services.js';
+import { probePostgres, service } from '../helpers/services.js';
 
 const chromium = chromiumAvailable();
-const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', async (url) => {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  await c.connect();
-  await c.end();
-});
+const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 
 const MAP_CODE = '(o) => ({ ...o, doubled: Math.round(o.amount * 200) / 100 })';
 

@@ -4,9 +4,25 @@
  * cannot be reached they fail under CI=true and are skipped with a loud notice otherwise, so `npm test`
  * passes on a laptop and proves everything in CI.
  *
- *   const pg = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probe);
+ *   const pg = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
  *   describe.skipIf(!pg.available)('...', () => { ... });
  */
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+
+/** `service`'s probe for PostgreSQL: connects and disconnects within 3 s */
+export async function probePostgres(url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  await c.connect();
+  await c.end();
+}
+
+/** `service`'s probe for MySQL/MariaDB: connects and disconnects within 3 s */
+export async function probeMysql(url: string): Promise<void> {
+  const c = await mysql.createConnection({ uri: url, connectTimeout: 3000 });
+  await c.end();
+}
+
 export interface Service {
   name: string;
   url: string;

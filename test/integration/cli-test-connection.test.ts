@@ -6,16 +6,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { service } from '../helpers/services.js';
+import { probePostgres, service } from '../helpers/services.js';
 
-const postgres = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', async (url) => {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  await c.connect();
-  await c.end();
-});
+const postgres = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 
 describe.skipIf(!postgres.available)('sluice test-connection', () => {
   it('tests a URL: what was reached and whether CDC would work, exit 0', async () => {

@@ -18,18 +18,11 @@ import { sqliteSource } from '../../nodes/sqlite/source.js';
 import { mysqlSource } from '../../nodes/mysql/source.js';
 import { resolveTableName } from '../../nodes/shared/table-router.js';
 import { create, readAll, tempDir } from '../helpers/node-harness.js';
-import { service } from '../helpers/services.js';
+import { probePostgres, probeMysql, service } from '../helpers/services.js';
 import { testRegistry } from '../helpers/test-nodes.js';
 
-const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', async (url) => {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  await c.connect();
-  await c.end();
-});
-const MY = await service('MySQL/MariaDB', 'MYSQL_URL', 'mysql://root@127.0.0.1:3306/test', async (url) => {
-  const c = await mysql.createConnection({ uri: url, connectTimeout: 3000 });
-  await c.end();
-});
+const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
+const MY = await service('MySQL/MariaDB', 'MYSQL_URL', 'mysql://root@127.0.0.1:3306/test', probeMysql);
 
 const suffix = randomBytes(4).toString('hex');
 const withDb = (url: string, db: string) => {

@@ -16,17 +16,10 @@ import pg from 'pg';
 import { runCli, until } from '../helpers/cli.js';
 import { tempDir } from '../helpers/node-harness.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
-import { service } from '../helpers/services.js';
+import { probePostgres, probeMysql, service } from '../helpers/services.js';
 
-const MY = await service('MariaDB', 'MYSQL_URL', 'mysql://root@127.0.0.1:3306/mysql', async (url) => {
-  const c = await mysql.createConnection({ uri: url, connectTimeout: 3000 });
-  await c.end();
-});
-const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', async (url) => {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  await c.connect();
-  await c.end();
-});
+const MY = await service('MariaDB', 'MYSQL_URL', 'mysql://root@127.0.0.1:3306/mysql', probeMysql);
+const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 
 const PG_PASSWORD = 'pw-exp-pg-Qm48z';
 const MY_PASSWORD = 'pw-exp-my-Jr72w';

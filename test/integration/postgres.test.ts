@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import pg from 'pg';
-import { service } from '../helpers/services.js';
+import { probePostgres, service } from '../helpers/services.js';
 import { create, readAll, tempDir, writeAll } from '../helpers/node-harness.js';
 import { collector, flat, testRegistry } from '../helpers/test-nodes.js';
 import { startCli } from '../helpers/cli.js';
@@ -25,11 +25,7 @@ import { postgresSource } from '../../nodes/postgres/source.js';
 import { postgresSink, type SinkStats } from '../../nodes/postgres/sink.js';
 import { testConnection, walLevelMessage } from '../../nodes/postgres/connection.js';
 
-const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', async (url) => {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  await c.connect();
-  await c.end();
-});
+const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 
 const DB = `sluice_test_${randomBytes(4).toString('hex')}`;
 const dbUrl = (() => {

@@ -17,7 +17,6 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { io, type Socket } from 'socket.io-client';
-import pg from 'pg';
 import { createRegistry } from '../../nodes/catalog.js';
 import { secretFieldsOfType } from '../../server/connections.js';
 import { packageRoot } from '../../server/package-root.js';
@@ -26,17 +25,10 @@ import { parseKey, SecretBox } from '../../server/store/secret-box.js';
 import { TEST_ADMIN, signIn } from '../helpers/auth.js';
 import { tempDir } from '../helpers/node-harness.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
-import { service } from '../helpers/services.js';
+import { probePostgres, probeMysql, service } from '../helpers/services.js';
 
-const MY = await service('MariaDB', 'MYSQL_URL', 'mysql://root@127.0.0.1:3306/mysql', async (url) => {
-  const c = await mysql.createConnection({ uri: url, connectTimeout: 3000 });
-  await c.end();
-});
-const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', async (url) => {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  await c.connect();
-  await c.end();
-});
+const MY = await service('MariaDB', 'MYSQL_URL', 'mysql://root@127.0.0.1:3306/mysql', probeMysql);
+const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 
 const root = packageRoot(fileURLToPath(import.meta.url));
 const registry = createRegistry();

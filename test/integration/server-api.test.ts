@@ -8,15 +8,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parse as parseYaml } from 'yaml';
 import { io, type Socket } from 'socket.io-client';
-import pg from 'pg';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
-import { service } from '../helpers/services.js';
+import { probePostgres, service } from '../helpers/services.js';
 
-const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', async (url) => {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  await c.connect();
-  await c.end();
-});
+const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 
 let server: ServerProcess;
 const seen: string[] = []; // every response body, to prove a secret never comes back
