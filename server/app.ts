@@ -47,7 +47,7 @@ export function createApp(ctx: AppContext, opts: AppOptions): Express {
   app.use(securityHeaders, hostCheck(opts.site));
   // every /api route passes the guard first: principal, rate limit, cross-site checks, role (auth/policy.ts);
   // then every JSON body is checked for plain, bounded data (runtime/flow/limits.ts)
-  app.use('/api', requestLog(ctx.log), apiGuard(ctx.auth, ctx.store.auth, opts.site), express.json({ limit: BODY_LIMIT }), checkBodyShape);
+  app.use('/api', requestLog(ctx.log), apiGuard(ctx.auth, ctx.store.auth, opts.site, ctx.log), express.json({ limit: BODY_LIMIT }), checkBodyShape);
   app.use('/api', metaRoutes(ctx), authRoutes(ctx.auth, opts.site));
   app.use('/api/flows', flowRoutes(ctx));
   app.use('/api/connections', connectionRoutes(ctx));

@@ -34,7 +34,7 @@ interface Planned {
 }
 
 /** the file's connection entries as they will be stored (secrets filled in), checked; nothing is written yet */
-export function planConnections(ctx: Pick<AppContext, 'registry' | 'store'>, entries: Record<string, unknown>, secrets: Record<string, string>, used = new Set<string>()): Planned[] {
+export async function planConnections(ctx: Pick<AppContext, 'registry' | 'store'>, entries: Record<string, unknown>, secrets: Record<string, string>, used = new Set<string>()): Promise<Planned[]> {
   const planned: Planned[] = [];
   for (const [name, entry] of Object.entries(entries)) {
     const at = `connections.${name}`;
@@ -46,7 +46,7 @@ export function planConnections(ctx: Pick<AppContext, 'registry' | 'store'>, ent
       throw badRequest(`cannot import: ${at}: the name of a stored connection ${message}`, [{ path: at, message }]);
     }
     if (!ctx.registry.connector(type)) throw badRequest(`cannot import: ${at}.type: no connector for type ${type} (known: ${knownTypes(ctx.registry)})`, [{ path: `${at}.type`, message: 'unknown type' }]);
-    const stored = ctx.store.getConnection(name);
+    const stored = await ctx.store.getConnection(name);
     if (stored) {
       if (stored.type !== type) {
         throw conflict(`cannot import: ${at} is a ${type} connection, but the stored connection ${name} is ${stored.type}: rename it in the file, or change the stored one`);
@@ -106,12 +106,14 @@ export function requireRoleToCreate(planned: Planned[], role: Role | undefined):
 }
 
 /** stores the planned connections and says what each is now */
-export function storeConnections(ctx: Pick<AppContext, 'registry' | 'store' | 'env' | 'policy'>, planned: Planned[]): ImportedConnection[] {
-  return planned.map((p) => {
-    const stored = p.config ? ctx.store.createConnection(p.name, p.type, p.config) : ctx.store.getConnection(p.name)!;
+export async function storeConnections(ctx: Pick<AppContext, 'registry' | 'store' | 'env' | 'policy'>, planned: Planned[]): Promise<ImportedConnection[]> {
+  const out: ImportedConnection[] = [];
+  for (const p of planned) {
+    const stored = p.config ? await ctx.store.createConnection(p.name, p.type, p.config) : (await ctx.store.getConnection(p.name))!;
     const missing = missingSecrets(stored.config, secretFieldsOfType(ctx.registry, p.type), ctx.env, ctx.policy.env);
-    return { name: p.name, type: p.type, action: p.config ? 'created' : 'matched', missing };
-  });
+    out.push({ name: p.name, type: p.type, action: p.config ? 'created' : 'matched', missing });
+  }
+  return out;
 }
 
 /**

@@ -110,7 +110,7 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
       const closed = new Promise<void>((r) => http.close(() => r()));
       await context.previews.stopAll();
       await context.manager.stopAll();
-      context.deployments.close();
+      await context.deployments.close();
       offLog();
       detach();
       await new Promise<void>((r) => io.close(() => r()));

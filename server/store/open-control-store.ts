@@ -3,19 +3,20 @@ import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeRegistry } from '../../runtime/registry.js';
 import { secretFieldsOfType } from '../connections.js';
-import { ControlStore } from './control-store.js';
+import { SqliteControlStore } from './sqlite-control-store.js';
 import { CONTROL_DB, prepareDataDir, restrictDataFiles } from './data-files.js';
+import { UserError } from '../../runtime/errors.js';
 import { KEY_ENV, KEY_FILE, PENDING_KEY_FILE, SecretBox, SecretKeyError, loadSecretBox, parseKey } from './secret-box.js';
 
 /**
  * The data directory's control store (made 0700/0600 if new, chmodded otherwise), its secrets sealed
  * under `SLUICE_SECRET_KEY` or the directory's key file. A wrong or missing key is a UserError.
  */
-export function openControlStore(dataDir: string, registry: NodeRegistry, env: Record<string, string | undefined> = process.env): ControlStore {
+export function openControlStore(dataDir: string, registry: NodeRegistry, env: Record<string, string | undefined> = process.env): SqliteControlStore {
   prepareDataDir(dataDir);
-  const open = (box: (hasSecrets: boolean) => SecretBox) =>
-    new ControlStore(join(dataDir, CONTROL_DB), { secretFields: (type) => secretFieldsOfType(registry, type), secretBox: box });
-  let store: ControlStore;
+  const open = (box: (hasSecrets: boolean) => SecretBox): SqliteControlStore =>
+    new SqliteControlStore(join(dataDir, CONTROL_DB), { secretFields: (type) => secretFieldsOfType(registry, type), secretBox: box });
+  let store: SqliteControlStore;
   try {
     store = open((hasSecrets) => loadSecretBox(dataDir, env, hasSecrets));
   } catch (err) {
@@ -29,3 +30,16 @@ export function openControlStore(dataDir: string, registry: NodeRegistry, env: R
   return store;
 }
 
+
+/**
+ * The data directory's control store without its key: for the user and API key commands, which never
+ * read connections. `mustExist`: a directory without sluice.db is a UserError, not a new store.
+ */
+export function openKeylessControlStore(dataDir: string, mustExist = false): SqliteControlStore {
+  const file = join(dataDir, CONTROL_DB);
+  if (mustExist && !existsSync(file)) throw new UserError(`no sluice.db in ${dataDir} (start the server once, or pass --data DIR)`);
+  prepareDataDir(dataDir);
+  const store = new SqliteControlStore(file);
+  restrictDataFiles(dataDir);
+  return store;
+}

@@ -16,9 +16,9 @@ import { ControlStore, DuplicateError, StaleVersionError } from '../../server/st
 import { tempDir } from '../helpers/node-harness.js';
 import { fileAccess, unconfinedFiles } from '../../runtime/files.js';
 
-const stores: ControlStore[] = [];
+const stores: SqliteControlStore[] = [];
 const open = (path = join(tempDir(), 'sluice.db')) => {
-  const s = new ControlStore(path);
+  const s = new SqliteControlStore(path);
   stores.push(s);
   return s;
 };
