@@ -35,11 +35,11 @@ export function openControlStore(dataDir: string, registry: NodeRegistry, env: R
  * The data directory's control store without its key: for the user and API key commands, which never
  * read connections. `mustExist`: a directory without sluice.db is a UserError, not a new store.
  */
-export function openKeylessControlStore(dataDir: string, mustExist = false): SqliteControlStore {
+export function openKeylessControlStore(dataDir: string, mustExist = false, registry?: NodeRegistry): SqliteControlStore {
   const file = join(dataDir, CONTROL_DB);
   if (mustExist && !existsSync(file)) throw new UserError(`no sluice.db in ${dataDir} (start the server once, or pass --data DIR)`);
   prepareDataDir(dataDir);
-  const store = new SqliteControlStore(file);
+  const store = new SqliteControlStore(file, registry ? { secretFields: (type) => secretFieldsOfType(registry, type) } : {});
   restrictDataFiles(dataDir);
   return store;
 }

@@ -101,7 +101,7 @@ function registryOf(options: OpenStoresOptions): NodeRegistry {
 export async function openControlStoreAt(location: string, options: OpenStoresOptions): Promise<ControlStore> {
   const env = options.env ?? process.env;
   if (!isPostgresUrl(location)) {
-    if (options.secrets === false) return openKeylessControlStore(resolve(location), options.mustExist);
+    if (options.secrets === false) return openKeylessControlStore(resolve(location), options.mustExist, options.registry);
     return openControlStore(resolve(location), registryOf(options), env);
   }
   const { url, schema } = splitSchema(location);
