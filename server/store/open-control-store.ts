@@ -5,7 +5,6 @@ import type { NodeRegistry } from '../../runtime/registry.js';
 import { secretFieldsOfType } from '../connections.js';
 import { SqliteControlStore } from './sqlite-control-store.js';
 import { CONTROL_DB, prepareDataDir, restrictDataFiles } from './data-files.js';
-import { UserError } from '../../runtime/errors.js';
 import { KEY_ENV, KEY_FILE, PENDING_KEY_FILE, SecretBox, SecretKeyError, loadSecretBox, parseKey } from './secret-box.js';
 
 /**
@@ -31,15 +30,3 @@ export function openControlStore(dataDir: string, registry: NodeRegistry, env: R
 }
 
 
-/**
- * The data directory's control store without its key: for the user and API key commands, which never
- * read connections. `mustExist`: a directory without sluice.db is a UserError, not a new store.
- */
-export function openKeylessControlStore(dataDir: string, mustExist = false, registry?: NodeRegistry): SqliteControlStore {
-  const file = join(dataDir, CONTROL_DB);
-  if (mustExist && !existsSync(file)) throw new UserError(`no sluice.db in ${dataDir} (start the server once, or pass --data DIR)`);
-  prepareDataDir(dataDir);
-  const store = new SqliteControlStore(file, registry ? { secretFields: (type) => secretFieldsOfType(registry, type) } : {});
-  restrictDataFiles(dataDir);
-  return store;
-}

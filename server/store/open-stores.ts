@@ -14,15 +14,15 @@
  * PostgreSQL has no directory to keep a key file in, so SLUICE_SECRET_KEY is required there, the same
  * on the server and every agent.
  */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { NodeRegistry } from '../../runtime/registry.js';
 import { UserError } from '../../runtime/errors.js';
 import { redactUrl } from '../../runtime/redact.js';
+import type { NodeRegistry } from '../../runtime/registry.js';
+import type { SecretFields } from '../../runtime/secrets.js';
 import type { CheckpointStore } from '../../runtime/state/checkpoint-store.js';
-import { secretFieldsOfType } from '../connections.js';
 import type { ControlStore } from './control-store.js';
-import { STATE_DB, restrictDataFiles } from './data-files.js';
-import { openControlStore, openKeylessControlStore } from './open-control-store.js';
+import { CONTROL_DB, STATE_DB, prepareDataDir, restrictDataFiles } from './data-files.js';
 import { KEY_ENV, SecretBox, parseKey } from './secret-box.js';
 
 export interface OpenStoresOptions {
@@ -92,6 +92,27 @@ export function secretBoxFromEnv(env: Record<string, string | undefined>, url: s
   return new SecretBox(parseKey(text, KEY_ENV), KEY_ENV);
 }
 
+/** the connectors' declaration of their secret fields, when there is a registry to ask */
+async function secretFieldsOf(registry: NodeRegistry | undefined): Promise<((type: string) => SecretFields) | undefined> {
+  if (!registry) return undefined;
+  const { secretFieldsOfType } = await import('../connections.js');
+  return (type) => secretFieldsOfType(registry, type);
+}
+
+/**
+ * The data directory's control store without its key: for the user and API key commands, which never
+ * read connections. `mustExist`: a directory without sluice.db is a UserError, not a new store.
+ */
+async function openKeylessControlStore(dataDir: string, mustExist: boolean, secretFields?: (type: string) => SecretFields): Promise<ControlStore> {
+  const file = join(dataDir, CONTROL_DB);
+  if (mustExist && !existsSync(file)) throw new UserError(`no sluice.db in ${dataDir} (start the server once, or pass --data DIR)`);
+  prepareDataDir(dataDir);
+  const { SqliteControlStore } = await import('./sqlite-control-store.js');
+  const store = new SqliteControlStore(file, { secretFields });
+  restrictDataFiles(dataDir);
+  return store;
+}
+
 function registryOf(options: OpenStoresOptions): NodeRegistry {
   if (!options.registry) throw new Error('openStores: a registry is needed to seal connection secrets (or pass secrets: false)');
   return options.registry;
@@ -100,8 +121,11 @@ function registryOf(options: OpenStoresOptions): NodeRegistry {
 /** the control store alone (users, API keys, connections, flows), from a URL or a data directory */
 export async function openControlStoreAt(location: string, options: OpenStoresOptions): Promise<ControlStore> {
   const env = options.env ?? process.env;
+  // loaded here, not at import: the user and key commands (no key, no registry) start without the connectors' code
+  const secretFields = await secretFieldsOf(options.registry);
   if (!isPostgresUrl(location)) {
-    if (options.secrets === false) return openKeylessControlStore(resolve(location), options.mustExist, options.registry);
+    if (options.secrets === false) return openKeylessControlStore(resolve(location), options.mustExist === true, secretFields);
+    const { openControlStore } = await import('./open-control-store.js');
     return openControlStore(resolve(location), registryOf(options), env);
   }
   const { url, schema } = splitSchema(location);
@@ -109,7 +133,7 @@ export async function openControlStoreAt(location: string, options: OpenStoresOp
   return PgControlStore.open(url, {
     schema: options.schema ?? schema ?? DEFAULT_PG_SCHEMA,
     mustExist: options.mustExist,
-    secretFields: options.registry ? (type) => secretFieldsOfType(options.registry!, type) : undefined,
+    secretFields,
     secretBox: options.secrets === false ? undefined : () => secretBoxFromEnv(env, url),
   });
 }
@@ -137,12 +161,13 @@ export async function openStores(location: string, options: OpenStoresOptions): 
   }
   const { url, schema: fromUrl } = splitSchema(location);
   const schema = options.schema ?? fromUrl ?? DEFAULT_PG_SCHEMA;
+  const secretFields = await secretFieldsOf(registryOf(options));
   const { PgControlStore } = await import('./pg-control-store.js');
   const { PgCheckpointStore } = await import('../../runtime/state/pg-checkpoint-store.js');
   const control = await PgControlStore.open(url, {
     schema,
     mustExist: options.mustExist,
-    secretFields: (type) => secretFieldsOfType(registryOf(options), type),
+    secretFields,
     secretBox: options.secrets === false ? undefined : () => secretBoxFromEnv(options.env ?? process.env, url),
   });
   let checkpoints: CheckpointStore;
