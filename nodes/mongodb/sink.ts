@@ -41,6 +41,7 @@ import { keyPart, show } from '../shared/keys.js';
 import { acquireClient, commandError, connectionFields, databaseOf, oneConnection, resolveTarget, type ClientLease, type Target } from './connection.js';
 import { declaredConverters, fieldToBson, toDocument } from './types.js';
 import { SCHEMA_META, isTableSchema } from '../shared/columns.js';
+import { openOrClose } from '../shared/open.js';
 
 const configSchema = z
   .object({
@@ -104,12 +105,7 @@ class MongodbSink implements SinkInstance {
   }
 
   async open(): Promise<void> {
-    try {
-      await this.start();
-    } catch (err) {
-      await this.close();
-      throw err;
-    }
+    await openOrClose(() => this.start(), () => this.close());
   }
 
   private async start(): Promise<void> {

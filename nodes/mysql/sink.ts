@@ -61,6 +61,7 @@ import { keyPart, show } from '../shared/keys.js';
 import { connectionFields, oneConnection, openPool, qualified, quoteIdent, resolveTarget, statementError, type ServerInfo, type Target } from './connection.js';
 import { columnTypeFor, defaultColumnType, describeTable, listTables, mysqlTypeFor, schemaExists, writer, type TableInfo, type Writer } from './types.js';
 import { declaredSchema, type ColumnSpec } from '../shared/columns.js';
+import { openOrClose } from '../shared/open.js';
 
 const configSchema = z
   .object({
@@ -106,12 +107,7 @@ class MysqlSink implements SinkInstance {
   constructor(private readonly ctx: NodeContext<Config>) {}
 
   async open(): Promise<void> {
-    try {
-      await this.start();
-    } catch (err) {
-      await this.close();
-      throw err;
-    }
+    await openOrClose(() => this.start(), () => this.close());
   }
 
   private async start(): Promise<void> {

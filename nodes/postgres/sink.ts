@@ -81,6 +81,7 @@ import { listTables, loadTable, type ColumnMeta, type TableMeta } from './catalo
 import { connectionFields, display, oneConnection, openPool, pgError, qualified, quoteIdent, resolveTarget, splitName, type TableName, type Target } from './connection.js';
 import { arrayLiteral, copyField, pgTypeForSpec, pgTypeOf, toPgText } from './types.js';
 import { declaredSchema, type TableSchema } from '../shared/columns.js';
+import { openOrClose } from '../shared/open.js';
 
 const MAX_PARAMS = 65_535;
 const MAX_ROWS_PER_STATEMENT = 1000;
@@ -154,30 +155,26 @@ class PostgresSink implements SinkInstance {
   }
 
   async open(): Promise<void> {
+    await openOrClose(() => this.start(), () => this.close());
+  }
+
+  private async start(): Promise<void> {
     const { config, nodeId } = this.ctx;
     this.target = resolveTarget(this.ctx, config);
     this.pool = await openPool(this.target, { flowName: this.ctx.flowName, nodeId, max: 2 });
-    try {
-      this.meta = await loadTable(this.pool, this.name);
-    } catch (err) {
-      await this.close();
+    const pool = this.pool;
+    this.meta = await loadTable(pool, this.name).catch((err) => {
       throw pgError(nodeId, this.target, err, { field: 'table' });
-    }
+    });
     if (!this.meta) {
       if (!config.createTable) {
-        const inSchema = (await listTables(this.pool)).filter((t) => t.schema === this.name.schema).map(display);
-        await this.close();
+        const inSchema = (await listTables(pool)).filter((t) => t.schema === this.name.schema).map(display);
         throw new ConfigError(nodeId, 'table', `table ${display(this.name)} not found (${inSchema.length > 0 ? `tables there: ${inSchema.slice(0, 20).join(', ')}` : `no table in schema ${this.name.schema}`}); create it or set createTable: true`);
       }
       this.keys = config.keys;
       return;
     }
-    try {
-      this.keys = this.checkKeys(this.meta);
-    } catch (err) {
-      await this.close();
-      throw err;
-    }
+    this.keys = this.checkKeys(this.meta);
   }
 
   private checkKeys(meta: TableMeta): string[] {
