@@ -36,7 +36,7 @@
 import { z } from 'zod';
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Document } from 'mongodb';
 import { ConfigError, NodeError, defineNode, errorMessage, type NodeContext, type SinkInstance, type SluiceRecord } from '../../runtime/index.js';
-import { TableRouter, routesByTable } from '../shared/table-router.js';
+import { sinkPerTable } from '../shared/table-router.js';
 import { keyPart, show } from '../shared/keys.js';
 import { acquireClient, commandError, connectionFields, databaseOf, oneConnection, resolveTarget, type ClientLease, type Target } from './connection.js';
 import { declaredConverters, fieldToBson, toDocument } from './types.js';
@@ -299,10 +299,7 @@ export const mongodbSink = defineNode({
   configSchema,
   inputs: [{ name: 'in', required: true }],
   outputs: [],
-  create: (ctx) =>
-    routesByTable(ctx.config.collection)
-      ? new TableRouter(ctx.nodeId, 'collection', ctx.config.collection, (t) => new MongodbSink({ ...ctx, config: { ...ctx.config, collection: t } }))
-      : new MongodbSink(ctx),
+  create: (ctx) => sinkPerTable(ctx, 'collection', (c) => new MongodbSink(c)),
 });
 
 export default mongodbSink;
