@@ -75,12 +75,13 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
 import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SluiceRecord, type Value } from '../../runtime/index.js';
-import { TableRouter, routesByTable } from '../shared/table-router.js';
-import { keyPart, show } from '../shared/keys.js';
+import { sinkPerTable } from '../shared/table-router.js';
+import { coversKey, keysForNewTable, netEffect, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
 import { listTables, loadTable, type ColumnMeta, type TableMeta } from './catalog.js';
 import { connectionFields, display, oneConnection, openPool, pgError, qualified, quoteIdent, resolveTarget, splitName, type TableName, type Target } from './connection.js';
 import { arrayLiteral, copyField, pgTypeForSpec, pgTypeOf, toPgText } from './types.js';
 import { declaredSchema, type TableSchema } from '../shared/columns.js';
+import { openOrClose } from '../shared/open.js';
 
 const MAX_PARAMS = 65_535;
 const MAX_ROWS_PER_STATEMENT = 1000;
@@ -106,17 +107,6 @@ const configSchema = z
   .superRefine(oneConnection);
 
 type Config = z.output<typeof configSchema>;
-
-interface Planned {
-  /** key values, in key order */
-  key: unknown[];
-  /** delete the row first (a delete, or a delete followed by upserts) */
-  del: boolean;
-  /** the row to upsert after the delete, if any */
-  row?: Value;
-  /** every upsert of the key was a read or a create (op r / c): the row is most likely new to the table */
-  fresh: boolean;
-}
 
 /** rows written by each path (tests and benches read it) */
 export interface SinkStats {
@@ -147,37 +137,37 @@ class PostgresSink implements SinkInstance {
   private directSkip = 0;
   private directBackoff = 1;
 
+  /** for messages of the shared planning */
+  private readonly sinkTarget: SinkTarget;
+
   constructor(private readonly ctx: NodeContext<Config>) {
     const name = splitName(ctx.config.table);
     if (!name) throw new ConfigError(ctx.nodeId, 'table', `${JSON.stringify(ctx.config.table)} is not a table name: write schema.table or table`);
     this.name = name;
+    this.sinkTarget = { nodeId: ctx.nodeId, what: `table ${display(name)}` };
   }
 
   async open(): Promise<void> {
+    await openOrClose(() => this.start(), () => this.close());
+  }
+
+  private async start(): Promise<void> {
     const { config, nodeId } = this.ctx;
     this.target = resolveTarget(this.ctx, config);
     this.pool = await openPool(this.target, { flowName: this.ctx.flowName, nodeId, max: 2 });
-    try {
-      this.meta = await loadTable(this.pool, this.name);
-    } catch (err) {
-      await this.close();
+    const pool = this.pool;
+    this.meta = await loadTable(pool, this.name).catch((err) => {
       throw pgError(nodeId, this.target, err, { field: 'table' });
-    }
+    });
     if (!this.meta) {
       if (!config.createTable) {
-        const inSchema = (await listTables(this.pool)).filter((t) => t.schema === this.name.schema).map(display);
-        await this.close();
+        const inSchema = (await listTables(pool)).filter((t) => t.schema === this.name.schema).map(display);
         throw new ConfigError(nodeId, 'table', `table ${display(this.name)} not found (${inSchema.length > 0 ? `tables there: ${inSchema.slice(0, 20).join(', ')}` : `no table in schema ${this.name.schema}`}); create it or set createTable: true`);
       }
       this.keys = config.keys;
       return;
     }
-    try {
-      this.keys = this.checkKeys(this.meta);
-    } catch (err) {
-      await this.close();
-      throw err;
-    }
+    this.keys = this.checkKeys(this.meta);
   }
 
   private checkKeys(meta: TableMeta): string[] {
@@ -186,8 +176,7 @@ class PostgresSink implements SinkInstance {
     if (keys.length === 0) throw new ConfigError(nodeId, 'keys', `table ${meta.id} has no primary key: set keys to the columns of a UNIQUE index`);
     const missing = keys.filter((k) => !meta.columns.some((c) => c.name === k));
     if (missing.length > 0) throw new ConfigError(nodeId, 'keys', `table ${meta.id} has no column ${missing.map((k) => JSON.stringify(k)).join(', ')}; columns: ${meta.columns.map((c) => c.name).join(', ')}`);
-    const wanted = [...new Set(keys)].sort().join('\0');
-    if (!meta.uniqueSets.some((set) => [...new Set(set)].sort().join('\0') === wanted)) {
+    if (!coversKey(meta.uniqueSets, keys)) {
       throw new ConfigError(nodeId, 'keys', `table ${meta.id} has no PRIMARY KEY or UNIQUE index on (${keys.join(', ')}): upserts need one (CREATE UNIQUE INDEX ON ${qualified(meta.name)} (${keys.map(quoteIdent).join(', ')}))`);
     }
     return keys;
@@ -196,8 +185,8 @@ class PostgresSink implements SinkInstance {
   async write(records: SluiceRecord[]): Promise<void> {
     if (!this.pool) throw new NodeError(this.ctx.nodeId, 'write() before open()');
     if (records.length === 0) return;
-    const keys = this.keys ?? this.keysFor(records);
-    const plan = this.plan(records, keys);
+    const keys = this.keys ?? keysForNewTable(this.sinkTarget, records);
+    const plan = netEffect(this.sinkTarget, records, keys);
     const groups = groupByColumns(plan);
     await this.ensureSchema(records, plan, keys, groups);
     const meta = this.meta!;
@@ -252,63 +241,13 @@ class PostgresSink implements SinkInstance {
 
   // ---- planning ----
 
-  /** keys of a table still to be created: the source table's key (meta.schema), else the record key's fields */
-  private keysFor(records: SluiceRecord[]): string[] {
-    const fromSchema = declaredSchema(records)?.key;
-    if (fromSchema && fromSchema.length > 0) return fromSchema;
-    const k = records[0].key;
-    if (k !== null && typeof k === 'object' && !Array.isArray(k) && Object.keys(k).length > 0) return Object.keys(k);
-    throw new ConfigError(this.ctx.nodeId, 'keys', `table ${display(this.name)} does not exist yet and the record key ${show(k)} names no columns: set keys`);
-  }
-
-  /** each key's net effect over the batch, in first-seen order */
-  private plan(records: SluiceRecord[], keys: string[]): Planned[] {
-    // one key column (the usual case) of a string or a number: the value itself identifies the key
-    // (1 and '1' stay apart, as they do in JSON); otherwise the JSON of the key values
-    const byKey = new Map<unknown, Planned>();
-    const one = keys.length === 1 ? keys[0] : undefined;
-    const idOf = (key: unknown[]): unknown => (one !== undefined && (typeof key[0] === 'string' || typeof key[0] === 'number') ? key[0] : JSON.stringify(key));
-    for (const r of records) {
-      if (r.op === 'd') {
-        const row = r.before ?? r.value;
-        const key = keys.map((k) => {
-          const v = row?.[k] ?? keyPart(r.key, k, keys.length);
-          if (v === undefined || v === null) throw this.missingKey(r, k);
-          return v;
-        });
-        byKey.set(idOf(key), { key, del: true, fresh: true });
-        continue;
-      }
-      const value = r.value;
-      if (!value) throw new NodeError(this.ctx.nodeId, `table ${display(this.name)}: record with key ${show(r.key)} (op ${r.op}) has no value to write`);
-      let key: unknown[];
-      if (one !== undefined) {
-        const v = value[one];
-        if (v === undefined || v === null) throw this.missingKey(r, one);
-        key = [v];
-      } else {
-        key = keys.map((k) => {
-          const v = value[k];
-          if (v === undefined || v === null) throw this.missingKey(r, k);
-          return v;
-        });
-      }
-      const id = idOf(key);
-      const fresh = r.op === 'r' || r.op === 'c';
-      const prev = byKey.get(id);
-      if (prev) byKey.set(id, { key, del: prev.del, row: prev.row ? { ...prev.row, ...value } : value, fresh: prev.fresh && fresh });
-      else byKey.set(id, { key, del: false, row: value, fresh });
-    }
-    return [...byKey.values()];
-  }
-
   /**
    * Creates the table, or adds columns for fields it lacks (createTable), before the batch's transaction.
    * A column the batch's meta.schema declares gets the mapped declared type (`pgTypeForSpec`) and, in a
    * created table, its place in the source table's column order; any other column the type of its
    * values (`pgTypeOf`). Only key columns are NOT NULL.
    */
-  private async ensureSchema(records: SluiceRecord[], plan: Planned[], keys: string[], groups: Map<string, unknown>): Promise<void> {
+  private async ensureSchema(records: SluiceRecord[], plan: KeyChange[], keys: string[], groups: Map<string, unknown>): Promise<void> {
     const { nodeId, config } = this.ctx;
     if (this.meta) {
       // the common case: every field (of every column set the upserts have) is a known column
@@ -432,10 +371,6 @@ class PostgresSink implements SinkInstance {
     await pipeline(Readable.from(copyLines(rows, cols)), client.query(copyFrom(`COPY ${stage} (${list}) FROM STDIN`)));
     await client.query(`INSERT INTO ${qualified(meta.name)} (${list}) SELECT ${list} FROM ${stage} ${this.conflict(keys, cols)}`);
   }
-
-  private missingKey(r: SluiceRecord, column: string): NodeError {
-    return new NodeError(this.ctx.nodeId, `table ${display(this.name)}: record with key ${show(r.key)} (op ${r.op}) has no value for key column ${JSON.stringify(column)}`);
-  }
 }
 
 /** the rows as COPY text, in chunks of about 64 kB */
@@ -480,7 +415,7 @@ function copyWriter(col: ColumnMeta): (v: unknown) => string {
  * is fresh when every row in it is. Consecutive rows with the fields of the previous one (the usual
  * case) are matched without listing their keys again.
  */
-function groupByColumns(plan: Planned[]): Map<string, { rows: Value[]; fresh: boolean }> {
+function groupByColumns(plan: KeyChange[]): Map<string, { rows: Value[]; fresh: boolean }> {
   const groups = new Map<string, { rows: Value[]; fresh: boolean }>();
   let lastCols: string[] | undefined;
   let last: { rows: Value[]; fresh: boolean } | undefined;
@@ -530,10 +465,7 @@ export const postgresSink = defineNode({
   configSchema,
   inputs: [{ name: 'in', required: true }],
   outputs: [],
-  create: (ctx) =>
-    routesByTable(ctx.config.table)
-      ? new TableRouter(ctx.nodeId, 'table', ctx.config.table, (t) => new PostgresSink({ ...ctx, config: { ...ctx.config, table: t } }))
-      : new PostgresSink(ctx),
+  create: (ctx) => sinkPerTable(ctx, 'table', (c) => new PostgresSink(c)),
 });
 
 export default postgresSink;

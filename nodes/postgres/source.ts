@@ -66,6 +66,7 @@ import { connectionFields, oneConnection, openPool, pgError, quoteIdent, resolve
 import { SnapshotReader, beginSnapshot, type SnapshotState } from './snapshot.js';
 import { TYPE_INFO_SQL, TypeMapper, type TypeInfo } from './types.js';
 import type { TableSchema } from '../shared/columns.js';
+import { openOrClose } from '../shared/open.js';
 
 const NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -153,12 +154,7 @@ class PostgresSource implements SourceInstance {
   }
 
   async open(position: unknown): Promise<void> {
-    try {
-      await this.start(this.parsePosition(position));
-    } catch (err) {
-      await this.close();
-      throw this.target ? pgError(this.ctx.nodeId, this.target, err, { what: 'opening' }) : err;
-    }
+    await openOrClose(() => this.start(this.parsePosition(position)), () => this.close(), (err) => (this.target ? pgError(this.ctx.nodeId, this.target, err, { what: 'opening' }) : err));
   }
 
   /** slot lag and positions while streaming (undefined before the stream starts) */
