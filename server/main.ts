@@ -9,11 +9,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createRegistry } from '../nodes/catalog.js';
-import { DeploymentManager } from '../runtime/deploy/manager.js';
-import { UserError, errorMessage, formatIssue } from '../runtime/errors.js';
-import { hasErrors } from '../runtime/flow/validate.js';
-import type { NodeRegistry } from '../runtime/registry.js';
-import { SqliteCheckpointStore } from '../runtime/state/sqlite-checkpoint-store.js';
+import { DeploymentManager, errorMessage, formatIssue, hasErrors, type HostPolicy, type NodeRegistry, redactText, SqliteCheckpointStore, UserError } from '../runtime/host.js';
 import { NAME_RE, passwordProblem, type AuthService } from './auth/service.js';
 import { canonicalDocument } from './flow-format.js';
 import { validateInput } from './flow-input.js';
@@ -21,11 +17,9 @@ import { redactingLog, stdoutLog, type ServerLog } from './log.js';
 import { packageRoot } from './package-root.js';
 import { serverPolicy } from './policy.js';
 import { createSluiceServer } from './server.js';
-import type { HostPolicy } from '../runtime/host-policy.js';
 import type { ControlStore } from './store/control-store.js';
 import { STATE_DB, claimDataDir, restrictDataFiles } from './store/data-files.js';
 import { openControlStore } from './store/open-control-store.js';
-import { redactText } from '../runtime/redact.js';
 
 export interface ServeOptions {
   port: number;

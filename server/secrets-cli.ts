@@ -9,7 +9,7 @@ import { existsSync, renameSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { createRegistry } from '../nodes/catalog.js';
-import { UserError } from '../runtime/errors.js';
+import { UserError } from '../runtime/host.js';
 import { openControlStore } from './store/open-control-store.js';
 import { CONTROL_DB, restrictDataFiles, runningServer } from './store/data-files.js';
 import { KEY_ENV, KEY_FILE, PENDING_KEY_FILE, SecretBox, newKeyText, parseKey, writeKeyFile } from './store/secret-box.js';

@@ -8,8 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { rawUrlPassword } from '../../runtime/redact.js';
-import { getPath, secretValues, setPath, type SecretFields } from '../../runtime/secrets.js';
+import { getPath, rawUrlPassword, type SecretFields, secretValues, setPath } from '../../runtime/host.js';
 import { AuthStore } from './auth-store.js';
 import { isSealed, SecretKeyError, type SecretBox } from './secret-box.js';
 
