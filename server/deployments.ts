@@ -3,12 +3,7 @@
  * handed to the runtime's DeploymentManager, and what the user asked for is recorded in the store so
  * a restarted server resumes the flows that were running (and keeps paused ones paused).
  */
-import { compileFlow } from '../runtime/flow/compile.js';
-import { quoteShort } from '../runtime/flow/limits.js';
-import type { DeploymentManager, DeploymentStatus } from '../runtime/deploy/manager.js';
-import type { HostPolicy } from '../runtime/host-policy.js';
-import type { NodeRegistry } from '../runtime/registry.js';
-import { errorMessage } from '../runtime/errors.js';
+import { compileFlow, type DeploymentManager, type DeploymentStatus, errorMessage, type HostPolicy, type NodeRegistry, quoteShort } from '../runtime/host.js';
 import { withStoredSecrets } from './policy.js';
 import { describeMissing, incompleteConnections, withStoredConnections } from './connections.js';
 import { conflict, notFound } from './http-errors.js';

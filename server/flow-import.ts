@@ -7,11 +7,7 @@
  * else the connection is incomplete (server/connections.ts missingSecrets) and flows that use it cannot
  * be deployed until it is completed.
  */
-import { flowNameSchema } from '../runtime/flow/schema.js';
-import { onlyPlaceholders, placeholderNames } from '../runtime/flow/env.js';
-import { rawUrlPassword, withUrlPassword } from '../runtime/redact.js';
-import { getPath, isPlainObject, secretFieldsOf, setPath, type SecretFields } from '../runtime/secrets.js';
-import type { NodeRegistry } from '../runtime/registry.js';
+import { flowNameSchema, getPath, isPlainObject, type NodeRegistry, onlyPlaceholders, placeholderNames, rawUrlPassword, type SecretFields, secretFieldsOf, setPath, withUrlPassword } from '../runtime/host.js';
 import { connectionIssues, knownTypes, missingSecrets, secretFieldsOfType, type MissingSecret } from './connections.js';
 import type { AppContext } from './context.js';
 import type { Doc } from './flow-format.js';

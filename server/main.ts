@@ -10,10 +10,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createRegistry } from '../nodes/catalog.js';
-import { DeploymentManager } from '../runtime/deploy/manager.js';
-import { UserError, errorMessage, formatIssue } from '../runtime/errors.js';
-import { hasErrors } from '../runtime/flow/validate.js';
-import type { NodeRegistry } from '../runtime/registry.js';
+import { DeploymentManager, UserError, errorMessage, formatIssue, hasErrors, redactText, redactUrl, type HostPolicy, type NodeRegistry } from '../runtime/host.js';
 import { NAME_RE, passwordProblem, type AuthService } from './auth/service.js';
 import { canonicalDocument } from './flow-format.js';
 import { validateInput } from './flow-input.js';
@@ -21,11 +18,9 @@ import { redactingLog, stdoutLog, type ServerLog } from './log.js';
 import { packageRoot } from './package-root.js';
 import { serverPolicy } from './policy.js';
 import { createSluiceServer } from './server.js';
-import type { HostPolicy } from '../runtime/host-policy.js';
 import type { ControlStore } from './store/control-store.js';
 import { claimDataDir } from './store/data-files.js';
 import { isPostgresUrl, openStores } from './store/open-stores.js';
-import { redactText, redactUrl } from '../runtime/redact.js';
 
 export interface ServeOptions {
   port: number;

@@ -4,7 +4,7 @@
  * `~` + a hash of it: `~` is never in a name, and GET and DELETE reach it by that id.
  */
 import { createHash } from 'node:crypto';
-import { LIMITS } from '../runtime/flow/limits.js';
+import { LIMITS } from '../runtime/host.js';
 
 const LEGACY = '~';
 

@@ -10,7 +10,7 @@ import { existsSync, renameSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { createRegistry } from '../nodes/catalog.js';
-import { UserError } from '../runtime/errors.js';
+import { UserError } from '../runtime/host.js';
 import { openControlStore } from './store/open-control-store.js';
 import { isPostgresUrl, openControlStoreAt } from './store/open-stores.js';
 import { CONTROL_DB, restrictDataFiles, runningServer } from './store/data-files.js';

@@ -8,8 +8,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Server, ServerOptions, Socket } from 'socket.io';
-import { errorMessage } from '../runtime/errors.js';
-import { LIMITS } from '../runtime/flow/limits.js';
+import { errorMessage, LIMITS } from '../runtime/host.js';
 import { foreignOrigin, hostAllowed, REBINDING_MESSAGE, type Site } from './auth/site.js';
 import type { AppContext } from './context.js';
 import { roleAtLeast, type Role } from './store/auth-store.js';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { UserError } from '../runtime/errors.js';
+import { UserError } from '../runtime/host.js';
 import { hashPassword, randomToken } from './auth/crypto.js';
 import { AuthService, NAME_RE, passwordProblem } from './auth/service.js';
 import type { ControlStore } from './store/control-store.js';

@@ -1,72 +1,15 @@
 /**
- * postgres.sink: upserts records into a PostgreSQL table by key, deletes on op d. One transaction per
- * batch; a failed batch rolls back and is thrown (the executor retries it with backoff and commits no
- * position until it succeeds).
+ * postgres.sink: upserts records into a PostgreSQL table by key, deletes on op d, one transaction per
+ * batch (a failed batch rolls back and is thrown: the executor retries it and commits no position
+ * until it succeeds). Within a batch the records of one key collapse to their net effect, in order,
+ * since PostgreSQL cannot update one row twice in one statement.
  *
- * Ops: c, u, r → upsert (`INSERT ... ON CONFLICT (keys) DO UPDATE SET` the record's other fields; columns
- * the record lacks keep their value, so an update without its unchanged TOASTed columns is safe); d →
- * `DELETE ... WHERE keys = ...`, key values taken from `record.before ?? record.value`, else from
- * `record.key` (an object holding the key columns, or the key itself when there is one key column).
- * Within a batch the records of one key collapse to their net effect, in order (PostgreSQL cannot
- * update one row twice in one statement): the last upsert (merged over earlier ones), preceded by a
- * delete when one came before it.
- *
- * Batches with at least `copyThreshold` upserts of one column set go through COPY; smaller ones through
- * multi-row `INSERT ... VALUES` (prepared, at most 65,535 parameters per statement). Measured here
- * (`npm run bench -- postgres.sink-paths`, PostgreSQL 15, 8 columns, best of 3): INSERT is 1.5-2x faster
- * at 100-250 rows, the two are even at 500, COPY is 1.2-1.8x faster from 1,000 rows on: hence
- * copyThreshold 1000 (a default-sized batch copies). A COPY group whose records are all reads or
- * creates (op r / c: a snapshot, inserts) is first copied straight into the table inside a savepoint;
- * when a row exists already (unique violation: a resumed run replaying, a table others write) the
- * savepoint is rolled back and the group goes through COPY into a temporary table and one
- * `INSERT ... SELECT ... ON CONFLICT`, as every group with updates does. The same bench, new rows of 9
- * columns: straight COPY 113k / 140k / 209k rows/s at 1,000 / 2,000 / 5,000 rows a batch, against 87k /
- * 107k / 119k for COPY + merge. After a conflict the next 1, 2, 4 ... 64 batches merge before a straight
- * COPY is tried again, so a table full of existing rows wastes little.
- *
- * Table: `keys` default to the table's primary key. A missing table is created (`createTable`) with
- * PRIMARY KEY (keys) (keys from the config, else the source table's key from meta.schema, else the
- * fields of the first record's key) and column types from the first non-null value of each field in the
- * batch; a field seen later is added with ALTER TABLE ADD COLUMN (createTable: true) or is an error
- * naming it (false). An existing table needs a PRIMARY KEY or UNIQUE index on exactly the key columns.
- *
- * | JS value                              | column type (create / add column) | written as            |
- * |---------------------------------------|-----------------------------------|-----------------------|
- * | integer number                        | bigint                            | the number            |
- * | other number                          | double precision                  | the number            |
- * | string                                | text                              | the string            |
- * | boolean                               | boolean                           | true / false          |
- * | object, array                         | jsonb                             | JSON                  |
- * | `{ $base64 }`, Buffer, Uint8Array     | bytea                             | the bytes             |
- * | Date                                  | timestamptz                       | ISO 8601              |
- * | null (no non-null value seen)         | text                              | NULL                  |
- *
- * Declared types (conversion mode). When a record of the batch carries `meta.schema` (the source table's
- * declared columns, nodes/shared/columns.ts: postgres.source and mysql.source send it on the first record
- * of each table in every batch), a column still to be created gets the type mapped from the declared
- * one instead (`pgTypeForSpec` in types.ts). A created table follows the source's column order; only its
- * key columns are NOT NULL: a declared NOT NULL is not copied, since a captured update may leave unchanged
- * (TOASTed) columns out and a MySQL zero date reads as null, which the constraint would refuse.
- *
- * | declared kind (source type)                          | created column                              |
- * |------------------------------------------------------|---------------------------------------------|
- * | integer of 8 or 16 / 24 or 32 / 64 bits              | smallint / integer / bigint                 |
- * | the same unsigned: 8 / 16 or 24 / 32 / 64 bits       | smallint / integer / bigint / numeric(20,0) |
- * | decimal(p,s) / unbounded (or p > 1000, s < 0, s > p) | numeric(p,s) / numeric                      |
- * | float 32 / 64                                        | real / double precision                     |
- * | boolean (PostgreSQL boolean, MySQL TINYINT(1))       | boolean (0 / 1 numbers written false / true: any non-zero is true) |
- * | string(n) / fixed string(n) / unbounded              | varchar(n) / char(n) / text                 |
- * | json (json, jsonb, MySQL JSON, PostgreSQL arrays)    | jsonb                                       |
- * | binary (any length)                                  | bytea                                       |
- * | date / datetime(f) / timestamp(f) / time(f)          | date / timestamp(f) / timestamptz(f) / time(f) (f 6 or none: PostgreSQL's default, 6) |
- * | time as a duration (MySQL TIME, up to ±838 hours)    | interval                                    |
- * | uuid                                                 | uuid                                        |
- * | other (interval, inet, enum, money, timetz ...)      | text                                        |
- *
- * Into an existing table every value is cast to the column's type (`numeric`, `timestamptz`, `uuid`,
- * `integer[]` ...; see types.ts): the strings postgres.source gives for numeric or timestamptz columns
- * land exactly. Without meta.schema (another source, or a transform that built new records) a created
- * table only knows JS types: create it yourself when the types matter.
+ * Why two write paths: small batches are cheaper as multi-row `INSERT ... ON CONFLICT`, large ones as
+ * COPY, and `copyThreshold` (1000) sits where they cross (`npm run bench -- postgres.sink-paths` measures
+ * both). A COPY of only reads and creates goes straight into the table inside a savepoint, the fastest
+ * path for a snapshot; a conflict (a resumed run replaying, a table others write) falls back to COPY
+ * into a temporary table and one merge, and straight COPY is retried after 1, 2, 4 ... 64 batches so
+ * a table of existing rows wastes little. Created tables and column types: docs/type-mapping.md.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';

@@ -47,21 +47,9 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { ConfigError, NodeError, defineNode, type NodeContext, type SourceBatch, type SourceInstance, type SourceProgress, type TableProgress } from '../../runtime/index.js';
 import { loadTable, resolveTables, tableSchema, type TableMeta } from './catalog.js';
-import {
-  ChangeStream,
-  checkReplicaIdentity,
-  checkSlot,
-  checkWalLevel,
-  createSlot,
-  createSlotWithSnapshot,
-  dropSlot,
-  ensurePublication,
-  heartbeatDdl,
-  parseLsn,
-  slotInfo,
-  type CdcPosition,
-  type StreamStatus,
-} from './cdc.js';
+import { ChangeStream, type CdcPosition, type StreamStatus } from './cdc.js';
+import { parseLsn } from './lsn.js';
+import { checkReplicaIdentity, checkSlot, checkWalLevel, createSlot, createSlotWithSnapshot, dropSlot, ensurePublication, heartbeatDdl, slotInfo } from './slot-admin.js';
 import { connectionFields, oneConnection, openPool, pgError, quoteIdent, resolveTarget, splitName, type SessionOptions, type TableName, type Target } from './connection.js';
 import { SnapshotReader, beginSnapshot, type SnapshotState } from './snapshot.js';
 import { TYPE_INFO_SQL, TypeMapper, type TypeInfo } from './types.js';

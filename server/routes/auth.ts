@@ -5,7 +5,7 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { LIMITS, quoteShort } from '../../runtime/flow/limits.js';
+import { LIMITS, quoteShort } from '../../runtime/host.js';
 import { addressOf, principalOf } from '../auth/guard.js';
 import type { Site } from '../auth/site.js';
 import { hashPassword, verifyPassword } from '../auth/crypto.js';

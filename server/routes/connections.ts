@@ -4,9 +4,7 @@
  */
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { LIMITS, quoteShort } from '../../runtime/flow/limits.js';
-import { flowNameSchema } from '../../runtime/flow/schema.js';
-import { unconfinedFiles } from '../../runtime/files.js';
+import { flowNameSchema, LIMITS, quoteShort, unconfinedFiles } from '../../runtime/host.js';
 import { parseInput } from '../body.js';
 import { connectionIssues, knownTypes, mergeSecrets, missingSecrets, redact, secretFieldsOfType, testConnection } from '../connections.js';
 import { iso, type AppContext } from '../context.js';

@@ -9,9 +9,8 @@ import { exportDocument } from '../flow-export.js';
 import { documentSchema, readFlowInput, requireValidDocument, validateInput, type FlowInput } from '../flow-input.js';
 import { addressOf, principalOf } from '../auth/guard.js';
 import { fillNodeSecrets, planConnections, requireRoleToCreate, splitConnections, storeConnections } from '../flow-import.js';
-import { parseFlowText } from '../../runtime/flow/parse.js';
+import { parseFlowText, quoteShort } from '../../runtime/host.js';
 import { badRequest, conflict, notFound } from '../http-errors.js';
-import { quoteShort } from '../../runtime/flow/limits.js';
 import { nameOfId, resourceId } from '../resource-ids.js';
 import type { StoredFlow } from '../store/control-store.js';
 

@@ -1,11 +1,7 @@
 /** Test runs and deployments of flows on the embedded runtime (see server/API.md). */
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { compileFlow } from '../../runtime/flow/compile.js';
-import { inlineSecrets } from '../../runtime/flow/inline-secrets.js';
-import { formatPath } from '../../runtime/flow/validate.js';
-import { LIMITS, quoteShort } from '../../runtime/flow/limits.js';
-import { boundedName } from '../../runtime/flow/schema.js';
+import { boundedName, compileFlow, formatPath, inlineSecrets, LIMITS, quoteShort } from '../../runtime/host.js';
 import { parseInput } from '../body.js';
 import { withStoredConnections } from '../connections.js';
 import type { AppContext } from '../context.js';

@@ -2,8 +2,7 @@
  * How a connection's config is kept at rest, the same in every control store: each declared secret
  * (and each URL that holds a password) sealed with the store's SecretBox, everything else as it is.
  */
-import { rawUrlPassword } from '../../runtime/redact.js';
-import { getPath, setPath, type SecretFields } from '../../runtime/secrets.js';
+import { getPath, rawUrlPassword, setPath, type SecretFields } from '../../runtime/host.js';
 import { isSealed, SecretKeyError, type SecretBox } from './secret-box.js';
 
 /** the plain text sealed in the settings table: proves on open that the key is the one secrets were sealed with */

@@ -5,7 +5,7 @@
  * SqliteControlStore (embedded, `./data/sluice.db`) and PgControlStore (cluster, `--store postgres://…`);
  * open-stores.ts picks one from a location. Every method is async so that both fit.
  */
-import type { SecretFields } from '../../runtime/secrets.js';
+import type { SecretFields } from '../../runtime/host.js';
 import type { AuthStore } from './auth-store.js';
 import type { SecretBox } from './secret-box.js';
 

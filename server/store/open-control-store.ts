@@ -1,7 +1,7 @@
 /** Opening the server's control store from its data directory, with the key that seals its secrets. */
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import type { NodeRegistry } from '../../runtime/registry.js';
+import type { NodeRegistry } from '../../runtime/host.js';
 import { secretFieldsOfType } from '../connections.js';
 import { SqliteControlStore } from './sqlite-control-store.js';
 import { CONTROL_DB, prepareDataDir, restrictDataFiles } from './data-files.js';

@@ -16,11 +16,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UserError } from '../../runtime/errors.js';
-import { redactUrl } from '../../runtime/redact.js';
-import type { NodeRegistry } from '../../runtime/registry.js';
-import type { SecretFields } from '../../runtime/secrets.js';
-import type { CheckpointStore } from '../../runtime/state/checkpoint-store.js';
+import { UserError, redactUrl, type CheckpointStore, type NodeRegistry, type SecretFields } from '../../runtime/host.js';
 import type { ControlStore } from './control-store.js';
 import { CONTROL_DB, STATE_DB, prepareDataDir, restrictDataFiles } from './data-files.js';
 import { KEY_ENV, SecretBox, parseKey } from './secret-box.js';
@@ -144,7 +140,7 @@ export async function openStores(location: string, options: OpenStoresOptions): 
     const dataDir = resolve(location);
     // first: it makes the data directory 0700 before anything else creates it
     const control = await openControlStoreAt(dataDir, options);
-    const { SqliteCheckpointStore } = await import('../../runtime/state/sqlite-checkpoint-store.js');
+    const { SqliteCheckpointStore } = await import('../../runtime/host.js');
     const checkpoints = new SqliteCheckpointStore(join(dataDir, STATE_DB));
     restrictDataFiles(dataDir);
     return {
@@ -163,7 +159,7 @@ export async function openStores(location: string, options: OpenStoresOptions): 
   const schema = options.schema ?? fromUrl ?? DEFAULT_PG_SCHEMA;
   const secretFields = await secretFieldsOf(registryOf(options));
   const { PgControlStore } = await import('./pg-control-store.js');
-  const { PgCheckpointStore } = await import('../../runtime/state/pg-checkpoint-store.js');
+  const { PgCheckpointStore } = await import('../../runtime/host-postgres.js');
   const control = await PgControlStore.open(url, {
     schema,
     mustExist: options.mustExist,

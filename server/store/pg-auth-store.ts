@@ -3,7 +3,7 @@
  * the same rows as SqliteAuthStore, the audit log append-only through a trigger.
  */
 import type pg from 'pg';
-import { num } from '../../runtime/state/pg-schema.js';
+import { num } from '../../runtime/host-postgres.js';
 import type { AuditEntry, AuditFilter, AuthStore, Role, StoredKey, StoredSession, StoredUser } from './auth-store.js';
 
 export const AUTH_DDL = `

@@ -9,9 +9,8 @@
  * values read at open and after each change this process made.
  */
 import type pg from 'pg';
-import { secretValues } from '../../runtime/secrets.js';
-import { UserError } from '../../runtime/errors.js';
-import { createPool, describeUrl, ensureSchema, inTransaction, num, quoteSchema } from '../../runtime/state/pg-schema.js';
+import { UserError, secretValues } from '../../runtime/host.js';
+import { createPool, describeUrl, ensureSchema, inTransaction, num, quoteSchema } from '../../runtime/host-postgres.js';
 import { ConnectionSealer, KEY_CHECK, KEY_CHECK_SETTING } from './connection-sealer.js';
 import { AUTH_DDL, PgAuthStore } from './pg-auth-store.js';
 import type { SecretBox } from './secret-box.js';

@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { secretValues } from '../../runtime/secrets.js';
+import { secretValues } from '../../runtime/host.js';
 import { SqliteAuthStore } from './sqlite-auth-store.js';
 import { ConnectionSealer, KEY_CHECK, KEY_CHECK_SETTING } from './connection-sealer.js';
 import type { SecretBox } from './secret-box.js';
