@@ -1,0 +1,193 @@
+/**
+ * kafka.source / kafka.sink against a real Kafka 4.4 broker (KAFKA_BROKERS: unless given, the private KRaft
+ * broker the global set-up starts, test/setup/global-services.ts). One file, run in order: the last test
+ * kills and restarts the broker (KAFKA_DIR), which no other test may see.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { service } from '../helpers/services.js';
+import { create, tempDir } from '../helpers/node-harness.js';
+import { startCli, type CliResult } from '../helpers/cli.js';
+import { createTopic, endOffsets, groupOffsets, probeKafka, produce, readTopic, topicName } from '../helpers/kafka.js';
+import { killKafka, runKafka } from '../setup/servers.js';
+import type { SinkInstance, SluiceRecord, SourceBatch, SourceInstance } from '../../runtime/index.js';
+import { kafkaSource } from '../../nodes/kafka/source.js';
+import { kafkaSink } from '../../nodes/kafka/sink.js';
+import { testConnection } from '../../nodes/kafka/connection.js';
+
+const KAFKA = await service('Kafka', 'KAFKA_BROKERS', '127.0.0.1:9092', probeKafka);
+const brokers = KAFKA.url;
+const cluster = { brokers: brokers.split(',') };
+
+const open: { close(): Promise<void> }[] = [];
+afterAll(async () => {
+  await Promise.all(open.splice(0).map((s) => s.close().catch(() => undefined)));
+});
+
+async function source(config: Record<string, unknown>, flowName = 'kafka-test'): Promise<SourceInstance> {
+  const s = await create<SourceInstance>(kafkaSource, { ...cluster, ...config }, { flowName });
+  open.push(s);
+  return s;
+}
+
+/** reads batches until `n` records and errors arrived (a Kafka source never ends by itself) */
+async function readN(s: SourceInstance, n: number, ms = 20_000): Promise<{ records: SluiceRecord[]; errors: SluiceRecord[]; last?: SourceBatch }> {
+  const records: SluiceRecord[] = [];
+  const errors: SluiceRecord[] = [];
+  let last: SourceBatch | undefined;
+  const deadline = Date.now() + ms;
+  while (records.length + errors.length < n) {
+    if (Date.now() > deadline) throw new Error(`read ${records.length + errors.length} of ${n} within ${ms} ms`);
+    const b = await s.read();
+    if (!b) continue;
+    last = b;
+    records.push(...b.records);
+    errors.push(...(b.errors ?? []));
+  }
+  return { records, errors, last };
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const rec = (op: SluiceRecord['op'], key: unknown, value: Record<string, unknown> | null, extra: Partial<SluiceRecord> = {}, meta: Record<string, unknown> = {}): SluiceRecord => ({ op, key, value, meta, ...extra });
+
+describe.skipIf(!KAFKA.available)('kafka connection', () => {
+  it('test-connection names the cluster, its brokers and topics; an unreachable broker says so', async () => {
+    const topic = topicName('conn');
+    await createTopic(brokers, topic);
+    const ok = await testConnection({ type: 'kafka', brokers: brokers.split(',') });
+    expect(ok).toMatchObject({ ok: true, brokers: brokers.split(','), clusterId: expect.any(String) });
+    expect(ok.topics).toContain(topic);
+    expect(ok.message).toMatch(/reached Kafka cluster .* 1 broker\(s\)/);
+    const viaUrl = await testConnection({ url: `kafka://${brokers}` });
+    expect(viaUrl.ok).toBe(true);
+    const refused = await testConnection({ type: 'kafka', brokers: ['127.0.0.1:1'] }, { timeoutMs: 3000 });
+    expect(refused).toEqual({ ok: false, message: expect.stringMatching(/127\.0\.0\.1:1: connection refused/) });
+    const bad = await testConnection({ type: 'kafka', brokers: ['no-port'] });
+    expect(bad).toEqual({ ok: false, message: expect.stringMatching(/brokers\.0: a broker is host:port/) });
+  });
+});
+
+describe.skipIf(!KAFKA.available)('kafka.sink → kafka.source', () => {
+  it('round-trips a change stream as envelopes: op, key, before, table and headers; the tombstone after a delete is not a second delete', async () => {
+    const topic = topicName('envelope');
+    const sink = await create<SinkInstance>(kafkaSink, { ...cluster, topic, envelope: true, tombstones: true });
+    await sink.open();
+    await sink.write([
+      rec('r', { id: 1 }, { id: 1, name: 'a' }, {}, { table: 'shop.items', headers: { trace: 't-1' } }),
+      rec('c', { id: 2 }, { id: 2, name: 'b' }, {}, { table: 'shop.items' }),
+      rec('u', { id: 1 }, { id: 1, name: 'a2' }, { before: { id: 1, name: 'a' } }, { table: 'shop.items' }),
+      rec('d', { id: 2 }, null, { before: { id: 2, name: 'b' } }, { table: 'shop.items' }),
+    ]);
+    await sink.close();
+    const raw = await readTopic(brokers, topic, 5);
+    expect(raw.map((m) => m.value === null)).toEqual([false, false, false, false, true]); // the delete's envelope, then its tombstone
+
+    const src = await source({ topics: [topic], group: `g-${topic}` });
+    await src.open(undefined);
+    const { records, errors } = await readN(src, 4);
+    expect(errors).toEqual([]);
+    expect(records.map((r) => [r.op, r.key, r.value, r.before])).toEqual([
+      ['r', { id: 1 }, { id: 1, name: 'a' }, undefined],
+      ['c', { id: 2 }, { id: 2, name: 'b' }, undefined],
+      ['u', { id: 1 }, { id: 1, name: 'a2' }, { id: 1, name: 'a' }],
+      ['d', { id: 2 }, null, { id: 2, name: 'b' }],
+    ]);
+    expect(records[0].meta).toMatchObject({ table: 'shop.items', topic, partition: 0, offset: '0', headers: { trace: 't-1' } });
+    expect(records[3].meta).toMatchObject({ offset: '3' });
+  });
+
+  it('rows, tombstones, text and bytes keys and values, headers; routing by table; nothing committed before committed()', async () => {
+    const base = topicName('rows');
+    const sink = await create<SinkInstance>(kafkaSink, { ...cluster, topic: `${base}.{table}`, keyFormat: 'text', compression: 'gzip' });
+    await sink.open();
+    await sink.write([
+      rec('c', 'k1', { id: 1, n: 1.5 }, {}, { table: 'shop.a', headers: { from: 'x' } }),
+      rec('c', 'k2', { id: 2 }, {}, { table: 'shop.b' }),
+      rec('d', 'k1', null, { before: { id: 1 } }, { table: 'shop.a' }),
+    ]);
+    await sink.close();
+    const group = `g-${base}`;
+    const src = await source({ topics: [`${base}.*`], group, keyFormat: 'text' });
+    await src.open(undefined);
+    const { records, last } = await readN(src, 3);
+    const byTopic = (t: string) => records.filter((r) => r.meta.topic === t).map((r) => [r.op, r.key, r.value, r.meta.headers]);
+    expect(byTopic(`${base}.a`)).toEqual([
+      ['c', 'k1', { id: 1, n: 1.5 }, { from: 'x' }],
+      ['d', 'k1', null, undefined],
+    ]);
+    expect(byTopic(`${base}.b`)).toEqual([['c', 'k2', { id: 2 }, undefined]]);
+    expect(last!.position).toMatchObject({ offsets: {} });
+
+    expect((await groupOffsets(brokers, group, `${base}.a`))[0].offset).toBe('-1');
+    await src.committed!(last!.position);
+    await until(async () => (await groupOffsets(brokers, group, `${base}.a`))[0].offset === '2', 'the commit');
+    expect((await groupOffsets(brokers, group, `${base}.a`))[0].metadata).toBe('sluice:kafka-test/n1');
+
+    const bytes = await source({ topics: [`${base}.b`], group: `g2-${base}`, keyFormat: 'bytes', valueFormat: 'text' });
+    await bytes.open(undefined);
+    const got = await readN(bytes, 1);
+    expect(got.records[0].key).toEqual({ $base64: Buffer.from('k2').toString('base64') });
+    expect(got.records[0].value).toEqual({ value: '{"id":2}' });
+  });
+
+  it('sends messages that are not JSON or too large to the error port with topic, partition and offset, and goes on', async () => {
+    const topic = topicName('bad');
+    await createTopic(brokers, topic, 2);
+    await produce(brokers, topic, [
+      { key: '1', value: '{"id":1}', partition: 1 },
+      { key: '2', value: 'not json {', partition: 1 },
+      { key: '3', value: JSON.stringify({ id: 3, pad: 'x'.repeat(3000) }), partition: 1 },
+      { key: '4', value: '{"id":4}', partition: 1 },
+      { key: '5', value: '[1,2]', partition: 0 },
+    ]);
+    const src = await source({ topics: [topic], group: `g-${topic}`, maxMessageBytes: 2000 });
+    await src.open(undefined);
+    const { records, errors } = await readN(src, 5);
+    expect(records.map((r) => r.value).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual([{ id: 1 }, { id: 4 }, { value: [1, 2] }]);
+    expect(errors.map((e) => [e.meta.partition, e.meta.offset, e.key])).toEqual([
+      [1, '1', '2'],
+      [1, '2', '3'],
+    ]);
+    expect(errors[0].meta.error!.message).toMatch(new RegExp(`^${topic} partition 1 offset 1: value is not JSON .*set valueFormat: text or bytes`));
+    expect(errors[0].value).toEqual({ value: 'not json {' });
+    expect(errors[1].meta.error!.message).toMatch(new RegExp(`^${topic} partition 1 offset 2: message of 30\\d\\d bytes is larger than maxMessageBytes \\(2000\\)`));
+  });
+
+  it('without a position, starts over from `start` where this node committed (--from-start) but takes the offsets another flow of the group committed', async () => {
+    const topic = topicName('restart');
+    await produce(brokers, topic, [1, 2, 3].map((id) => ({ value: JSON.stringify({ id }) })));
+    const group = `g-${topic}`;
+    const first = await source({ topics: [topic], group }, 'flow-a');
+    await first.open(undefined);
+    const a = await readN(first, 3);
+    await first.committed!(a.last!.position);
+    await first.close();
+    expect((await groupOffsets(brokers, group, topic))[0]).toEqual({ offset: '3', metadata: 'sluice:flow-a/n1' });
+    await produce(brokers, topic, [{ value: '{"id":4}' }]);
+
+    // the same flow with its checkpoint forgotten reads everything again
+    const again = await source({ topics: [topic], group }, 'flow-a');
+    await again.open(undefined);
+    expect((await readN(again, 4)).records.map((r) => r.value!.id)).toEqual([1, 2, 3, 4]);
+    await again.close();
+    // another flow joining the group goes on from the group's offset
+    const other = await source({ topics: [topic], group }, 'flow-b');
+    await other.open(undefined);
+    expect((await readN(other, 1)).records.map((r) => r.value!.id)).toEqual([4]);
+    await other.close();
+    // a saved position ahead of the group's offset (a crash between checkpoint and commit) wins
+    const resumed = await source({ topics: [topic], group }, 'flow-a');
+    await produce(brokers, topic, [{ value: '{"id":5}' }]);
+    await resumed.open({ offsets: { [topic]: { '0': '4' } } });
+    expect((await readN(resumed, 1)).records.map((r) => r.value!.id)).toEqual([5]);
+  });
+});
