@@ -45,6 +45,13 @@ const configSchema = z
     valueFormat: formatSchema.default('json').describe('how values are read: json (an object is the record value; anything else is { value }), text ({ value }), or bytes ({ $base64 })'),
     maxMessageBytes: z.number().int().min(1).default(1_048_576).describe('a message larger than this (key and value) goes to the error port instead of the flow'),
     concurrency: z.number().int().min(1).max(64).default(4).describe('partitions fetched and decoded at the same time'),
+    sessionTimeoutMs: z
+      .number()
+      .int()
+      .min(6000)
+      .max(300_000)
+      .default(10_000)
+      .describe('a member silent this long leaves the group: how soon a crashed flow\'s partitions go to the others (or to itself, restarted)'),
   })
   .strict()
   .superRefine(oneCluster);
@@ -70,6 +77,8 @@ interface Entry {
 const RETRY = { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 };
 /** a preview reads what arrives within this long, then ends */
 const PREVIEW_WAIT_MS = 3000;
+/** how long a member giving partitions up waits for what it handed out to be committed */
+const SETTLE_MS = 10_000;
 
 const tpOf = (topic: string, partition: number | string) => `${topic}/${partition}`;
 
@@ -100,6 +109,8 @@ class KafkaSource implements SourceInstance {
   private readonly lastCommitted = new Map<string, string>();
   private failure?: Error;
   private closed = false;
+  /** a rebalance began: nothing more is handed out until the join */
+  private revoking = false;
   private stats = { messages: 0, errors: 0, rebalances: 0 };
 
   constructor(private readonly ctx: NodeContext<Config>) {
@@ -131,8 +142,19 @@ class KafkaSource implements SourceInstance {
       await this.admin.connect();
       this.topics = matchTopics(nodeId, config.topics, await this.admin.listTopics());
       await this.planStart(saved);
-      const consumer = (this.consumer = kafka.consumer({ groupId: this.groupId, allowAutoTopicCreation: true, retry: RETRY, maxBytesPerPartition: 1_048_576 }));
+      const consumer = (this.consumer = kafka.consumer({
+        groupId: this.groupId,
+        allowAutoTopicCreation: true,
+        retry: RETRY,
+        maxBytesPerPartition: 1_048_576,
+        sessionTimeout: config.sessionTimeoutMs,
+        heartbeatInterval: Math.floor(config.sessionTimeoutMs / 10),
+        rebalanceTimeout: 30_000,
+      }));
       consumer.on(consumer.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberAssignment));
+      consumer.on(consumer.events.REBALANCING, () => {
+        this.revoking = true; // buffered batches are dropped at the join: hand none out meanwhile
+      });
       consumer.on(consumer.events.CRASH, (e) => {
         if (e.payload.restart && !isPermanent(e.payload.error)) return; // kafkajs reconnects and rejoins by itself
         this.failure = clusterError(nodeId, this.cluster, e.payload.error, `consuming ${this.topics.join(', ')}`);
@@ -157,7 +179,7 @@ class KafkaSource implements SourceInstance {
     const deadline = preview ? Date.now() + PREVIEW_WAIT_MS : Infinity;
     for (;;) {
       if (this.failure) throw this.failure;
-      if (this.buffer.length > 0) return this.take(settings.batchSize);
+      if (this.buffer.length > 0 && !this.revoking) return this.take(settings.batchSize);
       if (signal.aborted || this.closed || Date.now() >= deadline) return null;
       await this.waitChange(Math.min(1000, deadline - Date.now()));
     }
@@ -178,6 +200,7 @@ class KafkaSource implements SourceInstance {
     if (list.length === 0) return;
     await this.consumer.commitOffsets(list);
     for (const o of list) this.lastCommitted.set(tpOf(o.topic, o.partition), o.offset);
+    this.signal();
   }
 
   async close(): Promise<void> {
@@ -243,12 +266,36 @@ class KafkaSource implements SourceInstance {
   private onJoin(assignment: Record<string, number[]>): void {
     this.generation++;
     this.stats.rebalances++;
+    this.revoking = false;
     this.assigned = new Set(Object.entries(assignment).flatMap(([topic, ps]) => ps.map((p) => tpOf(topic, p))));
     // not handed out yet: kafkajs fetches every assigned partition again from its committed offset
     this.buffer.length = 0;
     this.buffered = 0;
     for (const tp of this.overrides.keys()) if (!this.assigned.has(tp) && this.generation > 1) this.overrides.delete(tp);
     this.signal();
+  }
+
+  /**
+   * Before giving partitions up: hand out nothing more (the buffer is fetched again after the join), and
+   * wait, at most SETTLE_MS, until every batch handed out was acknowledged and committed, so the next owner
+   * starts where this member ended instead of reading those messages again.
+   */
+  private async settle(): Promise<void> {
+    this.revoking = true;
+    this.buffer.length = 0;
+    this.buffered = 0;
+    const deadline = Date.now() + SETTLE_MS;
+    while (Date.now() < deadline && !this.closed && !this.ctx.signal.aborted && this.uncommitted()) await this.waitChange(100);
+  }
+
+  /** whether a batch handed out since the join is not committed yet */
+  private uncommitted(): boolean {
+    for (const [tp, gen] of this.touched) {
+      if (gen !== this.generation) continue;
+      const slash = tp.lastIndexOf('/');
+      if (this.next[tp.slice(0, slash)]?.[tp.slice(slash + 1)] !== this.lastCommitted.get(tp)) return true;
+    }
+    return false;
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -272,8 +319,11 @@ class KafkaSource implements SourceInstance {
       await this.waitChange(1000);
       try {
         await heartbeat();
-      } catch {
-        return; // a rebalance: this batch is fetched again by whoever owns the partition next
+      } catch (err) {
+        // a rebalance: let what was handed out be acknowledged and committed first (bounded), then kafkajs
+        // rejoins, and whoever owns the partition next fetches the rest again from the committed offset
+        await this.settle();
+        throw err;
       }
     }
     if (!isRunning() || isStale() || this.closed) return;
@@ -323,15 +373,30 @@ class KafkaSource implements SourceInstance {
 
   // ---- handing out -------------------------------------------------------------------------------------
 
+  /** up to `max` records from the buffer, in order per partition; a fetched batch larger than that is split */
   private take(max: number): SourceBatch {
     const records: SluiceRecord[] = [];
     const errors: SluiceRecord[] = [];
-    while (this.buffer.length > 0 && (records.length === 0 || records.length + this.buffer[0].records.length <= max)) {
-      const e = this.buffer.shift()!;
-      this.buffered -= e.records.length + e.errors.length;
-      for (const r of e.records) records.push(r);
-      for (const r of e.errors) errors.push(r);
-      (this.next[e.topic] ??= {})[String(e.partition)] = e.next;
+    while (this.buffer.length > 0 && records.length < max) {
+      const e = this.buffer[0];
+      const room = max - records.length;
+      let next = e.next;
+      if (e.records.length <= room) {
+        this.buffer.shift();
+        this.buffered -= e.records.length + e.errors.length;
+        for (const r of e.records) records.push(r);
+        for (const r of e.errors) errors.push(r);
+      } else {
+        const part = e.records.splice(0, room);
+        const last = BigInt(part[part.length - 1].meta.offset as string);
+        const errs = e.errors.filter((r) => BigInt(r.meta.offset as string) < last);
+        if (errs.length > 0) e.errors = e.errors.slice(errs.length);
+        this.buffered -= part.length + errs.length;
+        for (const r of part) records.push(r);
+        for (const r of errs) errors.push(r);
+        next = (last + 1n).toString();
+      }
+      (this.next[e.topic] ??= {})[String(e.partition)] = next;
       this.touched.set(e.tp, this.generation);
     }
     const position: Position = { offsets: Object.fromEntries(Object.entries(this.next).map(([t, p]) => [t, { ...p }])) };
