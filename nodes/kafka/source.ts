@@ -115,7 +115,7 @@ class KafkaSource implements SourceInstance {
 
   constructor(private readonly ctx: NodeContext<Config>) {
     this.tag = `sluice:${ctx.flowName}/${ctx.nodeId}`;
-    this.capacity = Math.max(2 * ctx.settings.batchSize, 1000);
+    this.capacity = Math.max(8 * ctx.settings.batchSize, 10_000);
   }
 
   progress(): SourceProgress {
@@ -314,7 +314,7 @@ class KafkaSource implements SourceInstance {
     const errors: SluiceRecord[] = [];
     for (const m of batch.messages) this.decode(topic, partition, m, records, errors);
     const size = records.length + errors.length;
-    while (this.buffered > 0 && this.buffered + size > this.capacity) {
+    while (this.buffered >= this.capacity) {
       if (!isRunning() || isStale() || this.closed) return;
       await this.waitChange(1000);
       try {
@@ -336,19 +336,14 @@ class KafkaSource implements SourceInstance {
   private decode(topic: string, partition: number, m: KafkaMessage, records: SluiceRecord[], errors: SluiceRecord[]): void {
     const { config, nodeId } = this.ctx;
     const meta: SluiceRecord['meta'] = { source: nodeId, table: topic, topic, partition, offset: m.offset, ts: Number(m.timestamp) };
-    const headers = headersToMeta(m.headers);
+    const headers = m.headers && headersToMeta(m.headers);
     if (headers) meta.headers = headers;
     const size = (m.key?.length ?? 0) + (m.value?.length ?? 0);
-    const bad = (message: string, value: SluiceRecord['value']) => {
-      this.stats.errors++;
-      const key = m.key === null ? null : m.key.length <= 1024 ? m.key.toString('utf8') : null;
-      errors.push({ key, value, op: 'c', meta: { ...meta, error: { node: nodeId, message: `${topic} partition ${partition} offset ${m.offset}: ${message}` } } });
-    };
-    if (size > config.maxMessageBytes) return bad(`message of ${size} bytes is larger than maxMessageBytes (${config.maxMessageBytes})`, { size });
+    if (size > config.maxMessageBytes) return this.bad(m, meta, `message of ${size} bytes is larger than maxMessageBytes (${config.maxMessageBytes})`, { size }, errors);
     this.stats.messages++;
     try {
       const key = decodeKey(m.key, config.keyFormat);
-      const envelope = m.headers?.[ENVELOPE_HEADER] !== undefined;
+      const envelope = m.headers !== undefined && m.headers[ENVELOPE_HEADER] !== undefined;
       if (m.value === null) {
         // the tombstone kafka.sink writes after an envelope delete: the delete itself came just before
         if (!envelope) records.push({ key, value: null, op: 'd', meta });
@@ -367,8 +362,15 @@ class KafkaSource implements SourceInstance {
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       this.stats.messages--;
-      bad(err.message, { value: m.value!.length <= 4096 ? m.value!.toString('utf8') : `${m.value!.subarray(0, 4096).toString('utf8')}...` });
+      this.bad(m, meta, err.message, { value: m.value!.length <= 4096 ? m.value!.toString('utf8') : `${m.value!.subarray(0, 4096).toString('utf8')}...` }, errors);
     }
+  }
+
+  /** a message that cannot be a record: to the error port, saying where it is */
+  private bad(m: KafkaMessage, meta: SluiceRecord['meta'], message: string, value: SluiceRecord['value'], errors: SluiceRecord[]): void {
+    this.stats.errors++;
+    const key = m.key === null ? null : m.key.length <= 1024 ? m.key.toString('utf8') : null;
+    errors.push({ key, value, op: 'c', meta: { ...meta, error: { node: this.ctx.nodeId, message: `${meta.topic} partition ${meta.partition} offset ${m.offset}: ${message}` } } });
   }
 
   // ---- handing out -------------------------------------------------------------------------------------
