@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { service } from '../helpers/services.js';
 import { create, tempDir } from '../helpers/node-harness.js';
 import { startCli, type CliResult } from '../helpers/cli.js';
+import { startServer } from '../helpers/server-process.js';
 import { createTopic, endOffsets, groupOffsets, probeKafka, produce, readTopic, topicName } from '../helpers/kafka.js';
 import { killKafka, runKafka } from '../setup/servers.js';
 import type { SinkInstance, SluiceRecord, SourceBatch, SourceInstance } from '../../runtime/index.js';
@@ -75,6 +76,37 @@ describe.skipIf(!KAFKA.available)('kafka connection', () => {
     expect(refused).toEqual({ ok: false, message: expect.stringMatching(/127\.0\.0\.1:1: connection refused/) });
     const bad = await testConnection({ type: 'kafka', brokers: ['no-port'] });
     expect(bad).toEqual({ ok: false, message: expect.stringMatching(/brokers\.0: a broker is host:port/) });
+  });
+});
+
+describe.skipIf(!KAFKA.available)('kafka connection in the server (the editor\'s Test button)', () => {
+  it('stores a kafka connection with its SASL password write-only, and its test says what was reached', { timeout: 60_000 }, async () => {
+    expect(existsSync(join(import.meta.dirname, '../../dist/server/main.js')), 'dist/ is built').toBe(true);
+    const server = await startServer();
+    try {
+      const call = async (method: string, path: string, body?: unknown) => {
+        const res = await server.fetch(path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+        return { status: res.status, text: await res.text() };
+      };
+      const types = JSON.parse((await call('GET', '/api/connection-types')).text) as { type: string; configSchema: { properties: Record<string, unknown> } }[];
+      expect(Object.keys(types.find((t) => t.type === 'kafka')!.configSchema.properties)).toEqual(expect.arrayContaining(['brokers', 'clientId', 'sasl', 'tls']));
+      expect((await call('POST', '/api/connections', { name: 'bus', type: 'kafka', config: { brokers: brokers.split(',') } })).status).toBe(201);
+      const ok = JSON.parse((await call('POST', '/api/connections/bus/test')).text);
+      expect(ok).toMatchObject({ ok: true, message: expect.stringMatching(/^reached Kafka cluster .* 1 broker\(s\)/), details: { brokers: brokers.split(',') } });
+      const secretWord = 'kafka-sasl-secret-3141';
+      expect((await call('POST', '/api/connections', { name: 'sasl', type: 'kafka', config: { brokers: ['127.0.0.1:1'], sasl: { mechanism: 'plain', username: 'u', password: secretWord } } })).status).toBe(201);
+      const stored = await call('GET', '/api/connections/sasl');
+      expect(stored.status).toBe(200);
+      expect(stored.text).not.toContain(secretWord);
+      const refused = await call('POST', '/api/connections/sasl/test');
+      expect(JSON.parse(refused.text)).toMatchObject({ ok: false, error: expect.stringMatching(/127\.0\.0\.1:1: connection refused/) });
+      expect(refused.text).not.toContain(secretWord);
+      const bad = await call('POST', '/api/connections', { name: 'bad', type: 'kafka', config: { brokers: ['no-port'] } });
+      expect(bad.status).toBe(400);
+      expect(bad.text).toMatch(/brokers/);
+    } finally {
+      await server.stop();
+    }
   });
 });
 
