@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { service } from '../helpers/services.js';
+import pg from 'pg';
+import { probePostgres, service } from '../helpers/services.js';
 import { create, tempDir } from '../helpers/node-harness.js';
 import { startCli, type CliResult } from '../helpers/cli.js';
 import { startServer } from '../helpers/server-process.js';
@@ -19,6 +20,7 @@ import { kafkaSink } from '../../nodes/kafka/sink.js';
 import { testConnection } from '../../nodes/kafka/connection.js';
 
 const KAFKA = await service('Kafka', 'KAFKA_BROKERS', '127.0.0.1:9092', probeKafka);
+const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 const brokers = KAFKA.url;
 const cluster = { brokers: brokers.split(',') };
 
@@ -355,6 +357,95 @@ describe.skipIf(!KAFKA.available)('kafka flows through the CLI', () => {
     expect(bHad).toBeGreaterThan(0);
     expect(stored(dir, 'kafka-group-a').size).toBeGreaterThan(0);
     expect(await endOffsets(brokers, topic)).toEqual(Object.fromEntries(Object.entries(await groupOffsets(brokers, group, topic)).map(([p, o]) => [p, o.offset])));
+  });
+
+  it.skipIf(!PG.available)('PostgreSQL CDC → kafka.sink (envelope) → kafka.source → core.aggregate → postgres.sink: inserts, updates and deletes, exact at the end', { timeout: 180_000 }, async () => {
+    expect(built()).toBe(true);
+    const db = `sluice_kafka_${Math.random().toString(36).slice(2, 8)}`;
+    const admin = new pg.Client({ connectionString: PG.url });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${db}`);
+    const u = new URL(PG.url);
+    u.pathname = `/${db}`;
+    const url = u.toString();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const flows: ReturnType<typeof run>[] = [];
+    try {
+      const q = async (sql: string) => (await client.query(sql)).rows as Record<string, unknown>[];
+      await q('CREATE TABLE public.orders (id integer PRIMARY KEY, country text NOT NULL, amount integer NOT NULL)');
+      await q('ALTER TABLE public.orders REPLICA IDENTITY FULL'); // updates and deletes carry the row before: the aggregate takes it back out
+      await q("INSERT INTO public.orders SELECT g, (ARRAY['FR','DE','IN','BR'])[1 + g % 4], g % 97 FROM generate_series(1, 300) g");
+      const dir = tempDir();
+      const topic = topicName('cdc');
+      await createTopic(brokers, topic, 3);
+      const toKafka = join(dir, 'pg-to-kafka.yaml');
+      writeFileSync(
+        toKafka,
+        `apiVersion: sluice/v1
+name: pg-to-kafka
+settings: { batchSize: 100 }
+nodes:
+  - { id: src, type: postgres.source, config: { url: '\${env:E2E_PG_URL}', tables: public.orders, mode: snapshot+cdc } }
+  - { id: bus, type: kafka.sink, config: { brokers: ['\${env:KAFKA_BROKERS}'], topic: ${topic}, envelope: true, tombstones: true } }
+edges:
+  - { from: src, to: bus }
+`,
+      );
+      const toTotals = join(dir, 'kafka-to-totals.yaml');
+      writeFileSync(
+        toTotals,
+        `apiVersion: sluice/v1
+name: kafka-to-totals
+settings: { batchSize: 100, checkpointIntervalMs: 200 }
+nodes:
+  - { id: bus, type: kafka.source, config: { brokers: ['\${env:KAFKA_BROKERS}'], topics: [${topic}], group: g-${topic} } }
+  - id: totals
+    type: core.aggregate
+    config:
+      groupBy: [country]
+      measures: [{ name: orders, fn: count }, { name: revenue, fn: sum, field: amount }]
+  - { id: dst, type: postgres.sink, config: { url: '\${env:E2E_PG_URL}', table: public.totals, keys: [country] } }
+edges:
+  - { from: bus, to: totals }
+  - { from: totals, to: dst }
+`,
+      );
+      const start = (file: string, name: string) => {
+        const f = startCli(['run', file, '--state', join(dir, `${name}.state.db`), '--quiet'], { env: { KAFKA_BROKERS: brokers, E2E_PG_URL: url } });
+        children.push(f.child);
+        flows.push(f);
+        return f;
+      };
+      start(toKafka, 'pg-to-kafka');
+      start(toTotals, 'kafka-to-totals');
+      const expected = async () =>
+        JSON.stringify(await q('SELECT country, count(*)::int AS orders, sum(amount)::int AS revenue FROM public.orders GROUP BY country ORDER BY country'));
+      const actual = async () => {
+        try {
+          return JSON.stringify(await q('SELECT country, orders::int AS orders, revenue::int AS revenue FROM public.totals WHERE orders::int > 0 ORDER BY country'));
+        } catch {
+          return 'no table yet';
+        }
+      };
+      await until(async () => (await actual()) === (await expected()), 'the totals of the snapshot', 90_000);
+
+      await q("INSERT INTO public.orders SELECT g, (ARRAY['FR','DE','IN','BR','JP'])[1 + g % 5], g % 89 FROM generate_series(301, 500) g");
+      await q("UPDATE public.orders SET country = 'JP', amount = amount + 1 WHERE id % 7 = 0");
+      await q('UPDATE public.orders SET amount = amount * 2 WHERE id % 11 = 0');
+      await q('DELETE FROM public.orders WHERE id % 13 = 0');
+      await q("DELETE FROM public.orders WHERE country = 'BR'");
+      await until(async () => (await actual()) === (await expected()), 'the totals after inserts, updates and deletes', 90_000);
+      expect(await actual()).not.toMatch(/"BR"/);
+    } finally {
+      for (const f of flows) f.child.kill('SIGTERM');
+      const ends = await Promise.all(flows.map((f) => f.done));
+      await client.end();
+      await admin.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '${db}'`).catch(() => undefined);
+      await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      await admin.end();
+      for (const e of ends) expect(e.code, e.stderr).toBe(0);
+    }
   });
 
   // last: it restarts the broker
