@@ -21,8 +21,10 @@ import { postgresSink } from './postgres/sink.js';
 import { postgresSource } from './postgres/source.js';
 import { mongodbSink } from './mongodb/sink.js';
 import { mongodbSource } from './mongodb/source.js';
+import { kafkaSink } from './kafka/sink.js';
+import { kafkaSource } from './kafka/source.js';
 
-export const NODE_TYPES: readonly NodeType[] = [generate, map, filter, select, denormalize, aggregate, fileSource, fileSink, sqliteSource, sqliteSink, mysqlSource, mysqlSink, postgresSource, postgresSink, mongodbSource, mongodbSink] as NodeType[];
+export const NODE_TYPES: readonly NodeType[] = [generate, map, filter, select, denormalize, aggregate, fileSource, fileSink, sqliteSource, sqliteSink, mysqlSource, mysqlSink, postgresSource, postgresSink, mongodbSource, mongodbSink, kafkaSource, kafkaSink] as NodeType[];
 
 export function createRegistry(): NodeRegistry {
   return new NodeRegistry(NODE_TYPES, CONNECTORS);

@@ -4,6 +4,7 @@
  * server's connection test.
  */
 import type { ConnectionTestResult, ConnectorType } from '../runtime/index.js';
+import * as kafka from './kafka/connection.js';
 import * as mongodb from './mongodb/connection.js';
 import * as mysql from './mysql/connection.js';
 import * as postgres from './postgres/connection.js';
@@ -55,5 +56,15 @@ export const CONNECTORS: readonly ConnectorType[] = [
     schemes: [],
     entrySchema: sqlite.connectionEntrySchema,
     test: (config, options) => sqlite.testConnection(config, options),
+  },
+  {
+    type: 'kafka',
+    title: 'Kafka',
+    schemes: ['kafka'],
+    entrySchema: kafka.connectionEntrySchema,
+    async test(config, options) {
+      const r = await kafka.testConnection(config, options);
+      return r.ok ? { ok: true, message: r.message, details: { clusterId: r.clusterId, brokers: r.brokers, controller: r.controller, topics: r.topics } } : { ok: false, error: r.message };
+    },
   },
 ];
