@@ -6,6 +6,7 @@
 import type { ConnectionTestResult, ConnectorType } from '../runtime/index.js';
 import * as mongodb from './mongodb/connection.js';
 import * as mysql from './mysql/connection.js';
+import * as nats from './nats/connection.js';
 import * as postgres from './postgres/connection.js';
 import * as sqlite from './sqlite/connection.js';
 
@@ -55,5 +56,12 @@ export const CONNECTORS: readonly ConnectorType[] = [
     schemes: [],
     entrySchema: sqlite.connectionEntrySchema,
     test: (config, options) => sqlite.testConnection(config, options),
+  },
+  {
+    type: 'nats',
+    title: 'NATS JetStream',
+    schemes: ['nats'],
+    entrySchema: nats.connectionEntrySchema,
+    test: (config, options) => nats.testConnection(config, options),
   },
 ];

@@ -9,6 +9,8 @@
  *   MYSQL_URL       private MariaDB
  *   MYSQL_CDC_URL   a second private MariaDB, binlog on (ROW), TLS (SLUICE_MARIADB_CDC_DIR/tls/ca.pem)
  *   MONGO_URL       mongo-java-server; MONGO_TLS_URL + MONGO_TLS_CA its TLS-only twin
+ *   NATS_URL        private nats-server with JetStream
+ *   NATS_RESTART_URL a second private nats-server that the broker-restart test kills and starts (NATS_RESTART_DIR)
  *
  * Only the servers that the selected test files mention are started (`vitest run test/unit` starts none).
  * A server that cannot be started: its tests are skipped with a loud notice, or fail under CI=true
@@ -19,7 +21,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, chmodSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { has, mariadbInstalled, mongoToolsMissing, pgBinDir, pgCtl, startMariadb, startMongo, startPostgres } from './servers.js';
+import { has, mariadbInstalled, mongoToolsMissing, natsServerInstalled, pgBinDir, pgCtl, startMariadb, startMongo, startNats, startPostgres } from './servers.js';
 import { isAlive } from '../helpers/processes.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -40,7 +42,7 @@ function wantedVars(): Set<string> {
   let files = args.length ? all.filter((f) => args.some((a) => relative(ROOT, f).includes(a.replace(/^\.\//, '')) || f.includes(a))) : all;
   if (!files.length) files = all;
   const text = files.map((f) => readFileSync(f, 'utf8')).join('\n');
-  return new Set(['PG_URL', 'PG_RESTART_URL', 'MYSQL_URL', 'MYSQL_CDC_URL', 'MONGO_URL'].filter((v) => text.includes(`'${v}'`)));
+  return new Set(['PG_URL', 'PG_RESTART_URL', 'MYSQL_URL', 'MYSQL_CDC_URL', 'MONGO_URL', 'NATS_URL', 'NATS_RESTART_URL'].filter((v) => text.includes(`'${v}'`)));
 }
 
 const stops: (() => Promise<void>)[] = [];
@@ -57,7 +59,7 @@ async function reapStale(): Promise<void> {
     if (!owner || alive(owner)) continue;
     for (const pgdata of ['pg/pgdata', 'pg-restart/pgdata'].map((d) => join(dir, d)).filter((d) => existsSync(join(d, 'postmaster.pid'))))
       await pgCtl(pgdata, 'stop', '-m', 'immediate').catch(() => undefined);
-    for (const pidFile of ['mariadb/mariadbd.pid', 'mariadb-cdc/mariadbd.pid', 'mongo/pids'].map((f) => join(dir, f)).filter(existsSync))
+    for (const pidFile of ['mariadb/mariadbd.pid', 'mariadb-cdc/mariadbd.pid', 'mongo/pids', 'nats/pids', 'nats-restart/pids'].map((f) => join(dir, f)).filter(existsSync))
       for (const pid of readFileSync(pidFile, 'utf8').split(/\s+/).filter(Boolean).map(Number))
         try {
           process.kill(pid, 'SIGKILL');
@@ -147,6 +149,22 @@ export async function setup(): Promise<void> {
       started.push(`MONGO_URL=${mongo.url}`);
     }));
   }
+  const noNats = natsServerInstalled() ? undefined : 'nats-server is not installed (apt-get install nats-server, or set NATS_URL)';
+  if (need('NATS_URL'))
+    jobs.push(prepare(['NATS_URL'], 'nats-server', noNats, async () => {
+      const nats = await startNats(join(dir, 'nats'));
+      stops.push(nats.stop);
+      process.env.NATS_URL = nats.url;
+      started.push(`NATS_URL=${nats.url}`);
+    }));
+  if (need('NATS_RESTART_URL'))
+    jobs.push(prepare(['NATS_RESTART_URL'], 'nats-server (restartable)', noNats, async () => {
+      const nats = await startNats(join(dir, 'nats-restart'));
+      stops.push(nats.stop);
+      process.env.NATS_RESTART_URL = nats.url;
+      process.env.NATS_RESTART_DIR = nats.dir;
+      started.push(`NATS_RESTART_URL=${nats.url}`);
+    }));
   try {
     await Promise.all(jobs);
   } catch (err) {
