@@ -21,11 +21,13 @@ import { postgresSink } from './postgres/sink.js';
 import { postgresSource } from './postgres/source.js';
 import { mongodbSink } from './mongodb/sink.js';
 import { mongodbSource } from './mongodb/source.js';
+import { httpSink } from './http/sink.js';
+import { httpSource } from './http/source.js';
 import { natsSink } from './nats/sink.js';
 import { natsSource } from './nats/source.js';
 
 export const NODE_TYPES: readonly NodeType[] = [generate, map, filter, select, denormalize, aggregate, fileSource, fileSink, sqliteSource, sqliteSink, mysqlSource, mysqlSink, postgresSource, postgresSink, mongodbSource, mongodbSink,
-  natsSource, natsSink,
+  natsSource, natsSink, httpSource, httpSink,
 ] as NodeType[];
 
 export function createRegistry(): NodeRegistry {

@@ -4,6 +4,7 @@
  * server's connection test.
  */
 import type { ConnectionTestResult, ConnectorType } from '../runtime/index.js';
+import * as http from './http/connection.js';
 import * as mongodb from './mongodb/connection.js';
 import * as mysql from './mysql/connection.js';
 import * as nats from './nats/connection.js';
@@ -63,5 +64,12 @@ export const CONNECTORS: readonly ConnectorType[] = [
     schemes: ['nats'],
     entrySchema: nats.connectionEntrySchema,
     test: (config, options) => nats.testConnection(config, options),
+  },
+  {
+    type: 'http',
+    title: 'HTTP API',
+    schemes: ['http', 'https'],
+    entrySchema: http.connectionEntrySchema,
+    test: (config, options) => http.testConnection(config, options),
   },
 ];
