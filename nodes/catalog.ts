@@ -24,10 +24,12 @@ import { mongodbSource } from './mongodb/source.js';
 import { httpSink } from './http/sink.js';
 import { httpSource } from './http/source.js';
 import { natsSink } from './nats/sink.js';
+import { solaceSink } from './solace/sink.js';
+import { solaceSource } from './solace/source.js';
 import { natsSource } from './nats/source.js';
 
 export const NODE_TYPES: readonly NodeType[] = [generate, map, filter, select, denormalize, aggregate, fileSource, fileSink, sqliteSource, sqliteSink, mysqlSource, mysqlSink, postgresSource, postgresSink, mongodbSource, mongodbSink,
-  natsSource, natsSink, httpSource, httpSink,
+  natsSource, natsSink, httpSource, httpSink, solaceSource, solaceSink,
 ] as NodeType[];
 
 export function createRegistry(): NodeRegistry {

@@ -9,6 +9,8 @@ import * as mongodb from './mongodb/connection.js';
 import * as mysql from './mysql/connection.js';
 import * as nats from './nats/connection.js';
 import * as postgres from './postgres/connection.js';
+import * as solace from './solace/connection.js';
+import { solclientAdapter } from './solace/solclient.js';
 import * as sqlite from './sqlite/connection.js';
 
 /** `{ ok, message }` results (with CDC problems on the side) as the runtime's shape */
@@ -71,5 +73,12 @@ export const CONNECTORS: readonly ConnectorType[] = [
     schemes: ['http', 'https'],
     entrySchema: http.connectionEntrySchema,
     test: (config, options) => http.testConnection(config, options),
+  },
+  {
+    type: 'solace',
+    title: 'Solace PubSub+',
+    schemes: [],
+    entrySchema: solace.connectionEntrySchema,
+    test: (config, options) => solace.testConnection(solclientAdapter, config, options),
   },
 ];
