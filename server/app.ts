@@ -15,6 +15,7 @@ import type { ServerLog } from './log.js';
 import { authRoutes } from './routes/auth.js';
 import { connectionRoutes } from './routes/connections.js';
 import { flowRoutes } from './routes/flows.js';
+import { hookRoutes } from './routes/hooks.js';
 import { metaRoutes } from './routes/meta.js';
 import { runtimeRoutes } from './routes/runtime.js';
 
@@ -53,6 +54,8 @@ export function createApp(ctx: AppContext, opts: AppOptions): Express {
   app.use('/api/connections', connectionRoutes(ctx));
   app.use('/api', runtimeRoutes(ctx));
   app.use('/api', apiNotFound);
+  // webhooks of deployed http.source nodes: their own authentication (API key or HMAC signature) and pace
+  app.use('/hooks', requestLog(ctx.log), hookRoutes(ctx));
   app.use(editorRoutes(ctx.editorDir));
   app.use(errorHandler(ctx.log, ctx.redact));
   return app;

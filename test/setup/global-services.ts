@@ -11,6 +11,8 @@
  *   MONGO_URL       mongo-java-server; MONGO_TLS_URL + MONGO_TLS_CA its TLS-only twin
  *   KAFKA_BROKERS   one Kafka 4.4 broker (KRaft), shared by the Kafka test files; KAFKA_DIR lets a test
  *                   kill and restart it (servers.ts runKafka / killKafka)
+ *   NATS_URL        private nats-server with JetStream
+ *   NATS_RESTART_URL a second private nats-server that the broker-restart test kills and starts (NATS_RESTART_DIR)
  *
  * Only the servers that the selected test files mention are started (`vitest run test/unit` starts none).
  * A server that cannot be started: its tests are skipped with a loud notice, or fail under CI=true
@@ -21,7 +23,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, chmodSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { has, kafkaToolsMissing, mariadbInstalled, mongoToolsMissing, pgBinDir, pgCtl, startKafka, startMariadb, startMongo, startPostgres } from './servers.js';
+import { has, kafkaToolsMissing, mariadbInstalled, mongoToolsMissing, natsServerInstalled, pgBinDir, pgCtl, startKafka, startMariadb, startMongo, startNats, startPostgres } from './servers.js';
 import { isAlive } from '../helpers/processes.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -42,7 +44,7 @@ function wantedVars(): Set<string> {
   let files = args.length ? all.filter((f) => args.some((a) => relative(ROOT, f).includes(a.replace(/^\.\//, '')) || f.includes(a))) : all;
   if (!files.length) files = all;
   const text = files.map((f) => readFileSync(f, 'utf8')).join('\n');
-  return new Set(['PG_URL', 'PG_RESTART_URL', 'MYSQL_URL', 'MYSQL_CDC_URL', 'MONGO_URL', 'KAFKA_BROKERS'].filter((v) => text.includes(`'${v}'`)));
+  return new Set(['PG_URL', 'PG_RESTART_URL', 'MYSQL_URL', 'MYSQL_CDC_URL', 'MONGO_URL', 'KAFKA_BROKERS', 'NATS_URL', 'NATS_RESTART_URL'].filter((v) => text.includes(`'${v}'`)));
 }
 
 const stops: (() => Promise<void>)[] = [];
@@ -59,7 +61,7 @@ async function reapStale(): Promise<void> {
     if (!owner || alive(owner)) continue;
     for (const pgdata of ['pg/pgdata', 'pg-restart/pgdata'].map((d) => join(dir, d)).filter((d) => existsSync(join(d, 'postmaster.pid'))))
       await pgCtl(pgdata, 'stop', '-m', 'immediate').catch(() => undefined);
-    for (const pidFile of ['mariadb/mariadbd.pid', 'mariadb-cdc/mariadbd.pid', 'mongo/pids', 'kafka/kafka.pid'].map((f) => join(dir, f)).filter(existsSync))
+    for (const pidFile of ['mariadb/mariadbd.pid', 'mariadb-cdc/mariadbd.pid', 'mongo/pids', 'kafka/kafka.pid', 'nats/pids', 'nats-restart/pids'].map((f) => join(dir, f)).filter(existsSync))
       for (const pid of readFileSync(pidFile, 'utf8').split(/\s+/).filter(Boolean).map(Number))
         try {
           process.kill(pid, 'SIGKILL');
@@ -159,6 +161,22 @@ export async function setup(): Promise<void> {
       started.push(`KAFKA_BROKERS=${kafka.brokers}`);
     }));
   }
+  const noNats = natsServerInstalled() ? undefined : 'nats-server is not installed (apt-get install nats-server, or set NATS_URL)';
+  if (need('NATS_URL'))
+    jobs.push(prepare(['NATS_URL'], 'nats-server', noNats, async () => {
+      const nats = await startNats(join(dir, 'nats'));
+      stops.push(nats.stop);
+      process.env.NATS_URL = nats.url;
+      started.push(`NATS_URL=${nats.url}`);
+    }));
+  if (need('NATS_RESTART_URL'))
+    jobs.push(prepare(['NATS_RESTART_URL'], 'nats-server (restartable)', noNats, async () => {
+      const nats = await startNats(join(dir, 'nats-restart'));
+      stops.push(nats.stop);
+      process.env.NATS_RESTART_URL = nats.url;
+      process.env.NATS_RESTART_DIR = nats.dir;
+      started.push(`NATS_RESTART_URL=${nats.url}`);
+    }));
   try {
     await Promise.all(jobs);
   } catch (err) {

@@ -346,3 +346,34 @@ export async function startKafka(root: string, dir: string): Promise<PrivateServ
   }
   return { url: `127.0.0.1:${port}`, brokers: `127.0.0.1:${port}`, dir, stop: async () => killKafka(dir) };
 }
+
+// ---------------------------------------------------------------- NATS (JetStream)
+
+const NATS_SERVER = [process.env.NATS_SERVER_BIN, '/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) => p && existsSync(p));
+
+export function natsServerInstalled(): boolean {
+  return Boolean(NATS_SERVER);
+}
+
+/** (re)starts the private nats-server whose JetStream store is in `dir` on `port`; resolves when it listens. Returns its pid. */
+export async function runNats(dir: string, port: number): Promise<number> {
+  mkdirSync(join(dir, 'store'), { recursive: true });
+  const pid = daemon(NATS_SERVER!, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'store'), '-P', join(dir, 'nats.pid')], join(dir, 'nats.log'));
+  writeFileSync(join(dir, 'pids'), String(pid));
+  await waitPort('nats-server', port, 30_000, join(dir, 'nats.log'));
+  return pid;
+}
+
+/** a private nats-server with JetStream (file store in dir/store) on a free port */
+export async function startNats(dir: string): Promise<PrivateServer & { dir: string; port: number }> {
+  if (!NATS_SERVER) throw new Error('nats-server is not installed (set NATS_SERVER_BIN, or NATS_URL to a server)');
+  const port = await freePort();
+  await runNats(dir, port);
+  return { url: `nats://127.0.0.1:${port}`, dir, port, stop: async () => stopNats(dir) };
+}
+
+/** kills the private nats-server of `dir` (SIGKILL: as a crash) */
+export function stopNats(dir: string): void {
+  const pidFile = join(dir, 'pids');
+  if (existsSync(pidFile)) killPid(Number(readFileSync(pidFile, 'utf8').trim()));
+}

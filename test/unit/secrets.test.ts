@@ -37,6 +37,8 @@ describe('the declaration', () => {
     expect(secretValues({ password: 'pw1', url: 'postgres://u:a%2Fb@h/db', host: 'h', tls: { passphrase: 'pp' } }, secretFieldsOf(pg)).sort()).toEqual(['a%2Fb', 'a/b', 'pp', 'pw1']);
   });
 
+  /** connectors without a URL or TLS block: the fields that hold their secrets */
+  const MESSAGING_SECRETS: Record<string, string[]> = { nats: ['password', 'token'], http: ['token', 'password', 'apiKey', 'hmacSecret'], solace: ['password'] };
   it('is in the JSON Schema of every connector, as the editor and the docs read it', () => {
     for (const c of createRegistry().connectors()) {
       const props = (c.configSchema as { properties: Record<string, Record<string, unknown>> }).properties;
@@ -44,6 +46,10 @@ describe('the declaration', () => {
       if (c.type === 'kafka') {
         // no URL and no top-level password: SASL's password and the TLS key are the secrets
         expect(secretFieldsOfJsonSchema(c.configSchema).paths, c.type).toEqual(expect.arrayContaining(['sasl.password', 'tls.key', 'tls.passphrase']));
+        continue;
+      }
+      if (c.type in MESSAGING_SECRETS) {
+        for (const f of MESSAGING_SECRETS[c.type]) expect(props[f], `${c.type}.${f}`).toMatchObject({ 'x-secret': true, writeOnly: true });
         continue;
       }
       expect(props.password, c.type).toMatchObject({ 'x-secret': true, writeOnly: true });
