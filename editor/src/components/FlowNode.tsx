@@ -11,6 +11,7 @@ import type { FlowNode } from '../doc.js';
 import { Icon, iconOf } from '../nodeMeta.js';
 import { fmtCount, nodeCounts, nodeError, progressLine, sourceProgress, type Counts } from '../selectors.js';
 import { useEditor } from '../store.js';
+import { besideInCanvas } from '../layout.js';
 
 function Badge({ id }: { id: string }) {
   const issues = useEditor((s) => s.issuesByNode[id]);
@@ -78,8 +79,30 @@ function useNodeView(id: string, type: string) {
   });
 }
 
+/** the "+" beside an output: opens the node picker to add the next node, wired from this port */
+function AddAfter({ id, port, top }: { id: string; port: string; top?: string }) {
+  const openPicker = useEditor((s) => s.openPicker);
+  return (
+    <button
+      type="button"
+      className="handle-add nodrag nopan"
+      style={top ? { top } : undefined}
+      data-testid={`add-after-${id}${port === 'out' ? '' : `-${port}`}`}
+      aria-label={`Add a node after ${id}${port === 'out' ? '' : ` (${port})`}`}
+      title="Add the next node, wired from here"
+      onClick={(e) => {
+        e.stopPropagation();
+        openPicker({ after: { source: id, port }, screen: besideInCanvas(e.currentTarget) });
+      }}
+    >
+      +
+    </button>
+  );
+}
+
 function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   const { t: type, error, has, progress, ...c } = useNodeView(id, data.type);
+  const readOnly = useEditor((s) => s.readOnly);
   const counts: Counts | null = has ? c : null;
   const category = type?.category ?? 'unknown';
   const inputs = type ? inputsOf(type, data.config) : DEFAULT_INPUTS;
@@ -123,6 +146,8 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
           {outputs.length > 1 && <span className="handle-label">{p.name}</span>}
         </Handle>
       ))}
+      {!readOnly &&
+        outputs.map((p, i) => p.name !== 'error' && <AddAfter key={p.name} id={id} port={p.name} top={outputs.length > 1 ? `${((i + 1) / (outputs.length + 1)) * 100}%` : undefined} />)}
     </div>
   );
 }
