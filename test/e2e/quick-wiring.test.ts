@@ -107,8 +107,16 @@ describe.skipIf(!chromium.available)('quick wiring (Chromium + real server)', ()
 
   it('a wire dropped on empty canvas opens the picker; the chosen node is added there, wired', async () => {
     await page.getByTestId('btn-fit').click();
-    const a = await page.locator('[data-testid="node-generate_1"] .react-flow__handle.source').boundingBox();
-    if (!a) throw new Error('no output handle');
+    // the fit is animated: the handle is where it stays once two reads agree
+    const handle = page.locator('[data-testid="node-generate_1"] .react-flow__handle.source');
+    let before = '';
+    await expect.poll(async () => {
+      const now = JSON.stringify(await handle.boundingBox());
+      const same = now === before;
+      before = now;
+      return same;
+    }).toBe(true);
+    const a = (await handle.boundingBox())!;
     await page.mouse.move(a.x + a.width / 2, a.y + a.height / 2);
     await page.mouse.down();
     await page.mouse.move(a.x + 120, a.y + 260, { steps: 10 });

@@ -3,40 +3,38 @@
  * N on the selected node. Type to filter, Enter or a click adds the node, wired after the node it was
  * opened from and placed to its right (or where the wire was dropped).
  */
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useMemo, useState } from 'react';
 import type { NodeTypeInfo } from '../api.js';
 import { NODE_W, freeSpot, placeAfter, revealAdded } from '../layout.js';
 import { useReactFlow } from '@xyflow/react';
 import type { FlowEdge, FlowNode } from '../doc.js';
 import { Icon, iconOf } from '../nodeMeta.js';
-import { useEditor, useStoreApi } from '../store.js';
+import { useEditor, useStoreApi, type PickerState } from '../store.js';
 
 const matches = (t: NodeTypeInfo, q: string) => !q || `${t.type} ${t.title} ${t.category}`.toLowerCase().includes(q);
 const ORDER = ['transform', 'aggregate', 'denormalize', 'sink', 'source'];
 
 export function NodePicker() {
+  const picker = useEditor((s) => s.picker);
+  // a new panel (fresh search) each time the picker opens
+  return picker ? <PickerPanel key={JSON.stringify(picker)} picker={picker} /> : null;
+}
+
+function PickerPanel({ picker }: { picker: PickerState }) {
   const store = useStoreApi();
   const rf = useReactFlow<FlowNode, FlowEdge>();
-  const { picker, catalog, closePicker } = useEditor((s) => ({ picker: s.picker, catalog: s.catalog, closePicker: s.closePicker }));
+  const { catalog, closePicker } = useEditor((s) => ({ catalog: s.catalog, closePicker: s.closePicker }));
   const [query, setQuery] = useState('');
   const [active, setActive] = useState(0);
-  const input = useRef<HTMLInputElement>(null);
-  useEffect(() => {
-    setQuery('');
-    setActive(0);
-    if (picker) input.current?.focus();
-  }, [picker]);
   const q = query.trim().toLowerCase();
   const types = useMemo(
     () =>
       Object.values(catalog)
         // after a node: only types that take input
-        .filter((t) => (!picker?.after || t.inputs.length > 0 || t.inputsBy) && matches(t, q))
+        .filter((t) => (!picker.after || t.inputs.length > 0 || t.inputsBy) && matches(t, q))
         .sort((a, b) => ORDER.indexOf(a.category) - ORDER.indexOf(b.category) || (a.title < b.title ? -1 : 1)),
     [catalog, picker, q],
   );
-  if (!picker) return null;
-
   const pick = (type: string) => {
     const s = store.getState();
     const source = picker.after ? s.nodes.find((n) => n.id === picker.after!.source) : undefined;
@@ -48,7 +46,8 @@ export function NodePicker() {
   return (
     <div className="node-picker" role="dialog" aria-label="Add a node" data-testid="node-picker" style={{ left: picker.screen.x, top: picker.screen.y }}>
       <input
-        ref={input}
+        // focused as it mounts: what is typed right after the picker opens goes into the search
+        autoFocus
         type="search"
         aria-label="Search node types to add"
         placeholder={picker.after ? `Add after ${picker.after.source}…` : 'Add a node…'}
