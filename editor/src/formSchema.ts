@@ -125,7 +125,7 @@ function choicesUi(s: RJSFSchema): UiSchema {
   // the property whose constant tells the choices apart (mode: lookup | nest) names the select
   const discriminator = options.flatMap((o) => Object.entries((o.properties ?? {}) as Props)).find(([, p]) => isSchema(p) && p.const !== undefined)?.[0];
   return {
-    [key]: options.map((o) => ({ ...uiFor(o), ...widgetUi(o), ...(typeof o.title === 'string' ? { 'ui:title': o.title.charAt(0).toUpperCase() + o.title.slice(1) } : {}) })),
+    [key]: options.map((o) => ({ ...uiFor(o), ...widgetUi(o), ...(typeof o.title === 'string' ? { 'ui:title': o.title } : {}) })),
     'ui:choiceLabel': discriminator ? labelOf(discriminator) : 'Kind',
   };
 }
