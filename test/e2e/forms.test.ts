@@ -75,7 +75,7 @@ describe.skipIf(!chromium.available)('inspector forms from UI hints (Chromium + 
       expect(await inspector().locator('.field-error').count(), `${type}: a problem shown before any input`).toBe(0);
       const unnamed = await inspector()
         .locator('input:not([type=hidden]), select, textarea')
-        .evaluateAll((els) => els.filter((el) => !(el as HTMLInputElement).labels?.length && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby')).map((el) => el.id));
+        .evaluateAll((els) => els.filter((el) => !(el as unknown as { labels?: { length: number } }).labels?.length && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby')).map((el) => el.id));
       expect(unnamed, `${type}: controls without a name`).toEqual([]);
     }
     // back to an empty canvas
@@ -143,7 +143,7 @@ describe.skipIf(!chromium.available)('inspector forms from UI hints (Chromium + 
     await page.getByTestId(`node-${id}`).click();
     const input = form().locator(`#cfg_${id}_measures_0_field`);
     await input.waitFor();
-    const offered = await form().locator(`datalist#cfg_${id}_measures_0_field__fields option`).evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value));
+    const offered = await form().locator(`datalist#cfg_${id}_measures_0_field__fields option`).evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value));
     expect(offered).toEqual(expect.arrayContaining(['amount', 'country', 'customer_id']));
     await input.fill('amount');
     await expect.poll(() => (configOf(id)() as { measures: { field?: string }[] } | undefined)?.measures[0].field).toBe('amount');

@@ -19,9 +19,9 @@ export interface AxeProblem {
 /** the critical and serious axe-core violations of what the page shows now (`within`: one part of it) */
 export async function axeProblems(page: Page, within?: string): Promise<AxeProblem[]> {
   // evaluated through the DevTools protocol: the page's Content-Security-Policy stays as it is
-  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
+  if (!(await page.evaluate(() => 'axe' in globalThis))) await page.evaluate(AXE_SOURCE);
   const found = await page.evaluate(async (selector) => {
-    const axe = (window as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[] }[] }> } }).axe;
+    const { axe, document } = globalThis as unknown as { document: unknown; axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[] }[] }> } };
     const result = await axe.run(selector ?? document, { resultTypes: ['violations'] });
     return result.violations.map((v) => ({ rule: v.id, impact: v.impact ?? '', help: v.help, where: v.nodes.slice(0, 3).map((n) => n.target.map(String).join(' ')) }));
   }, within ?? null);
