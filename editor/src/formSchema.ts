@@ -282,3 +282,40 @@ export function inWords(label: string, message: string): string {
 export function rawPath(nodeId: string, path: readonly (string | number)[]): string {
   return `nodes[${nodeId}].config` + path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('');
 }
+
+/** a value in a few words: `orders`, `country, region`, `2 items` */
+function brief(v: unknown): string | undefined {
+  if (typeof v === 'string' || typeof v === 'number') return String(v);
+  if (Array.isArray(v)) {
+    const names = v.map((x) => (typeof x === 'string' ? x : x && typeof x === 'object' && typeof (x as { name?: unknown }).name === 'string' ? (x as { name: string }).name : undefined));
+    return names.every((n) => n !== undefined) && names.length > 0 ? names.join(', ') : v.length ? `${v.length} items` : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * A node's config in one line for the canvas: the fields its schema marks `summary`, else its first
+ * required text field that has a value (not code, a connection or a secret; a path only when nothing
+ * else): `table: orders`, `group by: country`.
+ */
+export function summaryOf(configSchema: Record<string, unknown> | undefined, config: Record<string, unknown>): string | undefined {
+  if (!configSchema) return undefined;
+  const props = propertiesOf(configSchema as RJSFSchema);
+  const marked = Object.keys(props).filter((k) => hintOf(props[k])?.summary);
+  const required = new Set<string>(((configSchema as RJSFSchema).required as string[] | undefined) ?? []);
+  const plain = (k: string) => {
+    const p = props[k];
+    const w = widgetOf(p);
+    return (p.type === 'string' || isOneOrList(p)) && w !== 'code' && w !== 'connection' && w !== 'secret';
+  };
+  // a path (marked `file`) says less than a table or a topic: it comes last
+  const isFile = (k: string) => (props[k] as { file?: unknown }).file !== undefined;
+  const has = (k: string) => brief(config[k] ?? props[k].default) !== undefined;
+  const candidates = Object.keys(props).filter((k) => required.has(k) && plain(k) && has(k));
+  const keys = marked.length ? marked : [...candidates.filter((k) => !isFile(k)), ...candidates.filter(isFile)].slice(0, 1);
+  const parts = keys.flatMap((k) => {
+    const v = brief(config[k] ?? props[k].default);
+    return v ? [`${labelOf(k, props[k]).toLowerCase()}: ${v}`] : [];
+  });
+  return parts.length ? parts.join(' · ') : undefined;
+}

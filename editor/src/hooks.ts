@@ -97,7 +97,7 @@ const editable = (t: EventTarget | null) => {
 };
 
 /** the editor's keyboard shortcuts (listed in Shortcuts.tsx); not while typing in a field */
-export function useShortcuts(enabled: boolean): void {
+export function useShortcuts(enabled: boolean, onHelp: () => void = () => {}): void {
   const store = useStoreApi();
   const rf = useReactFlow<FlowNode, FlowEdge>();
   useEffect(() => {
@@ -150,6 +150,9 @@ export function useShortcuts(enabled: boolean): void {
         else s.openPicker({ screen: { x: 80, y: 60 } });
       } else if (!mod && !e.altKey && key === 'w') {
         s.wireNext();
+      } else if (!mod && e.key === '?') {
+        e.preventDefault();
+        onHelp();
       } else if (!mod && key === '/') {
         e.preventDefault();
         document.getElementById('palette-search')?.focus();
@@ -157,7 +160,7 @@ export function useShortcuts(enabled: boolean): void {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [enabled, store, rf]);
+  }, [enabled, store, rf, onHelp]);
 }
 
 /** the hash route: `#/flow/<id>`, `#/connections`, `#/` */

@@ -4,7 +4,7 @@ import { datasetRecord, keyOf } from './datasets.js';
 
 const config = z
   .object({
-    dataset: z.enum(['orders', 'customers', 'order_lines', 'counter']).default('orders').describe('which sample dataset to generate'),
+    dataset: z.enum(['orders', 'customers', 'order_lines', 'counter']).default('orders').describe('which sample dataset to generate').meta(ui({ summary: true })),
     count: z.number().int().min(0).default(1000).describe('how many records, in all'),
     rate: z.number().positive().optional().describe('records per second; as fast as possible when empty'),
     seed: z.number().int().default(1).describe('same seed, same records').meta(ui({ group: ADVANCED })),

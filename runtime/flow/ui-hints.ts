@@ -44,6 +44,8 @@ export interface UiHint {
   group?: string;
   /** for a choice between shapes (a field name or an expression): what this option is called */
   title?: string;
+  /** the field's value is the node's one-line summary on the canvas (by default: its first required text field) */
+  summary?: boolean;
 }
 
 /** the `.meta()` argument for a hint: `.meta(ui({ widget: 'duration' }))`, or spread beside a mark */

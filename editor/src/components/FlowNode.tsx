@@ -3,9 +3,10 @@
  * output handles on the right (the error port in red); a badge for validation issues (message on
  * hover); counters from the test run or the live deployment; the error the node raised.
  */
-import { memo } from 'react';
+import { memo, useMemo } from 'react';
 import { Handle, Position, type NodeProps } from '@xyflow/react';
 import { inputsOf } from '../../../runtime/node-api.js';
+import { summaryOf } from '../formSchema.js';
 import type { PortInfo } from '../api.js';
 import type { FlowNode } from '../doc.js';
 import { Icon, iconOf } from '../nodeMeta.js';
@@ -107,6 +108,7 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   const category = type?.category ?? 'unknown';
   const inputs = type ? inputsOf(type, data.config) : DEFAULT_INPUTS;
   const outputs = type ? type.outputs : DEFAULT_OUTPUTS;
+  const summary = useMemo(() => summaryOf(type?.configSchema, data.config), [type, data.config]);
   return (
     <div className={`flow-node cat-${category}${selected ? ' selected' : ''}${error ? ' has-error' : ''}`} data-testid={`node-${id}`}>
       <div className="node-main">
@@ -118,6 +120,11 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
           <div className="node-type">{type?.title ?? data.type}</div>
         </div>
       </div>
+      {summary && (
+        <div className="node-summary" title={summary} data-testid={`node-summary-${id}`}>
+          {summary}
+        </div>
+      )}
       {counts && <CountsRow id={id} c={counts} source={inputs.length === 0} />}
       {progress && (
         <div className="node-progress" data-testid={`node-progress-${id}`} title="tables done / tables, and rows read of the estimated rows">

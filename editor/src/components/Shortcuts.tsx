@@ -15,6 +15,7 @@ export const SHORTCUTS: [string, string][] = [
   ['L', 'auto layout'],
   ['F', 'fit the flow in view'],
   ['/', 'search the palette'],
+  ['?', 'this list of shortcuts'],
 ];
 
 export function Shortcuts() {

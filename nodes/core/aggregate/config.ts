@@ -163,7 +163,7 @@ export const configSchema = z
       .array(z.union([z.string().min(1).describe('a field name').meta(ui({ widget: 'field', title: 'field' })), groupExpr]))
       .default([])
       .describe('fields (or { name, expr } expressions) that make a group; empty: one group over everything')
-      .meta(ui({ label: 'Group by', order: 1, help: 'fields that make a group; none: one group over everything' })),
+      .meta(ui({ label: 'Group by', order: 1, summary: true, help: 'fields that make a group; none: one group over everything' })),
     measures: z
       .array(measure)
       .min(1, 'name at least one measure')
