@@ -36,3 +36,4 @@ export { fileAccess, unconfinedFiles } from './files.js';
 export { CODE_MARK, CONNECTION_MARK, fileMark } from './flow/schema-marks.js';
 /** the catalog of node types (nodes/catalog.ts fills one) */
 export { NodeRegistry } from './registry.js';
+export { ui, ADVANCED, type UiHint, type UiWidget } from './flow/ui-hints.js';

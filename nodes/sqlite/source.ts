@@ -13,7 +13,7 @@
  *   meta.keyColumns names the key column when it is a unique column (sinks creating a table use it).
  */
 import { z } from 'zod';
-import { fileMark } from '../../runtime/index.js';
+import { ADVANCED, fileMark, ui } from '../../runtime/index.js';
 import { defineNode, type NodeContext, type SourceBatch, type SourceInstance, type SourceProgress, ConfigError, NodeError, type SluiceRecord, type Value } from '../../runtime/index.js';
 import { sleep } from '../shared/abort.js';
 import { isBase64Value, decodeBinary } from '../shared/binary.js';
@@ -34,9 +34,19 @@ const configSchema = z
       .min(1)
       .optional()
       .describe('column to page and order by (incremental: an increasing column such as id or updated_at); default: the primary key, else the rowid'),
-    chunkSize: z.number().int().min(1).max(100_000).optional().describe('rows per query and batch; default: the flow batch size'),
-    pollIntervalMs: z.number().int().min(1).default(1000).describe('incremental: wait between polls that found no new rows (ms)'),
-    follow: z.boolean().default(true).describe('incremental: keep polling until the flow stops; false: end once caught up'),
+    chunkSize: z.number().int().min(1).max(100_000).optional().describe('rows per query and batch; default: the flow batch size').meta(ui({ group: ADVANCED })),
+    pollIntervalMs: z
+      .number()
+      .int()
+      .min(1)
+      .default(1000)
+      .describe('incremental: wait between polls that found no new rows (ms)')
+      .meta(ui({ showWhen: { mode: 'incremental' } })),
+    follow: z
+      .boolean()
+      .default(true)
+      .describe('incremental: keep polling until the flow stops; false: end once caught up')
+      .meta(ui({ showWhen: { mode: 'incremental' } })),
   })
   .strict();
 
