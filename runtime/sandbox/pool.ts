@@ -82,7 +82,7 @@ class WorkerSlot {
     });
   }
 
-  call(fn: PooledFn, id: number, json: string, count: number, bytesLeft?: number): Promise<Segment[]> {
+  call(fn: PooledFn, id: number, json: string[], count: number, bytesLeft?: number): Promise<Segment[]> {
     return new Promise<Segment[]>((resolve, reject) => {
       this.calls.set(id, { resolve, reject, patienceMs: 2 * fn.options.timeoutMs + 5000, sentAt: Date.now() });
       this.ensureCompiled(fn);
@@ -224,14 +224,19 @@ export class SandboxPool {
     return this.functions.size;
   }
 
-  /** compiles `code` in the least used worker; its id and arity. Throws UserCodeError for bad code */
-  async compile(code: string, options: IsolateOptions): Promise<{ id: number; arity: number }> {
-    const slot = this.slots.reduce((a, b) => (b.functions < a.functions ? b : a));
-    const fn: PooledFn = { id: this.nextFn++, code, options, slots: [slot] };
-    slot.functions++;
+  /**
+   * compiles `code` in the `workers` least used workers (default 1); its id and arity. Throws
+   * UserCodeError for bad code
+   */
+  async compile(code: string, options: IsolateOptions, workers = 1): Promise<{ id: number; arity: number }> {
+    const n = Math.max(1, Math.min(workers, this.slots.length));
+    const slots = [...this.slots].sort((a, b) => a.functions - b.functions).slice(0, n);
+    const fn: PooledFn = { id: this.nextFn++, code, options, slots };
+    for (const slot of slots) slot.functions++;
     this.functions.set(fn.id, fn);
     try {
-      return { id: fn.id, arity: await slot.compile(fn) };
+      const arities = await Promise.all(slots.map((slot) => slot.compile(fn)));
+      return { id: fn.id, arity: arities[0] };
     } catch (err) {
       this.dispose(fn.id);
       throw err;
@@ -239,12 +244,12 @@ export class SandboxPool {
   }
 
   /**
-   * The results of `count` calls (JSON in `json`) of a compiled function; rejects with WorkerCrash when
+   * The results of `count` calls (JSON chunks in `json`, runner.ts encodeCalls) of a compiled function; rejects with WorkerCrash when
    * its worker died. A call goes to the least busy worker the function is in; when all of those are
    * busy and another worker is idle, the function is compiled there too, so calls in flight at the same
    * time run on several cores (calls one after another stay in the first worker).
    */
-  call(fnId: number, json: string, count: number, bytesLeft?: number): Promise<Segment[]> {
+  call(fnId: number, json: string[], count: number, bytesLeft?: number): Promise<Segment[]> {
     const fn = this.functions.get(fnId);
     if (!fn) return Promise.reject(new Error(`sandbox function ${fnId} is disposed`));
     let slot = fn.slots.reduce((a, b) => (b.busy < a.busy ? b : a));

@@ -11,9 +11,11 @@ delete globalThis.WebAssembly;        // its memories are not counted in the iso
 delete globalThis.SharedArrayBuffer;  // nor are shared buffers (and Atomics.wait needs one)
 `;
 
-// load(json) parses a batch's calls once; run(from, budgetMs, bytesLeft) calls the user's function
-// for each from `from`, catches per record, and returns early (with the results so far) once half the
-// timeout is spent, so the host's hard timeout only ever stops a single call (the results before it
+// load(json, append) parses a batch's calls once (a batch comes in chunks, each appended to the
+// last); run(from, budgetMs, bytesLeft, replyChars) calls the user's function for each from `from`,
+// catches per record, and returns early (with the results so far) once half the timeout is spent, so
+// the host's hard timeout only ever stops a single call, or once the reply holds about `replyChars`
+// characters (the texts that cross to the host stay small, see REPLY_CHARS) (the results before it
 // are then fetched with salvage(), and running() says which call it was). Each result is encoded as
 // JSON right after its call (a result the function mutates later is sent as it was when returned).
 // A reply starts with `{"n":count,"start":from,"left":chars,` so the worker can read where it ends, and
@@ -45,11 +47,13 @@ export const RUNNER = `
     const capped = 'its result passes the cap on the output of one batch (settings.sandbox.maxOutputMb: ' + capMb + ')';
     return {
       arity: fn.length,
-      load(json) {
-        calls = parse(json);
+      load(json, append) {
+        const more = parse(json);
+        if (!append) calls = more;
+        else for (let i = 0; i < more.length; i++) calls[calls.length] = more[i];
         return calls.length;
       },
-      run(from, budgetMs, bytesLeft) {
+      run(from, budgetMs, bytesLeft, replyChars) {
         start = from;
         parts = [];
         errors = [];
@@ -57,8 +61,9 @@ export const RUNNER = `
         at = from;
         left = bytesLeft;
         const t0 = now();
+        let chars = 0;
         for (let i = from; i < calls.length; i++) {
-          if (i > from && now() - t0 > budgetMs) break;
+          if (i > from && (chars > replyChars || now() - t0 > budgetMs)) break;
           at = i;
           let text = 'null';
           if (left <= 0) {
@@ -101,6 +106,7 @@ export const RUNNER = `
             }
           }
           parts[parts.length] = text;
+          chars += text.length;
         }
         return reply();
       },
@@ -113,6 +119,38 @@ export const RUNNER = `
   };
 })()
 `;
+
+/**
+ * About how many characters of JSON one message part carries between host and worker: a batch's calls
+ * go in chunks and its results come back in replies of about this size. A string over 128 KB is put
+ * in V8's large-object space, which only a full GC frees: a batch sent as one string kept ~90 MB of
+ * dead batches in the host. 48 Ki characters stay under that even as two-byte strings.
+ */
+export const REPLY_CHARS = 48 * 1024;
+
+/** a batch's calls as JSON arrays of at most about `REPLY_CHARS` characters each (one call alone may be longer) */
+export function encodeCalls(calls: unknown[][]): string[] {
+  const chunks: string[] = [];
+  let step = 64;
+  for (let i = 0; i < calls.length; ) {
+    const n = Math.min(step, calls.length - i);
+    const text = JSON.stringify(n === calls.length ? calls : calls.slice(i, i + n));
+    chunks.push(text);
+    i += n;
+    // aim the next chunk at REPLY_CHARS from the size of this one
+    const per = text.length / n;
+    step = Math.max(1, Math.floor(REPLY_CHARS / Math.max(1, per)));
+  }
+  return chunks;
+}
+
+/** the calls of chunks made by encodeCalls */
+export function decodeCalls(chunks: string[]): unknown[][] {
+  if (chunks.length === 1) return JSON.parse(chunks[0]) as unknown[][];
+  const out: unknown[][] = [];
+  for (const c of chunks) for (const call of JSON.parse(c) as unknown[][]) out.push(call);
+  return out;
+}
 
 export type CallResult = { ok: true; value: unknown } | { ok: false; error: string };
 
