@@ -6,11 +6,11 @@
  * fatal abort of the process) is the pool's business: it ends this worker, never the host.
  */
 import ivm from 'isolated-vm';
-import { HARDEN, REPLY_CHARS, RUNNER, decodeCalls, replyHead } from './runner.js';
+import { HARDEN, REPLY_CHARS, RUNNER, decodeCalls, joinCalls, splitReplies } from './runner.js';
 import { UserCodeError, type IsolateOptions, type Segment } from './protocol.js';
 
 type Runner = {
-  load: ivm.Reference<(json: string, append: boolean) => number>;
+  load: ivm.Reference<(json: string) => number>;
   run: ivm.Reference<(from: number, budget: number, bytesLeft: number, replyChars: number) => string>;
   salvage: ivm.Reference<() => string>;
   running: ivm.Reference<() => number>;
@@ -85,10 +85,9 @@ export class IsolatedFunction {
     return next;
   }
 
-  /** loads a batch's chunks into the runner */
+  /** loads a batch's chunks into the runner, in one isolate call */
   private async load(json: string[]): Promise<void> {
-    const { timeoutMs } = this.options;
-    for (let i = 0; i < json.length; i++) await this.runner.load.apply(undefined, [json[i], i > 0], { timeout: timeoutMs });
+    await this.runner.load.apply(undefined, [joinCalls(json)], { timeout: this.options.timeoutMs });
   }
 
   private async batch(json: string[], count: number, bytesLeft: number): Promise<Segment[]> {
@@ -122,8 +121,7 @@ export class IsolatedFunction {
         }
         this.alive();
         const running = (await this.runner.running.apply(undefined, [], { timeout: timeoutMs })) as number;
-        const done = await this.runner.salvage.apply(undefined, [], { timeout: timeoutMs });
-        const head = replyHead(done);
+        const head = splitReplies(await this.runner.salvage.apply(undefined, [], { timeout: timeoutMs }));
         if (head === undefined) throw err;
         if (!timedOut(err)) {
           // an error isolated-vm raises once the slice has run (a Promise rejected and not handled,
@@ -138,7 +136,7 @@ export class IsolatedFunction {
           continue;
         }
         // a runaway call: keep the results before it, fail it, go on after it
-        if (head.n > 0) segments.push(done);
+        if (head.n > 0) segments.push(...head.replies);
         start += head.n;
         bytesLeft = head.left;
         if (running === start) {
@@ -147,9 +145,9 @@ export class IsolatedFunction {
         }
         continue;
       }
-      const head = replyHead(reply);
+      const head = splitReplies(reply);
       if (head === undefined || head.n === 0) throw new Error(`${this.options.label}: the sandbox runner gave no results`);
-      segments.push(reply);
+      segments.push(...head.replies);
       start += head.n;
       bytesLeft = head.left;
     }
@@ -161,11 +159,12 @@ export class IsolatedFunction {
     const { timeoutMs, memoryLimitMb } = this.options;
     for (const call of calls) {
       try {
-        await this.runner.load.apply(undefined, [JSON.stringify([call]), false], { timeout: timeoutMs });
+        await this.runner.load.apply(undefined, [JSON.stringify([call])], { timeout: timeoutMs });
         const reply = await this.runner.run.apply(undefined, [0, timeoutMs, Math.max(0, bytesLeft), REPLY_CHARS], { timeout: timeoutMs });
         this.alive();
-        bytesLeft = replyHead(reply)?.left ?? 0;
-        segments.push(reply);
+        const head = splitReplies(reply);
+        bytesLeft = head?.left ?? 0;
+        segments.push(...(head?.replies ?? [reply]));
       } catch (err) {
         this.alive();
         if (this.isolate.isDisposed) {

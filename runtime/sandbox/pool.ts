@@ -32,6 +32,12 @@ function workerPath(): string {
   throw new Error(`the sandbox worker is not built: run \`npx tsc -p tsconfig.json\` (looked for ${built})`);
 }
 
+/**
+ * A worker's own heap only passes strings through (a batch in, its results out): a young generation
+ * of 1 MB semi-spaces instead of V8's 16 MB keeps ~30 MB less resident per worker (engine.rss-flat)
+ */
+const WORKER_FLAGS = ['--max-semi-space-size=1'];
+
 interface Pending<T> {
   resolve: (v: T) => void;
   reject: (e: Error) => void;
@@ -127,7 +133,7 @@ class WorkerSlot {
     this.killedAfterMs = undefined;
     this.lastSign = Date.now();
     // no inherited flags (a test runner's loaders); `advanced` serialization passes strings as they are
-    const proc = fork(this.path, [], { execArgv: [], serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const proc = fork(this.path, [], { execArgv: WORKER_FLAGS, serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     this.proc = proc;
     proc.unref();
     proc.stderr!.setEncoding('utf8');

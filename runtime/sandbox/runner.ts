@@ -11,16 +11,17 @@ delete globalThis.WebAssembly;        // its memories are not counted in the iso
 delete globalThis.SharedArrayBuffer;  // nor are shared buffers (and Atomics.wait needs one)
 `;
 
-// load(json, append) parses a batch's calls once (a batch comes in chunks, each appended to the
-// last); run(from, budgetMs, bytesLeft, replyChars) calls the user's function for each from `from`,
-// catches per record, and returns early (with the results so far) once half the timeout is spent, so
-// the host's hard timeout only ever stops a single call, or once the reply holds about `replyChars`
-// characters (the texts that cross to the host stay small, see REPLY_CHARS) (the results before it
-// are then fetched with salvage(), and running() says which call it was). Each result is encoded as
-// JSON right after its call (a result the function mutates later is sent as it was when returned).
-// A reply starts with `{"n":count,"start":from,"left":chars,` so the worker can read where it ends, and
-// how much of the output cap is left, without parsing the values. The first result past `bytesLeft`
-// characters of JSON, and every one after it, is an error: the cap on one batch's output.
+// load(json) parses a batch's calls once; run(from, budgetMs, bytesLeft, replyChars) calls the
+// user's function for each from `from`, catches per record, and returns early (with the results so far)
+// once half the timeout is spent, so the host's hard timeout only ever stops a single call (the results
+// before it are then fetched with salvage(), and running() says which call it was). Each result is
+// encoded as JSON right after its call (a result the function mutates later is sent as it was when
+// returned). What run returns is one or more replies joined by newlines (JSON text never holds a raw
+// newline): a reply ends once it holds about `replyChars` characters, so the texts that cross to the
+// host stay small (see REPLY_CHARS). A reply starts with `{"n":count,"start":from,"left":chars,` so the
+// worker can read where it ends, and how much of the output cap is left, without parsing the values.
+// The first result past `bytesLeft` characters of JSON, and every one after it, is an error: the cap
+// on one batch's output.
 export const RUNNER = `
 (function () {
   const stringify = JSON.stringify;
@@ -41,16 +42,27 @@ export const RUNNER = `
     let parts = [];
     let errors = [];
     let undef = [];
-    const reply = () =>
-      '{"n":' + parts.length + ',"start":' + start + ',"left":' + left + ',"values":[' + join(parts, ',') + '],"errors":' + stringify(errors) + ',"undef":[' + join(undef, ',') + ']}';
+    let done = [];
+    let chars = 0;
+    const close = () => {
+      done[done.length] =
+        '{"n":' + parts.length + ',"start":' + start + ',"left":' + left + ',"values":[' + join(parts, ',') + '],"errors":' + stringify(errors) + ',"undef":[' + join(undef, ',') + ']}';
+      start += parts.length;
+      parts = [];
+      errors = [];
+      undef = [];
+      chars = 0;
+    };
+    const reply = () => {
+      if (parts.length > 0 || done.length === 0) close();
+      return join(done, '\\n');
+    };
     const fail = (i, text) => { errors[errors.length] = [i, text]; };
     const capped = 'its result passes the cap on the output of one batch (settings.sandbox.maxOutputMb: ' + capMb + ')';
     return {
       arity: fn.length,
-      load(json, append) {
-        const more = parse(json);
-        if (!append) calls = more;
-        else for (let i = 0; i < more.length; i++) calls[calls.length] = more[i];
+      load(json) {
+        calls = parse(json);
         return calls.length;
       },
       run(from, budgetMs, bytesLeft, replyChars) {
@@ -58,12 +70,14 @@ export const RUNNER = `
         parts = [];
         errors = [];
         undef = [];
+        done = [];
+        chars = 0;
         at = from;
         left = bytesLeft;
         const t0 = now();
-        let chars = 0;
         for (let i = from; i < calls.length; i++) {
-          if (i > from && (chars > replyChars || now() - t0 > budgetMs)) break;
+          if (i > from && now() - t0 > budgetMs) break;
+          if (chars > replyChars) close();
           at = i;
           let text = 'null';
           if (left <= 0) {
@@ -127,6 +141,28 @@ export const RUNNER = `
  * dead batches in the host. 48 Ki characters stay under that even as two-byte strings.
  */
 export const REPLY_CHARS = 48 * 1024;
+
+/** the replies of one run() text, with the number of results they hold and the output cap left after them (undefined: not replies) */
+export function splitReplies(text: string): { replies: string[]; n: number; left: number } | undefined {
+  const replies = text.split('\n');
+  let n = 0;
+  let left = 0;
+  for (const r of replies) {
+    const head = replyHead(r);
+    if (!head) return undefined;
+    n += head.n;
+    left = head.left;
+  }
+  return { replies, n, left };
+}
+
+/** the calls of a batch's chunks (encodeCalls) as one JSON array text */
+export function joinCalls(chunks: string[]): string {
+  if (chunks.length === 1) return chunks[0];
+  let text = '[';
+  for (let i = 0; i < chunks.length; i++) text += (i > 0 ? ',' : '') + chunks[i].slice(1, -1);
+  return text + ']';
+}
 
 /** a batch's calls as JSON arrays of at most about `REPLY_CHARS` characters each (one call alone may be longer) */
 export function encodeCalls(calls: unknown[][]): string[] {
