@@ -143,6 +143,12 @@ export interface TransformInstance {
    * checkpoints, when nothing is in flight, so it always matches the committed positions.
    */
   snapshot?(): unknown;
+  /**
+   * A stateless transform (no tick, no snapshot) whose process() calls may overlap: up to this many
+   * batches in flight at once (default 1), their outputs still emitted in input order. core.map uses
+   * it so the next batch is in the sandbox while the last one is written.
+   */
+  concurrency?: number;
   close(): Promise<void>;
 }
 

@@ -456,6 +456,8 @@ export class FlowRun {
   }
 
   private async transformLoop(r: Runner, t: TransformInstance): Promise<void> {
+    const width = Math.floor(t.concurrency ?? 1);
+    if (width > 1 && !t.tick && !t.snapshot) return this.overlappingTransformLoop(r, t, width);
     let ends = 0;
     for (;;) {
       const item = await r.inbox!.shift();
@@ -482,6 +484,52 @@ export class FlowRun {
       await this.emitAll(r, outputs, item.tracker);
       item.tracker.release();
     }
+  }
+
+  /**
+   * A stateless transform with up to `width` batches in process() at once: one loop starts them in
+   * input order, the other emits their outputs in that same order, so downstream sees what the serial
+   * loop would emit, while batch n+1 is in the sandbox as batch n is written.
+   */
+  private async overlappingTransformLoop(r: Runner, t: TransformInstance, width: number): Promise<void> {
+    type Started = { item: Exclude<Item, 'end' | 'tick'>; outputs: Promise<PortOutputs> } | 'end';
+    const started = new BoundedQueue<Started>(width);
+    const slots = new BoundedQueue<true>(width);
+    const starter = async () => {
+      let ends = 0;
+      for (;;) {
+        const item = await r.inbox!.shift();
+        if (item === 'tick') continue;
+        if (item === 'end') {
+          if (++ends < r.node.inputs.length) continue;
+          await started.push('end');
+          return;
+        }
+        await slots.push(true);
+        r.stats.in += item.records.length;
+        this.capture(r, 'in', item.port, item.records);
+        const outputs = t.process(item.records, item.port);
+        outputs.catch(() => undefined); // the emitter below sees the rejection, in order
+        await started.push({ item, outputs });
+      }
+    };
+    const emitter = async () => {
+      for (;;) {
+        const s = await started.shift();
+        if (s === 'end') {
+          if (t.flush) {
+            const tracker = this.internal.track(undefined);
+            await this.emitAll(r, await t.flush(), tracker);
+            tracker.release();
+          }
+          return this.endDownstream(r);
+        }
+        await this.emitAll(r, await s.outputs, s.item.tracker);
+        s.item.tracker.release();
+        await slots.shift();
+      }
+    };
+    await Promise.all([starter(), emitter()]);
   }
 
   private async sinkLoop(r: Runner, sink: SinkInstance): Promise<void> {
