@@ -15,7 +15,7 @@
 import pg from 'pg';
 import type { ClientConfig, PoolConfig } from 'pg';
 import { z } from 'zod';
-import { connectionFieldsFor, connectionSource, entryUrlField, oneConnectionFor, passwordField, resolveForTest, serverUrl, tlsMaterial, tlsSchema, type ConnectionConfig, type ResolveContext, type TlsConfig } from '../shared/connection-config.js';
+import { connectionFieldsFor, connectionSource, entryUrlField, oneConnectionFor, passwordField, resolveForTest, serverUrl, tlsMaterial, tlsSchema, type ConnectionConfig, type ResolveContext, type ServerUrl, type TlsConfig } from '../shared/connection-config.js';
 import { openOrClose } from '../shared/open.js';
 import { ConfigError, NodeError, UserError, errorMessage, type FileAccess } from '../../runtime/index.js';
 
@@ -87,12 +87,7 @@ function finish(options: ClientConfig, field: 'connection' | 'url', via: string)
   return { options, label: `${user}@${options.host}:${options.port}/${database}`, user, database, field, via };
 }
 
-interface ParsedUrl {
-  host: string;
-  port: number;
-  user: string;
-  password?: string;
-  database?: string;
+interface ParsedUrl extends Omit<ServerUrl, 'url'> {
   ssl?: ClientConfig['ssl'];
   connectionTimeoutMillis?: number;
 }
