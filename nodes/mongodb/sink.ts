@@ -37,6 +37,7 @@ import { z } from 'zod';
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Document } from 'mongodb';
 import { ConfigError, NodeError, defineNode, errorMessage, type NodeContext, type SinkInstance, type SluiceRecord } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
+import { noValue } from '../shared/sink-plan.js';
 import { keyPart, show } from '../shared/keys.js';
 import { acquireClient, commandError, connectionFields, databaseOf, oneConnection, resolveTarget, type ClientLease, type Target } from './connection.js';
 import { declaredConverters, fieldToBson, toDocument } from './types.js';
@@ -158,7 +159,7 @@ class MongodbSink implements SinkInstance {
       if (r.op === 'd') {
         op = { deleteOne: { filter } };
       } else {
-        if (!r.value) throw new NodeError(this.ctx.nodeId, `collection ${this.name}: record with key ${show(r.key)} (op ${r.op}) has no value to write`);
+        if (!r.value) throw noValue({ nodeId: this.ctx.nodeId, what: `collection ${this.name}` }, r);
         const doc = toDocument(r.value, this.objectIdFields);
         if (declared) {
           for (const [field, convert] of declared) {

@@ -16,7 +16,7 @@
 import mysql from 'mysql2/promise';
 import type { ConnectionOptions, Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { z } from 'zod';
-import { connectionFieldsFor, connectionSource, entryUrlField, oneConnectionFor, passwordField, resolveForTest, tlsMaterial, tlsSchema, type ConnectionConfig, type ResolveContext, type TlsConfig } from '../shared/connection-config.js';
+import { connectionFieldsFor, connectionSource, entryUrlField, oneConnectionFor, passwordField, resolveForTest, serverUrl, tlsMaterial, tlsSchema, type ConnectionConfig, type ResolveContext, type ServerUrl, type TlsConfig } from '../shared/connection-config.js';
 import { openOrClose } from '../shared/open.js';
 import { ConfigError, NodeError, UserError, errorMessage, type FileAccess } from '../../runtime/index.js';
 
@@ -45,6 +45,7 @@ export const connectionEntrySchema = z.object({
 export type ConnectionEntry = z.output<typeof connectionEntrySchema>;
 
 const FAMILY = { type: 'mysql', entrySchema: connectionEntrySchema, urlHint: '...' };
+const URL_SPEC = { schemes: ['mysql', 'mariadb'], example: 'mysql://user:password@host:3306/database', port: 3306, user: 'root' };
 
 // ---- resolving -----------------------------------------------------------------------------------
 
@@ -103,26 +104,12 @@ function finish(options: ConnectionOptions, field: 'connection' | 'url', via: st
   return { options, label, database: options.database, user, field, via };
 }
 
-interface ParsedUrl {
-  host: string;
-  port: number;
-  user: string;
-  password?: string;
-  database?: string;
+interface ParsedUrl extends Omit<ServerUrl, 'url'> {
   ssl?: ConnectionOptions['ssl'];
 }
 
 function parseUrl(nodeId: string, field: string, text: string, ctx: ResolveContext): ParsedUrl {
-  let u: URL;
-  try {
-    u = new URL(text);
-  } catch {
-    throw new ConfigError(nodeId, field, 'not a URL: expected mysql://user:password@host:3306/database');
-  }
-  if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') {
-    throw new ConfigError(nodeId, field, `URL scheme must be mysql:// (or mariadb://), not ${u.protocol}//`);
-  }
-  const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  const { url: u, ...parts } = serverUrl(nodeId, field, text, URL_SPEC);
   const tlsParam = u.searchParams.get('tls') ?? u.searchParams.get('ssl');
   for (const k of u.searchParams.keys()) {
     if (k !== 'tls' && k !== 'ssl') throw new ConfigError(nodeId, field, `unknown URL parameter ${JSON.stringify(k)}: only ?tls=true is understood (use the \`tls\` field for certificates)`);
@@ -131,14 +118,7 @@ function parseUrl(nodeId: string, field: string, text: string, ctx: ResolveConte
   if (tlsParam !== null && !['false', '0', 'off', 'disable'].includes(tlsParam)) {
     ssl = sslOptions(nodeId, field, { rejectUnauthorized: !['insecure', 'no-verify'].includes(tlsParam) }, ctx);
   }
-  return {
-    host: u.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
-    port: u.port ? Number(u.port) : 3306,
-    user: u.username ? decodeURIComponent(u.username) : 'root',
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    database: db || undefined,
-    ssl,
-  };
+  return { ...parts, ssl };
 }
 
 function sslOptions(nodeId: string, field: string, tls: Partial<TlsConfig>, ctx: ResolveContext): ConnectionOptions['ssl'] {

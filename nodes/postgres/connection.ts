@@ -15,7 +15,7 @@
 import pg from 'pg';
 import type { ClientConfig, PoolConfig } from 'pg';
 import { z } from 'zod';
-import { connectionFieldsFor, connectionSource, entryUrlField, oneConnectionFor, passwordField, resolveForTest, tlsMaterial, tlsSchema, type ConnectionConfig, type ResolveContext, type TlsConfig } from '../shared/connection-config.js';
+import { connectionFieldsFor, connectionSource, entryUrlField, oneConnectionFor, passwordField, resolveForTest, serverUrl, tlsMaterial, tlsSchema, type ConnectionConfig, type ResolveContext, type ServerUrl, type TlsConfig } from '../shared/connection-config.js';
 import { openOrClose } from '../shared/open.js';
 import { ConfigError, NodeError, UserError, errorMessage, type FileAccess } from '../../runtime/index.js';
 
@@ -42,6 +42,7 @@ export const connectionEntrySchema = z.object({
 });
 
 const FAMILY = { type: 'postgres', entrySchema: connectionEntrySchema, urlHint: '${env:PG_URL}' };
+const URL_SPEC = { schemes: ['postgres', 'postgresql'], example: 'postgres://user:password@host:5432/database', port: 5432, user: 'postgres' };
 
 // ---- resolving -----------------------------------------------------------------------------------
 
@@ -86,38 +87,27 @@ function finish(options: ClientConfig, field: 'connection' | 'url', via: string)
   return { options, label: `${user}@${options.host}:${options.port}/${database}`, user, database, field, via };
 }
 
-interface ParsedUrl {
-  host: string;
-  port: number;
-  user: string;
-  password?: string;
-  database?: string;
+interface ParsedUrl extends Omit<ServerUrl, 'url'> {
   ssl?: ClientConfig['ssl'];
   connectionTimeoutMillis?: number;
 }
 
 function parseUrl(nodeId: string, field: string, text: string, ctx: ResolveContext): ParsedUrl {
-  let u: URL;
-  try {
-    u = new URL(text);
-  } catch {
-    throw new ConfigError(nodeId, field, 'not a URL: expected postgres://user:password@host:5432/database');
-  }
-  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
-    throw new ConfigError(nodeId, field, `URL scheme must be postgres:// (or postgresql://), not ${u.protocol}//`);
-  }
+  const base = serverUrl(nodeId, field, text, URL_SPEC);
+  const u = base.url;
   for (const k of u.searchParams.keys()) {
     if (!URL_PARAMS.has(k)) {
       throw new ConfigError(nodeId, field, `unknown URL parameter ${JSON.stringify(k)}: understood are ${[...URL_PARAMS].join(', ')} (use the \`tls\` field for certificates)`);
     }
   }
   const q = (k: string) => u.searchParams.get(k) ?? undefined;
+  const port = q('port');
   const out: ParsedUrl = {
-    host: q('host') ?? (decodeURIComponent(u.hostname.replace(/^\[(.*)\]$/, '$1')) || '127.0.0.1'),
-    port: Number(q('port') ?? (u.port || 5432)),
-    user: q('user') ?? (u.username ? decodeURIComponent(u.username) : 'postgres'),
-    password: q('password') ?? (u.password ? decodeURIComponent(u.password) : undefined),
-    database: q('dbname') ?? (decodeURIComponent(u.pathname.replace(/^\//, '')) || undefined),
+    host: q('host') ?? base.host,
+    port: port !== undefined ? Number(port) : base.port,
+    user: q('user') ?? base.user,
+    password: q('password') ?? base.password,
+    database: q('dbname') ?? base.database,
   };
   const timeout = q('connect_timeout');
   if (timeout !== undefined) out.connectionTimeoutMillis = Number(timeout) * 1000;

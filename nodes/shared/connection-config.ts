@@ -8,7 +8,8 @@
  *   `entryUrlField`, `passwordField` and `tlsSchema`.
  * - resolving: `connectionSource(ctx, config, family)` looks the named entry up and parses it (or takes
  *   the node's `url`), and says which field to blame and which TLS settings apply (the node's `tls` over
- *   the entry's). The family turns that into its driver's options; `tlsMaterial` reads the PEM files.
+ *   the entry's). The family turns that into its driver's options: `serverUrl` reads a
+ *   `scheme://user:password@host:port/database` URL, `tlsMaterial` reads the PEM files.
  * - testing: `resolveForTest` resolves a connection entry the user is testing and turns a config error
  *   into a one-line message.
  *
@@ -146,6 +147,58 @@ export function connectionSource<E extends { url?: string; tls?: TlsConfig }>(ct
   }
   if (config.url === undefined) throw new ConfigError(nodeId, 'connection', 'set `connection` or `url`');
   return { url: config.url, field: 'url', via: 'url', tls: config.tls, tlsField: 'tls' };
+}
+
+/** What a family's URLs look like: its schemes (`postgres`, `postgresql`), an example, the defaults. */
+export interface UrlSpec {
+  schemes: readonly string[];
+  /** `postgres://user:password@host:5432/database`: shown when the text is not a URL */
+  example: string;
+  port: number;
+  user: string;
+}
+
+/** The parts of a server URL, decoded, with the family's defaults; `url` for the family's own parameters. */
+export interface ServerUrl {
+  url: URL;
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+  database?: string;
+}
+
+/**
+ * Reads `scheme://user:password@host:port/database` (an IPv6 host in brackets; host 127.0.0.1 when
+ * empty). ConfigError naming `field` when the text is not a URL or has a scheme the family does not take.
+ * Query parameters are left to the family (`url.searchParams`).
+ */
+export function serverUrl(nodeId: string, field: string, text: string, spec: UrlSpec): ServerUrl {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    throw new ConfigError(nodeId, field, `not a URL: expected ${spec.example}`);
+  }
+  if (!spec.schemes.some((s) => u.protocol === `${s}:`)) {
+    const others = spec.schemes.slice(1).map((s) => `${s}://`);
+    throw new ConfigError(nodeId, field, `URL scheme must be ${spec.schemes[0]}://${others.length > 0 ? ` (or ${others.join(', ')})` : ''}, not ${u.protocol}//`);
+  }
+  const decode = (part: string, what: string): string => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new ConfigError(nodeId, field, `the ${what} in the URL has a broken %-escape: write % as %25`);
+    }
+  };
+  return {
+    url: u,
+    host: decode(u.hostname.replace(/^\[(.*)\]$/, '$1'), 'host') || '127.0.0.1',
+    port: u.port ? Number(u.port) : spec.port,
+    user: u.username ? decode(u.username, 'user') : spec.user,
+    password: u.password ? decode(u.password, 'password') : undefined,
+    database: decode(u.pathname.replace(/^\//, ''), 'database') || undefined,
+  };
 }
 
 /** TLS settings with the PEM files read: what Node's tls.connect takes (drivers take it as it is, or map it). */

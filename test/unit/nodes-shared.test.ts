@@ -11,7 +11,7 @@ import { ConfigError, NodeError } from '../../runtime/errors.js';
 import { fileAccess, unconfinedFiles } from '../../runtime/files.js';
 import type { SluiceRecord } from '../../runtime/records.js';
 import { coversKey, keysForNewTable, netEffect } from '../../nodes/shared/sink-plan.js';
-import { connectionSource, resolveForTest, tlsMaterial, tlsSchema } from '../../nodes/shared/connection-config.js';
+import { connectionSource, resolveForTest, serverUrl, tlsMaterial, tlsSchema } from '../../nodes/shared/connection-config.js';
 import { openOrClose } from '../../nodes/shared/open.js';
 import { chunks, openReference, referenceColumn, underFrom } from '../../nodes/shared/reference.js';
 import { rec, tempDir } from '../helpers/node-harness.js';
@@ -103,6 +103,15 @@ describe('connectionSource: the node names a connection or a url', () => {
     const ok = resolveForTest({ type: 'demo', url: 'demo://x' }, files, (c, config) => connectionSource(c, config, family));
     expect(ok).toMatchObject({ target: { url: 'demo://x', via: 'connection "test"' } });
     expect(resolveForTest({ type: 'nope' }, files, (c, config) => connectionSource(c, config, family))).toEqual({ error: expect.stringMatching(/^type: /) });
+  });
+
+  it('serverUrl: the parts decoded, the defaults filled in; a wrong scheme or a broken escape names the field', () => {
+    const spec = { schemes: ['pg', 'postgresql'], example: 'pg://user:password@host:5432/db', port: 5432, user: 'postgres' };
+    expect(serverUrl('n1', 'url', 'pg://a%40b:p%3Aw@[::1]:6000/my%20db?x=1', spec)).toMatchObject({ host: '::1', port: 6000, user: 'a@b', password: 'p:w', database: 'my db' });
+    expect(serverUrl('n1', 'url', 'postgresql://', spec)).toMatchObject({ host: '127.0.0.1', port: 5432, user: 'postgres', password: undefined, database: undefined });
+    expect(() => serverUrl('n1', 'url', 'http://h/db', spec)).toThrow(new ConfigError('n1', 'url', 'URL scheme must be pg:// (or postgresql://), not http://'));
+    expect(() => serverUrl('n1', 'connection', 'h:5432', spec)).toThrow(/^nodes\[n1\]\.connection: (not a URL: expected pg:\/\/user:password@host:5432\/db|URL scheme must be)/);
+    expect(() => serverUrl('n1', 'url', 'pg://u:100%zz@h/db', spec)).toThrow(new ConfigError('n1', 'url', 'the password in the URL has a broken %-escape: write % as %25'));
   });
 
   it('tlsMaterial reads PEM files (or takes PEM text) and names the field of one it cannot read', () => {
