@@ -1,5 +1,5 @@
 /** What the HTTP and socket.io layers are built from: every dependency handed in, no module singletons. */
-import type { DeploymentManager } from '../runtime/deploy/manager.js';
+import type { Deployments } from '../runtime/deploy/manager.js';
 import type { HostPolicy } from '../runtime/host-policy.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import type { AuthService } from './auth/service.js';
@@ -13,7 +13,7 @@ export interface AppContext {
   store: ControlStore;
   /** sessions, keys, sign-in and its limits, the setup link (over store.auth) */
   auth: AuthService;
-  manager: DeploymentManager;
+  manager: Deployments;
   deployments: DeployService;
   previews: PreviewService;
   /** what `${env:NAME}` in flows resolves against */

@@ -5,7 +5,7 @@
  */
 import { compileFlow } from '../runtime/flow/compile.js';
 import { quoteShort } from '../runtime/flow/limits.js';
-import type { DeploymentManager, DeploymentStatus } from '../runtime/deploy/manager.js';
+import type { Deployments, DeploymentStatus } from '../runtime/deploy/manager.js';
 import type { HostPolicy } from '../runtime/host-policy.js';
 import type { NodeRegistry } from '../runtime/registry.js';
 import { errorMessage } from '../runtime/errors.js';
@@ -17,7 +17,7 @@ import type { ControlStore } from './store/control-store.js';
 
 export interface DeployServiceDeps {
   store: ControlStore;
-  manager: DeploymentManager;
+  manager: Deployments;
   registry: NodeRegistry;
   env: Record<string, string | undefined>;
   /** what the flows may reach (server/policy.ts); `{}` only where everything may be reached (tests) */

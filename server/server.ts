@@ -6,7 +6,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { Server as SocketServer } from 'socket.io';
-import type { DeploymentManager } from '../runtime/deploy/manager.js';
+import type { Deployments } from '../runtime/deploy/manager.js';
 import { FileRoots } from '../runtime/files.js';
 import { DEFAULT_ENV_PREFIX } from '../runtime/flow/env.js';
 import type { HostPolicy } from '../runtime/host-policy.js';
@@ -26,7 +26,7 @@ import type { ControlStore } from './store/control-store.js';
 export interface ServerDeps {
   registry: NodeRegistry;
   store: ControlStore;
-  manager: DeploymentManager;
+  manager: Deployments;
   /** default: process.env */
   env?: Record<string, string | undefined>;
   /** default: process.cwd() */

@@ -9,6 +9,7 @@
  *   MYSQL_URL       private MariaDB
  *   MYSQL_CDC_URL   a second private MariaDB, binlog on (ROW), TLS (SLUICE_MARIADB_CDC_DIR/tls/ca.pem)
  *   MONGO_URL       mongo-java-server; MONGO_TLS_URL + MONGO_TLS_CA its TLS-only twin
+ *   REDIS_URL       private redis-server (no persistence)
  *
  * Only the servers that the selected test files mention are started (`vitest run test/unit` starts none).
  * A server that cannot be started: its tests are skipped with a loud notice, or fail under CI=true
@@ -19,7 +20,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, chmodSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { has, mariadbInstalled, mongoToolsMissing, pgBinDir, pgCtl, startMariadb, startMongo, startPostgres } from './servers.js';
+import { has, mariadbInstalled, mongoToolsMissing, pgBinDir, pgCtl, startMariadb, startMongo, startPostgres, startRedis } from './servers.js';
 import { isAlive } from '../helpers/processes.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -40,7 +41,7 @@ function wantedVars(): Set<string> {
   let files = args.length ? all.filter((f) => args.some((a) => relative(ROOT, f).includes(a.replace(/^\.\//, '')) || f.includes(a))) : all;
   if (!files.length) files = all;
   const text = files.map((f) => readFileSync(f, 'utf8')).join('\n');
-  return new Set(['PG_URL', 'PG_RESTART_URL', 'MYSQL_URL', 'MYSQL_CDC_URL', 'MONGO_URL'].filter((v) => text.includes(`'${v}'`)));
+  return new Set(['PG_URL', 'PG_RESTART_URL', 'MYSQL_URL', 'MYSQL_CDC_URL', 'MONGO_URL', 'REDIS_URL'].filter((v) => text.includes(`'${v}'`)));
 }
 
 const stops: (() => Promise<void>)[] = [];
@@ -57,7 +58,7 @@ async function reapStale(): Promise<void> {
     if (!owner || alive(owner)) continue;
     for (const pgdata of ['pg/pgdata', 'pg-restart/pgdata'].map((d) => join(dir, d)).filter((d) => existsSync(join(d, 'postmaster.pid'))))
       await pgCtl(pgdata, 'stop', '-m', 'immediate').catch(() => undefined);
-    for (const pidFile of ['mariadb/mariadbd.pid', 'mariadb-cdc/mariadbd.pid', 'mongo/pids'].map((f) => join(dir, f)).filter(existsSync))
+    for (const pidFile of ['mariadb/mariadbd.pid', 'mariadb-cdc/mariadbd.pid', 'mongo/pids', 'redis/redis.pid'].map((f) => join(dir, f)).filter(existsSync))
       for (const pid of readFileSync(pidFile, 'utf8').split(/\s+/).filter(Boolean).map(Number))
         try {
           process.kill(pid, 'SIGKILL');
@@ -147,6 +148,13 @@ export async function setup(): Promise<void> {
       started.push(`MONGO_URL=${mongo.url}`);
     }));
   }
+  if (need('REDIS_URL'))
+    jobs.push(prepare(['REDIS_URL'], 'Redis', has('redis-server') ? undefined : 'redis-server is not installed (or set REDIS_URL)', async () => {
+      const redis = await startRedis(join(dir, 'redis'));
+      stops.push(redis.stop);
+      process.env.REDIS_URL = redis.url;
+      started.push(`REDIS_URL=${redis.url}`);
+    }));
   try {
     await Promise.all(jobs);
   } catch (err) {

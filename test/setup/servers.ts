@@ -252,3 +252,20 @@ export async function startMongo(root: string, runDir: string): Promise<{ url: s
   }
   return { url: `mongodb://127.0.0.1:${port}/?directConnection=true`, tlsUrl: `mongodb://127.0.0.1:${tlsPort}/?directConnection=true`, tlsCa: join(tlsDir, 'ca.pem'), stop };
 }
+
+// ---------------------------------------------------------------- Redis
+
+/**
+ * a private redis-server in `dir` on `port` (a free one by default), no persistence: a stop loses
+ * everything, as a restarted cache would. `stop()` kills it (SIGKILL); start it again with the same
+ * dir and port to bring it back.
+ */
+export async function startRedis(dir: string, port?: number): Promise<PrivateServer & { port: number; pid: number }> {
+  mkdirSync(dir, { recursive: true });
+  const p = port ?? (await freePort());
+  const log = join(dir, 'redis.log');
+  const pid = daemon('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no'], log);
+  writeFileSync(join(dir, 'redis.pid'), String(pid));
+  await waitPort('redis-server', p, 10_000, log);
+  return { url: `redis://127.0.0.1:${p}`, port: p, pid, stop: async () => killPid(pid) };
+}
