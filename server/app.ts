@@ -13,6 +13,7 @@ import { editorRoutes } from './editor.js';
 import { apiNotFound, errorHandler } from './http-errors.js';
 import type { ServerLog } from './log.js';
 import { authRoutes } from './routes/auth.js';
+import { clusterRoutes } from './routes/cluster.js';
 import { connectionRoutes } from './routes/connections.js';
 import { flowRoutes } from './routes/flows.js';
 import { metaRoutes } from './routes/meta.js';
@@ -52,6 +53,7 @@ export function createApp(ctx: AppContext, opts: AppOptions): Express {
   app.use('/api/flows', flowRoutes(ctx));
   app.use('/api/connections', connectionRoutes(ctx));
   app.use('/api', runtimeRoutes(ctx));
+  app.use('/api', clusterRoutes(ctx));
   app.use('/api', apiNotFound);
   app.use(editorRoutes(ctx.editorDir));
   app.use(errorHandler(ctx.log, ctx.redact));

@@ -30,6 +30,8 @@ export interface AppContext {
   startedAt: number;
   /** the built editor (index.html and assets); served when it exists */
   editorDir?: string;
+  /** cluster mode: the agents, the leader, each flow's agent and lease (GET /api/cluster) */
+  cluster?: () => Promise<unknown>;
 }
 
 export const iso = (ms: number) => new Date(ms).toISOString();

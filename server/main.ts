@@ -9,7 +9,8 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createRegistry } from '../nodes/catalog.js';
-import { DeploymentManager } from '../runtime/deploy/manager.js';
+import { DeploymentManager, type Deployments } from '../runtime/deploy/manager.js';
+import type { CheckpointStore } from '../runtime/state/checkpoint-store.js';
 import { UserError, errorMessage, formatIssue } from '../runtime/errors.js';
 import { hasErrors } from '../runtime/flow/validate.js';
 import type { NodeRegistry } from '../runtime/registry.js';
@@ -39,6 +40,8 @@ export interface ServeOptions {
   envPrefix?: string[];
   /** where a reverse proxy serves it (accepted as Host and Origin; the setup link names it) */
   publicUrl?: string;
+  /** cluster mode: the server is the control plane, agents run the flows */
+  cluster?: { redis: string; store: string; leaseMs?: number };
 }
 
 /** the demo flow, once, into a store created just now */
@@ -71,17 +74,27 @@ async function seedAdmin(auth: AuthService, env: Record<string, string | undefin
 
 export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()): Promise<void> {
   const root = packageRoot();
-  const dataDir = resolve(opts.data);
   const registry = createRegistry();
+  // cluster mode: the shared stores (--store), and Redis; loaded only then, so the embedded default stays light
+  const shared = opts.cluster ? (await import('./cluster/stores.js')).openSharedStores(opts.cluster.store, registry) : undefined;
+  const dataDir = shared?.dataDir ?? resolve(opts.data);
   // first: it makes the data directory 0700 before anything else creates it
-  const store = openControlStore(dataDir, registry);
+  const store = shared?.control ?? openControlStore(dataDir, registry);
   // every line printed from here on has URL passwords and the stored secrets masked
   const log = redactingLog(baseLog, () => store.secretValues());
-  const policy = serverPolicy({ dataDir: opts.data, files: opts.files, envAllow: opts.envAllow, envPrefixes: opts.envPrefix });
-  const checkpoints = new SqliteCheckpointStore(join(dataDir, STATE_DB));
+  const policy = serverPolicy({ dataDir, files: opts.files, envAllow: opts.envAllow, envPrefixes: opts.envPrefix });
+  const checkpoints = shared?.checkpoints ?? new SqliteCheckpointStore(join(dataDir, STATE_DB));
   restrictDataFiles(dataDir);
-  // flow log lines keep URL passwords and the stored secrets masked
-  const manager = new DeploymentManager({ store: checkpoints, cwd: process.cwd(), log, redact: (t) => redactText(t, store.secretValues()) });
+  const redact = (t: string) => redactText(t, store.secretValues());
+  let cluster: Awaited<ReturnType<typeof startControlPlane>> | undefined;
+  let manager: Deployments;
+  if (opts.cluster) {
+    cluster = await startControlPlane(opts.cluster, checkpoints, store, log);
+    manager = cluster.control;
+  } else {
+    // flow log lines keep URL passwords and the stored secrets masked
+    manager = new DeploymentManager({ store: checkpoints, cwd: process.cwd(), log, redact });
+  }
   seedDemo(store, registry, policy, root, log);
   const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
   const trustProxy = process.env.SLUICE_TRUST_PROXY;
@@ -95,6 +108,7 @@ export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()
     editorDir: join(root, 'dist', 'editor'),
     trustProxy: trustProxy === undefined || trustProxy === '' ? undefined : trustProxy === 'true' ? true : trustProxy,
     publicUrls: opts.publicUrl ? [opts.publicUrl] : [],
+    cluster: cluster ? () => cluster!.control.view() : undefined,
   });
   await seedAdmin(server.context.auth, process.env, log);
 
@@ -110,6 +124,7 @@ export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()
     server
       .close()
       .then(async () => {
+        await cluster?.close();
         await checkpoints.close();
         store.close();
         release();
@@ -126,13 +141,37 @@ export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()
 
   const address = await server.listen(opts.port, opts.host);
   release = claimDataDir(dataDir);
-  log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (data in ${dataDir}; flows' files ${policy.files!.description})`);
+  log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (data in ${dataDir}; flows' files ${policy.files!.description})${opts.cluster ? '; cluster mode: agents run the flows' : ''}`);
   if (store.auth.countUsers() === 0) {
     const token = server.context.auth.issueSetupToken();
     const base = opts.publicUrl ? opts.publicUrl.replace(/\/$/, '') : `http://localhost:${address.port}`;
     log.info(`no users yet: open this one-time link to set the first admin's password: ${base}/setup?token=${token}`);
   }
-  await server.context.deployments.restore();
+  // in cluster mode the agents resume what should run on their own
+  if (!opts.cluster) await server.context.deployments.restore();
+}
+
+/** the cluster's control plane: Redis connections and the ClusterControl over them */
+async function startControlPlane(o: NonNullable<ServeOptions['cluster']>, checkpoints: CheckpointStore, store: ControlStore, log: ServerLog) {
+  const { ClusterControl } = await import('../runtime/cluster/control.js');
+  const { openRedis } = await import('../runtime/cluster/redis-keys.js');
+  let redis, subscriber;
+  try {
+    redis = await openRedis(o.redis);
+    subscriber = await openRedis(o.redis, { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
+  } catch (err) {
+    throw new UserError(`--redis: ${errorMessage(err)}`);
+  }
+  const control = new ClusterControl({ redis, subscriber, store: checkpoints, desired: (flowId, state) => store.setDeploymentState(flowId, state), leaseTtlMs: o.leaseMs, log });
+  await control.start();
+  return {
+    control,
+    async close() {
+      await control.close();
+      redis.disconnect();
+      subscriber.disconnect();
+    },
+  };
 }
 
 const collect = (v: string, previous: string[] = []) => [...previous, v];
@@ -181,13 +220,27 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--env-allow <name>', 'an environment variable flows may read with ${env:NAME} (repeatable); never inside code fields', collect)
     .option('--env-prefix <prefix>', 'env names starting with it are readable by flows (repeatable; default SLUICE_FLOW_)', collect)
     .option('--public-url <url>', 'the URL a TLS reverse proxy serves it at (default: env SLUICE_PUBLIC_URL)', publicUrl)
+    .option('--cluster', 'run as the control plane of a cluster: `sluice agent`s run the flows (needs --redis and --store)')
+    .option('--redis <url>', 'cluster mode: the cluster\'s Redis (default: env SLUICE_REDIS_URL)')
+    .option('--store <location>', 'cluster mode: the stores shared with the agents, a data directory (default: env SLUICE_STORE)')
+    .option('--lease-ms <ms>', 'cluster mode: the agents\' lease time, to tell live agents from dead ones (default 10000)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 500) throw new InvalidArgumentError('must be a whole number of at least 500');
+      return n;
+    })
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   let opts: ServeOptions;
   try {
     program.parse(argv, { from: 'user' });
-    const o = program.opts<Partial<ServeOptions>>();
+    const o = program.opts<Partial<ServeOptions> & { cluster?: boolean; redis?: string; store?: string; leaseMs?: number }>();
+    const redis = o.redis ?? process.env.SLUICE_REDIS_URL;
+    const storeAt = o.store ?? process.env.SLUICE_STORE;
+    if (o.cluster && !redis) throw new InvalidArgumentError('--cluster needs --redis URL (or SLUICE_REDIS_URL)');
+    if (o.cluster && !storeAt) throw new InvalidArgumentError('--cluster needs --store LOCATION (or SLUICE_STORE), the stores shared with the agents');
+    if (!o.cluster && (o.redis || o.store)) throw new InvalidArgumentError('--redis and --store are for --cluster');
     opts = {
+      cluster: o.cluster ? { redis: redis!, store: storeAt!, leaseMs: o.leaseMs } : undefined,
       port: o.port ?? fromEnv('PORT', port) ?? 8080,
       host: o.host ?? (process.env.HOST || '127.0.0.1'),
       data: o.data!,

@@ -46,6 +46,8 @@ export interface ServerDeps {
   publicUrls?: string[];
   /** how often open sockets are checked for an ended session or a revoked key (default 30 s) */
   socketRecheckMs?: number;
+  /** cluster mode: what GET /api/cluster answers */
+  cluster?: () => Promise<unknown>;
 }
 
 export interface SluiceServer {
@@ -80,6 +82,7 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
     version: deps.version ?? '0.0.0',
     startedAt: Date.now(),
     editorDir: deps.editorDir,
+    cluster: deps.cluster,
   };
   let loopbackOnly = false;
   const site = siteOf(deps.publicUrls ?? [], () => loopbackOnly);
