@@ -95,6 +95,8 @@ export class Agent {
   private stopped = false;
   private cpuMark = { at: Date.now(), usage: process.cpuUsage() };
   private lastAssignment: Assignment = {};
+  /** the live membership the leader saw last, and since when (Redis time) */
+  private membership = { names: '', since: 0 };
   private lastTrouble = '';
   private readonly offStatus: () => void;
   private readonly offLog: () => void;
@@ -265,7 +267,12 @@ export class Agent {
     // members silent for ten leases are forgotten
     const gone = members.filter((m) => now - m.heartbeatAt > 10 * this.ttl).map((m) => m.name);
     if (gone.length) await this.o.redis.hdel(K.members, ...gone);
-    const next = assign(desired.map((d) => ({ flowId: d.flowId, weight: d.weight })), live, rawAssignment);
+    // flows without a home are placed at once; moving running flows onto new agents waits until the
+    // membership has been still for a lease time, so agents starting together share one rebalance
+    const names = live.map((m) => `${m.name}${m.draining ? '(draining)' : ''}`).sort().join(',');
+    if (names !== this.membership.names) this.membership = { names, since: now };
+    const settled = now - this.membership.since >= this.ttl;
+    const next = assign(desired.map((d) => ({ flowId: d.flowId, weight: d.weight })), live, rawAssignment, { rebalance: settled });
     const changed = moved(rawAssignment, next);
     if (changed.length === 0) return;
     const removed = changed.filter((id) => next[id] === undefined);

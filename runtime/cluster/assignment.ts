@@ -47,9 +47,10 @@ const lighter = (a: Load, b: Load) => a.weight - b.weight || a.flows.size - b.fl
 /**
  * The next assignment. Flows with no live agent left (every agent full or draining) are absent from it.
  * Moves only as many flows as needed: a flow leaves an agent only when it lands on one that then still
- * carries strictly less than the first one did.
+ * carries strictly less than the first one did. `rebalance: false` places only the flows without a home
+ * (the leader's choice while agents are still joining, so a rolling start moves each flow once).
  */
-export function assign(flows: FlowDemand[], agents: AgentSupply[], current: Assignment): Assignment {
+export function assign(flows: FlowDemand[], agents: AgentSupply[], current: Assignment, options: { rebalance?: boolean } = {}): Assignment {
   const loads = new Map<string, Load>();
   for (const a of agents) if (!a.draining) loads.set(a.name, { agent: a, weight: 0, flows: new Set() });
   const demand = new Map(flows.map((f) => [f.flowId, weightOf(f)]));
@@ -78,7 +79,7 @@ export function assign(flows: FlowDemand[], agents: AgentSupply[], current: Assi
 
   // 3. rebalance: move from the heaviest to the lightest agent while that makes the spread strictly
   // more even; the heaviest flow that fits moves first, so as few flows as possible move
-  for (let guard = 0; guard < flows.length * 2; guard++) {
+  for (let guard = 0; options.rebalance !== false && guard < flows.length * 2; guard++) {
     const sorted = [...loads.values()].sort(lighter);
     const heavy = sorted[sorted.length - 1];
     const light = sorted.find((l) => !full(l));

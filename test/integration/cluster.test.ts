@@ -7,7 +7,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { join } from 'node:path';
 import { K } from '../../runtime/cluster/redis-keys.js';
+import Database from 'better-sqlite3';
 import { assignment, counterFlow, eventually, range, sharedStores, startAgent, type AgentProcess } from '../helpers/cluster.js';
+import { startRedis } from '../setup/servers.js';
 import { tempDir } from '../helpers/node-harness.js';
 import { service } from '../helpers/services.js';
 
@@ -30,10 +32,10 @@ afterEach(async () => {
 });
 
 /** a fresh Redis database (every key of the cluster gone) and a fresh shared data directory */
-async function cluster() {
+async function cluster(base = redisService.url) {
   // each test gets its own logical database, so tests never see each other's keys
   const db = (testDb = (testDb % 15) + 1);
-  const url = `${redisService.url.replace(/\/\d*$/, '')}/${db}`;
+  const url = `${base.replace(/\/\d*$/, '')}/${db}`;
   const redis = new Redis(url);
   await redis.flushdb();
   const data = tempDir('sluice-cluster-');
@@ -89,5 +91,127 @@ describe.skipIf(!redisService.available)('cluster of agents (real processes, rea
     // a flow that completed is recorded as stopped: nothing restarts it
     expect((await stores.control.deployments()).filter((d) => flows.includes(d.flowId)).map((d) => d.state)).toEqual(flows.map(() => 'stopped'));
     process.stderr.write(`cluster failover: SIGKILL → running on b in ${failover} ms (lease ${LEASE} ms)\n`);
+  }, 120_000);
+
+  it('rebalance: 1 agent with 12 flows, 2 more join: each ends with 4, and only the 8 needed flows moved, once each', async () => {
+    const { redis, stores, agent } = await cluster();
+    const flows = range(12).map((i) => `rb-${String(i).padStart(2, '0')}`);
+    for (const f of flows) await stores.deploy(counterFlow(f, 1_000_000_000, 20));
+    const a = agent('a');
+    await eventually(async () => {
+      const s = await redis.hmget(K.statuses, ...flows);
+      return s.every((x) => x !== null && JSON.parse(x).agent === 'a' && JSON.parse(x).status === 'running');
+    }, 20_000, '12 flows running on a');
+    const b = agent('b');
+    const c = agent('c');
+    const counts = async () => {
+      const owners = Object.values(await assignment(redis));
+      return ['a', 'b', 'c'].map((n) => owners.filter((o) => o === n).length);
+    };
+    await eventually(async () => (await counts()).join() === '4,4,4', 20_000, 'four flows on each agent');
+    const final = await assignment(redis);
+    await eventually(async () => {
+      const s = await redis.hmget(K.statuses, ...flows);
+      return s.every((x, i) => x !== null && JSON.parse(x).agent === final[flows[i]] && JSON.parse(x).status === 'running');
+    }, 20_000, 'every flow running where it is assigned');
+    const moves = (out: string) => [...out.matchAll(/stopping flow (\S+): moved to/g)].map((m) => m[1]);
+    const starts = (out: string) => [...out.matchAll(/runs flow (\S+) version/g)].map((m) => m[1]);
+    // a handed over exactly the 8 flows it no longer holds, each once; b and c started 4 each, once
+    expect(moves(a.output()).sort()).toEqual(flows.filter((f) => final[f] !== 'a'));
+    expect(starts(a.output()).sort()).toEqual(flows);
+    expect(starts(b.output()).sort()).toEqual(flows.filter((f) => final[f] === 'b'));
+    expect(starts(c.output()).sort()).toEqual(flows.filter((f) => final[f] === 'c'));
+    expect(moves(b.output()).concat(moves(c.output()))).toEqual([]);
+  }, 120_000);
+
+  it('SIGTERM: the agent hands its flows over at once (they commit and resume on the other agent) and exits 0', async () => {
+    const { redis, stores, agent } = await cluster();
+    const flows = range(4).map((i) => `term-${i}`);
+    for (const f of flows) await stores.deploy(counterFlow(f, 1_000_000_000, 100));
+    const a = agent('a');
+    await eventually(async () => Object.values(await assignment(redis)).filter((o) => o === 'a').length === 4, 15_000, 'four flows on a');
+    await a.waitFor(/runs flow term-4 version/);
+    const b = agent('b');
+    await eventually(async () => Object.values(await assignment(redis)).filter((o) => o === 'b').length === 2, 15_000, 'two flows moved to b');
+    await eventually(async () => (await redis.hmget(K.statuses, ...flows)).every((x) => x !== null && JSON.parse(x).status === 'running'), 15_000, 'all running');
+    const t0 = Date.now();
+    a.signal('SIGTERM');
+    expect(await a.exited).toBe(0);
+    expect(a.output()).toMatch(/SIGTERM: handing the flows over/);
+    await eventually(async () => {
+      const s = await redis.hmget(K.statuses, ...flows);
+      return s.every((x) => x !== null && JSON.parse(x).agent === 'b' && JSON.parse(x).status === 'running');
+    }, LEASE, 'b to run every flow, well within a lease time');
+    const handover = Date.now() - t0;
+    // a stopped them cleanly: the positions it committed are where b started
+    for (const f of flows) expect(await stores.position(f)).toBeGreaterThan(0);
+    process.stderr.write(`cluster hand-over on SIGTERM: ${handover} ms for 2 flows (lease ${LEASE} ms)\n`);
+  }, 60_000);
+
+  it('fencing: an agent stopped past its lease (SIGSTOP) and continued is refused, says so and stops the flow; nothing lost, positions never go back', async () => {
+    const { redis, stores, agent } = await cluster();
+    const COUNT = 4000;
+    await stores.deploy(counterFlow('fenced', COUNT, 400));
+    const a = agent('a');
+    await a.waitFor(/runs flow fenced version 1 \(lease (\d+)\)/);
+    const b = agent('b');
+    await eventually(async () => (await stores.position('fenced')) > 400, 10_000, 'progress on a');
+    const state = new Database(join(stores.control.path, '..', 'sluice-state.db'), { readonly: true });
+    closers.push(async () => state.close());
+    const seen: { fence: number; position: number }[] = [];
+    const sample = () => {
+      const row = state.prepare('SELECT fence, positions FROM checkpoints WHERE flow = ?').get('fenced') as { fence: number; positions: string } | undefined;
+      if (row) seen.push({ fence: row.fence, position: Number(JSON.parse(row.positions).gen ?? 0) });
+    };
+    const sampler = setInterval(sample, 20);
+    closers.push(async () => clearInterval(sampler));
+    a.signal('SIGSTOP');
+    await b.waitFor(/runs flow fenced version 1 \(lease (\d+)\)/, LEASE + 5000);
+    const aToken = Number(/runs flow fenced version 1 \(lease (\d+)\)/.exec(a.output())![1]);
+    const bToken = Number(/runs flow fenced version 1 \(lease (\d+)\)/.exec(b.output())![1]);
+    expect(bToken).toBeGreaterThan(aToken);
+    // b commits under its token for a while, then a wakes up
+    await eventually(() => seen.some((s) => s.fence === bToken), 5000, 'a commit by b');
+    await new Promise((r) => setTimeout(r, 500));
+    a.signal('SIGCONT');
+    await a.waitFor(/lost the lease on flow fenced|checkpoint of flow fenced refused: lease token \d+ is older than/, 5000);
+    await a.waitFor(/flow fenced: (failed|stopped) after/, 10_000);
+    await eventually(async () => (await stores.position('fenced')) === COUNT, 30_000, 'the flow to finish on b');
+    sample();
+    clearInterval(sampler);
+    // no commit of a's after b's first: the fence and the position never went back
+    const firstB = seen.findIndex((s) => s.fence === bToken);
+    expect(seen.slice(firstB).every((s) => s.fence === bToken)).toBe(true);
+    for (let i = 1; i < seen.length; i++) expect(seen[i].position).toBeGreaterThanOrEqual(seen[i - 1].position);
+    expect(stores.sinkRows('fenced')).toEqual(range(COUNT));
+  }, 90_000);
+
+  it('Redis stopped for 10 s: flows stop before their leases lapse (no writes while unlocked), all resume when it is back, nothing lost', async () => {
+    const dir = tempDir('sluice-redis-');
+    const own = await startRedis(dir);
+    closers.push(() => own.stop());
+    const { redis, stores, agent } = await cluster(own.url);
+    redis.on('error', () => undefined);
+    const COUNT = 5000;
+    const flows = range(4).map((i) => `outage-${i}`);
+    for (const f of flows) await stores.deploy(counterFlow(f, COUNT, 250));
+    const a = agent('a');
+    const b = agent('b');
+    await eventually(async () => (await Promise.all(flows.map((f) => stores.position(f)))).every((p) => p > 300), 20_000, 'progress on every flow');
+    await own.stop();
+    const down = Date.now();
+    // within the lease time (and the stop that follows), every flow has stopped writing
+    await new Promise((r) => setTimeout(r, LEASE + 1000));
+    const rowsThen = flows.map((f) => stores.sinkRows(f).length);
+    const positionsThen = await Promise.all(flows.map((f) => stores.position(f)));
+    await new Promise((r) => setTimeout(r, Math.max(0, 10_000 - (Date.now() - down))));
+    expect(flows.map((f) => stores.sinkRows(f).length)).toEqual(rowsThen);
+    expect(await Promise.all(flows.map((f) => stores.position(f)))).toEqual(positionsThen);
+    // each flow's agent said why it stopped
+    for (const f of flows) expect(a.output() + b.output()).toMatch(new RegExp(`lost the lease on flow ${f}, stopping it: lease \\d+ on flow:${f} expires at .* could not be extended`));
+    const back = await startRedis(dir, own.port);
+    closers.push(() => back.stop());
+    await eventually(async () => (await Promise.all(flows.map((f) => stores.position(f)))).every((p) => p === COUNT), 60_000, 'every flow to resume and finish');
+    for (const f of flows) expect(stores.sinkRows(f)).toEqual(range(COUNT));
   }, 120_000);
 });

@@ -97,3 +97,13 @@ describe('liveAgents', () => {
     expect(liveAgents(members, 10_000, 3_000).map((m) => m.name)).toEqual(['a', 'b']);
   });
 });
+
+describe('assign without rebalancing', () => {
+  it('places only the flows without a home and leaves running ones where they are', () => {
+    const before = assign(flows(6), agents('a'), {});
+    const held = assign([...flows(6), { flowId: 'new' }], agents('a', 'b'), before, { rebalance: false });
+    expect(held.new).toBe('b');
+    for (const f of flows(6)) expect(held[f.flowId]).toBe('a');
+    expect(countBy(assign(flows(6), agents('a', 'b'), held))).toEqual({ a: 3, b: 3 });
+  });
+});
