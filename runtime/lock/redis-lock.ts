@@ -40,7 +40,8 @@ export class RedisLockService implements LockService {
 
   constructor(private readonly redis: Redis, private readonly options: RedisLockOptions = {}) {
     // one try per call: the callers retry on their own schedule (the agent's reconcile loop)
-    this.redlock = new Redlock([redis], { retryCount: 0, driftFactor: 0.01 });
+    // Redlock's scripts SELECT their own database (0 unless told): the connection's, so locks sit beside the rest
+    this.redlock = new Redlock([redis], { retryCount: 0, driftFactor: 0.01, db: redis.options.db ?? 0 });
     // an error event without a listener would end the process
     this.redlock.on('error', () => undefined);
     this.prefix = options.prefix ?? 'sluice:';

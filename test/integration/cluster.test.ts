@@ -10,6 +10,7 @@ import { K } from '../../runtime/cluster/redis-keys.js';
 import Database from 'better-sqlite3';
 import { assignment, counterFlow, eventually, range, sharedStores, startAgent, type AgentProcess } from '../helpers/cluster.js';
 import { startRedis } from '../setup/servers.js';
+import { startServer } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/node-harness.js';
 import { service } from '../helpers/services.js';
 
@@ -46,7 +47,7 @@ async function cluster(base = redisService.url) {
     agents.push(a);
     return a;
   };
-  return { url, redis, stores, agent };
+  return { url, redis, stores, agent, dataDir: join(data, 'data') };
 }
 let testDb = 0;
 
@@ -214,4 +215,43 @@ describe.skipIf(!redisService.available)('cluster of agents (real processes, rea
     await eventually(async () => (await Promise.all(flows.map((f) => stores.position(f)))).every((p) => p === COUNT), 60_000, 'every flow to resume and finish');
     for (const f of flows) expect(stores.sinkRows(f)).toEqual(range(COUNT));
   }, 120_000);
+
+  it('sluice serve --cluster: deploy, status, logs, pause, resume and stop through the API reach the agent that runs the flow; GET /api/cluster', async () => {
+    const { url, agent, dataDir } = await cluster();
+    // the agent shares the server's data directory as its store
+    const server = await startServer({ dataDir, args: ['--cluster', '--redis', url, '--store', dataDir, '--lease-ms', String(LEASE)] });
+    closers.push(() => server.stop());
+    const a = agent('a');
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await server.fetch(path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      return { status: res.status, json: (await res.json()) as any };
+    };
+    expect((await call('POST', '/api/flows', counterFlow('served', 1_000_000_000, 50))).status).toBe(201);
+    expect((await call('POST', '/api/flows/served/deploy', {})).status).toBe(202);
+    await eventually(async () => (await call('GET', '/api/flows/served/status')).json.status === 'running', 15_000, 'the flow running');
+    const status = (await call('GET', '/api/flows/served/status')).json;
+    expect(status.agent).toBe('a');
+    await eventually(async () => (await call('GET', '/api/flows/served/status')).json.nodes.gen?.out > 0, 10_000, 'live counts');
+    const logs = (await call('GET', '/api/flows/served/logs')).json as { message: string }[];
+    expect(logs.some((l) => /^\[a\] deploying version 1/.test(l.message))).toBe(true);
+    const view = (await call('GET', '/api/cluster')).json;
+    expect(view.mode, JSON.stringify(view)).toBe('cluster');
+    expect(view.leader).toBe('a');
+    expect(view.agents.map((x: { name: string; alive: boolean; flows: string[] }) => [x.name, x.alive])).toEqual([['a', true]]);
+    await eventually(async () => (await call('GET', '/api/cluster')).json.agents[0].flows.includes('served'), 5000, 'the agent to report the flow');
+    const flow = (await call('GET', '/api/cluster')).json.flows.find((f: { flowId: string }) => f.flowId === 'served');
+    expect(flow.agent).toBe('a');
+    expect(flow.lease.agent).toBe('a');
+    expect(flow.lease.token).toBeGreaterThan(0);
+    expect(flow.lease.ttlMs).toBeGreaterThan(0);
+    expect((await call('POST', '/api/flows/served/pause')).status).toBe(200);
+    await eventually(async () => (await call('GET', '/api/flows/served/status')).json.status === 'paused', 10_000, 'paused on the agent');
+    expect((await call('POST', '/api/flows/served/resume')).status).toBe(200);
+    await eventually(async () => (await call('GET', '/api/flows/served/status')).json.status === 'running', 10_000, 'running again');
+    const stopped = await call('POST', '/api/flows/served/stop');
+    expect(stopped.status).toBe(200);
+    expect(stopped.json.status).toBe('stopped');
+    expect(a.output()).toMatch(/stopping flow served: no longer deployed/);
+  }, 90_000);
 });
