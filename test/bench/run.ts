@@ -8,8 +8,9 @@ import { aggregateCases } from './cases/aggregate.js';
 import { editorCases } from './cases/editor.js';
 import { postgresCases } from './cases/postgres.js';
 import { mongodbCases } from './cases/mongodb.js';
+import { clusterCases } from './cases/cluster.js';
 
-const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases];
+const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases, ...clusterCases];
 
 const filter = process.argv[2];
 const results: Record<string, Figure[]> = {};

@@ -14,7 +14,11 @@ import { canonicalDocument } from '../../server/flow-format.js';
 import type { ControlStore } from '../../server/store/control-store.js';
 import { STATE_DB } from '../../server/store/data-files.js';
 import { openControlStore } from '../../server/store/open-control-store.js';
-import { BIN } from './cli.js';
+import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../server/package-root.js';
+
+/** bin/sluice.js of the checkout, from the sources or from dist/ (the benchmarks run from there) */
+const BIN = join(packageRoot(fileURLToPath(import.meta.url)), 'bin', 'sluice.js');
 
 export interface AgentProcess {
   name: string;
