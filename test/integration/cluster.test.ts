@@ -249,6 +249,10 @@ describe.skipIf(!redisService.available)('cluster of agents (real processes, rea
     await eventually(async () => (await call('GET', '/api/flows/served/status')).json.status === 'paused', 10_000, 'paused on the agent');
     expect((await call('POST', '/api/flows/served/resume')).status).toBe(200);
     await eventually(async () => (await call('GET', '/api/flows/served/status')).json.status === 'running', 10_000, 'running again');
+    // a deploy from the start restarts the running flow on its agent and forgets its positions there
+    expect((await call('POST', '/api/flows/served/deploy', { fromStart: true })).status).toBe(202);
+    await a.waitFor(/deploying version 1 from the start/, 10_000);
+    await eventually(async () => (await call('GET', '/api/flows/served/status')).json.status === 'running', 10_000, 'running from the start');
     const stopped = await call('POST', '/api/flows/served/stop');
     expect(stopped.status).toBe(200);
     expect(stopped.json.status).toBe('stopped');
