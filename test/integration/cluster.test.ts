@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { assignment, counterFlow, eventually, range, sharedStores, startAgent, type AgentProcess } from '../helpers/cluster.js';
 import { startRedis } from '../setup/servers.js';
 import { startServer } from '../helpers/server-process.js';
+import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/node-harness.js';
 import { service } from '../helpers/services.js';
 
@@ -296,4 +297,26 @@ describe.skipIf(!redisService.available)('cluster of agents (real processes, rea
     expect(backwards).toEqual([]);
     for (const f of flows) expect(stores.sinkRows(f)).toEqual(range(COUNT));
   }, 300_000);
+});
+
+describe('sluice agent and serve --cluster: bad input', () => {
+  it('answers a missing or wrong flag with one line and exit code 2', async () => {
+    const dir = tempDir('sluice-agent-cli-');
+    const cases: [string[], RegExp][] = [
+      [['agent'], /^sluice agent: --redis URL is required \(or SLUICE_REDIS_URL\)\n$/],
+      [['agent', '--redis', 'redis://127.0.0.1:6379'], /^sluice agent: --store LOCATION is required/],
+      [['agent', '--redis', 'redis://127.0.0.1:6379', '--store', dir, '--capacity', '0'], /--capacity must be a whole number of at least 1/],
+      [['agent', '--redis', 'redis://127.0.0.1:1', '--store', dir, '--name', 'x'], /^sluice agent: --redis: cannot reach Redis at redis:\/\/127\.0\.0\.1:1/],
+      [['agent', '--redis', 'redis://127.0.0.1:1', '--store', 'postgres://u:hunter2@db/x'], /^sluice agent: --store postgres:\/\/u:\*\*\*@db\/x: PostgreSQL stores are not in this build yet/],
+      [['serve', '--cluster', '--store', dir], /^sluice serve: --cluster needs --redis URL/],
+      [['serve', '--redis', 'redis://127.0.0.1:6379'], /^sluice serve: --redis and --store are for --cluster/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await runCli(args, { env: { SLUICE_REDIS_URL: '', SLUICE_STORE: '' } });
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(re);
+      expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(r.stderr).not.toContain('hunter2');
+    }
+  }, 60_000);
 });
