@@ -13,6 +13,7 @@ import { editorRoutes } from './editor.js';
 import { apiNotFound, errorHandler } from './http-errors.js';
 import type { ServerLog } from './log.js';
 import { authRoutes } from './routes/auth.js';
+import { clusterRoutes } from './routes/cluster.js';
 import { connectionRoutes } from './routes/connections.js';
 import { flowRoutes } from './routes/flows.js';
 import { hookRoutes } from './routes/hooks.js';
@@ -53,6 +54,7 @@ export function createApp(ctx: AppContext, opts: AppOptions): Express {
   app.use('/api/flows', flowRoutes(ctx));
   app.use('/api/connections', connectionRoutes(ctx));
   app.use('/api', runtimeRoutes(ctx));
+  app.use('/api', clusterRoutes(ctx));
   app.use('/api', apiNotFound);
   // webhooks of deployed http.source nodes: their own authentication (API key or HMAC signature) and pace
   app.use('/hooks', requestLog(ctx.log), hookRoutes(ctx));

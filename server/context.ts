@@ -1,5 +1,5 @@
 /** What the HTTP and socket.io layers are built from: every dependency handed in, no module singletons. */
-import type { DeploymentManager, HostPolicy, NodeRegistry } from '../runtime/host.js';
+import type { Deployments, HostPolicy, NodeRegistry } from '../runtime/host.js';
 import type { AuthService } from './auth/service.js';
 import type { DeployService } from './deployments.js';
 import type { ServerLog } from './log.js';
@@ -11,7 +11,7 @@ export interface AppContext {
   store: ControlStore;
   /** sessions, keys, sign-in and its limits, the setup link (over store.auth) */
   auth: AuthService;
-  manager: DeploymentManager;
+  manager: Deployments;
   deployments: DeployService;
   previews: PreviewService;
   /** what `${env:NAME}` in flows resolves against */
@@ -28,6 +28,8 @@ export interface AppContext {
   startedAt: number;
   /** the built editor (index.html and assets); served when it exists */
   editorDir?: string;
+  /** cluster mode: the agents, the leader, each flow's agent and lease (GET /api/cluster) */
+  cluster?: () => Promise<unknown>;
 }
 
 export const iso = (ms: number) => new Date(ms).toISOString();

@@ -3,7 +3,7 @@
  * handed to the runtime's DeploymentManager, and what the user asked for is recorded in the store so
  * a restarted server resumes the flows that were running (and keeps paused ones paused).
  */
-import { compileFlow, type DeploymentManager, type DeploymentStatus, errorMessage, type HostPolicy, type NodeRegistry, quoteShort } from '../runtime/host.js';
+import { compileFlow, type Deployments, type DeploymentStatus, errorMessage, type HostPolicy, type NodeRegistry, quoteShort } from '../runtime/host.js';
 import { withStoredSecrets } from './policy.js';
 import { describeMissing, incompleteConnections, withStoredConnections } from './connections.js';
 import { conflict, notFound } from './http-errors.js';
@@ -12,7 +12,7 @@ import type { ControlStore, StoredConnection } from './store/control-store.js';
 
 export interface DeployServiceDeps {
   store: ControlStore;
-  manager: DeploymentManager;
+  manager: Deployments;
   registry: NodeRegistry;
   env: Record<string, string | undefined>;
   /** what the flows may reach (server/policy.ts); `{}` only where everything may be reached (tests) */

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createRegistry } from '../nodes/catalog.js';
-import { DeploymentManager, UserError, errorMessage, formatIssue, hasErrors, redactText, redactUrl, type HostPolicy, type NodeRegistry } from '../runtime/host.js';
+import { DeploymentManager, UserError, errorMessage, formatIssue, hasErrors, redactText, redactUrl, type CheckpointStore, type Deployments, type HostPolicy, type NodeRegistry } from '../runtime/host.js';
 import { NAME_RE, passwordProblem, type AuthService } from './auth/service.js';
 import { canonicalDocument } from './flow-format.js';
 import { validateInput } from './flow-input.js';
@@ -36,6 +36,8 @@ export interface ServeOptions {
   envPrefix?: string[];
   /** where a reverse proxy serves it (accepted as Host and Origin; the setup link names it) */
   publicUrl?: string;
+  /** cluster mode: the server is the control plane, agents run the flows */
+  cluster?: { redis: string; store: string; leaseMs?: number };
 }
 
 /** the demo flow, once, into a store created just now */
@@ -68,16 +70,27 @@ async function seedAdmin(auth: AuthService, env: Record<string, string | undefin
 
 export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()): Promise<void> {
   const root = packageRoot();
-  const dataDir = resolve(opts.data);
   const registry = createRegistry();
-  // first: a data directory is made 0700 before anything else creates it
-  const stores = await openStores(opts.store ?? dataDir, { registry });
+  const dataDir = resolve(opts.data);
+  // first: a data directory is made 0700 before anything else creates it. Cluster mode: the shared
+  // stores (--store: PostgreSQL, or a data directory the processes of one machine share), and Redis
+  const stores = opts.cluster
+    ? await (await import('./cluster/stores.js')).openSharedStores(opts.cluster.store, registry, dataDir)
+    : await openStores(opts.store ?? dataDir, { registry });
   const { control: store, checkpoints } = stores;
   // every line printed from here on has URL passwords and the stored secrets masked
   const log = redactingLog(baseLog, () => store.secretValues());
-  const policy = serverPolicy({ dataDir: opts.data, files: opts.files, envAllow: opts.envAllow, envPrefixes: opts.envPrefix });
+  const policy = serverPolicy({ dataDir: stores.dataDir ?? opts.data, files: opts.files, envAllow: opts.envAllow, envPrefixes: opts.envPrefix });
   // flow log lines keep URL passwords and the stored secrets masked
-  const manager = new DeploymentManager({ store: checkpoints, cwd: process.cwd(), log, redact: (t) => redactText(t, store.secretValues()) });
+  const redact = (t: string) => redactText(t, store.secretValues());
+  let cluster: Awaited<ReturnType<typeof startControlPlane>> | undefined;
+  let manager: Deployments;
+  if (opts.cluster) {
+    cluster = await startControlPlane(opts.cluster, checkpoints, store, log);
+    manager = cluster.control;
+  } else {
+    manager = new DeploymentManager({ store: checkpoints, cwd: process.cwd(), log, redact });
+  }
   await seedDemo(store, registry, policy, root, log);
   const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
   const trustProxy = process.env.SLUICE_TRUST_PROXY;
@@ -91,6 +104,7 @@ export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()
     editorDir: join(root, 'dist', 'editor'),
     trustProxy: trustProxy === undefined || trustProxy === '' ? undefined : trustProxy === 'true' ? true : trustProxy,
     publicUrls: opts.publicUrl ? [opts.publicUrl] : [],
+    cluster: cluster ? () => cluster!.control.view() : undefined,
   });
   await seedAdmin(server.context.auth, process.env, log);
 
@@ -106,6 +120,7 @@ export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()
     server
       .close()
       .then(async () => {
+        await cluster?.close();
         await stores.close();
         release();
         log.info('stopped');
@@ -121,13 +136,36 @@ export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()
 
   const address = await server.listen(opts.port, opts.host);
   if (stores.dataDir) release = claimDataDir(stores.dataDir);
-  log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (${stores.kind === 'postgres' ? `stores in ${stores.location}` : `data in ${dataDir}`}; flows' files ${policy.files!.description})`);
+  log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (${stores.kind === 'postgres' ? `stores in ${stores.location}` : `data in ${stores.dataDir ?? dataDir}`}; flows' files ${policy.files!.description})${opts.cluster ? '; cluster mode: agents run the flows' : ''}`);
   if ((await store.auth.countUsers()) === 0) {
     const token = server.context.auth.issueSetupToken();
     const base = opts.publicUrl ? opts.publicUrl.replace(/\/$/, '') : `http://localhost:${address.port}`;
     log.info(`no users yet: open this one-time link to set the first admin's password: ${base}/setup?token=${token}`);
   }
-  await server.context.deployments.restore();
+  // in cluster mode the agents resume what should run on their own
+  if (!opts.cluster) await server.context.deployments.restore();
+}
+
+/** the cluster's control plane: Redis connections and the ClusterControl over them */
+async function startControlPlane(o: NonNullable<ServeOptions['cluster']>, checkpoints: CheckpointStore, store: ControlStore, log: ServerLog) {
+  const { ClusterControl, openRedis } = await import('../runtime/host-cluster.js');
+  let redis, subscriber;
+  try {
+    redis = await openRedis(o.redis);
+    subscriber = await openRedis(o.redis, { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
+  } catch (err) {
+    throw new UserError(`--redis: ${errorMessage(err)}`);
+  }
+  const control = new ClusterControl({ redis, subscriber, store: checkpoints, desired: (flowId, state) => store.setDeploymentState(flowId, state), leaseTtlMs: o.leaseMs, log });
+  await control.start();
+  return {
+    control,
+    async close() {
+      await control.close();
+      redis.disconnect();
+      subscriber.disconnect();
+    },
+  };
 }
 
 const collect = (v: string, previous: string[] = []) => [...previous, v];
@@ -173,7 +211,7 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--port <n>', 'port to listen on, 0 for a free one (default: env PORT, else 8080)', port)
     .option('--host <host>', 'address to listen on; 0.0.0.0 for every interface (default: env HOST, else 127.0.0.1)')
     .option('--data <dir>', 'data directory: sluice.db and sluice-state.db (with --store: the default file root only)', './data')
-    .option('--store <url>', 'keep flows, connections, users, deployments and checkpoints in PostgreSQL (postgres://…?schema=NAME) instead of SQLite files in --data (default: env SLUICE_STORE)', storeUrl)
+    .option('--store <location>', 'keep flows, connections, users, deployments and checkpoints in PostgreSQL (postgres://…?schema=NAME) instead of SQLite files in --data; with --cluster also a data directory the agents of one machine share (default: env SLUICE_STORE)')
     .option(
       '--files <dir>',
       'a directory flows may read and write files in (repeatable; default <data>/files, created on start). Relative paths in flows resolve against the first; the data directory is never reachable',
@@ -182,17 +220,31 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--env-allow <name>', 'an environment variable flows may read with ${env:NAME} (repeatable); never inside code fields', collect)
     .option('--env-prefix <prefix>', 'env names starting with it are readable by flows (repeatable; default SLUICE_FLOW_)', collect)
     .option('--public-url <url>', 'the URL a TLS reverse proxy serves it at (default: env SLUICE_PUBLIC_URL)', publicUrl)
+    .option('--cluster', 'run as the control plane of a cluster: `sluice agent`s run the flows (needs --redis and --store)')
+    .option('--redis <url>', 'cluster mode: the cluster\'s Redis (default: env SLUICE_REDIS_URL)')
+    .option('--lease-ms <ms>', 'cluster mode: the agents\' lease time, to tell live agents from dead ones (default 10000)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 500) throw new InvalidArgumentError('must be a whole number of at least 500');
+      return n;
+    })
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   let opts: ServeOptions;
   try {
     program.parse(argv, { from: 'user' });
-    const o = program.opts<Partial<ServeOptions>>();
+    const o = program.opts<Partial<ServeOptions> & { cluster?: boolean; redis?: string; store?: string; leaseMs?: number }>();
+    const redis = o.redis ?? process.env.SLUICE_REDIS_URL;
+    const storeAt = o.store ?? process.env.SLUICE_STORE;
+    if (o.cluster && !redis) throw new InvalidArgumentError('--cluster needs --redis URL (or SLUICE_REDIS_URL)');
+    if (o.cluster && !storeAt) throw new InvalidArgumentError('--cluster needs --store LOCATION (or SLUICE_STORE), the stores shared with the agents');
+    if (!o.cluster && o.redis) throw new InvalidArgumentError('--redis is for --cluster');
+    if (!o.cluster && storeAt) storeUrl(storeAt); // alone, --store is PostgreSQL (a directory is --data)
     opts = {
+      cluster: o.cluster ? { redis: redis!, store: storeAt!, leaseMs: o.leaseMs } : undefined,
       port: o.port ?? fromEnv('PORT', port) ?? 8080,
       host: o.host ?? (process.env.HOST || '127.0.0.1'),
       data: o.data!,
-      store: o.store ?? fromEnv('SLUICE_STORE', storeUrl),
+      store: o.cluster ? undefined : storeAt,
       files: o.files,
       envAllow: o.envAllow,
       envPrefix: o.envPrefix,

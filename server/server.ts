@@ -6,7 +6,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { Server as SocketServer } from 'socket.io';
-import { DEFAULT_ENV_PREFIX, type DeploymentManager, FileRoots, type HostPolicy, type NodeRegistry, redactText } from '../runtime/host.js';
+import { DEFAULT_ENV_PREFIX, type Deployments, FileRoots, type HostPolicy, type NodeRegistry, redactText } from '../runtime/host.js';
 import { createApp } from './app.js';
 import { isLoopbackAddress, siteOf } from './auth/site.js';
 import { AuthService, DEFAULT_LIMITS, type AuthLimits } from './auth/service.js';
@@ -21,7 +21,7 @@ import type { ControlStore } from './store/control-store.js';
 export interface ServerDeps {
   registry: NodeRegistry;
   store: ControlStore;
-  manager: DeploymentManager;
+  manager: Deployments;
   /** default: process.env */
   env?: Record<string, string | undefined>;
   /** default: process.cwd() */
@@ -41,6 +41,8 @@ export interface ServerDeps {
   publicUrls?: string[];
   /** how often open sockets are checked for an ended session or a revoked key (default 30 s) */
   socketRecheckMs?: number;
+  /** cluster mode: what GET /api/cluster answers */
+  cluster?: () => Promise<unknown>;
 }
 
 export interface SluiceServer {
@@ -75,6 +77,7 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
     version: deps.version ?? '0.0.0',
     startedAt: Date.now(),
     editorDir: deps.editorDir,
+    cluster: deps.cluster,
   };
   let loopbackOnly = false;
   const site = siteOf(deps.publicUrls ?? [], () => loopbackOnly);

@@ -41,6 +41,8 @@ export interface DeploymentStatus {
   deadLetters: number;
   /** sources that report it: per-table rows done / estimated with rows/s, CDC lag */
   progress?: Record<string, SourceStatus>;
+  /** cluster mode: the agent that runs (or ran) it */
+  agent?: string;
 }
 
 /** a source's progress; each table with `rate`, rows per second over the last status interval */
@@ -58,6 +60,8 @@ export interface DeploymentManagerOptions {
   store: CheckpointStore;
   /** default: leases within this process, tokens that grow across restarts */
   locks?: LockService;
+  /** how long a flow's lease lasts unrenewed, ms (default: the executor's, 30 s) */
+  leaseTtlMs?: number;
   /** relative paths in flows resolve against it */
   cwd?: string;
   /** masks secrets in flow log lines (default: URL passwords; the server adds its stored secret values) */
@@ -69,6 +73,18 @@ export interface DeploymentManagerOptions {
   /** where the manager reports its own troubles (a listener that threw) */
   log?: Logger;
 }
+
+/**
+ * What the server asks of the deployments, wherever they run: this process's DeploymentManager in
+ * single mode, the cluster's control plane (runtime/cluster/control.ts) with `--cluster`.
+ */
+export type Deployments = Pick<
+  DeploymentManager,
+  'onStatus' | 'onLog' | 'deploy' | 'recordFailedStart' | 'stop' | 'pause' | 'resume' | 'stopAll' | 'forget' | 'isActive' | 'status' | 'list' | 'logTail' | 'deadLetters'
+> & {
+  /** the webhook endpoints of the flows this process runs (http.source); none in cluster mode, where agents run them */
+  readonly endpoints?: EndpointRegistry;
+};
 
 /** pause/resume/stop of a flow that is not deployed, or not in a state that allows it (HTTP 409) */
 export class DeploymentStateError extends UserError {
@@ -283,7 +299,7 @@ export class DeploymentManager {
       close: async () => undefined,
     };
     this.failedStarts.delete(flowId);
-    d.run = new FlowRun(plan, { store: view, locks: this.locks, fromStart: opts.fromStart, cwd: this.options.cwd, log, redact: this.options.redact, endpoints: this.endpoints });
+    d.run = new FlowRun(plan, { store: view, locks: this.locks, leaseTtlMs: this.options.leaseTtlMs, fromStart: opts.fromStart, cwd: this.options.cwd, log, redact: this.options.redact, endpoints: this.endpoints });
     this.deployments.set(flowId, d);
     this.logLine(flowId, 'info', `deploying version ${opts.version ?? '?'}${opts.fromStart ? ' from the start' : ''}`);
     d.done = d.run.run().then(

@@ -13,6 +13,8 @@ import type { CompiledFlow, CompiledNode } from '../flow/compile.js';
 import { ERROR_PORT } from '../flow/schema.js';
 import { redactText } from '../redact.js';
 import type { LockService, Lease } from '../lock/lock.js';
+import { LeaseKeeper } from '../lock/lease-keeper.js';
+import type { Clock } from '../cluster/clock.js';
 import type { EndpointHost, Logger, NodeContext, NodeInstance, PortOutputs, SinkInstance, SourceInstance, SourceProgress, TransformInstance } from '../node-api.js';
 import type { Op, SluiceRecord } from '../records.js';
 import { compileUserFunction, UserCodeError } from '../sandbox/sandbox.js';
@@ -73,6 +75,8 @@ export interface RunOptions {
   /** stateful flows: how often an aligned checkpoint is taken, ms (default: the flow's settings.checkpointIntervalMs) */
   checkpointIntervalMs?: number;
   leaseTtlMs?: number;
+  /** what the lease keeper times renewals and the lease's end with (default: the system clock) */
+  leaseClock?: Clock;
   /** masks secrets in what a failed record or the run failed with (default: URL passwords; the server adds its stored secrets) */
   redact?: (text: string) => string;
   /** the host's HTTP endpoints for webhook sources (the server's; none in the CLI) */
@@ -205,7 +209,7 @@ export class FlowRun {
     const flow = this.plan.flow;
     let checkpointTimer: NodeJS.Timeout | undefined;
     let loopsEnded = false;
-    let leaseTimer: NodeJS.Timeout | undefined;
+    let keeper: LeaseKeeper | undefined;
     try {
       if (!preview && store) {
         if (this.options.locks) {
@@ -213,9 +217,13 @@ export class FlowRun {
           this.lease = await this.options.locks.acquire(`flow:${flow.name}`, ttl).catch((err) => {
             throw new UserError(`flow ${flow.name} cannot start: ${errorMessage(err)}`);
           });
-          leaseTimer = setInterval(() => {
-            this.lease?.extend(ttl).catch((err) => this.fail(undefined, new Error(`lost the lease on flow ${flow.name}: ${errorMessage(err)}`)));
-          }, Math.max(100, Math.floor(ttl / 3)));
+          // a lease that cannot be kept stops the flow before it lapses: never run unlocked
+          keeper = new LeaseKeeper(this.lease, {
+            ttlMs: ttl,
+            clock: this.options.leaseClock,
+            onLost: (reason) => this.fail(undefined, new Error(`lost the lease on flow ${flow.name}, stopping it: ${reason}`)),
+          });
+          keeper.start();
         }
         if (this.options.fromStart) await store.reset(flow.name);
       }
@@ -267,7 +275,7 @@ export class FlowRun {
     } finally {
       loopsEnded = true;
       clearTimeout(checkpointTimer);
-      clearInterval(leaseTimer);
+      keeper?.stop();
       for (const t of this.tickTimers) clearInterval(t);
     }
     // Acknowledged positions are always safe to commit. Node state only when it matches them: after a

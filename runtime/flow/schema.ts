@@ -67,6 +67,12 @@ export const settingsSchema = z
           'Stretched automatically so checkpointing takes at most a tenth of the time when the state is large; ' +
           'a longer interval means more records re-read after a crash, never a lost or double-counted one',
       ),
+    weight: z
+      .number()
+      .positive()
+      .max(1000)
+      .default(1)
+      .describe('cluster mode: how heavy the flow is compared with others (1 by default), for spreading flows evenly over the agents'),
   })
   .strict();
 

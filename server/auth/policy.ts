@@ -53,6 +53,7 @@ export const POLICY: RoutePolicy[] = [
   p('GET', '/flows/:id/logs', 'viewer'),
   p('GET', '/flows/:id/dead-letters', 'viewer'),
   p('GET', '/deployments', 'viewer'),
+  p('GET', '/cluster', 'viewer'),
   // connections: editors pick them and test them, admins change them
   p('GET', '/connections', 'editor'),
   p('POST', '/connections', 'admin', 'connection.create'),

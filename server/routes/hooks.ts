@@ -23,6 +23,7 @@ export function hookRoutes(ctx: AppContext): Router {
         if (!principal) return void res.status(401).json({ error: 'the API key is unknown or revoked' });
         if (!roleAtLeast(principal.role, needed)) return void res.status(403).json({ error: `POST /hooks needs the ${needed} role (${principal.user} is ${principal.role})` });
       }
+      if (!ctx.manager.endpoints) return void res.status(404).json({ error: 'webhooks (http.source) are served only by a server that runs its flows itself: not in cluster mode yet' });
       const handler = ctx.manager.endpoints.handler(flow, node);
       if (!handler) return void res.status(404).json({ error: `no running flow ${JSON.stringify(flow)} with an http.source node ${JSON.stringify(node)}: deploy the flow first` });
       const headers: Record<string, string | undefined> = {};

@@ -10,8 +10,9 @@ import { postgresCases } from './cases/postgres.js';
 import { mongodbCases } from './cases/mongodb.js';
 import { kafkaCases } from './cases/kafka.js';
 import { messagingCases } from './cases/messaging.js';
+import { clusterCases } from './cases/cluster.js';
 
-const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases, ...kafkaCases, ...messagingCases];
+const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases, ...kafkaCases, ...messagingCases, ...clusterCases];
 
 const filter = process.argv[2];
 const results: Record<string, Figure[]> = {};

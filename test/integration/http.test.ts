@@ -224,7 +224,7 @@ describe('http.source: POST /hooks/FLOW/NODE of a deployed flow', () => {
     });
     await post('/api/flows/inbox/deploy', {});
     const deadline = Date.now() + 20_000;
-    while (!server.context.manager.endpoints.handler('inbox', 'hook') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (!server.context.manager.endpoints!.handler('inbox', 'hook') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }, 60_000);
 
   afterAll(async () => {

@@ -13,6 +13,7 @@
  *                   kill and restart it (servers.ts runKafka / killKafka)
  *   NATS_URL        private nats-server with JetStream
  *   NATS_RESTART_URL a second private nats-server that the broker-restart test kills and starts (NATS_RESTART_DIR)
+ *   REDIS_URL       private redis-server (no persistence)
  *
  * Only the servers that the selected test files mention are started (`vitest run test/unit` starts none).
  * A server that cannot be started: its tests are skipped with a loud notice, or fail under CI=true
@@ -23,7 +24,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, chmodSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { has, kafkaToolsMissing, mariadbInstalled, mongoToolsMissing, natsServerInstalled, pgBinDir, pgCtl, startKafka, startMariadb, startMongo, startNats, startPostgres } from './servers.js';
+import { has, kafkaToolsMissing, mariadbInstalled, mongoToolsMissing, natsServerInstalled, pgBinDir, pgCtl, startKafka, startMariadb, startMongo, startNats, startPostgres, startRedis } from './servers.js';
 import { isAlive } from '../helpers/processes.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -44,7 +45,7 @@ function wantedVars(): Set<string> {
   let files = args.length ? all.filter((f) => args.some((a) => relative(ROOT, f).includes(a.replace(/^\.\//, '')) || f.includes(a))) : all;
   if (!files.length) files = all;
   const text = files.map((f) => readFileSync(f, 'utf8')).join('\n');
-  return new Set(['PG_URL', 'PG_RESTART_URL', 'MYSQL_URL', 'MYSQL_CDC_URL', 'MONGO_URL', 'KAFKA_BROKERS', 'NATS_URL', 'NATS_RESTART_URL'].filter((v) => text.includes(`'${v}'`)));
+  return new Set(['PG_URL', 'PG_RESTART_URL', 'MYSQL_URL', 'MYSQL_CDC_URL', 'MONGO_URL', 'KAFKA_BROKERS', 'NATS_URL', 'NATS_RESTART_URL', 'REDIS_URL'].filter((v) => text.includes(`'${v}'`)));
 }
 
 const stops: (() => Promise<void>)[] = [];
@@ -61,7 +62,7 @@ async function reapStale(): Promise<void> {
     if (!owner || alive(owner)) continue;
     for (const pgdata of ['pg/pgdata', 'pg-restart/pgdata'].map((d) => join(dir, d)).filter((d) => existsSync(join(d, 'postmaster.pid'))))
       await pgCtl(pgdata, 'stop', '-m', 'immediate').catch(() => undefined);
-    for (const pidFile of ['mariadb/mariadbd.pid', 'mariadb-cdc/mariadbd.pid', 'mongo/pids', 'kafka/kafka.pid', 'nats/pids', 'nats-restart/pids'].map((f) => join(dir, f)).filter(existsSync))
+    for (const pidFile of ['mariadb/mariadbd.pid', 'mariadb-cdc/mariadbd.pid', 'mongo/pids', 'kafka/kafka.pid', 'nats/pids', 'nats-restart/pids', 'redis/redis.pid'].map((f) => join(dir, f)).filter(existsSync))
       for (const pid of readFileSync(pidFile, 'utf8').split(/\s+/).filter(Boolean).map(Number))
         try {
           process.kill(pid, 'SIGKILL');
@@ -176,6 +177,13 @@ export async function setup(): Promise<void> {
       process.env.NATS_RESTART_URL = nats.url;
       process.env.NATS_RESTART_DIR = nats.dir;
       started.push(`NATS_RESTART_URL=${nats.url}`);
+    }));
+  if (need('REDIS_URL'))
+    jobs.push(prepare(['REDIS_URL'], 'Redis', has('redis-server') ? undefined : 'redis-server is not installed (or set REDIS_URL)', async () => {
+      const redis = await startRedis(join(dir, 'redis'));
+      stops.push(redis.stop);
+      process.env.REDIS_URL = redis.url;
+      started.push(`REDIS_URL=${redis.url}`);
     }));
   try {
     await Promise.all(jobs);

@@ -377,3 +377,20 @@ export function stopNats(dir: string): void {
   const pidFile = join(dir, 'pids');
   if (existsSync(pidFile)) killPid(Number(readFileSync(pidFile, 'utf8').trim()));
 }
+
+// ---------------------------------------------------------------- Redis
+
+/**
+ * a private redis-server in `dir` on `port` (a free one by default), no persistence: a stop loses
+ * everything, as a restarted cache would. `stop()` kills it (SIGKILL); start it again with the same
+ * dir and port to bring it back.
+ */
+export async function startRedis(dir: string, port?: number): Promise<PrivateServer & { port: number; pid: number }> {
+  mkdirSync(dir, { recursive: true });
+  const p = port ?? (await freePort());
+  const log = join(dir, 'redis.log');
+  const pid = daemon('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no'], log);
+  writeFileSync(join(dir, 'redis.pid'), String(pid));
+  await waitPort('redis-server', p, 10_000, log);
+  return { url: `redis://127.0.0.1:${p}`, port: p, pid, stop: async () => killPid(pid) };
+}

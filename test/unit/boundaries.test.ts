@@ -2,7 +2,7 @@
  * The dependency rules between the parts of the code, checked on every import of every .ts/.tsx file:
  *   - nodes/** reaches into runtime/ only through runtime/index.ts (the API for node types);
  *   - server/** (a host) reaches into runtime/ only through runtime/host.ts (the API for hosts) and
- *     runtime/host-postgres.ts (its PostgreSQL part, loaded only for a postgres:// store);
+ *     its parts loaded only when used: runtime/host-postgres.ts (a postgres:// store), host-cluster.ts (--cluster, agents);
  *   - runtime/** never imports nodes/, server/ or editor/;
  *   - editor/src/** never imports server/ nor a Node built-in (it runs in the browser).
  */
@@ -41,7 +41,7 @@ export function violations(file: string, text: string): string[] {
     const target = spec.startsWith('.') ? relative(ROOT, resolve(ROOT, dirname(file), spec)).replace(/\.(js|ts|tsx)$/, '') : undefined;
     const bad = (why: string) => out.push(`${file} imports '${spec}': ${why}`);
     if (file.startsWith('nodes/') && target?.startsWith('runtime/') && target !== 'runtime/index') bad('node types import runtime/ only through runtime/index.ts');
-    if (file.startsWith('server/') && target?.startsWith('runtime/') && target !== 'runtime/host' && target !== 'runtime/host-postgres') bad('hosts import runtime/ only through runtime/host.ts (and host-postgres.ts)');
+    if (file.startsWith('server/') && target?.startsWith('runtime/') && !['runtime/host', 'runtime/host-postgres', 'runtime/host-cluster'].includes(target)) bad('hosts import runtime/ only through runtime/host.ts (and host-postgres.ts, host-cluster.ts)');
     if (file.startsWith('runtime/') && target && /^(nodes|server|editor)\//.test(target)) bad('the runtime never imports nodes/, server/ or editor/');
     if (file.startsWith('editor/src/')) {
       if (target?.startsWith('server/')) bad('the editor talks to the server over HTTP, it never imports server/');

@@ -101,6 +101,7 @@ const ROUTES: Row[] = [
   { route: 'GET /api/flows/:id/logs', need: 'viewer', ok: 200 },
   { route: 'GET /api/flows/:id/dead-letters', need: 'viewer', ok: 200 },
   { route: 'GET /api/deployments', need: 'viewer', ok: 200 },
+  { route: 'GET /api/cluster', need: 'viewer', ok: 200 },
   { route: 'GET /api/connections', need: 'editor', ok: 200 },
   { route: 'POST /api/connections', need: 'admin', ok: 201, body: (w) => ({ name: `conn-${w}`, type: 'postgres', config: { host: 'db', password: 'pw' } }) },
   { route: 'GET /api/connections/:id', need: 'editor', ok: 200, path: () => '/api/connections/base' },

@@ -166,7 +166,7 @@ async function httpFigures(): Promise<Figure[]> {
       }),
     });
     await fetch(`${url}/api/flows/bench-hook/deploy`, { method: 'POST', headers: h, body: '{}' });
-    while (!server.context.manager.endpoints.handler('bench-hook', 'hook')) await new Promise((r) => setTimeout(r, 10));
+    while (!server.context.manager.endpoints!.handler('bench-hook', 'hook')) await new Promise((r) => setTimeout(r, 10));
     const hook = `${url}/hooks/bench-hook/hook`;
     const send = async (body: string) => {
       for (;;) {

@@ -1,0 +1,134 @@
+/**
+ * `sluice agent --redis URL --store LOCATION [--name N] [--capacity K]`: one agent of the cluster
+ * (runtime/cluster/agent.ts) over the shared stores. SIGTERM or SIGINT hands its flows over at once
+ * (each stops and commits), then it leaves; a second signal exits at once.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { createRegistry } from '../../nodes/catalog.js';
+import { Agent, maskUrl, openRedis } from '../../runtime/host-cluster.js';
+import { UserError, errorMessage, redactText } from '../../runtime/host.js';
+import { redactingLog, stdoutLog } from '../log.js';
+import { packageRoot } from '../package-root.js';
+import { serverPolicy } from '../policy.js';
+import { openSharedStores } from './stores.js';
+
+export interface AgentCliOptions {
+  redis: string;
+  store: string;
+  /** with a postgres:// store: the directory of the default file root (default ./data) */
+  data?: string;
+  name: string;
+  capacity?: number;
+  leaseMs: number;
+  files?: string[];
+  envAllow?: string[];
+  envPrefix?: string[];
+}
+
+const collect = (v: string, previous: string[] = []) => [...previous, v];
+const positive = (what: string, min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${what} must be a whole number of at least ${min}`);
+  return n;
+};
+
+export async function runAgent(opts: AgentCliOptions): Promise<void> {
+  const registry = createRegistry();
+  const stores = await openSharedStores(opts.store, registry, opts.data ?? 'data', opts.name);
+  const log = redactingLog(stdoutLog(), () => stores.control.secretValues());
+  const policy = serverPolicy({ dataDir: stores.dataDir, files: opts.files, envAllow: opts.envAllow, envPrefixes: opts.envPrefix });
+  const { storeFlowSource } = await import('./flow-source.js');
+  let redis, subscriber;
+  try {
+    redis = await openRedis(opts.redis);
+    // the subscriber may queue its SUBSCRIBE while reconnecting
+    subscriber = await openRedis(opts.redis, { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
+  } catch (err) {
+    await stores.close();
+    throw new UserError(`--redis: ${errorMessage(err)}`);
+  }
+  const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  const agent = new Agent({
+    name: opts.name,
+    redis,
+    subscriber,
+    store: stores.checkpoints,
+    flows: storeFlowSource(stores.control, registry, policy, process.env),
+    address: `${hostname()} pid ${process.pid}`,
+    version,
+    capacity: opts.capacity,
+    leaseTtlMs: opts.leaseMs,
+    cwd: process.cwd(),
+    redact: (t) => redactText(t, stores.control.secretValues()),
+    log,
+  });
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      log.warn(`${signal} again: exiting now; the flows' leases lapse and other agents resume them`);
+      process.exit(130);
+    }
+    stopping = true;
+    log.info(`${signal}: handing the flows over (each stops and commits); ${signal} again to exit at once`);
+    agent
+      .drain()
+      .then(async () => {
+        redis.disconnect();
+        subscriber.disconnect();
+        await stores.close();
+        log.info(`agent ${opts.name} left the cluster`);
+        process.exit(0);
+      })
+      .catch((err) => {
+        log.error(`shutdown failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  await agent.start();
+  log.info(`agent ${opts.name} (Sluice ${version}) joined the cluster at ${maskUrl(opts.redis)}; store ${stores.location}; lease ${opts.leaseMs} ms`);
+}
+
+export async function cli(argv: string[]): Promise<void> {
+  const program = new Command()
+    .name('sluice agent')
+    .description('run an agent of the cluster: it runs the deployed flows the leader assigns to it, each under a Redis lease')
+    .option('--redis <url>', 'the cluster\'s Redis (default: env SLUICE_REDIS_URL)')
+    .option('--store <location>', 'the shared stores, as the server\'s --store: a postgres:// URL, or a data directory shared on one machine (default: env SLUICE_STORE)')
+    .option('--data <dir>', 'with a postgres:// store: the directory whose files/ is the default file root (default ./data)')
+    .option('--name <name>', 'this agent\'s name, unique in the cluster (default: HOST-PID)')
+    .option('--capacity <k>', 'run at most this many flows', positive('--capacity', 1))
+    .option('--lease-ms <ms>', 'lease time of the flows: a dead agent\'s flows resume elsewhere after about this long', positive('--lease-ms', 500), 10_000)
+    .option('--files <dir>', 'a directory flows may read and write files in (repeatable; default <store>/files)', collect)
+    .option('--env-allow <name>', 'an environment variable flows may read with ${env:NAME} (repeatable)', collect)
+    .option('--env-prefix <prefix>', 'env names starting with it are readable by flows (repeatable; default SLUICE_FLOW_)', collect)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  let opts: AgentCliOptions;
+  try {
+    program.parse(argv, { from: 'user' });
+    const o = program.opts<Partial<AgentCliOptions>>();
+    const redis = o.redis ?? process.env.SLUICE_REDIS_URL;
+    const store = o.store ?? process.env.SLUICE_STORE;
+    if (!redis) throw new InvalidArgumentError('--redis URL is required (or SLUICE_REDIS_URL)');
+    if (!store) throw new InvalidArgumentError('--store LOCATION is required (or SLUICE_STORE)');
+    if (o.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(o.name)) throw new InvalidArgumentError(`--name ${JSON.stringify(o.name)}: letters, digits, ".", "_" and "-", at most 64`);
+    opts = { redis, store, data: o.data, name: o.name ?? `${hostname()}-${process.pid}`, capacity: o.capacity, leaseMs: o.leaseMs!, files: o.files, envAllow: o.envAllow, envPrefix: o.envPrefix };
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) process.stderr.write(`sluice agent: ${err.message}\n`);
+    process.exit(err instanceof CommanderError && err.exitCode === 0 ? 0 : 2);
+  }
+  try {
+    await runAgent(opts);
+  } catch (err) {
+    if (err instanceof UserError) {
+      process.stderr.write(`sluice agent: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
