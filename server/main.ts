@@ -143,8 +143,9 @@ const port = (v: string) => {
   return n;
 };
 
-const storeUrl = (v: string) => {
-  if (!isPostgresUrl(v)) throw new InvalidArgumentError(`${redactUrl(v)} is not a postgres:// URL (without --store the stores are SQLite files in --data)`);
+/** checked after parsing, not by commander: its message would repeat the value, password and all */
+const storeUrl = (v: string | undefined, where: string) => {
+  if (v !== undefined && !isPostgresUrl(v)) throw new InvalidArgumentError(`${where} ${redactUrl(v)} is not a postgres:// URL (without --store the stores are SQLite files in --data)`);
   return v;
 };
 
@@ -178,7 +179,7 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--port <n>', 'port to listen on, 0 for a free one (default: env PORT, else 8080)', port)
     .option('--host <host>', 'address to listen on; 0.0.0.0 for every interface (default: env HOST, else 127.0.0.1)')
     .option('--data <dir>', 'data directory: sluice.db and sluice-state.db (with --store: the default file root only)', './data')
-    .option('--store <url>', 'keep flows, connections, users, deployments and checkpoints in PostgreSQL (postgres://…?schema=NAME) instead of SQLite files in --data (default: env SLUICE_STORE)', storeUrl)
+    .option('--store <url>', 'keep flows, connections, users, deployments and checkpoints in PostgreSQL (postgres://…?schema=NAME) instead of SQLite files in --data (default: env SLUICE_STORE)')
     .option(
       '--files <dir>',
       'a directory flows may read and write files in (repeatable; default <data>/files, created on start). Relative paths in flows resolve against the first; the data directory is never reachable',
@@ -197,7 +198,7 @@ export async function cli(argv: string[]): Promise<void> {
       port: o.port ?? fromEnv('PORT', port) ?? 8080,
       host: o.host ?? (process.env.HOST || '127.0.0.1'),
       data: o.data!,
-      store: o.store ?? fromEnv('SLUICE_STORE', storeUrl),
+      store: o.store !== undefined ? storeUrl(o.store, '--store') : storeUrl(process.env.SLUICE_STORE || undefined, 'SLUICE_STORE'),
       files: o.files,
       envAllow: o.envAllow,
       envPrefix: o.envPrefix,

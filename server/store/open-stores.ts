@@ -17,7 +17,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../../runtime/errors.js';
-import { redactUrl } from '../../runtime/redact.js';
+import { redactText, redactUrl } from '../../runtime/redact.js';
 import type { NodeRegistry } from '../../runtime/registry.js';
 import type { SecretFields } from '../../runtime/secrets.js';
 import type { CheckpointStore } from '../../runtime/state/checkpoint-store.js';
@@ -129,13 +129,31 @@ export async function openControlStoreAt(location: string, options: OpenStoresOp
     return openControlStore(resolve(location), registryOf(options), env);
   }
   const { url, schema } = splitSchema(location);
+  // the key first: a missing one is refused before anything is created
+  const box = options.secrets === false ? undefined : secretBoxFromEnv(env, url);
   const { PgControlStore } = await import('./pg-control-store.js');
-  return PgControlStore.open(url, {
-    schema: options.schema ?? schema ?? DEFAULT_PG_SCHEMA,
-    mustExist: options.mustExist,
-    secretFields,
-    secretBox: options.secrets === false ? undefined : () => secretBoxFromEnv(env, url),
-  });
+  return reachable(url, () =>
+    PgControlStore.open(url, {
+      schema: options.schema ?? schema ?? DEFAULT_PG_SCHEMA,
+      mustExist: options.mustExist,
+      secretFields,
+      secretBox: box && (() => box),
+    }),
+  );
+}
+
+/**
+ * A store that cannot be opened (refused, unknown host or database, wrong password) is the user's
+ * setting to fix: a UserError naming the store, its password masked.
+ */
+async function reachable<T>(url: string, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    const e = err as Error & { code?: string };
+    throw new UserError(`cannot open the store at ${redactUrl(url)}: ${redactText(e.message || e.code || String(err))}`);
+  }
 }
 
 /** the control store and the checkpoint store (positions, state, dead letters) of one location */
@@ -162,17 +180,20 @@ export async function openStores(location: string, options: OpenStoresOptions): 
   const { url, schema: fromUrl } = splitSchema(location);
   const schema = options.schema ?? fromUrl ?? DEFAULT_PG_SCHEMA;
   const secretFields = await secretFieldsOf(registryOf(options));
+  const box = options.secrets === false ? undefined : secretBoxFromEnv(options.env ?? process.env, url);
   const { PgControlStore } = await import('./pg-control-store.js');
   const { PgCheckpointStore } = await import('../../runtime/state/pg-checkpoint-store.js');
-  const control = await PgControlStore.open(url, {
-    schema,
-    mustExist: options.mustExist,
-    secretFields,
-    secretBox: options.secrets === false ? undefined : () => secretBoxFromEnv(options.env ?? process.env, url),
-  });
+  const control = await reachable(url, () =>
+    PgControlStore.open(url, {
+      schema,
+      mustExist: options.mustExist,
+      secretFields,
+      secretBox: box && (() => box),
+    }),
+  );
   let checkpoints: CheckpointStore;
   try {
-    checkpoints = await PgCheckpointStore.open(url, { schema, agent: options.agent });
+    checkpoints = await reachable(url, () => PgCheckpointStore.open(url, { schema, agent: options.agent }));
   } catch (err) {
     await control.close();
     throw err;

@@ -30,12 +30,13 @@ export interface ServerProcess {
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
 
-export async function startServer(opts: { dataDir?: string; cwd?: string; env?: Record<string, string>; admin?: boolean } = {}): Promise<ServerProcess> {
+/** `args`: more arguments for `sluice serve` (such as `--store postgres://…`) */
+export async function startServer(opts: { dataDir?: string; cwd?: string; env?: Record<string, string>; admin?: boolean; args?: string[] } = {}): Promise<ServerProcess> {
   const root = packageRoot(fileURLToPath(import.meta.url));
   if (!existsSync(join(root, 'dist', 'server', 'main.js'))) throw new Error('dist/server/main.js is missing: build first with `npx tsc -p .`');
   const cwd = opts.cwd ?? tempDir('sluice-server-');
   const dataDir = opts.dataDir ?? join(cwd, 'data');
-  const child = spawn(process.execPath, [join(root, 'bin', 'sluice.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir], {
+  const child = spawn(process.execPath, [join(root, 'bin', 'sluice.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, ...(opts.args ?? [])], {
     cwd,
     env: { ...process.env, ...(opts.admin === false ? {} : { SLUICE_ADMIN_USER: TEST_ADMIN.user, SLUICE_ADMIN_PASSWORD: TEST_ADMIN.password }), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
