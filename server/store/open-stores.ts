@@ -21,6 +21,7 @@ import { redactText, redactUrl } from '../../runtime/redact.js';
 import type { NodeRegistry } from '../../runtime/registry.js';
 import type { SecretFields } from '../../runtime/secrets.js';
 import type { CheckpointStore } from '../../runtime/state/checkpoint-store.js';
+import { isPostgresLocation, openCheckpointStore, withoutSchemaParam } from '../../runtime/state/open-checkpoint-store.js';
 import type { ControlStore } from './control-store.js';
 import { CONTROL_DB, STATE_DB, prepareDataDir, restrictDataFiles } from './data-files.js';
 import { KEY_ENV, SecretBox, parseKey } from './secret-box.js';
@@ -61,7 +62,7 @@ export const DEFAULT_PG_SCHEMA = 'sluice';
 
 /** true for a PostgreSQL URL; anything else is a data directory */
 export function isPostgresUrl(location: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(location.trim());
+  return isPostgresLocation(location);
 }
 
 export function storeKind(location: string): StoreKind {
@@ -70,15 +71,11 @@ export function storeKind(location: string): StoreKind {
 
 /** the URL without `schema` (pg does not know it) and the schema it names */
 export function splitSchema(url: string): { url: string; schema?: string } {
-  let u: URL;
   try {
-    u = new URL(url.trim());
+    return withoutSchemaParam(url);
   } catch {
     throw new UserError(`--store ${redactUrl(url)} is not a valid URL (such as postgres://user:password@host:5432/db)`);
   }
-  const schema = u.searchParams.get('schema') ?? undefined;
-  u.searchParams.delete('schema');
-  return { url: u.toString(), schema };
 }
 
 /** the key that seals connection secrets in a PostgreSQL store: SLUICE_SECRET_KEY, required */
@@ -162,8 +159,7 @@ export async function openStores(location: string, options: OpenStoresOptions): 
     const dataDir = resolve(location);
     // first: it makes the data directory 0700 before anything else creates it
     const control = await openControlStoreAt(dataDir, options);
-    const { SqliteCheckpointStore } = await import('../../runtime/state/sqlite-checkpoint-store.js');
-    const checkpoints = new SqliteCheckpointStore(join(dataDir, STATE_DB));
+    const checkpoints = await openCheckpointStore(join(dataDir, STATE_DB));
     restrictDataFiles(dataDir);
     return {
       control,
