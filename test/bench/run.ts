@@ -8,8 +8,9 @@ import { aggregateCases } from './cases/aggregate.js';
 import { editorCases } from './cases/editor.js';
 import { postgresCases } from './cases/postgres.js';
 import { mongodbCases } from './cases/mongodb.js';
+import { storeCases } from './cases/stores.js';
 
-const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases];
+const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases, ...storeCases];
 
 const filter = process.argv[2];
 const results: Record<string, Figure[]> = {};
