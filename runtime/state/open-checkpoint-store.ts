@@ -12,6 +12,8 @@ export interface OpenCheckpointStoreOptions {
   schema?: string;
   /** PostgreSQL: who commits, written to `checkpoint_commits` (the agent's name); default host:pid */
   agent?: string;
+  /** PostgreSQL: false to not append each commit to `checkpoint_commits` (default true) */
+  commitLog?: boolean;
 }
 
 /** true for a PostgreSQL URL */
@@ -30,7 +32,7 @@ export async function openCheckpointStore(location: string, options: OpenCheckpo
   if (isPostgresLocation(location)) {
     const { url, schema } = withoutSchemaParam(location);
     const { PgCheckpointStore } = await import('./pg-checkpoint-store.js');
-    return PgCheckpointStore.open(url, { schema: options.schema ?? schema, agent: options.agent });
+    return PgCheckpointStore.open(url, { schema: options.schema ?? schema, agent: options.agent, commitLog: options.commitLog });
   }
   const { SqliteCheckpointStore } = await import('./sqlite-checkpoint-store.js');
   return new SqliteCheckpointStore(location);

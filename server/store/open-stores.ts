@@ -35,6 +35,8 @@ export interface OpenStoresOptions {
   schema?: string;
   /** PostgreSQL: the name written with each checkpoint commit (the cluster's agent name); default host:pid */
   agent?: string;
+  /** PostgreSQL: false to not append each checkpoint commit to `checkpoint_commits` (default true) */
+  commitLog?: boolean;
   /**
    * false: connection secrets are neither sealed nor opened, so no key is needed (the user and API key
    * commands, which never touch connections). Default true.
@@ -189,7 +191,7 @@ export async function openStores(location: string, options: OpenStoresOptions): 
   );
   let checkpoints: CheckpointStore;
   try {
-    checkpoints = await reachable(url, () => PgCheckpointStore.open(url, { schema, agent: options.agent }));
+    checkpoints = await reachable(url, () => PgCheckpointStore.open(url, { schema, agent: options.agent, commitLog: options.commitLog }));
   } catch (err) {
     await control.close();
     throw err;

@@ -114,6 +114,12 @@ describe.skipIf(!postgres.available)('the PostgreSQL checkpoint store in a clust
     expect((await a.commits()).map((c) => c.flow)).toEqual(['f', 'f', 'f', 'g']);
     await expect(postgres.raw(location, 'UPDATE checkpoint_commits SET token = 99')).rejects.toThrow(/append-only/);
     await expect(postgres.raw(location, 'DELETE FROM checkpoint_commits')).rejects.toThrow(/append-only/);
+    // without the log, the fence still holds and nothing is appended
+    const quiet = await openCheckpointStore(location, { agent: 'quiet', commitLog: false });
+    opened.push(quiet);
+    await quiet.save('f', { positions: { src: 5 }, state: {} }, 2);
+    await expect(quiet.save('f', { positions: { src: 6 }, state: {} }, 1)).rejects.toThrow(FencedOffError);
+    expect(await b.commits('f')).toHaveLength(3);
   });
 
   it('is the same store when the runtime opens it from the URL (openCheckpointStore) as when the server does', async () => {
