@@ -36,6 +36,8 @@ export { DeploymentManager, DeploymentStateError, type Deployments, type Deploym
 export { Preview, type PreviewBatch, type PreviewResult } from './deploy/preview.js';
 export type { LogLevel } from './deploy/log-ring.js';
 export { SqliteCheckpointStore } from './state/sqlite-checkpoint-store.js';
+// a checkpoint store from a URL or a SQLite path (pg is loaded only for a URL)
+export { isPostgresLocation, openCheckpointStore, withoutSchemaParam } from './state/open-checkpoint-store.js';
 
 // the checkpoint store's interface (the PostgreSQL stores are in host-postgres.ts, loaded only when used)
 export { FencedOffError, type Checkpoint, type CheckpointStore, type DeadLetter, type StoredDeadLetter } from './state/checkpoint-store.js';

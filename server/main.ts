@@ -176,8 +176,9 @@ const port = (v: string) => {
   return n;
 };
 
-const storeUrl = (v: string) => {
-  if (!isPostgresUrl(v)) throw new InvalidArgumentError(`${redactUrl(v)} is not a postgres:// URL (without --store the stores are SQLite files in --data)`);
+/** checked after parsing, not by commander: its message would repeat the value, password and all */
+const storeUrl = (v: string | undefined, where: string) => {
+  if (v !== undefined && !isPostgresUrl(v)) throw new InvalidArgumentError(`${where} ${redactUrl(v)} is not a postgres:// URL (without --store the stores are SQLite files in --data)`);
   return v;
 };
 
@@ -238,13 +239,12 @@ export async function cli(argv: string[]): Promise<void> {
     if (o.cluster && !redis) throw new InvalidArgumentError('--cluster needs --redis URL (or SLUICE_REDIS_URL)');
     if (o.cluster && !storeAt) throw new InvalidArgumentError('--cluster needs --store LOCATION (or SLUICE_STORE), the stores shared with the agents');
     if (!o.cluster && o.redis) throw new InvalidArgumentError('--redis is for --cluster');
-    if (!o.cluster && storeAt) storeUrl(storeAt); // alone, --store is PostgreSQL (a directory is --data)
     opts = {
       cluster: o.cluster ? { redis: redis!, store: storeAt!, leaseMs: o.leaseMs } : undefined,
       port: o.port ?? fromEnv('PORT', port) ?? 8080,
       host: o.host ?? (process.env.HOST || '127.0.0.1'),
       data: o.data!,
-      store: o.cluster ? undefined : storeAt,
+      store: o.cluster ? undefined : o.store !== undefined ? storeUrl(o.store, '--store') : storeUrl(process.env.SLUICE_STORE || undefined, 'SLUICE_STORE'),
       files: o.files,
       envAllow: o.envAllow,
       envPrefix: o.envPrefix,

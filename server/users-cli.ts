@@ -1,6 +1,7 @@
 /**
- * `sluice users …` and `sluice api-keys …`: the control store's users and keys from the command line
- * (the server may be running: SQLite lets both write). Exit 0, or 2 with one line for a mistake.
+ * `sluice users …` and `sluice api-keys …`: the control store's users and keys from the command line,
+ * in the data directory's sluice.db or, with `--store postgres://…`, in a cluster's shared store (the
+ * server may be running either way). Exit 0, or 2 with one line for a mistake.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';

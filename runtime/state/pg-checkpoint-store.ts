@@ -21,6 +21,11 @@ export interface PgCheckpointStoreOptions {
   schema?: string;
   /** who commits, written with each commit (the cluster's agent name); default `host:pid` */
   agent?: string;
+  /**
+   * false: commits are not appended to `checkpoint_commits` (it grows by a row per commit, forever;
+   * TRUNCATE empties it). Default true. The fence is checked either way.
+   */
+  commitLog?: boolean;
 }
 
 const DDL = `
@@ -79,6 +84,7 @@ export class PgCheckpointStore implements CheckpointStore {
     readonly schema: string,
     readonly agent: string,
     readonly location: string,
+    private readonly commitLog: boolean,
   ) {
     this.S = quoteSchema(schema);
   }
@@ -94,7 +100,7 @@ export class PgCheckpointStore implements CheckpointStore {
       if (typeof target === 'string') await pool.end();
       throw err;
     }
-    return new PgCheckpointStore(pool, typeof target === 'string', schema, options.agent ?? `${hostname()}:${process.pid}`, location);
+    return new PgCheckpointStore(pool, typeof target === 'string', schema, options.agent ?? `${hostname()}:${process.pid}`, location, options.commitLog ?? true);
   }
 
   async load(flow: string): Promise<Checkpoint | undefined> {
@@ -129,7 +135,7 @@ export class PgCheckpointStore implements CheckpointStore {
            fence = excluded.fence, updated_at = excluded.updated_at`,
         [flow, positions, state, fence, Date.now()],
       );
-      await c.query(`INSERT INTO ${this.S}.checkpoint_commits (flow, token, agent, positions) VALUES ($1, $2, $3, $4)`, [flow, fence, this.agent, positions]);
+      if (this.commitLog) await c.query(`INSERT INTO ${this.S}.checkpoint_commits (flow, token, agent, positions) VALUES ($1, $2, $3, $4)`, [flow, fence, this.agent, positions]);
     });
   }
 

@@ -16,7 +16,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UserError, redactUrl, type CheckpointStore, type NodeRegistry, type SecretFields } from '../../runtime/host.js';
+import { UserError, isPostgresLocation, openCheckpointStore, redactText, redactUrl, withoutSchemaParam, type CheckpointStore, type NodeRegistry, type SecretFields } from '../../runtime/host.js';
 import type { ControlStore } from './control-store.js';
 import { CONTROL_DB, STATE_DB, prepareDataDir, restrictDataFiles } from './data-files.js';
 import { KEY_ENV, SecretBox, parseKey } from './secret-box.js';
@@ -30,6 +30,8 @@ export interface OpenStoresOptions {
   schema?: string;
   /** PostgreSQL: the name written with each checkpoint commit (the cluster's agent name); default host:pid */
   agent?: string;
+  /** PostgreSQL: false to not append each checkpoint commit to `checkpoint_commits` (default true) */
+  commitLog?: boolean;
   /**
    * false: connection secrets are neither sealed nor opened, so no key is needed (the user and API key
    * commands, which never touch connections). Default true.
@@ -57,7 +59,7 @@ export const DEFAULT_PG_SCHEMA = 'sluice';
 
 /** true for a PostgreSQL URL; anything else is a data directory */
 export function isPostgresUrl(location: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(location.trim());
+  return isPostgresLocation(location);
 }
 
 export function storeKind(location: string): StoreKind {
@@ -66,15 +68,11 @@ export function storeKind(location: string): StoreKind {
 
 /** the URL without `schema` (pg does not know it) and the schema it names */
 export function splitSchema(url: string): { url: string; schema?: string } {
-  let u: URL;
   try {
-    u = new URL(url.trim());
+    return withoutSchemaParam(url);
   } catch {
     throw new UserError(`--store ${redactUrl(url)} is not a valid URL (such as postgres://user:password@host:5432/db)`);
   }
-  const schema = u.searchParams.get('schema') ?? undefined;
-  u.searchParams.delete('schema');
-  return { url: u.toString(), schema };
 }
 
 /** the key that seals connection secrets in a PostgreSQL store: SLUICE_SECRET_KEY, required */
@@ -125,13 +123,31 @@ export async function openControlStoreAt(location: string, options: OpenStoresOp
     return openControlStore(resolve(location), registryOf(options), env);
   }
   const { url, schema } = splitSchema(location);
+  // the key first: a missing one is refused before anything is created
+  const box = options.secrets === false ? undefined : secretBoxFromEnv(env, url);
   const { PgControlStore } = await import('./pg-control-store.js');
-  return PgControlStore.open(url, {
-    schema: options.schema ?? schema ?? DEFAULT_PG_SCHEMA,
-    mustExist: options.mustExist,
-    secretFields,
-    secretBox: options.secrets === false ? undefined : () => secretBoxFromEnv(env, url),
-  });
+  return reachable(url, () =>
+    PgControlStore.open(url, {
+      schema: options.schema ?? schema ?? DEFAULT_PG_SCHEMA,
+      mustExist: options.mustExist,
+      secretFields,
+      secretBox: box && (() => box),
+    }),
+  );
+}
+
+/**
+ * A store that cannot be opened (refused, unknown host or database, wrong password) is the user's
+ * setting to fix: a UserError naming the store, its password masked.
+ */
+async function reachable<T>(url: string, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    const e = err as Error & { code?: string };
+    throw new UserError(`cannot open the store at ${redactUrl(url)}: ${redactText(e.message || e.code || String(err))}`);
+  }
 }
 
 /** the control store and the checkpoint store (positions, state, dead letters) of one location */
@@ -140,8 +156,7 @@ export async function openStores(location: string, options: OpenStoresOptions): 
     const dataDir = resolve(location);
     // first: it makes the data directory 0700 before anything else creates it
     const control = await openControlStoreAt(dataDir, options);
-    const { SqliteCheckpointStore } = await import('../../runtime/host.js');
-    const checkpoints = new SqliteCheckpointStore(join(dataDir, STATE_DB));
+    const checkpoints = await openCheckpointStore(join(dataDir, STATE_DB));
     restrictDataFiles(dataDir);
     return {
       control,
@@ -158,17 +173,20 @@ export async function openStores(location: string, options: OpenStoresOptions): 
   const { url, schema: fromUrl } = splitSchema(location);
   const schema = options.schema ?? fromUrl ?? DEFAULT_PG_SCHEMA;
   const secretFields = await secretFieldsOf(registryOf(options));
+  const box = options.secrets === false ? undefined : secretBoxFromEnv(options.env ?? process.env, url);
   const { PgControlStore } = await import('./pg-control-store.js');
   const { PgCheckpointStore } = await import('../../runtime/host-postgres.js');
-  const control = await PgControlStore.open(url, {
-    schema,
-    mustExist: options.mustExist,
-    secretFields,
-    secretBox: options.secrets === false ? undefined : () => secretBoxFromEnv(options.env ?? process.env, url),
-  });
+  const control = await reachable(url, () =>
+    PgControlStore.open(url, {
+      schema,
+      mustExist: options.mustExist,
+      secretFields,
+      secretBox: box && (() => box),
+    }),
+  );
   let checkpoints: CheckpointStore;
   try {
-    checkpoints = await PgCheckpointStore.open(url, { schema, agent: options.agent });
+    checkpoints = await reachable(url, () => PgCheckpointStore.open(url, { schema, agent: options.agent, commitLog: options.commitLog }));
   } catch (err) {
     await control.close();
     throw err;

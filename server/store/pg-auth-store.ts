@@ -77,7 +77,7 @@ export class PgAuthStore implements AuthStore {
   }
 
   async listUsers(): Promise<StoredUser[]> {
-    return (await this.rows<UserRow>(`SELECT ${USER_COLS} FROM ${this.S}.users ORDER BY name`)).map(toUser);
+    return (await this.rows<UserRow>(`SELECT ${USER_COLS} FROM ${this.S}.users ORDER BY name COLLATE "C"`)).map(toUser);
   }
 
   async getUser(name: string): Promise<StoredUser | undefined> {
@@ -170,7 +170,7 @@ export class PgAuthStore implements AuthStore {
   }
 
   async listKeys(): Promise<StoredKey[]> {
-    return (await this.rows<KeyRow>(`SELECT ${KEY_COLS} FROM ${this.S}.api_keys k JOIN ${this.S}.users u ON u.id = k.user_id ORDER BY k.created_at, k.id`)).map(toKey);
+    return (await this.rows<KeyRow>(`SELECT ${KEY_COLS} FROM ${this.S}.api_keys k JOIN ${this.S}.users u ON u.id = k.user_id ORDER BY k.created_at, k.id COLLATE "C"`)).map(toKey);
   }
 
   async touchKey(id: string, at: number): Promise<void> {

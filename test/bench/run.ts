@@ -11,8 +11,9 @@ import { mongodbCases } from './cases/mongodb.js';
 import { kafkaCases } from './cases/kafka.js';
 import { messagingCases } from './cases/messaging.js';
 import { clusterCases } from './cases/cluster.js';
+import { storeCases } from './cases/stores.js';
 
-const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases, ...kafkaCases, ...messagingCases, ...clusterCases];
+const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases, ...kafkaCases, ...messagingCases, ...clusterCases, ...storeCases];
 
 const filter = process.argv[2];
 const results: Record<string, Figure[]> = {};

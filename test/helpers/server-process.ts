@@ -30,6 +30,7 @@ export interface ServerProcess {
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
 
+/** `args`: more arguments for `sluice serve` (such as `--store postgres://…`) */
 export async function startServer(opts: { dataDir?: string; cwd?: string; env?: Record<string, string>; admin?: boolean; args?: string[] } = {}): Promise<ServerProcess> {
   const root = packageRoot(fileURLToPath(import.meta.url));
   if (!existsSync(join(root, 'dist', 'server', 'main.js'))) throw new Error('dist/server/main.js is missing: build first with `npx tsc -p .`');

@@ -12,6 +12,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createRegistry } from '../../nodes/catalog.js';
 import { FencedOffError, type CheckpointStore } from '../../runtime/state/checkpoint-store.js';
 import { PgCheckpointStore } from '../../runtime/state/pg-checkpoint-store.js';
+import { openCheckpointStore } from '../../runtime/state/open-checkpoint-store.js';
 import { openStores, splitSchema, type Stores } from '../../server/store/open-stores.js';
 import { probePostgres, service } from '../helpers/services.js';
 import { storeBackends, type StoreBackend } from '../helpers/store-backends.js';
@@ -113,6 +114,23 @@ describe.skipIf(!postgres.available)('the PostgreSQL checkpoint store in a clust
     expect((await a.commits()).map((c) => c.flow)).toEqual(['f', 'f', 'f', 'g']);
     await expect(postgres.raw(location, 'UPDATE checkpoint_commits SET token = 99')).rejects.toThrow(/append-only/);
     await expect(postgres.raw(location, 'DELETE FROM checkpoint_commits')).rejects.toThrow(/append-only/);
+    // without the log, the fence still holds and nothing is appended
+    const quiet = await openCheckpointStore(location, { agent: 'quiet', commitLog: false });
+    opened.push(quiet);
+    await quiet.save('f', { positions: { src: 5 }, state: {} }, 2);
+    await expect(quiet.save('f', { positions: { src: 6 }, state: {} }, 1)).rejects.toThrow(FencedOffError);
+    expect(await b.commits('f')).toHaveLength(3);
+  });
+
+  it('is the same store when the runtime opens it from the URL (openCheckpointStore) as when the server does', async () => {
+    const location = postgres.location();
+    const server = (await openAt(location, 'server')).checkpoints;
+    await server.save('f', { positions: { n: 3 }, state: { s: 1 } }, 4);
+    const agent = (await openCheckpointStore(location, { agent: 'agent-x' })) as PgCheckpointStore;
+    opened.push(agent);
+    expect(agent.agent).toBe('agent-x');
+    expect((await agent.load('f'))!.positions).toEqual({ n: 3 });
+    await expect(agent.save('f', { positions: { n: 4 }, state: {} }, 3)).rejects.toThrow(FencedOffError);
   });
 
   it('creates its schema once when many processes open it at the same time, and opens it again as it is', async () => {
