@@ -72,7 +72,8 @@ class NatsSource implements SourceInstance {
     void this.watchStatus(this.nc);
     try {
       const jsm = await jetstreamManager(this.nc);
-      const { info } = await ensureStream(jsm, nodeId, config.stream, config.subjects);
+      // a test run creates nothing: a missing stream is an error there
+      const { info } = await ensureStream(jsm, nodeId, config.stream, this.ctx.preview ? undefined : config.subjects);
       for (const s of config.subjects ?? []) {
         if (!subjectCovered(s, info.config.subjects ?? [])) {
           throw new ConfigError(nodeId, 'subjects', `${s} is not within stream ${config.stream}'s subjects (${(info.config.subjects ?? []).join(', ')})`);

@@ -145,6 +145,20 @@ describe.skipIf(!NATS.available)('nats.source / nats.sink (real nats-server)', (
     await second.close();
   });
 
+  it('a test run reads a sample through an ephemeral consumer and leaves no durable consumer behind', async () => {
+    const stream = `PRE_${uid()}`;
+    streams.push(stream);
+    await makeStream(nc, stream, [`${stream.toLowerCase()}.x`]);
+    await publish(nc, `${stream.toLowerCase()}.x`, [{ id: 1 }, { id: 2 }, { id: 3 }]);
+    const source = await create<SourceInstance>(natsSource, { connection: 'jet', stream, durable: 'never', keyField: 'id', previewWaitMs: 1000 }, { ...withConn(NATS.url), preview: true });
+    await source.open(undefined);
+    expect((await source.read())!.records.map((r) => r.key)).toEqual([1, 2, 3]);
+    expect(await source.read()).toBeNull();
+    await source.close();
+    const jsm = await jetstreamManager(nc);
+    await expect(jsm.consumers.info(stream, 'never')).rejects.toThrow(/consumer not found/i);
+  });
+
   it('a stream that is missing without subjects to create it is a config error naming the field', async () => {
     const source = await create<SourceInstance>(natsSource, { connection: 'jet', stream: `NOPE_${uid()}` }, withConn(NATS.url));
     await expect(source.open(undefined)).rejects.toThrow(/nodes\[n1\]\.stream: stream NOPE_\w+ does not exist/);
