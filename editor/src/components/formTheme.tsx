@@ -357,8 +357,15 @@ function ScalarField(p: FieldProps) {
   const id = p.fieldPathId.$id;
   const label = (getUiOptions(p.uiSchema).title as string | undefined) ?? p.name;
   const list = isOneOrList(p.schema);
-  const [text, setText] = useState(() => (p.formData === undefined || p.formData === null ? '' : Array.isArray(p.formData) ? p.formData.join(', ') : String(p.formData)));
-  const parse = (t: string): unknown => {
+  const toText = (v: unknown) => (v === undefined || v === null ? '' : Array.isArray(v) ? v.join(', ') : String(v));
+  const [text, setText] = useState(() => toText(p.formData));
+  // a value changed from outside (undo, another version): the text follows unless it already says so
+  const [seen, setSeen] = useState<unknown>(p.formData);
+  if (JSON.stringify(seen) !== JSON.stringify(p.formData)) {
+    setSeen(p.formData);
+    if (JSON.stringify(parse(text)) !== JSON.stringify(p.formData)) setText(toText(p.formData));
+  }
+  function parse(t: string): unknown {
     const v = t.trim();
     if (v === '') return undefined;
     if (list) {
@@ -368,7 +375,7 @@ function ScalarField(p: FieldProps) {
     if ((options.includes('integer') && /^-?\d+$/.test(v)) || (options.includes('number') && /^-?\d+(\.\d+)?$/.test(v))) return Number(v);
     if (options.includes('boolean') && (v === 'true' || v === 'false')) return v === 'true';
     return t;
-  };
+  }
   return (
     <>
       <label className="field-label" htmlFor={id} title={typeof p.schema.description === 'string' ? p.schema.description : undefined}>
