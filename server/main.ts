@@ -1,7 +1,8 @@
 /**
  * `sluice serve` (and `node dist/server/main.js`): the server with its data directory (`./data`:
  * sluice.db for flows, connections and users, sluice-state.db for positions, secret.key unless
- * SLUICE_SECRET_KEY is set), its file roots and env policy (server/policy.ts), the demo flow on first
+ * SLUICE_SECRET_KEY is set) or, with `--store postgres://…`, the cluster's shared PostgreSQL stores
+ * (server/store/open-stores.ts; the data directory then holds only the default file root), its file roots and env policy (server/policy.ts), the demo flow on first
  * start, the built editor, and a graceful stop on SIGINT/SIGTERM (deployments finish their batches and commit).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,11 +10,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createRegistry } from '../nodes/catalog.js';
-import { DeploymentManager } from '../runtime/deploy/manager.js';
-import { UserError, errorMessage, formatIssue } from '../runtime/errors.js';
-import { hasErrors } from '../runtime/flow/validate.js';
-import type { NodeRegistry } from '../runtime/registry.js';
-import { SqliteCheckpointStore } from '../runtime/state/sqlite-checkpoint-store.js';
+import { DeploymentManager, UserError, errorMessage, formatIssue, hasErrors, redactText, redactUrl, type HostPolicy, type NodeRegistry } from '../runtime/host.js';
 import { NAME_RE, passwordProblem, type AuthService } from './auth/service.js';
 import { canonicalDocument } from './flow-format.js';
 import { validateInput } from './flow-input.js';
@@ -21,16 +18,16 @@ import { redactingLog, stdoutLog, type ServerLog } from './log.js';
 import { packageRoot } from './package-root.js';
 import { serverPolicy } from './policy.js';
 import { createSluiceServer } from './server.js';
-import type { HostPolicy } from '../runtime/host-policy.js';
 import type { ControlStore } from './store/control-store.js';
-import { STATE_DB, claimDataDir, restrictDataFiles } from './store/data-files.js';
-import { openControlStore } from './store/open-control-store.js';
-import { redactText } from '../runtime/redact.js';
+import { claimDataDir } from './store/data-files.js';
+import { isPostgresUrl, openStores } from './store/open-stores.js';
 
 export interface ServeOptions {
   port: number;
   host: string;
   data: string;
+  /** the stores: a postgres:// URL (cluster), or undefined for SQLite files in `data` */
+  store?: string;
   /** directories flows may read and write (default `<data>/files`) */
   files?: string[];
   /** env names flows may read besides those with a prefix of envPrefix */
@@ -42,8 +39,8 @@ export interface ServeOptions {
 }
 
 /** the demo flow, once, into a store created just now */
-function seedDemo(store: ControlStore, registry: NodeRegistry, policy: HostPolicy, root: string, log: ServerLog): void {
-  if (!store.created || store.countFlows() > 0) return;
+async function seedDemo(store: ControlStore, registry: NodeRegistry, policy: HostPolicy, root: string, log: ServerLog): Promise<void> {
+  if (!store.created || (await store.countFlows()) > 0) return;
   const file = join(root, 'examples', 'orders-demo.yaml');
   if (!existsSync(file)) return;
   const { issues, raw } = validateInput({ registry, env: process.env, policy }, { text: readFileSync(file, 'utf8'), format: 'yaml' });
@@ -51,7 +48,7 @@ function seedDemo(store: ControlStore, registry: NodeRegistry, policy: HostPolic
     log.warn(`demo flow not added: ${file}: ${issues.map(formatIssue).join('; ')}`);
     return;
   }
-  store.createFlow(raw.name as string, (v) => canonicalDocument(raw, v));
+  await store.createFlow(raw.name as string, (v) => canonicalDocument(raw, v));
   log.info(`added the demo flow ${String(raw.name)} from ${file}`);
 }
 
@@ -61,11 +58,11 @@ async function seedAdmin(auth: AuthService, env: Record<string, string | undefin
   if (!password) return;
   delete env.SLUICE_ADMIN_PASSWORD; // used here only: no flow or child process of this server may see it
   const name = env.SLUICE_ADMIN_USER || 'admin';
-  if (auth.store.getUser(name)) return; // made before: the password may have been changed since
+  if (await auth.store.getUser(name)) return; // made before: the password may have been changed since
   const problem = passwordProblem(password) ?? (NAME_RE.test(name) ? undefined : `SLUICE_ADMIN_USER ${JSON.stringify(name)} is not a valid user name`);
   if (problem) throw new UserError(`SLUICE_ADMIN_PASSWORD: ${problem}`);
   await auth.createUser(name, 'admin', password);
-  auth.store.appendAudit({ user: null, action: 'user.create', target: name, address: null, details: { role: 'admin', via: 'SLUICE_ADMIN_PASSWORD' } });
+  await auth.store.appendAudit({ user: null, action: 'user.create', target: name, address: null, details: { role: 'admin', via: 'SLUICE_ADMIN_PASSWORD' } });
   log.info(`made the admin ${name} from SLUICE_ADMIN_PASSWORD`);
 }
 
@@ -73,16 +70,15 @@ export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()
   const root = packageRoot();
   const dataDir = resolve(opts.data);
   const registry = createRegistry();
-  // first: it makes the data directory 0700 before anything else creates it
-  const store = openControlStore(dataDir, registry);
+  // first: a data directory is made 0700 before anything else creates it
+  const stores = await openStores(opts.store ?? dataDir, { registry });
+  const { control: store, checkpoints } = stores;
   // every line printed from here on has URL passwords and the stored secrets masked
   const log = redactingLog(baseLog, () => store.secretValues());
   const policy = serverPolicy({ dataDir: opts.data, files: opts.files, envAllow: opts.envAllow, envPrefixes: opts.envPrefix });
-  const checkpoints = new SqliteCheckpointStore(join(dataDir, STATE_DB));
-  restrictDataFiles(dataDir);
   // flow log lines keep URL passwords and the stored secrets masked
   const manager = new DeploymentManager({ store: checkpoints, cwd: process.cwd(), log, redact: (t) => redactText(t, store.secretValues()) });
-  seedDemo(store, registry, policy, root, log);
+  await seedDemo(store, registry, policy, root, log);
   const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
   const trustProxy = process.env.SLUICE_TRUST_PROXY;
   const server = createSluiceServer({
@@ -110,8 +106,7 @@ export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()
     server
       .close()
       .then(async () => {
-        await checkpoints.close();
-        store.close();
+        await stores.close();
         release();
         log.info('stopped');
         process.exit(0);
@@ -125,9 +120,9 @@ export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 
   const address = await server.listen(opts.port, opts.host);
-  release = claimDataDir(dataDir);
-  log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (data in ${dataDir}; flows' files ${policy.files!.description})`);
-  if (store.auth.countUsers() === 0) {
+  if (stores.dataDir) release = claimDataDir(stores.dataDir);
+  log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (${stores.kind === 'postgres' ? `stores in ${stores.location}` : `data in ${dataDir}`}; flows' files ${policy.files!.description})`);
+  if ((await store.auth.countUsers()) === 0) {
     const token = server.context.auth.issueSetupToken();
     const base = opts.publicUrl ? opts.publicUrl.replace(/\/$/, '') : `http://localhost:${address.port}`;
     log.info(`no users yet: open this one-time link to set the first admin's password: ${base}/setup?token=${token}`);
@@ -141,6 +136,11 @@ const port = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0 picks a free one)');
   return n;
+};
+
+const storeUrl = (v: string) => {
+  if (!isPostgresUrl(v)) throw new InvalidArgumentError(`${redactUrl(v)} is not a postgres:// URL (without --store the stores are SQLite files in --data)`);
+  return v;
 };
 
 const publicUrl = (v: string) => {
@@ -172,7 +172,8 @@ export async function cli(argv: string[]): Promise<void> {
     .description('run the Sluice server: the HTTP API, socket.io and the editor')
     .option('--port <n>', 'port to listen on, 0 for a free one (default: env PORT, else 8080)', port)
     .option('--host <host>', 'address to listen on; 0.0.0.0 for every interface (default: env HOST, else 127.0.0.1)')
-    .option('--data <dir>', 'data directory: sluice.db and sluice-state.db', './data')
+    .option('--data <dir>', 'data directory: sluice.db and sluice-state.db (with --store: the default file root only)', './data')
+    .option('--store <url>', 'keep flows, connections, users, deployments and checkpoints in PostgreSQL (postgres://…?schema=NAME) instead of SQLite files in --data (default: env SLUICE_STORE)', storeUrl)
     .option(
       '--files <dir>',
       'a directory flows may read and write files in (repeatable; default <data>/files, created on start). Relative paths in flows resolve against the first; the data directory is never reachable',
@@ -191,6 +192,7 @@ export async function cli(argv: string[]): Promise<void> {
       port: o.port ?? fromEnv('PORT', port) ?? 8080,
       host: o.host ?? (process.env.HOST || '127.0.0.1'),
       data: o.data!,
+      store: o.store ?? fromEnv('SLUICE_STORE', storeUrl),
       files: o.files,
       envAllow: o.envAllow,
       envPrefix: o.envPrefix,

@@ -19,6 +19,7 @@ import { sleep } from '../shared/abort.js';
 import { isBase64Value, decodeBinary } from '../shared/binary.js';
 import { fromSql, missingTable, openDatabase, quoteIdent, tableInfo, type DB } from './sql.js';
 import type Database from 'better-sqlite3';
+import { openOrClose } from '../shared/open.js';
 
 const configSchema = z
   .object({
@@ -79,12 +80,7 @@ class SqliteSource implements SourceInstance {
   constructor(private readonly ctx: NodeContext<Config>) {}
 
   async open(position: unknown): Promise<void> {
-    try {
-      this.start(position);
-    } catch (err) {
-      await this.close();
-      throw err;
-    }
+    await openOrClose(() => this.start(position), () => this.close());
   }
 
   private start(position: unknown): void {

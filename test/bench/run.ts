@@ -8,8 +8,10 @@ import { aggregateCases } from './cases/aggregate.js';
 import { editorCases } from './cases/editor.js';
 import { postgresCases } from './cases/postgres.js';
 import { mongodbCases } from './cases/mongodb.js';
+import { kafkaCases } from './cases/kafka.js';
+import { messagingCases } from './cases/messaging.js';
 
-const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases];
+const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases, ...kafkaCases, ...messagingCases];
 
 const filter = process.argv[2];
 const results: Record<string, Figure[]> = {};
