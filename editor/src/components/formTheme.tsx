@@ -353,7 +353,10 @@ function JsonField(p: FieldProps) {
  * for one-or-a-list (`"a" | ["a", "b"]`), comma-separated text becomes the list.
  */
 function ScalarField(p: FieldProps) {
-  const options = ((p.schema.anyOf ?? p.schema.oneOf) as RJSFSchema[]).map((o) => o.type);
+  const choices = (p.schema.anyOf ?? p.schema.oneOf) as RJSFSchema[];
+  const options = choices.map((o) => o.type);
+  // named values among the choices (earliest, latest) are offered as suggestions
+  const named = choices.flatMap((o) => (Array.isArray(o.enum) ? o.enum.map(String) : []));
   const id = p.fieldPathId.$id;
   const label = (getUiOptions(p.uiSchema).title as string | undefined) ?? p.name;
   const list = isOneOrList(p.schema);
@@ -393,7 +396,15 @@ function ScalarField(p: FieldProps) {
           p.onChange(parse(e.target.value), p.fieldPathId.path, undefined, id);
         }}
         onBlur={() => p.onBlur(id, p.formData)}
+        list={named.length ? `${id}__choices` : undefined}
       />
+      {named.length > 0 && (
+        <datalist id={`${id}__choices`}>
+          {named.map((v) => (
+            <option key={v} value={v} />
+          ))}
+        </datalist>
+      )}
     </>
   );
 }
