@@ -38,7 +38,8 @@ export function widgetOf(prop: RJSFSchema): UiWidget | undefined {
 }
 
 const SCALARS = new Set(['string', 'number', 'integer', 'boolean']);
-const isPlainScalar = (o: unknown) => isSchema(o) && typeof o.type === 'string' && SCALARS.has(o.type) && o.const === undefined && !o.enum;
+// a choice of named values (`"earliest" | "latest"`) counts too: the box offers them
+const isPlainScalar = (o: unknown) => isSchema(o) && typeof o.type === 'string' && SCALARS.has(o.type) && o.const === undefined;
 /** `"public.orders" | ["a", "b"]`: one value or a list of them, typed as one comma-separated text */
 export const isOneOrList = (p: RJSFSchema) => {
   const options = (p.anyOf ?? p.oneOf) as unknown[] | undefined;
@@ -49,7 +50,7 @@ export const isOneOrList = (p: RJSFSchema) => {
     options.some((o) => isSchema(o) && o.type === 'array' && isSchema(o.items) && o.items.type === 'string')
   );
 };
-/** `30000 | "30s"`: a union whose every choice is a plain value (or one-or-a-list), edited in one text box */
+/** `30000 | "30s" | "latest"`: a union whose every choice is a plain value (or one-or-a-list), edited in one text box */
 export const isScalarUnion = (p: RJSFSchema) => {
   const options = (p.anyOf ?? p.oneOf) as unknown[] | undefined;
   return !!options && options.length > 0 && (options.every(isPlainScalar) || isOneOrList(p));

@@ -353,12 +353,22 @@ function JsonField(p: FieldProps) {
  * for one-or-a-list (`"a" | ["a", "b"]`), comma-separated text becomes the list.
  */
 function ScalarField(p: FieldProps) {
-  const options = ((p.schema.anyOf ?? p.schema.oneOf) as RJSFSchema[]).map((o) => o.type);
+  const choices = (p.schema.anyOf ?? p.schema.oneOf) as RJSFSchema[];
+  const options = choices.map((o) => o.type);
+  // named values among the choices (earliest, latest) are offered as suggestions
+  const named = choices.flatMap((o) => (Array.isArray(o.enum) ? o.enum.map(String) : []));
   const id = p.fieldPathId.$id;
   const label = (getUiOptions(p.uiSchema).title as string | undefined) ?? p.name;
   const list = isOneOrList(p.schema);
-  const [text, setText] = useState(() => (p.formData === undefined || p.formData === null ? '' : Array.isArray(p.formData) ? p.formData.join(', ') : String(p.formData)));
-  const parse = (t: string): unknown => {
+  const toText = (v: unknown) => (v === undefined || v === null ? '' : Array.isArray(v) ? v.join(', ') : String(v));
+  const [text, setText] = useState(() => toText(p.formData));
+  // a value changed from outside (undo, another version): the text follows unless it already says so
+  const [seen, setSeen] = useState<unknown>(p.formData);
+  if (JSON.stringify(seen) !== JSON.stringify(p.formData)) {
+    setSeen(p.formData);
+    if (JSON.stringify(parse(text)) !== JSON.stringify(p.formData)) setText(toText(p.formData));
+  }
+  function parse(t: string): unknown {
     const v = t.trim();
     if (v === '') return undefined;
     if (list) {
@@ -368,7 +378,7 @@ function ScalarField(p: FieldProps) {
     if ((options.includes('integer') && /^-?\d+$/.test(v)) || (options.includes('number') && /^-?\d+(\.\d+)?$/.test(v))) return Number(v);
     if (options.includes('boolean') && (v === 'true' || v === 'false')) return v === 'true';
     return t;
-  };
+  }
   return (
     <>
       <label className="field-label" htmlFor={id} title={typeof p.schema.description === 'string' ? p.schema.description : undefined}>
@@ -386,7 +396,15 @@ function ScalarField(p: FieldProps) {
           p.onChange(parse(e.target.value), p.fieldPathId.path, undefined, id);
         }}
         onBlur={() => p.onBlur(id, p.formData)}
+        list={named.length ? `${id}__choices` : undefined}
       />
+      {named.length > 0 && (
+        <datalist id={`${id}__choices`}>
+          {named.map((v) => (
+            <option key={v} value={v} />
+          ))}
+        </datalist>
+      )}
     </>
   );
 }
