@@ -2,11 +2,13 @@
 #   docker build -t sluice .
 #   docker run -p 8080:8080 -v sluice-data:/app/data sluice
 #   docker run -v $PWD:/flows sluice run /flows/my-flow.yaml --state /app/data/state.db
-# Not built on the development machines (no Docker engine there): see README, "What does not work yet".
+# Built, run and checked by .ci/docker-image in CI (with podman there): non-root, health check, SIGTERM.
 FROM node:20-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
+# native modules compile against the image's own headers: no download from nodejs.org
+ENV npm_config_nodedir=/usr/local
 RUN npm ci --ignore-scripts && npm rebuild better-sqlite3 isolated-vm
 COPY . .
 RUN npm run build && npm run build:editor && npm prune --omit=dev
@@ -25,6 +27,9 @@ COPY --from=build /app/examples ./examples
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 8080
+# node's own fetch: the slim image has no curl
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/api/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 VOLUME ["/app/data"]
 ENTRYPOINT ["node", "bin/sluice.js"]
 CMD ["serve"]

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 // Entry point of the `sluice` command: wires the shipped node catalog into the runtime's CLI.
 // `sluice serve`, `sluice agent`, `sluice users`, `sluice api-keys` and `sluice secrets` are the server's (server/ is not the runtime's to import).
-import { main } from '../dist/runtime/cli/main.js';
+import { main, redactText } from '../dist/runtime/host.js';
 import { createRegistry } from '../dist/nodes/catalog.js';
-import { redactText } from '../dist/runtime/redact.js';
 
 const fail = (err) => {
   process.stderr.write(`sluice: internal error: ${redactText(String(err && err.stack ? err.stack : err))}\n`);

@@ -21,8 +21,18 @@ import { postgresSink } from './postgres/sink.js';
 import { postgresSource } from './postgres/source.js';
 import { mongodbSink } from './mongodb/sink.js';
 import { mongodbSource } from './mongodb/source.js';
+import { kafkaSink } from './kafka/sink.js';
+import { kafkaSource } from './kafka/source.js';
+import { httpSink } from './http/sink.js';
+import { httpSource } from './http/source.js';
+import { natsSink } from './nats/sink.js';
+import { solaceSink } from './solace/sink.js';
+import { solaceSource } from './solace/source.js';
+import { natsSource } from './nats/source.js';
 
-export const NODE_TYPES: readonly NodeType[] = [generate, map, filter, select, denormalize, aggregate, fileSource, fileSink, sqliteSource, sqliteSink, mysqlSource, mysqlSink, postgresSource, postgresSink, mongodbSource, mongodbSink] as NodeType[];
+export const NODE_TYPES: readonly NodeType[] = [generate, map, filter, select, denormalize, aggregate, fileSource, fileSink, sqliteSource, sqliteSink, mysqlSource, mysqlSink, postgresSource, postgresSink, mongodbSource, mongodbSink,
+  kafkaSource, kafkaSink, natsSource, natsSink, httpSource, httpSink, solaceSource, solaceSink,
+] as NodeType[];
 
 export function createRegistry(): NodeRegistry {
   return new NodeRegistry(NODE_TYPES, CONNECTORS);

@@ -4,9 +4,14 @@
  * server's connection test.
  */
 import type { ConnectionTestResult, ConnectorType } from '../runtime/index.js';
+import * as kafka from './kafka/connection.js';
+import * as http from './http/connection.js';
 import * as mongodb from './mongodb/connection.js';
 import * as mysql from './mysql/connection.js';
+import * as nats from './nats/connection.js';
 import * as postgres from './postgres/connection.js';
+import * as solace from './solace/connection.js';
+import { solclientAdapter } from './solace/solclient.js';
 import * as sqlite from './sqlite/connection.js';
 
 /** `{ ok, message }` results (with CDC problems on the side) as the runtime's shape */
@@ -55,5 +60,36 @@ export const CONNECTORS: readonly ConnectorType[] = [
     schemes: [],
     entrySchema: sqlite.connectionEntrySchema,
     test: (config, options) => sqlite.testConnection(config, options),
+  },
+  {
+    type: 'kafka',
+    title: 'Kafka',
+    schemes: ['kafka'],
+    entrySchema: kafka.connectionEntrySchema,
+    async test(config, options) {
+      const r = await kafka.testConnection(config, options);
+      return r.ok ? { ok: true, message: r.message, details: { clusterId: r.clusterId, brokers: r.brokers, controller: r.controller, topics: r.topics } } : { ok: false, error: r.message };
+    },
+  },
+  {
+    type: 'nats',
+    title: 'NATS JetStream',
+    schemes: ['nats'],
+    entrySchema: nats.connectionEntrySchema,
+    test: (config, options) => nats.testConnection(config, options),
+  },
+  {
+    type: 'http',
+    title: 'HTTP API',
+    schemes: ['http', 'https'],
+    entrySchema: http.connectionEntrySchema,
+    test: (config, options) => http.testConnection(config, options),
+  },
+  {
+    type: 'solace',
+    title: 'Solace PubSub+',
+    schemes: [],
+    entrySchema: solace.connectionEntrySchema,
+    test: (config, options) => solace.testConnection(solclientAdapter, config, options),
   },
 ];

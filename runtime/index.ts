@@ -4,6 +4,10 @@ export type {
   Category,
   ConnectionTestResult,
   ConnectorType,
+  EndpointAnswer,
+  EndpointHandler,
+  EndpointHost,
+  EndpointRequest,
   Logger,
   NodeContext,
   NodeInstance,
@@ -13,6 +17,7 @@ export type {
   SourceProgress,
   TableProgress,
   SinkInstance,
+  SinkWriteResult,
   SourceBatch,
   SourceInstance,
   TransformInstance,
@@ -31,3 +36,4 @@ export { fileAccess, unconfinedFiles } from './files.js';
 export { CODE_MARK, CONNECTION_MARK, fileMark } from './flow/schema-marks.js';
 /** the catalog of node types (nodes/catalog.ts fills one) */
 export { NodeRegistry } from './registry.js';
+export { ui, ADVANCED, type UiHint, type UiWidget } from './flow/ui-hints.js';

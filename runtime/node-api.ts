@@ -47,6 +47,33 @@ export interface NodeContext<C> {
   connection(name: string): Record<string, unknown> | undefined;
   /** compiles user code in the sandbox (isolated-vm); `field` names the config field for errors */
   compile(code: string, field: string, options?: Partial<CompileOptions>): Promise<UserFunction>;
+  /**
+   * The host's HTTP endpoints, for sources fed by requests (webhooks): present in a deployed flow of the
+   * server (`POST /hooks/FLOW/NODE`), absent in test runs and the CLI.
+   */
+  endpoints?: EndpointHost;
+}
+
+/** A request to a node's endpoint, as the host received it (the body unparsed, for signatures). */
+export interface EndpointRequest {
+  body: Uint8Array;
+  /** header names in lower case */
+  headers: Record<string, string | undefined>;
+  /** the caller the host already authenticated (an API key with the role the route needs), if any */
+  principal?: { user: string; role: string };
+}
+
+export interface EndpointAnswer {
+  status: number;
+  body: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+
+export type EndpointHandler = (request: EndpointRequest) => Promise<EndpointAnswer>;
+
+export interface EndpointHost {
+  /** serves `flowName`/`nodeId` with `handler` until the returned function is called; a second one for the same pair is refused */
+  register(flowName: string, nodeId: string, handler: EndpointHandler): () => void;
 }
 
 export interface SourceBatch {
@@ -116,14 +143,29 @@ export interface TransformInstance {
    * checkpoints, when nothing is in flight, so it always matches the committed positions.
    */
   snapshot?(): unknown;
+  /**
+   * A stateless transform (no tick, no snapshot) whose process() calls may overlap: up to this many
+   * batches in flight at once (default 1), their outputs still emitted in input order. core.map uses
+   * it so the next batch is in the sandbox while the last one is written.
+   */
+  concurrency?: number;
   close(): Promise<void>;
+}
+
+/** what a sink may answer for a batch: the records it refused for good, each with `meta.error` (they become dead letters) */
+export interface SinkWriteResult {
+  rejected?: SluiceRecord[];
 }
 
 export interface SinkInstance {
   kind: 'sink';
   open(): Promise<void>;
-  /** resolves once the batch is durably written (that is the acknowledgement); idempotent by key */
-  write(records: SluiceRecord[]): Promise<void>;
+  /**
+   * resolves once the batch is durably written (that is the acknowledgement); idempotent by key. A
+   * record the target refused for good (not a transient failure, which should throw to be retried) may
+   * be answered in `rejected`: the rest of the batch counts as written, the refused ones are dead-lettered.
+   */
+  write(records: SluiceRecord[]): Promise<void | SinkWriteResult>;
   close(): Promise<void>;
 }
 

@@ -1,4 +1,7 @@
-/** The unit of data that moves through a flow (see DESIGN.md, "Records and batches"). */
+/**
+ * The unit of data that moves through a flow: one change to one keyed row (`op`), with the row before
+ * it where the source knows it, so sinks can upsert and delete by key and aggregates can take rows back.
+ */
 export type Op = 'c' | 'u' | 'd' | 'r';
 
 export type Value = Record<string, unknown>;

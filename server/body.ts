@@ -1,8 +1,7 @@
 /** Request input (body, query, params) checked with a zod schema per route; mistakes → 400 with details. */
 import type { RequestHandler } from 'express';
 import type { z } from 'zod';
-import { checkShape, LIMITS, shapePath, shortKey } from '../runtime/flow/limits.js';
-import { zodMessage } from '../runtime/flow/validate.js';
+import { checkShape, LIMITS, shapePath, shortKey, zodMessage } from '../runtime/host.js';
 import { badRequest } from './http-errors.js';
 
 export function formatZodPath(path: readonly PropertyKey[]): string {

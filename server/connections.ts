@@ -5,15 +5,7 @@
  * (the registry's ConnectorType.test, nodes/connectors.ts), run here with a time limit.
  */
 import { z } from 'zod';
-import { UserError, errorMessage } from '../runtime/errors.js';
-import { LIMITS } from '../runtime/flow/limits.js';
-import { fileAccess, type FilePolicy } from '../runtime/files.js';
-import { markedFields } from '../runtime/flow/schema-marks.js';
-import { envRefusal, placeholderNames, type EnvPolicy } from '../runtime/flow/env.js';
-import { MASK, rawUrlPassword, redactUrl, withUrlPassword } from '../runtime/redact.js';
-import { getPath, isPlainObject, secretFieldsOf, setPath, type SecretFields } from '../runtime/secrets.js';
-import type { ConnectionTestResult } from '../runtime/node-api.js';
-import type { NodeRegistry } from '../runtime/registry.js';
+import { type ConnectionTestResult, type EnvPolicy, envRefusal, errorMessage, fileAccess, type FilePolicy, getPath, isPlainObject, LIMITS, markedFields, MASK, type NodeRegistry, placeholderNames, rawUrlPassword, redactUrl, type SecretFields, secretFieldsOf, setPath, UserError, withUrlPassword } from '../runtime/host.js';
 import type { StoredConnection } from './store/control-store.js';
 
 /** the secret fields a connection type declares in its connector's schema (none for an unknown type) */

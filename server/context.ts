@@ -1,7 +1,5 @@
 /** What the HTTP and socket.io layers are built from: every dependency handed in, no module singletons. */
-import type { Deployments } from '../runtime/deploy/manager.js';
-import type { HostPolicy } from '../runtime/host-policy.js';
-import type { NodeRegistry } from '../runtime/registry.js';
+import type { Deployments, HostPolicy, NodeRegistry } from '../runtime/host.js';
 import type { AuthService } from './auth/service.js';
 import type { DeployService } from './deployments.js';
 import type { ServerLog } from './log.js';

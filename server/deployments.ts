@@ -3,17 +3,12 @@
  * handed to the runtime's DeploymentManager, and what the user asked for is recorded in the store so
  * a restarted server resumes the flows that were running (and keeps paused ones paused).
  */
-import { compileFlow } from '../runtime/flow/compile.js';
-import { quoteShort } from '../runtime/flow/limits.js';
-import type { Deployments, DeploymentStatus } from '../runtime/deploy/manager.js';
-import type { HostPolicy } from '../runtime/host-policy.js';
-import type { NodeRegistry } from '../runtime/registry.js';
-import { errorMessage } from '../runtime/errors.js';
+import { compileFlow, type Deployments, type DeploymentStatus, errorMessage, type HostPolicy, type NodeRegistry, quoteShort } from '../runtime/host.js';
 import { withStoredSecrets } from './policy.js';
 import { describeMissing, incompleteConnections, withStoredConnections } from './connections.js';
 import { conflict, notFound } from './http-errors.js';
 import type { ServerLog } from './log.js';
-import type { ControlStore } from './store/control-store.js';
+import type { ControlStore, StoredConnection } from './store/control-store.js';
 
 export interface DeployServiceDeps {
   store: ControlStore;
@@ -27,30 +22,43 @@ export interface DeployServiceDeps {
 
 export class DeployService {
   private readonly unwatch: () => void;
+  /** the store's deployment records are written one after the other, in the order they were asked */
+  private writes: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: DeployServiceDeps) {
     // a flow that ended on its own (its input ended, or it failed) is not restarted with the server
     this.unwatch = deps.manager.onStatus((s) => {
-      if (s.status === 'completed' || s.status === 'failed') deps.store.setDeploymentState(s.flowId, 'stopped');
+      if (s.status === 'completed' || s.status === 'failed') {
+        this.record((store) => store.setDeploymentState(s.flowId, 'stopped')).catch((err: unknown) =>
+          deps.log.error(`could not record that ${s.flowId} ${s.status === 'failed' ? 'failed' : 'completed'}: ${errorMessage(err)} (it may be started again with the server)`),
+        );
+      }
     });
   }
 
+  private record(write: (store: ControlStore) => Promise<void>): Promise<void> {
+    const done = this.writes.then(() => write(this.deps.store));
+    this.writes = done.catch(() => undefined);
+    return done;
+  }
+
   /** the saved version (latest by default), compiled; 404 / 400 (FlowValidationError) otherwise */
-  private compile(flowId: string, version?: number) {
-    const flow = this.deps.store.getFlow(flowId, version);
+  private async compile(flowId: string, version?: number) {
+    const flow = await this.deps.store.getFlow(flowId, version);
     if (!flow) {
-      const latest = this.deps.store.getFlow(flowId);
+      const latest = await this.deps.store.getFlow(flowId);
       throw notFound(latest ? `flow ${quoteShort(flowId)} has no version ${version} (the latest is ${latest.version})` : `no flow named ${quoteShort(flowId)}`);
     }
-    this.refuseIncomplete(flowId, flow.document);
-    const doc = withStoredConnections(flow.document, this.deps.store.listConnections());
+    const connections = await this.deps.store.listConnections();
+    this.refuseIncomplete(flowId, flow.document, connections);
+    const doc = withStoredConnections(flow.document, connections);
     return { version: flow.version, plan: compileFlow(doc, this.deps.registry, { env: this.deps.env, policy: withStoredSecrets(this.deps.policy) }) };
   }
 
   /** 409 when a stored connection the flow uses still lacks a secret (imported without it: server/flow-import.ts) */
-  private refuseIncomplete(flowId: string, doc: Record<string, unknown>): void {
-    const { store, registry, env, policy } = this.deps;
-    const incomplete = incompleteConnections(doc, (name) => store.getConnection(name), registry, env, policy.env).map(({ name, missing }) => ({ name, missing }));
+  private refuseIncomplete(flowId: string, doc: Record<string, unknown>, connections: StoredConnection[]): void {
+    const { registry, env, policy } = this.deps;
+    const incomplete = incompleteConnections(doc, (name) => connections.find((c) => c.id === name), registry, env, policy.env).map(({ name, missing }) => ({ name, missing }));
     if (incomplete.length === 0) return;
     const one = incomplete.length === 1;
     throw conflict(
@@ -60,27 +68,27 @@ export class DeployService {
   }
 
   async deploy(flowId: string, opts: { version?: number; fromStart?: boolean } = {}): Promise<DeploymentStatus> {
-    const { version, plan } = this.compile(flowId, opts.version);
+    const { version, plan } = await this.compile(flowId, opts.version);
     // recorded first: a flow that fails at once must end up recorded as stopped by the watcher, not running
-    this.deps.store.setDeployment(flowId, version, 'running');
+    await this.record((store) => store.setDeployment(flowId, version, 'running'));
     return this.deps.manager.deploy(flowId, plan, { version, fromStart: opts.fromStart });
   }
 
   async stop(flowId: string): Promise<DeploymentStatus> {
     const status = await this.deps.manager.stop(flowId);
-    this.deps.store.setDeploymentState(flowId, 'stopped');
+    await this.record((store) => store.setDeploymentState(flowId, 'stopped'));
     return status;
   }
 
-  pause(flowId: string): DeploymentStatus {
+  async pause(flowId: string): Promise<DeploymentStatus> {
     const status = this.deps.manager.pause(flowId);
-    this.deps.store.setDeploymentState(flowId, 'paused');
+    await this.record((store) => store.setDeploymentState(flowId, 'paused'));
     return status;
   }
 
-  resume(flowId: string): DeploymentStatus {
+  async resume(flowId: string): Promise<DeploymentStatus> {
     const status = this.deps.manager.resume(flowId);
-    this.deps.store.setDeploymentState(flowId, 'running');
+    await this.record((store) => store.setDeploymentState(flowId, 'running'));
     return status;
   }
 
@@ -90,22 +98,24 @@ export class DeployService {
    * tried again at every start; the server comes up whatever its flows do.
    */
   async restore(): Promise<void> {
-    for (const d of this.deps.store.deployments()) {
+    for (const d of await this.deps.store.deployments()) {
       if (d.state === 'stopped') continue;
       try {
-        const { plan } = this.compile(d.flowId, d.version);
+        const { plan } = await this.compile(d.flowId, d.version);
         await this.deps.manager.deploy(d.flowId, plan, { version: d.version, paused: d.state === 'paused' });
         this.deps.log.info(`restored deployment of ${d.flowId} version ${d.version} (${d.state})`);
       } catch (err) {
         const reason = `could not be restored at server start: ${errorMessage(err)}`;
         this.deps.log.error(`deployment of ${d.flowId} version ${d.version} ${reason}`);
-        this.deps.store.setDeploymentState(d.flowId, 'stopped');
+        await this.record((store) => store.setDeploymentState(d.flowId, 'stopped'));
         this.deps.manager.recordFailedStart(d.flowId, d.version, reason);
       }
     }
   }
 
-  close(): void {
+  /** stops watching; resolves when the records asked for so far are written */
+  async close(): Promise<void> {
     this.unwatch();
+    await this.writes;
   }
 }

@@ -12,13 +12,7 @@
  */
 import { isAbsolute, relative, sep } from 'node:path';
 import type { z } from 'zod';
-import { FileRoots, realPathOf } from '../runtime/files.js';
-import { DEFAULT_ENV_PREFIX, onlyPlaceholders, placeholderNames } from '../runtime/flow/env.js';
-import { markedFields } from '../runtime/flow/schema-marks.js';
-import type { HostPolicy } from '../runtime/host-policy.js';
-import { rawUrlPassword, withUrlPassword } from '../runtime/redact.js';
-import type { NodeRegistry } from '../runtime/registry.js';
-import { getPath, isPlainObject, secretFieldsOf, setPath, type SecretFields } from '../runtime/secrets.js';
+import { DEFAULT_ENV_PREFIX, FileRoots, getPath, type HostPolicy, isPlainObject, markedFields, type NodeRegistry, onlyPlaceholders, placeholderNames, rawUrlPassword, realPathOf, type SecretFields, secretFieldsOf, type SecretOwner, secretVariableName, setPath, withUrlPassword } from '../runtime/host.js';
 import { connectionsUsedBy, secretFieldsOfType } from './connections.js';
 import type { Doc } from './flow-format.js';
 import type { StoredConnection } from './store/control-store.js';
@@ -33,8 +27,6 @@ export interface ExportVariable {
   /** the field path (`password`, `tls.passphrase`), or `url` for the password inside that URL */
   field: string;
 }
-
-import { secretVariableName, type SecretOwner } from '../runtime/secrets.js';
 
 export { secretVariableName, type SecretOwner };
 

@@ -7,11 +7,7 @@
  * else the connection is incomplete (server/connections.ts missingSecrets) and flows that use it cannot
  * be deployed until it is completed.
  */
-import { flowNameSchema } from '../runtime/flow/schema.js';
-import { onlyPlaceholders, placeholderNames } from '../runtime/flow/env.js';
-import { rawUrlPassword, withUrlPassword } from '../runtime/redact.js';
-import { getPath, isPlainObject, secretFieldsOf, setPath, type SecretFields } from '../runtime/secrets.js';
-import type { NodeRegistry } from '../runtime/registry.js';
+import { flowNameSchema, getPath, isPlainObject, type NodeRegistry, onlyPlaceholders, placeholderNames, rawUrlPassword, type SecretFields, secretFieldsOf, setPath, withUrlPassword } from '../runtime/host.js';
 import { connectionIssues, knownTypes, missingSecrets, secretFieldsOfType, type MissingSecret } from './connections.js';
 import type { AppContext } from './context.js';
 import type { Doc } from './flow-format.js';
@@ -34,7 +30,7 @@ interface Planned {
 }
 
 /** the file's connection entries as they will be stored (secrets filled in), checked; nothing is written yet */
-export function planConnections(ctx: Pick<AppContext, 'registry' | 'store'>, entries: Record<string, unknown>, secrets: Record<string, string>, used = new Set<string>()): Planned[] {
+export async function planConnections(ctx: Pick<AppContext, 'registry' | 'store'>, entries: Record<string, unknown>, secrets: Record<string, string>, used = new Set<string>()): Promise<Planned[]> {
   const planned: Planned[] = [];
   for (const [name, entry] of Object.entries(entries)) {
     const at = `connections.${name}`;
@@ -46,7 +42,7 @@ export function planConnections(ctx: Pick<AppContext, 'registry' | 'store'>, ent
       throw badRequest(`cannot import: ${at}: the name of a stored connection ${message}`, [{ path: at, message }]);
     }
     if (!ctx.registry.connector(type)) throw badRequest(`cannot import: ${at}.type: no connector for type ${type} (known: ${knownTypes(ctx.registry)})`, [{ path: `${at}.type`, message: 'unknown type' }]);
-    const stored = ctx.store.getConnection(name);
+    const stored = await ctx.store.getConnection(name);
     if (stored) {
       if (stored.type !== type) {
         throw conflict(`cannot import: ${at} is a ${type} connection, but the stored connection ${name} is ${stored.type}: rename it in the file, or change the stored one`);
@@ -106,12 +102,14 @@ export function requireRoleToCreate(planned: Planned[], role: Role | undefined):
 }
 
 /** stores the planned connections and says what each is now */
-export function storeConnections(ctx: Pick<AppContext, 'registry' | 'store' | 'env' | 'policy'>, planned: Planned[]): ImportedConnection[] {
-  return planned.map((p) => {
-    const stored = p.config ? ctx.store.createConnection(p.name, p.type, p.config) : ctx.store.getConnection(p.name)!;
+export async function storeConnections(ctx: Pick<AppContext, 'registry' | 'store' | 'env' | 'policy'>, planned: Planned[]): Promise<ImportedConnection[]> {
+  const out: ImportedConnection[] = [];
+  for (const p of planned) {
+    const stored = p.config ? await ctx.store.createConnection(p.name, p.type, p.config) : (await ctx.store.getConnection(p.name))!;
     const missing = missingSecrets(stored.config, secretFieldsOfType(ctx.registry, p.type), ctx.env, ctx.policy.env);
-    return { name: p.name, type: p.type, action: p.config ? 'created' : 'matched', missing };
-  });
+    out.push({ name: p.name, type: p.type, action: p.config ? 'created' : 'matched', missing });
+  }
+  return out;
 }
 
 /**

@@ -5,8 +5,7 @@
  */
 import type { Request } from 'express';
 import { z } from 'zod';
-import { parseFlowText } from '../runtime/flow/parse.js';
-import { hasErrors, validateFlow, type ValidationResult } from '../runtime/flow/validate.js';
+import { hasErrors, parseFlowText, validateFlow, type ValidationResult } from '../runtime/host.js';
 import { parseInput } from './body.js';
 import type { AppContext } from './context.js';
 import { badRequest, invalidFlow } from './http-errors.js';

@@ -4,12 +4,9 @@
  */
 import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { FlowValidationError, UserError, type FlowIssue } from '../runtime/errors.js';
-import { DeploymentStateError } from '../runtime/deploy/manager.js';
-import { jsonSyntaxMessage } from '../runtime/flow/parse.js';
+import { DeploymentStateError, type FlowIssue, FlowValidationError, jsonSyntaxMessage, redactText, UserError } from '../runtime/host.js';
 import { DuplicateError, StaleVersionError } from './store/control-store.js';
 import type { ServerLog } from './log.js';
-import { redactText } from '../runtime/redact.js';
 
 export interface Detail {
   path: string;

@@ -1,6 +1,5 @@
 /** The server's log: plain lines on stdout, `2025-01-31T12:00:00.000Z INFO message`. */
-import type { Logger } from '../runtime/index.js';
-import { redactText } from '../runtime/redact.js';
+import { type Logger, redactText } from '../runtime/host.js';
 
 export type ServerLog = Logger;
 

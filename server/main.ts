@@ -1,7 +1,8 @@
 /**
  * `sluice serve` (and `node dist/server/main.js`): the server with its data directory (`./data`:
  * sluice.db for flows, connections and users, sluice-state.db for positions, secret.key unless
- * SLUICE_SECRET_KEY is set), its file roots and env policy (server/policy.ts), the demo flow on first
+ * SLUICE_SECRET_KEY is set) or, with `--store postgres://…`, the cluster's shared PostgreSQL stores
+ * (server/store/open-stores.ts; the data directory then holds only the default file root), its file roots and env policy (server/policy.ts), the demo flow on first
  * start, the built editor, and a graceful stop on SIGINT/SIGTERM (deployments finish their batches and commit).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,12 +10,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createRegistry } from '../nodes/catalog.js';
-import { DeploymentManager, type Deployments } from '../runtime/deploy/manager.js';
-import type { CheckpointStore } from '../runtime/state/checkpoint-store.js';
-import { UserError, errorMessage, formatIssue } from '../runtime/errors.js';
-import { hasErrors } from '../runtime/flow/validate.js';
-import type { NodeRegistry } from '../runtime/registry.js';
-import { SqliteCheckpointStore } from '../runtime/state/sqlite-checkpoint-store.js';
+import { DeploymentManager, UserError, errorMessage, formatIssue, hasErrors, redactText, redactUrl, type CheckpointStore, type Deployments, type HostPolicy, type NodeRegistry } from '../runtime/host.js';
 import { NAME_RE, passwordProblem, type AuthService } from './auth/service.js';
 import { canonicalDocument } from './flow-format.js';
 import { validateInput } from './flow-input.js';
@@ -22,16 +18,16 @@ import { redactingLog, stdoutLog, type ServerLog } from './log.js';
 import { packageRoot } from './package-root.js';
 import { serverPolicy } from './policy.js';
 import { createSluiceServer } from './server.js';
-import type { HostPolicy } from '../runtime/host-policy.js';
 import type { ControlStore } from './store/control-store.js';
-import { STATE_DB, claimDataDir, restrictDataFiles } from './store/data-files.js';
-import { openControlStore } from './store/open-control-store.js';
-import { redactText } from '../runtime/redact.js';
+import { claimDataDir } from './store/data-files.js';
+import { isPostgresUrl, openStores } from './store/open-stores.js';
 
 export interface ServeOptions {
   port: number;
   host: string;
   data: string;
+  /** the stores: a postgres:// URL (cluster), or undefined for SQLite files in `data` */
+  store?: string;
   /** directories flows may read and write (default `<data>/files`) */
   files?: string[];
   /** env names flows may read besides those with a prefix of envPrefix */
@@ -41,12 +37,12 @@ export interface ServeOptions {
   /** where a reverse proxy serves it (accepted as Host and Origin; the setup link names it) */
   publicUrl?: string;
   /** cluster mode: the server is the control plane, agents run the flows */
-  cluster?: { redis: string; store: string; leaseMs?: number };
+  cluster?: { redis: string; leaseMs?: number };
 }
 
 /** the demo flow, once, into a store created just now */
-function seedDemo(store: ControlStore, registry: NodeRegistry, policy: HostPolicy, root: string, log: ServerLog): void {
-  if (!store.created || store.countFlows() > 0) return;
+async function seedDemo(store: ControlStore, registry: NodeRegistry, policy: HostPolicy, root: string, log: ServerLog): Promise<void> {
+  if (!store.created || (await store.countFlows()) > 0) return;
   const file = join(root, 'examples', 'orders-demo.yaml');
   if (!existsSync(file)) return;
   const { issues, raw } = validateInput({ registry, env: process.env, policy }, { text: readFileSync(file, 'utf8'), format: 'yaml' });
@@ -54,7 +50,7 @@ function seedDemo(store: ControlStore, registry: NodeRegistry, policy: HostPolic
     log.warn(`demo flow not added: ${file}: ${issues.map(formatIssue).join('; ')}`);
     return;
   }
-  store.createFlow(raw.name as string, (v) => canonicalDocument(raw, v));
+  await store.createFlow(raw.name as string, (v) => canonicalDocument(raw, v));
   log.info(`added the demo flow ${String(raw.name)} from ${file}`);
 }
 
@@ -64,38 +60,35 @@ async function seedAdmin(auth: AuthService, env: Record<string, string | undefin
   if (!password) return;
   delete env.SLUICE_ADMIN_PASSWORD; // used here only: no flow or child process of this server may see it
   const name = env.SLUICE_ADMIN_USER || 'admin';
-  if (auth.store.getUser(name)) return; // made before: the password may have been changed since
+  if (await auth.store.getUser(name)) return; // made before: the password may have been changed since
   const problem = passwordProblem(password) ?? (NAME_RE.test(name) ? undefined : `SLUICE_ADMIN_USER ${JSON.stringify(name)} is not a valid user name`);
   if (problem) throw new UserError(`SLUICE_ADMIN_PASSWORD: ${problem}`);
   await auth.createUser(name, 'admin', password);
-  auth.store.appendAudit({ user: null, action: 'user.create', target: name, address: null, details: { role: 'admin', via: 'SLUICE_ADMIN_PASSWORD' } });
+  await auth.store.appendAudit({ user: null, action: 'user.create', target: name, address: null, details: { role: 'admin', via: 'SLUICE_ADMIN_PASSWORD' } });
   log.info(`made the admin ${name} from SLUICE_ADMIN_PASSWORD`);
 }
 
 export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()): Promise<void> {
   const root = packageRoot();
+  const dataDir = resolve(opts.data);
   const registry = createRegistry();
-  // cluster mode: the shared stores (--store), and Redis; loaded only then, so the embedded default stays light
-  const shared = opts.cluster ? (await import('./cluster/stores.js')).openSharedStores(opts.cluster.store, registry) : undefined;
-  const dataDir = shared?.dataDir ?? resolve(opts.data);
-  // first: it makes the data directory 0700 before anything else creates it
-  const store = shared?.control ?? openControlStore(dataDir, registry);
+  // first: a data directory is made 0700 before anything else creates it
+  const stores = await openStores(opts.store ?? dataDir, { registry });
+  const { control: store, checkpoints } = stores;
   // every line printed from here on has URL passwords and the stored secrets masked
   const log = redactingLog(baseLog, () => store.secretValues());
-  const policy = serverPolicy({ dataDir, files: opts.files, envAllow: opts.envAllow, envPrefixes: opts.envPrefix });
-  const checkpoints = shared?.checkpoints ?? new SqliteCheckpointStore(join(dataDir, STATE_DB));
-  restrictDataFiles(dataDir);
-  const redact = (t: string) => redactText(t, store.secretValues());
+  const policy = serverPolicy({ dataDir: opts.data, files: opts.files, envAllow: opts.envAllow, envPrefixes: opts.envPrefix });
+  // flow log lines keep URL passwords and the stored secrets masked
   let cluster: Awaited<ReturnType<typeof startControlPlane>> | undefined;
   let manager: Deployments;
   if (opts.cluster) {
+    // cluster mode: the agents run the flows; Redis is loaded only then, so the embedded default stays light
     cluster = await startControlPlane(opts.cluster, checkpoints, store, log);
     manager = cluster.control;
   } else {
-    // flow log lines keep URL passwords and the stored secrets masked
-    manager = new DeploymentManager({ store: checkpoints, cwd: process.cwd(), log, redact });
+    manager = new DeploymentManager({ store: checkpoints, cwd: process.cwd(), log, redact: (t) => redactText(t, store.secretValues()) });
   }
-  seedDemo(store, registry, policy, root, log);
+  await seedDemo(store, registry, policy, root, log);
   const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
   const trustProxy = process.env.SLUICE_TRUST_PROXY;
   const server = createSluiceServer({
@@ -125,8 +118,7 @@ export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()
       .close()
       .then(async () => {
         await cluster?.close();
-        await checkpoints.close();
-        store.close();
+        await stores.close();
         release();
         log.info('stopped');
         process.exit(0);
@@ -140,9 +132,9 @@ export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 
   const address = await server.listen(opts.port, opts.host);
-  release = claimDataDir(dataDir);
-  log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (data in ${dataDir}; flows' files ${policy.files!.description})${opts.cluster ? '; cluster mode: agents run the flows' : ''}`);
-  if (store.auth.countUsers() === 0) {
+  if (stores.dataDir) release = claimDataDir(stores.dataDir);
+  log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (${stores.kind === 'postgres' ? `stores in ${stores.location}` : `data in ${dataDir}`}; flows' files ${policy.files!.description})`);
+  if ((await store.auth.countUsers()) === 0) {
     const token = server.context.auth.issueSetupToken();
     const base = opts.publicUrl ? opts.publicUrl.replace(/\/$/, '') : `http://localhost:${address.port}`;
     log.info(`no users yet: open this one-time link to set the first admin's password: ${base}/setup?token=${token}`);
@@ -153,8 +145,7 @@ export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()
 
 /** the cluster's control plane: Redis connections and the ClusterControl over them */
 async function startControlPlane(o: NonNullable<ServeOptions['cluster']>, checkpoints: CheckpointStore, store: ControlStore, log: ServerLog) {
-  const { ClusterControl } = await import('../runtime/cluster/control.js');
-  const { openRedis } = await import('../runtime/cluster/redis-keys.js');
+  const { ClusterControl, openRedis } = await import('../runtime/host-cluster.js');
   let redis, subscriber;
   try {
     redis = await openRedis(o.redis);
@@ -180,6 +171,11 @@ const port = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0 picks a free one)');
   return n;
+};
+
+const storeUrl = (v: string) => {
+  if (!isPostgresUrl(v)) throw new InvalidArgumentError(`${redactUrl(v)} is not a postgres:// URL (without --store the stores are SQLite files in --data)`);
+  return v;
 };
 
 const publicUrl = (v: string) => {
@@ -211,7 +207,8 @@ export async function cli(argv: string[]): Promise<void> {
     .description('run the Sluice server: the HTTP API, socket.io and the editor')
     .option('--port <n>', 'port to listen on, 0 for a free one (default: env PORT, else 8080)', port)
     .option('--host <host>', 'address to listen on; 0.0.0.0 for every interface (default: env HOST, else 127.0.0.1)')
-    .option('--data <dir>', 'data directory: sluice.db and sluice-state.db', './data')
+    .option('--data <dir>', 'data directory: sluice.db and sluice-state.db (with --store: the default file root only)', './data')
+    .option('--store <url>', 'keep flows, connections, users, deployments and checkpoints in PostgreSQL (postgres://…?schema=NAME) instead of SQLite files in --data (default: env SLUICE_STORE)', storeUrl)
     .option(
       '--files <dir>',
       'a directory flows may read and write files in (repeatable; default <data>/files, created on start). Relative paths in flows resolve against the first; the data directory is never reachable',
@@ -222,7 +219,6 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--public-url <url>', 'the URL a TLS reverse proxy serves it at (default: env SLUICE_PUBLIC_URL)', publicUrl)
     .option('--cluster', 'run as the control plane of a cluster: `sluice agent`s run the flows (needs --redis and --store)')
     .option('--redis <url>', 'cluster mode: the cluster\'s Redis (default: env SLUICE_REDIS_URL)')
-    .option('--store <location>', 'cluster mode: the stores shared with the agents, a data directory (default: env SLUICE_STORE)')
     .option('--lease-ms <ms>', 'cluster mode: the agents\' lease time, to tell live agents from dead ones (default 10000)', (v: string) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 500) throw new InvalidArgumentError('must be a whole number of at least 500');
@@ -233,17 +229,16 @@ export async function cli(argv: string[]): Promise<void> {
   let opts: ServeOptions;
   try {
     program.parse(argv, { from: 'user' });
-    const o = program.opts<Partial<ServeOptions> & { cluster?: boolean; redis?: string; store?: string; leaseMs?: number }>();
+    const o = program.opts<Partial<Omit<ServeOptions, 'cluster'>> & { cluster?: boolean; redis?: string; leaseMs?: number }>();
     const redis = o.redis ?? process.env.SLUICE_REDIS_URL;
-    const storeAt = o.store ?? process.env.SLUICE_STORE;
     if (o.cluster && !redis) throw new InvalidArgumentError('--cluster needs --redis URL (or SLUICE_REDIS_URL)');
-    if (o.cluster && !storeAt) throw new InvalidArgumentError('--cluster needs --store LOCATION (or SLUICE_STORE), the stores shared with the agents');
-    if (!o.cluster && (o.redis || o.store)) throw new InvalidArgumentError('--redis and --store are for --cluster');
+    if (!o.cluster && o.redis) throw new InvalidArgumentError('--redis is for --cluster');
     opts = {
-      cluster: o.cluster ? { redis: redis!, store: storeAt!, leaseMs: o.leaseMs } : undefined,
+      cluster: o.cluster ? { redis: redis!, leaseMs: o.leaseMs } : undefined,
       port: o.port ?? fromEnv('PORT', port) ?? 8080,
       host: o.host ?? (process.env.HOST || '127.0.0.1'),
       data: o.data!,
+      store: o.store ?? fromEnv('SLUICE_STORE', storeUrl),
       files: o.files,
       envAllow: o.envAllow,
       envPrefix: o.envPrefix,

@@ -6,10 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UserError, errorMessage } from '../runtime/errors.js';
-import { FileRoots } from '../runtime/files.js';
-import { DEFAULT_ENV_PREFIX } from '../runtime/flow/env.js';
-import type { HostPolicy } from '../runtime/host-policy.js';
+import { DEFAULT_ENV_PREFIX, errorMessage, FileRoots, type HostPolicy, UserError } from '../runtime/host.js';
 
 export interface ServerPolicyOptions {
   /** the server's data directory: never reachable from a flow */

@@ -5,10 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { errorMessage } from '../runtime/errors.js';
-import type { CompiledFlow } from '../runtime/flow/compile.js';
-import { Preview, type PreviewBatch, type PreviewResult } from '../runtime/deploy/preview.js';
-import type { LogLevel } from '../runtime/deploy/log-ring.js';
+import { type CompiledFlow, errorMessage, type LogLevel, Preview, type PreviewBatch, type PreviewResult } from '../runtime/host.js';
 import { HttpError } from './http-errors.js';
 
 export interface PreviewTarget {

@@ -4,7 +4,7 @@
  * `~` + a hash of it: `~` is never in a name, and GET and DELETE reach it by that id.
  */
 import { createHash } from 'node:crypto';
-import { LIMITS } from '../runtime/flow/limits.js';
+import { LIMITS } from '../runtime/host.js';
 
 const LEGACY = '~';
 
@@ -14,8 +14,8 @@ export function resourceId(name: string): string {
 }
 
 /** the stored name an id stands for (the id itself, unless it is a hashed one: then `names` are searched) */
-export function nameOfId(id: string, names: () => Iterable<string>): string {
+export async function nameOfId(id: string, names: () => Promise<Iterable<string>>): Promise<string> {
   if (!id.startsWith(LEGACY)) return id;
-  for (const name of names()) if (name.length > LIMITS.nameLength && resourceId(name) === id) return name;
+  for (const name of await names()) if (name.length > LIMITS.nameLength && resourceId(name) === id) return name;
   return id;
 }

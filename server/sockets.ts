@@ -8,8 +8,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Server, ServerOptions, Socket } from 'socket.io';
-import { errorMessage } from '../runtime/errors.js';
-import { LIMITS } from '../runtime/flow/limits.js';
+import { errorMessage, LIMITS } from '../runtime/host.js';
 import { foreignOrigin, hostAllowed, REBINDING_MESSAGE, type Site } from './auth/site.js';
 import type { AppContext } from './context.js';
 import { roleAtLeast, type Role } from './store/auth-store.js';
@@ -48,34 +47,48 @@ function principalOf(ctx: Pick<AppContext, 'auth'>, socket: Socket, use = true) 
 /** wires the events; returns a function that unwires them. Every `recheckMs` the sockets whose
  * session ended or whose key was revoked are disconnected. */
 export function attachSockets(io: Server, ctx: Pick<AppContext, 'manager' | 'previews' | 'log' | 'auth'>, recheckMs = 30_000): () => void {
-  io.use((socket, next) => {
-    const principal = principalOf(ctx, socket);
-    if (!principal) return next(new Error('sign in first: no valid session cookie or API key'));
-    socket.data.principal = principal;
-    next();
-  });
-  const recheck = setInterval(() => {
-    // a check, not a use: an open tab does not keep its session alive
-    for (const socket of io.of('/').sockets.values()) {
-      const principal = principalOf(ctx, socket, false);
-      if (!principal) socket.disconnect(true);
-      // a user whose role was lowered below editor since subscribing stops getting test runs
-      else if (!roleAtLeast(principal.role, PREVIEW_ROLE)) for (const r of [...socket.rooms]) if (r.startsWith(PREVIEW_ROOM)) void socket.leave(r);
+  io.use(async (socket, next) => {
+    try {
+      const principal = await principalOf(ctx, socket);
+      if (!principal) return next(new Error('sign in first: no valid session cookie or API key'));
+      socket.data.principal = principal;
+      next();
+    } catch (err) {
+      ctx.log.error(`socket.io: cannot check a handshake: ${errorMessage(err)}`);
+      next(new Error('the server cannot check sign-ins now: try again'));
     }
+  });
+  const recheckOne = async (socket: Socket) => {
+    // a check, not a use: an open tab does not keep its session alive
+    const principal = await principalOf(ctx, socket, false);
+    socket.data.principal = principal;
+    if (!principal) socket.disconnect(true);
+    // a user whose role was lowered below editor since subscribing stops getting test runs
+    else if (!roleAtLeast(principal.role, PREVIEW_ROLE)) for (const r of [...socket.rooms]) if (r.startsWith(PREVIEW_ROOM)) void socket.leave(r);
+  };
+  const recheck = setInterval(() => {
+    for (const socket of io.of('/').sockets.values()) recheckOne(socket).catch((err: unknown) => ctx.log.warn(`socket.io: cannot recheck a socket's sign-in: ${errorMessage(err)}`));
   }, recheckMs);
   recheck.unref();
-  // the role now (a user's role may have been lowered since the handshake)
+  // the role as last checked (at the handshake, a subscribe, or the periodic recheck): a test run's
+  // records are sent far too often to ask the store each time
   const mayPreview = (socket: Socket) => {
-    const principal = principalOf(ctx, socket, false);
+    const principal = socket.data.principal as { role: Role } | undefined;
     return principal !== undefined && roleAtLeast(principal.role, PREVIEW_ROLE);
   };
   io.on('connection', (socket: Socket) => {
-    const handle = (event: 'subscribe' | 'unsubscribe') => (msg: unknown, ack?: unknown) => {
+    const handle = (event: 'subscribe' | 'unsubscribe') => async (msg: unknown, ack?: unknown) => {
       const reply = typeof ack === 'function' ? (ack as Ack) : () => undefined;
       const flowId = flowIdOf(msg);
       if (!flowId) return reply({ ok: false, error: `${event} needs { flowId: string } (at most ${LIMITS.nameLength} characters)` });
       if (event === 'subscribe') {
         void socket.join(room(flowId));
+        // the role now (a user's role may have been lowered since the handshake)
+        try {
+          socket.data.principal = await principalOf(ctx, socket, false);
+        } catch (err) {
+          return reply({ ok: false, error: `cannot check your sign-in now: ${errorMessage(err)}` });
+        }
         if (mayPreview(socket)) void socket.join(previewRoom(flowId));
         socket.emit('status', ctx.manager.status(flowId)); // the current state at once
       } else {

@@ -2,39 +2,50 @@
  * `sluice users …` and `sluice api-keys …`: the control store's users and keys from the command line
  * (the server may be running: SQLite lets both write). Exit 0, or 2 with one line for a mistake.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { UserError } from '../runtime/host.js';
 import { hashPassword, randomToken } from './auth/crypto.js';
 import { AuthService, NAME_RE, passwordProblem } from './auth/service.js';
-import { ControlStore } from './store/control-store.js';
-import { CONTROL_DB, prepareDataDir, restrictDataFiles } from './store/data-files.js';
+import type { ControlStore } from './store/control-store.js';
+import { restrictDataFiles } from './store/data-files.js';
+import { isPostgresUrl, openControlStoreAt } from './store/open-stores.js';
 import { ROLES, roleAtLeast, type Role } from './store/auth-store.js';
 
 class CliError extends Error {}
 
 const roleOption = (what: string) => new Option('--role <role>', what).choices(ROLES as unknown as string[]);
 const dataOption = () => new Option('--data <dir>', 'data directory holding sluice.db').default('./data');
+const storeOption = () => new Option('--store <url>', 'the shared store of a cluster, postgres://… (in place of --data)').env('SLUICE_STORE');
 
-/** the data directory's control store (users and password hashes live there): made 0700/0600 like the server's */
-function openStore(dir: string, mustExist: boolean): ControlStore {
-  const file = join(resolve(dir), CONTROL_DB);
-  if (mustExist && !existsSync(file)) throw new CliError(`no sluice.db in ${resolve(dir)} (start the server once, or pass --data DIR)`);
-  prepareDataDir(resolve(dir));
-  const store = new ControlStore(file);
-  restrictDataFiles(resolve(dir));
-  return store;
+interface Where {
+  data: string;
+  store?: string;
 }
 
-function withStore<T>(dir: string, mustExist: boolean, fn: (store: ControlStore, auth: AuthService) => T | Promise<T>): Promise<T> {
-  const store = openStore(dir, mustExist);
-  return Promise.resolve()
-    .then(() => fn(store, new AuthService(store.auth)))
-    .finally(() => {
-      store.close();
-      restrictDataFiles(resolve(dir));
-    });
+/**
+ * The control store (users and password hashes live there): the cluster's PostgreSQL store with
+ * `--store URL`, else the data directory's sluice.db, made 0700/0600 like the server's. No key is
+ * needed: these commands never read connections.
+ */
+async function withStore<T>(where: Where, mustExist: boolean, fn: (store: ControlStore, auth: AuthService) => T | Promise<T>): Promise<T> {
+  const location = where.store ?? where.data;
+  if (where.store !== undefined && !isPostgresUrl(where.store)) throw new CliError(`--store ${where.store}: expected a postgres:// URL (a data directory goes in --data)`);
+  let store: ControlStore;
+  try {
+    store = await openControlStoreAt(location, { secrets: false, mustExist });
+  } catch (err) {
+    if (err instanceof UserError) throw new CliError(err.message);
+    throw err;
+  }
+  try {
+    return await fn(store, new AuthService(store.auth));
+  } finally {
+    await store.close();
+    if (!isPostgresUrl(location)) restrictDataFiles(resolve(location));
+  }
 }
 
 const actor = () => `cli:${userInfo().username}`;
@@ -64,33 +75,36 @@ function usersCommand(): Command {
     .addOption(roleOption('viewer, editor or admin').makeOptionMandatory())
     .option('--password-stdin', 'read the password from stdin (default: make one and print it once)')
     .addOption(dataOption())
-    .action((name: string, o: { role: Role; passwordStdin?: boolean; data: string }) => {
+    .addOption(storeOption())
+    .action((name: string, o: { role: Role; passwordStdin?: boolean } & Where) => {
       const { password, generated } = readPassword(o.passwordStdin); // before the store: a mistake leaves no sluice.db behind
-      return withStore(o.data, false, async (store, auth) => {
+      return withStore(o, false, async (store, auth) => {
         if (!(await auth.createUser(name, o.role, password))) throw new CliError(`a user named ${name} exists`);
-        store.auth.appendAudit({ user: actor(), action: 'user.create', target: name, address: 'cli', details: { role: o.role } });
+        await store.auth.appendAudit({ user: actor(), action: 'user.create', target: name, address: 'cli', details: { role: o.role } });
         out(generated ? `added ${name} (${o.role}); password (shown once): ${password}` : `added ${name} (${o.role})`);
       });
     });
   users
     .command('list')
     .addOption(dataOption())
-    .action((o: { data: string }) =>
-      withStore(o.data, true, (store) => {
-        for (const u of store.auth.listUsers()) out(`${u.name}\t${u.role}\tcreated ${date(u.createdAt)}`);
+    .addOption(storeOption())
+    .action((o: Where) =>
+      withStore(o, true, async (store) => {
+        for (const u of await store.auth.listUsers()) out(`${u.name}\t${u.role}\tcreated ${date(u.createdAt)}`);
       }),
     );
   users
     .command('remove')
     .argument('<name>', 'user name')
     .addOption(dataOption())
-    .action((name: string, o: { data: string }) =>
-      withStore(o.data, true, (store) => {
-        const u = store.auth.getUser(name);
+    .addOption(storeOption())
+    .action((name: string, o: Where) =>
+      withStore(o, true, async (store) => {
+        const u = await store.auth.getUser(name);
         if (!u) throw new CliError(`no user named ${name}`);
-        if (u.role === 'admin' && store.auth.countAdmins() === 1) throw new CliError(`${name} is the only admin: add another admin first`);
-        store.auth.deleteUser(name);
-        store.auth.appendAudit({ user: actor(), action: 'user.delete', target: name, address: 'cli', details: null });
+        if (u.role === 'admin' && (await store.auth.countAdmins()) === 1) throw new CliError(`${name} is the only admin: add another admin first`);
+        await store.auth.deleteUser(name);
+        await store.auth.appendAudit({ user: actor(), action: 'user.delete', target: name, address: 'cli', details: null });
         out(`removed ${name} (and their sessions and API keys)`);
       }),
     );
@@ -100,12 +114,13 @@ function usersCommand(): Command {
     .argument('<name>', 'user name')
     .option('--password-stdin', 'read the password from stdin (default: make one and print it once)')
     .addOption(dataOption())
-    .action((name: string, o: { passwordStdin?: boolean; data: string }) =>
-      withStore(o.data, true, async (store) => {
-        if (!store.auth.getUser(name)) throw new CliError(`no user named ${name}`);
+    .addOption(storeOption())
+    .action((name: string, o: { passwordStdin?: boolean } & Where) =>
+      withStore(o, true, async (store) => {
+        if (!(await store.auth.getUser(name))) throw new CliError(`no user named ${name}`);
         const { password, generated } = readPassword(o.passwordStdin);
-        store.auth.setPassword(name, await hashPassword(password));
-        store.auth.appendAudit({ user: actor(), action: 'user.update', target: name, address: 'cli', details: { password: true } });
+        await store.auth.setPassword(name, await hashPassword(password));
+        await store.auth.appendAudit({ user: actor(), action: 'user.update', target: name, address: 'cli', details: { password: true } });
         out(generated ? `new password for ${name} (shown once): ${password}` : `password of ${name} set`);
       }),
     );
@@ -120,14 +135,15 @@ function keysCommand(): Command {
     .addOption(roleOption("the key's role, at most the user's (default: the user's)"))
     .option('--label <text>', 'what the key is for', '')
     .addOption(dataOption())
-    .action((o: { user: string; role?: Role; label: string; data: string }) =>
-      withStore(o.data, true, (store, auth) => {
-        const user = store.auth.getUser(o.user);
+    .addOption(storeOption())
+    .action((o: { user: string; role?: Role; label: string } & Where) =>
+      withStore(o, true, async (store, auth) => {
+        const user = await store.auth.getUser(o.user);
         if (!user) throw new CliError(`no user named ${o.user} (sluice users add ${o.user} --role …)`);
         const role = o.role ?? user.role;
         if (!roleAtLeast(user.role, role)) throw new CliError(`${o.user} is ${user.role}: a key cannot have more rights than its user`);
-        const { key, id } = auth.createKey(user, role, o.label);
-        store.auth.appendAudit({ user: actor(), action: 'key.create', target: id, address: 'cli', details: { user: user.name, role } });
+        const { key, id } = await auth.createKey(user, role, o.label);
+        await store.auth.appendAudit({ user: actor(), action: 'key.create', target: id, address: 'cli', details: { user: user.name, role } });
         process.stderr.write(`API key ${id} for ${user.name} (${role}); it is shown once, keep it now:\n`);
         out(key);
       }),
@@ -135,9 +151,10 @@ function keysCommand(): Command {
   keys
     .command('list')
     .addOption(dataOption())
-    .action((o: { data: string }) =>
-      withStore(o.data, true, (store) => {
-        for (const k of store.auth.listKeys()) {
+    .addOption(storeOption())
+    .action((o: Where) =>
+      withStore(o, true, async (store) => {
+        for (const k of await store.auth.listKeys()) {
           out(`${k.id}\t${k.user}\t${k.role}\t${k.revokedAt === null ? 'active' : `revoked ${date(k.revokedAt)}`}\tlast used ${date(k.lastUsedAt)}\t${k.label}`);
         }
       }),
@@ -146,11 +163,12 @@ function keysCommand(): Command {
     .command('revoke')
     .argument('<id>', 'the key id (sluice api-keys list)')
     .addOption(dataOption())
-    .action((id: string, o: { data: string }) =>
-      withStore(o.data, true, (store) => {
-        if (!store.auth.getKey(id)) throw new CliError(`no API key ${id}`);
-        store.auth.revokeKey(id);
-        store.auth.appendAudit({ user: actor(), action: 'key.revoke', target: id, address: 'cli', details: null });
+    .addOption(storeOption())
+    .action((id: string, o: Where) =>
+      withStore(o, true, async (store) => {
+        if (!(await store.auth.getKey(id))) throw new CliError(`no API key ${id}`);
+        await store.auth.revokeKey(id);
+        await store.auth.appendAudit({ user: actor(), action: 'key.revoke', target: id, address: 'cli', details: null });
         out(`revoked ${id}`);
       }),
     );

@@ -28,7 +28,7 @@
  *                       before signing in: signin-* and setup-* (components/SignIn.tsx)
  * Routes: #/ (new flow), #/flow/<id>, #/connections, #/users, #/audit.
  */
-import { lazy, Suspense, useEffect, useRef, useState, type ReactElement } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useRef, useState, type ReactElement } from 'react';
 import { ReactFlowProvider } from '@xyflow/react';
 import { BottomPanel } from './components/BottomPanel.js';
 import { Canvas } from './components/Canvas.js';
@@ -36,7 +36,9 @@ import { ConflictDialog } from './components/ConflictDialog.js';
 import { FlowList } from './components/FlowList.js';
 import { ImportDialog } from './components/ImportDialog.js';
 import { Inspector } from './components/Inspector.js';
+import { Modal } from './components/Modal.js';
 import { Notice } from './components/Notice.js';
+import { Shortcuts } from './components/Shortcuts.js';
 import { Palette } from './components/Palette.js';
 import { Toolbar } from './components/Toolbar.js';
 import { useLiveEvents, useRoute, useShortcuts, useValidation } from './hooks.js';
@@ -67,7 +69,8 @@ export function App() {
   const store = useStoreApi();
   const route = useRoute();
   const [ready, setReady] = useState(false);
-  const [dialog, setDialog] = useState<'flows' | 'import' | null>(null);
+  const [dialog, setDialog] = useState<'flows' | 'import' | 'shortcuts' | null>(null);
+  const showShortcuts = useCallback(() => setDialog('shortcuts'), []);
   useLiveEvents();
   useValidation();
 
@@ -105,19 +108,24 @@ export function App() {
         <Suspense fallback={<div className="page muted">Loading…</div>}>{PAGES[route]()}</Suspense>
       ) : (
         <ReactFlowProvider>
-          <EditorView onFlows={() => setDialog('flows')} onImport={() => setDialog('import')} shortcuts={dialog === null} />
+          <EditorView onFlows={() => setDialog('flows')} onImport={() => setDialog('import')} shortcuts={dialog === null} onHelp={showShortcuts} />
         </ReactFlowProvider>
       )}
       {dialog === 'flows' && <FlowList onClose={() => setDialog(null)} />}
       {dialog === 'import' && <ImportDialog onClose={() => setDialog(null)} />}
+      {dialog === 'shortcuts' && (
+        <Modal title="Keyboard shortcuts" onClose={() => setDialog(null)} testId="shortcut-sheet">
+          <Shortcuts />
+        </Modal>
+      )}
       <ConflictDialog />
       <Notice />
     </div>
   );
 }
 
-function EditorView({ onFlows, onImport, shortcuts }: { onFlows(): void; onImport(): void; shortcuts: boolean }) {
-  useShortcuts(shortcuts);
+function EditorView({ onFlows, onImport, shortcuts, onHelp }: { onFlows(): void; onImport(): void; shortcuts: boolean; onHelp(): void }) {
+  useShortcuts(shortcuts, onHelp);
   const [panelHeight, setPanelHeight] = useState(() => Number(localStorage.getItem('sluice.panelHeight')) || 260);
   const drag = useRef<{ y: number; h: number } | null>(null);
   useEffect(() => localStorage.setItem('sluice.panelHeight', String(panelHeight)), [panelHeight]);

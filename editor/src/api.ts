@@ -7,37 +7,24 @@ import type { FlowDocumentInput } from '../../runtime/flow/schema.js';
 import type { FlowIssue } from '../../runtime/errors.js';
 import type { Op, SluiceRecord } from '../../runtime/records.js';
 
-export type { FlowIssue, Op, SluiceRecord };
+import type { Category, PortSpec, SourceProgress, TableProgress } from '../../runtime/node-api.js';
+import type { ConnectorInfo, NodeTypeInfo as RuntimeNodeTypeInfo } from '../../runtime/registry.js';
+
+// the wire types are the runtime's own where they live in modules free of Node built-ins (type-only
+// imports: nothing of the runtime is bundled), narrowed where the runtime types JSON as `unknown`.
+// Run summaries and deployment status are declared below: their runtime homes (executor/flow-run.ts,
+// deploy/manager.ts) import Node built-ins the editor's compiler does not know.
+export type { Category, FlowIssue, Op, SluiceRecord };
 export type FlowDoc = FlowDocumentInput;
-export type Category = 'source' | 'transform' | 'aggregate' | 'denormalize' | 'sink';
+export type PortInfo = PortSpec;
 
-export interface PortInfo {
-  name: string;
-  description?: string;
-  required?: boolean;
-}
-
-export interface NodeTypeInfo {
-  type: string;
-  category: Category;
-  title: string;
-  description: string;
-  icon?: string;
-  inputs: PortInfo[];
-  /** the inputs when they depend on a config field (core.denormalize: mode) */
-  inputsBy?: { field: string; cases: Record<string, PortInfo[]> };
-  outputs: PortInfo[];
-  configSchema: Record<string, unknown>;
-}
+/** a node type (GET /api/node-types): its config as JSON Schema */
+export type NodeTypeInfo = Omit<RuntimeNodeTypeInfo, 'configSchema'> & { configSchema: Record<string, unknown> };
 
 /** a connector (GET /api/connection-types): the fields of a connection as JSON Schema */
-export interface ConnectionType {
-  type: string;
-  aliases: string[];
-  title: string;
-  schemes: string[];
+export type ConnectionType = Omit<ConnectorInfo, 'configSchema'> & {
   configSchema: { properties?: Record<string, { type?: string | string[]; description?: string }>; required?: string[] };
-}
+};
 
 export interface FlowResource {
   id: string;
@@ -147,19 +134,11 @@ export interface DeployStatus {
   progress?: Record<string, SourceStatus>;
 }
 
-export interface TableStatus {
-  name: string;
-  phase: 'pending' | 'snapshot' | 'done' | 'streaming';
-  done: number;
-  estimated?: number;
-  rate: number;
-}
+/** a table of a deployed source: the runtime's progress with rows/s */
+export type TableStatus = TableProgress & { rate: number };
 
-export interface SourceStatus {
-  tables?: TableStatus[];
-  lag?: { bytes?: number; ms?: number };
-  detail?: Record<string, string | number | boolean>;
-}
+/** a deployed source's progress (runtime/deploy/rates.ts TableRates) */
+export type SourceStatus = Omit<SourceProgress, 'tables'> & { tables?: TableStatus[] };
 
 export interface PreviewRecordsEvent {
   previewId: string;

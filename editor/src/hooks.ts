@@ -3,7 +3,7 @@ import { useEffect, useState } from 'react';
 import { useReactFlow } from '@xyflow/react';
 import type { DeployStatus, LogEvent, PreviewDoneEvent, PreviewRecordsEvent } from './api.js';
 import { docFromGraph, type FlowEdge, type FlowNode } from './doc.js';
-import { fitFlow } from './layout.js';
+import { besideInCanvas, fitFlow } from './layout.js';
 import { useApi, useStoreApi } from './store.js';
 
 /** socket.io → the store: preview records, status and logs of the open flow (subscribed by id) */
@@ -97,7 +97,7 @@ const editable = (t: EventTarget | null) => {
 };
 
 /** the editor's keyboard shortcuts (listed in Shortcuts.tsx); not while typing in a field */
-export function useShortcuts(enabled: boolean): void {
+export function useShortcuts(enabled: boolean, onHelp: () => void = () => {}): void {
   const store = useStoreApi();
   const rf = useReactFlow<FlowNode, FlowEdge>();
   useEffect(() => {
@@ -141,6 +141,18 @@ export function useShortcuts(enabled: boolean): void {
         setTimeout(() => fitFlow(rf), 20);
       } else if (!mod && !e.altKey && key === 'f') {
         fitFlow(rf);
+      } else if (!mod && !e.altKey && (key === 'n' || key === '+')) {
+        // the node picker for the selected node: add the next one, wired
+        const sel = s.nodes.filter((n) => n.selected);
+        const el = sel.length === 1 ? document.querySelector(`[data-testid="add-after-${CSS.escape(sel[0].id)}"]`) : null;
+        e.preventDefault();
+        if (sel.length === 1 && el) s.openPicker({ after: { source: sel[0].id, port: 'out' }, screen: besideInCanvas(el) });
+        else s.openPicker({ screen: { x: 80, y: 60 } });
+      } else if (!mod && !e.altKey && key === 'w') {
+        s.wireNext();
+      } else if (!mod && e.key === '?') {
+        e.preventDefault();
+        onHelp();
       } else if (!mod && key === '/') {
         e.preventDefault();
         document.getElementById('palette-search')?.focus();
@@ -148,7 +160,7 @@ export function useShortcuts(enabled: boolean): void {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [enabled, store, rf]);
+  }, [enabled, store, rf, onHelp]);
 }
 
 /** the hash route: `#/flow/<id>`, `#/connections`, `#/` */

@@ -3,7 +3,7 @@
  * crossings), and where a node's handles are before it is drawn (large flows).
  */
 import { Graph, layout } from '@dagrejs/dagre';
-import { getViewportForBounds, Position, type NodeHandle, type ReactFlowInstance, type Rect } from '@xyflow/react';
+import { getViewportForBounds, Position, type NodeHandle, type ReactFlowInstance, type Rect, type XYPosition } from '@xyflow/react';
 import { inputsOf } from '../../runtime/node-api.js';
 import type { NodeTypeInfo } from './api.js';
 import type { Catalog, FlowEdge, FlowNode } from './doc.js';
@@ -119,4 +119,61 @@ export function autoLayout(nodes: readonly FlowNode[], edges: readonly FlowEdge[
     const h = n.measured?.height ?? NODE_H;
     return { ...n, position: { x: Math.round(p.x - w / 2), y: Math.round(p.y - h / 2) } };
   });
+}
+
+/** room kept around a node when one is placed beside it */
+const GAP = 24;
+
+/**
+ * The first place at or below `wanted` where a node of the usual size covers no other node: nodes added
+ * without a position (keyboard, double-click, quick wiring) never land on top of each other.
+ */
+export function freeSpot(wanted: XYPosition, nodes: readonly Pick<FlowNode, 'position' | 'measured'>[]): XYPosition {
+  const hits = (p: XYPosition) =>
+    nodes.some((n) => {
+      const w = n.measured?.width ?? NODE_W;
+      const h = n.measured?.height ?? NODE_H;
+      return p.x < n.position.x + w + GAP && p.x + NODE_W + GAP > n.position.x && p.y < n.position.y + h + GAP && p.y + NODE_H + GAP > n.position.y;
+    });
+  for (let i = 0; i < 200; i++) {
+    const p = { x: wanted.x, y: wanted.y + i * (NODE_H + GAP) };
+    if (!hits(p)) return p;
+  }
+  return wanted;
+}
+
+/** where a node added after `source` goes: to its right, at its height, free of other nodes */
+export function placeAfter(source: Pick<FlowNode, 'position' | 'measured'>, nodes: readonly Pick<FlowNode, 'position' | 'measured'>[]): XYPosition {
+  const w = source.measured?.width ?? NODE_W;
+  return freeSpot({ x: source.position.x + w + 96, y: source.position.y }, nodes);
+}
+
+/** where the node picker shows for an element of the canvas (a "+" button): beside it, in the canvas' pixels */
+export function besideInCanvas(el: Element): { x: number; y: number } {
+  const r = el.getBoundingClientRect();
+  const c = el.closest('.canvas')?.getBoundingClientRect() ?? { left: 0, top: 0 };
+  return { x: Math.round(r.right - c.left + 8), y: Math.round(r.top - c.top - 8) };
+}
+
+/** pans (never zooms) just enough that a node at `p` is in view, with room for its "+" and the picker */
+export function revealPosition(rf: Pick<ReactFlowInstance<FlowNode, FlowEdge>, 'getViewport' | 'setViewport'>, p: XYPosition, canvas: { width: number; height: number }): void {
+  const { x, y, zoom } = rf.getViewport();
+  const margin = 60;
+  const left = p.x * zoom + x;
+  const top = p.y * zoom + y;
+  const right = left + (NODE_W + 300) * zoom;
+  const bottom = top + NODE_H * zoom;
+  let dx = 0;
+  let dy = 0;
+  if (right > canvas.width - margin) dx = canvas.width - margin - right;
+  if (left + dx < margin) dx = margin - left;
+  if (bottom > canvas.height - margin) dy = canvas.height - margin - bottom;
+  if (top + dy < margin) dy = margin - top;
+  if (dx !== 0 || dy !== 0) void rf.setViewport({ x: x + dx, y: y + dy, zoom }, { duration: 150 });
+}
+
+/** a node just added at `p` (picker, palette): brought into view of the canvas */
+export function revealAdded(rf: Pick<ReactFlowInstance<FlowNode, FlowEdge>, 'getViewport' | 'setViewport'>, p: XYPosition): void {
+  const c = document.querySelector('.canvas')?.getBoundingClientRect();
+  if (c) revealPosition(rf, p, c);
 }

@@ -88,3 +88,31 @@ export function progressLine(p: SourceStatus): string | undefined {
 }
 
 export const fmtBytes = (n: number) => (n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GB` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(0)} KB` : `${n} B`);
+
+/** a field of the records that reach a node, with the JSON type seen first */
+export interface DataField {
+  name: string;
+  type: string;
+}
+
+const typeOfValue = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+
+/**
+ * The fields of the records that reached a node in the last test run (its input, or else what its
+ * upstream nodes sent it), as JSON: a stable string for a store selector.
+ */
+export function dataFieldsKey(s: EditorState, id: string): string {
+  const seen = new Map<string, string>();
+  const take = (records: readonly { value?: unknown }[] | undefined) => {
+    for (const r of (records ?? []).slice(0, 50)) {
+      if (r.value && typeof r.value === 'object' && !Array.isArray(r.value)) {
+        for (const [k, v] of Object.entries(r.value)) if (!seen.has(k) || seen.get(k) === 'null') seen.set(k, typeOfValue(v));
+      }
+    }
+  };
+  take(s.preview.nodes[id]?.in);
+  if (seen.size === 0) for (const e of s.edges) if (e.target === id) take(s.preview.nodes[e.source]?.out[e.sourceHandle ?? 'out']);
+  return seen.size ? JSON.stringify([...seen]) : '';
+}
+
+export const parseDataFields = (key: string): DataField[] => (key ? (JSON.parse(key) as [string, string][]).map(([name, type]) => ({ name, type })) : []);

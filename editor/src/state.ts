@@ -25,5 +25,7 @@ export const initialState = (name = 'untitled-flow'): Omit<EditorState, 'readOnl
   conflict: null,
   busy: {},
   panel: 'preview',
+  revealIssues: false,
+  picker: null,
   loads: 0,
 });

@@ -83,6 +83,7 @@ export function flowSlice(set: SetState, get: GetState, deps: SliceDeps): FlowAc
         return false;
       }
       const revision = s.revision;
+      set({ revealIssues: true });
       const edgeIds = s.edges.map((e) => e.id);
       set({ busy: { ...get().busy, save: true } });
       try {

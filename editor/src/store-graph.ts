@@ -1,6 +1,7 @@
 /** Canvas editing: React Flow changes, wiring, adding, deleting, copy/paste, undo/redo, layout. */
 import { applyEdgeChanges, applyNodeChanges } from '@xyflow/react';
 import { makeEdge, nextEdgeId, nextNodeId, type FlowEdge, type FlowNode } from './doc.js';
+import { inputsOf } from '../../runtime/node-api.js';
 import { connectionProblem } from './graph.js';
 import { autoLayout } from './layout.js';
 import type { EditorActions, EditorState, GetState, SetState, SliceDeps } from './store.js';
@@ -21,6 +22,7 @@ type GraphActions = Pick<
   | 'undo'
   | 'redo'
   | 'layout'
+  | 'wireNext'
 >;
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -83,16 +85,27 @@ export function graphSlice(set: SetState, get: GetState, deps: SliceDeps): Graph
       set(changed(s, { edges: [...s.edges, edge] }));
     },
 
-    addNode(type, position) {
+    addNode(type, position, after) {
       const s = get();
-      if (!s.catalog[type]) {
+      const t = s.catalog[type];
+      if (!t) {
         s.notify('error', `Unknown node type "${type}"`);
         return null;
       }
       deps.remember();
       const id = nextNodeId(type, new Set(s.nodes.map((n) => n.id)));
       const node: FlowNode = { id, type: 'flow', position, data: { type, config: {} }, selected: true };
-      set(changed(s, { nodes: [...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node], edges: s.edges.map((e) => (e.selected ? { ...e, selected: false } : e)) }));
+      const nodes = [...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node];
+      const edges = s.edges.map((e) => (e.selected ? { ...e, selected: false } : e));
+      // one step: the node and its wire from `after` (undone together)
+      const input = inputsOf(t, node.data.config)[0]?.name;
+      if (after && input) {
+        const wire = { source: after.source, sourceHandle: after.port ?? 'out', target: id, targetHandle: input };
+        const problem = connectionProblem(wire, nodes, edges, s.catalog);
+        if (problem) s.notify('error', `Added, not wired: ${problem}`);
+        else edges.push(makeEdge(nextEdgeId(edges), wire.source, id, wire.sourceHandle, input));
+      }
+      set(changed(s, { nodes, edges }));
       return id;
     },
 
@@ -183,6 +196,29 @@ export function graphSlice(set: SetState, get: GetState, deps: SliceDeps): Graph
     redo() {
       const { nodes, edges } = get();
       restore(deps.history.redo({ nodes, edges }));
+    },
+
+    wireNext() {
+      const s = get();
+      const selected = s.nodes.filter((n) => n.selected);
+      let from: FlowNode | undefined;
+      let to: FlowNode | undefined;
+      if (selected.length === 2) [from, to] = [...selected].sort((a, b) => a.position.x - b.position.x);
+      else if (selected.length === 1) {
+        from = selected[0];
+        const src = from;
+        const takes = (n: FlowNode) => (s.catalog[n.data.type]?.inputs.length ?? 1) > 0;
+        const wired = new Set(s.edges.filter((e) => e.source === src.id).map((e) => e.target));
+        to = s.nodes
+          .filter((n) => n.id !== src.id && n.position.x > src.position.x && takes(n) && !wired.has(n.id))
+          .sort((a, b) => Math.hypot(a.position.x - src.position.x, a.position.y - src.position.y) - Math.hypot(b.position.x - src.position.x, b.position.y - src.position.y))[0];
+      }
+      if (!from || !to) {
+        s.notify('info', 'Select a node (and optionally the one to wire it to): W wires it to the next node on its right.');
+        return;
+      }
+      const input = s.catalog[to.data.type] ? inputsOf(s.catalog[to.data.type], to.data.config)[0]?.name : 'in';
+      get().connect({ source: from.id, sourceHandle: 'out', target: to.id, targetHandle: input ?? 'in' });
     },
 
     layout() {

@@ -87,6 +87,7 @@ export function runSlice(set: SetState, get: GetState, deps: SliceDeps): RunActi
         return;
       }
       busy('preview', true);
+      set({ revealIssues: true });
       const startedAt = performance.now();
       pending = [];
       set({

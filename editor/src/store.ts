@@ -49,6 +49,15 @@ export interface Notice {
 
 export type Panel = 'preview' | 'logs' | 'problems';
 
+/** the node picker, open: what the chosen node is wired after, and where it goes (flow coordinates) */
+export interface PickerState {
+  after?: { source: string; port: string };
+  /** where the new node goes; by default to the right of `after`, free of other nodes */
+  at?: XYPosition;
+  /** where the picker shows, in the canvas' own pixels */
+  screen: { x: number; y: number };
+}
+
 export interface EditorState {
   catalog: Catalog;
   catalogError: string | null;
@@ -76,6 +85,9 @@ export interface EditorState {
   conflict: { current?: number } | null;
   busy: { save?: boolean; preview?: boolean; deploy?: boolean };
   panel: Panel;
+  picker: PickerState | null;
+  /** a save or test run was asked for: every field shows its problems, touched or not */
+  revealIssues: boolean;
   /** bumps whenever another flow (or version) is put on the canvas: the view fits it */
   loads: number;
   /** the signed-in user is a viewer: the flow is shown, never changed (the server refuses it anyway) */
@@ -89,7 +101,8 @@ export interface EditorActions {
   onNodesChange(changes: NodeChange<FlowNode>[]): void;
   onEdgesChange(changes: EdgeChange<FlowEdge>[]): void;
   connect(c: Connection): void;
-  addNode(type: string, position: XYPosition): string | null;
+  /** adds a node; with `after`, wired from that node's port (`out` by default) when the wire is allowed */
+  addNode(type: string, position: XYPosition, after?: { source: string; port?: string }): string | null;
   updateNode(id: string, patch: Partial<Pick<FlowNodeData, 'config' | 'name' | 'description'>>): void;
   renameNode(id: string, newId: string): string | null;
   deleteSelected(): void;
@@ -100,6 +113,8 @@ export interface EditorActions {
   undo(): void;
   redo(): void;
   layout(): void;
+  /** wires the selected node to the next one: the other selected node, or the nearest to its right that takes input */
+  wireNext(): void;
   // flow
   newFlow(name?: string): void;
   loadFlow(res: FlowResource): void;
@@ -122,6 +137,8 @@ export interface EditorActions {
   clearLogs(): void;
   // ui
   setPanel(p: Panel): void;
+  openPicker(p: PickerState): void;
+  closePicker(): void;
   notify(kind: Notice['kind'], text: string, extra?: Pick<Notice, 'details' | 'action'>): void;
   dismissNotice(): void;
   resolveConflict(): void;
@@ -177,6 +194,8 @@ export function createEditorStore(api: Api): StoreApi<EditorStore> {
       ...flowSlice(set, get, deps),
       ...runSlice(set, get, deps),
       setPanel: (panel) => set({ panel }),
+      openPicker: (picker) => set({ picker }),
+      closePicker: () => set({ picker: null }),
       notify: (kind, text, extra) => set({ notice: { kind, text, ...extra, seq: ++noticeSeq } }),
       dismissNotice: () => set({ notice: null }),
       resolveConflict: () => set({ conflict: null }),
@@ -201,6 +220,8 @@ function readOnlyStore(s: EditorStore, say: (text: string) => void): EditorStore
     onNodesChange: (changes) => s.onNodesChange(changes.filter((c) => viewOnly.has(c.type))),
     onEdgesChange: (changes) => s.onEdgesChange(changes.filter((c) => c.type === 'select')),
     connect: refuse,
+    wireNext: refuse,
+    openPicker: refuse,
     addNode: () => (refuse(), null),
     updateNode: refuse,
     renameNode: () => VIEWER_REASON,

@@ -1,15 +1,27 @@
 import { z } from 'zod';
-import { defineNode, sleep, type SluiceRecord } from '../../runtime/index.js';
+import { ADVANCED, defineNode, sleep, ui, type SluiceRecord } from '../../runtime/index.js';
 import { datasetRecord, keyOf } from './datasets.js';
 
 const config = z
   .object({
-    dataset: z.enum(['orders', 'customers', 'order_lines', 'counter']).default('orders').describe('which sample dataset to generate'),
+    dataset: z.enum(['orders', 'customers', 'order_lines', 'counter']).default('orders').describe('which sample dataset to generate').meta(ui({ summary: true })),
     count: z.number().int().min(0).default(1000).describe('how many records, in all'),
     rate: z.number().positive().optional().describe('records per second; as fast as possible when empty'),
-    seed: z.number().int().default(1).describe('same seed, same records'),
-    customers: z.number().int().min(1).default(1000).describe('orders: customer_id ranges over 1..customers'),
-    linesPerOrder: z.number().int().min(1).default(5).describe('order_lines: lines per order'),
+    seed: z.number().int().default(1).describe('same seed, same records').meta(ui({ group: ADVANCED })),
+    customers: z
+      .number()
+      .int()
+      .min(1)
+      .default(1000)
+      .describe('orders: customer_id ranges over 1..customers')
+      .meta(ui({ showWhen: { dataset: 'orders' }, help: 'customer_id ranges over 1..customers' })),
+    linesPerOrder: z
+      .number()
+      .int()
+      .min(1)
+      .default(5)
+      .describe('order_lines: lines per order')
+      .meta(ui({ showWhen: { dataset: 'order_lines' } })),
   })
   .strict();
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineNode, type SluiceRecord, type UserFunction, type Value } from '../../runtime/index.js';
-import { codeField, errorRecord, evaluate, failure } from './user-code.js';
+import { SANDBOX_BATCHES_IN_FLIGHT, codeField, errorRecord, evaluate, failure } from './user-code.js';
 
 const config = z.object({ code: codeField('(value, meta) => ({ ...value, total: value.amount * 1.2 })') }).strict();
 
@@ -27,8 +27,10 @@ export const map = defineNode({
     let fn: UserFunction;
     return {
       kind: 'transform',
+      // stateless: the next batch goes into the sandbox (another worker) while this one is emitted
+      concurrency: SANDBOX_BATCHES_IN_FLIGHT,
       async open() {
-        fn = await ctx.compile(ctx.config.code, 'code');
+        fn = await ctx.compile(ctx.config.code, 'code', { workers: SANDBOX_BATCHES_IN_FLIGHT });
       },
       async process(records) {
         const out: SluiceRecord[] = [];

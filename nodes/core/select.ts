@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { defineNode, type Value } from '../../runtime/index.js';
+import { defineNode, ui, type Value } from '../../runtime/index.js';
 
 const config = z
   .object({
-    keep: z.array(z.string().min(1)).optional().describe('fields to keep (all when empty)'),
-    drop: z.array(z.string().min(1)).default([]).describe('fields to remove'),
+    keep: z.array(z.string().min(1)).optional().describe('fields to keep (all when empty)').meta(ui({ widget: 'fields' })),
+    drop: z.array(z.string().min(1)).default([]).describe('fields to remove').meta(ui({ widget: 'fields' })),
     rename: z.record(z.string(), z.string().min(1)).default({}).describe('old name → new name'),
   })
   .strict();

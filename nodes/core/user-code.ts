@@ -8,6 +8,9 @@ import { CODE_MARK, type CallResult, type SluiceRecord, type UserFunction } from
 export const codeField = (example: string) =>
   z.string().min(1, 'user code is required').describe(`JavaScript function, run in a sandbox once per record. Example: ${example}`).meta(CODE_MARK);
 
+/** batches of one map or filter in the sandbox at once (the pool spreads them over its workers) */
+export const SANDBOX_BATCHES_IN_FLIGHT = 2;
+
 /** per record, by index: the result for its value and for its before row (each when present) */
 export interface Evaluated {
   values: (CallResult | undefined)[];

@@ -4,7 +4,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
-import { ConfigError, NodeError, OPS, type Op, type SluiceRecord, type Value } from '../../runtime/index.js';
+import { ConfigError, NodeError, OPS, ui, type Op, type SluiceRecord, type Value } from '../../runtime/index.js';
 
 export const pathField = z.string().min(1).describe('file path; a relative path is resolved against the working directory (in the server: against its first file root)');
 
@@ -16,14 +16,16 @@ export const formatField = z
 export const envelopeField = z
   .boolean()
   .default(false)
-  .describe('jsonl only: each line is a whole record {op, key, value, before}, so deletes and keys survive the file');
+  .describe('jsonl only: each line is a whole record {op, key, value, before}, so deletes and keys survive the file')
+  .meta(ui({ label: 'Whole records', showWhen: { format: 'jsonl' }, help: 'each line is a whole record {op, key, value, before}' }));
 
 export const delimiterField = z
   .string()
   .regex(/^[\x01-\x7f]$/, 'must be one ASCII character')
   .refine((d) => d !== '"' && d !== '\r' && d !== '\n', 'cannot be a quote or a line break')
   .default(',')
-  .describe('csv only: field separator, one ASCII character (e.g. "," ";" or a tab)');
+  .describe('csv only: field separator, one ASCII character (e.g. "," ";" or a tab)')
+  .meta(ui({ showWhen: { format: 'csv' }, help: 'one ASCII character, e.g. , or ;' }));
 
 /** refinement shared by both schemas: `envelope` only makes sense for JSON Lines */
 export function envelopeNeedsJsonl(cfg: { format: string; envelope: boolean }, ctx: z.RefinementCtx): void {

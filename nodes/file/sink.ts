@@ -19,6 +19,7 @@ import { fileMark } from '../../runtime/index.js';
 import { defineNode, type NodeContext, type SinkInstance, ConfigError, NodeError, errorMessage, type SluiceRecord } from '../../runtime/index.js';
 import { delimiterField, envelopeField, envelopeNeedsJsonl, formatField, pathField, toEnvelope } from './common.js';
 import { csvCell, formatCsv, readCsvHeader } from './csv.js';
+import { openOrClose } from '../shared/open.js';
 
 const configSchema = z
   .object({
@@ -50,12 +51,7 @@ class FileSink implements SinkInstance {
   constructor(private readonly ctx: NodeContext<Config>) {}
 
   async open(): Promise<void> {
-    try {
-      await this.start();
-    } catch (err) {
-      await this.close();
-      throw err;
-    }
+    await openOrClose(() => this.start(), () => this.close());
   }
 
   private async start(): Promise<void> {

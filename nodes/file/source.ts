@@ -28,6 +28,7 @@ import {
 } from './common.js';
 import { parseCsvRecords, readCsvHeader } from './csv.js';
 import { ChunkReader, RecordSplitter, type RawRecord } from './lines.js';
+import { openOrClose } from '../shared/open.js';
 
 const configSchema = z
   .object({
@@ -59,12 +60,7 @@ class FileSource implements SourceInstance {
   constructor(private readonly ctx: NodeContext<Config>) {}
 
   async open(position: unknown): Promise<void> {
-    try {
-      await this.start(position);
-    } catch (err) {
-      await this.close();
-      throw err;
-    }
+    await openOrClose(() => this.start(position), () => this.close());
   }
 
   private async start(position: unknown): Promise<void> {

@@ -12,12 +12,12 @@
  */
 import { MongoClient, MongoServerError, MongoServerSelectionError, type Document, type MongoClientOptions } from 'mongodb';
 import { z } from 'zod';
-import { connectionFieldsFor, entryUrlField, oneConnectionFor, passwordField, readPem, tlsSchema, type TlsConfig } from '../shared/connection-config.js';
-import { ConfigError, NodeError, UserError, errorMessage, fileAccess, unconfinedFiles, type FileAccess } from '../../runtime/index.js';
+import { connectionFieldsFor, connectionSource, entryUrlField, oneConnectionFor, passwordField, resolveForTest, tlsMaterial, tlsSchema, type ConnectionConfig as SharedConnectionConfig, type ResolveContext, type TlsConfig } from '../shared/connection-config.js';
+import { ConfigError, NodeError, UserError, errorMessage, type FileAccess } from '../../runtime/index.js';
 
 // ---- config fields ---------------------------------------------------------------------------------
 
-export { tlsSchema, type TlsConfig };
+export { tlsSchema, type ResolveContext, type TlsConfig };
 
 /** The fields every mongodb.* node config has; check them with `oneConnection`. */
 export const connectionFields = {
@@ -31,10 +31,8 @@ export const connectionFields = {
     .describe('how long to wait for a server to answer when connecting (server selection), ms'),
 };
 
-export interface ConnectionConfig {
-  connection?: string;
-  url?: string;
-  tls?: TlsConfig;
+/** The node config fields resolveTarget reads: the shared ones and `timeoutMs`. */
+export interface ConnectionConfig extends SharedConnectionConfig {
   timeoutMs: number;
 }
 
@@ -54,6 +52,8 @@ export const connectionEntrySchema = z.object({
   tls: tlsSchema.optional(),
 });
 
+const FAMILY = { type: 'mongodb', entrySchema: connectionEntrySchema, urlHint: '...' };
+
 // ---- resolving -----------------------------------------------------------------------------------
 
 export interface Target {
@@ -70,14 +70,6 @@ export interface Target {
   via: string;
 }
 
-export interface ResolveContext {
-  nodeId: string;
-  /** named connections of the flow; absent outside a flow (testConnection) */
-  connection?(name: string): Record<string, unknown> | undefined;
-  /** TLS files are read through it */
-  files: FileAccess;
-}
-
 const SCHEME = /^mongodb(\+srv)?:\/\//;
 
 /** The node config's `connection` / `url` / `tls` / `timeoutMs` as a driver URL and options. Throws ConfigError naming the field. */
@@ -89,52 +81,24 @@ export function resolveTarget(ctx: ResolveContext, config: ConnectionConfig): Ta
     connectTimeoutMS: config.timeoutMs,
     ignoreUndefined: true,
   };
+  const src = connectionSource(ctx, config, FAMILY);
+  const e = src.entry;
   let url: string;
-  let field: Target['field'];
-  let via: string;
-  let tls = config.tls;
-  let tlsField = 'tls';
-  let database: string | undefined;
-  if (config.connection !== undefined) {
-    field = 'connection';
-    via = `connection ${JSON.stringify(config.connection)}`;
-    const raw = ctx.connection?.(config.connection);
-    if (!raw) {
-      throw new ConfigError(nodeId, 'connection', `the flow has no connection named ${JSON.stringify(config.connection)}: add it under \`connections:\` (type: mongodb, url: ...) or set \`url\``);
+  if (src.url !== undefined) {
+    url = checkUrl(nodeId, src.field, src.url);
+    if (e && (e.host !== undefined || e.port !== undefined)) {
+      throw new ConfigError(nodeId, 'connection', `connection ${JSON.stringify(config.connection)}: give either url or host/port, not both`);
     }
-    const parsed = connectionEntrySchema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new ConfigError(nodeId, 'connection', `connection ${JSON.stringify(config.connection)}: ${issue.path.join('.') || 'entry'}: ${issue.message}`);
-    }
-    const e = parsed.data;
-    if (e.url !== undefined) {
-      url = checkUrl(nodeId, 'connection', e.url);
-      if (e.host !== undefined || e.port !== undefined) {
-        throw new ConfigError(nodeId, 'connection', `connection ${JSON.stringify(config.connection)}: give either url or host/port, not both`);
-      }
-    } else {
-      const host = e.host ?? '127.0.0.1';
-      url = `mongodb://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${e.port ?? 27017}/`;
-    }
-    if (e.user !== undefined) options.auth = { username: e.user, password: e.password };
-    if (e.authSource !== undefined) options.authSource = e.authSource;
-    database = e.database ?? urlDatabase(url);
-    if (!tls && e.tls) {
-      tls = e.tls;
-      tlsField = 'connection';
-    }
-  } else if (config.url !== undefined) {
-    field = 'url';
-    via = 'url';
-    url = checkUrl(nodeId, 'url', config.url);
-    database = urlDatabase(url);
   } else {
-    throw new ConfigError(nodeId, 'connection', 'set `connection` or `url`');
+    const host = e?.host ?? '127.0.0.1';
+    url = `mongodb://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${e?.port ?? 27017}/`;
   }
-  if (tls) Object.assign(options, tlsOptions(nodeId, tlsField, tls, ctx));
+  if (e?.user !== undefined) options.auth = { username: e.user, password: e.password };
+  if (e?.authSource !== undefined) options.authSource = e.authSource;
+  const database = e?.database ?? urlDatabase(url);
+  if (src.tls) Object.assign(options, tlsOptions(nodeId, src.tlsField, src.tls, ctx));
   const user = options.auth?.username ?? urlUser(url);
-  return { url, options, label: redact(url, options.auth?.username), database, user, field, via };
+  return { url, options, label: redact(url, options.auth?.username), database, user, field: src.field, via: src.via };
 }
 
 function checkUrl(nodeId: string, field: string, url: string): string {
@@ -167,17 +131,9 @@ function redact(url: string, optionUser?: string): string {
 }
 
 function tlsOptions(nodeId: string, field: string, tls: TlsConfig, ctx: ResolveContext): MongoClientOptions {
-  const pem = (name: 'ca' | 'cert' | 'key'): string | undefined => readPem(ctx.files, nodeId, `${field}.${name}`, tls[name]);
-  const options: MongoClientOptions = { tls: true };
-  const ca = pem('ca');
-  const cert = pem('cert');
-  const key = pem('key');
-  if (ca) options.ca = ca;
-  if (cert) options.cert = cert;
-  if (key) options.key = key;
-  if (tls.servername) options.servername = tls.servername;
-  if (tls.passphrase) options.passphrase = tls.passphrase;
-  if (tls.rejectUnauthorized === false) options.tlsAllowInvalidCertificates = true;
+  const { rejectUnauthorized, ...material } = tlsMaterial(ctx.files, nodeId, field, tls);
+  const options: MongoClientOptions = { tls: true, ...material };
+  if (!rejectUnauthorized) options.tlsAllowInvalidCertificates = true;
   return options;
 }
 
@@ -379,15 +335,17 @@ export async function testConnection(
   config: Record<string, unknown>,
   options: { files?: FileAccess; timeoutMs?: number } = {},
 ): Promise<ConnectionTestResult> {
-  const files = options.files ?? fileAccess(unconfinedFiles(), 'test');
-  let target: Target;
+  const { tls, timeoutMs, ...rest } = config as { tls?: unknown; timeoutMs?: number };
+  let entry: Record<string, unknown>;
   try {
-    const { tls, timeoutMs, ...rest } = config as { tls?: unknown; timeoutMs?: number };
-    const entry = { ...rest, type: 'mongodb', ...(tls !== undefined ? { tls: tlsSchema.parse(tls) } : {}) };
-    target = resolveTarget({ nodeId: 'test', files, connection: () => entry }, { connection: 'test', timeoutMs: timeoutMs ?? options.timeoutMs ?? 10_000 });
+    entry = { ...rest, type: 'mongodb', ...(tls !== undefined ? { tls: tlsSchema.parse(tls) } : {}) };
   } catch (err) {
-    return { ok: false, message: errorMessage(err).replace(/^nodes\[test\]\.[\w.]+: (connection "test": )?/, '') };
+    return { ok: false, message: errorMessage(err) };
   }
+  const timeout = timeoutMs ?? options.timeoutMs ?? 10_000;
+  const resolved = resolveForTest(entry, options.files, (ctx, c) => resolveTarget(ctx, { ...c, timeoutMs: timeout }));
+  if ('error' in resolved) return { ok: false, message: resolved.error };
+  const { target } = resolved;
   let lease: ClientLease | undefined;
   try {
     lease = await acquireClient('test', target);

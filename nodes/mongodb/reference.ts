@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import { ObjectId, type Collection } from 'mongodb';
 import { ConfigError, type Value } from '../../runtime/index.js';
-import { defineReference, joinKey, type ReferenceOptions, type ReferenceTable } from '../shared/reference.js';
+import { addRow, defineReference, joinKey, openReference, type ReferenceOptions, type ReferenceTable } from '../shared/reference.js';
 import { acquireClient, commandError, connectionFields, databaseOf, oneConnection, resolveTarget, type ClientLease, type Target } from './connection.js';
 import { documentValue } from './types.js';
 
@@ -26,6 +26,9 @@ export const mongodbFrom = z
   .superRefine(oneConnection);
 
 type MongodbFrom = z.output<typeof mongodbFrom>;
+
+/** the fields of `from` that connection.ts and open() blame, reported as `from.*` */
+const FROM_FIELDS = ['connection', 'url', 'tls', 'database', 'collection'];
 
 const HEX24 = /^[0-9a-fA-F]{24}$/;
 
@@ -55,31 +58,30 @@ class MongodbReference implements ReferenceTable {
   }
 
   async open(): Promise<void> {
+    const { nodeId } = this.options;
+    await openReference(this, FROM_FIELDS, () => this.start(), (err) => (this.target ? commandError(nodeId, 'from.collection', this.target, err, `opening ${this.label}`) : err));
+  }
+
+  private async start(): Promise<void> {
     const { from, options } = this;
     const { nodeId } = options;
-    try {
-      this.target = resolveTarget({ nodeId, connection: options.connection, files: options.files }, from);
-      this.database = databaseOf(nodeId, this.target, from.database);
-      this.lease = await acquireClient(nodeId, this.target);
-      const db = this.lease.client.db(this.database);
-      const names = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();
-      if (!names.includes(from.collection)) {
-        const have = names.length === 0 ? `database ${JSON.stringify(this.database)} has no collections` : `collections: ${names.join(', ')}`;
-        throw new ConfigError(nodeId, 'collection', `collection ${JSON.stringify(from.collection)} not found in database ${this.database}; ${have}`);
+    this.target = resolveTarget({ nodeId, connection: options.connection, files: options.files }, from);
+    this.database = databaseOf(nodeId, this.target, from.database);
+    this.lease = await acquireClient(nodeId, this.target);
+    const db = this.lease.client.db(this.database);
+    const names = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();
+    if (!names.includes(from.collection)) {
+      const have = names.length === 0 ? `database ${JSON.stringify(this.database)} has no collections` : `collections: ${names.join(', ')}`;
+      throw new ConfigError(nodeId, 'collection', `collection ${JSON.stringify(from.collection)} not found in database ${this.database}; ${have}`);
+    }
+    this.coll = db.collection(from.collection);
+    if (options.column !== '_id') {
+      const indexes = await this.coll.listIndexes().toArray();
+      if (!indexes.some((ix) => Object.keys(ix.key)[0] === options.column)) {
+        options.log.warn(
+          `from: field ${options.column} of collection ${this.database}.${from.collection} has no index: every lookup query scans the collection (db.${from.collection}.createIndex({ ${options.column}: 1 }))`,
+        );
       }
-      this.coll = db.collection(from.collection);
-      if (options.column !== '_id') {
-        const indexes = await this.coll.listIndexes().toArray();
-        if (!indexes.some((ix) => Object.keys(ix.key)[0] === options.column)) {
-          options.log.warn(
-            `from: field ${options.column} of collection ${this.database}.${from.collection} has no index: every lookup query scans the collection (db.${from.collection}.createIndex({ ${options.column}: 1 }))`,
-          );
-        }
-      }
-    } catch (err) {
-      await this.close();
-      if (err instanceof ConfigError) throw underFrom(err);
-      throw this.target ? commandError(nodeId, 'from.collection', this.target, err, `opening ${this.label}`) : err;
     }
   }
 
@@ -101,9 +103,7 @@ class MongodbReference implements ReferenceTable {
         const value = documentValue(doc);
         const jk = joinKey(value[column]);
         if (typeof jk !== 'string') continue;
-        const group = found.get(jk);
-        if (group) group.push(value);
-        else found.set(jk, [value]);
+        addRow(found, jk, value);
       }
     };
     let forms: unknown[] = [];
@@ -127,14 +127,6 @@ class MongodbReference implements ReferenceTable {
     this.lease = this.coll = undefined;
     await lease?.release();
   }
-}
-
-/** connection.ts names `connection`, `url`, `tls`, `database`, `collection`; in this node they are under `from.` */
-function underFrom(err: ConfigError): ConfigError {
-  if (err.path.startsWith('from.') || err.path === 'foreignKey') return err;
-  const prefix = `nodes[${err.nodeId}].${err.path}: `;
-  const message = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
-  return new ConfigError(err.nodeId, `from.${err.path}`, message, err.hint);
 }
 
 export const mongodbReference = defineReference({

@@ -36,11 +36,13 @@
 import { z } from 'zod';
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Document } from 'mongodb';
 import { ConfigError, NodeError, defineNode, errorMessage, type NodeContext, type SinkInstance, type SluiceRecord } from '../../runtime/index.js';
-import { TableRouter, routesByTable } from '../shared/table-router.js';
+import { sinkPerTable } from '../shared/table-router.js';
+import { noValue } from '../shared/sink-plan.js';
 import { keyPart, show } from '../shared/keys.js';
 import { acquireClient, commandError, connectionFields, databaseOf, oneConnection, resolveTarget, type ClientLease, type Target } from './connection.js';
 import { declaredConverters, fieldToBson, toDocument } from './types.js';
 import { SCHEMA_META, isTableSchema } from '../shared/columns.js';
+import { openOrClose } from '../shared/open.js';
 
 const configSchema = z
   .object({
@@ -104,12 +106,7 @@ class MongodbSink implements SinkInstance {
   }
 
   async open(): Promise<void> {
-    try {
-      await this.start();
-    } catch (err) {
-      await this.close();
-      throw err;
-    }
+    await openOrClose(() => this.start(), () => this.close());
   }
 
   private async start(): Promise<void> {
@@ -162,7 +159,7 @@ class MongodbSink implements SinkInstance {
       if (r.op === 'd') {
         op = { deleteOne: { filter } };
       } else {
-        if (!r.value) throw new NodeError(this.ctx.nodeId, `collection ${this.name}: record with key ${show(r.key)} (op ${r.op}) has no value to write`);
+        if (!r.value) throw noValue({ nodeId: this.ctx.nodeId, what: `collection ${this.name}` }, r);
         const doc = toDocument(r.value, this.objectIdFields);
         if (declared) {
           for (const [field, convert] of declared) {
@@ -303,10 +300,7 @@ export const mongodbSink = defineNode({
   configSchema,
   inputs: [{ name: 'in', required: true }],
   outputs: [],
-  create: (ctx) =>
-    routesByTable(ctx.config.collection)
-      ? new TableRouter(ctx.nodeId, 'collection', ctx.config.collection, (t) => new MongodbSink({ ...ctx, config: { ...ctx.config, collection: t } }))
-      : new MongodbSink(ctx),
+  create: (ctx) => sinkPerTable(ctx, 'collection', (c) => new MongodbSink(c)),
 });
 
 export default mongodbSink;

@@ -19,10 +19,9 @@
  *   change made while the snapshot ran is therefore read again as a change (at-least-once, and the
  *   records are whole documents, so an idempotent sink ends in the same state): nothing is lost.
  *
- * Start points: the resume token the server hands a newly opened change stream (postBatchResumeToken);
- * the cluster time of the first change when one came at once; else just after the newest oplog entry
- * (servers that give neither, such as mongo-java-server). A cdc run commits its start point before its
- * first change, so a restart never skips what happened in between.
+ * The snapshot's reads are in snapshot.ts, the change streams and their start points in
+ * change-streams.ts. A cdc run commits its start point before its first change, so a restart never
+ * skips what happened in between.
  *
  * Records: key `{ _id }`, value the document (types.ts has the value mapping: ObjectId → hex string ...),
  * meta `{ source, table: 'db.collection', position, ts }`. Position (committed once sinks acknowledged):
@@ -34,20 +33,17 @@
  * oplog window alone decides how long a stopped flow can resume (the read then fails and says so).
  */
 import { z } from 'zod';
-import { Timestamp, type ChangeStream, type ChangeStreamDocument, type Collection, type Db, type Document } from 'mongodb';
+import type { Db, Document } from 'mongodb';
 import {
   ConfigError,
   NodeError,
-  UserError,
   defineNode,
-  errorMessage,
   type NodeContext,
   type SluiceRecord,
   type SourceBatch,
   type SourceInstance, type SourceProgress, type TableProgress,
 } from '../../runtime/index.js';
 import {
-  CHANGE_STREAMS_NEED_RS,
   acquireClient,
   changeStreamProblem,
   commandError,
@@ -59,6 +55,8 @@ import {
   type ClientLease,
   type Target,
 } from './connection.js';
+import { ChangeStreams, type CdcPosition, type Start } from './change-streams.js';
+import { snapshotPage } from './snapshot.js';
 import { decodeExact, documentValue, encodeExact, fromBson } from './types.js';
 
 const configSchema = z
@@ -80,18 +78,8 @@ const configSchema = z
 
 type Config = z.output<typeof configSchema>;
 
-/** where a change stream starts: after a resume token, or at a cluster time (inclusive) */
-type Start = { token: unknown } | { at: { t: number; i: number } };
 type SnapshotPosition = { phase: 'snapshot'; done: string[]; collection?: string; after?: unknown; streams?: Record<string, Start> };
-type CdcPosition = { phase: 'cdc'; streams: Record<string, Start> };
 type Position = SnapshotPosition | CdcPosition;
-
-const TERMINAL = new Set(['drop', 'rename', 'dropDatabase', 'invalidate']);
-
-/** how long one wait for changes lasts on the server (getMore maxAwaitTimeMS): bounds how late a stop is seen */
-const MAX_AWAIT_MS = 500;
-/** an idle change stream commits its moved-on resume token this often */
-const IDLE_COMMIT_MS = 10_000;
 
 class MongodbSource implements SourceInstance {
   readonly kind = 'source' as const;
@@ -102,14 +90,10 @@ class MongodbSource implements SourceInstance {
   private names: string[] = [];
   private phase: 'snapshot' | 'cdc' | 'done' = 'snapshot';
   private snap: { done: string[]; collection?: string; after?: unknown } = { done: [] };
-  /** stream start points as of the last batch handed out */
-  private starts: Record<string, Start> = {};
-  private streams = new Map<string, ChangeStream>();
+  /** the change streams (modes cdc and snapshot+cdc), made at open */
+  private changes?: ChangeStreams;
   /** a fresh cdc run hands out its start points before anything else, so they are committed */
   private announce = false;
-  private lastHandedAt = 0;
-  /** a stream ended (drop, rename, invalidate): thrown once the changes before it are handed out */
-  private ended?: ConfigError;
 
   /** progress: documents (snapshot) or changes read by this run per collection, estimatedDocumentCount */
   private readonly docsRead = new Map<string, number>();
@@ -157,7 +141,6 @@ class MongodbSource implements SourceInstance {
 
   private async start(position: unknown): Promise<void> {
     const { config, nodeId } = this.ctx;
-    this.ended = undefined;
     this.target = resolveTarget(this.ctx, config);
     this.database = databaseOf(nodeId, this.target, config.database);
     this.lease = await acquireClient(nodeId, this.target);
@@ -187,14 +170,25 @@ class MongodbSource implements SourceInstance {
     if (p && missing.length > 0) {
       this.ctx.log.warn(`collections ${missing.join(', ')} have no saved change stream position (added to the config since): their changes are read from now on`);
     }
-    this.starts = { ...saved, ...(await this.startPoints(missing)) };
-    for (const n of Object.keys(this.starts)) if (!this.names.includes(n)) delete this.starts[n];
+    const changes = (this.changes = new ChangeStreams({
+      nodeId,
+      target: this.target,
+      db,
+      local: this.lease.client.db('local'),
+      database: this.database,
+      names: this.names,
+      chunk: this.chunk,
+      signal: this.ctx.signal,
+      preview: this.ctx.preview,
+    }));
+    changes.starts = { ...saved, ...(await changes.startPoints(missing)) };
+    for (const n of Object.keys(changes.starts)) if (!this.names.includes(n)) delete changes.starts[n];
     this.announce = !p && !this.ctx.preview;
   }
 
   async read(): Promise<SourceBatch | null> {
     if (!this.db) throw new NodeError(this.ctx.nodeId, 'read() before open()');
-    if (this.ended) throw this.ended;
+    if (this.changes?.ended) throw this.changes.ended;
     if (this.announce) {
       this.announce = false;
       return { records: [], position: this.position() };
@@ -203,12 +197,12 @@ class MongodbSource implements SourceInstance {
       const batch = await this.snapshotChunk();
       if (batch) return this.count(batch);
     }
-    if (this.phase === 'cdc') return this.count(await this.readChanges());
+    if (this.phase === 'cdc') return this.count(await this.changes!.read());
     return null;
   }
 
   async close(): Promise<void> {
-    await this.closeStreams();
+    await this.changes?.close();
     const lease = this.lease;
     this.lease = this.db = undefined;
     await lease?.release();
@@ -255,16 +249,10 @@ class MongodbSource implements SourceInstance {
       this.phase = this.cdc ? 'cdc' : 'done';
       return null;
     }
-    const coll = this.db!.collection(name);
     const after = this.snap.after === undefined ? undefined : decodeExact(this.snap.after);
     let docs: Document[];
     try {
-      docs = await this.page(coll, after === undefined ? {} : { _id: { $gt: after } });
-      // $gt only compares _ids of one BSON type: look for the next type in BSON order
-      if (docs.length === 0 && after !== undefined) {
-        const later = typesAfter(after);
-        if (later.length > 0) docs = await this.page(coll, { _id: { $type: later } });
-      }
+      docs = await snapshotPage(this.db!, name, after, this.chunk);
     } catch (err) {
       throw commandError(this.ctx.nodeId, 'collections', this.target, err, `reading collection ${this.database}.${name}`);
     }
@@ -280,185 +268,6 @@ class MongodbSource implements SourceInstance {
     return { records, position };
   }
 
-  private page(coll: Collection, filter: Document): Promise<Document[]> {
-    return coll.find(filter, { sort: { _id: 1 }, limit: this.chunk, batchSize: this.chunk }).toArray();
-  }
-
-  // ---- change streams ----------------------------------------------------------------------------
-
-  /** a start point for each collection's change stream, taken now (see the top of this file) */
-  private async startPoints(names: string[]): Promise<Record<string, Start>> {
-    const out: Record<string, Start> = {};
-    let oplogTime: { t: number; i: number } | undefined;
-    for (const name of names) {
-      const stream = this.db!.collection(name).watch([], { maxAwaitTimeMS: 1 });
-      try {
-        const first = await stream.tryNext();
-        if (first && (first as { clusterTime?: Timestamp }).clusterTime) {
-          out[name] = { at: timeOf((first as { clusterTime: Timestamp }).clusterTime) };
-        } else if (stream.resumeToken) {
-          out[name] = { token: encodeExact(stream.resumeToken) };
-        } else {
-          oplogTime ??= await this.afterNewestOplogEntry();
-          out[name] = { at: oplogTime };
-        }
-      } catch (err) {
-        throw this.streamError(err, name);
-      } finally {
-        await stream.close().catch(() => undefined);
-      }
-    }
-    return out;
-  }
-
-  /**
-   * The cluster time just after the newest oplog entry (its ts with the increment + 1: oplog times are
-   * unique, so the next operation is at or after it): the start point on servers whose change streams
-   * hand out no token.
-   */
-  private async afterNewestOplogEntry(): Promise<{ t: number; i: number }> {
-    try {
-      const oplog = this.lease!.client.db('local').collection('oplog.rs');
-      // the last in natural order is the newest in a real (capped) oplog, not always in mongo-java-server's,
-      // whose trimmed oplog reuses slots: then the newest is looked for after it (a cheap ts range on a real one)
-      const last = await oplog.find({}, { projection: { ts: 1 }, sort: { $natural: -1 }, limit: 1 }).toArray();
-      let ts = last[0]?.ts as Timestamp | undefined;
-      if (ts) {
-        const later = await oplog.find({ ts: { $gt: ts } }, { projection: { ts: 1 }, sort: { ts: -1 }, limit: 1 }).toArray();
-        if (later[0]) ts = later[0].ts as Timestamp;
-      }
-      if (!ts) return { t: 0, i: 0 };
-      return ts.i >= 0xffffffff ? { t: ts.t + 1, i: 0 } : { t: ts.t, i: ts.i + 1 };
-    } catch (err) {
-      throw new ConfigError(
-        this.ctx.nodeId,
-        'mode',
-        `cannot find where the change streams start: the server gave no resume token and the oplog (local.oplog.rs) cannot be read (${errorMessage(err)}). Grant the user read on the local database`,
-      );
-    }
-  }
-
-  private openStreams(): void {
-    for (const name of this.names) {
-      if (this.streams.has(name)) continue;
-      const start = this.starts[name];
-      const options: Document = { fullDocument: 'updateLookup', maxAwaitTimeMS: MAX_AWAIT_MS, batchSize: this.chunk };
-      if (start && 'token' in start) options.resumeAfter = decodeExact(start.token);
-      else if (start) options.startAtOperationTime = new Timestamp(start.at);
-      this.streams.set(name, this.db!.collection(name).watch([], options));
-    }
-  }
-
-  private async readChanges(): Promise<SourceBatch | null> {
-    const { signal, preview } = this.ctx;
-    const cur = { ...this.starts };
-    const records: SluiceRecord[] = [];
-    try {
-      this.openStreams();
-      while (!signal.aborted) {
-        // what the streams already hold, without waiting
-        for (const [name, stream] of this.streams) {
-          while (records.length < this.chunk && stream.bufferedCount() > 0 && !this.ended) await this.take(name, stream, await stream.tryNext(), cur, records);
-        }
-        if (records.length > 0 || this.ended) break;
-        // wait (at most MAX_AWAIT_MS on the server) for any stream to bring something
-        const entries = [...this.streams];
-        const got = await Promise.all(entries.map(([, s]) => s.tryNext()));
-        for (let i = 0; i < entries.length; i++) await this.take(entries[i][0], entries[i][1], got[i], cur, records);
-        if (this.ended) break;
-        if (records.length > 0) continue; // drain the buffers up to a full batch
-        if (preview) return null;
-        if (Date.now() - this.lastHandedAt >= IDLE_COMMIT_MS && JSON.stringify(cur) !== JSON.stringify(this.starts)) break;
-      }
-    } catch (err) {
-      await this.closeStreams(); // reopened from the last position handed out by the next read
-      throw err instanceof UserError ? err : this.streamError(err, undefined);
-    }
-    if (this.ended && records.length === 0) {
-      await this.closeStreams();
-      throw this.ended;
-    }
-    if (signal.aborted && records.length === 0) return null;
-    this.starts = cur;
-    this.lastHandedAt = Date.now();
-    const position = this.position();
-    for (const r of records) r.meta.position = position;
-    return { records, position };
-  }
-
-  /** one change as a record (or none), and the stream's resume token after it */
-  private async take(name: string, stream: ChangeStream, change: ChangeStreamDocument | null, cur: Record<string, Start>, records: SluiceRecord[]): Promise<void> {
-    if (this.ended) return;
-    const token = stream.resumeToken;
-    if (change && TERMINAL.has(change.operationType) && (await this.ends(name, change))) {
-      // the position stays before it: a restart meets it again instead of reading past it
-      this.ended = new ConfigError(
-        this.ctx.nodeId,
-        'collections',
-        `collection ${this.database}.${name} ${change.operationType === 'rename' ? 'was renamed' : change.operationType === 'invalidate' ? 'invalidated its change stream' : 'was dropped'}: ` +
-          "its change stream ends there. Fix the collection list (or recreate the collection), then reset the flow's position to read it again",
-      );
-      return;
-    }
-    if (token) cur[name] = { token: encodeExact(token) };
-    if (!change) return;
-    const c = change as ChangeStreamDocument & { fullDocument?: Document | null; documentKey?: Document; clusterTime?: Timestamp; wallTime?: Date };
-    const meta = { source: this.ctx.nodeId, table: `${this.database}.${name}`, ts: c.wallTime ? c.wallTime.getTime() : c.clusterTime ? timeOf(c.clusterTime).t * 1000 : Date.now() };
-    switch (c.operationType) {
-      case 'insert':
-      case 'update':
-      case 'replace': {
-        // mongo-java-server puts the update spec in documentKey: the full document has the _id too
-        const id = c.documentKey && '_id' in c.documentKey ? c.documentKey._id : c.fullDocument?._id;
-        if (!c.fullDocument || id === undefined) return; // deleted since: its delete event follows
-        records.push({ key: { _id: fromBson(id) }, value: documentValue(c.fullDocument), op: c.operationType === 'insert' ? 'c' : 'u', meta });
-        return;
-      }
-      case 'delete':
-        if (c.documentKey?._id === undefined) return;
-        records.push({ key: { _id: fromBson(c.documentKey?._id) }, value: null, op: 'd', meta });
-        return;
-      default:
-        return; // DDL events shown with showExpandedEvents only
-    }
-  }
-
-  /**
-   * Whether a drop / rename / invalidate event ends this collection's stream. MongoDB names the
-   * collection in `ns`; mongo-java-server sends drop events without `ns` to every stream of the
-   * database, so then the collection is looked up: still there, the event was another collection's.
-   */
-  private async ends(name: string, change: ChangeStreamDocument): Promise<boolean> {
-    const ns = (change as { ns?: { coll?: string } }).ns;
-    if (change.operationType !== 'drop' || ns?.coll !== undefined) return ns?.coll === undefined || ns.coll === name;
-    const all = await this.db!.listCollections({}, { nameOnly: true }).toArray();
-    return !all.some((c) => c.name === name);
-  }
-
-  private async closeStreams(): Promise<void> {
-    const streams = [...this.streams.values()];
-    this.streams.clear();
-    await Promise.all(streams.map((s) => s.close().catch(() => undefined)));
-  }
-
-  private streamError(err: unknown, name: string | undefined): Error {
-    const { nodeId } = this.ctx;
-    const code = Number((err as { code?: unknown }).code);
-    const what = name ? `collection ${this.database}.${name}` : `collections of ${this.database}`;
-    if (code === 40573 || /only supported on replica sets/i.test(errorMessage(err))) {
-      return new ConfigError(nodeId, 'mode', `cannot open the change stream of ${what} at ${this.target.label}: ${CHANGE_STREAMS_NEED_RS}; or use mode: snapshot`);
-    }
-    if (code === 286 || code === 280) {
-      return new ConfigError(
-        nodeId,
-        'mode',
-        `cannot resume the change stream of ${what}: the oplog no longer holds the saved position (the flow was stopped longer than the oplog window). ` +
-          "Reset the flow's position (sluice run --from-start) to read everything again",
-      );
-    }
-    return commandError(nodeId, 'collections', this.target, err, `change stream of ${what}`);
-  }
-
   // ---- positions ---------------------------------------------------------------------------------
 
   private position(): Position {
@@ -468,10 +277,10 @@ class MongodbSource implements SourceInstance {
         p.collection = this.snap.collection;
         p.after = this.snap.after;
       }
-      if (this.cdc) p.streams = { ...this.starts };
+      if (this.cdc) p.streams = { ...this.changes?.starts };
       return p;
     }
-    return { phase: 'cdc', streams: { ...this.starts } };
+    return { phase: 'cdc', streams: { ...this.changes?.starts } };
   }
 
   private parsePosition(position: unknown): Position | undefined {
@@ -494,71 +303,6 @@ class MongodbSource implements SourceInstance {
     }
     return p as unknown as Position;
   }
-}
-
-function timeOf(ts: Timestamp): { t: number; i: number } {
-  return { t: ts.t, i: ts.i };
-}
-
-// ---- BSON type order of _id values ------------------------------------------------------------------
-
-/** BSON comparison order of the types an _id can have, with their $type aliases (symbol, deprecated, left out) */
-const TYPE_ORDER: string[][] = [
-  ['minKey'],
-  ['null'],
-  ['double', 'int', 'long', 'decimal'],
-  ['string'],
-  ['object'],
-  ['binData'],
-  ['objectId'],
-  ['bool'],
-  ['date'],
-  ['timestamp'],
-  ['regex'],
-  ['maxKey'],
-];
-
-function typeRank(v: unknown): number {
-  if (v === null || v === undefined) return 1;
-  switch (typeof v) {
-    case 'number':
-    case 'bigint':
-      return 2;
-    case 'string':
-      return 3;
-    case 'boolean':
-      return 7;
-  }
-  if (v instanceof Date) return 8;
-  const tag = (v as { _bsontype?: string })._bsontype;
-  switch (tag) {
-    case 'MinKey':
-      return 0;
-    case 'Int32':
-    case 'Double':
-    case 'Long':
-    case 'Decimal128':
-      return 2;
-    case 'BSONSymbol':
-      return 3;
-    case 'Binary':
-      return 5;
-    case 'ObjectId':
-      return 6;
-    case 'Timestamp':
-      return 9;
-    case 'BSONRegExp':
-      return 10;
-    case 'MaxKey':
-      return 11;
-    default:
-      return v instanceof RegExp ? 10 : 4;
-  }
-}
-
-/** the $type aliases of every BSON type that sorts after the type of `v` */
-function typesAfter(v: unknown): string[] {
-  return TYPE_ORDER.slice(typeRank(v) + 1).flat();
 }
 
 export const mongodbSource = defineNode({

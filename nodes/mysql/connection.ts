@@ -16,21 +16,16 @@
 import mysql from 'mysql2/promise';
 import type { ConnectionOptions, Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { z } from 'zod';
-import { connectionFieldsFor, entryUrlField, oneConnectionFor, passwordField, readPem, tlsSchema, type TlsConfig } from '../shared/connection-config.js';
-import { ConfigError, NodeError, UserError, errorMessage, fileAccess, unconfinedFiles, type FileAccess } from '../../runtime/index.js';
+import { connectionFieldsFor, connectionSource, entryUrlField, oneConnectionFor, passwordField, resolveForTest, serverUrl, tlsMaterial, tlsSchema, type ConnectionConfig, type ResolveContext, type ServerUrl, type TlsConfig } from '../shared/connection-config.js';
+import { openOrClose } from '../shared/open.js';
+import { ConfigError, NodeError, UserError, errorMessage, type FileAccess } from '../../runtime/index.js';
 
 // ---- config fields ---------------------------------------------------------------------------------
 
-export { tlsSchema, type TlsConfig };
+export { tlsSchema, type ConnectionConfig, type ResolveContext, type TlsConfig };
 
 /** The fields every mysql.* node config has; use with `oneConnection` below. */
 export const connectionFields = connectionFieldsFor('mysql', 'mysql://user:password@host:3306/database');
-
-export interface ConnectionConfig {
-  connection?: string;
-  url?: string;
-  tls?: TlsConfig;
-}
 
 /** zod check: exactly one of `connection` and `url` */
 export const oneConnection = oneConnectionFor('mysql://user@host:3306/db');
@@ -48,6 +43,9 @@ export const connectionEntrySchema = z.object({
 });
 
 export type ConnectionEntry = z.output<typeof connectionEntrySchema>;
+
+const FAMILY = { type: 'mysql', entrySchema: connectionEntrySchema, urlHint: '...' };
+const URL_SPEC = { schemes: ['mysql', 'mariadb'], example: 'mysql://user:password@host:3306/database', port: 3306, user: 'root' };
 
 // ---- resolving -----------------------------------------------------------------------------------
 
@@ -81,48 +79,23 @@ const VALUE_OPTIONS: ConnectionOptions = {
   keepAliveInitialDelay: 10_000,
 };
 
-export interface ResolveContext {
-  nodeId: string;
-  /** named connections of the flow; absent outside a flow (testConnection) */
-  connection?(name: string): Record<string, unknown> | undefined;
-  /** TLS files are read through it */
-  files: FileAccess;
-}
-
 /** The node config's `connection` / `url` / `tls` as mysql2 options. Throws ConfigError naming the field. */
 export function resolveTarget(ctx: ResolveContext, config: ConnectionConfig): Target {
   const { nodeId } = ctx;
-  if (config.connection !== undefined) {
-    const raw = ctx.connection?.(config.connection);
-    if (!raw) {
-      throw new ConfigError(nodeId, 'connection', `the flow has no connection named ${JSON.stringify(config.connection)}: add it under \`connections:\` (type: mysql, url: ...) or set \`url\``);
-    }
-    const parsed = connectionEntrySchema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new ConfigError(nodeId, 'connection', `connection ${JSON.stringify(config.connection)}: ${issue.path.join('.') || 'entry'}: ${issue.message}`);
-    }
-    const entry = parsed.data;
-    const fromUrl = entry.url ? parseUrl(nodeId, 'connection', entry.url, ctx) : undefined;
-    const options: ConnectionOptions = {
-      ...VALUE_OPTIONS,
-      host: entry.host ?? fromUrl?.host ?? '127.0.0.1',
-      port: entry.port ?? fromUrl?.port ?? 3306,
-      user: entry.user ?? fromUrl?.user ?? 'root',
-      password: entry.password ?? fromUrl?.password,
-      database: entry.database ?? fromUrl?.database,
-    };
-    const tls = config.tls ?? entry.tls;
-    if (tls) options.ssl = sslOptions(nodeId, config.tls ? 'tls' : 'connection', tls, ctx);
-    else if (fromUrl?.ssl) options.ssl = fromUrl.ssl;
-    return finish(options, 'connection', `connection ${JSON.stringify(config.connection)}`);
-  }
-  if (config.url === undefined) throw new ConfigError(nodeId, 'connection', 'set `connection` or `url`');
-  const u = parseUrl(nodeId, 'url', config.url, ctx);
-  const options: ConnectionOptions = { ...VALUE_OPTIONS, host: u.host, port: u.port, user: u.user, password: u.password, database: u.database };
-  if (config.tls) options.ssl = sslOptions(nodeId, 'tls', config.tls, ctx);
-  else if (u.ssl) options.ssl = u.ssl;
-  return finish(options, 'url', 'url');
+  const src = connectionSource(ctx, config, FAMILY);
+  const e = src.entry;
+  const u = src.url !== undefined ? parseUrl(nodeId, src.field, src.url, ctx) : undefined;
+  const options: ConnectionOptions = {
+    ...VALUE_OPTIONS,
+    host: e?.host ?? u?.host ?? '127.0.0.1',
+    port: e?.port ?? u?.port ?? 3306,
+    user: e?.user ?? u?.user ?? 'root',
+    password: e?.password ?? u?.password,
+    database: e?.database ?? u?.database,
+  };
+  if (src.tls) options.ssl = sslOptions(nodeId, src.tlsField, src.tls, ctx);
+  else if (u?.ssl) options.ssl = u.ssl;
+  return finish(options, src.field, src.via);
 }
 
 function finish(options: ConnectionOptions, field: 'connection' | 'url', via: string): Target {
@@ -131,26 +104,12 @@ function finish(options: ConnectionOptions, field: 'connection' | 'url', via: st
   return { options, label, database: options.database, user, field, via };
 }
 
-interface ParsedUrl {
-  host: string;
-  port: number;
-  user: string;
-  password?: string;
-  database?: string;
+interface ParsedUrl extends Omit<ServerUrl, 'url'> {
   ssl?: ConnectionOptions['ssl'];
 }
 
 function parseUrl(nodeId: string, field: string, text: string, ctx: ResolveContext): ParsedUrl {
-  let u: URL;
-  try {
-    u = new URL(text);
-  } catch {
-    throw new ConfigError(nodeId, field, 'not a URL: expected mysql://user:password@host:3306/database');
-  }
-  if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') {
-    throw new ConfigError(nodeId, field, `URL scheme must be mysql:// (or mariadb://), not ${u.protocol}//`);
-  }
-  const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  const { url: u, ...parts } = serverUrl(nodeId, field, text, URL_SPEC);
   const tlsParam = u.searchParams.get('tls') ?? u.searchParams.get('ssl');
   for (const k of u.searchParams.keys()) {
     if (k !== 'tls' && k !== 'ssl') throw new ConfigError(nodeId, field, `unknown URL parameter ${JSON.stringify(k)}: only ?tls=true is understood (use the \`tls\` field for certificates)`);
@@ -159,26 +118,11 @@ function parseUrl(nodeId: string, field: string, text: string, ctx: ResolveConte
   if (tlsParam !== null && !['false', '0', 'off', 'disable'].includes(tlsParam)) {
     ssl = sslOptions(nodeId, field, { rejectUnauthorized: !['insecure', 'no-verify'].includes(tlsParam) }, ctx);
   }
-  return {
-    host: u.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
-    port: u.port ? Number(u.port) : 3306,
-    user: u.username ? decodeURIComponent(u.username) : 'root',
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    database: db || undefined,
-    ssl,
-  };
+  return { ...parts, ssl };
 }
 
-function sslOptions(nodeId: string, field: string, tls: TlsConfig, ctx: ResolveContext): ConnectionOptions['ssl'] {
-  const pem = (name: 'ca' | 'cert' | 'key'): string | undefined => readPem(ctx.files, nodeId, `${field}.${name}`, tls[name]);
-  const ssl: Record<string, unknown> = { rejectUnauthorized: tls.rejectUnauthorized ?? true };
-  for (const name of ['ca', 'cert', 'key'] as const) {
-    const v = pem(name);
-    if (v !== undefined) ssl[name] = v;
-  }
-  if (tls.servername) ssl.servername = tls.servername;
-  if (tls.passphrase) ssl.passphrase = tls.passphrase;
-  return ssl as ConnectionOptions['ssl'];
+function sslOptions(nodeId: string, field: string, tls: Partial<TlsConfig>, ctx: ResolveContext): ConnectionOptions['ssl'] {
+  return tlsMaterial(ctx.files, nodeId, field, tls);
 }
 
 // ---- pools ---------------------------------------------------------------------------------------
@@ -201,13 +145,13 @@ export async function openPool(nodeId: string, target: Target, size: number): Pr
     // the core (callback) connection: queued before anything the caller sends on it
     (conn as unknown as { query(sql: string, cb: (err: unknown) => void): void }).query("SET time_zone = '+00:00'", () => undefined);
   });
-  try {
-    const server = await serverInfo(pool);
-    return { pool, server };
-  } catch (err) {
-    await pool.end().catch(() => undefined);
-    throw connectError(nodeId, target, err, true);
-  }
+  let server!: ServerInfo;
+  await openOrClose(
+    async () => (server = await serverInfo(pool)),
+    () => pool.end(),
+    (err) => connectError(nodeId, target, err, true),
+  );
+  return { pool, server };
 }
 
 export async function serverInfo(q: Pool | PoolConnection): Promise<ServerInfo> {
@@ -389,14 +333,9 @@ export interface ConnectionTestResult {
  * throws for a connection problem: `ok: false` and a message that says what to fix.
  */
 export async function testConnection(config: Record<string, unknown>, options: { files?: FileAccess } = {}): Promise<ConnectionTestResult> {
-  const files = options.files ?? fileAccess(unconfinedFiles(), 'test');
-  let target: Target;
-  try {
-    const entry = { type: 'mysql', ...config };
-    target = resolveTarget({ nodeId: 'test', files, connection: () => entry }, { connection: 'test' });
-  } catch (err) {
-    return { ok: false, message: errorMessage(err).replace(/^nodes\[test\]\.connection: connection "test": /, '') };
-  }
+  const resolved = resolveForTest({ type: 'mysql', ...config }, options.files, resolveTarget);
+  if ('error' in resolved) return { ok: false, message: resolved.error };
+  const { target } = resolved;
   let conn: Awaited<ReturnType<typeof mysql.createConnection>> | undefined;
   try {
     conn = await mysql.createConnection(target.options);

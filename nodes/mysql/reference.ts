@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { ConfigError, type Value } from '../../runtime/index.js';
-import { defineReference, joinKey, type ReferenceOptions, type ReferenceTable } from '../shared/reference.js';
+import { addRow, chunks, defineReference, joinKey, openReference, referenceColumn, type ReferenceOptions, type ReferenceTable } from '../shared/reference.js';
 import { connectionFields, oneConnection, openPool, qualified, quoteIdent, resolveTarget, statementError, type Target } from './connection.js';
 import { describeTable, listTables, rowReader, type TableInfo } from './types.js';
 
@@ -25,6 +25,9 @@ type MysqlFrom = z.output<typeof mysqlFrom>;
 
 /** whatever joinKey gives for a value that can match */
 type Key = NonNullable<ReturnType<typeof joinKey>>;
+
+/** the fields of `from` that connection.ts blames, reported as `from.*` */
+const FROM_FIELDS = ['connection', 'url', 'tls', 'table'];
 
 class MysqlReference implements ReferenceTable {
   queries = 0;
@@ -46,46 +49,42 @@ class MysqlReference implements ReferenceTable {
   }
 
   async open(): Promise<void> {
+    await openReference(this, FROM_FIELDS, () => this.start());
+  }
+
+  private async start(): Promise<void> {
     const { from, options } = this;
     const { nodeId } = options;
+    this.target = resolveTarget({ nodeId, connection: options.connection, files: options.files }, from);
+    const dot = from.table.indexOf('.');
+    const schema = dot >= 0 ? from.table.slice(0, dot) : this.target.database;
+    const table = dot >= 0 ? from.table.slice(dot + 1) : from.table;
+    if (!schema) throw new ConfigError(nodeId, 'table', `${JSON.stringify(from.table)} names no database and the ${this.target.via} has none: write 'database.${from.table}'`);
+    const { pool, server } = await openPool(nodeId, this.target, 2);
+    this.pool = pool;
+    let info: TableInfo | undefined;
     try {
-      this.target = resolveTarget({ nodeId, connection: options.connection, files: options.files }, from);
-      const dot = from.table.indexOf('.');
-      const schema = dot >= 0 ? from.table.slice(0, dot) : this.target.database;
-      const table = dot >= 0 ? from.table.slice(dot + 1) : from.table;
-      if (!schema) throw new ConfigError(nodeId, 'table', `${JSON.stringify(from.table)} names no database and the ${this.target.via} has none: write 'database.${from.table}'`);
-      const { pool, server } = await openPool(nodeId, this.target, 2);
-      this.pool = pool;
-      let info: TableInfo | undefined;
-      try {
-        info = await describeTable(pool, schema, table, server.mariadb);
-        if (!info) {
-          const have = (await listTables(pool, schema)).map(([, t]) => t);
-          throw new ConfigError(nodeId, 'table', `table ${schema}.${table} not found at ${this.target.label}; ${have.length ? `tables: ${have.join(', ')}` : `database ${schema} has no tables`}`);
-        }
-      } catch (err) {
-        throw statementError(nodeId, 'table', this.target, err, `reading table ${schema}.${table}`);
-      }
-      this.info = info;
-      const column = info.columns.find((c) => c.name.toLowerCase() === options.column.toLowerCase());
-      if (!column) {
-        throw new ConfigError(nodeId, 'foreignKey', `table ${schema}.${table} has no column ${JSON.stringify(options.column)}; columns: ${info.columns.map((c) => c.name).join(', ')}`);
-      }
-      this.column = column.name;
-      this.columnIndex = info.columns.indexOf(column);
-      this.read = rowReader(info.columns);
-      const order = info.key.length > 0 ? ` ORDER BY ${info.key.map(quoteIdent).join(', ')}` : '';
-      this.sql = `SELECT ${info.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${qualified(schema, table)} WHERE ${quoteIdent(column.name)} IN (?)${order}`;
-      const [idx] = await pool.query<RowDataPacket[]>(
-        'SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ? AND SEQ_IN_INDEX = 1 LIMIT 1',
-        [schema, table, column.name],
-      );
-      if (idx.length === 0) {
-        options.log.warn(`from: column ${column.name} of table ${schema}.${table} has no index: every lookup query scans the table (CREATE INDEX ... ON ${qualified(schema, table)} (${quoteIdent(column.name)}))`);
+      info = await describeTable(pool, schema, table, server.mariadb);
+      if (!info) {
+        const have = (await listTables(pool, schema)).map(([, t]) => t);
+        throw new ConfigError(nodeId, 'table', `table ${schema}.${table} not found at ${this.target.label}; ${have.length ? `tables: ${have.join(', ')}` : `database ${schema} has no tables`}`);
       }
     } catch (err) {
-      await this.close();
-      throw err instanceof ConfigError && ['connection', 'url', 'tls', 'table'].some((p) => err.path === p || err.path.startsWith(`${p}.`)) ? underFrom(err) : err;
+      throw statementError(nodeId, 'table', this.target, err, `reading table ${schema}.${table}`);
+    }
+    this.info = info;
+    const column = info.columns[referenceColumn(nodeId, `table ${schema}.${table}`, info.columns.map((c) => c.name), options.column)];
+    this.column = column.name;
+    this.columnIndex = info.columns.indexOf(column);
+    this.read = rowReader(info.columns);
+    const order = info.key.length > 0 ? ` ORDER BY ${info.key.map(quoteIdent).join(', ')}` : '';
+    this.sql = `SELECT ${info.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${qualified(schema, table)} WHERE ${quoteIdent(column.name)} IN (?)${order}`;
+    const [idx] = await pool.query<RowDataPacket[]>(
+      'SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ? AND SEQ_IN_INDEX = 1 LIMIT 1',
+      [schema, table, column.name],
+    );
+    if (idx.length === 0) {
+      options.log.warn(`from: column ${column.name} of table ${schema}.${table} has no index: every lookup query scans the table (CREATE INDEX ... ON ${qualified(schema, table)} (${quoteIdent(column.name)}))`);
     }
   }
 
@@ -93,9 +92,7 @@ class MysqlReference implements ReferenceTable {
     const found = new Map<Key, Value[]>();
     if (!this.pool || !this.read) throw new Error('lookup() before open()');
     const distinct = [...new Set(keys.map(joinKey).filter((k): k is Key => k !== null && k !== undefined))];
-    const per = Math.max(1, this.options.maxKeysPerQuery);
-    for (let i = 0; i < distinct.length; i += per) {
-      const chunk = distinct.slice(i, i + per);
+    for (const chunk of chunks(distinct, this.options.maxKeysPerQuery)) {
       let rows: unknown[][];
       try {
         [rows] = (await this.pool.query<RowDataPacket[][]>({ sql: this.sql, rowsAsArray: true }, [chunk])) as unknown as [unknown[][]];
@@ -107,9 +104,7 @@ class MysqlReference implements ReferenceTable {
         const value = this.read.fromArray(row);
         const jk = joinKey(value[this.column] ?? row[this.columnIndex]);
         if (jk === null || jk === undefined) continue;
-        const group = found.get(jk);
-        if (group) group.push(value);
-        else found.set(jk, [value]);
+        addRow(found, jk, value);
       }
     }
     return found;
@@ -120,13 +115,6 @@ class MysqlReference implements ReferenceTable {
     this.pool = undefined;
     await pool?.end().catch(() => undefined);
   }
-}
-
-/** connection.ts names `connection`, `url`, `tls`, `table`; in core.denormalize they are under `from.` */
-function underFrom(err: ConfigError): ConfigError {
-  const prefix = `nodes[${err.nodeId}].${err.path}: `;
-  const message = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
-  return new ConfigError(err.nodeId, `from.${err.path}`, message, err.hint);
 }
 
 export const mysqlReference = defineReference({

@@ -5,8 +5,9 @@
  * Ops: c, u, r → `INSERT … ON DUPLICATE KEY UPDATE` the record's other fields, consecutive records with
  * the same fields in one multi-row statement (columns a record lacks keep their value); d →
  * `DELETE … WHERE keys IN (…)`, key values from `record.before ?? record.value`, else `record.key` (an
- * object with the key columns, or the key itself when there is one key column). Records are applied in
- * batch order, so an insert, a delete and an insert of one key end as the last left it.
+ * object with the key columns, or the key itself when there is one key column). A batch is first reduced
+ * to its net effect per key (nodes/shared/sink-plan.ts), so an insert, a delete and an insert of one key
+ * end as the last left it.
  *
  * Table: `table` is 'db.table' or 'table' in the connection's database. An existing table needs a
  * PRIMARY KEY or UNIQUE index on exactly `keys`. `createTable` (default true) creates a missing table
@@ -55,12 +56,13 @@
  */
 import { z } from 'zod';
 import type { Pool, PoolConnection } from 'mysql2/promise';
-import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SluiceRecord, type Value } from '../../runtime/index.js';
-import { TableRouter, routesByTable } from '../shared/table-router.js';
-import { keyPart, show } from '../shared/keys.js';
+import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SluiceRecord } from '../../runtime/index.js';
+import { sinkPerTable } from '../shared/table-router.js';
+import { coversKey, deleteKey, keysForNewTable, netEffect, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
 import { connectionFields, oneConnection, openPool, qualified, quoteIdent, resolveTarget, statementError, type ServerInfo, type Target } from './connection.js';
 import { columnTypeFor, defaultColumnType, describeTable, listTables, mysqlTypeFor, schemaExists, writer, type TableInfo, type Writer } from './types.js';
 import { declaredSchema, type ColumnSpec } from '../shared/columns.js';
+import { openOrClose } from '../shared/open.js';
 
 const configSchema = z
   .object({
@@ -86,6 +88,26 @@ type Declared = { columns: Map<string, ColumnSpec>; key: string[] };
 
 type Step = { kind: 'upsert'; columns: string[]; values: unknown[] } | { kind: 'delete'; values: unknown[] };
 
+/** the net changes as steps: a key's delete, then its upsert (a changed key is in the plan once) */
+function stepsOf(changes: KeyChange[]): Step[] {
+  const steps: Step[] = [];
+  for (const c of changes) {
+    if (c.del) steps.push({ kind: 'delete', values: c.key });
+    const row = c.row;
+    if (!row) continue;
+    const columns: string[] = [];
+    const values: unknown[] = [];
+    for (const name in row) {
+      const v = row[name];
+      if (v === undefined) continue;
+      columns.push(name);
+      values.push(v);
+    }
+    steps.push({ kind: 'upsert', columns, values });
+  }
+  return steps;
+}
+
 /** rows per statement, and a rough byte budget (max_allowed_packet is 16 MB by default on MariaDB) */
 const MAX_ROWS = 1000;
 const MAX_BYTES = 4 * 1024 * 1024;
@@ -106,12 +128,7 @@ class MysqlSink implements SinkInstance {
   constructor(private readonly ctx: NodeContext<Config>) {}
 
   async open(): Promise<void> {
-    try {
-      await this.start();
-    } catch (err) {
-      await this.close();
-      throw err;
-    }
+    await openOrClose(() => this.start(), () => this.close());
   }
 
   private async start(): Promise<void> {
@@ -141,8 +158,7 @@ class MysqlSink implements SinkInstance {
       if (keys.length === 0) throw new ConfigError(nodeId, 'keys', `table ${this.id} has no PRIMARY KEY: set keys to the columns of a UNIQUE index`);
       const missing = keys.filter((k) => !this.known.has(k.toLowerCase()));
       if (missing.length > 0) throw new ConfigError(nodeId, 'keys', `table ${this.id} has no column ${missing.map((k) => JSON.stringify(k)).join(', ')}`);
-      const wanted = [...new Set(keys.map((k) => k.toLowerCase()))].sort().join('\0');
-      if (!this.info.uniqueSets.some((s) => [...new Set(s)].sort().join('\0') === wanted)) {
+      if (!coversKey(this.info.uniqueSets, keys, true)) {
         throw new ConfigError(nodeId, 'keys', `table ${this.id} has no PRIMARY KEY or UNIQUE index on (${keys.join(', ')}): upserts need one (ALTER TABLE ${this.id} ADD UNIQUE (${keys.join(', ')}))`);
       }
       this.keys = keys;
@@ -155,17 +171,24 @@ class MysqlSink implements SinkInstance {
     return `${this.schema}.${this.tableName}`;
   }
 
+  /** for messages of the shared planning */
+  private get sinkTarget(): SinkTarget {
+    return { nodeId: this.ctx.nodeId, what: `table ${this.id}` };
+  }
+
   async write(records: SluiceRecord[]): Promise<void> {
     if (!this.pool) throw new NodeError(this.ctx.nodeId, 'write() before open()');
     if (records.length === 0) return;
     const declared = this.declared(records);
-    this.keys ??= this.keysFor(records[0], declared);
-    const { steps, types } = this.plan(records, declared);
+    const keys = (this.keys ??= keysForNewTable(this.sinkTarget, records));
+    const changes = netEffect(this.sinkTarget, records, keys);
+    const types = this.newColumns(records, keys, declared);
     try {
       await this.ensureColumns(types);
     } catch (err) {
       throw statementError(this.ctx.nodeId, 'table', this.target, err, `creating or altering table ${this.id}`);
     }
+    const steps = stepsOf(changes);
     let conn: PoolConnection | undefined;
     try {
       conn = await this.pool.getConnection();
@@ -205,18 +228,11 @@ class MysqlSink implements SinkInstance {
     return { columns: new Map(schema.columns.map((c) => [c.name.toLowerCase(), c])), key: schema.key };
   }
 
-  /** keys of a table still to be created: the source table's key, else the record key's fields */
-  private keysFor(r: SluiceRecord, declared: Declared | undefined): string[] {
-    const fromSchema = declared?.key;
-    if (fromSchema && fromSchema.length > 0) return fromSchema;
-    const k = r.key;
-    if (k !== null && typeof k === 'object' && !Array.isArray(k) && Object.keys(k).length > 0) return Object.keys(k);
-    throw new ConfigError(this.ctx.nodeId, 'keys', `table ${this.id} does not exist yet and the record key ${show(k)} names no columns: set keys`);
-  }
-
-  /** the batch as steps, and the fields seen with the type their first non-null value asks for (or the source declared) */
-  private plan(records: SluiceRecord[], declared?: Declared): { steps: Step[]; types: Map<string, { name: string; type?: string }> } {
-    const keys = this.keys!;
+  /**
+   * The fields of the batch that are not columns yet, with the type the first non-null value of each
+   * asks for (or the source declared); the key columns of deletes included.
+   */
+  private newColumns(records: SluiceRecord[], keys: string[], declared?: Declared): Map<string, { name: string; type?: string }> {
     const keySet = new Set(keys.map((k) => k.toLowerCase()));
     const types = new Map<string, { name: string; type?: string }>();
     const { mariadb, major, minor } = this.server;
@@ -231,33 +247,14 @@ class MysqlSink implements SinkInstance {
       if (!t) types.set(lower, { name, type });
       else t.type = type;
     };
-    const steps: Step[] = [];
     for (const r of records) {
       if (r.op === 'd') {
-        const row = r.before ?? r.value;
-        const values = keys.map((k) => {
-          const v = row?.[k] ?? keyPart(r.key, k, keys.length);
-          if (v === undefined || v === null) throw this.missingKey(r, k);
-          see(k, v);
-          return v;
-        });
-        steps.push({ kind: 'delete', values });
+        deleteKey(this.sinkTarget, r, keys).forEach((v, i) => see(keys[i], v));
         continue;
       }
-      const value: Value | null = r.value;
-      if (!value) throw new NodeError(this.ctx.nodeId, `table ${this.id}: record with key ${show(r.key)} (op ${r.op}) has no value to write`);
-      for (const k of keys) if (value[k] === undefined || value[k] === null) throw this.missingKey(r, k);
-      const columns: string[] = [];
-      const values: unknown[] = [];
-      for (const [name, v] of Object.entries(value)) {
-        if (v === undefined) continue;
-        see(name, v);
-        columns.push(name);
-        values.push(v);
-      }
-      steps.push({ kind: 'upsert', columns, values });
+      for (const [name, v] of Object.entries(r.value!)) if (v !== undefined) see(name, v);
     }
-    return { steps, types };
+    return types;
   }
 
   private async ensureColumns(types: Map<string, { name: string; type?: string }>): Promise<void> {
@@ -337,10 +334,6 @@ class MysqlSink implements SinkInstance {
       ];
     }
   }
-
-  private missingKey(r: SluiceRecord, column: string): NodeError {
-    return new NodeError(this.ctx.nodeId, `table ${this.id}: record with key ${show(r.key)} (op ${r.op}) has no value for key column ${JSON.stringify(column)}`);
-  }
 }
 
 export const mysqlSink = defineNode({
@@ -353,10 +346,7 @@ export const mysqlSink = defineNode({
   configSchema,
   inputs: [{ name: 'in', required: true }],
   outputs: [],
-  create: (ctx) =>
-    routesByTable(ctx.config.table)
-      ? new TableRouter(ctx.nodeId, 'table', ctx.config.table, (t) => new MysqlSink({ ...ctx, config: { ...ctx.config, table: t } }))
-      : new MysqlSink(ctx),
+  create: (ctx) => sinkPerTable(ctx, 'table', (c) => new MysqlSink(c)),
 });
 
 export default mysqlSink;

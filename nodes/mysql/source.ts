@@ -53,6 +53,7 @@ import {
 import { TableChunks, beginSnapshot } from './snapshot.js';
 import { describeTable, listTables, rowReader, schemaExists, tableSchema, type TableInfo } from './types.js';
 import { SCHEMA_META, type TableSchema } from '../shared/columns.js';
+import { openOrClose } from '../shared/open.js';
 
 const configSchema = z
   .object({
@@ -157,12 +158,7 @@ class MysqlSource implements SourceInstance {
   }
 
   async open(position: unknown): Promise<void> {
-    try {
-      await this.start(position);
-    } catch (err) {
-      await this.close();
-      throw err;
-    }
+    await openOrClose(() => this.start(position), () => this.close());
   }
 
   private async start(position: unknown): Promise<void> {

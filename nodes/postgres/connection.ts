@@ -15,21 +15,16 @@
 import pg from 'pg';
 import type { ClientConfig, PoolConfig } from 'pg';
 import { z } from 'zod';
-import { connectionFieldsFor, entryUrlField, oneConnectionFor, passwordField, readPem, tlsSchema, type TlsConfig } from '../shared/connection-config.js';
-import { ConfigError, NodeError, UserError, errorMessage, fileAccess, unconfinedFiles, type FileAccess } from '../../runtime/index.js';
+import { connectionFieldsFor, connectionSource, entryUrlField, oneConnectionFor, passwordField, resolveForTest, serverUrl, tlsMaterial, tlsSchema, type ConnectionConfig, type ResolveContext, type ServerUrl, type TlsConfig } from '../shared/connection-config.js';
+import { openOrClose } from '../shared/open.js';
+import { ConfigError, NodeError, UserError, errorMessage, type FileAccess } from '../../runtime/index.js';
 
 // ---- config fields ---------------------------------------------------------------------------------
 
-export { tlsSchema, type TlsConfig };
+export { tlsSchema, type ConnectionConfig, type ResolveContext, type TlsConfig };
 
 /** The fields every postgres.* node config has; use with `oneConnection` below. */
 export const connectionFields = connectionFieldsFor('postgres', 'postgres://user:password@host:5432/database');
-
-export interface ConnectionConfig {
-  connection?: string;
-  url?: string;
-  tls?: TlsConfig;
-}
 
 /** zod check: exactly one of `connection` and `url` */
 export const oneConnection = oneConnectionFor('postgres://user@host:5432/db');
@@ -46,6 +41,9 @@ export const connectionEntrySchema = z.object({
   tls: tlsSchema.optional(),
 });
 
+const FAMILY = { type: 'postgres', entrySchema: connectionEntrySchema, urlHint: '${env:PG_URL}' };
+const URL_SPEC = { schemes: ['postgres', 'postgresql'], example: 'postgres://user:password@host:5432/database', port: 5432, user: 'postgres' };
+
 // ---- resolving -----------------------------------------------------------------------------------
 
 export interface Target {
@@ -61,54 +59,25 @@ export interface Target {
   via: string;
 }
 
-export interface ResolveContext {
-  nodeId: string;
-  /** named connections of the flow; absent outside a flow (testConnection) */
-  connection?(name: string): Record<string, unknown> | undefined;
-  /** TLS files are read through it */
-  files: FileAccess;
-}
-
 const URL_PARAMS = new Set(['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'host', 'port', 'user', 'password', 'dbname', 'connect_timeout', 'application_name']);
 
 /** The node config's `connection` / `url` / `tls` as pg options. Throws ConfigError naming the field. */
 export function resolveTarget(ctx: ResolveContext, config: ConnectionConfig): Target {
   const { nodeId } = ctx;
-  if (config.connection !== undefined) {
-    const raw = ctx.connection?.(config.connection);
-    if (!raw) {
-      throw new ConfigError(
-        nodeId,
-        'connection',
-        `the flow has no connection named ${JSON.stringify(config.connection)}: add it under \`connections:\` (type: postgres, url: \${env:PG_URL}) or set \`url\``,
-      );
-    }
-    const parsed = connectionEntrySchema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new ConfigError(nodeId, 'connection', `connection ${JSON.stringify(config.connection)}: ${issue.path.join('.') || 'entry'}: ${issue.message}`);
-    }
-    const entry = parsed.data;
-    const u = entry.url ? parseUrl(nodeId, 'connection', entry.url, ctx) : undefined;
-    const options: ClientConfig = {
-      host: entry.host ?? u?.host ?? '127.0.0.1',
-      port: entry.port ?? u?.port ?? 5432,
-      user: entry.user ?? u?.user ?? 'postgres',
-      password: entry.password ?? u?.password,
-      database: entry.database ?? u?.database,
-      connectionTimeoutMillis: u?.connectionTimeoutMillis ?? 10_000,
-    };
-    const tls = config.tls ?? entry.tls;
-    if (tls) options.ssl = sslOptions(nodeId, config.tls ? 'tls' : 'connection', tls, ctx);
-    else if (u?.ssl !== undefined) options.ssl = u.ssl;
-    return finish(options, 'connection', `connection ${JSON.stringify(config.connection)}`);
-  }
-  if (config.url === undefined) throw new ConfigError(nodeId, 'connection', 'set `connection` or `url`');
-  const u = parseUrl(nodeId, 'url', config.url, ctx);
-  const options: ClientConfig = { host: u.host, port: u.port, user: u.user, password: u.password, database: u.database, connectionTimeoutMillis: u.connectionTimeoutMillis ?? 10_000 };
-  if (config.tls) options.ssl = sslOptions(nodeId, 'tls', config.tls, ctx);
-  else if (u.ssl !== undefined) options.ssl = u.ssl;
-  return finish(options, 'url', 'url');
+  const src = connectionSource(ctx, config, FAMILY);
+  const e = src.entry;
+  const u = src.url !== undefined ? parseUrl(nodeId, src.field, src.url, ctx) : undefined;
+  const options: ClientConfig = {
+    host: e?.host ?? u?.host ?? '127.0.0.1',
+    port: e?.port ?? u?.port ?? 5432,
+    user: e?.user ?? u?.user ?? 'postgres',
+    password: e?.password ?? u?.password,
+    database: e?.database ?? u?.database,
+    connectionTimeoutMillis: u?.connectionTimeoutMillis ?? 10_000,
+  };
+  if (src.tls) options.ssl = sslOptions(nodeId, src.tlsField, src.tls, ctx);
+  else if (u?.ssl !== undefined) options.ssl = u.ssl;
+  return finish(options, src.field, src.via);
 }
 
 function finish(options: ClientConfig, field: 'connection' | 'url', via: string): Target {
@@ -118,38 +87,27 @@ function finish(options: ClientConfig, field: 'connection' | 'url', via: string)
   return { options, label: `${user}@${options.host}:${options.port}/${database}`, user, database, field, via };
 }
 
-interface ParsedUrl {
-  host: string;
-  port: number;
-  user: string;
-  password?: string;
-  database?: string;
+interface ParsedUrl extends Omit<ServerUrl, 'url'> {
   ssl?: ClientConfig['ssl'];
   connectionTimeoutMillis?: number;
 }
 
 function parseUrl(nodeId: string, field: string, text: string, ctx: ResolveContext): ParsedUrl {
-  let u: URL;
-  try {
-    u = new URL(text);
-  } catch {
-    throw new ConfigError(nodeId, field, 'not a URL: expected postgres://user:password@host:5432/database');
-  }
-  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
-    throw new ConfigError(nodeId, field, `URL scheme must be postgres:// (or postgresql://), not ${u.protocol}//`);
-  }
+  const base = serverUrl(nodeId, field, text, URL_SPEC);
+  const u = base.url;
   for (const k of u.searchParams.keys()) {
     if (!URL_PARAMS.has(k)) {
       throw new ConfigError(nodeId, field, `unknown URL parameter ${JSON.stringify(k)}: understood are ${[...URL_PARAMS].join(', ')} (use the \`tls\` field for certificates)`);
     }
   }
   const q = (k: string) => u.searchParams.get(k) ?? undefined;
+  const port = q('port');
   const out: ParsedUrl = {
-    host: q('host') ?? (decodeURIComponent(u.hostname.replace(/^\[(.*)\]$/, '$1')) || '127.0.0.1'),
-    port: Number(q('port') ?? (u.port || 5432)),
-    user: q('user') ?? (u.username ? decodeURIComponent(u.username) : 'postgres'),
-    password: q('password') ?? (u.password ? decodeURIComponent(u.password) : undefined),
-    database: q('dbname') ?? (decodeURIComponent(u.pathname.replace(/^\//, '')) || undefined),
+    host: q('host') ?? base.host,
+    port: port !== undefined ? Number(port) : base.port,
+    user: q('user') ?? base.user,
+    password: q('password') ?? base.password,
+    database: q('dbname') ?? base.database,
   };
   const timeout = q('connect_timeout');
   if (timeout !== undefined) out.connectionTimeoutMillis = Number(timeout) * 1000;
@@ -178,15 +136,7 @@ function parseUrl(nodeId: string, field: string, text: string, ctx: ResolveConte
 }
 
 function sslOptions(nodeId: string, field: string, tls: Partial<TlsConfig>, ctx: ResolveContext): ClientConfig['ssl'] {
-  const pem = (name: 'ca' | 'cert' | 'key'): string | undefined => readPem(ctx.files, nodeId, `${field}.${name}`, tls[name]);
-  const ssl: Record<string, unknown> = { rejectUnauthorized: tls.rejectUnauthorized ?? true };
-  for (const name of ['ca', 'cert', 'key'] as const) {
-    const v = pem(name);
-    if (v !== undefined) ssl[name] = v;
-  }
-  if (tls.servername) ssl.servername = tls.servername;
-  if (tls.passphrase) ssl.passphrase = tls.passphrase;
-  return ssl as ClientConfig['ssl'];
+  return tlsMaterial(ctx.files, nodeId, field, tls);
 }
 
 // ---- sessions and pools ----------------------------------------------------------------------------
@@ -218,13 +168,8 @@ export async function openPool(target: Target, s: SessionOptions & { max: number
   // discards them, checked-out ones on the client, whose next query then fails. Neither may crash the process.
   pool.on('error', () => undefined);
   pool.on('connect', (client) => client.on('error', () => undefined));
-  try {
-    await pool.query('SELECT 1');
-    return pool;
-  } catch (err) {
-    await pool.end().catch(() => undefined);
-    throw pgError(s.nodeId, target, err, { atOpen: true });
-  }
+  await openOrClose(() => pool.query('SELECT 1'), () => pool.end(), (err) => pgError(s.nodeId, target, err, { atOpen: true }));
+  return pool;
 }
 
 // ---- names -----------------------------------------------------------------------------------------
@@ -396,14 +341,9 @@ export async function testConnection(
   config: Record<string, unknown>,
   options: { files?: FileAccess; timeoutMs?: number } = {},
 ): Promise<ConnectionTestResult> {
-  const files = options.files ?? fileAccess(unconfinedFiles(), 'test');
-  let target: Target;
-  try {
-    const entry = { type: 'postgres', ...config };
-    target = resolveTarget({ nodeId: 'test', files, connection: () => entry }, { connection: 'test' });
-  } catch (err) {
-    return { ok: false, error: errorMessage(err).replace(/^nodes\[test\]\.connection: (connection "test": )?/, '') };
-  }
+  const resolved = resolveForTest({ type: 'postgres', ...config }, options.files, resolveTarget);
+  if ('error' in resolved) return { ok: false, error: resolved.error };
+  const { target } = resolved;
   const client = new pg.Client({ ...clientOptions(target, { flowName: 'test', nodeId: 'connection' }), connectionTimeoutMillis: options.timeoutMs ?? 5000 });
   client.on('error', () => undefined);
   try {

@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { ConfigError, type Value } from '../../runtime/index.js';
-import { defineReference, joinKey, type ReferenceOptions, type ReferenceTable } from '../shared/reference.js';
+import { addRow, chunks, defineReference, joinKey, openReference, referenceColumn, type ReferenceOptions, type ReferenceTable } from '../shared/reference.js';
 import { listTables, loadTable, type ColumnMeta, type TableMeta } from './catalog.js';
 import { connectionFields, display, oneConnection, openPool, pgError, qualified, quoteIdent, resolveTarget, splitName, type Target } from './connection.js';
 import { TYPE_INFO_SQL, TypeMapper, type TypeInfo } from './types.js';
@@ -33,6 +33,9 @@ const INTEGER_RANGE: Record<string, bigint> = { int2: 32767n, int4: 2147483647n,
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const BOOL = new Set(['1', '0', 'true', 'false', 't', 'f']);
 
+/** the fields of `from` that connection.ts blames, reported as `from.*` */
+const FROM_FIELDS = ['connection', 'url', 'tls', 'table'];
+
 class PostgresReference implements ReferenceTable {
   queries = 0;
   private pool?: pg.Pool;
@@ -52,42 +55,38 @@ class PostgresReference implements ReferenceTable {
   }
 
   async open(): Promise<void> {
+    await openReference(this, FROM_FIELDS, () => this.start());
+  }
+
+  private async start(): Promise<void> {
     const { from, options } = this;
     const { nodeId } = options;
-    try {
-      const name = splitName(from.table);
-      if (!name) throw new ConfigError(nodeId, 'table', `${JSON.stringify(from.table)} is not a table name: write schema.table or table`);
-      this.target = resolveTarget({ nodeId, connection: options.connection, files: options.files }, from);
-      this.pool = await openPool(this.target, { flowName: 'denormalize', nodeId, max: 2 });
-      const meta = await loadTable(this.pool, name).catch((err) => {
-        throw pgError(nodeId, this.target!, err, { field: 'table' });
-      });
-      if (!meta) {
-        const have = (await listTables(this.pool)).filter((t) => t.schema === name.schema).map(display);
-        throw new ConfigError(nodeId, 'table', `table ${display(name)} not found at ${this.target.label}; ${have.length ? `tables there: ${have.slice(0, 20).join(', ')}` : `no table in schema ${name.schema}`}`);
-      }
-      this.meta = meta;
-      const column = meta.columns.find((c) => c.name === options.column) ?? meta.columns.find((c) => c.name.toLowerCase() === options.column.toLowerCase());
-      if (!column) {
-        throw new ConfigError(nodeId, 'foreignKey', `table ${meta.id} has no column ${JSON.stringify(options.column)}; columns: ${meta.columns.map((c) => c.name).join(', ')}`);
-      }
-      this.column = column;
-      const oids = this.mapper.unknown(meta.columns.map((c) => c.typeOid));
-      if (oids.length > 0) this.mapper.learn((await this.pool.query<TypeInfo>(TYPE_INFO_SQL, [oids])).rows);
-      const typed = ['N', 'B', 'S'].includes(column.category) && !column.array;
-      const where = typed ? `${quoteIdent(column.name)} = ANY($1::${column.sqlType}[])` : `${quoteIdent(column.name)}::text = ANY($1::text[])`;
-      const order = meta.pk.length > 0 ? ` ORDER BY ${meta.pk.map(quoteIdent).join(', ')}` : '';
-      this.sql = `SELECT ${meta.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${qualified(meta.name)} WHERE ${where}${order}`;
-      const idx = await this.pool.query(
-        'SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] WHERE i.indrelid = $1::regclass AND a.attname = $2 LIMIT 1',
-        [qualified(meta.name), column.name],
-      );
-      if (idx.rows.length === 0 || !typed) {
-        options.log.warn(`from: column ${column.name} of table ${meta.id} has no usable index: every lookup query scans the table (CREATE INDEX ON ${qualified(meta.name)} (${quoteIdent(column.name)}))`);
-      }
-    } catch (err) {
-      await this.close();
-      throw err instanceof ConfigError && ['connection', 'url', 'tls', 'table'].some((p) => err.path === p || err.path.startsWith(`${p}.`)) ? underFrom(err) : err;
+    const name = splitName(from.table);
+    if (!name) throw new ConfigError(nodeId, 'table', `${JSON.stringify(from.table)} is not a table name: write schema.table or table`);
+    this.target = resolveTarget({ nodeId, connection: options.connection, files: options.files }, from);
+    this.pool = await openPool(this.target, { flowName: 'denormalize', nodeId, max: 2 });
+    const meta = await loadTable(this.pool, name).catch((err) => {
+      throw pgError(nodeId, this.target!, err, { field: 'table' });
+    });
+    if (!meta) {
+      const have = (await listTables(this.pool)).filter((t) => t.schema === name.schema).map(display);
+      throw new ConfigError(nodeId, 'table', `table ${display(name)} not found at ${this.target.label}; ${have.length ? `tables there: ${have.slice(0, 20).join(', ')}` : `no table in schema ${name.schema}`}`);
+    }
+    this.meta = meta;
+    const column = meta.columns[referenceColumn(nodeId, `table ${meta.id}`, meta.columns.map((c) => c.name), options.column)];
+    this.column = column;
+    const oids = this.mapper.unknown(meta.columns.map((c) => c.typeOid));
+    if (oids.length > 0) this.mapper.learn((await this.pool.query<TypeInfo>(TYPE_INFO_SQL, [oids])).rows);
+    const typed = ['N', 'B', 'S'].includes(column.category) && !column.array;
+    const where = typed ? `${quoteIdent(column.name)} = ANY($1::${column.sqlType}[])` : `${quoteIdent(column.name)}::text = ANY($1::text[])`;
+    const order = meta.pk.length > 0 ? ` ORDER BY ${meta.pk.map(quoteIdent).join(', ')}` : '';
+    this.sql = `SELECT ${meta.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${qualified(meta.name)} WHERE ${where}${order}`;
+    const idx = await this.pool.query(
+      'SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] WHERE i.indrelid = $1::regclass AND a.attname = $2 LIMIT 1',
+      [qualified(meta.name), column.name],
+    );
+    if (idx.rows.length === 0 || !typed) {
+      options.log.warn(`from: column ${column.name} of table ${meta.id} has no usable index: every lookup query scans the table (CREATE INDEX ON ${qualified(meta.name)} (${quoteIdent(column.name)}))`);
     }
   }
 
@@ -96,11 +95,9 @@ class PostgresReference implements ReferenceTable {
     const { pool, meta, column } = this;
     if (!pool || !meta || !column) throw new Error('lookup() before open()');
     const distinct = [...new Set(keys.map(joinKey).filter((k): k is Key => k !== null && k !== undefined && this.canMatch(k)))];
-    const per = Math.max(1, this.options.maxKeysPerQuery);
     const names = meta.columns.map((c) => c.name);
     const at = names.indexOf(column.name);
-    for (let i = 0; i < distinct.length; i += per) {
-      const chunk = distinct.slice(i, i + per);
+    for (const chunk of chunks(distinct, this.options.maxKeysPerQuery)) {
       let rows: unknown[][];
       try {
         rows = (await pool.query<unknown[]>({ text: this.sql, values: [chunk], rowMode: 'array', types: this.mapper.pgTypes })).rows;
@@ -113,9 +110,7 @@ class PostgresReference implements ReferenceTable {
         for (let c = 0; c < names.length; c++) value[names[c]] = row[c];
         const jk = this.rowKey(row[at]);
         if (jk === null || jk === undefined) continue;
-        const group = found.get(jk);
-        if (group) group.push(value);
-        else found.set(jk, [value]);
+        addRow(found, jk, value);
       }
     }
     return found;
@@ -146,13 +141,6 @@ class PostgresReference implements ReferenceTable {
     }
     return joinKey(v);
   }
-}
-
-/** connection.ts names `connection`, `url`, `tls`, `table`; in core.denormalize they are under `from.` */
-function underFrom(err: ConfigError): ConfigError {
-  const prefix = `nodes[${err.nodeId}].${err.path}: `;
-  const message = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
-  return new ConfigError(err.nodeId, `from.${err.path}`, message, err.hint);
 }
 
 export const postgresReference = defineReference({

@@ -1,72 +1,15 @@
 /**
- * postgres.sink: upserts records into a PostgreSQL table by key, deletes on op d. One transaction per
- * batch; a failed batch rolls back and is thrown (the executor retries it with backoff and commits no
- * position until it succeeds).
+ * postgres.sink: upserts records into a PostgreSQL table by key, deletes on op d, one transaction per
+ * batch (a failed batch rolls back and is thrown: the executor retries it and commits no position
+ * until it succeeds). Within a batch the records of one key collapse to their net effect, in order,
+ * since PostgreSQL cannot update one row twice in one statement.
  *
- * Ops: c, u, r → upsert (`INSERT ... ON CONFLICT (keys) DO UPDATE SET` the record's other fields; columns
- * the record lacks keep their value, so an update without its unchanged TOASTed columns is safe); d →
- * `DELETE ... WHERE keys = ...`, key values taken from `record.before ?? record.value`, else from
- * `record.key` (an object holding the key columns, or the key itself when there is one key column).
- * Within a batch the records of one key collapse to their net effect, in order (PostgreSQL cannot
- * update one row twice in one statement): the last upsert (merged over earlier ones), preceded by a
- * delete when one came before it.
- *
- * Batches with at least `copyThreshold` upserts of one column set go through COPY; smaller ones through
- * multi-row `INSERT ... VALUES` (prepared, at most 65,535 parameters per statement). Measured here
- * (`npm run bench -- postgres.sink-paths`, PostgreSQL 15, 8 columns, best of 3): INSERT is 1.5-2x faster
- * at 100-250 rows, the two are even at 500, COPY is 1.2-1.8x faster from 1,000 rows on: hence
- * copyThreshold 1000 (a default-sized batch copies). A COPY group whose records are all reads or
- * creates (op r / c: a snapshot, inserts) is first copied straight into the table inside a savepoint;
- * when a row exists already (unique violation: a resumed run replaying, a table others write) the
- * savepoint is rolled back and the group goes through COPY into a temporary table and one
- * `INSERT ... SELECT ... ON CONFLICT`, as every group with updates does. The same bench, new rows of 9
- * columns: straight COPY 113k / 140k / 209k rows/s at 1,000 / 2,000 / 5,000 rows a batch, against 87k /
- * 107k / 119k for COPY + merge. After a conflict the next 1, 2, 4 ... 64 batches merge before a straight
- * COPY is tried again, so a table full of existing rows wastes little.
- *
- * Table: `keys` default to the table's primary key. A missing table is created (`createTable`) with
- * PRIMARY KEY (keys) (keys from the config, else the source table's key from meta.schema, else the
- * fields of the first record's key) and column types from the first non-null value of each field in the
- * batch; a field seen later is added with ALTER TABLE ADD COLUMN (createTable: true) or is an error
- * naming it (false). An existing table needs a PRIMARY KEY or UNIQUE index on exactly the key columns.
- *
- * | JS value                              | column type (create / add column) | written as            |
- * |---------------------------------------|-----------------------------------|-----------------------|
- * | integer number                        | bigint                            | the number            |
- * | other number                          | double precision                  | the number            |
- * | string                                | text                              | the string            |
- * | boolean                               | boolean                           | true / false          |
- * | object, array                         | jsonb                             | JSON                  |
- * | `{ $base64 }`, Buffer, Uint8Array     | bytea                             | the bytes             |
- * | Date                                  | timestamptz                       | ISO 8601              |
- * | null (no non-null value seen)         | text                              | NULL                  |
- *
- * Declared types (conversion mode). When a record of the batch carries `meta.schema` (the source table's
- * declared columns, nodes/shared/columns.ts: postgres.source and mysql.source send it on the first record
- * of each table in every batch), a column still to be created gets the type mapped from the declared
- * one instead (`pgTypeForSpec` in types.ts). A created table follows the source's column order; only its
- * key columns are NOT NULL: a declared NOT NULL is not copied, since a captured update may leave unchanged
- * (TOASTed) columns out and a MySQL zero date reads as null, which the constraint would refuse.
- *
- * | declared kind (source type)                          | created column                              |
- * |------------------------------------------------------|---------------------------------------------|
- * | integer of 8 or 16 / 24 or 32 / 64 bits              | smallint / integer / bigint                 |
- * | the same unsigned: 8 / 16 or 24 / 32 / 64 bits       | smallint / integer / bigint / numeric(20,0) |
- * | decimal(p,s) / unbounded (or p > 1000, s < 0, s > p) | numeric(p,s) / numeric                      |
- * | float 32 / 64                                        | real / double precision                     |
- * | boolean (PostgreSQL boolean, MySQL TINYINT(1))       | boolean (0 / 1 numbers written false / true: any non-zero is true) |
- * | string(n) / fixed string(n) / unbounded              | varchar(n) / char(n) / text                 |
- * | json (json, jsonb, MySQL JSON, PostgreSQL arrays)    | jsonb                                       |
- * | binary (any length)                                  | bytea                                       |
- * | date / datetime(f) / timestamp(f) / time(f)          | date / timestamp(f) / timestamptz(f) / time(f) (f 6 or none: PostgreSQL's default, 6) |
- * | time as a duration (MySQL TIME, up to ±838 hours)    | interval                                    |
- * | uuid                                                 | uuid                                        |
- * | other (interval, inet, enum, money, timetz ...)      | text                                        |
- *
- * Into an existing table every value is cast to the column's type (`numeric`, `timestamptz`, `uuid`,
- * `integer[]` ...; see types.ts): the strings postgres.source gives for numeric or timestamptz columns
- * land exactly. Without meta.schema (another source, or a transform that built new records) a created
- * table only knows JS types: create it yourself when the types matter.
+ * Why two write paths: small batches are cheaper as multi-row `INSERT ... ON CONFLICT`, large ones as
+ * COPY, and `copyThreshold` (1000) sits where they cross (`npm run bench -- postgres.sink-paths` measures
+ * both). A COPY of only reads and creates goes straight into the table inside a savepoint, the fastest
+ * path for a snapshot; a conflict (a resumed run replaying, a table others write) falls back to COPY
+ * into a temporary table and one merge, and straight COPY is retried after 1, 2, 4 ... 64 batches so
+ * a table of existing rows wastes little. Created tables and column types: docs/type-mapping.md.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -75,12 +18,13 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
 import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SluiceRecord, type Value } from '../../runtime/index.js';
-import { TableRouter, routesByTable } from '../shared/table-router.js';
-import { keyPart, show } from '../shared/keys.js';
+import { sinkPerTable } from '../shared/table-router.js';
+import { coversKey, keysForNewTable, netEffect, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
 import { listTables, loadTable, type ColumnMeta, type TableMeta } from './catalog.js';
 import { connectionFields, display, oneConnection, openPool, pgError, qualified, quoteIdent, resolveTarget, splitName, type TableName, type Target } from './connection.js';
 import { arrayLiteral, copyField, pgTypeForSpec, pgTypeOf, toPgText } from './types.js';
 import { declaredSchema, type TableSchema } from '../shared/columns.js';
+import { openOrClose } from '../shared/open.js';
 
 const MAX_PARAMS = 65_535;
 const MAX_ROWS_PER_STATEMENT = 1000;
@@ -106,17 +50,6 @@ const configSchema = z
   .superRefine(oneConnection);
 
 type Config = z.output<typeof configSchema>;
-
-interface Planned {
-  /** key values, in key order */
-  key: unknown[];
-  /** delete the row first (a delete, or a delete followed by upserts) */
-  del: boolean;
-  /** the row to upsert after the delete, if any */
-  row?: Value;
-  /** every upsert of the key was a read or a create (op r / c): the row is most likely new to the table */
-  fresh: boolean;
-}
 
 /** rows written by each path (tests and benches read it) */
 export interface SinkStats {
@@ -147,37 +80,37 @@ class PostgresSink implements SinkInstance {
   private directSkip = 0;
   private directBackoff = 1;
 
+  /** for messages of the shared planning */
+  private readonly sinkTarget: SinkTarget;
+
   constructor(private readonly ctx: NodeContext<Config>) {
     const name = splitName(ctx.config.table);
     if (!name) throw new ConfigError(ctx.nodeId, 'table', `${JSON.stringify(ctx.config.table)} is not a table name: write schema.table or table`);
     this.name = name;
+    this.sinkTarget = { nodeId: ctx.nodeId, what: `table ${display(name)}` };
   }
 
   async open(): Promise<void> {
+    await openOrClose(() => this.start(), () => this.close());
+  }
+
+  private async start(): Promise<void> {
     const { config, nodeId } = this.ctx;
     this.target = resolveTarget(this.ctx, config);
     this.pool = await openPool(this.target, { flowName: this.ctx.flowName, nodeId, max: 2 });
-    try {
-      this.meta = await loadTable(this.pool, this.name);
-    } catch (err) {
-      await this.close();
+    const pool = this.pool;
+    this.meta = await loadTable(pool, this.name).catch((err) => {
       throw pgError(nodeId, this.target, err, { field: 'table' });
-    }
+    });
     if (!this.meta) {
       if (!config.createTable) {
-        const inSchema = (await listTables(this.pool)).filter((t) => t.schema === this.name.schema).map(display);
-        await this.close();
+        const inSchema = (await listTables(pool)).filter((t) => t.schema === this.name.schema).map(display);
         throw new ConfigError(nodeId, 'table', `table ${display(this.name)} not found (${inSchema.length > 0 ? `tables there: ${inSchema.slice(0, 20).join(', ')}` : `no table in schema ${this.name.schema}`}); create it or set createTable: true`);
       }
       this.keys = config.keys;
       return;
     }
-    try {
-      this.keys = this.checkKeys(this.meta);
-    } catch (err) {
-      await this.close();
-      throw err;
-    }
+    this.keys = this.checkKeys(this.meta);
   }
 
   private checkKeys(meta: TableMeta): string[] {
@@ -186,8 +119,7 @@ class PostgresSink implements SinkInstance {
     if (keys.length === 0) throw new ConfigError(nodeId, 'keys', `table ${meta.id} has no primary key: set keys to the columns of a UNIQUE index`);
     const missing = keys.filter((k) => !meta.columns.some((c) => c.name === k));
     if (missing.length > 0) throw new ConfigError(nodeId, 'keys', `table ${meta.id} has no column ${missing.map((k) => JSON.stringify(k)).join(', ')}; columns: ${meta.columns.map((c) => c.name).join(', ')}`);
-    const wanted = [...new Set(keys)].sort().join('\0');
-    if (!meta.uniqueSets.some((set) => [...new Set(set)].sort().join('\0') === wanted)) {
+    if (!coversKey(meta.uniqueSets, keys)) {
       throw new ConfigError(nodeId, 'keys', `table ${meta.id} has no PRIMARY KEY or UNIQUE index on (${keys.join(', ')}): upserts need one (CREATE UNIQUE INDEX ON ${qualified(meta.name)} (${keys.map(quoteIdent).join(', ')}))`);
     }
     return keys;
@@ -196,8 +128,8 @@ class PostgresSink implements SinkInstance {
   async write(records: SluiceRecord[]): Promise<void> {
     if (!this.pool) throw new NodeError(this.ctx.nodeId, 'write() before open()');
     if (records.length === 0) return;
-    const keys = this.keys ?? this.keysFor(records);
-    const plan = this.plan(records, keys);
+    const keys = this.keys ?? keysForNewTable(this.sinkTarget, records);
+    const plan = netEffect(this.sinkTarget, records, keys);
     const groups = groupByColumns(plan);
     await this.ensureSchema(records, plan, keys, groups);
     const meta = this.meta!;
@@ -252,63 +184,13 @@ class PostgresSink implements SinkInstance {
 
   // ---- planning ----
 
-  /** keys of a table still to be created: the source table's key (meta.schema), else the record key's fields */
-  private keysFor(records: SluiceRecord[]): string[] {
-    const fromSchema = declaredSchema(records)?.key;
-    if (fromSchema && fromSchema.length > 0) return fromSchema;
-    const k = records[0].key;
-    if (k !== null && typeof k === 'object' && !Array.isArray(k) && Object.keys(k).length > 0) return Object.keys(k);
-    throw new ConfigError(this.ctx.nodeId, 'keys', `table ${display(this.name)} does not exist yet and the record key ${show(k)} names no columns: set keys`);
-  }
-
-  /** each key's net effect over the batch, in first-seen order */
-  private plan(records: SluiceRecord[], keys: string[]): Planned[] {
-    // one key column (the usual case) of a string or a number: the value itself identifies the key
-    // (1 and '1' stay apart, as they do in JSON); otherwise the JSON of the key values
-    const byKey = new Map<unknown, Planned>();
-    const one = keys.length === 1 ? keys[0] : undefined;
-    const idOf = (key: unknown[]): unknown => (one !== undefined && (typeof key[0] === 'string' || typeof key[0] === 'number') ? key[0] : JSON.stringify(key));
-    for (const r of records) {
-      if (r.op === 'd') {
-        const row = r.before ?? r.value;
-        const key = keys.map((k) => {
-          const v = row?.[k] ?? keyPart(r.key, k, keys.length);
-          if (v === undefined || v === null) throw this.missingKey(r, k);
-          return v;
-        });
-        byKey.set(idOf(key), { key, del: true, fresh: true });
-        continue;
-      }
-      const value = r.value;
-      if (!value) throw new NodeError(this.ctx.nodeId, `table ${display(this.name)}: record with key ${show(r.key)} (op ${r.op}) has no value to write`);
-      let key: unknown[];
-      if (one !== undefined) {
-        const v = value[one];
-        if (v === undefined || v === null) throw this.missingKey(r, one);
-        key = [v];
-      } else {
-        key = keys.map((k) => {
-          const v = value[k];
-          if (v === undefined || v === null) throw this.missingKey(r, k);
-          return v;
-        });
-      }
-      const id = idOf(key);
-      const fresh = r.op === 'r' || r.op === 'c';
-      const prev = byKey.get(id);
-      if (prev) byKey.set(id, { key, del: prev.del, row: prev.row ? { ...prev.row, ...value } : value, fresh: prev.fresh && fresh });
-      else byKey.set(id, { key, del: false, row: value, fresh });
-    }
-    return [...byKey.values()];
-  }
-
   /**
    * Creates the table, or adds columns for fields it lacks (createTable), before the batch's transaction.
    * A column the batch's meta.schema declares gets the mapped declared type (`pgTypeForSpec`) and, in a
    * created table, its place in the source table's column order; any other column the type of its
    * values (`pgTypeOf`). Only key columns are NOT NULL.
    */
-  private async ensureSchema(records: SluiceRecord[], plan: Planned[], keys: string[], groups: Map<string, unknown>): Promise<void> {
+  private async ensureSchema(records: SluiceRecord[], plan: KeyChange[], keys: string[], groups: Map<string, unknown>): Promise<void> {
     const { nodeId, config } = this.ctx;
     if (this.meta) {
       // the common case: every field (of every column set the upserts have) is a known column
@@ -432,10 +314,6 @@ class PostgresSink implements SinkInstance {
     await pipeline(Readable.from(copyLines(rows, cols)), client.query(copyFrom(`COPY ${stage} (${list}) FROM STDIN`)));
     await client.query(`INSERT INTO ${qualified(meta.name)} (${list}) SELECT ${list} FROM ${stage} ${this.conflict(keys, cols)}`);
   }
-
-  private missingKey(r: SluiceRecord, column: string): NodeError {
-    return new NodeError(this.ctx.nodeId, `table ${display(this.name)}: record with key ${show(r.key)} (op ${r.op}) has no value for key column ${JSON.stringify(column)}`);
-  }
 }
 
 /** the rows as COPY text, in chunks of about 64 kB */
@@ -480,7 +358,7 @@ function copyWriter(col: ColumnMeta): (v: unknown) => string {
  * is fresh when every row in it is. Consecutive rows with the fields of the previous one (the usual
  * case) are matched without listing their keys again.
  */
-function groupByColumns(plan: Planned[]): Map<string, { rows: Value[]; fresh: boolean }> {
+function groupByColumns(plan: KeyChange[]): Map<string, { rows: Value[]; fresh: boolean }> {
   const groups = new Map<string, { rows: Value[]; fresh: boolean }>();
   let lastCols: string[] | undefined;
   let last: { rows: Value[]; fresh: boolean } | undefined;
@@ -530,10 +408,7 @@ export const postgresSink = defineNode({
   configSchema,
   inputs: [{ name: 'in', required: true }],
   outputs: [],
-  create: (ctx) =>
-    routesByTable(ctx.config.table)
-      ? new TableRouter(ctx.nodeId, 'table', ctx.config.table, (t) => new PostgresSink({ ...ctx, config: { ...ctx.config, table: t } }))
-      : new PostgresSink(ctx),
+  create: (ctx) => sinkPerTable(ctx, 'table', (c) => new PostgresSink(c)),
 });
 
 export default postgresSink;

@@ -47,25 +47,14 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { ConfigError, NodeError, defineNode, type NodeContext, type SourceBatch, type SourceInstance, type SourceProgress, type TableProgress } from '../../runtime/index.js';
 import { loadTable, resolveTables, tableSchema, type TableMeta } from './catalog.js';
-import {
-  ChangeStream,
-  checkReplicaIdentity,
-  checkSlot,
-  checkWalLevel,
-  createSlot,
-  createSlotWithSnapshot,
-  dropSlot,
-  ensurePublication,
-  heartbeatDdl,
-  parseLsn,
-  slotInfo,
-  type CdcPosition,
-  type StreamStatus,
-} from './cdc.js';
+import { ChangeStream, type CdcPosition, type StreamStatus } from './cdc.js';
+import { parseLsn } from './lsn.js';
+import { checkReplicaIdentity, checkSlot, checkWalLevel, createSlot, createSlotWithSnapshot, dropSlot, ensurePublication, heartbeatDdl, slotInfo } from './slot-admin.js';
 import { connectionFields, oneConnection, openPool, pgError, quoteIdent, resolveTarget, splitName, type SessionOptions, type TableName, type Target } from './connection.js';
 import { SnapshotReader, beginSnapshot, type SnapshotState } from './snapshot.js';
 import { TYPE_INFO_SQL, TypeMapper, type TypeInfo } from './types.js';
 import type { TableSchema } from '../shared/columns.js';
+import { openOrClose } from '../shared/open.js';
 
 const NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -153,12 +142,7 @@ class PostgresSource implements SourceInstance {
   }
 
   async open(position: unknown): Promise<void> {
-    try {
-      await this.start(this.parsePosition(position));
-    } catch (err) {
-      await this.close();
-      throw this.target ? pgError(this.ctx.nodeId, this.target, err, { what: 'opening' }) : err;
-    }
+    await openOrClose(() => this.start(this.parsePosition(position)), () => this.close(), (err) => (this.target ? pgError(this.ctx.nodeId, this.target, err, { what: 'opening' }) : err));
   }
 
   /** slot lag and positions while streaming (undefined before the stream starts) */

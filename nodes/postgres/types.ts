@@ -30,8 +30,8 @@
  * so a JSON string round-trips), bytea columns decode `{ $base64 }`, array columns take JS arrays,
  * boolean columns take a number as false (0) or true (anything else: MySQL's TINYINT(1) reads as 0 / 1),
  * and a plain object or array written to any other column becomes its JSON text. createTable's choice of
- * column types, from JS values (`pgTypeOf`) or from declared ones (`pgTypeForSpec`), is the table at the
- * top of sink.ts.
+ * column types, from JS values (`pgTypeOf`) or from declared ones (`pgTypeForSpec`), is tabled in
+ * docs/type-mapping.md (sections B and C).
  */
 import type { CustomTypesConfig } from 'pg';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
@@ -395,7 +395,7 @@ export function copyField(text: string | null): string {
   return /[\\\n\r\t]/.test(text) ? text.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t')) : text;
 }
 
-/** The column type createTable gives a JS value (table at the top of sink.ts); undefined for null. */
+/** The column type createTable gives a JS value (docs/type-mapping.md, section B); undefined for null. */
 export function pgTypeOf(v: unknown): string | undefined {
   if (v === null || v === undefined) return undefined;
   switch (typeof v) {
@@ -421,7 +421,7 @@ const MAX_CHAR_LENGTH = 10_485_760;
 
 /**
  * The column type createTable gives a declared source column (meta.schema, nodes/shared/columns.ts),
- * without NOT NULL (the sink adds it). Table at the top of sink.ts.
+ * without NOT NULL (the sink adds it). Tabled in docs/type-mapping.md, section C.
  */
 export function pgTypeForSpec(spec: ColumnSpec): string {
   switch (spec.kind) {

@@ -1,10 +1,12 @@
 /**
  * Reference tables: where core.denormalize (lookup mode) reads the rows it enriches records with.
  *
- * One implementation per database family (`sqlite` now; the postgres, mysql and mongodb connectors add
- * theirs): a `ReferenceKind` gives the zod schema of its `from` config (an object whose `type` is a
- * literal, `.strict()`, every field described) and a factory. The list of kinds lives in
- * nodes/core/denormalize/reference.ts: adding one is a module here-like plus one line there.
+ * One implementation per family (sqlite, postgres, mysql, mongodb): a `ReferenceKind` gives the zod
+ * schema of its `from` config (an object whose `type` is a literal, `.strict()`, every field described)
+ * and a factory. The list of kinds lives in nodes/core/denormalize/reference.ts: adding one is a module
+ * plus one line there. What every kind does alike is here: `openReference` (open, or close and report
+ * the failure under `from.`), `referenceColumn` (the key column, or an error listing the columns),
+ * `chunks` (keys per query) and `addRow` (rows grouped by join key).
  *
  * Join keys: a record's key value and a table's key value match when their `joinKey` is the same, so
  * the number 1 and the string "1" match (a CSV source gives strings, a database numbers), "01" and 1
@@ -12,7 +14,8 @@
  * stores them); null never matches anything (as in SQL).
  */
 import type { z } from 'zod';
-import type { FileAccess, Logger, Value } from '../../runtime/index.js';
+import { ConfigError, type FileAccess, type Logger, type Value } from '../../runtime/index.js';
+import { openOrClose } from './open.js';
 
 export interface ReferenceTable {
   /** what it reads, for messages: `table customers of shop.db` */
@@ -94,4 +97,58 @@ export function joinMapKey(v: unknown): MapKey | null | undefined {
   const n = Number(k);
   // "NaN" and "Infinity" stay strings: NaN !== NaN, and no finite number prints as them
   return Number.isFinite(n) && String(n) === k ? n : k;
+}
+
+// ---- what every kind does alike ---------------------------------------------------------------------
+
+/**
+ * A ConfigError the family's connection code raised for one of its own fields (`connection`, `tls.ca`,
+ * `table`), reported where core.denormalize has that field: under `from.`. Other errors (`foreignKey`,
+ * a NodeError) are returned as they are. `fields`: the names of the `from` config that may be blamed.
+ */
+export function underFrom(err: unknown, fields: readonly string[]): unknown {
+  if (!(err instanceof ConfigError)) return err;
+  if (!fields.some((f) => err.path === f || err.path.startsWith(`${f}.`))) return err;
+  const prefix = `nodes[${err.nodeId}].${err.path}: `;
+  const message = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+  return new ConfigError(err.nodeId, `from.${err.path}`, message, err.hint);
+}
+
+/**
+ * A reference table's open: runs `start`; on failure closes what was opened and throws the error with
+ * the fields of `from` (`fields`, see underFrom) moved under `from.`; `mapOther` turns any other error
+ * (a driver's) into one that says what to fix.
+ */
+export async function openReference(
+  table: Pick<ReferenceTable, 'close'>,
+  fields: readonly string[],
+  start: () => Promise<void>,
+  mapOther: (err: unknown) => unknown = (err) => err,
+): Promise<void> {
+  await openOrClose(start, () => table.close(), (err) => (err instanceof ConfigError ? underFrom(err, fields) : mapOther(err)));
+}
+
+/**
+ * The index of the key column (the node's `foreignKey`) among a table's column names: the exact name,
+ * else the same name in another case. A ConfigError naming `foreignKey` and listing the columns when
+ * there is none; `table` describes the table in it (`table public.orders`).
+ */
+export function referenceColumn(nodeId: string, table: string, names: readonly string[], wanted: string): number {
+  let at = names.indexOf(wanted);
+  if (at < 0) at = names.findIndex((n) => n.toLowerCase() === wanted.toLowerCase());
+  if (at < 0) throw new ConfigError(nodeId, 'foreignKey', `${table} has no column ${JSON.stringify(wanted)}; columns: ${names.join(', ')}`);
+  return at;
+}
+
+/** `items` in slices of at most `size` (at least 1) */
+export function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  const per = Math.max(1, size);
+  for (let i = 0; i < items.length; i += per) yield items.slice(i, i + per);
+}
+
+/** adds a found row to the group of its join key (lookup's result) */
+export function addRow<K>(found: Map<K, Value[]>, key: K, row: Value): void {
+  const group = found.get(key);
+  if (group) group.push(row);
+  else found.set(key, [row]);
 }

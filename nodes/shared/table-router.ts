@@ -9,7 +9,7 @@
  * parts are separate transactions: after a crash between two of them the batch is delivered again,
  * which idempotent upserts by key absorb.
  */
-import { NodeError, type SinkInstance, type SluiceRecord } from '../../runtime/index.js';
+import { NodeError, type NodeContext, type SinkInstance, type SluiceRecord } from '../../runtime/index.js';
 
 const PLACEHOLDER = /\{(table|schema)\}/g;
 
@@ -23,6 +23,16 @@ export function resolveTableName(template: string, sourceTable: string): string 
   const dot = sourceTable.lastIndexOf('.');
   const parts = { schema: dot < 0 ? '' : sourceTable.slice(0, dot), table: dot < 0 ? sourceTable : sourceTable.slice(dot + 1) };
   return template.replace(PLACEHOLDER, (_, p: 'table' | 'schema') => parts[p]);
+}
+
+/**
+ * A sink node type's `create()`: `make(ctx)`, or a TableRouter that makes one sink per resolved table
+ * when the config's `field` (`table`, `collection`) holds a placeholder.
+ */
+export function sinkPerTable<C extends object>(ctx: NodeContext<C>, field: keyof C & string, make: (ctx: NodeContext<C>) => SinkInstance): SinkInstance {
+  const template = ctx.config[field];
+  if (typeof template !== 'string' || !routesByTable(template)) return make(ctx);
+  return new TableRouter(ctx.nodeId, field, template, (table) => make({ ...ctx, config: { ...ctx.config, [field]: table } }));
 }
 
 export class TableRouter implements SinkInstance {

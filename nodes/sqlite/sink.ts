@@ -4,8 +4,9 @@
  * Ops: c, u, r → `INSERT ... ON CONFLICT (keys) DO UPDATE SET` the record's other fields (columns the
  * record lacks keep their value); d → `DELETE ... WHERE keys = ...`, key values taken from
  * `record.before ?? record.value`, else from `record.key` (an object holding the key columns, or the key
- * itself when there is one key column). A record without a value for a key column fails the batch: the
- * executor retries, then fails the flow, and nothing of the batch is committed.
+ * itself when there is one key column). A batch is first reduced to its net effect per key
+ * (nodes/shared/sink-plan.ts). A record without a value for a key column fails the batch: the executor
+ * retries, then fails the flow, and nothing of the batch is committed.
  *
  * Table: created when missing (`createTable`), PRIMARY KEY (keys), column types from the first non-null
  * value of each field in the first batch; a field seen later is added with ALTER TABLE ADD COLUMN. An
@@ -33,11 +34,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { defineNode, fileMark, type NodeContext, type SinkInstance, ConfigError, NodeError, errorMessage, type SluiceRecord, type Value } from '../../runtime/index.js';
-import { TableRouter, routesByTable } from '../shared/table-router.js';
-import { keyPart, show } from '../shared/keys.js';
+import { defineNode, fileMark, type NodeContext, type SinkInstance, ConfigError, NodeError, errorMessage, type SluiceRecord } from '../../runtime/index.js';
+import { sinkPerTable } from '../shared/table-router.js';
+import { coversKey, deleteKey, keysForNewTable, netEffect, type SinkTarget } from '../shared/sink-plan.js';
 import { missingTable, openDatabase, quoteIdent, sqlTypeForSpec, sqlTypeOf, tableInfo, toSql, uniqueColumnSets, type DB, type SqlValue } from './sql.js';
 import { INT64_MAX, declaredSchema, type TableSchema } from '../shared/columns.js';
+import { openOrClose } from '../shared/open.js';
 
 const configSchema = z
   .object({
@@ -53,8 +55,6 @@ const configSchema = z
   .strict();
 
 type Config = z.output<typeof configSchema>;
-
-type Step = { kind: 'upsert'; columns: string[]; values: SqlValue[] } | { kind: 'delete'; values: SqlValue[] };
 
 class SqliteSink implements SinkInstance {
   readonly kind = 'sink' as const;
@@ -74,13 +74,13 @@ class SqliteSink implements SinkInstance {
     this.tableName = ctx.config.table;
   }
 
+  /** for messages of the shared planning */
+  private get sinkTarget(): SinkTarget {
+    return { nodeId: this.ctx.nodeId, what: `table ${this.tableName}` };
+  }
+
   async open(): Promise<void> {
-    try {
-      this.start();
-    } catch (err) {
-      await this.close();
-      throw err;
-    }
+    await openOrClose(() => this.start(), () => this.close());
   }
 
   private start(): void {
@@ -102,9 +102,8 @@ class SqliteSink implements SinkInstance {
       if (missing.length > 0) {
         throw new ConfigError(nodeId, 'keys', `table ${this.tableName} has no column ${missing.map((k) => JSON.stringify(k)).join(', ')}`);
       }
-      const wanted = [...new Set(config.keys.map((k) => k.toLowerCase()))].sort().join('\0');
       const info = tableInfo(db, this.tableName)!;
-      if (!uniqueColumnSets(db, info).some((set) => [...new Set(set)].sort().join('\0') === wanted)) {
+      if (!coversKey(uniqueColumnSets(db, info), config.keys, true)) {
         throw new ConfigError(
           nodeId,
           'keys',
@@ -148,11 +147,44 @@ class SqliteSink implements SinkInstance {
   private apply(records: SluiceRecord[]): void {
     // the source's declared columns, when a table or a column is still to be created (conversion mode)
     const schema = this.ctx.config.createTable ? declaredSchema(records) : undefined;
-    const declared = schema ? new Map(schema.columns.map((c) => [c.name.toLowerCase(), c])) : undefined;
     // declared 64-bit unsigned columns (no affinity): a whole-number string that fits SQLite's integers goes in as one
     const wide = schema ? new Set(schema.columns.filter((c) => sqlTypeForSpec(c) === '').map((c) => c.name)) : undefined;
-    this.keys ??= this.keysFromRecord(records[0], schema);
-    const keys = this.keys;
+    const keys = (this.keys ??= keysForNewTable(this.sinkTarget, records));
+    const changes = netEffect(this.sinkTarget, records, keys);
+    this.ensureColumns(this.newColumns(records, keys, schema));
+    // Rows of one batch mostly share their fields, in the same order: such a row reuses the previous
+    // one's column list and statement, so only a row whose fields differ pays for looking them up.
+    let shape: string[] | undefined;
+    let upsert: Database.Statement<SqlValue[]> | undefined;
+    for (const c of changes) {
+      if (c.del) this.deleteStatement().run(...c.key.map(toSql));
+      const row = c.row;
+      if (!row) continue;
+      const values: SqlValue[] = [];
+      let n = 0;
+      let same = shape !== undefined;
+      for (const name in row) {
+        const v = row[name];
+        if (v === undefined) continue;
+        if (same && shape![n] !== name) same = false;
+        n++;
+        values.push(wide?.has(name) ? wideInteger(v) : toSql(v));
+      }
+      if (!same || shape === undefined || n !== shape.length) {
+        shape = Object.keys(row).filter((name) => row[name] !== undefined);
+        upsert = this.upsertStatement(shape);
+      }
+      upsert!.run(...values);
+    }
+  }
+
+  /**
+   * The fields of the batch that are not columns yet, with the type the first non-null value of each
+   * asks for (or the source declared, `schema`); the key columns of deletes included. A record with the
+   * fields of the one before (the usual case) is passed over once those are known columns.
+   */
+  private newColumns(records: SluiceRecord[], keys: string[], schema: TableSchema | undefined): Map<string, { name: string; type?: string }> {
+    const declared = schema ? new Map(schema.columns.map((c) => [c.name.toLowerCase(), c])) : undefined;
     const types = new Map<string, { name: string; type?: string }>();
     const see = (name: string, v: unknown) => {
       const lower = name.toLowerCase();
@@ -163,60 +195,28 @@ class SqliteSink implements SinkInstance {
       if (!t) types.set(lower, { name, type });
       else t.type = type;
     };
-    const steps: Step[] = [];
-    // Records of one batch mostly share their fields, in the same order: such a record reuses the
-    // previous one's column list (and later its statement), and a field the table already has needs
-    // no type, so only a record whose fields differ pays for looking them up.
     let shape: string[] | undefined;
     let shapeKnown = false;
     for (const r of records) {
       if (r.op === 'd') {
-        const row = r.before ?? r.value;
-        const values = keys.map((k) => {
-          const v = row?.[k] ?? keyPart(r.key, k, keys.length);
-          if (v === undefined || v === null) throw this.missingKey(r, k);
-          see(k, v);
-          return toSql(v);
-        });
-        steps.push({ kind: 'delete', values });
+        deleteKey(this.sinkTarget, r, keys).forEach((v, i) => see(keys[i], v));
         continue;
       }
-      const value: Value | null = r.value;
-      if (!value) throw new NodeError(this.ctx.nodeId, `table ${this.tableName}: record with key ${show(r.key)} (op ${r.op}) has no value to write`);
-      for (const k of keys) if (value[k] === undefined || value[k] === null) throw this.missingKey(r, k);
-      const names = Object.keys(value);
-      const values: SqlValue[] = [];
+      const value = r.value!;
       let n = 0;
       let same = shape !== undefined;
-      for (const name of names) {
-        const v = value[name];
-        if (v === undefined) continue;
+      for (const name in value) {
+        if (value[name] === undefined) continue;
         if (same && shape![n] !== name) same = false;
         n++;
-        values.push(wide?.has(name) ? wideInteger(v) : toSql(v));
       }
-      let columns = shape;
-      if (!same || columns === undefined || n !== columns.length) {
-        columns = shape = n === names.length ? names : names.filter((name) => value[name] !== undefined);
-        shapeKnown = this.exists && columns.every((name) => this.known.has(name.toLowerCase()));
+      if (!same || shape === undefined || n !== shape.length) {
+        shape = Object.keys(value).filter((name) => value[name] !== undefined);
+        shapeKnown = this.exists && shape.every((name) => this.known.has(name.toLowerCase()));
       }
-      if (!shapeKnown) for (const name of columns) see(name, value[name]);
-      steps.push({ kind: 'upsert', columns, values });
+      if (!shapeKnown) for (const name of shape) see(name, value[name]);
     }
-
-    this.ensureColumns(types);
-    let columns: string[] | undefined;
-    let upsert: Database.Statement<SqlValue[]> | undefined;
-    for (const step of steps) {
-      if (step.kind === 'delete') this.deleteStatement().run(...step.values);
-      else {
-        if (step.columns !== columns) {
-          columns = step.columns;
-          upsert = this.upsertStatement(columns);
-        }
-        upsert!.run(...step.values);
-      }
-    }
+    return types;
   }
 
   private ensureColumns(types: Map<string, { name: string; type?: string }>): void {
@@ -253,33 +253,11 @@ class SqliteSink implements SinkInstance {
     return stmt;
   }
 
-  /**
-   * A new table without configured keys: the source table's key (meta.schema), else the fields of the
-   * records' key object (`{ id }`, `{ sku, site }`), else the columns a source names in `meta.keyColumns`
-   * (sqlite.source, whose key is the value itself).
-   */
-  private keysFromRecord(r: SluiceRecord, schema: TableSchema | undefined): string[] {
-    if (schema && schema.key.length > 0) return schema.key;
-    const key = r.key;
-    if (key !== null && typeof key === 'object' && !Array.isArray(key) && Object.keys(key).length > 0) return Object.keys(key);
-    const named = r.meta.keyColumns;
-    if (Array.isArray(named) && named.length > 0 && named.every((c) => typeof c === 'string')) return named as string[];
-    throw new ConfigError(
-      this.ctx.nodeId,
-      'keys',
-      `table ${this.tableName} does not exist yet and the records' key (${show(key)}) names no columns: set keys to the columns that identify a row`,
-    );
-  }
-
   private deleteStatement(): Database.Statement<SqlValue[]> {
     this.remove ??= this.db!.prepare<SqlValue[]>(
       `DELETE FROM ${quoteIdent(this.tableName)} WHERE ${this.keys!.map((k) => `${quoteIdent(k)} = ?`).join(' AND ')}`,
     );
     return this.remove;
-  }
-
-  private missingKey(r: SluiceRecord, column: string): NodeError {
-    return new NodeError(this.ctx.nodeId, `table ${this.tableName}: record with key ${show(r.key)} (op ${r.op}) has no value for key column ${JSON.stringify(column)}`);
   }
 }
 
@@ -302,10 +280,7 @@ export const sqliteSink = defineNode({
   configSchema,
   inputs: [{ name: 'in', required: true }],
   outputs: [],
-  create: (ctx) =>
-    routesByTable(ctx.config.table)
-      ? new TableRouter(ctx.nodeId, 'table', ctx.config.table, (t) => new SqliteSink({ ...ctx, config: { ...ctx.config, table: t } }))
-      : new SqliteSink(ctx),
+  create: (ctx) => sinkPerTable(ctx, 'table', (c) => new SqliteSink(c)),
 });
 
 export default sqliteSink;

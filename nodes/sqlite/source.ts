@@ -13,12 +13,13 @@
  *   meta.keyColumns names the key column when it is a unique column (sinks creating a table use it).
  */
 import { z } from 'zod';
-import { fileMark } from '../../runtime/index.js';
+import { ADVANCED, fileMark, ui } from '../../runtime/index.js';
 import { defineNode, type NodeContext, type SourceBatch, type SourceInstance, type SourceProgress, ConfigError, NodeError, type SluiceRecord, type Value } from '../../runtime/index.js';
 import { sleep } from '../shared/abort.js';
 import { isBase64Value, decodeBinary } from '../shared/binary.js';
 import { fromSql, missingTable, openDatabase, quoteIdent, tableInfo, type DB } from './sql.js';
 import type Database from 'better-sqlite3';
+import { openOrClose } from '../shared/open.js';
 
 const configSchema = z
   .object({
@@ -33,9 +34,19 @@ const configSchema = z
       .min(1)
       .optional()
       .describe('column to page and order by (incremental: an increasing column such as id or updated_at); default: the primary key, else the rowid'),
-    chunkSize: z.number().int().min(1).max(100_000).optional().describe('rows per query and batch; default: the flow batch size'),
-    pollIntervalMs: z.number().int().min(1).default(1000).describe('incremental: wait between polls that found no new rows (ms)'),
-    follow: z.boolean().default(true).describe('incremental: keep polling until the flow stops; false: end once caught up'),
+    chunkSize: z.number().int().min(1).max(100_000).optional().describe('rows per query and batch; default: the flow batch size').meta(ui({ group: ADVANCED })),
+    pollIntervalMs: z
+      .number()
+      .int()
+      .min(1)
+      .default(1000)
+      .describe('incremental: wait between polls that found no new rows (ms)')
+      .meta(ui({ showWhen: { mode: 'incremental' } })),
+    follow: z
+      .boolean()
+      .default(true)
+      .describe('incremental: keep polling until the flow stops; false: end once caught up')
+      .meta(ui({ showWhen: { mode: 'incremental' } })),
   })
   .strict();
 
@@ -69,12 +80,7 @@ class SqliteSource implements SourceInstance {
   constructor(private readonly ctx: NodeContext<Config>) {}
 
   async open(position: unknown): Promise<void> {
-    try {
-      this.start(position);
-    } catch (err) {
-      await this.close();
-      throw err;
-    }
+    await openOrClose(() => this.start(position), () => this.close());
   }
 
   private start(position: unknown): void {

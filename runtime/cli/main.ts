@@ -19,6 +19,7 @@ import type { ConnectionTestResult, ConnectorType, Logger } from '../node-api.js
 import { redactText, redactUrl } from '../redact.js';
 import { secretFieldsOf, secretValues } from '../secrets.js';
 import type { NodeRegistry } from '../registry.js';
+import { nodeReference } from '../node-reference.js';
 import { SqliteCheckpointStore } from '../state/sqlite-checkpoint-store.js';
 import { shutdownSandbox } from '../sandbox/sandbox.js';
 import { readEnvFile } from './env-file.js';
@@ -111,12 +112,17 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
 
   program
     .command('nodes')
-    .description('list the node types, with each config as JSON Schema under --json')
+    .description('list the node types, with each config as JSON Schema under --json, or as the Markdown reference (docs/nodes.md) under --markdown')
     .option('--json', 'the full catalog as JSON')
-    .action((opts: { json?: boolean }) => {
+    .option('--markdown', 'the node reference in Markdown: ports and config fields of every node type')
+    .action((opts: { json?: boolean; markdown?: boolean }) => {
       const catalog = registry.catalog();
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(catalog, null, 2)}\n`);
+        return;
+      }
+      if (opts.markdown) {
+        process.stdout.write(nodeReference(catalog));
         return;
       }
       const width = Math.max(...catalog.map((t) => t.type.length));

@@ -4,6 +4,7 @@
  * and a live status (counts, records/s per node) pushed to listeners about twice a second while a flow
  * runs and on every change. Plain methods, no HTTP: the server is a thin adapter over this.
  */
+import { EndpointRegistry } from './endpoints.js';
 import { UserError, errorMessage } from '../errors.js';
 import { FlowRun, type NodeStats, type RunStatus, type RunSummary } from '../executor/flow-run.js';
 import type { CompiledFlow } from '../flow/compile.js';
@@ -79,7 +80,7 @@ export interface DeploymentManagerOptions {
  */
 export type Deployments = Pick<
   DeploymentManager,
-  'onStatus' | 'onLog' | 'deploy' | 'recordFailedStart' | 'stop' | 'pause' | 'resume' | 'stopAll' | 'forget' | 'isActive' | 'status' | 'list' | 'logTail' | 'deadLetters'
+  'onStatus' | 'onLog' | 'deploy' | 'recordFailedStart' | 'stop' | 'pause' | 'resume' | 'stopAll' | 'forget' | 'isActive' | 'status' | 'list' | 'logTail' | 'deadLetters' | 'endpoints'
 >;
 
 /** pause/resume/stop of a flow that is not deployed, or not in a state that allows it (HTTP 409) */
@@ -115,6 +116,9 @@ export class DeploymentManager {
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly locks: LockService;
   private ticker?: NodeJS.Timeout;
+
+  /** the webhook endpoints of the flows it runs (http.source), served by the server at /hooks/FLOW/NODE */
+  readonly endpoints = new EndpointRegistry();
 
   constructor(private readonly options: DeploymentManagerOptions) {
     this.locks = options.locks ?? new InProcessLockService();
@@ -292,7 +296,7 @@ export class DeploymentManager {
       close: async () => undefined,
     };
     this.failedStarts.delete(flowId);
-    d.run = new FlowRun(plan, { store: view, locks: this.locks, leaseTtlMs: this.options.leaseTtlMs, fromStart: opts.fromStart, cwd: this.options.cwd, log, redact: this.options.redact });
+    d.run = new FlowRun(plan, { store: view, locks: this.locks, leaseTtlMs: this.options.leaseTtlMs, fromStart: opts.fromStart, cwd: this.options.cwd, log, redact: this.options.redact, endpoints: this.endpoints });
     this.deployments.set(flowId, d);
     this.logLine(flowId, 'info', `deploying version ${opts.version ?? '?'}${opts.fromStart ? ' from the start' : ''}`);
     d.done = d.run.run().then(

@@ -15,7 +15,7 @@ import { redactText } from '../redact.js';
 import type { LockService, Lease } from '../lock/lock.js';
 import { LeaseKeeper } from '../lock/lease-keeper.js';
 import type { Clock } from '../cluster/clock.js';
-import type { Logger, NodeContext, NodeInstance, PortOutputs, SinkInstance, SourceInstance, SourceProgress, TransformInstance } from '../node-api.js';
+import type { EndpointHost, Logger, NodeContext, NodeInstance, PortOutputs, SinkInstance, SourceInstance, SourceProgress, TransformInstance } from '../node-api.js';
 import type { Op, SluiceRecord } from '../records.js';
 import { compileUserFunction, UserCodeError } from '../sandbox/sandbox.js';
 import type { CheckpointStore, DeadLetter } from '../state/checkpoint-store.js';
@@ -79,6 +79,8 @@ export interface RunOptions {
   leaseClock?: Clock;
   /** masks secrets in what a failed record or the run failed with (default: URL passwords; the server adds its stored secrets) */
   redact?: (text: string) => string;
+  /** the host's HTTP endpoints for webhook sources (the server's; none in the CLI) */
+  endpoints?: EndpointHost;
   /** a full GC each time external memory (sandbox results) grew by this many MB; 0: leave it to V8 (default 16, see memory.ts) */
   externalMemoryStepMb?: number;
 }
@@ -351,6 +353,7 @@ export class FlowRun {
       },
       files: fileAccess(this.plan.policy?.files ?? unconfinedFiles(cwd), node.id),
       connection: (name) => flow.connections?.[name] as Record<string, unknown> | undefined,
+      ...(this.options.endpoints && !this.options.preview ? { endpoints: this.options.endpoints } : {}),
       compile: async (code, field, options) => {
         try {
           return await compileUserFunction(code, { ...flow.settings.sandbox, label: `${node.id}.config.${field}`, ...options });
@@ -461,6 +464,8 @@ export class FlowRun {
   }
 
   private async transformLoop(r: Runner, t: TransformInstance): Promise<void> {
+    const width = Math.floor(t.concurrency ?? 1);
+    if (width > 1 && !t.tick && !t.snapshot) return this.overlappingTransformLoop(r, t, width);
     let ends = 0;
     for (;;) {
       const item = await r.inbox!.shift();
@@ -489,6 +494,52 @@ export class FlowRun {
     }
   }
 
+  /**
+   * A stateless transform with up to `width` batches in process() at once: one loop starts them in
+   * input order, the other emits their outputs in that same order, so downstream sees what the serial
+   * loop would emit, while batch n+1 is in the sandbox as batch n is written.
+   */
+  private async overlappingTransformLoop(r: Runner, t: TransformInstance, width: number): Promise<void> {
+    type Started = { item: Exclude<Item, 'end' | 'tick'>; outputs: Promise<PortOutputs> } | 'end';
+    const started = new BoundedQueue<Started>(width);
+    const slots = new BoundedQueue<true>(width);
+    const starter = async () => {
+      let ends = 0;
+      for (;;) {
+        const item = await r.inbox!.shift();
+        if (item === 'tick') continue;
+        if (item === 'end') {
+          if (++ends < r.node.inputs.length) continue;
+          await started.push('end');
+          return;
+        }
+        await slots.push(true);
+        r.stats.in += item.records.length;
+        this.capture(r, 'in', item.port, item.records);
+        const outputs = t.process(item.records, item.port);
+        outputs.catch(() => undefined); // the emitter below sees the rejection, in order
+        await started.push({ item, outputs });
+      }
+    };
+    const emitter = async () => {
+      for (;;) {
+        const s = await started.shift();
+        if (s === 'end') {
+          if (t.flush) {
+            const tracker = this.internal.track(undefined);
+            await this.emitAll(r, await t.flush(), tracker);
+            tracker.release();
+          }
+          return this.endDownstream(r);
+        }
+        await this.emitAll(r, await s.outputs, s.item.tracker);
+        s.item.tracker.release();
+        await slots.shift();
+      }
+    };
+    await Promise.all([starter(), emitter()]);
+  }
+
   private async sinkLoop(r: Runner, sink: SinkInstance): Promise<void> {
     const { retry } = this.plan.flow.settings;
     let ends = 0;
@@ -508,7 +559,9 @@ export class FlowRun {
         const room = (this.options.preview.sample ?? 100) - would.sample.length;
         if (room > 0) would.sample.push(...records.slice(0, room));
       } else if (records.length > 0) {
-        await withRetry(() => sink.write(records), retry, `${r.node.id}: write`, this.log);
+        const result = await withRetry(() => sink.write(records), retry, `${r.node.id}: write`, this.log);
+        // records the sink refused for good (a 4xx answer, a broker's rejection): dead letters, with why
+        if (result?.rejected?.length) await this.emit(r, ERROR_PORT, result.rejected, item.tracker);
       }
       r.stats.out += records.length;
       for (const rec of records) r.stats.ops![rec.op]++;

@@ -6,12 +6,12 @@
  * fatal abort of the process) is the pool's business: it ends this worker, never the host.
  */
 import ivm from 'isolated-vm';
-import { HARDEN, RUNNER, replyHead } from './runner.js';
+import { HARDEN, REPLY_CHARS, RUNNER, decodeCalls, joinCalls, splitReplies } from './runner.js';
 import { UserCodeError, type IsolateOptions, type Segment } from './protocol.js';
 
 type Runner = {
   load: ivm.Reference<(json: string) => number>;
-  run: ivm.Reference<(from: number, budget: number, bytesLeft: number) => string>;
+  run: ivm.Reference<(from: number, budget: number, bytesLeft: number, replyChars: number) => string>;
   salvage: ivm.Reference<() => string>;
   running: ivm.Reference<() => number>;
 };
@@ -78,61 +78,65 @@ export class IsolatedFunction {
     this.arity = Number(await bound.get('arity', { copy: true })) || 0;
   }
 
-  /** the results of `count` calls encoded in `json`, as segments */
-  callBatch(json: string, count: number, bytesLeft?: number): Promise<Segment[]> {
+  /** the results of `count` calls encoded in the chunks of `json` (runner.ts encodeCalls), as segments */
+  callBatch(json: string[], count: number, bytesLeft?: number): Promise<Segment[]> {
     const next = this.queue.then(() => this.batch(json, count, bytesLeft ?? this.options.maxOutputMb * 1024 * 1024));
     this.queue = next.catch(() => undefined);
     return next;
   }
 
-  private async batch(json: string, count: number, bytesLeft: number): Promise<Segment[]> {
+  /** loads a batch's chunks into the runner, in one isolate call */
+  private async load(json: string[]): Promise<void> {
+    await this.runner.load.apply(undefined, [joinCalls(json)], { timeout: this.options.timeoutMs });
+  }
+
+  private async batch(json: string[], count: number, bytesLeft: number): Promise<Segment[]> {
     if (this.disposed) throw new Error(`${this.options.label}: sandbox already disposed`);
     const { timeoutMs } = this.options;
     const segments: Segment[] = [];
     try {
-      await this.runner.load.apply(undefined, [json], { timeout: timeoutMs });
+      await this.load(json);
       this.alive();
     } catch (err) {
       if (!this.isolate.isDisposed && !timedOut(err)) throw err;
       // the batch alone is too big for the isolate's memory or time: record by record
       if (this.isolate.isDisposed) await this.reset();
-      return (await this.oneByOne(JSON.parse(json) as unknown[][], bytesLeft)).segments;
+      return (await this.oneByOne(decodeCalls(json), bytesLeft)).segments;
     }
     let start = 0;
     const budget = Math.max(1, Math.floor(timeoutMs / 2));
     while (start < count) {
       let reply: string;
       try {
-        reply = await this.runner.run.apply(undefined, [start, budget, bytesLeft], { timeout: timeoutMs });
+        reply = await this.runner.run.apply(undefined, [start, budget, bytesLeft, REPLY_CHARS], { timeout: timeoutMs });
         this.alive();
       } catch (err) {
         if (this.isolate.isDisposed) {
           // memory limit: the isolate is gone, and which record did it is unknown. Start a fresh
           // isolate and go on record by record, so only the culprit fails.
           await this.reset();
-          const rest = (JSON.parse(json) as unknown[][]).slice(start);
+          const rest = decodeCalls(json).slice(start);
           segments.push(...(await this.oneByOne(rest, bytesLeft)).segments);
           return segments;
         }
         this.alive();
         const running = (await this.runner.running.apply(undefined, [], { timeout: timeoutMs })) as number;
-        const done = await this.runner.salvage.apply(undefined, [], { timeout: timeoutMs });
-        const head = replyHead(done);
+        const head = splitReplies(await this.runner.salvage.apply(undefined, [], { timeout: timeoutMs }));
         if (head === undefined) throw err;
         if (!timedOut(err)) {
           // an error isolated-vm raises once the slice has run (a Promise rejected and not handled,
           // such as the one of import()): which call caused it is unknown, so the slice runs again
           // one record per call and only that record fails
           const upto = Math.min(count, Math.max(start + head.n, running + 1));
-          const again = await this.oneByOne((JSON.parse(json) as unknown[][]).slice(start, upto), bytesLeft);
+          const again = await this.oneByOne(decodeCalls(json).slice(start, upto), bytesLeft);
           segments.push(...again.segments);
           bytesLeft = again.bytesLeft;
           start = upto;
-          if (start < count) await this.runner.load.apply(undefined, [json], { timeout: timeoutMs });
+          if (start < count) await this.load(json);
           continue;
         }
         // a runaway call: keep the results before it, fail it, go on after it
-        if (head.n > 0) segments.push(done);
+        if (head.n > 0) segments.push(...head.replies);
         start += head.n;
         bytesLeft = head.left;
         if (running === start) {
@@ -141,9 +145,9 @@ export class IsolatedFunction {
         }
         continue;
       }
-      const head = replyHead(reply);
+      const head = splitReplies(reply);
       if (head === undefined || head.n === 0) throw new Error(`${this.options.label}: the sandbox runner gave no results`);
-      segments.push(reply);
+      segments.push(...head.replies);
       start += head.n;
       bytesLeft = head.left;
     }
@@ -156,10 +160,11 @@ export class IsolatedFunction {
     for (const call of calls) {
       try {
         await this.runner.load.apply(undefined, [JSON.stringify([call])], { timeout: timeoutMs });
-        const reply = await this.runner.run.apply(undefined, [0, timeoutMs, Math.max(0, bytesLeft)], { timeout: timeoutMs });
+        const reply = await this.runner.run.apply(undefined, [0, timeoutMs, Math.max(0, bytesLeft), REPLY_CHARS], { timeout: timeoutMs });
         this.alive();
-        bytesLeft = replyHead(reply)?.left ?? 0;
-        segments.push(reply);
+        const head = splitReplies(reply);
+        bytesLeft = head?.left ?? 0;
+        segments.push(...(head?.replies ?? [reply]));
       } catch (err) {
         this.alive();
         if (this.isolate.isDisposed) {

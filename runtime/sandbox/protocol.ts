@@ -25,6 +25,11 @@ export interface CompileOptions {
   maxOutputMb?: number;
   /** shown in stack traces and syntax errors, e.g. `tax.config.code` */
   label: string;
+  /**
+   * the worker processes it is compiled in up front (default 1, at most the pool's size): a node that
+   * keeps this many calls in flight has them run on as many cores from its first batch on
+   */
+  workers?: number;
 }
 
 export interface UserFunction {
@@ -46,7 +51,8 @@ export class UserCodeError extends Error {
 
 export type ToWorker =
   | { t: 'compile'; fn: number; code: string; options: IsolateOptions }
-  | { t: 'call'; id: number; fn: number; json: string; count: number; /** output cap left for this batch, characters */ bytes?: number }
+  /** `json`: the calls in chunks (runner.ts encodeCalls), each small enough for V8's regular heap */
+  | { t: 'call'; id: number; fn: number; json: string[]; count: number; /** output cap left for this batch, characters */ bytes?: number }
   | { t: 'dispose'; fn: number };
 
 export type FromWorker =

@@ -11,14 +11,17 @@ delete globalThis.WebAssembly;        // its memories are not counted in the iso
 delete globalThis.SharedArrayBuffer;  // nor are shared buffers (and Atomics.wait needs one)
 `;
 
-// load(json) parses a batch's calls once; run(from, budgetMs, bytesLeft) calls the user's function
-// for each from `from`, catches per record, and returns early (with the results so far) once half the
-// timeout is spent, so the host's hard timeout only ever stops a single call (the results before it
-// are then fetched with salvage(), and running() says which call it was). Each result is encoded as
-// JSON right after its call (a result the function mutates later is sent as it was when returned).
-// A reply starts with `{"n":count,"start":from,"left":chars,` so the worker can read where it ends, and
-// how much of the output cap is left, without parsing the values. The first result past `bytesLeft`
-// characters of JSON, and every one after it, is an error: the cap on one batch's output.
+// load(json) parses a batch's calls once; run(from, budgetMs, bytesLeft, replyChars) calls the
+// user's function for each from `from`, catches per record, and returns early (with the results so far)
+// once half the timeout is spent, so the host's hard timeout only ever stops a single call (the results
+// before it are then fetched with salvage(), and running() says which call it was). Each result is
+// encoded as JSON right after its call (a result the function mutates later is sent as it was when
+// returned). What run returns is one or more replies joined by newlines (JSON text never holds a raw
+// newline): a reply ends once it holds about `replyChars` characters, so the texts that cross to the
+// host stay small (see REPLY_CHARS). A reply starts with `{"n":count,"start":from,"left":chars,` so the
+// worker can read where it ends, and how much of the output cap is left, without parsing the values.
+// The first result past `bytesLeft` characters of JSON, and every one after it, is an error: the cap
+// on one batch's output.
 export const RUNNER = `
 (function () {
   const stringify = JSON.stringify;
@@ -39,8 +42,21 @@ export const RUNNER = `
     let parts = [];
     let errors = [];
     let undef = [];
-    const reply = () =>
-      '{"n":' + parts.length + ',"start":' + start + ',"left":' + left + ',"values":[' + join(parts, ',') + '],"errors":' + stringify(errors) + ',"undef":[' + join(undef, ',') + ']}';
+    let done = [];
+    let chars = 0;
+    const close = () => {
+      done[done.length] =
+        '{"n":' + parts.length + ',"start":' + start + ',"left":' + left + ',"values":[' + join(parts, ',') + '],"errors":' + stringify(errors) + ',"undef":[' + join(undef, ',') + ']}';
+      start += parts.length;
+      parts = [];
+      errors = [];
+      undef = [];
+      chars = 0;
+    };
+    const reply = () => {
+      if (parts.length > 0 || done.length === 0) close();
+      return join(done, '\\n');
+    };
     const fail = (i, text) => { errors[errors.length] = [i, text]; };
     const capped = 'its result passes the cap on the output of one batch (settings.sandbox.maxOutputMb: ' + capMb + ')';
     return {
@@ -49,16 +65,19 @@ export const RUNNER = `
         calls = parse(json);
         return calls.length;
       },
-      run(from, budgetMs, bytesLeft) {
+      run(from, budgetMs, bytesLeft, replyChars) {
         start = from;
         parts = [];
         errors = [];
         undef = [];
+        done = [];
+        chars = 0;
         at = from;
         left = bytesLeft;
         const t0 = now();
         for (let i = from; i < calls.length; i++) {
           if (i > from && now() - t0 > budgetMs) break;
+          if (chars > replyChars) close();
           at = i;
           let text = 'null';
           if (left <= 0) {
@@ -101,6 +120,7 @@ export const RUNNER = `
             }
           }
           parts[parts.length] = text;
+          chars += text.length;
         }
         return reply();
       },
@@ -113,6 +133,60 @@ export const RUNNER = `
   };
 })()
 `;
+
+/**
+ * About how many characters of JSON one message part carries between host and worker: a batch's calls
+ * go in chunks and its results come back in replies of about this size. A string over 128 KB is put
+ * in V8's large-object space, which only a full GC frees: a batch sent as one string kept ~90 MB of
+ * dead batches in the host. 48 Ki characters stay under that even as two-byte strings.
+ */
+export const REPLY_CHARS = 48 * 1024;
+
+/** the replies of one run() text, with the number of results they hold and the output cap left after them (undefined: not replies) */
+export function splitReplies(text: string): { replies: string[]; n: number; left: number } | undefined {
+  const replies = text.split('\n');
+  let n = 0;
+  let left = 0;
+  for (const r of replies) {
+    const head = replyHead(r);
+    if (!head) return undefined;
+    n += head.n;
+    left = head.left;
+  }
+  return { replies, n, left };
+}
+
+/** the calls of a batch's chunks (encodeCalls) as one JSON array text */
+export function joinCalls(chunks: string[]): string {
+  if (chunks.length === 1) return chunks[0];
+  let text = '[';
+  for (let i = 0; i < chunks.length; i++) text += (i > 0 ? ',' : '') + chunks[i].slice(1, -1);
+  return text + ']';
+}
+
+/** a batch's calls as JSON arrays of at most about `REPLY_CHARS` characters each (one call alone may be longer) */
+export function encodeCalls(calls: unknown[][]): string[] {
+  const chunks: string[] = [];
+  let step = 64;
+  for (let i = 0; i < calls.length; ) {
+    const n = Math.min(step, calls.length - i);
+    const text = JSON.stringify(n === calls.length ? calls : calls.slice(i, i + n));
+    chunks.push(text);
+    i += n;
+    // aim the next chunk at REPLY_CHARS from the size of this one
+    const per = text.length / n;
+    step = Math.max(1, Math.floor(REPLY_CHARS / Math.max(1, per)));
+  }
+  return chunks;
+}
+
+/** the calls of chunks made by encodeCalls */
+export function decodeCalls(chunks: string[]): unknown[][] {
+  if (chunks.length === 1) return JSON.parse(chunks[0]) as unknown[][];
+  const out: unknown[][] = [];
+  for (const c of chunks) for (const call of JSON.parse(c) as unknown[][]) out.push(call);
+  return out;
+}
 
 export type CallResult = { ok: true; value: unknown } | { ok: false; error: string };
 

@@ -10,7 +10,7 @@
  */
 import { SandboxPool, WorkerCrash } from './pool.js';
 import type { CompileOptions, Segment, UserFunction } from './protocol.js';
-import { decodeReply, replyHead, type CallResult } from './runner.js';
+import { decodeReply, encodeCalls, replyHead, type CallResult } from './runner.js';
 
 export { UserCodeError } from './protocol.js';
 export type { CallResult } from './runner.js';
@@ -59,7 +59,7 @@ class PooledFunction implements UserFunction {
     if (this.disposed) throw new Error(`${this.options.label}: sandbox already disposed`);
     if (calls.length === 0) return [];
     try {
-      return decode(await this.pool.call(this.id, JSON.stringify(calls), calls.length), calls.length, this.options.label);
+      return decode(await this.pool.call(this.id, encodeCalls(calls), calls.length), calls.length, this.options.label);
     } catch (err) {
       if (!(err instanceof WorkerCrash)) throw err;
       return this.findCulprits(calls);
@@ -75,7 +75,7 @@ class PooledFunction implements UserFunction {
     let bytesLeft = this.options.maxOutputMb * 1024 * 1024;
     for (const call of calls) {
       try {
-        const segments = await this.pool.call(this.id, JSON.stringify([call]), 1, Math.max(0, bytesLeft));
+        const segments = await this.pool.call(this.id, [JSON.stringify([call])], 1, Math.max(0, bytesLeft));
         bytesLeft = capLeft(segments, bytesLeft);
         out.push(...decode(segments, 1, this.options.label));
       } catch (err) {
@@ -105,7 +105,7 @@ class PooledFunction implements UserFunction {
   }
 }
 
-export const DEFAULT_SANDBOX: Omit<Required<CompileOptions>, 'label'> = { memoryLimitMb: 64, timeoutMs: 1000, maxOutputMb: 64 };
+export const DEFAULT_SANDBOX: Omit<Required<CompileOptions>, 'label'> = { memoryLimitMb: 64, timeoutMs: 1000, maxOutputMb: 64, workers: 1 };
 
 // The process's pool: made on the first compile, closed when its last function is disposed (or by
 // shutdownSandbox), so a process that is done with user code exits without waiting on workers.
@@ -124,7 +124,7 @@ export async function compileUserFunction(code: string, options: CompileOptions)
   const pool = (shared ??= new SandboxPool());
   let compiled: { id: number; arity: number };
   try {
-    compiled = await pool.compile(code, { memoryLimitMb: full.memoryLimitMb, timeoutMs: full.timeoutMs, maxOutputMb: full.maxOutputMb, label: full.label });
+    compiled = await pool.compile(code, { memoryLimitMb: full.memoryLimitMb, timeoutMs: full.timeoutMs, maxOutputMb: full.maxOutputMb, label: full.label }, full.workers);
   } catch (err) {
     release(pool);
     throw err;

@@ -4,7 +4,11 @@ import Database from 'better-sqlite3';
 import type { Checkpoint, CheckpointStore, DeadLetter, StoredDeadLetter } from './checkpoint-store.js';
 import { FencedOffError } from './checkpoint-store.js';
 
-/** The embedded checkpoint store: one SQLite file (WAL), `./data/sluice-state.db` by default. */
+/**
+ * The embedded checkpoint store: one SQLite file (WAL), `./data/sluice-state.db` by default. A reset
+ * forgets positions and state but keeps the flow's newest fencing token (`fences`), as the PostgreSQL
+ * store does, so a former owner still cannot commit after it.
+ */
 export class SqliteCheckpointStore implements CheckpointStore {
   private readonly db: Database.Database;
   private readonly stmts;
@@ -32,10 +36,16 @@ export class SqliteCheckpointStore implements CheckpointStore {
         at INTEGER NOT NULL
       );
       CREATE INDEX IF NOT EXISTS dead_letters_flow ON dead_letters(flow, id);
+      CREATE TABLE IF NOT EXISTS fences (
+        flow TEXT PRIMARY KEY,
+        token INTEGER NOT NULL
+      );
     `);
     this.stmts = {
       load: this.db.prepare('SELECT positions, state, updated_at FROM checkpoints WHERE flow = ?'),
-      fence: this.db.prepare('SELECT fence FROM checkpoints WHERE flow = ?'),
+      fence: this.db.prepare(`SELECT max(fence) AS fence FROM (SELECT fence FROM checkpoints WHERE flow = ? UNION ALL SELECT token FROM fences WHERE flow = ?)`),
+      keepFence: this.db.prepare(`INSERT INTO fences (flow, token) SELECT flow, fence FROM checkpoints WHERE flow = ?
+        ON CONFLICT(flow) DO UPDATE SET token = max(token, excluded.token)`),
       save: this.db.prepare(`
         INSERT INTO checkpoints (flow, positions, state, fence, updated_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT(flow) DO UPDATE SET positions = excluded.positions, state = excluded.state,
@@ -56,8 +66,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
     const positions = JSON.stringify(checkpoint.positions);
     const state = JSON.stringify(checkpoint.state);
     this.db.transaction(() => {
-      const current = this.stmts.fence.get(flow) as { fence: number } | undefined;
-      if (current && current.fence > fence) {
+      const current = this.stmts.fence.get(flow, flow) as { fence: number | null };
+      if (current.fence !== null && current.fence > fence) {
         throw new FencedOffError(`checkpoint of flow ${flow} refused: lease token ${fence} is older than ${current.fence}`);
       }
       this.stmts.save.run(flow, positions, state, fence, Date.now());
@@ -65,7 +75,10 @@ export class SqliteCheckpointStore implements CheckpointStore {
   }
 
   async reset(flow: string): Promise<void> {
-    this.stmts.reset.run(flow);
+    this.db.transaction(() => {
+      this.stmts.keepFence.run(flow);
+      this.stmts.reset.run(flow);
+    })();
   }
 
   async deadLetter(flow: string, letters: DeadLetter[]): Promise<void> {

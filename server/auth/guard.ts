@@ -10,6 +10,7 @@ import { matchPolicy, type Access, type RoutePolicy } from './policy.js';
 import { RateLimiter } from './rate-limit.js';
 import { CSRF_HEADER, type AuthService, type Principal } from './service.js';
 import { foreignOrigin, type Site } from './site.js';
+import type { ServerLog } from '../log.js';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 const BODY_TYPES = /^(application\/json|multipart\/form-data)(;|$)/i;
@@ -24,21 +25,21 @@ function deny(res: Response, status: number, error: string, headers: Record<stri
 
 const requires = (access: Access) => (access === 'signed-in' || access === 'public' ? undefined : access);
 
-export function apiGuard(auth: AuthService, store: AuthStore, site: Site): RequestHandler {
+export function apiGuard(auth: AuthService, store: AuthStore, site: Site, log: ServerLog): RequestHandler {
   const routeLimits = new Map<RoutePolicy, RateLimiter>();
   const routeLimit = (policy: RoutePolicy, per: number) => {
     let l = routeLimits.get(policy);
     if (!l) routeLimits.set(policy, (l = new RateLimiter({ max: per, windowMs: 60_000 })));
     return l;
   };
-  return (req, res, next) => {
+  return async (req, res, next) => {
     const unsafe = !SAFE.has(req.method);
     if (unsafe) {
       const foreign = foreignOrigin(req.headers, site);
       if (foreign) return deny(res, 403, foreign);
     }
     const hasKey = req.headers.authorization !== undefined;
-    const principal = auth.authenticate(req.headers.cookie, req.headers.authorization);
+    const principal = await auth.authenticate(req.headers.cookie, req.headers.authorization);
     const wait = auth.requests.hit(principal ? `user:${principal.user}` : `addr:${req.ip}`);
     if (wait !== undefined) return deny(res, 429, `too many requests: try again in ${wait} s`, { 'Retry-After': String(wait) });
 
@@ -54,7 +55,7 @@ export function apiGuard(auth: AuthService, store: AuthStore, site: Site): Reque
       res.setHeader('WWW-Authenticate', 'Bearer realm="sluice"');
       const error = hasKey ? 'the API key is unknown or revoked' : 'sign in first (a session cookie, or Authorization: Bearer <API key>)';
       // the editor's sign-in page says where the setup link is when nobody can sign in yet
-      res.status(401).json(store.countUsers() === 0 ? { error, setupRequired: true } : { error });
+      res.status(401).json((await store.countUsers()) === 0 ? { error, setupRequired: true } : { error });
       return;
     }
     if (unsafe && principal.via === 'session') {
@@ -67,7 +68,7 @@ export function apiGuard(auth: AuthService, store: AuthStore, site: Site): Reque
     const routeWait = perMinute === undefined ? undefined : routeLimit(match!.policy, perMinute).hit(principal.user);
     if (routeWait !== undefined) return deny(res, 429, `${req.method} ${path}: at most ${perMinute} a minute: try again in ${routeWait} s`, { 'Retry-After': String(routeWait) });
     res.locals.principal = principal;
-    if (match?.policy.audit) auditOnSuccess(store, req, res, principal, match.policy.audit, match.params);
+    if (match?.policy.audit) auditOnSuccess(store, log, req, res, principal, match.policy.audit, match.params);
     next();
   };
 }
@@ -75,7 +76,7 @@ export function apiGuard(auth: AuthService, store: AuthStore, site: Site): Reque
 /** the address a request came from, for the audit log and the sign-in limit */
 export const addressOf = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
-function auditOnSuccess(store: AuthStore, req: Request, res: Response, p: Principal, action: string, params: Record<string, string>): void {
+function auditOnSuccess(store: AuthStore, log: ServerLog, req: Request, res: Response, p: Principal, action: string, params: Record<string, string>): void {
   let answer: Record<string, unknown> | undefined;
   const json = res.json.bind(res);
   res.json = (body: unknown) => {
@@ -90,6 +91,7 @@ function auditOnSuccess(store: AuthStore, req: Request, res: Response, p: Princi
     const body = req.body as Record<string, unknown> | undefined;
     if (body && typeof body === 'object' && body.fromStart === true) details.fromStart = true;
     if (typeof answer?.role === 'string') details.role = answer.role;
-    store.appendAudit({ user: p.user, action, target, address: addressOf(req), details });
+    // after the answer: nothing can wait for it, so a failed write is logged (a lost line must be seen)
+    store.appendAudit({ user: p.user, action, target, address: addressOf(req), details }).catch((err: Error) => log.error(`audit log: ${action} by ${p.user} on ${target ?? '-'} was not recorded: ${err.message}`));
   });
 }

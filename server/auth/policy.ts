@@ -71,6 +71,9 @@ export const POLICY: RoutePolicy[] = [
   p('POST', '/api-keys', 'signed-in', 'key.create'),
   p('DELETE', '/api-keys/:id', 'signed-in', 'key.revoke'),
   p('GET', '/audit', 'admin'),
+  // served at /hooks/FLOW/NODE, outside /api (routes/hooks.ts): an API key of at least this role, or,
+  // without a key, the HMAC signature the http.source node checks; no session cookie, no API rate limit
+  p('POST', '/hooks/:flow/:node', 'editor'),
 ];
 
 interface Compiled {

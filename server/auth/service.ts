@@ -80,32 +80,32 @@ export class AuthService {
    * the principal of a request's cookie or bearer key (a bearer key wins); undefined when neither is
    * valid. `use: false` only checks: the session's idle time and the key's last use stay as they are.
    */
-  authenticate(cookieHeader: string | undefined, authorization: string | undefined, bearer = bearerOf(authorization), use = true): Principal | undefined {
+  async authenticate(cookieHeader: string | undefined, authorization: string | undefined, bearer = bearerOf(authorization), use = true): Promise<Principal | undefined> {
     if (bearer !== undefined) return this.fromKey(bearer, use);
     const token = parseCookies(cookieHeader)[SESSION_COOKIE];
     return token ? this.fromSession(token, use) : undefined;
   }
 
-  private fromSession(token: string, use: boolean): Principal | undefined {
+  private async fromSession(token: string, use: boolean): Promise<Principal | undefined> {
     const hash = sha256(token);
-    const s = this.store.getSession(hash);
+    const s = await this.store.getSession(hash);
     const now = Date.now();
     if (!s) return undefined;
     if (s.expiresAt <= now) {
-      this.store.deleteSession(hash);
+      await this.store.deleteSession(hash);
       return undefined;
     }
     // slide the idle timeout, writing at most once a minute
-    if (use && s.expiresAt - now < SESSION_IDLE_MS - 60_000) this.store.extendSession(hash, now + SESSION_IDLE_MS);
+    if (use && s.expiresAt - now < SESSION_IDLE_MS - 60_000) await this.store.extendSession(hash, now + SESSION_IDLE_MS);
     return { user: s.user, userId: s.userId, role: s.role, via: 'session', csrf: s.csrf, sessionHash: hash };
   }
 
-  private fromKey(key: string, use: boolean): Principal | undefined {
+  private async fromKey(key: string, use: boolean): Promise<Principal | undefined> {
     if (!key.startsWith(KEY_PREFIX)) return undefined;
-    const k = this.store.keyByHash(sha256(key));
+    const k = await this.store.keyByHash(sha256(key));
     if (!k || k.revokedAt !== null) return undefined;
     const now = Date.now();
-    if (use && (k.lastUsedAt === null || now - k.lastUsedAt > 60_000)) this.store.touchKey(k.id, now); // "last used", to the minute
+    if (use && (k.lastUsedAt === null || now - k.lastUsedAt > 60_000)) await this.store.touchKey(k.id, now); // "last used", to the minute
     const role = roleAtLeast(k.userRole, k.role) ? k.role : k.userRole;
     return { user: k.user, userId: k.userId, role, via: 'key', keyId: k.id };
   }
@@ -118,30 +118,30 @@ export class AuthService {
     const byAddress = this.failuresByAddress.hit(address);
     const wait = byUser ?? byAddress;
     if (wait !== undefined) return { ok: false, retryAfter: wait };
-    const user = this.store.getUser(name);
+    const user = await this.store.getUser(name);
     const good = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
     if (!user || !good) return { ok: false };
     this.failuresByUser.reset(name);
     this.failuresByAddress.unhit(address);
-    return { ok: true, user, ...this.startSession(user) };
+    return { ok: true, user, ...(await this.startSession(user)) };
   }
 
-  startSession(user: StoredUser): { token: string; csrf: string } {
+  async startSession(user: StoredUser): Promise<{ token: string; csrf: string }> {
     const token = randomToken();
     const csrf = randomToken();
-    this.store.createSession(sha256(token), user.id, csrf, Date.now() + SESSION_IDLE_MS);
+    await this.store.createSession(sha256(token), user.id, csrf, Date.now() + SESSION_IDLE_MS);
     return { token, csrf };
   }
 
-  endSession(p: Principal): void {
-    if (p.sessionHash) this.store.deleteSession(p.sessionHash);
+  async endSession(p: Principal): Promise<void> {
+    if (p.sessionHash) await this.store.deleteSession(p.sessionHash);
   }
 
   /** a new key for the user: returns it once (only its hash is kept) */
-  createKey(user: StoredUser, role: Role, label: string): { key: string; id: string } {
+  async createKey(user: StoredUser, role: Role, label: string): Promise<{ key: string; id: string }> {
     const id = randomBytes(5).toString('hex');
     const key = `${KEY_PREFIX}${randomToken(32)}`;
-    this.store.createKey(id, user.id, sha256(key), role, label);
+    await this.store.createKey(id, user.id, sha256(key), role, label);
     return { key, id };
   }
 
@@ -157,14 +157,15 @@ export class AuthService {
     return this.setupToken;
   }
 
+  /** the token matches (the caller checks that there are no users yet) */
   setupTokenValid(token: string): boolean {
-    return this.setupToken !== undefined && this.store.countUsers() === 0 && sameSecret(token, this.setupToken);
+    return this.setupToken !== undefined && sameSecret(token, this.setupToken);
   }
 
   /**
-   * Takes the setup token if `token` is it (and there are no users yet): true once, at once (before any
-   * await), so parallel set-up requests with the same link make one admin. `restoreSetupToken` gives it
-   * back when making the admin failed.
+   * Takes the setup token if `token` is it: true once, at once (before any await), so parallel set-up
+   * requests with the same link make one admin. The route checks that there are no users first.
+   * `restoreSetupToken` gives it back when making the admin failed.
    */
   takeSetupToken(token: string): boolean {
     if (!this.setupTokenValid(token)) return false;
@@ -173,9 +174,10 @@ export class AuthService {
     return true;
   }
 
-  restoreSetupToken(): void {
-    if (this.takenSetupToken !== undefined && this.store.countUsers() === 0) this.setupToken = this.takenSetupToken;
+  async restoreSetupToken(): Promise<void> {
+    const taken = this.takenSetupToken;
     this.takenSetupToken = undefined;
+    if (taken !== undefined && (await this.store.countUsers()) === 0) this.setupToken = taken;
   }
 
   consumeSetupToken(): void {

@@ -8,14 +8,13 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createRegistry } from '../../nodes/catalog.js';
-import { Agent } from '../../runtime/cluster/agent.js';
-import { maskUrl, openRedis } from '../../runtime/cluster/redis-keys.js';
-import { UserError, errorMessage } from '../../runtime/errors.js';
-import { redactText } from '../../runtime/redact.js';
+import { Agent, maskUrl, openRedis } from '../../runtime/host-cluster.js';
+import { UserError, errorMessage, redactText } from '../../runtime/host.js';
 import { redactingLog, stdoutLog } from '../log.js';
 import { packageRoot } from '../package-root.js';
 import { serverPolicy } from '../policy.js';
-import { openSharedStores } from './stores.js';
+import { openStores } from '../store/open-stores.js';
+import { storeFlowSource } from './flow-source.js';
 
 export interface AgentCliOptions {
   redis: string;
@@ -37,10 +36,11 @@ const positive = (what: string, min: number) => (v: string) => {
 
 export async function runAgent(opts: AgentCliOptions): Promise<void> {
   const registry = createRegistry();
-  const stores = openSharedStores(opts.store, registry);
+  // a PostgreSQL store writes this agent's name with each checkpoint commit
+  const stores = await openStores(opts.store, { registry, agent: opts.name });
   const log = redactingLog(stdoutLog(), () => stores.control.secretValues());
-  const policy = serverPolicy({ dataDir: stores.dataDir, files: opts.files, envAllow: opts.envAllow, envPrefixes: opts.envPrefix });
-  const { storeFlowSource } = await import('./flow-source.js');
+  const dataDir = stores.dataDir ?? join(process.cwd(), 'data');
+  const policy = serverPolicy({ dataDir, files: opts.files, envAllow: opts.envAllow, envPrefixes: opts.envPrefix });
   let redis, subscriber;
   try {
     redis = await openRedis(opts.redis);
@@ -90,7 +90,7 @@ export async function runAgent(opts: AgentCliOptions): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   await agent.start();
-  log.info(`agent ${opts.name} (Sluice ${version}) joined the cluster at ${maskUrl(opts.redis)}; store ${stores.dataDir}; lease ${opts.leaseMs} ms`);
+  log.info(`agent ${opts.name} (Sluice ${version}) joined the cluster at ${maskUrl(opts.redis)}; store ${stores.location}; lease ${opts.leaseMs} ms`);
 }
 
 export async function cli(argv: string[]): Promise<void> {
@@ -98,11 +98,11 @@ export async function cli(argv: string[]): Promise<void> {
     .name('sluice agent')
     .description('run an agent of the cluster: it runs the deployed flows the leader assigns to it, each under a Redis lease')
     .option('--redis <url>', 'the cluster\'s Redis (default: env SLUICE_REDIS_URL)')
-    .option('--store <location>', 'the shared stores: the data directory the server uses (default: env SLUICE_STORE)')
+    .option('--store <location>', 'the shared stores: postgres://… (as the server\'s --store), or the data directory the server uses on this machine (default: env SLUICE_STORE)')
     .option('--name <name>', 'this agent\'s name, unique in the cluster (default: HOST-PID)')
     .option('--capacity <k>', 'run at most this many flows', positive('--capacity', 1))
     .option('--lease-ms <ms>', 'lease time of the flows: a dead agent\'s flows resume elsewhere after about this long', positive('--lease-ms', 500), 10_000)
-    .option('--files <dir>', 'a directory flows may read and write files in (repeatable; default <store>/files)', collect)
+    .option('--files <dir>', 'a directory flows may read and write files in (repeatable; default <data directory>/files, ./data/files with PostgreSQL)', collect)
     .option('--env-allow <name>', 'an environment variable flows may read with ${env:NAME} (repeatable)', collect)
     .option('--env-prefix <prefix>', 'env names starting with it are readable by flows (repeatable; default SLUICE_FLOW_)', collect)
     .exitOverride()

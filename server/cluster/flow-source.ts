@@ -3,10 +3,8 @@
  * version and declared weight) and, to start one, the saved version compiled with the stored
  * connections, exactly as the server compiles it for a deploy.
  */
-import type { DesiredFlow, FlowSource } from '../../runtime/cluster/agent.js';
-import { compileFlow } from '../../runtime/flow/compile.js';
-import type { HostPolicy } from '../../runtime/host-policy.js';
-import type { NodeRegistry } from '../../runtime/registry.js';
+import type { DesiredFlow, FlowSource } from '../../runtime/host-cluster.js';
+import { compileFlow, type HostPolicy, type NodeRegistry } from '../../runtime/host.js';
 import { withStoredConnections } from '../connections.js';
 import { withStoredSecrets } from '../policy.js';
 import type { ControlStore } from '../store/control-store.js';

@@ -5,7 +5,7 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { LIMITS, quoteShort } from '../../runtime/flow/limits.js';
+import { LIMITS, quoteShort } from '../../runtime/host.js';
 import { addressOf, principalOf } from '../auth/guard.js';
 import type { Site } from '../auth/site.js';
 import { hashPassword, verifyPassword } from '../auth/crypto.js';
@@ -69,14 +69,14 @@ export function authRoutes(auth: AuthService, site: Site): Router {
   const me = (res: Response) => principalOf(res) as Principal; // the guard let only principals through
   const audit = (req: Request, user: string | null, action: string, target: string | null, details?: Record<string, unknown>) =>
     store.appendAudit({ user, action, target, address: addressOf(req), details: details ?? null });
-  const requireUser = (name: string) => {
-    const u = store.getUser(name);
+  const requireUser = async (name: string) => {
+    const u = await store.getUser(name);
     if (!u) throw notFound(`no user named ${quoteShort(name)}`);
     return u;
   };
   /** the last admin cannot be removed or demoted: nobody could manage users then */
-  const keepAnAdmin = (u: StoredUser, what: string) => {
-    if (u.role === 'admin' && store.countAdmins() === 1) throw conflict(`${u.name} is the only admin: make another admin before you ${what}`);
+  const keepAnAdmin = async (u: StoredUser, what: string) => {
+    if (u.role === 'admin' && (await store.countAdmins()) === 1) throw conflict(`${u.name} is the only admin: make another admin before you ${what}`);
   };
 
   // ---- sessions --------------------------------------------------------------------------------
@@ -85,33 +85,33 @@ export function authRoutes(auth: AuthService, site: Site): Router {
     const body = parseInput(signInSchema, req.body);
     const result = await auth.signIn(body.user, body.password, addressOf(req));
     if (!result.ok) {
-      audit(req, body.user, 'auth.signin-failed', body.user, result.retryAfter ? { limited: true } : undefined);
+      await audit(req, body.user, 'auth.signin-failed', body.user, result.retryAfter ? { limited: true } : undefined);
       if (result.retryAfter) {
         res.setHeader('Retry-After', String(result.retryAfter));
         throw new HttpError(429, `too many failed sign-ins: try again in ${result.retryAfter} s`);
       }
       throw new HttpError(401, 'wrong user name or password');
     }
-    audit(req, result.user.name, 'auth.signin', result.user.name);
+    await audit(req, result.user.name, 'auth.signin', result.user.name);
     setSessionCookie(req, res, result.token, site);
     res.json({ user: result.user.name, role: result.user.role, via: 'session', csrfToken: result.csrf });
   });
 
   r.post('/auth/setup', async (req, res) => {
     const body = parseInput(setupSchema, req.body);
-    if (store.countUsers() > 0) throw conflict('the server has users already: sign in instead');
+    if ((await store.countUsers()) > 0) throw conflict('the server has users already: sign in instead');
     if (!auth.takeSetupToken(body.token)) throw new HttpError(403, 'the setup link is wrong or used: take the one the server printed at its start');
     let created = false;
     try {
       created = await auth.createUser(body.user, 'admin', body.password);
     } finally {
       if (created) auth.consumeSetupToken();
-      else auth.restoreSetupToken();
+      else await auth.restoreSetupToken();
     }
     if (!created) throw conflict(`a user named ${body.user} exists`);
-    const user = store.getUser(body.user)!;
-    audit(req, user.name, 'auth.setup', user.name);
-    const session = auth.startSession(user);
+    const user = (await store.getUser(body.user))!;
+    await audit(req, user.name, 'auth.setup', user.name);
+    const session = await auth.startSession(user);
     setSessionCookie(req, res, session.token, site);
     res.status(201).json({ user: user.name, role: user.role, via: 'session', csrfToken: session.csrf });
   });
@@ -121,10 +121,10 @@ export function authRoutes(auth: AuthService, site: Site): Router {
     res.json({ user: p.user, role: p.role, via: p.via, ...(p.csrf ? { csrfToken: p.csrf } : {}), ...(p.keyId ? { keyId: p.keyId } : {}) });
   });
 
-  r.post('/auth/signout', (req, res) => {
+  r.post('/auth/signout', async (req, res) => {
     const p = me(res);
-    auth.endSession(p);
-    audit(req, p.user, 'auth.signout', p.user);
+    await auth.endSession(p);
+    await audit(req, p.user, 'auth.signout', p.user);
     clearSessionCookie(res);
     res.status(204).end();
   });
@@ -132,41 +132,41 @@ export function authRoutes(auth: AuthService, site: Site): Router {
   r.post('/auth/password', async (req, res) => {
     const p = me(res);
     const body = parseInput(passwordSchema, req.body);
-    const user = requireUser(p.user);
+    const user = await requireUser(p.user);
     if (!(await verifyPassword(body.current, user.passwordHash))) throw badRequest('current: wrong password', [{ path: 'current', message: 'wrong password' }]);
-    store.setPassword(user.name, await hashPassword(body.password)); // ends every session of the user
-    audit(req, user.name, 'auth.password', user.name);
+    await store.setPassword(user.name, await hashPassword(body.password)); // ends every session of the user
+    await audit(req, user.name, 'auth.password', user.name);
     if (p.via !== 'session') return void res.status(204).end();
-    const session = auth.startSession(user);
+    const session = await auth.startSession(user);
     setSessionCookie(req, res, session.token, site);
     res.json({ user: user.name, role: user.role, via: 'session', csrfToken: session.csrf });
   });
 
   // ---- users (admins) ---------------------------------------------------------------------------
 
-  r.get('/users', (_req, res) => {
-    res.json(store.listUsers().map(userView));
+  r.get('/users', async (_req, res) => {
+    res.json((await store.listUsers()).map(userView));
   });
 
   r.post('/users', async (req, res) => {
     const body = parseInput(createUserSchema, req.body);
     if (!(await auth.createUser(body.name, body.role, body.password))) throw conflict(`a user named ${body.name} exists`);
-    res.status(201).json(userView(store.getUser(body.name)!));
+    res.status(201).json(userView((await store.getUser(body.name))!));
   });
 
   r.put('/users/:name', async (req, res) => {
-    const user = requireUser(req.params.name as string);
+    const user = await requireUser(req.params.name as string);
     const body = parseInput(updateUserSchema, req.body);
-    if (body.role !== undefined && body.role !== 'admin') keepAnAdmin(user, 'change its role');
-    if (body.role !== undefined) store.setRole(user.name, body.role);
-    if (body.password !== undefined) store.setPassword(user.name, await hashPassword(body.password));
-    res.json(userView(store.getUser(user.name)!));
+    if (body.role !== undefined && body.role !== 'admin') await keepAnAdmin(user, 'change its role');
+    if (body.role !== undefined) await store.setRole(user.name, body.role);
+    if (body.password !== undefined) await store.setPassword(user.name, await hashPassword(body.password));
+    res.json(userView((await store.getUser(user.name))!));
   });
 
-  r.delete('/users/:name', (req, res) => {
-    const user = requireUser(req.params.name as string);
-    keepAnAdmin(user, 'remove it');
-    store.deleteUser(user.name);
+  r.delete('/users/:name', async (req, res) => {
+    const user = await requireUser(req.params.name as string);
+    await keepAnAdmin(user, 'remove it');
+    await store.deleteUser(user.name);
     res.status(204).end();
   });
 
@@ -174,38 +174,38 @@ export function authRoutes(auth: AuthService, site: Site): Router {
 
   const visible = (p: Principal, k: StoredKey) => p.role === 'admin' || k.user === p.user;
 
-  r.get('/api-keys', (_req, res) => {
+  r.get('/api-keys', async (_req, res) => {
     const p = me(res);
-    res.json(store.listKeys().filter((k) => visible(p, k)).map(keyView));
+    res.json((await store.listKeys()).filter((k) => visible(p, k)).map(keyView));
   });
 
-  r.post('/api-keys', (req, res) => {
+  r.post('/api-keys', async (req, res) => {
     const p = me(res);
     const body = parseInput(createKeySchema, req.body);
     const name = body.user ?? p.user;
     if (name !== p.user && p.role !== 'admin') throw new HttpError(403, 'only an admin may create a key for another user');
-    const user = requireUser(name);
+    const user = await requireUser(name);
     const keyRole = body.role ?? user.role;
     if (!roleAtLeast(user.role, keyRole)) throw badRequest(`role: ${name} is ${user.role}: a key cannot have more rights than its user`, [{ path: 'role', message: `at most ${user.role}` }]);
     if (!roleAtLeast(p.role, keyRole)) throw badRequest(`role: you are ${p.role}: you cannot make a key with more rights`, [{ path: 'role', message: `at most ${p.role}` }]);
-    const { key, id } = auth.createKey(user, keyRole, body.label);
-    res.status(201).json({ ...keyView(store.getKey(id)!), key });
+    const { key, id } = await auth.createKey(user, keyRole, body.label);
+    res.status(201).json({ ...keyView((await store.getKey(id))!), key });
   });
 
-  r.delete('/api-keys/:id', (req, res) => {
+  r.delete('/api-keys/:id', async (req, res) => {
     const p = me(res);
-    const k = store.getKey(req.params.id as string);
+    const k = await store.getKey(req.params.id as string);
     if (!k || !visible(p, k)) throw notFound(`no API key ${quoteShort(req.params.id)}`);
-    store.revokeKey(k.id);
+    await store.revokeKey(k.id);
     res.status(204).end();
   });
 
   // ---- audit (admins) ---------------------------------------------------------------------------
 
-  r.get('/audit', (req, res) => {
+  r.get('/audit', async (req, res) => {
     const q = parseInput(auditQuery, req.query, 'query');
     const ms = (s?: string) => (s === undefined ? undefined : Date.parse(s));
-    res.json(store.audit({ user: q.user, action: q.action, since: ms(q.since), until: ms(q.until), limit: q.limit }).map(auditView));
+    res.json((await store.audit({ user: q.user, action: q.action, since: ms(q.since), until: ms(q.until), limit: q.limit })).map(auditView));
   });
 
   return r;

@@ -4,9 +4,7 @@
  */
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { LIMITS, quoteShort } from '../../runtime/flow/limits.js';
-import { flowNameSchema } from '../../runtime/flow/schema.js';
-import { unconfinedFiles } from '../../runtime/files.js';
+import { flowNameSchema, LIMITS, quoteShort, unconfinedFiles } from '../../runtime/host.js';
 import { parseInput } from '../body.js';
 import { connectionIssues, knownTypes, mergeSecrets, missingSecrets, redact, secretFieldsOfType, testConnection } from '../connections.js';
 import { iso, type AppContext } from '../context.js';
@@ -59,15 +57,15 @@ export function connectionRoutes(ctx: AppContext): Router {
       updatedAt: iso(c.updatedAt),
     };
   };
-  const idName = (req: Request) => nameOfId(req.params.id as string, () => ctx.store.listConnections().map((c) => c.id));
-  const find = (req: Request) => {
-    const c = ctx.store.getConnection(idName(req));
+  const idName = (req: Request) => nameOfId(req.params.id as string, async () => (await ctx.store.listConnections()).map((c) => c.id));
+  const find = async (req: Request) => {
+    const c = await ctx.store.getConnection(await idName(req));
     if (!c) throw notFound(`no connection named ${quoteShort(req.params.id)}`);
     return c;
   };
 
-  r.get('/', (_req, res) => {
-    res.json(ctx.store.listConnections().map(view));
+  r.get('/', async (_req, res) => {
+    res.json((await ctx.store.listConnections()).map(view));
   });
 
   /** a type the registry has no connector for is refused, naming the ones it has */
@@ -77,19 +75,19 @@ export function connectionRoutes(ctx: AppContext): Router {
     }
   };
 
-  r.post('/', (req, res) => {
+  r.post('/', async (req, res) => {
     const body = parseInput(createSchema, req.body);
     checkType(body.type);
-    const stored = ctx.store.createConnection(body.name, body.type, toStore(body.type, body.config));
+    const stored = await ctx.store.createConnection(body.name, body.type, toStore(body.type, body.config));
     res.status(201).json(view(stored));
   });
 
-  r.get('/:id', (req, res) => {
-    res.json(view(find(req)));
+  r.get('/:id', async (req, res) => {
+    res.json(view(await find(req)));
   });
 
-  r.put('/:id', (req, res) => {
-    const current = find(req);
+  r.put('/:id', async (req, res) => {
+    const current = await find(req);
     const body = parseInput(updateSchema, req.body);
     if (body.name !== undefined && body.name !== current.id) {
       throw badRequest(`name is ${quoteShort(body.name)} but this connection is ${quoteShort(current.id)}: a connection cannot be renamed (flows refer to it by name)`, [
@@ -98,18 +96,18 @@ export function connectionRoutes(ctx: AppContext): Router {
     }
     const t = body.type ?? current.type;
     if (body.type !== undefined) checkType(body.type);
-    const updated = ctx.store.updateConnection(current.id, t, toStore(t, body.config, current.config));
+    const updated = await ctx.store.updateConnection(current.id, t, toStore(t, body.config, current.config));
     if (!updated) throw notFound(`no connection named ${quoteShort(current.id)}`);
     res.json(view(updated));
   });
 
-  r.delete('/:id', (req, res) => {
-    if (!ctx.store.deleteConnection(idName(req))) throw notFound(`no connection named ${quoteShort(req.params.id)}`);
+  r.delete('/:id', async (req, res) => {
+    if (!(await ctx.store.deleteConnection(await idName(req)))) throw notFound(`no connection named ${quoteShort(req.params.id)}`);
     res.status(204).end();
   });
 
   r.post('/:id/test', async (req, res) => {
-    const c = find(req);
+    const c = await find(req);
     const r = await testConnection(ctx.registry, c.type, c.config, ctx.policy.files ?? unconfinedFiles(ctx.cwd));
     // a driver's message may echo the URL or a value sent: masked like every other message
     res.json(r.ok ? { ...r, message: ctx.redact(r.message) } : { ...r, error: ctx.redact(r.error), ...(r.hint ? { hint: ctx.redact(r.hint) } : {}) });

@@ -9,9 +9,8 @@ import { exportDocument } from '../flow-export.js';
 import { documentSchema, readFlowInput, requireValidDocument, validateInput, type FlowInput } from '../flow-input.js';
 import { addressOf, principalOf } from '../auth/guard.js';
 import { fillNodeSecrets, planConnections, requireRoleToCreate, splitConnections, storeConnections } from '../flow-import.js';
-import { parseFlowText } from '../../runtime/flow/parse.js';
+import { parseFlowText, quoteShort } from '../../runtime/host.js';
 import { badRequest, conflict, notFound } from '../http-errors.js';
-import { quoteShort } from '../../runtime/flow/limits.js';
 import { nameOfId, resourceId } from '../resource-ids.js';
 import type { StoredFlow } from '../store/control-store.js';
 
@@ -58,10 +57,10 @@ export function flowResource(f: StoredFlow) {
   return { id: resourceId(f.id), name: f.id, version: f.version, updatedAt: iso(f.savedAt), document: f.document };
 }
 
-export function requireFlow(ctx: AppContext, id: string, version?: number): StoredFlow {
-  const flow = ctx.store.getFlow(id, version);
+export async function requireFlow(ctx: AppContext, id: string, version?: number): Promise<StoredFlow> {
+  const flow = await ctx.store.getFlow(id, version);
   if (flow) return flow;
-  const latest = version === undefined ? undefined : ctx.store.getFlow(id);
+  const latest = version === undefined ? undefined : await ctx.store.getFlow(id);
   throw notFound(latest ? `flow ${quoteShort(id)} has no version ${version} (the latest is ${latest.version})` : `no flow named ${quoteShort(id)}`);
 }
 
@@ -69,11 +68,11 @@ const nameOf = (doc: Doc) => doc.name as string; // a valid document has a name
 
 export function flowRoutes(ctx: AppContext): Router {
   const r = Router();
-  const id = (req: Request) => nameOfId(req.params.id as string, () => ctx.store.listFlows().map((f) => f.id));
+  const id = (req: Request) => nameOfId(req.params.id as string, async () => (await ctx.store.listFlows()).map((f) => f.id));
 
-  r.get('/', (_req, res) => {
+  r.get('/', async (_req, res) => {
     res.json(
-      ctx.store.listFlows().map((f) => {
+      (await ctx.store.listFlows()).map((f) => {
         const dep = ctx.manager.status(f.id);
         return {
           id: resourceId(f.id),
@@ -88,16 +87,17 @@ export function flowRoutes(ctx: AppContext): Router {
     );
   });
 
-  r.post('/', (req, res) => {
+  r.post('/', async (req, res) => {
     const doc = requireValidDocument(ctx, { document: parseInput(documentSchema, req.body) });
-    const flow = ctx.store.createFlow(nameOf(doc), (v) => canonicalDocument(doc, v));
+    const flow = await ctx.store.createFlow(nameOf(doc), (v) => canonicalDocument(doc, v));
     res.status(201).json(flowResource(flow));
   });
 
-  r.post('/validate', express.text({ type: TEXT_TYPES, limit: BODY_LIMIT }), (req, res) => {
+  r.post('/validate', express.text({ type: TEXT_TYPES, limit: BODY_LIMIT }), async (req, res) => {
     const { issues, raw } = validateInput(ctx, readFlowInput(req));
     // a node on an incomplete stored connection (imported without its secret): saved fine, not deployable yet
-    const incomplete = raw ? incompleteConnections(raw, (n) => ctx.store.getConnection(n), ctx.registry, ctx.env, ctx.policy.env) : [];
+    const stored = raw ? await ctx.store.listConnections() : [];
+    const incomplete = raw ? incompleteConnections(raw, (n) => stored.find((c) => c.id === n), ctx.registry, ctx.env, ctx.policy.env) : [];
     for (const c of incomplete) {
       for (const nodeId of c.nodes) {
         issues.push({
@@ -111,7 +111,7 @@ export function flowRoutes(ctx: AppContext): Router {
     res.json({ valid: !issues.some((i) => i.severity === 'error'), issues });
   });
 
-  r.post('/import', express.text({ type: TEXT_TYPES, limit: BODY_LIMIT }), (req, res) => {
+  r.post('/import', express.text({ type: TEXT_TYPES, limit: BODY_LIMIT }), async (req, res) => {
     const { overwrite } = parseInput(importQuery, req.query, 'query');
     const secrets = takeSecrets(req);
     const input = readFlowInput(req);
@@ -123,30 +123,30 @@ export function flowRoutes(ctx: AppContext): Router {
     const asSent = split === undefined || (Object.keys(split.connections).length === 0 && used.size === 0);
     const doc = requireValidDocument(ctx, asSent ? input : { document: split.document }, 'cannot import');
     const name = nameOf(doc);
-    const existing = ctx.store.getFlow(name);
+    const existing = await ctx.store.getFlow(name);
     if (existing && overwrite !== 'true') {
       throw conflict(`a flow named ${name} exists (version ${existing.version}): import with ?overwrite=true to save this as its next version`, { current: existing.version });
     }
-    const planned = planConnections(ctx, split?.connections ?? {}, secrets, used);
+    const planned = await planConnections(ctx, split?.connections ?? {}, secrets, used);
     const who = principalOf(res);
     requireRoleToCreate(planned, who?.role);
-    const connections = storeConnections(ctx, planned);
+    const connections = await storeConnections(ctx, planned);
     for (const c of connections.filter((c) => c.action === 'created')) {
-      ctx.store.auth.appendAudit({ user: who?.user ?? null, action: 'connection.create', target: c.name, address: addressOf(req), details: { via: who?.via ?? null, type: c.type, import: name } });
+      await ctx.store.auth.appendAudit({ user: who?.user ?? null, action: 'connection.create', target: c.name, address: addressOf(req), details: { via: who?.via ?? null, type: c.type, import: name } });
     }
     const flow = existing
-      ? ctx.store.saveFlow(name, undefined, (v) => canonicalDocument(doc, v))!
-      : ctx.store.createFlow(name, (v) => canonicalDocument(doc, v));
+      ? (await ctx.store.saveFlow(name, undefined, (v) => canonicalDocument(doc, v)))!
+      : await ctx.store.createFlow(name, (v) => canonicalDocument(doc, v));
     res.status(existing ? 200 : 201).json({ ...flowResource(flow), connections });
   });
 
-  r.get('/:id', (req, res) => {
-    res.json(flowResource(requireFlow(ctx, id(req))));
+  r.get('/:id', async (req, res) => {
+    res.json(flowResource(await requireFlow(ctx, await id(req))));
   });
 
-  r.put('/:id', (req, res) => {
-    const flowId = id(req);
-    requireFlow(ctx, flowId);
+  r.put('/:id', async (req, res) => {
+    const flowId = await id(req);
+    await requireFlow(ctx, flowId);
     const body = parseInput(putSchema, req.body);
     if (body.document.name !== undefined && body.document.name !== flowId) {
       throw badRequest(`document.name is ${quoteShort(body.document.name)} but this flow is ${quoteShort(flowId)}: a flow cannot be renamed; import it under the new name and delete this one`, [
@@ -154,35 +154,36 @@ export function flowRoutes(ctx: AppContext): Router {
       ]);
     }
     const doc = requireValidDocument(ctx, { document: body.document });
-    const saved = ctx.store.saveFlow(flowId, body.baseVersion, (v) => canonicalDocument(doc, v));
+    const saved = await ctx.store.saveFlow(flowId, body.baseVersion, (v) => canonicalDocument(doc, v));
     if (!saved) throw notFound(`no flow named ${quoteShort(flowId)}`); // deleted in between
     res.json(flowResource(saved));
   });
 
   r.delete('/:id', async (req, res) => {
-    const flowId = id(req);
-    requireFlow(ctx, flowId);
+    const flowId = await id(req);
+    await requireFlow(ctx, flowId);
     if (ctx.manager.isActive(flowId)) throw conflict(`flow ${quoteShort(flowId)} is deployed and ${ctx.manager.status(flowId).status}: stop it before deleting it`);
-    ctx.store.deleteFlow(flowId);
+    await ctx.store.deleteFlow(flowId);
     await ctx.manager.forget(flowId);
     res.status(204).end();
   });
 
-  r.get('/:id/versions', (req, res) => {
-    const versions = ctx.store.versions(id(req));
-    if (!versions) throw notFound(`no flow named ${quoteShort(id(req))}`);
+  r.get('/:id/versions', async (req, res) => {
+    const flowId = await id(req);
+    const versions = await ctx.store.versions(flowId);
+    if (!versions) throw notFound(`no flow named ${quoteShort(flowId)}`);
     res.json(versions.map((v) => ({ ...v, savedAt: iso(v.savedAt) })));
   });
 
-  r.get('/:id/versions/:v', (req, res) => {
+  r.get('/:id/versions/:v', async (req, res) => {
     const version = parseInput(versionParam, req.params.v, 'version');
-    res.json(flowResource(requireFlow(ctx, id(req), version)));
+    res.json(flowResource(await requireFlow(ctx, await id(req), version)));
   });
 
-  r.get('/:id/export', (req, res) => {
+  r.get('/:id/export', async (req, res) => {
     const { format, version, variables: describe } = parseInput(exportQuery, req.query, 'query');
-    const flow = requireFlow(ctx, id(req), version);
-    const { document, variables } = exportDocument(flow.document, ctx.store.listConnections(), ctx.registry, ctx.policy);
+    const flow = await requireFlow(ctx, await id(req), version);
+    const { document, variables } = exportDocument(flow.document, await ctx.store.listConnections(), ctx.registry, ctx.policy);
     const doc = canonicalDocument(document);
     const text = format === 'json' ? toJson(doc) : toYaml(doc);
     if (describe === 'true') {

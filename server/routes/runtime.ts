@@ -1,11 +1,7 @@
 /** Test runs and deployments of flows on the embedded runtime (see server/API.md). */
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { compileFlow } from '../../runtime/flow/compile.js';
-import { inlineSecrets } from '../../runtime/flow/inline-secrets.js';
-import { formatPath } from '../../runtime/flow/validate.js';
-import { LIMITS, quoteShort } from '../../runtime/flow/limits.js';
-import { boundedName } from '../../runtime/flow/schema.js';
+import { boundedName, compileFlow, formatPath, inlineSecrets, LIMITS, quoteShort } from '../../runtime/host.js';
 import { parseInput } from '../body.js';
 import { withStoredConnections } from '../connections.js';
 import type { AppContext } from '../context.js';
@@ -39,8 +35,8 @@ export function runtimeRoutes(ctx: AppContext): Router {
   const r = Router();
   const id = (req: Request) => req.params.id as string;
   /** 404 unless the flow is saved, or was deployed since the server started */
-  const known = (flowId: string) => {
-    if (!ctx.store.getFlow(flowId) && ctx.manager.status(flowId).status === 'not-deployed') throw notFound(`no flow named ${quoteShort(flowId)}`);
+  const known = async (flowId: string) => {
+    if (ctx.manager.status(flowId).status === 'not-deployed' && !(await ctx.store.getFlow(flowId))) throw notFound(`no flow named ${quoteShort(flowId)}`);
   };
 
   r.post('/flows/:id/preview', async (req, res) => {
@@ -49,14 +45,14 @@ export function runtimeRoutes(ctx: AppContext): Router {
     if (flowId.length > LIMITS.nameLength) throw badRequest(`flow id: at most ${LIMITS.nameLength} characters`, [{ path: 'id', message: `at most ${LIMITS.nameLength} characters` }]);
     const { wait } = parseInput(previewQuery, req.query, 'query');
     const body = parseInput(previewSchema, req.body);
-    const doc = body.document ?? requireFlow(ctx, flowId).document;
+    const doc = body.document ?? (await requireFlow(ctx, flowId)).document;
     // a secret written in the sent document is refused as on save, before the stored connections join it
     if (body.document && ctx.policy.inlineSecrets === 'refuse') {
       const written = inlineSecrets(body.document, ctx.registry).map((s) => ({ path: formatPath(s.path, body.document), message: s.message, severity: 'error' as const, nodeId: s.nodeId }));
       if (written.length > 0) throw invalidFlow(written, 'cannot test-run');
     }
     // an invalid document: FlowValidationError → 400 with the issues
-    const plan = compileFlow(withStoredConnections(doc, ctx.store.listConnections()), ctx.registry, { env: ctx.env, policy: withStoredSecrets(ctx.policy) });
+    const plan = compileFlow(withStoredConnections(doc, await ctx.store.listConnections()), ctx.registry, { env: ctx.env, policy: withStoredSecrets(ctx.policy) });
     const { previewId, done } = ctx.previews.start({ flowId, plan, limit: body.limit, sample: body.sample, timeoutMs: body.timeoutMs, socketId: body.socketId });
     if (wait === 'true') res.json(await done);
     else res.status(202).json({ previewId });
@@ -73,33 +69,33 @@ export function runtimeRoutes(ctx: AppContext): Router {
   });
 
   r.post('/flows/:id/stop', async (req, res) => {
-    known(id(req));
+    await known(id(req));
     res.json(await ctx.deployments.stop(id(req)));
   });
 
-  r.post('/flows/:id/pause', (req, res) => {
-    known(id(req));
-    res.json(ctx.deployments.pause(id(req)));
+  r.post('/flows/:id/pause', async (req, res) => {
+    await known(id(req));
+    res.json(await ctx.deployments.pause(id(req)));
   });
 
-  r.post('/flows/:id/resume', (req, res) => {
-    known(id(req));
-    res.json(ctx.deployments.resume(id(req)));
+  r.post('/flows/:id/resume', async (req, res) => {
+    await known(id(req));
+    res.json(await ctx.deployments.resume(id(req)));
   });
 
-  r.get('/flows/:id/status', (req, res) => {
-    known(id(req));
+  r.get('/flows/:id/status', async (req, res) => {
+    await known(id(req));
     res.json(ctx.manager.status(id(req)));
   });
 
-  r.get('/flows/:id/logs', (req, res) => {
-    known(id(req));
+  r.get('/flows/:id/logs', async (req, res) => {
+    await known(id(req));
     const { limit } = parseInput(limitQuery(10_000, 200), req.query, 'query');
     res.json(ctx.manager.logTail(id(req), limit));
   });
 
   r.get('/flows/:id/dead-letters', async (req, res) => {
-    known(id(req));
+    await known(id(req));
     const { limit } = parseInput(limitQuery(10_000, 100), req.query, 'query');
     res.json(await ctx.manager.deadLetters(id(req), limit));
   });

@@ -1,17 +1,13 @@
 /**
- * The control plane's store on SQLite (`./data/sluice.db`): flows with every saved version, connections
- * and the deployments the user asked for, so a restarted server resumes them. Documents are kept as
- * JSON text, so key order survives a save. With a key, a connection's declared secrets (and each URL
- * that holds a password) are stored sealed (AES-256-GCM, secret-box.ts) and opened on read; redaction
- * for responses happens at the HTTP edge. A store written before encryption is sealed when opened.
+ * The control plane's store: flows with every saved version, connections (their declared secrets
+ * sealed at rest, connection-sealer.ts), the deployments the user asked for, and (as `auth`) users,
+ * sessions, API keys and the audit log. Two implementations behind this one interface:
+ * SqliteControlStore (embedded, `./data/sluice.db`) and PgControlStore (cluster, `--store postgres://…`);
+ * open-stores.ts picks one from a location. Every method is async so that both fit.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import { rawUrlPassword } from '../../runtime/redact.js';
-import { getPath, secretValues, setPath, type SecretFields } from '../../runtime/secrets.js';
-import { AuthStore } from './auth-store.js';
-import { isSealed, SecretKeyError, type SecretBox } from './secret-box.js';
+import type { SecretFields } from '../../runtime/host.js';
+import type { AuthStore } from './auth-store.js';
+import type { SecretBox } from './secret-box.js';
 
 export interface ControlStoreOptions {
   /** the secret fields of a connection type (its connector's declaration) */
@@ -22,8 +18,6 @@ export interface ControlStoreOptions {
    */
   secretBox?: (hasSecrets: boolean) => SecretBox;
 }
-
-const KEY_CHECK = 'sluice key check';
 
 export interface StoredFlow {
   id: string;
@@ -74,350 +68,52 @@ export class StaleVersionError extends Error {
   }
 }
 
-/** 2: the settings table (the key check); connection secrets sealed */
-const SCHEMA_VERSION = 2;
-
-export class ControlStore {
-  private readonly db: Database.Database;
-  private readonly stmts;
-  /** true when the database file was created by this constructor (first start) */
+export interface ControlStore {
+  /** true when this open created the store (first start: the demo flow is added) */
   readonly created: boolean;
   /** users, sessions, API keys and the audit log, in the same database */
   readonly auth: AuthStore;
+  /** where it lives, for messages (a file path, or a URL with its password masked) */
+  readonly location: string;
 
-  private box: SecretBox | undefined;
-  private readonly fieldsOf: (type: string) => SecretFields;
-  private knownSecrets: string[] | undefined;
-
-  constructor(readonly path: string, options: ControlStoreOptions = {}) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    // what is deleted or overwritten (a secret before it was sealed) is zeroed, not left in free pages
-    this.db.pragma('secure_delete = ON');
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.pragma('foreign_keys = ON');
-    const found = this.db.pragma('user_version', { simple: true }) as number;
-    if (found > SCHEMA_VERSION) throw new Error(`${path} was written by a newer Sluice (schema ${found}; this one knows ${SCHEMA_VERSION})`);
-    this.created = found === 0;
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS flows (
-        id TEXT PRIMARY KEY,
-        version INTEGER NOT NULL,
-        created_at INTEGER NOT NULL
-      );
-      CREATE TABLE IF NOT EXISTS flow_versions (
-        flow_id TEXT NOT NULL REFERENCES flows(id) ON DELETE CASCADE,
-        version INTEGER NOT NULL,
-        document TEXT NOT NULL,
-        saved_at INTEGER NOT NULL,
-        PRIMARY KEY (flow_id, version)
-      );
-      CREATE TABLE IF NOT EXISTS connections (
-        id TEXT PRIMARY KEY,
-        type TEXT NOT NULL,
-        config TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-      );
-      CREATE TABLE IF NOT EXISTS deployments (
-        flow_id TEXT PRIMARY KEY,
-        version INTEGER NOT NULL,
-        state TEXT NOT NULL,
-        updated_at INTEGER NOT NULL
-      );
-      CREATE TABLE IF NOT EXISTS settings (
-        name TEXT PRIMARY KEY,
-        value TEXT NOT NULL
-      );
-    `);
-    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    this.auth = new AuthStore(this.db);
-    this.stmts = {
-      flows: this.db.prepare(`SELECT f.id, f.version, f.created_at, v.document, v.saved_at FROM flows f
-        JOIN flow_versions v ON v.flow_id = f.id AND v.version = f.version ORDER BY f.id`),
-      flow: this.db.prepare(`SELECT f.id, v.version, f.created_at, v.document, v.saved_at FROM flows f
-        JOIN flow_versions v ON v.flow_id = f.id AND v.version = COALESCE(?, f.version) WHERE f.id = ?`),
-      latest: this.db.prepare('SELECT version FROM flows WHERE id = ?'),
-      insertFlow: this.db.prepare('INSERT INTO flows (id, version, created_at) VALUES (?, ?, ?)'),
-      bump: this.db.prepare('UPDATE flows SET version = ? WHERE id = ?'),
-      insertVersion: this.db.prepare('INSERT INTO flow_versions (flow_id, version, document, saved_at) VALUES (?, ?, ?, ?)'),
-      versions: this.db.prepare('SELECT version, document, saved_at FROM flow_versions WHERE flow_id = ? ORDER BY version DESC'),
-      deleteFlow: this.db.prepare('DELETE FROM flows WHERE id = ?'),
-      countFlows: this.db.prepare('SELECT count(*) AS n FROM flows'),
-      connections: this.db.prepare('SELECT id, type, config, created_at, updated_at FROM connections ORDER BY id'),
-      connection: this.db.prepare('SELECT id, type, config, created_at, updated_at FROM connections WHERE id = ?'),
-      insertConnection: this.db.prepare('INSERT INTO connections (id, type, config, created_at, updated_at) VALUES (?, ?, ?, ?, ?)'),
-      updateConnection: this.db.prepare('UPDATE connections SET type = ?, config = ?, updated_at = ? WHERE id = ?'),
-      deleteConnection: this.db.prepare('DELETE FROM connections WHERE id = ?'),
-      deployments: this.db.prepare('SELECT flow_id, version, state FROM deployments ORDER BY flow_id'),
-      setDeployment: this.db.prepare(`INSERT INTO deployments (flow_id, version, state, updated_at) VALUES (?, ?, ?, ?)
-        ON CONFLICT(flow_id) DO UPDATE SET version = excluded.version, state = excluded.state, updated_at = excluded.updated_at`),
-      setState: this.db.prepare('UPDATE deployments SET state = ?, updated_at = ? WHERE flow_id = ?'),
-      deleteDeployment: this.db.prepare('DELETE FROM deployments WHERE flow_id = ?'),
-      setting: this.db.prepare('SELECT value FROM settings WHERE name = ?'),
-      setSetting: this.db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value'),
-    };
-    this.fieldsOf = options.secretFields ?? (() => ({ paths: [], urlPaths: [] }));
-    if (options.secretBox) {
-      try {
-        const check = this.setting('secret_key_check');
-        const box = options.secretBox(check !== undefined);
-        if (check !== undefined) box.open(check, `${path}'s secrets`);
-        this.box = box;
-        this.sealPlainSecrets();
-      } catch (err) {
-        this.db.close(); // no key, no store: nothing half-open is left behind
-        throw err;
-      }
-    }
-  }
-
-  // ---- secrets ----------------------------------------------------------------------------------
-
-  private setting(name: string): string | undefined {
-    return (this.stmts.setting.get(name) as { value: string } | undefined)?.value;
-  }
-
-  /**
-   * A config as stored: each declared secret (and each URL holding a password) sealed. `written`: the
-   * config comes from a save, so every declared value is plain text and is sealed whatever it looks
-   * like; otherwise (a stored config being migrated) values already sealed are left as they are.
-   */
-  private seal(type: string, config: Record<string, unknown>, written: boolean, box = this.box): Record<string, unknown> {
-    if (!box) return config;
-    const fields = this.fieldsOf(type);
-    const plain = (v: unknown): v is string => typeof v === 'string' && (written || !isSealed(v));
-    let out = config;
-    for (const p of fields.paths) {
-      const v = getPath(out, p);
-      if (plain(v) && v !== '') out = setPath(out, p, box.seal(v));
-    }
-    for (const p of fields.urlPaths) {
-      const v = getPath(out, p);
-      if (plain(v) && rawUrlPassword(v) !== undefined) out = setPath(out, p, box.seal(v));
-    }
-    return out;
-  }
-
-  /** a stored config with its declared secrets opened (nothing else is ever sealed) */
-  private open(id: string, type: string, config: Record<string, unknown>, box = this.box): Record<string, unknown> {
-    const fields = this.fieldsOf(type);
-    let out = config;
-    for (const p of [...fields.paths, ...fields.urlPaths]) {
-      const v = getPath(out, p);
-      if (!isSealed(v)) continue;
-      if (!box) throw new SecretKeyError(`connection ${id} holds encrypted secrets, and this store was opened without a key`);
-      out = setPath(out, p, box.open(v, `connection ${id}'s secrets`));
-    }
-    return out;
-  }
-
-  /** true when a declared secret of the stored config is in clear */
-  private hasPlainSecret(type: string, config: Record<string, unknown>): boolean {
-    return JSON.stringify(this.seal(type, config, false)) !== JSON.stringify(config);
-  }
-
-  /** a store written before encryption (or a type that has since declared a secret): sealed in place, old pages wiped */
-  private sealPlainSecrets(): void {
-    const rows = this.stmts.connections.all() as ConnectionRow[];
-    const plain = rows.filter((r) => this.hasPlainSecret(r.type, JSON.parse(r.config)));
-    const firstKey = this.setting('secret_key_check') === undefined;
-    if (plain.length === 0 && !firstKey) return;
-    this.db.transaction(() => {
-      for (const r of plain) this.stmts.updateConnection.run(r.type, JSON.stringify(this.seal(r.type, JSON.parse(r.config), false)), r.updated_at, r.id);
-      this.stmts.setSetting.run('secret_key_check', this.box!.seal(KEY_CHECK));
-    })();
-    if (plain.length > 0) this.compact();
-  }
-
-  /** rewrites the file without free pages and empties the WAL: nothing old stays on disk */
-  private compact(): void {
-    if (this.path === ':memory:') return;
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
-    this.db.exec('VACUUM');
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
-  }
-
-  /** every secret is sealed again under `next` (and the key check with it); returns how many connections hold secrets */
-  rotateKey(next: SecretBox): number {
-    if (!this.box) throw new Error('rotateKey: this store was opened without a key');
-    const current = this.box;
-    let n = 0;
-    this.db.transaction(() => {
-      for (const r of this.stmts.connections.all() as ConnectionRow[]) {
-        const stored = JSON.parse(r.config) as Record<string, unknown>;
-        const sealed = this.seal(r.type, this.open(r.id, r.type, stored, current), true, next);
-        if (JSON.stringify(sealed) !== r.config) n++;
-        this.stmts.updateConnection.run(r.type, JSON.stringify(sealed), r.updated_at, r.id);
-      }
-      this.stmts.setSetting.run('secret_key_check', next.seal(KEY_CHECK));
-    })();
-    this.box = next;
-    this.compact();
-    return n;
-  }
-
-  /**
-   * The secret values of every stored connection (by each type's declaration), for masking them in
-   * messages. Never throws (a closed or unreadable store has none to give): logging must not fail.
-   */
-  secretValues(): string[] {
-    try {
-      this.knownSecrets ??= this.listConnections().flatMap((c) => secretValues(c.config, this.fieldsOf(c.type)));
-      return this.knownSecrets;
-    } catch {
-      return [];
-    }
-  }
-
-  // ---- flows -----------------------------------------------------------------------------------
-
+  // flows
   /** the latest version of every flow, by id */
-  listFlows(): StoredFlow[] {
-    return (this.stmts.flows.all() as FlowRow[]).map(toFlow);
-  }
-
-  countFlows(): number {
-    return (this.stmts.countFlows.get() as { n: number }).n;
-  }
-
+  listFlows(): Promise<StoredFlow[]>;
+  countFlows(): Promise<number>;
   /** the latest version, or `version` */
-  getFlow(id: string, version?: number): StoredFlow | undefined {
-    const row = this.stmts.flow.get(version ?? null, id) as FlowRow | undefined;
-    return row ? toFlow(row) : undefined;
-  }
-
-  /** version 1 of a new flow; `document(version)` builds the document to keep (it holds the version) */
-  createFlow(id: string, document: (version: number) => Record<string, unknown>): StoredFlow {
-    const now = Date.now();
-    this.db.transaction(() => {
-      const current = this.stmts.latest.get(id) as { version: number } | undefined;
-      if (current) throw new DuplicateError(`a flow named ${id} exists (version ${current.version})`, current.version);
-      this.stmts.insertFlow.run(id, 1, now);
-      this.stmts.insertVersion.run(id, 1, JSON.stringify(document(1)), now);
-    }).immediate();
-    return this.getFlow(id)!;
-  }
-
+  getFlow(id: string, version?: number): Promise<StoredFlow | undefined>;
+  /** version 1 of a new flow (DuplicateError when the name exists); `document(version)` builds the document to keep */
+  createFlow(id: string, document: (version: number) => Record<string, unknown>): Promise<StoredFlow>;
   /**
    * A new version of an existing flow. With `baseVersion`, refused (StaleVersionError) unless it is the
    * latest: someone saved in between. Undefined when there is no such flow.
    */
-  saveFlow(id: string, baseVersion: number | undefined, document: (version: number) => Record<string, unknown>): StoredFlow | undefined {
-    const now = Date.now();
-    const saved = this.db.transaction(() => {
-      const current = this.stmts.latest.get(id) as { version: number } | undefined;
-      if (!current) return false;
-      if (baseVersion !== undefined && baseVersion !== current.version) {
-        throw new StaleVersionError(`flow ${id} was saved in between: the latest version is ${current.version}, this save is based on ${baseVersion}`, current.version);
-      }
-      const version = current.version + 1;
-      this.stmts.insertVersion.run(id, version, JSON.stringify(document(version)), now);
-      this.stmts.bump.run(version, id);
-      return true;
-    }).immediate();
-    return saved ? this.getFlow(id) : undefined;
-  }
-
+  saveFlow(id: string, baseVersion: number | undefined, document: (version: number) => Record<string, unknown>): Promise<StoredFlow | undefined>;
   /** newest first; undefined when there is no such flow */
-  versions(id: string): FlowVersionInfo[] | undefined {
-    if (!this.stmts.latest.get(id)) return undefined;
-    return (this.stmts.versions.all(id) as { version: number; document: string; saved_at: number }[]).map((r) => {
-      const doc = JSON.parse(r.document) as { nodes?: unknown[]; edges?: unknown[] };
-      return { version: r.version, savedAt: r.saved_at, nodes: doc.nodes?.length ?? 0, edges: doc.edges?.length ?? 0 };
-    });
-  }
-
+  versions(id: string): Promise<FlowVersionInfo[] | undefined>;
   /** the flow, every version of it and its deployment record; false when there was none */
-  deleteFlow(id: string): boolean {
-    return this.db.transaction(() => {
-      this.stmts.deleteDeployment.run(id);
-      return this.stmts.deleteFlow.run(id).changes > 0;
-    })();
-  }
+  deleteFlow(id: string): Promise<boolean>;
 
-  // ---- connections -----------------------------------------------------------------------------
-
-  listConnections(): StoredConnection[] {
-    return (this.stmts.connections.all() as ConnectionRow[]).map((r) => this.toConnection(r));
-  }
-
-  getConnection(id: string): StoredConnection | undefined {
-    const row = this.stmts.connection.get(id) as ConnectionRow | undefined;
-    return row ? this.toConnection(row) : undefined;
-  }
-
-  private toConnection(r: ConnectionRow): StoredConnection {
-    const config = this.open(r.id, r.type, JSON.parse(r.config));
-    return { id: r.id, type: r.type, config, createdAt: r.created_at, updatedAt: r.updated_at };
-  }
-
-  createConnection(id: string, type: string, config: Record<string, unknown>): StoredConnection {
-    const now = Date.now();
-    try {
-      this.stmts.insertConnection.run(id, type, JSON.stringify(this.seal(type, config, true)), now, now);
-      this.knownSecrets = undefined;
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new DuplicateError(`a connection named ${id} exists`);
-      throw err;
-    }
-    return this.getConnection(id)!;
-  }
-
+  // connections (configs in clear here; sealed at rest)
+  listConnections(): Promise<StoredConnection[]>;
+  getConnection(id: string): Promise<StoredConnection | undefined>;
+  /** DuplicateError when the name exists */
+  createConnection(id: string, type: string, config: Record<string, unknown>): Promise<StoredConnection>;
   /** undefined when there is no such connection */
-  updateConnection(id: string, type: string, config: Record<string, unknown>): StoredConnection | undefined {
-    const changed = this.stmts.updateConnection.run(type, JSON.stringify(this.seal(type, config, true)), Date.now(), id).changes;
-    this.knownSecrets = undefined;
-    return changed ? this.getConnection(id) : undefined;
-  }
+  updateConnection(id: string, type: string, config: Record<string, unknown>): Promise<StoredConnection | undefined>;
+  deleteConnection(id: string): Promise<boolean>;
+  /**
+   * The secret values of every stored connection, for masking them in messages: synchronous (a log
+   * line cannot wait), so it answers from what the store last read; never throws.
+   */
+  secretValues(): string[];
+  /** every secret sealed again under `next`; returns how many connections hold secrets */
+  rotateKey(next: SecretBox): Promise<number>;
 
-  deleteConnection(id: string): boolean {
-    this.knownSecrets = undefined;
-    return this.stmts.deleteConnection.run(id).changes > 0;
-  }
+  // deployments (what the user asked for, restored on start)
+  deployments(): Promise<StoredDeployment[]>;
+  setDeployment(flowId: string, version: number, state: DesiredState): Promise<void>;
+  setDeploymentState(flowId: string, state: DesiredState): Promise<void>;
 
-  // ---- deployments (what the user asked for, restored on start) ----------------------------------
-
-  deployments(): StoredDeployment[] {
-    return (this.stmts.deployments.all() as { flow_id: string; version: number; state: DesiredState }[]).map((r) => ({
-      flowId: r.flow_id,
-      version: r.version,
-      state: r.state,
-    }));
-  }
-
-  setDeployment(flowId: string, version: number, state: DesiredState): void {
-    this.stmts.setDeployment.run(flowId, version, state, Date.now());
-  }
-
-  setDeploymentState(flowId: string, state: DesiredState): void {
-    this.stmts.setState.run(state, Date.now(), flowId);
-  }
-
-  close(): void {
-    if (this.db.open) this.db.close();
-  }
+  close(): Promise<void>;
 }
-
-interface FlowRow {
-  id: string;
-  version: number;
-  created_at: number;
-  document: string;
-  saved_at: number;
-}
-
-interface ConnectionRow {
-  id: string;
-  type: string;
-  config: string;
-  created_at: number;
-  updated_at: number;
-}
-
-function toFlow(r: FlowRow): StoredFlow {
-  return { id: r.id, version: r.version, savedAt: r.saved_at, createdAt: r.created_at, document: JSON.parse(r.document) };
-}
-

@@ -6,7 +6,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../../runtime/errors.js';
+import { UserError } from '../../runtime/host.js';
 
 const PREFIX = 'sluice-secret:v1:';
 const IV_BYTES = 12;

@@ -9,8 +9,10 @@ import { editorCases } from './cases/editor.js';
 import { postgresCases } from './cases/postgres.js';
 import { mongodbCases } from './cases/mongodb.js';
 import { clusterCases } from './cases/cluster.js';
+import { kafkaCases } from './cases/kafka.js';
+import { messagingCases } from './cases/messaging.js';
 
-const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases, ...clusterCases];
+const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases, ...kafkaCases, ...messagingCases, ...clusterCases];
 
 const filter = process.argv[2];
 const results: Record<string, Figure[]> = {};

@@ -42,8 +42,11 @@ async function rowValues(page: Page, index: number): Promise<Record<string, stri
   return Object.fromEntries(headers.map((h, i) => [h, cells[i]]));
 }
 
-/** a config field in the inspector, by its name in the document */
-const field = (page: Page, name: string) => page.getByTestId('inspector').getByRole('textbox', { name }).or(page.getByTestId('inspector').getByRole('spinbutton', { name, exact: true }));
+/** a config field in the inspector, by its label (the field's name in words: count → Count) */
+const field = (page: Page, name: string) => {
+  const label = new RegExp(`^${name}\\*?$`, 'i');
+  return page.getByTestId('inspector').getByRole('textbox', { name: label }).or(page.getByTestId('inspector').getByRole('spinbutton', { name: label }));
+};
 
 const text = (l: Locator) => l.textContent().then((t) => (t ?? '').trim());
 

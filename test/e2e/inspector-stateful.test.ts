@@ -57,7 +57,7 @@ describe.skipIf(!chromium.available)('inspector forms of the stateful nodes (Chr
     await page.getByTestId('node-aggregate_1').waitFor();
     await wire(page, 'generate_1', 'aggregate_1');
     await page.getByTestId('node-generate_1').click();
-    await page.getByTestId('inspector').getByRole('spinbutton', { name: 'count', exact: true }).fill('50');
+    await page.getByTestId('inspector').getByRole('spinbutton', { name: /^count$/i }).fill('50');
 
     await page.getByTestId('node-aggregate_1').click();
     const form = page.getByTestId('inspector').locator('form');

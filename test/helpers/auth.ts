@@ -35,9 +35,9 @@ export interface SessionCredential {
 /** in process: the user (made with a random password when missing) and a new API key of theirs */
 export async function keyFor(server: SluiceServer, name: string, role: Role): Promise<Credential> {
   const auth = server.context.auth;
-  if (!auth.store.getUser(name)) await auth.createUser(name, role, `pw-${name}-${Math.random().toString(36).slice(2)}`);
-  const user = auth.store.getUser(name)!;
-  const { key } = auth.createKey(user, role, 'test');
+  if (!(await auth.store.getUser(name))) await auth.createUser(name, role, `pw-${name}-${Math.random().toString(36).slice(2)}`);
+  const user = (await auth.store.getUser(name))!;
+  const { key } = await auth.createKey(user, role, 'test');
   return { user: name, role, key, headers: { authorization: `Bearer ${key}` } };
 }
 

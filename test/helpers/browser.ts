@@ -15,7 +15,11 @@ import { packageRoot } from '../../server/package-root.js';
 /** the package directory, from test/helpers/ or from dist/test/helpers/ (benchmarks run compiled) */
 export const ROOT = packageRoot(fileURLToPath(import.meta.url));
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/lib/chromium/chromium';
-/** launch flags verified on these machines (shared/ENVIRONMENT.md) */
+/**
+ * Launch flags that work on a CI machine: headless, no GPU, no sandbox (tests run as root, where
+ * Chromium's sandbox refuses to start), and none of the background traffic (QUIC, updates, sync) that
+ * has no network to reach there.
+ */
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 export interface ChromiumCheck {

@@ -20,7 +20,7 @@ import { io, type Socket } from 'socket.io-client';
 import { createRegistry } from '../../nodes/catalog.js';
 import { secretFieldsOfType } from '../../server/connections.js';
 import { packageRoot } from '../../server/package-root.js';
-import { ControlStore } from '../../server/store/control-store.js';
+import { SqliteControlStore } from '../../server/store/sqlite-control-store.js';
 import { parseKey, SecretBox } from '../../server/store/secret-box.js';
 import { TEST_ADMIN, signIn } from '../helpers/auth.js';
 import { tempDir } from '../helpers/node-harness.js';
@@ -153,7 +153,7 @@ async function waitFor(flowId: string, statuses: string[]): Promise<any> {
 
 /** a control store opened by hand with the key in `keyText` */
 function openStore(keyText: string) {
-  return new ControlStore(join(dataDir, 'sluice.db'), {
+  return new SqliteControlStore(join(dataDir, 'sluice.db'), {
     secretFields: (t) => secretFieldsOfType(registry, t),
     secretBox: () => new SecretBox(parseKey(keyText, 'the test key'), 'the test key'),
   });
@@ -164,7 +164,7 @@ beforeAll(async () => {
   dataDir = join(cwd, 'data');
   mkdirSync(dataDir);
   // a store as Sluice wrote it before encryption: secrets in clear, the file world-readable
-  const old = new ControlStore(join(dataDir, 'sluice.db'));
+  const old = new SqliteControlStore(join(dataDir, 'sluice.db'));
   old.createConnection('old-pg', 'postgres', { url: PG_WITH(S.migrated), password: S.migrated });
   old.close();
   // as the first schema had it: no settings table (so no key check), no users, sessions, keys or audit; user_version 1
@@ -410,7 +410,7 @@ describe('nothing in clear anywhere', () => {
 });
 
 describe('the key', () => {
-  it('rotates: a new key file opens every secret, the old one no longer does; the secrets kept by PUT are intact', () => {
+  it('rotates: a new key file opens every secret, the old one no longer does; the secrets kept by PUT are intact', async () => {
     const keyFile = join(dataDir, 'secret.key');
     const before = readFileSync(keyFile, 'utf8');
     const r = sluice(['secrets', 'rotate-key', '--data', dataDir]);
@@ -422,11 +422,11 @@ describe('the key', () => {
     expect(existsSync(join(dataDir, 'secret.key.new'))).toBe(false);
     const store = openStore(after);
     try {
-      expect(store.getConnection('pg-url')!.config).toEqual({ url: `postgres://app:${S.url}@127.0.0.1:5432/shop` });
-      expect(store.getConnection('pg-tls')!.config).toEqual({ host: 'db.example', tls: { key: S.tlsKey, passphrase: S.passphrase, rejectUnauthorized: false } });
-      expect(store.getConnection('old-pg')!.config.password).toBe(S.migrated);
+      expect((await store.getConnection('pg-url'))!.config).toEqual({ url: `postgres://app:${S.url}@127.0.0.1:5432/shop` });
+      expect((await store.getConnection('pg-tls'))!.config).toEqual({ host: 'db.example', tls: { key: S.tlsKey, passphrase: S.passphrase, rejectUnauthorized: false } });
+      expect((await store.getConnection('old-pg'))!.config.password).toBe(S.migrated);
     } finally {
-      store.close();
+      await store.close();
     }
     expect(() => openStore(before)).toThrow(/cannot decrypt .*sluice\.db's secrets with the key from the test key: it is not the key the secrets were encrypted with/);
     expect(scanDataDir(dataDir)).toEqual([]);

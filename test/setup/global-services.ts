@@ -10,6 +10,10 @@
  *   MYSQL_CDC_URL   a second private MariaDB, binlog on (ROW), TLS (SLUICE_MARIADB_CDC_DIR/tls/ca.pem)
  *   MONGO_URL       mongo-java-server; MONGO_TLS_URL + MONGO_TLS_CA its TLS-only twin
  *   REDIS_URL       private redis-server (no persistence)
+ *   KAFKA_BROKERS   one Kafka 4.4 broker (KRaft), shared by the Kafka test files; KAFKA_DIR lets a test
+ *                   kill and restart it (servers.ts runKafka / killKafka)
+ *   NATS_URL        private nats-server with JetStream
+ *   NATS_RESTART_URL a second private nats-server that the broker-restart test kills and starts (NATS_RESTART_DIR)
  *
  * Only the servers that the selected test files mention are started (`vitest run test/unit` starts none).
  * A server that cannot be started: its tests are skipped with a loud notice, or fail under CI=true
@@ -20,7 +24,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, chmodSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { has, mariadbInstalled, mongoToolsMissing, pgBinDir, pgCtl, startMariadb, startMongo, startPostgres, startRedis } from './servers.js';
+import { has, kafkaToolsMissing, mariadbInstalled, mongoToolsMissing, natsServerInstalled, pgBinDir, pgCtl, startKafka, startMariadb, startMongo, startNats, startPostgres, startRedis } from './servers.js';
 import { isAlive } from '../helpers/processes.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -41,7 +45,7 @@ function wantedVars(): Set<string> {
   let files = args.length ? all.filter((f) => args.some((a) => relative(ROOT, f).includes(a.replace(/^\.\//, '')) || f.includes(a))) : all;
   if (!files.length) files = all;
   const text = files.map((f) => readFileSync(f, 'utf8')).join('\n');
-  return new Set(['PG_URL', 'PG_RESTART_URL', 'MYSQL_URL', 'MYSQL_CDC_URL', 'MONGO_URL', 'REDIS_URL'].filter((v) => text.includes(`'${v}'`)));
+  return new Set(['PG_URL', 'PG_RESTART_URL', 'MYSQL_URL', 'MYSQL_CDC_URL', 'MONGO_URL', 'KAFKA_BROKERS', 'NATS_URL', 'NATS_RESTART_URL', 'REDIS_URL'].filter((v) => text.includes(`'${v}'`)));
 }
 
 const stops: (() => Promise<void>)[] = [];
@@ -58,7 +62,7 @@ async function reapStale(): Promise<void> {
     if (!owner || alive(owner)) continue;
     for (const pgdata of ['pg/pgdata', 'pg-restart/pgdata'].map((d) => join(dir, d)).filter((d) => existsSync(join(d, 'postmaster.pid'))))
       await pgCtl(pgdata, 'stop', '-m', 'immediate').catch(() => undefined);
-    for (const pidFile of ['mariadb/mariadbd.pid', 'mariadb-cdc/mariadbd.pid', 'mongo/pids', 'redis/redis.pid'].map((f) => join(dir, f)).filter(existsSync))
+    for (const pidFile of ['mariadb/mariadbd.pid', 'mariadb-cdc/mariadbd.pid', 'mongo/pids', 'kafka/kafka.pid', 'nats/pids', 'nats-restart/pids', 'redis/redis.pid'].map((f) => join(dir, f)).filter(existsSync))
       for (const pid of readFileSync(pidFile, 'utf8').split(/\s+/).filter(Boolean).map(Number))
         try {
           process.kill(pid, 'SIGKILL');
@@ -154,6 +158,32 @@ export async function setup(): Promise<void> {
       stops.push(redis.stop);
       process.env.REDIS_URL = redis.url;
       started.push(`REDIS_URL=${redis.url}`);
+    }));
+  if (need('KAFKA_BROKERS')) {
+    const missing = kafkaToolsMissing();
+    jobs.push(prepare(['KAFKA_BROKERS'], 'Kafka', missing.length ? `${missing.join(', ')} not installed (needs a JDK 17+ and Maven; or set KAFKA_BROKERS)` : undefined, async () => {
+      const kafka = await startKafka(ROOT, join(dir, 'kafka'));
+      stops.push(kafka.stop);
+      process.env.KAFKA_BROKERS = kafka.brokers;
+      process.env.KAFKA_DIR = kafka.dir;
+      started.push(`KAFKA_BROKERS=${kafka.brokers}`);
+    }));
+  }
+  const noNats = natsServerInstalled() ? undefined : 'nats-server is not installed (apt-get install nats-server, or set NATS_URL)';
+  if (need('NATS_URL'))
+    jobs.push(prepare(['NATS_URL'], 'nats-server', noNats, async () => {
+      const nats = await startNats(join(dir, 'nats'));
+      stops.push(nats.stop);
+      process.env.NATS_URL = nats.url;
+      started.push(`NATS_URL=${nats.url}`);
+    }));
+  if (need('NATS_RESTART_URL'))
+    jobs.push(prepare(['NATS_RESTART_URL'], 'nats-server (restartable)', noNats, async () => {
+      const nats = await startNats(join(dir, 'nats-restart'));
+      stops.push(nats.stop);
+      process.env.NATS_RESTART_URL = nats.url;
+      process.env.NATS_RESTART_DIR = nats.dir;
+      started.push(`NATS_RESTART_URL=${nats.url}`);
     }));
   try {
     await Promise.all(jobs);

@@ -269,3 +269,128 @@ export async function startRedis(dir: string, port?: number): Promise<PrivateSer
   await waitPort('redis-server', p, 10_000, log);
   return { url: `redis://127.0.0.1:${p}`, port: p, pid, stop: async () => killPid(pid) };
 }
+
+// ---------------------------------------------------------------- Kafka (Apache Kafka 4.4, KRaft)
+
+export function kafkaToolsMissing(): string[] {
+  return ['java', 'mvn'].filter((t) => !has(t));
+}
+
+export function kafkaCacheDir(): string {
+  return join(process.env.SLUICE_CACHE ?? join(homedir(), '.cache/sluice'), 'kafka');
+}
+
+/** the broker's jars (Maven Central, test/servers/kafka/pom.xml), cached in $SLUICE_CACHE/kafka/lib */
+async function fetchKafka(pom: string, cache: string): Promise<string> {
+  const lib = join(cache, 'lib');
+  const mtime = (f: string) => (existsSync(f) ? statSync(f).mtimeMs : 0);
+  if (!existsSync(join(lib, '.complete')) || mtime(pom) > mtime(join(lib, '.complete'))) {
+    process.stderr.write(`kafka: fetching the broker's jars into ${lib} (Maven, once)\n`);
+    rmSync(lib, { recursive: true, force: true });
+    try {
+      await exec('mvn', ['-B', '-q', '-f', pom, 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${lib}`], {
+        maxBuffer: 1 << 24,
+      });
+    } catch (err) {
+      throw new Error(`mvn dependency:copy-dependencies failed: ${(err as { stdout?: string }).stdout?.split('\n').slice(-15).join('\n') ?? (err as Error).message}`);
+    }
+    writeFileSync(join(lib, '.complete'), '');
+  }
+  return lib;
+}
+
+/**
+ * (re)starts the broker whose data and server.properties are in `dir` (made by startKafka): resolves when
+ * its client port listens; the pid goes to dir/kafka.pid.
+ */
+export async function runKafka(dir: string): Promise<void> {
+  const { lib, port } = JSON.parse(readFileSync(join(dir, 'broker.json'), 'utf8')) as { lib: string; port: number };
+  const pid = daemon('java', ['-Xms256m', '-Xmx384m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', `${lib}/*`, 'kafka.Kafka', join(dir, 'server.properties')], join(dir, 'kafka.log'));
+  writeFileSync(join(dir, 'kafka.pid'), String(pid));
+  await waitPort('Kafka', port, 90_000, join(dir, 'kafka.log'));
+}
+
+/** kills the broker of `dir` (SIGKILL: the restart tests want a crash, the teardown wants it gone) */
+export function killKafka(dir: string): void {
+  const pidFile = join(dir, 'kafka.pid');
+  if (existsSync(pidFile)) killPid(Number(readFileSync(pidFile, 'utf8').trim()));
+}
+
+/**
+ * One Kafka broker in KRaft mode (broker and controller in one process) on free loopback ports, its log
+ * directories in `dir`: replication factor 1 for the internal topics, no initial rebalance delay (a group's
+ * first join is not held back 3 s), topics created on first use.
+ */
+export async function startKafka(root: string, dir: string): Promise<PrivateServer & { brokers: string; dir: string }> {
+  const cache = kafkaCacheDir();
+  mkdirSync(cache, { recursive: true });
+  mkdirSync(dir, { recursive: true });
+  const lib = await fetchKafka(join(root, 'test/servers/kafka/pom.xml'), cache);
+  const [port, controller] = [await freePort(), await freePort()];
+  const props = [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@127.0.0.1:${controller}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    'controller.listener.names=CONTROLLER',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'inter.broker.listener.name=PLAINTEXT',
+    `log.dirs=${join(dir, 'data')}`,
+    'num.partitions=1',
+    'offsets.topic.replication.factor=1',
+    'offsets.topic.num.partitions=4',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'share.coordinator.state.topic.replication.factor=1',
+    'share.coordinator.state.topic.min.isr=1',
+    'group.initial.rebalance.delay.ms=0',
+    'auto.create.topics.enable=true',
+    'log.flush.interval.messages=9223372036854775807',
+    'num.network.threads=2',
+    'num.io.threads=2',
+  ];
+  writeFileSync(join(dir, 'server.properties'), `${props.join('\n')}\n`);
+  writeFileSync(join(dir, 'broker.json'), JSON.stringify({ lib, port }));
+  const tool = (...args: string[]) => exec('java', ['-Xmx128m', '-XX:TieredStopAtLevel=1', '-cp', `${lib}/*`, 'kafka.tools.StorageTool', ...args], { maxBuffer: 1 << 22 });
+  const id = (await tool('random-uuid')).stdout.trim().split('\n').pop()!;
+  await tool('format', '-t', id, '-c', join(dir, 'server.properties'), '--ignore-formatted');
+  try {
+    await runKafka(dir);
+  } catch (err) {
+    killKafka(dir);
+    throw err;
+  }
+  return { url: `127.0.0.1:${port}`, brokers: `127.0.0.1:${port}`, dir, stop: async () => killKafka(dir) };
+}
+
+// ---------------------------------------------------------------- NATS (JetStream)
+
+const NATS_SERVER = [process.env.NATS_SERVER_BIN, '/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) => p && existsSync(p));
+
+export function natsServerInstalled(): boolean {
+  return Boolean(NATS_SERVER);
+}
+
+/** (re)starts the private nats-server whose JetStream store is in `dir` on `port`; resolves when it listens. Returns its pid. */
+export async function runNats(dir: string, port: number): Promise<number> {
+  mkdirSync(join(dir, 'store'), { recursive: true });
+  const pid = daemon(NATS_SERVER!, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'store'), '-P', join(dir, 'nats.pid')], join(dir, 'nats.log'));
+  writeFileSync(join(dir, 'pids'), String(pid));
+  await waitPort('nats-server', port, 30_000, join(dir, 'nats.log'));
+  return pid;
+}
+
+/** a private nats-server with JetStream (file store in dir/store) on a free port */
+export async function startNats(dir: string): Promise<PrivateServer & { dir: string; port: number }> {
+  if (!NATS_SERVER) throw new Error('nats-server is not installed (set NATS_SERVER_BIN, or NATS_URL to a server)');
+  const port = await freePort();
+  await runNats(dir, port);
+  return { url: `nats://127.0.0.1:${port}`, dir, port, stop: async () => stopNats(dir) };
+}
+
+/** kills the private nats-server of `dir` (SIGKILL: as a crash) */
+export function stopNats(dir: string): void {
+  const pidFile = join(dir, 'pids');
+  if (existsSync(pidFile)) killPid(Number(readFileSync(pidFile, 'utf8').trim()));
+}

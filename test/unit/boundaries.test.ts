@@ -1,6 +1,8 @@
 /**
  * The dependency rules between the parts of the code, checked on every import of every .ts/.tsx file:
  *   - nodes/** reaches into runtime/ only through runtime/index.ts (the API for node types);
+ *   - server/** (a host) reaches into runtime/ only through runtime/host.ts (the API for hosts) and
+ *     runtime/host-postgres.ts (its PostgreSQL part, loaded only for a postgres:// store);
  *   - runtime/** never imports nodes/, server/ or editor/;
  *   - editor/src/** never imports server/ nor a Node built-in (it runs in the browser).
  */
@@ -39,6 +41,7 @@ export function violations(file: string, text: string): string[] {
     const target = spec.startsWith('.') ? relative(ROOT, resolve(ROOT, dirname(file), spec)).replace(/\.(js|ts|tsx)$/, '') : undefined;
     const bad = (why: string) => out.push(`${file} imports '${spec}': ${why}`);
     if (file.startsWith('nodes/') && target?.startsWith('runtime/') && target !== 'runtime/index') bad('node types import runtime/ only through runtime/index.ts');
+    if (file.startsWith('server/') && target?.startsWith('runtime/') && target !== 'runtime/host' && target !== 'runtime/host-postgres' && target !== 'runtime/host-cluster') bad('hosts import runtime/ only through runtime/host.ts (and host-postgres.ts, host-cluster.ts)');
     if (file.startsWith('runtime/') && target && /^(nodes|server|editor)\//.test(target)) bad('the runtime never imports nodes/, server/ or editor/');
     if (file.startsWith('editor/src/')) {
       if (target?.startsWith('server/')) bad('the editor talks to the server over HTTP, it never imports server/');
@@ -53,6 +56,9 @@ describe('import boundaries', () => {
     expect(violations('nodes/x/a.ts', "import { NodeRegistry } from '../../runtime/registry.js';")).toHaveLength(1);
     expect(violations('nodes/x/a.ts', "import {\n  defineNode,\n  type NodeContext,\n} from '../../runtime/index.js';")).toEqual([]);
     expect(violations('nodes/a.ts', "export { x } from '../runtime/errors.js';")).toHaveLength(1);
+    expect(violations('server/routes/a.ts', "import { UserError } from '../../runtime/errors.js';")).toHaveLength(1);
+    expect(violations('server/routes/a.ts', "import { UserError, type HostPolicy } from '../../runtime/host.js';")).toEqual([]);
+    expect(violations('server/a.ts', "import type { Logger } from '../runtime/index.js';")).toHaveLength(1);
     expect(violations('runtime/a/b.ts', "const m = await import('../../nodes/catalog.js');")).toHaveLength(1);
     expect(violations('runtime/b.ts', "import type { X } from '../server/app.js';")).toHaveLength(1);
     expect(violations('editor/src/a.ts', "import { readFileSync } from 'node:fs';\nimport path from 'path';")).toHaveLength(2);
@@ -60,7 +66,7 @@ describe('import boundaries', () => {
     expect(violations('editor/src/a.ts', "// import x from 'node:fs'\nimport { inputsOf } from '../../runtime/node-api.js';")).toEqual([]);
   });
 
-  it.each(['nodes', 'runtime', 'editor/src'])('%s/ keeps to its rules', (dir) => {
+  it.each(['nodes', 'runtime', 'server', 'editor/src'])('%s/ keeps to its rules', (dir) => {
     const files = sources(dir);
     expect(files.length).toBeGreaterThan(0);
     expect(files.flatMap((f) => violations(f, readFileSync(join(ROOT, f), 'utf8')))).toEqual([]);

@@ -106,7 +106,9 @@ describe('external memory watch', () => {
     const summary = await run.run();
     expect(summary.status).toBe('completed');
     expect(summary.nodes.sink.in).toBe(50_000);
-    expect(run.memoryCollections).toBeGreaterThan(0);
+    // Replies now reach the host in texts under 128 KB (runner.ts REPLY_CHARS), so what is left off-heap
+    // is the IPC buffers in flight: whether they pass the 4 MB step (and the watch collects) depends on
+    // timing. The bound is what matters, with or without a collection.
     // the step plus the replies in flight (~1 MB each), never the 64 MB V8 waits for (101 MB here without the watch)
     expect(growth).toBeLessThan(16 * MB);
   });

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { createRegistry } from '../../nodes/catalog.js';
 import { errorMessage } from '../../runtime/errors.js';
 import { redactText, redactUrl } from '../../runtime/redact.js';
-import { secretFieldsOf, secretValues } from '../../runtime/secrets.js';
+import { secretFieldsOf, secretFieldsOfJsonSchema, secretValues } from '../../runtime/secrets.js';
 import { secretFieldsOfType } from '../../server/connections.js';
 import { openControlStore } from '../../server/store/open-control-store.js';
-import { ControlStore } from '../../server/store/control-store.js';
+import { SqliteControlStore } from '../../server/store/sqlite-control-store.js';
 import { newKeyText, parseKey, SecretBox } from '../../server/store/secret-box.js';
 import { tempDir } from '../helpers/node-harness.js';
 
@@ -37,10 +37,21 @@ describe('the declaration', () => {
     expect(secretValues({ password: 'pw1', url: 'postgres://u:a%2Fb@h/db', host: 'h', tls: { passphrase: 'pp' } }, secretFieldsOf(pg)).sort()).toEqual(['a%2Fb', 'a/b', 'pp', 'pw1']);
   });
 
+  /** connectors without a URL or TLS block: the fields that hold their secrets */
+  const MESSAGING_SECRETS: Record<string, string[]> = { nats: ['password', 'token'], http: ['token', 'password', 'apiKey', 'hmacSecret'], solace: ['password'] };
   it('is in the JSON Schema of every connector, as the editor and the docs read it', () => {
     for (const c of createRegistry().connectors()) {
       const props = (c.configSchema as { properties: Record<string, Record<string, unknown>> }).properties;
       if (c.type === 'sqlite') continue;
+      if (c.type === 'kafka') {
+        // no URL and no top-level password: SASL's password and the TLS key are the secrets
+        expect(secretFieldsOfJsonSchema(c.configSchema).paths, c.type).toEqual(expect.arrayContaining(['sasl.password', 'tls.key', 'tls.passphrase']));
+        continue;
+      }
+      if (c.type in MESSAGING_SECRETS) {
+        for (const f of MESSAGING_SECRETS[c.type]) expect(props[f], `${c.type}.${f}`).toMatchObject({ 'x-secret': true, writeOnly: true });
+        continue;
+      }
       expect(props.password, c.type).toMatchObject({ 'x-secret': true, writeOnly: true });
       expect(props.url, c.type).toMatchObject({ 'x-url-password': true });
       expect((props.tls as { properties: Record<string, unknown> }).properties.passphrase, c.type).toMatchObject({ 'x-secret': true });
@@ -71,20 +82,20 @@ describe('the key and the box', () => {
 });
 
 describe('a data directory', () => {
-  it('finishes a key rotation that stopped before the new key file replaced the old one', () => {
+  it('finishes a key rotation that stopped before the new key file replaced the old one', async () => {
     const dir = join(tempDir(), 'data');
     const env = { SLUICE_SECRET_KEY: '' };
     const registry = createRegistry();
     let store = openControlStore(dir, registry, env);
-    store.createConnection('c', 'mysql', { password: 'pw-rotate-1' });
+    await store.createConnection('c', 'mysql', { password: 'pw-rotate-1' });
     // the rotation re-encrypted under the pending key, then stopped
     const next = newKeyText();
     writeFileSync(join(dir, 'secret.key.new'), next, { mode: 0o600 });
-    store.rotateKey(new SecretBox(parseKey(next, 'new'), 'new'));
-    store.close();
+    await store.rotateKey(new SecretBox(parseKey(next, 'new'), 'new'));
+    await store.close();
     store = openControlStore(dir, registry, env);
     try {
-      expect(store.getConnection('c')!.config).toEqual({ password: 'pw-rotate-1' });
+      expect((await store.getConnection('c'))!.config).toEqual({ password: 'pw-rotate-1' });
       expect(readFileSync(join(dir, 'secret.key'), 'utf8')).toBe(next);
       expect(existsSync(join(dir, 'secret.key.new'))).toBe(false);
     } finally {
@@ -92,46 +103,46 @@ describe('a data directory', () => {
     }
   });
 
-  it('says the key file is missing when the store holds secrets sealed with it, instead of making a new key', () => {
+  it('says the key file is missing when the store holds secrets sealed with it, instead of making a new key', async () => {
     const dir = join(tempDir(), 'data');
     const registry = createRegistry();
     const store = openControlStore(dir, registry, {});
-    store.createConnection('c', 'postgres', { password: 'pw' });
-    store.close();
+    await store.createConnection('c', 'postgres', { password: 'pw' });
+    await store.close();
     unlinkSync(join(dir, 'secret.key'));
     expect(() => openControlStore(dir, registry, {})).toThrow(/secret\.key is missing, and the stored secrets were encrypted with it/);
     expect(existsSync(join(dir, 'secret.key'))).toBe(false);
   });
 
-  it('seals what a save sends even when it looks sealed, and opens only declared fields', () => {
+  it('seals what a save sends even when it looks sealed, and opens only declared fields', async () => {
     const dir = join(tempDir(), 'data');
     const store = openControlStore(dir, createRegistry(), {});
     try {
       const lookalike = 'sluice-secret:v1:AAAA';
-      store.createConnection('c', 'postgres', { host: lookalike, password: lookalike });
-      expect(store.getConnection('c')!.config).toEqual({ host: lookalike, password: lookalike });
-      expect(store.listConnections()).toHaveLength(1);
+      await store.createConnection('c', 'postgres', { host: lookalike, password: lookalike });
+      expect((await store.getConnection('c'))!.config).toEqual({ host: lookalike, password: lookalike });
+      expect(await store.listConnections()).toHaveLength(1);
     } finally {
       store.close();
     }
   });
 
-  it('a store opened without a key refuses sealed values instead of handing them out', () => {
+  it('a store opened without a key refuses sealed values instead of handing them out', async () => {
     const dir = join(tempDir(), 'data');
-    openControlStore(dir, createRegistry(), {}).close();
-    const keyless = new ControlStore(join(dir, 'sluice.db'));
+    await openControlStore(dir, createRegistry(), {}).close();
+    const keyless = new SqliteControlStore(join(dir, 'sluice.db'));
     try {
-      expect(keyless.listConnections()).toEqual([]);
+      expect(await keyless.listConnections()).toEqual([]);
     } finally {
       keyless.close();
     }
     const store = openControlStore(dir, createRegistry(), {});
-    store.createConnection('c', 'postgres', { password: 'pw' });
-    store.close();
+    await store.createConnection('c', 'postgres', { password: 'pw' });
+    await store.close();
     const registry = createRegistry();
-    const again = new ControlStore(join(dir, 'sluice.db'), { secretFields: (t) => secretFieldsOfType(registry, t) });
+    const again = new SqliteControlStore(join(dir, 'sluice.db'), { secretFields: (t) => secretFieldsOfType(registry, t) });
     try {
-      expect(() => again.getConnection('c')).toThrow(/connection c holds encrypted secrets, and this store was opened without a key/);
+      await expect(again.getConnection('c')).rejects.toThrow(/connection c holds encrypted secrets, and this store was opened without a key/);
     } finally {
       again.close();
     }

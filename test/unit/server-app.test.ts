@@ -11,7 +11,7 @@ import { DeploymentManager, type DeploymentStatus } from '../../runtime/deploy/m
 import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
 import { createSluiceServer, type SluiceServer } from '../../server/server.js';
 import { stdoutLog } from '../../server/log.js';
-import { ControlStore } from '../../server/store/control-store.js';
+import { SqliteControlStore } from '../../server/store/sqlite-control-store.js';
 import { DeployService } from '../../server/deployments.js';
 import { canonicalDocument } from '../../server/flow-format.js';
 import { silentLog } from '../../server/log.js';
@@ -47,9 +47,9 @@ const connectionEcho = defineNode({
   },
 });
 
-async function start(editorDir?: string): Promise<{ server: SluiceServer; url: string; store: ControlStore; logged: string[]; headers: Record<string, string> }> {
+async function start(editorDir?: string): Promise<{ server: SluiceServer; url: string; store: SqliteControlStore; logged: string[]; headers: Record<string, string> }> {
   const dir = tempDir();
-  const store = new ControlStore(join(dir, 'sluice.db'));
+  const store = new SqliteControlStore(join(dir, 'sluice.db'));
   const checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
   const logged: string[] = [];
   const server = createSluiceServer({
@@ -150,7 +150,7 @@ describe('deployments across a restart', () => {
   });
   /** one "process": a store, a checkpoint store, a manager and the deploy service over them */
   function boot(dir: string) {
-    const store = new ControlStore(join(dir, 'sluice.db'));
+    const store = new SqliteControlStore(join(dir, 'sluice.db'));
     const checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
     const manager = new DeploymentManager({ store: checkpoints, statusIntervalMs: 20 });
     const deployments = new DeployService({ store, manager, registry, env: {}, policy: {}, log: silentLog });
@@ -171,17 +171,17 @@ describe('deployments across a restart', () => {
     const dir = tempDir();
     const a = boot(dir);
     const save = (name: string, gen: Record<string, unknown>) => a.store.createFlow(name, (v) => canonicalDocument(flow(name, dir, gen), v));
-    save('runs', { count: 1_000_000, rate: 1000 });
-    save('paused', { count: 1_000_000, rate: 1000 });
-    save('done', { count: 10 });
-    save('stopped', { count: 1_000_000, rate: 1000 });
+    await save('runs', { count: 1_000_000, rate: 1000 });
+    await save('paused', { count: 1_000_000, rate: 1000 });
+    await save('done', { count: 10 });
+    await save('stopped', { count: 1_000_000, rate: 1000 });
     const done = until(a.manager, (s) => s.flowId === 'done' && s.status === 'completed');
     for (const name of ['runs', 'paused', 'done', 'stopped']) await a.deployments.deploy(name);
     await done;
     await until(a.manager, (s) => s.flowId === 'paused' && s.status === 'running');
-    a.deployments.pause('paused');
+    await a.deployments.pause('paused');
     await a.deployments.stop('stopped');
-    expect(a.store.deployments().map((d) => [d.flowId, d.state])).toEqual([
+    expect((await a.store.deployments()).map((d) => [d.flowId, d.state])).toEqual([
       ['done', 'stopped'],
       ['paused', 'paused'],
       ['runs', 'running'],

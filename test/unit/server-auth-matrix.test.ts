@@ -12,7 +12,7 @@ import { createRegistry } from '../../nodes/catalog.js';
 import { DeploymentManager } from '../../runtime/deploy/manager.js';
 import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
 import { createSluiceServer, type SluiceServer } from '../../server/server.js';
-import { ControlStore } from '../../server/store/control-store.js';
+import { SqliteControlStore } from '../../server/store/sqlite-control-store.js';
 import type { Role } from '../../server/store/auth-store.js';
 import { keyFor, signIn } from '../helpers/auth.js';
 import { tempDir } from '../helpers/node-harness.js';
@@ -173,15 +173,15 @@ function documentedRoutes(): string[] {
 
 beforeAll(async () => {
   dir = tempDir();
-  const store = new ControlStore(join(dir, 'sluice.db'));
+  const store = new SqliteControlStore(join(dir, 'sluice.db'));
   const checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
   server = createSluiceServer({ registry: createRegistry(), store, manager: new DeploymentManager({ store: checkpoints, cwd: dir }), cwd: dir, env: {} });
   url = `http://127.0.0.1:${(await server.listen(0, '127.0.0.1')).port}`;
   for (const role of ['viewer', 'editor', 'admin'] as const) headers[role] = (await keyFor(server, role, role)).headers;
   headers.none = {};
   const revoked = await keyFor(server, 'revoked-admin', 'admin');
-  const keyId = store.auth.listKeys().find((k) => k.user === 'revoked-admin')!.id;
-  store.auth.revokeKey(keyId);
+  const keyId = (await store.auth.listKeys()).find((k) => k.user === 'revoked-admin')!.id;
+  await store.auth.revokeKey(keyId);
   headers['revoked-key'] = revoked.headers;
   await server.context.auth.createUser('expired-admin', 'admin', 'expired-password');
   const session = await signIn(url, 'expired-admin', 'expired-password');

@@ -13,7 +13,7 @@ import { DeploymentManager } from '../../runtime/deploy/manager.js';
 import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
 import type { AuthLimits } from '../../server/auth/service.js';
 import { createSluiceServer, type SluiceServer } from '../../server/server.js';
-import { ControlStore } from '../../server/store/control-store.js';
+import { SqliteControlStore } from '../../server/store/sqlite-control-store.js';
 import { adminKey, keyFor, signIn, type SessionCredential } from '../helpers/auth.js';
 import { tempDir } from '../helpers/node-harness.js';
 
@@ -34,7 +34,7 @@ const flow = (name: string) => ({
 
 async function start(limits?: Partial<AuthLimits>, publicUrls?: string[], socketRecheckMs?: number) {
   const dir = tempDir();
-  const store = new ControlStore(join(dir, 'sluice.db'));
+  const store = new SqliteControlStore(join(dir, 'sluice.db'));
   const checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
   const server = createSluiceServer({ registry: createRegistry(), store, manager: new DeploymentManager({ store: checkpoints, cwd: dir }), cwd: dir, env: {}, authLimits: limits, publicUrls, socketRecheckMs });
   const { port } = await server.listen(0, '127.0.0.1');
@@ -95,8 +95,8 @@ describe('cross-site requests with a session cookie', () => {
     const yaml = 'apiVersion: sluice/v1\nname: scripted\nnodes: []\nedges: []\n';
     expect((await post(url, '/api/flows/import', { ...key.headers, 'content-type': 'application/yaml' }, yaml)).status).toBe(400); // reached validation: no nodes
     expect((await post(url, '/api/flows/import', { ...key.headers, 'content-type': 'application/json' }, JSON.stringify(flow('scripted')))).status).toBe(201);
-    const id = store.auth.listKeys()[0].id;
-    expect(store.auth.getKey(id)!.lastUsedAt).toEqual(expect.any(Number));
+    const id = (await store.auth.listKeys())[0].id;
+    expect((await store.auth.getKey(id))!.lastUsedAt).toEqual(expect.any(Number));
     const del = await fetch(`${url}/api/api-keys/${id}`, { method: 'DELETE', headers: key.headers });
     expect(del.status).toBe(204);
     const after = await fetch(`${url}/api/flows`, { headers: key.headers });
@@ -137,7 +137,7 @@ describe('cross-site requests with a session cookie', () => {
     expect(await cookieGone).toBe('io server disconnect');
     expect(byKey.connected).toBe(true);
     const keyGone = gone(byKey);
-    store.auth.revokeKey(store.auth.listKeys()[0].id);
+    await store.auth.revokeKey((await store.auth.listKeys())[0].id);
     expect(await keyGone).toBe('io server disconnect');
   });
 });
@@ -177,7 +177,7 @@ describe('Host header and security headers', () => {
 
   it('accepts any Host when bound to every interface', async () => {
     const dir = tempDir();
-    const store = new ControlStore(join(dir, 'sluice.db'));
+    const store = new SqliteControlStore(join(dir, 'sluice.db'));
     const checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
     const server = createSluiceServer({ registry: createRegistry(), store, manager: new DeploymentManager({ store: checkpoints, cwd: dir }), cwd: dir, env: {} });
     const { port } = await server.listen(0, '0.0.0.0');
@@ -244,7 +244,7 @@ describe('sessions and limits', () => {
 
   it('makes one admin from one setup link, even with parallel requests', async () => {
     const dir = tempDir();
-    const store = new ControlStore(join(dir, 'sluice.db'));
+    const store = new SqliteControlStore(join(dir, 'sluice.db'));
     const checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
     const server = createSluiceServer({ registry: createRegistry(), store, manager: new DeploymentManager({ store: checkpoints, cwd: dir }), cwd: dir, env: {} });
     const { port } = await server.listen(0, '127.0.0.1');
@@ -257,7 +257,7 @@ describe('sessions and limits', () => {
     const setup = (user: string) => post(`http://127.0.0.1:${port}`, '/api/auth/setup', json, JSON.stringify({ token, user, password: `${user}-password-long` })).then((r) => r.status);
     const statuses = await Promise.all(['a1', 'a2', 'a3', 'a4', 'a5'].map(setup));
     expect(statuses.filter((s) => s === 201)).toEqual([201]);
-    expect(store.auth.countUsers()).toBe(1);
+    expect(await store.auth.countUsers()).toBe(1);
   });
 
   it('limits requests per principal: 429 with Retry-After, other principals unaffected', async () => {
@@ -295,31 +295,31 @@ describe('sessions and limits', () => {
     expect(new Set(listed.map((k) => k.user))).toEqual(new Set(['vic']));
     // an editor's key whose user is demoted to viewer acts as a viewer
     const ed = await keyFor(server, 'eddie', 'editor');
-    server.context.auth.store.setRole('eddie', 'viewer');
+    await server.context.auth.store.setRole('eddie', 'viewer');
     expect((await post(url, '/api/flows', { ...ed.headers, ...json }, JSON.stringify(flow('x')))).status).toBe(403);
   });
 });
 
 describe('the store', () => {
-  it('adds the auth tables to a sluice.db made before them, keeping what it holds', () => {
+  it('adds the auth tables to a sluice.db made before them, keeping what it holds', async () => {
     const file = join(tempDir(), 'sluice.db');
-    const before = new ControlStore(file);
-    before.createFlow('kept', (v) => ({ ...flow('kept'), version: v }));
-    before.close();
+    const before = new SqliteControlStore(file);
+    await before.createFlow('kept', (v) => ({ ...flow('kept'), version: v }));
+    await before.close();
     // as an older Sluice left it: no users, sessions, keys or audit
     const db = new Database(file);
     db.exec('DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete; DROP TABLE audit; DROP TABLE api_keys; DROP TABLE sessions; DROP TABLE users;');
     expect(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name IN ('users', 'audit')").get()).toEqual({ n: 0 });
     db.close();
-    const after = new ControlStore(file);
+    const after = new SqliteControlStore(file);
     try {
-      expect(after.getFlow('kept')?.version).toBe(1);
-      expect(after.auth.countUsers()).toBe(0);
-      expect(after.auth.createUser('first', 'admin', 'hash')).toBe(true);
-      after.auth.appendAudit({ user: 'first', action: 'test', target: null, address: null, details: null });
-      expect(after.auth.audit({ limit: 10 }).map((e) => e.action)).toEqual(['test']);
+      expect((await after.getFlow('kept'))?.version).toBe(1);
+      expect(await after.auth.countUsers()).toBe(0);
+      expect(await after.auth.createUser('first', 'admin', 'hash')).toBe(true);
+      await after.auth.appendAudit({ user: 'first', action: 'test', target: null, address: null, details: null });
+      expect((await after.auth.audit({ limit: 10 })).map((e) => e.action)).toEqual(['test']);
     } finally {
-      after.close();
+      await after.close();
     }
   });
 });
@@ -407,19 +407,19 @@ describe('roles beyond the route table', () => {
     const body = (await res.json()) as { error: string; connections: string[] };
     expect([res.status, body.connections]).toEqual([403, ['prod-pg']]);
     expect(body.error).toMatch(/prod-pg.*an admin must import it, or create it first/);
-    expect(store.getConnection('prod-pg')).toBeUndefined();
-    expect(store.getFlow('taken')).toBeUndefined();
+    expect(await store.getConnection('prod-pg')).toBeUndefined();
+    expect(await store.getFlow('taken')).toBeUndefined();
 
     expect((await importAs(url, admin.headers, withConnection('first', 'postgres://app:pw@db.example/app'))).status).toBe(201);
-    const entries = store.auth.audit({ limit: 10, action: 'connection' });
+    const entries = await store.auth.audit({ limit: 10, action: 'connection' });
     expect(entries.map((e) => [e.user, e.action, e.target])).toEqual([['admin', 'connection.create', 'prod-pg']]);
     expect(entries[0].details).toMatchObject({ type: 'postgres', import: 'first' });
 
     const matched = await importAs(url, editor.headers, withConnection('second', 'postgres://evil:pw@evil.example/db'));
     expect(matched.status).toBe(201);
     expect(((await matched.json()) as { connections: { action: string }[] }).connections.map((c) => c.action)).toEqual(['matched']);
-    expect(store.getConnection('prod-pg')!.config.url).toMatch(/db\.example\/app$/);
-    expect(store.auth.audit({ limit: 10, action: 'connection' })).toHaveLength(1); // matching creates nothing
+    expect((await store.getConnection('prod-pg'))!.config.url).toMatch(/db\.example\/app$/);
+    expect(await store.auth.audit({ limit: 10, action: 'connection' })).toHaveLength(1); // matching creates nothing
   });
 
   it('streams test runs only to editors and admins: a subscribed viewer gets status, never preview:*', async () => {

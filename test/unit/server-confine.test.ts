@@ -17,7 +17,7 @@ import { canonicalDocument } from '../../server/flow-format.js';
 import { serverPolicy, type ServerPolicyOptions } from '../../server/policy.js';
 import { createSluiceServer } from '../../server/server.js';
 import { adminKey } from '../helpers/auth.js';
-import { ControlStore } from '../../server/store/control-store.js';
+import { SqliteControlStore } from '../../server/store/sqlite-control-store.js';
 import { tempDir } from '../helpers/node-harness.js';
 
 const closers: (() => Promise<unknown>)[] = [];
@@ -35,7 +35,7 @@ async function start(opts: Partial<ServerPolicyOptions> = {}, env: Record<string
   const base = tempDir('sluice-confine-');
   const dataDir = join(base, 'data');
   mkdirSync(dataDir);
-  const store = new ControlStore(join(dataDir, 'sluice.db'));
+  const store = new SqliteControlStore(join(dataDir, 'sluice.db'));
   const checkpoints = new SqliteCheckpointStore(join(dataDir, 'sluice-state.db'));
   const policy = serverPolicy({ dataDir, cwd: base, ...opts });
   const server = createSluiceServer({
@@ -87,10 +87,10 @@ async function expectRefusedEverywhere(s: Awaited<ReturnType<typeof start>>, doc
   const tested = await s.api('POST', '/api/flows/f/preview?wait=true', { document: doc });
   expect(tested).toMatchObject({ status: 400, json: { details: expect.arrayContaining([issue]) } });
   // a flow stored before the policy was what it is now: deploy compiles it again and refuses
-  s.store.createFlow('f', (v) => canonicalDocument(doc, v));
+  await s.store.createFlow('f', (v) => canonicalDocument(doc, v));
   const deployed = await s.api('POST', '/api/flows/f/deploy', {});
   expect(deployed).toMatchObject({ status: 400, json: { details: expect.arrayContaining([issue]) } });
-  s.store.deleteFlow('f');
+  await s.store.deleteFlow('f');
 }
 
 describe('files: only inside the roots', () => {

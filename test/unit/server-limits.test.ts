@@ -14,14 +14,14 @@ import { DeploymentManager } from '../../runtime/deploy/manager.js';
 import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
 import { createSluiceServer, type SluiceServer } from '../../server/server.js';
 import { stdoutLog } from '../../server/log.js';
-import { ControlStore } from '../../server/store/control-store.js';
+import { SqliteControlStore } from '../../server/store/sqlite-control-store.js';
 import { tempDir } from '../helpers/node-harness.js';
 import { adminKey, type Credential } from '../helpers/auth.js';
 import { aliasYaml, deepJsonText, flowDocument, flowText, fuzz, nanText, oddName, STACK_TRACE, taggedYaml } from '../helpers/fuzz-inputs.js';
 
 let server: SluiceServer;
 let base: string;
-let store: ControlStore;
+let store: SqliteControlStore;
 let checkpoints: SqliteCheckpointStore;
 const logged: string[] = [];
 
@@ -64,19 +64,19 @@ let victimKeyId = '';
 
 /** the flow, connection, user and key the fuzz aims at, put back when a generated DELETE removed them */
 async function reseed() {
-  if (!store.getFlow('f1')) store.createFlow('f1', (v) => ({ ...validFlow(dir), version: v }));
-  if (!store.getConnection('c1')) store.createConnection('c1', 'sqlite', { path: join(dir, 'c1.db') });
+  if (!(await store.getFlow('f1'))) await store.createFlow('f1', (v) => ({ ...validFlow(dir), version: v }));
+  if (!(await store.getConnection('c1'))) await store.createConnection('c1', 'sqlite', { path: join(dir, 'c1.db') });
   const auth = server.context.auth;
-  if (!auth.store.getUser(VICTIM)) await auth.createUser(VICTIM, 'editor', VICTIM_PASSWORD);
-  const key = auth.store.getKey(victimKeyId);
-  if (!key || key.revokedAt !== null) victimKeyId = auth.createKey(auth.store.getUser(VICTIM)!, 'viewer', 'fuzz').id;
+  if (!(await auth.store.getUser(VICTIM))) await auth.createUser(VICTIM, 'editor', VICTIM_PASSWORD);
+  const key = await auth.store.getKey(victimKeyId);
+  if (!key || key.revokedAt !== null) victimKeyId = (await auth.createKey((await auth.store.getUser(VICTIM))!, 'viewer', 'fuzz')).id;
 }
 
 beforeAll(async () => {
   dir = tempDir();
   // generated flows that happen to be valid may be deployed: their relative paths land in the temp dir
   process.chdir(dir);
-  store = new ControlStore(join(dir, 'sluice.db'));
+  store = new SqliteControlStore(join(dir, 'sluice.db'));
   checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
   server = createSluiceServer({
     registry: new NodeRegistry(NODE_TYPES, CONNECTORS),
@@ -261,9 +261,9 @@ describe('names and ids: at most 128 characters', () => {
 
   it('a flow and a connection stored with an over-long name before the limit: listed, read and deleted by a short id', async () => {
     const flowName = 'f'.repeat(20_007);
-    store.createFlow(flowName, (v) => ({ ...flow({ name: flowName }), version: v }));
+    await store.createFlow(flowName, (v) => ({ ...flow({ name: flowName }), version: v }));
     const connName = 'c'.repeat(4_000_000);
-    store.createConnection(connName, 'sqlite', { path: 'x.db', password: 'pw' });
+    await store.createConnection(connName, 'sqlite', { path: 'x.db', password: 'pw' });
 
     const list = JSON.parse((await api({ method: 'GET', path: '/api/flows' })).text) as { id: string; name: string }[];
     const legacy = list.find((f) => f.name === flowName)!;
@@ -273,7 +273,7 @@ describe('names and ids: at most 128 characters', () => {
     expect((JSON.parse(one.text) as { name: string }).name).toBe(flowName);
     expect((await api({ method: 'DELETE', path: `/api/flows/${legacy.id}` })).status).toBe(204);
     expect((await api({ method: 'GET', path: `/api/flows/${legacy.id}` })).status).toBe(404);
-    expect(store.getFlow(flowName)).toBeUndefined();
+    expect(await store.getFlow(flowName)).toBeUndefined();
 
     // it cannot be referenced, and no test run trips over it
     const run = await api({ method: 'POST', path: '/api/flows/f1/preview?wait=true', body: '{}', contentType: 'application/json' });
@@ -286,9 +286,9 @@ describe('names and ids: at most 128 characters', () => {
     expect((await api({ method: 'GET', path: `/api/connections/${c.id}` })).status).toBe(200);
     const gone = await api({ method: 'DELETE', path: `/api/connections/${c.id}` });
     expect(gone.status).toBe(204);
-    expect(store.getConnection(connName)).toBeUndefined();
+    expect(await store.getConnection(connName)).toBeUndefined();
     // by its whole name, when the URL fits; and a clear 431 when it cannot
-    store.createFlow('g'.repeat(10_000), (v) => ({ ...flow({ name: 'g'.repeat(10_000) }), version: v }));
+    await store.createFlow('g'.repeat(10_000), (v) => ({ ...flow({ name: 'g'.repeat(10_000) }), version: v }));
     expect((await api({ method: 'GET', path: `/api/flows/${'g'.repeat(10_000)}` })).status).toBe(200);
     expect((await api({ method: 'DELETE', path: `/api/flows/${'g'.repeat(10_000)}` })).status).toBe(204);
     const tooLong = await api({ method: 'GET', path: `/api/flows/${flowName}` });
@@ -441,7 +441,7 @@ it('1,000 generated bodies on every write route (auth, users and keys included),
       // the guard let every call in (a 401 comes only from a wrong sign-in)
       if (!/\/auth\/signin$/.test(path)) expect(res.status, where).not.toBe(401);
       // the fuzz must not lock itself out: the admin key still works, as an admin
-      expect(server.context.auth.authenticate(undefined, admin.headers.authorization, undefined, false)?.role, where).toBe('admin');
+      expect((await server.context.auth.authenticate(undefined, admin.headers.authorization, undefined, false))?.role, where).toBe('admin');
     }),
     1000,
   );

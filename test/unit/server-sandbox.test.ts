@@ -11,7 +11,7 @@ import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-sto
 import { createSluiceServer } from '../../server/server.js';
 import { adminKey } from '../helpers/auth.js';
 import { silentLog } from '../../server/log.js';
-import { ControlStore } from '../../server/store/control-store.js';
+import { SqliteControlStore } from '../../server/store/sqlite-control-store.js';
 import { DeployService } from '../../server/deployments.js';
 import { canonicalDocument } from '../../server/flow-format.js';
 import { tempDir } from '../helpers/node-harness.js';
@@ -23,7 +23,7 @@ afterEach(async () => {
 
 async function start() {
   const dir = tempDir();
-  const store = new ControlStore(join(dir, 'sluice.db'));
+  const store = new SqliteControlStore(join(dir, 'sluice.db'));
   const checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
   const server = createSluiceServer({ registry: createRegistry(), store, manager: new DeploymentManager({ store: checkpoints }), log: silentLog, cwd: dir, env: {} });
   const { port } = await server.listen(0, '127.0.0.1');
@@ -87,7 +87,7 @@ it('a deployment of the memory bomb completes with the bad record dead-lettered,
 it('a deployment that cannot be restored at start is marked failed with the reason, and not tried again at the next start', async () => {
   const dir = tempDir();
   const boot = () => {
-    const store = new ControlStore(join(dir, 'sluice.db'));
+    const store = new SqliteControlStore(join(dir, 'sluice.db'));
     const checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
     const manager = new DeploymentManager({ store: checkpoints });
     const deployments = new DeployService({ store, manager, registry: createRegistry(), env: {}, policy: {}, log: silentLog });
@@ -100,12 +100,12 @@ it('a deployment that cannot be restored at start is marked failed with the reas
     return { store, manager, deployments, shutdown };
   };
   const a = boot();
-  a.store.createFlow('bomb', (v) => canonicalDocument(bombFlow(dir), v));
-  a.store.setDeployment('bomb', 9, 'running'); // a version that is gone: restoring it must fail
+  await a.store.createFlow('bomb', (v) => canonicalDocument(bombFlow(dir), v));
+  await a.store.setDeployment('bomb', 9, 'running'); // a version that is gone: restoring it must fail
   await a.deployments.restore();
   expect(a.manager.status('bomb')).toMatchObject({ status: 'failed', version: 9, error: expect.stringMatching(/^could not be restored at server start: flow "bomb" has no version 9/) });
   expect(a.manager.list().map((s) => [s.flowId, s.status])).toEqual([['bomb', 'failed']]);
-  expect(a.store.deployments().map((d) => [d.flowId, d.state])).toEqual([['bomb', 'stopped']]);
+  expect((await a.store.deployments()).map((d) => [d.flowId, d.state])).toEqual([['bomb', 'stopped']]);
   await a.shutdown();
 
   const b = boot();

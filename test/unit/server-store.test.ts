@@ -12,77 +12,27 @@ import { connectionEntrySchema as postgresEntry } from '../../nodes/postgres/con
 import { connectionEntrySchema as mongoEntry } from '../../nodes/mongodb/connection.js';
 import { connectionEntrySchema as sqliteEntry } from '../../nodes/sqlite/connection.js';
 import { testConnection as testSqlite } from '../../nodes/sqlite/connection.js';
-import { ControlStore, DuplicateError, StaleVersionError } from '../../server/store/control-store.js';
+import { SqliteControlStore } from '../../server/store/sqlite-control-store.js';
 import { tempDir } from '../helpers/node-harness.js';
 import { fileAccess, unconfinedFiles } from '../../runtime/files.js';
 
-const stores: ControlStore[] = [];
+const stores: SqliteControlStore[] = [];
 const open = (path = join(tempDir(), 'sluice.db')) => {
-  const s = new ControlStore(path);
+  const s = new SqliteControlStore(path);
   stores.push(s);
   return s;
 };
-afterEach(() => {
-  for (const s of stores.splice(0)) s.close();
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
 });
 
-const doc = (name: string, extra: Doc = {}): Doc => ({ apiVersion: 'sluice/v1', name, nodes: [{ id: 'a', type: 'core.generate' }], edges: [], ...extra });
 const parseText = (text: string, file: string) => {
   const r = parseFlowText(text, file);
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
   return r.parsed.value;
 };
 
-describe('ControlStore', () => {
-  it('keeps every version, refuses a stale save with the current version, lists newest first', () => {
-    const store = open();
-    expect(store.created).toBe(true);
-    const v1 = store.createFlow('f', (v) => ({ ...doc('f'), version: v }));
-    expect(v1).toMatchObject({ id: 'f', version: 1, document: { version: 1 } });
-    expect(() => store.createFlow('f', () => doc('f'))).toThrow(DuplicateError);
-    const v2 = store.saveFlow('f', 1, (v) => ({ ...doc('f', { description: 'two' }), version: v }))!;
-    expect(v2.version).toBe(2);
-    let stale: unknown;
-    try {
-      store.saveFlow('f', 1, () => doc('f'));
-    } catch (err) {
-      stale = err;
-    }
-    expect(stale).toBeInstanceOf(StaleVersionError);
-    expect((stale as StaleVersionError).current).toBe(2);
-    expect(store.saveFlow('nope', 1, () => doc('nope'))).toBeUndefined();
-    expect(store.versions('f')!.map((v) => [v.version, v.nodes, v.edges])).toEqual([
-      [2, 1, 0],
-      [1, 1, 0],
-    ]);
-    expect(store.getFlow('f', 1)!.document.description).toBeUndefined();
-    expect(store.getFlow('f')!.document.description).toBe('two');
-    expect(store.listFlows().map((f) => [f.id, f.version])).toEqual([['f', 2]]);
-    store.setDeployment('f', 2, 'running');
-    expect(store.deleteFlow('f')).toBe(true);
-    expect(store.versions('f')).toBeUndefined();
-    expect(store.deployments()).toEqual([]);
-    expect(store.deleteFlow('f')).toBe(false);
-  });
-
-  it('keeps connections with their secrets, and what the user deployed, across a reopen', () => {
-    const path = join(tempDir(), 'sluice.db');
-    const a = open(path);
-    a.createConnection('pg', 'postgres', { host: 'h', password: 'pw' });
-    expect(() => a.createConnection('pg', 'postgres', {})).toThrow(/exists/);
-    a.setDeployment('f', 3, 'running');
-    a.setDeploymentState('f', 'paused');
-    a.close();
-    const b = open(path);
-    expect(b.created).toBe(false);
-    expect(b.getConnection('pg')!.config).toEqual({ host: 'h', password: 'pw' });
-    expect(b.updateConnection('pg', 'postgres', { host: 'h2' })!.config).toEqual({ host: 'h2' });
-    expect(b.updateConnection('nope', 'x', {})).toBeUndefined();
-    expect(b.deployments()).toEqual([{ flowId: 'f', version: 3, state: 'paused' }]);
-    expect(b.deleteConnection('pg')).toBe(true);
-    expect(b.listConnections()).toEqual([]);
-  });
-});
+// the ControlStore's own tests run against SQLite and PostgreSQL alike: test/integration/stores.test.ts
 
 describe('flow documents as text', () => {
   it('orders keys stably: document, nodes, edges, positions; unknown fields keep their order after', () => {

@@ -8,6 +8,7 @@ import { useEditor, useStoreApi } from '../store.js';
 import { edgeTypes } from './CountEdge.js';
 import { nodeTypes } from './FlowNode.js';
 import { EmptyCanvas } from './EmptyCanvas.js';
+import { NodePicker } from './NodePicker.js';
 
 export const DND_TYPE = 'application/x-sluice-node';
 const NONE: never[] = [];
@@ -82,9 +83,21 @@ export function Canvas() {
     [store],
   );
 
+  // a wire dropped on empty canvas: the node picker, to add the next node there, wired;
   // a wire dropped on a node that refused it: say why
   const onConnectEnd = useCallback<OnConnectEnd>(
-    (_event, st) => {
+    (event, st) => {
+      if (!st.toNode && st.fromNode && st.fromHandle?.type === 'source' && !store.getState().readOnly) {
+        const point = 'changedTouches' in event ? event.changedTouches[0] : event;
+        const canvas = (event.target as Element | null)?.closest?.('.canvas')?.getBoundingClientRect() ?? document.querySelector('.canvas')?.getBoundingClientRect();
+        if (!point || !canvas) return;
+        store.getState().openPicker({
+          after: { source: st.fromNode.id, port: st.fromHandle.id ?? 'out' },
+          at: rf.screenToFlowPosition({ x: point.clientX, y: point.clientY }),
+          screen: { x: Math.round(point.clientX - canvas.left), y: Math.round(point.clientY - canvas.top) },
+        });
+        return;
+      }
       if (st.isValid !== false || !st.fromNode || !st.toNode || !st.fromHandle) return;
       const fromSource = st.fromHandle.type === 'source';
       const c = {
@@ -97,7 +110,7 @@ export function Canvas() {
       const problem = connectionProblem(c, s.nodes, s.edges, s.catalog);
       if (problem) s.notify('error', `Wire refused: ${problem}`);
     },
-    [store],
+    [store, rf],
   );
 
   const onDragOver = useCallback((e: DragEvent) => {
@@ -157,6 +170,7 @@ export function Canvas() {
         </Controls>
       </ReactFlow>
       {nodes.length === 0 && <EmptyCanvas />}
+      <NodePicker />
     </div>
   );
 }

@@ -1,10 +1,13 @@
-/** A node's config as a form generated from its type's JSON Schema (rjsf), with server issues inline. */
-import { useEffect, useMemo, useState } from 'react';
+/**
+ * A node's config as a form generated from its type's JSON Schema and UI hints (rjsf), with server
+ * issues inline once a field was touched (or a save or test run was asked for).
+ */
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import Form from '@rjsf/core';
 import validator from '@rjsf/validator-ajv8';
 import type { Connection, NodeTypeInfo } from '../api.js';
-import { errorsFor, formFor, hasNoSettings, pruneDefaults } from '../formSchema.js';
-import { nodeError } from '../selectors.js';
+import { dropHidden, errorsFor, formFor, hasNoSettings, pruneDefaults } from '../formSchema.js';
+import { dataFieldsKey, nodeError, parseDataFields } from '../selectors.js';
 import { useApi, useEditor } from '../store.js';
 import { fields, templates, widgets, type FormContext } from './formTheme.js';
 
@@ -38,6 +41,14 @@ export function ConfigForm({ nodeId, type, config, readOnly }: { nodeId: string;
   const updateNode = useEditor((s) => s.updateNode);
   const issues = useEditor((s) => s.issuesByNode[nodeId]);
   const codeError = useEditor((s) => nodeError(s, nodeId));
+  const revealAll = useEditor((s) => s.revealIssues);
+  const fieldsKey = useEditor((s) => dataFieldsKey(s, nodeId));
+  const dataFields = useMemo(() => parseDataFields(fieldsKey), [fieldsKey]);
+  // the ids of the fields the user changed or left: only those show their problems before a save
+  const [touched, setTouched] = useState<ReadonlySet<string>>(() => new Set());
+  const touch = useCallback((id: string | undefined) => {
+    if (id) setTouched((t) => (t.has(id) ? t : new Set(t).add(id)));
+  }, []);
   const env = envKeys(config);
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const { schema, uiSchema } = useMemo(() => formFor(type.configSchema, config), [type, env]);
@@ -51,8 +62,12 @@ export function ConfigForm({ nodeId, type, config, readOnly }: { nodeId: string;
       connections,
       family: type.type.split('.')[0],
       onManageConnections: () => (location.hash = '#/connections'),
+      config,
+      touched,
+      revealAll,
+      dataFields,
     }),
-    [nodeId, codeError, connections, type.type],
+    [nodeId, codeError, connections, type.type, config, touched, revealAll, dataFields],
   );
   if (hasNoSettings(schema)) {
     return <p className="muted small">This node has no settings.</p>;
@@ -74,8 +89,11 @@ export function ConfigForm({ nodeId, type, config, readOnly }: { nodeId: string;
       disabled={readOnly}
       idPrefix={`cfg_${nodeId}`}
       experimental_defaultFormStateBehavior={FORM_DEFAULTS}
-      onChange={(e) => {
-        const next = pruneDefaults((e.formData ?? {}) as Record<string, unknown>, config, schema);
+      onBlur={(id) => touch(id)}
+      onChange={(e, id) => {
+        touch(id);
+        const shown = dropHidden(e.formData ?? {}, schema) as Record<string, unknown>;
+        const next = pruneDefaults(shown, config, schema);
         if (JSON.stringify(next) !== JSON.stringify(config)) updateNode(nodeId, { config: next });
       }}
     />

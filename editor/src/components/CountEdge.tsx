@@ -8,8 +8,9 @@ import { useEditor } from '../store.js';
 function CountEdgeView({ id, sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition, markerEnd, style, selected }: EdgeProps<FlowEdge>) {
   const [path, labelX, labelY] = getBezierPath({ sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition });
   const count = useEditor((s) => edgeCount(s, id));
-  // on a short wire the middle is crowded by the handles: the label sits just above it
-  const lift = Math.hypot(targetX - sourceX, targetY - sourceY) < 90 ? 13 : 0;
+  // on a short wire the middle is crowded by the handles and their 25 px hit areas: the label (17 px
+  // high, up to ~60 wide) sits above them, so it never covers a handle
+  const lift = Math.abs(targetX - sourceX) < 110 && Math.abs(targetY - sourceY) < 40 ? 24 : 0;
   return (
     <>
       <BaseEdge id={id} path={path} markerEnd={markerEnd} style={style} className={selected ? 'selected' : undefined} />

@@ -3,14 +3,16 @@
  * output handles on the right (the error port in red); a badge for validation issues (message on
  * hover); counters from the test run or the live deployment; the error the node raised.
  */
-import { memo } from 'react';
+import { memo, useMemo } from 'react';
 import { Handle, Position, type NodeProps } from '@xyflow/react';
 import { inputsOf } from '../../../runtime/node-api.js';
+import { summaryOf } from '../formSchema.js';
 import type { PortInfo } from '../api.js';
 import type { FlowNode } from '../doc.js';
 import { Icon, iconOf } from '../nodeMeta.js';
 import { fmtCount, nodeCounts, nodeError, progressLine, sourceProgress, type Counts } from '../selectors.js';
 import { useEditor } from '../store.js';
+import { besideInCanvas } from '../layout.js';
 
 function Badge({ id }: { id: string }) {
   const issues = useEditor((s) => s.issuesByNode[id]);
@@ -78,12 +80,35 @@ function useNodeView(id: string, type: string) {
   });
 }
 
+/** the "+" beside an output: opens the node picker to add the next node, wired from this port */
+function AddAfter({ id, port, top }: { id: string; port: string; top?: string }) {
+  const openPicker = useEditor((s) => s.openPicker);
+  return (
+    <button
+      type="button"
+      className="handle-add nodrag nopan"
+      style={top ? { top } : undefined}
+      data-testid={`add-after-${id}${port === 'out' ? '' : `-${port}`}`}
+      aria-label={`Add a node after ${id}${port === 'out' ? '' : ` (${port})`}`}
+      title="Add the next node, wired from here"
+      onClick={(e) => {
+        e.stopPropagation();
+        openPicker({ after: { source: id, port }, screen: besideInCanvas(e.currentTarget) });
+      }}
+    >
+      +
+    </button>
+  );
+}
+
 function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   const { t: type, error, has, progress, ...c } = useNodeView(id, data.type);
+  const readOnly = useEditor((s) => s.readOnly);
   const counts: Counts | null = has ? c : null;
   const category = type?.category ?? 'unknown';
   const inputs = type ? inputsOf(type, data.config) : DEFAULT_INPUTS;
   const outputs = type ? type.outputs : DEFAULT_OUTPUTS;
+  const summary = useMemo(() => summaryOf(type?.configSchema, data.config), [type, data.config]);
   return (
     <div className={`flow-node cat-${category}${selected ? ' selected' : ''}${error ? ' has-error' : ''}`} data-testid={`node-${id}`}>
       <div className="node-main">
@@ -95,6 +120,11 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
           <div className="node-type">{type?.title ?? data.type}</div>
         </div>
       </div>
+      {summary && (
+        <div className="node-summary" title={summary} data-testid={`node-summary-${id}`}>
+          {summary}
+        </div>
+      )}
       {counts && <CountsRow id={id} c={counts} source={inputs.length === 0} />}
       {progress && (
         <div className="node-progress" data-testid={`node-progress-${id}`} title="tables done / tables, and rows read of the estimated rows">
@@ -123,6 +153,8 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
           {outputs.length > 1 && <span className="handle-label">{p.name}</span>}
         </Handle>
       ))}
+      {!readOnly &&
+        outputs.map((p, i) => p.name !== 'error' && <AddAfter key={p.name} id={id} port={p.name} top={outputs.length > 1 ? `${((i + 1) / (outputs.length + 1)) * 100}%` : undefined} />)}
     </div>
   );
 }

@@ -1,10 +1,13 @@
-/** Node types by category, searchable; drag one onto the canvas, or double-click / Enter to add it. */
+/**
+ * Node types by category, searchable; drag one onto the canvas, or double-click / Enter to add it
+ * (after the selected node, wired from it, when one is selected).
+ */
 import { useMemo, useState, type DragEvent } from 'react';
 import { useReactFlow } from '@xyflow/react';
 import type { NodeTypeInfo } from '../api.js';
-import { NODE_W } from '../layout.js';
+import { NODE_W, freeSpot, placeAfter, revealAdded } from '../layout.js';
 import { CATEGORIES, Icon, iconOf } from '../nodeMeta.js';
-import { useEditor, VIEWER_REASON } from '../store.js';
+import { useEditor, useStoreApi, VIEWER_REASON } from '../store.js';
 import { DND_TYPE } from './Canvas.js';
 
 // a plain comparison: localeCompare's first call sets up a collator, which costs ~30 ms at start
@@ -18,6 +21,7 @@ const matches = (t: NodeTypeInfo, q: string) => !q || `${t.type} ${t.title} ${t.
 export function Palette() {
   const { catalog, catalogError, addNode, readOnly } = useEditor((s) => ({ catalog: s.catalog, catalogError: s.catalogError, addNode: s.addNode, readOnly: s.readOnly }));
   const rf = useReactFlow();
+  const store = useStoreApi();
   const [query, setQuery] = useState('');
   const q = query.trim().toLowerCase();
   const groups = useMemo(() => {
@@ -26,11 +30,20 @@ export function Palette() {
   }, [catalog, q]);
   const total = groups.reduce((n, g) => n + g.types.length, 0);
 
-  const addAtCentre = (type: string) => {
+  /** with one node selected, the new one goes to its right, wired from it; else in the middle of the view; never on top of another */
+  const add = (type: string) => {
+    const s = store.getState();
+    const selected = s.nodes.filter((n) => n.selected);
+    const t = s.catalog[type];
+    if (selected.length === 1 && t && (t.inputs.length > 0 || t.inputsBy) && (s.catalog[selected[0].data.type]?.outputs.length ?? 1) > 0) {
+      const at = placeAfter(selected[0], s.nodes);
+      if (addNode(type, at, { source: selected[0].id, port: 'out' })) revealAdded(rf, at);
+      return;
+    }
     const rect = document.querySelector('.canvas')?.getBoundingClientRect();
     if (!rect) return;
     const p = rf.screenToFlowPosition({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 });
-    addNode(type, { x: Math.round(p.x - NODE_W / 2 + (Math.random() - 0.5) * 60), y: Math.round(p.y - 30 + (Math.random() - 0.5) * 60) });
+    addNode(type, freeSpot({ x: Math.round(p.x - NODE_W / 2), y: Math.round(p.y - 30) }, s.nodes));
   };
 
   const onDragStart = (e: DragEvent, type: string) => {
@@ -61,10 +74,10 @@ export function Palette() {
                     tabIndex={0}
                     role="button"
                     aria-disabled={readOnly || undefined}
-                    title={readOnly ? `${t.description}\n\n${VIEWER_REASON}.` : `${t.description}\n\nDrag onto the canvas, or double-click to add.`}
+                    title={readOnly ? `${t.description}\n\n${VIEWER_REASON}.` : `${t.description}\n\nDrag onto the canvas, or double-click to add (after the selected node, wired).`}
                     onDragStart={(e) => onDragStart(e, t.type)}
-                    onDoubleClick={() => addAtCentre(t.type)}
-                    onKeyDown={(e) => e.key === 'Enter' && addAtCentre(t.type)}
+                    onDoubleClick={() => add(t.type)}
+                    onKeyDown={(e) => e.key === 'Enter' && add(t.type)}
                   >
                     <span className="palette-icon">
                       <Icon name={iconOf(t)} />

@@ -8,13 +8,22 @@ import { fmtCount, selectedIds } from '../selectors.js';
 import { useEditor } from '../store.js';
 import { RecordTable } from './RecordTable.js';
 
+/** `map_1: 100 of 100` for each node where records failed, or '' when none did */
+function recordFailures(nodes: Record<string, { in: number; errors: number }> | undefined): string {
+  return Object.entries(nodes ?? {})
+    .filter(([, n]) => n.errors > 0)
+    .map(([id, n]) => `${id} ${fmtCount(n.errors)}${n.in > 0 ? ` of ${fmtCount(n.in)}` : ''}`)
+    .join(', ');
+}
+
 export function PreviewPanel() {
   const ids = useEditor(selectedIds);
-  const { status, error, failedNode, durationMs } = useEditor((s) => ({
+  const { status, error, failedNode, durationMs, failures } = useEditor((s) => ({
     status: s.preview.status,
     error: s.preview.error,
     failedNode: s.preview.summary?.failedNode,
     durationMs: s.preview.summary?.durationMs,
+    failures: recordFailures(s.preview.summary?.nodes),
   }));
   if (status === 'idle') {
     return (
@@ -32,7 +41,13 @@ export function PreviewPanel() {
             <span className="spinner" /> Running on a sample…
           </>
         )}
-        {status === 'done' && <>Test run finished{durationMs !== undefined ? ` in ${Math.round(durationMs)} ms` : ''}. Nothing was written.</>}
+        {status === 'done' && failures && (
+          <span className="warn-text" data-testid="run-failed-records">
+            Test run finished{durationMs !== undefined ? ` in ${Math.round(durationMs)} ms` : ''}, but records failed: {failures}. Select the node to see why.
+            Nothing was written.
+          </span>
+        )}
+        {status === 'done' && !failures && <>Test run finished{durationMs !== undefined ? ` in ${Math.round(durationMs)} ms` : ''}. Nothing was written.</>}
         {status === 'failed' && (
           <span className="err-text">
             Test run failed{failedNode ? ` at ${failedNode}` : ''}: {error ?? 'see the node'}

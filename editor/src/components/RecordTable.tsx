@@ -71,7 +71,7 @@ export function RecordTable({ records, total }: { records: readonly SluiceRecord
           {records.length > 200 ? `\n… ${records.length - 200} more (the table shows them all)` : ''}
         </pre>
       ) : (
-        <div className="table-scroll" ref={scroller} data-testid="preview-table">
+        <div className="table-scroll" ref={scroller} data-testid="preview-table" tabIndex={0} role="region" aria-label="Records">
           <div className="t-head" style={{ gridTemplateColumns: template }}>
             <div className="t-cell num">#</div>
             {cols.map((c) => (

@@ -10,9 +10,12 @@ export const SHORTCUTS: [string, string][] = [
   [`${mod} A`, 'select all'],
   ['Delete', 'delete the selection'],
   ['Shift drag', 'select an area'],
+  ['N or +', 'add a node after the selected one, wired'],
+  ['W', 'wire the selected node to the next one on its right (or to the other selected node)'],
   ['L', 'auto layout'],
   ['F', 'fit the flow in view'],
   ['/', 'search the palette'],
+  ['?', 'this list of shortcuts'],
 ];
 
 export function Shortcuts() {

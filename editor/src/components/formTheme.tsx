@@ -1,15 +1,18 @@
 /**
  * The inspector's rjsf theme: compact field rows in the editor's own look, text buttons instead of
- * glyph fonts, editable lists, and two widgets of ours (code, connection).
+ * glyph fonts, editable lists; the schema's UI hints applied (fields shown by mode, ordered, grouped);
+ * problems in words once a field was touched; widgets of ours (code, connection, field name, scalar).
  */
 import { ADDITIONAL_PROPERTY_FLAG, canExpand, getTemplate, getUiOptions } from '@rjsf/utils';
 import type {
+  RJSFSchema,
   ArrayFieldItemTemplateProps,
   ArrayFieldTemplateProps,
   FieldTemplateProps,
   IconButtonProps,
   ObjectFieldTemplateProps,
   FieldProps,
+  MultiSchemaFieldTemplateProps,
   RegistryFieldsType,
   RegistryWidgetsType,
   TemplatesType,
@@ -18,6 +21,9 @@ import type {
 } from '@rjsf/utils';
 import { useState } from 'react';
 import type { Connection } from '../api.js';
+import { ADVANCED } from '../../../runtime/flow/ui-hints.js';
+import { hintOf, inWords, isOneOrList, isScalarUnion, rawPath, shows } from '../formSchema.js';
+import type { DataField } from '../selectors.js';
 import { CodeField, type CodeError } from './CodeField.js';
 
 export interface FormContext {
@@ -26,27 +32,57 @@ export interface FormContext {
   connections: Connection[] | null;
   family: string;
   onManageConnections(): void;
+  /** the whole config, for hints that look at another object (`/window/type`) */
+  config: Record<string, unknown>;
+  /** ids of the fields changed or left: the only ones that show problems until `revealAll` */
+  touched: ReadonlySet<string>;
+  revealAll: boolean;
+  /** the fields of the records that reached the node in the last test run */
+  dataFields: DataField[];
+}
+
+/** whether a field's problems show: it (or a field inside it) was touched, or a save asked for all */
+function reveals(ctx: FormContext | undefined, id: string): boolean {
+  if (!ctx || ctx.revealAll) return true;
+  for (const t of ctx.touched) if (t === id || t.startsWith(`${id}_`)) return true;
+  return false;
+}
+
+/** the problems of a field, in words, each with the path validation gave as its tooltip */
+function Problems({ errors, label, ctx, path }: { errors: string[]; label: string; ctx?: FormContext; path: readonly (string | number)[] }) {
+  const raw = ctx ? rawPath(ctx.nodeId, path) : '';
+  return (
+    <div className="field-error" role="alert" title={raw}>
+      {errors.map((e) => inWords(label, e)).join('; ')}
+    </div>
+  );
 }
 
 function FieldTemplate(p: FieldTemplateProps) {
-  const { id, label, children, rawErrors, hidden, required, displayLabel, schema, classNames, registry, uiSchema } = p;
-  const Wrap = getTemplate('WrapIfAdditionalTemplate', registry, getUiOptions(uiSchema));
+  const { id, label, children, rawErrors, hidden, required, displayLabel, schema, classNames, registry, uiSchema, fieldPathId } = p;
+  const options = getUiOptions(uiSchema);
+  const Wrap = getTemplate('WrapIfAdditionalTemplate', registry, options);
   if (hidden) return <div hidden>{children}</div>;
+  const ctx = registry.formContext as FormContext | undefined;
   const isBool = schema.type === 'boolean';
   const isContainer = schema.type === 'object' || schema.type === 'array';
+  const ownsLabel = isScalarUnion(schema) || options.field === 'json';
+  const help = typeof options.help === 'string' && options.help ? options.help : undefined;
   const description = typeof schema.description === 'string' ? schema.description : undefined;
+  // a list's or an object's own problems are shown by its template; these are a plain field's
+  const errors = !isContainer && rawErrors?.length && reveals(ctx, id) ? rawErrors : [];
   return (
     <Wrap {...p}>
-      <div className={`field${rawErrors?.length ? ' has-error' : ''}${classNames ? ` ${classNames}` : ''}`}>
+      <div className={`field${errors.length ? ' has-error' : ''}${classNames ? ` ${classNames}` : ''}`}>
         {displayLabel && !isBool && !isContainer && (
-          <label htmlFor={id} className="field-label">
+          <label htmlFor={id} className="field-label" title={description}>
             {label}
             {required && <span className="req" title="required">*</span>}
           </label>
         )}
         {children}
-        {displayLabel && description && !isBool && !isContainer && <div className="field-help">{description}</div>}
-        {rawErrors && rawErrors.length > 0 && <div className="field-error">{rawErrors.join('; ')}</div>}
+        {(displayLabel || ownsLabel) && help && !isBool && !isContainer && <div className="field-help">{help}</div>}
+        {errors.length > 0 && <Problems errors={errors} label={label} ctx={ctx} path={fieldPathId.path} />}
       </div>
     </Wrap>
   );
@@ -73,35 +109,62 @@ function WrapIfAdditionalTemplate(p: WrapIfAdditionalTemplateProps) {
 function ObjectFieldTemplate(p: ObjectFieldTemplateProps) {
   const { properties, title, fieldPathId, schema, formData, uiSchema, onAddProperty, disabled, readonly, registry, required } = p;
   const last = fieldPathId.path.at(-1);
-  const named = typeof last === 'string' && title === last;
+  // a named property (window, tls), not a list item nor a oneOf choice (whose select names it already)
+  const named = typeof last === 'string' && (schema.title === undefined || schema.title === last);
   const { AddButton } = registry.templates.ButtonTemplates;
   if ((schema.oneOf || schema.anyOf) && !schema.properties && properties.length === 0) return null;
+  const ctx = registry.formContext as FormContext | undefined;
+  const props = (schema.properties ?? {}) as Record<string, RJSFSchema>;
+  // the hints: which fields show for the current values, in which order, in which group
+  const visible = properties
+    .map((prop, index) => ({ prop, index, hint: hintOf(props[prop.name]) }))
+    .filter(({ prop }) => shows(props[prop.name], formData, props, ctx?.config ?? formData, registry.rootSchema))
+    .sort((a, b) => (a.hint?.order ?? 1e6 + a.index) - (b.hint?.order ?? 1e6 + b.index));
+  const groups: { name: string; items: typeof visible }[] = [];
+  for (const v of visible) {
+    const name = v.hint?.group ?? '';
+    const g = groups.find((x) => x.name === name) ?? groups[groups.push({ name, items: [] }) - 1];
+    g.items.push(v);
+  }
+  const help = getUiOptions(uiSchema).help;
   return (
     <fieldset className={named ? 'object-field named' : 'object-field'} id={fieldPathId.$id}>
       {named && (
-        <legend className="field-label">
+        <legend className="field-label" title={typeof schema.description === 'string' ? schema.description : undefined}>
           {title}
           {required && <span className="req">*</span>}
         </legend>
       )}
-      {named && typeof schema.description === 'string' && <div className="field-help object-help">{schema.description}</div>}
-      {properties.map((prop) => prop.content)}
+      {named && typeof help === 'string' && help && <div className="field-help object-help">{help}</div>}
+      {groups.map((g) =>
+        g.name === '' ? (
+          g.items.map(({ prop }) => prop.content)
+        ) : (
+          <details key={g.name} className="field-group" open={g.name !== ADVANCED} data-group={g.name}>
+            <summary className="field-group-title">{g.name === ADVANCED ? 'More settings' : g.name}</summary>
+            {g.items.map(({ prop }) => prop.content)}
+          </details>
+        ),
+      )}
       {canExpand(schema, uiSchema, formData) && <AddButton onClick={onAddProperty} disabled={disabled || readonly} registry={registry} uiSchema={uiSchema} />}
     </fieldset>
   );
 }
 
 function ArrayFieldTemplate(p: ArrayFieldTemplateProps) {
-  const { items, canAdd, onAddClick, title, schema, disabled, readonly, registry, uiSchema, fieldPathId, rawErrors } = p;
+  const { items, canAdd, onAddClick, title, disabled, readonly, registry, uiSchema, fieldPathId, rawErrors } = p;
   const { AddButton } = registry.templates.ButtonTemplates;
+  const ctx = registry.formContext as FormContext | undefined;
+  const help = getUiOptions(uiSchema).help;
+  const label = (getUiOptions(uiSchema).title as string | undefined) ?? title;
   return (
     <fieldset className="array-field" id={fieldPathId.$id}>
-      <legend className="field-label">{title}</legend>
+      <legend className="field-label">{label}</legend>
       {items.length === 0 && <div className="field-empty">empty</div>}
       <div className="array-items">{items}</div>
       {canAdd && <AddButton onClick={onAddClick} disabled={disabled || readonly} registry={registry} uiSchema={uiSchema} />}
-      {typeof schema.description === 'string' && <div className="field-help">{schema.description}</div>}
-      {rawErrors && rawErrors.length > 0 && <div className="field-error">{rawErrors.join('; ')}</div>}
+      {typeof help === 'string' && help && <div className="field-help">{help}</div>}
+      {rawErrors && rawErrors.length > 0 && reveals(ctx, fieldPathId.$id) && <Problems errors={rawErrors} label={label} ctx={ctx} path={fieldPathId.path} />}
     </fieldset>
   );
 }
@@ -138,8 +201,25 @@ function AddButton({ onClick, disabled }: IconButtonProps) {
   );
 }
 
+/** a choice between shapes (lookup or nest; a field or an expression): its select, labelled, then the chosen shape */
+function MultiSchemaFieldTemplate({ selector, optionSchemaField, uiSchema }: MultiSchemaFieldTemplateProps) {
+  const label = getUiOptions(uiSchema).choiceLabel;
+  return (
+    <div className="choice-field">
+      {selector && (
+        <label className="field choice-select">
+          <span className="field-label">{typeof label === 'string' ? label : 'Kind'}</span>
+          {selector}
+        </label>
+      )}
+      {optionSchemaField}
+    </div>
+  );
+}
+
 export const templates: Partial<TemplatesType> = {
   FieldTemplate,
+  MultiSchemaFieldTemplate,
   ObjectFieldTemplate,
   WrapIfAdditionalTemplate,
   ArrayFieldTemplate,
@@ -195,7 +275,41 @@ function ConnectionWidget(p: WidgetProps) {
   );
 }
 
-export const widgets: RegistryWidgetsType = { code: CodeWidget, connection: ConnectionWidget };
+/** the name of a field of the incoming records: typed, or picked from the fields the last test run saw */
+function FieldNameWidget(p: WidgetProps) {
+  const ctx = p.registry.formContext as FormContext;
+  const fields = ctx?.dataFields ?? [];
+  const listId = `${p.id}__fields`;
+  return (
+    <>
+      <input
+        id={p.id}
+        type="text"
+        className="mono"
+        list={fields.length ? listId : undefined}
+        value={typeof p.value === 'string' ? p.value : ''}
+        placeholder={p.placeholder || (fields.length ? 'a field: pick or type' : 'a field name')}
+        autoComplete="off"
+        disabled={p.disabled || p.readonly}
+        aria-invalid={p.rawErrors?.length ? true : undefined}
+        onChange={(e) => p.onChange(e.target.value === '' ? undefined : e.target.value)}
+        onBlur={() => p.onBlur(p.id, p.value)}
+        data-testid="field-name-input"
+      />
+      {fields.length > 0 && (
+        <datalist id={listId}>
+          {fields.map((f) => (
+            <option key={f.name} value={f.name}>
+              {f.type}
+            </option>
+          ))}
+        </datalist>
+      )}
+    </>
+  );
+}
+
+export const widgets: RegistryWidgetsType = { code: CodeWidget, connection: ConnectionWidget, field: FieldNameWidget };
 
 /** any JSON value, typed as JSON text: kept as text until it parses */
 function JsonField(p: FieldProps) {
@@ -205,7 +319,7 @@ function JsonField(p: FieldProps) {
   return (
     <div className={`field${bad ? ' has-error' : ''}`}>
       <label className="field-label" htmlFor={id}>
-        {p.name}
+        {(getUiOptions(p.uiSchema).title as string | undefined) ?? p.name}
       </label>
       <input
         id={id}
@@ -228,10 +342,53 @@ function JsonField(p: FieldProps) {
           }
         }}
       />
-      {typeof p.schema.description === 'string' && <div className="field-help">{p.schema.description}</div>}
       {bad && <div className="field-error">not valid JSON yet</div>}
     </div>
   );
 }
 
-export const fields: RegistryFieldsType = { json: JsonField };
+/**
+ * A union of plain values (`30000 | "30s"`): one text box, no type picker. What is typed becomes the
+ * first choice it fits: a number where numbers are allowed, true/false where booleans are, else text;
+ * for one-or-a-list (`"a" | ["a", "b"]`), comma-separated text becomes the list.
+ */
+function ScalarField(p: FieldProps) {
+  const options = ((p.schema.anyOf ?? p.schema.oneOf) as RJSFSchema[]).map((o) => o.type);
+  const id = p.fieldPathId.$id;
+  const label = (getUiOptions(p.uiSchema).title as string | undefined) ?? p.name;
+  const list = isOneOrList(p.schema);
+  const [text, setText] = useState(() => (p.formData === undefined || p.formData === null ? '' : Array.isArray(p.formData) ? p.formData.join(', ') : String(p.formData)));
+  const parse = (t: string): unknown => {
+    const v = t.trim();
+    if (v === '') return undefined;
+    if (list) {
+      const items = v.split(/\s*,\s*/).filter(Boolean);
+      return items.length === 1 ? items[0] : items;
+    }
+    if ((options.includes('integer') && /^-?\d+$/.test(v)) || (options.includes('number') && /^-?\d+(\.\d+)?$/.test(v))) return Number(v);
+    if (options.includes('boolean') && (v === 'true' || v === 'false')) return v === 'true';
+    return t;
+  };
+  return (
+    <>
+      <label className="field-label" htmlFor={id} title={typeof p.schema.description === 'string' ? p.schema.description : undefined}>
+        {label}
+        {p.required && <span className="req" title="required">*</span>}
+      </label>
+      <input
+        id={id}
+        type="text"
+        value={text}
+        placeholder={(getUiOptions(p.uiSchema).placeholder as string | undefined) || (list ? 'one, or several separated by commas' : '')}
+        disabled={p.disabled || p.readonly}
+        onChange={(e) => {
+          setText(e.target.value);
+          p.onChange(parse(e.target.value), p.fieldPathId.path, undefined, id);
+        }}
+        onBlur={() => p.onBlur(id, p.formData)}
+      />
+    </>
+  );
+}
+
+export const fields: RegistryFieldsType = { json: JsonField, scalar: ScalarField };

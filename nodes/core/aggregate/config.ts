@@ -3,7 +3,7 @@
  * that span fields (a measure name clashing with a group field, a window without a size ...).
  */
 import { z } from 'zod';
-import { CODE_MARK } from '../../../runtime/index.js';
+import { CODE_MARK, ui } from '../../../runtime/index.js';
 
 export const MEASURE_FNS = ['count', 'sum', 'avg', 'min', 'max', 'first', 'last', 'countDistinct', 'collect', 'custom'] as const;
 export type MeasureFn = (typeof MEASURE_FNS)[number];
@@ -39,38 +39,62 @@ function maybeDuration(v: number | string | undefined): number | undefined {
 
 const groupExpr = z
   .object({
-    name: z.string().min(1).describe('output field that holds the expression result'),
+    name: z.string().min(1).describe('output field that holds the expression result').meta(ui({ help: 'the output field for the result' })),
     expr: z
       .string()
       .min(1)
       .describe('JavaScript expression over `value` (the row) and `meta`, run in the sandbox, e.g. value.ts.slice(0, 7)')
       .meta(CODE_MARK),
   })
-  .strict();
+  .strict()
+  .meta(ui({ title: 'expression' }));
 
 const measure = z
   .object({
-    name: z.string().min(1).describe('output field that holds the result'),
+    name: z.string().min(1).describe('output field that holds the result').meta(ui({ order: 3, help: 'the output field for the result' })),
     fn: z
       .enum(MEASURE_FNS)
       .describe(
         'count (rows, or non-null values of `field`), sum, avg, min, max, first, last (by arrival), countDistinct, collect (array, capped at `limit`), or custom (your reducer: init, add, remove, result)',
-      ),
+      )
+      .meta(ui({ label: 'Function', order: 1, help: 'what to compute' })),
     field: z
       .string()
       .min(1)
       .optional()
-      .describe('input field; required except for count (rows) and custom (the whole row). Null and missing values are ignored, as in SQL'),
-    limit: z.number().int().min(1).max(100_000).optional().describe('collect only: most values in the output array (default 100)'),
-    init: z.unknown().optional().describe('custom only: the initial accumulator, any JSON value (default null)'),
-    add: z.string().min(1).describe('custom only: (acc, value) => newAcc, run in the sandbox').meta(CODE_MARK).optional(),
+      .describe('input field; required except for count (rows) and custom (the whole row). Null and missing values are ignored, as in SQL')
+      .meta(ui({ widget: 'field', order: 2, showWhen: { fn: { not: 'custom' } }, help: 'the input field; for count, empty counts rows' })),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(100_000)
+      .optional()
+      .describe('collect only: most values in the output array (default 100)')
+      .meta(ui({ showWhen: { fn: 'collect' }, help: 'most values kept in the array (default 100)' })),
+    init: z
+      .unknown()
+      .optional()
+      .describe('custom only: the initial accumulator, any JSON value (default null)')
+      .meta(ui({ label: 'Initial value', showWhen: { fn: 'custom' }, help: 'the starting accumulator, any JSON value (default null)' })),
+    add: z
+      .string()
+      .min(1)
+      .describe('custom only: (acc, value) => newAcc, run in the sandbox')
+      .meta({ ...CODE_MARK, ...ui({ showWhen: { fn: 'custom' }, help: '(acc, value) => newAcc' }) })
+      .optional(),
     remove: z
       .string()
       .min(1)
       .describe('custom only: (acc, value) => newAcc that undoes add; without it updates and deletes go to the error port')
-      .meta(CODE_MARK)
+      .meta({ ...CODE_MARK, ...ui({ showWhen: { fn: 'custom' }, help: '(acc, value) => newAcc, undoing add; without it updates and deletes fail' }) })
       .optional(),
-    result: z.string().min(1).describe('custom only: (acc) => output value; the accumulator itself when empty').meta(CODE_MARK).optional(),
+    result: z
+      .string()
+      .min(1)
+      .describe('custom only: (acc) => output value; the accumulator itself when empty')
+      .meta({ ...CODE_MARK, ...ui({ showWhen: { fn: 'custom' }, help: '(acc) => output; the accumulator when empty' }) })
+      .optional(),
   })
   .strict();
 
@@ -79,53 +103,87 @@ const windowSchema = z
     type: z
       .enum(['none', 'tumbling', 'hopping', 'session'])
       .default('none')
-      .describe('none: one running aggregate per group; tumbling/hopping: fixed windows; session: windows that close after `gap` without records'),
-    size: duration('tumbling and hopping: window length').optional(),
-    slide: duration('hopping: how far each window starts after the previous one (at most size)').optional(),
-    gap: duration('session: inactivity that ends a session').optional(),
+      .describe('none: one running aggregate per group; tumbling/hopping: fixed windows; session: windows that close after `gap` without records')
+      .meta(ui({ label: 'Window type', help: 'none: one running result per group' })),
+    size: duration('tumbling and hopping: window length')
+      .meta(ui({ widget: 'duration', showWhen: { type: ['tumbling', 'hopping'] }, help: 'the window length' }))
+      .optional(),
+    slide: duration('hopping: how far each window starts after the previous one (at most size)')
+      .meta(ui({ widget: 'duration', showWhen: { type: 'hopping' }, help: 'how far apart windows start (at most the size)' }))
+      .optional(),
+    gap: duration('session: inactivity that ends a session')
+      .meta(ui({ widget: 'duration', showWhen: { type: 'session' }, help: 'the quiet time that ends a session' }))
+      .optional(),
     time: z
       .union([
         z.literal('processing'),
         z
-          .object({ field: z.string().min(1).describe('field holding the event time: ms since the epoch, or an ISO 8601 string') })
-          .strict(),
+          .object({
+            field: z
+              .string()
+              .min(1)
+              .describe('field holding the event time: ms since the epoch, or an ISO 8601 string')
+              .meta(ui({ label: 'Event time field', widget: 'field', help: 'ms since the epoch, or an ISO 8601 string' })),
+          })
+          .strict()
+          .meta(ui({ title: 'event time (a field)' })),
       ])
       .default('processing')
-      .describe('"processing" (the time the node sees the record) or { field } for event time'),
-    lateness: duration('event time only: how far behind the latest event time a record may arrive and still count').default(0),
+      .describe('"processing" (the time the node sees the record) or { field } for event time')
+      .meta(ui({ showWhen: { type: { not: 'none' } }, help: 'the clock windows follow' })),
+    lateness: duration('event time only: how far behind the latest event time a record may arrive and still count')
+      .default(0)
+      .meta(ui({ widget: 'duration', showWhen: { type: { not: 'none' }, time: { not: 'processing' } }, help: 'how late a record may arrive and still count' })),
   })
   .strict();
 
 const emitSchema = z
   .object({
-    everyMs: duration('emit a changed group at most once per this interval (held changes go out on time)').optional(),
+    everyMs: duration('emit a changed group at most once per this interval (held changes go out on time)')
+      .meta(ui({ label: 'At most every', widget: 'duration', help: 'emit a changed group at most once per this interval' }))
+      .optional(),
     everyRecords: z
       .number()
       .int()
       .min(1)
       .optional()
-      .describe('emit a changed group once it has taken this many records since its last emission'),
-    final: z.boolean().default(false).describe('windowed only: emit each window once, when it closes, instead of on every change'),
+      .describe('emit a changed group once it has taken this many records since its last emission')
+      .meta(ui({ help: 'emit a changed group after this many records' })),
+    final: z
+      .boolean()
+      .default(false)
+      .describe('windowed only: emit each window once, when it closes, instead of on every change')
+      .meta(ui({ label: 'Only when the window closes', showWhen: { '/window/type': { not: 'none' } } })),
   })
   .strict();
 
 export const configSchema = z
   .object({
     groupBy: z
-      .array(z.union([z.string().min(1).describe('a field name'), groupExpr]))
+      .array(z.union([z.string().min(1).describe('a field name').meta(ui({ widget: 'field', title: 'field' })), groupExpr]))
       .default([])
-      .describe('fields (or { name, expr } expressions) that make a group; empty: one group over everything'),
-    measures: z.array(measure).min(1, 'name at least one measure').describe('what to compute per group, each into its own output field'),
-    window: windowSchema.prefault({}).describe('how records are cut into windows; none by default'),
+      .describe('fields (or { name, expr } expressions) that make a group; empty: one group over everything')
+      .meta(ui({ label: 'Group by', order: 1, summary: true, help: 'fields that make a group; none: one group over everything' })),
+    measures: z
+      .array(measure)
+      .min(1, 'name at least one measure')
+      .describe('what to compute per group, each into its own output field')
+      .meta(ui({ order: 2, help: 'what to compute per group' })),
+    window: windowSchema
+      .prefault({})
+      .describe('how records are cut into windows; none by default')
+      .meta(ui({ order: 3, help: 'how records are cut into windows' })),
     emit: emitSchema
       .prefault({})
-      .describe('when results go out; by default every changed group once per batch. Everything held goes out when the input ends'),
+      .describe('when results go out; by default every changed group once per batch. Everything held goes out when the input ends')
+      .meta(ui({ label: 'When results go out', group: 'advanced', help: 'by default every changed group once per batch' })),
     retractionMemory: z
       .boolean()
       .default(true)
       .describe(
         'remember what each record key contributed (only the fields read here), so updates and deletes retract exactly that even without a before row; state then grows with live record keys. Off: state stays bounded by groups, and updates/deletes need a complete before row',
-      ),
+      )
+      .meta(ui({ group: 'advanced', help: 'exact updates and deletes without a before row; state grows with record keys' })),
   })
   .strict()
   .superRefine((c, ctx) => {

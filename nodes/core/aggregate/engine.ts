@@ -1,7 +1,7 @@
 /**
- * The state machine behind core.aggregate: groups (one "slot" per group, or per group and window),
- * the keyed retraction memory, the watermark, and the emit policy. Pure host code; the sandboxed parts
- * (groupBy expressions, custom reducers) come in as compiled functions.
+ * The state machine behind core.aggregate: what each record does to the groups (slots, in slots.ts)
+ * and to the keyed retraction memory (retraction-memory.ts), the watermark, and the emit policy. Pure
+ * host code; the sandboxed parts (groupBy expressions, custom reducers) come in as compiled functions.
  *
  * A batch is applied record by record, in order. For each record the row to take back (the old row:
  * from retraction memory, else from `before`) and the row to add are worked out and checked first
@@ -20,6 +20,8 @@ import { ConfigError } from '../../../runtime/index.js';
 import { WINDOW_END, WINDOW_START } from './config.js';
 import type { ReducerReply } from './custom.js';
 import { Custom, Invalid, describeValue, groupKey, stableKey, type CustomState, type Measure } from './measures.js';
+import { RetractionMemory, type Remembered } from './retraction-memory.js';
+import { Slots, type SavedSlot, type Slot } from './slots.js';
 import { describeWindow, eventTime, iso, lastEnd, windowStarts, type WindowSpec } from './windows.js';
 
 export interface GroupSpec {
@@ -53,36 +55,6 @@ interface Contribution {
   v: unknown[];
 }
 
-/**
- * A retraction memory entry, kept small since there is one per live record key: [group key (the
- * group's own string, shared), time or null, ...the raw values of the fields the measures read] —
- * or [g, t, row] when a custom measure reads the whole row. Inputs are read again from it on retraction.
- */
-type Remembered = unknown[];
-
-interface Slot {
-  key: string;
-  g: string;
-  gv: unknown[];
-  /** window start and end (session: end = last + gap); NaN without windows */
-  ws: number;
-  we: number;
-  /** session: the latest event time in it */
-  last: number;
-  rows: number;
-  m: unknown[];
-  dirty: boolean;
-  /** records since the last emission */
-  pending: number;
-  lastEmitAt: number;
-  /** the value last emitted: the before of a later delete */
-  emitted: Value | undefined;
-  /** the record that last touched it (counts `pending` once per record); not saved */
-  stamp: number;
-}
-
-type SavedSlot = [unknown[], number | null, number | null, number, unknown[], 0 | 1, number, number, Value | null];
-
 interface Snapshot {
   v: 1;
   fingerprint: string;
@@ -108,25 +80,19 @@ interface RowExprs {
 }
 
 export class Aggregator {
-  private readonly slots = new Map<string, Slot>();
-  /** session windows: a group's open sessions */
-  private readonly sessions = new Map<string, Slot[]>();
-  private readonly memory: Map<string, Remembered> | undefined;
-  /** the fields a retraction memory entry keeps (undefined: the whole row) */
-  private readonly memFields: string[] | undefined;
-  private readonly dirty = new Set<Slot>();
+  private readonly slots: Slots;
+  private readonly memory: RetractionMemory | undefined;
   private watermark = -Infinity;
   private seq = 0;
   private stamp = 0;
-  /** no window ends before this: closing can skip the scan */
-  private nextClose = Infinity;
   /** fields the node reads from a row: a before row lacking one cannot be retracted exactly */
   private readonly readFields: string[];
   private readonly needsIdentity: boolean;
   private readonly groupNames: string[];
 
   constructor(private readonly o: EngineOptions) {
-    this.memory = o.retractionMemory ? new Map() : undefined;
+    this.slots = new Slots(o.window, o.measures);
+    this.memory = o.retractionMemory ? new RetractionMemory(o.measures) : undefined;
     const w = o.window;
     const fields = new Set<string>();
     for (const g of o.groupBy) if (g.field !== undefined) fields.add(g.field);
@@ -134,9 +100,6 @@ export class Aggregator {
     if (w.type !== 'none' && w.time.kind === 'event') fields.add(w.time.field);
     this.readFields = [...fields];
     this.needsIdentity = o.retractionMemory || o.measures.some((m) => m.fn === 'first' || m.fn === 'last' || m.fn === 'collect');
-    this.memFields = o.measures.some((m) => m.field === undefined && m.fn === 'custom')
-      ? undefined
-      : [...new Set(o.measures.flatMap((m) => (m.field === undefined ? [] : [m.field])))];
     this.groupNames = o.groupBy.map((g) => g.name);
   }
 
@@ -189,7 +152,7 @@ export class Aggregator {
       const w = this.o.window;
       if (w.type !== 'none' && w.time.kind === 'event' && maxEnd > this.watermark) this.watermark = maxEnd;
     }
-    for (const s of this.dirty) this.emitSlot(s, out, now);
+    for (const s of this.slots.dirty) this.emitSlot(s, out, now);
     return { out };
   }
 
@@ -199,8 +162,8 @@ export class Aggregator {
       fingerprint: this.o.fingerprint,
       watermark: Number.isFinite(this.watermark) ? this.watermark : null,
       seq: this.seq,
-      slots: [...this.slots.values()].map((s) => this.saveSlot(s)),
-      memory: this.memory ? [...this.memory] : null,
+      slots: [...this.slots.values()].map((s) => this.slots.save(s)),
+      memory: this.memory ? this.memory.save() : null,
     };
   }
 
@@ -218,8 +181,8 @@ export class Aggregator {
     }
     this.watermark = s.watermark ?? -Infinity;
     this.seq = s.seq;
-    for (const saved of s.slots) this.insertSlot(this.loadSlot(saved));
-    if (this.memory && s.memory) for (const [k, e] of s.memory) this.memory.set(k, e);
+    for (const saved of s.slots) this.slots.insert(this.slots.load(saved));
+    if (this.memory && s.memory) this.memory.load(s.memory);
   }
 
   /** how much is held, for descriptions and the bench */
@@ -325,31 +288,15 @@ export class Aggregator {
     }
     if (this.memory) {
       if (pass.backup && !pass.backup.memory.has(id)) pass.backup.memory.set(id, this.memory.get(id));
-      if (neu) this.memory.set(id, this.remember(g!, neu.t, rec.value!));
-      else this.memory.delete(id);
+      if (neu) this.memory.remember(id, g!, neu.t, rec.value!);
+      else this.memory.forget(id);
     }
     return undefined;
   }
 
-  private remember(g: string, t: number | undefined, row: Value): Remembered {
-    const fields = this.memFields;
-    if (!fields) return [g, t ?? null, row];
-    const e: Remembered = new Array(2 + fields.length);
-    e[0] = g;
-    e[1] = t ?? null;
-    for (let k = 0; k < fields.length; k++) e[2 + k] = row[fields[k]] ?? null;
-    return e;
-  }
-
   /** a remembered row's contribution: its inputs read again (the same way, so the same values) */
   private recall(e: Remembered): Contribution | Invalid {
-    const fields = this.memFields;
-    let row: Value;
-    if (!fields) row = e[2] as Value;
-    else {
-      row = {};
-      for (let k = 0; k < fields.length; k++) row[fields[k]] = e[2 + k];
-    }
+    const { g, t, row } = this.memory!.recall(e);
     const ms = this.o.measures;
     const v = new Array<unknown>(ms.length);
     for (let j = 0; j < ms.length; j++) {
@@ -357,7 +304,7 @@ export class Aggregator {
       if (x instanceof Invalid) return x;
       v[j] = x;
     }
-    return { g: e[0] as string, t: (e[1] as number | null) ?? undefined, v };
+    return { g, t, v };
   }
 
   private fromBefore(rec: SluiceRecord, ex: RowExprs | undefined, now: number): Contribution | string {
@@ -413,13 +360,13 @@ export class Aggregator {
     }
     const t = old.t!;
     if (w.type === 'session') {
-      const s = this.sessions.get(old.g)?.find((x) => x.ws <= t && t <= x.last);
+      const s = this.slots.sessionAt(old.g, t);
       return s ? [s] : [];
     }
     const found: Slot[] = [];
     for (const start of windowStarts(w.size, w.slide, t)) {
       if (start + w.size <= clock) continue;
-      const slot = this.slots.get(this.slotKey(old.g, start));
+      const slot = this.slots.get(this.slots.key(old.g, start));
       if (!slot) return `takes back a row of group ${old.g} in window ${describeWindow(start, start + w.size)}, which holds no rows for it (never counted)`;
       found.push(slot);
     }
@@ -481,124 +428,42 @@ export class Aggregator {
 
   /** marks a slot changed by the current record (and backs it up first when the pass may be undone) */
   private touch(slot: Slot, pass: Pass): void {
-    if (pass.backup && !pass.backup.slots.has(slot.key)) pass.backup.slots.set(slot.key, this.saveSlot(slot));
+    if (pass.backup && !pass.backup.slots.has(slot.key)) pass.backup.slots.set(slot.key, this.slots.save(slot));
     if (slot.stamp !== this.stamp) {
       slot.stamp = this.stamp;
       slot.pending++;
     }
     if (!slot.dirty) {
       slot.dirty = true;
-      this.dirty.add(slot);
+      this.slots.dirty.add(slot);
     }
   }
 
-  private slotKey(g: string, ws: number): string {
-    return Number.isNaN(ws) ? g : `${g}\u0001${ws}`;
-  }
-
   private slotFor(g: string, gv: unknown[], ws: number, we: number, pass: Pass): Slot {
-    const key = this.slotKey(g, ws);
+    const key = this.slots.key(g, ws);
     let slot = this.slots.get(key);
     if (!slot) {
       if (pass.backup && !pass.backup.slots.has(key)) pass.backup.slots.set(key, null);
-      slot = this.newSlot(g, gv, ws, we);
-      this.insertSlot(slot);
+      slot = this.slots.create(g, gv, ws, we);
+      this.slots.insert(slot);
       for (const ops of pass.ops.values()) if (!ops.has(slot)) ops.set(slot, []); // a custom result even without inputs
     }
     return slot;
   }
 
-  private newSlot(g: string, gv: unknown[], ws: number, we: number): Slot {
-    return {
-      key: this.slotKey(g, ws),
-      g,
-      gv,
-      ws,
-      we,
-      last: ws,
-      rows: 0,
-      m: this.o.measures.map((m) => m.init()),
-      dirty: false,
-      pending: 0,
-      lastEmitAt: 0,
-      emitted: undefined,
-      stamp: 0,
-    };
-  }
-
-  private insertSlot(slot: Slot): void {
-    this.slots.set(slot.key, slot);
-    if (slot.dirty) this.dirty.add(slot);
-    if (!Number.isNaN(slot.we) && slot.we < this.nextClose) this.nextClose = slot.we;
-    if (this.o.window.type === 'session') {
-      const list = this.sessions.get(slot.g) ?? [];
-      list.push(slot);
-      list.sort((a, b) => a.ws - b.ws);
-      this.sessions.set(slot.g, list);
-    }
-  }
-
-  private dropSlot(slot: Slot): void {
-    this.slots.delete(slot.key);
-    this.dirty.delete(slot);
-    if (this.o.window.type === 'session') {
-      const list = this.sessions.get(slot.g);
-      const k = list?.indexOf(slot) ?? -1;
-      if (k >= 0) list!.splice(k, 1);
-      if (list && list.length === 0) this.sessions.delete(slot.g);
-    }
-  }
-
-  /**
-   * Session windows: the session a row at time t joins. Sessions it bridges are merged into the
-   * earliest (each merged-away session emits a delete), and a session that starts earlier is
-   * re-keyed (a delete for its old window_start). Sessions never shrink when rows are taken back.
-   */
+  /** session windows: merged-away and re-keyed sessions are deleted under their old key */
   private sessionFor(c: Contribution, pass: Pass): Slot {
-    const w = this.o.window as Extract<WindowSpec, { type: 'session' }>;
-    const t = c.t!;
-    const near = (this.sessions.get(c.g) ?? []).filter((s) => t > s.ws - w.gap && t < s.last + w.gap);
-    if (near.length === 0) {
-      const slot = this.newSlot(c.g, c.gv!, t, t + w.gap);
-      this.insertSlot(slot);
-      return slot;
-    }
-    const target = near[0];
-    const start = Math.min(target.ws, t);
-    let last = Math.max(target.last, t);
-    for (const other of near.slice(1)) {
-      target.rows += other.rows;
-      target.m = target.m.map((st, j) => this.o.measures[j].merge(st, other.m[j]));
-      last = Math.max(last, other.last);
-      pass.out.push(this.deleteRecord(other));
-      this.dropSlot(other);
-    }
-    if (start !== target.ws) {
-      pass.out.push(this.deleteRecord(target));
-      this.dropSlot(target);
-      target.ws = start;
-      target.key = this.slotKey(target.g, start);
-      target.emitted = undefined;
-      this.insertSlot(target);
-    }
-    target.last = last;
-    target.we = last + w.gap;
-    return target;
+    return this.slots.joinSession(c.g, c.gv!, c.t!, (gone) => pass.out.push(this.deleteRecord(gone)));
   }
 
   private restore(pass: Pass): void {
     const b = pass.backup!;
     for (const [key, saved] of b.slots) {
       const current = this.slots.get(key);
-      if (current) this.dropSlot(current);
-      if (saved) this.insertSlot(this.loadSlot(saved));
+      if (current) this.slots.drop(current);
+      if (saved) this.slots.insert(this.slots.load(saved));
     }
-    if (this.memory) {
-      for (const [id, entry] of b.memory) {
-        if (entry) this.memory.set(id, entry);
-        else this.memory.delete(id);
-      }
-    }
+    if (this.memory) for (const [id, entry] of b.memory) this.memory.put(id, entry);
     this.watermark = b.watermark;
     this.seq = b.seq;
   }
@@ -672,17 +537,9 @@ export class Aggregator {
 
   /** closes windows whose end the clock has reached (all when clock is Infinity) */
   private close(clock: number, now: number, out: SluiceRecord[]): void {
-    if (clock < this.nextClose) return;
-    let next = Infinity;
-    let closed = false;
-    for (const slot of [...this.slots.values()]) {
-      if (slot.we <= clock) {
-        if (slot.dirty) this.emitSlot(slot, out, now);
-        this.dropSlot(slot);
-        closed = true;
-      } else if (slot.we < next) next = slot.we;
-    }
-    this.nextClose = next;
+    const closed = this.slots.closeDue(clock, (slot) => {
+      if (slot.dirty) this.emitSlot(slot, out, now);
+    });
     if (closed && this.memory) this.forgetClosed(clock);
   }
 
@@ -690,21 +547,14 @@ export class Aggregator {
   private forgetClosed(clock: number): void {
     const w = this.o.window;
     if (w.type === 'none' || !this.memory) return;
-    for (const [id, e] of this.memory) {
-      const t = e[1] as number;
-      const gone =
-        w.type === 'session'
-          ? !(this.sessions.get(e[0] as string) ?? []).some((s) => s.ws <= t && t <= s.last)
-          : lastEnd(w.size, w.slide, t) <= clock;
-      if (gone) this.memory.delete(id);
-    }
+    this.memory.forgetWhere((g, t) => (w.type === 'session' ? this.slots.sessionAt(g, t) === undefined : lastEnd(w.size, w.slide, t) <= clock));
   }
 
   private emitDue(out: SluiceRecord[], now: number): void {
     const { everyMs, everyRecords, final } = this.o.emit;
     if (final && this.windowed) return;
     // emitting deletes the slot from `dirty`: a Set iteration goes on correctly past deletions
-    for (const slot of this.dirty) {
+    for (const slot of this.slots.dirty) {
       const due =
         (everyMs === undefined && everyRecords === undefined) ||
         (everyRecords !== undefined && slot.pending >= everyRecords) ||
@@ -716,7 +566,7 @@ export class Aggregator {
   private emitSlot(slot: Slot, out: SluiceRecord[], now: number): void {
     if (slot.rows === 0) {
       out.push(this.deleteRecord(slot));
-      this.dropSlot(slot);
+      this.slots.drop(slot);
       return;
     }
     const value = this.keyValue(slot, true);
@@ -729,7 +579,7 @@ export class Aggregator {
     slot.dirty = false;
     slot.pending = 0;
     slot.lastEmitAt = now;
-    this.dirty.delete(slot);
+    this.slots.dirty.delete(slot);
   }
 
   /** a delete for the slot's key, whether or not it was emitted (harmless for an idempotent sink, and right after a restart) */
@@ -750,42 +600,6 @@ export class Aggregator {
 
   private errorRecord(record: SluiceRecord, message: string): SluiceRecord {
     return { ...record, meta: { ...record.meta, error: { node: this.o.nodeId, message } } };
-  }
-
-  // ---- snapshots ---------------------------------------------------------------------------------
-
-  private saveSlot(s: Slot): SavedSlot {
-    const ws = Number.isNaN(s.ws) ? null : s.ws;
-    return [
-      s.gv,
-      ws,
-      ws === null ? null : this.o.window.type === 'session' ? s.last : s.we,
-      s.rows,
-      s.m.map((st, j) => this.o.measures[j].save(st)),
-      s.dirty ? 1 : 0,
-      s.pending,
-      s.lastEmitAt,
-      s.emitted ?? null,
-    ];
-  }
-
-  private loadSlot(saved: SavedSlot): Slot {
-    const [gv, ws, endOrLast, rows, m, dirty, pending, lastEmitAt, emitted] = saved;
-    const w = this.o.window;
-    const slot = this.newSlot(groupKey(gv), gv, ws ?? NaN, NaN);
-    if (ws !== null) {
-      if (w.type === 'session') {
-        slot.last = endOrLast!;
-        slot.we = endOrLast! + w.gap;
-      } else slot.we = endOrLast!;
-    }
-    slot.rows = rows;
-    slot.m = m.map((j, k) => this.o.measures[k].load(j));
-    slot.dirty = dirty === 1;
-    slot.pending = pending;
-    slot.lastEmitAt = lastEmitAt;
-    slot.emitted = emitted ?? undefined;
-    return slot;
   }
 }
 

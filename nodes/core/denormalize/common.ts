@@ -1,14 +1,15 @@
 /** What the two modes of core.denormalize share: the `as` field and reading key fields from records. */
 import { z } from 'zod';
-import { rowOf, type SluiceRecord } from '../../../runtime/index.js';
+import { rowOf, ui, type SluiceRecord } from '../../../runtime/index.js';
 
 export const asField = z
   .string()
   .min(1)
-  .describe('the field that receives the match (lookup) or the array of children (nest), e.g. customer or lines');
+  .describe('the field that receives the match (lookup) or the array of children (nest), e.g. customer or lines')
+  .meta(ui({ label: 'Put into field', help: 'the output field that receives the match or the children, e.g. customer' }));
 
 /** a field name: one non-empty string */
-export const fieldName = (description: string) => z.string().min(1).describe(description);
+export const fieldName = (description: string) => z.string().min(1).describe(description).meta(ui({ widget: 'field' }));
 
 /**
  * The value of `field` in a record's row (`before` for a delete, see rowOf); a delete that carries only

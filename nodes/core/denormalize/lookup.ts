@@ -13,7 +13,7 @@
  *   Stateless: nothing is checkpointed (the cache starts empty).
  */
 import { z } from 'zod';
-import { NodeError, type NodeContext, type PortOutputs, type SluiceRecord, type TransformInstance, type Value } from '../../../runtime/index.js';
+import { ADVANCED, NodeError, ui, type NodeContext, type PortOutputs, type SluiceRecord, type TransformInstance, type Value } from '../../../runtime/index.js';
 import type { ReferenceTable } from '../../shared/reference.js';
 import { joinKey } from '../../shared/reference.js';
 import { errorRecord } from '../user-code.js';
@@ -27,7 +27,7 @@ export const lookupConfig = z
     as: asField,
     from: fromSchema,
     localKey: fieldName("the record's field that holds the key to look up, e.g. customer_id"),
-    foreignKey: fieldName("the reference table's column matched against localKey, e.g. id"),
+    foreignKey: fieldName("the reference table's column matched against localKey, e.g. id").meta(ui({ widget: 'text', help: "the reference table's column that localKey must equal, e.g. id" })),
     many: z.boolean().default(false).describe('false: `as` receives the first matching row (an object); true: the array of every matching row'),
     onMissing: z
       .enum(['keep', 'drop', 'error'])
@@ -40,14 +40,16 @@ export const lookupConfig = z
       })
       .strict()
       .prefault({})
-      .describe('LRU cache of looked-up keys, with a time to live'),
+      .describe('LRU cache of looked-up keys, with a time to live')
+      .meta(ui({ group: ADVANCED })),
     maxKeysPerQuery: z
       .number()
       .int()
       .min(1)
       .max(8192)
       .default(1000)
-      .describe('keys in one query at most: a batch with more keys missing from the cache sends several'),
+      .describe('keys in one query at most: a batch with more keys missing from the cache sends several')
+      .meta(ui({ group: ADVANCED })),
   })
   .strict();
 

@@ -10,8 +10,11 @@
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { ConfigError, fileMark, type Value } from '../../../runtime/index.js';
-import { defineReference, joinKey, type ReferenceOptions, type ReferenceTable } from '../../shared/reference.js';
+import { addRow, defineReference, joinKey, openReference, referenceColumn, type ReferenceOptions, type ReferenceTable } from '../../shared/reference.js';
 import { fromSql, missingTable, openDatabase, quoteIdent, tableInfo, type DB } from '../../sqlite/sql.js';
+
+/** the fields of `from` that sqlite/sql.ts blames, reported as `from.*` */
+const FROM_FIELDS = ['path', 'table'];
 
 /** bound parameters per statement: well under SQLite's limit (32,766) */
 const MAX_PARAMS = 16_384;
@@ -50,30 +53,22 @@ class SqliteReference implements ReferenceTable {
   }
 
   async open(): Promise<void> {
+    await openReference(this, FROM_FIELDS, async () => this.start());
+  }
+
+  private start(): void {
     const { from, options } = this;
-    try {
-      this.db = openDatabase(options.nodeId, from.path, options.files.resolve('from.path', from.path), from.table, 'read');
-      const info = tableInfo(this.db, from.table);
-      if (!info) throw missingTable(options.nodeId, this.db, from.table, from.path);
-      this.table = info.name;
-      const column = info.columns.find((c) => c.name.toLowerCase() === options.column.toLowerCase());
-      if (!column) {
-        throw new ConfigError(
-          options.nodeId,
-          'foreignKey',
-          `table ${info.name} in ${from.path} has no column ${JSON.stringify(options.column)}; columns: ${info.columns.map((c) => c.name).join(', ')}`,
-        );
-      }
-      this.column = column.name;
-      this.orderBy = info.hasRowid ? 'rowid' : info.columns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => quoteIdent(c.name)).join(', ');
-      if (!this.indexed(column.name)) {
-        options.log.warn(
-          `from: column ${column.name} of table ${info.name} has no index: every lookup query scans the table (CREATE INDEX ON ${quoteIdent(info.name)} (${quoteIdent(column.name)}))`,
-        );
-      }
-    } catch (err) {
-      await this.close();
-      throw err instanceof ConfigError && (err.path === 'path' || err.path === 'table') ? underFrom(err) : err;
+    this.db = openDatabase(options.nodeId, from.path, options.files.resolve('from.path', from.path), from.table, 'read');
+    const info = tableInfo(this.db, from.table);
+    if (!info) throw missingTable(options.nodeId, this.db, from.table, from.path);
+    this.table = info.name;
+    const column = info.columns[referenceColumn(options.nodeId, `table ${info.name} in ${from.path}`, info.columns.map((c) => c.name), options.column)];
+    this.column = column.name;
+    this.orderBy = info.hasRowid ? 'rowid' : info.columns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => quoteIdent(c.name)).join(', ');
+    if (!this.indexed(column.name)) {
+      options.log.warn(
+        `from: column ${column.name} of table ${info.name} has no index: every lookup query scans the table (CREATE INDEX ON ${quoteIdent(info.name)} (${quoteIdent(column.name)}))`,
+      );
     }
   }
 
@@ -87,9 +82,7 @@ class SqliteReference implements ReferenceTable {
         for (const [k, v] of Object.entries(row)) value[k] = fromSql(v);
         const jk = joinKey(row[this.column]);
         if (typeof jk !== 'string') continue;
-        const group = found.get(jk);
-        if (group) group.push(value);
-        else found.set(jk, [value]);
+        addRow(found, jk, value);
       }
       this.queries++;
       params.length = 0;
@@ -152,13 +145,6 @@ function padded(params: (string | number)[]): (string | number)[] {
   const out = params.slice();
   while (out.length < size) out.push(params[params.length - 1]);
   return out;
-}
-
-/** sqlite/sql.ts names `path` and `table`; in this node they are `from.path` and `from.table` */
-function underFrom(err: ConfigError): ConfigError {
-  const prefix = `nodes[${err.nodeId}].${err.path}: `;
-  const message = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
-  return new ConfigError(err.nodeId, `from.${err.path}`, message, err.hint);
 }
 
 export const sqliteReference = defineReference({

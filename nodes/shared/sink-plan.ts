@@ -1,0 +1,132 @@
+/**
+ * Sink planning: what a sink that writes by key (postgres, mysql, sqlite; a new family's too) does with
+ * a batch before it talks to its database, written once so that a fix to key handling lands in every
+ * sink at the same time.
+ *
+ * - `netEffect` reduces the batch to one change per key, in the order keys were first seen: a delete
+ *   (op d) and/or the row to upsert after it (ops c, u, r; later upserts of a key merged over earlier
+ *   ones, as applying them one by one would leave the row). Applying the changes in any order leaves
+ *   the table as applying the records in batch order would, so a sink may group them freely (deletes
+ *   first, upserts by column set) and never writes one row twice in a statement.
+ * - Key values: an upsert's from its value; a delete's from `before ?? value`, else from `record.key`
+ *   (a field of an object key, or the key itself when there is one key column). A record without one
+ *   fails the batch with a NodeError naming the record key, the op and the column.
+ * - `keysForNewTable`: the keys of a table the sink creates when the config names none; `coversKey`:
+ *   whether an existing table's unique indexes let upserts match on the keys.
+ */
+import { ConfigError, NodeError, type SluiceRecord, type Value } from '../../runtime/index.js';
+import { declaredSchema } from './columns.js';
+import { keyPart, show } from './keys.js';
+
+/** What a sink writes to, for messages: `nodeId`, and `what` it is (`table public.orders`). */
+export interface SinkTarget {
+  nodeId: string;
+  what: string;
+}
+
+/** One key's net effect over a batch. */
+export interface KeyChange {
+  /** the key values, in key order */
+  key: unknown[];
+  /** delete the row first (a delete came, possibly followed by upserts) */
+  del: boolean;
+  /** the row to upsert after the delete, if any: the fields of its upserts since the last delete */
+  row?: Value;
+  /** every upsert of the key was a read or a create (op r / c): the row is most likely new to the table */
+  fresh: boolean;
+}
+
+/** a record lacks the value of a key column */
+export function missingKey(t: SinkTarget, r: SluiceRecord, column: string): NodeError {
+  return new NodeError(t.nodeId, `${t.what}: record with key ${show(r.key)} (op ${r.op}) has no value for key column ${JSON.stringify(column)}`);
+}
+
+/** an upsert without a value */
+export function noValue(t: SinkTarget, r: SluiceRecord): NodeError {
+  return new NodeError(t.nodeId, `${t.what}: record with key ${show(r.key)} (op ${r.op}) has no value to write`);
+}
+
+/** the key values of a delete: from `before ?? value`, else from `record.key` */
+export function deleteKey(t: SinkTarget, r: SluiceRecord, keys: readonly string[]): unknown[] {
+  const row = r.before ?? r.value;
+  return keys.map((k) => {
+    const v = row?.[k] ?? keyPart(r.key, k, keys.length);
+    if (v === undefined || v === null) throw missingKey(t, r, k);
+    return v;
+  });
+}
+
+/**
+ * The batch as one change per key, in first-seen order (see the top of this file). Two keys are the
+ * same when their values are: with one key column a string or a number is its own identity (1 and "1"
+ * stay apart, as in JSON); otherwise the JSON of the values.
+ */
+export function netEffect(t: SinkTarget, records: readonly SluiceRecord[], keys: readonly string[]): KeyChange[] {
+  const byKey = new Map<unknown, KeyChange>();
+  const one = keys.length === 1 ? keys[0] : undefined;
+  const idOf = (key: unknown[]): unknown => (one !== undefined && (typeof key[0] === 'string' || typeof key[0] === 'number') ? key[0] : JSON.stringify(key, bigintText));
+  for (const r of records) {
+    if (r.op === 'd') {
+      const key = deleteKey(t, r, keys);
+      byKey.set(idOf(key), { key, del: true, fresh: true });
+      continue;
+    }
+    const value = r.value;
+    if (!value) throw noValue(t, r);
+    let key: unknown[];
+    if (one !== undefined) {
+      const v = value[one];
+      if (v === undefined || v === null) throw missingKey(t, r, one);
+      key = [v];
+    } else {
+      key = keys.map((k) => {
+        const v = value[k];
+        if (v === undefined || v === null) throw missingKey(t, r, k);
+        return v;
+      });
+    }
+    const id = idOf(key);
+    const fresh = r.op === 'r' || r.op === 'c';
+    const prev = byKey.get(id);
+    if (prev === undefined) byKey.set(id, { key, del: false, row: value, fresh });
+    else byKey.set(id, { key, del: prev.del, row: prev.row ? merged(prev.row, value) : value, fresh: prev.fresh && fresh });
+  }
+  return Array.from(byKey.values());
+}
+
+/** `later` over `earlier`: a field `later` leaves undefined keeps the earlier value, as a second upsert would */
+function merged(earlier: Value, later: Value): Value {
+  const out: Value = { ...earlier };
+  for (const k in later) if (later[k] !== undefined) out[k] = later[k];
+  return out;
+}
+
+const bigintText = (_k: string, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x);
+
+/**
+ * The keys of a table the sink is about to create when the config names none: the source table's key
+ * (meta.schema), else the fields of the first record's key object (`{ id }`, `{ sku, site }`), else the
+ * columns a source names in `meta.keyColumns` (sqlite.source, whose key is the value itself). A
+ * ConfigError naming `keys` when none of them says.
+ */
+export function keysForNewTable(t: SinkTarget, records: readonly SluiceRecord[]): string[] {
+  const fromSchema = declaredSchema(records)?.key;
+  if (fromSchema && fromSchema.length > 0) return fromSchema;
+  const r = records[0];
+  const key = r.key;
+  if (key !== null && typeof key === 'object' && !Array.isArray(key) && Object.keys(key).length > 0) return Object.keys(key);
+  const named = r.meta.keyColumns;
+  if (Array.isArray(named) && named.length > 0 && named.every((c) => typeof c === 'string')) return named as string[];
+  throw new ConfigError(t.nodeId, 'keys', `${t.what} does not exist yet and the record key ${show(key)} names no columns: set keys to the columns that identify a row`);
+}
+
+/**
+ * Whether one of a table's unique column sets (its primary key, its UNIQUE indexes) is exactly `keys`,
+ * in any order: upserts need one to find the row. `foldCase` for databases whose column names are
+ * case-insensitive (MySQL, SQLite).
+ */
+export function coversKey(uniqueSets: readonly (readonly string[])[], keys: readonly string[], foldCase = false): boolean {
+  const norm = (cols: readonly string[]) => [...new Set(foldCase ? cols.map((c) => c.toLowerCase()) : cols)].sort().join('\0');
+  const wanted = norm(keys);
+  return uniqueSets.some((set) => norm(set) === wanted);
+}

@@ -1,0 +1,161 @@
+/**
+ * Kafka: kafka.sink fed by core.generate, and kafka.source into file.sink (JSON Lines), in messages/s,
+ * each against the plain kafkajs client doing the same in a loop in the same run (the producer with the
+ * sink's settings: idempotent, acks all, batches of the flow's size, the records JSON-encoded; the
+ * consumer in a group, each value JSON-parsed and appended to a file per batch). BENCH_KAFKA_MESSAGES
+ * sets the count (default 200,000 orders). Against KAFKA_BROKERS when set; otherwise a private broker
+ * (test/setup/servers.ts, Kafka 4.4 in KRaft mode from Maven Central jars) is started for the run and
+ * stopped after it; with neither Java nor Maven the case says so loudly and measures nothing.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { createRegistry } from '../../../nodes/catalog.js';
+import { datasetRecord, keyOf } from '../../../nodes/core/datasets.js';
+import { compileFlow } from '../../../runtime/flow/compile.js';
+import { FlowRun } from '../../../runtime/executor/flow-run.js';
+import { SqliteCheckpointStore } from '../../../runtime/state/sqlite-checkpoint-store.js';
+import { kafkaToolsMissing, startKafka } from '../../setup/servers.js';
+import { timed, type BenchCase, type Figure } from '../harness.js';
+
+const N = Number(process.env.BENCH_KAFKA_MESSAGES ?? 200_000);
+const BATCH = 1000;
+const PARTITIONS = 4;
+/** dist/test/bench/cases → the repository (test/servers/kafka/pom.xml) */
+const ROOT = resolve(import.meta.dirname, '../../../..');
+const dir = () => mkdtempSync(join(tmpdir(), 'sluice-bench-kafka-'));
+
+async function broker(): Promise<{ brokers: string; stop(): Promise<void> } | undefined> {
+  if (process.env.KAFKA_BROKERS) return { brokers: process.env.KAFKA_BROKERS, stop: async () => undefined };
+  const missing = kafkaToolsMissing();
+  if (missing.length) {
+    process.stdout.write(`\n\x1b[33m!!! kafka bench SKIPPED: no KAFKA_BROKERS and ${missing.join(', ')} not installed to start a broker\x1b[0m\n`);
+    return undefined;
+  }
+  const k = await startKafka(ROOT, join(dir(), 'kafka'));
+  return { brokers: k.brokers, stop: k.stop };
+}
+
+async function createTopic(kafka: Kafka, topic: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
+  await admin.disconnect();
+}
+
+/** the plain client: N generated orders, JSON-encoded, sent in batches of BATCH with the sink's settings */
+async function plainProduce(kafka: Kafka, topic: string): Promise<number> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const ms = await timed(async () => {
+    for (let i = 0; i < N; i += BATCH) {
+      const messages = [];
+      for (let j = i + 1; j <= Math.min(N, i + BATCH); j++) {
+        const value = datasetRecord('orders', j, { seed: 1, customers: 1000, linesPerOrder: 5 });
+        messages.push({ key: JSON.stringify(keyOf('orders', value)), value: JSON.stringify(value) });
+      }
+      await producer.sendBatch({ topicMessages: [{ topic, messages }], acks: -1 });
+    }
+  });
+  await producer.disconnect();
+  return ms;
+}
+
+/** the plain client: consume N messages in a group, parse each value, append them to a file per batch */
+async function plainConsume(kafka: Kafka, topic: string): Promise<number> {
+  const consumer = kafka.consumer({ groupId: `bench-plain-${randomBytes(4).toString('hex')}` });
+  const file = await open(join(dir(), 'plain.jsonl'), 'a');
+  let seen = 0;
+  let done!: () => void;
+  const all = new Promise<void>((r) => (done = r));
+  const ms = await timed(async () => {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: 4,
+      eachBatch: async ({ batch }) => {
+        let out = '';
+        for (const m of batch.messages) out += `${JSON.stringify(JSON.parse(m.value!.toString('utf8')))}\n`;
+        await file.write(out);
+        seen += batch.messages.length;
+        if (seen >= N) done();
+      },
+    });
+    await all;
+  });
+  await consumer.disconnect();
+  await file.close();
+  return ms;
+}
+
+const registry = createRegistry();
+
+/** runs a flow until its sink `until` took N records (a Kafka source never ends: then it is stopped) */
+async function runFlow(name: string, nodes: unknown[], edges: unknown[], brokers: string, stopAt?: string): Promise<number> {
+  const d = dir();
+  const store = new SqliteCheckpointStore(join(d, 'state.db'));
+  const plan = compileFlow({ apiVersion: 'sluice/v1', name, settings: { batchSize: BATCH }, connections: { bus: { type: 'kafka', brokers: [brokers] } }, nodes, edges }, registry, { env: { D: d } });
+  const run = new FlowRun(plan, { store });
+  let status = '';
+  const ms = await timed(async () => {
+    const finished = run.run().then((s) => (status = s.status));
+    if (stopAt) {
+      while (run.stats()[stopAt]?.out < N && run.status !== 'failed') await new Promise((r) => setTimeout(r, 5));
+      if (run.status !== 'failed') run.stop();
+    }
+    await finished;
+  });
+  await store.close();
+  if (status !== (stopAt ? 'stopped' : 'completed')) throw new Error(`bench flow ${name} ${status}`);
+  return ms;
+}
+
+export const kafkaCases: BenchCase[] = [
+  {
+    name: 'kafka',
+    description: `kafka.sink from core.generate and kafka.source → file.sink, ${N.toLocaleString('en-US')} orders, ${PARTITIONS} partitions, against plain kafkajs loops`,
+    async run(): Promise<Figure[]> {
+      const b = await broker();
+      if (!b) return [];
+      try {
+        const kafka = new Kafka({ brokers: b.brokers.split(','), clientId: 'bench', logLevel: logLevel.NOTHING });
+        const [plainTopic, flowTopic] = [`bench-plain-${randomBytes(3).toString('hex')}`, `bench-flow-${randomBytes(3).toString('hex')}`];
+        await createTopic(kafka, plainTopic);
+        await createTopic(kafka, flowTopic);
+
+        const plainOut = await plainProduce(kafka, plainTopic);
+        const sinkMs = await runFlow(
+          'bench-kafka-sink',
+          [
+            { id: 'gen', type: 'core.generate', config: { dataset: 'orders', count: N } },
+            { id: 'out', type: 'kafka.sink', config: { connection: 'bus', topic: flowTopic } },
+          ],
+          [{ from: 'gen', to: 'out' }],
+          b.brokers,
+        );
+        const plainIn = await plainConsume(kafka, plainTopic);
+        const sourceMs = await runFlow(
+          'bench-kafka-source',
+          [
+            { id: 'in', type: 'kafka.source', config: { connection: 'bus', topics: [flowTopic], group: `bench-flow-${randomBytes(4).toString('hex')}` } },
+            { id: 'out', type: 'file.sink', config: { path: '${env:D}/flow.jsonl' } },
+          ],
+          [{ from: 'in', to: 'out' }],
+          b.brokers,
+          'out',
+        );
+        const rate = (ms: number) => N / (ms / 1000);
+        return [
+          { metric: 'kafka.sink from core.generate', value: rate(sinkMs), unit: 'msg/s', baseline: { label: 'plain kafkajs producer loop', value: rate(plainOut) } },
+          { metric: 'kafka.source → file.sink', value: rate(sourceMs), unit: 'msg/s', baseline: { label: 'plain kafkajs consumer loop', value: rate(plainIn) }, note: 'both include joining the group' },
+        ];
+      } finally {
+        await b.stop();
+      }
+    },
+  },
+];

@@ -1,0 +1,100 @@
+/** Plain kafkajs helpers for the Kafka tests: probe, topics, producing raw messages, reading a topic back. */
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel, type IHeaders, type KafkaMessage } from 'kafkajs';
+
+const clients = new Map<string, Kafka>();
+export function kafkaClient(brokers: string): Kafka {
+  let k = clients.get(brokers);
+  if (!k) clients.set(brokers, (k = new Kafka({ brokers: brokers.split(','), clientId: 'sluice-test', logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 3000 } })));
+  return k;
+}
+
+/** `service`'s probe for Kafka: describes the cluster within 5 s */
+export async function probeKafka(brokers: string): Promise<void> {
+  const admin = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 0 } }).admin();
+  try {
+    await admin.connect();
+    await admin.describeCluster();
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** a topic name no other test (or run) uses */
+export function topicName(what: string): string {
+  return `sluice-test-${what}-${randomBytes(3).toString('hex')}`;
+}
+
+export async function createTopic(brokers: string, topic: string, partitions = 1): Promise<void> {
+  const admin = kafkaClient(brokers).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export interface RawMessage {
+  key?: string | Buffer | null;
+  value: string | Buffer | null;
+  partition?: number;
+  headers?: IHeaders;
+}
+
+export async function produce(brokers: string, topic: string, messages: RawMessage[]): Promise<void> {
+  const producer = kafkaClient(brokers).producer();
+  await producer.connect();
+  try {
+    for (let i = 0; i < messages.length; i += 5000) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 5000) });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** every message of `topic` from the beginning, once `count` arrived (a fresh group, nothing committed) */
+export async function readTopic(brokers: string, topic: string, count: number, ms = 30_000): Promise<(KafkaMessage & { partition: number })[]> {
+  const consumer = kafkaClient(brokers).consumer({ groupId: `reader-${randomBytes(4).toString('hex')}` });
+  const out: (KafkaMessage & { partition: number })[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    let done!: () => void;
+    const enough = new Promise<void>((r) => (done = r));
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        for (const m of batch.messages) out.push({ ...m, partition: batch.partition });
+        if (out.length >= count) done();
+      },
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([enough, new Promise<void>((_, rej) => (timer = setTimeout(() => rej(new Error(`${topic}: ${out.length} of ${count} messages within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+    return out;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+/** the group's committed offsets of `topic` by partition ('-1': none), with their metadata */
+export async function groupOffsets(brokers: string, group: string, topic: string): Promise<Record<number, { offset: string; metadata: string | null }>> {
+  const admin = kafkaClient(brokers).admin();
+  await admin.connect();
+  try {
+    const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    return Object.fromEntries(t.partitions.map((p) => [p.partition, { offset: p.offset, metadata: p.metadata }]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** the end offset (high watermark) of each partition */
+export async function endOffsets(brokers: string, topic: string): Promise<Record<number, string>> {
+  const admin = kafkaClient(brokers).admin();
+  await admin.connect();
+  try {
+    return Object.fromEntries((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.high]));
+  } finally {
+    await admin.disconnect();
+  }
+}
