@@ -37,7 +37,7 @@ export interface ServeOptions {
   /** where a reverse proxy serves it (accepted as Host and Origin; the setup link names it) */
   publicUrl?: string;
   /** cluster mode: the server is the control plane, agents run the flows */
-  cluster?: { redis: string; store: string; leaseMs?: number };
+  cluster?: { redis: string; leaseMs?: number };
 }
 
 /** the demo flow, once, into a store created just now */
@@ -70,26 +70,23 @@ async function seedAdmin(auth: AuthService, env: Record<string, string | undefin
 
 export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()): Promise<void> {
   const root = packageRoot();
-  const registry = createRegistry();
   const dataDir = resolve(opts.data);
-  // first: a data directory is made 0700 before anything else creates it. Cluster mode: the shared
-  // stores (--store: PostgreSQL, or a data directory the processes of one machine share), and Redis
-  const stores = opts.cluster
-    ? await (await import('./cluster/stores.js')).openSharedStores(opts.cluster.store, registry, dataDir)
-    : await openStores(opts.store ?? dataDir, { registry });
+  const registry = createRegistry();
+  // first: a data directory is made 0700 before anything else creates it
+  const stores = await openStores(opts.store ?? dataDir, { registry });
   const { control: store, checkpoints } = stores;
   // every line printed from here on has URL passwords and the stored secrets masked
   const log = redactingLog(baseLog, () => store.secretValues());
-  const policy = serverPolicy({ dataDir: stores.dataDir ?? opts.data, files: opts.files, envAllow: opts.envAllow, envPrefixes: opts.envPrefix });
+  const policy = serverPolicy({ dataDir: opts.data, files: opts.files, envAllow: opts.envAllow, envPrefixes: opts.envPrefix });
   // flow log lines keep URL passwords and the stored secrets masked
-  const redact = (t: string) => redactText(t, store.secretValues());
   let cluster: Awaited<ReturnType<typeof startControlPlane>> | undefined;
   let manager: Deployments;
   if (opts.cluster) {
+    // cluster mode: the agents run the flows; Redis is loaded only then, so the embedded default stays light
     cluster = await startControlPlane(opts.cluster, checkpoints, store, log);
     manager = cluster.control;
   } else {
-    manager = new DeploymentManager({ store: checkpoints, cwd: process.cwd(), log, redact });
+    manager = new DeploymentManager({ store: checkpoints, cwd: process.cwd(), log, redact: (t) => redactText(t, store.secretValues()) });
   }
   await seedDemo(store, registry, policy, root, log);
   const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
@@ -136,7 +133,7 @@ export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()
 
   const address = await server.listen(opts.port, opts.host);
   if (stores.dataDir) release = claimDataDir(stores.dataDir);
-  log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (${stores.kind === 'postgres' ? `stores in ${stores.location}` : `data in ${stores.dataDir ?? dataDir}`}; flows' files ${policy.files!.description})${opts.cluster ? '; cluster mode: agents run the flows' : ''}`);
+  log.info(`Sluice ${version} listening on http://${opts.host}:${address.port} (${stores.kind === 'postgres' ? `stores in ${stores.location}` : `data in ${dataDir}`}; flows' files ${policy.files!.description})`);
   if ((await store.auth.countUsers()) === 0) {
     const token = server.context.auth.issueSetupToken();
     const base = opts.publicUrl ? opts.publicUrl.replace(/\/$/, '') : `http://localhost:${address.port}`;
@@ -212,7 +209,7 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--port <n>', 'port to listen on, 0 for a free one (default: env PORT, else 8080)', port)
     .option('--host <host>', 'address to listen on; 0.0.0.0 for every interface (default: env HOST, else 127.0.0.1)')
     .option('--data <dir>', 'data directory: sluice.db and sluice-state.db (with --store: the default file root only)', './data')
-    .option('--store <location>', 'keep flows, connections, users, deployments and checkpoints in PostgreSQL (postgres://…?schema=NAME) instead of SQLite files in --data; with --cluster also a data directory the agents of one machine share (default: env SLUICE_STORE)')
+    .option('--store <url>', 'keep flows, connections, users, deployments and checkpoints in PostgreSQL (postgres://…?schema=NAME) instead of SQLite files in --data (default: env SLUICE_STORE)')
     .option(
       '--files <dir>',
       'a directory flows may read and write files in (repeatable; default <data>/files, created on start). Relative paths in flows resolve against the first; the data directory is never reachable',
@@ -233,18 +230,16 @@ export async function cli(argv: string[]): Promise<void> {
   let opts: ServeOptions;
   try {
     program.parse(argv, { from: 'user' });
-    const o = program.opts<Partial<ServeOptions> & { cluster?: boolean; redis?: string; store?: string; leaseMs?: number }>();
+    const o = program.opts<Partial<Omit<ServeOptions, 'cluster'>> & { cluster?: boolean; redis?: string; leaseMs?: number }>();
     const redis = o.redis ?? process.env.SLUICE_REDIS_URL;
-    const storeAt = o.store ?? process.env.SLUICE_STORE;
     if (o.cluster && !redis) throw new InvalidArgumentError('--cluster needs --redis URL (or SLUICE_REDIS_URL)');
-    if (o.cluster && !storeAt) throw new InvalidArgumentError('--cluster needs --store LOCATION (or SLUICE_STORE), the stores shared with the agents');
     if (!o.cluster && o.redis) throw new InvalidArgumentError('--redis is for --cluster');
     opts = {
-      cluster: o.cluster ? { redis: redis!, store: storeAt!, leaseMs: o.leaseMs } : undefined,
+      cluster: o.cluster ? { redis: redis!, leaseMs: o.leaseMs } : undefined,
       port: o.port ?? fromEnv('PORT', port) ?? 8080,
       host: o.host ?? (process.env.HOST || '127.0.0.1'),
       data: o.data!,
-      store: o.cluster ? undefined : o.store !== undefined ? storeUrl(o.store, '--store') : storeUrl(process.env.SLUICE_STORE || undefined, 'SLUICE_STORE'),
+      store: o.store !== undefined ? storeUrl(o.store, '--store') : storeUrl(process.env.SLUICE_STORE || undefined, 'SLUICE_STORE'),
       files: o.files,
       envAllow: o.envAllow,
       envPrefix: o.envPrefix,

@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { UserError } from '../errors.js';
 import { DeploymentStateError, type DeployOptions, type Deployments, type DeploymentStatus, type LogLine } from '../deploy/manager.js';
 import { LogRing } from '../deploy/log-ring.js';
+import { EndpointRegistry } from '../deploy/endpoints.js';
 import type { CompiledFlow } from '../flow/compile.js';
 import { RedisLockService } from '../lock/redis-lock.js';
 import type { Logger } from '../node-api.js';
@@ -50,6 +51,8 @@ export class ClusterControl implements Deployments {
   private readonly logListeners = new Set<Listener<LogLine>>();
   private readonly locks: RedisLockService;
   private readonly ttl: number;
+  /** webhook endpoints (http.source) live in the agent that runs the flow: none are served here yet */
+  readonly endpoints = new EndpointRegistry();
 
   constructor(private readonly o: ClusterControlOptions) {
     this.ttl = o.leaseTtlMs ?? 10_000;

@@ -71,7 +71,7 @@ export const settingsSchema = z
       .number()
       .positive()
       .max(1000)
-      .default(1)
+      .optional()
       .describe('cluster mode: how heavy the flow is compared with others (1 by default), for spreading flows evenly over the agents'),
   })
   .strict();

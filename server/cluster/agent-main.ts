@@ -13,13 +13,12 @@ import { UserError, errorMessage, redactText } from '../../runtime/host.js';
 import { redactingLog, stdoutLog } from '../log.js';
 import { packageRoot } from '../package-root.js';
 import { serverPolicy } from '../policy.js';
-import { openSharedStores } from './stores.js';
+import { openStores } from '../store/open-stores.js';
+import { storeFlowSource } from './flow-source.js';
 
 export interface AgentCliOptions {
   redis: string;
   store: string;
-  /** with a postgres:// store: the directory of the default file root (default ./data) */
-  data?: string;
   name: string;
   capacity?: number;
   leaseMs: number;
@@ -37,10 +36,11 @@ const positive = (what: string, min: number) => (v: string) => {
 
 export async function runAgent(opts: AgentCliOptions): Promise<void> {
   const registry = createRegistry();
-  const stores = await openSharedStores(opts.store, registry, opts.data ?? 'data', opts.name);
+  // a PostgreSQL store writes this agent's name with each checkpoint commit
+  const stores = await openStores(opts.store, { registry, agent: opts.name });
   const log = redactingLog(stdoutLog(), () => stores.control.secretValues());
-  const policy = serverPolicy({ dataDir: stores.dataDir, files: opts.files, envAllow: opts.envAllow, envPrefixes: opts.envPrefix });
-  const { storeFlowSource } = await import('./flow-source.js');
+  const dataDir = stores.dataDir ?? join(process.cwd(), 'data');
+  const policy = serverPolicy({ dataDir, files: opts.files, envAllow: opts.envAllow, envPrefixes: opts.envPrefix });
   let redis, subscriber;
   try {
     redis = await openRedis(opts.redis);
@@ -98,12 +98,11 @@ export async function cli(argv: string[]): Promise<void> {
     .name('sluice agent')
     .description('run an agent of the cluster: it runs the deployed flows the leader assigns to it, each under a Redis lease')
     .option('--redis <url>', 'the cluster\'s Redis (default: env SLUICE_REDIS_URL)')
-    .option('--store <location>', 'the shared stores, as the server\'s --store: a postgres:// URL, or a data directory shared on one machine (default: env SLUICE_STORE)')
-    .option('--data <dir>', 'with a postgres:// store: the directory whose files/ is the default file root (default ./data)')
+    .option('--store <location>', 'the shared stores: postgres://… (as the server\'s --store), or the data directory the server uses on this machine (default: env SLUICE_STORE)')
     .option('--name <name>', 'this agent\'s name, unique in the cluster (default: HOST-PID)')
     .option('--capacity <k>', 'run at most this many flows', positive('--capacity', 1))
     .option('--lease-ms <ms>', 'lease time of the flows: a dead agent\'s flows resume elsewhere after about this long', positive('--lease-ms', 500), 10_000)
-    .option('--files <dir>', 'a directory flows may read and write files in (repeatable; default <store>/files)', collect)
+    .option('--files <dir>', 'a directory flows may read and write files in (repeatable; default <data directory>/files, ./data/files with PostgreSQL)', collect)
     .option('--env-allow <name>', 'an environment variable flows may read with ${env:NAME} (repeatable)', collect)
     .option('--env-prefix <prefix>', 'env names starting with it are readable by flows (repeatable; default SLUICE_FLOW_)', collect)
     .exitOverride()
@@ -117,7 +116,7 @@ export async function cli(argv: string[]): Promise<void> {
     if (!redis) throw new InvalidArgumentError('--redis URL is required (or SLUICE_REDIS_URL)');
     if (!store) throw new InvalidArgumentError('--store LOCATION is required (or SLUICE_STORE)');
     if (o.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(o.name)) throw new InvalidArgumentError(`--name ${JSON.stringify(o.name)}: letters, digits, ".", "_" and "-", at most 64`);
-    opts = { redis, store, data: o.data, name: o.name ?? `${hostname()}-${process.pid}`, capacity: o.capacity, leaseMs: o.leaseMs!, files: o.files, envAllow: o.envAllow, envPrefix: o.envPrefix };
+    opts = { redis, store, name: o.name ?? `${hostname()}-${process.pid}`, capacity: o.capacity, leaseMs: o.leaseMs!, files: o.files, envAllow: o.envAllow, envPrefix: o.envPrefix };
   } catch (err) {
     if (err instanceof InvalidArgumentError) process.stderr.write(`sluice agent: ${err.message}\n`);
     process.exit(err instanceof CommanderError && err.exitCode === 0 ? 0 : 2);

@@ -91,7 +91,7 @@ describe.skipIf(!redisService.available)('cluster of agents (real processes, rea
       expect(status.nodes.gen.out).toBeGreaterThan(0);
     }
     // a flow that completed is recorded as stopped: nothing restarts it
-    expect((await stores.control.deployments()).filter((d) => flows.includes(d.flowId)).map((d) => d.state)).toEqual(flows.map(() => 'stopped'));
+    await eventually(async () => (await stores.control.deployments()).filter((d) => flows.includes(d.flowId)).every((d) => d.state === 'stopped'), 5000, 'every completed flow recorded as stopped');
     process.stderr.write(`cluster failover: SIGKILL → running on b in ${failover} ms (lease ${LEASE} ms)\n`);
   }, 120_000);
 
@@ -151,14 +151,14 @@ describe.skipIf(!redisService.available)('cluster of agents (real processes, rea
   }, 60_000);
 
   it('fencing: an agent stopped past its lease (SIGSTOP) and continued is refused, says so and stops the flow; nothing lost, positions never go back', async () => {
-    const { redis, stores, agent } = await cluster();
+    const { redis, stores, agent, dataDir } = await cluster();
     const COUNT = 4000;
     await stores.deploy(counterFlow('fenced', COUNT, 400));
     const a = agent('a');
     await a.waitFor(/runs flow fenced version 1 \(lease (\d+)\)/);
     const b = agent('b');
     await eventually(async () => (await stores.position('fenced')) > 400, 10_000, 'progress on a');
-    const state = new Database(join(stores.dataDir, 'sluice-state.db'), { readonly: true });
+    const state = new Database(join(dataDir, 'sluice-state.db'), { readonly: true });
     closers.push(async () => state.close());
     const seen: { fence: number; position: number }[] = [];
     const sample = () => {
@@ -220,7 +220,7 @@ describe.skipIf(!redisService.available)('cluster of agents (real processes, rea
   it('sluice serve --cluster: deploy, status, logs, pause, resume and stop through the API reach the agent that runs the flow; GET /api/cluster', async () => {
     const { url, agent, dataDir } = await cluster();
     // the agent shares the server's data directory as its store
-    const server = await startServer({ dataDir, args: ['--cluster', '--redis', url, '--store', dataDir, '--lease-ms', String(LEASE)] });
+    const server = await startServer({ dataDir, args: ['--cluster', '--redis', url, '--lease-ms', String(LEASE)] });
     closers.push(() => server.stop());
     const a = agent('a');
     const call = async (method: string, path: string, body?: unknown) => {
@@ -307,8 +307,8 @@ describe('sluice agent and serve --cluster: bad input', () => {
       [['agent', '--redis', 'redis://127.0.0.1:6379'], /^sluice agent: --store LOCATION is required/],
       [['agent', '--redis', 'redis://127.0.0.1:6379', '--store', dir, '--capacity', '0'], /--capacity must be a whole number of at least 1/],
       [['agent', '--redis', 'redis://127.0.0.1:1', '--store', dir, '--name', 'x'], /^sluice agent: --redis: cannot reach Redis at redis:\/\/127\.0\.0\.1:1/],
-      [['agent', '--redis', 'redis://127.0.0.1:1', '--store', 'postgres://u:hunter2@db.invalid/x'], /^sluice agent: (?!.*hunter2).*(SLUICE_SECRET_KEY|postgres:\/\/u:\*\*\*@db\.invalid)/],
-      [['serve', '--cluster', '--store', dir], /^sluice serve: --cluster needs --redis URL/],
+      [['agent', '--redis', 'redis://:hunter2@127.0.0.1:1', '--store', dir], /^sluice agent: --redis: cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/],
+      [['serve', '--cluster', '--data', dir], /^sluice serve: --cluster needs --redis URL/],
       [['serve', '--redis', 'redis://127.0.0.1:6379'], /^sluice serve: --redis is for --cluster/],
     ];
     for (const [args, re] of cases) {
