@@ -27,7 +27,7 @@ export const map = defineNode({
     let fn: UserFunction;
     return {
       kind: 'transform',
-      // stateless: the next batch goes into the sandbox (another worker) while this one is emitted
+      // stateless: more than one batch may be in the sandbox at once (see SANDBOX_BATCHES_IN_FLIGHT)
       concurrency: SANDBOX_BATCHES_IN_FLIGHT,
       async open() {
         fn = await ctx.compile(ctx.config.code, 'code', { workers: SANDBOX_BATCHES_IN_FLIGHT });

@@ -8,8 +8,13 @@ import { CODE_MARK, type CallResult, type SluiceRecord, type UserFunction } from
 export const codeField = (example: string) =>
   z.string().min(1, 'user code is required').describe(`JavaScript function, run in a sandbox once per record. Example: ${example}`).meta(CODE_MARK);
 
-/** batches of one map or filter in the sandbox at once (the pool spreads them over its workers) */
-export const SANDBOX_BATCHES_IN_FLIGHT = 2;
+/**
+ * Batches of one map or filter in the sandbox at once (the pool spreads them over its workers). 2 was
+ * measured on this 2-core machine kind and lost: engine.map 108–112 k rec/s against 119–121 k with 1,
+ * postgres.copy 36–43 k rows/s against 40–49 k, and a second worker's ~90 MiB of RSS (the host, not the
+ * sandbox, is the busy core). Kept as a setting of the node for machines with more cores.
+ */
+export const SANDBOX_BATCHES_IN_FLIGHT = 1;
 
 /** per record, by index: the result for its value and for its before row (each when present) */
 export interface Evaluated {
