@@ -15,7 +15,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, defineNode, type EndpointAnswer, type EndpointRequest, type NodeContext, type SluiceRecord, type SourceBatch, type SourceInstance, type SourceProgress } from '../../runtime/index.js';
-import { sleep } from '../shared/abort.js';
+import { sleep, Wakeup } from '../shared/abort.js';
 import { parseBody } from './body.js';
 import { connectionField, resolveEntry } from './connection.js';
 
@@ -53,7 +53,7 @@ class HttpSource implements SourceInstance {
   private pendingRecords = 0;
   private pendingRequests = 0;
   private batchNo = 0;
-  private wake?: () => void;
+  private readonly arrived = new Wakeup();
   private unregister?: () => void;
   private secret?: string;
   private stats = { requests: 0, records: 0, refused: 0, behind: 0 };
@@ -103,7 +103,7 @@ class HttpSource implements SourceInstance {
     this.pendingRecords += records.length;
     this.pendingRequests++;
     const answered = new Promise<EndpointAnswer>((done) => this.queue.push({ records, done }));
-    this.wake?.();
+    this.arrived.wake();
     const timeout = new AbortController();
     const timer = sleep(config.commitTimeoutMs, timeout.signal).then((timedOut) =>
       timedOut ? ({ status: 503, body: { error: `not committed within ${config.commitTimeoutMs} ms: the records may still be written; send again (at-least-once)` } } as EndpointAnswer) : undefined,
@@ -128,15 +128,7 @@ class HttpSource implements SourceInstance {
     if (this.ctx.preview) return null;
     while (this.queue.length === 0) {
       if (signal.aborted) return null;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.wake = undefined;
-          signal.removeEventListener('abort', done);
-          resolve();
-        };
-        this.wake = done;
-        signal.addEventListener('abort', done, { once: true });
-      });
+      await this.arrived.wait(signal);
     }
     // requests waiting together go in one batch (up to the batch size, a big request alone)
     const taken: Waiting[] = [this.queue.shift()!];

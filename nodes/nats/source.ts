@@ -16,7 +16,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMes
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { ConfigError, defineNode, errorMessage, NodeError, type NodeContext, type SluiceRecord, type SourceBatch, type SourceInstance, type SourceProgress } from '../../runtime/index.js';
-import { sleep } from '../shared/abort.js';
+import { sleep, Wakeup } from '../shared/abort.js';
 import { decodePayload, payloadFormat } from '../shared/message-codec.js';
 import { connectionField, connectNats, resolveEntry } from './connection.js';
 import { ensureStream, subjectCovered } from './stream.js';
@@ -54,7 +54,7 @@ class NatsSource implements SourceInstance {
   private messages?: ConsumerMessages;
   private readonly run = randomBytes(6).toString('hex');
   private buffer: JsMsg[] = [];
-  private wake?: () => void;
+  private readonly arrived = new Wakeup();
   /** messages of batches read but not committed, by batch number */
   private pending = new Map<number, JsMsg[]>();
   private batchNo = 0;
@@ -94,7 +94,7 @@ class NatsSource implements SourceInstance {
           // a pull still open when the node closes: hand the message straight back
           if (this.closing) return m.nak();
           this.buffer.push(m);
-          this.wake?.();
+          this.arrived.wake();
         },
       });
       // keep the messages held by the flow from being redelivered while a slow sink works on them
@@ -149,15 +149,7 @@ class NatsSource implements SourceInstance {
     const { signal } = this.ctx;
     while (this.buffer.length === 0) {
       if (signal.aborted) return null;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.wake = undefined;
-          signal.removeEventListener('abort', done);
-          resolve();
-        };
-        this.wake = done;
-        signal.addEventListener('abort', done, { once: true });
-      });
+      await this.arrived.wait(signal);
     }
     // let the rest of a socket chunk's messages arrive before cutting the batch
     await new Promise((r) => setImmediate(r));

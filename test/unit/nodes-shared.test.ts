@@ -13,6 +13,7 @@ import type { SluiceRecord } from '../../runtime/records.js';
 import { coversKey, keysForNewTable, netEffect } from '../../nodes/shared/sink-plan.js';
 import { connectionSource, resolveForTest, serverUrl, tlsMaterial, tlsSchema } from '../../nodes/shared/connection-config.js';
 import { openOrClose } from '../../nodes/shared/open.js';
+import { Wakeup } from '../../nodes/shared/abort.js';
 import { chunks, openReference, referenceColumn, underFrom } from '../../nodes/shared/reference.js';
 import { rec, tempDir } from '../helpers/node-harness.js';
 
@@ -169,5 +170,34 @@ describe('openOrClose and the reference tables', () => {
     expect(() => referenceColumn('n1', 'table t', ['a', 'b'], 'c')).toThrow(new ConfigError('n1', 'foreignKey', 'table t has no column "c"; columns: a, b'));
     expect([...chunks([1, 2, 3, 4, 5], 2)]).toEqual([[1, 2], [3, 4], [5]]);
     expect([...chunks([1, 2], 0)]).toEqual([[1], [2]]);
+  });
+});
+
+describe('Wakeup: a source waiting for something to arrive', () => {
+  const settled = async (p: Promise<unknown>) => {
+    let done = false;
+    void p.then(() => (done = true));
+    await new Promise((r) => setImmediate(r));
+    return done;
+  };
+
+  it('resolves at the next wake(), not before; a wake() with nobody waiting is dropped', async () => {
+    const w = new Wakeup();
+    const signal = new AbortController().signal;
+    w.wake(); // dropped
+    const waiting = w.wait(signal);
+    expect(await settled(waiting)).toBe(false);
+    w.wake();
+    expect(await settled(waiting)).toBe(true);
+    expect(await settled(w.wait(signal))).toBe(false); // the earlier wake() is not kept for the next wait
+  });
+
+  it('resolves when the flow is stopped (the signal aborts), and at once when it already was', async () => {
+    const w = new Wakeup();
+    const stop = new AbortController();
+    const waiting = w.wait(stop.signal);
+    stop.abort();
+    expect(await settled(waiting)).toBe(true);
+    expect(await settled(w.wait(stop.signal))).toBe(true);
   });
 });
