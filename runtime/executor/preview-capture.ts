@@ -1,0 +1,42 @@
+/**
+ * What a run shows of the records it moves: every batch to the live tap (socket.io previews), and in
+ * preview mode a bounded sample per node of what came in, went out, failed and would have been written.
+ */
+import type { SluiceRecord } from '../records.js';
+import { EMPTY_OPS, type NodePreview, type Runner } from './runner.js';
+
+export type Tap = (event: { node: string; direction: 'in' | 'out'; port: string; records: SluiceRecord[] }) => void;
+
+export class PreviewCapture {
+  private readonly max: number;
+
+  constructor(private readonly tap: Tap | undefined, sample: number | undefined) {
+    this.max = sample ?? 100;
+  }
+
+  capture(r: Runner, direction: 'in' | 'out', port: string, records: SluiceRecord[]): void {
+    if (records.length === 0) return;
+    this.tap?.({ node: r.node.id, direction, port, records });
+    if (!r.preview) return;
+    const list = direction === 'in' ? r.preview.input : (r.preview.output[port] ??= []);
+    if (list.length < this.max) list.push(...records.slice(0, this.max - list.length));
+  }
+
+  errors(r: Runner, records: SluiceRecord[]): void {
+    if (r.preview) r.preview.errors.push(...records.slice(0, Math.max(0, this.max - r.preview.errors.length)));
+  }
+
+  /** a sink in preview: counts by op and samples what it would have written */
+  wouldWrite(r: Runner, records: SluiceRecord[]): void {
+    const would = (r.preview!.wouldWrite ??= { ops: EMPTY_OPS(), sample: [] });
+    for (const rec of records) would.ops[rec.op]++;
+    const room = this.max - would.sample.length;
+    if (room > 0) would.sample.push(...records.slice(0, room));
+  }
+
+  static result(runners: Map<string, Runner>): Record<string, NodePreview> {
+    const out: Record<string, NodePreview> = {};
+    for (const [id, r] of runners) out[id] = r.preview!;
+    return out;
+  }
+}
