@@ -9,7 +9,6 @@ import type { Redis } from 'ioredis';
 import { UserError } from '../errors.js';
 import { DeploymentStateError, type DeployOptions, type Deployments, type DeploymentStatus, type LogLine } from '../deploy/manager.js';
 import { LogRing } from '../deploy/log-ring.js';
-import { EndpointRegistry } from '../deploy/endpoints.js';
 import type { CompiledFlow } from '../flow/compile.js';
 import { RedisLockService } from '../lock/redis-lock.js';
 import type { Logger } from '../node-api.js';
@@ -51,8 +50,11 @@ export class ClusterControl implements Deployments {
   private readonly logListeners = new Set<Listener<LogLine>>();
   private readonly locks: RedisLockService;
   private readonly ttl: number;
-  /** webhook endpoints (http.source) live in the agent that runs the flow: none are served here yet */
-  readonly endpoints = new EndpointRegistry();
+  /**
+   * No webhook endpoints: an http.source registers its handler in the agent process that runs the
+   * flow, which serves no HTTP; /hooks answers 503 in cluster mode (server/routes/hooks.ts).
+   */
+  readonly endpoints = undefined;
 
   constructor(private readonly o: ClusterControlOptions) {
     this.ttl = o.leaseTtlMs ?? 10_000;

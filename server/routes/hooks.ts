@@ -1,7 +1,7 @@
 /**
  * `POST /hooks/FLOW/NODE`: the webhook of a deployed flow's http.source. Outside /api, so the limits
- * and browser checks of the API do not apply: the node's own backpressure (429) paces callers. Who may
- * call: an API key with the role the policy table gives the route (auth/policy.ts), or, without one, a
+ * and browser checks of the API do not apply: the node's own backpressure (429) paces callers. In
+ * cluster mode it answers 503: the flow runs in an agent, which serves no HTTP. Who may an API key with the role the policy table gives the route (auth/policy.ts), or, without one, a
  * request whose HMAC signature the node checks. The body goes to the node unparsed (signatures are of
  * the bytes); its answer (202 committed, 400, 401, 429) is sent as it is.
  */
@@ -23,7 +23,12 @@ export function hookRoutes(ctx: AppContext): Router {
         if (!principal) return void res.status(401).json({ error: 'the API key is unknown or revoked' });
         if (!roleAtLeast(principal.role, needed)) return void res.status(403).json({ error: `POST /hooks needs the ${needed} role (${principal.user} is ${principal.role})` });
       }
-      if (!ctx.manager.endpoints) return void res.status(404).json({ error: 'webhooks (http.source) are served only by a server that runs its flows itself: not in cluster mode yet' });
+      if (!ctx.manager.endpoints) {
+        // cluster mode: the flow runs in an agent, which serves no HTTP, and nothing forwards to it yet
+        return void res.status(503).json({
+          error: `webhooks (http.source) are not served in cluster mode: flow ${JSON.stringify(flow)} runs on an agent, which has no HTTP endpoint, and the server does not forward /hooks to it; run flows with an http.source on a server without --cluster`,
+        });
+      }
       const handler = ctx.manager.endpoints.handler(flow, node);
       if (!handler) return void res.status(404).json({ error: `no running flow ${JSON.stringify(flow)} with an http.source node ${JSON.stringify(node)}: deploy the flow first` });
       const headers: Record<string, string | undefined> = {};

@@ -30,10 +30,10 @@ export interface AgentProcess {
   signal(sig: NodeJS.Signals): void;
 }
 
-export function startAgent(opts: { name: string; redis: string; store: string; leaseMs?: number; capacity?: number }): AgentProcess {
+export function startAgent(opts: { name: string; redis: string; store: string; leaseMs?: number; capacity?: number; env?: Record<string, string> }): AgentProcess {
   const args = [BIN, 'agent', '--name', opts.name, '--redis', opts.redis, '--store', opts.store, '--lease-ms', String(opts.leaseMs ?? 2000)];
   if (opts.capacity) args.push('--capacity', String(opts.capacity));
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SLUICE_SECRET_KEY: '' } });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SLUICE_SECRET_KEY: '', ...opts.env } });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (out += s));

