@@ -1,6 +1,9 @@
 /**
  * The dependency rules between the parts of the code, checked on every import of every .ts/.tsx file:
  *   - nodes/** reaches into runtime/ only through runtime/index.ts (the API for node types);
+ *   - a node family (nodes/<family>/**, core included) imports no other family, only nodes/shared/: the
+ *     catalog files at the top of nodes/ put families together (core.denormalize is handed its
+ *     reference kinds there), so the core pulls in no database driver;
  *   - server/** (a host) reaches into runtime/ only through runtime/host.ts (the API for hosts) and
  *     its parts loaded only when used: runtime/host-postgres.ts (a postgres:// store), host-cluster.ts (--cluster, agents);
  *   - runtime/** never imports nodes/, server/ or editor/;
@@ -41,6 +44,9 @@ export function violations(file: string, text: string): string[] {
     const target = spec.startsWith('.') ? relative(ROOT, resolve(ROOT, dirname(file), spec)).replace(/\.(js|ts|tsx)$/, '') : undefined;
     const bad = (why: string) => out.push(`${file} imports '${spec}': ${why}`);
     if (file.startsWith('nodes/') && target?.startsWith('runtime/') && target !== 'runtime/index') bad('node types import runtime/ only through runtime/index.ts');
+    const family = /^nodes\/([^/]+)\//.exec(file)?.[1];
+    const into = target && /^nodes\/([^/]+)\//.exec(target)?.[1];
+    if (family && into && into !== family && into !== 'shared') bad(`a node family imports no other family (only nodes/shared/); nodes/catalog.ts and its lists put families together`);
     if (file.startsWith('server/') && target?.startsWith('runtime/') && !['runtime/host', 'runtime/host-postgres', 'runtime/host-cluster'].includes(target)) bad('hosts import runtime/ only through runtime/host.ts (and host-postgres.ts, host-cluster.ts)');
     if (file.startsWith('runtime/') && target && /^(nodes|server|editor)\//.test(target)) bad('the runtime never imports nodes/, server/ or editor/');
     if (file.startsWith('editor/src/')) {
@@ -56,6 +62,11 @@ describe('import boundaries', () => {
     expect(violations('nodes/x/a.ts', "import { NodeRegistry } from '../../runtime/registry.js';")).toHaveLength(1);
     expect(violations('nodes/x/a.ts', "import {\n  defineNode,\n  type NodeContext,\n} from '../../runtime/index.js';")).toEqual([]);
     expect(violations('nodes/a.ts', "export { x } from '../runtime/errors.js';")).toHaveLength(1);
+    expect(violations('nodes/core/denormalize/reference.ts', "import { postgresReference } from '../../postgres/reference.js';")).toHaveLength(1);
+    expect(violations('nodes/core/a.ts', "import type { Pool } from '../mysql/connection.js';")).toHaveLength(1);
+    expect(violations('nodes/shared/a.ts', "const m = await import('../sqlite/sql.js');")).toHaveLength(1);
+    expect(violations('nodes/core/denormalize/lookup.ts', "import { joinKey } from '../../shared/reference.js';\nimport { LruCache } from './lru.js';")).toEqual([]);
+    expect(violations('nodes/reference-kinds.ts', "import { mysqlReference } from './mysql/reference.js';")).toEqual([]);
     expect(violations('server/routes/a.ts', "import { UserError } from '../../runtime/errors.js';")).toHaveLength(1);
     expect(violations('server/routes/a.ts', "import { UserError, type HostPolicy } from '../../runtime/host.js';")).toEqual([]);
     expect(violations('server/a.ts', "import type { Logger } from '../runtime/index.js';")).toHaveLength(1);
