@@ -17,6 +17,7 @@ import { LeaseKeeper } from '../lock/lease-keeper.js';
 import type { Clock } from '../cluster/clock.js';
 import type { EndpointHost, Logger, NodeContext, NodeInstance, PortOutputs, SinkInstance, SourceInstance, SourceProgress, TransformInstance } from '../node-api.js';
 import type { Op, SluiceRecord } from '../records.js';
+import type { NodePreview, NodeStats, RunStatus, RunSummary } from './run-summary.js';
 import { compileUserFunction, UserCodeError } from '../sandbox/sandbox.js';
 import type { CheckpointStore, DeadLetter } from '../state/checkpoint-store.js';
 import { BoundedQueue, sleep } from './queue.js';
@@ -24,42 +25,7 @@ import { ExternalMemoryWatch } from './memory.js';
 import { withRetry } from './retry.js';
 import { PositionLedger, Tracker } from './tracker.js';
 
-export type RunStatus = 'starting' | 'running' | 'paused' | 'stopping' | 'completed' | 'stopped' | 'failed';
-
-export interface NodeStats {
-  in: number;
-  out: number;
-  errors: number;
-  /** sinks: records written (or, in preview, that would be written) by op */
-  ops?: Record<Op, number>;
-}
-
-export interface NodePreview {
-  input: SluiceRecord[];
-  output: Record<string, SluiceRecord[]>;
-  errors: SluiceRecord[];
-  /** sinks: what would have been written */
-  wouldWrite?: { ops: Record<Op, number>; sample: SluiceRecord[] };
-}
-
-export interface RunSummary {
-  flow: string;
-  status: 'completed' | 'stopped' | 'failed';
-  nodes: Record<string, NodeStats>;
-  /** records that crossed each edge, by edge index in the document */
-  edges: number[];
-  durationMs: number;
-  /** the failure, one line; `userError` when the user can fix it (exit code 2) */
-  error?: string;
-  userError?: boolean;
-  failedNode?: string;
-  positions: Record<string, unknown>;
-  resumedFrom?: Record<string, unknown>;
-  deadLetters: number;
-  /** sources that report progress: where they ended (tables done / estimated, CDC lag) */
-  progress?: Record<string, SourceProgress>;
-  preview?: Record<string, NodePreview>;
-}
+export type { NodePreview, NodeStats, RunStatus, RunSummary } from './run-summary.js';
 
 export interface RunOptions {
   store?: CheckpointStore;
