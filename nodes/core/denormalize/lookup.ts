@@ -192,8 +192,8 @@ export class LookupTransform implements TransformInstance {
 }
 
 /**
- * `{ ...value, [field]: v }`. Object.assign is 2-3x faster than the spread on the objects JSON.parse
- * makes (a sandboxed map's output): 0.8 against 2.2 µs per record of 9 fields. It would call the
+ * `{ ...value, [field]: v }`. Object.assign is faster than the spread on the objects JSON.parse makes
+ * (a sandboxed map's output; `npm run bench -- denormalize.lookup`). It would call the
  * __proto__ setter for an own `__proto__` field, so such a value (and such a field) takes the spread.
  */
 function withField(value: Value, field: string, v: unknown): Value {
