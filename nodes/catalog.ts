@@ -5,7 +5,7 @@
 import { NodeRegistry } from '../runtime/index.js';
 import type { NodeType } from '../runtime/index.js';
 import { CONNECTORS } from './connectors.js';
-import { denormalize } from './core/denormalize.js';
+import { denormalizeNode } from './core/denormalize.js';
 import { aggregate } from './core/aggregate.js';
 import { filter } from './core/filter.js';
 import { generate } from './core/generate.js';
@@ -29,6 +29,10 @@ import { natsSink } from './nats/sink.js';
 import { solaceSink } from './solace/sink.js';
 import { solaceSource } from './solace/source.js';
 import { natsSource } from './nats/source.js';
+import { REFERENCE_KINDS } from './reference-kinds.js';
+
+/** core.denormalize, handed the reference kinds of the database families */
+export const denormalize = denormalizeNode(REFERENCE_KINDS);
 
 export const NODE_TYPES: readonly NodeType[] = [generate, map, filter, select, denormalize, aggregate, fileSource, fileSink, sqliteSource, sqliteSink, mysqlSource, mysqlSink, postgresSource, postgresSink, mongodbSource, mongodbSink,
   kafkaSource, kafkaSink, natsSource, natsSink, httpSource, httpSink, solaceSource, solaceSink,

@@ -7,14 +7,15 @@ import type { FlowDocumentInput } from '../../runtime/flow/schema.js';
 import type { FlowIssue } from '../../runtime/errors.js';
 import type { Op, SluiceRecord } from '../../runtime/records.js';
 
-import type { Category, PortSpec, SourceProgress, TableProgress } from '../../runtime/node-api.js';
+import type { Category, PortSpec } from '../../runtime/node-api.js';
 import type { ConnectorInfo, NodeTypeInfo as RuntimeNodeTypeInfo } from '../../runtime/registry.js';
+import type { NodePreview, NodeStats as RunNodeStats, PreviewBatch, PreviewResult } from '../../runtime/executor/run-summary.js';
+import type { DeploymentState, DeploymentStatus, SourceStatus } from '../../runtime/deploy/status.js';
+import type { LogLine } from '../../runtime/deploy/log-ring.js';
 
-// the wire types are the runtime's own where they live in modules free of Node built-ins (type-only
-// imports: nothing of the runtime is bundled), narrowed where the runtime types JSON as `unknown`.
-// Run summaries and deployment status are declared below: their runtime homes (executor/flow-run.ts,
-// deploy/manager.ts) import Node built-ins the editor's compiler does not know.
-export type { Category, FlowIssue, Op, SluiceRecord };
+// the wire types are the runtime's own, from modules free of Node built-ins (type-only imports: nothing
+// of the runtime is bundled; test/unit/boundaries.test.ts), narrowed where the runtime types JSON as `unknown`
+export type { Category, FlowIssue, NodePreview, Op, SluiceRecord, SourceStatus };
 export type FlowDoc = FlowDocumentInput;
 export type PortInfo = PortSpec;
 
@@ -34,7 +35,7 @@ export interface FlowResource {
   document: FlowDoc;
 }
 
-export type DeployState = 'running' | 'paused' | 'stopping' | 'stopped' | 'completed' | 'failed' | 'not-deployed' | 'starting';
+export type DeployState = DeploymentState;
 
 export interface FlowSummary {
   id: string;
@@ -93,74 +94,26 @@ export interface ExportVariable {
 
 export type ConnectionTest = { ok: true; message?: string } | { ok: false; error: string; hint?: string };
 
-export interface NodeStats {
-  in: number;
-  out: number;
-  errors: number;
-  ops?: Partial<Record<Op, number>>;
-  rate?: number;
-}
+/** a test run's summary (`preview:done`) */
+export type RunSummary = PreviewResult;
 
-export interface NodePreview {
-  input: SluiceRecord[];
-  output: Record<string, SluiceRecord[]>;
-  errors: SluiceRecord[];
-  wouldWrite?: { ops: Partial<Record<Op, number>>; sample: SluiceRecord[] };
-}
+/** a node's counts in a run's summary, or live with records/s (the runtime's NodeStatus) */
+export type NodeStats = RunNodeStats & { rate?: number };
 
-export interface RunSummary {
-  flow?: string;
-  status: 'completed' | 'stopped' | 'failed';
-  nodes: Record<string, NodeStats>;
-  edges: number[];
-  durationMs?: number;
-  error?: string;
-  failedNode?: string;
-  deadLetters?: number;
-  preview?: Record<string, NodePreview>;
-}
+/** a deployment's status; the editor holds one without flowId and deadLetters between a deploy and the first status */
+export type DeployStatus = Omit<DeploymentStatus, 'flowId' | 'deadLetters'> & Partial<Pick<DeploymentStatus, 'flowId' | 'deadLetters'>>;
 
-export interface DeployStatus {
-  flowId?: string;
-  status: DeployState;
-  version?: number;
-  startedAt?: string;
-  nodes: Record<string, NodeStats>;
-  edges: number[];
-  error?: string;
-  failedNode?: string;
-  deadLetters?: number;
-  /** sources that report it: per-table progress (rows/s in `rate`) and CDC lag */
-  progress?: Record<string, SourceStatus>;
-}
-
-/** a table of a deployed source: the runtime's progress with rows/s */
-export type TableStatus = TableProgress & { rate: number };
-
-/** a deployed source's progress (runtime/deploy/rates.ts TableRates) */
-export type SourceStatus = Omit<SourceProgress, 'tables'> & { tables?: TableStatus[] };
-
-export interface PreviewRecordsEvent {
-  previewId: string;
-  node: string;
-  direction: 'in' | 'out';
-  port: string;
-  records: SluiceRecord[];
-}
+/** a batch of a test run's records (`preview:records`) */
+export type PreviewRecordsEvent = PreviewBatch & { previewId: string };
 
 export interface PreviewDoneEvent {
   previewId: string;
   summary: RunSummary;
   /** what the nodes logged during the test run */
-  logs?: { at: string; level: LogEvent['level']; message: string }[];
+  logs?: Omit<LogEvent, 'flowId'>[];
 }
 
-export interface LogEvent {
-  flowId: string;
-  at: string | number;
-  level: 'debug' | 'info' | 'warn' | 'error';
-  message: string;
-}
+export type LogEvent = LogLine;
 
 export interface ServerEvents {
   status: (e: DeployStatus) => void;

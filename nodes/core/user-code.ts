@@ -9,10 +9,9 @@ export const codeField = (example: string) =>
   z.string().min(1, 'user code is required').describe(`JavaScript function, run in a sandbox once per record. Example: ${example}`).meta(CODE_MARK);
 
 /**
- * Batches of one map or filter in the sandbox at once (the pool spreads them over its workers). 2 was
- * measured on this 2-core machine kind and lost: engine.map 108–112 k rec/s against 119–121 k with 1,
- * postgres.copy 36–43 k rows/s against 40–49 k, and a second worker's ~90 MiB of RSS (the host, not the
- * sandbox, is the busy core). Kept as a setting of the node for machines with more cores.
+ * Batches of one map or filter in the sandbox at once (the pool spreads them over its workers). 2 lost
+ * on 2 cores in engine.map and postgres.copy (`npm run bench`), and costs a second worker's memory: the
+ * host, not the sandbox, is the busy core. Kept as a constant to raise on machines with more cores.
  */
 export const SANDBOX_BATCHES_IN_FLIGHT = 1;
 

@@ -9,11 +9,9 @@
  * row, nest's first document of a parent) goes into the bulk as `insertOne`; the inserts that meet an
  * existing _id (duplicate key 11000: a batch delivered again after a restart, a collection written
  * before) are redone at once as replaceOne upserts, so the end state is the same as with upserts only.
- * An insert costs the server less than an upsert, which has to look the _id up first: on
- * mongo-java-server 1.47.0 (`npm run bench -- mongodb`, one run each, the server's own figures vary by
- * ±25% between runs) the sink alone writing 333,334 op-c documents went from 5,148 to 8,939 docs/s and
- * the MySQL → nest → MongoDB flow (1,000,002 rows, half of its writes are nest's first documents) from
- * 3,984 to 4,461 docs/s: the rest of that flow's writes are updates (nest re-emits a parent per line).
+ * An insert costs the server less than an upsert, which has to look the _id up first (`npm run bench --
+ * mongodb` measures both paths); flows whose writes are mostly updates (nest re-emits a parent per
+ * line) gain less.
  *
  * Keys (`keys`, default `['_id']`): the filter holds each key field, its value taken from the record's
  * value (for a delete: `before`, else the value), else from `record.key` (a field of an object key, or

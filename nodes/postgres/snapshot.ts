@@ -180,9 +180,9 @@ export class SnapshotReader {
   /**
    * The rows of a chunk, through `COPY (query) TO STDOUT`: one text stream decoded at once instead of
    * a protocol message and a string per field. The same text forms as a query's (each type's output
-   * function), parsed by the same parsers. Measured on 200,000 rows of 7 columns in chunks of 2,000:
-   * 250-400 ms of CPU in Node against 650-900 ms for the same SELECTs through pg's row parser. COPY takes
-   * no parameters: key values are inlined as escaped literals (statements()).
+   * function), parsed by the same parsers: far less CPU in Node than pg's row parser on the same SELECTs
+   * (`npm run bench -- postgres.copy`). COPY takes no parameters: key values are inlined as escaped
+   * literals (statements()).
    */
   private async rows(client: pg.ClientBase, t: TableMeta, sql: string): Promise<unknown[][]> {
     let parsers = this.parsers.get(t.id);

@@ -3,8 +3,9 @@
  *
  * One implementation per family (sqlite, postgres, mysql, mongodb): a `ReferenceKind` gives the zod
  * schema of its `from` config (an object whose `type` is a literal, `.strict()`, every field described)
- * and a factory. The list of kinds lives in nodes/core/denormalize/reference.ts: adding one is a module
- * plus one line there. What every kind does alike is here: `openReference` (open, or close and report
+ * and a factory. Each lives in its family (nodes/<family>/reference.ts); the list of kinds is
+ * nodes/reference-kinds.ts, which the catalog hands to core.denormalize: adding one is a module plus one
+ * line there. What every kind does alike is here: `openReference` (open, or close and report
  * the failure under `from.`), `referenceColumn` (the key column, or an error listing the columns),
  * `chunks` (keys per query) and `addRow` (rows grouped by join key).
  *

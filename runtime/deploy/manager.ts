@@ -6,47 +6,20 @@
  */
 import { EndpointRegistry } from './endpoints.js';
 import { UserError, errorMessage } from '../errors.js';
-import { FlowRun, type NodeStats, type RunStatus, type RunSummary } from '../executor/flow-run.js';
+import { FlowRun } from '../executor/flow-run.js';
+import type { NodeStats, RunStatus, RunSummary } from '../executor/run-summary.js';
 import type { CompiledFlow } from '../flow/compile.js';
 import { InProcessLockService, type LockService } from '../lock/lock.js';
 import type { Logger } from '../node-api.js';
 import type { CheckpointStore, StoredDeadLetter } from '../state/checkpoint-store.js';
 import { LogRing, type LogLevel, type LogLine } from './log-ring.js';
 import { redactText } from '../redact.js';
-import { RateMeter, type TableRates } from './rates.js';
+import { RateMeter } from './rates.js';
+import type { DeploymentStatus, NodeStatus } from './status.js';
 
 export type { LogLine, LogLevel } from './log-ring.js';
 
-export type DeploymentState = RunStatus | 'not-deployed';
-
-export interface NodeStatus extends NodeStats {
-  /** records per second over the last status interval */
-  rate: number;
-}
-
-export interface DeploymentStatus {
-  flowId: string;
-  status: DeploymentState;
-  /** the flow version that runs (or ran); absent when the caller did not say */
-  version?: number;
-  /** ISO 8601 */
-  startedAt?: string;
-  endedAt?: string;
-  nodes: Record<string, NodeStatus>;
-  /** records that crossed each edge, by edge index in the document */
-  edges: number[];
-  error?: string;
-  failedNode?: string;
-  /** records this deployment sent to the dead-letter store */
-  deadLetters: number;
-  /** sources that report it: per-table rows done / estimated with rows/s, CDC lag */
-  progress?: Record<string, SourceStatus>;
-  /** cluster mode: the agent that runs (or ran) it */
-  agent?: string;
-}
-
-/** a source's progress; each table with `rate`, rows per second over the last status interval */
-export type SourceStatus = TableRates[string];
+export type { DeploymentState, DeploymentStatus, NodeStatus, SourceStatus } from './status.js';
 
 export interface DeployOptions {
   version?: number;

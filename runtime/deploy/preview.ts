@@ -5,17 +5,12 @@
  * the flow does. A time limit stops sources that would wait for more (CDC, polling, slow rates).
  */
 import { errorMessage } from '../errors.js';
-import { FlowRun, type RunStatus, type RunSummary } from '../executor/flow-run.js';
+import { FlowRun } from '../executor/flow-run.js';
+import type { PreviewBatch, PreviewResult, RunStatus } from '../executor/run-summary.js';
 import type { CompiledFlow } from '../flow/compile.js';
 import type { Logger } from '../node-api.js';
-import type { SluiceRecord } from '../records.js';
 
-export interface PreviewBatch {
-  node: string;
-  direction: 'in' | 'out';
-  port: string;
-  records: SluiceRecord[];
-}
+export type { PreviewBatch } from '../executor/run-summary.js';
 
 export interface PreviewOptions {
   /** records read per source */
@@ -31,10 +26,7 @@ export interface PreviewOptions {
   redact?: (text: string) => string;
 }
 
-export interface PreviewResult extends RunSummary {
-  /** the time limit stopped it */
-  timedOut?: boolean;
-}
+export type { PreviewResult } from '../executor/run-summary.js';
 
 export class Preview {
   private readonly run: FlowRun;

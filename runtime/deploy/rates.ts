@@ -2,8 +2,9 @@
  * Per-second rates from the deltas of growing counters between two samples: records per node (what it
  * received, `in`, or what it read for a source, `out`), rows per source table.
  */
-import type { NodeStats } from '../executor/flow-run.js';
-import type { SourceProgress, TableProgress } from '../node-api.js';
+import type { NodeStats } from '../executor/run-summary.js';
+import type { SourceProgress } from '../node-api.js';
+import type { TableRates } from './status.js';
 
 /** rates of named counters; samples closer together than `minIntervalMs` keep the previous rates */
 class CounterRates {
@@ -27,7 +28,6 @@ class CounterRates {
   }
 }
 
-export type TableRates = Record<string, Omit<SourceProgress, 'tables'> & { tables?: (TableProgress & { rate: number })[] }>;
 
 export class RateMeter {
   private readonly nodes: CounterRates;

@@ -29,26 +29,8 @@ import { PositionLedger } from './tracker.js';
 
 export type { NodePreview, NodeStats } from './runner.js';
 
-export type RunStatus = 'starting' | 'running' | 'paused' | 'stopping' | 'completed' | 'stopped' | 'failed';
-
-export interface RunSummary {
-  flow: string;
-  status: 'completed' | 'stopped' | 'failed';
-  nodes: Record<string, NodeStats>;
-  /** records that crossed each edge, by edge index in the document */
-  edges: number[];
-  durationMs: number;
-  /** the failure, one line; `userError` when the user can fix it (exit code 2) */
-  error?: string;
-  userError?: boolean;
-  failedNode?: string;
-  positions: Record<string, unknown>;
-  resumedFrom?: Record<string, unknown>;
-  deadLetters: number;
-  /** sources that report progress: where they ended (tables done / estimated, CDC lag) */
-  progress?: Record<string, SourceProgress>;
-  preview?: Record<string, NodePreview>;
-}
+import type { RunStatus, RunSummary } from './run-summary.js';
+export type { RunStatus, RunSummary } from './run-summary.js';
 
 export interface RunOptions {
   store?: CheckpointStore;

@@ -4,8 +4,8 @@
  * A string handed over by isolated-vm (each sandbox call's results, about the size of the batch as
  * JSON) becomes an external string that V8 allocates in its old space: a minor GC never frees it, and
  * V8 starts a full GC for external memory only once it grew by 64 MB, so a flow that calls the sandbox
- * once per batch carried 64–130 MB of dead results (and the heap fragmentation they leave), more the
- * longer it ran (engine.rss-flat). The watch asks for a full GC once external memory grew by
+ * once per batch carried that much of dead results or more (with the heap fragmentation they leave),
+ * growing the longer it ran (bench engine.rss-flat). The watch asks for a full GC once external memory grew by
  * `stepBytes` since the last one (more with a large heap, see the constructor). It costs a few
  * milliseconds per step of external memory, and nothing to a flow that makes none.
  */

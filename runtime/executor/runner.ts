@@ -5,24 +5,11 @@
 import type { CompiledFlow, CompiledNode } from '../flow/compile.js';
 import type { NodeInstance } from '../node-api.js';
 import type { Op, SluiceRecord } from '../records.js';
+import type { NodePreview, NodeStats } from './run-summary.js';
 import { BoundedQueue } from './queue.js';
 import type { PositionLedger, Tracker } from './tracker.js';
 
-export interface NodeStats {
-  in: number;
-  out: number;
-  errors: number;
-  /** sinks: records written (or, in preview, that would be written) by op */
-  ops?: Record<Op, number>;
-}
-
-export interface NodePreview {
-  input: SluiceRecord[];
-  output: Record<string, SluiceRecord[]>;
-  errors: SluiceRecord[];
-  /** sinks: what would have been written */
-  wouldWrite?: { ops: Record<Op, number>; sample: SluiceRecord[] };
-}
+export type { NodePreview, NodeStats } from './run-summary.js';
 
 export type Item = { port: string; records: SluiceRecord[]; tracker: Tracker } | 'end' | 'tick';
 

@@ -34,7 +34,7 @@ function workerPath(): string {
 
 /**
  * A worker's own heap only passes strings through (a batch in, its results out): a young generation
- * of 1 MB semi-spaces instead of V8's 16 MB keeps ~30 MB less resident per worker (engine.rss-flat)
+ * of 1 MB semi-spaces instead of V8's 16 MB keeps less resident per worker (bench engine.rss-flat)
  */
 const WORKER_FLAGS = ['--max-semi-space-size=1'];
 

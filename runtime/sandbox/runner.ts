@@ -137,8 +137,8 @@ export const RUNNER = `
 /**
  * About how many characters of JSON one message part carries between host and worker: a batch's calls
  * go in chunks and its results come back in replies of about this size. A string over 128 KB is put
- * in V8's large-object space, which only a full GC frees: a batch sent as one string kept ~90 MB of
- * dead batches in the host. 48 Ki characters stay under that even as two-byte strings.
+ * in V8's large-object space, which only a full GC frees: a batch sent as one string kept tens of MB
+ * of dead batches in the host. 48 Ki characters stay under that even as two-byte strings.
  */
 export const REPLY_CHARS = 48 * 1024;
 

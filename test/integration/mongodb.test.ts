@@ -48,7 +48,7 @@ import { createRegistry } from '../../nodes/catalog.js';
 import { mongodbSource } from '../../nodes/mongodb/source.js';
 import { mongodbSink } from '../../nodes/mongodb/sink.js';
 import { serverInfo, testConnection, type ServerInfo } from '../../nodes/mongodb/connection.js';
-import { denormalize } from '../../nodes/core/denormalize.js';
+import { denormalize } from '../../nodes/catalog.js';
 
 let info: ServerInfo | undefined;
 const mongo = await service('MongoDB', 'MONGO_URL', 'mongodb://127.0.0.1:27018/?directConnection=true', async (url) => {

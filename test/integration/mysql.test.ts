@@ -24,7 +24,7 @@ import { createRegistry } from '../../nodes/catalog.js';
 import { mysqlSource } from '../../nodes/mysql/source.js';
 import { mysqlSink } from '../../nodes/mysql/sink.js';
 import { testConnection } from '../../nodes/mysql/connection.js';
-import { denormalize } from '../../nodes/core/denormalize.js';
+import { denormalize } from '../../nodes/catalog.js';
 import type { LookupTransform } from '../../nodes/core/denormalize/lookup.js';
 
 const probe = async (url: string) => {

@@ -944,7 +944,7 @@ describe.skipIf(!PG.available)('core.denormalize lookup from a postgres referenc
     await q("INSERT INTO public.customers VALUES (1, 'Ada', 10.50, '2026-01-01 00:00:00.5+00'), (2, 'Alan', NULL, NULL), (3, 'Grace', 7, NULL)");
     await q('CREATE TABLE public.addresses (aid integer PRIMARY KEY, customer_id integer, city text)');
     await q("INSERT INTO public.addresses VALUES (10, 1, 'London'), (11, 3, 'New York'), (12, 1, 'Bath')");
-    const { denormalize } = await import('../../nodes/core/denormalize.js');
+    const { denormalize } = await import('../../nodes/catalog.js');
     type Lookup = TransformInstance & { stats(): { queries: number } };
     const logs: string[] = [];
     const node = async (config: Record<string, unknown>) => {

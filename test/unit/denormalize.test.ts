@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { create, makeContext, rec, tempDir } from '../helpers/node-harness.js';
-import { denormalize } from '../../nodes/core/denormalize.js';
+import { denormalize } from '../../nodes/catalog.js';
 import { LookupTransform } from '../../nodes/core/denormalize/lookup.js';
 import { NestTransform } from '../../nodes/core/denormalize/nest.js';
 import { LruCache } from '../../nodes/core/denormalize/lru.js';

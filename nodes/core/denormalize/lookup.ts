@@ -14,46 +14,48 @@
  */
 import { z } from 'zod';
 import { ADVANCED, NodeError, ui, type NodeContext, type PortOutputs, type SluiceRecord, type TransformInstance, type Value } from '../../../runtime/index.js';
-import type { ReferenceTable } from '../../shared/reference.js';
+import type { ReferenceKind, ReferenceTable } from '../../shared/reference.js';
 import { joinKey } from '../../shared/reference.js';
 import { errorRecord } from '../user-code.js';
 import { asField, fieldName, show } from './common.js';
 import { LruCache } from './lru.js';
-import { createReference, fromSchema } from './reference.js';
+import { createReference, fromSchemaOf } from './reference.js';
 
-export const lookupConfig = z
-  .object({
-    mode: z.literal('lookup').describe('lookup: enrich each record with the matching row(s) of a reference table'),
-    as: asField,
-    from: fromSchema,
-    localKey: fieldName("the record's field that holds the key to look up, e.g. customer_id"),
-    foreignKey: fieldName("the reference table's column matched against localKey, e.g. id").meta(ui({ widget: 'text', help: "the reference table's column that localKey must equal, e.g. id" })),
-    many: z.boolean().default(false).describe('false: `as` receives the first matching row (an object); true: the array of every matching row'),
-    onMissing: z
-      .enum(['keep', 'drop', 'error'])
-      .default('keep')
-      .describe('a record without a match: keep it (as = null, or [] with many), drop it, or send it to the error port'),
-    cache: z
-      .object({
-        maxEntries: z.number().int().min(0).default(10_000).describe('keys kept, least recently used evicted first; 0 disables the cache'),
-        ttlMs: z.number().int().min(1).default(60_000).describe('how long a looked-up key (found or not) is served from the cache, ms'),
-      })
-      .strict()
-      .prefault({})
-      .describe('LRU cache of looked-up keys, with a time to live')
-      .meta(ui({ group: ADVANCED })),
-    maxKeysPerQuery: z
-      .number()
-      .int()
-      .min(1)
-      .max(8192)
-      .default(1000)
-      .describe('keys in one query at most: a batch with more keys missing from the cache sends several')
-      .meta(ui({ group: ADVANCED })),
-  })
-  .strict();
+/** the lookup config, its `from` one of `kinds` */
+export const lookupConfigOf = (kinds: readonly ReferenceKind[]) =>
+  z
+    .object({
+      mode: z.literal('lookup').describe('lookup: enrich each record with the matching row(s) of a reference table'),
+      as: asField,
+      from: fromSchemaOf(kinds),
+      localKey: fieldName("the record's field that holds the key to look up, e.g. customer_id"),
+      foreignKey: fieldName("the reference table's column matched against localKey, e.g. id").meta(ui({ widget: 'text', help: "the reference table's column that localKey must equal, e.g. id" })),
+      many: z.boolean().default(false).describe('false: `as` receives the first matching row (an object); true: the array of every matching row'),
+      onMissing: z
+        .enum(['keep', 'drop', 'error'])
+        .default('keep')
+        .describe('a record without a match: keep it (as = null, or [] with many), drop it, or send it to the error port'),
+      cache: z
+        .object({
+          maxEntries: z.number().int().min(0).default(10_000).describe('keys kept, least recently used evicted first; 0 disables the cache'),
+          ttlMs: z.number().int().min(1).default(60_000).describe('how long a looked-up key (found or not) is served from the cache, ms'),
+        })
+        .strict()
+        .prefault({})
+        .describe('LRU cache of looked-up keys, with a time to live')
+        .meta(ui({ group: ADVANCED })),
+      maxKeysPerQuery: z
+        .number()
+        .int()
+        .min(1)
+        .max(8192)
+        .default(1000)
+        .describe('keys in one query at most: a batch with more keys missing from the cache sends several')
+        .meta(ui({ group: ADVANCED })),
+    })
+    .strict();
 
-export type LookupConfig = z.output<typeof lookupConfig>;
+export type LookupConfig = z.output<ReturnType<typeof lookupConfigOf>>;
 
 export interface LookupStats {
   /** records that carried a key to look up */
@@ -73,7 +75,10 @@ export class LookupTransform implements TransformInstance {
   private readonly counts = { lookups: 0, hits: 0, misses: 0 };
   private warnedAbsent = false;
 
-  constructor(private readonly ctx: NodeContext<LookupConfig>) {
+  constructor(
+    private readonly ctx: NodeContext<LookupConfig>,
+    private readonly kinds: readonly ReferenceKind[],
+  ) {
     this.cache = new LruCache(ctx.config.cache.maxEntries, ctx.config.cache.ttlMs);
   }
 
@@ -83,7 +88,7 @@ export class LookupTransform implements TransformInstance {
 
   async open(): Promise<void> {
     const { ctx } = this;
-    this.reference = createReference(ctx.config.from, {
+    this.reference = createReference(this.kinds, ctx.config.from, {
       nodeId: ctx.nodeId,
       column: ctx.config.foreignKey,
       maxKeysPerQuery: ctx.config.maxKeysPerQuery,
@@ -187,8 +192,8 @@ export class LookupTransform implements TransformInstance {
 }
 
 /**
- * `{ ...value, [field]: v }`. Object.assign is 2-3x faster than the spread on the objects JSON.parse
- * makes (a sandboxed map's output): 0.8 against 2.2 µs per record of 9 fields. It would call the
+ * `{ ...value, [field]: v }`. Object.assign is faster than the spread on the objects JSON.parse makes
+ * (a sandboxed map's output; `npm run bench -- denormalize.lookup`). It would call the
  * __proto__ setter for an own `__proto__` field, so such a value (and such a field) takes the spread.
  */
 function withField(value: Value, field: string, v: unknown): Value {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { createRegistry } from '../../../nodes/catalog.js';
-import { denormalize } from '../../../nodes/core/denormalize.js';
+import { denormalize } from '../../../nodes/catalog.js';
 import type { LookupTransform } from '../../../nodes/core/denormalize/lookup.js';
 import type { NestTransform } from '../../../nodes/core/denormalize/nest.js';
 import { datasetRecord, type Dataset } from '../../../nodes/core/datasets.js';

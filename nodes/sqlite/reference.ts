@@ -1,5 +1,6 @@
 /**
- * The `sqlite` reference table: a table of a SQLite database file, opened read-only.
+ * The `sqlite` reference table of core.denormalize (lookup mode): a table of a SQLite database file,
+ * opened read-only.
  *
  * One `SELECT * FROM table WHERE column IN (...)` per chunk of keys, rows in rowid order (a WITHOUT
  * ROWID table: primary key order). Each key is bound in every form that has its join key (the string,
@@ -9,9 +10,9 @@
  */
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { ConfigError, fileMark, type Value } from '../../../runtime/index.js';
-import { addRow, defineReference, joinKey, openReference, referenceColumn, type ReferenceOptions, type ReferenceTable } from '../../shared/reference.js';
-import { fromSql, missingTable, openDatabase, quoteIdent, tableInfo, type DB } from '../../sqlite/sql.js';
+import { ConfigError, fileMark, type Value } from '../../runtime/index.js';
+import { addRow, defineReference, joinKey, openReference, referenceColumn, type ReferenceOptions, type ReferenceTable } from '../shared/reference.js';
+import { fromSql, missingTable, openDatabase, quoteIdent, tableInfo, type DB } from './sql.js';
 
 /** the fields of `from` that sqlite/sql.ts blames, reported as `from.*` */
 const FROM_FIELDS = ['path', 'table'];
