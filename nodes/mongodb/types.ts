@@ -50,6 +50,7 @@
 import { BSON, Binary, Decimal128, Long, ObjectId, type Document } from 'mongodb';
 import { INT64_MAX, type ColumnSpec, type TableSchema } from '../shared/columns.js';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
+import { isGeometryValue, wkbOf, wkbToGeoJson } from '../shared/geometry.js';
 
 const { EJSON } = BSON;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -133,6 +134,8 @@ export function toBson(v: unknown): unknown {
   const keys = Object.keys(v);
   if (keys.length === 1) {
     if (isBase64Value(v)) return new Binary(decodeBinary(v));
+    // GeoJSON, what MongoDB's geo indexes read (it has no SRID: it means WGS 84)
+    if (isGeometryValue(v)) return wkbToGeoJson(wkbOf(v));
     if (EJSON_TAGS.has(keys[0])) {
       try {
         return EJSON.deserialize(v as Document, { relaxed: false });
@@ -152,7 +155,11 @@ export function toBson(v: unknown): unknown {
 /** A top-level field value as BSON, honouring `objectIdFields`. */
 export function fieldToBson(field: string, v: unknown, objectIdFields: ReadonlySet<string>): unknown {
   if (typeof v === 'string' && objectIdFields.has(field) && HEX24.test(v)) return new ObjectId(v);
-  return toBson(v);
+  try {
+    return toBson(v);
+  } catch (err) {
+    throw new Error(`field ${field}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** A record's value as a document to write. */

@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { ConfigError } from '../../runtime/index.js';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
 import type { ColumnSpec } from '../shared/columns.js';
+import { isGeometryValue, toEwkb } from '../shared/geometry.js';
 
 export type DB = Database.Database;
 export type SqlValue = number | bigint | string | Buffer | null;
@@ -114,6 +115,8 @@ export function toSql(v: unknown): SqlValue {
       return v ? 1n : 0n;
     case 'object':
       if (isBase64Value(v)) return decodeBinary(v);
+      // EWKB: the WKB with the SRID kept in it (nodes/shared/geometry.ts)
+      if (isGeometryValue(v)) return toEwkb(v);
       if (Buffer.isBuffer(v)) return v;
       if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
       if (v instanceof Date) return v.toISOString();
@@ -140,6 +143,7 @@ export function sqlTypeForSpec(spec: ColumnSpec): 'INTEGER' | 'REAL' | 'TEXT' | 
     case 'float':
       return 'REAL';
     case 'binary':
+    case 'geometry':
       return 'BLOB';
     default:
       return 'TEXT';
@@ -158,7 +162,7 @@ export function sqlTypeOf(v: unknown): 'INTEGER' | 'REAL' | 'TEXT' | 'BLOB' | un
     case 'string':
       return 'TEXT';
     case 'object':
-      return isBase64Value(v) || v instanceof Uint8Array ? 'BLOB' : 'TEXT';
+      return isBase64Value(v) || v instanceof Uint8Array || isGeometryValue(v) ? 'BLOB' : 'TEXT';
     default:
       return 'TEXT';
   }
