@@ -2,7 +2,7 @@
  * What sqlite.source and sqlite.sink share: opening a database with a clear error, identifier quoting,
  * table introspection, and the mapping between record values and SQLite values.
  *
- * Values, SQLite → record (source): INTEGER and REAL → number, TEXT → string, NULL → null,
+ * Values, SQLite → record (source): INTEGER → number (beyond ±2^53 its exact decimal string), REAL → number, TEXT → string, NULL → null,
  * BLOB → `{ $base64: '...' }` (see nodes/shared/binary.ts): records never hold a Buffer.
  *
  * Values, record → SQLite (sink): see the table at the top of sink.ts (toSql, sqlTypeOf below).
@@ -95,8 +95,12 @@ export function uniqueColumnSets(db: DB, info: TableInfo): string[][] {
   return sets;
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** A value read from SQLite as a record value. */
 export function fromSql(v: unknown): unknown {
+  // statements read integers as bigint (safeIntegers): a number within ±2^53, else its exact decimal text
+  if (typeof v === 'bigint') return v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : v.toString();
   return Buffer.isBuffer(v) ? encodeBinary(v) : v;
 }
 
