@@ -219,6 +219,32 @@ function converterFor(spec: ColumnSpec): Converter | undefined {
   }
 }
 
+/** What mongodb.sink writes for a declared column, in words (docs/type-mapping.md): follows converterFor and toBson. */
+export function bsonTypeForSpec(spec: ColumnSpec): string {
+  switch (spec.kind) {
+    case 'decimal':
+      return 'Decimal128';
+    case 'integer':
+      if ((spec.bits ?? 64) <= 32) return 'Int32';
+      return spec.unsigned ? 'Int64 (Decimal128 beyond 2^63 − 1)' : 'Int64';
+    case 'float':
+      return 'Double';
+    case 'boolean':
+      return 'Boolean';
+    case 'timestamp':
+    case 'datetime':
+      return spec.fraction !== undefined && spec.fraction <= 3 ? 'Date' : 'String';
+    case 'json':
+      return 'document / array';
+    case 'binary':
+      return 'Binary';
+    case 'geometry':
+      return 'GeoJSON document';
+    default:
+      return 'String';
+  }
+}
+
 const converters = new WeakMap<TableSchema, Map<string, Converter>>();
 
 /** The top-level fields a declared schema gives another BSON type than their JSON value has (table above). */

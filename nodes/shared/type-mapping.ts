@@ -29,7 +29,7 @@ export interface SourceType {
 // reasons shared by several rows
 const NO_BOOLEAN_SQLITE = 'SQLite has no boolean: stored and read back as 0/1';
 const TEXT_SQLITE = 'SQLite has no such type: a TEXT column (the value kept as text)';
-const TEXT_TYPE = (what: string) => `${what} has no counterpart: a text column holding its text form (the value kept, the type not)`;
+const TEXT_TYPE = (what: string) => `${what}: described as kind other, so a text column holding its text form (the value kept, the type not)`;
 const GEO_PG = 'without PostGIS: bytea holding EWKB (the SRID kept in the bytes), read back as bytes; with PostGIS: geometry';
 const GEO_SQLITE = 'a BLOB holding EWKB (the SRID kept in the bytes), read back as bytes';
 const GEO_MONGO = 'GeoJSON: no SRID (GeoJSON means WGS 84), empty points and curves are an error';
