@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,9 +17,10 @@ import type { SluiceRecord, SourceInstance } from '../../runtime/index.js';
 import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
 import { postgresSource } from '../../nodes/postgres/source.js';
 import { mysqlSource } from '../../nodes/mysql/source.js';
+import { mongodbSource } from '../../nodes/mongodb/source.js';
 import { sqliteSource } from '../../nodes/sqlite/source.js';
 import { isTableSchema, type ColumnSpec } from '../../nodes/shared/columns.js';
-import { fromEwkb, isGeometryValue, toEwkb } from '../../nodes/shared/geometry.js';
+import { fromEwkb, isGeometryValue, toEwkb, wkbOf, wkbToGeoJson } from '../../nodes/shared/geometry.js';
 import { SOURCE_TYPES, type SourceFamily, type SourceType, type TargetFamily } from '../../nodes/shared/type-mapping.js';
 import { create, readAll, tempDir } from '../helpers/node-harness.js';
 import { probeMysql, probePostgres, service } from '../helpers/services.js';
@@ -26,6 +28,10 @@ import { testRegistry } from '../helpers/test-nodes.js';
 
 const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 const MY = await service('MySQL/MariaDB', 'MYSQL_URL', 'mysql://root@127.0.0.1:3306/test', probeMysql);
+const MONGO = await service('MongoDB', 'MONGO_URL', 'mongodb://127.0.0.1:27018/?directConnection=true', async (url) => {
+  const c = new MongoClient(url, { serverSelectionTimeoutMS: 3000 });
+  await c.connect().finally(() => c.close());
+});
 
 const suffix = randomBytes(4).toString('hex');
 const withDb = (url: string, db: string) => {
@@ -246,7 +252,15 @@ const endpoints: Record<TargetFamily, Endpoint | undefined> = {
       return { records };
     },
   },
-  mongodb: undefined,
+  mongodb: MONGO.available
+    ? {
+        sink: () => ({ type: 'mongodb.sink', config: { url: MONGO.url, database: `types_${suffix}`, collection: '{table}' } }),
+        async readBack(table) {
+          const { records } = await readAll(await create<SourceInstance>(mongodbSource, { url: MONGO.url, database: `types_${suffix}`, collections: [table] }));
+          return { records };
+        },
+      }
+    : undefined,
 };
 
 const sources: Record<SourceFamily, { available: boolean; node: (table: string) => { type: string; config: Record<string, unknown> } }> = {
@@ -314,6 +328,12 @@ afterAll(async () => {
   }
   await my?.query(`DROP DATABASE IF EXISTS ${MYDB}; DROP DATABASE IF EXISTS ${MYDB}_copy`).catch(() => undefined);
   await my?.end().catch(() => undefined);
+  if (MONGO.available) {
+    const c = new MongoClient(MONGO.url);
+    await c.connect();
+    await c.db(`types_${suffix}`).dropDatabase().catch(() => undefined);
+    await c.close();
+  }
 });
 
 describe('the type mapping data', () => {
@@ -335,6 +355,8 @@ const PAIRS: [SourceFamily, TargetFamily][] = [
   ['mysql', 'sqlite'],
   ['postgres', 'mysql'],
   ['postgres', 'sqlite'],
+  ['mysql', 'mongodb'],
+  ['postgres', 'mongodb'],
 ];
 
 describe.each(PAIRS)('type table: %s → %s', (from, to) => {
@@ -366,6 +388,7 @@ describe.each(PAIRS)('type table: %s → %s', (from, to) => {
         const a = row[col];
         const b = got.get(id)![col];
         if (same(a, b)) continue;
+        if (isGeometryValue(a) && to === 'mongodb') expect(b, `${t.declare} row ${id}`).toEqual(wkbToGeoJson(wkbOf(a)));
         if (isGeometryValue(a) && b && typeof b === 'object' && '$base64' in b) {
           // no PostGIS here: the bytes must be the EWKB of the very geometry, SRID and all
           expect(fromEwkb(Buffer.from((b as { $base64: string }).$base64, 'base64')), `${t.declare} row ${id}`).toEqual(a);
