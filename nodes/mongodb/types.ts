@@ -50,6 +50,7 @@
 import { BSON, Binary, Decimal128, Long, ObjectId, type Document } from 'mongodb';
 import { INT64_MAX, type ColumnSpec, type TableSchema } from '../shared/columns.js';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
+import { isGeometryValue, wkbOf, wkbToGeoJson } from '../shared/geometry.js';
 
 const { EJSON } = BSON;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -133,6 +134,8 @@ export function toBson(v: unknown): unknown {
   const keys = Object.keys(v);
   if (keys.length === 1) {
     if (isBase64Value(v)) return new Binary(decodeBinary(v));
+    // GeoJSON, what MongoDB's geo indexes read (it has no SRID: it means WGS 84)
+    if (isGeometryValue(v)) return wkbToGeoJson(wkbOf(v));
     if (EJSON_TAGS.has(keys[0])) {
       try {
         return EJSON.deserialize(v as Document, { relaxed: false });
@@ -152,7 +155,11 @@ export function toBson(v: unknown): unknown {
 /** A top-level field value as BSON, honouring `objectIdFields`. */
 export function fieldToBson(field: string, v: unknown, objectIdFields: ReadonlySet<string>): unknown {
   if (typeof v === 'string' && objectIdFields.has(field) && HEX24.test(v)) return new ObjectId(v);
-  return toBson(v);
+  try {
+    return toBson(v);
+  } catch (err) {
+    throw new Error(`field ${field}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** A record's value as a document to write. */
@@ -209,6 +216,32 @@ function converterFor(spec: ColumnSpec): Converter | undefined {
       return spec.fraction !== undefined && spec.fraction <= 3 ? (v) => date(v, spec.kind === 'datetime') : undefined;
     default:
       return undefined;
+  }
+}
+
+/** What mongodb.sink writes for a declared column, in words (docs/type-mapping.md): follows converterFor and toBson. */
+export function bsonTypeForSpec(spec: ColumnSpec): string {
+  switch (spec.kind) {
+    case 'decimal':
+      return 'Decimal128';
+    case 'integer':
+      if ((spec.bits ?? 64) <= 32) return 'Int32';
+      return spec.unsigned ? 'Int64 (Decimal128 beyond 2^63 − 1)' : 'Int64';
+    case 'float':
+      return 'Double';
+    case 'boolean':
+      return 'Boolean';
+    case 'timestamp':
+    case 'datetime':
+      return spec.fraction !== undefined && spec.fraction <= 3 ? 'Date' : 'String';
+    case 'json':
+      return 'document / array';
+    case 'binary':
+      return 'Binary';
+    case 'geometry':
+      return 'GeoJSON document';
+    default:
+      return 'String';
   }
 }
 

@@ -72,6 +72,9 @@ const VALUE_OPTIONS: ConnectionOptions = {
   // JSON as text from both the snapshot and the binlog: types.ts parses it, so a JSON string scalar
   // ('"123"') reads the same whichever way it came
   jsonStrings: true,
+  // geometry as its raw bytes (SRID + WKB), which types.ts reads; mysql2 would parse it into {x, y} objects
+  // and drop the SRID
+  typeCast: (field, next) => (field.type === 'GEOMETRY' ? field.buffer() : next()),
   timezone: 'Z',
   connectTimeout: 10_000,
   // a dead peer (the binlog connection mostly waits) is noticed by TCP keep-alive

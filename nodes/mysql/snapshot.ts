@@ -74,7 +74,7 @@ export class TableChunks {
     this.firstSql = `SELECT ${cols} FROM ${from} ${order}`;
     this.nextSql = `SELECT ${cols} FROM ${from} WHERE ${keysetCondition(key)} ${order}`;
     this.keyColumns = table.key.map((k) => table.columns.find((c) => c.name.toLowerCase() === k.toLowerCase()));
-    this.read = rowReader(table.columns);
+    this.read = rowReader(table.columns, this.id);
   }
 
   /** the next `limit` rows after the key `after` (record values, in key column order), as record values */

@@ -178,7 +178,7 @@ class MysqlSource implements SourceInstance {
     const p = this.parsePosition(position);
     if (config.mode !== 'cdc') {
       this.tables = (await this.resolveTables()).map((t) => new TableChunks(t));
-      for (const t of this.tables) this.readers.set(t.id, { info: t.table, read: rowReader(t.table.columns), schema: tableSchema(t.table) });
+      for (const t of this.tables) this.readers.set(t.id, { info: t.table, read: rowReader(t.table.columns, t.id), schema: tableSchema(t.table) });
       this.estimates = await tableRowEstimates(pool, this.tables.map((t) => t.table)).catch(() => new Map<string, number>());
     }
     if (p?.phase === 'cdc') this.cdc = p.binlog;
@@ -363,7 +363,7 @@ class MysqlSource implements SourceInstance {
       });
       if (!info) throw new NodeError(this.ctx.nodeId, `table ${id} is in the binlog but no longer exists: its changes cannot be decoded`);
       if (info.key.length === 0) throw noKey(this.ctx.nodeId, id);
-      r = { info, read: rowReader(info.columns), schema: tableSchema(info) };
+      r = { info, read: rowReader(info.columns, `${info.schema}.${info.name}`), schema: tableSchema(info) };
       this.readers.set(id, r);
     }
     return r;

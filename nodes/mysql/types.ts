@@ -21,6 +21,7 @@
  * | DATETIME                                      | ISO 8601 without offset 'YYYY-MM-DDTHH:MM:SS[.ffffff]' (a DATETIME has no zone) |
  * | TIMESTAMP                                     | ISO 8601 in UTC 'YYYY-MM-DDTHH:MM:SS[.ffffff]Z'       |
  * | TIME                                          | '[-]HH:MM:SS[.ffffff]' (may exceed 24 h)              |
+ * | GEOMETRY, POINT … GEOMETRYCOLLECTION          | `{ $geometry: { srid, wkb } }` (nodes/shared/geometry.ts; connection.ts hands them over as bytes) |
  * | zero dates ('0000-00-00 …')                   | null                                                  |
  * | NULL                                          | null                                                  |
  *
@@ -29,6 +30,7 @@
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
 import type { ColumnSpec, TableSchema } from '../shared/columns.js';
+import { fromMysqlGeometry, isGeometryValue, toEwkb, toMysqlGeometry } from '../shared/geometry.js';
 
 export interface Column {
   name: string;
@@ -122,9 +124,22 @@ const identity: Reader = (v) => v;
 /** types that mysql2 and zongji both hand over as the record value already (number or string) */
 const PLAIN = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'year', 'char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'enum', 'time']);
 
+/** the spatial types (MySQL 8 names a collection geomcollection) */
+export const SPATIAL_TYPES = new Set(['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection', 'geomcollection']);
+
 /** How to turn a value of `column`, as mysql2 or zongji hand it over, into a record value (table above). */
-export function reader(column: Column): Reader {
+export function reader(column: Column, table = ''): Reader {
   const nullable = (f: Reader): Reader => (v) => (v === null || v === undefined ? null : f(v));
+  if (SPATIAL_TYPES.has(column.dataType)) {
+    return nullable((v) => {
+      if (Buffer.isBuffer(v)) return fromMysqlGeometry(v);
+      // zongji (the binlog) parses geometry into {x, y} objects without the SRID and cannot be told not to:
+      // an error rather than a geometry silently changed
+      throw new Error(
+        `${table ? `table ${table}, ` : ''}column ${column.name} (${column.columnType}): a geometry from the binlog arrives without its SRID and type (the binlog reader parses it), so it cannot be carried; copy the table with mode: snapshot`,
+      );
+    });
+  }
   if (column.json) {
     // JSON text (connection.ts sets jsonStrings, and MariaDB's binlog has LONGTEXT)
     return nullable((v) => (typeof v === 'string' ? parseJson(v) : Buffer.isBuffer(v) ? parseJson(v.toString('utf8')) : v));
@@ -208,8 +223,8 @@ export function shortestFloat32(x: number): number {
 }
 
 /** a row from mysql2 (`rowsAsArray`) or zongji (object by column name) as a record value */
-export function rowReader(columns: Column[]): { fromArray(row: unknown[]): Record<string, unknown>; fromObject(row: Record<string, unknown>): Record<string, unknown> } {
-  const readers = columns.map(reader);
+export function rowReader(columns: Column[], table = ''): { fromArray(row: unknown[]): Record<string, unknown>; fromObject(row: Record<string, unknown>): Record<string, unknown> } {
+  const readers = columns.map((c) => reader(c, table));
   const names = columns.map((c) => c.name);
   const plain = readers.map((r) => r === identity);
   return {
@@ -244,6 +259,8 @@ export function writer(column: Column | undefined): Writer {
   if (type === 'datetime' || type === 'timestamp') return (v) => (typeof v === 'string' ? sqlDatetime(v) : generic(v));
   if (type === 'date') return (v) => (typeof v === 'string' && ISO_DATETIME.test(v) ? sqlDatetime(v).slice(0, 10) : generic(v));
   if (type === 'bit') return (v) => (typeof v === 'string' && /^\d+$/.test(v) ? BigInt(v).toString() : generic(v));
+  // MySQL takes its internal form (SRID, then WKB) as a bound value
+  if (SPATIAL_TYPES.has(type)) return (v) => (isGeometryValue(v) ? toMysqlGeometry(v) : generic(v));
   return generic;
 }
 
@@ -259,6 +276,8 @@ function generic(v: unknown): unknown {
       return v ? 1 : 0;
     case 'object':
       if (isBase64Value(v)) return decodeBinary(v);
+      // into a column that is not spatial (a BLOB): EWKB, the SRID kept in the bytes
+      if (isGeometryValue(v)) return toEwkb(v);
       if (Buffer.isBuffer(v)) return v;
       if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
       if (v instanceof Date) return sqlDatetime(v.toISOString());
@@ -304,6 +323,7 @@ export function columnTypeFor(v: unknown, isKey: boolean): string | undefined {
       return 'LONGTEXT';
     case 'object':
       if (isBase64Value(v) || v instanceof Uint8Array) return isKey ? 'VARBINARY(255)' : 'LONGBLOB';
+      if (isGeometryValue(v)) return isKey ? 'VARBINARY(255)' : 'GEOMETRY';
       if (v instanceof Date) return 'DATETIME(6)';
       return isKey ? 'VARCHAR(255)' : 'JSON';
     default:
@@ -332,6 +352,7 @@ export function columnSpec(c: Column): ColumnSpec {
   if (dt in INT_BITS) return { ...base, kind: 'integer', bits: INT_BITS[dt], ...(/unsigned/.test(t) ? { unsigned: true } : {}) };
   if (dt === 'year') return { ...base, kind: 'integer', bits: 16 };
   if (dt === 'bit') return { ...base, kind: 'integer', bits: 64, unsigned: true };
+  if (SPATIAL_TYPES.has(dt)) return { ...base, kind: 'geometry', geometryType: dt === 'geomcollection' ? 'geometrycollection' : dt };
   switch (dt) {
     case 'decimal':
     case 'numeric':
@@ -373,8 +394,8 @@ export function columnSpec(c: Column): ColumnSpec {
     case 'uuid':
       return { ...base, kind: 'uuid' };
     default:
-      // geometry and other byte types arrive as { $base64 } (reader above); inet4/6 as text
-      return { ...base, kind: /blob|geometry|point|polygon|linestring/.test(dt) ? 'binary' : 'other' };
+      // other byte types arrive as { $base64 } (reader above); inet4/6 as text
+      return { ...base, kind: /blob/.test(dt) ? 'binary' : 'other' };
   }
 }
 
@@ -424,6 +445,10 @@ export function mysqlTypeFor(spec: ColumnSpec, isKey: boolean, uuidType: boolean
         return `TIME(${Math.min(spec.fraction ?? 6, 6)})`;
       case 'uuid':
         return uuidType ? 'UUID' : 'CHAR(36)';
+      case 'geometry':
+        // a key needs a bounded type: the internal bytes (SRID, WKB)
+        if (isKey) return 'VARBINARY(255)';
+        return SPATIAL_TYPES.has(spec.geometryType ?? '') && spec.geometryType !== 'geomcollection' ? spec.geometryType!.toUpperCase() : 'GEOMETRY';
       default:
         return isKey ? 'VARCHAR(255)' : 'LONGTEXT';
     }

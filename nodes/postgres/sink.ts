@@ -70,6 +70,8 @@ class PostgresSink implements SinkInstance {
   readonly kind = 'sink' as const;
   private target!: Target;
   private pool?: pg.Pool;
+  /** the target has the PostGIS extension (asked once, when a declared geometry column is created) */
+  private postgis?: boolean;
   private readonly name: TableName;
   private meta?: TableMeta;
   private keys?: string[];
@@ -201,13 +203,17 @@ class PostgresSink implements SinkInstance {
     const schema: TableSchema | undefined = declaredSchema(records);
     const declared = new Map(schema?.columns.map((c, i) => [c.name, { spec: c, at: i }]));
     const types = new Map<string, string | undefined>();
+    // a geometry column becomes PostGIS geometry where the extension is installed, else bytea (EWKB)
+    if (this.postgis === undefined && schema?.columns.some((c) => c.kind === 'geometry')) {
+      this.postgis = (await this.pool!.query<{ ok: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgis') AS ok")).rows[0].ok;
+    }
     const see = (name: string, v: unknown) => {
       if (types.get(name) !== undefined) {
         if (types.get(name) === 'bigint' && typeof v === 'number' && !Number.isInteger(v) && !declared.has(name)) types.set(name, 'double precision');
         return;
       }
       const d = declared.get(name);
-      types.set(name, d ? pgTypeForSpec(d.spec) : pgTypeOf(v));
+      types.set(name, d ? pgTypeForSpec(d.spec, { postgis: this.postgis }) : pgTypeOf(v));
     };
     for (const p of plan) {
       keys.forEach((k, i) => see(k, p.key[i]));

@@ -20,6 +20,7 @@
  * | uuid, text, varchar, char, enum ... | string                                                    |
  * | arrays of any of these              | arrays (nested for multi-dimensional), NULL as null      |
  * | domains                             | as their base type                                        |
+ * | PostGIS geometry, geography         | `{ $geometry: { srid, wkb } }` (nodes/shared/geometry.ts)  |
  * | anything else                       | string (the type's text form)                             |
  *
  * `TypeMapper.columnSpec` describes a column the same way in the neutral form of nodes/shared/columns.ts
@@ -36,6 +37,7 @@
 import type { CustomTypesConfig } from 'pg';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
 import type { ColumnSpec } from '../shared/columns.js';
+import { fromEwkb, isGeometryValue, toEwkb } from '../shared/geometry.js';
 
 export type Parser = (text: string) => unknown;
 
@@ -51,6 +53,9 @@ const float: Parser = (t) => {
 };
 const bool: Parser = (t) => t === 't' || t === 'true';
 const json: Parser = (t) => JSON.parse(t);
+/** PostGIS prints geometry and geography as hex EWKB */
+const geometry: Parser = (t) => (/^[0-9a-fA-F]+$/.test(t) ? fromEwkb(Buffer.from(t, 'hex')) : t);
+const SPATIAL = new Set(['geometry', 'geography']);
 // sessions use bytea_output = hex (connection.ts); anything else is left as text
 const bytea: Parser = (t) => (t.startsWith('\\x') ? encodeBinary(Buffer.from(t.slice(2), 'hex')) : t);
 
@@ -101,10 +106,12 @@ export interface TypeInfo {
   /** arrays: the element type */
   elem: number;
   category: string;
+  /** pg_type.typname: PostGIS's `geometry` / `geography` are known by name (their OIDs vary) */
+  typname?: string;
 }
 
 /** Describes the types of the given OIDs (`$1::oid[]`), for `TypeMapper.learn`. */
-export const TYPE_INFO_SQL = `SELECT oid::int AS oid, typtype, typbasetype::int AS basetype, typtypmod AS basemod, typelem::int AS elem, typcategory AS category
+export const TYPE_INFO_SQL = `SELECT oid::int AS oid, typtype, typbasetype::int AS basetype, typtypmod AS basemod, typelem::int AS elem, typcategory AS category, typname
   FROM pg_type WHERE oid = ANY($1::oid[])`;
 
 /** Text → record value parsers by type OID: built-ins, plus domains and arrays learned from the catalog. */
@@ -159,6 +166,9 @@ export class TypeMapper {
       // arrays travel as JS arrays
       if (elemOid) return { spec: { kind: 'json' }, source: `${this.describe(elemOid, typmod, depth + 1).source}[]` };
       if (info?.typtype === 'd' && info.basetype) return this.describe(info.basetype, info.basemod ?? -1, depth + 1);
+      if (info?.typname !== undefined && SPATIAL.has(info.typname)) {
+        return { spec: { kind: 'geometry', geometryType: 'geometry', ...(info.typname === 'geography' ? { geography: true } : {}) }, source: info.typname };
+      }
     }
     return describeScalar(oid, typmod);
   }
@@ -174,6 +184,7 @@ export class TypeMapper {
     }
     const info = this.learned.get(oid);
     if (info?.typtype === 'd' && info.basetype) return this.build(info.basetype, depth + 1);
+    if (info?.typname !== undefined && SPATIAL.has(info.typname)) return geometry;
     return str;
   }
 }
@@ -319,7 +330,7 @@ export function parseArrayLiteral(text: string, elem: Parser): unknown[] {
 // ---- writing ---------------------------------------------------------------------------------------
 
 /** how a target column takes values */
-export type Kind = 'json' | 'bytea' | 'bool' | 'other';
+export type Kind = 'json' | 'bytea' | 'bool' | 'geometry' | 'other';
 
 export interface ColumnType {
   name: string;
@@ -335,6 +346,7 @@ export function kindOf(typname: string): Kind {
   if (typname === 'json' || typname === 'jsonb') return 'json';
   if (typname === 'bytea') return 'bytea';
   if (typname === 'bool') return 'bool';
+  if (SPATIAL.has(typname)) return 'geometry';
   return 'other';
 }
 
@@ -360,6 +372,8 @@ function scalarText(v: unknown, kind: Kind): string {
       return v ? 'true' : 'false';
     case 'object':
       if (isBase64Value(v)) return kind === 'bytea' ? hexOf(decodeBinary(v)) : JSON.stringify(v);
+      // PostGIS reads hex EWKB; a bytea column holds the EWKB itself (the SRID kept in the bytes)
+      if (isGeometryValue(v)) return kind === 'geometry' ? toEwkb(v).toString('hex') : kind === 'bytea' ? hexOf(toEwkb(v)) : JSON.stringify(v);
       if (v instanceof Uint8Array) return kind === 'bytea' ? hexOf(v) : JSON.stringify(encodeBinary(v));
       if (v instanceof Date) return v.toISOString();
       return JSON.stringify(v);
@@ -408,7 +422,7 @@ export function pgTypeOf(v: unknown): string | undefined {
     case 'string':
       return 'text';
     case 'object':
-      if (isBase64Value(v) || v instanceof Uint8Array) return 'bytea';
+      if (isBase64Value(v) || v instanceof Uint8Array || isGeometryValue(v)) return 'bytea';
       if (v instanceof Date) return 'timestamptz';
       return 'jsonb';
     default:
@@ -423,7 +437,7 @@ const MAX_CHAR_LENGTH = 10_485_760;
  * The column type createTable gives a declared source column (meta.schema, nodes/shared/columns.ts),
  * without NOT NULL (the sink adds it). Tabled in docs/type-mapping.md, section C.
  */
-export function pgTypeForSpec(spec: ColumnSpec): string {
+export function pgTypeForSpec(spec: ColumnSpec, target: { postgis?: boolean } = {}): string {
   switch (spec.kind) {
     case 'integer': {
       const bits = spec.bits ?? 64;
@@ -461,10 +475,17 @@ export function pgTypeForSpec(spec: ColumnSpec): string {
       return spec.duration ? 'interval' : `time${fraction(spec)} without time zone`;
     case 'uuid':
       return 'uuid';
+    case 'geometry':
+      // without PostGIS: bytea holding EWKB (ST_GeomFromEWKB turns it into geometry later)
+      if (!target.postgis) return 'bytea';
+      return spec.geography ? 'geography' : POSTGIS_SUBTYPES.has(spec.geometryType ?? '') ? `geometry(${spec.geometryType})` : 'geometry';
     default:
       return 'text';
   }
 }
+
+/** subtypes PostGIS's geometry(type) takes by the names MySQL uses (geometrycollection, not geomcollection) */
+const POSTGIS_SUBTYPES = new Set(['point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection']);
 
 /** `(f)` for a declared fraction of 0 to 5 digits; nothing (PostgreSQL's default: 6, microseconds) for 6 or none */
 const fraction = (spec: ColumnSpec) => (spec.fraction !== undefined && Number.isInteger(spec.fraction) && spec.fraction >= 0 && spec.fraction < 6 ? `(${spec.fraction})` : '');

@@ -24,6 +24,7 @@ export type ColumnKind =
   | 'time' //      '[-]HH:MM:SS[.ffffff]'; `fraction` digits; `duration` when it is a signed span of up to
   //               838 hours (MySQL TIME) rather than a time of day
   | 'uuid' //      string
+  | 'geometry' //  `{ $geometry: { srid, wkb } }` (nodes/shared/geometry.ts); `geometryType` point, polygon…
   | 'other'; //    string (the source type's text form)
 
 export interface ColumnSpec {
@@ -41,6 +42,9 @@ export interface ColumnSpec {
   fraction?: number;
   /** kind 'time': a duration (MySQL TIME: -838:59:59 to 838:59:59), not a time of day */
   duration?: boolean;
+  /** kind 'geometry': the declared subtype (`point`, `multipolygon`…; `geometry` for any), `geography` for PostGIS geography */
+  geometryType?: string;
+  geography?: boolean;
 }
 
 export interface TableSchema {

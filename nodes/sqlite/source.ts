@@ -117,8 +117,8 @@ class SqliteSource implements SourceInstance {
     const key = keyName === undefined ? 'rowid' : quoteIdent(keyName);
     const select = `SELECT ${info.hasRowid ? 'rowid, ' : ''}* FROM ${table} WHERE ${key} IS NOT NULL`;
     const order = `ORDER BY ${key}${this.tie ? ', rowid' : ''} LIMIT ?`;
-    this.first = db.prepare<[number], unknown[]>(`${select} ${order}`).raw(true);
-    this.next = db.prepare<unknown[], unknown[]>(`${select} AND ${this.tie ? `(${key}, rowid) > (?, ?)` : `${key} > ?`} ${order}`).raw(true);
+    this.first = db.prepare<[number], unknown[]>(`${select} ${order}`).raw(true).safeIntegers(true);
+    this.next = db.prepare<unknown[], unknown[]>(`${select} AND ${this.tie ? `(${key}, rowid) > (?, ?)` : `${key} > ?`} ${order}`).raw(true).safeIntegers(true);
     this.valueStart = info.hasRowid ? 1 : 0;
     this.columns = this.first.columns().slice(this.valueStart).map((c) => c.name);
     this.keyIndex = keyName === undefined ? 0 : this.valueStart + this.columns.indexOf(keyName);
@@ -181,8 +181,9 @@ class SqliteSource implements SourceInstance {
       const value: Value = {};
       for (let i = 0; i < this.columns.length; i++) value[this.columns[i]] = fromSql(row[this.valueStart + i]);
       const key = fromSql(row[this.keyIndex]);
-      this.last = this.tie ? { value: key, rowid: row[0] as number } : { value: key };
-      position = this.tie ? { value: key, rowid: row[0] } : key;
+      const rowid = Number(row[0]);
+      this.last = this.tie ? { value: key, rowid } : { value: key };
+      position = this.tie ? { value: key, rowid } : key;
       records.push({ key, value, op, meta: { source: nodeId, table: config.table, position, ...(this.keyColumns ? { keyColumns: this.keyColumns } : {}) } });
     }
     this.read_ += rows.length;
@@ -190,7 +191,8 @@ class SqliteSource implements SourceInstance {
   }
 
   private bindPosition(last: { value: unknown; rowid?: number }): unknown[] {
-    const value = isBase64Value(last.value) ? decodeBinary(last.value) : last.value;
+    // an integer key beyond 2^53 is a decimal string in records: bound as the integer it is
+    const value = isBase64Value(last.value) ? decodeBinary(last.value) : typeof last.value === 'string' && /^-?\d{16,19}$/.test(last.value) ? BigInt(last.value) : last.value;
     return this.tie ? [value, last.rowid] : [value];
   }
 

@@ -2,7 +2,7 @@
  * What sqlite.source and sqlite.sink share: opening a database with a clear error, identifier quoting,
  * table introspection, and the mapping between record values and SQLite values.
  *
- * Values, SQLite → record (source): INTEGER and REAL → number, TEXT → string, NULL → null,
+ * Values, SQLite → record (source): INTEGER → number (beyond ±2^53 its exact decimal string), REAL → number, TEXT → string, NULL → null,
  * BLOB → `{ $base64: '...' }` (see nodes/shared/binary.ts): records never hold a Buffer.
  *
  * Values, record → SQLite (sink): see the table at the top of sink.ts (toSql, sqlTypeOf below).
@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { ConfigError } from '../../runtime/index.js';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
 import type { ColumnSpec } from '../shared/columns.js';
+import { isGeometryValue, toEwkb } from '../shared/geometry.js';
 
 export type DB = Database.Database;
 export type SqlValue = number | bigint | string | Buffer | null;
@@ -94,8 +95,12 @@ export function uniqueColumnSets(db: DB, info: TableInfo): string[][] {
   return sets;
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** A value read from SQLite as a record value. */
 export function fromSql(v: unknown): unknown {
+  // statements read integers as bigint (safeIntegers): a number within ±2^53, else its exact decimal text
+  if (typeof v === 'bigint') return v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : v.toString();
   return Buffer.isBuffer(v) ? encodeBinary(v) : v;
 }
 
@@ -114,6 +119,8 @@ export function toSql(v: unknown): SqlValue {
       return v ? 1n : 0n;
     case 'object':
       if (isBase64Value(v)) return decodeBinary(v);
+      // EWKB: the WKB with the SRID kept in it (nodes/shared/geometry.ts)
+      if (isGeometryValue(v)) return toEwkb(v);
       if (Buffer.isBuffer(v)) return v;
       if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
       if (v instanceof Date) return v.toISOString();
@@ -140,6 +147,7 @@ export function sqlTypeForSpec(spec: ColumnSpec): 'INTEGER' | 'REAL' | 'TEXT' | 
     case 'float':
       return 'REAL';
     case 'binary':
+    case 'geometry':
       return 'BLOB';
     default:
       return 'TEXT';
@@ -158,7 +166,7 @@ export function sqlTypeOf(v: unknown): 'INTEGER' | 'REAL' | 'TEXT' | 'BLOB' | un
     case 'string':
       return 'TEXT';
     case 'object':
-      return isBase64Value(v) || v instanceof Uint8Array ? 'BLOB' : 'TEXT';
+      return isBase64Value(v) || v instanceof Uint8Array || isGeometryValue(v) ? 'BLOB' : 'TEXT';
     default:
       return 'TEXT';
   }
