@@ -4,7 +4,10 @@
  */
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { runCli, startCli, until } from '../helpers/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpSink, retryAfter } from '../../nodes/http/sink.js';
 import { FlowRun } from '../../runtime/executor/flow-run.js';
@@ -291,5 +294,77 @@ describe('http.source: POST /hooks/FLOW/NODE of a deployed flow', () => {
     const res = await fetch(`${url}/hooks/nope/hook`, { method: 'POST', headers: { ...editor.headers }, body: '{}' });
     expect(res.status).toBe(404);
     expect((await errorOf(res))).toMatch(/deploy the flow first/);
+  });
+});
+
+describe('http.source in `sluice run --hooks-port` (no server)', () => {
+  const SECRET = 'run-hook-secret';
+  const sign = (body: string) => `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
+  const flowText = (dir: string, secret: boolean) => `apiVersion: sluice/v1
+name: run-hooks
+settings: { batchSize: 100 }
+connections:
+  hook: { type: http${secret ? `, hmacSecret: ${SECRET}` : ''} }
+nodes:
+  - { id: in, type: http.source, config: { connection: hook, keyField: id } }
+  - { id: db, type: sqlite.sink, config: { path: ${join(dir, 'out.db')}, table: items, keys: [id] } }
+edges:
+  - { from: in, to: db }
+`;
+
+  it('serves POST /hooks/FLOW/NODE: 202 for a signed body once committed, 401 unsigned, 404 elsewhere, 405 for GET; SIGTERM ends it cleanly', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const file = join(dir, 'flow.yaml');
+    writeFileSync(file, flowText(dir, true));
+    const run = startCli(['run', file, '--state', join(dir, 'state.db'), '--quiet', '--hooks-port', '0']);
+    let stderr = '';
+    run.child.stderr!.on('data', (d) => (stderr += d));
+    await until(() => /webhooks at (http:\S+)\/hooks\//.test(stderr) || run.child.exitCode !== null, 30_000, 'the webhook address');
+    const base = /webhooks at (http:\S+)\/hooks\//.exec(stderr)?.[1];
+    expect(base, stderr).toBeDefined();
+    const body = '{"id":1,"v":"a"}\n{"id":2,"v":"b"}\n';
+    const post = (path: string, b: string, headers: Record<string, string> = {}) => fetch(`${base}${path}`, { method: 'POST', body: b, headers: { 'content-type': 'application/x-ndjson', ...headers } });
+
+    const ok = await post('/hooks/run-hooks/in', body, { 'x-sluice-signature': sign(body) });
+    expect(ok.status).toBe(202);
+    expect(await ok.json()).toEqual({ accepted: 2 });
+    const db = new Database(join(dir, 'out.db'), { readonly: true });
+    expect(db.prepare('SELECT id FROM items ORDER BY id').all()).toEqual([{ id: 1 }, { id: 2 }]); // committed before the 202
+    db.close();
+
+    expect((await post('/hooks/run-hooks/in', body)).status).toBe(401);
+    expect((await post('/hooks/run-hooks/in', body, { 'x-sluice-signature': sign('other') })).status).toBe(401);
+    const bad = await post('/hooks/run-hooks/in', '{not json', { 'x-sluice-signature': sign('{not json') });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/JSON/);
+    const missing = await post('/hooks/run-hooks/nope', body, { 'x-sluice-signature': sign(body) });
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: string }).error).toMatch(/nope/);
+    expect((await post('/elsewhere', body)).status).toBe(404);
+    expect((await fetch(`${base}/hooks/run-hooks/in`)).status).toBe(405);
+
+    run.child.kill('SIGTERM');
+    const end = await run.done;
+    expect(end.code, end.stderr).toBe(0);
+  });
+
+  it('refuses to run without --hooks-port, or without an hmacSecret (no API keys without the server), saying how to fix it', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const signed = join(dir, 'signed.yaml');
+    writeFileSync(signed, flowText(dir, true));
+    const noPort = await runCli(['run', signed, '--state', join(dir, 'a.db'), '--quiet']);
+    expect(noPort.code).toBe(2);
+    expect(noPort.stderr).toMatch(/--hooks-port/);
+    expect(noPort.stderr).not.toMatch(/\n\s+at /); // no stack trace
+
+    const unsigned = join(dir, 'unsigned.yaml');
+    writeFileSync(unsigned, flowText(dir, false));
+    const noSecret = await runCli(['run', unsigned, '--state', join(dir, 'b.db'), '--quiet', '--hooks-port', '0']);
+    expect(noSecret.code).toBe(2);
+    expect(noSecret.stderr).toMatch(/hmacSecret/);
+
+    const badPort = await runCli(['run', signed, '--state', join(dir, 'c.db'), '--hooks-port', 'eighty']);
+    expect(badPort.code).toBe(2);
+    expect(badPort.stderr).toMatch(/port number/);
   });
 });

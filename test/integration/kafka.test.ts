@@ -12,7 +12,7 @@ import { probePostgres, service } from '../helpers/services.js';
 import { create, tempDir } from '../helpers/node-harness.js';
 import { startCli, type CliResult } from '../helpers/cli.js';
 import { startServer } from '../helpers/server-process.js';
-import { createTopic, endOffsets, groupOffsets, probeKafka, produce, readTopic, topicName } from '../helpers/kafka.js';
+import { createTopic, endOffsets, groupOffsets, groupState, probeKafka, produce, readTopic, topicName } from '../helpers/kafka.js';
 import { killKafka, runKafka } from '../setup/servers.js';
 import type { SinkInstance, SluiceRecord, SourceBatch, SourceInstance } from '../../runtime/index.js';
 import { kafkaSource } from '../../nodes/kafka/source.js';
@@ -344,9 +344,15 @@ describe.skipIf(!KAFKA.available)('kafka flows through the CLI', () => {
     const a = run(flowFile(dir, 'kafka-group-a', topic, group, { slow: true }), dir, 'kafka-group-a');
     await until(() => stored(dir, 'kafka-group-a').size >= 200, 'flow a to start');
     const b = run(flowFile(dir, 'kafka-group-b', topic, group, { slow: true }), dir, 'kafka-group-b');
+    // flow a rejoins at its next heartbeat, however full its buffer; the generous wait is for the start of
+    // flow b on a loaded machine. Only then the second half is sent: sent earlier, flow a could have read
+    // it all before b joined, and b would rightly get nothing
+    await until(async () => {
+      const g = await groupState(brokers, group);
+      return g.state === 'Stable' && g.members === 2;
+    }, 'flow b to join the group', 120_000);
     await produce(brokers, topic, messages(2001, 4000));
-    // flow a rejoins at its next heartbeat (under a second); the generous wait is for a loaded machine
-    await until(() => stored(dir, 'kafka-group-b').size > 0, 'flow b to get partitions', 120_000);
+    await until(() => stored(dir, 'kafka-group-b').size > 0, 'flow b to read from its partitions', 60_000);
     const union = () => new Set([...stored(dir, 'kafka-group-a'), ...stored(dir, 'kafka-group-b')]);
     await until(() => union().size === 4000, 'both flows to read everything', 120_000);
 
