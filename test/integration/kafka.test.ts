@@ -13,7 +13,7 @@ import { create, tempDir } from '../helpers/node-harness.js';
 import { startCli, type CliResult } from '../helpers/cli.js';
 import { startServer } from '../helpers/server-process.js';
 import { createTopic, endOffsets, groupOffsets, groupState, probeKafka, produce, readTopic, topicName } from '../helpers/kafka.js';
-import { killKafka, runKafka } from '../setup/servers.js';
+import { KAFKA_SASL, killKafka, runKafka } from '../setup/servers.js';
 import type { SinkInstance, SluiceRecord, SourceBatch, SourceInstance } from '../../runtime/index.js';
 import { kafkaSource } from '../../nodes/kafka/source.js';
 import { kafkaSink } from '../../nodes/kafka/sink.js';
@@ -78,6 +78,45 @@ describe.skipIf(!KAFKA.available)('kafka connection', () => {
     expect(refused).toEqual({ ok: false, message: expect.stringMatching(/127\.0\.0\.1:1: connection refused/) });
     const bad = await testConnection({ type: 'kafka', brokers: ['no-port'] });
     expect(bad).toEqual({ ok: false, message: expect.stringMatching(/brokers\.0: a broker is host:port/) });
+  });
+});
+
+// the private broker's SASL_PLAINTEXT listener (test/setup/servers.ts); none when KAFKA_BROKERS was given
+const SASL_BROKERS = process.env.KAFKA_SASL_BROKERS;
+if (KAFKA.available && !SASL_BROKERS) process.stderr.write('\n\x1b[33m!!! SKIPPING the Kafka SASL tests: KAFKA_SASL_BROKERS is not set (the private test broker sets it; a broker given by KAFKA_BROKERS has none)\x1b[0m\n\n');
+
+describe.skipIf(!KAFKA.available || !SASL_BROKERS)('kafka with SASL credentials (PLAIN and SCRAM-SHA-256)', () => {
+  const bus = (mechanism: string, password = KAFKA_SASL.password) => ({ type: 'kafka', brokers: SASL_BROKERS!.split(','), sasl: { mechanism, username: KAFKA_SASL.username, password } });
+  const withBus = (entry: Record<string, unknown>) => ({ flowName: 'kafka-sasl', connection: (name: string) => (name === 'bus' ? entry : undefined) });
+
+  it('kafka.sink writes with SCRAM-SHA-256 and kafka.source reads back with PLAIN; test-connection says what it reached', async () => {
+    const topic = topicName('sasl');
+    await createTopic(brokers, topic);
+    const sink = await create<SinkInstance>(kafkaSink, { connection: 'bus', topic }, withBus(bus('scram-sha-256')));
+    open.push(sink);
+    await sink.open();
+    await sink.write([rec('c', { id: 1 }, { id: 1, v: 'a' }), rec('c', { id: 2 }, { id: 2, v: 'b' })]);
+    const s = await create<SourceInstance>(kafkaSource, { connection: 'bus', topics: [topic], group: `g-${topic}` }, withBus(bus('plain')));
+    open.push(s);
+    await s.open(undefined);
+    const { records } = await readN(s, 2);
+    expect(records.map((r) => r.value).sort((a, b) => Number(a!.id) - Number(b!.id))).toEqual([{ id: 1, v: 'a' }, { id: 2, v: 'b' }]);
+    const ok = await testConnection(bus('scram-sha-256'));
+    expect(ok).toMatchObject({ ok: true });
+    expect(ok.topics).toContain(topic);
+  });
+
+  it('a wrong password is a clear error naming the authentication, not a stack trace; the password is not in it', async () => {
+    const bad = await testConnection(bus('plain', 'not-the-password'), { timeoutMs: 10_000 });
+    expect(bad.ok).toBe(false);
+    expect(bad.message).toMatch(/authentication/i);
+    expect(bad.message).not.toContain('not-the-password');
+    const sink = await create<SinkInstance>(kafkaSink, { connection: 'bus', topic: topicName('sasl-bad') }, withBus(bus('scram-sha-256', 'not-the-password')));
+    open.push(sink);
+    const err = await sink.open().then(() => sink.write([rec('c', { id: 1 }, { id: 1 })])).then(() => undefined, (e: unknown) => e as Error);
+    expect(err?.message).toMatch(/authentication/i);
+    expect(err?.message).not.toContain('not-the-password');
+    expect(err?.message).not.toMatch(/\n\s+at /);
   });
 });
 
