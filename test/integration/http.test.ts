@@ -97,6 +97,39 @@ describe('http.sink (custom API) against a local HTTP server', () => {
     expect(byUrl['/v1/orders/8?country=FR'].method).toBe('DELETE');
   });
 
+  it('a sandboxed request function sets method, URL, headers and body per record; null skips one; a throw refuses only that record', async () => {
+    api.got = [];
+    api.answer = (_g, res) => res.writeHead(200).end('{}');
+    const s = await sink({
+      url: 'unused/{id}',
+      headers: { 'x-static': 'yes' },
+      request: `(r) => r.value.skip ? null : r.value.boom ? r.value.nothing.here : ({
+        method: r.op === 'd' ? 'DELETE' : 'POST',
+        url: 'carts/' + r.key + '/items',
+        headers: { 'x-lines': String(r.value.lines.length) },
+        body: { sku: r.value.lines.map((l) => l.sku).join('+'), total: r.value.lines.reduce((n, l) => n + l.price, 0) },
+      })`,
+    });
+    const { rejected } = (await s.write([
+      rec({ id: 1, lines: [{ sku: 'a', price: 2 }, { sku: 'b', price: 3 }] }),
+      rec({ id: 2, skip: true }),
+      rec({ id: 3, boom: true }),
+    ])) as SinkWriteResult;
+    expect(api.got).toHaveLength(1);
+    const [g] = api.got;
+    expect(g.method).toBe('POST');
+    expect(g.url).toBe('/v1/carts/1/items');
+    expect(JSON.parse(g.body)).toEqual({ sku: 'a+b', total: 5 });
+    expect(g.headers).toMatchObject({ 'x-lines': '2', 'x-static': 'yes', authorization: 'Bearer secret-token', 'content-type': 'application/json' });
+    expect(rejected).toHaveLength(1);
+    expect(rejected![0].key).toBe(3);
+    expect(rejected![0].meta.error!.message).toMatch(/^cannot build the request: the request function threw: .*here/);
+    await s.close();
+    expect(() => httpSink.configSchema.parse({ url: 'https://x', batch: true, request: '(r) => ({})' })).toThrow(/request function/);
+    const broken = await create<SinkInstance>(httpSink, { url: 'https://x', request: '(r) => {' });
+    await expect(broken.open()).rejects.toThrow(/request/);
+  });
+
   it('retries 5xx and 429, honouring Retry-After, then succeeds', async () => {
     api.got = [];
     let n = 0;
