@@ -72,6 +72,8 @@ export interface EndpointAnswer {
 export type EndpointHandler = (request: EndpointRequest) => Promise<EndpointAnswer>;
 
 export interface EndpointHost {
+  /** false when the host authenticates no API keys (`sluice run --hooks-port`): then only signed requests can get in */
+  readonly apiKeys?: boolean;
   /** serves `flowName`/`nodeId` with `handler` until the returned function is called; a second one for the same pair is refused */
   register(flowName: string, nodeId: string, handler: EndpointHandler): () => void;
 }

@@ -1,6 +1,7 @@
 /**
  * http.sink ("custom API"): one request per record (or per batch, as a JSON array), with the method, URL,
- * headers and body filled from the record by `{field}` templates, so the common case needs no code.
+ * headers and body filled from the record by `{field}` templates, so the common case needs no code; for
+ * the rest, a sandboxed `request` function returns any of them per record (called once per batch).
  *
  * - 2xx: written. 429 and 5xx (and a network error or timeout): retried with exponential backoff, a
  *   `Retry-After` answer honoured; when the retries run out the batch fails (the runtime retries it, and
@@ -12,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigError, defineNode, NodeError, type NodeContext, type SinkInstance, type SinkWriteResult, type SluiceRecord } from '../../runtime/index.js';
+import { CODE_MARK, ConfigError, defineNode, NodeError, type CallResult, type NodeContext, type SinkInstance, type SinkWriteResult, type SluiceRecord, type UserFunction } from '../../runtime/index.js';
 import { sleep } from '../shared/abort.js';
 import { connectionField, connectionHeaders, resolveEntry, type HttpEntry } from './connection.js';
 import { hasPlaceholders, MissingField, render, renderJson } from './template.js';
@@ -33,6 +34,14 @@ const configSchema = z
       .describe('value: the record\'s value as JSON; record: { key, op, value, before }; template: bodyTemplate filled from the record; none'),
     bodyTemplate: z.string().optional().describe('body: template: JSON with {field} placeholders ({"id": "{id}", "total": "{amount}"}); a whole-string placeholder keeps its type'),
     headers: z.record(z.string(), z.string()).optional().describe('more headers, {field} templates allowed (secrets belong in the connection)'),
+    request: z
+      .string()
+      .min(1)
+      .optional()
+      .meta(CODE_MARK)
+      .describe(
+        'for what templates cannot say: a JavaScript function (record) => ({ method, url, headers, body }), run in the sandbox once per batch for its records; each field it returns replaces the one from the config (url may be relative to the connection\'s baseUrl; body any JSON); null skips the record. Example: (r) => ({ url: `orders/${r.key.id}`, body: { total: r.value.amount * 1.2 } })',
+      ),
     batch: z.boolean().default(false).describe('one request per batch whose body is the JSON array of the bodies (the URL must not depend on the record)'),
     idempotencyKey: z.boolean().default(false).describe('send Idempotency-Key: a hash of the record (or of the batch)'),
     rateLimit: z.number().positive().optional().describe('requests per second at most'),
@@ -53,6 +62,7 @@ const configSchema = z
       }
     }
     if (c.batch && hasPlaceholders(c.url)) ctx.addIssue({ code: 'custom', path: ['url'], message: 'batch: one request carries many records, so the URL cannot take {fields} from one' });
+    if (c.batch && c.request !== undefined) ctx.addIssue({ code: 'custom', path: ['request'], message: 'batch: one request carries many records, so a request function (one request per record) does not apply' });
   });
 
 type Config = z.output<typeof configSchema>;
@@ -92,6 +102,7 @@ class HttpSink implements SinkInstance {
   private baseHeaders: Record<string, string> = {};
   private template: unknown;
   private pace?: Pace;
+  private fn?: UserFunction;
 
   constructor(private readonly ctx: NodeContext<Config>) {}
 
@@ -104,6 +115,7 @@ class HttpSink implements SinkInstance {
     }
     if (config.bodyTemplate !== undefined) this.template = JSON.parse(config.bodyTemplate);
     if (config.rateLimit) this.pace = new Pace(1000 / config.rateLimit);
+    if (config.request !== undefined) this.fn = await this.ctx.compile(config.request, 'request');
   }
 
   async write(records: SluiceRecord[]): Promise<SinkWriteResult> {
@@ -114,14 +126,18 @@ class HttpSink implements SinkInstance {
       const bodies = records.map((r) => this.bodyOf(r));
       requests.push(this.request(records, records[0], `[${bodies.map((b) => b ?? 'null').join(',')}]`));
     } else {
-      for (const r of records) {
+      const made = this.fn ? await this.fn.callBatch(records.map((r) => [{ key: r.key ?? null, op: r.op, value: r.value, before: r.before ?? null, meta: r.meta }])) : undefined;
+      records.forEach((r, i) => {
         try {
-          requests.push(this.request([r], r, this.bodyOf(r)));
+          const custom = made && this.custom(made[i]);
+          if (custom === null) return; // the function skipped it
+          const req = this.request([r], r, custom?.body !== undefined ? JSON.stringify(custom.body) : this.bodyOf(r), custom);
+          requests.push(req);
         } catch (err) {
-          if (!(err instanceof MissingField)) throw err;
+          if (!(err instanceof MissingField) && !(err instanceof BadRequestFunction)) throw err;
           rejected.push(refused(r, this.ctx.nodeId, `cannot build the request: ${err.message}`));
         }
-      }
+      });
     }
     let next = 0;
     const worker = async () => {
@@ -149,19 +165,43 @@ class HttpSink implements SinkInstance {
     }
   }
 
-  private request(records: SluiceRecord[], first: SluiceRecord, body: string | undefined): Request {
+  /** what the request function returned for one record: null to skip it; BadRequestFunction when it threw or returned something else */
+  private custom(result: CallResult): CustomRequest | null {
+    if (!result.ok) throw new BadRequestFunction(`the request function threw: ${result.error}`);
+    const v = result.value;
+    if (v === null || v === undefined) return null;
+    if (typeof v !== 'object' || Array.isArray(v)) throw new BadRequestFunction(`the request function must return { method, url, headers, body } or null, not ${JSON.stringify(v).slice(0, 100)}`);
+    const o = v as Record<string, unknown>;
+    for (const f of ['method', 'url'] as const) {
+      if (o[f] !== undefined && typeof o[f] !== 'string') throw new BadRequestFunction(`the request function returned a ${f} that is not a string: ${JSON.stringify(o[f]).slice(0, 100)}`);
+    }
+    const h = o.headers;
+    if (h !== undefined && (h === null || typeof h !== 'object' || Array.isArray(h) || Object.values(h).some((x) => typeof x !== 'string'))) {
+      throw new BadRequestFunction('the request function returned headers that are not an object of strings');
+    }
+    return { method: o.method as string | undefined, url: o.url as string | undefined, headers: h as Record<string, string> | undefined, body: o.body };
+  }
+
+  private request(records: SluiceRecord[], first: SluiceRecord, body: string | undefined, custom?: CustomRequest): Request {
     const { config } = this.ctx;
-    const path = render(config.url, first, true);
-    const url = /^https?:\/\//i.test(path) ? path : new URL(path.replace(/^\//, ''), this.entry!.baseUrl!.replace(/\/?$/, '/')).toString();
+    const path = custom?.url ?? render(config.url, first, true);
+    if (!/^https?:\/\//i.test(path) && !this.entry?.baseUrl) throw new BadRequestFunction(`${path.slice(0, 200)} is not an http(s):// URL, and there is no connection with a baseUrl to resolve it against`);
+    let url: string;
+    try {
+      url = /^https?:\/\//i.test(path) ? path : new URL(path.replace(/^\//, ''), this.entry!.baseUrl!.replace(/\/?$/, '/')).toString();
+    } catch {
+      throw new BadRequestFunction(`${path.slice(0, 200)} is not a URL`);
+    }
     const headers: Record<string, string> = { ...this.baseHeaders };
     for (const [k, v] of Object.entries(config.headers ?? {})) headers[k.toLowerCase()] = render(v, first, false);
+    for (const [k, v] of Object.entries(custom?.headers ?? {})) headers[k.toLowerCase()] = v;
     if (body !== undefined) headers['content-type'] ??= 'application/json';
     if (config.idempotencyKey) {
       const h = createHash('sha256');
       for (const r of records) h.update(JSON.stringify([r.meta.source ?? null, r.meta.position ?? null, r.key ?? null, r.op, body ?? null]));
       headers['idempotency-key'] = h.digest('base64url');
     }
-    const method = (config.methodByOp?.[first.op] ?? config.method).toUpperCase();
+    const method = (custom?.method ?? config.methodByOp?.[first.op] ?? config.method).toUpperCase();
     return { records, method, url, headers, body: method === 'GET' ? undefined : body };
   }
 
@@ -197,8 +237,22 @@ class HttpSink implements SinkInstance {
     return { status: res.status, body, message: `HTTP ${res.status}${body ? `: ${body.slice(0, 200)}` : ''}`, retry, retryAfterMs: retryAfter(res.headers.get('retry-after')) };
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.fn?.dispose();
+    this.fn = undefined;
+  }
 }
+
+/** a request function's result, its fields over the config's */
+interface CustomRequest {
+  method?: string;
+  url?: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+/** the request function failed for a record: that record is refused, the others go on */
+class BadRequestFunction extends Error {}
 
 /** Retry-After as seconds or an HTTP date, in ms */
 export function retryAfter(value: string | null, now = Date.now()): number | undefined {

@@ -10,7 +10,8 @@
  *   (the line of a JSON Lines body); nothing of it was taken.
  * - **503** when the flow stops (or the commit takes longer than `commitTimeoutMs`) before the records were
  *   committed: they may or may not have been written (at-least-once): the caller sends again.
- * - Only in a deployed flow of the server: a test run shows nothing, `sluice run` refuses it.
+ * - Served by the server for a deployed flow, or by `sluice run --hooks-port N` (signed requests only:
+ *   there are no API keys without the server). A test run shows nothing.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
@@ -65,7 +66,10 @@ class HttpSource implements SourceInstance {
     this.secret = resolveEntry(nodeId, config.connection, this.ctx.connection)?.hmacSecret;
     if (this.ctx.preview) return;
     if (!endpoints) {
-      throw new ConfigError(nodeId, '', 'http.source receives requests through the server: deploy the flow with `sluice serve` (it is served at POST /hooks/FLOW/NODE)');
+      throw new ConfigError(nodeId, '', 'http.source receives requests at POST /hooks/FLOW/NODE: deploy the flow with `sluice serve`, or run it with `sluice run --hooks-port N`');
+    }
+    if (endpoints.apiKeys === false && !this.secret) {
+      throw new ConfigError(nodeId, 'connection', 'without the server there are no API keys: give the node a connection with hmacSecret, so that callers can sign their requests');
     }
     this.unregister = endpoints.register(this.ctx.flowName, nodeId, (req) => this.handle(req));
   }

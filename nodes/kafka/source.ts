@@ -14,9 +14,15 @@
  *   partition starts over from `start`;
  * - a partition with no committed offset starts at `start` (earliest, latest, or a time).
  *
- * Rebalances: at every (re)join, batches buffered but not yet handed out are dropped (kafkajs fetches the
- * kept partitions again from their committed offsets), and commits only cover partitions this member owns
- * and read since the join, so a revoked partition is never committed past what this flow delivered.
+ * Backpressure without blocking kafkajs: when the buffer is full the topics are paused (and resumed once
+ * read() drained half of it), so eachBatch always returns at once and kafkajs keeps heartbeating and
+ * takes part in a rebalance as soon as one starts, however slow the sinks are.
+ *
+ * Rebalances: at every (re)join, batches buffered but not yet handed out are dropped; a partition this
+ * member keeps goes on after its last handed-out batch, any other starts at its committed offset. Batches
+ * of a revoked partition already handed out are finished by the flow but never committed: commits only
+ * cover partitions this member owns and read in the current membership. Commits to Kafka are sent at most
+ * every COMMIT_EVERY_MS (the checkpoint has every position at once; a restart takes the larger of both).
  *
  * Records: key and value decoded as JSON (default), text or bytes; a JSON object value is the record
  * value, other values are `{ value }`. A message kafka.sink wrote with `envelope: true` is read back as the
@@ -77,8 +83,13 @@ interface Entry {
 const RETRY = { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 };
 /** a preview reads what arrives within this long, then ends */
 const PREVIEW_WAIT_MS = 3000;
-/** how long a member giving partitions up waits for what it handed out to be committed */
-const SETTLE_MS = 10_000;
+/** offsets go to Kafka at most this often: one round trip per checkpoint would slow the flow down */
+const COMMIT_EVERY_MS = 1000;
+/**
+ * how long kafkajs waits when every partition is paused (and the broker holds an empty fetch): short, so
+ * reading resumes soon after read() made room
+ */
+const FETCH_WAIT_MS = 100;
 
 const tpOf = (topic: string, partition: number | string) => `${topic}/${partition}`;
 
@@ -95,6 +106,8 @@ class KafkaSource implements SourceInstance {
   private readonly buffer: Entry[] = [];
   private buffered = 0;
   private readonly capacity: number;
+  /** the topics are paused because the buffer is full */
+  private paused = false;
   private wake?: () => void;
   private changed = new Promise<void>((r) => (this.wake = r));
 
@@ -103,10 +116,16 @@ class KafkaSource implements SourceInstance {
   /** the position as of the last batch handed out */
   private readonly next: Offsets = {};
   private generation = 0;
+  private memberId = '';
   private assigned = new Set<string>();
-  /** partitions handed out since the join of `generation` */
+  /** the generation since which this member holds each partition it handed a batch of out */
   private readonly touched = new Map<string, number>();
   private readonly lastCommitted = new Map<string, string>();
+  /** the newest position the runtime committed, not yet sent to Kafka */
+  private pending?: Position;
+  private lastCommitAt = 0;
+  private commitTimer?: NodeJS.Timeout;
+  private commitChain: Promise<void> = Promise.resolve();
   private failure?: Error;
   private closed = false;
   /** a rebalance began: nothing more is handed out until the join */
@@ -115,7 +134,7 @@ class KafkaSource implements SourceInstance {
 
   constructor(private readonly ctx: NodeContext<Config>) {
     this.tag = `sluice:${ctx.flowName}/${ctx.nodeId}`;
-    this.capacity = Math.max(8 * ctx.settings.batchSize, 10_000);
+    this.capacity = Math.max(16 * ctx.settings.batchSize, 16_000);
   }
 
   progress(): SourceProgress {
@@ -150,10 +169,12 @@ class KafkaSource implements SourceInstance {
         sessionTimeout: config.sessionTimeoutMs,
         heartbeatInterval: Math.floor(config.sessionTimeoutMs / 10),
         rebalanceTimeout: 30_000,
+        maxWaitTimeInMs: FETCH_WAIT_MS,
       }));
-      consumer.on(consumer.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberAssignment));
+      consumer.on(consumer.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberId, e.payload.memberAssignment));
       consumer.on(consumer.events.REBALANCING, () => {
         this.revoking = true; // buffered batches are dropped at the join: hand none out meanwhile
+        void this.flushCommits().catch(() => undefined); // what was delivered, committed before the partitions may move
       });
       consumer.on(consumer.events.CRASH, (e) => {
         if (e.payload.restart && !isPermanent(e.payload.error)) return; // kafkajs reconnects and rejoins by itself
@@ -187,24 +208,46 @@ class KafkaSource implements SourceInstance {
 
   async committed(position: unknown): Promise<void> {
     if (this.ctx.preview || !this.consumer || this.closed) return;
-    const p = position as Position;
+    this.pending = position as Position;
+    const wait = this.lastCommitAt + COMMIT_EVERY_MS - Date.now();
+    if (wait <= 0) return this.flushCommits();
+    this.commitTimer ??= setTimeout(() => void this.flushCommits().catch((err) => this.ctx.log.warn(`could not commit offsets to Kafka: ${errorMessage(err)}`)), wait);
+  }
+
+  /** sends the pending position's offsets to Kafka, one commit at a time */
+  private flushCommits(): Promise<void> {
+    clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
+    const p = this.pending;
+    this.pending = undefined;
+    if (!p || !this.consumer) return this.commitChain;
+    this.lastCommitAt = Date.now();
+    const run = () => this.commitOffsets(p);
+    this.commitChain = this.commitChain.then(run, run);
+    return this.commitChain;
+  }
+
+  private async commitOffsets(p: Position): Promise<void> {
+    const consumer = this.consumer;
+    if (!consumer) return;
     const list: { topic: string; partition: number; offset: string; metadata: string }[] = [];
     for (const [topic, parts] of Object.entries(p.offsets)) {
       for (const [partition, offset] of Object.entries(parts)) {
         const tp = tpOf(topic, partition);
-        // only partitions this member owns and read since the last join: never one another member has now
+        // only partitions this member owns and read in its current membership: never one another member has now
         if (!this.assigned.has(tp) || this.touched.get(tp) !== this.generation || this.lastCommitted.get(tp) === offset) continue;
         list.push({ topic, partition: Number(partition), offset, metadata: this.tag });
       }
     }
     if (list.length === 0) return;
-    await this.consumer.commitOffsets(list);
+    await consumer.commitOffsets(list);
     for (const o of list) this.lastCommitted.set(tpOf(o.topic, o.partition), o.offset);
-    this.signal();
   }
 
   async close(): Promise<void> {
+    if (!this.closed && this.pending) await this.flushCommits().catch((err) => this.ctx.log.warn(`could not commit offsets to Kafka: ${errorMessage(err)}`));
     this.closed = true;
+    clearTimeout(this.commitTimer);
     this.signal();
     const { consumer, admin } = this;
     this.consumer = this.admin = undefined;
@@ -263,45 +306,52 @@ class KafkaSource implements SourceInstance {
 
   // ---- the consumer side -------------------------------------------------------------------------------
 
-  private onJoin(assignment: Record<string, number[]>): void {
+  private onJoin(memberId: string, assignment: Record<string, number[]>): void {
+    const previous = this.generation;
+    // the same member id: this member held its partitions without a gap (kicked out, it gets a new one)
+    const continuous = memberId === this.memberId;
+    this.memberId = memberId;
     this.generation++;
     this.stats.rebalances++;
     this.revoking = false;
     this.assigned = new Set(Object.entries(assignment).flatMap(([topic, ps]) => ps.map((p) => tpOf(topic, p))));
-    // not handed out yet: kafkajs fetches every assigned partition again from its committed offset
+    // not handed out yet: dropped, and fetched again
     this.buffer.length = 0;
     this.buffered = 0;
+    this.resume();
     for (const tp of this.overrides.keys()) if (!this.assigned.has(tp) && this.generation > 1) this.overrides.delete(tp);
+    // a partition kept goes on after its last batch handed out (kafkajs would start at the committed
+    // offset, and the flow would read again what it has in flight); its pending commits stay valid
+    for (const tp of this.assigned) {
+      if (!continuous || this.touched.get(tp) !== previous || previous === 0) continue;
+      const slash = tp.lastIndexOf('/');
+      const next = this.next[tp.slice(0, slash)]?.[tp.slice(slash + 1)];
+      if (next === undefined) continue;
+      this.overrides.set(tp, next);
+      this.touched.set(tp, this.generation);
+    }
     this.signal();
   }
 
-  /**
-   * Before giving partitions up: hand out nothing more (the buffer is fetched again after the join), and
-   * wait, at most SETTLE_MS, until every batch handed out was acknowledged and committed, so the next owner
-   * starts where this member ended instead of reading those messages again.
-   */
-  private async settle(): Promise<void> {
-    this.revoking = true;
-    this.buffer.length = 0;
-    this.buffered = 0;
-    const deadline = Date.now() + SETTLE_MS;
-    while (Date.now() < deadline && !this.closed && !this.ctx.signal.aborted && this.uncommitted()) await this.waitChange(100);
+  /** pauses fetching while the buffer is full (kafkajs goes on heartbeating) */
+  private pause(): void {
+    if (this.paused || !this.consumer) return;
+    this.paused = true;
+    this.consumer.pause(this.topics.map((topic) => ({ topic })));
   }
 
-  /** whether a batch handed out since the join is not committed yet */
-  private uncommitted(): boolean {
-    for (const [tp, gen] of this.touched) {
-      if (gen !== this.generation) continue;
-      const slash = tp.lastIndexOf('/');
-      if (this.next[tp.slice(0, slash)]?.[tp.slice(slash + 1)] !== this.lastCommitted.get(tp)) return true;
-    }
-    return false;
+  private resume(): void {
+    if (!this.paused || !this.consumer) return;
+    this.paused = false;
+    this.consumer.resume(this.topics.map((topic) => ({ topic })));
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    if (batch.isEmpty()) return;
+  /** never waits: a full buffer pauses the topics instead, so rebalances and heartbeats are never held up */
+  private async onBatch({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (batch.isEmpty() || !isRunning() || isStale() || this.closed || this.revoking) return;
     const { topic, partition } = batch;
     const tp = tpOf(topic, partition);
+    if (!this.assigned.has(tp)) return;
     const override = this.overrides.get(tp);
     if (override !== undefined) {
       this.overrides.delete(tp);
@@ -313,23 +363,10 @@ class KafkaSource implements SourceInstance {
     const records: SluiceRecord[] = [];
     const errors: SluiceRecord[] = [];
     for (const m of batch.messages) this.decode(topic, partition, m, records, errors);
-    const size = records.length + errors.length;
-    while (this.buffered >= this.capacity) {
-      if (!isRunning() || isStale() || this.closed) return;
-      await this.waitChange(1000);
-      try {
-        await heartbeat();
-      } catch (err) {
-        // a rebalance: let what was handed out be acknowledged and committed first (bounded), then kafkajs
-        // rejoins, and whoever owns the partition next fetches the rest again from the committed offset
-        await this.settle();
-        throw err;
-      }
-    }
-    if (!isRunning() || isStale() || this.closed) return;
     this.buffer.push({ tp, topic, partition, records, errors, next: (BigInt(batch.lastOffset()) + 1n).toString() });
-    this.buffered += size;
+    this.buffered += records.length + errors.length;
     resolveOffset(batch.lastOffset());
+    if (this.buffered >= this.capacity) this.pause();
     this.signal();
   }
 
@@ -402,6 +439,7 @@ class KafkaSource implements SourceInstance {
       this.touched.set(e.tp, this.generation);
     }
     const position: Position = { offsets: Object.fromEntries(Object.entries(this.next).map(([t, p]) => [t, { ...p }])) };
+    if (this.buffered <= this.capacity / 2) this.resume();
     this.signal();
     return errors.length > 0 ? { records, errors, position } : { records, position };
   }

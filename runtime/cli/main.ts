@@ -6,7 +6,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { FlowValidationError, UserError, formatIssue, type FlowIssue } from '../errors.js';
+import { FlowValidationError, UserError, errorMessage, formatIssue, type FlowIssue } from '../errors.js';
 import { FileRoots, fileAccess, unconfinedFiles, type FilePolicy } from '../files.js';
 import { DEFAULT_ENV_PREFIX } from '../flow/env.js';
 import type { HostPolicy } from '../host-policy.js';
@@ -23,6 +23,7 @@ import { nodeReference } from '../node-reference.js';
 import { SqliteCheckpointStore } from '../state/sqlite-checkpoint-store.js';
 import { shutdownSandbox } from '../sandbox/sandbox.js';
 import { readEnvFile } from './env-file.js';
+import { startHookServer, type HookServer } from './hooks.js';
 import { missingVariables, missingVariablesReport } from './missing-env.js';
 import { Progress, progressSummary, tableLines } from './progress.js';
 
@@ -43,6 +44,12 @@ function readFlowFile(path: string): string {
 const positiveInt = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+};
+
+const portNumber = (v: string) => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number, 0 to 65535 (0: any free port)');
   return n;
 };
 
@@ -98,6 +105,8 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     .option('--quiet', 'no progress display')
     .option('--env-file <file>', 'read ${env:NAME} values from this KEY=VALUE file (variables already set in the environment win)')
     .option('--check', 'validate the flow and test each of its connections, without running it (exit 0: all reached, 1: one failed, 2: invalid)')
+    .option('--hooks-port <port>', 'serve the webhooks of its http.source nodes at POST http://HOST:PORT/hooks/FLOW/NODE (signed requests only); also SLUICE_HOOKS_PORT', portNumber)
+    .option('--hooks-host <host>', 'the address the webhooks listen on', '127.0.0.1')
     .action(async (file: string, opts: RunOptions) => {
       exitCode = await runCommand(file, opts, registry);
     });
@@ -191,7 +200,16 @@ function validateCommand(files: string[], opts: { json?: boolean } & PolicyFlags
   return reports.every((r) => r.valid) ? 0 : 2;
 }
 
-type RunOptions = { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean; envFile?: string; check?: boolean } & PolicyFlags;
+type RunOptions = { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean; envFile?: string; check?: boolean; hooksPort?: number; hooksHost: string } & PolicyFlags;
+
+function hooksPortFromEnv(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  try {
+    return portNumber(v);
+  } catch (err) {
+    throw new UserError(`SLUICE_HOOKS_PORT=${v.slice(0, 40)}: ${errorMessage(err)}`);
+  }
+}
 
 async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry): Promise<number> {
   const policy = cliPolicy(opts, opts.state);
@@ -209,6 +227,16 @@ async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry
     return testEntries(entries, { json: opts.json, timeout: 10_000 }, registry, policy?.files ?? unconfinedFiles());
   }
   for (const w of plan.warnings) if (w.severity === 'warning') process.stderr.write(`${file}: warning: ${formatIssue(w)}\n`);
+  const hooksPort = opts.hooksPort ?? hooksPortFromEnv(process.env.SLUICE_HOOKS_PORT);
+  let hooks: HookServer | undefined;
+  if (hooksPort !== undefined && !opts.preview) {
+    try {
+      hooks = await startHookServer(hooksPort, opts.hooksHost);
+    } catch (err) {
+      throw new UserError(`cannot serve the webhooks on ${opts.hooksHost}:${hooksPort}: ${errorMessage(err)}`);
+    }
+    process.stderr.write(`webhooks at ${hooks.url}/hooks/${plan.flow.name}/NODE\n`);
+  }
   const store = opts.preview ? undefined : new SqliteCheckpointStore(resolve(opts.state));
   const run = new FlowRun(plan, {
     store,
@@ -216,6 +244,7 @@ async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry
     preview: opts.preview ? { limit: opts.preview, sample: opts.preview } : undefined,
     fromStart: opts.fromStart,
     log: stderrLog,
+    ...(hooks ? { endpoints: hooks.endpoints } : {}),
   });
   let signals = 0;
   const onSignal = (sig: string) => {
@@ -240,6 +269,7 @@ async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry
     progress?.stop();
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
+    await hooks?.close();
     await store?.close();
   }
   if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

@@ -98,3 +98,15 @@ export async function endOffsets(brokers: string, topic: string): Promise<Record
     await admin.disconnect();
   }
 }
+
+/** the group's state and how many members it has (describeGroups) */
+export async function groupState(brokers: string, group: string): Promise<{ state: string; members: number }> {
+  const admin = kafkaClient(brokers).admin();
+  await admin.connect();
+  try {
+    const { groups } = await admin.describeGroups([group]);
+    return { state: groups[0]?.state ?? 'Dead', members: groups[0]?.members.length ?? 0 };
+  } finally {
+    await admin.disconnect();
+  }
+}

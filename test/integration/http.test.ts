@@ -4,7 +4,10 @@
  */
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { runCli, startCli, until } from '../helpers/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpSink, retryAfter } from '../../nodes/http/sink.js';
 import { FlowRun } from '../../runtime/executor/flow-run.js';
@@ -92,6 +95,39 @@ describe('http.sink (custom API) against a local HTTP server', () => {
     expect(JSON.parse(put.body)).toEqual({ order: 7, total: 12.5, note: 'order 7 of Ann', op: 'c' });
     expect(put.headers).toMatchObject({ authorization: 'Bearer secret-token', 'x-team': 'data', 'x-order': '7', 'content-type': 'application/json' });
     expect(byUrl['/v1/orders/8?country=FR'].method).toBe('DELETE');
+  });
+
+  it('a sandboxed request function sets method, URL, headers and body per record; null skips one; a throw refuses only that record', async () => {
+    api.got = [];
+    api.answer = (_g, res) => res.writeHead(200).end('{}');
+    const s = await sink({
+      url: 'unused/{id}',
+      headers: { 'x-static': 'yes' },
+      request: `(r) => r.value.skip ? null : r.value.boom ? r.value.nothing.here : ({
+        method: r.op === 'd' ? 'DELETE' : 'POST',
+        url: 'carts/' + r.key + '/items',
+        headers: { 'x-lines': String(r.value.lines.length) },
+        body: { sku: r.value.lines.map((l) => l.sku).join('+'), total: r.value.lines.reduce((n, l) => n + l.price, 0) },
+      })`,
+    });
+    const { rejected } = (await s.write([
+      rec({ id: 1, lines: [{ sku: 'a', price: 2 }, { sku: 'b', price: 3 }] }),
+      rec({ id: 2, skip: true }),
+      rec({ id: 3, boom: true }),
+    ])) as SinkWriteResult;
+    expect(api.got).toHaveLength(1);
+    const [g] = api.got;
+    expect(g.method).toBe('POST');
+    expect(g.url).toBe('/v1/carts/1/items');
+    expect(JSON.parse(g.body)).toEqual({ sku: 'a+b', total: 5 });
+    expect(g.headers).toMatchObject({ 'x-lines': '2', 'x-static': 'yes', authorization: 'Bearer secret-token', 'content-type': 'application/json' });
+    expect(rejected).toHaveLength(1);
+    expect(rejected![0].key).toBe(3);
+    expect(rejected![0].meta.error!.message).toMatch(/^cannot build the request: the request function threw: .*here/);
+    await s.close();
+    expect(() => httpSink.configSchema.parse({ url: 'https://x', batch: true, request: '(r) => ({})' })).toThrow(/request function/);
+    const broken = await create<SinkInstance>(httpSink, { url: 'https://x', request: '(r) => {' });
+    await expect(broken.open()).rejects.toThrow(/request/);
   });
 
   it('retries 5xx and 429, honouring Retry-After, then succeeds', async () => {
@@ -291,5 +327,77 @@ describe('http.source: POST /hooks/FLOW/NODE of a deployed flow', () => {
     const res = await fetch(`${url}/hooks/nope/hook`, { method: 'POST', headers: { ...editor.headers }, body: '{}' });
     expect(res.status).toBe(404);
     expect((await errorOf(res))).toMatch(/deploy the flow first/);
+  });
+});
+
+describe('http.source in `sluice run --hooks-port` (no server)', () => {
+  const SECRET = 'run-hook-secret';
+  const sign = (body: string) => `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
+  const flowText = (dir: string, secret: boolean) => `apiVersion: sluice/v1
+name: run-hooks
+settings: { batchSize: 100 }
+connections:
+  hook: { type: http${secret ? `, hmacSecret: ${SECRET}` : ''} }
+nodes:
+  - { id: in, type: http.source, config: { connection: hook, keyField: id } }
+  - { id: db, type: sqlite.sink, config: { path: ${join(dir, 'out.db')}, table: items, keys: [id] } }
+edges:
+  - { from: in, to: db }
+`;
+
+  it('serves POST /hooks/FLOW/NODE: 202 for a signed body once committed, 401 unsigned, 404 elsewhere, 405 for GET; SIGTERM ends it cleanly', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const file = join(dir, 'flow.yaml');
+    writeFileSync(file, flowText(dir, true));
+    const run = startCli(['run', file, '--state', join(dir, 'state.db'), '--quiet', '--hooks-port', '0']);
+    let stderr = '';
+    run.child.stderr!.on('data', (d) => (stderr += d));
+    await until(() => /webhooks at (http:\S+)\/hooks\//.test(stderr) || run.child.exitCode !== null, 30_000, 'the webhook address');
+    const base = /webhooks at (http:\S+)\/hooks\//.exec(stderr)?.[1];
+    expect(base, stderr).toBeDefined();
+    const body = '{"id":1,"v":"a"}\n{"id":2,"v":"b"}\n';
+    const post = (path: string, b: string, headers: Record<string, string> = {}) => fetch(`${base}${path}`, { method: 'POST', body: b, headers: { 'content-type': 'application/x-ndjson', ...headers } });
+
+    const ok = await post('/hooks/run-hooks/in', body, { 'x-sluice-signature': sign(body) });
+    expect(ok.status).toBe(202);
+    expect(await ok.json()).toEqual({ accepted: 2 });
+    const db = new Database(join(dir, 'out.db'), { readonly: true });
+    expect(db.prepare('SELECT id FROM items ORDER BY id').all()).toEqual([{ id: 1 }, { id: 2 }]); // committed before the 202
+    db.close();
+
+    expect((await post('/hooks/run-hooks/in', body)).status).toBe(401);
+    expect((await post('/hooks/run-hooks/in', body, { 'x-sluice-signature': sign('other') })).status).toBe(401);
+    const bad = await post('/hooks/run-hooks/in', '{not json', { 'x-sluice-signature': sign('{not json') });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/JSON/);
+    const missing = await post('/hooks/run-hooks/nope', body, { 'x-sluice-signature': sign(body) });
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: string }).error).toMatch(/nope/);
+    expect((await post('/elsewhere', body)).status).toBe(404);
+    expect((await fetch(`${base}/hooks/run-hooks/in`)).status).toBe(405);
+
+    run.child.kill('SIGTERM');
+    const end = await run.done;
+    expect(end.code, end.stderr).toBe(0);
+  });
+
+  it('refuses to run without --hooks-port, or without an hmacSecret (no API keys without the server), saying how to fix it', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const signed = join(dir, 'signed.yaml');
+    writeFileSync(signed, flowText(dir, true));
+    const noPort = await runCli(['run', signed, '--state', join(dir, 'a.db'), '--quiet']);
+    expect(noPort.code).toBe(2);
+    expect(noPort.stderr).toMatch(/--hooks-port/);
+    expect(noPort.stderr).not.toMatch(/\n\s+at /); // no stack trace
+
+    const unsigned = join(dir, 'unsigned.yaml');
+    writeFileSync(unsigned, flowText(dir, false));
+    const noSecret = await runCli(['run', unsigned, '--state', join(dir, 'b.db'), '--quiet', '--hooks-port', '0']);
+    expect(noSecret.code).toBe(2);
+    expect(noSecret.stderr).toMatch(/hmacSecret/);
+
+    const badPort = await runCli(['run', signed, '--state', join(dir, 'c.db'), '--hooks-port', 'eighty']);
+    expect(badPort.code).toBe(2);
+    expect(badPort.stderr).toMatch(/port number/);
   });
 });

@@ -299,26 +299,33 @@ export function killKafka(dir: string): void {
   if (existsSync(pidFile)) killPid(Number(readFileSync(pidFile, 'utf8').trim()));
 }
 
+/** the user of the test broker's SASL_PLAINTEXT listener (KAFKA_SASL_BROKERS), for PLAIN and SCRAM-SHA-256 */
+export const KAFKA_SASL = { username: 'sluice', password: 'sluice-test-secret' };
+
 /**
  * One Kafka broker in KRaft mode (broker and controller in one process) on free loopback ports, its log
  * directories in `dir`: replication factor 1 for the internal topics, no initial rebalance delay (a group's
  * first join is not held back 3 s), topics created on first use.
  */
-export async function startKafka(root: string, dir: string): Promise<PrivateServer & { brokers: string; dir: string }> {
+export async function startKafka(root: string, dir: string): Promise<PrivateServer & { brokers: string; saslBrokers: string; dir: string }> {
   const cache = kafkaCacheDir();
   mkdirSync(cache, { recursive: true });
   mkdirSync(dir, { recursive: true });
   const lib = await fetchKafka(join(root, 'test/servers/kafka/pom.xml'), cache);
-  const [port, controller] = [await freePort(), await freePort()];
+  const [port, controller, sasl] = [await freePort(), await freePort(), await freePort()];
   const props = [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controller}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller},SASL_PLAINTEXT://127.0.0.1:${sasl}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${sasl}`,
     'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
     'inter.broker.listener.name=PLAINTEXT',
+    // a SASL listener for the credential tests: user sluice, PLAIN (from here) and SCRAM-SHA-256 (at format)
+    'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256',
+    `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${KAFKA_SASL.username}="${KAFKA_SASL.password}";`,
+    'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
     `log.dirs=${join(dir, 'data')}`,
     'num.partitions=1',
     'offsets.topic.replication.factor=1',
@@ -337,14 +344,14 @@ export async function startKafka(root: string, dir: string): Promise<PrivateServ
   writeFileSync(join(dir, 'broker.json'), JSON.stringify({ lib, port }));
   const tool = (...args: string[]) => exec('java', ['-Xmx128m', '-XX:TieredStopAtLevel=1', '-cp', `${lib}/*`, 'kafka.tools.StorageTool', ...args], { maxBuffer: 1 << 22 });
   const id = (await tool('random-uuid')).stdout.trim().split('\n').pop()!;
-  await tool('format', '-t', id, '-c', join(dir, 'server.properties'), '--ignore-formatted');
+  await tool('format', '-t', id, '-c', join(dir, 'server.properties'), '--ignore-formatted', '--add-scram', `SCRAM-SHA-256=[name=${KAFKA_SASL.username},password=${KAFKA_SASL.password}]`);
   try {
     await runKafka(dir);
   } catch (err) {
     killKafka(dir);
     throw err;
   }
-  return { url: `127.0.0.1:${port}`, brokers: `127.0.0.1:${port}`, dir, stop: async () => killKafka(dir) };
+  return { url: `127.0.0.1:${port}`, brokers: `127.0.0.1:${port}`, saslBrokers: `127.0.0.1:${sasl}`, dir, stop: async () => killKafka(dir) };
 }
 
 // ---------------------------------------------------------------- NATS (JetStream)

@@ -6,6 +6,11 @@
  * sets the count (default 200,000 orders). Against KAFKA_BROKERS when set; otherwise a private broker
  * (test/setup/servers.ts, Kafka 4.4 in KRaft mode from Maven Central jars) is started for the run and
  * stopped after it; with neither Java nor Maven the case says so loudly and measures nothing.
+ *
+ * kafka.cdc-latency: PostgreSQL change → kafka.sink (envelope) → kafka.source → postgres.sink, two flows
+ * in this process, at about 1,000 changes/s for BENCH_KAFKA_LATENCY_SECONDS (default 30): p50 and p99 of
+ * the time from the source row's commit to the target row's write (both clock_timestamp() in the
+ * database), against postgres.source → postgres.sink directly at the same rate (PG_URL, wal_level logical).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -20,6 +25,8 @@ import { FlowRun } from '../../../runtime/executor/flow-run.js';
 import { SqliteCheckpointStore } from '../../../runtime/state/sqlite-checkpoint-store.js';
 import { kafkaToolsMissing, startKafka } from '../../setup/servers.js';
 import { timed, type BenchCase, type Figure } from '../harness.js';
+import { count, runFlow as startFlow, withDatabase } from './postgres.js';
+import type pg from 'pg';
 
 const N = Number(process.env.BENCH_KAFKA_MESSAGES ?? 200_000);
 const BATCH = 1000;
@@ -114,6 +121,52 @@ async function runFlow(name: string, nodes: unknown[], edges: unknown[], brokers
   return ms;
 }
 
+const LATENCY_SECONDS = Number(process.env.BENCH_KAFKA_LATENCY_SECONDS ?? 30);
+const LATENCY_RATE = 1000;
+
+/**
+ * commit → target write latency (ms) of the flows `flows(src, dst)` make: rows inserted into `src` at
+ * LATENCY_RATE per second (a warm-up row first, left out of the figures), until all reached `dst`
+ */
+async function latency(db: pg.Client, name: string, flows: (src: string, dst: string) => Record<string, unknown>[]): Promise<{ p50: number; p99: number; rate: number }> {
+  const [src, dst] = [`${name}_src`, `${name}_dst`];
+  await db.query(`CREATE TABLE ${src} (id bigserial PRIMARY KEY, payload text, t0 timestamptz NOT NULL DEFAULT clock_timestamp())`);
+  await db.query(`CREATE TABLE ${dst} (id bigint PRIMARY KEY, payload text, t0 timestamptz, t1 timestamptz NOT NULL DEFAULT clock_timestamp())`);
+  const runs = flows(src, dst).map((doc) => startFlow(doc));
+  const wait = async (what: string, ok: () => Promise<boolean>) => {
+    for (let i = 0; !(await ok()); i++) {
+      if (i > 2400) throw new Error(`${name}: ${what} within 120 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  try {
+    // the warm-up row: the CDC slot streams and the consumer joined its group
+    await new Promise((r) => setTimeout(r, 2000));
+    await db.query(`INSERT INTO ${src} (payload) VALUES ('warm-up')`);
+    await wait('the warm-up row did not arrive', async () => (await count(db, dst)) === 1);
+    const start = Date.now();
+    let written = 0;
+    while (Date.now() - start < LATENCY_SECONDS * 1000) {
+      const due = Math.floor(((Date.now() - start) / 1000) * LATENCY_RATE) - written;
+      if (due > 0) {
+        await db.query(`INSERT INTO ${src} (payload) SELECT 'change ' || g FROM generate_series(1, ${due}) g`);
+        written += due;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const seconds = (Date.now() - start) / 1000;
+    await wait('the target did not catch up', async () => (await count(db, dst)) === written + 1);
+    const p = await db.query<{ p50: number; p99: number }>(
+      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99
+         FROM (SELECT extract(epoch FROM t1 - t0) * 1000 AS ms FROM ${dst} WHERE payload <> 'warm-up') x`,
+    );
+    return { p50: Number(p.rows[0].p50), p99: Number(p.rows[0].p99), rate: written / seconds };
+  } finally {
+    for (const r of runs) r.run.stop();
+    await Promise.all(runs.map((r) => r.done));
+  }
+}
+
 export const kafkaCases: BenchCase[] = [
   {
     name: 'kafka',
@@ -153,6 +206,59 @@ export const kafkaCases: BenchCase[] = [
           { metric: 'kafka.sink from core.generate', value: rate(sinkMs), unit: 'msg/s', baseline: { label: 'plain kafkajs producer loop', value: rate(plainOut) } },
           { metric: 'kafka.source → file.sink', value: rate(sourceMs), unit: 'msg/s', baseline: { label: 'plain kafkajs consumer loop', value: rate(plainIn) }, note: 'both include joining the group' },
         ];
+      } finally {
+        await b.stop();
+      }
+    },
+  },
+  {
+    name: 'kafka.cdc-latency',
+    description: `PostgreSQL change → kafka.sink (envelope) → kafka.source → postgres.sink at ~${LATENCY_RATE.toLocaleString('en-US')} changes/s for ${LATENCY_SECONDS} s, against postgres.source → postgres.sink`,
+    async run(): Promise<Figure[]> {
+      const b = await broker();
+      if (!b) return [];
+      try {
+        const kafka = new Kafka({ brokers: b.brokers.split(','), clientId: 'bench', logLevel: logLevel.NOTHING });
+        const topic = `bench-cdc-${randomBytes(3).toString('hex')}`;
+        await createTopic(kafka, topic);
+        const bus = { bus: { type: 'kafka', brokers: b.brokers.split(',') } };
+        return await withDatabase(async (db) => {
+          const direct = await latency(db, 'direct', (src, dst) => [
+            {
+              name: 'bench-lat-direct',
+              nodes: [
+                { id: 'src', type: 'postgres.source', config: { url: '${env:PG_URL}', tables: src, mode: 'cdc', heartbeatIntervalMs: 1000 } },
+                { id: 'out', type: 'postgres.sink', config: { url: '${env:PG_URL}', table: dst } },
+              ],
+              edges: [{ from: 'src', to: 'out' }],
+            },
+          ]);
+          const via = await latency(db, 'viakafka', (src, dst) => [
+            {
+              name: 'bench-lat-in',
+              connections: bus,
+              nodes: [
+                { id: 'src', type: 'postgres.source', config: { url: '${env:PG_URL}', tables: src, mode: 'cdc', heartbeatIntervalMs: 1000 } },
+                { id: 'out', type: 'kafka.sink', config: { connection: 'bus', topic, envelope: true } },
+              ],
+              edges: [{ from: 'src', to: 'out' }],
+            },
+            {
+              name: 'bench-lat-out',
+              connections: bus,
+              nodes: [
+                { id: 'in', type: 'kafka.source', config: { connection: 'bus', topics: [topic], group: `bench-lat-${randomBytes(4).toString('hex')}` } },
+                { id: 'out', type: 'postgres.sink', config: { url: '${env:PG_URL}', table: dst } },
+              ],
+              edges: [{ from: 'in', to: 'out' }],
+            },
+          ]);
+          const note = `${Math.round(via.rate).toLocaleString('en-US')} changes/s through Kafka, ${Math.round(direct.rate).toLocaleString('en-US')}/s directly`;
+          return [
+            { metric: 'PostgreSQL → Kafka → PostgreSQL latency, p50', value: via.p50, unit: 'ms', baseline: { label: 'postgres.source → postgres.sink p50', value: direct.p50 }, note },
+            { metric: 'PostgreSQL → Kafka → PostgreSQL latency, p99', value: via.p99, unit: 'ms', baseline: { label: 'postgres.source → postgres.sink p99', value: direct.p99 } },
+          ];
+        });
       } finally {
         await b.stop();
       }

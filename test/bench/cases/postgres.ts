@@ -62,7 +62,7 @@ const TAX = '(o) => ({ ...o, tax: Math.round(o.amount * 0.2 * 100) / 100 })';
 const ORDERS = (name: string, tax: boolean) =>
   `CREATE TABLE ${name} (id bigint PRIMARY KEY, customer_id integer NOT NULL, amount numeric(10,2) NOT NULL, currency text, country text, status text, ts timestamptz${tax ? ', tax numeric(12,2), customer jsonb' : ''})`;
 
-async function withDatabase<T>(fn: (db: pg.Client) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(fn: (db: pg.Client) => Promise<T>): Promise<T> {
   const admin = new pg.Client({ connectionString: BASE_URL, connectionTimeoutMillis: 3000 });
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
@@ -85,7 +85,7 @@ async function withDatabase<T>(fn: (db: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-function runFlow(doc: Record<string, unknown>): { run: FlowRun; done: Promise<unknown> } {
+export function runFlow(doc: Record<string, unknown>): { run: FlowRun; done: Promise<unknown> } {
   const store = new SqliteCheckpointStore(join(mkdtempSync(join(tmpdir(), 'sluice-bench-')), 'state.db'));
   const plan = compileFlow({ apiVersion: 'sluice/v1', ...doc }, registry, { env: { PG_URL: URL_ } });
   const run = new FlowRun(plan, { store });
@@ -99,7 +99,7 @@ function runFlow(doc: Record<string, unknown>): { run: FlowRun; done: Promise<un
 
 const flowMs = (doc: Record<string, unknown>) => timed(() => runFlow(doc).done);
 
-const count = async (db: pg.Client, table: string) => Number((await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`)).rows[0].n);
+export const count = async (db: pg.Client, table: string) => Number((await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`)).rows[0].n);
 
 /** a JSON text as a COPY text-format field */
 const copyField = (json: string) => json.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n');
