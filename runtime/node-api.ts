@@ -95,11 +95,15 @@ export interface TableProgress {
   done: number;
   /** the source's estimate of the table's rows (planner statistics: approximate), when it has one */
   estimated?: number;
+  /** this run's rows read per second for the table, from its first rows to its last */
+  rowsPerSec?: number;
 }
 
 /** What a source reports about itself while it runs: per-table progress, CDC lag. */
 export interface SourceProgress {
   tables?: TableProgress[];
+  /** this run's rows read per second over every table */
+  rowsPerSec?: number;
   /** CDC: how far behind the server's end the committed position is */
   lag?: { bytes?: number; ms?: number };
   /** anything else worth a line in the status (slot name, binlog file...) */

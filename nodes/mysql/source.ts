@@ -54,6 +54,7 @@ import { TableChunks, beginSnapshot } from './snapshot.js';
 import { describeTable, listTables, rowReader, schemaExists, tableSchema, type TableInfo } from './types.js';
 import { SCHEMA_META, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
+import { TableCounter } from '../shared/table-counter.js';
 
 const configSchema = z
   .object({
@@ -80,7 +81,8 @@ const configSchema = z
 
 type Config = z.output<typeof configSchema>;
 
-type SnapshotPosition = { phase: 'snapshot'; done: string[]; table?: string; after?: unknown[]; binlog?: BinlogPosition };
+/** `rows`: rows read per table up to here (on batch positions), so a resumed run's progress goes on from them */
+type SnapshotPosition = { phase: 'snapshot'; done: string[]; table?: string; after?: unknown[]; binlog?: BinlogPosition; rows?: Record<string, number> };
 type CdcPosition = { phase: 'cdc'; binlog: BinlogPosition };
 type Position = SnapshotPosition | CdcPosition;
 
@@ -116,7 +118,7 @@ class MysqlSource implements SourceInstance {
   private stream?: BinlogStream;
 
   /** progress: rows (snapshot) or changes (binlog) read by this run per table, the server's row estimates */
-  private readonly rowsRead = new Map<string, number>();
+  private readonly counter = new TableCounter();
   private estimates = new Map<string, number>();
   /** how old the last change read was when it was read, ms (binlog timestamps have 1 s resolution) */
   private lagMs?: number;
@@ -135,21 +137,22 @@ class MysqlSource implements SourceInstance {
       if (snap.done.includes(id)) return 'done';
       return snap.table === id ? 'snapshot' : 'pending';
     };
-    const ids = this.tables.length > 0 ? this.tables.map((t) => t.id) : [...this.rowsRead.keys()];
-    const tables = ids.map((id): TableProgress => {
-      const estimated = this.estimates.get(id);
-      return { name: id, phase: phaseOf(id), done: this.rowsRead.get(id) ?? 0, ...(estimated !== undefined ? { estimated } : {}) };
-    });
-    if (snap || !this.cdc) return { tables };
+    const ids = this.tables.length > 0 ? this.tables.map((t) => t.id) : Object.keys(this.counter.counts());
+    const tables = ids.map((id): TableProgress => this.counter.table(id, phaseOf(id), this.estimates.get(id)));
+    const rate = this.counter.overall();
+    const rates = rate !== undefined ? { rowsPerSec: rate } : {};
+    if (snap || !this.cdc) return { tables, ...rates };
     return {
       tables,
+      ...rates,
       ...(this.lagMs !== undefined ? { lag: { ms: this.lagMs } } : {}),
       detail: { binlogFile: this.cdc.file, binlogPos: this.cdc.pos, ...(this.cdc.gtid ? { gtid: String(this.cdc.gtid) } : {}) },
     };
   }
 
   private count(batch: SourceBatch | null): SourceBatch | null {
-    if (batch) for (const r of batch.records) this.rowsRead.set(r.meta.table as string, (this.rowsRead.get(r.meta.table as string) ?? 0) + 1);
+    this.counter.count(batch);
+    if (batch && this.snap) (batch.position as SnapshotPosition).rows = this.counter.counts();
     return batch;
   }
 
@@ -182,13 +185,17 @@ class MysqlSource implements SourceInstance {
       this.estimates = await tableRowEstimates(pool, this.tables.map((t) => t.table)).catch(() => new Map<string, number>());
     }
     if (p?.phase === 'cdc') this.cdc = p.binlog;
-    else if (p?.phase === 'snapshot') this.snap = p;
+    else if (p?.phase === 'snapshot') {
+      this.counter.restore(p.rows);
+      this.snap = p;
+    }
     else if (config.mode === 'cdc') this.cdc = await binlogEnd(pool, server);
     else this.snap = { phase: 'snapshot', done: [] };
   }
 
   async read(): Promise<SourceBatch | null> {
     if (!this.pool) throw new NodeError(this.ctx.nodeId, 'read() before open()');
+    this.counter.reading();
     if (this.snap) {
       const batch = await this.readSnapshot();
       if (batch) return this.count(batch);

@@ -25,6 +25,8 @@ export interface SnapshotState {
   done: string[];
   table?: string;
   after?: unknown[];
+  /** parallelTables (snapshot-lanes.ts): tables begun and not finished, each with the last key handed out */
+  open?: Record<string, unknown[]>;
 }
 
 export interface SnapshotOptions {

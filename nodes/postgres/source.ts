@@ -5,7 +5,8 @@
  *   a primary key: it orders the snapshot and is every record's key (`{ id: 7 }`).
  * - mode `snapshot`: every table once, in primary-key (keyset) order, chunk by chunk (snapshot.ts); the
  *   position is the last key read, so a resumed run goes on mid-table (with a new snapshot for the rest).
- *   `parallel: N` reads N chunks of a table at once, still emitted in key order. Ends after the last table.
+ *   `parallel: N` reads N chunks of a table at once, still emitted in key order. `parallelTables: N` copies N
+ *   tables at once (snapshot-lanes.ts; their batches interleave). Ends after the last table.
  * - mode `cdc`: changes from logical replication (pgoutput; cdc.ts), starting where the slot stands (a new
  *   slot: now). Records op c / u / d; `before` is the old row when the table has REPLICA IDENTITY FULL
  *   (otherwise deletes carry only the key, and an update's before is absent).
@@ -51,10 +52,12 @@ import { ChangeStream, type CdcPosition, type StreamStatus } from './cdc.js';
 import { parseLsn } from './lsn.js';
 import { checkReplicaIdentity, checkSlot, checkWalLevel, createSlot, createSlotWithSnapshot, dropSlot, ensurePublication, heartbeatDdl, slotInfo } from './slot-admin.js';
 import { connectionFields, oneConnection, openPool, pgError, quoteIdent, resolveTarget, splitName, type SessionOptions, type TableName, type Target } from './connection.js';
-import { SnapshotReader, beginSnapshot, type SnapshotState } from './snapshot.js';
+import { SnapshotReader, beginSnapshot, type SnapshotOptions, type SnapshotState } from './snapshot.js';
+import { SnapshotLanes } from './snapshot-lanes.js';
 import { TYPE_INFO_SQL, TypeMapper, type TypeInfo } from './types.js';
 import type { TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
+import { TableCounter } from '../shared/table-counter.js';
 
 const NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -70,6 +73,7 @@ const configSchema = z
       .describe('snapshot: read the tables once; cdc: stream their changes (logical replication); snapshot+cdc: the snapshot, then the changes since, without a gap'),
     chunkSize: z.number().int().min(1).max(100_000).optional().describe('snapshot: rows per query and batch; default: the flow batch size'),
     parallel: z.number().int().min(1).max(16).default(1).describe('snapshot: chunks of a table read at once, on as many connections (emitted in key order)'),
+    parallelTables: z.number().int().min(1).max(16).default(1).describe('snapshot: tables copied at once, each on its own connections (parallel chunks within each); batches of different tables interleave'),
     slotName: z.string().regex(NAME, 'lower-case letters, digits and _ (at most 63)').optional().describe('replication slot, created when missing; default sluice_<flow>_<node>'),
     publicationName: z.string().regex(NAME, 'lower-case letters, digits and _ (at most 63)').optional().describe('publication of the tables, created (or extended) when missing; default sluice_<flow>_<node>'),
     heartbeatIntervalMs: z
@@ -117,7 +121,7 @@ class PostgresSource implements SourceInstance {
   private schemas = new Map<string, TableSchema>();
   private readonly mapper = new TypeMapper();
   private readonly session: SessionOptions;
-  private snapshot?: { reader: SnapshotReader; clients: pg.PoolClient[]; lsn?: string };
+  private snapshot?: { reader: SnapshotReader | SnapshotLanes; clients: pg.PoolClient[]; lsn?: string };
   private stream?: ChangeStream;
   private cdcFrom?: CdcPosition;
   private readonly slot: string;
@@ -126,7 +130,7 @@ class PostgresSource implements SourceInstance {
   /** a snapshot to begin again (with a new snapshot) after a failed read */
   private pendingSnapshot?: SnapshotPosition;
   /** progress: rows (snapshot) or changes (cdc) read by this run per table, the planner's row estimates */
-  private readonly rowsRead = new Map<string, number>();
+  private readonly counter = new TableCounter();
   private estimates = new Map<string, number>();
   private snapshotState?: SnapshotState;
   private streaming = false;
@@ -163,45 +167,25 @@ class PostgresSource implements SourceInstance {
       if (this.streaming) return 'streaming';
       if (!state) return this.ctx.config.mode === 'cdc' ? 'pending' : 'done';
       if (state.done.includes(id)) return 'done';
-      return state.table === id ? 'snapshot' : 'pending';
+      return state.table === id || state.open?.[id] ? 'snapshot' : 'pending';
     };
-    const tables = this.tables.map((t): TableProgress => {
-      const estimated = this.estimates.get(t.id);
-      return { name: t.id, phase: phaseOf(t.id), done: this.rowsRead.get(t.id) ?? 0, ...(estimated !== undefined ? { estimated } : {}) };
-    });
+    const tables = this.tables.map((t): TableProgress => this.counter.table(t.id, phaseOf(t.id), this.estimates.get(t.id)));
+    const rate = this.counter.overall();
     const status = this.stream?.status();
-    if (!status) return { tables };
+    if (!status) return { tables, ...(rate !== undefined ? { rowsPerSec: rate } : {}) };
     return {
       tables,
+      ...(rate !== undefined ? { rowsPerSec: rate } : {}),
       ...(status.lagBytes !== undefined ? { lag: { bytes: status.lagBytes } } : {}),
       detail: { slot: status.slot, publication: this.publication, confirmedLsn: status.confirmedLsn, connected: status.connected },
     };
   }
 
-  private count(batch: SourceBatch | null): SourceBatch | null {
-    if (!batch) return batch;
-    // runs of one table (a snapshot chunk is one run) are counted with one map update
-    let table: string | undefined;
-    let n = 0;
-    for (const r of batch.records) {
-      if (r.meta.table === table) {
-        n++;
-        continue;
-      }
-      if (table !== undefined) this.rowsRead.set(table, (this.rowsRead.get(table) ?? 0) + n);
-      table = r.meta.table as string;
-      n = 1;
-    }
-    if (table !== undefined) this.rowsRead.set(table, (this.rowsRead.get(table) ?? 0) + n);
-    return batch;
-  }
-
   private async start(pos: Position | undefined): Promise<void> {
     const { config, nodeId } = this.ctx;
-    if (pos?.phase === 'snapshot' && pos.rows) for (const [table, n] of Object.entries(pos.rows)) if (Number.isSafeInteger(n) && n >= 0) this.rowsRead.set(table, n);
+    if (pos?.phase === 'snapshot') this.counter.restore(pos.rows);
     this.target = resolveTarget(this.ctx, config);
-    const readers = config.parallel > 1 ? config.parallel + 1 : 1;
-    this.pool = await openPool(this.target, { ...this.session, max: readers + 2 });
+    this.pool = await openPool(this.target, { ...this.session, max: this.sessionsPerLane() * config.parallelTables + 2 });
     await this.loadTables();
     if (!this.cdc) {
       if (pos?.phase === 'cdc') throw this.mismatch(pos);
@@ -328,9 +312,17 @@ class PostgresSource implements SourceInstance {
     return ensurePublication(pool, nodeId, this.target, this.publication, names);
   }
 
+  /** a table's reading sessions: one, or a planner and `parallel` readers */
+  private sessionsPerLane(): number {
+    return this.ctx.config.parallel > 1 ? this.ctx.config.parallel + 1 : 1;
+  }
+
   private async beginSnapshot(pos: SnapshotPosition, snapshotName?: string): Promise<void> {
     const { config, settings, nodeId } = this.ctx;
-    const n = config.parallel > 1 ? config.parallel + 1 : 1;
+    // lanes: several tables at once, or a position taken with them (open tables) that a single reader cannot go on from
+    const lanes = config.parallelTables > 1 || (pos.open !== undefined && Object.keys(pos.open).length > 0) ? config.parallelTables : 0;
+    const perLane = this.sessionsPerLane();
+    const n = Math.max(1, lanes) * perLane;
     const clients: pg.PoolClient[] = [];
     try {
       for (let i = 0; i < n; i++) {
@@ -342,7 +334,7 @@ class PostgresSource implements SourceInstance {
       throw pgError(nodeId, this.target, err, { what: 'starting the snapshot' });
     }
     const lsn = pos.lsn;
-    const reader = new SnapshotReader({
+    const options: SnapshotOptions = {
       nodeId,
       tables: this.tables,
       chunkSize: config.chunkSize ?? settings.batchSize,
@@ -350,7 +342,7 @@ class PostgresSource implements SourceInstance {
       clients,
       mapper: this.mapper,
       schemas: this.schemas,
-      state: { done: pos.done, table: pos.table, after: pos.after },
+      state: { done: pos.done, table: pos.table, after: pos.after, ...(pos.open ? { open: pos.open } : {}) },
       // one object per record: no spreads (this runs for every row of the snapshot)
       position: (s): SnapshotPosition => {
         const p: SnapshotPosition = lsn ? { phase: 'snapshot', lsn, done: s.done } : { phase: 'snapshot', done: s.done };
@@ -358,9 +350,11 @@ class PostgresSource implements SourceInstance {
           p.table = s.table;
           p.after = s.after;
         }
+        if (s.open !== undefined) p.open = s.open;
         return p;
       },
-    });
+    };
+    const reader = lanes > 0 ? new SnapshotLanes(options, Array.from({ length: lanes }, (_, i) => clients.slice(i * perLane, (i + 1) * perLane))) : new SnapshotReader(options);
     this.snapshot = { reader, clients, lsn };
   }
 
@@ -375,6 +369,7 @@ class PostgresSource implements SourceInstance {
   }
 
   async read(): Promise<SourceBatch | null> {
+    this.counter.reading();
     if (this.pendingSnapshot) {
       // the snapshot failed (a lost connection): go on from what was handed out, with a new snapshot
       await this.beginSnapshot(this.pendingSnapshot);
@@ -391,8 +386,8 @@ class PostgresSource implements SourceInstance {
         throw pgError(this.ctx.nodeId, this.target, err, { what: 'snapshot' });
       }
       if (batch) {
-        this.count(batch);
-        (batch.position as SnapshotPosition).rows = Object.fromEntries(this.rowsRead);
+        this.counter.count(batch);
+        (batch.position as SnapshotPosition).rows = this.counter.counts();
         return batch;
       }
       this.snapshotState = { done: this.tables.map((t) => t.id) };
@@ -433,7 +428,7 @@ class PostgresSource implements SourceInstance {
       this.stream = stream;
       this.streaming = true;
     }
-    return this.count(await this.stream.read());
+    return this.counter.count(await this.stream.read());
   }
 
   committed(position: unknown): void {
@@ -455,7 +450,9 @@ class PostgresSource implements SourceInstance {
     if (p === undefined || p === null) return undefined;
     const o = p as Record<string, unknown>;
     const lsn = (v: unknown) => typeof v === 'string' && /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i.test(v);
-    if (o.phase === 'snapshot' && Array.isArray(o.done) && (o.lsn === undefined || lsn(o.lsn)) && (o.after === undefined || Array.isArray(o.after))) return o as unknown as SnapshotPosition;
+    const open = o.open as Record<string, unknown> | undefined;
+    const openOk = open === undefined || (typeof open === 'object' && open !== null && Object.values(open).every(Array.isArray));
+    if (o.phase === 'snapshot' && Array.isArray(o.done) && (o.lsn === undefined || lsn(o.lsn)) && (o.after === undefined || Array.isArray(o.after)) && openOk) return o as unknown as SnapshotPosition;
     if (o.phase === 'cdc' && lsn(o.lsn)) {
       const tx = o.tx as { commit?: unknown; done?: unknown } | undefined;
       if (tx === undefined || (lsn(tx.commit) && Number.isInteger(tx.done))) return o as unknown as CdcPosition;

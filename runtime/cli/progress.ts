@@ -27,6 +27,7 @@ export function progressSummary(p: SourceProgress): string {
     const est = p.tables.every((t) => t.estimated !== undefined) ? p.tables.reduce((n, t) => n + (t.estimated ?? 0), 0) : undefined;
     parts.push(`${done}/${p.tables.length} tables done, ${fmt(rows)}${est !== undefined ? ` / ~${fmt(est)}` : ''} rows`);
   }
+  if (p.rowsPerSec !== undefined) parts.push(`${fmt(p.rowsPerSec)} rows/s`);
   if (p.lag?.bytes !== undefined) parts.push(`lag ${fmt(Math.round(p.lag.bytes / 1024))} KB`);
   if (p.lag?.ms !== undefined) parts.push(`lag ${fmt(p.lag.ms)} ms`);
   return parts.join(', ');
@@ -38,7 +39,7 @@ export function tableLines(id: string, p: SourceProgress, max = MAX_TABLES): str
   const width = Math.max(5, ...tables.slice(0, max).map((t) => t.name.length));
   const lines = tables
     .slice(0, max)
-    .map((t) => `  ${id} › ${t.name.padEnd(width)}  ${t.phase.padEnd(9)}  ${fmt(t.done).padStart(12)}${t.estimated !== undefined ? ` / ~${fmt(t.estimated)}` : ''}${percent(t)}`);
+    .map((t) => `  ${id} › ${t.name.padEnd(width)}  ${t.phase.padEnd(9)}  ${fmt(t.done).padStart(12)}${t.estimated !== undefined ? ` / ~${fmt(t.estimated)}` : ''}${percent(t)}${t.rowsPerSec !== undefined ? `  ${fmt(t.rowsPerSec)} rows/s` : ''}`);
   if (tables.length > max) {
     const rest = tables.slice(max);
     lines.push(`  ${id} › ${rest.length} more tables: ${rest.filter((t) => t.phase === 'done').length} done, ${fmt(rest.reduce((n, t) => n + t.done, 0))} rows`);
