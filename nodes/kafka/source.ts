@@ -37,6 +37,7 @@ import { ConfigError, NodeError, defineNode, errorMessage, type NodeContext, typ
 import { DecodeError, ENVELOPE_HEADER, decodeKey, decodeValue, formatSchema, fromEnvelope, headersToMeta } from './codec.js';
 import { client, clusterError, clusterFields, isPermanent, oneCluster, resolveCluster, type Cluster } from './connection.js';
 import { matchTopics } from './topics.js';
+import { sleep } from '../shared/abort.js';
 
 const configSchema = z
   .object({
@@ -273,7 +274,7 @@ class KafkaSource implements SourceInstance {
     const existing = new Set(await admin.listTopics());
     const topics = this.topics.filter((t) => existing.has(t));
     if (topics.length === 0) return;
-    const group = await admin.fetchOffsets({ groupId: this.groupId, topics });
+    const group = await this.groupOffsets(topics);
     const startCache = new Map<string, Map<number, string>>();
     const startOf = async (topic: string, partition: number): Promise<string | undefined> => {
       let offsets = startCache.get(topic);
@@ -300,6 +301,18 @@ class KafkaSource implements SourceInstance {
         else if (!saved && committed !== undefined && metadata === this.tag) at = await startOf(topic, partition);
         else if (committed === undefined && timed) at = await startOf(topic, partition);
         if (at !== undefined) this.overrides.set(tp, at);
+      }
+    }
+  }
+
+  /** the group's committed offsets, asked again while its coordinator moves or loads (a fresh broker creates the offsets topic on first use) */
+  private async groupOffsets(topics: string[]): ReturnType<Admin['fetchOffsets']> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.admin!.fetchOffsets({ groupId: this.groupId, topics });
+      } catch (err) {
+        if (attempt >= 8 || (err as { retriable?: boolean }).retriable !== true) throw err;
+        if (!(await sleep(Math.min(3000, 200 * 2 ** attempt), this.ctx.signal))) throw err;
       }
     }
   }
