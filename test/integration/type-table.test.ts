@@ -28,6 +28,7 @@ import { testRegistry } from '../helpers/test-nodes.js';
 
 const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 const MY = await service('MySQL/MariaDB', 'MYSQL_URL', 'mysql://root@127.0.0.1:3306/test', probeMysql);
+const CDC = await service('MySQL/MariaDB with binlog', 'MYSQL_CDC_URL', 'mysql://root@127.0.0.1:3307/mysql', probeMysql);
 const MONGO = await service('MongoDB', 'MONGO_URL', 'mongodb://127.0.0.1:27018/?directConnection=true', async (url) => {
   const c = new MongoClient(url, { serverSelectionTimeoutMS: 3000 });
   await c.connect().finally(() => c.close());
@@ -429,6 +430,29 @@ describe.each(Object.keys(UNCARRIED).map((k) => k.split('→') as [SourceFamily,
         expect(summary.error, `${t.declare} ${literal}`).toContain(table);
         expect(summary.error, `${t.declare} ${literal}`).toContain(`c_${id}`);
       }
+    }
+  });
+});
+
+describe.skipIf(!CDC.available)('geometry from the binlog', () => {
+  it('is an error naming the table and the column, never a geometry without its SRID', async () => {
+    const db = `sluice_types_cdc_${suffix}`;
+    const c = await mysql.createConnection({ uri: CDC.url, multipleStatements: true });
+    try {
+      await c.query(`CREATE DATABASE ${db}; CREATE TABLE ${db}.places (id int PRIMARY KEY, at POINT)`);
+      const s = await create<SourceInstance>(mysqlSource, { url: withDb(CDC.url, db), tables: ['places'], mode: 'cdc' });
+      await s.open(undefined);
+      try {
+        await c.query(`INSERT INTO ${db}.places VALUES (1, ST_GeomFromText('POINT(1 2)', 4326))`);
+        await expect((async () => {
+          for (;;) await s.read();
+        })()).rejects.toThrow(new RegExp(`table ${db}\\.places, column at \\(point\\): a geometry from the binlog arrives without its SRID`));
+      } finally {
+        await s.close().catch(() => undefined);
+      }
+    } finally {
+      await c.query(`DROP DATABASE IF EXISTS ${db}`).catch(() => undefined);
+      await c.end();
     }
   });
 });

@@ -3,6 +3,7 @@
  * EWKB) keep SRID and shape, and WKB reads as GeoJSON for every type GeoJSON has.
  */
 import { describe, expect, it } from 'vitest';
+import { TypeMapper, pgTypeForSpec, toPgText } from '../../nodes/postgres/types.js';
 import { fromEwkb, fromMysqlGeometry, geometryValue, isGeometryValue, toEwkb, toMysqlGeometry, wkbOf, wkbToGeoJson } from '../../nodes/shared/geometry.js';
 
 /** little-endian WKB writer for the test */
@@ -76,5 +77,32 @@ describe('geometry values', () => {
     expect(() => wkbToGeoJson(Buffer.concat([head(8), le.u32(0)]))).toThrow(/type 8 has no GeoJSON form/);
     expect(() => wkbToGeoJson(point(1, 2).subarray(0, 12))).toThrow(/ends early/);
     expect(() => wkbToGeoJson(Buffer.concat([point(1, 2), Buffer.from([0])]))).toThrow(/after its geometry/);
+  });
+});
+
+describe('PostGIS (no PostGIS server here: its text forms, by the same code the sources and sinks use)', () => {
+  const wkb = point(-112.8185647, 49.6999986);
+  const v = geometryValue(4326, wkb);
+
+  it('postgres.source reads geometry and geography (hex EWKB) as { $geometry } and declares them geometry', () => {
+    const mapper = new TypeMapper();
+    mapper.learn([
+      { oid: 90001, typtype: 'b', basetype: 0, elem: 0, category: 'U', typname: 'geometry' },
+      { oid: 90002, typtype: 'b', basetype: 0, elem: 0, category: 'U', typname: 'geography' },
+    ]);
+    expect(mapper.parser(90001)(toEwkb(v).toString('hex').toUpperCase())).toEqual(v);
+    expect(mapper.parser(90002)(toEwkb(v).toString('hex'))).toEqual(v);
+    expect(mapper.columnSpec('g', 90001, -1, true)).toMatchObject({ kind: 'geometry', source: 'geometry' });
+    expect(mapper.columnSpec('g', 90002, -1, true)).toMatchObject({ kind: 'geometry', geography: true });
+  });
+
+  it('postgres.sink writes hex EWKB into geometry, EWKB bytes into bytea, and creates geometry only with PostGIS', () => {
+    const col = (kind: 'geometry' | 'bytea') => ({ name: 'g', sqlType: kind, kind, array: false, elemKind: 'other' as const });
+    expect(toPgText(v, col('geometry'))).toBe(toEwkb(v).toString('hex'));
+    expect(toPgText(v, col('bytea'))).toBe(`\\x${toEwkb(v).toString('hex')}`);
+    const spec = { name: 'g', source: 'point', nullable: true, kind: 'geometry' as const, geometryType: 'point' };
+    expect(pgTypeForSpec(spec)).toBe('bytea');
+    expect(pgTypeForSpec(spec, { postgis: true })).toBe('geometry(point)');
+    expect(pgTypeForSpec({ ...spec, geography: true }, { postgis: true })).toBe('geography');
   });
 });
