@@ -32,6 +32,7 @@ export { MASK, rawUrlPassword, redactText, redactUrl, withUrlPassword } from './
 export { getPath, isPlainObject, secretFieldsOf, secretValues, secretVariableName, setPath, type SecretFields, type SecretOwner } from './secrets.js';
 
 // running flows: deployments, test runs, their state
+export { RunMetrics, type FlowSnapshot } from './metrics/run-metrics.js';
 export { DeploymentManager, DeploymentStateError, type Deployments, type DeploymentStatus } from './deploy/manager.js';
 export { Preview, type PreviewBatch, type PreviewResult } from './deploy/preview.js';
 export type { LogLevel } from './deploy/log-ring.js';

@@ -6,7 +6,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { Server as SocketServer } from 'socket.io';
-import { DEFAULT_ENV_PREFIX, type Deployments, FileRoots, type HostPolicy, type NodeRegistry, redactText } from '../runtime/host.js';
+import { DEFAULT_ENV_PREFIX, type Deployments, FileRoots, type HostPolicy, type NodeRegistry, redactText, RunMetrics } from '../runtime/host.js';
 import { createApp } from './app.js';
 import { isLoopbackAddress, siteOf } from './auth/site.js';
 import { AuthService, DEFAULT_LIMITS, type AuthLimits } from './auth/service.js';
@@ -78,6 +78,8 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
     startedAt: Date.now(),
     editorDir: deps.editorDir,
     cluster: deps.cluster,
+    // the manager's own in single mode (with queues and durations); in cluster mode the states and counts the control plane sees
+    metrics: deps.manager.metrics ?? new RunMetrics(() => deps.manager.list()),
   };
   let loopbackOnly = false;
   const site = siteOf(deps.publicUrls ?? [], () => loopbackOnly);

@@ -21,10 +21,13 @@ import { secretFieldsOf, secretValues } from '../secrets.js';
 import type { NodeRegistry } from '../registry.js';
 import { nodeReference } from '../node-reference.js';
 import { SqliteCheckpointStore } from '../state/sqlite-checkpoint-store.js';
+import type { CheckpointStore } from '../state/checkpoint-store.js';
 import { shutdownSandbox } from '../sandbox/sandbox.js';
 import { readEnvFile } from './env-file.js';
 import { missingVariables, missingVariablesReport } from './missing-env.js';
 import { Progress, progressSummary, tableLines } from './progress.js';
+import { serveMetrics } from './metrics-endpoint.js';
+import { RunMetrics } from '../metrics/run-metrics.js';
 
 export const DEFAULT_STATE = './data/sluice-state.db';
 
@@ -43,6 +46,12 @@ function readFlowFile(path: string): string {
 const positiveInt = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+};
+
+const portNumber = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number, 0 to 65535');
   return n;
 };
 
@@ -97,6 +106,8 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     .option('--from-start', 'forget committed positions and read from the beginning')
     .option('--quiet', 'no progress display')
     .option('--env-file <file>', 'read ${env:NAME} values from this KEY=VALUE file (variables already set in the environment win)')
+    .option('--metrics-port <n>', 'serve the run\'s Prometheus metrics at http://127.0.0.1:N/metrics while it runs (0: any free port, printed on stderr)', portNumber)
+    .option('--metrics-host <host>', 'the address --metrics-port listens on (default 127.0.0.1: there is no authentication)', '127.0.0.1')
     .option('--check', 'validate the flow and test each of its connections, without running it (exit 0: all reached, 1: one failed, 2: invalid)')
     .action(async (file: string, opts: RunOptions) => {
       exitCode = await runCommand(file, opts, registry);
@@ -191,7 +202,7 @@ function validateCommand(files: string[], opts: { json?: boolean } & PolicyFlags
   return reports.every((r) => r.valid) ? 0 : 2;
 }
 
-type RunOptions = { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean; envFile?: string; check?: boolean } & PolicyFlags;
+type RunOptions = { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean; envFile?: string; check?: boolean; metricsPort?: number; metricsHost: string } & PolicyFlags;
 
 async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry): Promise<number> {
   const policy = cliPolicy(opts, opts.state);
@@ -210,13 +221,33 @@ async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry
   }
   for (const w of plan.warnings) if (w.severity === 'warning') process.stderr.write(`${file}: warning: ${formatIssue(w)}\n`);
   const store = opts.preview ? undefined : new SqliteCheckpointStore(resolve(opts.state));
-  const run = new FlowRun(plan, {
-    store,
+  let deadLetters = 0;
+  const metrics = opts.metricsPort === undefined ? undefined : new RunMetrics(() => [{ flowId: plan.flow.name, status: run.status, nodes: run.stats(), deadLetters, progress: run.progress() }]);
+  // the run sees the store through this view, which counts dead letters for the metrics
+  const countingStore: CheckpointStore | undefined = store && {
+    load: (f) => store.load(f),
+    save: (f, c, fence) => store.save(f, c, fence),
+    reset: (f) => store.reset(f),
+    deadLetter: async (f, letters) => {
+      await store.deadLetter(f, letters);
+      deadLetters += letters.length;
+    },
+    deadLetters: (f, limit) => store.deadLetters(f, limit),
+    close: async () => undefined,
+  };
+  const run: FlowRun = new FlowRun(plan, {
+    observer: metrics?.watch(plan.flow.name, { queueDepths: () => run.queueDepths() }),
+    store: countingStore,
     locks: new InProcessLockService(),
     preview: opts.preview ? { limit: opts.preview, sample: opts.preview } : undefined,
     fromStart: opts.fromStart,
     log: stderrLog,
   });
+  const endpoint = metrics && (await serveMetrics(metrics, opts.metricsPort!, opts.metricsHost).catch(async (err) => {
+    await store?.close();
+    throw err;
+  }));
+  if (endpoint) process.stderr.write(`metrics at http://${opts.metricsHost}:${endpoint.port}/metrics\n`);
   let signals = 0;
   const onSignal = (sig: string) => {
     signals++;
@@ -240,6 +271,7 @@ async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry
     progress?.stop();
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
+    await endpoint?.close();
     await store?.close();
   }
   if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

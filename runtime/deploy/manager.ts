@@ -14,6 +14,7 @@ import type { CheckpointStore, StoredDeadLetter } from '../state/checkpoint-stor
 import { LogRing, type LogLevel, type LogLine } from './log-ring.js';
 import { redactText } from '../redact.js';
 import { RateMeter, type TableRates } from './rates.js';
+import { RunMetrics } from '../metrics/run-metrics.js';
 
 export type { LogLine, LogLevel } from './log-ring.js';
 
@@ -72,6 +73,8 @@ export interface DeploymentManagerOptions {
   statusIntervalMs?: number;
   /** where the manager reports its own troubles (a listener that threw) */
   log?: Logger;
+  /** the Prometheus metrics its runs report to (default: its own) */
+  metrics?: RunMetrics;
 }
 
 /**
@@ -84,6 +87,8 @@ export type Deployments = Pick<
 > & {
   /** the webhook endpoints of the flows this process runs (http.source); none in cluster mode, where agents run them */
   readonly endpoints?: EndpointRegistry;
+  /** the metrics of the flows this process runs; none in cluster mode, where agents run them */
+  readonly metrics?: RunMetrics;
 };
 
 /** pause/resume/stop of a flow that is not deployed, or not in a state that allows it (HTTP 409) */
@@ -123,8 +128,13 @@ export class DeploymentManager {
   /** the webhook endpoints of the flows it runs (http.source), served by the server at /hooks/FLOW/NODE */
   readonly endpoints = new EndpointRegistry();
 
+  /** counts, states, queues and durations of its deployments, for GET /metrics */
+  readonly metrics: RunMetrics;
+
   constructor(private readonly options: DeploymentManagerOptions) {
     this.locks = options.locks ?? new InProcessLockService();
+    this.metrics = options.metrics ?? new RunMetrics();
+    this.metrics.readFrom(() => this.list());
   }
 
   // ---- listeners -------------------------------------------------------------------------------
@@ -223,6 +233,7 @@ export class DeploymentManager {
     this.deployments.delete(flowId);
     this.failedStarts.delete(flowId);
     this.logs.delete(flowId);
+    this.metrics.forget(flowId);
     await this.options.store.reset(flowId);
   }
 
@@ -299,7 +310,8 @@ export class DeploymentManager {
       close: async () => undefined,
     };
     this.failedStarts.delete(flowId);
-    d.run = new FlowRun(plan, { store: view, locks: this.locks, leaseTtlMs: this.options.leaseTtlMs, fromStart: opts.fromStart, cwd: this.options.cwd, log, redact: this.options.redact, endpoints: this.endpoints });
+    const observer = this.metrics.watch(flowId, { queueDepths: () => d.run.queueDepths() });
+    d.run = new FlowRun(plan, { observer, store: view, locks: this.locks, leaseTtlMs: this.options.leaseTtlMs, fromStart: opts.fromStart, cwd: this.options.cwd, log, redact: this.options.redact, endpoints: this.endpoints });
     this.deployments.set(flowId, d);
     this.logLine(flowId, 'info', `deploying version ${opts.version ?? '?'}${opts.fromStart ? ' from the start' : ''}`);
     d.done = d.run.run().then(

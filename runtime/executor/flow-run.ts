@@ -23,6 +23,7 @@ import { BoundedQueue, sleep } from './queue.js';
 import { ExternalMemoryWatch } from './memory.js';
 import { withRetry } from './retry.js';
 import { PositionLedger, Tracker } from './tracker.js';
+import { secondsSince, type RunObserver } from './observer.js';
 
 export type RunStatus = 'starting' | 'running' | 'paused' | 'stopping' | 'completed' | 'stopped' | 'failed';
 
@@ -83,6 +84,8 @@ export interface RunOptions {
   endpoints?: EndpointHost;
   /** a full GC each time external memory (sandbox results) grew by this many MB; 0: leave it to V8 (default 16, see memory.ts) */
   externalMemoryStepMb?: number;
+  /** batch and checkpoint durations, for metrics (observer.ts) */
+  observer?: RunObserver;
 }
 
 type Item = { port: string; records: SluiceRecord[]; tracker: Tracker } | 'end' | 'tick';
@@ -171,6 +174,13 @@ export class FlowRun {
         this.log.warn(`node ${id}: progress() failed: ${errorMessage(err)}`);
       }
     }
+    return out;
+  }
+
+  /** batches waiting in each node's inbox now (nodes with inputs only) */
+  queueDepths(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [id, r] of this.runners) if (r.inbox) out[id] = r.inbox.size;
     return out;
   }
 
@@ -488,7 +498,9 @@ export class FlowRun {
       }
       r.stats.in += item.records.length;
       this.capture(r, 'in', item.port, item.records);
+      const t0 = process.hrtime.bigint();
       const outputs = await t.process(item.records, item.port);
+      this.options.observer?.batch?.(r.node.id, secondsSince(t0), item.records.length);
       await this.emitAll(r, outputs, item.tracker);
       item.tracker.release();
     }
@@ -516,8 +528,11 @@ export class FlowRun {
         await slots.push(true);
         r.stats.in += item.records.length;
         this.capture(r, 'in', item.port, item.records);
+        const t0 = process.hrtime.bigint();
         const outputs = t.process(item.records, item.port);
         outputs.catch(() => undefined); // the emitter below sees the rejection, in order
+        const count = item.records.length;
+        void outputs.then(() => this.options.observer?.batch?.(r.node.id, secondsSince(t0), count), () => undefined);
         await started.push({ item, outputs });
       }
     };
@@ -559,7 +574,9 @@ export class FlowRun {
         const room = (this.options.preview.sample ?? 100) - would.sample.length;
         if (room > 0) would.sample.push(...records.slice(0, room));
       } else if (records.length > 0) {
+        const t0 = process.hrtime.bigint();
         const result = await withRetry(() => sink.write(records), retry, `${r.node.id}: write`, this.log);
+        this.options.observer?.batch?.(r.node.id, secondsSince(t0), records.length);
         // records the sink refused for good (a 4xx answer, a broker's rejection): dead letters, with why
         if (result?.rejected?.length) await this.emit(r, ERROR_PORT, result.rejected, item.tracker);
       }
@@ -650,6 +667,7 @@ export class FlowRun {
 
   private async saveCheckpoint(withState: boolean): Promise<void> {
     if (this.stateful && !withState) return;
+    const t0 = process.hrtime.bigint();
     const positions: Record<string, unknown> = {};
     for (const [id, l] of this.ledgers) if (l.committable !== undefined) positions[id] = l.committable;
     const state: Record<string, unknown> = {};
@@ -657,6 +675,7 @@ export class FlowRun {
       if (r.instance?.kind === 'transform' && r.instance.snapshot) state[id] = r.instance.snapshot();
     }
     await this.options.store!.save(this.name, { positions, state }, this.lease?.token ?? 0);
+    this.options.observer?.checkpoint?.(secondsSince(t0));
     for (const [id, position] of Object.entries(positions)) {
       const inst = this.runners.get(id)?.instance;
       if (inst?.kind === 'source' && inst.committed) {
