@@ -81,6 +81,7 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
     // the manager's own in single mode (with queues and durations); in cluster mode the states and counts the control plane sees
     metrics: deps.manager.metrics ?? new RunMetrics(() => deps.manager.list()),
   };
+  context.metrics.collectProcessMetrics();
   let loopbackOnly = false;
   const site = siteOf(deps.publicUrls ?? [], () => loopbackOnly);
   const app = createApp(context, { site, trustProxy: deps.trustProxy });

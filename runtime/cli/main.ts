@@ -247,6 +247,7 @@ async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry
     await store?.close();
     throw err;
   }));
+  metrics?.collectProcessMetrics();
   if (endpoint) process.stderr.write(`metrics at http://${opts.metricsHost}:${endpoint.port}/metrics\n`);
   let signals = 0;
   const onSignal = (sig: string) => {

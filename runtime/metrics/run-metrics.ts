@@ -163,12 +163,19 @@ export class RunMetrics {
     return this.registry.contentType;
   }
 
-  /** the scrape: the flows' metrics and the process's (CPU, memory, event loop, handles) */
+  /**
+   * adds the process's metrics (CPU, memory, event loop, handles); the host calls it when it starts
+   * serving them, as prom-client counts CPU from then on
+   */
+  collectProcessMetrics(): void {
+    if (this.processMetrics) return;
+    this.processMetrics = true;
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** the scrape: the flows' metrics and the process's */
   async text(): Promise<string> {
-    if (!this.processMetrics) {
-      this.processMetrics = true;
-      collectDefaultMetrics({ register: this.registry });
-    }
+    this.collectProcessMetrics();
     return this.registry.metrics();
   }
 }
