@@ -8,7 +8,8 @@
 export { main } from './cli/main.js';
 export { NodeRegistry } from './registry.js';
 export type { NodeTypeInfo, ConnectorInfo } from './registry.js';
-export type { ConnectionTestResult, Logger } from './node-api.js';
+export type { ConnectionTestResult, LogFields, Logger } from './node-api.js';
+export { jsonLog, fdDestination, type Writable } from './log/json-log.js';
 
 // flow documents: parse, validate, compile, limits on what a client may send
 export { parseFlowText, jsonSyntaxMessage } from './flow/parse.js';

@@ -90,7 +90,7 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
   const io = new SocketServer(http, { serveClient: false, allowRequest: handshakeCheck(site) });
   const detach = attachSockets(io, context, deps.socketRecheckMs);
   // flows' log lines go to the server's log too, for whoever runs it
-  const offLog = deps.manager.onLog((l) => log[l.level](`flow ${l.flowId}: ${l.message}`));
+  const offLog = deps.manager.onLog((l) => log[l.level](`flow ${l.flowId}: ${l.message}`, { flow: l.flowId, node: l.node, deployment: l.deployment }));
 
   return {
     app,

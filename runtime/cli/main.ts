@@ -27,6 +27,7 @@ import { readEnvFile } from './env-file.js';
 import { missingVariables, missingVariablesReport } from './missing-env.js';
 import { Progress, progressSummary, tableLines } from './progress.js';
 import { serveMetrics } from './metrics-endpoint.js';
+import { fdDestination, jsonLog } from '../log/json-log.js';
 import { RunMetrics } from '../metrics/run-metrics.js';
 
 export const DEFAULT_STATE = './data/sluice-state.db';
@@ -106,6 +107,10 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     .option('--from-start', 'forget committed positions and read from the beginning')
     .option('--quiet', 'no progress display')
     .option('--env-file <file>', 'read ${env:NAME} values from this KEY=VALUE file (variables already set in the environment win)')
+    .option('--log-format <format>', 'text (default) or json: JSON lines on stderr with the flow and node of each line, for a log collector', (v: string) => {
+      if (v !== 'text' && v !== 'json') throw new InvalidArgumentError('must be text or json');
+      return v;
+    })
     .option('--metrics-port <n>', 'serve the run\'s Prometheus metrics at http://127.0.0.1:N/metrics while it runs (0: any free port, printed on stderr)', portNumber)
     .option('--metrics-host <host>', 'the address --metrics-port listens on (default 127.0.0.1: there is no authentication)', '127.0.0.1')
     .option('--check', 'validate the flow and test each of its connections, without running it (exit 0: all reached, 1: one failed, 2: invalid)')
@@ -202,7 +207,7 @@ function validateCommand(files: string[], opts: { json?: boolean } & PolicyFlags
   return reports.every((r) => r.valid) ? 0 : 2;
 }
 
-type RunOptions = { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean; envFile?: string; check?: boolean; metricsPort?: number; metricsHost: string } & PolicyFlags;
+type RunOptions = { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean; envFile?: string; check?: boolean; metricsPort?: number; metricsHost: string; logFormat?: 'text' | 'json' } & PolicyFlags;
 
 async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry): Promise<number> {
   const policy = cliPolicy(opts, opts.state);
@@ -241,7 +246,8 @@ async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry
     locks: new InProcessLockService(),
     preview: opts.preview ? { limit: opts.preview, sample: opts.preview } : undefined,
     fromStart: opts.fromStart,
-    log: stderrLog,
+    // JSON lines carry the flow's secret values masked too, as the text lines carry URL passwords masked
+    log: opts.logFormat === 'json' ? jsonLog(fdDestination(2), { base: { flow: plan.flow.name }, redact: (t) => redactText(t, flowSecrets(plan, registry)) }) : stderrLog,
   });
   const endpoint = metrics && (await serveMetrics(metrics, opts.metricsPort!, opts.metricsHost).catch(async (err) => {
     await store?.close();
@@ -312,6 +318,14 @@ function printSummary(s: RunSummary, preview: boolean): void {
     if (p) for (const line of tableLines(id, p, 50)) w(`  ${line}`);
   }
   if (s.deadLetters) w(`  ${s.deadLetters} record(s) went to the dead-letter store`);
+}
+
+/** every secret value of the flow's connections, by their connectors' declarations */
+function flowSecrets(plan: { flow: { connections?: Record<string, unknown> } }, registry: NodeRegistry): string[] {
+  return Object.values(plan.flow.connections ?? {}).flatMap((c) => {
+    const entry = c as Record<string, unknown>;
+    return secretValuesOf(entry, registry.connector(String(entry.type)));
+  });
 }
 
 /** the secret values of a connection entry, by its connector's declaration */

@@ -4,12 +4,13 @@
  * and a live status (counts, records/s per node) pushed to listeners about twice a second while a flow
  * runs and on every change. Plain methods, no HTTP: the server is a thin adapter over this.
  */
+import { randomUUID } from 'node:crypto';
 import { EndpointRegistry } from './endpoints.js';
 import { UserError, errorMessage } from '../errors.js';
 import { FlowRun, type NodeStats, type RunStatus, type RunSummary } from '../executor/flow-run.js';
 import type { CompiledFlow } from '../flow/compile.js';
 import { InProcessLockService, type LockService } from '../lock/lock.js';
-import type { Logger } from '../node-api.js';
+import type { LogFields, Logger } from '../node-api.js';
 import type { CheckpointStore, StoredDeadLetter } from '../state/checkpoint-store.js';
 import { LogRing, type LogLevel, type LogLine } from './log-ring.js';
 import { redactText } from '../redact.js';
@@ -100,6 +101,8 @@ type Listener<T> = (value: T) => void;
 
 interface Deployment {
   flowId: string;
+  /** one start of the flow, in its log lines */
+  id: string;
   version?: number;
   run: FlowRun;
   done: Promise<void>;
@@ -292,11 +295,11 @@ export class DeploymentManager {
     const store = this.options.store;
     const sources = new Set(plan.nodes.filter((n) => n.inputs.length === 0).map((n) => n.id));
     const log: Logger = {
-      info: (m) => this.logLine(flowId, 'info', m),
-      warn: (m) => this.logLine(flowId, 'warn', m),
-      error: (m) => this.logLine(flowId, 'error', m),
+      info: (m, f) => this.logLine(flowId, 'info', m, f),
+      warn: (m, f) => this.logLine(flowId, 'warn', m, f),
+      error: (m, f) => this.logLine(flowId, 'error', m, f),
     };
-    const d = { flowId, version: opts.version, startedAt: Date.now(), meter: new RateMeter(sources), deadLetters: 0, pendingPause: Boolean(opts.paused) } as Deployment;
+    const d = { flowId, id: randomUUID(), version: opts.version, startedAt: Date.now(), meter: new RateMeter(sources), deadLetters: 0, pendingPause: Boolean(opts.paused) } as Deployment;
     // the manager owns the store; the run sees it through this view, which counts dead letters live
     const view: CheckpointStore = {
       load: (f) => store.load(f),
@@ -368,10 +371,13 @@ export class DeploymentManager {
     return next;
   }
 
-  private logLine(flowId: string, level: LogLevel, message: string): void {
+  private logLine(flowId: string, level: LogLevel, message: string, fields?: LogFields): void {
     let ring = this.logs.get(flowId);
     if (!ring) this.logs.set(flowId, (ring = new LogRing(this.options.logCapacity ?? 500)));
     const line: LogLine = { flowId, at: new Date().toISOString(), level, message: (this.options.redact ?? redactText)(message) };
+    if (fields?.node) line.node = fields.node;
+    const deployment = this.deployments.get(flowId)?.id;
+    if (deployment) line.deployment = deployment;
     ring.push(line);
     for (const l of this.logListeners) this.safely(() => l(line));
   }

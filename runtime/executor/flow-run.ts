@@ -338,7 +338,7 @@ export class FlowRun {
       let message = (this.options.redact ?? redactText)(errorMessage(err));
       if (nodeId && !(err instanceof NodeError) && !(err instanceof ConfigError)) message = `node ${nodeId}: ${message}`;
       this.failure = { message, user, node: nodeId ?? (err as { nodeId?: string }).nodeId };
-      this.log.error(message);
+      this.log.error(message, this.failure.node ? { node: this.failure.node } : undefined);
     }
     this.stop();
   }
@@ -357,9 +357,9 @@ export class FlowRun {
       preview: Boolean(this.options.preview),
       signal: this.stopController.signal,
       log: {
-        info: (m) => log.info(`${node.id}: ${m}`),
-        warn: (m) => log.warn(`${node.id}: ${m}`),
-        error: (m) => log.error(`${node.id}: ${m}`),
+        info: (m) => log.info(`${node.id}: ${m}`, { node: node.id }),
+        warn: (m) => log.warn(`${node.id}: ${m}`, { node: node.id }),
+        error: (m) => log.error(`${node.id}: ${m}`, { node: node.id }),
       },
       files: fileAccess(this.plan.policy?.files ?? unconfinedFiles(cwd), node.id),
       connection: (name) => flow.connections?.[name] as Record<string, unknown> | undefined,
