@@ -8,7 +8,8 @@
 export { main } from './cli/main.js';
 export { NodeRegistry } from './registry.js';
 export type { NodeTypeInfo, ConnectorInfo } from './registry.js';
-export type { ConnectionTestResult, Logger } from './node-api.js';
+export type { ConnectionTestResult, LogFields, Logger } from './node-api.js';
+export { jsonLog, fdDestination, type Writable } from './log/json-log.js';
 
 // flow documents: parse, validate, compile, limits on what a client may send
 export { parseFlowText, jsonSyntaxMessage } from './flow/parse.js';
@@ -32,6 +33,7 @@ export { MASK, rawUrlPassword, redactText, redactUrl, withUrlPassword } from './
 export { getPath, isPlainObject, secretFieldsOf, secretValues, secretVariableName, setPath, type SecretFields, type SecretOwner } from './secrets.js';
 
 // running flows: deployments, test runs, their state
+export { RunMetrics, type FlowSnapshot } from './metrics/run-metrics.js';
 export { DeploymentManager, DeploymentStateError, type Deployments, type DeploymentStatus } from './deploy/manager.js';
 export { Preview, type PreviewBatch, type PreviewResult } from './deploy/preview.js';
 export type { LogLevel } from './deploy/log-ring.js';

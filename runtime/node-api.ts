@@ -18,10 +18,18 @@ export interface PortSpec {
   required?: boolean;
 }
 
+/** what a log line is about, as fields of a JSON line (log/json-log.ts); plain text logs may ignore them */
+export interface LogFields {
+  flow?: string;
+  node?: string;
+  deployment?: string;
+  [name: string]: string | number | boolean | undefined;
+}
+
 export interface Logger {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
 }
 
 export interface NodeContext<C> {

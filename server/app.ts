@@ -17,7 +17,7 @@ import { clusterRoutes } from './routes/cluster.js';
 import { connectionRoutes } from './routes/connections.js';
 import { flowRoutes } from './routes/flows.js';
 import { hookRoutes } from './routes/hooks.js';
-import { metaRoutes } from './routes/meta.js';
+import { metaRoutes, metricsRoute } from './routes/meta.js';
 import { runtimeRoutes } from './routes/runtime.js';
 
 /** bigint (64-bit integers from some databases) as a string: JSON has no such number */
@@ -28,7 +28,7 @@ function requestLog(log: ServerLog): RequestHandler {
     const t0 = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      log.info(`${req.method} ${req.originalUrl} ${res.statusCode} ${ms.toFixed(1)}ms`);
+      log.info(`${req.method} ${req.originalUrl} ${res.statusCode} ${ms.toFixed(1)}ms`, { method: req.method, path: req.originalUrl, status: res.statusCode, ms: Math.round(ms * 10) / 10 });
     });
     next();
   };
@@ -49,13 +49,16 @@ export function createApp(ctx: AppContext, opts: AppOptions): Express {
   app.use(securityHeaders, hostCheck(opts.site));
   // every /api route passes the guard first: principal, rate limit, cross-site checks, role (auth/policy.ts);
   // then every JSON body is checked for plain, bounded data (runtime/flow/limits.ts)
-  app.use('/api', requestLog(ctx.log), apiGuard(ctx.auth, ctx.store.auth, opts.site, ctx.log), express.json({ limit: BODY_LIMIT }), checkBodyShape);
+  const guard = apiGuard(ctx.auth, ctx.store.auth, opts.site, ctx.log);
+  app.use('/api', requestLog(ctx.log), guard, express.json({ limit: BODY_LIMIT }), checkBodyShape);
   app.use('/api', metaRoutes(ctx), authRoutes(ctx.auth, opts.site));
   app.use('/api/flows', flowRoutes(ctx));
   app.use('/api/connections', connectionRoutes(ctx));
   app.use('/api', runtimeRoutes(ctx));
   app.use('/api', clusterRoutes(ctx));
   app.use('/api', apiNotFound);
+  // Prometheus scrapes /metrics with a viewer's API key (Authorization: Bearer …), like any API call
+  app.get('/metrics', requestLog(ctx.log), guard, metricsRoute(ctx));
   // webhooks of deployed http.source nodes: their own authentication (API key or HMAC signature) and pace
   app.use('/hooks', requestLog(ctx.log), hookRoutes(ctx));
   app.use(editorRoutes(ctx.editorDir));

@@ -1,5 +1,5 @@
 /** What the HTTP and socket.io layers are built from: every dependency handed in, no module singletons. */
-import type { Deployments, HostPolicy, NodeRegistry } from '../runtime/host.js';
+import type { Deployments, HostPolicy, NodeRegistry, RunMetrics } from '../runtime/host.js';
 import type { AuthService } from './auth/service.js';
 import type { DeployService } from './deployments.js';
 import type { ServerLog } from './log.js';
@@ -28,6 +28,8 @@ export interface AppContext {
   startedAt: number;
   /** the built editor (index.html and assets); served when it exists */
   editorDir?: string;
+  /** GET /metrics: the deployments' counts, states and durations, and the process's */
+  metrics: RunMetrics;
   /** cluster mode: the agents, the leader, each flow's agent and lease (GET /api/cluster) */
   cluster?: () => Promise<unknown>;
 }

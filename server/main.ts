@@ -14,7 +14,7 @@ import { DeploymentManager, UserError, errorMessage, formatIssue, hasErrors, red
 import { NAME_RE, passwordProblem, type AuthService } from './auth/service.js';
 import { canonicalDocument } from './flow-format.js';
 import { validateInput } from './flow-input.js';
-import { redactingLog, stdoutLog, type ServerLog } from './log.js';
+import { processLog, redactingLog, type LogFormat, type ServerLog } from './log.js';
 import { packageRoot } from './package-root.js';
 import { serverPolicy } from './policy.js';
 import { createSluiceServer } from './server.js';
@@ -38,6 +38,8 @@ export interface ServeOptions {
   publicUrl?: string;
   /** cluster mode: the server is the control plane, agents run the flows */
   cluster?: { redis: string; leaseMs?: number };
+  /** default: json unless stdout is a terminal */
+  logFormat?: LogFormat;
 }
 
 /** the demo flow, once, into a store created just now */
@@ -68,7 +70,7 @@ async function seedAdmin(auth: AuthService, env: Record<string, string | undefin
   log.info(`made the admin ${name} from SLUICE_ADMIN_PASSWORD`);
 }
 
-export async function serve(opts: ServeOptions, baseLog: ServerLog = stdoutLog()): Promise<void> {
+export async function serve(opts: ServeOptions, baseLog: ServerLog = processLog(opts.logFormat)): Promise<void> {
   const root = packageRoot();
   const dataDir = resolve(opts.data);
   const registry = createRegistry();
@@ -190,6 +192,11 @@ const publicUrl = (v: string) => {
   return u.origin;
 };
 
+const logFormat = (v: string): LogFormat => {
+  if (v !== 'text' && v !== 'json') throw new InvalidArgumentError(`${JSON.stringify(v)}: must be text or json`);
+  return v;
+};
+
 /** a setting from the environment, parsed; its mistake names the variable */
 function fromEnv<T>(name: string, parse: (v: string) => T): T | undefined {
   const v = process.env[name];
@@ -225,6 +232,7 @@ export async function cli(argv: string[]): Promise<void> {
       if (!Number.isInteger(n) || n < 500) throw new InvalidArgumentError('must be a whole number of at least 500');
       return n;
     })
+    .option('--log-format <format>', 'text (a line per event) or json (JSON lines with flow, node and deployment ids, for a log collector); default: json unless stdout is a terminal (env SLUICE_LOG_FORMAT)', logFormat)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   let opts: ServeOptions;
@@ -244,6 +252,7 @@ export async function cli(argv: string[]): Promise<void> {
       envAllow: o.envAllow,
       envPrefix: o.envPrefix,
       publicUrl: o.publicUrl ?? fromEnv('SLUICE_PUBLIC_URL', publicUrl),
+      logFormat: o.logFormat ?? fromEnv('SLUICE_LOG_FORMAT', logFormat),
     };
   } catch (err) {
     if (err instanceof InvalidArgumentError) process.stderr.write(`sluice serve: ${err.message}\n`);

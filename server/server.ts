@@ -6,7 +6,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { Server as SocketServer } from 'socket.io';
-import { DEFAULT_ENV_PREFIX, type Deployments, FileRoots, type HostPolicy, type NodeRegistry, redactText } from '../runtime/host.js';
+import { DEFAULT_ENV_PREFIX, type Deployments, FileRoots, type HostPolicy, type NodeRegistry, redactText, RunMetrics } from '../runtime/host.js';
 import { createApp } from './app.js';
 import { isLoopbackAddress, siteOf } from './auth/site.js';
 import { AuthService, DEFAULT_LIMITS, type AuthLimits } from './auth/service.js';
@@ -78,7 +78,10 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
     startedAt: Date.now(),
     editorDir: deps.editorDir,
     cluster: deps.cluster,
+    // the manager's own in single mode (with queues and durations); in cluster mode the states and counts the control plane sees
+    metrics: deps.manager.metrics ?? new RunMetrics(() => deps.manager.list()),
   };
+  context.metrics.collectProcessMetrics();
   let loopbackOnly = false;
   const site = siteOf(deps.publicUrls ?? [], () => loopbackOnly);
   const app = createApp(context, { site, trustProxy: deps.trustProxy });
@@ -87,7 +90,7 @@ export function createSluiceServer(deps: ServerDeps): SluiceServer {
   const io = new SocketServer(http, { serveClient: false, allowRequest: handshakeCheck(site) });
   const detach = attachSockets(io, context, deps.socketRecheckMs);
   // flows' log lines go to the server's log too, for whoever runs it
-  const offLog = deps.manager.onLog((l) => log[l.level](`flow ${l.flowId}: ${l.message}`));
+  const offLog = deps.manager.onLog((l) => log[l.level](`flow ${l.flowId}: ${l.message}`, { flow: l.flowId, node: l.node, deployment: l.deployment }));
 
   return {
     app,

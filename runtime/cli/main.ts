@@ -21,11 +21,15 @@ import { secretFieldsOf, secretValues } from '../secrets.js';
 import type { NodeRegistry } from '../registry.js';
 import { nodeReference } from '../node-reference.js';
 import { SqliteCheckpointStore } from '../state/sqlite-checkpoint-store.js';
+import type { CheckpointStore } from '../state/checkpoint-store.js';
 import { shutdownSandbox } from '../sandbox/sandbox.js';
 import { readEnvFile } from './env-file.js';
 import { startHookServer, type HookServer } from './hooks.js';
 import { missingVariables, missingVariablesReport } from './missing-env.js';
 import { Progress, progressSummary, tableLines } from './progress.js';
+import { serveMetrics } from './metrics-endpoint.js';
+import { fdDestination, jsonLog } from '../log/json-log.js';
+import { RunMetrics } from '../metrics/run-metrics.js';
 
 export const DEFAULT_STATE = './data/sluice-state.db';
 
@@ -104,6 +108,12 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     .option('--from-start', 'forget committed positions and read from the beginning')
     .option('--quiet', 'no progress display')
     .option('--env-file <file>', 'read ${env:NAME} values from this KEY=VALUE file (variables already set in the environment win)')
+    .option('--log-format <format>', 'text (default) or json: JSON lines on stderr with the flow and node of each line, for a log collector', (v: string) => {
+      if (v !== 'text' && v !== 'json') throw new InvalidArgumentError('must be text or json');
+      return v;
+    })
+    .option('--metrics-port <n>', 'serve the run\'s Prometheus metrics at http://127.0.0.1:N/metrics while it runs (0: any free port, printed on stderr)', portNumber)
+    .option('--metrics-host <host>', 'the address --metrics-port listens on (default 127.0.0.1: there is no authentication)', '127.0.0.1')
     .option('--check', 'validate the flow and test each of its connections, without running it (exit 0: all reached, 1: one failed, 2: invalid)')
     .option('--hooks-port <port>', 'serve the webhooks of its http.source nodes at POST http://HOST:PORT/hooks/FLOW/NODE (signed requests only); also SLUICE_HOOKS_PORT', portNumber)
     .option('--hooks-host <host>', 'the address the webhooks listen on', '127.0.0.1')
@@ -200,7 +210,7 @@ function validateCommand(files: string[], opts: { json?: boolean } & PolicyFlags
   return reports.every((r) => r.valid) ? 0 : 2;
 }
 
-type RunOptions = { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean; envFile?: string; check?: boolean; hooksPort?: number; hooksHost: string } & PolicyFlags;
+type RunOptions = { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean; envFile?: string; check?: boolean; hooksPort?: number; hooksHost: string; metricsPort?: number; metricsHost: string; logFormat?: 'text' | 'json' } & PolicyFlags;
 
 function hooksPortFromEnv(v: string | undefined): number | undefined {
   if (v === undefined || v === '') return undefined;
@@ -238,14 +248,36 @@ async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry
     process.stderr.write(`webhooks at ${hooks.url}/hooks/${plan.flow.name}/NODE\n`);
   }
   const store = opts.preview ? undefined : new SqliteCheckpointStore(resolve(opts.state));
-  const run = new FlowRun(plan, {
-    store,
+  let deadLetters = 0;
+  const metrics = opts.metricsPort === undefined ? undefined : new RunMetrics(() => [{ flowId: plan.flow.name, status: run.status, nodes: run.stats(), deadLetters, progress: run.progress() }]);
+  // the run sees the store through this view, which counts dead letters for the metrics
+  const countingStore: CheckpointStore | undefined = store && {
+    load: (f) => store.load(f),
+    save: (f, c, fence) => store.save(f, c, fence),
+    reset: (f) => store.reset(f),
+    deadLetter: async (f, letters) => {
+      await store.deadLetter(f, letters);
+      deadLetters += letters.length;
+    },
+    deadLetters: (f, limit) => store.deadLetters(f, limit),
+    close: async () => undefined,
+  };
+  const run: FlowRun = new FlowRun(plan, {
+    observer: metrics?.watch(plan.flow.name, { queueDepths: () => run.queueDepths() }),
+    store: countingStore,
     locks: new InProcessLockService(),
     preview: opts.preview ? { limit: opts.preview, sample: opts.preview } : undefined,
     fromStart: opts.fromStart,
-    log: stderrLog,
+    // JSON lines carry the flow's secret values masked too, as the text lines carry URL passwords masked
+    log: opts.logFormat === 'json' ? jsonLog(fdDestination(2), { base: { flow: plan.flow.name }, redact: (t) => redactText(t, flowSecrets(plan, registry)) }) : stderrLog,
     ...(hooks ? { endpoints: hooks.endpoints } : {}),
   });
+  const endpoint = metrics && (await serveMetrics(metrics, opts.metricsPort!, opts.metricsHost).catch(async (err) => {
+    await store?.close();
+    throw err;
+  }));
+  metrics?.collectProcessMetrics();
+  if (endpoint) process.stderr.write(`metrics at http://${opts.metricsHost}:${endpoint.port}/metrics\n`);
   let signals = 0;
   const onSignal = (sig: string) => {
     signals++;
@@ -270,6 +302,7 @@ async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     await hooks?.close();
+    await endpoint?.close();
     await store?.close();
   }
   if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
@@ -309,6 +342,14 @@ function printSummary(s: RunSummary, preview: boolean): void {
     if (p) for (const line of tableLines(id, p, 50)) w(`  ${line}`);
   }
   if (s.deadLetters) w(`  ${s.deadLetters} record(s) went to the dead-letter store`);
+}
+
+/** every secret value of the flow's connections, by their connectors' declarations */
+function flowSecrets(plan: { flow: { connections?: Record<string, unknown> } }, registry: NodeRegistry): string[] {
+  return Object.values(plan.flow.connections ?? {}).flatMap((c) => {
+    const entry = c as Record<string, unknown>;
+    return secretValuesOf(entry, registry.connector(String(entry.type)));
+  });
 }
 
 /** the secret values of a connection entry, by its connector's declaration */

@@ -8,6 +8,10 @@ export interface LogLine {
   at: string;
   level: LogLevel;
   message: string;
+  /** the node the line is about, when a node logged it */
+  node?: string;
+  /** the deployment (one start of the flow) it came from */
+  deployment?: string;
 }
 
 /** A fixed-capacity ring: pushing past capacity drops the oldest line. */

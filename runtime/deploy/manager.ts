@@ -4,18 +4,20 @@
  * and a live status (counts, records/s per node) pushed to listeners about twice a second while a flow
  * runs and on every change. Plain methods, no HTTP: the server is a thin adapter over this.
  */
+import { randomUUID } from 'node:crypto';
 import { EndpointRegistry } from './endpoints.js';
 import { UserError, errorMessage } from '../errors.js';
 import { FlowRun } from '../executor/flow-run.js';
 import type { NodeStats, RunStatus, RunSummary } from '../executor/run-summary.js';
 import type { CompiledFlow } from '../flow/compile.js';
 import { InProcessLockService, type LockService } from '../lock/lock.js';
-import type { Logger } from '../node-api.js';
+import type { LogFields, Logger } from '../node-api.js';
 import type { CheckpointStore, StoredDeadLetter } from '../state/checkpoint-store.js';
 import { LogRing, type LogLevel, type LogLine } from './log-ring.js';
 import { redactText } from '../redact.js';
 import { RateMeter } from './rates.js';
 import type { DeploymentStatus, NodeStatus } from './status.js';
+import { RunMetrics } from '../metrics/run-metrics.js';
 
 export type { LogLine, LogLevel } from './log-ring.js';
 
@@ -45,6 +47,8 @@ export interface DeploymentManagerOptions {
   statusIntervalMs?: number;
   /** where the manager reports its own troubles (a listener that threw) */
   log?: Logger;
+  /** the Prometheus metrics its runs report to (default: its own) */
+  metrics?: RunMetrics;
 }
 
 /**
@@ -57,6 +61,8 @@ export type Deployments = Pick<
 > & {
   /** the webhook endpoints of the flows this process runs (http.source); none in cluster mode, where agents run them */
   readonly endpoints?: EndpointRegistry;
+  /** the metrics of the flows this process runs; none in cluster mode, where agents run them */
+  readonly metrics?: RunMetrics;
 };
 
 /** pause/resume/stop of a flow that is not deployed, or not in a state that allows it (HTTP 409) */
@@ -68,6 +74,8 @@ type Listener<T> = (value: T) => void;
 
 interface Deployment {
   flowId: string;
+  /** one start of the flow, in its log lines */
+  id: string;
   version?: number;
   run: FlowRun;
   done: Promise<void>;
@@ -96,8 +104,13 @@ export class DeploymentManager {
   /** the webhook endpoints of the flows it runs (http.source), served by the server at /hooks/FLOW/NODE */
   readonly endpoints = new EndpointRegistry();
 
+  /** counts, states, queues and durations of its deployments, for GET /metrics */
+  readonly metrics: RunMetrics;
+
   constructor(private readonly options: DeploymentManagerOptions) {
     this.locks = options.locks ?? new InProcessLockService();
+    this.metrics = options.metrics ?? new RunMetrics();
+    this.metrics.readFrom(() => this.list());
   }
 
   // ---- listeners -------------------------------------------------------------------------------
@@ -196,6 +209,7 @@ export class DeploymentManager {
     this.deployments.delete(flowId);
     this.failedStarts.delete(flowId);
     this.logs.delete(flowId);
+    this.metrics.forget(flowId);
     await this.options.store.reset(flowId);
   }
 
@@ -254,11 +268,11 @@ export class DeploymentManager {
     const store = this.options.store;
     const sources = new Set(plan.nodes.filter((n) => n.inputs.length === 0).map((n) => n.id));
     const log: Logger = {
-      info: (m) => this.logLine(flowId, 'info', m),
-      warn: (m) => this.logLine(flowId, 'warn', m),
-      error: (m) => this.logLine(flowId, 'error', m),
+      info: (m, f) => this.logLine(flowId, 'info', m, f),
+      warn: (m, f) => this.logLine(flowId, 'warn', m, f),
+      error: (m, f) => this.logLine(flowId, 'error', m, f),
     };
-    const d = { flowId, version: opts.version, startedAt: Date.now(), meter: new RateMeter(sources), deadLetters: 0, pendingPause: Boolean(opts.paused) } as Deployment;
+    const d = { flowId, id: randomUUID(), version: opts.version, startedAt: Date.now(), meter: new RateMeter(sources), deadLetters: 0, pendingPause: Boolean(opts.paused) } as Deployment;
     // the manager owns the store; the run sees it through this view, which counts dead letters live
     const view: CheckpointStore = {
       load: (f) => store.load(f),
@@ -272,7 +286,8 @@ export class DeploymentManager {
       close: async () => undefined,
     };
     this.failedStarts.delete(flowId);
-    d.run = new FlowRun(plan, { store: view, locks: this.locks, leaseTtlMs: this.options.leaseTtlMs, fromStart: opts.fromStart, cwd: this.options.cwd, log, redact: this.options.redact, endpoints: this.endpoints });
+    const observer = this.metrics.watch(flowId, { queueDepths: () => d.run.queueDepths() });
+    d.run = new FlowRun(plan, { observer, store: view, locks: this.locks, leaseTtlMs: this.options.leaseTtlMs, fromStart: opts.fromStart, cwd: this.options.cwd, log, redact: this.options.redact, endpoints: this.endpoints });
     this.deployments.set(flowId, d);
     this.logLine(flowId, 'info', `deploying version ${opts.version ?? '?'}${opts.fromStart ? ' from the start' : ''}`);
     d.done = d.run.run().then(
@@ -329,10 +344,13 @@ export class DeploymentManager {
     return next;
   }
 
-  private logLine(flowId: string, level: LogLevel, message: string): void {
+  private logLine(flowId: string, level: LogLevel, message: string, fields?: LogFields): void {
     let ring = this.logs.get(flowId);
     if (!ring) this.logs.set(flowId, (ring = new LogRing(this.options.logCapacity ?? 500)));
     const line: LogLine = { flowId, at: new Date().toISOString(), level, message: (this.options.redact ?? redactText)(message) };
+    if (fields?.node) line.node = fields.node;
+    const deployment = this.deployments.get(flowId)?.id;
+    if (deployment) line.deployment = deployment;
     ring.push(line);
     for (const l of this.logListeners) this.safely(() => l(line));
   }

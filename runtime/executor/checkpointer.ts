@@ -11,6 +11,7 @@ import type { CheckpointStore } from '../state/checkpoint-store.js';
 import { sleepOn } from './run-clock.js';
 import { Gate, type Runner } from './runner.js';
 import type { PositionLedger } from './tracker.js';
+import { secondsSince, type RunObserver } from './observer.js';
 
 export interface CheckpointerOptions {
   store: CheckpointStore;
@@ -24,6 +25,7 @@ export interface CheckpointerOptions {
   signal: AbortSignal;
   clock: Clock;
   log: Logger;
+  observer?: RunObserver;
   fail(err: unknown): void;
 }
 
@@ -88,6 +90,7 @@ export class Checkpointer {
 
   private async save(withState: boolean): Promise<void> {
     if (this.o.stateful && !withState) return;
+    const t0 = process.hrtime.bigint();
     const positions: Record<string, unknown> = {};
     for (const [id, l] of this.o.ledgers) if (l.committable !== undefined) positions[id] = l.committable;
     const state: Record<string, unknown> = {};
@@ -95,6 +98,7 @@ export class Checkpointer {
       if (r.instance?.kind === 'transform' && r.instance.snapshot) state[id] = r.instance.snapshot();
     }
     await this.o.store.save(this.o.flowName, { positions, state }, this.o.token());
+    this.o.observer?.checkpoint?.(secondsSince(t0));
     for (const [id, position] of Object.entries(positions)) {
       const inst = this.o.runners.get(id)?.instance;
       if (inst?.kind === 'source' && inst.committed) {

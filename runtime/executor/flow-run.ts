@@ -26,6 +26,7 @@ import { every, sleepOn, wallClock } from './run-clock.js';
 import { RunLease } from './run-lease.js';
 import { Gate, inFlight, makeRunners, type NodePreview, type NodeStats, type Runner } from './runner.js';
 import { PositionLedger } from './tracker.js';
+import type { RunObserver } from './observer.js';
 
 export type { NodePreview, NodeStats } from './runner.js';
 
@@ -56,6 +57,8 @@ export interface RunOptions {
   endpoints?: EndpointHost;
   /** a full GC each time external memory (sandbox results) grew by this many MB; 0: leave it to V8 (default 16, see memory.ts) */
   externalMemoryStepMb?: number;
+  /** batch and checkpoint durations, for metrics (observer.ts) */
+  observer?: RunObserver;
 }
 
 const silentLog: Logger = { info() {}, warn() {}, error() {} };
@@ -108,6 +111,7 @@ export class FlowRun {
       preview: options.preview,
       store: options.store,
       memoryWatch: this.memoryWatch,
+      observer: options.observer,
       beforeRead: () => (this.pausedGate || this.checkpointer?.gate ? this.gates() : undefined),
     });
   }
@@ -144,6 +148,13 @@ export class FlowRun {
         this.log.warn(`node ${id}: progress() failed: ${errorMessage(err)}`);
       }
     }
+    return out;
+  }
+
+  /** batches waiting in each node's inbox now (nodes with inputs only) */
+  queueDepths(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [id, r] of this.runners) if (r.inbox) out[id] = r.inbox.size;
     return out;
   }
 
@@ -208,6 +219,7 @@ export class FlowRun {
           clock: this.clock,
           log: this.log,
           fail: (err) => this.fail(undefined, err),
+          observer: this.options.observer,
         });
       }
       const checkpointer = this.checkpointer;
@@ -293,7 +305,7 @@ export class FlowRun {
       let message = (this.options.redact ?? redactText)(errorMessage(err));
       if (nodeId && !(err instanceof NodeError) && !(err instanceof ConfigError)) message = `node ${nodeId}: ${message}`;
       this.failure = { message, user, node: nodeId ?? (err as { nodeId?: string }).nodeId };
-      this.log.error(message);
+      this.log.error(message, this.failure.node ? { node: this.failure.node } : undefined);
     }
     this.stop();
   }

@@ -33,9 +33,9 @@ export class NodeLifecycle {
       preview: this.o.preview,
       signal: this.o.signal,
       log: {
-        info: (m) => log.info(`${node.id}: ${m}`),
-        warn: (m) => log.warn(`${node.id}: ${m}`),
-        error: (m) => log.error(`${node.id}: ${m}`),
+        info: (m) => log.info(`${node.id}: ${m}`, { node: node.id }),
+        warn: (m) => log.warn(`${node.id}: ${m}`, { node: node.id }),
+        error: (m) => log.error(`${node.id}: ${m}`, { node: node.id }),
       },
       files: fileAccess(this.plan.policy?.files ?? unconfinedFiles(cwd), node.id),
       connection: (name) => flow.connections?.[name] as Record<string, unknown> | undefined,

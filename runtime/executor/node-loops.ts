@@ -17,6 +17,7 @@ import { BoundedQueue } from './queue.js';
 import { withRetry } from './retry.js';
 import type { Item, Runner } from './runner.js';
 import type { PositionLedger, Tracker } from './tracker.js';
+import { secondsSince, type RunObserver } from './observer.js';
 
 export interface NodeLoopsOptions {
   plan: CompiledFlow;
@@ -34,6 +35,7 @@ export interface NodeLoopsOptions {
   preview?: { limit: number; sample?: number };
   store?: CheckpointStore;
   memoryWatch?: ExternalMemoryWatch;
+  observer?: RunObserver;
   /** a source waits on what this returns before each read (a pause, an aligned checkpoint) */
   beforeRead(): Promise<void> | undefined;
 }
@@ -100,7 +102,9 @@ export class NodeLoops {
       }
       r.stats.in += item.records.length;
       this.o.capture.capture(r, 'in', item.port, item.records);
+      const t0 = process.hrtime.bigint();
       const outputs = await t.process(item.records, item.port);
+      this.o.observer?.batch?.(r.node.id, secondsSince(t0), item.records.length);
       await this.emitAll(r, outputs, item.tracker);
       item.tracker.release();
     }
@@ -128,8 +132,11 @@ export class NodeLoops {
         await slots.push(true);
         r.stats.in += item.records.length;
         this.o.capture.capture(r, 'in', item.port, item.records);
+        const t0 = process.hrtime.bigint();
         const outputs = t.process(item.records, item.port);
         outputs.catch(() => undefined); // the emitter below sees the rejection, in order
+        const count = item.records.length;
+        void outputs.then(() => this.o.observer?.batch?.(r.node.id, secondsSince(t0), count), () => undefined);
         await started.push({ item, outputs });
       }
     };
@@ -171,7 +178,9 @@ export class NodeLoops {
       if (this.o.preview) {
         this.o.capture.wouldWrite(r, records);
       } else if (records.length > 0) {
+        const t0 = process.hrtime.bigint();
         const result = await withRetry(() => sink.write(records), retry, `${r.node.id}: write`, this.o.log);
+        this.o.observer?.batch?.(r.node.id, secondsSince(t0), records.length);
         // records the sink refused for good (a 4xx answer, a broker's rejection): dead letters, with why
         if (result?.rejected?.length) await this.emit(r, ERROR_PORT, result.rejected, item.tracker);
       }

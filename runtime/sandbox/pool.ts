@@ -38,6 +38,9 @@ function workerPath(): string {
  */
 const WORKER_FLAGS = ['--max-semi-space-size=1'];
 
+/** what the process's sandbox did, for metrics: batch calls sent, and workers started again after one ended */
+export const sandboxActivity = { calls: 0, workerRestarts: 0 };
+
 interface Pending<T> {
   resolve: (v: T) => void;
   reject: (e: Error) => void;
@@ -71,6 +74,7 @@ class WorkerSlot {
   private stderr = '';
   private lastSign = 0;
   private killedAfterMs?: number;
+  private started = false;
   /** functions placed in this slot */
   functions = 0;
 
@@ -91,6 +95,7 @@ class WorkerSlot {
   call(fn: PooledFn, id: number, json: string[], count: number, bytesLeft?: number): Promise<Segment[]> {
     return new Promise<Segment[]>((resolve, reject) => {
       this.calls.set(id, { resolve, reject, patienceMs: 2 * fn.options.timeoutMs + 5000, sentAt: Date.now() });
+      sandboxActivity.calls++;
       this.ensureCompiled(fn);
       this.send({ t: 'call', id, fn: fn.id, json, count, bytes: bytesLeft });
     });
@@ -129,6 +134,8 @@ class WorkerSlot {
   }
 
   private start(): ChildProcess {
+    if (this.started) sandboxActivity.workerRestarts++;
+    this.started = true;
     this.stderr = '';
     this.killedAfterMs = undefined;
     this.lastSign = Date.now();

@@ -13,6 +13,7 @@ import type { CompileOptions, Segment, UserFunction } from './protocol.js';
 import { decodeReply, encodeCalls, replyHead, type CallResult } from './runner.js';
 
 export { UserCodeError } from './protocol.js';
+export { sandboxActivity } from './pool.js';
 export type { CallResult } from './runner.js';
 export type { CompileOptions, UserFunction } from './protocol.js';
 

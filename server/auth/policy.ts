@@ -54,6 +54,8 @@ export const POLICY: RoutePolicy[] = [
   p('GET', '/flows/:id/dead-letters', 'viewer'),
   p('GET', '/deployments', 'viewer'),
   p('GET', '/cluster', 'viewer'),
+  // served at /metrics, outside /api (the path Prometheus scrapes by default), behind the same guard
+  p('GET', '/metrics', 'viewer'),
   // connections: editors pick them and test them, admins change them
   p('GET', '/connections', 'editor'),
   p('POST', '/connections', 'admin', 'connection.create'),

@@ -10,7 +10,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createRegistry } from '../../nodes/catalog.js';
 import { Agent, maskUrl, openRedis } from '../../runtime/host-cluster.js';
 import { UserError, errorMessage, redactText } from '../../runtime/host.js';
-import { redactingLog, stdoutLog } from '../log.js';
+import { processLog, redactingLog } from '../log.js';
 import { packageRoot } from '../package-root.js';
 import { serverPolicy } from '../policy.js';
 import { openStores } from '../store/open-stores.js';
@@ -38,7 +38,8 @@ export async function runAgent(opts: AgentCliOptions): Promise<void> {
   const registry = createRegistry();
   // a PostgreSQL store writes this agent's name with each checkpoint commit
   const stores = await openStores(opts.store, { registry, agent: opts.name });
-  const log = redactingLog(stdoutLog(), () => stores.control.secretValues());
+  const format = process.env.SLUICE_LOG_FORMAT;
+  const log = redactingLog(processLog(format === 'json' || format === 'text' ? format : undefined), () => stores.control.secretValues());
   const dataDir = stores.dataDir ?? join(process.cwd(), 'data');
   const policy = serverPolicy({ dataDir, files: opts.files, envAllow: opts.envAllow, envPrefixes: opts.envPrefix });
   let redis, subscriber;

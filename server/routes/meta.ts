@@ -1,5 +1,5 @@
-/** /api/health, /api/node-types and /api/connection-types (built once: the registry does not change). */
-import { Router } from 'express';
+/** /api/health, /api/node-types and /api/connection-types (built once: the registry does not change); /metrics. */
+import { Router, type RequestHandler } from 'express';
 import type { AppContext } from '../context.js';
 
 export function metaRoutes(ctx: AppContext): Router {
@@ -22,4 +22,11 @@ export function metaRoutes(ctx: AppContext): Router {
   });
 
   return r;
+}
+
+/** GET /metrics: the Prometheus text format (the guard in front of it wants a viewer) */
+export function metricsRoute(ctx: AppContext): RequestHandler {
+  return (_req, res, next) => {
+    ctx.metrics.text().then((text) => res.type(ctx.metrics.contentType).send(text), next);
+  };
 }

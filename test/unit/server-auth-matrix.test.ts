@@ -102,6 +102,8 @@ const ROUTES: Row[] = [
   { route: 'GET /api/flows/:id/dead-letters', need: 'viewer', ok: 200 },
   { route: 'GET /api/deployments', need: 'viewer', ok: 200 },
   { route: 'GET /api/cluster', need: 'viewer', ok: 200 },
+  // outside /api (where Prometheus looks), behind the same guard
+  { route: 'GET /metrics', need: 'viewer', ok: 200 },
   { route: 'GET /api/connections', need: 'editor', ok: 200 },
   { route: 'POST /api/connections', need: 'admin', ok: 201, body: (w) => ({ name: `conn-${w}`, type: 'postgres', config: { host: 'db', password: 'pw' } }) },
   { route: 'GET /api/connections/:id', need: 'editor', ok: 200, path: () => '/api/connections/base' },
@@ -162,13 +164,13 @@ function appRoutes(s: SluiceServer): string[] {
     }
   };
   walk((s.app as any).router.stack, '');
-  return out.filter((r) => r.split(' ')[1].startsWith('/api/'));
+  return out.filter((r) => r.split(' ')[1].startsWith('/api/') || r.split(' ')[1] === '/metrics');
 }
 
 /** the routes of server/API.md's role table */
 function documentedRoutes(): string[] {
   const md = readFileSync(join(import.meta.dirname, '../../server/API.md'), 'utf8');
-  return [...md.matchAll(/^\| `((?:GET|POST|PUT|DELETE) \/api\/[^`]*)` \|/gm)].map((m) => m[1]);
+  return [...md.matchAll(/^\| `((?:GET|POST|PUT|DELETE) \/(?:api\/[^`]*|metrics))` \|/gm)].map((m) => m[1]);
 }
 
 beforeAll(async () => {
