@@ -1,9 +1,10 @@
 /**
- * What core.map and core.filter share: the `code` config field, and one sandbox call per batch that
- * evaluates the user's function on each record's `value` and, where the source knows it, `before`.
+ * What core.map and core.filter share: the `code` config field, and their instance (userCodeTransform):
+ * one sandbox call per batch that evaluates the user's function on each record's `value` and, where the
+ * source knows it, `before`; a record whose function threw goes to the error port.
  */
 import { z } from 'zod';
-import { CODE_MARK, type CallResult, type SluiceRecord, type UserFunction } from '../../runtime/index.js';
+import { CODE_MARK, type CallResult, type NodeContext, type SluiceRecord, type TransformInstance, type UserFunction } from '../../runtime/index.js';
 
 export const codeField = (example: string) =>
   z.string().min(1, 'user code is required').describe(`JavaScript function, run in a sandbox once per record. Example: ${example}`).meta(CODE_MARK);
@@ -51,4 +52,38 @@ export function failure(value: CallResult | undefined, before: CallResult | unde
 
 export function errorRecord(record: SluiceRecord, node: string, message: string): SluiceRecord {
   return { ...record, meta: { ...record.meta, error: { node, message } } };
+}
+
+/** what a node does with one record whose function did not throw: push to `out` (or `error`) */
+export type EachRecord = (record: SluiceRecord, value: CallResult | undefined, before: CallResult | undefined, out: SluiceRecord[], error: SluiceRecord[]) => void;
+
+/**
+ * The instance of a stateless node that runs `config.code` on every record: compiled on open, one
+ * sandbox call per batch, a record whose function threw (on its value or its before row) sent to
+ * `error`, every other record handed to `each` with its results.
+ */
+export function userCodeTransform(ctx: NodeContext<{ code: string }>, each: EachRecord): TransformInstance {
+  let fn: UserFunction | undefined;
+  return {
+    kind: 'transform',
+    // stateless: more than one batch may be in the sandbox at once (see SANDBOX_BATCHES_IN_FLIGHT)
+    concurrency: SANDBOX_BATCHES_IN_FLIGHT,
+    async open() {
+      fn = await ctx.compile(ctx.config.code, 'code', { workers: SANDBOX_BATCHES_IN_FLIGHT });
+    },
+    async process(records) {
+      const out: SluiceRecord[] = [];
+      const error: SluiceRecord[] = [];
+      const { values, befores } = await evaluate(fn!, records);
+      for (let i = 0; i < records.length; i++) {
+        const failed = failure(values[i], befores[i]);
+        if (failed !== undefined) error.push(errorRecord(records[i], ctx.nodeId, failed));
+        else each(records[i], values[i], befores[i], out, error);
+      }
+      return { out, error };
+    },
+    async close() {
+      fn?.dispose();
+    },
+  };
 }

@@ -4,37 +4,27 @@
  * node picker, the preview, logs and problems panels after a test run, the flows dialog, and the
  * connections, users and audit pages.
  */
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { axeProblems } from '../helpers/axe.js';
-import { chromiumAvailable, ensureEditorBuilt, launchChromium } from '../helpers/browser.js';
-import { signInBrowser } from '../helpers/auth.js';
-import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { chromiumAvailable, openEditor, type EditorSession } from '../helpers/browser.js';
+import type { ServerProcess } from '../helpers/server-process.js';
 
 const chromium = chromiumAvailable();
 
 describe.skipIf(!chromium.available)('accessibility: axe-core on every page and panel (Chromium + real server)', () => {
+  let editor: EditorSession | undefined;
   let server: ServerProcess;
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
 
   beforeAll(async () => {
-    ensureEditorBuilt();
-    server = await startServer();
-    browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-    await signInBrowser(context, server.url);
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
+    editor = await openEditor({ waitFor: false });
+    ({ server, browser, context, page } = editor);
   }, 180_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (server) rmSync(server.cwd, { recursive: true, force: true });
-  });
+  afterAll(() => editor?.close());
 
   it('the sign-in page', async () => {
     const anonymous = await browser.newContext({ viewport: { width: 1440, height: 900 } });

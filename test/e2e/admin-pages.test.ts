@@ -7,12 +7,11 @@
  * as it was) and sees no Users/Audit; an editor sees no Users/Audit either. Every input of the new pages
  * has an accessible name.
  */
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { chromiumAvailable, ensureEditorBuilt, launchChromium } from '../helpers/browser.js';
+import { chromiumAvailable, openEditor, type EditorSession } from '../helpers/browser.js';
 import { signIn, signInBrowser } from '../helpers/auth.js';
-import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import type { ServerProcess } from '../helpers/server-process.js';
 
 const chromium = chromiumAvailable();
 const VIEWER = { user: 'vera', password: 'vera-password-1' };
@@ -25,41 +24,40 @@ const unnamedControls = (page: Page) =>
     .map((el) => el.outerHTML.slice(0, 120))`) as Promise<string[]>;
 
 describe.skipIf(!chromium.available)('Users & API keys, Audit, the viewer’s read-only editor (Chromium + real server)', () => {
+  let editor: EditorSession | undefined;
   let server: ServerProcess;
   let browser: Browser;
   let admin: Page;
   const contexts: BrowserContext[] = [];
   const pageErrors: string[] = [];
 
+  /** every page of this file keeps its Content-Security-Policy violations and errors where the test can read them, and says yes to confirmations (remove, revoke) */
+  const watch = async (page: Page) => {
+    await page.addInitScript({
+      content: "window.__csp = []; document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));",
+    });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('dialog', (d) => void d.accept());
+  };
+
   const newPage = async (user?: { user: string; password: string }) => {
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     contexts.push(context);
-    // every Content-Security-Policy violation of the page, kept where the test can read it
-    await context.addInitScript({
-      content: "window.__csp = []; document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));",
-    });
     await signInBrowser(context, server.url, user?.user, user?.password);
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('dialog', (d) => void d.accept()); // the confirmations (remove, revoke): yes
+    await watch(page);
     return page;
   };
 
   beforeAll(async () => {
-    ensureEditorBuilt();
-    server = await startServer();
-    browser = await launchChromium();
-    admin = await newPage();
-    await admin.goto(`${server.url}/#/`);
-    await admin.getByTestId('palette-core.generate').waitFor();
+    editor = await openEditor({ prepare: watch });
+    ({ server, browser, page: admin } = editor);
   }, 180_000);
 
   afterAll(async () => {
     for (const c of contexts) await c.close();
-    await browser?.close();
-    await server?.stop();
-    if (server) rmSync(server.cwd, { recursive: true, force: true });
+    await editor?.close();
   });
 
   it('adds a viewer and an editor from the Users page, and changes a role', async () => {

@@ -3,40 +3,37 @@
  * → the first admin's password → the editor, which runs under the server's Content-Security-Policy
  * (no violation while it loads, opens a node's form and test-runs); sign out → the sign-in page → in again.
  */
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { chromiumAvailable, ensureEditorBuilt, launchChromium } from '../helpers/browser.js';
+import type { Page } from 'playwright-core';
+import { chromiumAvailable, openEditor, type EditorSession } from '../helpers/browser.js';
 import { until } from '../helpers/cli.js';
-import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import type { ServerProcess } from '../helpers/server-process.js';
 
 const chromium = chromiumAvailable();
 
 describe.skipIf(!chromium.available)('sign-in in the editor (Chromium + real server)', () => {
+  let editor: EditorSession | undefined;
   let server: ServerProcess;
-  let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    ensureEditorBuilt();
-    server = await startServer({ admin: false });
-    browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-    // every Content-Security-Policy violation of the page, kept where the test can read it
-    await context.addInitScript({
-      content: "window.__csp = []; document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));",
+    editor = await openEditor({
+      server: { admin: false },
+      signIn: false,
+      waitFor: false,
+      // every Content-Security-Policy violation of the page, kept where the test can read it
+      prepare: async (p) => {
+        await p.addInitScript({
+          content: "window.__csp = []; document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));",
+        });
+        p.on('pageerror', (e) => pageErrors.push(e.message));
+      },
     });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    ({ server, page } = editor);
   }, 180_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (server) rmSync(server.cwd, { recursive: true, force: true });
-  });
+  afterAll(() => editor?.close());
 
   const violations = () => page.evaluate('window.__csp') as Promise<string[]>;
 

@@ -4,36 +4,25 @@
  * deployment status the server pushes over socket.io). Real server, real Chromium.
  */
 import { join } from 'node:path';
-import { rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { chromiumAvailable, ensureEditorBuilt, launchChromium } from '../helpers/browser.js';
-import { signInBrowser } from '../helpers/auth.js';
-import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import type { Page } from 'playwright-core';
+import { chromiumAvailable, openEditor, type EditorSession } from '../helpers/browser.js';
+import type { ServerProcess } from '../helpers/server-process.js';
 
 const chromium = chromiumAvailable();
 
 describe.skipIf(!chromium.available)('deployment progress in the editor (Chromium + real server)', () => {
+  let editor: EditorSession | undefined;
   let server: ServerProcess;
-  let browser: Browser;
   let page: Page;
 
   beforeAll(async () => {
-    ensureEditorBuilt();
-    server = await startServer();
-    browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-    await signInBrowser(context, server.url);
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
+    editor = await openEditor({ waitFor: false });
+    ({ server, page } = editor);
   }, 180_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (server) rmSync(server.cwd, { recursive: true, force: true });
-  });
+  afterAll(() => editor?.close());
 
   it('shows per-table progress on the source node and in the inspector', async () => {
     const src = join(server.dataDir, 'files', 'shop.db'); // the server's file root: flows reach nothing else

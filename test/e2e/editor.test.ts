@@ -3,14 +3,13 @@
  * wire it, write the map's code, test-run it and read the records, save, export, re-import, deploy and
  * watch the counts move. Drives the editor only through its data-testid hooks (listed in editor/src/App.tsx).
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { parse as parseYaml } from 'yaml';
-import { ROOT, chromiumAvailable, ensureEditorBuilt, launchChromium } from '../helpers/browser.js';
-import { signInBrowser } from '../helpers/auth.js';
-import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { ROOT, chromiumAvailable, openEditor, type EditorSession } from '../helpers/browser.js';
+import type { ServerProcess } from '../helpers/server-process.js';
 import { probePostgres, service } from '../helpers/services.js';
 
 const chromium = chromiumAvailable();
@@ -51,29 +50,22 @@ const field = (page: Page, name: string) => {
 const text = (l: Locator) => l.textContent().then((t) => (t ?? '').trim());
 
 describe.skipIf(!chromium.available)('editor (Chromium + real server)', () => {
+  let editor: EditorSession | undefined;
   let server: ServerProcess;
-  let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    ensureEditorBuilt();
-    server = await startServer();
-    browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
-    await signInBrowser(context, server.url);
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(`${server.url}/#/`);
-    await page.getByTestId('palette-core.generate').waitFor();
+    editor = await openEditor({
+      context: { acceptDownloads: true },
+      prepare: (p) => {
+        p.on('pageerror', (e) => pageErrors.push(e.message));
+      },
+    });
+    ({ server, page } = editor);
   }, 180_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (server) rmSync(server.cwd, { recursive: true, force: true });
-  });
+  afterAll(() => editor?.close());
 
   it('builds generate → map → file sink from the palette and wires it', async () => {
     await expect(page.getByTestId('empty-canvas').isVisible()).resolves.toBe(true);

@@ -5,12 +5,10 @@
  * measure function; problems appear once a field was touched or a save was asked for, in words, with the
  * raw path in the tooltip; a field name can be picked from the data of the last test run.
  */
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { chromiumAvailable, ensureEditorBuilt, launchChromium } from '../helpers/browser.js';
-import { signInBrowser } from '../helpers/auth.js';
-import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import type { Page } from 'playwright-core';
+import { chromiumAvailable, openEditor, type EditorSession } from '../helpers/browser.js';
+import type { ServerProcess } from '../helpers/server-process.js';
 
 const chromium = chromiumAvailable();
 
@@ -29,8 +27,8 @@ async function wire(page: Page, from: string, to: string): Promise<void> {
 const TYPE_WORDS = /^(integer|number|string|boolean|object|array|settings|Option \d+)$/i;
 
 describe.skipIf(!chromium.available)('inspector forms from UI hints (Chromium + real server)', () => {
+  let editor: EditorSession | undefined;
   let server: ServerProcess;
-  let browser: Browser;
   let page: Page;
   /** the flow document the editor last sent for validation: what it holds, as the server sees it */
   let lastDoc: { nodes: { id: string; config: Record<string, unknown> }[]; edges: unknown[] } | null = null;
@@ -45,25 +43,18 @@ describe.skipIf(!chromium.available)('inspector forms from UI hints (Chromium + 
   };
 
   beforeAll(async () => {
-    ensureEditorBuilt();
-    server = await startServer();
-    browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-    await signInBrowser(context, server.url);
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('request', (r) => {
-      if (r.method() === 'POST' && r.url().endsWith('/api/flows/validate')) lastDoc = r.postDataJSON();
+    editor = await openEditor({
+      waitFor: 'core.aggregate',
+      prepare: (p) => {
+        p.on('request', (r) => {
+          if (r.method() === 'POST' && r.url().endsWith('/api/flows/validate')) lastDoc = r.postDataJSON();
+        });
+      },
     });
-    await page.goto(`${server.url}/#/`);
-    await page.getByTestId('palette-core.aggregate').waitFor();
+    ({ server, page } = editor);
   }, 180_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (server) rmSync(server.cwd, { recursive: true, force: true });
-  });
+  afterAll(() => editor?.close());
 
   it('every node type: no type picker, no problem shown before input, every control named', async () => {
     const types = await page.locator('[data-testid^="palette-"][role="button"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-testid')!.slice('palette-'.length)));

@@ -4,12 +4,10 @@
  * dropdowns, `measures` as a list the user can add to, the denormalize `mode` switching the fields and
  * the node's input ports (lookup: `in`; nest: `parent` and `child`).
  */
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { chromiumAvailable, ensureEditorBuilt, launchChromium } from '../helpers/browser.js';
-import { signInBrowser } from '../helpers/auth.js';
-import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import type { Page } from 'playwright-core';
+import { chromiumAvailable, openEditor, type EditorSession } from '../helpers/browser.js';
+import type { ServerProcess } from '../helpers/server-process.js';
 
 const chromium = chromiumAvailable();
 
@@ -29,27 +27,16 @@ async function dropFromPalette(page: Page, type: string, x: number, y: number): 
 }
 
 describe.skipIf(!chromium.available)('inspector forms of the stateful nodes (Chromium + real server)', () => {
+  let editor: EditorSession | undefined;
   let server: ServerProcess;
-  let browser: Browser;
   let page: Page;
 
   beforeAll(async () => {
-    ensureEditorBuilt();
-    server = await startServer();
-    browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-    await signInBrowser(context, server.url);
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    await page.goto(`${server.url}/#/`);
-    await page.getByTestId('palette-core.aggregate').waitFor();
+    editor = await openEditor({ waitFor: 'core.aggregate' });
+    ({ server, page } = editor);
   }, 180_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (server) rmSync(server.cwd, { recursive: true, force: true });
-  });
+  afterAll(() => editor?.close());
 
   it('aggregate: groupBy and measures are editable lists, fn a dropdown; the configured node test-runs', async () => {
     await dropFromPalette(page, 'core.generate', 150, 200);

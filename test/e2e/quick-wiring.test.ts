@@ -5,20 +5,18 @@
  * added there, wired; adding from the palette with a node selected wires it after the selection; W
  * wires the selected node to the next with the keyboard; nodes added without a position never overlap.
  */
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { chromiumAvailable, ensureEditorBuilt, launchChromium } from '../helpers/browser.js';
-import { signInBrowser } from '../helpers/auth.js';
-import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import type { Page } from 'playwright-core';
+import { chromiumAvailable, openEditor, type EditorSession } from '../helpers/browser.js';
+import type { ServerProcess } from '../helpers/server-process.js';
 
 const chromium = chromiumAvailable();
 
 type Doc = { nodes: { id: string; type: string; position?: { x: number; y: number } }[]; edges: { from: string; to: string; fromPort?: string; toPort?: string }[] };
 
 describe.skipIf(!chromium.available)('quick wiring (Chromium + real server)', () => {
+  let editor: EditorSession | undefined;
   let server: ServerProcess;
-  let browser: Browser;
   let page: Page;
   /** the flow document the editor last sent for validation */
   let lastDoc: Doc | null = null;
@@ -56,25 +54,17 @@ describe.skipIf(!chromium.available)('quick wiring (Chromium + real server)', ()
     });
 
   beforeAll(async () => {
-    ensureEditorBuilt();
-    server = await startServer();
-    browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-    await signInBrowser(context, server.url);
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('request', (r) => {
-      if (r.method() === 'POST' && r.url().endsWith('/api/flows/validate')) lastDoc = r.postDataJSON();
+    editor = await openEditor({
+      prepare: (p) => {
+        p.on('request', (r) => {
+          if (r.method() === 'POST' && r.url().endsWith('/api/flows/validate')) lastDoc = r.postDataJSON();
+        });
+      },
     });
-    await page.goto(`${server.url}/#/`);
-    await page.getByTestId('palette-core.generate').waitFor();
+    ({ server, page } = editor);
   }, 180_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (server) rmSync(server.cwd, { recursive: true, force: true });
-  });
+  afterAll(() => editor?.close());
 
   it('builds generate → map → filter → aggregate → SQLite sink in at most 15 interactions', async () => {
     await dblclick('palette-core.generate');
