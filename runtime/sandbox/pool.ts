@@ -40,11 +40,10 @@ const WORKER_FLAGS = ['--max-semi-space-size=1'];
 
 /**
  * glibc's allocator in a worker: isolated-vm copies every batch in and out of the isolate on its own
- * threads, and glibc gives each thread an arena of its own that keeps what was freed in it; one arena,
- * and large blocks always mapped (returned when freed), keep ~12 MiB less resident per worker. A value
- * the user set in the environment wins.
+ * threads, and glibc gives each thread an arena of its own that keeps what was freed in it; one arena
+ * keeps ~10 MiB less resident per worker. A value the user set in the environment wins.
  */
-const WORKER_ENV = { MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_TRIM_THRESHOLD_: '131072' };
+const WORKER_ENV = { MALLOC_ARENA_MAX: '1' };
 
 interface Pending<T> {
   resolve: (v: T) => void;
