@@ -74,6 +74,46 @@ describe('external memory watch', () => {
     expect(collections).toBe(3);
   });
 
+  it('asks for a full GC once the heap grew by what was live after the last one (at least the heap step)', () => {
+    let heap = 30 * MB;
+    let live = 30 * MB;
+    let collections = 0;
+    const watch = new ExternalMemoryWatch(
+      16 * MB,
+      () => ({ external: 0, heap }),
+      () => {
+        collections++;
+        heap = live; // garbage gone, what is live stays
+      },
+      32 * MB,
+    );
+    let highest = 0;
+    for (let batch = 0; batch < 1000; batch++) {
+      heap += MB; // promoted records of a batch that only a full GC frees
+      highest = Math.max(highest, heap);
+      watch.check();
+    }
+    expect(collections).toBe(Math.floor(1000 / 33));
+    expect(highest).toBeLessThanOrEqual(30 * MB + 33 * MB);
+
+    // a large live heap: the step is what is live, so a full GC is paid for by as much garbage as it marks
+    live = heap = 100 * MB;
+    watch.check(); // grew 70 MB since the last collection: collects, and 100 MB is the new floor
+    const before = collections;
+    heap = 199 * MB;
+    watch.check();
+    expect(collections).toBe(before);
+    heap = 201 * MB;
+    watch.check();
+    expect(collections).toBe(before + 1);
+
+    // 0 turns the heap step off
+    const off = new ExternalMemoryWatch(16 * MB, () => ({ external: 0, heap }), () => collections++, 0);
+    heap = 4000 * MB;
+    off.check();
+    expect(collections).toBe(before + 1);
+  });
+
   it("keeps a flow's dead sandbox results bounded by the step, not by V8's 64 MB external limit", async () => {
     // 100 batches of 500 records, each result about 2 KB: 100 MB of sandbox replies in all, ~1 MB a batch
     const c = collector('external');
