@@ -132,6 +132,46 @@ export interface DeployStatus {
   deadLetters?: number;
   /** sources that report it: per-table progress (rows/s in `rate`) and CDC lag */
   progress?: Record<string, SourceStatus>;
+  /** cluster mode: the agent that runs (or ran) it */
+  agent?: string;
+}
+
+/**
+ * GET /api/cluster. Fields beyond `mode` are optional on purpose: the cluster's view grows, and the
+ * Cluster page shows what is there.
+ */
+export interface ClusterAgent {
+  name: string;
+  address?: string;
+  version?: string;
+  /** ms since the epoch */
+  aliveSince?: number;
+  heartbeatAt?: number;
+  alive?: boolean;
+  flows?: string[];
+  recordsPerSecond?: number;
+  /** percent of one core */
+  cpu?: number;
+  /** resident set size, bytes */
+  memory?: number;
+  capacity?: number;
+  draining?: boolean;
+  [more: string]: unknown;
+}
+
+export interface ClusterFlow {
+  flowId: string;
+  agent?: string;
+  status?: string;
+  lease?: { agent?: string; token?: number; ttlMs?: number } | null;
+  [more: string]: unknown;
+}
+
+export interface ClusterView {
+  mode: 'cluster' | 'single';
+  leader?: string;
+  agents?: ClusterAgent[];
+  flows?: ClusterFlow[];
 }
 
 /** a table of a deployed source: the runtime's progress with rows/s */
@@ -338,6 +378,8 @@ export class Api {
     this.call<{ status: DeployState }>('POST', `/flows/${enc(id)}/deploy`, body);
   control = (id: string, action: 'stop' | 'pause' | 'resume') => this.call<{ status: DeployState }>('POST', `/flows/${enc(id)}/${action}`, {});
   status = (id: string) => this.call<DeployStatus>('GET', `/flows/${enc(id)}/status`);
+  deployments = () => this.call<DeployStatus[]>('GET', '/deployments');
+  cluster = () => this.call<ClusterView>('GET', '/cluster');
 
   connections = () => this.call<Connection[]>('GET', '/connections');
   connectionTypes = () => this.call<ConnectionType[]>('GET', '/connection-types');

@@ -163,9 +163,9 @@ export function useShortcuts(enabled: boolean, onHelp: () => void = () => {}): v
   }, [enabled, store, rf, onHelp]);
 }
 
-/** the hash route: `#/flow/<id>`, `#/connections`, `#/` */
+/** the hash route: `#/flow/<id>`, `#/connections`, `#/` (a new flow); no hash at all is the home page */
 export function useRoute(): string {
-  const read = () => (typeof location === 'undefined' ? '/' : decodeURI(location.hash.replace(/^#/, '')) || '/');
+  const read = () => (typeof location === 'undefined' ? '/' : location.hash === '' ? '/home' : decodeURI(location.hash.replace(/^#/, '')) || '/');
   const [route, setRoute] = useState(read);
   useEffect(() => {
     const on = () => setRoute(read());

@@ -69,6 +69,9 @@ export function Toolbar({ onFlows, onImport }: Props) {
           </svg>
           Sluice
         </span>
+        <a className="btn ghost" href="#/home" data-testid="btn-home" title="Every flow, its deployment, rates and errors">
+          Home
+        </a>
         <button className="btn ghost" data-testid="btn-flows" onClick={onFlows} title="Open a flow, see its versions">
           Flows
         </button>
