@@ -123,6 +123,10 @@ function NodeRecords({ id }: { id: string }) {
       tabs.push({ key: `out:${port}`, label: ports.size > 2 || (ports.size === 2 && !ports.has('error')) ? `Output · ${port}` : 'Output', records: list, total: port === 'out' ? (stats?.out ?? rec?.outCount) : undefined });
     }
   }
+  // a transform: what went in beside what came out (first output port)
+  const firstOut = tabs.find((t) => t.key.startsWith('out:'));
+  const inTab = tabs.find((t) => t.key === 'in');
+  if (inTab && firstOut) tabs.push({ key: 'side', label: 'In ⇄ Out', records: firstOut.records, total: firstOut.total });
   tabs.push({ key: 'errors', label: 'Errors', records: rec?.errors ?? [] });
   if (isSink) tabs.push({ key: 'would', label: 'Would write', records: would?.sample ?? [] });
   const preferred = isSink ? 'would' : isSource ? tabs[0]?.key : (tabs.find((t) => t.key.startsWith('out:'))?.key ?? 'in');
@@ -152,7 +156,18 @@ function NodeRecords({ id }: { id: string }) {
           <span className="muted"> — a sample of them below</span>
         </div>
       )}
-      {current && current.records.length > 0 ? (
+      {current?.key === 'side' && inTab && firstOut ? (
+        <div className="side-by-side" data-testid="records-side">
+          <section aria-label={`${id}: input`} data-testid="records-side-in">
+            <h3>Input</h3>
+            <RecordTable records={inTab.records} total={inTab.total} label={`${id} input records`} />
+          </section>
+          <section aria-label={`${id}: output`} data-testid="records-side-out">
+            <h3>{firstOut.label}</h3>
+            <RecordTable records={firstOut.records} total={firstOut.total} label={`${id} output records`} />
+          </section>
+        </div>
+      ) : current && current.records.length > 0 ? (
         <RecordTable records={current.records} total={current.total} />
       ) : (
         <div className="panel-empty small">{current?.key === 'errors' ? 'No errors at this node.' : 'No records here (yet).'}</div>
