@@ -106,6 +106,8 @@ export interface NodePreview {
   output: Record<string, SluiceRecord[]>;
   errors: SluiceRecord[];
   wouldWrite?: { ops: Partial<Record<Op, number>>; sample: SluiceRecord[] };
+  /** what the first write would do to the target: `{ creates: 'table totals' }` */
+  target?: { creates?: string };
 }
 
 export interface RunSummary {

@@ -15,7 +15,7 @@ import { redactText } from '../redact.js';
 import type { LockService, Lease } from '../lock/lock.js';
 import { LeaseKeeper } from '../lock/lease-keeper.js';
 import type { Clock } from '../cluster/clock.js';
-import type { EndpointHost, Logger, NodeContext, NodeInstance, PortOutputs, SinkInstance, SourceInstance, SourceProgress, TransformInstance } from '../node-api.js';
+import type { EndpointHost, Logger, NodeContext, NodeInstance, PortOutputs, SinkInstance, SinkPreviewTarget, SourceInstance, SourceProgress, TransformInstance } from '../node-api.js';
 import type { Op, SluiceRecord } from '../records.js';
 import { compileUserFunction, UserCodeError } from '../sandbox/sandbox.js';
 import type { CheckpointStore, DeadLetter } from '../state/checkpoint-store.js';
@@ -40,6 +40,8 @@ export interface NodePreview {
   errors: SluiceRecord[];
   /** sinks: what would have been written */
   wouldWrite?: { ops: Record<Op, number>; sample: SluiceRecord[] };
+  /** sinks: what the first write would do to the target (a table that does not exist yet is created) */
+  target?: SinkPreviewTarget;
 }
 
 export interface RunSummary {
@@ -383,6 +385,7 @@ export class FlowRun {
         // a preview never opens a sink: opening may create files, tables or topics
         if (inst.kind === 'sink') {
           if (!this.options.preview) await inst.open();
+          else if (inst.previewTarget) r.preview!.target = await inst.previewTarget().catch(() => undefined);
         }
         else if (inst.kind === 'transform') await inst.open(state[r.node.id]);
         // sources open in their loop, once their ledger exists

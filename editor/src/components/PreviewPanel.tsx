@@ -16,6 +16,9 @@ function recordFailures(nodes: Record<string, { in: number; errors: number }> | 
     .join(', ');
 }
 
+/** rows a new table would get: every create, update and snapshot row is an insert into it */
+const upserts = (ops: Partial<Record<string, number>>) => (ops.c ?? 0) + (ops.u ?? 0) + (ops.r ?? 0);
+
 export function PreviewPanel() {
   const ids = useEditor(selectedIds);
   const { status, error, failedNode, durationMs, failures } = useEditor((s) => ({
@@ -102,12 +105,13 @@ interface Tab {
 }
 
 function NodeRecords({ id }: { id: string }) {
-  const { rec, type, would, stats } = useEditor((s) => {
+  const { rec, type, would, stats, creates } = useEditor((s) => {
     const node = s.nodes.find((n) => n.id === id);
     return {
       rec: s.preview.nodes[id],
       type: node ? s.catalog[node.data.type] : undefined,
       would: s.preview.summary?.preview?.[id]?.wouldWrite,
+      creates: s.preview.summary?.preview?.[id]?.target?.creates,
       stats: s.preview.summary?.nodes?.[id],
     };
   });
@@ -144,7 +148,14 @@ function NodeRecords({ id }: { id: string }) {
           </button>
         ))}
       </div>
-      {current?.key === 'would' && would && (
+      {current?.key === 'would' && would && creates && (
+        <div className="would" data-testid="would-write">
+          would create <b>{creates}</b> and insert <b>{fmtCount(upserts(would.ops))}</b> rows
+          {(would.ops.d ?? 0) > 0 && <> ({fmtCount(would.ops.d ?? 0)} deletes find nothing to delete)</>}
+          <span className="muted"> — a sample of them below</span>
+        </div>
+      )}
+      {current?.key === 'would' && would && !creates && (
         <div className="would" data-testid="would-write">
           would write: <b>{would.ops.c ?? 0}</b> inserts · <b>{would.ops.u ?? 0}</b> updates · <b>{would.ops.d ?? 0}</b> deletes
           {(would.ops.r ?? 0) > 0 && (
