@@ -201,7 +201,7 @@ export function HomePage() {
             <button className="btn" onClick={() => setDeleting(null)}>
               Cancel
             </button>
-            <button className="btn danger primary" onClick={() => void remove(deleting)} data-testid="btn-confirm-delete">
+            <button className="btn danger" onClick={() => void remove(deleting)} data-testid="btn-confirm-delete">
               Delete
             </button>
           </div>
