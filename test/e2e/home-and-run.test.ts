@@ -76,6 +76,13 @@ describe.skipIf(!chromium.available)('home page, deployed canvas and test-run vi
     expect(await axeProblems(page)).toEqual([]);
   });
 
+  it('the Cluster page says the server runs without --cluster', async () => {
+    await page.getByTestId('nav-cluster').click();
+    expect(await page.getByTestId('cluster-single').textContent()).toContain('started without --cluster');
+    await page.getByTestId('nav-home').click();
+    await page.getByTestId('home-row-beta-stream').waitFor();
+  });
+
   it('searches by name or description', async () => {
     await page.getByTestId('home-search').fill('into alpha');
     await page.getByTestId('home-row-beta-stream').waitFor({ state: 'detached' });
@@ -114,7 +121,7 @@ describe.skipIf(!chromium.available)('home page, deployed canvas and test-run vi
     expect(await banner.textContent()).toContain('read-only');
     expect(await page.getByTestId('canvas').getAttribute('class')).toContain('read-only');
     await page.getByTestId('node-shape').click();
-    const fieldsetDisabled = () => page.getByTestId('inspector').locator('fieldset.plain-fieldset').first().evaluate((el) => (el as HTMLFieldSetElement).disabled);
+    const fieldsetDisabled = () => page.getByTestId('inspector').locator('fieldset.plain-fieldset').first().evaluate((el) => (el as unknown as { disabled: boolean }).disabled);
     expect(await fieldsetDisabled()).toBe(true);
     await page.getByTestId('deployed-note').waitFor();
     // no wiring "+" on a locked canvas; the palette adds nothing
