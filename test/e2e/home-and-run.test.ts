@@ -188,7 +188,7 @@ describe.skipIf(!chromium.available)('home page, deployed canvas and test-run vi
     const tooltip = page.locator('.cm-tooltip-autocomplete');
     await tooltip.waitFor();
     expect(await tooltip.textContent()).toContain('customer_id');
-    await page.keyboard.press('Enter');
+    await tooltip.getByRole('option', { name: /customer_id/ }).click();
     await expect.poll(() => code.textContent(), { timeout: 5000 }).toContain('// value.customer_id');
     // only after value.: a plain word offers nothing
     await page.keyboard.type(' amou');
