@@ -61,7 +61,7 @@ describe.skipIf(!chromium.available)('sign-in in the editor (Chromium + real ser
     await page.getByTestId('node-add_tax').click();
     await page.getByTestId('inspector').locator('.cm-content, input').first().waitFor();
     await page.getByTestId('btn-test-run').click();
-    await expect.poll(() => page.getByTestId('preview-status').textContent()).toMatch(/finished/);
+    await expect.poll(() => page.getByTestId('preview-status').textContent(), { timeout: 20_000 }).toMatch(/finished/); // 1.3–2.3 s on a loaded machine
     expect(await violations()).toEqual([]);
     expect(pageErrors).toEqual([]);
   });
