@@ -18,6 +18,7 @@ export type {
   TableProgress,
   SinkInstance,
   SinkWriteResult,
+  SinkPreviewTarget,
   SourceBatch,
   SourceInstance,
   TransformInstance,

@@ -181,6 +181,18 @@ export interface SinkInstance {
    */
   write(records: SluiceRecord[]): Promise<void | SinkWriteResult>;
   close(): Promise<void>;
+  /**
+   * Test runs only (the sink is never opened then): what writing would first do to the target, found
+   * read-only, e.g. `{ creates: 'table totals' }` for a table that does not exist yet. Never creates
+   * or changes anything; a failure is ignored (the run's own checks report real problems).
+   */
+  previewTarget?(): Promise<SinkPreviewTarget | undefined>;
+}
+
+/** what a sink's first write would do to its target before writing rows */
+export interface SinkPreviewTarget {
+  /** `table totals`: it does not exist and would be created */
+  creates?: string;
 }
 
 export type NodeInstance = SourceInstance | TransformInstance | SinkInstance;

@@ -26,7 +26,10 @@
  *   viewer              read-only-note (inspector); the canvas has the class read-only
  *   signed in           current-user, btn-password (password-dialog: components/PasswordDialog.tsx), btn-signout;
  *                       before signing in: signin-* and setup-* (components/SignIn.tsx)
- * Routes: #/ (new flow), #/flow/<id>, #/connections, #/users, #/audit.
+ *   home page           components/HomePage.tsx (its hooks are listed there); app-bar, nav-home, nav-cluster
+ *   cluster page        components/ClusterPage.tsx
+ *   deployed flow       deployed-banner, btn-edit-deployed, runs-on
+ * Routes: no hash or #/home (the home page), #/ (new flow), #/flow/<id>, #/cluster, #/connections, #/users, #/audit.
  */
 import { lazy, Suspense, useCallback, useEffect, useRef, useState, type ReactElement } from 'react';
 import { ReactFlowProvider } from '@xyflow/react';
@@ -46,10 +49,14 @@ import { useApi, useStoreApi } from './store.js';
 
 const UsersPage = lazy(() => import('./components/UsersPage.js').then((m) => ({ default: m.UsersPage })));
 const AuditPage = lazy(() => import('./components/AuditPage.js').then((m) => ({ default: m.AuditPage })));
+const HomePage = lazy(() => import('./components/HomePage.js').then((m) => ({ default: m.HomePage })));
+const ClusterPage = lazy(() => import('./components/ClusterPage.js').then((m) => ({ default: m.ClusterPage })));
 const ConnectionsPage = lazy(() => import('./components/ConnectionsPage.js').then((m) => ({ default: m.ConnectionsPage })));
 
 /** pages beside the canvas; Users and Audit are for admins only (the server refuses anyone else too) */
 const PAGES: Record<string, (() => ReactElement) | undefined> = {
+  '/home': () => <HomePage />,
+  '/cluster': () => <ClusterPage />,
   '/connections': () => <ConnectionsPage />,
   '/users': () => <AdminOnly page={<UsersPage />} />,
   '/audit': () => <AdminOnly page={<AuditPage />} />,

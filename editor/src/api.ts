@@ -103,6 +103,44 @@ export type NodeStats = RunNodeStats & { rate?: number };
 /** a deployment's status; the editor holds one without flowId and deadLetters between a deploy and the first status */
 export type DeployStatus = Omit<DeploymentStatus, 'flowId' | 'deadLetters'> & Partial<Pick<DeploymentStatus, 'flowId' | 'deadLetters'>>;
 
+/**
+ * GET /api/cluster. Fields beyond `mode` are optional on purpose: the cluster's view grows, and the
+ * Cluster page shows what is there.
+ */
+export interface ClusterAgent {
+  name: string;
+  address?: string;
+  version?: string;
+  /** ms since the epoch */
+  aliveSince?: number;
+  heartbeatAt?: number;
+  alive?: boolean;
+  flows?: string[];
+  recordsPerSecond?: number;
+  /** percent of one core */
+  cpu?: number;
+  /** resident set size, bytes */
+  memory?: number;
+  capacity?: number;
+  draining?: boolean;
+  [more: string]: unknown;
+}
+
+export interface ClusterFlow {
+  flowId: string;
+  agent?: string;
+  status?: string;
+  lease?: { agent?: string; token?: number; ttlMs?: number } | null;
+  [more: string]: unknown;
+}
+
+export interface ClusterView {
+  mode: 'cluster' | 'single';
+  leader?: string;
+  agents?: ClusterAgent[];
+  flows?: ClusterFlow[];
+}
+
 /** a batch of a test run's records (`preview:records`) */
 export type PreviewRecordsEvent = PreviewBatch & { previewId: string };
 
@@ -291,6 +329,8 @@ export class Api {
     this.call<{ status: DeployState }>('POST', `/flows/${enc(id)}/deploy`, body);
   control = (id: string, action: 'stop' | 'pause' | 'resume') => this.call<{ status: DeployState }>('POST', `/flows/${enc(id)}/${action}`, {});
   status = (id: string) => this.call<DeployStatus>('GET', `/flows/${enc(id)}/status`);
+  deployments = () => this.call<DeployStatus[]>('GET', '/deployments');
+  cluster = () => this.call<ClusterView>('GET', '/cluster');
 
   connections = () => this.call<Connection[]>('GET', '/connections');
   connectionTypes = () => this.call<ConnectionType[]>('GET', '/connection-types');

@@ -5,6 +5,7 @@ import type { DeployStatus, LogEvent, PreviewDoneEvent, PreviewRecordsEvent } fr
 import { docFromGraph, type FlowEdge, type FlowNode } from './doc.js';
 import { besideInCanvas, fitFlow } from './layout.js';
 import { useApi, useStoreApi } from './store.js';
+import { canvasLocked } from './selectors.js';
 
 /** socket.io → the store: preview records, status and logs of the open flow (subscribed by id) */
 export function useLiveEvents(): void {
@@ -118,6 +119,9 @@ export function useShortcuts(enabled: boolean, onHelp: () => void = () => {}): v
         return;
       }
       if (editable(e.target) || document.querySelector('.modal-backdrop')) return;
+      // a deployed flow's canvas changes only once the user chose to edit it
+      const locked = canvasLocked(s) && !s.readOnly;
+      if (locked && ((mod && 'zyv'.includes(key)) || (!mod && ['delete', 'backspace', 'l', 'n', '+', 'w'].includes(key)))) return;
       if (mod && key === 'z') {
         e.preventDefault();
         if (e.shiftKey) s.redo();
@@ -163,9 +167,9 @@ export function useShortcuts(enabled: boolean, onHelp: () => void = () => {}): v
   }, [enabled, store, rf, onHelp]);
 }
 
-/** the hash route: `#/flow/<id>`, `#/connections`, `#/` */
+/** the hash route: `#/flow/<id>`, `#/connections`, `#/` (a new flow); no hash at all is the home page */
 export function useRoute(): string {
-  const read = () => (typeof location === 'undefined' ? '/' : decodeURI(location.hash.replace(/^#/, '')) || '/');
+  const read = () => (typeof location === 'undefined' ? '/' : location.hash === '' ? '/home' : decodeURI(location.hash.replace(/^#/, '')) || '/');
   const [route, setRoute] = useState(read);
   useEffect(() => {
     const on = () => setRoute(read());

@@ -116,3 +116,11 @@ export function dataFieldsKey(s: EditorState, id: string): string {
 }
 
 export const parseDataFields = (key: string): DataField[] => (key ? (JSON.parse(key) as [string, string][]).map(([name, type]) => ({ name, type })) : []);
+
+const DEPLOYED = new Set(['running', 'paused', 'starting']);
+
+/** the open flow is deployed and the user has not chosen to edit it: the canvas is read-only until then */
+export const deployedLock = (s: EditorState): boolean => !s.readOnly && !s.editDeployed && s.flowId !== null && DEPLOYED.has(s.live?.status ?? '');
+
+/** nothing on the canvas may change: a viewer, or a deployed flow not unlocked */
+export const canvasLocked = (s: EditorState): boolean => s.readOnly || deployedLock(s);

@@ -28,4 +28,5 @@ export const initialState = (name = 'untitled-flow'): Omit<EditorState, 'readOnl
   revealIssues: false,
   picker: null,
   loads: 0,
+  editDeployed: false,
 });

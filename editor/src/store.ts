@@ -92,6 +92,8 @@ export interface EditorState {
   loads: number;
   /** the signed-in user is a viewer: the flow is shown, never changed (the server refuses it anyway) */
   readOnly: boolean;
+  /** the open flow is deployed and the user chose to edit it anyway (a save makes a new version to deploy) */
+  editDeployed: boolean;
 }
 
 export interface EditorActions {
@@ -138,6 +140,8 @@ export interface EditorActions {
   // ui
   setPanel(p: Panel): void;
   openPicker(p: PickerState): void;
+  /** unlocks a deployed flow's canvas */
+  editDeployedFlow(): void;
   closePicker(): void;
   notify(kind: Notice['kind'], text: string, extra?: Pick<Notice, 'details' | 'action'>): void;
   dismissNotice(): void;
@@ -194,6 +198,7 @@ export function createEditorStore(api: Api): StoreApi<EditorStore> {
       ...flowSlice(set, get, deps),
       ...runSlice(set, get, deps),
       setPanel: (panel) => set({ panel }),
+      editDeployedFlow: () => set({ editDeployed: true }),
       openPicker: (picker) => set({ picker }),
       closePicker: () => set({ picker: null }),
       notify: (kind, text, extra) => set({ notice: { kind, text, ...extra, seq: ++noticeSeq } }),

@@ -30,11 +30,11 @@
  * and a new table's keys default to the source table's key. A declared NOT NULL is not copied (a captured
  * update may leave unchanged columns out, a MySQL zero date reads as null).
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { defineNode, fileMark, type NodeContext, type SinkInstance, ConfigError, NodeError, errorMessage, type SluiceRecord } from '../../runtime/index.js';
+import { defineNode, fileMark, type NodeContext, type SinkInstance, type SinkPreviewTarget, ConfigError, NodeError, errorMessage, type SluiceRecord } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
 import { coversKey, deleteKey, keysForNewTable, netEffect, type SinkTarget } from '../shared/sink-plan.js';
 import { missingTable, openDatabase, quoteIdent, sqlTypeForSpec, sqlTypeOf, tableInfo, toSql, uniqueColumnSets, type DB, type SqlValue } from './sql.js';
@@ -81,6 +81,20 @@ class SqliteSink implements SinkInstance {
 
   async open(): Promise<void> {
     await openOrClose(() => this.start(), () => this.close());
+  }
+
+  /** a test run: would the first write create the table? Read-only: no file or table is made */
+  async previewTarget(): Promise<SinkPreviewTarget | undefined> {
+    const { config, nodeId } = this.ctx;
+    if (!config.createTable) return undefined; // a missing table then fails the deploy, with its own message
+    const abs = this.ctx.files.resolve('path', config.path, { write: true });
+    if (!existsSync(abs)) return { creates: `table ${config.table}` };
+    const db = openDatabase(nodeId, config.path, abs, config.table, 'read');
+    try {
+      return tableInfo(db, config.table) ? undefined : { creates: `table ${config.table}` };
+    } finally {
+      db.close();
+    }
   }
 
   private start(): void {

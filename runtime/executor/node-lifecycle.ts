@@ -69,6 +69,7 @@ export class NodeLifecycle {
         // a preview never opens a sink: opening may create files, tables or topics
         if (inst.kind === 'sink') {
           if (!this.o.preview) await inst.open();
+          else if (inst.previewTarget) r.preview!.target = await inst.previewTarget().catch(() => undefined);
         }
         else if (inst.kind === 'transform') await inst.open(state[r.node.id]);
         // sources open in their loop, once their ledger exists

@@ -3,7 +3,7 @@
  * Plain data that travels as JSON to the CLI, the server and the editor, which imports these types
  * from here: this module (and what it imports) stays free of Node built-ins (test/unit/boundaries.test.ts).
  */
-import type { SourceProgress } from '../node-api.js';
+import type { SinkPreviewTarget, SourceProgress } from '../node-api.js';
 import type { Op, SluiceRecord } from '../records.js';
 
 export type RunStatus = 'starting' | 'running' | 'paused' | 'stopping' | 'completed' | 'stopped' | 'failed';
@@ -22,6 +22,8 @@ export interface NodePreview {
   errors: SluiceRecord[];
   /** sinks: what would have been written */
   wouldWrite?: { ops: Record<Op, number>; sample: SluiceRecord[] };
+  /** sinks: what the first write would do to the target (a table that does not exist yet is created) */
+  target?: SinkPreviewTarget;
 }
 
 export interface RunSummary {

@@ -2,7 +2,7 @@
  * axe-core on every page and panel of the editor, in a real Chromium against a real server: no critical
  * and no serious violation on the sign-in page, the empty editor, the inspector of every node type, the
  * node picker, the preview, logs and problems panels after a test run, the flows dialog, and the
- * connections, users and audit pages.
+ * connections, users, audit, home and cluster pages.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -78,11 +78,13 @@ describe.skipIf(!chromium.available)('accessibility: axe-core on every page and 
     await page.keyboard.press('Escape');
   });
 
-  it('the connections, users and audit pages', async () => {
+  it('the connections, users, audit, home and cluster pages', async () => {
     for (const [route, testId] of [
       ['connections', 'connections-page'],
       ['users', 'users-page'],
       ['audit', 'audit-page'],
+      ['home', 'home-page'],
+      ['cluster', 'cluster-page'],
     ]) {
       await page.goto(`${server.url}/#/${route}`);
       await page.getByTestId(testId).waitFor();

@@ -5,6 +5,8 @@ import type { FlowEdge, FlowNode } from '../doc.js';
 import { connectionProblem } from '../graph.js';
 import { fitFlow, LARGE_FLOW, NODE_W, type FitOptions } from '../layout.js';
 import { useEditor, useStoreApi } from '../store.js';
+import { canvasLocked } from '../selectors.js';
+import { DeployedBanner } from './DeployedBanner.js';
 import { edgeTypes } from './CountEdge.js';
 import { nodeTypes } from './FlowNode.js';
 import { EmptyCanvas } from './EmptyCanvas.js';
@@ -45,7 +47,7 @@ export function Canvas() {
     connect: s.connect,
     addNode: s.addNode,
     loads: s.loads,
-    readOnly: s.readOnly,
+    readOnly: canvasLocked(s),
   }));
 
   // a flow just put on the canvas is fitted before its nodes are handed to React Flow, so that a large
@@ -87,7 +89,7 @@ export function Canvas() {
   // a wire dropped on a node that refused it: say why
   const onConnectEnd = useCallback<OnConnectEnd>(
     (event, st) => {
-      if (!st.toNode && st.fromNode && st.fromHandle?.type === 'source' && !store.getState().readOnly) {
+      if (!st.toNode && st.fromNode && st.fromHandle?.type === 'source' && !canvasLocked(store.getState())) {
         const point = 'changedTouches' in event ? event.changedTouches[0] : event;
         const canvas = (event.target as Element | null)?.closest?.('.canvas')?.getBoundingClientRect() ?? document.querySelector('.canvas')?.getBoundingClientRect();
         if (!point || !canvas) return;
@@ -170,6 +172,7 @@ export function Canvas() {
         </Controls>
       </ReactFlow>
       {nodes.length === 0 && <EmptyCanvas />}
+      <DeployedBanner />
       <NodePicker />
     </div>
   );

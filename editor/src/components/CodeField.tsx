@@ -3,10 +3,10 @@
  * test run's error for this node shown inline under the code (with the record that raised it).
  */
 import { useEffect, useRef, useState } from 'react';
-import { EditorState, Transaction, type Extension } from '@codemirror/state';
+import { Compartment, EditorState, Transaction, type Extension } from '@codemirror/state';
 import { EditorView, drawSelection, highlightActiveLine, keymap, lineNumbers, placeholder as placeholderExt } from '@codemirror/view';
 import { bracketMatching, defaultHighlightStyle, getIndentation, indentOnInput, indentUnit, syntaxHighlighting } from '@codemirror/language';
-import { closeBrackets, closeBracketsKeymap } from '@codemirror/autocomplete';
+import { autocompletion, closeBrackets, closeBracketsKeymap, type CompletionContext, type CompletionResult } from '@codemirror/autocomplete';
 import { javascript } from '@codemirror/lang-javascript';
 import type { SluiceRecord } from '../api.js';
 
@@ -24,6 +24,22 @@ interface Props {
   invalid?: string[];
   /** shown, never changed (a viewer) */
   readOnly?: boolean;
+  /** the fields of the records reaching the node (last test run): offered after `value.` */
+  fields?: { name: string; type: string }[];
+}
+
+/** `value.` (or `record.value.`) completes with the fields the last test run saw reach the node */
+export function valueFieldCompletions(fields: readonly { name: string; type: string }[]) {
+  return (cx: CompletionContext): CompletionResult | null => {
+    const m = cx.matchBefore(/\bvalue\??\.[\w$]*$/);
+    if (!m || fields.length === 0) return null;
+    const dot = m.text.indexOf('.') + 1;
+    return {
+      from: m.from + dot,
+      options: fields.map((f) => ({ label: f.name, detail: f.type, type: 'property' })),
+      validFor: /^[\w$]*$/,
+    };
+  };
 }
 
 /** a small undo history for the field (the canvas has its own) */
@@ -68,8 +84,9 @@ const theme = EditorView.theme({
   '.cm-placeholder': { color: 'var(--faint)', fontStyle: 'italic' },
 });
 
-export function CodeField({ id, value, onChange, placeholder, error, invalid, readOnly }: Props) {
+export function CodeField({ id, value, onChange, placeholder, error, invalid, readOnly, fields }: Props) {
   const host = useRef<HTMLDivElement>(null);
+  const completions = useRef(new Compartment());
   const view = useRef<EditorView | null>(null);
   const onChangeRef = useRef(onChange);
   onChangeRef.current = onChange;
@@ -91,6 +108,7 @@ export function CodeField({ id, value, onChange, placeholder, error, invalid, re
           indentUnit.of('  '),
           syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
           javascript(),
+          completions.current.of(autocompletion({ override: [valueFieldCompletions(fields ?? [])], activateOnTyping: true })),
           placeholderExt(placeholder ?? ''),
           EditorView.lineWrapping,
           ...(readOnly ? [EditorState.readOnly.of(true), EditorView.editable.of(false)] : []),
@@ -116,6 +134,13 @@ export function CodeField({ id, value, onChange, placeholder, error, invalid, re
     // the editor is made once; value changes from outside (undo on the canvas) are applied below
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
+
+  // a new test run brings other fields: the completion source is swapped, the editor kept
+  const fieldsKey = JSON.stringify(fields ?? []);
+  useEffect(() => {
+    view.current?.dispatch({ effects: completions.current.reconfigure(autocompletion({ override: [valueFieldCompletions(fields ?? [])], activateOnTyping: true })) });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [fieldsKey]);
 
   useEffect(() => {
     const v = view.current;

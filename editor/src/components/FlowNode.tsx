@@ -10,7 +10,7 @@ import { summaryOf } from '../formSchema.js';
 import type { PortInfo } from '../api.js';
 import type { FlowNode } from '../doc.js';
 import { Icon, iconOf } from '../nodeMeta.js';
-import { fmtCount, nodeCounts, nodeError, progressLine, sourceProgress, type Counts } from '../selectors.js';
+import { canvasLocked, fmtCount, nodeCounts, nodeError, progressLine, sourceProgress, type Counts } from '../selectors.js';
 import { useEditor } from '../store.js';
 import { besideInCanvas } from '../layout.js';
 
@@ -103,7 +103,7 @@ function AddAfter({ id, port, top }: { id: string; port: string; top?: string })
 
 function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   const { t: type, error, has, progress, ...c } = useNodeView(id, data.type);
-  const readOnly = useEditor((s) => s.readOnly);
+  const readOnly = useEditor(canvasLocked);
   const counts: Counts | null = has ? c : null;
   const category = type?.category ?? 'unknown';
   const inputs = type ? inputsOf(type, data.config) : DEFAULT_INPUTS;

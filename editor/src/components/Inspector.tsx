@@ -1,7 +1,7 @@
 /** The right-hand panel: the selected node's settings, or the flow and the keyboard shortcuts. */
 import { lazy, Suspense, useState } from 'react';
 import { Icon, iconOf } from '../nodeMeta.js';
-import { fmtBytes, fmtCount, selectedIds, sourceProgress } from '../selectors.js';
+import { canvasLocked, fmtBytes, fmtCount, selectedIds, sourceProgress } from '../selectors.js';
 import { useEditor, VIEWER_REASON } from '../store.js';
 import { Shortcuts } from './Shortcuts.js';
 
@@ -18,9 +18,9 @@ export function Inspector() {
 }
 
 function NodeInspector({ id }: { id: string }) {
-  const { data, type, issues, renameNode, updateNode, readOnly } = useEditor((s) => {
+  const { data, type, issues, renameNode, updateNode, readOnly, viewer } = useEditor((s) => {
     const data = s.nodes.find((n) => n.id === id)?.data;
-    return { data, type: data ? s.catalog[data.type] : undefined, issues: s.issuesByNode[id], renameNode: s.renameNode, updateNode: s.updateNode, readOnly: s.readOnly };
+    return { data, type: data ? s.catalog[data.type] : undefined, issues: s.issuesByNode[id], renameNode: s.renameNode, updateNode: s.updateNode, readOnly: canvasLocked(s), viewer: s.readOnly };
   });
   const [draftId, setDraftId] = useState(id);
   const [idError, setIdError] = useState<string | null>(null);
@@ -43,9 +43,14 @@ function NodeInspector({ id }: { id: string }) {
         </div>
       </header>
       {type && <Description text={type.description} />}
-      {readOnly && (
+      {viewer && (
         <p className="hint" data-testid="read-only-note">
           {VIEWER_REASON}: the settings are shown read-only.
+        </p>
+      )}
+      {readOnly && !viewer && (
+        <p className="hint" data-testid="deployed-note">
+          This flow is deployed: its settings are shown read-only until you choose to edit it (above the canvas).
         </p>
       )}
       <fieldset className="plain-fieldset" disabled={readOnly}>
@@ -176,7 +181,7 @@ function Description({ text }: { text: string }) {
 }
 
 function MultiInfo({ count }: { count: number }) {
-  const { deleteSelected, copySelection, readOnly } = useEditor((s) => ({ deleteSelected: s.deleteSelected, copySelection: s.copySelection, readOnly: s.readOnly }));
+  const { deleteSelected, copySelection, readOnly } = useEditor((s) => ({ deleteSelected: s.deleteSelected, copySelection: s.copySelection, readOnly: canvasLocked(s) }));
   return (
     <div className="inspector-body">
       <h2 className="insp-title">{count} nodes selected</h2>

@@ -8,6 +8,7 @@ import type { NodeTypeInfo } from '../api.js';
 import { NODE_W, freeSpot, placeAfter, revealAdded } from '../layout.js';
 import { CATEGORIES, Icon, iconOf } from '../nodeMeta.js';
 import { useEditor, useStoreApi, VIEWER_REASON } from '../store.js';
+import { canvasLocked } from '../selectors.js';
 import { DND_TYPE } from './Canvas.js';
 
 // a plain comparison: localeCompare's first call sets up a collator, which costs ~30 ms at start
@@ -19,7 +20,7 @@ const byTitle = (a: NodeTypeInfo, b: NodeTypeInfo) => {
 const matches = (t: NodeTypeInfo, q: string) => !q || `${t.type} ${t.title} ${t.description} ${t.category}`.toLowerCase().includes(q);
 
 export function Palette() {
-  const { catalog, catalogError, addNode, readOnly } = useEditor((s) => ({ catalog: s.catalog, catalogError: s.catalogError, addNode: s.addNode, readOnly: s.readOnly }));
+  const { catalog, catalogError, addNode, readOnly } = useEditor((s) => ({ catalog: s.catalog, catalogError: s.catalogError, addNode: s.addNode, readOnly: canvasLocked(s) }));
   const rf = useReactFlow();
   const store = useStoreApi();
   const [query, setQuery] = useState('');

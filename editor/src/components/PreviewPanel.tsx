@@ -16,6 +16,9 @@ function recordFailures(nodes: Record<string, { in: number; errors: number }> | 
     .join(', ');
 }
 
+/** rows a new table would get: every create, update and snapshot row is an insert into it */
+const upserts = (ops: Partial<Record<string, number>>) => (ops.c ?? 0) + (ops.u ?? 0) + (ops.r ?? 0);
+
 export function PreviewPanel() {
   const ids = useEditor(selectedIds);
   const { status, error, failedNode, durationMs, failures } = useEditor((s) => ({
@@ -102,12 +105,13 @@ interface Tab {
 }
 
 function NodeRecords({ id }: { id: string }) {
-  const { rec, type, would, stats } = useEditor((s) => {
+  const { rec, type, would, stats, creates } = useEditor((s) => {
     const node = s.nodes.find((n) => n.id === id);
     return {
       rec: s.preview.nodes[id],
       type: node ? s.catalog[node.data.type] : undefined,
       would: s.preview.summary?.preview?.[id]?.wouldWrite,
+      creates: s.preview.summary?.preview?.[id]?.target?.creates,
       stats: s.preview.summary?.nodes?.[id],
     };
   });
@@ -123,6 +127,10 @@ function NodeRecords({ id }: { id: string }) {
       tabs.push({ key: `out:${port}`, label: ports.size > 2 || (ports.size === 2 && !ports.has('error')) ? `Output · ${port}` : 'Output', records: list, total: port === 'out' ? (stats?.out ?? rec?.outCount) : undefined });
     }
   }
+  // a transform: what went in beside what came out (first output port)
+  const firstOut = tabs.find((t) => t.key.startsWith('out:'));
+  const inTab = tabs.find((t) => t.key === 'in');
+  if (inTab && firstOut) tabs.push({ key: 'side', label: 'In ⇄ Out', records: firstOut.records, total: firstOut.total });
   tabs.push({ key: 'errors', label: 'Errors', records: rec?.errors ?? [] });
   if (isSink) tabs.push({ key: 'would', label: 'Would write', records: would?.sample ?? [] });
   const preferred = isSink ? 'would' : isSource ? tabs[0]?.key : (tabs.find((t) => t.key.startsWith('out:'))?.key ?? 'in');
@@ -140,7 +148,14 @@ function NodeRecords({ id }: { id: string }) {
           </button>
         ))}
       </div>
-      {current?.key === 'would' && would && (
+      {current?.key === 'would' && would && creates && (
+        <div className="would" data-testid="would-write">
+          would create <b>{creates}</b> and insert <b>{fmtCount(upserts(would.ops))}</b> rows
+          {(would.ops.d ?? 0) > 0 && <> ({fmtCount(would.ops.d ?? 0)} deletes find nothing to delete)</>}
+          <span className="muted"> — a sample of them below</span>
+        </div>
+      )}
+      {current?.key === 'would' && would && !creates && (
         <div className="would" data-testid="would-write">
           would write: <b>{would.ops.c ?? 0}</b> inserts · <b>{would.ops.u ?? 0}</b> updates · <b>{would.ops.d ?? 0}</b> deletes
           {(would.ops.r ?? 0) > 0 && (
@@ -152,7 +167,18 @@ function NodeRecords({ id }: { id: string }) {
           <span className="muted"> — a sample of them below</span>
         </div>
       )}
-      {current && current.records.length > 0 ? (
+      {current?.key === 'side' && inTab && firstOut ? (
+        <div className="side-by-side" data-testid="records-side">
+          <section aria-label={`${id}: input`} data-testid="records-side-in">
+            <h3>Input</h3>
+            <RecordTable records={inTab.records} total={inTab.total} label={`${id} input records`} />
+          </section>
+          <section aria-label={`${id}: output`} data-testid="records-side-out">
+            <h3>{firstOut.label}</h3>
+            <RecordTable records={firstOut.records} total={firstOut.total} label={`${id} output records`} />
+          </section>
+        </div>
+      ) : current && current.records.length > 0 ? (
         <RecordTable records={current.records} total={current.total} />
       ) : (
         <div className="panel-empty small">{current?.key === 'errors' ? 'No errors at this node.' : 'No records here (yet).'}</div>

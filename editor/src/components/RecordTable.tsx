@@ -32,7 +32,7 @@ function widthOf(col: string, records: readonly SluiceRecord[], get: (r: SluiceR
   return Math.min(Math.max(chars * 7 + 18, 56), 280);
 }
 
-export function RecordTable({ records, total }: { records: readonly SluiceRecord[]; total?: number }) {
+export function RecordTable({ records, total, label = 'Records' }: { records: readonly SluiceRecord[]; total?: number; label?: string }) {
   const [mode, setMode] = useState<'table' | 'json'>('table');
   const scroller = useRef<HTMLDivElement>(null);
   const hasError = records.some((r) => r.meta?.error);
@@ -71,7 +71,7 @@ export function RecordTable({ records, total }: { records: readonly SluiceRecord
           {records.length > 200 ? `\n… ${records.length - 200} more (the table shows them all)` : ''}
         </pre>
       ) : (
-        <div className="table-scroll" ref={scroller} data-testid="preview-table" tabIndex={0} role="region" aria-label="Records">
+        <div className="table-scroll" ref={scroller} data-testid="preview-table" tabIndex={0} role="region" aria-label={label}>
           <div className="t-head" style={{ gridTemplateColumns: template }}>
             <div className="t-cell num">#</div>
             {cols.map((c) => (

@@ -62,13 +62,13 @@ export function Toolbar({ onFlows, onImport }: Props) {
   return (
     <header className="toolbar" data-testid="toolbar">
       <div className="tb-group brand-group">
-        <span className="brand">
+        <a className="brand home-link" href="#/home" data-testid="btn-home" title="Home: every flow, its deployment, rates and errors">
           <svg width="18" height="18" viewBox="0 0 16 16" aria-hidden>
             <rect width="16" height="16" rx="4" fill="var(--accent)" />
             <path d="M4 5h8M4 8h5M4 11h8" stroke="white" strokeWidth="1.6" strokeLinecap="round" />
           </svg>
           Sluice
-        </span>
+        </a>
         <button className="btn ghost" data-testid="btn-flows" onClick={onFlows} title="Open a flow, see its versions">
           Flows
         </button>

@@ -246,6 +246,7 @@ function CodeWidget(p: WidgetProps) {
       error={ctx?.codeError}
       invalid={p.rawErrors}
       readOnly={p.disabled || p.readonly}
+      fields={ctx?.dataFields}
     />
   );
 }
