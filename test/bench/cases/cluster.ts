@@ -104,7 +104,10 @@ async function throughputOn(agents: number): Promise<number> {
   const stores = sharedStores(data);
   const live = range(agents).map((i) => startAgent({ name: `t${i}`, redis: own.url, store: data, leaseMs: LEASE }));
   try {
-    await eventually(async () => (await redis.hlen(K.members)) === agents, 30_000, `${agents} agents to join`);
+    await eventually(async () => (await redis.hlen(K.members)) === agents, 60_000, `${agents} agents to join`);
+    // the leader assigns once the membership was still for a lease time: deploy after that, so the
+    // 12 flows are spread at once rather than all started on the first agent and moved
+    await new Promise((r) => setTimeout(r, 2 * LEASE));
     const flows = range(FLOWS).map((i) => `tp-${String(i).padStart(2, '0')}`);
     const t0 = Date.now();
     for (const f of flows) {
