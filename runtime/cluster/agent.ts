@@ -86,6 +86,8 @@ export class Agent {
   private readonly busy = new Set<string>();
   /** the version and generation each running flow was started with */
   private readonly started = new Map<string, { version: number; generation: number }>();
+  /** plans compiled for a flow whose lease was still held elsewhere: the next round starts with them */
+  private readonly plans = new Map<string, { version: number; plan: CompiledFlow }>();
   /** flows that ended on their own under this version: not restarted until deployed again */
   private readonly finished = new Map<string, number>();
   private leader?: RedisLease;
@@ -318,23 +320,27 @@ export class Agent {
     const id = want.flowId;
     this.busy.add(id);
     try {
-      let lease: RedisLease;
-      try {
-        lease = await this.locks.acquire(flowResource(id), this.ttl);
-      } catch (err) {
-        if (err instanceof LockBusyError) return; // the former owner's lease has not lapsed yet: next round
-        throw err;
-      }
+      // the plan first (reading the store, compiling: slow on a loaded machine), then the lease: the
+      // time from taking the lease to the run keeping it must stay well inside the lease
       let plan: CompiledFlow;
+      const planned = this.plans.get(id);
       try {
-        plan = await this.o.flows.plan(id, want.version);
+        plan = planned?.version === want.version ? planned.plan : await this.o.flows.plan(id, want.version);
       } catch (err) {
-        await lease.release().catch(() => undefined);
         this.manager.recordFailedStart(id, want.version, `cannot start on agent ${this.o.name}: ${errorMessage(err)}`);
         this.finished.set(id, want.version);
         await this.o.flows.ended(id).catch(() => undefined);
         return;
       }
+      let lease: RedisLease;
+      try {
+        lease = await this.locks.acquire(flowResource(id), this.ttl);
+      } catch (err) {
+        // the former owner's lease has not lapsed yet: next round, with the plan kept
+        if (err instanceof LockBusyError) return void this.plans.set(id, { version: want.version, plan });
+        throw err;
+      }
+      this.plans.delete(id);
       const reset = Number((await this.o.redis.hget(K.resets, id)) ?? -1) === generation && generation > 0;
       this.handoff.set(flowResource(id), lease);
       this.started.set(id, { version: want.version, generation });

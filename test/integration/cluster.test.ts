@@ -240,6 +240,18 @@ describe.skipIf(!redisService.available)('cluster of agents (real processes, rea
     expect(view.mode, JSON.stringify(view)).toBe('cluster');
     expect(view.leader).toBe('a');
     expect(view.agents.map((x: { name: string; alive: boolean; flows: string[] }) => [x.name, x.alive])).toEqual([['a', true]]);
+    // what the editor's Cluster page shows of an agent
+    const me = view.agents[0];
+    expect(me.address).toMatch(/ pid \d+$/);
+    expect(me.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(me.heartbeatAt).toBeGreaterThanOrEqual(me.aliveSince);
+    expect(me.aliveSince).toBeGreaterThan(Date.now() - 120_000);
+    for (const k of ['recordsPerSecond', 'cpu', 'memory']) expect(typeof me[k], k).toBe('number');
+    expect(me.memory).toBeGreaterThan(1 << 20);
+    // webhooks: the flow runs on an agent, which serves no HTTP: a clear 503, not "deploy it first"
+    const hook = await server.fetch('/hooks/served/gen', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(hook.status).toBe(503);
+    expect(((await hook.json()) as { error: string }).error).toMatch(/not served in cluster mode: flow "served" runs on an agent/);
     await eventually(async () => (await call('GET', '/api/cluster')).json.agents[0].flows.includes('served'), 5000, 'the agent to report the flow');
     const flow = (await call('GET', '/api/cluster')).json.flows.find((f: { flowId: string }) => f.flowId === 'served');
     expect(flow.agent).toBe('a');
