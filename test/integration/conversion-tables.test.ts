@@ -174,7 +174,9 @@ describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
     await db.query(`CREATE DATABASE ${DB}`);
     await db.query(`USE ${DB};
       CREATE TABLE items (id INT PRIMARY KEY, note VARCHAR(50));
-      CREATE TABLE stock (id INT PRIMARY KEY, qty INT);`);
+      CREATE TABLE stock (id INT PRIMARY KEY, qty INT);
+      CREATE TABLE nokey (v INT);
+      CREATE TABLE tmp_x (id INT PRIMARY KEY);`);
     await db.query(`INSERT INTO ${DB}.items VALUES ?`, [Array.from({ length: 2500 }, (_, i) => [i + 1, `n${i}`])]);
     await db.query(`INSERT INTO ${DB}.stock VALUES ?`, [Array.from({ length: 3000 }, (_, i) => [i + 1, i])]);
   });
@@ -191,7 +193,7 @@ describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
       name: 'my-progress',
       settings: { batchSize: 200 },
       nodes: [
-        { id: 'src', type: 'mysql.source', config: { url: '${env:MY_URL}', tables: [`${DB}.*`], chunkSize: 200 } },
+        { id: 'src', type: 'mysql.source', config: { url: '${env:MY_URL}', tables: [`${DB}.*`], exclude: [`${DB}.tmp_*`], chunkSize: 200 } },
         { id: 'dst', type: 'sqlite.sink', config: { path: target, table: '{table}' } },
       ],
       edges: [{ from: 'src', to: 'dst' }],
@@ -217,6 +219,13 @@ describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
     expect(tableOf(second, `${DB}.stock`).done).toBeGreaterThanOrEqual(3000);
     expect(tableOf(second, `${DB}.stock`).rowsPerSec).toBeGreaterThan(0);
     expect(second.progress!.src.rowsPerSec).toBeGreaterThan(0);
+    // the keyless table a pattern matched is skipped and reported, the excluded one is not there at all
+    expect(second.progress!.src.tables!.map((t) => [t.name, t.phase])).toEqual([
+      [`${DB}.items`, 'done'],
+      [`${DB}.stock`, 'done'],
+      [`${DB}.nokey`, 'skipped'],
+    ]);
+    expect(tableOf(second, `${DB}.nokey`).error).toMatch(/no PRIMARY KEY/);
     const d = new Sqlite(target, { readonly: true });
     expect((d.prepare('SELECT count(*) AS n, sum(qty) AS s FROM stock').get() as { n: number; s: number })).toEqual({ n: 3000, s: (2999 * 3000) / 2 });
     d.close();
