@@ -97,8 +97,10 @@ export interface SourceBatch {
 /** One table (collection, file...) of a source: rows read, and what the source expects in total. */
 export interface TableProgress {
   name: string;
-  /** `pending` not started, `snapshot` being copied, `done` copied, `streaming` in CDC */
-  phase: 'pending' | 'snapshot' | 'done' | 'streaming';
+  /** `pending` not started, `snapshot` being copied, `done` copied, `streaming` in CDC, `skipped` after an error (see `error`) */
+  phase: 'pending' | 'snapshot' | 'done' | 'streaming' | 'skipped';
+  /** why the table was skipped */
+  error?: string;
   /** rows read (this run and the runs it resumed, when the position says) */
   done: number;
   /** the source's estimate of the table's rows (planner statistics: approximate), when it has one */

@@ -55,6 +55,7 @@ import { describeTable, listTables, rowReader, schemaExists, tableSchema, type T
 import { SCHEMA_META, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
 import { TableCounter } from '../shared/table-counter.js';
+import { SkippedTables, exclusion, tableSelectionFields } from '../shared/table-select.js';
 
 const configSchema = z
   .object({
@@ -63,6 +64,11 @@ const configSchema = z
       .array(z.string().min(1))
       .min(1, 'name at least one table')
       .describe("tables to read: 'db.table', 'table' (in the connection's database), or a pattern with * and ? such as 'shop.*'"),
+    exclude: tableSelectionFields.exclude,
+    onTableError: z
+      .enum(['skip', 'stop'])
+      .default('skip')
+      .describe('a table matched by a pattern that cannot be read as a snapshot (no primary key): skip it, warn, and go on with the others (reported per table), or stop the flow'),
     mode: z
       .enum(['snapshot', 'cdc', 'snapshot+cdc'])
       .default('snapshot')
@@ -119,6 +125,9 @@ class MysqlSource implements SourceInstance {
 
   /** progress: rows (snapshot) or changes (binlog) read by this run per table, the server's row estimates */
   private readonly counter = new TableCounter();
+  /** tables a pattern matched that were skipped (onTableError: skip), with why */
+  private readonly skipped = new SkippedTables();
+  private excluded?: (schema: string, table: string) => boolean;
   private estimates = new Map<string, number>();
   /** how old the last change read was when it was read, ms (binlog timestamps have 1 s resolution) */
   private lagMs?: number;
@@ -139,6 +148,7 @@ class MysqlSource implements SourceInstance {
     };
     const ids = this.tables.length > 0 ? this.tables.map((t) => t.id) : Object.keys(this.counter.counts());
     const tables = ids.map((id): TableProgress => this.counter.table(id, phaseOf(id), this.estimates.get(id)));
+    for (const [id, error] of Object.entries(this.skipped.toJSON() ?? {})) tables.push({ ...this.counter.table(id, 'skipped'), error });
     const rate = this.counter.overall();
     const rates = rate !== undefined ? { rowsPerSec: rate } : {};
     if (snap || !this.cdc) return { tables, ...rates };
@@ -400,7 +410,8 @@ class MysqlSource implements SourceInstance {
   }
 
   private matches(schema: string, table: string): boolean {
-    return this.patterns.some((p) => p.schema.test(schema) && p.table.test(table));
+    this.excluded ??= exclusion(this.ctx.config.exclude);
+    return this.patterns.some((p) => p.schema.test(schema) && p.table.test(table)) && !this.excluded(schema, table) && !this.skipped.has(`${schema}.${table}`);
   }
 
   /** zongji's includeSchema: only when every pattern names its database exactly */
@@ -420,6 +431,7 @@ class MysqlSource implements SourceInstance {
     const pool = this.pool!;
     const mariadb = this.server.mariadb;
     const found = new Map<string, TableInfo>();
+    const excluded = exclusion(this.ctx.config.exclude);
     try {
       for (const p of this.patterns) {
         const field = `tables[${p.index}]`;
@@ -442,7 +454,15 @@ class MysqlSource implements SourceInstance {
             const have = (await listTables(pool, s)).map(([, n]) => n);
             throw new ConfigError(nodeId, field, `table ${JSON.stringify(id)} not found at ${this.target.label}; ${have.length ? `tables in ${s}: ${have.join(', ')}` : `database ${s} has no tables`}`);
           }
-          if (info.key.length === 0) throw noKey(nodeId, id, field);
+          if (excluded(s, t)) continue;
+          if (info.key.length === 0) {
+            // a table named exactly, or onTableError stop: the flow stops; otherwise the others go on
+            if (this.ctx.config.onTableError === 'stop' || p.exactTable !== undefined) throw noKey(nodeId, id, field);
+            const why = noKey(nodeId, id, field).message;
+            this.skipped.add(id, why);
+            this.ctx.log.warn(`table ${id} skipped (onTableError: skip): ${why}`);
+            continue;
+          }
           found.set(id, info);
         }
       }

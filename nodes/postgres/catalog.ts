@@ -26,8 +26,10 @@ export interface TableMeta {
   id: string;
   /** columns in table order, without generated columns (logical replication does not send them) */
   columns: ColumnMeta[];
-  /** primary key columns in key order (empty: none) */
+  /** primary key columns in key order (empty: none); for a table read by ctid, the record key columns given in keys (maybe none) */
   pk: string[];
+  /** no primary key: the snapshot reads it in ranges of ctid (blocks), see snapshot.ts */
+  ctid?: boolean;
   /** column sets with a PRIMARY KEY or UNIQUE (non-partial) index */
   uniqueSets: string[][];
   /** relreplident: d default (the primary key), n nothing, f full, i an index */

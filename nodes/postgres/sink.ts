@@ -19,7 +19,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
 import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SluiceRecord, type Value } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
-import { coversKey, keysForNewTable, netEffect, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
+import { appendPlan, coversKey, keysForNewTable, netEffect, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
 import { listTables, loadTable, type ColumnMeta, type TableMeta } from './catalog.js';
 import { connectionFields, display, oneConnection, openPool, pgError, qualified, quoteIdent, resolveTarget, splitName, type TableName, type Target } from './connection.js';
 import { arrayLiteral, copyField, pgTypeForSpec, pgTypeOf, toPgText } from './types.js';
@@ -75,6 +75,8 @@ class PostgresSink implements SinkInstance {
   private readonly name: TableName;
   private meta?: TableMeta;
   private keys?: string[];
+  /** the sink created this table without a key, for a keyless source table: rows are appended */
+  private appendOnly = false;
   /** temporary staging tables that exist on a pooled connection */
   private readonly staged = new WeakMap<pg.PoolClient, Set<string>>();
   private readonly counts: SinkStats = { copied: 0, merged: 0, inserted: 0, conflicts: 0 };
@@ -112,12 +114,14 @@ class PostgresSink implements SinkInstance {
       this.keys = config.keys;
       return;
     }
-    this.keys = this.checkKeys(this.meta);
+    // a table without a key, no keys given: the first batch says (a keyless source table appends)
+    this.keys = this.meta.pk.length === 0 && !config.keys ? undefined : this.checkKeys(this.meta);
   }
 
   private checkKeys(meta: TableMeta): string[] {
     const { config, nodeId } = this.ctx;
     const keys = config.keys ?? meta.pk;
+    if (keys.length === 0 && this.appendOnly) return [];
     if (keys.length === 0) throw new ConfigError(nodeId, 'keys', `table ${meta.id} has no primary key: set keys to the columns of a UNIQUE index`);
     const missing = keys.filter((k) => !meta.columns.some((c) => c.name === k));
     if (missing.length > 0) throw new ConfigError(nodeId, 'keys', `table ${meta.id} has no column ${missing.map((k) => JSON.stringify(k)).join(', ')}; columns: ${meta.columns.map((c) => c.name).join(', ')}`);
@@ -131,7 +135,9 @@ class PostgresSink implements SinkInstance {
     if (!this.pool) throw new NodeError(this.ctx.nodeId, 'write() before open()');
     if (records.length === 0) return;
     const keys = this.keys ?? keysForNewTable(this.sinkTarget, records);
-    const plan = netEffect(this.sinkTarget, records, keys);
+    if (keys.length === 0) this.appendOnly = true;
+    else if (!this.keys && this.meta) this.keys = this.checkKeys(this.meta);
+    const plan = keys.length === 0 ? appendPlan(this.sinkTarget, records) : netEffect(this.sinkTarget, records, keys);
     const groups = groupByColumns(plan);
     await this.ensureSchema(records, plan, keys, groups);
     const meta = this.meta!;
@@ -149,6 +155,13 @@ class PostgresSink implements SinkInstance {
       for (const [id, g] of groups) {
         const cols = id.split('\0').map((name) => meta.columns.find((c) => c.name === name)!);
         const rows = g.rows;
+        if (keys.length === 0) {
+          // append-only (a keyless source table): straight in, no conflict to look for
+          if (rows.length < this.ctx.config.copyThreshold) await this.upsertValues(client, meta, keys, cols, rows);
+          else await this.copyDirect(client, meta, cols, rows);
+          this.counts.inserted += rows.length;
+          continue;
+        }
         if (rows.length < this.ctx.config.copyThreshold) {
           await this.upsertValues(client, meta, keys, cols, rows);
           this.counts.inserted += rows.length;
@@ -232,7 +245,9 @@ class PostgresSink implements SinkInstance {
         const notNull = (name: string) => keys.includes(name);
         const cols = names.map((name) => `${quoteIdent(name)} ${types.get(name) ?? 'text'}${notNull(name) ? ' NOT NULL' : ''}`);
         await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.name.schema)}`).catch(() => undefined);
-        await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (${cols.join(', ')}, PRIMARY KEY (${keys.map(quoteIdent).join(', ')}))`);
+        const pk = keys.length > 0 ? `, PRIMARY KEY (${keys.map(quoteIdent).join(', ')})` : '';
+        await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (${cols.join(', ')}${pk})`);
+        this.appendOnly = keys.length === 0;
         this.ctx.log.info(`created table ${display(this.name)}`);
       } else {
         const missing = [...types.keys()].filter((name) => !this.meta!.columns.some((c) => c.name === name));
@@ -264,6 +279,7 @@ class PostgresSink implements SinkInstance {
   }
 
   private conflict(keys: string[], cols: ColumnMeta[]): string {
+    if (keys.length === 0) return '';
     const updates = cols.filter((c) => !keys.includes(c.name)).map((c) => `${quoteIdent(c.name)} = EXCLUDED.${quoteIdent(c.name)}`);
     return `ON CONFLICT (${keys.map(quoteIdent).join(', ')}) ${updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`;
   }

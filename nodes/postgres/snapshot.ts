@@ -11,6 +11,13 @@
  * `parallel: N` reads N chunks of a table at once and still emits them in key order: one session plans
  * chunk boundaries with a cheap index-only query (`... ORDER BY pk OFFSET chunkSize-1 LIMIT 1`), the
  * others read the chunks `(pk) > (lo) AND (pk) <= (hi)` concurrently.
+ *
+ * A table without a primary key (`TableMeta.ctid`) is read in ranges of blocks,
+ * `ctid >= '(lo,0)' AND ctid < '(hi,0)'` (a TID range scan: no index, no sort), with as many blocks per
+ * chunk as hold about chunkSize rows (from the rows the last chunk brought). Its position is the next
+ * block. Row locations are not stable across a resume (an UPDATE or VACUUM FULL moves rows), so a
+ * resumed keyless table may re-read or miss rows changed in between: written append-only, a re-run
+ * duplicates (the source warns).
  */
 import type pg from 'pg';
 import type { SluiceRecord, SourceBatch, Value } from '../../runtime/index.js';
@@ -20,7 +27,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { toPgText, type Parser, type TypeMapper } from './types.js';
 import { SCHEMA_META, type TableSchema } from '../shared/columns.js';
 
-/** where the snapshot stands: tables fully read, and the last key read of the current one */
+/** where the snapshot stands: tables fully read, and the last key read of the current one (ctid tables: [next block]) */
 export interface SnapshotState {
   done: string[];
   table?: string;
@@ -47,6 +54,16 @@ export interface SnapshotOptions {
   position(state: SnapshotState): unknown;
 }
 
+/** a query of the snapshot failed while reading `table` (the source decides whether that table is skipped) */
+export class TableReadError extends Error {
+  constructor(
+    readonly table: string,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
 /** a row query with its values inlined (COPY takes no parameters): key values as text, then the limit */
 type RowSql = (values: (string | null)[], limit?: number) => string;
 
@@ -67,6 +84,8 @@ interface Chunk {
   /** inclusive upper bound (key values); undefined: to the end of the table */
   hi?: unknown[];
   rows: Promise<unknown[][]>;
+  /** ctid tables: the chunk's first block, each record's resume point */
+  lo?: unknown[];
 }
 
 /**
@@ -94,6 +113,8 @@ export class SnapshotReader {
   private planned = false;
   private reader = 0;
   private failed?: unknown;
+  /** ctid tables: blocks in the table when its reading began, and blocks per chunk (adapted as rows arrive) */
+  private readonly blocks = new Map<string, { total: number; perChunk: number }>();
 
   constructor(private readonly o: SnapshotOptions) {
     this.state = { done: [...o.state.done], table: o.state.table, after: o.state.after };
@@ -118,6 +139,17 @@ export class SnapshotReader {
       const t = this.o.tables.find((x) => !this.state.done.includes(x.id));
       if (!t) return null;
       const after = this.state.table === t.id ? this.state.after : undefined;
+      if (t.ctid) {
+        const lo = Number(after?.[0] ?? 0);
+        const b = await this.blockPlan(clients[0], t);
+        const hi = lo + b.perChunk;
+        const last = hi >= b.total;
+        const rows = await this.rows(clients[0], t, this.ctidRange(t, lo, last ? undefined : hi));
+        this.adapt(t, b, rows.length);
+        const batch = this.batch(t, rows, last, [hi], [lo]);
+        if (rows.length > 0 || last) return batch;
+        continue;
+      }
       const q = this.statements(t);
       const rows = await this.rows(clients[0], t, after ? q.next(this.keyParams(t, after), chunkSize) : q.first([], chunkSize));
       const done = rows.length < chunkSize;
@@ -134,7 +166,7 @@ export class SnapshotReader {
       if (!chunk) return null;
       const rows = await chunk.rows;
       this.fill().catch((err) => (this.failed = err)); // plan the next chunk while this one travels
-      const batch = this.batch(chunk.table, rows, chunk.hi === undefined, chunk.hi);
+      const batch = this.batch(chunk.table, rows, chunk.hi === undefined, chunk.hi, chunk.lo);
       if (rows.length > 0 || chunk.hi === undefined) return batch;
     }
   }
@@ -147,31 +179,87 @@ export class SnapshotReader {
   }
 
   private async doFill(): Promise<void> {
-    const { parallel, chunkSize, clients, tables } = this.o;
-    const readers = clients.slice(1);
-    while (!this.planned && this.inflight.length < parallel) {
-      const t = tables[this.planTable];
+    while (!this.planned && this.inflight.length < this.o.parallel) {
+      const t = this.o.tables[this.planTable];
       if (!t) {
         this.planned = true;
         break;
       }
-      const q = this.statements(t);
-      const lo = this.planAfter;
-      const bound = await this.query(clients[0], lo ? q.plan : q.planFirst, lo ? [...this.keyParams(t, lo), chunkSize - 1] : [chunkSize - 1]);
-      const hi = bound[0];
-      const reader = readers[this.reader++ % readers.length];
-      let rows: Promise<unknown[][]>;
-      if (hi) rows = this.rows(reader, t, lo ? q.bounded([...this.keyParams(t, lo), ...this.keyParams(t, hi)]) : q.boundedFirst(this.keyParams(t, hi)));
-      else rows = this.rows(reader, t, lo ? q.tail(this.keyParams(t, lo)) : q.tailFirst([]));
-      rows.catch(() => undefined); // awaited in order by nextParallel; do not let it go unhandled meanwhile
-      this.inflight.push({ table: t, hi, rows });
-      if (hi) this.planAfter = hi;
-      else {
-        this.planTable++;
-        this.planAfter = undefined;
-        while (tables[this.planTable] && this.state.done.includes(tables[this.planTable].id)) this.planTable++;
+      try {
+        await this.planChunk(t);
+      } catch (err) {
+        throw err instanceof TableReadError ? err : new TableReadError(t.id, err);
       }
     }
+  }
+
+  /** plans the next chunk of `t` and starts reading it */
+  private async planChunk(t: TableMeta): Promise<void> {
+    const { chunkSize, clients } = this.o;
+    const readers = clients.slice(1);
+    const reader = readers[this.reader++ % readers.length];
+    if (t.ctid) {
+      const b = await this.blockPlan(clients[0], t);
+      const lo = Number(this.planAfter?.[0] ?? 0);
+      const end = lo + b.perChunk;
+      const hi = end >= b.total ? undefined : [end];
+      const rows = this.rows(reader, t, this.ctidRange(t, lo, hi ? end : undefined));
+      rows.catch(() => undefined);
+      this.inflight.push({ table: t, hi, rows, lo: [lo] });
+      this.advancePlan(hi);
+      return;
+    }
+    const q = this.statements(t);
+    const lo = this.planAfter;
+    const bound = await this.query(clients[0], lo ? q.plan : q.planFirst, lo ? [...this.keyParams(t, lo), chunkSize - 1] : [chunkSize - 1]);
+    const hi = bound[0];
+    let rows: Promise<unknown[][]>;
+    if (hi) rows = this.rows(reader, t, lo ? q.bounded([...this.keyParams(t, lo), ...this.keyParams(t, hi)]) : q.boundedFirst(this.keyParams(t, hi)));
+    else rows = this.rows(reader, t, lo ? q.tail(this.keyParams(t, lo)) : q.tailFirst([]));
+    rows.catch(() => undefined); // awaited in order by nextParallel; do not let it go unhandled meanwhile
+    this.inflight.push({ table: t, hi, rows });
+    this.advancePlan(hi);
+  }
+
+  /** the planner goes on after `hi`, or to the next table not yet read */
+  private advancePlan(hi: unknown[] | undefined): void {
+    const { tables } = this.o;
+    if (hi) this.planAfter = hi;
+    else {
+      this.planTable++;
+      this.planAfter = undefined;
+      while (tables[this.planTable] && this.state.done.includes(tables[this.planTable].id)) this.planTable++;
+    }
+  }
+
+  /** ctid tables: the table's blocks (as its reading begins) and a first guess of blocks per chunk from the planner's statistics */
+  private async blockPlan(client: pg.ClientBase, t: TableMeta): Promise<{ total: number; perChunk: number }> {
+    let b = this.blocks.get(t.id);
+    if (!b) {
+      const [row] = await this.query(
+        client,
+        "SELECT (pg_relation_size(c.oid) / current_setting('block_size')::int)::int, c.reltuples::float8, c.relpages::int FROM pg_class c WHERE c.oid = to_regclass($1)",
+        [qualified(t.name)],
+      ).catch((err) => {
+        throw new TableReadError(t.id, err);
+      });
+      const [total, tuples, pages] = (row ?? [0, -1, 0]) as [number, number, number];
+      const perBlock = tuples > 0 && pages > 0 ? tuples / pages : 50;
+      b = { total: Number(total), perChunk: Math.max(1, Math.floor(this.o.chunkSize / Math.max(1, perBlock))) };
+      this.blocks.set(t.id, b);
+    }
+    return b;
+  }
+
+  /** ctid tables: blocks per chunk after a chunk of `rows` rows, toward chunkSize rows (at most doubled at once) */
+  private adapt(t: TableMeta, b: { perChunk: number }, rows: number): void {
+    const want = rows > 0 ? Math.floor((b.perChunk * this.o.chunkSize) / rows) : b.perChunk * 2;
+    b.perChunk = Math.max(1, Math.min(want, b.perChunk * 2));
+  }
+
+  private ctidRange(t: TableMeta, lo: number, hi: number | undefined): string {
+    const cols = t.columns.map((c) => quoteIdent(c.name)).join(', ');
+    return `SELECT ${cols} FROM ${qualified(t.name)} WHERE ctid >= '(${Math.trunc(lo)},0)'::tid${hi !== undefined ? ` AND ctid < '(${Math.trunc(hi)},0)'::tid` : ''}`;
   }
 
   private async query(client: pg.ClientBase, text: string, values: unknown[]): Promise<unknown[][]> {
@@ -187,15 +275,19 @@ export class SnapshotReader {
    * literals (statements()).
    */
   private async rows(client: pg.ClientBase, t: TableMeta, sql: string): Promise<unknown[][]> {
-    let parsers = this.parsers.get(t.id);
-    if (!parsers) this.parsers.set(t.id, (parsers = t.columns.map((c) => this.o.mapper.parser(c.typeOid))));
-    const chunks: Buffer[] = [];
-    for await (const chunk of client.query(copyTo(`COPY (${sql}) TO STDOUT`)) as AsyncIterable<Buffer>) chunks.push(chunk);
-    return parseCopyText(Buffer.concat(chunks).toString('utf8'), parsers);
+    try {
+      let parsers = this.parsers.get(t.id);
+      if (!parsers) this.parsers.set(t.id, (parsers = t.columns.map((c) => this.o.mapper.parser(c.typeOid))));
+      const chunks: Buffer[] = [];
+      for await (const chunk of client.query(copyTo(`COPY (${sql}) TO STDOUT`)) as AsyncIterable<Buffer>) chunks.push(chunk);
+      return parseCopyText(Buffer.concat(chunks).toString('utf8'), parsers);
+    } catch (err) {
+      throw new TableReadError(t.id, err);
+    }
   }
 
   /** records of one chunk, and the state after it */
-  private batch(t: TableMeta, rows: unknown[][], tableDone: boolean, hi?: unknown[]): SourceBatch {
+  private batch(t: TableMeta, rows: unknown[][], tableDone: boolean, hi?: unknown[], lo?: unknown[]): SourceBatch {
     const names = t.columns.map((c) => c.name);
     const pkIdx = t.pk.map((k) => names.indexOf(k));
     const ts = Date.now();
@@ -211,9 +303,9 @@ export class SnapshotReader {
       const key: Value = {};
       const after: unknown[] = new Array(pkIdx.length);
       for (let j = 0; j < pkIdx.length; j++) key[t.pk[j]] = after[j] = row[pkIdx[j]];
-      scratch.after = after;
+      scratch.after = t.ctid ? lo : after;
       records[r] = { key, value, op: 'r', meta: { source: this.o.nodeId, table: t.id, position: this.o.position(scratch), ts } };
-      last = after;
+      if (!t.ctid) last = after;
     }
     if (tableDone) {
       this.state.done = [...done, t.id];

@@ -51,8 +51,9 @@ import { loadTable, resolveTables, tableSchema, type TableMeta } from './catalog
 import { ChangeStream, type CdcPosition, type StreamStatus } from './cdc.js';
 import { parseLsn } from './lsn.js';
 import { checkReplicaIdentity, checkSlot, checkWalLevel, createSlot, createSlotWithSnapshot, dropSlot, ensurePublication, heartbeatDdl, slotInfo } from './slot-admin.js';
-import { connectionFields, oneConnection, openPool, pgError, quoteIdent, resolveTarget, splitName, type SessionOptions, type TableName, type Target } from './connection.js';
-import { SnapshotReader, beginSnapshot, type SnapshotOptions, type SnapshotState } from './snapshot.js';
+import { connectionFields, display, oneConnection, openPool, pgError, quoteIdent, resolveTarget, splitName, type SessionOptions, type TableName, type Target } from './connection.js';
+import { SnapshotReader, TableReadError, beginSnapshot, type SnapshotOptions, type SnapshotState } from './snapshot.js';
+import { SkippedTables, appendOnlyWarning, checkKeys, exclusion, tableSelectionFields } from '../shared/table-select.js';
 import { SnapshotLanes } from './snapshot-lanes.js';
 import { TYPE_INFO_SQL, TypeMapper, type TypeInfo } from './types.js';
 import type { TableSchema } from '../shared/columns.js';
@@ -67,6 +68,7 @@ const configSchema = z
     tables: z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
       .describe('tables to read: schema.table, table (schema public), or patterns such as public.* and sales.order_*; one or a list'),
+    ...tableSelectionFields,
     mode: z
       .enum(['snapshot', 'cdc', 'snapshot+cdc'])
       .default('snapshot')
@@ -101,6 +103,8 @@ interface SnapshotPosition extends SnapshotState {
   lsn?: string;
   /** rows read per table up to this position (on batch positions only): progress goes on from them after a resume */
   rows?: Record<string, number>;
+  /** tables skipped after an error (onTableError: skip), with why: not read again by a resumed run */
+  skipped?: Record<string, string>;
 }
 
 type Position = SnapshotPosition | CdcPosition;
@@ -133,6 +137,9 @@ class PostgresSource implements SourceInstance {
   private readonly counter = new TableCounter();
   private estimates = new Map<string, number>();
   private snapshotState?: SnapshotState;
+  private readonly skipped = new SkippedTables();
+  /** every table matched, in order, skipped ones included (for progress) */
+  private matched: string[] = [];
   private streaming = false;
 
   constructor(private readonly ctx: NodeContext<Config>) {
@@ -169,7 +176,10 @@ class PostgresSource implements SourceInstance {
       if (state.done.includes(id)) return 'done';
       return state.table === id || state.open?.[id] ? 'snapshot' : 'pending';
     };
-    const tables = this.tables.map((t): TableProgress => this.counter.table(t.id, phaseOf(t.id), this.estimates.get(t.id)));
+    const tables = this.matched.map((id): TableProgress => {
+      const why = this.skipped.reason(id);
+      return why !== undefined ? { ...this.counter.table(id, 'skipped'), error: why } : this.counter.table(id, phaseOf(id), this.estimates.get(id));
+    });
     const rate = this.counter.overall();
     const status = this.stream?.status();
     if (!status) return { tables, ...(rate !== undefined ? { rowsPerSec: rate } : {}) };
@@ -183,7 +193,10 @@ class PostgresSource implements SourceInstance {
 
   private async start(pos: Position | undefined): Promise<void> {
     const { config, nodeId } = this.ctx;
-    if (pos?.phase === 'snapshot') this.counter.restore(pos.rows);
+    if (pos?.phase === 'snapshot') {
+      this.counter.restore(pos.rows);
+      this.skipped.restore(pos.skipped);
+    }
     this.target = resolveTarget(this.ctx, config);
     this.pool = await openPool(this.target, { ...this.session, max: this.sessionsPerLane() * config.parallelTables + 2 });
     await this.loadTables();
@@ -264,17 +277,33 @@ class PostgresSource implements SourceInstance {
     const pool = this.pool!;
     const patterns = typeof config.tables === 'string' ? [config.tables] : config.tables;
     try {
-      const names = await resolveTables(pool, nodeId, 'tables', patterns);
+      const excluded = exclusion(config.exclude);
+      const names = (await resolveTables(pool, nodeId, 'tables', patterns)).filter((n) => !excluded(n.schema, n.name));
+      if (names.length === 0) throw new ConfigError(nodeId, 'exclude', `exclude leaves none of the tables that tables matches`);
+      this.matched = names.map(display);
       this.tables = [];
+      const all: TableMeta[] = [];
       for (const name of names) {
-        const t = await loadTable(pool, name);
-        if (!t) throw new ConfigError(nodeId, 'tables', `table ${name.schema}.${name.name} disappeared while the source opened`);
-        if (t.pk.length === 0) {
-          throw new ConfigError(nodeId, 'tables', `table ${t.id} has no primary key: the snapshot reads in key order and records are keyed by it. Add a primary key (ALTER TABLE ... ADD PRIMARY KEY (...)) or leave the table out`);
+        const id = display(name);
+        if (this.skipped.has(id)) continue;
+        try {
+          const t = await loadTable(pool, name);
+          if (!t) throw new ConfigError(nodeId, 'tables', `table ${id} disappeared while the source opened`);
+          all.push(t);
+          if (t.pk.length === 0) {
+            t.ctid = true;
+            t.pk = config.keys?.[id] ?? [];
+          }
+          if (this.cdc) checkReplicaIdentity(nodeId, t);
+          this.tables.push(t);
+        } catch (err) {
+          if (config.onTableError === 'stop') throw err;
+          this.skip(id, err);
         }
-        if (this.cdc) checkReplicaIdentity(nodeId, t);
-        this.tables.push(t);
       }
+      checkKeys(nodeId, config.keys, all.map((t) => ({ id: t.id, hasKey: !t.ctid, columns: t.columns.map((c) => c.name) })));
+      const appendOnly = this.tables.filter((t) => t.ctid && t.pk.length === 0).map((t) => t.id);
+      if (appendOnly.length > 0) this.ctx.log.warn(appendOnlyWarning(appendOnly));
       // the planner's estimate (pg_class.reltuples: -1 until the table is first analysed)
       const { rows: est } = await pool.query<{ n: number }>('SELECT (SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass(t)) AS n FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i', [
         this.tables.map((t) => `${quoteIdent(t.name.schema)}.${quoteIdent(t.name.name)}`),
@@ -292,6 +321,14 @@ class PostgresSource implements SourceInstance {
     } catch (err) {
       throw pgError(nodeId, this.target, err, { field: 'tables' });
     }
+  }
+
+  /** onTableError skip: the table is left out, with a warning and its reason in progress and the position */
+  private skip(id: string, err: unknown): void {
+    const why = err instanceof Error ? err.message : String(err);
+    this.skipped.add(id, why);
+    this.tables = this.tables.filter((t) => t.id !== id);
+    this.ctx.log.warn(`table ${id} skipped (onTableError: skip): ${why}`);
   }
 
   private async setupPublication(): Promise<boolean> {
@@ -351,6 +388,8 @@ class PostgresSource implements SourceInstance {
           p.after = s.after;
         }
         if (s.open !== undefined) p.open = s.open;
+        const skipped = this.skipped.toJSON();
+        if (skipped) p.skipped = skipped;
         return p;
       },
     };
@@ -381,9 +420,18 @@ class PostgresSource implements SourceInstance {
       try {
         batch = await s.reader.next();
       } catch (err) {
-        this.pendingSnapshot = { phase: 'snapshot', ...(s.lsn ? { lsn: s.lsn } : {}), ...s.reader.current() };
+        const current = s.reader.current();
+        this.pendingSnapshot = { phase: 'snapshot', ...(s.lsn ? { lsn: s.lsn } : {}), ...current };
         await this.endSnapshot(true);
-        throw pgError(this.ctx.nodeId, this.target, err, { what: 'snapshot' });
+        if (err instanceof TableReadError && this.ctx.config.onTableError === 'skip' && tableProblem(err.cause)) {
+          // the rest goes on with a new snapshot (a failed statement ends a transaction), without the table
+          this.skip(err.table, pgError(this.ctx.nodeId, this.target, err.cause, { what: `table ${err.table}` }));
+          const open = { ...current.open };
+          delete open[err.table];
+          this.pendingSnapshot = { ...this.pendingSnapshot, done: [...current.done, err.table], ...(current.table === err.table ? { table: undefined, after: undefined } : {}), open };
+          return this.read();
+        }
+        throw pgError(this.ctx.nodeId, this.target, err instanceof TableReadError ? err.cause : err, { what: 'snapshot' });
       }
       if (batch) {
         this.counter.count(batch);
@@ -467,6 +515,13 @@ class PostgresSource implements SourceInstance {
       `the committed position (${pos.phase}${pos.phase === 'snapshot' && !pos.lsn ? ' without a slot' : ''}) was taken in another mode than ${this.ctx.config.mode}: reset the flow's position (sluice run --from-start) after changing mode`,
     );
   }
+}
+
+/** an error that belongs to the table read (privilege, a value that cannot be read), not to the connection or the server */
+function tableProblem(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return /^(42|22|0A)/.test(code);
+  return err instanceof Error && code === undefined && !(err as { errno?: unknown }).errno;
 }
 
 export const postgresSource = defineNode({

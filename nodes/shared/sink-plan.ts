@@ -94,6 +94,20 @@ export function netEffect(t: SinkTarget, records: readonly SluiceRecord[], keys:
   return Array.from(byKey.values());
 }
 
+/**
+ * A batch for a table without keys (the source table has none and no keys were given): every row
+ * inserted as it comes. Updates and deletes cannot find their row: a NodeError saying to give keys.
+ */
+export function appendPlan(t: SinkTarget, records: readonly SluiceRecord[]): KeyChange[] {
+  return records.map((r) => {
+    if (r.op === 'u' || r.op === 'd') {
+      throw new NodeError(t.nodeId, `${t.what} has no key columns (its source table has no primary key): an ${r.op === 'u' ? 'update' : 'delete'} cannot find its row. Give the table's key columns in the source's keys`);
+    }
+    if (!r.value) throw noValue(t, r);
+    return { key: [], del: false, row: r.value, fresh: true };
+  });
+}
+
 /** `later` over `earlier`: a field `later` leaves undefined keeps the earlier value, as a second upsert would */
 function merged(earlier: Value, later: Value): Value {
   const out: Value = { ...earlier };
@@ -111,7 +125,7 @@ const bigintText = (_k: string, x: unknown) => (typeof x === 'bigint' ? `${x}n` 
  */
 export function keysForNewTable(t: SinkTarget, records: readonly SluiceRecord[]): string[] {
   const fromSchema = declaredSchema(records)?.key;
-  if (fromSchema && fromSchema.length > 0) return fromSchema;
+  if (fromSchema) return fromSchema; // empty: a source table without a key, written append-only (appendPlan)
   const r = records[0];
   const key = r.key;
   if (key !== null && typeof key === 'object' && !Array.isArray(key) && Object.keys(key).length > 0) return Object.keys(key);

@@ -114,6 +114,55 @@ describe.skipIf(!PG.available)('conversion: PostgreSQL', () => {
     expect(second.progress!.src.tables!.some((t) => (t.rowsPerSec ?? 0) > 0)).toBe(true);
     for (const t of ['a', 'b', 'c', 'd']) expect(await digest(`copy.${t}`), t).toEqual(await digest(`shop.${t}`));
   });
+
+  it('tables without a primary key are read by ctid ranges and appended, or keyed by keys; exclude leaves tables out; a table that cannot be read is skipped and reported while the others copy', async () => {
+    const role = `sluice_ro_${suffix}`;
+    await q(`CREATE SCHEMA k; CREATE SCHEMA copyk; CREATE ROLE ${role} LOGIN`);
+    await q(`CREATE TABLE k.events (id integer, kind text, at timestamptz)`); // no key
+    await q(`CREATE TABLE k.tagged (id integer NOT NULL, tag text)`); // no key: keys given below
+    await q(`CREATE TABLE k.secret (id integer PRIMARY KEY, v text)`);
+    await q(`CREATE TABLE k.tmp_scratch (id integer PRIMARY KEY)`);
+    await q(`INSERT INTO k.events SELECT g, 'k' || (g % 5), '2024-01-01'::timestamptz + g * interval '1 second' FROM generate_series(1, 3000) g`);
+    await q(`DELETE FROM k.events WHERE id BETWEEN 1000 AND 1099`); // holes in the blocks
+    await q(`INSERT INTO k.tagged SELECT g, 't' || g FROM generate_series(1, 700) g`);
+    await q(`INSERT INTO k.secret VALUES (1, 'x')`);
+    await q('ANALYZE k.events');
+    await q(`GRANT USAGE ON SCHEMA k, copyk TO ${role}; GRANT CREATE ON SCHEMA copyk TO ${role}; GRANT SELECT ON k.events, k.tagged TO ${role}`);
+    const asRole = (() => {
+      const u = new URL(dbUrl);
+      u.username = role;
+      return u.toString();
+    })();
+    const doc = (onTableError: string, parallel: number): { name: string; settings: object; nodes: { id: string; type: string; config: object }[]; edges: object[] } => ({
+      name: `pg-keyless-${onTableError}`,
+      settings: { batchSize: 100 },
+      nodes: [
+        { id: 'src', type: 'postgres.source', config: { url: '${env:SRC}', tables: 'k.*', exclude: ['k.tmp_*'], keys: { 'k.tagged': ['id'] }, chunkSize: 100, parallel, onTableError } },
+        { id: 'dst', type: 'postgres.sink', config: { url: '${env:DST}', table: 'copyk.{table}', createTable: true } },
+      ],
+      edges: [{ from: 'src', to: 'dst' }],
+    });
+    const env = { SRC: asRole, DST: asRole };
+
+    const summary = await runFlow(doc('skip', 2), join(tempDir(), 'state.db'), env);
+    expect(summary.status, summary.error).toBe('completed');
+    const tables = summary.progress!.src.tables!;
+    expect(tables.map((t) => t.name)).toEqual(['k.events', 'k.secret', 'k.tagged']); // k.tmp_scratch excluded
+    expect(tableOf(summary, 'k.secret')).toMatchObject({ phase: 'skipped' });
+    expect(tableOf(summary, 'k.secret').error).toMatch(/permission denied/);
+    expect(tableOf(summary, 'k.events')).toMatchObject({ phase: 'done', done: 2900 });
+    expect(await digest('copyk.events', 'id')).toEqual(await digest('k.events', 'id'));
+    expect(await digest('copyk.tagged', 'id')).toEqual(await digest('k.tagged', 'id'));
+    // the keyless copy has no key; the one with keys given is keyed by them
+    const pk = async (t: string) => (await q(`SELECT array_to_string(array_agg(a.attname ORDER BY a.attnum), ',') AS k FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = '${t}'::regclass AND i.indisprimary`))[0].k;
+    expect(await pk('copyk.events')).toBeNull();
+    expect(await pk('copyk.tagged')).toBe('id');
+
+    // onTableError: stop fails the flow on that table
+    const stopped = await runFlow({ ...doc('stop', 1), nodes: [doc('stop', 1).nodes[0], { ...doc('stop', 1).nodes[1], config: { url: '${env:DST}', table: 'copyk.stop_{table}', createTable: true } }] }, join(tempDir(), 'state.db'), env);
+    expect(stopped.status).toBe('failed');
+    expect(stopped.error).toMatch(/permission denied for table secret/);
+  });
 });
 
 describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
@@ -125,7 +174,9 @@ describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
     await db.query(`CREATE DATABASE ${DB}`);
     await db.query(`USE ${DB};
       CREATE TABLE items (id INT PRIMARY KEY, note VARCHAR(50));
-      CREATE TABLE stock (id INT PRIMARY KEY, qty INT);`);
+      CREATE TABLE stock (id INT PRIMARY KEY, qty INT);
+      CREATE TABLE nokey (v INT);
+      CREATE TABLE tmp_x (id INT PRIMARY KEY);`);
     await db.query(`INSERT INTO ${DB}.items VALUES ?`, [Array.from({ length: 2500 }, (_, i) => [i + 1, `n${i}`])]);
     await db.query(`INSERT INTO ${DB}.stock VALUES ?`, [Array.from({ length: 3000 }, (_, i) => [i + 1, i])]);
   });
@@ -142,7 +193,7 @@ describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
       name: 'my-progress',
       settings: { batchSize: 200 },
       nodes: [
-        { id: 'src', type: 'mysql.source', config: { url: '${env:MY_URL}', tables: [`${DB}.*`], chunkSize: 200 } },
+        { id: 'src', type: 'mysql.source', config: { url: '${env:MY_URL}', tables: [`${DB}.*`], exclude: [`${DB}.tmp_*`], chunkSize: 200 } },
         { id: 'dst', type: 'sqlite.sink', config: { path: target, table: '{table}' } },
       ],
       edges: [{ from: 'src', to: 'dst' }],
@@ -168,6 +219,13 @@ describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
     expect(tableOf(second, `${DB}.stock`).done).toBeGreaterThanOrEqual(3000);
     expect(tableOf(second, `${DB}.stock`).rowsPerSec).toBeGreaterThan(0);
     expect(second.progress!.src.rowsPerSec).toBeGreaterThan(0);
+    // the keyless table a pattern matched is skipped and reported, the excluded one is not there at all
+    expect(second.progress!.src.tables!.map((t) => [t.name, t.phase])).toEqual([
+      [`${DB}.items`, 'done'],
+      [`${DB}.stock`, 'done'],
+      [`${DB}.nokey`, 'skipped'],
+    ]);
+    expect(tableOf(second, `${DB}.nokey`).error).toMatch(/no PRIMARY KEY/);
     const d = new Sqlite(target, { readonly: true });
     expect((d.prepare('SELECT count(*) AS n, sum(qty) AS s FROM stock').get() as { n: number; s: number })).toEqual({ n: 3000, s: (2999 * 3000) / 2 });
     d.close();

@@ -670,9 +670,10 @@ describe.skipIf(!PG.available)('postgres.source guardrails', () => {
     expect(summary.progress).toEqual({
       src: {
         tables: [
-          { name: 'conv.a', phase: 'done', done: 1200, estimated: 1200 },
-          { name: 'conv.b', phase: 'done', done: 300, estimated: 300 },
+          { name: 'conv.a', phase: 'done', done: 1200, estimated: 1200, rowsPerSec: expect.any(Number) },
+          { name: 'conv.b', phase: 'done', done: 300, estimated: 300, rowsPerSec: expect.any(Number) },
         ],
+        rowsPerSec: expect.any(Number),
       },
     });
 
@@ -682,7 +683,7 @@ describe.skipIf(!PG.available)('postgres.source guardrails', () => {
     await first.read();
     const second = (await first.read())!;
     expect(first.progress!()!.tables).toEqual([
-      { name: 'conv.a', phase: 'snapshot', done: 1000, estimated: 1200 },
+      { name: 'conv.a', phase: 'snapshot', done: 1000, estimated: 1200, rowsPerSec: expect.any(Number) },
       { name: 'conv.b', phase: 'pending', done: 0, estimated: 300 },
     ]);
     await first.close();
@@ -690,8 +691,8 @@ describe.skipIf(!PG.available)('postgres.source guardrails', () => {
     const rest = await readAll(resumed, second.position);
     expect(rest.records).toHaveLength(500);
     expect(resumed.progress!()!.tables).toEqual([
-      { name: 'conv.a', phase: 'done', done: 1200, estimated: 1200 },
-      { name: 'conv.b', phase: 'done', done: 300, estimated: 300 },
+      { name: 'conv.a', phase: 'done', done: 1200, estimated: 1200, rowsPerSec: expect.any(Number) },
+      { name: 'conv.b', phase: 'done', done: 300, estimated: 300, rowsPerSec: expect.any(Number) },
     ]);
 
     collector('pg-progress-cdc');
@@ -707,7 +708,7 @@ describe.skipIf(!PG.available)('postgres.source guardrails', () => {
     await q("UPDATE conv.b SET v = 'changed' WHERE id <= 10");
     await until(() => cdc.run.progress().src?.tables?.[0].done === 10, 'ten changes counted');
     const p = cdc.run.progress().src;
-    expect(p.tables).toEqual([{ name: 'conv.b', phase: 'streaming', done: 10, estimated: 300 }]);
+    expect(p.tables).toEqual([{ name: 'conv.b', phase: 'streaming', done: 10, estimated: 300, rowsPerSec: expect.any(Number) }]);
     expect(p.detail).toMatchObject({ slot: 'sluice_pg_progress_cdc_src', connected: true, confirmedLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
     await until(() => cdc.run.progress().src?.lag?.bytes !== undefined, 'the slot lag measured');
     expect(cdc.run.progress().src.lag!.bytes).toBeGreaterThanOrEqual(0);
