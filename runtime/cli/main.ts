@@ -30,6 +30,7 @@ import { Progress, progressSummary, tableLines } from './progress.js';
 import { serveMetrics } from './metrics-endpoint.js';
 import { fdDestination, jsonLog } from '../log/json-log.js';
 import { RunMetrics } from '../metrics/run-metrics.js';
+import { testCommand, type TestCommandOptions } from '../testing/command.js';
 
 export const DEFAULT_STATE = './data/sluice-state.db';
 
@@ -157,6 +158,18 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     .option('--timeout <ms>', 'give up after this long', positiveInt, 10_000)
     .action(async (target: string, name: string | undefined, opts: { json?: boolean; timeout: number }) => {
       exitCode = await testConnectionCommand(target, name, opts, registry);
+    });
+
+  program
+    .command('test')
+    .description('run the flow tests in FLOW.tests.yaml (or every *.tests.yaml of a directory): exit 0 all pass, 1 a difference, 2 an invalid file')
+    .argument('<target>', 'a flow document, or a directory of flows with their .tests.yaml')
+    .option('--record', 'record a test from a fresh preview run of the flow into FLOW.tests.yaml')
+    .option('--name <name>', 'with --record: the name of the test (replaced if it exists)', 'default')
+    .option('--limit <n>', 'with --record: records read per source', positiveInt, 10)
+    .option('--timeout <ms>', 'stop each preview after this long', positiveInt, 60_000)
+    .action(async (target: string, opts: TestCommandOptions) => {
+      exitCode = await testCommand(target, opts, registry);
     });
 
   try {
