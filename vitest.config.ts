@@ -9,5 +9,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // a browser step waits for the page to catch up: 1 s (the default) is too short on a loaded 2-core machine
+    expect: { poll: { timeout: 10_000 } },
   },
 });

@@ -12,6 +12,7 @@ import type { ConnectorInfo, NodeTypeInfo as RuntimeNodeTypeInfo } from '../../r
 import type { NodePreview, NodeStats as RunNodeStats, PreviewBatch, PreviewResult } from '../../runtime/executor/run-summary.js';
 import type { DeploymentState, DeploymentStatus, SourceStatus } from '../../runtime/deploy/status.js';
 import type { LogLine } from '../../runtime/deploy/log-ring.js';
+import type { ClusterFlowView, ClusterView as RuntimeClusterView, SingleModeView } from '../../runtime/cluster/view.js';
 
 // the wire types are the runtime's own, from modules free of Node built-ins (type-only imports: nothing
 // of the runtime is bundled; test/unit/boundaries.test.ts), narrowed where the runtime types JSON as `unknown`
@@ -103,43 +104,10 @@ export type NodeStats = RunNodeStats & { rate?: number };
 /** a deployment's status; the editor holds one without flowId and deadLetters between a deploy and the first status */
 export type DeployStatus = Omit<DeploymentStatus, 'flowId' | 'deadLetters'> & Partial<Pick<DeploymentStatus, 'flowId' | 'deadLetters'>>;
 
-/**
- * GET /api/cluster. Fields beyond `mode` are optional on purpose: the cluster's view grows, and the
- * Cluster page shows what is there.
- */
-export interface ClusterAgent {
-  name: string;
-  address?: string;
-  version?: string;
-  /** ms since the epoch */
-  aliveSince?: number;
-  heartbeatAt?: number;
-  alive?: boolean;
-  flows?: string[];
-  recordsPerSecond?: number;
-  /** percent of one core */
-  cpu?: number;
-  /** resident set size, bytes */
-  memory?: number;
-  capacity?: number;
-  draining?: boolean;
-  [more: string]: unknown;
-}
-
-export interface ClusterFlow {
-  flowId: string;
-  agent?: string;
-  status?: string;
-  lease?: { agent?: string; token?: number; ttlMs?: number } | null;
-  [more: string]: unknown;
-}
-
-export interface ClusterView {
-  mode: 'cluster' | 'single';
-  leader?: string;
-  agents?: ClusterAgent[];
-  flows?: ClusterFlow[];
-}
+/** GET /api/cluster: the cluster's agents and flows, or a single server's flows */
+export type ClusterView = RuntimeClusterView | SingleModeView;
+export type ClusterAgent = RuntimeClusterView['agents'][number];
+export type ClusterFlow = ClusterFlowView;
 
 /** a batch of a test run's records (`preview:records`) */
 export type PreviewRecordsEvent = PreviewBatch & { previewId: string };

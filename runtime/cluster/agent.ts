@@ -15,7 +15,8 @@ import { LockBusyError } from '../lock/lock.js';
 import { RedisLockService, type RedisLease } from '../lock/redis-lock.js';
 import type { Logger } from '../node-api.js';
 import type { CheckpointStore } from '../state/checkpoint-store.js';
-import { assign, liveAgents, moved, type Assignment, type Member } from './assignment.js';
+import { assign, liveAgents, moved, type Assignment } from './assignment.js';
+import type { AgentInfo } from './view.js';
 import { systemClock, type Clock } from './clock.js';
 import { K, flowResource, redisTime } from './redis-keys.js';
 
@@ -35,18 +36,7 @@ export interface FlowSource {
   ended(flowId: string): Promise<void>;
 }
 
-export interface AgentInfo extends Member {
-  address: string;
-  version: string;
-  /** ms since the epoch */
-  aliveSince: number;
-  flows: string[];
-  recordsPerSecond: number;
-  /** percent of one core over the last heartbeat */
-  cpu: number;
-  /** resident set size, bytes */
-  memory: number;
-}
+export type { AgentInfo } from './view.js';
 
 export interface AgentOptions {
   name: string;

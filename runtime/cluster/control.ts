@@ -13,7 +13,7 @@ import type { CompiledFlow } from '../flow/compile.js';
 import { RedisLockService } from '../lock/redis-lock.js';
 import type { Logger } from '../node-api.js';
 import type { CheckpointStore, StoredDeadLetter } from '../state/checkpoint-store.js';
-import type { AgentInfo } from './agent.js';
+import type { AgentInfo, ClusterView } from './view.js';
 import { K, flowResource, redisTime } from './redis-keys.js';
 
 export interface ClusterControlOptions {
@@ -31,13 +31,7 @@ export interface ClusterControlOptions {
   log?: Logger;
 }
 
-export interface ClusterView {
-  mode: 'cluster';
-  /** the agent holding the leader lease, if any */
-  leader?: string;
-  agents: (AgentInfo & { alive: boolean })[];
-  flows: { flowId: string; agent?: string; status?: string; lease?: { agent?: string; token?: number; ttlMs: number } }[];
-}
+export type { ClusterView } from './view.js';
 
 type Listener<T> = (value: T) => void;
 const ACTIVE = new Set(['starting', 'running', 'paused', 'stopping']);
