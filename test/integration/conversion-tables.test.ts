@@ -9,39 +9,15 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FlowRun, type RunSummary } from '../../runtime/executor/flow-run.js';
-import { compileFlow } from '../../runtime/flow/compile.js';
-import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
+import type { RunSummary } from '../../runtime/executor/flow-run.js';
 import { tempDir } from '../helpers/node-harness.js';
 import { probeMysql, probePostgres, service } from '../helpers/services.js';
-import { testRegistry } from '../helpers/test-nodes.js';
+import { runFlow, withDb } from '../helpers/conversion-run.js';
 
 const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 const MY = await service('MySQL/MariaDB', 'MYSQL_URL', 'mysql://root@127.0.0.1:3306/test', probeMysql);
 
 const suffix = randomBytes(4).toString('hex');
-const withDb = (url: string, db: string) => {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-};
-
-/** runs a flow; `stopWhen` resolving true stops it */
-async function runFlow(doc: Record<string, unknown>, state: string, env: Record<string, string>, stopWhen?: () => Promise<boolean>): Promise<RunSummary> {
-  const store = new SqliteCheckpointStore(state);
-  const run = new FlowRun(compileFlow({ apiVersion: 'sluice/v1', ...doc }, testRegistry(), { env }), { store });
-  const done = run.run().finally(() => store.close());
-  if (stopWhen) {
-    for (;;) {
-      if ((await Promise.race([done.then(() => 'done' as const), new Promise<'wait'>((r) => setTimeout(() => r('wait'), 5))])) === 'done') break;
-      if (await stopWhen().catch(() => false)) {
-        run.stop();
-        break;
-      }
-    }
-  }
-  return done;
-}
 
 const tableOf = (s: RunSummary, name: string) => s.progress!.src.tables!.find((t) => t.name === name)!;
 

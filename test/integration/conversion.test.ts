@@ -9,44 +9,20 @@ import { join } from 'node:path';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FlowRun, type RunSummary } from '../../runtime/executor/flow-run.js';
-import { compileFlow } from '../../runtime/flow/compile.js';
+import type { RunSummary } from '../../runtime/executor/flow-run.js';
 import type { SluiceRecord, SourceInstance } from '../../runtime/index.js';
-import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
 import { postgresSource } from '../../nodes/postgres/source.js';
 import { sqliteSource } from '../../nodes/sqlite/source.js';
 import { mysqlSource } from '../../nodes/mysql/source.js';
 import { resolveTableName } from '../../nodes/shared/table-router.js';
 import { create, readAll, tempDir } from '../helpers/node-harness.js';
 import { probePostgres, probeMysql, service } from '../helpers/services.js';
-import { testRegistry } from '../helpers/test-nodes.js';
+import { runFlow, withDb } from '../helpers/conversion-run.js';
 
 const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 const MY = await service('MySQL/MariaDB', 'MYSQL_URL', 'mysql://root@127.0.0.1:3306/test', probeMysql);
 
 const suffix = randomBytes(4).toString('hex');
-const withDb = (url: string, db: string) => {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-};
-
-/** runs a flow; `stopAfter(run)` resolving true stops it (a user's Stop, or a deploy's pause + stop) */
-async function runFlow(doc: Record<string, unknown>, state: string, env: Record<string, string>, stopWhen?: () => Promise<boolean>): Promise<RunSummary> {
-  const store = new SqliteCheckpointStore(state);
-  const run = new FlowRun(compileFlow({ apiVersion: 'sluice/v1', ...doc }, testRegistry(), { env }), { store });
-  const done = run.run().finally(() => store.close());
-  if (stopWhen) {
-    for (;;) {
-      if (await Promise.race([done.then(() => 'done' as const), new Promise<'wait'>((r) => setTimeout(() => r('wait'), 5))]) === 'done') break;
-      if (await stopWhen().catch(() => false)) {
-        run.stop();
-        break;
-      }
-    }
-  }
-  return done;
-}
 
 const byKey = (records: SluiceRecord[]) => Object.fromEntries(records.map((r) => [JSON.stringify(r.key), r.value]));
 
