@@ -43,6 +43,7 @@ export { isPostgresLocation, openCheckpointStore, withoutSchemaParam } from './s
 
 // the checkpoint store's interface (the PostgreSQL stores are in host-postgres.ts, loaded only when used)
 export { FencedOffError, type Checkpoint, type CheckpointStore, type DeadLetter, type StoredDeadLetter } from './state/checkpoint-store.js';
+export { changeNote, planPositionChange, positionsView, type PositionChangeRequest, type PositionNode, type PositionsView } from './state/position-change.js';
 
 // flow tests (FLOW.tests.yaml): record a preview as a test, replay it, compare the sinks' output
 export { checkAgainstFlow, formatTestFile, parseTestFile, recordTest, runTest, testsFileOf, type FlowTest, type TestFile, type TestResult } from './testing/flow-tests.js';

@@ -14,6 +14,7 @@ export type {
   NodeType,
   PortOutputs,
   PortSpec,
+  PositionText,
   SourceProgress,
   TableProgress,
   SinkInstance,

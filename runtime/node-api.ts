@@ -199,6 +199,24 @@ export interface SinkPreviewTarget {
 
 export type NodeInstance = SourceInstance | TransformInstance | SinkInstance;
 
+/**
+ * A source's committed position in words, for the positions page and `sluice positions`, and back: what
+ * a user types to set it. Kept apart from the node's implementation (no driver import), since the
+ * server reads positions of flows it does not run.
+ */
+export interface PositionText {
+  /** e.g. `LSN 0/16B3748`, `binlog mysql-bin.000003:1234`, `orders[0]=120, orders[1]=98` */
+  describe(position: unknown): string;
+  /** a position from the words `describe` gives (or a documented short form); throws an Error saying what is expected */
+  parse?(text: string): unknown;
+  /** < 0 when `a` comes before `b`, 0 when equal, > 0 after; undefined when they cannot be ordered */
+  compare?(a: unknown, b: unknown): number | undefined;
+  /** what `parse` accepts, for error messages and the editor's placeholder */
+  example?: string;
+  /** said with every rewind: what else keeps the source from reading again (a Kafka group's own offsets) */
+  rewindCaveat?: string;
+}
+
 export interface NodeType<S extends z.ZodType = z.ZodType> {
   /** `family.name`, e.g. `core.map`: part of the public flow format, never renamed */
   type: string;
@@ -218,6 +236,8 @@ export interface NodeType<S extends z.ZodType = z.ZodType> {
    */
   inputsBy?: InputsBy;
   outputs: PortSpec[];
+  /** sources: their position in words and back (default: JSON) */
+  position?: PositionText;
   create(ctx: NodeContext<z.output<S>>): NodeInstance | Promise<NodeInstance>;
 }
 

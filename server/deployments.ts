@@ -3,7 +3,21 @@
  * handed to the runtime's DeploymentManager, and what the user asked for is recorded in the store so
  * a restarted server resumes the flows that were running (and keeps paused ones paused).
  */
-import { compileFlow, type Deployments, type DeploymentStatus, errorMessage, type HostPolicy, type NodeRegistry, quoteShort } from '../runtime/host.js';
+import {
+  changeNote,
+  compileFlow,
+  type Deployments,
+  type DeploymentStatus,
+  errorMessage,
+  type HostPolicy,
+  type NodeRegistry,
+  planPositionChange,
+  type PositionChangeRequest,
+  type PositionNode,
+  positionsView,
+  type PositionsView,
+  quoteShort,
+} from '../runtime/host.js';
 import { withStoredSecrets } from './policy.js';
 import { describeMissing, incompleteConnections, withStoredConnections } from './connections.js';
 import { conflict, notFound } from './http-errors.js';
@@ -90,6 +104,54 @@ export class DeployService {
     const status = this.deps.manager.resume(flowId);
     await this.record((store) => store.setDeploymentState(flowId, 'running'));
     return status;
+  }
+
+  /** the committed position of each source of the flow, in words, and their history */
+  async positions(flowId: string, historyLimit = 20): Promise<PositionsView & { status: string }> {
+    const status = this.deps.manager.status(flowId);
+    const nodes = await this.nodesOf(flowId, status.version);
+    const store = this.deps.manager.checkpoints;
+    const [checkpoint, history] = await Promise.all([store.load(flowId), store.history(flowId, historyLimit)]);
+    return { ...positionsView(flowId, nodes, checkpoint, history), status: status.status };
+  }
+
+  /**
+   * Sets positions by hand: on a flow that does not run, or a paused one (stopped so that it commits, then
+   * started again paused from the new positions). `dryRun` only says what the change would replay or skip.
+   */
+  async setPositions(flowId: string, request: PositionChangeRequest & { dryRun?: boolean }, by: string) {
+    const status = this.deps.manager.status(flowId);
+    if (status.status === 'starting' || status.status === 'running' || status.status === 'stopping') {
+      throw conflict(`flow ${flowId} is ${status.status}: pause or stop it before changing its positions`);
+    }
+    const nodes = await this.nodesOf(flowId, status.version);
+    const store = this.deps.manager.checkpoints;
+    const preview = planPositionChange(nodes, await store.load(flowId), request);
+    if (request.dryRun) return { applied: false, changes: preview.changes, warnings: preview.warnings };
+    const paused = status.status === 'paused';
+    if (paused) await this.deps.manager.stop(flowId);
+    // planned again on what the stop committed, which is what the change now replaces
+    const plan = planPositionChange(nodes, await store.load(flowId), request);
+    await store.rewrite(flowId, plan.checkpoint, changeNote(by, plan, request.resetState));
+    if (paused) {
+      const { version, plan: compiled } = await this.compile(flowId, status.version);
+      await this.deps.manager.deploy(flowId, compiled, { version, paused: true });
+    }
+    this.deps.log.info(`positions of ${flowId} ${changeNote(by, plan, request.resetState)}`);
+    return { applied: true, changes: plan.changes, warnings: plan.warnings };
+  }
+
+  /** the nodes of the version deployed (else the latest saved), with their types */
+  private async nodesOf(flowId: string, version: number | undefined): Promise<PositionNode[]> {
+    const flow = (version !== undefined ? await this.deps.store.getFlow(flowId, version) : undefined) ?? (await this.deps.store.getFlow(flowId));
+    if (!flow) throw notFound(`no flow named ${quoteShort(flowId)}`);
+    const listed = Array.isArray(flow.document.nodes) ? (flow.document.nodes as { id?: unknown; type?: unknown }[]) : [];
+    const out: PositionNode[] = [];
+    for (const n of listed) {
+      const type = typeof n.type === 'string' ? this.deps.registry.get(n.type) : undefined;
+      if (typeof n.id === 'string' && type) out.push({ id: n.id, type });
+    }
+    return out;
   }
 
   /**

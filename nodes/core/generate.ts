@@ -34,6 +34,16 @@ export const generate = defineNode({
   configSchema: config,
   inputs: [],
   outputs: [{ name: 'out' }],
+  position: {
+    example: 'after record 0',
+    describe: (p) => `after record ${p as number}`,
+    parse(text) {
+      const m = /^(?:after record\s+)?(\d+)$/i.exec(text.trim());
+      if (!m) throw new Error('expected "after record N": the records emitted so far');
+      return Number(m[1]);
+    },
+    compare: (a, b) => Math.sign((a as number) - (b as number)),
+  },
   create(ctx) {
     const c = ctx.config;
     const options = { seed: c.seed, customers: c.customers, linesPerOrder: c.linesPerOrder };

@@ -29,6 +29,7 @@ import {
 import { parseCsvRecords, readCsvHeader } from './csv.js';
 import { ChunkReader, RecordSplitter, type RawRecord } from './lines.js';
 import { openOrClose } from '../shared/open.js';
+import { filePositionText } from './position-text.js';
 
 const configSchema = z
   .object({
@@ -217,6 +218,7 @@ export const fileSource = defineNode({
   configSchema,
   inputs: [],
   outputs: [{ name: 'out', description: 'one record per line (CSV: per row), op c; key = value.id or the line number' }],
+  position: filePositionText,
   create: (ctx) => new FileSource(ctx),
 });
 

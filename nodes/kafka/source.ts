@@ -38,6 +38,7 @@ import { DecodeError, ENVELOPE_HEADER, decodeKey, decodeValue, formatSchema, fro
 import { client, clusterError, clusterFields, isPermanent, oneCluster, resolveCluster, type Cluster } from './connection.js';
 import { matchTopics } from './topics.js';
 import { sleep } from '../shared/abort.js';
+import { kafkaPositionText } from './position-text.js';
 
 const configSchema = z
   .object({
@@ -499,6 +500,7 @@ export const kafkaSource = defineNode({
     { name: 'out', description: 'one record per message: op c (or the op of a change envelope), d for a tombstone; meta topic, partition, offset, headers' },
     { name: 'error', description: 'messages that could not be read (not JSON, too large), with topic, partition and offset' },
   ],
+  position: kafkaPositionText,
   create: (ctx) => new KafkaSource(ctx),
 });
 

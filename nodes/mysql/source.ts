@@ -56,6 +56,7 @@ import { SCHEMA_META, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
 import { TableCounter } from '../shared/table-counter.js';
 import { SkippedTables, exclusion, tableSelectionFields } from '../shared/table-select.js';
+import { mysqlPositionText } from './position-text.js';
 
 const configSchema = z
   .object({
@@ -532,6 +533,7 @@ export const mysqlSource = defineNode({
   configSchema,
   inputs: [],
   outputs: [{ name: 'out', description: 'op r (snapshot), c / u / d (binlog) with before; key = the key columns; meta.table = db.table' }],
+  position: mysqlPositionText,
   create: (ctx) => new MysqlSource(ctx),
 });
 

@@ -59,6 +59,7 @@ import { TYPE_INFO_SQL, TypeMapper, type TypeInfo } from './types.js';
 import type { TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
 import { TableCounter } from '../shared/table-counter.js';
+import { postgresPositionText } from './position-text.js';
 
 const NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -534,6 +535,7 @@ export const postgresSource = defineNode({
   configSchema,
   inputs: [],
   outputs: [{ name: 'out', description: 'one record per row or change: op r (snapshot), c / u / d (changes); key = { primary key columns }' }],
+  position: postgresPositionText,
   create: (ctx) => new PostgresSource(ctx),
 });
 

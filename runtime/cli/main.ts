@@ -21,7 +21,7 @@ import { secretFieldsOf, secretValues } from '../secrets.js';
 import type { NodeRegistry } from '../registry.js';
 import { nodeReference } from '../node-reference.js';
 import { SqliteCheckpointStore } from '../state/sqlite-checkpoint-store.js';
-import type { CheckpointStore } from '../state/checkpoint-store.js';
+import { countingDeadLetters } from '../state/counting-store.js';
 import { shutdownSandbox } from '../sandbox/sandbox.js';
 import { readEnvFile } from './env-file.js';
 import { startHookServer, type HookServer } from './hooks.js';
@@ -264,17 +264,7 @@ async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry
   let deadLetters = 0;
   const metrics = opts.metricsPort === undefined ? undefined : new RunMetrics(() => [{ flowId: plan.flow.name, status: run.status, nodes: run.stats(), deadLetters, progress: run.progress() }]);
   // the run sees the store through this view, which counts dead letters for the metrics
-  const countingStore: CheckpointStore | undefined = store && {
-    load: (f) => store.load(f),
-    save: (f, c, fence) => store.save(f, c, fence),
-    reset: (f) => store.reset(f),
-    deadLetter: async (f, letters) => {
-      await store.deadLetter(f, letters);
-      deadLetters += letters.length;
-    },
-    deadLetters: (f, limit) => store.deadLetters(f, limit),
-    close: async () => undefined,
-  };
+  const countingStore = store && countingDeadLetters(store, (n) => (deadLetters += n));
   const run: FlowRun = new FlowRun(plan, {
     observer: metrics?.watch(plan.flow.name, { queueDepths: () => run.queueDepths() }),
     store: countingStore,

@@ -155,6 +155,11 @@ export class ClusterControl implements Deployments {
     return this.o.store.deadLetters(flowId, limit);
   }
 
+  /** the shared checkpoint store the agents commit to */
+  get checkpoints(): CheckpointStore {
+    return this.o.store;
+  }
+
   /** the agents, the leader and where each flow runs, as Redis knows it now */
   async view(): Promise<ClusterView> {
     const [members, assignment, now] = await Promise.all([this.o.redis.hgetall(K.members), this.o.redis.hgetall(K.assignment), redisTime(this.o.redis)]);

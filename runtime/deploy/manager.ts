@@ -13,6 +13,7 @@ import type { CompiledFlow } from '../flow/compile.js';
 import { InProcessLockService, type LockService } from '../lock/lock.js';
 import type { LogFields, Logger } from '../node-api.js';
 import type { CheckpointStore, StoredDeadLetter } from '../state/checkpoint-store.js';
+import { countingDeadLetters } from '../state/counting-store.js';
 import { LogRing, type LogLevel, type LogLine } from './log-ring.js';
 import { redactText } from '../redact.js';
 import { RateMeter } from './rates.js';
@@ -57,7 +58,7 @@ export interface DeploymentManagerOptions {
  */
 export type Deployments = Pick<
   DeploymentManager,
-  'onStatus' | 'onLog' | 'deploy' | 'recordFailedStart' | 'stop' | 'pause' | 'resume' | 'stopAll' | 'forget' | 'isActive' | 'status' | 'list' | 'logTail' | 'deadLetters'
+  'onStatus' | 'onLog' | 'deploy' | 'recordFailedStart' | 'stop' | 'pause' | 'resume' | 'stopAll' | 'forget' | 'isActive' | 'status' | 'list' | 'logTail' | 'deadLetters' | 'checkpoints'
 > & {
   /** the webhook endpoints of the flows this process runs (http.source); none in cluster mode, where agents run them */
   readonly endpoints?: EndpointRegistry;
@@ -262,6 +263,11 @@ export class DeploymentManager {
     return this.options.store.deadLetters(flowId, limit);
   }
 
+  /** where the flows' positions and state are committed (read, and rewritten by hand while a flow is stopped) */
+  get checkpoints(): CheckpointStore {
+    return this.options.store;
+  }
+
   // ---- internals -------------------------------------------------------------------------------
 
   private start(flowId: string, plan: CompiledFlow, opts: DeployOptions): void {
@@ -274,17 +280,7 @@ export class DeploymentManager {
     };
     const d = { flowId, id: randomUUID(), version: opts.version, startedAt: Date.now(), meter: new RateMeter(sources), deadLetters: 0, pendingPause: Boolean(opts.paused) } as Deployment;
     // the manager owns the store; the run sees it through this view, which counts dead letters live
-    const view: CheckpointStore = {
-      load: (f) => store.load(f),
-      save: (f, c, fence) => store.save(f, c, fence),
-      reset: (f) => store.reset(f),
-      deadLetter: async (f, letters) => {
-        await store.deadLetter(f, letters);
-        d.deadLetters += letters.length;
-      },
-      deadLetters: (f, limit) => store.deadLetters(f, limit),
-      close: async () => undefined,
-    };
+    const view = countingDeadLetters(store, (n) => (d.deadLetters += n));
     this.failedStarts.delete(flowId);
     const observer = this.metrics.watch(flowId, { queueDepths: () => d.run.queueDepths() });
     d.run = new FlowRun(plan, { observer, store: view, locks: this.locks, leaseTtlMs: this.options.leaseTtlMs, fromStart: opts.fromStart, cwd: this.options.cwd, log, redact: this.options.redact, endpoints: this.endpoints });

@@ -25,6 +25,19 @@ export interface StoredDeadLetter extends DeadLetter {
   at: number;
 }
 
+/** A flow's positions as committed at one time: kept at most once a second while it runs, and at every change by hand. */
+export interface PositionHistoryEntry {
+  at: number;
+  positions: Record<string, unknown>;
+  /** set on a change by hand: who made it and why */
+  note?: string;
+}
+
+/** how often a running flow's commits are sampled into the history, ms */
+export const HISTORY_EVERY_MS = 1000;
+/** entries kept per flow */
+export const HISTORY_KEPT = 200;
+
 /** A save by a holder of an older lease than the store has seen: a stalled former owner. */
 export class FencedOffError extends Error {
   override name = 'FencedOffError';
@@ -39,6 +52,13 @@ export interface CheckpointStore {
   save(flow: string, checkpoint: Omit<Checkpoint, 'updatedAt'>, fence: number): Promise<void>;
   /** forgets the flow's positions and state (a run from the start) */
   reset(flow: string): Promise<void>;
+  /** the flow's committed positions over time, newest first */
+  history(flow: string, limit?: number): Promise<PositionHistoryEntry[]>;
+  /**
+   * Replaces positions and state by hand, while the flow does not run (`sluice positions --set`, PUT
+   * /api/flows/:id/positions): the newest fencing token is kept, and `note` goes into the history.
+   */
+  rewrite(flow: string, checkpoint: Omit<Checkpoint, 'updatedAt'>, note: string): Promise<void>;
   deadLetter(flow: string, letters: DeadLetter[]): Promise<void>;
   deadLetters(flow: string, limit?: number): Promise<StoredDeadLetter[]>;
   close(): Promise<void>;

@@ -12,8 +12,8 @@
  */
 import { hostname } from 'node:os';
 import type pg from 'pg';
-import type { Checkpoint, CheckpointStore, DeadLetter, StoredDeadLetter } from './checkpoint-store.js';
-import { FencedOffError } from './checkpoint-store.js';
+import type { Checkpoint, CheckpointStore, DeadLetter, PositionHistoryEntry, StoredDeadLetter } from './checkpoint-store.js';
+import { FencedOffError, HISTORY_EVERY_MS, HISTORY_KEPT } from './checkpoint-store.js';
 import { createPool, describeUrl, ensureSchema, inTransaction, num, quoteSchema } from './pg-schema.js';
 
 export interface PgCheckpointStoreOptions {
@@ -62,6 +62,14 @@ const DDL = `
     at BIGINT NOT NULL
   );
   CREATE INDEX IF NOT EXISTS dead_letters_flow ON \${S}.dead_letters (flow, id);
+  CREATE TABLE IF NOT EXISTS \${S}.position_history (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    flow TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    positions TEXT NOT NULL,
+    note TEXT
+  );
+  CREATE INDEX IF NOT EXISTS position_history_flow ON \${S}.position_history (flow, id);
 `;
 
 /** one row of `checkpoint_commits` */
@@ -77,6 +85,8 @@ export interface CheckpointCommit {
 export class PgCheckpointStore implements CheckpointStore {
   private readonly S: string;
   private closed = false;
+  /** when each flow's commits were last sampled into the history */
+  private readonly sampled = new Map<string, number>();
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -136,7 +146,41 @@ export class PgCheckpointStore implements CheckpointStore {
         [flow, positions, state, fence, Date.now()],
       );
       if (this.commitLog) await c.query(`INSERT INTO ${this.S}.checkpoint_commits (flow, token, agent, positions) VALUES ($1, $2, $3, $4)`, [flow, fence, this.agent, positions]);
+      const now = Date.now();
+      if (now - (this.sampled.get(flow) ?? 0) >= HISTORY_EVERY_MS) await this.remember(c, flow, now, positions, null);
     });
+  }
+
+  async rewrite(flow: string, checkpoint: Omit<Checkpoint, 'updatedAt'>, note: string): Promise<void> {
+    const positions = JSON.stringify(checkpoint.positions);
+    await inTransaction(this.pool, async (c) => {
+      const now = Date.now();
+      await c.query(
+        `INSERT INTO ${this.S}.checkpoints (flow, positions, state, fence, updated_at)
+         VALUES ($1, $2, $3, coalesce((SELECT token FROM ${this.S}.fences WHERE flow = $1), 0), $4)
+         ON CONFLICT (flow) DO UPDATE SET positions = excluded.positions, state = excluded.state, updated_at = excluded.updated_at`,
+        [flow, positions, JSON.stringify(checkpoint.state), now],
+      );
+      await this.remember(c, flow, now, positions, note);
+    });
+  }
+
+  async history(flow: string, limit = 50): Promise<PositionHistoryEntry[]> {
+    const { rows } = await this.pool.query<{ at: string; positions: string; note: string | null }>(
+      `SELECT at, positions, note FROM ${this.S}.position_history WHERE flow = $1 ORDER BY id DESC LIMIT $2`,
+      [flow, limit],
+    );
+    return rows.map((r) => ({ at: num(r.at), positions: JSON.parse(r.positions), ...(r.note === null ? {} : { note: r.note }) }));
+  }
+
+  private async remember(c: pg.PoolClient, flow: string, at: number, positions: string, note: string | null): Promise<void> {
+    this.sampled.set(flow, at);
+    await c.query(`INSERT INTO ${this.S}.position_history (flow, at, positions, note) VALUES ($1, $2, $3, $4)`, [flow, at, positions, note]);
+    await c.query(
+      `DELETE FROM ${this.S}.position_history WHERE flow = $1
+       AND id <= (SELECT id FROM ${this.S}.position_history WHERE flow = $1 ORDER BY id DESC LIMIT 1 OFFSET ${HISTORY_KEPT})`,
+      [flow],
+    );
   }
 
   /** forgets the positions and state; the fence stays, so a former owner still cannot commit */

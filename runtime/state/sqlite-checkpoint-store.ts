@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Checkpoint, CheckpointStore, DeadLetter, StoredDeadLetter } from './checkpoint-store.js';
-import { FencedOffError } from './checkpoint-store.js';
+import type { Checkpoint, CheckpointStore, DeadLetter, PositionHistoryEntry, StoredDeadLetter } from './checkpoint-store.js';
+import { FencedOffError, HISTORY_EVERY_MS, HISTORY_KEPT } from './checkpoint-store.js';
 
 /**
  * The embedded checkpoint store: one SQLite file (WAL), `./data/sluice-state.db` by default. A reset
@@ -12,6 +12,8 @@ import { FencedOffError } from './checkpoint-store.js';
 export class SqliteCheckpointStore implements CheckpointStore {
   private readonly db: Database.Database;
   private readonly stmts;
+  /** when each flow's commits were last sampled into the history */
+  private readonly sampled = new Map<string, number>();
 
   constructor(readonly path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -40,6 +42,14 @@ export class SqliteCheckpointStore implements CheckpointStore {
         flow TEXT PRIMARY KEY,
         token INTEGER NOT NULL
       );
+      CREATE TABLE IF NOT EXISTS position_history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        flow TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        positions TEXT NOT NULL,
+        note TEXT
+      );
+      CREATE INDEX IF NOT EXISTS position_history_flow ON position_history(flow, id);
     `);
     this.stmts = {
       load: this.db.prepare('SELECT positions, state, updated_at FROM checkpoints WHERE flow = ?'),
@@ -51,6 +61,9 @@ export class SqliteCheckpointStore implements CheckpointStore {
         ON CONFLICT(flow) DO UPDATE SET positions = excluded.positions, state = excluded.state,
           fence = excluded.fence, updated_at = excluded.updated_at`),
       reset: this.db.prepare('DELETE FROM checkpoints WHERE flow = ?'),
+      remember: this.db.prepare('INSERT INTO position_history (flow, at, positions, note) VALUES (?, ?, ?, ?)'),
+      trim: this.db.prepare(`DELETE FROM position_history WHERE flow = ? AND id <= (SELECT id FROM position_history WHERE flow = ? ORDER BY id DESC LIMIT 1 OFFSET ${HISTORY_KEPT})`),
+      history: this.db.prepare('SELECT at, positions, note FROM position_history WHERE flow = ? ORDER BY id DESC LIMIT ?'),
       letter: this.db.prepare('INSERT INTO dead_letters (flow, node, error, record, at) VALUES (?, ?, ?, ?, ?)'),
       letters: this.db.prepare('SELECT id, flow, node, error, record, at FROM dead_letters WHERE flow = ? ORDER BY id LIMIT ?'),
     };
@@ -70,8 +83,31 @@ export class SqliteCheckpointStore implements CheckpointStore {
       if (current.fence !== null && current.fence > fence) {
         throw new FencedOffError(`checkpoint of flow ${flow} refused: lease token ${fence} is older than ${current.fence}`);
       }
-      this.stmts.save.run(flow, positions, state, fence, Date.now());
+      const now = Date.now();
+      this.stmts.save.run(flow, positions, state, fence, now);
+      if (now - (this.sampled.get(flow) ?? 0) >= HISTORY_EVERY_MS) this.remember(flow, now, positions, null);
     }).immediate();
+  }
+
+  async rewrite(flow: string, checkpoint: Omit<Checkpoint, 'updatedAt'>, note: string): Promise<void> {
+    const positions = JSON.stringify(checkpoint.positions);
+    this.db.transaction(() => {
+      const current = this.stmts.fence.get(flow, flow) as { fence: number | null };
+      const now = Date.now();
+      this.stmts.save.run(flow, positions, JSON.stringify(checkpoint.state), current.fence ?? 0, now);
+      this.remember(flow, now, positions, note);
+    }).immediate();
+  }
+
+  async history(flow: string, limit = 50): Promise<PositionHistoryEntry[]> {
+    const rows = this.stmts.history.all(flow, limit) as { at: number; positions: string; note: string | null }[];
+    return rows.map((r) => ({ at: r.at, positions: JSON.parse(r.positions), ...(r.note === null ? {} : { note: r.note }) }));
+  }
+
+  private remember(flow: string, at: number, positions: string, note: string | null): void {
+    this.sampled.set(flow, at);
+    this.stmts.remember.run(flow, at, positions, note);
+    this.stmts.trim.run(flow, flow);
   }
 
   async reset(flow: string): Promise<void> {

@@ -91,6 +91,8 @@ function auditOnSuccess(store: AuthStore, log: ServerLog, req: Request, res: Res
     const body = req.body as Record<string, unknown> | undefined;
     if (body && typeof body === 'object' && body.fromStart === true) details.fromStart = true;
     if (typeof answer?.role === 'string') details.role = answer.role;
+    // a change of positions: what was set, and whether it was only a dry run
+    if (Array.isArray(answer?.changes)) Object.assign(details, { changes: answer.changes, applied: answer.applied });
     // after the answer: nothing can wait for it, so a failed write is logged (a lost line must be seen)
     store.appendAudit({ user: p.user, action, target, address: addressOf(req), details }).catch((err: Error) => log.error(`audit log: ${action} by ${p.user} on ${target ?? '-'} was not recorded: ${err.message}`));
   });

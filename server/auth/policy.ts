@@ -52,6 +52,9 @@ export const POLICY: RoutePolicy[] = [
   p('GET', '/flows/:id/status', 'viewer'),
   p('GET', '/flows/:id/logs', 'viewer'),
   p('GET', '/flows/:id/dead-letters', 'viewer'),
+  p('GET', '/flows/:id/positions', 'viewer'),
+  // a dry run is recorded too: who looked at a rewind is worth knowing
+  p('PUT', '/flows/:id/positions', 'editor', 'flow.positions'),
   p('GET', '/deployments', 'viewer'),
   p('GET', '/cluster', 'viewer'),
   // served at /metrics, outside /api (the path Prometheus scrapes by default), behind the same guard

@@ -9,6 +9,7 @@ import { documentSchema } from '../flow-input.js';
 import { badRequest, invalidFlow, notFound } from '../http-errors.js';
 import { withStoredSecrets } from '../policy.js';
 import { requireFlow } from './flows.js';
+import { principalOf } from '../auth/guard.js';
 
 const previewSchema = z
   .object({
@@ -26,6 +27,17 @@ const deploySchema = z
   .object({
     version: z.number().int().min(1).optional().describe('the saved version to run; default: the latest'),
     fromStart: z.boolean().default(false).describe('forget committed positions and state: read the sources from the beginning'),
+  })
+  .strict();
+
+const positionsSchema = z
+  .object({
+    positions: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .describe('source node id → its new position: words as GET shows them (`LSN 16/B374D848`), the position itself, or null for its beginning'),
+    resetState: z.boolean().default(false).describe('also forget the state of aggregates and denormalize nodes, which was taken at the old positions'),
+    dryRun: z.boolean().default(false).describe('only say what the change would replay or skip'),
   })
   .strict();
 
@@ -98,6 +110,18 @@ export function runtimeRoutes(ctx: AppContext): Router {
     await known(id(req));
     const { limit } = parseInput(limitQuery(10_000, 100), req.query, 'query');
     res.json(await ctx.manager.deadLetters(id(req), limit));
+  });
+
+  r.get('/flows/:id/positions', async (req, res) => {
+    await known(id(req));
+    const { limit } = parseInput(limitQuery(200, 20), req.query, 'query');
+    res.json(await ctx.deployments.positions(id(req), limit));
+  });
+
+  r.put('/flows/:id/positions', async (req, res) => {
+    await known(id(req));
+    const body = parseInput(positionsSchema, req.body);
+    res.json(await ctx.deployments.setPositions(id(req), body, principalOf(res)?.user ?? 'an unknown user'));
   });
 
   r.get('/deployments', (_req, res) => {
