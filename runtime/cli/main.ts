@@ -3,7 +3,6 @@
  * stderr), 1 a failure at run time. The node catalog is handed in by bin/sluice.js: the runtime never
  * imports a concrete node type.
  */
-import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { FlowValidationError, UserError, errorMessage, formatIssue, type FlowIssue } from '../errors.js';
@@ -11,7 +10,6 @@ import { FileRoots, fileAccess, unconfinedFiles, type FilePolicy } from '../file
 import { DEFAULT_ENV_PREFIX } from '../flow/env.js';
 import type { HostPolicy } from '../host-policy.js';
 import { compileFlowText } from '../flow/compile.js';
-import { LIMITS } from '../flow/limits.js';
 import { hasErrors, validateFlowText, type ValidationResult } from '../flow/validate.js';
 import { FlowRun, type RunSummary } from '../executor/flow-run.js';
 import { InProcessLockService } from '../lock/lock.js';
@@ -24,6 +22,8 @@ import { SqliteCheckpointStore } from '../state/sqlite-checkpoint-store.js';
 import { countingDeadLetters } from '../state/counting-store.js';
 import { shutdownSandbox } from '../sandbox/sandbox.js';
 import { readEnvFile } from './env-file.js';
+import { readFlowFile } from './flow-file.js';
+import { positionsCommand, type PositionsOptions } from './positions.js';
 import { startHookServer, type HookServer } from './hooks.js';
 import { missingVariables, missingVariablesReport } from './missing-env.js';
 import { Progress, progressSummary, tableLines } from './progress.js';
@@ -33,18 +33,6 @@ import { RunMetrics } from '../metrics/run-metrics.js';
 import { testCommand, type TestCommandOptions } from '../testing/command.js';
 
 export const DEFAULT_STATE = './data/sluice-state.db';
-
-function readFlowFile(path: string): string {
-  try {
-    const size = statSync(path).size;
-    if (size > LIMITS.textBytes) throw new UserError(`cannot read flow ${path}: ${(size / 1024 / 1024).toFixed(1)} MB, at most ${LIMITS.textBytes / 1024 / 1024} MB`);
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    if (err instanceof UserError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`cannot read flow ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
-  }
-}
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -158,6 +146,20 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     .option('--timeout <ms>', 'give up after this long', positiveInt, 10_000)
     .action(async (target: string, name: string | undefined, opts: { json?: boolean; timeout: number }) => {
       exitCode = await testConnectionCommand(target, name, opts, registry);
+    });
+
+  program
+    .command('positions')
+    .description("show a flow's committed positions in words (and their history), or set them by hand while it is not running")
+    .argument('<flow>', 'flow document, .yaml or .json (its name keys the positions)')
+    .option('--state <path>', 'the state file the flow runs with (sluice run --state)', DEFAULT_STATE)
+    .option('--set <node=value>', 'a new position: the words shown (LSN 16/B374D848, binlog FILE:POS, after record N …), JSON, or start (repeatable)', collect)
+    .option('--reset-state', 'also forget the state of aggregates and denormalize nodes, taken at the old positions')
+    .option('--dry-run', 'say what the change would replay or skip, change nothing')
+    .option('--history <n>', 'history entries shown', positiveInt, 10)
+    .option('--json', 'print JSON')
+    .action(async (file: string, opts: PositionsOptions) => {
+      exitCode = await positionsCommand(file, opts, registry);
     });
 
   program

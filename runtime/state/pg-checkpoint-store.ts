@@ -85,8 +85,8 @@ export interface CheckpointCommit {
 export class PgCheckpointStore implements CheckpointStore {
   private readonly S: string;
   private closed = false;
-  /** when each flow's commits were last sampled into the history */
-  private readonly sampled = new Map<string, number>();
+  /** each flow's newest history entry written by a commit: updated by commits within HISTORY_EVERY_MS of it */
+  private readonly sampled = new Map<string, { id: number; at: number }>();
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -147,7 +147,9 @@ export class PgCheckpointStore implements CheckpointStore {
       );
       if (this.commitLog) await c.query(`INSERT INTO ${this.S}.checkpoint_commits (flow, token, agent, positions) VALUES ($1, $2, $3, $4)`, [flow, fence, this.agent, positions]);
       const now = Date.now();
-      if (now - (this.sampled.get(flow) ?? 0) >= HISTORY_EVERY_MS) await this.remember(c, flow, now, positions, null);
+      const last = this.sampled.get(flow);
+      if (last && now - last.at < HISTORY_EVERY_MS) await c.query(`UPDATE ${this.S}.position_history SET positions = $1 WHERE id = $2`, [positions, last.id]);
+      else await this.remember(c, flow, now, positions, null);
     });
   }
 
@@ -174,8 +176,10 @@ export class PgCheckpointStore implements CheckpointStore {
   }
 
   private async remember(c: pg.PoolClient, flow: string, at: number, positions: string, note: string | null): Promise<void> {
-    this.sampled.set(flow, at);
-    await c.query(`INSERT INTO ${this.S}.position_history (flow, at, positions, note) VALUES ($1, $2, $3, $4)`, [flow, at, positions, note]);
+    const { rows } = await c.query<{ id: string }>(`INSERT INTO ${this.S}.position_history (flow, at, positions, note) VALUES ($1, $2, $3, $4) RETURNING id`, [flow, at, positions, note]);
+    // one made by hand is never overwritten by the commits after it
+    if (note === null) this.sampled.set(flow, { id: num(rows[0].id), at });
+    else this.sampled.delete(flow);
     await c.query(
       `DELETE FROM ${this.S}.position_history WHERE flow = $1
        AND id <= (SELECT id FROM ${this.S}.position_history WHERE flow = $1 ORDER BY id DESC LIMIT 1 OFFSET ${HISTORY_KEPT})`,

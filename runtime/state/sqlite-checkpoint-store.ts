@@ -12,8 +12,8 @@ import { FencedOffError, HISTORY_EVERY_MS, HISTORY_KEPT } from './checkpoint-sto
 export class SqliteCheckpointStore implements CheckpointStore {
   private readonly db: Database.Database;
   private readonly stmts;
-  /** when each flow's commits were last sampled into the history */
-  private readonly sampled = new Map<string, number>();
+  /** each flow's newest history entry written by a commit: updated by commits within HISTORY_EVERY_MS of it */
+  private readonly sampled = new Map<string, { id: number; at: number }>();
 
   constructor(readonly path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -62,6 +62,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
           fence = excluded.fence, updated_at = excluded.updated_at`),
       reset: this.db.prepare('DELETE FROM checkpoints WHERE flow = ?'),
       remember: this.db.prepare('INSERT INTO position_history (flow, at, positions, note) VALUES (?, ?, ?, ?)'),
+      refresh: this.db.prepare('UPDATE position_history SET positions = ? WHERE id = ?'),
       trim: this.db.prepare(`DELETE FROM position_history WHERE flow = ? AND id <= (SELECT id FROM position_history WHERE flow = ? ORDER BY id DESC LIMIT 1 OFFSET ${HISTORY_KEPT})`),
       history: this.db.prepare('SELECT at, positions, note FROM position_history WHERE flow = ? ORDER BY id DESC LIMIT ?'),
       letter: this.db.prepare('INSERT INTO dead_letters (flow, node, error, record, at) VALUES (?, ?, ?, ?, ?)'),
@@ -85,7 +86,9 @@ export class SqliteCheckpointStore implements CheckpointStore {
       }
       const now = Date.now();
       this.stmts.save.run(flow, positions, state, fence, now);
-      if (now - (this.sampled.get(flow) ?? 0) >= HISTORY_EVERY_MS) this.remember(flow, now, positions, null);
+      const last = this.sampled.get(flow);
+      if (last && now - last.at < HISTORY_EVERY_MS) this.stmts.refresh.run(positions, last.id);
+      else this.remember(flow, now, positions, null);
     }).immediate();
   }
 
@@ -104,9 +107,11 @@ export class SqliteCheckpointStore implements CheckpointStore {
     return rows.map((r) => ({ at: r.at, positions: JSON.parse(r.positions), ...(r.note === null ? {} : { note: r.note }) }));
   }
 
+  /** a new history entry; one made by hand is never overwritten by the commits after it */
   private remember(flow: string, at: number, positions: string, note: string | null): void {
-    this.sampled.set(flow, at);
-    this.stmts.remember.run(flow, at, positions, note);
+    const { lastInsertRowid } = this.stmts.remember.run(flow, at, positions, note);
+    if (note === null) this.sampled.set(flow, { id: Number(lastInsertRowid), at });
+    else this.sampled.delete(flow);
     this.stmts.trim.run(flow, flow);
   }
 

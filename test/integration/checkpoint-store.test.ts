@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createRegistry } from '../../nodes/catalog.js';
-import { FencedOffError, type CheckpointStore } from '../../runtime/state/checkpoint-store.js';
+import { FencedOffError, HISTORY_KEPT, type CheckpointStore } from '../../runtime/state/checkpoint-store.js';
 import { PgCheckpointStore } from '../../runtime/state/pg-checkpoint-store.js';
 import { openCheckpointStore } from '../../runtime/state/open-checkpoint-store.js';
 import { openStores, splitSchema, type Stores } from '../../server/store/open-stores.js';
@@ -79,6 +79,34 @@ describe.each(backends)('CheckpointStore on $name', (b: StoreBackend) => {
     expect((await store.load('f'))!.positions).toEqual({ a: 1 });
   });
 
+  it.skipIf(!b.available)('keeps a history of positions: a sample a second holding its newest commit, every change by hand with its note, newest first, bounded', async () => {
+    const store = await open();
+    expect(await store.history('f')).toEqual([]);
+    for (let i = 1; i <= 5; i++) await store.save('f', { positions: { src: i }, state: { agg: i } }, 2);
+    // five commits within a second: one entry, holding the newest
+    expect((await store.history('f')).map((h) => h.positions)).toEqual([{ src: 5 }]);
+    await store.rewrite('f', { positions: { src: 2 }, state: {} }, 'set by ann: src → 2');
+    const cp = (await store.load('f'))!;
+    expect(cp).toMatchObject({ positions: { src: 2 }, state: {} });
+    // the rewrite kept the fence: an older owner is still refused, the current one commits
+    await expect(store.save('f', { positions: { src: 9 }, state: {} }, 1)).rejects.toThrow(FencedOffError);
+    await store.save('f', { positions: { src: 3 }, state: {} }, 2);
+    const h = await store.history('f');
+    // the commit after the change by hand starts a new entry: the note is never overwritten
+    expect(h.map((e) => [e.positions, e.note])).toEqual([
+      [{ src: 3 }, undefined],
+      [{ src: 2 }, 'set by ann: src → 2'],
+      [{ src: 5 }, undefined],
+    ]);
+    expect(h[0].at).toBeGreaterThanOrEqual(h[1].at);
+    expect((await store.history('f', 1)).length).toBe(1);
+    expect(await store.history('other')).toEqual([]);
+    for (let i = 0; i < HISTORY_KEPT + 5; i++) await store.rewrite('g', { positions: { src: i }, state: {} }, `n${i}`);
+    const kept = await store.history('g', 1000);
+    expect(kept.length).toBe(HISTORY_KEPT);
+    expect(kept[0].note).toBe(`n${HISTORY_KEPT + 4}`);
+  });
+
   it.skipIf(!b.available)('keeps dead letters per flow, in order, with the record as it was, up to a limit', async () => {
     const store = await open();
     await store.deadLetter('f', [letter(1), letter(2)]);
@@ -143,7 +171,7 @@ describe.skipIf(!postgres.available)('the PostgreSQL checkpoint store in a clust
     opened.push(again);
     expect((await again.load('f'))!.positions).toEqual({ n: 1 });
     const tables = await postgres.raw<{ table_name: string }>(location, 'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [schema]);
-    expect(tables.map((t) => t.table_name)).toEqual(['checkpoint_commits', 'checkpoints', 'dead_letters', 'fences']);
+    expect(tables.map((t) => t.table_name)).toEqual(['checkpoint_commits', 'checkpoints', 'dead_letters', 'fences', 'position_history']);
   });
 
   it('lets many concurrent saves of two store instances with interleaved tokens commit only in token order', async () => {
