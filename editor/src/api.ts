@@ -13,10 +13,13 @@ import type { NodePreview, NodeStats as RunNodeStats, PreviewBatch, PreviewResul
 import type { DeploymentState, DeploymentStatus, SourceStatus } from '../../runtime/deploy/status.js';
 import type { LogLine } from '../../runtime/deploy/log-ring.js';
 import type { ClusterFlowView, ClusterView as RuntimeClusterView, SingleModeView } from '../../runtime/cluster/view.js';
+import type { PositionChangeAnswer, PositionChangeRequest, PositionsView } from '../../runtime/state/positions-wire.js';
 
 // the wire types are the runtime's own, from modules free of Node built-ins (type-only imports: nothing
 // of the runtime is bundled; test/unit/boundaries.test.ts), narrowed where the runtime types JSON as `unknown`
-export type { Category, FlowIssue, NodePreview, Op, SluiceRecord, SourceStatus };
+export type { Category, FlowIssue, NodePreview, Op, SluiceRecord, SourceStatus, PositionChangeAnswer };
+/** GET /api/flows/:id/positions */
+export type Positions = PositionsView & { status: DeployState };
 export type FlowDoc = FlowDocumentInput;
 export type PortInfo = PortSpec;
 
@@ -298,6 +301,9 @@ export class Api {
   control = (id: string, action: 'stop' | 'pause' | 'resume') => this.call<{ status: DeployState }>('POST', `/flows/${enc(id)}/${action}`, {});
   status = (id: string) => this.call<DeployStatus>('GET', `/flows/${enc(id)}/status`);
   deployments = () => this.call<DeployStatus[]>('GET', '/deployments');
+  positions = (id: string) => this.call<Positions>('GET', `/flows/${enc(id)}/positions`);
+  setPositions = (id: string, body: PositionChangeRequest & { dryRun?: boolean }) =>
+    this.call<PositionChangeAnswer>('PUT', `/flows/${enc(id)}/positions`, body as unknown as Json);
   cluster = () => this.call<ClusterView>('GET', '/cluster');
 
   connections = () => this.call<Connection[]>('GET', '/connections');

@@ -47,7 +47,7 @@ export interface Notice {
   seq: number;
 }
 
-export type Panel = 'preview' | 'logs' | 'problems';
+export type Panel = 'preview' | 'logs' | 'problems' | 'positions';
 
 /** the node picker, open: what the chosen node is wired after, and where it goes (flow coordinates) */
 export interface PickerState {

@@ -8,46 +8,14 @@ import { UserError } from '../errors.js';
 import type { NodeType, PositionText } from '../node-api.js';
 import { isSourceType } from '../node-api.js';
 import type { Checkpoint, PositionHistoryEntry } from './checkpoint-store.js';
+import type { PositionChange, PositionChangeRequest, PositionsView } from './positions-wire.js';
+
+export type { PositionChange, PositionChangeAnswer, PositionChangeRequest, PositionsView, SourcePositionView } from './positions-wire.js';
 
 /** a node of the flow as far as positions go */
 export interface PositionNode {
   id: string;
   type: NodeType;
-}
-
-export interface SourcePositionView {
-  node: string;
-  type: string;
-  /** null: nothing committed yet (the source starts from its beginning) */
-  position: unknown;
-  text: string;
-  /** what may be typed to set it */
-  example?: string;
-}
-
-export interface PositionsView {
-  flow: string;
-  /** ISO time of the last commit; absent when nothing was committed */
-  committedAt?: string;
-  sources: SourcePositionView[];
-  /** nodes whose state is saved with the positions */
-  stateful: string[];
-  history: { at: string; note?: string; positions: Record<string, string> }[];
-}
-
-export interface PositionChangeRequest {
-  /** node id → the new position: words its type reads, the position itself (an object, a number), or null for "from the beginning" */
-  positions: Record<string, unknown>;
-  /** also forget the state of stateful nodes (aggregates, denormalize), which was taken at the old positions */
-  resetState?: boolean;
-}
-
-export interface PositionChange {
-  node: string;
-  from: string;
-  to: string;
-  /** in words: what the next run reads again or leaves out */
-  effect: string;
 }
 
 export interface PositionChangePlan {

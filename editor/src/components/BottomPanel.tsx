@@ -1,6 +1,7 @@
 /** Under the canvas: test run records, the live log, validation problems. */
 import { useEditor } from '../store.js';
 import { LogPanel } from './LogPanel.js';
+import { PositionsPanel } from './PositionsPanel.js';
 import { PreviewPanel } from './PreviewPanel.js';
 import { ProblemsPanel } from './ProblemsPanel.js';
 
@@ -25,8 +26,11 @@ export function BottomPanel() {
         <button role="tab" className={panel === 'problems' ? 'on' : ''} onClick={() => setPanel('problems')} data-testid="tab-problems">
           Problems {problems > 0 && <span className="count err">{problems}</span>}
         </button>
+        <button role="tab" className={panel === 'positions' ? 'on' : ''} onClick={() => setPanel('positions')} data-testid="tab-positions" title="Where each source resumes; rewind or skip ahead">
+          Positions
+        </button>
       </div>
-      <div className="panel-body">{panel === 'preview' ? <PreviewPanel /> : panel === 'logs' ? <LogPanel /> : <ProblemsPanel />}</div>
+      <div className="panel-body">{panel === 'preview' ? <PreviewPanel /> : panel === 'logs' ? <LogPanel /> : panel === 'positions' ? <PositionsPanel /> : <ProblemsPanel />}</div>
     </section>
   );
 }

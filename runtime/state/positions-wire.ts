@@ -1,0 +1,47 @@
+/**
+ * The positions API's wire types (GET/PUT /api/flows/:id/positions, `sluice positions --json`), in a
+ * module free of Node built-ins so that the editor imports them instead of copying them.
+ */
+
+export interface SourcePositionView {
+  node: string;
+  type: string;
+  /** null: nothing committed yet (the source starts from its beginning) */
+  position: unknown;
+  text: string;
+  /** what may be typed to set it */
+  example?: string;
+}
+
+export interface PositionsView {
+  flow: string;
+  /** ISO time of the last commit; absent when nothing was committed */
+  committedAt?: string;
+  sources: SourcePositionView[];
+  /** nodes whose state is saved with the positions */
+  stateful: string[];
+  history: { at: string; note?: string; positions: Record<string, string> }[];
+}
+
+export interface PositionChangeRequest {
+  /** node id → the new position: words its type reads, the position itself (an object, a number), or null for "from the beginning" */
+  positions: Record<string, unknown>;
+  /** also forget the state of stateful nodes (aggregates, denormalize), which was taken at the old positions */
+  resetState?: boolean;
+}
+
+export interface PositionChange {
+  node: string;
+  from: string;
+  to: string;
+  /** in words: what the next run reads again or leaves out */
+  effect: string;
+}
+
+/** PUT /api/flows/:id/positions */
+export interface PositionChangeAnswer {
+  /** false for a dry run */
+  applied: boolean;
+  changes: PositionChange[];
+  warnings: string[];
+}

@@ -1,0 +1,80 @@
+/**
+ * The Positions tab in a real Chromium against a real server: a completed deployment's source position
+ * in words; a rewind typed, reviewed (what it replays) and applied; the history names who did it; a
+ * running flow's positions cannot be changed; axe-core finds nothing critical or serious.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { axeProblems } from '../helpers/axe.js';
+import { chromiumAvailable, openEditor, type EditorSession } from '../helpers/browser.js';
+import type { ServerProcess } from '../helpers/server-process.js';
+import { TEST_ADMIN } from '../helpers/auth.js';
+
+const chromium = chromiumAvailable();
+
+const flow = (name: string, gen: Record<string, unknown>) => ({
+  apiVersion: 'sluice/v1',
+  name,
+  settings: { batchSize: 20 },
+  nodes: [
+    { id: 'gen', type: 'core.generate', config: { dataset: 'counter', ...gen }, position: { x: 0, y: 0 } },
+    { id: 'out', type: 'file.sink', config: { path: `./out-${name}.jsonl` }, position: { x: 300, y: 0 } },
+  ],
+  edges: [{ from: 'gen', to: 'out' }],
+});
+
+describe.skipIf(!chromium.available)('the Positions tab (Chromium + real server)', () => {
+  let editor: EditorSession | undefined;
+  let server: ServerProcess;
+  let page: Page;
+  const api = async (method: string, path: string, body?: unknown): Promise<any> => {
+    const res = await server.fetch(path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return res.json();
+  };
+
+  beforeAll(async () => {
+    editor = await openEditor({ waitFor: false });
+    ({ server, page } = editor);
+  }, 180_000);
+
+  afterAll(() => editor?.close());
+
+  it('shows where the source resumes, and rewinds it after a review that says what is read again', async () => {
+    await api('POST', '/api/flows', flow('rew', { count: 120 }));
+    await api('POST', '/api/flows/rew/deploy', {});
+    await expect.poll(async () => (await api('GET', '/api/flows/rew/status')).status, { timeout: 30_000 }).toBe('completed');
+    await page.goto(`${server.url}/#/flow/rew`);
+    await page.getByTestId('tab-positions').click();
+    const row = page.getByTestId('position-gen');
+    await expect.poll(() => row.textContent()).toContain('after record 120');
+
+    await page.getByTestId('position-input-gen').fill('after record 100');
+    await page.getByTestId('positions-review').click();
+    const confirm = page.getByTestId('positions-confirm');
+    await confirm.waitFor();
+    expect(await confirm.textContent()).toMatch(/gen: after record 120 → after record 100\. rewind: the records after the new position, up to the old one, are read again/);
+    expect(await axeProblems(page)).toEqual([]);
+    // the review changed nothing
+    expect((await api('GET', '/api/flows/rew/positions')).sources[0].position).toBe(120);
+
+    await page.getByTestId('positions-apply').click();
+    await expect.poll(() => row.textContent()).toContain('after record 100');
+    expect((await api('GET', '/api/flows/rew/positions')).sources[0].position).toBe(100);
+    await page.getByTestId('positions-history').locator('summary').click();
+    expect(await page.getByTestId('positions-history').textContent()).toContain(`set by ${TEST_ADMIN.user}: gen → after record 100`);
+  });
+
+  it('a bad position is answered in words, and a running flow cannot be changed', async () => {
+    await page.getByTestId('position-input-gen').fill('soon');
+    await page.getByTestId('positions-review').click();
+    await expect.poll(() => page.getByTestId('positions-error').textContent()).toMatch(/positions\.gen: "soon" is not a core\.generate position/);
+
+    await api('POST', '/api/flows', flow('live', { count: 1_000_000, rate: 200 }));
+    await api('POST', '/api/flows/live/deploy', {});
+    await page.goto(`${server.url}/#/flow/live`);
+    await page.getByTestId('tab-positions').click();
+    await expect.poll(() => page.getByTestId('position-input-gen').isDisabled()).toBe(true);
+    expect(await page.getByTestId('positions-panel').textContent()).toContain('Pause or stop the flow to change its positions.');
+    await api('POST', '/api/flows/live/stop', {});
+  });
+});
