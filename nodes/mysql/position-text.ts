@@ -9,6 +9,7 @@ const order = (a: BinlogPosition, b: BinlogPosition) => (a.file === b.file ? a.p
 
 export const mysqlPositionText: PositionText = {
   example: 'binlog mysql-bin.000003:1234',
+  rewindCaveat: 'the binlog file must still be on the server (SHOW BINARY LOGS), and the position must be the start of an event (SHOW BINLOG EVENTS)',
   describe(p) {
     const o = p as SnapshotWords | Cdc;
     if (o.phase !== 'cdc') return snapshotWords(o);

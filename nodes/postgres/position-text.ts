@@ -7,6 +7,8 @@ type Cdc = { phase: 'cdc'; lsn: string };
 
 export const postgresPositionText: PositionText = {
   example: 'LSN 16/B374D848',
+  rewindCaveat:
+    "PostgreSQL keeps changes only from the replication slot's confirmed position (pg_replication_slots.confirmed_flush_lsn) on, which follows the committed position: an LSN before it cannot be replayed, and the flow then fails at start saying so",
   describe(p) {
     const o = p as SnapshotWords | Cdc;
     return o.phase === 'cdc' ? `LSN ${o.lsn}` : snapshotWords(o);
