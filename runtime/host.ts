@@ -42,7 +42,8 @@ export { SqliteCheckpointStore } from './state/sqlite-checkpoint-store.js';
 export { isPostgresLocation, openCheckpointStore, withoutSchemaParam } from './state/open-checkpoint-store.js';
 
 // the checkpoint store's interface (the PostgreSQL stores are in host-postgres.ts, loaded only when used)
-export { FencedOffError, type Checkpoint, type CheckpointStore, type DeadLetter, type StoredDeadLetter } from './state/checkpoint-store.js';
+export { FencedOffError, type Checkpoint, type CheckpointStore, type DeadLetter, type DeadLetterFilter, type StoredDeadLetter } from './state/checkpoint-store.js';
+export { replayDeadLetters, type ReplayResult } from './deploy/replay.js';
 export { changeNote, planPositionChange, positionsView, type PositionChangeRequest, type PositionNode, type PositionsView } from './state/position-change.js';
 
 // flow tests (FLOW.tests.yaml): record a preview as a test, replay it, compare the sinks' output

@@ -238,6 +238,11 @@ export interface NodeType<S extends z.ZodType = z.ZodType> {
   outputs: PortSpec[];
   /** sources: their position in words and back (default: JSON) */
   position?: PositionText;
+  /**
+   * Whether a node with `config` keeps state across batches (checkpointed with the positions): records
+   * cannot be replayed through it apart from the running flow (dead-letter replay refuses it).
+   */
+  stateful?: (config: z.output<S>) => boolean;
   create(ctx: NodeContext<z.output<S>>): NodeInstance | Promise<NodeInstance>;
 }
 

@@ -17,6 +17,8 @@ import {
   positionsView,
   type PositionsView,
   quoteShort,
+  replayDeadLetters,
+  type ReplayResult,
 } from '../runtime/host.js';
 import { withStoredSecrets } from './policy.js';
 import { describeMissing, incompleteConnections, withStoredConnections } from './connections.js';
@@ -139,6 +141,27 @@ export class DeployService {
     }
     this.deps.log.info(`positions of ${flowId} ${changeNote(by, plan, request.resetState)}`);
     return { applied: true, changes: plan.changes, warnings: plan.warnings };
+  }
+
+  /**
+   * Replays the dead letters `ids` of the flow through the version deployed (else the latest saved),
+   * each from the node it failed in; the replayed letters are removed, records that fail again are new
+   * dead letters. Ids that are not (or no longer) there are answered in `missing`.
+   */
+  async replayDeadLetters(flowId: string, ids: number[]): Promise<ReplayResult & { missing: number[] }> {
+    const store = this.deps.manager.checkpoints;
+    const letters = await store.deadLetters(flowId, ids.length, { ids });
+    const missing = ids.filter((id) => !letters.some((l) => l.id === id));
+    if (letters.length === 0) return { replayed: 0, failedAgain: 0, status: 'completed', missing };
+    const { plan } = await this.compile(flowId, this.deps.manager.status(flowId).version);
+    const result = await replayDeadLetters(plan, letters, store, { cwd: process.cwd() });
+    this.deps.log.info(`replayed ${result.replayed} dead letters of ${flowId}: ${result.failedAgain} failed again`);
+    return { ...result, missing };
+  }
+
+  /** removes the dead letters `ids` of the flow without replaying them */
+  async discardDeadLetters(flowId: string, ids: number[]): Promise<{ discarded: number }> {
+    return { discarded: await this.deps.manager.checkpoints.discardDeadLetters(flowId, ids) };
   }
 
   /** the nodes of the version deployed (else the latest saved), with their types */

@@ -40,6 +40,7 @@ function tickInterval(c: AggregateConfig): number | undefined {
 export const aggregate = defineNode({
   type: 'core.aggregate',
   category: 'aggregate',
+  stateful: () => true,
   title: 'Aggregate',
   description:
     'Running count/sum/avg/min/max/first/last/countDistinct/collect/custom per group, optionally per tumbling, hopping or session window (event or processing time), emitted as upserts keyed by the group and a delete when a group empties; exact over CDC (an update takes back the old row, a delete retracts). State: one entry per group per open window, plus the distinct values of min/max/countDistinct, every live row of first/last/collect, and, with retractionMemory (on by default), one entry per live record key.',

@@ -50,6 +50,7 @@ export const denormalizeNode = (kinds: readonly ReferenceKind[]) =>
         ],
       },
     },
+    stateful: (c) => c.mode === 'nest',
     outputs: [
       { name: 'out', description: 'lookup: the enriched records; nest: the documents (op c / u, and d when a parent is deleted)' },
       { name: 'error', description: 'records that cannot be used (no key, a key that is not a scalar; lookup with onMissing: error, no match), with the reason' },

@@ -25,6 +25,15 @@ export interface StoredDeadLetter extends DeadLetter {
   at: number;
 }
 
+export interface DeadLetterFilter {
+  /** the node the records failed in */
+  node?: string;
+  /** a part of the error message (case-insensitive) */
+  error?: string;
+  /** these ids only */
+  ids?: number[];
+}
+
 /** A flow's positions as committed at one time: kept at most once a second while it runs, and at every change by hand. */
 export interface PositionHistoryEntry {
   at: number;
@@ -60,6 +69,9 @@ export interface CheckpointStore {
    */
   rewrite(flow: string, checkpoint: Omit<Checkpoint, 'updatedAt'>, note: string): Promise<void>;
   deadLetter(flow: string, letters: DeadLetter[]): Promise<void>;
-  deadLetters(flow: string, limit?: number): Promise<StoredDeadLetter[]>;
+  /** the flow's dead letters, oldest first, up to `limit` (default 1000), narrowed by `filter` */
+  deadLetters(flow: string, limit?: number, filter?: DeadLetterFilter): Promise<StoredDeadLetter[]>;
+  /** deletes the flow's dead letters with these ids (replayed or discarded); answers how many there were */
+  discardDeadLetters(flow: string, ids: number[]): Promise<number>;
   close(): Promise<void>;
 }

@@ -15,7 +15,8 @@ export function countingDeadLetters(store: CheckpointStore, counted: (letters: n
       await store.deadLetter(f, letters);
       counted(letters.length);
     },
-    deadLetters: (f, limit) => store.deadLetters(f, limit),
+    deadLetters: (f, limit, filter) => store.deadLetters(f, limit, filter),
+    discardDeadLetters: (f, ids) => store.discardDeadLetters(f, ids),
     close: async () => undefined,
   };
 }

@@ -12,7 +12,7 @@
  */
 import { hostname } from 'node:os';
 import type pg from 'pg';
-import type { Checkpoint, CheckpointStore, DeadLetter, PositionHistoryEntry, StoredDeadLetter } from './checkpoint-store.js';
+import type { Checkpoint, CheckpointStore, DeadLetter, DeadLetterFilter, PositionHistoryEntry, StoredDeadLetter } from './checkpoint-store.js';
 import { FencedOffError, HISTORY_EVERY_MS, HISTORY_KEPT } from './checkpoint-store.js';
 import { createPool, describeUrl, ensureSchema, inTransaction, num, quoteSchema } from './pg-schema.js';
 
@@ -202,12 +202,23 @@ export class PgCheckpointStore implements CheckpointStore {
     );
   }
 
-  async deadLetters(flow: string, limit = 1000): Promise<StoredDeadLetter[]> {
+  async deadLetters(flow: string, limit = 1000, filter: DeadLetterFilter = {}): Promise<StoredDeadLetter[]> {
+    const args: unknown[] = [flow];
+    const where = ['flow = $1'];
+    const arg = (v: unknown) => `$${args.push(v)}`;
+    if (filter.node !== undefined) where.push(`node = ${arg(filter.node)}`);
+    if (filter.error) where.push(`strpos(lower(error), lower(${arg(filter.error)})) > 0`);
+    if (filter.ids) where.push(`id = ANY(${arg(filter.ids)}::bigint[])`);
     const { rows } = await this.pool.query<{ id: string; flow: string; node: string; error: string; record: string; at: string }>(
-      `SELECT id, flow, node, error, record, at FROM ${this.S}.dead_letters WHERE flow = $1 ORDER BY id LIMIT $2`,
-      [flow, limit],
+      `SELECT id, flow, node, error, record, at FROM ${this.S}.dead_letters WHERE ${where.join(' AND ')} ORDER BY id LIMIT ${arg(limit)}`,
+      args,
     );
     return rows.map((r) => ({ id: num(r.id), flow: r.flow, node: r.node, error: r.error, record: JSON.parse(r.record), at: num(r.at) }));
+  }
+
+  async discardDeadLetters(flow: string, ids: number[]): Promise<number> {
+    const { rowCount } = await this.pool.query(`DELETE FROM ${this.S}.dead_letters WHERE flow = $1 AND id = ANY($2::bigint[])`, [flow, ids]);
+    return rowCount ?? 0;
   }
 
   /** the commit log of a flow (every flow without `flow`), oldest first */

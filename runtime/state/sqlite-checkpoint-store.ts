@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Checkpoint, CheckpointStore, DeadLetter, PositionHistoryEntry, StoredDeadLetter } from './checkpoint-store.js';
+import type { Checkpoint, CheckpointStore, DeadLetter, DeadLetterFilter, PositionHistoryEntry, StoredDeadLetter } from './checkpoint-store.js';
 import { FencedOffError, HISTORY_EVERY_MS, HISTORY_KEPT } from './checkpoint-store.js';
 
 /**
@@ -66,7 +66,6 @@ export class SqliteCheckpointStore implements CheckpointStore {
       trim: this.db.prepare(`DELETE FROM position_history WHERE flow = ? AND id <= (SELECT id FROM position_history WHERE flow = ? ORDER BY id DESC LIMIT 1 OFFSET ${HISTORY_KEPT})`),
       history: this.db.prepare('SELECT at, positions, note FROM position_history WHERE flow = ? ORDER BY id DESC LIMIT ?'),
       letter: this.db.prepare('INSERT INTO dead_letters (flow, node, error, record, at) VALUES (?, ?, ?, ?, ?)'),
-      letters: this.db.prepare('SELECT id, flow, node, error, record, at FROM dead_letters WHERE flow = ? ORDER BY id LIMIT ?'),
     };
   }
 
@@ -129,9 +128,26 @@ export class SqliteCheckpointStore implements CheckpointStore {
     })();
   }
 
-  async deadLetters(flow: string, limit = 1000): Promise<StoredDeadLetter[]> {
-    const rows = this.stmts.letters.all(flow, limit) as { id: number; flow: string; node: string; error: string; record: string; at: number }[];
+  async deadLetters(flow: string, limit = 1000, filter: DeadLetterFilter = {}): Promise<StoredDeadLetter[]> {
+    const where = ['flow = ?'];
+    const args: unknown[] = [flow];
+    if (filter.node !== undefined) where.push('node = ?'), args.push(filter.node);
+    // instr(lower()) rather than LIKE: the text is taken as it is, % and _ included
+    if (filter.error) where.push('instr(lower(error), lower(?)) > 0'), args.push(filter.error);
+    if (filter.ids) where.push(`id IN (SELECT value FROM json_each(?))`), args.push(JSON.stringify(filter.ids));
+    const rows = this.db.prepare(`SELECT id, flow, node, error, record, at FROM dead_letters WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`).all(...args, limit) as {
+      id: number;
+      flow: string;
+      node: string;
+      error: string;
+      record: string;
+      at: number;
+    }[];
     return rows.map((r) => ({ ...r, record: JSON.parse(r.record) }));
+  }
+
+  async discardDeadLetters(flow: string, ids: number[]): Promise<number> {
+    return this.db.prepare('DELETE FROM dead_letters WHERE flow = ? AND id IN (SELECT value FROM json_each(?))').run(flow, JSON.stringify(ids)).changes;
   }
 
   async close(): Promise<void> {

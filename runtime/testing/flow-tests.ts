@@ -9,7 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { parse, stringify, YAMLParseError } from 'yaml';
 import { UserError } from '../errors.js';
 import type { CompiledFlow, CompiledNode } from '../flow/compile.js';
-import type { NodeType, SourceInstance } from '../node-api.js';
+import { fixedSource } from '../flow/fixed-source.js';
 import type { Op, SluiceRecord, Value } from '../records.js';
 import { Preview } from '../deploy/preview.js';
 import type { Logger } from '../node-api.js';
@@ -151,28 +151,6 @@ export interface TestRunOptions {
   timeoutMs?: number;
 }
 
-/** a source that gives its recorded records in one batch, then ends */
-function fixedSource(node: CompiledNode, records: TestRecord[]): CompiledNode {
-  const type: NodeType = {
-    ...node.type,
-    create: (): SourceInstance => {
-      let done = false;
-      return {
-        kind: 'source',
-        open: async () => {},
-        read: async () => {
-          if (done) return null;
-          done = true;
-          const batch: SluiceRecord[] = records.map((r) => ({ ...plain(r), meta: { source: node.id } }));
-          return { records: batch, position: null };
-        },
-        close: async () => {},
-      };
-    },
-  };
-  return { ...node, type };
-}
-
 export interface SinkOutputs {
   status: 'completed' | 'stopped' | 'failed';
   error?: string;
@@ -218,7 +196,7 @@ export interface TestResult {
 
 /** runs one test: each source replays its recorded records, each sink's output is compared */
 export async function runTest(plan: CompiledFlow, test: FlowTest, options: TestRunOptions = {}): Promise<TestResult> {
-  const nodes = plan.nodes.map((n) => (isSource(n) ? fixedSource(n, test.inputs[n.id] ?? []) : n));
+  const nodes = plan.nodes.map((n) => (isSource(n) ? fixedSource(n, () => (test.inputs[n.id] ?? []).map((r) => ({ ...plain(r), meta: { source: n.id } }))) : n));
   const run = await previewOutputs({ ...plan, nodes }, MAX_TEST_RECORDS, options);
   if (run.status === 'failed') return { name: test.name, passed: false, error: run.error, diffs: [] };
   const diffs: SinkDiff[] = [];

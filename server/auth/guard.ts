@@ -93,6 +93,9 @@ function auditOnSuccess(store: AuthStore, log: ServerLog, req: Request, res: Res
     if (typeof answer?.role === 'string') details.role = answer.role;
     // a change of positions: what was set, and whether it was only a dry run
     if (Array.isArray(answer?.changes)) Object.assign(details, { changes: answer.changes, applied: answer.applied });
+    // dead letters replayed or discarded: which, and what came of them
+    if (typeof answer?.replayed === 'number') Object.assign(details, { ids: body?.ids, replayed: answer.replayed, failedAgain: answer.failedAgain });
+    if (typeof answer?.discarded === 'number') Object.assign(details, { ids: body?.ids, discarded: answer.discarded });
     // after the answer: nothing can wait for it, so a failed write is logged (a lost line must be seen)
     store.appendAudit({ user: p.user, action, target, address: addressOf(req), details }).catch((err: Error) => log.error(`audit log: ${action} by ${p.user} on ${target ?? '-'} was not recorded: ${err.message}`));
   });

@@ -41,6 +41,16 @@ const positionsSchema = z
   })
   .strict();
 
+const deadLetterQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(10_000).default(100),
+  node: z.string().min(1).max(200).optional().describe('only letters that failed in this node'),
+  error: z.string().min(1).max(500).optional().describe('only letters whose error contains this text (case-insensitive)'),
+});
+
+const deadLetterIds = z
+  .object({ ids: z.array(z.number().int().min(1)).min(1).max(10_000).describe('the ids of the dead letters (GET …/dead-letters)') })
+  .strict();
+
 const limitQuery = (max: number, fallback: number) => z.object({ limit: z.coerce.number().int().min(1).max(max).default(fallback) });
 
 export function runtimeRoutes(ctx: AppContext): Router {
@@ -108,8 +118,20 @@ export function runtimeRoutes(ctx: AppContext): Router {
 
   r.get('/flows/:id/dead-letters', async (req, res) => {
     await known(id(req));
-    const { limit } = parseInput(limitQuery(10_000, 100), req.query, 'query');
-    res.json(await ctx.manager.deadLetters(id(req), limit));
+    const q = parseInput(deadLetterQuery, req.query, 'query');
+    res.json(await ctx.manager.checkpoints.deadLetters(id(req), q.limit, { node: q.node, error: q.error }));
+  });
+
+  r.post('/flows/:id/dead-letters/replay', async (req, res) => {
+    await known(id(req));
+    const { ids } = parseInput(deadLetterIds, req.body);
+    res.json(await ctx.deployments.replayDeadLetters(id(req), ids));
+  });
+
+  r.post('/flows/:id/dead-letters/discard', async (req, res) => {
+    await known(id(req));
+    const { ids } = parseInput(deadLetterIds, req.body);
+    res.json(await ctx.deployments.discardDeadLetters(id(req), ids));
   });
 
   r.get('/flows/:id/positions', async (req, res) => {
