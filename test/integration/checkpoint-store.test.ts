@@ -120,6 +120,23 @@ describe.each(backends)('CheckpointStore on $name', (b: StoreBackend) => {
     expect((await store.deadLetters('f', 2)).map((l) => l.error)).toEqual(['bad 1', 'bad 2']);
     expect((await store.deadLetters('g')).map((l) => l.error)).toEqual(['bad 9']);
   });
+
+  it.skipIf(!b.available)('finds dead letters by node, by a part of the error (as typed, % and _ included) and by id, and discards them by id within the flow', async () => {
+    const store = await open();
+    await store.deadLetter('f', [letter(1), { ...letter(2), node: 'sink', error: 'Disk 100% full' }, letter(3)]);
+    await store.deadLetter('g', [letter(4)]);
+    const all = await store.deadLetters('f');
+    expect((await store.deadLetters('f', 100, { node: 'sink' })).map((l) => l.error)).toEqual(['Disk 100% full']);
+    expect((await store.deadLetters('f', 100, { error: 'BAD 3' })).map((l) => l.error)).toEqual(['bad 3']);
+    expect((await store.deadLetters('f', 100, { error: '0% f' })).map((l) => l.node)).toEqual(['sink']);
+    expect((await store.deadLetters('f', 100, { error: '_' })).length).toBe(0);
+    expect((await store.deadLetters('f', 100, { ids: [all[0].id, all[2].id] })).map((l) => l.error)).toEqual(['bad 1', 'bad 3']);
+    const other = (await store.deadLetters('g'))[0].id;
+    // an id of another flow is not this flow's to discard
+    expect(await store.discardDeadLetters('f', [all[0].id, other])).toBe(1);
+    expect((await store.deadLetters('f')).map((l) => l.error)).toEqual(['Disk 100% full', 'bad 3']);
+    expect((await store.deadLetters('g')).length).toBe(1);
+  });
 });
 
 describe.skipIf(!postgres.available)('the PostgreSQL checkpoint store in a cluster', () => {
