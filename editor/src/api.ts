@@ -13,11 +13,15 @@ import type { NodePreview, NodeStats as RunNodeStats, PreviewBatch, PreviewResul
 import type { DeploymentState, DeploymentStatus, SourceStatus } from '../../runtime/deploy/status.js';
 import type { LogLine } from '../../runtime/deploy/log-ring.js';
 import type { ClusterFlowView, ClusterView as RuntimeClusterView, SingleModeView } from '../../runtime/cluster/view.js';
-import type { PositionChangeAnswer, PositionChangeRequest, PositionsView } from '../../runtime/state/positions-wire.js';
+import type { PositionChangeAnswer, PositionChangeRequest, PositionsView, ReplayResult, StoredDeadLetter } from '../../runtime/state/operations-wire.js';
 
 // the wire types are the runtime's own, from modules free of Node built-ins (type-only imports: nothing
 // of the runtime is bundled; test/unit/boundaries.test.ts), narrowed where the runtime types JSON as `unknown`
 export type { Category, FlowIssue, NodePreview, Op, SluiceRecord, SourceStatus, PositionChangeAnswer };
+/** GET /api/flows/:id/dead-letters */
+export type DeadLetter = StoredDeadLetter;
+/** POST /api/flows/:id/dead-letters/replay */
+export type ReplayAnswer = ReplayResult & { missing: number[] };
 /** GET /api/flows/:id/positions */
 export type Positions = PositionsView & { status: DeployState };
 export type FlowDoc = FlowDocumentInput;
@@ -301,6 +305,12 @@ export class Api {
   control = (id: string, action: 'stop' | 'pause' | 'resume') => this.call<{ status: DeployState }>('POST', `/flows/${enc(id)}/${action}`, {});
   status = (id: string) => this.call<DeployStatus>('GET', `/flows/${enc(id)}/status`);
   deployments = () => this.call<DeployStatus[]>('GET', '/deployments');
+  deadLetters = (id: string, q: { node?: string; error?: string; limit?: number } = {}) => {
+    const params = new URLSearchParams(Object.entries(q).filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => [k, String(v)]));
+    return this.call<DeadLetter[]>('GET', `/flows/${enc(id)}/dead-letters${params.size ? `?${params}` : ''}`);
+  };
+  replayDeadLetters = (id: string, ids: number[]) => this.call<ReplayAnswer>('POST', `/flows/${enc(id)}/dead-letters/replay`, { ids });
+  discardDeadLetters = (id: string, ids: number[]) => this.call<{ discarded: number }>('POST', `/flows/${enc(id)}/dead-letters/discard`, { ids });
   positions = (id: string) => this.call<Positions>('GET', `/flows/${enc(id)}/positions`);
   setPositions = (id: string, body: PositionChangeRequest & { dryRun?: boolean }) =>
     this.call<PositionChangeAnswer>('PUT', `/flows/${enc(id)}/positions`, body as unknown as Json);

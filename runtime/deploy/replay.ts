@@ -9,7 +9,6 @@
  */
 import { UserError } from '../errors.js';
 import { FlowRun } from '../executor/flow-run.js';
-import type { RunSummary } from '../executor/run-summary.js';
 import type { CompiledFlow, CompiledNode } from '../flow/compile.js';
 import { fixedSource } from '../flow/fixed-source.js';
 import type { ResolvedEdge } from '../flow/validate.js';
@@ -17,18 +16,12 @@ import { InProcessLockService } from '../lock/lock.js';
 import type { Logger } from '../node-api.js';
 import type { SluiceRecord } from '../records.js';
 import type { CheckpointStore, StoredDeadLetter } from '../state/checkpoint-store.js';
+import type { ReplayResult } from '../state/operations-wire.js';
+
+export type { ReplayResult };
 
 /** the id of the source that feeds the replayed records in */
 const FEED = '__replay';
-
-export interface ReplayResult {
-  /** letters replayed (and removed) */
-  replayed: number;
-  /** of them, records that failed again: new dead letters */
-  failedAgain: number;
-  status: RunSummary['status'];
-  error?: string;
-}
 
 /**
  * The part of `plan` from `nodeId` on, fed by `records`: when the node is a source, it gives them itself;

@@ -8,9 +8,9 @@ import { UserError } from '../errors.js';
 import type { NodeType, PositionText } from '../node-api.js';
 import { isSourceType } from '../node-api.js';
 import type { Checkpoint, PositionHistoryEntry } from './checkpoint-store.js';
-import type { PositionChange, PositionChangeRequest, PositionsView } from './positions-wire.js';
+import type { PositionChange, PositionChangeRequest, PositionsView } from './operations-wire.js';
 
-export type { PositionChange, PositionChangeAnswer, PositionChangeRequest, PositionsView, SourcePositionView } from './positions-wire.js';
+export type { PositionChange, PositionChangeAnswer, PositionChangeRequest, PositionsView, SourcePositionView } from './operations-wire.js';
 
 /** a node of the flow as far as positions go */
 export interface PositionNode {

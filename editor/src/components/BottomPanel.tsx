@@ -2,11 +2,13 @@
 import { useEditor } from '../store.js';
 import { LogPanel } from './LogPanel.js';
 import { PositionsPanel } from './PositionsPanel.js';
+import { DeadLettersPanel } from './DeadLettersPanel.js';
 import { PreviewPanel } from './PreviewPanel.js';
 import { ProblemsPanel } from './ProblemsPanel.js';
 
 export function BottomPanel() {
-  const { panel, setPanel, logs, problems, live } = useEditor((s) => ({
+  const { panel, setPanel, logs, problems, live, dead } = useEditor((s) => ({
+    dead: s.live?.deadLetters ?? 0,
     panel: s.panel,
     setPanel: s.setPanel,
     logs: s.logs.length,
@@ -29,8 +31,11 @@ export function BottomPanel() {
         <button role="tab" className={panel === 'positions' ? 'on' : ''} onClick={() => setPanel('positions')} data-testid="tab-positions" title="Where each source resumes; rewind or skip ahead">
           Positions
         </button>
+        <button role="tab" className={panel === 'dead-letters' ? 'on' : ''} onClick={() => setPanel('dead-letters')} data-testid="tab-dead-letters" title="Records that failed: replay or discard them">
+          Dead letters {dead > 0 && <span className="count err">{dead}</span>}
+        </button>
       </div>
-      <div className="panel-body">{panel === 'preview' ? <PreviewPanel /> : panel === 'logs' ? <LogPanel /> : panel === 'positions' ? <PositionsPanel /> : <ProblemsPanel />}</div>
+      <div className="panel-body">{panel === 'preview' ? <PreviewPanel /> : panel === 'logs' ? <LogPanel /> : panel === 'positions' ? <PositionsPanel /> : panel === 'dead-letters' ? <DeadLettersPanel /> : <ProblemsPanel />}</div>
     </section>
   );
 }

@@ -1,7 +1,21 @@
 /**
- * The positions API's wire types (GET/PUT /api/flows/:id/positions, `sluice positions --json`), in a
- * module free of Node built-ins so that the editor imports them instead of copying them.
+ * The wire types of the positions and dead-letter APIs (GET/PUT /api/flows/:id/positions, `sluice
+ * positions --json`, POST …/dead-letters/replay), in a module free of Node built-ins so that the editor
+ * imports them instead of copying them.
  */
+import type { RunStatus } from '../executor/run-summary.js';
+
+export type { StoredDeadLetter } from './checkpoint-store.js';
+
+/** what a replay of dead letters came to */
+export interface ReplayResult {
+  /** letters replayed (and removed) */
+  replayed: number;
+  /** of them, records that failed again: new dead letters */
+  failedAgain: number;
+  status: RunStatus;
+  error?: string;
+}
 
 export interface SourcePositionView {
   node: string;

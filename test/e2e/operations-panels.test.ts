@@ -1,7 +1,8 @@
 /**
- * The Positions tab in a real Chromium against a real server: a completed deployment's source position
- * in words; a rewind typed, reviewed (what it replays) and applied; the history names who did it; a
- * running flow's positions cannot be changed; axe-core finds nothing critical or serious.
+ * The Positions and Dead letters tabs in a real Chromium against a real server. Positions: a completed
+ * deployment's source position in words; a rewind typed, reviewed (what it replays) and applied; the
+ * history names who did it; a running flow's positions cannot be changed. Dead letters: filtered,
+ * replayed after the fix, discarded. axe-core finds nothing critical or serious.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -12,18 +13,24 @@ import { TEST_ADMIN } from '../helpers/auth.js';
 
 const chromium = chromiumAvailable();
 
-const flow = (name: string, gen: Record<string, unknown>) => ({
+const flow = (name: string, gen: Record<string, unknown>, code?: string) => ({
   apiVersion: 'sluice/v1',
   name,
   settings: { batchSize: 20 },
   nodes: [
     { id: 'gen', type: 'core.generate', config: { dataset: 'counter', ...gen }, position: { x: 0, y: 0 } },
-    { id: 'out', type: 'file.sink', config: { path: `./out-${name}.jsonl` }, position: { x: 300, y: 0 } },
+    ...(code ? [{ id: 'fn', type: 'core.map', config: { code }, position: { x: 300, y: 0 } }] : []),
+    { id: 'out', type: 'file.sink', config: { path: `./out-${name}.jsonl` }, position: { x: 600, y: 0 } },
   ],
-  edges: [{ from: 'gen', to: 'out' }],
+  edges: code
+    ? [
+        { from: 'gen', to: 'fn' },
+        { from: 'fn', to: 'out' },
+      ]
+    : [{ from: 'gen', to: 'out' }],
 });
 
-describe.skipIf(!chromium.available)('the Positions tab (Chromium + real server)', () => {
+describe.skipIf(!chromium.available)('the Positions and Dead letters tabs (Chromium + real server)', () => {
   let editor: EditorSession | undefined;
   let server: ServerProcess;
   let page: Page;
@@ -76,5 +83,38 @@ describe.skipIf(!chromium.available)('the Positions tab (Chromium + real server)
     await expect.poll(() => page.getByTestId('position-input-gen').isDisabled()).toBe(true);
     expect(await page.getByTestId('positions-panel').textContent()).toContain('Pause or stop the flow to change its positions.');
     await api('POST', '/api/flows/live/stop', {});
+  });
+
+  it('dead letters: filtered by error, the fixed ones replayed, one discarded', async () => {
+    await api('POST', '/api/flows', flow('dl', { count: 40 }, "(v) => { if (v.n % 10 === 0) throw new Error('tens ' + v.n); return v }"));
+    await api('POST', '/api/flows/dl/deploy', {});
+    await expect.poll(async () => (await api('GET', '/api/flows/dl/status')).status, { timeout: 30_000 }).toBe('completed');
+    const v = (await api('GET', '/api/flows/dl')).version;
+    await api('PUT', '/api/flows/dl', { baseVersion: v, document: flow('dl', { count: 40 }, '(v) => ({ ...v, fixed: true })') });
+    await api('POST', '/api/flows/dl/deploy', {});
+    await expect.poll(async () => (await api('GET', '/api/flows/dl/status')).version, { timeout: 30_000 }).toBe(v + 1);
+    const letters: { id: number; record: { value: { n: number } } }[] = await api('GET', '/api/flows/dl/dead-letters');
+    const id = (n: number) => letters.find((l) => l.record.value.n === n)!.id;
+
+    await page.goto(`${server.url}/#/flow/dl`);
+    await page.getByTestId('tab-dead-letters').click();
+    const panel = page.getByTestId('dead-letters-panel');
+    await expect.poll(() => panel.locator('tbody tr').count()).toBe(4);
+    await page.getByTestId('dl-filter-error').fill('TENS 2');
+    await expect.poll(() => panel.locator('tbody tr').count()).toBe(1);
+    expect(await panel.locator('tbody').textContent()).toContain('{"n":20}');
+    await page.getByTestId('dl-filter-error').fill('');
+    await expect.poll(() => panel.locator('tbody tr').count()).toBe(4);
+    expect(await axeProblems(page)).toEqual([]);
+
+    await page.getByTestId(`dl-check-${id(10)}`).check();
+    await page.getByTestId(`dl-check-${id(20)}`).check();
+    await page.getByTestId('dl-replay').click();
+    await expect.poll(() => page.getByTestId('dl-result').textContent()).toBe('Replayed 2: 2 went through.');
+    await expect.poll(() => panel.locator('tbody tr').count()).toBe(2);
+    await page.getByTestId(`dl-check-${id(30)}`).check();
+    await page.getByTestId('dl-discard').click();
+    await expect.poll(() => page.getByTestId('dl-result').textContent()).toBe('Discarded 1.');
+    expect((await api('GET', '/api/flows/dl/dead-letters')).map((l: { record: { value: { n: number } } }) => l.record.value.n)).toEqual([40]);
   });
 });
