@@ -44,6 +44,7 @@ export { isPostgresLocation, openCheckpointStore, withoutSchemaParam } from './s
 // the checkpoint store's interface (the PostgreSQL stores are in host-postgres.ts, loaded only when used)
 export { FencedOffError, type Checkpoint, type CheckpointStore, type DeadLetter, type DeadLetterFilter, type StoredDeadLetter } from './state/checkpoint-store.js';
 export { replayDeadLetters, type ReplayResult } from './deploy/replay.js';
+export { ScheduledFlow, type ScheduleView, type ScheduledRun } from './deploy/schedule.js';
 export { changeNote, planPositionChange, positionsView, type PositionChangeRequest, type PositionNode, type PositionsView } from './state/position-change.js';
 
 // flow tests (FLOW.tests.yaml): record a preview as a test, replay it, compare the sinks' output

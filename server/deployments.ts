@@ -6,6 +6,7 @@
 import {
   changeNote,
   compileFlow,
+  type CompiledFlow,
   type Deployments,
   type DeploymentStatus,
   errorMessage,
@@ -19,6 +20,8 @@ import {
   quoteShort,
   replayDeadLetters,
   type ReplayResult,
+  ScheduledFlow,
+  type ScheduleView,
 } from '../runtime/host.js';
 import { withStoredSecrets } from './policy.js';
 import { describeMissing, incompleteConnections, withStoredConnections } from './connections.js';
@@ -40,10 +43,15 @@ export class DeployService {
   private readonly unwatch: () => void;
   /** the store's deployment records are written one after the other, in the order they were asked */
   private writes: Promise<unknown> = Promise.resolve();
+  /** deployed flows with `settings.schedule`: they run at its times, not once */
+  private readonly schedules = new Map<string, ScheduledFlow>();
 
   constructor(private readonly deps: DeployServiceDeps) {
-    // a flow that ended on its own (its input ended, or it failed) is not restarted with the server
+    // a flow that ended on its own (its input ended, or it failed) is not restarted with the server,
+    // unless it runs on a schedule: then the run ended, not the deployment
     this.unwatch = deps.manager.onStatus((s) => {
+      const scheduled = this.schedules.get(s.flowId);
+      if (scheduled) return scheduled.observe(s);
       if (s.status === 'completed' || s.status === 'failed') {
         this.record((store) => store.setDeploymentState(s.flowId, 'stopped')).catch((err: unknown) =>
           deps.log.error(`could not record that ${s.flowId} ${s.status === 'failed' ? 'failed' : 'completed'}: ${errorMessage(err)} (it may be started again with the server)`),
@@ -87,23 +95,69 @@ export class DeployService {
     const { version, plan } = await this.compile(flowId, opts.version);
     // recorded first: a flow that fails at once must end up recorded as stopped by the watcher, not running
     await this.record((store) => store.setDeployment(flowId, version, 'running'));
+    this.unschedule(flowId);
+    if (plan.flow.settings.schedule) {
+      if (this.deps.manager.isActive(flowId)) await this.deps.manager.stop(flowId);
+      if (opts.fromStart) await this.deps.manager.checkpoints.reset(flowId);
+      this.schedule(flowId, version, plan);
+      return this.deps.manager.status(flowId);
+    }
     return this.deps.manager.deploy(flowId, plan, { version, fromStart: opts.fromStart });
   }
 
+  /** the schedule of a flow deployed on one: next start times and the newest runs */
+  scheduleOf(flowId: string): ScheduleView {
+    const s = this.schedules.get(flowId);
+    if (!s) throw notFound(`flow ${quoteShort(flowId)} is not deployed on a schedule (settings.schedule, then deploy)`);
+    return s.view();
+  }
+
+  private schedule(flowId: string, version: number, plan: CompiledFlow, paused = false): void {
+    const schedule = plan.flow.settings.schedule!;
+    const manager = this.deps.manager;
+    const scheduled = new ScheduledFlow({
+      flowId,
+      schedule,
+      paused,
+      sinks: plan.nodes.filter((n) => n.type.outputs.length === 0).map((n) => n.id),
+      busy: () => manager.isActive(flowId),
+      start: async () => {
+        // compiled at each run: a stored connection changed since is taken
+        const { plan: now } = await this.compile(flowId, version);
+        await manager.deploy(flowId, now, { version, fromStart: schedule.from === 'start' });
+      },
+      // in the flow's own log, which the editor shows
+      log: { info: (m) => manager.note(flowId, 'info', m), warn: (m) => manager.note(flowId, 'warn', m), error: (m) => manager.note(flowId, 'error', m) },
+    });
+    this.schedules.set(flowId, scheduled);
+    manager.note(flowId, 'info', `version ${version} runs on the schedule ${schedule.cron}${schedule.timezone ? ` (${schedule.timezone})` : ''}; next at ${scheduled.view(1).next[0] ?? 'never'}`);
+  }
+
+  private unschedule(flowId: string): boolean {
+    const s = this.schedules.get(flowId);
+    s?.stop();
+    return this.schedules.delete(flowId);
+  }
+
   async stop(flowId: string): Promise<DeploymentStatus> {
-    const status = await this.deps.manager.stop(flowId);
+    // a scheduled flow between runs has nothing running to stop
+    const status = this.unschedule(flowId) && !this.deps.manager.isActive(flowId) ? this.deps.manager.status(flowId) : await this.deps.manager.stop(flowId);
     await this.record((store) => store.setDeploymentState(flowId, 'stopped'));
     return status;
   }
 
   async pause(flowId: string): Promise<DeploymentStatus> {
-    const status = this.deps.manager.pause(flowId);
+    const scheduled = this.schedules.get(flowId);
+    scheduled?.pause();
+    const status = scheduled && !this.deps.manager.isActive(flowId) ? this.deps.manager.status(flowId) : this.deps.manager.pause(flowId);
     await this.record((store) => store.setDeploymentState(flowId, 'paused'));
     return status;
   }
 
   async resume(flowId: string): Promise<DeploymentStatus> {
-    const status = this.deps.manager.resume(flowId);
+    const scheduled = this.schedules.get(flowId);
+    scheduled?.resume();
+    const status = scheduled && !this.deps.manager.isActive(flowId) ? this.deps.manager.status(flowId) : this.deps.manager.resume(flowId);
     await this.record((store) => store.setDeploymentState(flowId, 'running'));
     return status;
   }
@@ -187,7 +241,8 @@ export class DeployService {
       if (d.state === 'stopped') continue;
       try {
         const { plan } = await this.compile(d.flowId, d.version);
-        await this.deps.manager.deploy(d.flowId, plan, { version: d.version, paused: d.state === 'paused' });
+        if (plan.flow.settings.schedule) this.schedule(d.flowId, d.version, plan, d.state === 'paused');
+        else await this.deps.manager.deploy(d.flowId, plan, { version: d.version, paused: d.state === 'paused' });
         this.deps.log.info(`restored deployment of ${d.flowId} version ${d.version} (${d.state})`);
       } catch (err) {
         const reason = `could not be restored at server start: ${errorMessage(err)}`;
@@ -200,6 +255,7 @@ export class DeployService {
 
   /** stops watching; resolves when the records asked for so far are written */
   async close(): Promise<void> {
+    for (const id of [...this.schedules.keys()]) this.unschedule(id);
     this.unwatch();
     await this.writes;
   }

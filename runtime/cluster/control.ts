@@ -155,6 +155,11 @@ export class ClusterControl implements Deployments {
     return this.o.store.deadLetters(flowId, limit);
   }
 
+  /** a line in the flow's log from the control plane (a skipped scheduled run, say) */
+  note(flowId: string, level: LogLine['level'], message: string): void {
+    this.logged({ flowId, at: new Date().toISOString(), level, message });
+  }
+
   /** the shared checkpoint store the agents commit to */
   get checkpoints(): CheckpointStore {
     return this.o.store;

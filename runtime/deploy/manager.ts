@@ -58,7 +58,7 @@ export interface DeploymentManagerOptions {
  */
 export type Deployments = Pick<
   DeploymentManager,
-  'onStatus' | 'onLog' | 'deploy' | 'recordFailedStart' | 'stop' | 'pause' | 'resume' | 'stopAll' | 'forget' | 'isActive' | 'status' | 'list' | 'logTail' | 'deadLetters' | 'checkpoints'
+  'onStatus' | 'onLog' | 'deploy' | 'recordFailedStart' | 'stop' | 'pause' | 'resume' | 'stopAll' | 'forget' | 'isActive' | 'status' | 'list' | 'logTail' | 'deadLetters' | 'checkpoints' | 'note'
 > & {
   /** the webhook endpoints of the flows this process runs (http.source); none in cluster mode, where agents run them */
   readonly endpoints?: EndpointRegistry;
@@ -261,6 +261,11 @@ export class DeploymentManager {
 
   deadLetters(flowId: string, limit?: number): Promise<StoredDeadLetter[]> {
     return this.options.store.deadLetters(flowId, limit);
+  }
+
+  /** a line in the flow's log from outside its runs (a skipped scheduled run, say) */
+  note(flowId: string, level: LogLevel, message: string): void {
+    this.logLine(flowId, level, message);
   }
 
   /** where the flows' positions and state are committed (read, and rewritten by hand while a flow is stopped) */

@@ -67,6 +67,18 @@ export const settingsSchema = z
           'Stretched automatically so checkpointing takes at most a tenth of the time when the state is large; ' +
           'a longer interval means more records re-read after a crash, never a lost or double-counted one',
       ),
+    schedule: z
+      .object({
+        cron: z.string().min(1).max(200).describe('when a run starts: five fields (minute hour day month weekday) or six (seconds first), e.g. "0 * * * *" every hour'),
+        timezone: z.string().min(1).max(100).optional().describe('IANA time zone the cron fields are read in, e.g. "Europe/Paris" (default: the server\'s)'),
+        from: z
+          .enum(['start', 'committed'])
+          .default('start')
+          .describe('where each run reads: start — every source from its beginning (a full copy each time); committed — on from where the last run ended (new lines of a file, new rows)'),
+      })
+      .strict()
+      .optional()
+      .describe('deployed flows whose sources end (snapshots, files, SQLite, generate) run on this schedule instead of once; a run still going when the next is due is skipped'),
     weight: z
       .number()
       .positive()

@@ -4,6 +4,7 @@
  * Every issue names where it is: `nodes[enrich].config.keys[0]`, `edges[2].to`.
  */
 import type { z } from 'zod';
+import { Cron } from 'croner';
 import type { FlowIssue } from '../errors.js';
 import type { NodeType } from '../node-api.js';
 import { inputsOf, isSinkType, isSourceType } from '../node-api.js';
@@ -207,12 +208,32 @@ export function validateFlow(raw: unknown, registry: NodeRegistry, options: Vali
     }
   }
 
+  // 5a. a schedule that can be read
+  if (flow.settings.schedule) for (const p of scheduleProblems(flow.settings.schedule)) add(['settings', 'schedule', p.field], p.message);
+
   // 6. cycles
   const cycle = findCycle(flow.nodes.map((n) => n.id), edges);
   if (cycle) add(['edges'], `cycle: ${cycle.join(' → ')} (a flow must be a directed acyclic graph)`, 'error', cycle[0]);
 
   if (hasErrors(issues)) return { issues };
   return { issues, flow, configs, edges };
+}
+
+/** the cron pattern and time zone of a schedule, checked by the library that runs them (croner) */
+function scheduleProblems(s: { cron: string; timezone?: string }): { field: string; message: string }[] {
+  try {
+    new Cron(s.cron, { paused: true }).stop();
+  } catch (err) {
+    return [{ field: 'cron', message: `${(err as Error).message.replace(/^CronPattern: /, '')} (e.g. "0 * * * *": every hour)` }];
+  }
+  if (s.timezone !== undefined) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: s.timezone });
+    } catch {
+      return [{ field: 'timezone', message: `unknown time zone ${JSON.stringify(s.timezone)}: an IANA name such as "Europe/Paris" or "UTC"` }];
+    }
+  }
+  return [];
 }
 
 const startsWith = (path: (string | number)[], prefix: (string | number)[]) => prefix.every((seg, i) => path[i] === seg);

@@ -54,6 +54,7 @@ export const POLICY: RoutePolicy[] = [
   p('GET', '/flows/:id/dead-letters', 'viewer'),
   p('POST', '/flows/:id/dead-letters/replay', 'editor', 'flow.dead-letters.replay'),
   p('POST', '/flows/:id/dead-letters/discard', 'editor', 'flow.dead-letters.discard'),
+  p('GET', '/flows/:id/schedule', 'viewer'),
   p('GET', '/flows/:id/positions', 'viewer'),
   // a dry run is recorded too: who looked at a rewind is worth knowing
   p('PUT', '/flows/:id/positions', 'editor', 'flow.positions'),

@@ -134,6 +134,11 @@ export function runtimeRoutes(ctx: AppContext): Router {
     res.json(await ctx.deployments.discardDeadLetters(id(req), ids));
   });
 
+  r.get('/flows/:id/schedule', async (req, res) => {
+    await known(id(req));
+    res.json(ctx.deployments.scheduleOf(id(req)));
+  });
+
   r.get('/flows/:id/positions', async (req, res) => {
     await known(id(req));
     const { limit } = parseInput(limitQuery(200, 20), req.query, 'query');

@@ -102,6 +102,7 @@ const ROUTES: Row[] = [
   { route: 'GET /api/flows/:id/dead-letters', need: 'viewer', ok: 200 },
   { route: 'POST /api/flows/:id/dead-letters/replay', need: 'editor', ok: 200, body: () => ({ ids: [999999] }) },
   { route: 'POST /api/flows/:id/dead-letters/discard', need: 'editor', ok: 200, body: () => ({ ids: [999999] }) },
+  { route: 'GET /api/flows/:id/schedule', need: 'viewer', ok: 404 },
   { route: 'GET /api/flows/:id/positions', need: 'viewer', ok: 200 },
   { route: 'PUT /api/flows/:id/positions', need: 'editor', ok: 200, body: () => ({ positions: { gen: 'after record 1' }, dryRun: true }) },
   { route: 'GET /api/deployments', need: 'viewer', ok: 200 },
