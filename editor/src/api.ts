@@ -13,11 +13,11 @@ import type { NodePreview, NodeStats as RunNodeStats, PreviewBatch, PreviewResul
 import type { DeploymentState, DeploymentStatus, SourceStatus } from '../../runtime/deploy/status.js';
 import type { LogLine } from '../../runtime/deploy/log-ring.js';
 import type { ClusterFlowView, ClusterView as RuntimeClusterView, SingleModeView } from '../../runtime/cluster/view.js';
-import type { PositionChangeAnswer, PositionChangeRequest, PositionsView, ReplayResult, StoredDeadLetter } from '../../runtime/state/operations-wire.js';
+import type { PositionChangeAnswer, PositionChangeRequest, PositionsView, ReplayResult, ScheduleView, StoredDeadLetter } from '../../runtime/state/operations-wire.js';
 
 // the wire types are the runtime's own, from modules free of Node built-ins (type-only imports: nothing
 // of the runtime is bundled; test/unit/boundaries.test.ts), narrowed where the runtime types JSON as `unknown`
-export type { Category, FlowIssue, NodePreview, Op, SluiceRecord, SourceStatus, PositionChangeAnswer };
+export type { Category, FlowIssue, NodePreview, Op, SluiceRecord, SourceStatus, PositionChangeAnswer, ScheduleView };
 /** GET /api/flows/:id/dead-letters */
 export type DeadLetter = StoredDeadLetter;
 /** POST /api/flows/:id/dead-letters/replay */
@@ -311,6 +311,7 @@ export class Api {
   };
   replayDeadLetters = (id: string, ids: number[]) => this.call<ReplayAnswer>('POST', `/flows/${enc(id)}/dead-letters/replay`, { ids });
   discardDeadLetters = (id: string, ids: number[]) => this.call<{ discarded: number }>('POST', `/flows/${enc(id)}/dead-letters/discard`, { ids });
+  schedule = (id: string) => this.call<ScheduleView>('GET', `/flows/${enc(id)}/schedule`);
   positions = (id: string) => this.call<Positions>('GET', `/flows/${enc(id)}/positions`);
   setPositions = (id: string, body: PositionChangeRequest & { dryRun?: boolean }) =>
     this.call<PositionChangeAnswer>('PUT', `/flows/${enc(id)}/positions`, body as unknown as Json);

@@ -47,7 +47,7 @@ export interface Notice {
   seq: number;
 }
 
-export type Panel = 'preview' | 'logs' | 'problems' | 'positions' | 'dead-letters';
+export type Panel = 'preview' | 'logs' | 'problems' | 'positions' | 'dead-letters' | 'schedule';
 
 /** the node picker, open: what the chosen node is wired after, and where it goes (flow coordinates) */
 export interface PickerState {

@@ -8,35 +8,11 @@ import { Cron } from 'croner';
 import { errorMessage } from '../errors.js';
 import type { DeploymentStatus } from './status.js';
 import type { FlowSettings } from '../flow/schema.js';
+import type { ScheduledRun, ScheduleView } from '../state/operations-wire.js';
+
+export type { ScheduledRun, ScheduleView };
 
 export type Schedule = NonNullable<FlowSettings['schedule']>;
-
-/** one run of a scheduled flow, as the schedule page shows it */
-export interface ScheduledRun {
-  startedAt: string;
-  endedAt?: string;
-  status: string;
-  /** records the sinks wrote */
-  records: number;
-  /** records that failed, in any node */
-  errors: number;
-  error?: string;
-}
-
-/** GET /api/flows/:id/schedule */
-export interface ScheduleView {
-  flowId: string;
-  cron: string;
-  timezone?: string;
-  from: Schedule['from'];
-  paused: boolean;
-  /** the next start times (ISO), soonest first */
-  next: string[];
-  /** the newest runs first */
-  runs: ScheduledRun[];
-  /** due times skipped because the run before was still going */
-  skipped: number;
-}
 
 export interface ScheduledFlowOptions {
   flowId: string;

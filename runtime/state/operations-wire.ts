@@ -4,6 +4,7 @@
  * imports them instead of copying them.
  */
 import type { RunStatus } from '../executor/run-summary.js';
+import type { FlowSettings } from '../flow/schema.js';
 
 export type { StoredDeadLetter } from './checkpoint-store.js';
 
@@ -59,3 +60,31 @@ export interface PositionChangeAnswer {
   changes: PositionChange[];
   warnings: string[];
 }
+
+/** one run of a scheduled flow, as the schedule page shows it */
+export interface ScheduledRun {
+  startedAt: string;
+  endedAt?: string;
+  status: string;
+  /** records the sinks wrote */
+  records: number;
+  /** records that failed, in any node */
+  errors: number;
+  error?: string;
+}
+
+/** GET /api/flows/:id/schedule */
+export interface ScheduleView {
+  flowId: string;
+  cron: string;
+  timezone?: string;
+  from: NonNullable<FlowSettings['schedule']>['from'];
+  paused: boolean;
+  /** the next start times (ISO), soonest first */
+  next: string[];
+  /** the newest runs first */
+  runs: ScheduledRun[];
+  /** due times skipped because the run before was still going */
+  skipped: number;
+}
+

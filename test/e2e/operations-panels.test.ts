@@ -117,4 +117,20 @@ describe.skipIf(!chromium.available)('the Positions and Dead letters tabs (Chrom
     await expect.poll(() => page.getByTestId('dl-result').textContent()).toBe('Discarded 1.');
     expect((await api('GET', '/api/flows/dl/dead-letters')).map((l: { record: { value: { n: number } } }) => l.record.value.n)).toEqual([40]);
   });
+
+  it('schedule: the next start times and the runs with their counts', async () => {
+    const doc = { ...flow('sched', { count: 7 }), settings: { batchSize: 20, schedule: { cron: '*/2 * * * * *', timezone: 'UTC' } } };
+    await api('POST', '/api/flows', doc);
+    await page.goto(`${server.url}/#/flow/sched`);
+    await page.getByTestId('tab-schedule').click();
+    await expect.poll(() => page.getByTestId('schedule-none').textContent()).toContain('is not deployed on a schedule');
+    await api('POST', '/api/flows/sched/deploy', {});
+    const runs = page.getByTestId('schedule-runs');
+    await expect.poll(() => runs.locator('tbody tr').count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    expect(await page.getByTestId('schedule-panel').textContent()).toContain('*/2 * * * * * in UTC, each run reading every source from its beginning');
+    expect((await page.getByTestId('schedule-next').textContent())!.split('·').length).toBe(5);
+    await expect.poll(() => runs.locator('tbody tr').last().textContent()).toMatch(/completed\s*7\s*0$/);
+    expect(await axeProblems(page)).toEqual([]);
+    await api('POST', '/api/flows/sched/stop', {});
+  });
 });

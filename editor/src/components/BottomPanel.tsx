@@ -3,6 +3,7 @@ import { useEditor } from '../store.js';
 import { LogPanel } from './LogPanel.js';
 import { PositionsPanel } from './PositionsPanel.js';
 import { DeadLettersPanel } from './DeadLettersPanel.js';
+import { SchedulePanel } from './SchedulePanel.js';
 import { PreviewPanel } from './PreviewPanel.js';
 import { ProblemsPanel } from './ProblemsPanel.js';
 
@@ -34,8 +35,11 @@ export function BottomPanel() {
         <button role="tab" className={panel === 'dead-letters' ? 'on' : ''} onClick={() => setPanel('dead-letters')} data-testid="tab-dead-letters" title="Records that failed: replay or discard them">
           Dead letters {dead > 0 && <span className="count err">{dead}</span>}
         </button>
+        <button role="tab" className={panel === 'schedule' ? 'on' : ''} onClick={() => setPanel('schedule')} data-testid="tab-schedule" title="Runs of a flow deployed on a schedule">
+          Schedule
+        </button>
       </div>
-      <div className="panel-body">{panel === 'preview' ? <PreviewPanel /> : panel === 'logs' ? <LogPanel /> : panel === 'positions' ? <PositionsPanel /> : panel === 'dead-letters' ? <DeadLettersPanel /> : <ProblemsPanel />}</div>
+      <div className="panel-body">{panel === 'preview' ? <PreviewPanel /> : panel === 'logs' ? <LogPanel /> : panel === 'positions' ? <PositionsPanel /> : panel === 'dead-letters' ? <DeadLettersPanel /> : panel === 'schedule' ? <SchedulePanel /> : <ProblemsPanel />}</div>
     </section>
   );
 }
