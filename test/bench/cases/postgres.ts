@@ -164,11 +164,12 @@ export const postgresCases: BenchCase[] = [
         await db.query(`CREATE TABLE customers (id integer PRIMARY KEY, name text NOT NULL, tier text, country text)`);
         await db.query(`INSERT INTO customers SELECT g, 'customer ' || g, (ARRAY['gold','silver','bronze'])[1 + g % 3], (ARRAY['DE','FR','NL'])[1 + g % 3] FROM generate_series(1, ${CUSTOMERS}) g`);
         await db.query('VACUUM ANALYZE orders, customers');
-        for (const t of ['orders_out', 'orders_par', 'orders_a', 'orders_b']) await db.query(ORDERS(t, true));
-        for (const t of ['orders_out', 'orders_par', 'orders_b']) await db.query(REVENUE(`revenue_${t}`));
-        const flow = (target: string, parallel: number, stages = ['tax', 'customer', 'out']) => ({
+        for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_a', 'orders_b']) await db.query(ORDERS(t, true));
+        for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_b']) await db.query(REVENUE(`revenue_${t}`));
+        // parallel: the source's chunks read at once; parallelism: the map's batches in the sandbox at once (settings.sandbox.parallelism)
+        const flow = (target: string, parallel: number, stages = ['tax', 'customer', 'out'], parallelism = 1) => ({
           name: `bench-pg-${target}-${stages.length}`,
-          settings: { batchSize: Number(process.env.BENCH_PG_BATCH ?? 2000) },
+          settings: { batchSize: Number(process.env.BENCH_PG_BATCH ?? 2000), sandbox: { parallelism } },
           nodes: [
             { id: 'src', type: 'postgres.source', config: { url: '${env:PG_URL}', tables: 'public.orders', parallel } },
             { id: 'tax', type: 'core.map', config: { code: TAX } },
@@ -189,24 +190,26 @@ export const postgresCases: BenchCase[] = [
         });
         const flowTime = await flowMs(flow('orders_out', 1));
         const parTime = await flowMs(flow('orders_par', 2));
+        const sandboxParTime = await flowMs(flow('orders_spar', 1, undefined, 2));
         // where the time goes: the same source with fewer stages, into a sink that discards
         const stageTimes: [string, number][] = [];
         for (const stages of [[], ['tax'], ['tax', 'customer']]) {
           stageTimes.push([['postgres.source', ...stages.map((x) => (x === 'tax' ? 'core.map' : 'lookup'))].join(' → '), await flowMs(flow('discard', 1, stages))]);
         }
+        stageTimes.push(['postgres.source → core.map (sandbox.parallelism: 2)', await flowMs(flow('discard', 1, ['tax'], 2))]);
         const insertSelect = await timed(() =>
           db.query('INSERT INTO orders_a SELECT o.*, round(o.amount * 0.2, 2), to_jsonb(c) FROM orders o LEFT JOIN customers c ON c.id = o.customer_id'),
         );
         const script = await copyScript();
-        for (const t of ['orders_out', 'orders_par', 'orders_a', 'orders_b']) {
+        for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_a', 'orders_b']) {
           if ((await count(db, t)) !== N) throw new Error(`${t} has ${await count(db, t)} rows, expected ${N}`);
         }
         const expected = (await db.query('SELECT country, count(*)::bigint AS orders, sum(amount) AS revenue FROM orders GROUP BY country ORDER BY country')).rows;
-        for (const t of ['orders_out', 'orders_par', 'orders_b']) {
+        for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_b']) {
           const got = (await db.query(`SELECT country, orders, revenue FROM revenue_${t} ORDER BY country`)).rows;
           if (JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`revenue_${t} holds ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`);
         }
-        for (const t of ['orders_out', 'orders_b']) {
+        for (const t of ['orders_out', 'orders_spar', 'orders_b']) {
           const same = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM (SELECT * FROM ${t} EXCEPT SELECT * FROM orders_a) x`);
           if (same.rows[0].n !== '0') throw new Error(`${t} holds ${same.rows[0].n} rows that differ from INSERT … SELECT … JOIN`);
         }
@@ -214,6 +217,7 @@ export const postgresCases: BenchCase[] = [
         return [
           { metric: 'rows/s through the flow', value: rate(flowTime), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } },
           { metric: 'rows/s through the flow, parallel: 2', value: rate(parTime), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } },
+          { metric: 'rows/s through the flow, sandbox.parallelism: 2', value: rate(sandboxParTime), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } },
           { metric: 'rows/s through the flow', value: rate(flowTime), unit: 'rows/s', baseline: { label: 'INSERT … SELECT … JOIN in the database', value: rate(insertSelect) } },
           ...stageTimes.map(([label, ms]): Figure => ({ metric: `stages: ${label} → discard`, value: rate(ms), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } })),
         ] satisfies Figure[];
