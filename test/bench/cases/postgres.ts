@@ -7,7 +7,8 @@
  *   core.aggregate (count and exact sum of amount per country) → postgres.sink revenue_by_country, against (a)
  *   `INSERT … SELECT … JOIN` inside the database and (b) a hand-written Node script that streams
  *   `COPY TO` through the same function and a Map of the customers into `COPY FROM` (pg-copy-streams),
- *   counting and summing per country in a Map on the way (written at the end).
+ *   counting and summing per country in a Map on the way (written at the end). The flow again with the
+ *   source's `parallel: 2` chunks, and with `settings.sandbox.parallelism: 2` (two map batches in two workers).
  * - postgres.sink-paths: the sink's write paths by batch size: multi-row INSERT … ON CONFLICT and COPY
  *   into a temporary table + merge (what copyThreshold's default is chosen from; records of op u), and
  *   COPY straight into the table (records of op r / c, new rows).
