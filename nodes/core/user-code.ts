@@ -10,11 +10,11 @@ export const codeField = (example: string) =>
   z.string().min(1, 'user code is required').describe(`JavaScript function, run in a sandbox once per record. Example: ${example}`).meta(CODE_MARK);
 
 /**
- * Batches of one map or filter in the sandbox at once (the pool spreads them over its workers). 2 lost
- * on 2 cores in engine.map and postgres.copy (`npm run bench`), and costs a second worker's memory: the
- * host, not the sandbox, is the busy core. Kept as a constant to raise on machines with more cores.
+ * Batches of one map or filter in the sandbox at once: `settings.sandbox.parallelism` (default 1), each
+ * in its own worker process. The overlapping loop (runtime node-loops) emits their outputs in input
+ * order, so downstream and the position ledger see what one batch at a time would give.
  */
-export const SANDBOX_BATCHES_IN_FLIGHT = 1;
+export const sandboxParallelism = (ctx: NodeContext<unknown>): number => Math.max(1, ctx.settings.sandbox.parallelism ?? 1);
 
 /** per record, by index: the result for its value and for its before row (each when present) */
 export interface Evaluated {
@@ -64,12 +64,13 @@ export type EachRecord = (record: SluiceRecord, value: CallResult | undefined, b
  */
 export function userCodeTransform(ctx: NodeContext<{ code: string }>, each: EachRecord): TransformInstance {
   let fn: UserFunction | undefined;
+  const parallelism = sandboxParallelism(ctx);
   return {
     kind: 'transform',
-    // stateless: more than one batch may be in the sandbox at once (see SANDBOX_BATCHES_IN_FLIGHT)
-    concurrency: SANDBOX_BATCHES_IN_FLIGHT,
+    // stateless: more than one batch may be in the sandbox at once (see sandboxParallelism)
+    concurrency: parallelism,
     async open() {
-      fn = await ctx.compile(ctx.config.code, 'code', { workers: SANDBOX_BATCHES_IN_FLIGHT });
+      fn = await ctx.compile(ctx.config.code, 'code', { workers: parallelism });
     },
     async process(records) {
       const out: SluiceRecord[] = [];

@@ -38,6 +38,15 @@ export const settingsSchema = z
           .max(1024)
           .default(64)
           .describe('cap on the JSON of one batch\'s results of a user function, MB: records past it go to errors'),
+        parallelism: z
+          .number()
+          .int()
+          .min(1)
+          .max(16)
+          .default(1)
+          .describe(
+            'batches of each map or filter in the sandbox at once, each in its own worker process (at most the pool\'s size, the machine\'s cores); results keep their input order and positions are committed as with 1',
+          ),
       })
       .strict()
       .prefault({}),

@@ -3,9 +3,12 @@
  * `sluice_bench_<pid>` is created and dropped with its slots):
  *
  * - postgres.copy: N orders (BENCH_PG_ROWS, default 1,000,000) postgres.source snapshot → core.map (tax) →
- *   core.denormalize (lookup the customer in a postgres table of 10,000) → postgres.sink, against (a)
+ *   core.denormalize (lookup the customer in a postgres table of 10,000) → postgres.sink, and from the lookup
+ *   core.aggregate (count and exact sum of amount per country) → postgres.sink revenue_by_country, against (a)
  *   `INSERT … SELECT … JOIN` inside the database and (b) a hand-written Node script that streams
- *   `COPY TO` through the same function and a Map of the customers into `COPY FROM` (pg-copy-streams).
+ *   `COPY TO` through the same function and a Map of the customers into `COPY FROM` (pg-copy-streams),
+ *   counting and summing per country in a Map on the way (written at the end). The flow again with the
+ *   source's `parallel: 2` chunks, and with `settings.sandbox.parallelism: 2` (two map batches in two workers).
  * - postgres.sink-paths: the sink's write paths by batch size: multi-row INSERT … ON CONFLICT and COPY
  *   into a temporary table + merge (what copyThreshold's default is chosen from; records of op u), and
  *   COPY straight into the table (records of op r / c, new rows).
@@ -59,6 +62,7 @@ const discard = defineNode({
 const registry = new NodeRegistry([...createRegistry().list(), discard as NodeType]);
 
 const TAX = '(o) => ({ ...o, tax: Math.round(o.amount * 0.2 * 100) / 100 })';
+const REVENUE = (name: string) => `CREATE TABLE ${name} (country text PRIMARY KEY, orders bigint NOT NULL, revenue numeric(14,2) NOT NULL)`;
 const ORDERS = (name: string, tax: boolean) =>
   `CREATE TABLE ${name} (id bigint PRIMARY KEY, customer_id integer NOT NULL, amount numeric(10,2) NOT NULL, currency text, country text, status text, ts timestamptz${tax ? ', tax numeric(12,2), customer jsonb' : ''})`;
 
@@ -112,6 +116,8 @@ async function copyScript(): Promise<number> {
   await dst.connect();
   const fn = new Function(`return ${TAX}`)() as (o: Record<string, unknown>) => Record<string, unknown>;
   const customers = new Map<number, string>();
+  // per country: count and exact sum (cents, amount is numeric(10,2))
+  const revenue = new Map<string, { orders: number; cents: number }>();
   const cols = ['id', 'customer_id', 'amount', 'currency', 'country', 'status', 'ts'];
   let rest = '';
   const transform = new Transform({
@@ -126,6 +132,10 @@ async function copyScript(): Promise<number> {
         for (let i = 0; i < cols.length; i++) o[cols[i]] = f[i] === '\\N' ? null : f[i];
         const r = fn(o);
         const customer = customers.get(Number(o.customer_id));
+        const country = o.country as string;
+        const g = revenue.get(country) ?? revenue.set(country, { orders: 0, cents: 0 }).get(country)!;
+        g.orders++;
+        g.cents += Math.round(Number(o.amount) * 100);
         out += `${line}\t${r.tax}\t${customer ?? '\\N'}\n`;
       }
       done(null, out);
@@ -134,6 +144,9 @@ async function copyScript(): Promise<number> {
   const ms = await timed(async () => {
     for (const c of (await src.query('SELECT id, name, tier, country FROM customers')).rows) customers.set(c.id, copyField(JSON.stringify(c)));
     await pipeline(src.query(copyTo(`COPY orders TO STDOUT`)), transform, dst.query(copyFrom(`COPY orders_b FROM STDIN`)));
+    for (const [country, g] of revenue) {
+      await dst.query('INSERT INTO revenue_orders_b VALUES ($1, $2, $3) ON CONFLICT (country) DO UPDATE SET orders = EXCLUDED.orders, revenue = EXCLUDED.revenue', [country, g.orders, (g.cents / 100).toFixed(2)]);
+    }
   });
   await src.end();
   await dst.end();
@@ -143,7 +156,7 @@ async function copyScript(): Promise<number> {
 export const postgresCases: BenchCase[] = [
   {
     name: 'postgres.copy',
-    description: `${N.toLocaleString()} orders: postgres.source snapshot → core.map (tax) → core.denormalize (lookup customers) → postgres.sink, against INSERT … SELECT … JOIN and a COPY → JS → COPY script`,
+    description: `${N.toLocaleString()} orders: postgres.source snapshot → core.map (tax) → core.denormalize (lookup customers) → postgres.sink, and → core.aggregate (per country) → postgres.sink, against INSERT … SELECT … JOIN and a COPY → JS → COPY script`,
     async run() {
       return withDatabase(async (db) => {
         await db.query(ORDERS('orders', false));
@@ -152,10 +165,12 @@ export const postgresCases: BenchCase[] = [
         await db.query(`CREATE TABLE customers (id integer PRIMARY KEY, name text NOT NULL, tier text, country text)`);
         await db.query(`INSERT INTO customers SELECT g, 'customer ' || g, (ARRAY['gold','silver','bronze'])[1 + g % 3], (ARRAY['DE','FR','NL'])[1 + g % 3] FROM generate_series(1, ${CUSTOMERS}) g`);
         await db.query('VACUUM ANALYZE orders, customers');
-        for (const t of ['orders_out', 'orders_par', 'orders_a', 'orders_b']) await db.query(ORDERS(t, true));
-        const flow = (target: string, parallel: number, stages = ['tax', 'customer', 'out']) => ({
+        for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_a', 'orders_b']) await db.query(ORDERS(t, true));
+        for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_b']) await db.query(REVENUE(`revenue_${t}`));
+        // parallel: the source's chunks read at once; parallelism: the map's batches in the sandbox at once (settings.sandbox.parallelism)
+        const flow = (target: string, parallel: number, stages = ['tax', 'customer', 'out'], parallelism = 1) => ({
           name: `bench-pg-${target}-${stages.length}`,
-          settings: { batchSize: Number(process.env.BENCH_PG_BATCH ?? 2000) },
+          settings: { batchSize: Number(process.env.BENCH_PG_BATCH ?? 2000), sandbox: { parallelism } },
           nodes: [
             { id: 'src', type: 'postgres.source', config: { url: '${env:PG_URL}', tables: 'public.orders', parallel } },
             { id: 'tax', type: 'core.map', config: { code: TAX } },
@@ -165,24 +180,37 @@ export const postgresCases: BenchCase[] = [
               config: { mode: 'lookup', as: 'customer', from: { type: 'postgres', url: '${env:PG_URL}', table: 'customers' }, localKey: 'customer_id', foreignKey: 'id', cache: { maxEntries: 20_000 } },
             },
             stages.includes('out') ? { id: 'out', type: 'postgres.sink', config: { url: '${env:PG_URL}', table: target } } : { id: 'out', type: 'bench.discard', config: {} },
-          ].filter((n) => n.id === 'src' || stages.includes(n.id) || n.id === 'out'),
-          edges: ['src', ...stages.filter((x) => x !== 'out'), 'out'].slice(1).map((to, i, all) => ({ from: i === 0 ? 'src' : all[i - 1], to })),
+            // the issue's second branch: per-country count and exact sum, upserted into revenue_by_country
+            { id: 'agg', type: 'core.aggregate', config: { groupBy: ['country'], measures: [{ name: 'orders', fn: 'count' }, { name: 'revenue', fn: 'sum', field: 'amount' }], retractionMemory: false } },
+            { id: 'revenue', type: 'postgres.sink', config: { url: '${env:PG_URL}', table: `revenue_${target}` } },
+          ].filter((n) => n.id === 'src' || stages.includes(n.id) || n.id === 'out' || (stages.includes('out') && (n.id === 'agg' || n.id === 'revenue'))),
+          edges: [
+            ...['src', ...stages.filter((x) => x !== 'out'), 'out'].slice(1).map((to, i, all) => ({ from: i === 0 ? 'src' : all[i - 1], to })),
+            ...(stages.includes('out') ? [{ from: stages.includes('customer') ? 'customer' : 'src', to: 'agg' }, { from: 'agg', to: 'revenue' }] : []),
+          ],
         });
         const flowTime = await flowMs(flow('orders_out', 1));
         const parTime = await flowMs(flow('orders_par', 2));
+        const sandboxParTime = await flowMs(flow('orders_spar', 1, undefined, 2));
         // where the time goes: the same source with fewer stages, into a sink that discards
         const stageTimes: [string, number][] = [];
         for (const stages of [[], ['tax'], ['tax', 'customer']]) {
           stageTimes.push([['postgres.source', ...stages.map((x) => (x === 'tax' ? 'core.map' : 'lookup'))].join(' → '), await flowMs(flow('discard', 1, stages))]);
         }
+        stageTimes.push(['postgres.source → core.map (sandbox.parallelism: 2)', await flowMs(flow('discard', 1, ['tax'], 2))]);
         const insertSelect = await timed(() =>
           db.query('INSERT INTO orders_a SELECT o.*, round(o.amount * 0.2, 2), to_jsonb(c) FROM orders o LEFT JOIN customers c ON c.id = o.customer_id'),
         );
         const script = await copyScript();
-        for (const t of ['orders_out', 'orders_par', 'orders_a', 'orders_b']) {
+        for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_a', 'orders_b']) {
           if ((await count(db, t)) !== N) throw new Error(`${t} has ${await count(db, t)} rows, expected ${N}`);
         }
-        for (const t of ['orders_out', 'orders_b']) {
+        const expected = (await db.query('SELECT country, count(*)::bigint AS orders, sum(amount) AS revenue FROM orders GROUP BY country ORDER BY country')).rows;
+        for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_b']) {
+          const got = (await db.query(`SELECT country, orders, revenue FROM revenue_${t} ORDER BY country`)).rows;
+          if (JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`revenue_${t} holds ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`);
+        }
+        for (const t of ['orders_out', 'orders_spar', 'orders_b']) {
           const same = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM (SELECT * FROM ${t} EXCEPT SELECT * FROM orders_a) x`);
           if (same.rows[0].n !== '0') throw new Error(`${t} holds ${same.rows[0].n} rows that differ from INSERT … SELECT … JOIN`);
         }
@@ -190,6 +218,7 @@ export const postgresCases: BenchCase[] = [
         return [
           { metric: 'rows/s through the flow', value: rate(flowTime), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } },
           { metric: 'rows/s through the flow, parallel: 2', value: rate(parTime), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } },
+          { metric: 'rows/s through the flow, sandbox.parallelism: 2', value: rate(sandboxParTime), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } },
           { metric: 'rows/s through the flow', value: rate(flowTime), unit: 'rows/s', baseline: { label: 'INSERT … SELECT … JOIN in the database', value: rate(insertSelect) } },
           ...stageTimes.map(([label, ms]): Figure => ({ metric: `stages: ${label} → discard`, value: rate(ms), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } })),
         ] satisfies Figure[];
