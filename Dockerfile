@@ -31,5 +31,6 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/api/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 VOLUME ["/app/data"]
-ENTRYPOINT ["node", "bin/sluice.js"]
+# the flag as in bin/sluice.js's first line
+ENTRYPOINT ["node", "--max-semi-space-size=4", "bin/sluice.js"]
 CMD ["serve"]

@@ -4,7 +4,8 @@
  * kafkajs client, errors that say what to fix, and the connection test (`sluice test-connection`, the
  * editor's Test button): which brokers answered and which topics the client may see.
  */
-import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import type { Kafka, KafkaConfig, SASLOptions } from 'kafkajs';
+import { lazyModule } from '../shared/lazy-module.js';
 import type { ConnectionOptions } from 'node:tls';
 import { z } from 'zod';
 import { readPem, tlsSchema, type TlsConfig } from '../shared/connection-config.js';
@@ -68,14 +69,17 @@ export interface ResolveContext {
   files: FileAccess;
 }
 
+/** kafkajs, loaded when a kafka node first connects (shared/lazy-module.ts) */
+export const kafkajs = lazyModule<typeof import('kafkajs')>('kafkajs');
+
 /** kafkajs logs to the console by default: its errors reach us as rejections and events instead */
-const quiet = { logLevel: logLevel.NOTHING };
+const quiet = () => ({ logLevel: kafkajs.logLevel.NOTHING });
 
 /** The node's `connection` / `brokers` as a kafkajs config. Throws ConfigError naming the field. */
 export function resolveCluster(ctx: ResolveContext, c: { connection?: string; brokers?: string[] }, retry?: KafkaConfig['retry']): Cluster {
   const { nodeId } = ctx;
   if (c.brokers !== undefined) {
-    return { config: { brokers: c.brokers, clientId: 'sluice', retry, ...quiet }, label: c.brokers.join(','), field: 'brokers' };
+    return { config: { brokers: c.brokers, clientId: 'sluice', retry, ...quiet() }, label: c.brokers.join(','), field: 'brokers' };
   }
   if (c.connection === undefined) throw new ConfigError(nodeId, 'connection', 'set `connection` or `brokers`');
   const raw = ctx.connection?.(c.connection);
@@ -86,7 +90,7 @@ export function resolveCluster(ctx: ResolveContext, c: { connection?: string; br
     throw new ConfigError(nodeId, 'connection', `connection ${JSON.stringify(c.connection)}: ${issue.path.join('.') || 'entry'}: ${issue.message}`);
   }
   const e = parsed.data;
-  const config: KafkaConfig = { brokers: e.brokers, clientId: e.clientId ?? 'sluice', retry, ...quiet };
+  const config: KafkaConfig = { brokers: e.brokers, clientId: e.clientId ?? 'sluice', retry, ...quiet() };
   if (e.sasl) config.sasl = { mechanism: e.sasl.mechanism, username: e.sasl.username, password: e.sasl.password } as SASLOptions;
   if (e.tls !== undefined) config.ssl = e.tls === true ? true : tlsOptions(ctx, e.tls);
   return { config, label: `${e.brokers.join(',')} (connection ${JSON.stringify(c.connection)})`, field: 'connection' };
@@ -106,7 +110,7 @@ function tlsOptions(ctx: ResolveContext, tls: TlsConfig): ConnectionOptions {
 
 /** a kafkajs client for `cluster` (cheap: connections are made by its producers, consumers and admins) */
 export function client(cluster: Cluster): Kafka {
-  return new Kafka(cluster.config);
+  return new kafkajs.Kafka(cluster.config);
 }
 
 // ---- errors ------------------------------------------------------------------------------------------

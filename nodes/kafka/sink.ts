@@ -13,14 +13,11 @@
  * - headers from `meta.headers` (kafka.source fills it), compression gzip or none.
  */
 import type { CompressionTypes as CompressionTypesT, Message, Producer, TopicMessages } from 'kafkajs';
-import kafkajs from 'kafkajs';
 import { z } from 'zod';
 import { ConfigError, NodeError, defineNode, rowOf, type NodeContext, type SinkInstance, type SluiceRecord } from '../../runtime/index.js';
 import { resolveTableName, routesByTable } from '../shared/table-router.js';
 import { ENVELOPE_HEADER, DecodeError, encodeJson, encodeKey, envelopeOf, formatSchema, metaToHeaders } from './codec.js';
-import { client, clusterError, clusterFields, oneCluster, resolveCluster, type Cluster } from './connection.js';
-
-const { CompressionTypes } = kafkajs;
+import { client, kafkajs, clusterError, clusterFields, oneCluster, resolveCluster, type Cluster } from './connection.js';
 
 const configSchema = z
   .object({
@@ -78,7 +75,7 @@ class KafkaSink implements SinkInstance {
     if (topicMessages.length === 0) return;
     const { compression, timeoutMs } = this.ctx.config;
     try {
-      await this.producer.sendBatch({ topicMessages, acks: -1, timeout: timeoutMs, compression: (compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None) as CompressionTypesT });
+      await this.producer.sendBatch({ topicMessages, acks: -1, timeout: timeoutMs, compression: (compression === 'gzip' ? kafkajs.CompressionTypes.GZIP : kafkajs.CompressionTypes.None) as CompressionTypesT });
     } catch (err) {
       const e = clusterError(this.ctx.nodeId, this.cluster, err, `writing ${records.length} record(s) to ${topicMessages.map((t) => t.topic).join(', ')}`);
       if (/MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE|larger than/i.test(String((err as Error).message))) {

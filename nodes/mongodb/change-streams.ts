@@ -10,7 +10,8 @@
  * update of a document deleted since is skipped, its delete follows), delete → op d (value null). Drop,
  * rename and invalidate end the stream: the read fails, saying so, after the changes before it.
  */
-import { Timestamp, type ChangeStream, type ChangeStreamDocument, type Db, type Document } from 'mongodb';
+import { mongo } from './driver.js';
+import type { Timestamp, ChangeStream, ChangeStreamDocument, Db, Document } from 'mongodb';
 import { ConfigError, UserError, errorMessage, type SluiceRecord, type SourceBatch } from '../../runtime/index.js';
 import { CHANGE_STREAMS_NEED_RS, commandError, type Target } from './connection.js';
 import { decodeExact, documentValue, encodeExact, fromBson } from './types.js';
@@ -108,7 +109,7 @@ export class ChangeStreams {
       const start = this.starts[name];
       const options: Document = { fullDocument: 'updateLookup', maxAwaitTimeMS: MAX_AWAIT_MS, batchSize: this.o.chunk };
       if (start && 'token' in start) options.resumeAfter = decodeExact(start.token);
-      else if (start) options.startAtOperationTime = new Timestamp(start.at);
+      else if (start) options.startAtOperationTime = new mongo.Timestamp(start.at);
       this.streams.set(name, this.o.db.collection(name).watch([], options));
     }
   }

@@ -10,7 +10,8 @@
  * `tls` in the node config overrides the connection's. The database is the node's `database` field,
  * else the connection's, else the one in the URL path.
  */
-import { MongoClient, MongoServerError, MongoServerSelectionError, type Document, type MongoClientOptions } from 'mongodb';
+import type { MongoClient, Document, MongoClientOptions } from 'mongodb';
+import { mongo } from './driver.js';
 import { z } from 'zod';
 import { connectionFieldsFor, connectionSource, entryUrlField, oneConnectionFor, passwordField, resolveForTest, tlsMaterial, tlsSchema, type ConnectionConfig as SharedConnectionConfig, type ResolveContext, type TlsConfig } from '../shared/connection-config.js';
 import { ConfigError, NodeError, UserError, errorMessage, type FileAccess } from '../../runtime/index.js';
@@ -170,7 +171,7 @@ export async function acquireClient(nodeId: string, target: Target): Promise<Cli
   const key = JSON.stringify([target.url, target.options]);
   let entry = pool.get(key);
   if (!entry) {
-    const client = new MongoClient(target.url, target.options);
+    const client = new mongo.MongoClient(target.url, target.options);
     const connected = client
       .connect()
       .then(async () => {
@@ -250,7 +251,7 @@ const PERMANENT_CODES = new Set([
 ]);
 
 export function isPermanent(err: unknown): boolean {
-  return err instanceof UserError || (err instanceof MongoServerError && PERMANENT_CODES.has(Number(err.code)));
+  return err instanceof UserError || (err instanceof mongo.MongoServerError && PERMANENT_CODES.has(Number(err.code)));
 }
 
 /**
@@ -261,7 +262,7 @@ export function connectError(nodeId: string, target: Target, err: unknown, atOpe
   if (err instanceof UserError || err instanceof NodeError) return err;
   const where = `${target.label} (${target.via})`;
   const field = target.field;
-  if (err instanceof MongoServerError) {
+  if (err instanceof mongo.MongoServerError) {
     const auth = err.code === 18 || (err.code === 59 && /sasl|authenticate/i.test(err.message));
     if (auth) {
       const detail = err.code === 59 ? ` (the server does not support authentication: ${err.message})` : '';
@@ -270,7 +271,7 @@ export function connectError(nodeId: string, target: Target, err: unknown, atOpe
     if (err.code === 13) return new ConfigError(nodeId, field, `not authorized at ${where}: ${err.message}. Grant the user the roles it needs (read on the source database, readWrite on the sink's)`);
     return new NodeError(nodeId, `${where}: ${err.message}`, { cause: err });
   }
-  if (err instanceof MongoServerSelectionError) {
+  if (err instanceof mongo.MongoServerSelectionError) {
     const causes = [...(err.reason?.servers.values() ?? [])].map((s) => s.error).filter((e) => e !== null && e !== undefined);
     const cause = causes[0] as (Error & { cause?: { code?: string } }) | undefined;
     const code = (cause?.cause as { code?: string } | undefined)?.code ?? '';
@@ -303,9 +304,9 @@ export function connectError(nodeId: string, target: Target, err: unknown, atOpe
  */
 export function commandError(nodeId: string, field: string, target: Target, err: unknown, what: string): Error {
   if (err instanceof UserError || err instanceof NodeError) return err;
-  if (err instanceof MongoServerSelectionError) return connectError(nodeId, target, err, false);
+  if (err instanceof mongo.MongoServerSelectionError) return connectError(nodeId, target, err, false);
   const text = `${what}: ${errorMessage(err)}`;
-  if (err instanceof MongoServerError && err.code === 13) {
+  if (err instanceof mongo.MongoServerError && err.code === 13) {
     return new ConfigError(nodeId, field, `${text} (user ${JSON.stringify(target.user ?? '')} at ${target.label}): grant the user the missing role`);
   }
   if (isPermanent(err)) return new ConfigError(nodeId, field, `${text} (${target.label})`);

@@ -9,7 +9,8 @@
  * collection stores. Documents are converted as mongodb.source reads them (types.ts).
  */
 import { z } from 'zod';
-import { ObjectId, type Collection } from 'mongodb';
+import type { Collection } from 'mongodb';
+import { mongo } from './driver.js';
 import { ConfigError, type Value } from '../../runtime/index.js';
 import { addRow, defineReference, joinKey, openReference, type ReferenceOptions, type ReferenceTable } from '../shared/reference.js';
 import { acquireClient, commandError, connectionFields, databaseOf, oneConnection, resolveTarget, type ClientLease, type Target } from './connection.js';
@@ -37,7 +38,7 @@ function queryForms(key: string): unknown[] {
   const forms: unknown[] = [key];
   const n = Number(key);
   if (key !== '' && String(n) === key) forms.push(n);
-  if (HEX24.test(key)) forms.push(new ObjectId(key));
+  if (HEX24.test(key)) forms.push(new mongo.ObjectId(key));
   return forms;
 }
 

@@ -32,7 +32,8 @@
  * the writes are idempotent by key), naming the record key and MongoDB's reason.
  */
 import { z } from 'zod';
-import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Document } from 'mongodb';
+import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb';
+import { mongo } from './driver.js';
 import { ConfigError, NodeError, defineNode, errorMessage, type NodeContext, type SinkInstance, type SluiceRecord } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
 import { noValue } from '../shared/sink-plan.js';
@@ -183,7 +184,7 @@ class MongodbSink implements SinkInstance {
         this.tally(entries, new Set());
       } catch (err) {
         // creates whose _id exists already (a replayed batch, a collection written before): replaced instead
-        const errors = err instanceof MongoBulkWriteError ? (Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]) : [];
+        const errors = err instanceof mongo.MongoBulkWriteError ? (Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]) : [];
         const retry = errors.filter((e) => e.code === 11000 && entries[e.index] && 'insertOne' in entries[e.index].op);
         if (retry.length === 0 || retry.length !== errors.length) throw err;
         const failed = new Set(retry.map((e) => e.index));
@@ -201,7 +202,7 @@ class MongodbSink implements SinkInstance {
         this.tally(entries, new Set());
       }
     } catch (err) {
-      if (err instanceof MongoBulkWriteError) {
+      if (err instanceof mongo.MongoBulkWriteError) {
         const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
         const first = errors[0];
         const record = first ? entries[first.index]?.record : undefined;

@@ -47,12 +47,12 @@
  * | timestamp, datetime with at most 3 fractional digits | ISO 8601 string | Date (a zone-less datetime read as UTC) |
  * | anything else, and timestamps / datetimes with 4–6 fractional digits (a Date holds milliseconds) | — | as in the table above |
  */
-import { BSON, Binary, Decimal128, Long, ObjectId, type Document } from 'mongodb';
+import type { Binary, Long, ObjectId, Document } from 'mongodb';
+import { mongo } from './driver.js';
 import { INT64_MAX, type ColumnSpec, type TableSchema } from '../shared/columns.js';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
 import { isGeometryValue, wkbOf, wkbToGeoJson } from '../shared/geometry.js';
 
-const { EJSON } = BSON;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** A BSON value (as the driver deserialises it) as a record value; see the table above. */
@@ -84,7 +84,7 @@ export function fromBson(v: unknown): unknown {
       return (v as { valueOf(): string }).valueOf();
     default:
       // Timestamp, BSONRegExp, MinKey, MaxKey, Code, DBRef: relaxed Extended JSON
-      return EJSON.serialize(v, { relaxed: true });
+      return mongo.BSON.EJSON.serialize(v, { relaxed: true });
   }
 }
 
@@ -126,19 +126,19 @@ const HEX24 = /^[0-9a-fA-F]{24}$/;
  * 24-hex-digit strings become ObjectIds (applied by toDocument, not inside nested documents).
  */
 export function toBson(v: unknown): unknown {
-  if (v === null || typeof v !== 'object') return typeof v === 'bigint' ? Long.fromBigInt(v) : v;
+  if (v === null || typeof v !== 'object') return typeof v === 'bigint' ? mongo.Long.fromBigInt(v) : v;
   if (Array.isArray(v)) return v.map(toBson);
   if (v instanceof Date) return v;
   if ((v as { _bsontype?: string })._bsontype !== undefined) return v;
-  if (v instanceof Uint8Array) return new Binary(v);
+  if (v instanceof Uint8Array) return new mongo.Binary(v);
   const keys = Object.keys(v);
   if (keys.length === 1) {
-    if (isBase64Value(v)) return new Binary(decodeBinary(v));
+    if (isBase64Value(v)) return new mongo.Binary(decodeBinary(v));
     // GeoJSON, what MongoDB's geo indexes read (it has no SRID: it means WGS 84)
     if (isGeometryValue(v)) return wkbToGeoJson(wkbOf(v));
     if (EJSON_TAGS.has(keys[0])) {
       try {
-        return EJSON.deserialize(v as Document, { relaxed: false });
+        return mongo.BSON.EJSON.deserialize(v as Document, { relaxed: false });
       } catch {
         // not valid Extended JSON after all: written as the object it is
       }
@@ -154,7 +154,7 @@ export function toBson(v: unknown): unknown {
 
 /** A top-level field value as BSON, honouring `objectIdFields`. */
 export function fieldToBson(field: string, v: unknown, objectIdFields: ReadonlySet<string>): unknown {
-  if (typeof v === 'string' && objectIdFields.has(field) && HEX24.test(v)) return new ObjectId(v);
+  if (typeof v === 'string' && objectIdFields.has(field) && HEX24.test(v)) return new mongo.ObjectId(v);
   try {
     return toBson(v);
   } catch (err) {
@@ -180,7 +180,7 @@ function decimal128(v: unknown): unknown {
   const text = typeof v === 'number' && Number.isFinite(v) ? String(v) : v;
   if (typeof text !== 'string' || !DECIMAL.test(text)) return v;
   try {
-    return Decimal128.fromString(text);
+    return mongo.Decimal128.fromString(text);
   } catch {
     return v; // more digits than Decimal128 holds (34): the exact string stays
   }
@@ -191,7 +191,7 @@ function int64(v: unknown, unsigned: boolean): unknown {
   if (typeof v === 'number' && Number.isSafeInteger(v)) n = BigInt(v);
   else if (typeof v === 'string' && /^[+-]?\d+$/.test(v)) n = BigInt(v);
   else return v;
-  if (n <= INT64_MAX && n >= -INT64_MAX - 1n) return Long.fromBigInt(n);
+  if (n <= INT64_MAX && n >= -INT64_MAX - 1n) return mongo.Long.fromBigInt(n);
   return unsigned ? decimal128(String(n)) : v;
 }
 
@@ -265,10 +265,10 @@ export function declaredConverters(schema: TableSchema): Map<string, Converter> 
 
 /** A BSON value (an _id, a resume token, a Timestamp) as JSON that keeps its exact type: canonical Extended JSON. */
 export function encodeExact(v: unknown): unknown {
-  return EJSON.serialize({ v }, { relaxed: false }).v;
+  return mongo.BSON.EJSON.serialize({ v }, { relaxed: false }).v;
 }
 
 /** The inverse of encodeExact. */
 export function decodeExact(v: unknown): unknown {
-  return EJSON.deserialize({ v } as Document, { relaxed: false }).v;
+  return mongo.BSON.EJSON.deserialize({ v } as Document, { relaxed: false }).v;
 }

@@ -16,10 +16,14 @@
  * Failures (connection lost, server restarted, binlog purged) are kept and thrown by the next take():
  * the source restarts the stream from the position after the last change it handed out.
  */
-import ZongJi from '@vlasky/zongji';
+import type ZongJi from '@vlasky/zongji';
+import { lazyModule } from '../shared/lazy-module.js';
 import type { ConnectionOptions } from 'mysql2';
 import { ConfigError, NodeError, UserError } from '../../runtime/index.js';
 import { REPLICATION_GRANT, type BinlogPoint, type ServerInfo, type Target } from './connection.js';
+
+/** zongji (an ES module: its class is the default export), loaded when a binlog stream first starts */
+const zongjiModule = lazyModule<typeof import('@vlasky/zongji')>('@vlasky/zongji');
 
 export interface BinlogPosition extends BinlogPoint {
   /** row changes already delivered from the transaction starting at file:pos */
@@ -119,7 +123,7 @@ export class BinlogStream {
     this.skipRemaining = from.skip ?? 0;
     this.inTx = false;
     this.txRows = 0;
-    const zongji = new ZongJi({ ...(target.options as ConnectionOptions) });
+    const zongji = new zongjiModule.default({ ...(target.options as ConnectionOptions) });
     this.zongji = zongji;
     return new Promise<void>((resolve, reject) => {
       let started = false;

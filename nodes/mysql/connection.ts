@@ -13,12 +13,16 @@
  * supportBigNumbers (BIGINT beyond 2^53 as strings), dateStrings (temporal values as text: no precision
  * or time-zone loss), DECIMAL as strings, JSON as text (parsed by types.ts).
  */
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import type { ConnectionOptions, Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { z } from 'zod';
 import { connectionFieldsFor, connectionSource, entryUrlField, oneConnectionFor, passwordField, resolveForTest, serverUrl, tlsMaterial, tlsSchema, type ConnectionConfig, type ResolveContext, type ServerUrl, type TlsConfig } from '../shared/connection-config.js';
 import { openOrClose } from '../shared/open.js';
+import { lazyModule } from '../shared/lazy-module.js';
 import { ConfigError, NodeError, UserError, errorMessage, type FileAccess } from '../../runtime/index.js';
+
+/** mysql2, loaded when a mysql node first connects (shared/lazy-module.ts) */
+const driver = lazyModule<typeof mysql>('mysql2/promise');
 
 // ---- config fields ---------------------------------------------------------------------------------
 
@@ -143,7 +147,7 @@ export interface ServerInfo {
  * an unreachable server fail here, as a ConfigError naming the field).
  */
 export async function openPool(nodeId: string, target: Target, size: number): Promise<{ pool: Pool; server: ServerInfo }> {
-  const pool = mysql.createPool({ ...target.options, connectionLimit: size, maxIdle: size, waitForConnections: true, enableKeepAlive: true });
+  const pool = driver.createPool({ ...target.options, connectionLimit: size, maxIdle: size, waitForConnections: true, enableKeepAlive: true });
   pool.on('connection', (conn) => {
     // the core (callback) connection: queued before anything the caller sends on it
     (conn as unknown as { query(sql: string, cb: (err: unknown) => void): void }).query("SET time_zone = '+00:00'", () => undefined);
@@ -341,7 +345,7 @@ export async function testConnection(config: Record<string, unknown>, options: {
   const { target } = resolved;
   let conn: Awaited<ReturnType<typeof mysql.createConnection>> | undefined;
   try {
-    conn = await mysql.createConnection(target.options);
+    conn = await driver.createConnection(target.options);
     const server = await serverInfo(conn as unknown as Pool);
     let problems: string[];
     try {

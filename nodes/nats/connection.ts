@@ -4,8 +4,8 @@
  * client reconnects for ever on its own: a broker restart is waited out, not a failure), and the test that
  * says what was reached.
  */
-import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
+import { js, transport } from './driver.js';
 import { z } from 'zod';
 import { CONNECTION_MARK, ConfigError, errorMessage, secret, type ConnectionTestResult } from '../../runtime/index.js';
 
@@ -59,7 +59,7 @@ export function clientOptions(entry: NatsEntry): NodeConnectionOptions {
 /** connects (the first connect fails after `timeoutMs`; later disconnects reconnect for ever) */
 export async function connectNats(nodeId: string, entry: NatsEntry): Promise<NatsConnection> {
   try {
-    return await connect(clientOptions(entry));
+    return await transport.connect(clientOptions(entry));
   } catch (err) {
     throw new ConfigError(nodeId, 'connection', `cannot reach NATS at ${entry.servers.join(', ')}: ${errorMessage(err)}`, hintFor(err));
   }
@@ -84,7 +84,7 @@ export async function testConnection(config: Record<string, unknown>, options: {
   const entry = { ...parsed.data, timeoutMs: options.timeoutMs ?? parsed.data.timeoutMs };
   let nc: NatsConnection | undefined;
   try {
-    nc = await connect({ ...clientOptions(entry), maxReconnectAttempts: 0 });
+    nc = await transport.connect({ ...clientOptions(entry), maxReconnectAttempts: 0 });
   } catch (err) {
     return { ok: false, error: `cannot reach NATS at ${entry.servers.join(', ')}: ${errorMessage(err)}`, hint: hintFor(err) };
   }
@@ -92,7 +92,7 @@ export async function testConnection(config: Record<string, unknown>, options: {
     const server = nc.info ? `${nc.info.server_name ?? nc.info.server_id} (nats-server ${nc.info.version})` : entry.servers.join(', ');
     let jsm;
     try {
-      jsm = await jetstreamManager(nc, { timeout: entry.timeoutMs });
+      jsm = await js.jetstreamManager(nc, { timeout: entry.timeoutMs });
     } catch (err) {
       return { ok: false, error: `reached ${server}, but JetStream is not available: ${errorMessage(err)}`, hint: 'start nats-server with -js (JetStream)' };
     }

@@ -7,8 +7,9 @@
  * client to reconnect (up to `maxWaitMs`) instead of failing the flow.
  */
 import { createHash } from 'node:crypto';
-import { jetstream, jetstreamManager, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { js, transport } from './driver.js';
 import { z } from 'zod';
 import { defineNode, errorMessage, NodeError, type NodeContext, type SinkInstance, type SluiceRecord } from '../../runtime/index.js';
 import { sleep } from '../shared/abort.js';
@@ -49,9 +50,9 @@ class NatsSink implements SinkInstance {
     const entry = resolveEntry(nodeId, config.connection, this.ctx.connection);
     this.nc = await connectNats(nodeId, entry);
     try {
-      const jsm = await jetstreamManager(this.nc);
+      const jsm = await js.jetstreamManager(this.nc);
       await ensureStream(jsm, nodeId, config.stream, config.subjects ?? [config.subject.replace(PLACEHOLDER, '*')]);
-      this.js = jetstream(this.nc, { timeout: config.ackTimeoutMs });
+      this.js = js.jetstream(this.nc, { timeout: config.ackTimeoutMs });
     } catch (err) {
       await this.close();
       throw err;
@@ -98,7 +99,7 @@ class NatsSink implements SinkInstance {
     const meta = record.meta;
     let h;
     if (meta.headers && typeof meta.headers === 'object') {
-      h = natsHeaders();
+      h = transport.headers();
       for (const [k, v] of Object.entries(meta.headers as Record<string, unknown>)) if (typeof v === 'string' && !k.startsWith('Nats-')) h.set(k, v);
     }
     const msgID = this.msgIdFor(record, data);

@@ -12,8 +12,9 @@
  * - A test run reads a sample through an ordered (ephemeral) consumer and touches nothing.
  */
 import { randomBytes } from 'node:crypto';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { ConsumerMessages, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { js as jetstreams, transport } from './driver.js';
 import { z } from 'zod';
 import { ConfigError, defineNode, errorMessage, NodeError, type NodeContext, type SluiceRecord, type SourceBatch, type SourceInstance, type SourceProgress } from '../../runtime/index.js';
 import { sleep, Wakeup } from '../shared/abort.js';
@@ -71,7 +72,7 @@ class NatsSource implements SourceInstance {
     this.nc = await connectNats(nodeId, entry);
     void this.watchStatus(this.nc);
     try {
-      const jsm = await jetstreamManager(this.nc);
+      const jsm = await jetstreams.jetstreamManager(this.nc);
       // a test run creates nothing: a missing stream is an error there
       const { info } = await ensureStream(jsm, nodeId, config.stream, this.ctx.preview ? undefined : config.subjects);
       for (const s of config.subjects ?? []) {
@@ -79,7 +80,7 @@ class NatsSource implements SourceInstance {
           throw new ConfigError(nodeId, 'subjects', `${s} is not within stream ${config.stream}'s subjects (${(info.config.subjects ?? []).join(', ')})`);
         }
       }
-      const js = jetstream(this.nc);
+      const js = jetstreams.jetstream(this.nc);
       if (this.ctx.preview) {
         const consumer = await js.consumers.get(config.stream, config.subjects?.length ? { filter_subjects: config.subjects } : {});
         this.messages = await consumer.fetch({ max_messages: this.ctx.settings.batchSize, expires: Math.max(1000, config.previewWaitMs) });
@@ -109,7 +110,7 @@ class NatsSource implements SourceInstance {
   private async ensureConsumer(jsm: JetStreamManager): Promise<void> {
     const { config } = this.ctx;
     const filter = config.subjects?.length === 1 ? { filter_subject: config.subjects[0] } : config.subjects?.length ? { filter_subjects: config.subjects } : {};
-    const settings = { ack_wait: nanos(config.ackWaitMs), max_ack_pending: config.maxAckPending, ...filter };
+    const settings = { ack_wait: transport.nanos(config.ackWaitMs), max_ack_pending: config.maxAckPending, ...filter };
     let exists = false;
     try {
       await jsm.consumers.info(config.stream, this.durable);
@@ -123,8 +124,8 @@ class NatsSource implements SourceInstance {
     }
     await jsm.consumers.add(config.stream, {
       durable_name: this.durable,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: config.deliver === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
+      ack_policy: jetstreams.AckPolicy.Explicit,
+      deliver_policy: config.deliver === 'new' ? jetstreams.DeliverPolicy.New : jetstreams.DeliverPolicy.All,
       ...settings,
     });
   }

@@ -1,5 +1,6 @@
 /** The JetStream stream a nats node reads or writes: looked up, and created when missing (file storage). */
-import { type JetStreamManager, type StreamInfo, StorageType } from '@nats-io/jetstream';
+import type { JetStreamManager, StreamInfo } from '@nats-io/jetstream';
+import { js } from './driver.js';
 import { ConfigError, errorMessage } from '../../runtime/index.js';
 
 const STREAM_NAME = /^[^.*>\s/\\]+$/;
@@ -29,7 +30,7 @@ export async function ensureStream(jsm: JetStreamManager, nodeId: string, stream
     throw new ConfigError(nodeId, 'stream', `stream ${stream} does not exist: create it (nats stream add ${stream}) or set subjects so the node creates it`);
   }
   try {
-    return { info: await jsm.streams.add({ name: stream, subjects, storage: StorageType.File }), created: true };
+    return { info: await jsm.streams.add({ name: stream, subjects, storage: js.StorageType.File }), created: true };
   } catch (err) {
     // another node created it at the same moment
     if (/already in use|already exists/i.test(errorMessage(err))) return { info: await jsm.streams.info(stream), created: false };

@@ -21,7 +21,8 @@
  * handed out, with backoff, for up to `reconnectTimeoutMs`; the buffered changes are delivered first.
  */
 import type pg from 'pg';
-import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
+import type { LogicalReplicationService, Pgoutput } from 'pg-logical-replication';
+import { lazyModule } from '../shared/lazy-module.js';
 import { ConfigError, NodeError, errorMessage, type Logger, type SluiceRecord, type SourceBatch, type Value } from '../../runtime/index.js';
 import { sleep } from '../shared/abort.js';
 import type { TableMeta } from './catalog.js';
@@ -41,8 +42,10 @@ export interface CdcPosition {
 
 // ---- the stream ----------------------------------------------------------------------------------
 
-/** pgoutput with every column parsed by the source's TypeMapper (same values as the snapshot) */
-class MappedPgoutput extends PgoutputPlugin {
+const replication = lazyModule<typeof import('pg-logical-replication')>('pg-logical-replication');
+
+/** pgoutput with every column parsed by the source's TypeMapper (same values as the snapshot); made on first use, the driver being lazy */
+const definePgoutput = () => class MappedPgoutput extends replication.PgoutputPlugin {
   parsed = 0;
 
   constructor(options: Pgoutput.Options, private readonly mapper: TypeMapper) {
@@ -56,7 +59,9 @@ class MappedPgoutput extends PgoutputPlugin {
     if (msg.tag === 'relation') for (const c of msg.columns) c.parser = this.mapper.parser(c.typeOid);
     return msg;
   }
-}
+};
+type MappedPgoutput = InstanceType<ReturnType<typeof definePgoutput>>;
+let mappedPgoutput: ReturnType<typeof definePgoutput> | undefined;
 
 export interface StreamOptions {
   nodeId: string;
@@ -205,8 +210,8 @@ export class ChangeStream {
     this.skip = from.tx;
     this.lastEnd = from.lsn;
     this.processed = 0;
-    const plugin = new MappedPgoutput({ protoVersion: 1, publicationNames: [this.o.publication] }, this.o.mapper);
-    const service = new LogicalReplicationService(clientOptions(this.o.target, this.o.session), {
+    const plugin = new (mappedPgoutput ??= definePgoutput())({ protoVersion: 1, publicationNames: [this.o.publication] }, this.o.mapper);
+    const service = new replication.LogicalReplicationService(clientOptions(this.o.target, this.o.session), {
       acknowledge: { auto: false, timeoutSeconds: 0 },
       flowControl: { enabled: true },
     });

@@ -12,12 +12,16 @@
  * Every session: TimeZone UTC, DateStyle ISO, IntervalStyle postgres, bytea_output hex (the text forms
  * types.ts parses), application_name `sluice:<flow>:<node>` (visible in pg_stat_activity).
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { ClientConfig, PoolConfig } from 'pg';
 import { z } from 'zod';
 import { connectionFieldsFor, connectionSource, entryUrlField, oneConnectionFor, passwordField, resolveForTest, serverUrl, tlsMaterial, tlsSchema, type ConnectionConfig, type ResolveContext, type ServerUrl, type TlsConfig } from '../shared/connection-config.js';
 import { openOrClose } from '../shared/open.js';
+import { lazyModule } from '../shared/lazy-module.js';
 import { ConfigError, NodeError, UserError, errorMessage, type FileAccess } from '../../runtime/index.js';
+
+/** the pg driver, loaded when a postgres node first connects (shared/lazy-module.ts) */
+export const driver = lazyModule<typeof import('pg')>('pg');
 
 // ---- config fields ---------------------------------------------------------------------------------
 
@@ -163,7 +167,7 @@ export function clientOptions(target: Target, s: SessionOptions): ClientConfig {
  */
 export async function openPool(target: Target, s: SessionOptions & { max: number }): Promise<pg.Pool> {
   const config: PoolConfig = { ...clientOptions(target, s), max: s.max, idleTimeoutMillis: 30_000 };
-  const pool = new pg.Pool(config);
+  const pool = new driver.Pool(config);
   // a session the server ended (restart, pg_terminate_backend) emits 'error': idle ones on the pool, which
   // discards them, checked-out ones on the client, whose next query then fails. Neither may crash the process.
   pool.on('error', () => undefined);
@@ -344,7 +348,7 @@ export async function testConnection(
   const resolved = resolveForTest({ type: 'postgres', ...config }, options.files, resolveTarget);
   if ('error' in resolved) return { ok: false, error: resolved.error };
   const { target } = resolved;
-  const client = new pg.Client({ ...clientOptions(target, { flowName: 'test', nodeId: 'connection' }), connectionTimeoutMillis: options.timeoutMs ?? 5000 });
+  const client = new driver.Client({ ...clientOptions(target, { flowName: 'test', nodeId: 'connection' }), connectionTimeoutMillis: options.timeoutMs ?? 5000 });
   client.on('error', () => undefined);
   try {
     await client.connect();

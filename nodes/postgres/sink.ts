@@ -15,7 +15,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { lazyModule } from '../shared/lazy-module.js';
 import { z } from 'zod';
 import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SluiceRecord, type Value } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
@@ -25,6 +25,9 @@ import { connectionFields, display, oneConnection, openPool, pgError, qualified,
 import { arrayLiteral, copyField, pgTypeForSpec, pgTypeOf, toPgText } from './types.js';
 import { declaredSchema, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
+
+const copyStreams = lazyModule<typeof import('pg-copy-streams')>('pg-copy-streams');
+const copyFrom = (sql: string) => copyStreams.from(sql);
 
 const MAX_PARAMS = 65_535;
 const MAX_ROWS_PER_STATEMENT = 1000;

@@ -4,10 +4,10 @@
  * tables, and the replication slot's life (create, with or without an exported snapshot; inspect; drop).
  * Every refusal says what to change, since these are set-up mistakes a user can fix.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { ConfigError, errorMessage } from '../../runtime/index.js';
 import type { TableMeta } from './catalog.js';
-import { clientOptions, display, pgError, qualified, quoteIdent, replicationGrant, walLevelMessage, type SessionOptions, type Target, type TableName } from './connection.js';
+import { clientOptions, driver, display, pgError, qualified, quoteIdent, replicationGrant, walLevelMessage, type SessionOptions, type Target, type TableName } from './connection.js';
 import { normLsn } from './lsn.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -112,7 +112,7 @@ export async function createSlotWithSnapshot(
   session: SessionOptions,
   slot: string,
 ): Promise<{ lsn: string; snapshot: string; client: pg.Client }> {
-  const client = new pg.Client({ ...clientOptions(target, session), replication: 'database' } as pg.ClientConfig);
+  const client = new driver.Client({ ...clientOptions(target, session), replication: 'database' } as pg.ClientConfig);
   client.on('error', () => undefined);
   try {
     await client.connect();

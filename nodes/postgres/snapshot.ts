@@ -23,9 +23,12 @@ import type pg from 'pg';
 import type { SluiceRecord, SourceBatch, Value } from '../../runtime/index.js';
 import type { TableMeta } from './catalog.js';
 import { qualified, quoteIdent } from './connection.js';
-import { to as copyTo } from 'pg-copy-streams';
+import { lazyModule } from '../shared/lazy-module.js';
 import { toPgText, type Parser, type TypeMapper } from './types.js';
 import { SCHEMA_META, type TableSchema } from '../shared/columns.js';
+
+const copyStreams = lazyModule<typeof import('pg-copy-streams')>('pg-copy-streams');
+const copyTo = (sql: string) => copyStreams.to(sql);
 
 /** where the snapshot stands: tables fully read, and the last key read of the current one (ctid tables: [next block]) */
 export interface SnapshotState {

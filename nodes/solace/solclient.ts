@@ -4,16 +4,20 @@
  * with client acknowledgement. The session reconnects by itself a few times; when it gives up it reports
  * `down` and the node opens a new one. Tested against a real broker only when SOLACE_URL is set.
  */
-import solace from 'solclientjs';
+import type solace from 'solclientjs';
+import { lazyModule } from '../shared/lazy-module.js';
 import type { Destination, QueueConsumer, ReceivedMessage, SessionEvent, SolaceAdapter, SolaceConnectOptions, SolaceSession } from './adapter.js';
+
+/** solclientjs, loaded when a solace node first connects (shared/lazy-module.ts) */
+const sol = lazyModule<typeof solace>('solclientjs');
 
 let initialised = false;
 function init(): void {
   if (initialised) return;
-  const props = new solace.SolclientFactoryProperties();
-  props.profile = solace.SolclientFactoryProfiles.version10;
-  props.logLevel = solace.LogLevel.WARN;
-  solace.SolclientFactory.init(props);
+  const props = new sol.SolclientFactoryProperties();
+  props.profile = sol.SolclientFactoryProfiles.version10;
+  props.logLevel = sol.LogLevel.WARN;
+  sol.SolclientFactory.init(props);
   initialised = true;
 }
 
@@ -28,7 +32,7 @@ class SolclientSession implements SolaceSession {
   private nextKey = 1;
 
   constructor(private readonly session: solace.Session, private readonly options: SolaceConnectOptions) {
-    const S = solace.SessionEventCode;
+    const S = sol.SessionEventCode;
     session.on(S.ACKNOWLEDGED_MESSAGE, (e: solace.SessionEvent) => this.settle(e, undefined));
     session.on(S.REJECTED_MESSAGE_ERROR, (e: solace.SessionEvent) => this.settle(e, new Error(`the broker rejected the message: ${text(e)}`)));
     session.on(S.RECONNECTING_NOTICE, (e: solace.SessionEvent) => this.emit({ type: 'reconnecting', info: text(e) }));
@@ -60,14 +64,14 @@ class SolclientSession implements SolaceSession {
   }
 
   publish(destination: Destination, payload: Uint8Array, options: { properties?: Record<string, string>; id?: string } = {}): Promise<void> {
-    const msg = solace.SolclientFactory.createMessage();
-    msg.setDestination(destination.kind === 'queue' ? solace.SolclientFactory.createDurableQueueDestination(destination.name) : solace.SolclientFactory.createTopicDestination(destination.name));
+    const msg = sol.SolclientFactory.createMessage();
+    msg.setDestination(destination.kind === 'queue' ? sol.SolclientFactory.createDurableQueueDestination(destination.name) : sol.SolclientFactory.createTopicDestination(destination.name));
     msg.setBinaryAttachment(payload);
-    msg.setDeliveryMode(solace.MessageDeliveryModeType.PERSISTENT);
+    msg.setDeliveryMode(sol.MessageDeliveryModeType.PERSISTENT);
     if (options.id) msg.setApplicationMessageId(options.id);
     if (options.properties && Object.keys(options.properties).length) {
-      const map = new solace.SDTMapContainer();
-      for (const [k, v] of Object.entries(options.properties)) map.addField(k, solace.SDTField.create(solace.SDTFieldType.STRING, v));
+      const map = new sol.SDTMapContainer();
+      for (const [k, v] of Object.entries(options.properties)) map.addField(k, sol.SDTField.create(sol.SDTFieldType.STRING, v));
       msg.setUserPropertyMap(map);
     }
     const key = this.nextKey++;
@@ -85,11 +89,11 @@ class SolclientSession implements SolaceSession {
 
   consume(queue: string, options: { topics?: string[]; window: number }, onMessage: (m: ReceivedMessage) => void): Promise<QueueConsumer> {
     const consumer = this.session.createMessageConsumer({
-      queueDescriptor: { name: queue, type: solace.QueueType.QUEUE },
-      acknowledgeMode: solace.MessageConsumerAcknowledgeMode.CLIENT,
+      queueDescriptor: { name: queue, type: sol.QueueType.QUEUE },
+      acknowledgeMode: sol.MessageConsumerAcknowledgeMode.CLIENT,
       windowSize: Math.max(1, Math.min(255, options.window)),
     } as unknown as solace.MessageConsumerProperties);
-    const E = solace.MessageConsumerEventName;
+    const E = sol.MessageConsumerEventName;
     consumer.on(E.MESSAGE, (m: solace.Message) => {
       const props: Record<string, string> = {};
       const map = m.getUserPropertyMap();
@@ -120,16 +124,16 @@ class SolclientSession implements SolaceSession {
 
   private subscribe(consumer: solace.MessageConsumer, topic: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      const E = solace.MessageConsumerEventName;
+      const E = sol.MessageConsumerEventName;
       consumer.on(E.SUBSCRIPTION_OK, () => resolve());
       consumer.on(E.SUBSCRIPTION_ERROR, (e: unknown) => reject(new Error(`cannot subscribe the queue to ${topic}: ${text(e)}`)));
-      consumer.addSubscription(solace.SolclientFactory.createTopicDestination(topic), topic as unknown as object, 10_000);
+      consumer.addSubscription(sol.SolclientFactory.createTopicDestination(topic), topic as unknown as object, 10_000);
     });
   }
 
   private closeConsumer(consumer: solace.MessageConsumer): Promise<void> {
     return new Promise((resolve) => {
-      consumer.on(solace.MessageConsumerEventName.DOWN, () => resolve());
+      consumer.on(sol.MessageConsumerEventName.DOWN, () => resolve());
       try {
         consumer.disconnect();
       } catch {
@@ -145,7 +149,7 @@ class SolclientSession implements SolaceSession {
 
   close(): Promise<void> {
     return new Promise((resolve) => {
-      this.session.on(solace.SessionEventCode.DISCONNECTED, () => resolve());
+      this.session.on(sol.SessionEventCode.DISCONNECTED, () => resolve());
       try {
         this.session.disconnect();
       } catch {
@@ -169,7 +173,7 @@ export const solclientAdapter: SolaceAdapter = {
     return new Promise((resolve, reject) => {
       let session: solace.Session;
       try {
-        session = solace.SolclientFactory.createSession({
+        session = sol.SolclientFactory.createSession({
           url: options.url,
           vpnName: options.vpn,
           userName: options.user,
@@ -179,12 +183,12 @@ export const solclientAdapter: SolaceAdapter = {
           connectRetries: 0,
           reconnectRetries: 20,
           reconnectRetryWaitInMsecs: 500,
-          publisherProperties: { acknowledgeMode: solace.MessagePublisherAcknowledgeMode.PER_MESSAGE },
+          publisherProperties: { acknowledgeMode: sol.MessagePublisherAcknowledgeMode.PER_MESSAGE },
         } as unknown as solace.SessionProperties);
       } catch (err) {
         return reject(new Error(text(err)));
       }
-      const S = solace.SessionEventCode;
+      const S = sol.SessionEventCode;
       session.on(S.UP_NOTICE, () => resolve(new SolclientSession(session, options)));
       session.on(S.CONNECT_FAILED_ERROR, (e: unknown) => reject(new Error(`cannot connect to ${options.url}: ${text(e)}`)));
       try {

@@ -16,6 +16,9 @@ type Runner = {
   running: ivm.Reference<() => number>;
 };
 
+/** how long past its timeout a call may go before stuckAtHeapLimit looks at it, ms */
+const STUCK_GRACE_MS = 200;
+
 const timedOut = (err: unknown) => /timed out/i.test((err as Error)?.message ?? '');
 
 /** a host-side error of one call, as the record's error */
@@ -33,6 +36,8 @@ export class IsolatedFunction {
   private disposed = false;
   /** calls of one function run one after another (the runner holds one batch at a time) */
   private queue: Promise<unknown> = Promise.resolve();
+  /** the isolate call running now: when it began, and the process's RSS then (for stuckAtHeapLimit) */
+  private current?: { since: number; rss: number };
   arity = 0;
 
   constructor(
@@ -58,7 +63,7 @@ export class IsolatedFunction {
     }
     let fn: ivm.Reference<unknown>;
     try {
-      fn = await script.run(context, { reference: true, timeout: this.options.timeoutMs });
+      fn = await this.inIsolate(() => script.run(context, { reference: true, timeout: this.options.timeoutMs }));
     } catch (err) {
       this.dispose();
       throw new UserCodeError(`failed while loading: ${(err as Error).message}`);
@@ -78,6 +83,30 @@ export class IsolatedFunction {
     this.arity = Number(await bound.get('arity', { copy: true })) || 0;
   }
 
+  /** one call into the isolate (each has its own timeout), noted for stuckAtHeapLimit */
+  private async inIsolate<T>(call: () => Promise<T>): Promise<T> {
+    this.current = { since: Date.now(), rss: process.memoryUsage.rss() };
+    try {
+      return await call();
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  /**
+   * A call that ran past its timeout while the process grew by more than the isolate's memory limit
+   * since it began: the isolate is at its heap limit, where V8 collects again and again (a GC death
+   * spiral) until it aborts the process, and neither the timeout nor isolated-vm's memory limit can
+   * stop it (seconds on a loaded machine). Says how it stands, or undefined when it is not so.
+   */
+  stuckAtHeapLimit(now: number, rss: number): string | undefined {
+    const c = this.current;
+    if (!c || now - c.since <= this.options.timeoutMs + STUCK_GRACE_MS) return undefined;
+    const grewMb = (rss - c.rss) / 1024 / 1024;
+    if (grewMb <= this.options.memoryLimitMb) return undefined;
+    return `${this.options.label}: out of memory: the isolate is at its heap limit of ${this.options.memoryLimitMb} MB (the process grew by ${Math.round(grewMb)} MB in a call that ran ${now - c.since} ms, past its timeout of ${this.options.timeoutMs} ms)`;
+  }
+
   /** the results of `count` calls encoded in the chunks of `json` (runner.ts encodeCalls), as segments */
   callBatch(json: string[], count: number, bytesLeft?: number): Promise<Segment[]> {
     const next = this.queue.then(() => this.batch(json, count, bytesLeft ?? this.options.maxOutputMb * 1024 * 1024));
@@ -87,7 +116,7 @@ export class IsolatedFunction {
 
   /** loads a batch's chunks into the runner, in one isolate call */
   private async load(json: string[]): Promise<void> {
-    await this.runner.load.apply(undefined, [joinCalls(json)], { timeout: this.options.timeoutMs });
+    await this.inIsolate(() => this.runner.load.apply(undefined, [joinCalls(json)], { timeout: this.options.timeoutMs }));
   }
 
   private async batch(json: string[], count: number, bytesLeft: number): Promise<Segment[]> {
@@ -108,7 +137,7 @@ export class IsolatedFunction {
     while (start < count) {
       let reply: string;
       try {
-        reply = await this.runner.run.apply(undefined, [start, budget, bytesLeft, REPLY_CHARS], { timeout: timeoutMs });
+        reply = await this.inIsolate(() => this.runner.run.apply(undefined, [start, budget, bytesLeft, REPLY_CHARS], { timeout: timeoutMs }));
         this.alive();
       } catch (err) {
         if (this.isolate.isDisposed) {
@@ -120,8 +149,8 @@ export class IsolatedFunction {
           return segments;
         }
         this.alive();
-        const running = (await this.runner.running.apply(undefined, [], { timeout: timeoutMs })) as number;
-        const head = splitReplies(await this.runner.salvage.apply(undefined, [], { timeout: timeoutMs }));
+        const running = (await this.inIsolate(() => this.runner.running.apply(undefined, [], { timeout: timeoutMs }))) as number;
+        const head = splitReplies(await this.inIsolate(() => this.runner.salvage.apply(undefined, [], { timeout: timeoutMs })));
         if (head === undefined) throw err;
         if (!timedOut(err)) {
           // an error isolated-vm raises once the slice has run (a Promise rejected and not handled,
@@ -159,8 +188,8 @@ export class IsolatedFunction {
     const { timeoutMs, memoryLimitMb } = this.options;
     for (const call of calls) {
       try {
-        await this.runner.load.apply(undefined, [JSON.stringify([call])], { timeout: timeoutMs });
-        const reply = await this.runner.run.apply(undefined, [0, timeoutMs, Math.max(0, bytesLeft), REPLY_CHARS], { timeout: timeoutMs });
+        await this.inIsolate(() => this.runner.load.apply(undefined, [JSON.stringify([call])], { timeout: timeoutMs }));
+        const reply = await this.inIsolate(() => this.runner.run.apply(undefined, [0, timeoutMs, Math.max(0, bytesLeft), REPLY_CHARS], { timeout: timeoutMs }));
         this.alive();
         const head = splitReplies(reply);
         bytesLeft = head?.left ?? 0;

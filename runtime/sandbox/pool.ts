@@ -66,8 +66,9 @@ interface PooledFn {
 
 /** reads what killed a worker from how it exited and the last lines it wrote to stderr */
 function describeExit(code: number | null, signal: NodeJS.Signals | null, stderr: string, killedAfterMs?: number): string {
-  if (killedAfterMs !== undefined) return `stopped answering for ${Math.round(killedAfterMs / 1000)} s and was killed`;
+  // first: a worker the watchdog killed may have been dying of it (V8 or the worker's heap watch said so)
   if (/out of memory|heap limit|allocation failed|OOM/i.test(stderr)) return 'ran out of memory';
+  if (killedAfterMs !== undefined) return `stopped answering for ${Math.round(killedAfterMs / 1000)} s and was killed`;
   if (signal) return `crashed (signal ${signal})`;
   return `crashed (exit code ${code})`;
 }

@@ -36,7 +36,8 @@ const MEMORY_CHILD = fileURLToPath(new URL('../memory-child.js', import.meta.url
 
 /** peak RSS of a fresh process that runs generate → TRANSFORM → sqlite.sink over `count` orders */
 async function peakRss(count: number, transform: 'map' | 'select'): Promise<{ ms: number; maxRssMiB: number; withWorkersMiB: number }> {
-  const { stdout } = await promisify(execFile)(process.execPath, [MEMORY_CHILD, String(count), transform], { maxBuffer: 1 << 20 });
+  // with the V8 flag `sluice` starts with (bin/sluice.js's first line)
+  const { stdout } = await promisify(execFile)(process.execPath, ['--max-semi-space-size=4', MEMORY_CHILD, String(count), transform], { maxBuffer: 1 << 20 });
   const out = JSON.parse(stdout) as { status: string; error?: string; ms: number; maxRssMiB: number; withWorkersMiB: number };
   if (out.status !== 'completed') throw new Error(`memory flow ${out.status}: ${out.error}`);
   return out;
