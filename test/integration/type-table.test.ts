@@ -440,7 +440,8 @@ describe.skipIf(!CDC.available)('geometry from the binlog', () => {
     const c = await mysql.createConnection({ uri: CDC.url, multipleStatements: true });
     try {
       await c.query(`CREATE DATABASE ${db}; CREATE TABLE ${db}.places (id int PRIMARY KEY, at POINT)`);
-      const s = await create<SourceInstance>(mysqlSource, { url: withDb(CDC.url, db), tables: ['places'], mode: 'cdc' });
+      // a flow name of its own: its binlog client's server id differs from mysql.test.ts's (the files run at once)
+      const s = await create<SourceInstance>(mysqlSource, { url: withDb(CDC.url, db), tables: ['places'], mode: 'cdc' }, { flowName: 'type-table' });
       await s.open(undefined);
       try {
         await c.query(`INSERT INTO ${db}.places VALUES (1, ST_GeomFromText('POINT(1 2)', 4326))`);
