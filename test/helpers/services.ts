@@ -70,21 +70,36 @@ export interface ScratchDb {
 
 /**
  * Creates the PostgreSQL database `name` on the server of `serverUrl` (one left over from a killed run
- * is dropped first). drop() removes it with its connections (WITH (FORCE)) and never throws.
+ * is dropped first). drop() removes it with its connections (WITH (FORCE)) and its replication slots
+ * (their walsenders ended first), and never throws.
  */
 export async function scratchPostgres(serverUrl: string, name: string): Promise<ScratchDb> {
-  const admin = async (sql: string) => {
+  const drop = async () => {
     const c = new pg.Client({ connectionString: serverUrl });
     await c.connect();
     try {
-      await c.query(sql);
+      await c.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = $1 AND active_pid IS NOT NULL', [name]);
+      // a terminated walsender releases its slot a moment later
+      for (let i = 0; i < 100; i++) {
+        const { rows } = await c.query('SELECT slot_name, active FROM pg_replication_slots WHERE database = $1', [name]);
+        for (const r of rows) if (!r.active) await c.query('SELECT pg_drop_replication_slot($1)', [r.slot_name]).catch(() => undefined);
+        if (rows.length === 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     } finally {
       await c.end();
     }
   };
-  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin(`CREATE DATABASE ${name}`);
-  return { name, url: withDb(serverUrl, name), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined) };
+  await drop();
+  const c = new pg.Client({ connectionString: serverUrl });
+  await c.connect();
+  try {
+    await c.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await c.end();
+  }
+  return { name, url: withDb(serverUrl, name), drop: () => drop().catch(() => undefined) };
 }
 
 /**

@@ -253,8 +253,10 @@ describe('sluice agent and serve --cluster: bad input', () => {
       [['serve', '--cluster', '--data', dir], /^sluice serve: --cluster needs --redis URL/],
       [['serve', '--redis', 'redis://127.0.0.1:6379'], /^sluice serve: --redis is for --cluster/],
     ];
-    for (const [args, re] of cases) {
-      const r = await runCli(args, { env: { SLUICE_REDIS_URL: '', SLUICE_STORE: '' } });
+    // the CLIs run at once (each is mostly a node start-up); each answer is checked on its own
+    const answers = await Promise.all(cases.map(([args]) => runCli(args, { env: { SLUICE_REDIS_URL: '', SLUICE_STORE: '' } })));
+    for (const [i, [args, re]] of cases.entries()) {
+      const r = answers[i];
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr, args.join(' ')).toMatch(re);
       expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
