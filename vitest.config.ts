@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -9,6 +10,11 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // vitest's default is one worker fewer than the cores: 1 on a 2-core machine, so the files ran one after
+    // another. Most of the suite waits on servers, agents and timers, not on the CPU: at least 3 workers
+    // (SLUICE_TEST_WORKERS overrides). Files that run at once use their own databases, Redis databases,
+    // topics and binlog server ids.
+    maxWorkers: Number(process.env.SLUICE_TEST_WORKERS) || Math.max(3, availableParallelism()),
     // a browser step waits for the page to catch up: 1 s (the default) is too short on a loaded 2-core machine
     expect: { poll: { timeout: 10_000 } },
   },

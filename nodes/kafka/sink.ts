@@ -18,6 +18,7 @@ import { ConfigError, NodeError, defineNode, rowOf, type NodeContext, type SinkI
 import { resolveTableName, routesByTable } from '../shared/table-router.js';
 import { ENVELOPE_HEADER, DecodeError, encodeJson, encodeKey, envelopeOf, formatSchema, metaToHeaders } from './codec.js';
 import { client, kafkajs, clusterError, clusterFields, oneCluster, resolveCluster, type Cluster } from './connection.js';
+import { openOrClose } from '../shared/open.js';
 
 const configSchema = z
   .object({
@@ -51,14 +52,13 @@ class KafkaSink implements SinkInstance {
   }
 
   async open(): Promise<void> {
-    this.cluster = resolveCluster(this.ctx, this.ctx.config, { retries: 8, initialRetryTime: 300, maxRetryTime: 5000 });
-    const producer = client(this.cluster).producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true });
-    try {
-      await producer.connect();
-    } catch (err) {
-      await producer.disconnect().catch(() => undefined);
-      throw clusterError(this.ctx.nodeId, this.cluster, err, 'connecting the producer');
-    }
+    const cluster = (this.cluster = resolveCluster(this.ctx, this.ctx.config, { retries: 8, initialRetryTime: 300, maxRetryTime: 5000 }));
+    const producer = client(cluster).producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true });
+    await openOrClose(
+      () => producer.connect(),
+      () => producer.disconnect(),
+      (err) => clusterError(this.ctx.nodeId, cluster, err, 'connecting the producer'),
+    );
     this.producer = producer;
   }
 

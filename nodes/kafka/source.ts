@@ -39,6 +39,7 @@ import { client, clusterError, clusterFields, isPermanent, oneCluster, resolveCl
 import { matchTopics } from './topics.js';
 import { sleep } from '../shared/abort.js';
 import { kafkaPositionText } from './position-text.js';
+import { openOrClose } from '../shared/open.js';
 
 const configSchema = z
   .object({
@@ -158,43 +159,44 @@ class KafkaSource implements SourceInstance {
     const kafka = client(this.cluster);
     // a preview joins a group of its own: it takes no partition from a running flow and commits nothing
     this.groupId = preview ? `${config.group}.preview.${randomUUID()}` : config.group;
-    try {
-      this.admin = kafka.admin();
-      await this.admin.connect();
-      this.topics = matchTopics(nodeId, config.topics, await this.admin.listTopics());
-      await this.planStart(saved);
-      const consumer = (this.consumer = kafka.consumer({
-        groupId: this.groupId,
-        allowAutoTopicCreation: true,
-        retry: RETRY,
-        maxBytesPerPartition: 1_048_576,
-        sessionTimeout: config.sessionTimeoutMs,
-        heartbeatInterval: Math.floor(config.sessionTimeoutMs / 10),
-        rebalanceTimeout: 30_000,
-        maxWaitTimeInMs: FETCH_WAIT_MS,
-      }));
-      consumer.on(consumer.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberId, e.payload.memberAssignment));
-      consumer.on(consumer.events.REBALANCING, () => {
-        this.revoking = true; // buffered batches are dropped at the join: hand none out meanwhile
-        void this.flushCommits().catch(() => undefined); // what was delivered, committed before the partitions may move
-      });
-      consumer.on(consumer.events.CRASH, (e) => {
-        if (e.payload.restart && !isPermanent(e.payload.error)) return; // kafkajs reconnects and rejoins by itself
-        this.failure = clusterError(nodeId, this.cluster, e.payload.error, `consuming ${this.topics.join(', ')}`);
-        this.signal();
-      });
-      await consumer.connect();
-      await consumer.subscribe({ topics: this.topics, fromBeginning: config.start !== 'latest' });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: config.concurrency,
-        eachBatch: (p) => this.onBatch(p),
-      });
-    } catch (err) {
-      await this.close();
-      throw clusterError(nodeId, this.cluster, err, `opening the consumer of group ${this.groupId}`);
-    }
+    await openOrClose(
+      async () => {
+        this.admin = kafka.admin();
+        await this.admin.connect();
+        this.topics = matchTopics(nodeId, config.topics, await this.admin.listTopics());
+        await this.planStart(saved);
+        const consumer = (this.consumer = kafka.consumer({
+          groupId: this.groupId,
+          allowAutoTopicCreation: true,
+          retry: RETRY,
+          maxBytesPerPartition: 1_048_576,
+          sessionTimeout: config.sessionTimeoutMs,
+          heartbeatInterval: Math.floor(config.sessionTimeoutMs / 10),
+          rebalanceTimeout: 30_000,
+          maxWaitTimeInMs: FETCH_WAIT_MS,
+        }));
+        consumer.on(consumer.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberId, e.payload.memberAssignment));
+        consumer.on(consumer.events.REBALANCING, () => {
+          this.revoking = true; // buffered batches are dropped at the join: hand none out meanwhile
+          void this.flushCommits().catch(() => undefined); // what was delivered, committed before the partitions may move
+        });
+        consumer.on(consumer.events.CRASH, (e) => {
+          if (e.payload.restart && !isPermanent(e.payload.error)) return; // kafkajs reconnects and rejoins by itself
+          this.failure = clusterError(nodeId, this.cluster, e.payload.error, `consuming ${this.topics.join(', ')}`);
+          this.signal();
+        });
+        await consumer.connect();
+        await consumer.subscribe({ topics: this.topics, fromBeginning: config.start !== 'latest' });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: config.concurrency,
+          eachBatch: (p) => this.onBatch(p),
+        });
+      },
+      () => this.close(),
+      (err) => clusterError(nodeId, this.cluster, err, `opening the consumer of group ${this.groupId}`),
+    );
   }
 
   async read(): Promise<SourceBatch | null> {

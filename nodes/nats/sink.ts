@@ -16,6 +16,7 @@ import { sleep } from '../shared/abort.js';
 import { encodePayload, payloadFormat } from '../shared/message-codec.js';
 import { connectionField, connectNats, resolveEntry } from './connection.js';
 import { ensureStream } from './stream.js';
+import { openOrClose } from '../shared/open.js';
 
 const configSchema = z
   .object({
@@ -48,15 +49,15 @@ class NatsSink implements SinkInstance {
   async open(): Promise<void> {
     const { config, nodeId } = this.ctx;
     const entry = resolveEntry(nodeId, config.connection, this.ctx.connection);
-    this.nc = await connectNats(nodeId, entry);
-    try {
-      const jsm = await js.jetstreamManager(this.nc);
-      await ensureStream(jsm, nodeId, config.stream, config.subjects ?? [config.subject.replace(PLACEHOLDER, '*')]);
-      this.js = js.jetstream(this.nc, { timeout: config.ackTimeoutMs });
-    } catch (err) {
-      await this.close();
-      throw err;
-    }
+    const nc = (this.nc = await connectNats(nodeId, entry));
+    await openOrClose(
+      async () => {
+        const jsm = await js.jetstreamManager(nc);
+        await ensureStream(jsm, nodeId, config.stream, config.subjects ?? [config.subject.replace(PLACEHOLDER, '*')]);
+        this.js = js.jetstream(nc, { timeout: config.ackTimeoutMs });
+      },
+      () => this.close(),
+    );
   }
 
   async write(records: SluiceRecord[]): Promise<void> {

@@ -21,6 +21,7 @@ import { sleep, Wakeup } from '../shared/abort.js';
 import { decodePayload, payloadFormat } from '../shared/message-codec.js';
 import { connectionField, connectNats, resolveEntry } from './connection.js';
 import { ensureStream, subjectCovered } from './stream.js';
+import { openOrClose } from '../shared/open.js';
 
 const configSchema = z
   .object({
@@ -69,42 +70,42 @@ class NatsSource implements SourceInstance {
   async open(): Promise<void> {
     const { config, nodeId } = this.ctx;
     const entry = resolveEntry(nodeId, config.connection, this.ctx.connection);
-    this.nc = await connectNats(nodeId, entry);
-    void this.watchStatus(this.nc);
-    try {
-      const jsm = await jetstreams.jetstreamManager(this.nc);
-      // a test run creates nothing: a missing stream is an error there
-      const { info } = await ensureStream(jsm, nodeId, config.stream, this.ctx.preview ? undefined : config.subjects);
-      for (const s of config.subjects ?? []) {
-        if (!subjectCovered(s, info.config.subjects ?? [])) {
-          throw new ConfigError(nodeId, 'subjects', `${s} is not within stream ${config.stream}'s subjects (${(info.config.subjects ?? []).join(', ')})`);
+    const nc = (this.nc = await connectNats(nodeId, entry));
+    void this.watchStatus(nc);
+    await openOrClose(
+      async () => {
+        const jsm = await jetstreams.jetstreamManager(nc);
+        // a test run creates nothing: a missing stream is an error there
+        const { info } = await ensureStream(jsm, nodeId, config.stream, this.ctx.preview ? undefined : config.subjects);
+        for (const s of config.subjects ?? []) {
+          if (!subjectCovered(s, info.config.subjects ?? [])) {
+            throw new ConfigError(nodeId, 'subjects', `${s} is not within stream ${config.stream}'s subjects (${(info.config.subjects ?? []).join(', ')})`);
+          }
         }
-      }
-      const js = jetstreams.jetstream(this.nc);
-      if (this.ctx.preview) {
-        const consumer = await js.consumers.get(config.stream, config.subjects?.length ? { filter_subjects: config.subjects } : {});
-        this.messages = await consumer.fetch({ max_messages: this.ctx.settings.batchSize, expires: Math.max(1000, config.previewWaitMs) });
-        return;
-      }
-      this.durable = config.durable ?? `sluice-${this.ctx.flowName}-${nodeId}`.replace(/[.*>\s]/g, '_');
-      await this.ensureConsumer(jsm);
-      const consumer = await js.consumers.get(config.stream, this.durable);
-      this.messages = await consumer.consume({
-        max_messages: Math.min(config.maxAckPending, Math.max(100, this.ctx.settings.batchSize * 2)),
-        callback: (m) => {
-          // a pull still open when the node closes: hand the message straight back
-          if (this.closing) return m.nak();
-          this.buffer.push(m);
-          this.arrived.wake();
-        },
-      });
-      // keep the messages held by the flow from being redelivered while a slow sink works on them
-      this.keepAlive = setInterval(() => this.touch(), Math.max(500, Math.floor(config.ackWaitMs / 3)));
-      this.keepAlive.unref();
-    } catch (err) {
-      await this.close();
-      throw err;
-    }
+        const js = jetstreams.jetstream(nc);
+        if (this.ctx.preview) {
+          const consumer = await js.consumers.get(config.stream, config.subjects?.length ? { filter_subjects: config.subjects } : {});
+          this.messages = await consumer.fetch({ max_messages: this.ctx.settings.batchSize, expires: Math.max(1000, config.previewWaitMs) });
+          return;
+        }
+        this.durable = config.durable ?? `sluice-${this.ctx.flowName}-${nodeId}`.replace(/[.*>\s]/g, '_');
+        await this.ensureConsumer(jsm);
+        const consumer = await js.consumers.get(config.stream, this.durable);
+        this.messages = await consumer.consume({
+          max_messages: Math.min(config.maxAckPending, Math.max(100, this.ctx.settings.batchSize * 2)),
+          callback: (m) => {
+            // a pull still open when the node closes: hand the message straight back
+            if (this.closing) return m.nak();
+            this.buffer.push(m);
+            this.arrived.wake();
+          },
+        });
+        // keep the messages held by the flow from being redelivered while a slow sink works on them
+        this.keepAlive = setInterval(() => this.touch(), Math.max(500, Math.floor(config.ackWaitMs / 3)));
+        this.keepAlive.unref();
+      },
+      () => this.close(),
+    );
   }
 
   private async ensureConsumer(jsm: JetStreamManager): Promise<void> {

@@ -13,6 +13,7 @@ import { decodePayload, payloadFormat } from '../shared/message-codec.js';
 import type { QueueConsumer, ReceivedMessage, SolaceAdapter, SolaceSession } from './adapter.js';
 import { solclientAdapter } from './solclient.js';
 import { connectOptions, connectionField, resolveEntry, type SolaceEntry } from './connection.js';
+import { openOrClose } from '../shared/open.js';
 
 const configSchema = z
   .object({
@@ -62,16 +63,17 @@ class SolaceSource implements SourceInstance {
       else this.ctx.log.warn(`Solace session ${e.type}: ${e.info}`);
     });
     this.session = session;
-    try {
-      this.consumer = await session.consume(config.queue, { topics: config.topics, window: config.window }, (m) => {
-        if (this.session !== session) return; // a late delivery of a session given up: the broker redelivers it
-        this.buffer.push(m);
-        this.wake?.();
-      });
-    } catch (err) {
-      await session.close().catch(() => undefined);
-      throw new NodeError(this.ctx.nodeId, errorMessage(err));
-    }
+    await openOrClose(
+      async () => {
+        this.consumer = await session.consume(config.queue, { topics: config.topics, window: config.window }, (m) => {
+          if (this.session !== session) return; // a late delivery of a session given up: the broker redelivers it
+          this.buffer.push(m);
+          this.wake?.();
+        });
+      },
+      () => session.close(),
+      (err) => new NodeError(this.ctx.nodeId, errorMessage(err)),
+    );
   }
 
   /** the session is gone: what it delivered and was not settled will come again; connect anew */

@@ -25,6 +25,7 @@ import { PreviewCapture } from './preview-capture.js';
 import { every, sleepOn, wallClock } from './run-clock.js';
 import { RunLease } from './run-lease.js';
 import { Gate, inFlight, makeRunners, type NodePreview, type NodeStats, type Runner } from './runner.js';
+import { QueueClosed } from './queue.js';
 import { PositionLedger } from './tracker.js';
 import type { RunObserver } from './observer.js';
 
@@ -86,6 +87,7 @@ export class FlowRun {
   private startedAt = 0;
   private wakeStopped!: () => void;
   private readonly stopped = new Promise<void>((r) => (this.wakeStopped = r));
+  private settled?: Promise<void>;
 
   constructor(readonly plan: CompiledFlow, private readonly options: RunOptions = {}) {
     if (!options.preview && !options.store) throw new Error('FlowRun needs a checkpoint store unless it is a preview');
@@ -190,6 +192,7 @@ export class FlowRun {
     const { store, preview } = this.options;
     const flow = this.plan.flow;
     const stopTicks: (() => void)[] = [];
+    let loops: Promise<unknown>[] = [];
     try {
       if (!preview && store) {
         if (this.options.locks) {
@@ -237,18 +240,20 @@ export class FlowRun {
           every(this.clock, inst.tickIntervalMs ?? 100, () => {
             if (pending || this.stopController.signal.aborted) return;
             pending = true;
-            void r.inbox!.push('tick').finally(() => (pending = false));
+            void r.inbox!.push('tick').catch(() => undefined).finally(() => (pending = false));
           }),
         );
       }
       if (this.status_ === 'starting') this.status_ = 'running';
 
-      const loops = [...this.runners.values()].map((r) => this.loops.loop(r).catch((err) => this.fail(r.node.id, err)));
+      loops = [...this.runners.values()].map((r) => this.loops.loop(r).catch((err) => (err instanceof QueueClosed ? undefined : this.fail(r.node.id, err))));
       await Promise.race([Promise.all(loops), this.stopped]);
       if (this.stopController.signal.aborted && !this.failure) await this.drain();
+      await this.settle(loops);
     } catch (err) {
       this.fail(undefined, err);
     } finally {
+      if (loops.length) await this.settle(loops);
       this.checkpointer?.stop();
       this.lease?.stopKeeping();
       for (const stop of stopTicks) stop();
@@ -322,6 +327,28 @@ export class FlowRun {
       }
       await sleepOn(this.clock, 5);
     }
+  }
+
+  /**
+   * The run is done with its batches (they ended, drained, were abandoned, or it failed): the inboxes
+   * close, so no loop takes another batch, and every loop ends — a sink write or source read in flight
+   * finishes — before the nodes are closed and run() returns. A node that ignores the stop is waited for
+   * settings.stopTimeoutMs at most, and said so.
+   */
+  private async settle(loops: Promise<unknown>[]): Promise<void> {
+    if (this.settled) return this.settled;
+    for (const r of this.runners.values()) r.inbox?.close();
+    const { stopTimeoutMs } = this.plan.flow.settings;
+    this.settled = (async () => {
+      let timer: unknown;
+      const late = await Promise.race([
+        Promise.all(loops).then(() => false),
+        new Promise<boolean>((r) => (timer = this.clock.setTimeout(() => r(true), stopTimeoutMs))),
+      ]);
+      this.clock.clearTimeout(timer);
+      if (late) this.log.warn(`stop: a node still reads or writes ${stopTimeoutMs} ms after the run ended; closing the nodes anyway`);
+    })();
+    return this.settled;
   }
 
   private inFlight(): number {

@@ -87,6 +87,7 @@ export class NodeLoops {
     let ends = 0;
     for (;;) {
       const item = await r.inbox!.shift();
+      if (r.inbox!.closed) return; // taken as the run ended: dropped, never acknowledged
       if (item === 'tick') {
         if (t.tick && !this.o.signal.aborted) {
           const tracker = this.o.internal.track(undefined);
@@ -123,6 +124,10 @@ export class NodeLoops {
       let ends = 0;
       for (;;) {
         const item = await r.inbox!.shift();
+        if (r.inbox!.closed) {
+          started.close(); // the emitter ends too
+          return;
+        }
         if (item === 'tick') continue;
         if (item === 'end') {
           if (++ends < r.node.inputs.length) continue;
@@ -167,6 +172,9 @@ export class NodeLoops {
     let ends = 0;
     for (;;) {
       const item = await r.inbox!.shift();
+      // taken as the run ended (a failure, or a stop past its drain): dropped, never acknowledged, so
+      // nothing is written once the run has given up on its batches
+      if (r.inbox!.closed) return;
       if (item === 'tick') continue;
       if (item === 'end') {
         if (++ends < r.node.inputs.length) continue;

@@ -15,14 +15,10 @@ import { signInBrowser } from '../helpers/auth.js';
 import { counterFlow, startAgent, type AgentProcess } from '../helpers/cluster.js';
 import { tempDir } from '../helpers/node-harness.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
-import { service } from '../helpers/services.js';
+import { probeRedis, service } from '../helpers/services.js';
 
 const chromium = chromiumAvailable();
-const redisService = await service('Redis', 'REDIS_URL', 'redis://127.0.0.1:6379', async (url) => {
-  const r = new Redis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0 });
-  await r.connect();
-  await r.quit();
-});
+const redisService = await service('Redis', 'REDIS_URL', 'redis://127.0.0.1:6379', probeRedis);
 const LEASE = 2000;
 
 describe.skipIf(!chromium.available || !redisService.available)('the Cluster page (Chromium + sluice serve --cluster + an agent + Redis)', () => {
@@ -34,8 +30,8 @@ describe.skipIf(!chromium.available || !redisService.available)('the Cluster pag
 
   beforeAll(async () => {
     ensureEditorBuilt();
-    // a logical database of its own (the cluster integration tests use 1..15 in turn from the start)
-    const url = `${redisService.url.replace(/\/\d*$/, '')}/14`;
+    // Redis database 15 of its own (test/helpers/cluster.ts clusterFixture lists who has which)
+    const url = `${redisService.url.replace(/\/\d*$/, '')}/15`;
     const redis = new Redis(url);
     await redis.flushdb();
     await redis.quit();

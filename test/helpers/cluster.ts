@@ -4,6 +4,8 @@
  * Flows are written into the shared control store directly, as the server would write them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
@@ -120,3 +122,40 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms: nu
 }
 
 export const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+/**
+ * A cluster test file's fixture: `cluster()` gives a fresh Redis database (every key of the cluster gone)
+ * and a fresh shared data directory; `cleanup()` (afterEach) kills the agents it started and closes the
+ * rest. Each test file names its own Redis databases in `dbs`, so files that run at once never share keys
+ * (cluster.test.ts 1–8, cluster-chaos.test.ts 9, redis-lock 13, cluster-postgres 14, cluster-page 15).
+ */
+export function clusterFixture(redisUrl: string, dbs: number[], leaseMs: number) {
+  const agents: AgentProcess[] = [];
+  const closers: (() => Promise<unknown>)[] = [];
+  let next = 0;
+  async function cluster(base = redisUrl) {
+    const db = dbs[next++ % dbs.length];
+    const url = `${base.replace(/\/\d*$/, '')}/${db}`;
+    const redis = new Redis(url);
+    await redis.flushdb();
+    const data = mkdtempSync(join(tmpdir(), 'sluice-cluster-'));
+    const stores = sharedStores(join(data, 'data'));
+    closers.push(() => redis.quit(), () => stores.close());
+    const agent = (name: string, extra: { capacity?: number } = {}) => {
+      const a = startAgent({ name, redis: url, store: join(data, 'data'), leaseMs, ...extra });
+      agents.push(a);
+      return a;
+    };
+    return { url, redis, stores, agent, dataDir: join(data, 'data') };
+  }
+  async function cleanup() {
+    for (const a of agents.splice(0)) {
+      a.signal('SIGKILL');
+      a.signal('SIGCONT');
+      await a.exited;
+    }
+    for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
+  }
+  return { cluster, cleanup, closers };
+}
+

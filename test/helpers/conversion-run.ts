@@ -7,11 +7,7 @@ import { compileFlow } from '../../runtime/flow/compile.js';
 import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
 import { testRegistry } from './test-nodes.js';
 
-export const withDb = (url: string, db: string): string => {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-};
+export { withDb } from './services.js';
 
 /** runs a flow; `stopWhen` resolving true stops it */
 export async function runFlow(doc: Record<string, unknown>, state: string, env: Record<string, string>, stopWhen?: () => Promise<boolean>): Promise<RunSummary> {

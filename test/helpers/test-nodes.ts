@@ -13,6 +13,12 @@ export interface Collected {
   failuresLeft: number;
   gate?: Promise<void>;
   onWrite?: (batch: SluiceRecord[]) => void;
+  /** writes started and not yet ended */
+  inFlight?: number;
+  /** set by close() */
+  closed?: boolean;
+  /** writes that began or ended after close() */
+  afterClose?: number;
 }
 
 export const collected = new Map<string, Collected>();
@@ -39,16 +45,26 @@ export const memorySink = defineNode({
       async write(records) {
         const col = c();
         col.writes++;
-        if (col.gate) await col.gate;
-        if (ctx.config.delayMs) await sleep(ctx.config.delayMs);
-        if (col.failuresLeft > 0) {
-          col.failuresLeft--;
-          throw new Error('transient write failure');
+        col.inFlight = (col.inFlight ?? 0) + 1;
+        if (col.closed) col.afterClose = (col.afterClose ?? 0) + 1;
+        try {
+          if (col.gate) await col.gate;
+          if (ctx.config.delayMs) await sleep(ctx.config.delayMs);
+          if (col.failuresLeft > 0) {
+            col.failuresLeft--;
+            throw new Error('transient write failure');
+          }
+          col.batches.push(records);
+          col.onWrite?.(records);
+        } finally {
+          col.inFlight--;
+          if (col.closed) col.afterClose = (col.afterClose ?? 0) + 1;
         }
-        col.batches.push(records);
-        col.onWrite?.(records);
       },
-      async close() {},
+      async close() {
+        const col = collected.get(ctx.config.name);
+        if (col) col.closed = true;
+      },
     };
   },
 });
@@ -87,6 +103,34 @@ export const slowStateTransform = defineNode({
   },
 });
 
-export const testRegistry = () => new NodeRegistry([...NODE_TYPES, memorySink as NodeType, slowStateTransform as NodeType]);
+/** counts 1, 2, 3, ... in batches of `batch`, and throws on read number `failAt` (a source read error) */
+export const failingSource = defineNode({
+  type: 'test.failingSource',
+  category: 'source',
+  title: 'Failing source',
+  description: 'reads a few batches, then fails',
+  configSchema: z.object({ batch: z.number().int().min(1), failAt: z.number().int().min(1) }).strict(),
+  inputs: [],
+  outputs: [{ name: 'out' }],
+  create(ctx) {
+    let reads = 0;
+    return {
+      kind: 'source',
+      async open() {},
+      async read() {
+        if (++reads >= ctx.config.failAt) throw new Error(`read ${reads} failed: connection reset`);
+        const records = Array.from({ length: ctx.config.batch }, (_, i) => {
+          const n = (reads - 1) * ctx.config.batch + i + 1;
+          return { key: { n }, value: { n }, op: 'c' as const, meta: {} };
+        });
+        return { records, position: reads * ctx.config.batch };
+      },
+      async close() {},
+    };
+  },
+});
+
+export const testRegistry = () =>
+  new NodeRegistry([...NODE_TYPES, memorySink as NodeType, slowStateTransform as NodeType, failingSource as NodeType]);
 
 export const flat = (c: Collected) => c.batches.flat();

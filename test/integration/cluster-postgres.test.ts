@@ -22,18 +22,14 @@ import { canonicalDocument } from '../../server/flow-format.js';
 import { openStores, type Stores } from '../../server/store/open-stores.js';
 import { datasetRecord } from '../../nodes/core/datasets.js';
 import { eventually, range, startAgent, type AgentProcess } from '../helpers/cluster.js';
-import { probePostgres, service } from '../helpers/services.js';
+import { probePostgres, probeRedis, service } from '../helpers/services.js';
 
 const LEASE = 4000; // 2 s (cluster.test.ts) lapses under a loaded machine's stalls while 12 flows start at once
 const KILLS = Number(process.env.SLUICE_CHAOS_KILLS ?? 8);
 const COUNT = 1500;
 const RATE = 40; // records/s per flow: each flow outlives the kills
 
-const redisService = await service('Redis', 'REDIS_URL', 'redis://127.0.0.1:6379', async (url) => {
-  const r = new Redis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0 });
-  await r.connect();
-  await r.quit();
-});
+const redisService = await service('Redis', 'REDIS_URL', 'redis://127.0.0.1:6379', probeRedis);
 const pgService = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 
 const suffix = `${process.pid}_${Date.now().toString(36)}`;
@@ -124,7 +120,7 @@ function commitLogFaults(rows: Commit[]): string[] {
 
 describe.skipIf(!redisService.available || !pgService.available)('cluster on PostgreSQL (real processes, real Redis and PostgreSQL)', () => {
   it(`chaos: 3 agents, 12 flows into PostgreSQL (one aggregating), an agent SIGKILLed every 4 s ${KILLS} times: every record once with its values, the aggregate exact, one committer at a time, positions never back`, async () => {
-    const db = 14; // a Redis database of its own (cluster.test.ts cycles through 1–15 from 1)
+    const db = 14; // a Redis database of its own (test/helpers/cluster.ts clusterFixture lists who has which)
     const redisUrl = `${redisService.url.replace(/\/\d*$/, '')}/${db}`;
     const redis = new Redis(redisUrl);
     await redis.flushdb();

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../runtime/executor/flow-run.js';
 import { tempDir } from '../helpers/node-harness.js';
-import { probeMysql, probePostgres, service } from '../helpers/services.js';
+import { probeMysql, probePostgres, type ScratchDb, scratchMysql, scratchPostgres, service } from '../helpers/services.js';
 import { runFlow, withDb } from '../helpers/conversion-run.js';
 
 const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
@@ -24,16 +24,14 @@ const tableOf = (s: RunSummary, name: string) => s.progress!.src.tables!.find((t
 describe.skipIf(!PG.available)('conversion: PostgreSQL', () => {
   const DB = `sluice_convt_${suffix}`;
   const dbUrl = withDb(PG.url, DB);
+  let scratch: ScratchDb | undefined;
   let db: pg.Client;
   const q = async (sql: string) => (await db.query(sql)).rows;
   /** a digest of a table's rows in key order, to compare source and copy */
   const digest = async (table: string, order = 'id') => (await q(`SELECT count(*)::int AS n, md5(coalesce(string_agg(t::text, '|' ORDER BY ${order}), '')) AS h FROM ${table} t`))[0];
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: PG.url });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${DB}`);
-    await admin.end();
+    scratch = await scratchPostgres(PG.url, DB);
     db = new pg.Client({ connectionString: dbUrl });
     await db.connect();
     await q('CREATE SCHEMA shop; CREATE SCHEMA copy');
@@ -50,10 +48,7 @@ describe.skipIf(!PG.available)('conversion: PostgreSQL', () => {
 
   afterAll(async () => {
     await db?.end().catch(() => undefined);
-    const admin = new pg.Client({ connectionString: PG.url });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await scratch?.drop();
   });
 
   it('parallelTables: 2 with parallel chunks copies every table; after a stop and a resume the tables finished before keep their counts, and rows/s are in the summary', async () => {
@@ -143,11 +138,12 @@ describe.skipIf(!PG.available)('conversion: PostgreSQL', () => {
 
 describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
   const DB = `sluice_convt_${suffix}`;
+  let scratch: ScratchDb | undefined;
   let db: mysql.Connection;
 
   beforeAll(async () => {
+    scratch = await scratchMysql(MY.url, DB);
     db = await mysql.createConnection({ uri: MY.url, multipleStatements: true });
-    await db.query(`CREATE DATABASE ${DB}`);
     await db.query(`USE ${DB};
       CREATE TABLE items (id INT PRIMARY KEY, note VARCHAR(50));
       CREATE TABLE stock (id INT PRIMARY KEY, qty INT);
@@ -158,8 +154,8 @@ describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
   });
 
   afterAll(async () => {
-    await db?.query(`DROP DATABASE IF EXISTS ${DB}`).catch(() => undefined);
     await db?.end().catch(() => undefined);
+    await scratch?.drop();
   });
 
   it('after a stop and a resume, a table finished in the first run keeps its row count (not 0); rows/s per table and overall', async () => {

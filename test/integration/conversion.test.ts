@@ -16,7 +16,7 @@ import { sqliteSource } from '../../nodes/sqlite/source.js';
 import { mysqlSource } from '../../nodes/mysql/source.js';
 import { resolveTableName } from '../../nodes/shared/table-router.js';
 import { create, readAll, tempDir } from '../helpers/node-harness.js';
-import { probePostgres, probeMysql, service } from '../helpers/services.js';
+import { probeMysql, probePostgres, type ScratchDb, scratchMysql, scratchPostgres, service } from '../helpers/services.js';
 import { runFlow, withDb } from '../helpers/conversion-run.js';
 
 const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
@@ -37,14 +37,12 @@ describe('resolveTableName', () => {
 describe.skipIf(!PG.available)('conversion mode: PostgreSQL → PostgreSQL', () => {
   const DB = `sluice_conv_${suffix}`;
   const dbUrl = withDb(PG.url, DB);
+  let scratch: ScratchDb | undefined;
   let db: pg.Client;
   const q = async (sql: string) => (await db.query(sql)).rows;
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: PG.url });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${DB}`);
-    await admin.end();
+    scratch = await scratchPostgres(PG.url, DB);
     db = new pg.Client({ connectionString: dbUrl });
     await db.connect();
     await q('CREATE SCHEMA shop; CREATE SCHEMA copy');
@@ -59,10 +57,7 @@ describe.skipIf(!PG.available)('conversion mode: PostgreSQL → PostgreSQL', () 
 
   afterAll(async () => {
     await db?.end().catch(() => undefined);
-    const admin = new pg.Client({ connectionString: PG.url });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await scratch?.drop();
   });
 
   it('creates every table on the target and copies it; a stop in the middle and a second run finish the copy', async () => {
@@ -183,26 +178,23 @@ describe.skipIf(!PG.available || !MY.available)('conversion mode across servers:
   const myUrl = withDb(MY.url, MYDB);
   let pgc: pg.Client;
   let my: mysql.Connection;
+  let pgScratch: ScratchDb | undefined;
+  let myScratch: ScratchDb | undefined;
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: PG.url });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${PGDB}`);
-    await admin.end();
+    pgScratch = await scratchPostgres(PG.url, PGDB);
+    myScratch = await scratchMysql(MY.url, MYDB);
     pgc = new pg.Client({ connectionString: pgUrl });
     await pgc.connect();
     my = await mysql.createConnection({ uri: MY.url, multipleStatements: true, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true });
-    await my.query(`SET time_zone = '+00:00'; CREATE DATABASE ${MYDB}`);
+    await my.query(`SET time_zone = '+00:00'`);
   });
 
   afterAll(async () => {
     await pgc?.end().catch(() => undefined);
-    const admin = new pg.Client({ connectionString: PG.url });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${PGDB} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
-    await my?.query(`DROP DATABASE IF EXISTS ${MYDB}`).catch(() => undefined);
     await my?.end().catch(() => undefined);
+    await pgScratch?.drop();
+    await myScratch?.drop();
   });
 
   const pgColumns = async (table: string) =>
@@ -343,11 +335,12 @@ describe.skipIf(!PG.available || !MY.available)('conversion mode across servers:
 
 describe.skipIf(!MY.available)('conversion mode: MySQL/MariaDB → SQLite', () => {
   const DB = `sluice_conv_${suffix}`;
+  let scratch: ScratchDb | undefined;
   let db: mysql.Connection;
 
   beforeAll(async () => {
+    scratch = await scratchMysql(MY.url, DB);
     db = await mysql.createConnection({ uri: MY.url, multipleStatements: true });
-    await db.query(`CREATE DATABASE ${DB}`);
     await db.query(`USE ${DB};
       CREATE TABLE items (id BIGINT UNSIGNED PRIMARY KEY, price DECIMAL(20,6), made DATETIME(6), doc JSON, note VARCHAR(200), data BLOB);
       CREATE TABLE stock (sku VARCHAR(20), site INT, qty INT, PRIMARY KEY (sku, site));`);
@@ -358,8 +351,8 @@ describe.skipIf(!MY.available)('conversion mode: MySQL/MariaDB → SQLite', () =
   });
 
   afterAll(async () => {
-    await db?.query(`DROP DATABASE IF EXISTS ${DB}`).catch(() => undefined);
     await db?.end().catch(() => undefined);
+    await scratch?.drop();
   });
 
   it('creates each table in SQLite and copies it; a stop in the middle and a second run finish the copy', async () => {

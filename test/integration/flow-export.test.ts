@@ -16,7 +16,7 @@ import pg from 'pg';
 import { runCli, until } from '../helpers/cli.js';
 import { tempDir } from '../helpers/node-harness.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
-import { probePostgres, probeMysql, service } from '../helpers/services.js';
+import { probeMysql, probePostgres, type ScratchDb, scratchMysql, service } from '../helpers/services.js';
 
 const MY = await service('MariaDB', 'MYSQL_URL', 'mysql://root@127.0.0.1:3306/mysql', probeMysql);
 const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
@@ -90,11 +90,13 @@ describe.skipIf(!live)('exported flows with their connections (real PostgreSQL, 
   };
   const sinks = (dir: string) => ({ pg: lines(join(dir, 'pg.jsonl')), my: lines(join(dir, 'my.jsonl')) });
 
+  let scratch: ScratchDb | undefined;
   beforeAll(async () => {
     await sql(`DROP TABLE IF EXISTS exp_orders; DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${PG_ROLE}') THEN DROP OWNED BY ${PG_ROLE}; DROP ROLE ${PG_ROLE}; END IF; END $$;`);
     await sql(`CREATE ROLE ${PG_ROLE} LOGIN PASSWORD '${PG_PASSWORD}'`);
     await sql(`CREATE TABLE exp_orders (id int PRIMARY KEY, item text, qty int); INSERT INTO exp_orders VALUES (1, 'apple', 3), (2, 'pear', 5), (3, 'plum', 7); GRANT SELECT ON exp_orders TO ${PG_ROLE}`);
-    await mariadb(`DROP DATABASE IF EXISTS ${MY_DB}; DROP USER IF EXISTS '${MY_USER}'@'%'; CREATE DATABASE ${MY_DB};
+    scratch = await scratchMysql(MY.url, MY_DB);
+    await mariadb(`DROP USER IF EXISTS '${MY_USER}'@'%';
       CREATE TABLE ${MY_DB}.items (id int PRIMARY KEY, name varchar(20)); INSERT INTO ${MY_DB}.items VALUES (1, 'bolt'), (2, 'nut');
       CREATE USER '${MY_USER}'@'%' IDENTIFIED BY '${MY_PASSWORD}'; GRANT ALL ON ${MY_DB}.* TO '${MY_USER}'@'%';`);
 
@@ -130,7 +132,8 @@ describe.skipIf(!live)('exported flows with their connections (real PostgreSQL, 
     await Promise.all(servers.map((s) => s.stop()));
     if (live) {
       await sql(`DROP TABLE IF EXISTS exp_orders; DROP OWNED BY ${PG_ROLE}; DROP ROLE IF EXISTS ${PG_ROLE}`).catch(() => {});
-      await mariadb(`DROP DATABASE IF EXISTS ${MY_DB}; DROP USER IF EXISTS '${MY_USER}'@'%'`).catch(() => {});
+      await scratch?.drop();
+      await mariadb(`DROP USER IF EXISTS '${MY_USER}'@'%'`).catch(() => {});
     }
   });
 

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { probePostgres, service } from '../helpers/services.js';
+import { probePostgres, scratchPostgres, service } from '../helpers/services.js';
 import { create, tempDir } from '../helpers/node-harness.js';
 import { startCli, type CliResult } from '../helpers/cli.js';
 import { startServer } from '../helpers/server-process.js';
@@ -414,12 +414,8 @@ describe.skipIf(!KAFKA.available)('kafka flows through the CLI', () => {
   it.skipIf(!PG.available)('PostgreSQL CDC → kafka.sink (envelope) → kafka.source → core.aggregate → postgres.sink: inserts, updates and deletes, exact at the end', { timeout: 180_000 }, async () => {
     expect(built()).toBe(true);
     const db = `sluice_kafka_${Math.random().toString(36).slice(2, 8)}`;
-    const admin = new pg.Client({ connectionString: PG.url });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${db}`);
-    const u = new URL(PG.url);
-    u.pathname = `/${db}`;
-    const url = u.toString();
+    const scratch = await scratchPostgres(PG.url, db);
+    const url = scratch.url;
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     const flows: ReturnType<typeof run>[] = [];
@@ -493,9 +489,7 @@ edges:
       for (const f of flows) f.child.kill('SIGTERM');
       const ends = await Promise.all(flows.map((f) => f.done));
       await client.end();
-      await admin.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '${db}'`).catch(() => undefined);
-      await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-      await admin.end();
+      await scratch.drop();
       for (const e of ends) expect(e.code, e.stderr).toBe(0);
     }
   });

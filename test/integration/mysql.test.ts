@@ -10,7 +10,7 @@ import { existsSync, statSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
-import { service } from '../helpers/services.js';
+import { type ScratchDb, scratchMysql, service } from '../helpers/services.js';
 import { runMariadb } from '../setup/servers.js';
 import { create, readAll, rec, tempDir, writeAll } from '../helpers/node-harness.js';
 import { startCli } from '../helpers/cli.js';
@@ -95,9 +95,10 @@ describe.skipIf(!main.available)('mysql nodes on MYSQL_URL', () => {
   const srcUrl = () => withDb(main.url, SRC);
   const dstUrl = () => withDb(main.url, DST);
 
+  const scratches: ScratchDb[] = [];
   beforeAll(async () => {
+    scratches.push(await scratchMysql(main.url, SRC), await scratchMysql(main.url, DST));
     db = await admin(main.url);
-    await db.query(`CREATE DATABASE ${SRC}; CREATE DATABASE ${DST}`);
     await db.query(`CREATE TABLE ${SRC}.types (
       id BIGINT UNSIGNED PRIMARY KEY, d DECIMAL(30,10), j JSON, dt DATETIME(6), dt0 DATETIME, ts TIMESTAMP(3) NULL,
       da DATE, ti TIME(2), y YEAR, b BLOB, vb VARBINARY(10), tx TEXT, vc VARCHAR(20), f FLOAT, db DOUBLE,
@@ -115,8 +116,8 @@ describe.skipIf(!main.available)('mysql nodes on MYSQL_URL', () => {
   });
 
   afterAll(async () => {
-    await db?.query(`DROP DATABASE IF EXISTS ${SRC}; DROP DATABASE IF EXISTS ${DST}`);
     await db?.end();
+    for (const d of scratches.splice(0)) await d.drop();
   });
 
   it('snapshot maps every type: DECIMAL string, JSON object, ISO datetimes, BLOB { $base64 }, big BIGINT string', async () => {
@@ -459,15 +460,17 @@ describe.skipIf(!cdc.available)('mysql.source binlog CDC on MYSQL_CDC_URL', () =
   const cdcUrl = () => withDb(cdc.url, CDC);
   const ORDERS = `CREATE TABLE %s (id INT PRIMARY KEY, customer VARCHAR(40) NOT NULL, amount DECIMAL(12,2), doc JSON, placed DATETIME(3), note TEXT)`;
 
+  let scratch: ScratchDb | undefined;
   beforeAll(async () => {
+    scratch = await scratchMysql(cdc.url, CDC);
     db = await admin(cdc.url);
-    await db.query(`CREATE DATABASE ${CDC}`);
     await db.query(`CREATE USER IF NOT EXISTS 'sluice_norepl'@'%' IDENTIFIED BY 'pw'; GRANT SELECT ON *.* TO 'sluice_norepl'@'%'`);
   });
 
   afterAll(async () => {
     const c = await admin(cdc.url).catch(() => undefined);
-    await c?.query(`DROP DATABASE IF EXISTS ${CDC}; DROP USER IF EXISTS 'sluice_norepl'@'%'`);
+    await scratch?.drop();
+    await c?.query(`DROP USER IF EXISTS 'sluice_norepl'@'%'`);
     await c?.end();
     await db?.end().catch(() => undefined);
   });
@@ -694,9 +697,9 @@ describe.skipIf(!cdc.available)('mysql.source binlog CDC on MYSQL_CDC_URL', () =
     const table = `${CDC}.killed`;
     await db.query(ORDERS.replace('%s', table));
     await insertOrders(db, table, 1, 500);
-    const target = await admin(main.url);
     const dstDb = `sluice_my_kill_${suffix}`;
-    await target.query(`CREATE DATABASE ${dstDb}`);
+    const scratchDst = await scratchMysql(main.url, dstDb);
+    const target = await admin(main.url);
     try {
       await target.query(ORDERS.replace('%s', `${dstDb}.orders`));
       const dir = tempDir();
@@ -749,8 +752,8 @@ describe.skipIf(!cdc.available)('mysql.source binlog CDC on MYSQL_CDC_URL', () =
       const end = await cli.done;
       expect(end.code, end.stderr).toBe(0);
     } finally {
-      await target.query(`DROP DATABASE IF EXISTS ${dstDb}`);
       await target.end();
+      await scratchDst.drop();
     }
   }, 120_000);
 });

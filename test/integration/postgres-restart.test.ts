@@ -13,7 +13,7 @@ import { FlowRun, type RunSummary } from '../../runtime/executor/flow-run.js';
 import { compileFlow } from '../../runtime/flow/compile.js';
 import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
 import { tempDir } from '../helpers/node-harness.js';
-import { service } from '../helpers/services.js';
+import { type ScratchDb, scratchPostgres, service, withDb } from '../helpers/services.js';
 import { pgCtl } from '../setup/servers.js';
 import { testRegistry } from '../helpers/test-nodes.js';
 
@@ -34,11 +34,8 @@ if (PG.available && !cluster) {
 }
 
 const DB = `sluice_crash_${randomBytes(4).toString('hex')}`;
-const dbUrl = (() => {
-  const u = new URL(PG.url);
-  u.pathname = `/${DB}`;
-  return u.toString();
-})();
+const dbUrl = withDb(PG.url, DB);
+let scratch: ScratchDb | undefined;
 
 async function query<T extends pg.QueryResultRow>(sql: string, url = dbUrl): Promise<T[]> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
@@ -66,7 +63,7 @@ const differences = async () =>
 
 describe.skipIf(!cluster)('postgres.source → postgres.sink across a crash and restart of PostgreSQL', () => {
   beforeAll(async () => {
-    await query(`CREATE DATABASE ${DB}`, PG.url);
+    scratch = await scratchPostgres(PG.url, DB);
     await query('CREATE SCHEMA copy; CREATE TABLE public.crash (id integer PRIMARY KEY, v text, n numeric(20,6)); CREATE TABLE copy.crash (LIKE public.crash INCLUDING ALL)');
     await query("INSERT INTO public.crash SELECT g, 'seed', g / 7.0 FROM generate_series(1, 5000) g");
   });
@@ -74,8 +71,7 @@ describe.skipIf(!cluster)('postgres.source → postgres.sink across a crash and 
   afterAll(async () => {
     if (!cluster) return;
     await until(() => query('SELECT 1', PG.url).then(() => true), 'the cluster to answer before cleaning up', 30_000).catch(() => undefined);
-    await query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '${DB}'`, PG.url).catch(() => undefined);
-    await query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`, PG.url).catch(() => undefined);
+    await scratch?.drop();
   });
 
   it('reconnects after the crash and the target ends equal to the source', async () => {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import pg from 'pg';
-import { probePostgres, service } from '../helpers/services.js';
+import { probePostgres, type ScratchDb, scratchPostgres, service, withDb } from '../helpers/services.js';
 import { create, readAll, tempDir, writeAll } from '../helpers/node-harness.js';
 import { collector, flat, testRegistry } from '../helpers/test-nodes.js';
 import { startCli } from '../helpers/cli.js';
@@ -28,11 +28,7 @@ import { testConnection, walLevelMessage } from '../../nodes/postgres/connection
 const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 
 const DB = `sluice_test_${randomBytes(4).toString('hex')}`;
-const dbUrl = (() => {
-  const u = new URL(PG.url);
-  u.pathname = `/${DB}`;
-  return u.toString();
-})();
+const dbUrl = withDb(PG.url, DB);
 
 let admin: pg.Client;
 let db: pg.Pool;
@@ -64,11 +60,12 @@ async function diff(a: string, b: string): Promise<number> {
   return Number(r[0].n);
 }
 
+let scratch: ScratchDb | undefined;
 beforeAll(async () => {
   if (!PG.available) return;
   admin = new pg.Client({ connectionString: PG.url });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${DB}`);
+  scratch = await scratchPostgres(PG.url, DB);
   db = new pg.Pool({ connectionString: dbUrl, max: 4 });
   db.on('error', () => undefined);
 });
@@ -76,15 +73,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (!PG.available) return;
   await db?.end().catch(() => undefined);
-  await admin.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = $1 AND active_pid IS NOT NULL', [DB]);
-  // a terminated walsender releases its slot a moment later
-  for (let i = 0; i < 100; i++) {
-    const { rows } = await admin.query('SELECT slot_name, active FROM pg_replication_slots WHERE database = $1', [DB]);
-    for (const r of rows) if (!r.active) await admin.query('SELECT pg_drop_replication_slot($1)', [r.slot_name]).catch(() => undefined);
-    if (rows.length === 0) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
+  await scratch?.drop();
   for (const role of roles) await admin.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
   await admin.end();
 });

@@ -4,16 +4,13 @@ import { Redis } from 'ioredis';
 import { LockBusyError } from '../../runtime/lock/lock.js';
 import { RedisLockService } from '../../runtime/lock/redis-lock.js';
 import { connectRedis } from '../../runtime/cluster/redis-keys.js';
-import { service } from '../helpers/services.js';
+import { probeRedis, service } from '../helpers/services.js';
 
-const redisService = await service('Redis', 'REDIS_URL', 'redis://127.0.0.1:6379', async (url) => {
-  const r = new Redis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0 });
-  await r.connect();
-  await r.quit();
-});
+const redisService = await service('Redis', 'REDIS_URL', 'redis://127.0.0.1:6379', probeRedis);
 
 describe.skipIf(!redisService.available)('RedisLockService', () => {
-  const url = `${redisService.url.replace(/\/\d*$/, '')}/14`;
+  // Redis database 13 of its own (test/helpers/cluster.ts clusterFixture lists who has which)
+  const url = `${redisService.url.replace(/\/\d*$/, '')}/13`;
   const redis = connectRedis(url);
   afterAll(() => redis.quit());
 

@@ -23,7 +23,7 @@ import { isTableSchema, type ColumnSpec } from '../../nodes/shared/columns.js';
 import { fromEwkb, isGeometryValue, toEwkb, wkbOf, wkbToGeoJson } from '../../nodes/shared/geometry.js';
 import { SOURCE_TYPES, type SourceFamily, type SourceType, type TargetFamily } from '../../nodes/shared/type-mapping.js';
 import { create, readAll, tempDir } from '../helpers/node-harness.js';
-import { probeMysql, probePostgres, service } from '../helpers/services.js';
+import { probeMysql, probePostgres, type ScratchDb, scratchMysql, scratchPostgres, service } from '../helpers/services.js';
 import { testRegistry } from '../helpers/test-nodes.js';
 
 const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
@@ -287,12 +287,10 @@ async function sourceTable(from: SourceFamily, to: TargetFamily): Promise<string
 
 const typesOf = (family: SourceFamily) => SOURCE_TYPES.filter((t) => t.family === family && (!t.mariadb || mariadb));
 
+const scratches: ScratchDb[] = [];
 beforeAll(async () => {
   if (PG.available) {
-    const admin = new pg.Client({ connectionString: PG.url });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${PGDB}`);
-    await admin.end();
+    scratches.push(await scratchPostgres(PG.url, PGDB));
     pgc = new pg.Client({ connectionString: pgUrl });
     await pgc.connect();
     await pgc.query(`SET TimeZone = 'UTC'; CREATE SCHEMA src; CREATE SCHEMA copy; CREATE TYPE mood AS ENUM ('happy', 'sad'); CREATE DOMAIN price AS numeric(10,2) CHECK (VALUE > -100000000)`);
@@ -305,7 +303,8 @@ beforeAll(async () => {
     my = await mysql.createConnection({ uri: MY.url, multipleStatements: true });
     const [[v]] = (await my.query('SELECT VERSION() AS v')) as unknown as [{ v: string }[]];
     mariadb = /mariadb/i.test(v.v) && Number(v.v.split('.')[0]) * 100 + Number(v.v.split('.')[1]) >= 1007;
-    await my.query(`SET time_zone = '+00:00'; SET SESSION sql_mode = 'ALLOW_INVALID_DATES'; CREATE DATABASE ${MYDB}; CREATE DATABASE ${MYDB}_copy`);
+    scratches.push(await scratchMysql(MY.url, MYDB), await scratchMysql(MY.url, `${MYDB}_copy`));
+    await my.query(`SET time_zone = '+00:00'; SET SESSION sql_mode = 'ALLOW_INVALID_DATES'`);
     const types = typesOf('mysql');
     await my.query(`CREATE TABLE ${MYDB}.types_mysql (id int PRIMARY KEY, ${types.map((t) => `c_${t.id} ${ddlType(t)}`).join(', ')}) DEFAULT CHARSET = utf8mb4`);
     await insertRows((sql) => my!.query(sql), `${MYDB}.types_mysql`, types, MYSQL_VALUES);
@@ -321,14 +320,8 @@ async function insertRows(q: (sql: string) => Promise<unknown>, table: string, t
 
 afterAll(async () => {
   await pgc?.end().catch(() => undefined);
-  if (PG.available) {
-    const admin = new pg.Client({ connectionString: PG.url });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${PGDB} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
-  }
-  await my?.query(`DROP DATABASE IF EXISTS ${MYDB}; DROP DATABASE IF EXISTS ${MYDB}_copy`).catch(() => undefined);
   await my?.end().catch(() => undefined);
+  for (const d of scratches.splice(0)) await d.drop();
   if (MONGO.available) {
     const c = new MongoClient(MONGO.url);
     await c.connect();
@@ -437,10 +430,12 @@ describe.each(Object.keys(UNCARRIED).map((k) => k.split('→') as [SourceFamily,
 describe.skipIf(!CDC.available)('geometry from the binlog', () => {
   it('is an error naming the table and the column, never a geometry without its SRID', async () => {
     const db = `sluice_types_cdc_${suffix}`;
+    const scratch = await scratchMysql(CDC.url, db);
     const c = await mysql.createConnection({ uri: CDC.url, multipleStatements: true });
     try {
-      await c.query(`CREATE DATABASE ${db}; CREATE TABLE ${db}.places (id int PRIMARY KEY, at POINT)`);
-      const s = await create<SourceInstance>(mysqlSource, { url: withDb(CDC.url, db), tables: ['places'], mode: 'cdc' });
+      await c.query(`CREATE TABLE ${db}.places (id int PRIMARY KEY, at POINT)`);
+      // a flow name of its own: its binlog client's server id differs from mysql.test.ts's (the files run at once)
+      const s = await create<SourceInstance>(mysqlSource, { url: withDb(CDC.url, db), tables: ['places'], mode: 'cdc' }, { flowName: 'type-table' });
       await s.open(undefined);
       try {
         await c.query(`INSERT INTO ${db}.places VALUES (1, ST_GeomFromText('POINT(1 2)', 4326))`);
@@ -451,8 +446,8 @@ describe.skipIf(!CDC.available)('geometry from the binlog', () => {
         await s.close().catch(() => undefined);
       }
     } finally {
-      await c.query(`DROP DATABASE IF EXISTS ${db}`).catch(() => undefined);
       await c.end();
+      await scratch.drop();
     }
   });
 });

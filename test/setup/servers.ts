@@ -8,10 +8,11 @@
  * The global set-up (global-services.ts) starts them; the crash tests restart them with pgCtl / startMariadb.
  */
 import { execFile, spawn, type SpawnOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, chownSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
@@ -103,6 +104,8 @@ export interface PrivateServer {
   stop(): Promise<void>;
 }
 
+const pgTemplates = new Map<string, Promise<string>>();
+
 /** a cluster with wal_level=logical and trust auth in dir/pgdata, started on a free port */
 export async function startPostgres(dir: string): Promise<PrivateServer & { pgdata: string }> {
   const bin = pgBinDir();
@@ -111,7 +114,18 @@ export async function startPostgres(dir: string): Promise<PrivateServer & { pgda
   mkdirSync(dir, { recursive: true });
   if (user) chownSync(dir, user.uid, user.gid);
   const pgdata = join(dir, 'pgdata');
-  await exec(join(bin, 'initdb'), ['-D', pgdata, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'], { ...user, env: { ...process.env, LC_ALL: 'C' } });
+  // one initdb per run directory, copied for each cluster (the run starts two): initdb is most of a start
+  const parent = dirname(dir);
+  let template = pgTemplates.get(parent);
+  if (!template) {
+    const tparent = join(parent, 'pg-template');
+    mkdirSync(tparent, { recursive: true });
+    if (user) chownSync(tparent, user.uid, user.gid);
+    const tdir = join(tparent, 'pgdata');
+    template = exec(join(bin, 'initdb'), ['-D', tdir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'], { ...user, env: { ...process.env, LC_ALL: 'C' } }).then(() => tdir);
+    pgTemplates.set(parent, template);
+  }
+  await exec('cp', ['-a', await template, pgdata]);
   const port = await freePort();
   const conf = [
     `port = ${port}`,
@@ -172,12 +186,23 @@ export async function runMariadb(dir: string, port: number): Promise<void> {
   await waitPort('MariaDB', port, 60_000, log);
 }
 
+const mariadbTemplates = new Map<string, Promise<string>>();
+
 export async function startMariadb(dir: string, opts: { tls?: boolean } = {}): Promise<PrivateServer & { dir: string }> {
   // a tmpdir of its own: two installs at once in /tmp collide on their temporary tables
   mkdirSync(join(dir, 'tmp'), { recursive: true });
-  const install = exec('mariadb-install-db', ['--no-defaults', '--user=root', `--datadir=${join(dir, 'data')}`, `--tmpdir=${join(dir, 'tmp')}`, '--auth-root-authentication-method=normal', '--skip-test-db'], {
-    cwd: dir,
-  });
+  // one install per run directory, copied for each server (the run starts two)
+  const parent = dirname(dir);
+  let template = mariadbTemplates.get(parent);
+  if (!template) {
+    const tdir = join(parent, 'mariadb-template');
+    mkdirSync(join(tdir, 'tmp'), { recursive: true });
+    template = exec('mariadb-install-db', ['--no-defaults', '--user=root', `--datadir=${join(tdir, 'data')}`, `--tmpdir=${join(tdir, 'tmp')}`, '--auth-root-authentication-method=normal', '--skip-test-db'], {
+      cwd: tdir,
+    }).then(() => join(tdir, 'data'));
+    mariadbTemplates.set(parent, template);
+  }
+  const install = template.then((data) => exec('cp', ['-a', data, join(dir, 'data')]));
   await Promise.all([install, opts.tls ? makeTls(join(dir, 'tls')) : undefined]);
   const port = await freePort();
   await runMariadb(dir, port);
@@ -343,7 +368,10 @@ export async function startKafka(root: string, dir: string): Promise<PrivateServ
   writeFileSync(join(dir, 'server.properties'), `${props.join('\n')}\n`);
   writeFileSync(join(dir, 'broker.json'), JSON.stringify({ lib, port }));
   const tool = (...args: string[]) => exec('java', ['-Xmx128m', '-XX:TieredStopAtLevel=1', '-cp', `${lib}/*`, 'kafka.tools.StorageTool', ...args], { maxBuffer: 1 << 22 });
-  const id = (await tool('random-uuid')).stdout.trim().split('\n').pop()!;
+  // a cluster id as `kafka-storage random-uuid` makes it (16 random bytes, base64url, not starting with '-'),
+  // without starting a JVM for it
+  let id = randomBytes(16).toString('base64url');
+  while (id.startsWith('-')) id = randomBytes(16).toString('base64url');
   await tool('format', '-t', id, '-c', join(dir, 'server.properties'), '--ignore-formatted', '--add-scram', `SCRAM-SHA-256=[name=${KAFKA_SASL.username},password=${KAFKA_SASL.password}]`);
   try {
     await runKafka(dir);

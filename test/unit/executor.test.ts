@@ -145,6 +145,32 @@ describe('executor', () => {
     expect((await store.load('exec-test'))?.positions.gen).toBeUndefined();
   });
 
+  it('a source read error: run() returns only once no sink write is in flight, and nothing is written after it returned', async () => {
+    const c = collector('after-fail');
+    const plan = flow(
+      [
+        { id: 'src', type: 'test.failingSource', config: { batch: 100, failAt: 7 } },
+        { id: 'sink', type: 'test.memory', config: { name: 'after-fail', delayMs: 40 } },
+      ],
+      [{ from: 'src', to: 'sink' }],
+      { retry: { attempts: 1, backoffMs: 1 }, queueSize: 4 },
+    );
+    const store = newStore();
+    const summary = await new FlowRun(plan, { store }).run();
+    expect(summary.status).toBe('failed');
+    expect(summary.error).toMatch(/read 7 failed: connection reset/);
+    // the sink is idle and closed when run() returns, and was closed after its last write ended
+    expect(c.inFlight).toBe(0);
+    expect(c.closed).toBe(true);
+    expect(c.afterClose ?? 0).toBe(0);
+    const rows = flat(c).length;
+    await new Promise((r) => setTimeout(r, 400)); // 10 writes' time: a sink loop still going would write more
+    expect(flat(c).length).toBe(rows);
+    expect(c.afterClose ?? 0).toBe(0);
+    // the committed position never runs ahead of what the sink wrote
+    expect(Number((await store.load('exec-test'))?.positions.src ?? 0)).toBeLessThanOrEqual(rows);
+  });
+
   const throwing = { id: 'm', type: 'core.map', config: { code: '(v) => { if (v.n % 4 === 0) throw new Error("no multiples of 4"); return v; }' } };
 
   it('sends records that throw to the dead-letter store with the error and the record, and goes on', async () => {

@@ -29,6 +29,7 @@ import type { SinkInstance } from '../../../runtime/node-api.js';
 import type { SluiceRecord } from '../../../runtime/records.js';
 import { SqliteCheckpointStore } from '../../../runtime/state/sqlite-checkpoint-store.js';
 import { create } from '../../helpers/node-harness.js';
+import { scratchMysql, withDb, type ScratchDb } from '../../helpers/services.js';
 import { timed, type BenchCase } from '../harness.js';
 
 const N = Number(process.env.BENCH_MONGO_ROWS ?? 333_334);
@@ -66,17 +67,13 @@ async function mysqlReachable(): Promise<boolean> {
   }
 }
 
-const withDb = (url: string, db: string) => {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-};
+
+let scratch: ScratchDb | undefined;
 
 async function seedMysql(): Promise<void> {
+  scratch = await scratchMysql(MYSQL_URL, DB);
   const c = await mysqlPromise.createConnection({ uri: MYSQL_URL });
   try {
-    await c.query(`DROP DATABASE IF EXISTS ${DB}`);
-    await c.query(`CREATE DATABASE ${DB}`);
     await c.query(`CREATE TABLE ${DB}.orders (id INT PRIMARY KEY, customer VARCHAR(40), amount DECIMAL(12,2), status VARCHAR(12), placed DATETIME)`);
     await c.query(`CREATE TABLE ${DB}.order_lines (id INT PRIMARY KEY, order_id INT, sku VARCHAR(20), qty INT, price DECIMAL(10,2))`);
     const load = async (table: string, count: number, make: (id: number) => Row) => {
@@ -94,9 +91,7 @@ async function seedMysql(): Promise<void> {
 }
 
 async function dropMysql(): Promise<void> {
-  const c = await mysqlPromise.createConnection({ uri: MYSQL_URL });
-  await c.query(`DROP DATABASE IF EXISTS ${DB}`);
-  await c.end();
+  await scratch?.drop();
 }
 
 function seedSqlite(path: string): void {

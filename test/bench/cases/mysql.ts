@@ -14,6 +14,7 @@ import { compileFlow } from '../../../runtime/flow/compile.js';
 import { FlowRun } from '../../../runtime/executor/flow-run.js';
 import { SqliteCheckpointStore } from '../../../runtime/state/sqlite-checkpoint-store.js';
 import { create } from '../../helpers/node-harness.js';
+import { scratchMysql, withDb, type ScratchDb } from '../../helpers/services.js';
 import type { SourceInstance } from '../../../runtime/node-api.js';
 import { timed, type BenchCase } from '../harness.js';
 
@@ -21,17 +22,13 @@ const N = Number(process.env.BENCH_MYSQL_ROWS ?? 200_000);
 const URL_ = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 const DB = `sluice_bench_${process.pid}`;
 
-const withDb = (url: string, db: string) => {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-};
+
+let scratch: ScratchDb | undefined;
 
 async function seed(): Promise<void> {
+  scratch = await scratchMysql(URL_, DB);
   const c = await mysqlPromise.createConnection({ uri: URL_ });
   try {
-    await c.query(`DROP DATABASE IF EXISTS ${DB}`);
-    await c.query(`CREATE DATABASE ${DB}`);
     await c.query(`CREATE TABLE ${DB}.orders (id INT PRIMARY KEY, customer VARCHAR(40) NOT NULL, amount DECIMAL(12,2), placed DATETIME(3), status VARCHAR(12), note VARCHAR(100))`);
     for (let start = 1; start <= N; start += 5000) {
       const rows: unknown[][] = [];
@@ -46,9 +43,7 @@ async function seed(): Promise<void> {
 }
 
 async function drop(): Promise<void> {
-  const c = await mysqlPromise.createConnection({ uri: URL_ });
-  await c.query(`DROP DATABASE IF EXISTS ${DB}`);
-  await c.end();
+  await scratch?.drop();
 }
 
 /** baseline: one plain mysql2 streaming query of the same rows, same value options as the source */

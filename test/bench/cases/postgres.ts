@@ -35,6 +35,7 @@ import { FlowRun } from '../../../runtime/executor/flow-run.js';
 import type { SinkInstance, SluiceRecord } from '../../../runtime/index.js';
 import { SqliteCheckpointStore } from '../../../runtime/state/sqlite-checkpoint-store.js';
 import { create } from '../../helpers/node-harness.js';
+import { scratchPostgres } from '../../helpers/services.js';
 import { timed, type BenchCase, type Figure } from '../harness.js';
 
 const N = Number(process.env.BENCH_PG_ROWS ?? 1_000_000);
@@ -67,25 +68,14 @@ const ORDERS = (name: string, tax: boolean) =>
   `CREATE TABLE ${name} (id bigint PRIMARY KEY, customer_id integer NOT NULL, amount numeric(10,2) NOT NULL, currency text, country text, status text, ts timestamptz${tax ? ', tax numeric(12,2), customer jsonb' : ''})`;
 
 export async function withDatabase<T>(fn: (db: pg.Client) => Promise<T>): Promise<T> {
-  const admin = new pg.Client({ connectionString: BASE_URL, connectionTimeoutMillis: 3000 });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${DB}`);
+  const scratch = await scratchPostgres(BASE_URL, DB);
   const db = new pg.Client({ connectionString: URL_ });
   await db.connect();
   try {
     return await fn(db);
   } finally {
     await db.end().catch(() => undefined);
-    await admin.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = $1 AND active_pid IS NOT NULL', [DB]);
-    for (let i = 0; i < 100; i++) {
-      const { rows } = await admin.query('SELECT slot_name, active FROM pg_replication_slots WHERE database = $1', [DB]);
-      for (const r of rows) if (!r.active) await admin.query('SELECT pg_drop_replication_slot($1)', [r.slot_name]).catch(() => undefined);
-      if (rows.length === 0) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-    await admin.end();
+    await scratch.drop();
   }
 }
 
