@@ -41,6 +41,15 @@ describe.skipIf(!chromium.available)('versions with author and message (Chromium
     await page.goto(`${s.server.url}/#/flow/${NAME}`);
     await page.getByTestId('node-gen').waitFor();
     expect(await page.getByTestId('flow-version').textContent()).toBe('v2');
+    // nothing in the toolbar covers the name, the version or the state (the toolbar is full at 1440 px)
+    const covered = await page.evaluate(() =>
+      ['flow-name', 'flow-version', 'save-message', 'btn-save'].filter((id) => {
+        const r = document.querySelector(`[data-testid="${id}"]`)!.getBoundingClientRect();
+        const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        return !top || !document.querySelector(`[data-testid="${id}"]`)!.contains(top);
+      }),
+    );
+    expect(covered).toEqual([]);
 
     await page.getByTestId('save-message').fill('checked the filter');
     await page.getByTestId('btn-save').click();

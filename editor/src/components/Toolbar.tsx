@@ -178,7 +178,7 @@ export function Toolbar({ onFlows, onImport, onVersions }: Props) {
         </button>
       </div>
 
-      <div className="tb-group">
+      <div className="tb-group files-group">
         <a
           className={`btn${s.flowId ? '' : ' disabled'}`}
           data-testid="btn-export-yaml"
