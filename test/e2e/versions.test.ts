@@ -42,13 +42,12 @@ describe.skipIf(!chromium.available)('versions with author and message (Chromium
     await page.getByTestId('node-gen').waitFor();
     expect(await page.getByTestId('flow-version').textContent()).toBe('v2');
     // nothing in the toolbar covers the name, the version or the state (the toolbar is full at 1440 px)
-    const covered = await page.evaluate(() =>
-      ['flow-name', 'flow-version', 'save-message', 'btn-save'].filter((id) => {
-        const r = document.querySelector(`[data-testid="${id}"]`)!.getBoundingClientRect();
-        const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
-        return !top || !document.querySelector(`[data-testid="${id}"]`)!.contains(top);
-      }),
-    );
+    const covered = (await page.evaluate(`['flow-name', 'flow-version', 'save-message', 'btn-save'].filter((id) => {
+      const el = document.querySelector('[data-testid="' + id + '"]');
+      const r = el.getBoundingClientRect();
+      const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+      return !top || !el.contains(top);
+    })`)) as string[];
     expect(covered).toEqual([]);
 
     await page.getByTestId('save-message').fill('checked the filter');
