@@ -76,7 +76,7 @@ export function App() {
   const store = useStoreApi();
   const route = useRoute();
   const [ready, setReady] = useState(false);
-  const [dialog, setDialog] = useState<'flows' | 'import' | 'shortcuts' | null>(null);
+  const [dialog, setDialog] = useState<'flows' | 'versions' | 'import' | 'shortcuts' | null>(null);
   const showShortcuts = useCallback(() => setDialog('shortcuts'), []);
   useLiveEvents();
   useValidation();
@@ -115,10 +115,11 @@ export function App() {
         <Suspense fallback={<div className="page muted">Loading…</div>}>{PAGES[route]()}</Suspense>
       ) : (
         <ReactFlowProvider>
-          <EditorView onFlows={() => setDialog('flows')} onImport={() => setDialog('import')} shortcuts={dialog === null} onHelp={showShortcuts} />
+          <EditorView onFlows={() => setDialog('flows')} onVersions={() => setDialog('versions')} onImport={() => setDialog('import')} shortcuts={dialog === null} onHelp={showShortcuts} />
         </ReactFlowProvider>
       )}
       {dialog === 'flows' && <FlowList onClose={() => setDialog(null)} />}
+      {dialog === 'versions' && <FlowList onClose={() => setDialog(null)} openFlowOnly />}
       {dialog === 'import' && <ImportDialog onClose={() => setDialog(null)} />}
       {dialog === 'shortcuts' && (
         <Modal title="Keyboard shortcuts" onClose={() => setDialog(null)} testId="shortcut-sheet">
@@ -131,14 +132,14 @@ export function App() {
   );
 }
 
-function EditorView({ onFlows, onImport, shortcuts, onHelp }: { onFlows(): void; onImport(): void; shortcuts: boolean; onHelp(): void }) {
+function EditorView({ onFlows, onVersions, onImport, shortcuts, onHelp }: { onFlows(): void; onVersions(): void; onImport(): void; shortcuts: boolean; onHelp(): void }) {
   useShortcuts(shortcuts, onHelp);
   const [panelHeight, setPanelHeight] = useState(() => Number(localStorage.getItem('sluice.panelHeight')) || 260);
   const drag = useRef<{ y: number; h: number } | null>(null);
   useEffect(() => localStorage.setItem('sluice.panelHeight', String(panelHeight)), [panelHeight]);
   return (
     <>
-      <Toolbar onFlows={onFlows} onImport={onImport} />
+      <Toolbar onFlows={onFlows} onVersions={onVersions} onImport={onImport} />
       <div className="workspace">
         <Palette />
         <main className="centre" style={{ gridTemplateRows: `minmax(120px, 1fr) 5px ${panelHeight}px` }}>

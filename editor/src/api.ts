@@ -40,6 +40,9 @@ export interface FlowResource {
   name: string;
   version: number;
   updatedAt: string;
+  /** who saved this version (null: unknown) and the message given with the save */
+  author?: string | null;
+  message?: string | null;
   document: FlowDoc;
 }
 
@@ -50,6 +53,8 @@ export interface FlowSummary {
   name: string;
   version: number;
   updatedAt: string;
+  /** who saved the latest version (null: unknown) */
+  author?: string | null;
   description?: string;
   nodes: number;
   deployment: { status: DeployState } | null;
@@ -58,6 +63,8 @@ export interface FlowSummary {
 export interface VersionInfo {
   version: number;
   savedAt: string;
+  author: string | null;
+  message: string | null;
   nodes: number;
   edges: number;
 }
@@ -284,9 +291,10 @@ export class Api {
   listFlows = () => this.call<FlowSummary[]>('GET', '/flows');
   getFlow = (id: string, version?: number) =>
     this.call<FlowResource>('GET', version === undefined ? `/flows/${enc(id)}` : `/flows/${enc(id)}/versions/${version}`);
-  createFlow = (document: FlowDoc) => this.call<FlowResource>('POST', '/flows', document as Json);
-  saveFlow = (id: string, baseVersion: number, document: FlowDoc) =>
-    this.call<FlowResource>('PUT', `/flows/${enc(id)}`, { baseVersion, document });
+  createFlow = (document: FlowDoc, message?: string) =>
+    this.call<FlowResource>('POST', message ? `/flows?message=${encodeURIComponent(message)}` : '/flows', document as Json);
+  saveFlow = (id: string, baseVersion: number, document: FlowDoc, message?: string) =>
+    this.call<FlowResource>('PUT', `/flows/${enc(id)}`, message ? { baseVersion, document, message } : { baseVersion, document });
   deleteFlow = (id: string) => this.call<void>('DELETE', `/flows/${enc(id)}`);
   versions = (id: string) => this.call<VersionInfo[]>('GET', `/flows/${enc(id)}/versions`);
   validate = (document: FlowDoc) => this.call<ValidateResult>('POST', '/flows/validate', document as Json);

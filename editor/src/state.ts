@@ -29,4 +29,5 @@ export const initialState = (name = 'untitled-flow'): Omit<EditorState, 'readOnl
   picker: null,
   loads: 0,
   editDeployed: false,
+  saveMessage: '',
 });

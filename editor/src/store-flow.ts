@@ -88,11 +88,12 @@ export function flowSlice(set: SetState, get: GetState, deps: SliceDeps): FlowAc
       set({ busy: { ...get().busy, save: true } });
       try {
         const doc = deps.doc();
+        const message = s.saveMessage.trim() || undefined;
         const res =
           s.flowId === null
-            ? await deps.api.createFlow(doc)
-            : await deps.api.saveFlow(s.flowId, opts.overwrite ? (s.conflict?.current ?? s.baseVersion ?? 1) : (s.baseVersion ?? 1), doc);
-        set({ flowId: res.id, baseVersion: res.version, dirty: get().revision !== revision, savedEdgeIds: edgeIds, conflict: null });
+            ? await deps.api.createFlow(doc, message)
+            : await deps.api.saveFlow(s.flowId, opts.overwrite ? (s.conflict?.current ?? s.baseVersion ?? 1) : (s.baseVersion ?? 1), doc, message);
+        set({ flowId: res.id, baseVersion: res.version, dirty: get().revision !== revision, savedEdgeIds: edgeIds, conflict: null, saveMessage: get().saveMessage === s.saveMessage ? '' : get().saveMessage });
         setRoute(`/flow/${encodeURIComponent(res.id)}`);
         get().notify('success', `Saved ${res.name} as version ${res.version}`);
         return true;
@@ -122,7 +123,7 @@ export function flowSlice(set: SetState, get: GetState, deps: SliceDeps): FlowAc
       try {
         const old = await deps.api.getFlow(s.flowId, version);
         const { version: _v, ...document } = old.document;
-        const res = await deps.api.saveFlow(s.flowId, s.baseVersion, { ...document, name: s.flowId });
+        const res = await deps.api.saveFlow(s.flowId, s.baseVersion, { ...document, name: s.flowId }, `restored version ${version}`);
         get().loadFlow(res);
         get().notify('success', `Restored version ${version} as version ${res.version}`);
       } catch (err) {

@@ -94,6 +94,8 @@ export interface EditorState {
   readOnly: boolean;
   /** the open flow is deployed and the user chose to edit it anyway (a save makes a new version to deploy) */
   editDeployed: boolean;
+  /** what the next save says about itself (kept with the version; cleared once saved) */
+  saveMessage: string;
 }
 
 export interface EditorActions {
@@ -142,6 +144,7 @@ export interface EditorActions {
   openPicker(p: PickerState): void;
   /** unlocks a deployed flow's canvas */
   editDeployedFlow(): void;
+  setSaveMessage(message: string): void;
   closePicker(): void;
   notify(kind: Notice['kind'], text: string, extra?: Pick<Notice, 'details' | 'action'>): void;
   dismissNotice(): void;
@@ -199,6 +202,7 @@ export function createEditorStore(api: Api): StoreApi<EditorStore> {
       ...runSlice(set, get, deps),
       setPanel: (panel) => set({ panel }),
       editDeployedFlow: () => set({ editDeployed: true }),
+      setSaveMessage: (saveMessage) => set({ saveMessage }),
       openPicker: (picker) => set({ picker }),
       closePicker: () => set({ picker: null }),
       notify: (kind, text, extra) => set({ notice: { kind, text, ...extra, seq: ++noticeSeq } }),

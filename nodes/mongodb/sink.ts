@@ -34,7 +34,7 @@
 import { z } from 'zod';
 import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb';
 import { mongo } from './driver.js';
-import { ConfigError, NodeError, defineNode, errorMessage, type NodeContext, type SinkInstance, type SluiceRecord } from '../../runtime/index.js';
+import { ConfigError, NodeError, defineNode, errorMessage, type NodeContext, type SinkInstance, type SinkPreviewTarget, type SluiceRecord } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
 import { noValue } from '../shared/sink-plan.js';
 import { keyPart, show } from '../shared/keys.js';
@@ -42,6 +42,7 @@ import { acquireClient, commandError, connectionFields, databaseOf, oneConnectio
 import { declaredConverters, fieldToBson, toDocument } from './types.js';
 import { SCHEMA_META, isTableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
+import { wouldCreate } from '../shared/preview-target.js';
 
 const configSchema = z
   .object({
@@ -106,6 +107,21 @@ class MongodbSink implements SinkInstance {
 
   async open(): Promise<void> {
     await openOrClose(() => this.start(), () => this.close());
+  }
+
+  /** a test run: would the first write create the collection (MongoDB creates it on the first write)? Read-only */
+  async previewTarget(): Promise<SinkPreviewTarget | undefined> {
+    const { config, nodeId } = this.ctx;
+    const target = resolveTarget(this.ctx, config);
+    const database = databaseOf(nodeId, target, config.database);
+    return wouldCreate(true, `collection ${database}.${config.collection}`, async () => {
+      const lease = await acquireClient(nodeId, target);
+      try {
+        return (await lease.client.db(database).listCollections({ name: config.collection }, { nameOnly: true }).toArray()).length > 0;
+      } finally {
+        await lease.release();
+      }
+    });
   }
 
   private async start(): Promise<void> {

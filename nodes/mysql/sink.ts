@@ -56,13 +56,14 @@
  */
 import { z } from 'zod';
 import type { Pool, PoolConnection } from 'mysql2/promise';
-import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SluiceRecord } from '../../runtime/index.js';
+import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SinkPreviewTarget, type SluiceRecord } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
 import { coversKey, deleteKey, keysForNewTable, netEffect, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
 import { connectionFields, oneConnection, openPool, qualified, quoteIdent, resolveTarget, statementError, type ServerInfo, type Target } from './connection.js';
 import { columnTypeFor, defaultColumnType, describeTable, listTables, mysqlTypeFor, schemaExists, writer, type TableInfo, type Writer } from './types.js';
 import { declaredSchema, type ColumnSpec } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
+import { wouldCreate } from '../shared/preview-target.js';
 
 const configSchema = z
   .object({
@@ -129,6 +130,25 @@ class MysqlSink implements SinkInstance {
 
   async open(): Promise<void> {
     await openOrClose(() => this.start(), () => this.close());
+  }
+
+  /** a test run: would the first write create the table? Read-only: only information_schema is read */
+  async previewTarget(): Promise<SinkPreviewTarget | undefined> {
+    const { config, nodeId } = this.ctx;
+    const target = resolveTarget(this.ctx, config);
+    const dot = config.table.indexOf('.');
+    const schema = dot >= 0 ? config.table.slice(0, dot) : (target.database ?? '');
+    const table = dot >= 0 ? config.table.slice(dot + 1) : config.table;
+    if (!schema) return undefined; // the deploy says what is missing
+    return wouldCreate(config.createTable, `table ${schema}.${table}`, async () => {
+      const { pool, server } = await openPool(nodeId, target, 1);
+      try {
+        // a database that does not exist is not created: the deploy fails with its own message
+        return !(await schemaExists(pool, schema)) || (await describeTable(pool, schema, table, server.mariadb)) !== undefined;
+      } finally {
+        await pool.end();
+      }
+    });
   }
 
   private async start(): Promise<void> {

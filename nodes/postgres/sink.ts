@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { lazyModule } from '../shared/lazy-module.js';
 import { z } from 'zod';
-import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SluiceRecord, type Value } from '../../runtime/index.js';
+import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SinkPreviewTarget, type SluiceRecord, type Value } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
 import { appendPlan, coversKey, keysForNewTable, netEffect, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
 import { listTables, loadTable, type ColumnMeta, type TableMeta } from './catalog.js';
@@ -25,6 +25,7 @@ import { connectionFields, display, oneConnection, openPool, pgError, qualified,
 import { arrayLiteral, copyField, pgTypeForSpec, pgTypeOf, toPgText } from './types.js';
 import { declaredSchema, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
+import { wouldCreate } from '../shared/preview-target.js';
 
 const copyStreams = lazyModule<typeof import('pg-copy-streams')>('pg-copy-streams');
 const copyFrom = (sql: string) => copyStreams.from(sql);
@@ -99,6 +100,19 @@ class PostgresSink implements SinkInstance {
 
   async open(): Promise<void> {
     await openOrClose(() => this.start(), () => this.close());
+  }
+
+  /** a test run: would the first write create the table? Read-only: only the catalog is read */
+  async previewTarget(): Promise<SinkPreviewTarget | undefined> {
+    const { config, nodeId } = this.ctx;
+    return wouldCreate(config.createTable, `table ${display(this.name)}`, async () => {
+      const pool = await openPool(resolveTarget(this.ctx, config), { flowName: this.ctx.flowName, nodeId, max: 1 });
+      try {
+        return (await loadTable(pool, this.name)) !== undefined;
+      } finally {
+        await pool.end();
+      }
+    });
   }
 
   private async start(): Promise<void> {

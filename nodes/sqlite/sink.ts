@@ -40,6 +40,7 @@ import { coversKey, deleteKey, keysForNewTable, netEffect, type SinkTarget } fro
 import { missingTable, openDatabase, quoteIdent, sqlTypeForSpec, sqlTypeOf, tableInfo, toSql, uniqueColumnSets, type DB, type SqlValue } from './sql.js';
 import { INT64_MAX, declaredSchema, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
+import { wouldCreate } from '../shared/preview-target.js';
 
 const configSchema = z
   .object({
@@ -86,15 +87,16 @@ class SqliteSink implements SinkInstance {
   /** a test run: would the first write create the table? Read-only: no file or table is made */
   async previewTarget(): Promise<SinkPreviewTarget | undefined> {
     const { config, nodeId } = this.ctx;
-    if (!config.createTable) return undefined; // a missing table then fails the deploy, with its own message
-    const abs = this.ctx.files.resolve('path', config.path, { write: true });
-    if (!existsSync(abs)) return { creates: `table ${config.table}` };
-    const db = openDatabase(nodeId, config.path, abs, config.table, 'read');
-    try {
-      return tableInfo(db, config.table) ? undefined : { creates: `table ${config.table}` };
-    } finally {
-      db.close();
-    }
+    return wouldCreate(config.createTable, `table ${config.table}`, async () => {
+      const abs = this.ctx.files.resolve('path', config.path, { write: true });
+      if (!existsSync(abs)) return false;
+      const db = openDatabase(nodeId, config.path, abs, config.table, 'read');
+      try {
+        return tableInfo(db, config.table) !== undefined;
+      } finally {
+        db.close();
+      }
+    });
   }
 
   private start(): void {

@@ -1,5 +1,5 @@
 /** /api/flows: flows with every version kept, validation, export and import (see server/API.md). */
-import express, { Router, type Request } from 'express';
+import express, { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { BODY_LIMIT, parseInput } from '../body.js';
 import { iso, type AppContext } from '../context.js';
@@ -12,14 +12,22 @@ import { fillNodeSecrets, planConnections, requireRoleToCreate, splitConnections
 import { parseFlowText, quoteShort } from '../../runtime/host.js';
 import { badRequest, conflict, notFound } from '../http-errors.js';
 import { nameOfId, resourceId } from '../resource-ids.js';
-import type { StoredFlow } from '../store/control-store.js';
+import type { SaveInfo, StoredFlow } from '../store/control-store.js';
 
 const putSchema = z
   .object({
     baseVersion: z.number().int().min(1).describe('the version this save edits: the latest, or the save is refused with 409'),
     document: documentSchema,
+    message: z.string().trim().max(500, 'must be at most 500 characters').optional().describe('why this version was saved: kept with it and shown in the version list'),
   })
   .strict();
+
+const messageQuery = z.object({ message: z.string().trim().max(500, 'must be at most 500 characters').optional() });
+
+/** the author and message a save keeps with its version: the signed-in user (none when sign-in is off) */
+function saveInfo(res: Response, message: string | undefined): SaveInfo {
+  return { author: principalOf(res)?.user ?? null, message: message ? message : null };
+}
 
 const versionParam = z.coerce.number().int().min(1);
 
@@ -54,7 +62,7 @@ function rawDocument(input: FlowInput): Doc | undefined {
 const TEXT_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain'];
 
 export function flowResource(f: StoredFlow) {
-  return { id: resourceId(f.id), name: f.id, version: f.version, updatedAt: iso(f.savedAt), document: f.document };
+  return { id: resourceId(f.id), name: f.id, version: f.version, updatedAt: iso(f.savedAt), author: f.author, message: f.message, document: f.document };
 }
 
 export async function requireFlow(ctx: AppContext, id: string, version?: number): Promise<StoredFlow> {
@@ -79,6 +87,7 @@ export function flowRoutes(ctx: AppContext): Router {
           name: f.id,
           version: f.version,
           updatedAt: iso(f.savedAt),
+          author: f.author,
           description: typeof f.document.description === 'string' ? f.document.description : '',
           nodes: Array.isArray(f.document.nodes) ? f.document.nodes.length : 0,
           deployment: dep.status === 'not-deployed' ? null : { status: dep.status, version: dep.version },
@@ -88,8 +97,9 @@ export function flowRoutes(ctx: AppContext): Router {
   });
 
   r.post('/', async (req, res) => {
+    const { message } = parseInput(messageQuery, req.query, 'query');
     const doc = requireValidDocument(ctx, { document: parseInput(documentSchema, req.body) });
-    const flow = await ctx.store.createFlow(nameOf(doc), (v) => canonicalDocument(doc, v));
+    const flow = await ctx.store.createFlow(nameOf(doc), (v) => canonicalDocument(doc, v), saveInfo(res, message));
     res.status(201).json(flowResource(flow));
   });
 
@@ -134,9 +144,10 @@ export function flowRoutes(ctx: AppContext): Router {
     for (const c of connections.filter((c) => c.action === 'created')) {
       await ctx.store.auth.appendAudit({ user: who?.user ?? null, action: 'connection.create', target: c.name, address: addressOf(req), details: { via: who?.via ?? null, type: c.type, import: name } });
     }
+    const info = saveInfo(res, `imported${existing ? ' over version ' + existing.version : ''}`);
     const flow = existing
-      ? (await ctx.store.saveFlow(name, undefined, (v) => canonicalDocument(doc, v)))!
-      : await ctx.store.createFlow(name, (v) => canonicalDocument(doc, v));
+      ? (await ctx.store.saveFlow(name, undefined, (v) => canonicalDocument(doc, v), info))!
+      : await ctx.store.createFlow(name, (v) => canonicalDocument(doc, v), info);
     res.status(existing ? 200 : 201).json({ ...flowResource(flow), connections });
   });
 
@@ -154,7 +165,7 @@ export function flowRoutes(ctx: AppContext): Router {
       ]);
     }
     const doc = requireValidDocument(ctx, { document: body.document });
-    const saved = await ctx.store.saveFlow(flowId, body.baseVersion, (v) => canonicalDocument(doc, v));
+    const saved = await ctx.store.saveFlow(flowId, body.baseVersion, (v) => canonicalDocument(doc, v), saveInfo(res, body.message));
     if (!saved) throw notFound(`no flow named ${quoteShort(flowId)}`); // deleted in between
     res.json(flowResource(saved));
   });

@@ -25,14 +25,26 @@ export interface StoredFlow {
   /** ms since the epoch: when this version was saved */
   savedAt: number;
   createdAt: number;
+  /** who saved this version (null: no signed-in user, or saved before authors were kept) */
+  author: string | null;
+  /** the message given with the save (null: none) */
+  message: string | null;
   document: Record<string, unknown>;
 }
 
 export interface FlowVersionInfo {
   version: number;
   savedAt: number;
+  author: string | null;
+  message: string | null;
   nodes: number;
   edges: number;
+}
+
+/** who saves a version and why; both optional */
+export interface SaveInfo {
+  author?: string | null;
+  message?: string | null;
 }
 
 export interface StoredConnection {
@@ -83,12 +95,12 @@ export interface ControlStore {
   /** the latest version, or `version` */
   getFlow(id: string, version?: number): Promise<StoredFlow | undefined>;
   /** version 1 of a new flow (DuplicateError when the name exists); `document(version)` builds the document to keep */
-  createFlow(id: string, document: (version: number) => Record<string, unknown>): Promise<StoredFlow>;
+  createFlow(id: string, document: (version: number) => Record<string, unknown>, info?: SaveInfo): Promise<StoredFlow>;
   /**
    * A new version of an existing flow. With `baseVersion`, refused (StaleVersionError) unless it is the
    * latest: someone saved in between. Undefined when there is no such flow.
    */
-  saveFlow(id: string, baseVersion: number | undefined, document: (version: number) => Record<string, unknown>): Promise<StoredFlow | undefined>;
+  saveFlow(id: string, baseVersion: number | undefined, document: (version: number) => Record<string, unknown>, info?: SaveInfo): Promise<StoredFlow | undefined>;
   /** newest first; undefined when there is no such flow */
   versions(id: string): Promise<FlowVersionInfo[] | undefined>;
   /** the flow, every version of it and its deployment record; false when there was none */

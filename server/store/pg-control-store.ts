@@ -21,6 +21,7 @@ import {
   type ControlStoreOptions,
   type DesiredState,
   type FlowVersionInfo,
+  type SaveInfo,
   type StoredConnection,
   type StoredDeployment,
   type StoredFlow,
@@ -44,8 +45,13 @@ const DDL = `
     version INTEGER NOT NULL,
     document TEXT NOT NULL,
     saved_at BIGINT NOT NULL,
+    author TEXT,
+    message TEXT,
     PRIMARY KEY (flow_id, version)
   );
+  -- a store written before versions kept their author and message: the columns added, null in old rows
+  ALTER TABLE \${S}.flow_versions ADD COLUMN IF NOT EXISTS author TEXT;
+  ALTER TABLE \${S}.flow_versions ADD COLUMN IF NOT EXISTS message TEXT;
   CREATE TABLE IF NOT EXISTS \${S}.connections (
     id TEXT PRIMARY KEY,
     type TEXT NOT NULL,
@@ -169,7 +175,7 @@ export class PgControlStore implements ControlStore {
 
   async listFlows(): Promise<StoredFlow[]> {
     const { rows } = await this.pool.query<FlowRow>(
-      `SELECT f.id, f.version, f.created_at, v.document, v.saved_at FROM ${this.S}.flows f
+      `SELECT f.id, f.version, f.created_at, v.document, v.saved_at, v.author, v.message FROM ${this.S}.flows f
        JOIN ${this.S}.flow_versions v ON v.flow_id = f.id AND v.version = f.version ORDER BY f.id COLLATE "C"`,
     );
     return rows.map(toFlow);
@@ -181,14 +187,14 @@ export class PgControlStore implements ControlStore {
 
   async getFlow(id: string, version?: number): Promise<StoredFlow | undefined> {
     const { rows } = await this.pool.query<FlowRow>(
-      `SELECT f.id, v.version, f.created_at, v.document, v.saved_at FROM ${this.S}.flows f
+      `SELECT f.id, v.version, f.created_at, v.document, v.saved_at, v.author, v.message FROM ${this.S}.flows f
        JOIN ${this.S}.flow_versions v ON v.flow_id = f.id AND v.version = COALESCE($1::integer, f.version) WHERE f.id = $2`,
       [version ?? null, id],
     );
     return rows[0] ? toFlow(rows[0]) : undefined;
   }
 
-  async createFlow(id: string, document: (version: number) => Record<string, unknown>): Promise<StoredFlow> {
+  async createFlow(id: string, document: (version: number) => Record<string, unknown>, info: SaveInfo = {}): Promise<StoredFlow> {
     const now = Date.now();
     const text = JSON.stringify(document(1));
     await inTransaction(this.pool, async (c) => {
@@ -197,12 +203,18 @@ export class PgControlStore implements ControlStore {
         const current = (await c.query<{ version: number }>(`SELECT version FROM ${this.S}.flows WHERE id = $1`, [id])).rows[0]?.version;
         throw new DuplicateError(`a flow named ${id} exists (version ${current})`, current);
       }
-      await c.query(`INSERT INTO ${this.S}.flow_versions (flow_id, version, document, saved_at) VALUES ($1, 1, $2, $3)`, [id, text, now]);
+      await c.query(`INSERT INTO ${this.S}.flow_versions (flow_id, version, document, saved_at, author, message) VALUES ($1, 1, $2, $3, $4, $5)`, [
+        id,
+        text,
+        now,
+        info.author ?? null,
+        info.message ?? null,
+      ]);
     });
     return (await this.getFlow(id))!;
   }
 
-  async saveFlow(id: string, baseVersion: number | undefined, document: (version: number) => Record<string, unknown>): Promise<StoredFlow | undefined> {
+  async saveFlow(id: string, baseVersion: number | undefined, document: (version: number) => Record<string, unknown>, info: SaveInfo = {}): Promise<StoredFlow | undefined> {
     const now = Date.now();
     const saved = await inTransaction(this.pool, async (c) => {
       // the flow's row locked: concurrent saves of one flow take their turns
@@ -212,7 +224,14 @@ export class PgControlStore implements ControlStore {
         throw new StaleVersionError(`flow ${id} was saved in between: the latest version is ${current.version}, this save is based on ${baseVersion}`, current.version);
       }
       const version = current.version + 1;
-      await c.query(`INSERT INTO ${this.S}.flow_versions (flow_id, version, document, saved_at) VALUES ($1, $2, $3, $4)`, [id, version, JSON.stringify(document(version)), now]);
+      await c.query(`INSERT INTO ${this.S}.flow_versions (flow_id, version, document, saved_at, author, message) VALUES ($1, $2, $3, $4, $5, $6)`, [
+        id,
+        version,
+        JSON.stringify(document(version)),
+        now,
+        info.author ?? null,
+        info.message ?? null,
+      ]);
       await c.query(`UPDATE ${this.S}.flows SET version = $1 WHERE id = $2`, [version, id]);
       return true;
     });
@@ -220,8 +239,8 @@ export class PgControlStore implements ControlStore {
   }
 
   async versions(id: string): Promise<FlowVersionInfo[] | undefined> {
-    const { rows } = await this.pool.query<{ version: number; document: string | null; saved_at: string | null }>(
-      `SELECT v.version, v.document, v.saved_at FROM ${this.S}.flows f LEFT JOIN ${this.S}.flow_versions v ON v.flow_id = f.id
+    const { rows } = await this.pool.query<{ version: number; document: string | null; saved_at: string | null; author: string | null; message: string | null }>(
+      `SELECT v.version, v.document, v.saved_at, v.author, v.message FROM ${this.S}.flows f LEFT JOIN ${this.S}.flow_versions v ON v.flow_id = f.id
        WHERE f.id = $1 ORDER BY v.version DESC`,
       [id],
     );
@@ -230,7 +249,7 @@ export class PgControlStore implements ControlStore {
       .filter((r) => r.document !== null)
       .map((r) => {
         const doc = JSON.parse(r.document!) as { nodes?: unknown[]; edges?: unknown[] };
-        return { version: r.version, savedAt: num(r.saved_at!), nodes: doc.nodes?.length ?? 0, edges: doc.edges?.length ?? 0 };
+        return { version: r.version, savedAt: num(r.saved_at!), author: r.author, message: r.message, nodes: doc.nodes?.length ?? 0, edges: doc.edges?.length ?? 0 };
       });
   }
 
@@ -326,6 +345,8 @@ interface FlowRow {
   created_at: string;
   document: string;
   saved_at: string;
+  author: string | null;
+  message: string | null;
 }
 
 interface ConnectionRow {
@@ -337,5 +358,5 @@ interface ConnectionRow {
 }
 
 function toFlow(r: FlowRow): StoredFlow {
-  return { id: r.id, version: r.version, savedAt: num(r.saved_at), createdAt: num(r.created_at), document: JSON.parse(r.document) };
+  return { id: r.id, version: r.version, savedAt: num(r.saved_at), createdAt: num(r.created_at), author: r.author, message: r.message, document: JSON.parse(r.document) };
 }

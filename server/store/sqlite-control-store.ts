@@ -20,13 +20,14 @@ import {
   type ControlStoreOptions,
   type DesiredState,
   type FlowVersionInfo,
+  type SaveInfo,
   type StoredConnection,
   type StoredDeployment,
   type StoredFlow,
 } from './control-store.js';
 
-/** 2: the settings table (the key check); connection secrets sealed */
-const SCHEMA_VERSION = 2;
+/** 2: the settings table (the key check); connection secrets sealed. 3: a version's author and message */
+const SCHEMA_VERSION = 3;
 
 export class SqliteControlStore implements ControlStore {
   private readonly db: Database.Database;
@@ -66,6 +67,8 @@ export class SqliteControlStore implements ControlStore {
         version INTEGER NOT NULL,
         document TEXT NOT NULL,
         saved_at INTEGER NOT NULL,
+        author TEXT,
+        message TEXT,
         PRIMARY KEY (flow_id, version)
       );
       CREATE TABLE IF NOT EXISTS connections (
@@ -86,18 +89,22 @@ export class SqliteControlStore implements ControlStore {
         value TEXT NOT NULL
       );
     `);
+    // a store written before schema 3: its versions get the columns, null (author and message unknown)
+    const columns = (this.db.prepare('PRAGMA table_info(flow_versions)').all() as { name: string }[]).map((c) => c.name);
+    if (!columns.includes('author')) this.db.exec('ALTER TABLE flow_versions ADD COLUMN author TEXT');
+    if (!columns.includes('message')) this.db.exec('ALTER TABLE flow_versions ADD COLUMN message TEXT');
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     this.auth = new SqliteAuthStore(this.db);
     this.stmts = {
-      flows: this.db.prepare(`SELECT f.id, f.version, f.created_at, v.document, v.saved_at FROM flows f
+      flows: this.db.prepare(`SELECT f.id, f.version, f.created_at, v.document, v.saved_at, v.author, v.message FROM flows f
         JOIN flow_versions v ON v.flow_id = f.id AND v.version = f.version ORDER BY f.id`),
-      flow: this.db.prepare(`SELECT f.id, v.version, f.created_at, v.document, v.saved_at FROM flows f
+      flow: this.db.prepare(`SELECT f.id, v.version, f.created_at, v.document, v.saved_at, v.author, v.message FROM flows f
         JOIN flow_versions v ON v.flow_id = f.id AND v.version = COALESCE(?, f.version) WHERE f.id = ?`),
       latest: this.db.prepare('SELECT version FROM flows WHERE id = ?'),
       insertFlow: this.db.prepare('INSERT INTO flows (id, version, created_at) VALUES (?, ?, ?)'),
       bump: this.db.prepare('UPDATE flows SET version = ? WHERE id = ?'),
-      insertVersion: this.db.prepare('INSERT INTO flow_versions (flow_id, version, document, saved_at) VALUES (?, ?, ?, ?)'),
-      versions: this.db.prepare('SELECT version, document, saved_at FROM flow_versions WHERE flow_id = ? ORDER BY version DESC'),
+      insertVersion: this.db.prepare('INSERT INTO flow_versions (flow_id, version, document, saved_at, author, message) VALUES (?, ?, ?, ?, ?, ?)'),
+      versions: this.db.prepare('SELECT version, document, saved_at, author, message FROM flow_versions WHERE flow_id = ? ORDER BY version DESC'),
       deleteFlow: this.db.prepare('DELETE FROM flows WHERE id = ?'),
       countFlows: this.db.prepare('SELECT count(*) AS n FROM flows'),
       connections: this.db.prepare('SELECT id, type, config, created_at, updated_at FROM connections ORDER BY id'),
@@ -205,13 +212,13 @@ export class SqliteControlStore implements ControlStore {
   }
 
   /** version 1 of a new flow; `document(version)` builds the document to keep (it holds the version) */
-  async createFlow(id: string, document: (version: number) => Record<string, unknown>): Promise<StoredFlow> {
+  async createFlow(id: string, document: (version: number) => Record<string, unknown>, info: SaveInfo = {}): Promise<StoredFlow> {
     const now = Date.now();
     this.db.transaction(() => {
       const current = this.stmts.latest.get(id) as { version: number } | undefined;
       if (current) throw new DuplicateError(`a flow named ${id} exists (version ${current.version})`, current.version);
       this.stmts.insertFlow.run(id, 1, now);
-      this.stmts.insertVersion.run(id, 1, JSON.stringify(document(1)), now);
+      this.stmts.insertVersion.run(id, 1, JSON.stringify(document(1)), now, info.author ?? null, info.message ?? null);
     }).immediate();
     return (await this.getFlow(id))!;
   }
@@ -220,7 +227,7 @@ export class SqliteControlStore implements ControlStore {
    * A new version of an existing flow. With `baseVersion`, refused (StaleVersionError) unless it is the
    * latest: someone saved in between. Undefined when there is no such flow.
    */
-  async saveFlow(id: string, baseVersion: number | undefined, document: (version: number) => Record<string, unknown>): Promise<StoredFlow | undefined> {
+  async saveFlow(id: string, baseVersion: number | undefined, document: (version: number) => Record<string, unknown>, info: SaveInfo = {}): Promise<StoredFlow | undefined> {
     const now = Date.now();
     const saved = this.db.transaction(() => {
       const current = this.stmts.latest.get(id) as { version: number } | undefined;
@@ -229,7 +236,7 @@ export class SqliteControlStore implements ControlStore {
         throw new StaleVersionError(`flow ${id} was saved in between: the latest version is ${current.version}, this save is based on ${baseVersion}`, current.version);
       }
       const version = current.version + 1;
-      this.stmts.insertVersion.run(id, version, JSON.stringify(document(version)), now);
+      this.stmts.insertVersion.run(id, version, JSON.stringify(document(version)), now, info.author ?? null, info.message ?? null);
       this.stmts.bump.run(version, id);
       return true;
     }).immediate();
@@ -239,9 +246,9 @@ export class SqliteControlStore implements ControlStore {
   /** newest first; undefined when there is no such flow */
   async versions(id: string): Promise<FlowVersionInfo[] | undefined> {
     if (!this.stmts.latest.get(id)) return undefined;
-    return (this.stmts.versions.all(id) as { version: number; document: string; saved_at: number }[]).map((r) => {
+    return (this.stmts.versions.all(id) as { version: number; document: string; saved_at: number; author: string | null; message: string | null }[]).map((r) => {
       const doc = JSON.parse(r.document) as { nodes?: unknown[]; edges?: unknown[] };
-      return { version: r.version, savedAt: r.saved_at, nodes: doc.nodes?.length ?? 0, edges: doc.edges?.length ?? 0 };
+      return { version: r.version, savedAt: r.saved_at, author: r.author, message: r.message, nodes: doc.nodes?.length ?? 0, edges: doc.edges?.length ?? 0 };
     });
   }
 
@@ -326,6 +333,8 @@ interface FlowRow {
   created_at: number;
   document: string;
   saved_at: number;
+  author: string | null;
+  message: string | null;
 }
 
 interface ConnectionRow {
@@ -337,6 +346,6 @@ interface ConnectionRow {
 }
 
 function toFlow(r: FlowRow): StoredFlow {
-  return { id: r.id, version: r.version, savedAt: r.saved_at, createdAt: r.created_at, document: JSON.parse(r.document) };
+  return { id: r.id, version: r.version, savedAt: r.saved_at, createdAt: r.created_at, author: r.author, message: r.message, document: JSON.parse(r.document) };
 }
 

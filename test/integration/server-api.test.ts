@@ -152,10 +152,12 @@ describe('flows', () => {
   });
 
   it('saves new versions against the latest only (409 with the current one), keeps every version, refuses renames', async () => {
-    await call('POST', '/api/flows', flowDoc('gamma'));
+    await call('POST', '/api/flows?message=first%20cut', flowDoc('gamma'));
     const doc = { ...flowDoc('gamma'), description: 'second' };
-    const v2 = await call('PUT', '/api/flows/gamma', { baseVersion: 1, document: doc });
-    expect(v2).toMatchObject({ status: 200, json: { version: 2, document: { description: 'second', version: 2 } } });
+    const tooLong = await call('PUT', '/api/flows/gamma', { baseVersion: 1, document: doc, message: 'x'.repeat(501) });
+    expect(tooLong).toMatchObject({ status: 400, json: { details: [{ path: 'message', message: 'must be at most 500 characters' }] } });
+    const v2 = await call('PUT', '/api/flows/gamma', { baseVersion: 1, document: doc, message: '  a second description  ' });
+    expect(v2).toMatchObject({ status: 200, json: { version: 2, author: 'admin', message: 'a second description', document: { description: 'second', version: 2 } } });
     expect(await call('PUT', '/api/flows/gamma', { baseVersion: 1, document: doc })).toMatchObject({ status: 409, json: { current: 2 } });
     expect(await call('PUT', '/api/flows/gamma', {})).toMatchObject({
       status: 400,
@@ -172,7 +174,8 @@ describe('flows', () => {
     expect((await call('GET', '/api/flows/gamma')).json.version).toBe(2);
     const versions = await call('GET', '/api/flows/gamma/versions');
     expect(versions.json.map((v: { version: number }) => v.version)).toEqual([2, 1]);
-    expect(versions.json[0]).toEqual({ version: 2, savedAt: expect.any(String), nodes: 3, edges: 2 });
+    expect(versions.json[0]).toEqual({ version: 2, savedAt: expect.any(String), author: 'admin', message: 'a second description', nodes: 3, edges: 2 });
+    expect(versions.json[1]).toMatchObject({ version: 1, author: 'admin', message: 'first cut' });
     const v1 = await call('GET', '/api/flows/gamma/versions/1');
     expect(v1.json).toMatchObject({ version: 1, document: { description: 'test flow gamma', version: 1 } });
     expect((await call('GET', '/api/flows/gamma/versions/9')).json.error).toMatch(/no version 9 \(the latest is 2\)/);

@@ -74,6 +74,38 @@ describe.each(backends)('ControlStore on $name', (b: StoreBackend) => {
     expect(await store.deleteFlow('f')).toBe(false);
   });
 
+  it.skipIf(!b.available)('keeps who saved each version, the message and the exact time; a store from before they were kept reads null', async () => {
+    const location = b.location();
+    const store = await open(location);
+    const before = Date.now();
+    await store.createFlow('m', (v) => ({ ...doc('m'), version: v }), { author: 'ada', message: 'first cut' });
+    const v2 = (await store.saveFlow('m', 1, (v) => ({ ...doc('m', { description: 'two' }), version: v }), { author: 'bob', message: 'filter on country' }))!;
+    expect(v2).toMatchObject({ version: 2, author: 'bob', message: 'filter on country' });
+    await store.saveFlow('m', 2, (v) => ({ ...doc('m'), version: v }));
+    const versions = (await store.versions('m'))!;
+    expect(versions.map((v) => [v.version, v.author, v.message])).toEqual([
+      [3, null, null],
+      [2, 'bob', 'filter on country'],
+      [1, 'ada', 'first cut'],
+    ]);
+    for (const v of versions) expect(v.savedAt).toBeGreaterThanOrEqual(before); // ms, not rounded to a day or a second
+    expect((await store.getFlow('m', 1))!).toMatchObject({ author: 'ada', message: 'first cut' });
+    expect((await store.listFlows()).map((f) => [f.id, f.version, f.author])).toEqual([['m', 3, null]]);
+    await store.close();
+    // a store written before authors and messages: the columns gone, as in an old database
+    await b.raw(location, 'ALTER TABLE flow_versions DROP COLUMN author');
+    await b.raw(location, 'ALTER TABLE flow_versions DROP COLUMN message');
+    if (b.name === 'sqlite') await b.raw(location, 'PRAGMA user_version = 2');
+    const again = await open(location);
+    expect((await again.versions('m'))!.map((v) => [v.version, v.author, v.message])).toEqual([
+      [3, null, null],
+      [2, null, null],
+      [1, null, null],
+    ]);
+    await again.saveFlow('m', 3, (v) => ({ ...doc('m'), version: v }), { author: 'cy', message: 'after the upgrade' });
+    expect((await again.getFlow('m'))!).toMatchObject({ version: 4, author: 'cy', message: 'after the upgrade' });
+  });
+
   it.skipIf(!b.available)('keeps a document as written: key order and every value survive', async () => {
     const store = await open(b.location());
     const written = { apiVersion: 'sluice/v1', name: 'k', zeta: 1, alpha: { z: [1, 'two', null, true], a: 1.5 }, nodes: [], edges: [], version: 1 };

@@ -1,4 +1,7 @@
-/** Saved flows and their versions: open one, compare two versions node by node, restore an old one. */
+/**
+ * Saved flows and their versions (who saved each, the message, the exact time): open one, compare two
+ * versions node by node, restore an old one. `openFlowOnly`: the open flow's versions alone (its own page).
+ */
 import { useEffect, useState } from 'react';
 import type { FlowSummary, VersionInfo } from '../api.js';
 import { diffFlows, type FlowDiff } from '../diff.js';
@@ -10,8 +13,13 @@ const when = (t: string) => {
   const d = new Date(t);
   return Number.isNaN(d.getTime()) ? t : d.toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' });
 };
+/** to the second, for telling versions apart; the ISO time (to the ms) in the tooltip */
+const exactly = (t: string) => {
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? t : d.toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'medium' });
+};
 
-export function FlowList({ onClose }: { onClose(): void }) {
+export function FlowList({ onClose, openFlowOnly = false }: { onClose(): void; openFlowOnly?: boolean }) {
   const api = useApi();
   const { openFlow, newFlow, restoreVersion, currentId, dirty, readOnly } = useEditor((s) => ({
     openFlow: s.openFlow,
@@ -67,10 +75,10 @@ export function FlowList({ onClose }: { onClose(): void }) {
   const toggle = (v: number) => setPicked((p) => (p.includes(v) ? p.filter((x) => x !== v) : [...p, v].slice(-2)));
 
   return (
-    <Modal title="Flows" onClose={onClose} wide testId="flow-list">
+    <Modal title={openFlowOnly ? `${currentId ?? ''} — versions` : 'Flows'} onClose={onClose} wide testId={openFlowOnly ? 'flow-versions' : 'flow-list'}>
       {error && <p className="err-text">{error}</p>}
-      <div className="flow-list">
-        <div className="fl-flows">
+      <div className={`flow-list${openFlowOnly ? ' only-versions' : ''}`}>
+        <div className="fl-flows" hidden={openFlowOnly}>
           <button
             className="btn small"
             onClick={() => {
@@ -104,12 +112,14 @@ export function FlowList({ onClose }: { onClose(): void }) {
           {!selected && <p className="muted">Select a flow to see its versions.</p>}
           {selected && (
             <>
-              <div className="row between">
-                <h3 className="insp-h">{selected} — versions</h3>
-                <button className="btn small primary" onClick={() => open(selected)} data-testid="btn-open-flow">
-                  Open
-                </button>
-              </div>
+              {!openFlowOnly && (
+                <div className="row between">
+                  <h3 className="insp-h">{selected} — versions</h3>
+                  <button className="btn small primary" onClick={() => open(selected)} data-testid="btn-open-flow">
+                    Open
+                  </button>
+                </div>
+              )}
               <p className="muted small">Tick two versions to compare them.</p>
               <table className="mini-table versions">
                 <tbody>
@@ -122,7 +132,15 @@ export function FlowList({ onClose }: { onClose(): void }) {
                         <b>v{v.version}</b>
                         {i === 0 && <span className="muted small"> latest</span>}
                       </td>
-                      <td className="muted small">{when(v.savedAt)}</td>
+                      <td className="small nowrap" title={v.savedAt} data-testid={`version-time-${v.version}`}>
+                        {exactly(v.savedAt)}
+                      </td>
+                      <td className="small" data-testid={`version-author-${v.version}`}>
+                        {v.author ?? <span className="muted">unknown</span>}
+                      </td>
+                      <td className="small version-message" data-testid={`version-message-${v.version}`}>
+                        {v.message ?? <span className="muted">—</span>}
+                      </td>
                       <td className="muted small">
                         {v.nodes} nodes · {v.edges} wires
                       </td>

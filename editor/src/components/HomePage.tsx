@@ -157,7 +157,10 @@ export function HomePage() {
                   <td>
                     v{f.version} <span className="muted small">· {f.nodes} nodes</span>
                   </td>
-                  <td title={f.updatedAt}>{fmtTime(f.updatedAt)}</td>
+                  <td title={f.updatedAt} data-testid={`home-changed-${f.name}`}>
+                    {fmtTime(f.updatedAt)}
+                    {f.author && <span className="muted small"> by {f.author}</span>}
+                  </td>
                   <td data-testid={`home-state-${f.name}`}>
                     {state === 'not-deployed' ? (
                       <span className="muted">not deployed</span>

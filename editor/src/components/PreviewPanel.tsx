@@ -150,7 +150,7 @@ function NodeRecords({ id }: { id: string }) {
       </div>
       {current?.key === 'would' && would && creates && (
         <div className="would" data-testid="would-write">
-          would create <b>{creates}</b> and insert <b>{fmtCount(upserts(would.ops))}</b> rows
+          would create <b>{creates}</b> and insert <b>{fmtCount(upserts(would.ops))}</b> {creates.startsWith('collection ') ? 'documents' : 'rows'}
           {(would.ops.d ?? 0) > 0 && <> ({fmtCount(would.ops.d ?? 0)} deletes find nothing to delete)</>}
           <span className="muted"> — a sample of them below</span>
         </div>

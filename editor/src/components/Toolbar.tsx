@@ -10,6 +10,8 @@ import { useApi, useEditor, VIEWER_REASON } from '../store.js';
 interface Props {
   onFlows(): void;
   onImport(): void;
+  /** the open flow's versions: who saved each, why and when; compare and restore */
+  onVersions(): void;
 }
 
 const STATUS_TEXT: Record<string, string> = {
@@ -22,7 +24,7 @@ const STATUS_TEXT: Record<string, string> = {
   failed: 'failed',
 };
 
-export function Toolbar({ onFlows, onImport }: Props) {
+export function Toolbar({ onFlows, onImport, onVersions }: Props) {
   const api = useApi();
   const [exporting, setExporting] = useState(false);
   const rf = useReactFlow<FlowNode, FlowEdge>();
@@ -52,6 +54,8 @@ export function Toolbar({ onFlows, onImport }: Props) {
     setName: s.setName,
     setPanel: s.setPanel,
     readOnly: s.readOnly,
+    saveMessage: s.saveMessage,
+    setSaveMessage: s.setSaveMessage,
   }));
   const ro = s.readOnly;
   /** a viewer's tooltip instead of the button's own */
@@ -80,9 +84,15 @@ export function Toolbar({ onFlows, onImport }: Props) {
             {s.name}
           </span>
         )}
-        <span className="version" data-testid="flow-version">
-          {s.version ? `v${s.version}` : 'new'}
-        </span>
+        {s.flowId === null ? (
+          <span className="version" data-testid="flow-version">
+            new
+          </span>
+        ) : (
+          <button className="version" data-testid="flow-version" onClick={onVersions} title="Versions of this flow: who saved each, why and when; compare, restore">
+            v{s.version}
+          </button>
+        )}
         {s.dirty && (
           <span className="dirty" title="Unsaved changes" data-testid="dirty">
             ● unsaved
@@ -127,6 +137,20 @@ export function Toolbar({ onFlows, onImport }: Props) {
         <button className="btn" data-testid="btn-test-run" onClick={() => void s.testRun()} disabled={ro || s.empty} title={why('Run on a sample; nothing is written (Ctrl+Enter)')}>
           {s.previewStatus === 'running' ? <span className="spinner" /> : '▷'} Test run
         </button>
+        <input
+          className="save-message"
+          data-testid="save-message"
+          aria-label="Save message"
+          placeholder="What changed?"
+          value={s.saveMessage}
+          maxLength={500}
+          onChange={(e) => s.setSaveMessage(e.target.value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter') void s.save();
+          }}
+          hidden={ro || s.empty}
+          title="Optional: kept with the version the next save makes"
+        />
         <button className="btn primary" data-testid="btn-save" onClick={() => void s.save()} disabled={ro || s.busy.save || s.empty} title={why('Save a new version (Ctrl+S)')}>
           {s.busy.save ? 'Saving…' : 'Save'}
         </button>
@@ -154,7 +178,7 @@ export function Toolbar({ onFlows, onImport }: Props) {
         </button>
       </div>
 
-      <div className="tb-group">
+      <div className="tb-group files-group">
         <a
           className={`btn${s.flowId ? '' : ' disabled'}`}
           data-testid="btn-export-yaml"
