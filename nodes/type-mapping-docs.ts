@@ -6,7 +6,7 @@
  * test/unit/type-mapping-docs.test.ts fails when the committed file is stale.
  */
 import type { ColumnSpec } from './shared/columns.js';
-import { SOURCE_TYPES, TARGETS, type SourceFamily, type SourceType, type TargetFamily } from './shared/type-mapping.js';
+import { SOURCE_TYPES, TARGETS, VALUE_RULES, type SourceFamily, type SourceType, type TargetFamily } from './shared/type-mapping.js';
 import { bsonTypeForSpec } from './mongodb/types.js';
 import { mysqlTypeFor } from './mysql/types.js';
 import { pgTypeForSpec } from './postgres/types.js';
@@ -70,6 +70,13 @@ export function typeTables(): string {
       const why = t.lossy?.[target];
       if (why) out.push(`| ${family(t.family)} | ${cell(t.declare)} | ${SINKS[target]} | ${cell(why)} |`);
     }
+  }
+  out.push('', '### Values without a record value', '');
+  out.push('A source option says what becomes of them; the default rewrites nothing.', '');
+  out.push('| source | values | column types | option | default | choices |', '|---|---|---|---|---|---|');
+  for (const r of VALUE_RULES) {
+    const choices = Object.entries(r.choices).map(([k, v]) => `\`${k}\`: ${v}`).join('; ');
+    out.push(`| ${family(r.family)} | ${cell(r.values)} | ${cell(r.types)} | \`${r.option}\` | \`${r.default}\` | ${cell(choices)} |`);
   }
   out.push('', END);
   return out.join('\n');

@@ -15,7 +15,7 @@
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from '../../runtime/index.js';
 import { binlogEnd, qualified, quoteIdent, type BinlogPoint, type ServerInfo } from './connection.js';
-import { keyParam, rowReader, type Column, type TableInfo } from './types.js';
+import { keyParam, rowReader, type Column, type TableInfo, type ZeroDates } from './types.js';
 
 /**
  * Starts the snapshot transaction on `conn`. With `recordBinlog`, returns the binlog position to
@@ -65,7 +65,10 @@ export class TableChunks {
   private readonly keyColumns: (Column | undefined)[];
   private readonly read: ReturnType<typeof rowReader>;
 
-  constructor(readonly table: TableInfo) {
+  constructor(
+    readonly table: TableInfo,
+    zeroDates: ZeroDates = 'error',
+  ) {
     this.id = `${table.schema}.${table.name}`;
     const cols = table.columns.map((c) => quoteIdent(c.name)).join(', ');
     const from = qualified(table.schema, table.name);
@@ -74,7 +77,7 @@ export class TableChunks {
     this.firstSql = `SELECT ${cols} FROM ${from} ${order}`;
     this.nextSql = `SELECT ${cols} FROM ${from} WHERE ${keysetCondition(key)} ${order}`;
     this.keyColumns = table.key.map((k) => table.columns.find((c) => c.name.toLowerCase() === k.toLowerCase()));
-    this.read = rowReader(table.columns, this.id);
+    this.read = rowReader(table.columns, this.id, { zeroDates, key: table.key });
   }
 
   /** the next `limit` rows after the key `after` (record values, in key column order), as record values */

@@ -51,7 +51,7 @@ import {
   type Target,
 } from './connection.js';
 import { TableChunks, beginSnapshot } from './snapshot.js';
-import { describeTable, listTables, rowReader, schemaExists, tableSchema, type TableInfo } from './types.js';
+import { describeTable, listTables, rowReader, schemaExists, tableSchema, ZERO_DATE_MODES, type TableInfo } from './types.js';
 import { SCHEMA_META, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
 import { TableCounter } from '../shared/table-counter.js';
@@ -75,6 +75,10 @@ const configSchema = z
       .default('snapshot')
       .describe('snapshot: read the tables once, in key order; cdc: stream inserts, updates and deletes from the binlog; snapshot+cdc: the snapshot, then the changes after it'),
     chunkSize: z.number().int().min(1).max(100_000).optional().describe('rows per snapshot query and per batch; default: the flow batch size'),
+    zeroDates: z
+      .enum(ZERO_DATE_MODES)
+      .default('error')
+      .describe("a zero date ('0000-00-00', '0000-00-00 00:00:00'), which no other database holds: error (the flow fails naming table, column and key), null, or string (the text as MySQL prints it)"),
     serverId: z
       .number()
       .int()
@@ -191,8 +195,8 @@ class MysqlSource implements SourceInstance {
     }
     const p = this.parsePosition(position);
     if (config.mode !== 'cdc') {
-      this.tables = (await this.resolveTables()).map((t) => new TableChunks(t));
-      for (const t of this.tables) this.readers.set(t.id, { info: t.table, read: rowReader(t.table.columns, t.id), schema: tableSchema(t.table) });
+      this.tables = (await this.resolveTables()).map((t) => new TableChunks(t, config.zeroDates));
+      for (const t of this.tables) this.readers.set(t.id, { info: t.table, read: rowReader(t.table.columns, t.id, { zeroDates: config.zeroDates, key: t.table.key }), schema: tableSchema(t.table) });
       this.estimates = await tableRowEstimates(pool, this.tables.map((t) => t.table)).catch(() => new Map<string, number>());
     }
     if (p?.phase === 'cdc') this.cdc = p.binlog;
@@ -381,7 +385,7 @@ class MysqlSource implements SourceInstance {
       });
       if (!info) throw new NodeError(this.ctx.nodeId, `table ${id} is in the binlog but no longer exists: its changes cannot be decoded`);
       if (info.key.length === 0) throw noKey(this.ctx.nodeId, id);
-      r = { info, read: rowReader(info.columns, `${info.schema}.${info.name}`), schema: tableSchema(info) };
+      r = { info, read: rowReader(info.columns, `${info.schema}.${info.name}`, { zeroDates: this.ctx.config.zeroDates, key: info.key }), schema: tableSchema(info) };
       this.readers.set(id, r);
     }
     return r;

@@ -22,7 +22,7 @@
  * | TIMESTAMP                                     | ISO 8601 in UTC 'YYYY-MM-DDTHH:MM:SS[.ffffff]Z'       |
  * | TIME                                          | '[-]HH:MM:SS[.ffffff]' (may exceed 24 h)              |
  * | GEOMETRY, POINT … GEOMETRYCOLLECTION          | `{ $geometry: { srid, wkb } }` (nodes/shared/geometry.ts; connection.ts hands them over as bytes) |
- * | zero dates ('0000-00-00 …')                   | null                                                  |
+ * | zero dates ('0000-00-00 …')                   | by the source's `zeroDates` option: an error naming table, column and key (default), null, or the text as MySQL prints it |
  * | NULL                                          | null                                                  |
  *
  * Record → MySQL (sinks): see `writer` below and the createTable table at the top of sink.ts.
@@ -117,6 +117,36 @@ export async function schemaExists(q: Queryable, schema: string): Promise<boolea
 export type Reader = (v: unknown) => unknown;
 
 const ZERO_DATE = /^0000-00-00/;
+
+/**
+ * What a source does with a zero date ('0000-00-00', '0000-00-00 00:00:00'), which no other database
+ * can hold: `error` (the default: the row fails, naming table, column and key, so nothing is rewritten
+ * silently), `null`, or `string` (the text as MySQL prints it). Declared in nodes/shared/type-mapping.ts.
+ */
+export const ZERO_DATE_MODES = ['error', 'null', 'string'] as const;
+export type ZeroDates = (typeof ZERO_DATE_MODES)[number];
+
+export interface ReadOptions {
+  zeroDates?: ZeroDates;
+  /** the table's key columns, named in a zero-date error */
+  key?: string[];
+}
+
+/** a zero date met under `zeroDates: error`; rowReader turns it into an error naming the row's key */
+class ZeroDateError extends Error {
+  constructor(
+    readonly column: Column,
+    readonly text: string,
+  ) {
+    super(`zero date '${text}'`);
+  }
+}
+
+function zeroDate(column: Column, text: string, mode: ZeroDates): unknown {
+  if (mode === 'null') return null;
+  if (mode === 'string') return text;
+  throw new ZeroDateError(column, text);
+}
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 const identity: Reader = (v) => v;
@@ -128,7 +158,7 @@ const PLAIN = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'ye
 export const SPATIAL_TYPES = new Set(['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection', 'geomcollection']);
 
 /** How to turn a value of `column`, as mysql2 or zongji hand it over, into a record value (table above). */
-export function reader(column: Column, table = ''): Reader {
+export function reader(column: Column, table = '', zeroDates: ZeroDates = 'error'): Reader {
   const nullable = (f: Reader): Reader => (v) => (v === null || v === undefined ? null : f(v));
   if (SPATIAL_TYPES.has(column.dataType)) {
     return nullable((v) => {
@@ -158,11 +188,15 @@ export function reader(column: Column, table = ''): Reader {
     case 'bit':
       return nullable(bitValue);
     case 'datetime':
-      return nullable((v) => temporal(v, 'T', ''));
+      return nullable((v) => temporal(v, 'T', '', column, zeroDates));
     case 'timestamp':
-      return nullable((v) => temporal(v, 'T', 'Z'));
+      return nullable((v) => temporal(v, 'T', 'Z', column, zeroDates));
     case 'date':
-      return nullable((v) => (typeof v === 'string' ? (ZERO_DATE.test(v) ? null : v) : v instanceof Date ? v.toISOString().slice(0, 10) : v));
+      return nullable((v) => {
+        if (typeof v === 'string') return ZERO_DATE.test(v) ? zeroDate(column, v, zeroDates) : v;
+        if (v instanceof Date) return Number.isNaN(v.getTime()) ? zeroDate(column, '0000-00-00', zeroDates) : v.toISOString().slice(0, 10);
+        return v;
+      });
     case 'set':
       return nullable((v) => (Array.isArray(v) ? v.join(',') : v));
     case 'binary':
@@ -204,10 +238,10 @@ function bitValue(v: unknown): unknown {
   return n <= MAX_SAFE ? Number(n) : n.toString();
 }
 
-function temporal(v: unknown, sep: string, zone: string): unknown {
-  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : zone ? v.toISOString() : v.toISOString().replace('Z', '');
+function temporal(v: unknown, sep: string, zone: string, column: Column, zeroDates: ZeroDates): unknown {
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? zeroDate(column, '0000-00-00 00:00:00', zeroDates) : zone ? v.toISOString() : v.toISOString().replace('Z', '');
   if (typeof v !== 'string') return v;
-  if (ZERO_DATE.test(v)) return null;
+  if (ZERO_DATE.test(v)) return zeroDate(column, v, zeroDates);
   return `${v.replace(' ', sep)}${zone}`;
 }
 
@@ -223,19 +257,40 @@ export function shortestFloat32(x: number): number {
 }
 
 /** a row from mysql2 (`rowsAsArray`) or zongji (object by column name) as a record value */
-export function rowReader(columns: Column[], table = ''): { fromArray(row: unknown[]): Record<string, unknown>; fromObject(row: Record<string, unknown>): Record<string, unknown> } {
-  const readers = columns.map((c) => reader(c, table));
+export function rowReader(
+  columns: Column[],
+  table = '',
+  opts: ReadOptions = {},
+): { fromArray(row: unknown[]): Record<string, unknown>; fromObject(row: Record<string, unknown>): Record<string, unknown> } {
+  const readers = columns.map((c) => reader(c, table, opts.zeroDates));
   const names = columns.map((c) => c.name);
   const plain = readers.map((r) => r === identity);
+  const keyIndex = (opts.key ?? []).map((k) => names.findIndex((n) => n.toLowerCase() === k.toLowerCase()));
+  /** a zero date under `zeroDates: error`: the row's table, column and key, and how to carry it instead */
+  const zeroDateError = (err: unknown, keyOf: (i: number) => unknown): unknown => {
+    if (!(err instanceof ZeroDateError)) return err;
+    const key = keyIndex.filter((i) => i >= 0).map((i) => `${names[i]} = ${JSON.stringify(keyOf(i) ?? null)}`);
+    return new Error(
+      `${table ? `table ${table}, ` : ''}column ${err.column.name} (${err.column.columnType})${key.length ? `, row ${key.join(', ')}` : ''}: ${err.message} has no date value; set zeroDates on the source to null or string to carry it`,
+    );
+  };
   return {
     fromArray(row) {
       const out: Record<string, unknown> = {};
-      for (let i = 0; i < names.length; i++) out[names[i]] = plain[i] ? row[i] : readers[i](row[i]);
+      try {
+        for (let i = 0; i < names.length; i++) out[names[i]] = plain[i] ? row[i] : readers[i](row[i]);
+      } catch (err) {
+        throw zeroDateError(err, (i) => row[i]);
+      }
       return out;
     },
     fromObject(row) {
       const out: Record<string, unknown> = {};
-      for (let i = 0; i < names.length; i++) out[names[i]] = readers[i](row[names[i]]);
+      try {
+        for (let i = 0; i < names.length; i++) out[names[i]] = readers[i](row[names[i]]);
+      } catch (err) {
+        throw zeroDateError(err, (i) => row[names[i]]);
+      }
       return out;
     },
   };

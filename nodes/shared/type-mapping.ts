@@ -154,3 +154,36 @@ const PG_ARRAYS: SourceType[] = ['smallint', 'integer', 'bigint', 'numeric', 're
 );
 
 export const SOURCE_TYPES: readonly SourceType[] = [...MYSQL_TYPES, ...PG_SCALARS, ...PG_ARRAYS];
+
+/**
+ * Values a source has no faithful record value for, and the source option that says what becomes of
+ * them: nothing of the kind is rewritten without being asked for. Tabled in docs/type-mapping.md; the
+ * type-table test runs each choice.
+ */
+export interface ValueRule {
+  family: SourceFamily;
+  /** the values, as the source's database prints them */
+  values: string;
+  /** the column types that can hold them */
+  types: string;
+  /** the source node's config field */
+  option: string;
+  default: string;
+  /** what each choice does */
+  choices: Record<string, string>;
+}
+
+export const VALUE_RULES: readonly ValueRule[] = [
+  {
+    family: 'mysql',
+    values: "zero dates: '0000-00-00', '0000-00-00 00:00:00[.ffffff]'",
+    types: 'DATE, DATETIME, TIMESTAMP',
+    option: 'zeroDates',
+    default: 'error',
+    choices: {
+      error: 'the flow fails with an error naming table, column and the row\'s key',
+      null: 'null (the zero date is rewritten, because you asked for it)',
+      string: "the text as MySQL prints it ('0000-00-00'): kept by mysql.sink, sqlite.sink (TEXT) and mongodb.sink (a String); postgres.sink fails the batch naming the column (PostgreSQL has no zero date)",
+    },
+  },
+];

@@ -21,7 +21,7 @@ import { mongodbSource } from '../../nodes/mongodb/source.js';
 import { sqliteSource } from '../../nodes/sqlite/source.js';
 import { isTableSchema, type ColumnSpec } from '../../nodes/shared/columns.js';
 import { fromEwkb, isGeometryValue, toEwkb, wkbOf, wkbToGeoJson } from '../../nodes/shared/geometry.js';
-import { SOURCE_TYPES, type SourceFamily, type SourceType, type TargetFamily } from '../../nodes/shared/type-mapping.js';
+import { SOURCE_TYPES, VALUE_RULES, type SourceFamily, type SourceType, type TargetFamily } from '../../nodes/shared/type-mapping.js';
 import { create, readAll, tempDir } from '../helpers/node-harness.js';
 import { probeMysql, probePostgres, type ScratchDb, scratchMysql, scratchPostgres, service } from '../helpers/services.js';
 import { testRegistry } from '../helpers/test-nodes.js';
@@ -265,7 +265,8 @@ const endpoints: Record<TargetFamily, Endpoint | undefined> = {
 };
 
 const sources: Record<SourceFamily, { available: boolean; node: (table: string) => { type: string; config: Record<string, unknown> } }> = {
-  mysql: { available: MY.available, node: (table) => ({ type: 'mysql.source', config: { url: myUrl, tables: [`${MYDB}.${table}`], mode: 'snapshot' } }) },
+  // the edge rows hold zero dates: read as null here (the describe 'zero dates' below runs each choice)
+  mysql: { available: MY.available, node: (table) => ({ type: 'mysql.source', config: { url: myUrl, tables: [`${MYDB}.${table}`], mode: 'snapshot', zeroDates: 'null' } }) },
   postgres: { available: PG.available, node: (table) => ({ type: 'postgres.source', config: { url: pgUrl, tables: [`src.${table}`], mode: 'snapshot' } }) },
 };
 
@@ -423,6 +424,59 @@ describe.each(Object.keys(UNCARRIED).map((k) => k.split('→') as [SourceFamily,
         expect(summary.error, `${t.declare} ${literal}`).toContain(table);
         expect(summary.error, `${t.declare} ${literal}`).toContain(`c_${id}`);
       }
+    }
+  });
+});
+
+describe.skipIf(!MY.available)('zero dates (VALUE_RULES: zeroDates)', () => {
+  const rule = VALUE_RULES.find((r) => r.option === 'zeroDates')!;
+  const table = 'zero_dates';
+  const zeroSource = (zeroDates?: string) => ({ type: 'mysql.source', config: { url: myUrl, tables: [`${MYDB}.${table}`], mode: 'snapshot', ...(zeroDates ? { zeroDates } : {}) } });
+  beforeAll(async () => {
+    await my!.query(
+      `CREATE TABLE ${MYDB}.${table} (id int PRIMARY KEY, d DATE, dt DATETIME(6), ts TIMESTAMP NULL); ` +
+        `INSERT INTO ${MYDB}.${table} VALUES (1, '2024-02-29', '2024-02-29 01:02:03.000004', '2024-02-29 01:02:03'), (7, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00')`,
+    );
+  });
+
+  it('are declared in the mapping data with a default that rewrites nothing', () => {
+    expect(rule.family).toBe('mysql');
+    expect(rule.default).toBe('error');
+    expect(Object.keys(rule.choices).sort()).toEqual(['error', 'null', 'string']);
+  });
+
+  it('fail the flow by default, naming table, column and key', async () => {
+    const summary = await runFlow({ name: 'zero-default', settings: { retry: { attempts: 1 } }, nodes: [{ id: 'src', ...zeroSource() }, { id: 'dst', ...endpoints.sqlite!.sink() }], edges: [{ from: 'src', to: 'dst' }] }, {});
+    expect(summary.status).toBe('failed');
+    expect(summary.error).toContain(`table ${MYDB}.${table}`);
+    expect(summary.error).toContain('column d (date)');
+    expect(summary.error).toContain('id = 7');
+    expect(summary.error).toContain("'0000-00-00'");
+  });
+
+  it('read as null with zeroDates: null, and as the text with zeroDates: string', async () => {
+    const read = async (zeroDates: string) => byId((await readAll(await create<SourceInstance>(mysqlSource, zeroSource(zeroDates).config))).records);
+    expect((await read('null')).get(7)).toEqual({ id: 7, d: null, dt: null, ts: null });
+    expect((await read('string')).get(7)).toEqual({ id: 7, d: '0000-00-00', dt: '0000-00-00 00:00:00.000000', ts: '0000-00-00 00:00:00' });
+    expect((await read('string')).get(1)).toEqual({ id: 1, d: '2024-02-29', dt: '2024-02-29T01:02:03.000004', ts: '2024-02-29T01:02:03Z' });
+  });
+
+  it('with zeroDates: string, come back as the text from sqlite and mysql, and fail postgres naming the table and the value', async () => {
+    for (const to of ['sqlite', 'mysql', 'postgres'] as const) {
+      const target = endpoints[to];
+      if (!target) continue;
+      const summary = await runFlow({ name: `zero-string-${to}`, settings: { retry: { attempts: 1 } }, nodes: [{ id: 'src', ...zeroSource('string') }, { id: 'dst', ...target.sink() }], edges: [{ from: 'src', to: 'dst' }] }, {});
+      if (to === 'postgres') {
+        expect(summary.status, to).toBe('failed');
+        // names the table and the value; PostgreSQL's message does not name the column (see the report)
+        expect(summary.error, to).toContain(`table copy.${table}`);
+        expect(summary.error, to).toContain('0000-00-00');
+        continue;
+      }
+      expect(summary.status, `${to}: ${summary.error}`).toBe('completed');
+      // the copy in MySQL holds the zero date again, which its reader must also be told to carry
+      const records = to === 'mysql' ? (await readAll(await create<SourceInstance>(mysqlSource, { url: myUrl, tables: [`${MYDB}_copy.${table}`], zeroDates: 'string' }))).records : (await target.readBack(table)).records;
+      expect(byId(records).get(7)?.d, to).toBe('0000-00-00');
     }
   });
 });
