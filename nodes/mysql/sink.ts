@@ -58,7 +58,7 @@ import { z } from 'zod';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SinkPreviewTarget, type SluiceRecord } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
-import { coversKey, deleteKey, keysForNewTable, netEffect, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
+import { appendPlan, coversKey, deleteKey, keysForNewTable, netEffect, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
 import { connectionFields, oneConnection, openPool, qualified, quoteIdent, resolveTarget, statementError, type ServerInfo, type Target } from './connection.js';
 import { columnTypeFor, defaultColumnType, describeTable, listTables, mysqlTypeFor, schemaExists, writer, type TableInfo, type Writer } from './types.js';
 import { declaredSchema, type ColumnSpec } from '../shared/columns.js';
@@ -125,6 +125,8 @@ class MysqlSink implements SinkInstance {
   private known = new Set<string>();
   /** the key columns: from the config, the existing table, or the first batch (see `keys` in the schema) */
   private keys?: string[];
+  /** an existing table without a key and no keys configured: appended to when the source table has none either */
+  private keyless = false;
 
   constructor(private readonly ctx: NodeContext<Config>) {}
 
@@ -175,7 +177,11 @@ class MysqlSink implements SinkInstance {
         return;
       }
       const keys = config.keys ?? this.info.key;
-      if (keys.length === 0) throw new ConfigError(nodeId, 'keys', `table ${this.id} has no PRIMARY KEY: set keys to the columns of a UNIQUE index`);
+      if (keys.length === 0) {
+        // a table without a key, no keys given: the first batch says (a keyless source table appends)
+        this.keyless = true;
+        return;
+      }
       const missing = keys.filter((k) => !this.known.has(k.toLowerCase()));
       if (missing.length > 0) throw new ConfigError(nodeId, 'keys', `table ${this.id} has no column ${missing.map((k) => JSON.stringify(k)).join(', ')}`);
       if (!coversKey(this.info.uniqueSets, keys, true)) {
@@ -200,8 +206,8 @@ class MysqlSink implements SinkInstance {
     if (!this.pool) throw new NodeError(this.ctx.nodeId, 'write() before open()');
     if (records.length === 0) return;
     const declared = this.declared(records);
-    const keys = (this.keys ??= keysForNewTable(this.sinkTarget, records));
-    const changes = netEffect(this.sinkTarget, records, keys);
+    const keys = (this.keys ??= this.keysOf(records));
+    const changes = keys.length === 0 ? appendPlan(this.sinkTarget, records) : netEffect(this.sinkTarget, records, keys);
     const types = this.newColumns(records, keys, declared);
     try {
       await this.ensureColumns(types);
@@ -223,6 +229,21 @@ class MysqlSink implements SinkInstance {
       }
       throw statementError(this.ctx.nodeId, 'table', this.target, err, `writing ${records.length} record(s) to ${this.id}`);
     }
+  }
+
+  /**
+   * The keys when neither config nor an existing table's key gave them: the source's (keysForNewTable).
+   * None (a keyless source table): rows are appended, with a warning that a re-run duplicates them.
+   */
+  private keysOf(records: SluiceRecord[]): string[] {
+    const keys = keysForNewTable(this.sinkTarget, records);
+    if (this.keyless && keys.length > 0) {
+      throw new ConfigError(this.ctx.nodeId, 'keys', `table ${this.id} has no PRIMARY KEY: set keys to the columns of a UNIQUE index`);
+    }
+    if (keys.length === 0) {
+      this.ctx.log.warn(`table ${this.id}: its source table has no key, so rows are appended (INSERT) without looking for an existing row; running the copy again duplicates them`);
+    }
+    return keys;
   }
 
   async close(): Promise<void> {
@@ -286,7 +307,8 @@ class MysqlSink implements SinkInstance {
     const def = (c: { name: string; type?: string }) => `${quoteIdent(c.name)} ${c.type ?? defaultColumnType(keySet.has(c.name.toLowerCase()))}`;
     if (!this.info) {
       for (const k of keys) if (!types.has(k.toLowerCase())) types.set(k.toLowerCase(), { name: k });
-      await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (${[...types.values()].map(def).join(', ')}, PRIMARY KEY (${keys.map(quoteIdent).join(', ')})) DEFAULT CHARSET = utf8mb4`);
+      const pk = keys.length > 0 ? `, PRIMARY KEY (${keys.map(quoteIdent).join(', ')})` : '';
+      await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (${[...types.values()].map(def).join(', ')}${pk}) DEFAULT CHARSET = utf8mb4`);
     } else {
       if (!this.ctx.config.createTable) {
         const names = [...types.values()].map((c) => c.name).join(', ');
@@ -343,6 +365,11 @@ class MysqlSink implements SinkInstance {
         i++;
       }
       const row = `(${columns.map(() => '?').join(', ')})`;
+      if (keys.length === 0) {
+        // append-only (a keyless source table): no row to look for
+        yield [`INSERT INTO ${table} (${columns.map(quoteIdent).join(', ')}) VALUES ${new Array(n).fill(row).join(', ')}`, params];
+        continue;
+      }
       const rest = columns.filter((c) => !keySet.has(c.toLowerCase()));
       const updates =
         rest.length === 0

@@ -56,7 +56,13 @@ export async function beginSnapshot(conn: PoolConnection, server: ServerInfo, re
   }
 }
 
-/** Reads one table in key order, a chunk at a time. */
+/**
+ * Reads one table in key order, a chunk at a time. A table without a primary key (`keyless`) is read by
+ * `LIMIT n OFFSET m` in the table's scan order (InnoDB: its hidden clustered row id, stable within the
+ * snapshot transaction); its resume point is the number of rows read. Resumed in a new transaction,
+ * that offset is exact when the table did not change in between; else rows may be re-read or missed.
+ * `table.key` then holds the columns given in `keys` (the record key; maybe none), not an order.
+ */
 export class TableChunks {
   /** `schema.table` */
   readonly id: string;
@@ -67,11 +73,18 @@ export class TableChunks {
 
   constructor(
     readonly table: TableInfo,
+    readonly keyless = false,
     zeroDates: ZeroDates = 'error',
   ) {
     this.id = `${table.schema}.${table.name}`;
     const cols = table.columns.map((c) => quoteIdent(c.name)).join(', ');
     const from = qualified(table.schema, table.name);
+    if (keyless) {
+      this.firstSql = this.nextSql = `SELECT ${cols} FROM ${from} LIMIT ? OFFSET ?`;
+      this.keyColumns = [];
+      this.read = rowReader(table.columns, this.id, { zeroDates, key: table.key });
+      return;
+    }
     const key = table.key.map(quoteIdent);
     const order = `ORDER BY ${key.join(', ')} LIMIT ?`;
     this.firstSql = `SELECT ${cols} FROM ${from} ${order}`;
@@ -83,7 +96,8 @@ export class TableChunks {
   /** the next `limit` rows after the key `after` (record values, in key column order), as record values */
   async next(conn: PoolConnection, after: unknown[] | undefined, limit: number): Promise<Record<string, unknown>[]> {
     let params: unknown[];
-    if (after === undefined) params = [limit];
+    if (this.keyless) params = [limit, Number(after?.[0] ?? 0)];
+    else if (after === undefined) params = [limit];
     else {
       const bound = after.map((v, i) => keyParam(this.keyColumns[i], v));
       params = [...keysetParams(bound), limit];
@@ -92,15 +106,18 @@ export class TableChunks {
     return (rows as unknown as unknown[][]).map((r) => this.read.fromArray(r));
   }
 
-  /** the key of a row, as a record key `{ column: value }` and as the position's value list */
-  keyOf(value: Record<string, unknown>): { key: Record<string, unknown>; values: unknown[] } {
+  /**
+   * The key of a row, as a record key `{ column: value }`, and the position after it: its key values, or
+   * for a keyless table the rows read so far (`after`: the chunk's starting position, `i`: the row's index in it)
+   */
+  keyOf(value: Record<string, unknown>, after: unknown[] | undefined, i: number): { key: Record<string, unknown>; values: unknown[] } {
     const key: Record<string, unknown> = {};
     const values: unknown[] = [];
     for (const k of this.table.key) {
       key[k] = value[k];
       values.push(value[k]);
     }
-    return { key, values };
+    return { key, values: this.keyless ? [Number(after?.[0] ?? 0) + i + 1] : values };
   }
 }
 

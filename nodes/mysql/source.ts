@@ -3,8 +3,10 @@
  * binlog (CDC), or a snapshot and then the changes after it, losing nothing at the handoff.
  *
  * - `tables`: 'db.table', 'table' (in the connection's database) or patterns with * and ? ('shop.*').
- *   Every table needs a PRIMARY KEY (or a UNIQUE index over NOT NULL columns): it orders the snapshot,
- *   makes it resumable and is the record key. Tables are read one after the other, sorted by name.
+ *   A PRIMARY KEY (or a UNIQUE index over NOT NULL columns) orders the snapshot, makes it resumable and is
+ *   the record key. A table without one is read by LIMIT/OFFSET under the same consistent snapshot
+ *   (snapshot.ts), keyed by the columns `keys` gives for it, else with an empty key: sinks then append its
+ *   rows (a warning says a re-run duplicates them). Tables are read one after the other, sorted by name.
  * - `mode: snapshot`: every table once, in keyset chunks of `chunkSize` rows (snapshot.ts); records op r;
  *   a restarted flow continues after the last key committed. Ends after the last table.
  * - `mode: cdc`: the changes from the binlog from now on (binlog.ts): op c for inserts, u for updates
@@ -55,7 +57,7 @@ import { describeTable, listTables, rowReader, schemaExists, tableSchema, ZERO_D
 import { SCHEMA_META, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
 import { TableCounter } from '../shared/table-counter.js';
-import { SkippedTables, exclusion, tableSelectionFields } from '../shared/table-select.js';
+import { SkippedTables, appendOnlyWarning, checkKeys, exclusion, tableSelectionFields } from '../shared/table-select.js';
 import { mysqlPositionText } from './position-text.js';
 
 const configSchema = z
@@ -66,10 +68,8 @@ const configSchema = z
       .min(1, 'name at least one table')
       .describe("tables to read: 'db.table', 'table' (in the connection's database), or a pattern with * and ? such as 'shop.*'"),
     exclude: tableSelectionFields.exclude,
-    onTableError: z
-      .enum(['skip', 'stop'])
-      .default('skip')
-      .describe('a table matched by a pattern that cannot be read as a snapshot (no primary key): skip it, warn, and go on with the others (reported per table), or stop the flow'),
+    keys: tableSelectionFields.keys,
+    onTableError: tableSelectionFields.onTableError,
     mode: z
       .enum(['snapshot', 'cdc', 'snapshot+cdc'])
       .default('snapshot')
@@ -195,7 +195,11 @@ class MysqlSource implements SourceInstance {
     }
     const p = this.parsePosition(position);
     if (config.mode !== 'cdc') {
-      this.tables = (await this.resolveTables()).map((t) => new TableChunks(t, config.zeroDates));
+      const keyless = new Set<string>();
+      this.tables = (await this.resolveTables(keyless)).map((t) => new TableChunks(t, keyless.has(`${t.schema}.${t.name}`), config.zeroDates));
+      checkKeys(nodeId, config.keys, this.tables.map((t) => ({ id: t.id, hasKey: !t.keyless, columns: t.table.columns.map((c) => c.name) })));
+      const appendOnly = this.tables.filter((t) => t.keyless && t.table.key.length === 0).map((t) => t.id);
+      if (appendOnly.length > 0) this.ctx.log.warn(appendOnlyWarning(appendOnly));
       for (const t of this.tables) this.readers.set(t.id, { info: t.table, read: rowReader(t.table.columns, t.id, { zeroDates: config.zeroDates, key: t.table.key }), schema: tableSchema(t.table) });
       this.estimates = await tableRowEstimates(pool, this.tables.map((t) => t.table)).catch(() => new Map<string, number>());
     }
@@ -268,8 +272,9 @@ class MysqlSource implements SourceInstance {
       const ts = Date.now();
       const records: SluiceRecord[] = new Array(rows.length);
       let last: unknown[] = [];
+      const from = snap.table === table.id ? snap.after : undefined;
       for (let i = 0; i < rows.length; i++) {
-        const { key, values } = table.keyOf(rows[i]);
+        const { key, values } = table.keyOf(rows[i], from, i);
         last = values;
         const position: SnapshotPosition = { phase: 'snapshot', done: snap.done, table: table.id, after: values, binlog: snap.binlog };
         records[i] = { key, value: rows[i], op: 'r', meta: { source: nodeId, table: table.id, position, ts } };
@@ -384,6 +389,7 @@ class MysqlSource implements SourceInstance {
         throw statementError(this.ctx.nodeId, 'tables', this.target, err, `reading the columns of ${id}`);
       });
       if (!info) throw new NodeError(this.ctx.nodeId, `table ${id} is in the binlog but no longer exists: its changes cannot be decoded`);
+      if (info.key.length === 0) info.key = this.ctx.config.keys?.[id] ?? [];
       if (info.key.length === 0) throw noKey(this.ctx.nodeId, id);
       r = { info, read: rowReader(info.columns, `${info.schema}.${info.name}`, { zeroDates: this.ctx.config.zeroDates, key: info.key }), schema: tableSchema(info) };
       this.readers.set(id, r);
@@ -431,7 +437,8 @@ class MysqlSource implements SourceInstance {
     return out;
   }
 
-  private async resolveTables(): Promise<TableInfo[]> {
+  /** the tables read; those without a primary key go into `keyless`, keyed by `keys` when given there */
+  private async resolveTables(keyless: Set<string>): Promise<TableInfo[]> {
     const { nodeId } = this.ctx;
     const pool = this.pool!;
     const mariadb = this.server.mariadb;
@@ -460,13 +467,11 @@ class MysqlSource implements SourceInstance {
             throw new ConfigError(nodeId, field, `table ${JSON.stringify(id)} not found at ${this.target.label}; ${have.length ? `tables in ${s}: ${have.join(', ')}` : `database ${s} has no tables`}`);
           }
           if (excluded(s, t)) continue;
+          if (this.skipped.has(id)) continue;
           if (info.key.length === 0) {
-            // a table named exactly, or onTableError stop: the flow stops; otherwise the others go on
-            if (this.ctx.config.onTableError === 'stop' || p.exactTable !== undefined) throw noKey(nodeId, id, field);
-            const why = noKey(nodeId, id, field).message;
-            this.skipped.add(id, why);
-            this.ctx.log.warn(`table ${id} skipped (onTableError: skip): ${why}`);
-            continue;
+            // read by LIMIT/OFFSET (snapshot.ts), keyed by keys when given, else written append-only
+            keyless.add(id);
+            info.key = this.ctx.config.keys?.[id] ?? [];
           }
           found.set(id, info);
         }
@@ -508,7 +513,7 @@ function noKey(nodeId: string, id: string, field = 'tables'): ConfigError {
   return new ConfigError(
     nodeId,
     field,
-    `table ${id} has no PRIMARY KEY and no UNIQUE index over NOT NULL columns: add one (ALTER TABLE ${id} ADD PRIMARY KEY (...)); the snapshot order, resume point and record key come from it`,
+    `table ${id} has no PRIMARY KEY and no UNIQUE index over NOT NULL columns: its binlog changes cannot be keyed; add one (ALTER TABLE ${id} ADD PRIMARY KEY (...)) or give its key columns in keys ('${id}': [...])`,
   );
 }
 

@@ -36,7 +36,7 @@ import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { defineNode, fileMark, type NodeContext, type SinkInstance, type SinkPreviewTarget, ConfigError, NodeError, errorMessage, type SluiceRecord } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
-import { coversKey, deleteKey, keysForNewTable, netEffect, type SinkTarget } from '../shared/sink-plan.js';
+import { appendPlan, coversKey, deleteKey, keysForNewTable, netEffect, type SinkTarget } from '../shared/sink-plan.js';
 import { missingTable, openDatabase, quoteIdent, sqlTypeForSpec, sqlTypeOf, tableInfo, toSql, uniqueColumnSets, type DB, type SqlValue } from './sql.js';
 import { INT64_MAX, declaredSchema, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
@@ -70,6 +70,8 @@ class SqliteSink implements SinkInstance {
   private tx?: Database.Transaction<(records: SluiceRecord[]) => void>;
   /** config.keys, else the table's primary key, else the fields of the first record's key */
   private keys?: string[];
+  /** an existing table without a key and no keys configured: appended to when the source table has none either */
+  private keyless = false;
 
   constructor(private readonly ctx: NodeContext<Config>) {
     this.tableName = ctx.config.table;
@@ -110,8 +112,9 @@ class SqliteSink implements SinkInstance {
     this.keys = config.keys;
     if (this.exists && !this.keys) {
       const pk = tableInfo(db, this.tableName)!.columns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk);
-      if (pk.length === 0) throw new ConfigError(nodeId, 'keys', `table ${this.tableName} has no primary key: name the columns that identify a row in keys`);
-      this.keys = pk.map((c) => c.name);
+      // a table without a key, no keys given: the first batch says (a keyless source table appends)
+      if (pk.length === 0) this.keyless = true;
+      else this.keys = pk.map((c) => c.name);
     }
     if (this.exists && config.keys) {
       const missing = config.keys.filter((k) => !this.known.has(k.toLowerCase()));
@@ -165,8 +168,8 @@ class SqliteSink implements SinkInstance {
     const schema = this.ctx.config.createTable ? declaredSchema(records) : undefined;
     // declared 64-bit unsigned columns (no affinity): a whole-number string that fits SQLite's integers goes in as one
     const wide = schema ? new Set(schema.columns.filter((c) => sqlTypeForSpec(c) === '').map((c) => c.name)) : undefined;
-    const keys = (this.keys ??= keysForNewTable(this.sinkTarget, records));
-    const changes = netEffect(this.sinkTarget, records, keys);
+    const keys = (this.keys ??= this.keysOf(records));
+    const changes = keys.length === 0 ? appendPlan(this.sinkTarget, records) : netEffect(this.sinkTarget, records, keys);
     this.ensureColumns(this.newColumns(records, keys, schema));
     // Rows of one batch mostly share their fields, in the same order: such a row reuses the previous
     // one's column list and statement, so only a row whose fields differ pays for looking them up.
@@ -235,13 +238,29 @@ class SqliteSink implements SinkInstance {
     return types;
   }
 
+  /**
+   * The keys when neither config nor an existing table's key gave them: the source's (keysForNewTable).
+   * None (a keyless source table): rows are appended, with a warning that a re-run duplicates them.
+   */
+  private keysOf(records: SluiceRecord[]): string[] {
+    const keys = keysForNewTable(this.sinkTarget, records);
+    if (this.keyless && keys.length > 0) {
+      throw new ConfigError(this.ctx.nodeId, 'keys', `table ${this.tableName} has no primary key: name the columns that identify a row in keys`);
+    }
+    if (keys.length === 0) {
+      this.ctx.log.warn(`table ${this.tableName}: its source table has no key, so rows are appended (INSERT) without looking for an existing row; running the copy again duplicates them`);
+    }
+    return keys;
+  }
+
   private ensureColumns(types: Map<string, { name: string; type?: string }>): void {
     const db = this.db!;
     const table = quoteIdent(this.tableName);
     if (!this.exists) {
       for (const k of this.keys!) if (!types.has(k.toLowerCase())) types.set(k.toLowerCase(), { name: k });
       const cols = [...types.values()].map((c) => `${quoteIdent(c.name)}${columnType(c.type)}`);
-      db.exec(`CREATE TABLE ${table} (${cols.join(', ')}, PRIMARY KEY (${this.keys!.map(quoteIdent).join(', ')}))`);
+      const pk = this.keys!.length > 0 ? `, PRIMARY KEY (${this.keys!.map(quoteIdent).join(', ')})` : '';
+      db.exec(`CREATE TABLE ${table} (${cols.join(', ')}${pk})`);
       this.exists = true;
       for (const lower of types.keys()) this.known.add(lower);
       return;
@@ -259,10 +278,10 @@ class SqliteSink implements SinkInstance {
     if (!stmt) {
       const keys = new Set(this.keys!.map((k) => k.toLowerCase()));
       const updates = columns.filter((c) => !keys.has(c.toLowerCase())).map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`);
-      const sql =
-        `INSERT INTO ${quoteIdent(this.tableName)} (${columns.map(quoteIdent).join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ` +
-        `ON CONFLICT (${this.keys!.map(quoteIdent).join(', ')}) ` +
-        (updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING');
+      const insert = `INSERT INTO ${quoteIdent(this.tableName)} (${columns.map(quoteIdent).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+      // append-only (a keyless source table): no conflict to look for
+      const conflict = `ON CONFLICT (${this.keys!.map(quoteIdent).join(', ')}) ${updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`;
+      const sql = this.keys!.length === 0 ? insert : `${insert} ${conflict}`;
       stmt = this.db!.prepare<SqlValue[]>(sql);
       this.upserts.set(cacheKey, stmt);
     }

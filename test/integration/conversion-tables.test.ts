@@ -147,10 +147,11 @@ describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
     await db.query(`USE ${DB};
       CREATE TABLE items (id INT PRIMARY KEY, note VARCHAR(50));
       CREATE TABLE stock (id INT PRIMARY KEY, qty INT);
-      CREATE TABLE nokey (v INT);
+      CREATE TABLE nokey (v INT NOT NULL, note VARCHAR(20));
       CREATE TABLE tmp_x (id INT PRIMARY KEY);`);
     await db.query(`INSERT INTO ${DB}.items VALUES ?`, [Array.from({ length: 2500 }, (_, i) => [i + 1, `n${i}`])]);
     await db.query(`INSERT INTO ${DB}.stock VALUES ?`, [Array.from({ length: 3000 }, (_, i) => [i + 1, i])]);
+    await db.query(`INSERT INTO ${DB}.nokey VALUES ?`, [Array.from({ length: 3000 }, (_, i) => [3000 - i, `k${i}`])]);
   });
 
   afterAll(async () => {
@@ -158,7 +159,7 @@ describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
     await scratch?.drop();
   });
 
-  it('after a stop and a resume, a table finished in the first run keeps its row count (not 0); rows/s per table and overall', async () => {
+  it('after a stop mid-way through a keyless table (read by LIMIT/OFFSET, appended) and a resume, every row arrives once; a table finished in the first run keeps its row count; rows/s per table and overall', async () => {
     const dir = tempDir();
     const target = join(dir, 'copy.db');
     const doc = {
@@ -173,10 +174,11 @@ describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
     const state = join(dir, 'state.db');
     const env = { MY_URL: withDb(MY.url, DB) };
     const Sqlite = (await import('better-sqlite3')).default;
+    // tables go in name order: items, nokey, stock; stop inside nokey
     const first = await runFlow(doc, state, env, async () => {
       const d = new Sqlite(target, { readonly: true, fileMustExist: true });
       try {
-        return (d.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'stock'").get() as { n: number }).n > 0 && (d.prepare('SELECT count(*) AS n FROM stock').get() as { n: number }).n >= 400;
+        return (d.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'nokey'").get() as { n: number }).n > 0 && (d.prepare('SELECT count(*) AS n FROM nokey').get() as { n: number }).n >= 400;
       } finally {
         d.close();
       }
@@ -184,6 +186,7 @@ describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
     expect(first.status).toBe('stopped');
     expect(tableOf(first, `${DB}.items`)).toMatchObject({ phase: 'done', done: 2500 });
     expect(tableOf(first, `${DB}.items`).rowsPerSec).toBeGreaterThan(0);
+    expect(tableOf(first, `${DB}.nokey`).phase).toBe('snapshot');
     const second = await runFlow(doc, state, env);
     expect(second.status, second.error).toBe('completed');
     expect(tableOf(second, `${DB}.items`)).toMatchObject({ phase: 'done', done: 2500 });
@@ -191,15 +194,52 @@ describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
     expect(tableOf(second, `${DB}.stock`).done).toBeGreaterThanOrEqual(3000);
     expect(tableOf(second, `${DB}.stock`).rowsPerSec).toBeGreaterThan(0);
     expect(second.progress!.src.rowsPerSec).toBeGreaterThan(0);
-    // the keyless table a pattern matched is skipped and reported, the excluded one is not there at all
+    // the keyless table is copied, the excluded one is not there at all
     expect(second.progress!.src.tables!.map((t) => [t.name, t.phase])).toEqual([
       [`${DB}.items`, 'done'],
+      [`${DB}.nokey`, 'done'],
       [`${DB}.stock`, 'done'],
-      [`${DB}.nokey`, 'skipped'],
     ]);
-    expect(tableOf(second, `${DB}.nokey`).error).toMatch(/no PRIMARY KEY/);
     const d = new Sqlite(target, { readonly: true });
     expect((d.prepare('SELECT count(*) AS n, sum(qty) AS s FROM stock').get() as { n: number; s: number })).toEqual({ n: 3000, s: (2999 * 3000) / 2 });
+    // the offset resume point: each of the 3,000 distinct rows once, none twice, none missing
+    expect(d.prepare('SELECT count(*) AS n, count(DISTINCT v) AS u, sum(v) AS s FROM nokey').get()).toEqual({ n: 3000, u: 3000, s: (3000 * 3001) / 2 });
+    // created without a primary key
+    expect((d.prepare("SELECT count(*) AS n FROM pragma_table_info('nokey') WHERE pk > 0").get() as { n: number }).n).toBe(0);
     d.close();
+  });
+
+  it('mysql.sink: a keyless table is appended (a re-run duplicates it, as warned), or upserted by the keys given for it', async () => {
+    const OUT = `${DB}_out`;
+    await db.query(`CREATE DATABASE ${OUT}`);
+    try {
+      const flow = (name: string, table: string, keys?: Record<string, string[]>) => ({
+        name,
+        settings: { batchSize: 500 },
+        nodes: [
+          { id: 'src', type: 'mysql.source', config: { url: '${env:MY_URL}', tables: [`${DB}.nokey`], chunkSize: 700, ...(keys ? { keys } : {}) } },
+          { id: 'dst', type: 'mysql.sink', config: { url: '${env:MY_URL}', table: `${OUT}.${table}` } },
+        ],
+        edges: [{ from: 'src', to: 'dst' }],
+      });
+      const env = { MY_URL: withDb(MY.url, DB) };
+      const count = async (t: string) => ((await db.query(`SELECT count(*) AS n, count(DISTINCT v) AS u, sum(v) AS s FROM ${OUT}.${t}`)) as unknown as [{ n: number; u: number; s: string }[]])[0][0];
+      const pkCols = async (t: string) =>
+        ((await db.query(`SELECT COLUMN_NAME AS c FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'`, [OUT, t])) as unknown as [{ c: string }[]])[0].map((r) => r.c);
+      for (const run of [1, 2]) {
+        const s = await runFlow(flow('my-append', 'appended'), join(tempDir(), `state${run}.db`), env);
+        expect(s.status, s.error).toBe('completed');
+        expect(await count('appended')).toMatchObject({ n: 3000 * run, u: 3000 });
+      }
+      expect(await pkCols('appended')).toEqual([]);
+      for (const run of [1, 2]) {
+        const s = await runFlow(flow('my-keyed', 'keyed', { [`${DB}.nokey`]: ['v'] }), join(tempDir(), `state-k${run}.db`), env);
+        expect(s.status, s.error).toBe('completed');
+        expect(await count('keyed')).toMatchObject({ n: 3000, u: 3000 });
+      }
+      expect(await pkCols('keyed')).toEqual(['v']);
+    } finally {
+      await db.query(`DROP DATABASE IF EXISTS ${OUT}`);
+    }
   });
 });

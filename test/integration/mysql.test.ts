@@ -166,10 +166,21 @@ describe.skipIf(!main.available)('mysql nodes on MYSQL_URL', () => {
     expect((await readAll(await source({ url: srcUrl(), tables: [`${SRC}.items`] }), all.positions.at(-1))).records).toEqual([]);
   });
 
-  it('tables: patterns like db.* read every table with a key, in name order (a keyless one skipped, or with onTableError: stop an error)', async () => {
-    const all = await readAll(await source({ url: srcUrl(), tables: [`${SRC}.*`] }));
-    expect([...new Set(all.records.map((r) => r.meta.table))]).not.toContain(`${SRC}.nokey`);
-    expect((await openError({ url: srcUrl(), tables: [`${SRC}.*`], onTableError: 'stop' })).message).toMatch(/nodes\[n1\]\.tables\[0\]: table .*nokey has no PRIMARY KEY.*ADD PRIMARY KEY/);
+  it('tables: patterns like db.* read every table in name order; a keyless one by LIMIT/OFFSET, keyed by keys when given; keys on a table with a key is an error', async () => {
+    await db.query(`INSERT INTO ${SRC}.nokey VALUES (1, 10), (2, 20), (3, 30), (4, 40), (5, 50)`);
+    try {
+      const all = await readAll(await source({ url: srcUrl(), tables: [`${SRC}.*`], chunkSize: 2 }));
+      const nokey = all.records.filter((r) => r.meta.table === `${SRC}.nokey`);
+      expect(nokey.map((r) => [r.key, r.value])).toEqual([1, 2, 3, 4, 5].map((a) => [{}, { a, b: a * 10 }]));
+      // its resume point is the number of rows read: resuming after 3 reads the last 2
+      const third = nokey[2].meta.position as { table: string; after: unknown[] };
+      expect(third).toMatchObject({ table: `${SRC}.nokey`, after: [3] });
+      const keyed = await readAll(await source({ url: srcUrl(), tables: [`${SRC}.nokey`], keys: { [`${SRC}.nokey`]: ['a'] }, chunkSize: 2 }), { ...third, done: [] });
+      expect(keyed.records.map((r) => r.key)).toEqual([{ a: 4 }, { a: 5 }]);
+      expect((await openError({ url: srcUrl(), tables: [`${SRC}.*`], keys: { [`${SRC}.items`]: ['id'] } })).message).toMatch(/nodes\[n1\]\.keys\..*items: table .*items has a primary key/);
+    } finally {
+      await db.query(`DELETE FROM ${SRC}.nokey`);
+    }
     const { records } = await readAll(await source({ url: main.url, tables: [`${SRC}.i*`, `${SRC}.ty?es`] }));
     expect([...new Set(records.map((r) => r.meta.table))]).toEqual([`${SRC}.items`, `${SRC}.types`]);
   });
