@@ -6,6 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { probePostgres, scratchPostgres, service } from '../helpers/services.js';
@@ -117,6 +118,50 @@ describe.skipIf(!KAFKA.available || !SASL_BROKERS)('kafka with SASL credentials 
     expect(err?.message).toMatch(/authentication/i);
     expect(err?.message).not.toContain('not-the-password');
     expect(err?.message).not.toMatch(/\n\s+at /);
+  });
+});
+
+// the private broker's SSL listener and its CA (test/setup/servers.ts); none when KAFKA_BROKERS was given
+const TLS_BROKERS = process.env.KAFKA_TLS_BROKERS;
+const TLS_CA = process.env.KAFKA_TLS_CA;
+if (KAFKA.available && !(TLS_BROKERS && TLS_CA)) process.stderr.write('\n\x1b[33m!!! SKIPPING the Kafka TLS tests: KAFKA_TLS_BROKERS / KAFKA_TLS_CA are not set (the private test broker sets them; a broker given by KAFKA_BROKERS has none)\x1b[0m\n\n');
+
+describe.skipIf(!KAFKA.available || !TLS_BROKERS || !TLS_CA)('kafka over TLS (the CA from the connection)', () => {
+  const bus = (tls: unknown) => ({ type: 'kafka', brokers: TLS_BROKERS!.split(','), tls });
+  const withBus = (entry: Record<string, unknown>) => ({ flowName: 'kafka-tls', connection: (name: string) => (name === 'bus' ? entry : undefined) });
+  // a CA that did not sign the broker's certificate: the first of Node's bundled roots
+  const otherCa = rootCertificates[0];
+
+  it('kafka.sink writes and kafka.source reads back over TLS, the CA as PEM text and as a file; test-connection says what it reached', async () => {
+    const topic = topicName('tls');
+    await createTopic(brokers, topic);
+    const sink = await create<SinkInstance>(kafkaSink, { connection: 'bus', topic }, withBus(bus({ ca: readFileSync(TLS_CA!, 'utf8') })));
+    open.push(sink);
+    await sink.open();
+    await sink.write([rec('c', { id: 1 }, { id: 1, v: 'a' }), rec('c', { id: 2 }, { id: 2, v: 'b' })]);
+    const s = await create<SourceInstance>(kafkaSource, { connection: 'bus', topics: [topic], group: `g-${topic}` }, withBus(bus({ ca: TLS_CA })));
+    open.push(s);
+    await s.open(undefined);
+    const { records } = await readN(s, 2);
+    expect(records.map((r) => r.value).sort((a, b) => Number(a!.id) - Number(b!.id))).toEqual([{ id: 1, v: 'a' }, { id: 2, v: 'b' }]);
+    const ok = await testConnection(bus({ ca: readFileSync(TLS_CA!, 'utf8') }));
+    expect(ok).toMatchObject({ ok: true });
+    expect(ok.topics).toContain(topic);
+  });
+
+  it('a wrong CA (or none) is a clear error naming TLS and tls.ca, not a stack trace nor a hang', async () => {
+    for (const tls of [{ ca: otherCa }, true]) {
+      const bad = await testConnection(bus(tls), { timeoutMs: 10_000 });
+      expect(bad.ok).toBe(false);
+      expect(bad.message).toMatch(/TLS failed.*tls\.ca/);
+    }
+    const sink = await create<SinkInstance>(kafkaSink, { connection: 'bus', topic: topicName('tls-bad') }, withBus(bus({ ca: otherCa })));
+    open.push(sink);
+    const started = Date.now();
+    const err = await sink.open().then(() => sink.write([rec('c', { id: 1 }, { id: 1 })])).then(() => undefined, (e: unknown) => e as Error);
+    expect(err?.message).toMatch(/TLS failed.*tls\.ca/);
+    expect(err?.message).not.toMatch(/\n\s+at /);
+    expect(Date.now() - started).toBeLessThan(30_000);
   });
 });
 

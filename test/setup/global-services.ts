@@ -10,7 +10,8 @@
  *   MYSQL_CDC_URL   a second private MariaDB, binlog on (ROW), TLS (SLUICE_MARIADB_CDC_DIR/tls/ca.pem)
  *   MONGO_URL       mongo-java-server; MONGO_TLS_URL + MONGO_TLS_CA its TLS-only twin
  *   KAFKA_BROKERS   one Kafka 4.4 broker (KRaft), shared by the Kafka test files (KAFKA_SASL_BROKERS: its SASL
- *                   listener, user and password in servers.ts KAFKA_SASL); KAFKA_DIR lets a test
+ *                   listener, user and password in servers.ts KAFKA_SASL; KAFKA_TLS_BROKERS: its TLS listener,
+ *                   KAFKA_TLS_CA: the CA's PEM file); KAFKA_DIR lets a test
  *                   kill and restart it (servers.ts runKafka / killKafka)
  *   NATS_URL        private nats-server with JetStream
  *   NATS_RESTART_URL a second private nats-server that the broker-restart test kills and starts (NATS_RESTART_DIR)
@@ -160,6 +161,8 @@ export async function setup(): Promise<void> {
       stops.push(kafka.stop);
       process.env.KAFKA_BROKERS = kafka.brokers;
       process.env.KAFKA_SASL_BROKERS = kafka.saslBrokers;
+      process.env.KAFKA_TLS_BROKERS = kafka.tlsBrokers;
+      process.env.KAFKA_TLS_CA = kafka.tlsCa;
       process.env.KAFKA_DIR = kafka.dir;
       started.push(`KAFKA_BROKERS=${kafka.brokers}`);
     }));

@@ -281,7 +281,7 @@ export async function startMongo(root: string, runDir: string): Promise<{ url: s
 // ---------------------------------------------------------------- Kafka (Apache Kafka 4.4, KRaft)
 
 export function kafkaToolsMissing(): string[] {
-  return ['java', 'mvn'].filter((t) => !has(t));
+  return ['java', 'mvn', 'openssl'].filter((t) => !has(t));
 }
 
 export function kafkaCacheDir(): string {
@@ -332,20 +332,26 @@ export const KAFKA_SASL = { username: 'sluice', password: 'sluice-test-secret' }
  * directories in `dir`: replication factor 1 for the internal topics, no initial rebalance delay (a group's
  * first join is not held back 3 s), topics created on first use.
  */
-export async function startKafka(root: string, dir: string): Promise<PrivateServer & { brokers: string; saslBrokers: string; dir: string }> {
+export async function startKafka(root: string, dir: string): Promise<PrivateServer & { brokers: string; saslBrokers: string; tlsBrokers: string; tlsCa: string; dir: string }> {
   const cache = kafkaCacheDir();
   mkdirSync(cache, { recursive: true });
   mkdirSync(dir, { recursive: true });
-  const lib = await fetchKafka(join(root, 'test/servers/kafka/pom.xml'), cache);
-  const [port, controller, sasl] = [await freePort(), await freePort(), await freePort()];
+  // the TLS listener's CA and certificate (PEM, made once and kept in the cache) while the jars are fetched
+  const tlsDir = join(cache, 'tls');
+  const [lib] = await Promise.all([fetchKafka(join(root, 'test/servers/kafka/pom.xml'), cache), makeTls(tlsDir)]);
+  const [port, controller, sasl, ssl] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const props = [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controller}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller},SASL_PLAINTEXT://127.0.0.1:${sasl}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${sasl}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller},SASL_PLAINTEXT://127.0.0.1:${sasl},SSL://127.0.0.1:${ssl}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${sasl},SSL://127.0.0.1:${ssl}`,
     'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL',
+    // a TLS listener for the TLS tests (KAFKA_TLS_BROKERS, CA in KAFKA_TLS_CA): PEM key store, no client certificate
+    'listener.name.ssl.ssl.keystore.type=PEM',
+    `listener.name.ssl.ssl.keystore.location=${join(tlsDir, 'kafka-keystore.pem')}`,
+    'listener.name.ssl.ssl.client.auth=none',
     'inter.broker.listener.name=PLAINTEXT',
     // a SASL listener for the credential tests: user sluice, PLAIN (from here) and SCRAM-SHA-256 (at format)
     'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256',
@@ -366,6 +372,8 @@ export async function startKafka(root: string, dir: string): Promise<PrivateServ
     'num.io.threads=2',
   ];
   writeFileSync(join(dir, 'server.properties'), `${props.join('\n')}\n`);
+  // Kafka's PEM key store: the (PKCS#8) key and the certificate in one file
+  writeFileSync(join(tlsDir, 'kafka-keystore.pem'), readFileSync(join(tlsDir, 'server.key'), 'utf8') + readFileSync(join(tlsDir, 'server.pem'), 'utf8'));
   writeFileSync(join(dir, 'broker.json'), JSON.stringify({ lib, port }));
   const tool = (...args: string[]) => exec('java', ['-Xmx128m', '-XX:TieredStopAtLevel=1', '-cp', `${lib}/*`, 'kafka.tools.StorageTool', ...args], { maxBuffer: 1 << 22 });
   // a cluster id as `kafka-storage random-uuid` makes it (16 random bytes, base64url, not starting with '-'),
@@ -379,7 +387,7 @@ export async function startKafka(root: string, dir: string): Promise<PrivateServ
     killKafka(dir);
     throw err;
   }
-  return { url: `127.0.0.1:${port}`, brokers: `127.0.0.1:${port}`, saslBrokers: `127.0.0.1:${sasl}`, dir, stop: async () => killKafka(dir) };
+  return { url: `127.0.0.1:${port}`, brokers: `127.0.0.1:${port}`, saslBrokers: `127.0.0.1:${sasl}`, tlsBrokers: `127.0.0.1:${ssl}`, tlsCa: join(tlsDir, 'ca.pem'), dir, stop: async () => killKafka(dir) };
 }
 
 // ---------------------------------------------------------------- NATS (JetStream)
