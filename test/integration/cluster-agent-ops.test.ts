@@ -51,8 +51,8 @@ describe('cluster agent operations (real agent processes, a private Redis)', () 
     // the sink's database path is a directory: opening the sink fails at every start
     mkdirSync(join(dataDir, 'files', 'heals.db'), { recursive: true });
     mkdirSync(join(dataDir, 'files', 'stays.db'), { recursive: true });
-    await stores.deploy(counterFlow('heals', 200, 0));
-    await stores.deploy(counterFlow('stays', 200, 0));
+    await stores.deploy(counterFlow('heals', 200, 1000));
+    await stores.deploy(counterFlow('stays', 200, 1000));
     const a = agent('a', ['--start-retries', '2', '--start-retry-ms', '300']);
 
     // the first failed start: shown as starting, with the reason and the next attempt
@@ -61,7 +61,9 @@ describe('cluster agent operations (real agent processes, a private Redis)', () 
     expect((await statusOf(redis, 'heals'))?.status).toBe('starting');
     // the cause goes away: a later attempt runs the flow to its end
     rmSync(join(dataDir, 'files', 'heals.db'), { recursive: true });
-    await eventually(async () => (await stores.position('heals')) === 200, 60_000, 'heals to run to its end');
+    await eventually(async () => (await stores.position('heals')) === 200, 60_000, 'heals to run to its end').catch((err) => {
+      throw new Error(`${(err as Error).message}\n${a.output().split('\n').slice(-40).join('\n')}`);
+    });
     expect(stores.sinkRows('heals')).toHaveLength(200);
 
     // the one that keeps failing: 1 + 2 attempts, waits of 300 then 600 ms, then failed with the reason
