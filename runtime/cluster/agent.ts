@@ -47,6 +47,8 @@ export interface AgentOptions {
   store: CheckpointStore;
   flows: FlowSource;
   address?: string;
+  /** where it serves webhooks (http.source), advertised in its membership */
+  hooks?: string;
   version?: string;
   capacity?: number;
   /** flow and leader leases, ms (default 10,000); an agent silent this long is dead */
@@ -141,6 +143,11 @@ export class Agent {
     return this.o.name;
   }
 
+  /** where this agent serves webhooks, advertised from the next heartbeat on */
+  advertiseHooks(url: string): void {
+    this.o.hooks = url;
+  }
+
   get isLeader(): boolean {
     return Boolean(this.leader);
   }
@@ -227,6 +234,7 @@ export class Agent {
     const info: AgentInfo = {
       name: this.o.name,
       address: this.o.address ?? '',
+      ...(this.o.hooks ? { hooks: this.o.hooks } : {}),
       version: this.o.version ?? '',
       capacity: this.o.capacity,
       draining: this.draining,

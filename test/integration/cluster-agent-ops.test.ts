@@ -5,7 +5,9 @@
  * own GET /metrics (--metrics-port) reports the flows it runs under the server's metric names.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { createHmac } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { K } from '../../runtime/cluster/redis-keys.js';
@@ -101,5 +103,44 @@ describe('cluster agent operations (real agent processes, a private Redis)', () 
     expect(text).toMatch(/sluice_deployment_state\{[^}]*flow="metered"[^}]*state="running"[^}]*\} 1/);
     expect(text).toMatch(/process_resident_memory_bytes \d/);
     expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
+  }, 120_000);
+
+  it('--hooks-port: the agent that runs an http.source flow serves its webhook, advertised in its membership; signed requests only', async () => {
+    const { redis, stores, dataDir, agent } = await cluster();
+    const SECRET = 'cluster-hook-secret';
+    await stores.control.createConnection('hook', 'http', { hmacSecret: SECRET });
+    const inbox = {
+      apiVersion: 'sluice/v1',
+      name: 'inbox',
+      settings: { batchSize: 100 },
+      nodes: [
+        { id: 'hook', type: 'http.source', config: { connection: 'hook', keyField: 'id' } },
+        { id: 'sink', type: 'sqlite.sink', config: { path: 'inbox.db', table: 'got', keys: ['id'] } },
+      ],
+      edges: [{ from: 'hook', to: 'sink' }],
+    };
+    await stores.deploy(inbox);
+    const a = agent('h', ['--hooks-port', '0']);
+    await a.waitFor(/webhooks at http:\/\/127\.0\.0\.1:\d+\/hooks/, 60_000);
+    let url = '';
+    await eventually(async () => (url = (JSON.parse((await redis.hget(K.members, 'h')) ?? '{}') as { hooks?: string }).hooks ?? '') !== '', 20_000, 'the hooks URL in the membership');
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const body = '{"id": 1, "a": "x"}\n{"id": 2, "a": "y"}\n';
+    const sign = (b: string) => `sha256=${createHmac('sha256', SECRET).update(b).digest('hex')}`;
+    const post = (b: string, headers: Record<string, string>) => fetch(`${url}/hooks/inbox/hook`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', ...headers }, body: b });
+    // the flow may still be starting: 404 until its node registered
+    let res: Response | undefined;
+    await eventually(async () => (res = await post(body, { 'x-sluice-signature': sign(body) })).status !== 404, 60_000, 'the flow\'s webhook to be served');
+    expect(res!.status).toBe(202);
+    const db = new Database(join(dataDir, 'files', 'inbox.db'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT id, a FROM got ORDER BY id').all()).toEqual([{ id: 1, a: 'x' }, { id: 2, a: 'y' }]);
+    } finally {
+      db.close();
+    }
+    expect((await post(body, { 'x-sluice-signature': sign('{"id": 3}') })).status).toBe(401);
+    expect((await post(body, {})).status).toBe(401);
+    expect((await post(body, { authorization: 'Bearer sluice_anything' })).status).toBe(401);
+    expect((await fetch(`${url}/hooks/nope/hook`, { method: 'POST', body })).status).toBe(404);
   }, 120_000);
 });
