@@ -14,6 +14,7 @@ import { K } from '../../runtime/cluster/redis-keys.js';
 import { counterFlow, eventually, sharedStores, startAgent, type AgentProcess } from '../helpers/cluster.js';
 import { tempDir } from '../helpers/node-harness.js';
 import { startRedis } from '../setup/servers.js';
+import { startServer } from '../helpers/server-process.js';
 
 const LEASE = 2000;
 const closers: (() => Promise<unknown>)[] = [];
@@ -38,7 +39,7 @@ async function cluster() {
     agents.push(a);
     return a;
   };
-  return { redis, stores, dataDir, agent };
+  return { redis, stores, dataDir, agent, redisUrl: own.url };
 }
 
 type Status = { status: string; error?: string; agent?: string };
@@ -106,7 +107,7 @@ describe('cluster agent operations (real agent processes, a private Redis)', () 
   }, 120_000);
 
   it('--hooks-port: the agent that runs an http.source flow serves its webhook, advertised in its membership; signed requests only', async () => {
-    const { redis, stores, dataDir, agent } = await cluster();
+    const { redis, stores, dataDir, agent, redisUrl } = await cluster();
     const SECRET = 'cluster-hook-secret';
     await stores.control.createConnection('hook', 'http', { hmacSecret: SECRET });
     const inbox = {
@@ -142,5 +143,22 @@ describe('cluster agent operations (real agent processes, a private Redis)', () 
     expect((await post(body, {})).status).toBe(401);
     expect((await post(body, { authorization: 'Bearer sluice_anything' })).status).toBe(401);
     expect((await fetch(`${url}/hooks/nope/hook`, { method: 'POST', body })).status).toBe(404);
+
+    // the control plane forwards POST /hooks/FLOW/NODE to the agent that runs the flow, answer and all
+    const server = await startServer({ dataDir, admin: false, args: ['--cluster', '--redis', redisUrl, '--lease-ms', String(LEASE)] });
+    closers.push(() => server.stop());
+    const viaServer = (b: string, headers: Record<string, string>) => fetch(`${server.url}/hooks/inbox/hook`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', ...headers }, body: b });
+    const more = '{"id": 7, "a": "z"}\n';
+    const forwarded = await viaServer(more, { 'x-sluice-signature': sign(more) });
+    expect(forwarded.status).toBe(202);
+    expect(await forwarded.json()).toEqual({ accepted: 1 });
+    const again = new Database(join(dataDir, 'files', 'inbox.db'), { readonly: true });
+    try {
+      expect(again.prepare('SELECT id FROM got WHERE id = 7').all()).toEqual([{ id: 7 }]);
+    } finally {
+      again.close();
+    }
+    expect((await viaServer(more, { 'x-sluice-signature': sign(body) })).status).toBe(401);
+    expect((await fetch(`${server.url}/hooks/nope/hook`, { method: 'POST', body: more })).status).toBe(404);
   }, 120_000);
 });
