@@ -11,7 +11,7 @@ import { matchPolicy } from '../auth/policy.js';
 import { BODY_LIMIT } from '../body.js';
 import type { AppContext } from '../context.js';
 import type { Request, Response } from 'express';
-import type { ClusterView } from '../../runtime/cluster/view.js';
+import type { ClusterView } from '../../runtime/host-cluster.js';
 
 /**
  * Cluster mode: the request goes as it came (body and signature headers) to the agent that runs the
