@@ -22,8 +22,8 @@ class HeadlessEndpoints extends EndpointRegistry {
   readonly apiKeys = false;
 }
 
-export async function startHookServer(port: number, host: string): Promise<HookServer> {
-  const endpoints = new HeadlessEndpoints();
+/** `endpoints`: whose http.source nodes are served (default: a headless run's, signed requests only) */
+export async function startHookServer(port: number, host: string, endpoints: EndpointRegistry = new HeadlessEndpoints()): Promise<HookServer> {
   const server = createServer((req, res) => void serve(endpoints, req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -47,6 +47,8 @@ export interface AgentOptions {
   store: CheckpointStore;
   flows: FlowSource;
   address?: string;
+  /** where it serves webhooks (http.source), advertised in its membership */
+  hooks?: string;
   version?: string;
   capacity?: number;
   /** flow and leader leases, ms (default 10,000); an agent silent this long is dead */
@@ -58,6 +60,18 @@ export interface AgentOptions {
   redact?: (text: string) => string;
   /** the agent's own log (flow lines go there too, prefixed) */
   log: Logger;
+  /** a flow that fails to start is started again this many times, with backoff (default 3) */
+  startRetries?: number;
+  /** the first wait before starting a failed start again, ms, doubled each time (default 1,000) */
+  startRetryMs?: number;
+}
+
+/** one flow's failed starts on this agent, under one version */
+interface StartFailures {
+  version: number;
+  attempts: number;
+  /** Date.now() before which the flow is not started again */
+  retryAt: number;
 }
 
 /** how a run that ended because its lease went away reads (lease-keeper.ts, the stores' FencedOffError) */
@@ -80,6 +94,13 @@ export class Agent {
   private readonly plans = new Map<string, { version: number; plan: CompiledFlow }>();
   /** flows that ended on their own under this version: not restarted until deployed again */
   private readonly finished = new Map<string, number>();
+  /**
+   * flows whose start failed (the plan, the lease's hand-over or the run's opening, before it ever ran):
+   * started again after a backoff, a bounded number of times, then failed like an ended flow
+   */
+  private readonly startFailures = new Map<string, StartFailures>();
+  /** flows whose current run reached running (or paused): a failure after that is the flow's own */
+  private readonly ran = new Set<string>();
   private leader?: RedisLease;
   private draining = false;
   private timer?: unknown;
@@ -120,6 +141,11 @@ export class Agent {
 
   get name(): string {
     return this.o.name;
+  }
+
+  /** where this agent serves webhooks, advertised from the next heartbeat on */
+  advertiseHooks(url: string): void {
+    this.o.hooks = url;
   }
 
   get isLeader(): boolean {
@@ -208,6 +234,7 @@ export class Agent {
     const info: AgentInfo = {
       name: this.o.name,
       address: this.o.address ?? '',
+      ...(this.o.hooks ? { hooks: this.o.hooks } : {}),
       version: this.o.version ?? '',
       capacity: this.o.capacity,
       draining: this.draining,
@@ -287,6 +314,7 @@ export class Agent {
     this.lastAssignment = assignment;
     const wanted = new Map(desired.filter((d) => assignment[d.flowId] === this.o.name && !this.draining).map((d) => [d.flowId, d]));
     for (const [id, version] of this.finished) if (wanted.get(id)?.version !== version) this.finished.delete(id);
+    for (const [id, f] of this.startFailures) if (wanted.get(id)?.version !== f.version) this.startFailures.delete(id);
     // stop what is no longer ours
     for (const s of this.manager.list()) {
       if (!this.manager.isActive(s.flowId) || this.busy.has(s.flowId)) continue;
@@ -301,6 +329,7 @@ export class Agent {
     // start what is ours and not running
     for (const want of wanted.values()) {
       if (this.busy.has(want.flowId) || this.manager.isActive(want.flowId) || this.finished.get(want.flowId) === want.version) continue;
+      if ((this.startFailures.get(want.flowId)?.retryAt ?? 0) > Date.now()) continue;
       if (this.o.capacity !== undefined && this.manager.list().filter((s) => this.manager.isActive(s.flowId)).length >= this.o.capacity) break;
       void this.startFlow(want, Number(generations[want.flowId] ?? 0));
     }
@@ -317,10 +346,7 @@ export class Agent {
       try {
         plan = planned?.version === want.version ? planned.plan : await this.o.flows.plan(id, want.version);
       } catch (err) {
-        this.manager.recordFailedStart(id, want.version, `cannot start on agent ${this.o.name}: ${errorMessage(err)}`);
-        this.finished.set(id, want.version);
-        await this.o.flows.ended(id).catch(() => undefined);
-        return;
+        return this.failedStart(id, want.version, errorMessage(err));
       }
       let lease: RedisLease;
       try {
@@ -334,15 +360,45 @@ export class Agent {
       const reset = Number((await this.o.redis.hget(K.resets, id)) ?? -1) === generation && generation > 0;
       this.handoff.set(flowResource(id), lease);
       this.started.set(id, { version: want.version, generation });
+      this.ran.delete(id);
       await this.manager.deploy(id, plan, { version: want.version, paused: want.state === 'paused', fromStart: reset });
       if (reset) await this.o.redis.hdel(K.resets, id).catch(() => undefined);
       this.o.log.info(`${this.o.name}: runs flow ${id} version ${want.version} (lease ${lease.token})`);
     } catch (err) {
-      this.o.log.warn(`${this.o.name}: cannot start flow ${id}: ${errorMessage(err)}`);
+      // a lease the run never took is given back, so the next start need not wait for it to lapse
+      await this.handoff.get(flowResource(id))?.release().catch(() => undefined);
+      if (!this.manager.isActive(id)) this.failedStart(id, want.version, errorMessage(err));
+      else this.o.log.warn(`${this.o.name}: cannot start flow ${id}: ${errorMessage(err)}`);
     } finally {
       this.handoff.delete(flowResource(id));
       this.busy.delete(id);
     }
+  }
+
+  /**
+   * A start of `flowId` failed: it is started again after 1, 2, 4 … × startRetryMs, startRetries times;
+   * then it is failed with the reason, like the in-process mode's "could not be restored", and not
+   * started again until deployed again. The count is this agent's: a flow moved elsewhere starts afresh.
+   */
+  private failedStart(flowId: string, version: number, reason: string): void {
+    const retries = this.o.startRetries ?? 3;
+    const prior = this.startFailures.get(flowId);
+    const attempts = (prior?.version === version ? prior.attempts : 0) + 1;
+    if (attempts > retries) {
+      this.startFailures.delete(flowId);
+      this.finished.set(flowId, version);
+      this.manager.recordFailedStart(flowId, version, `could not be started on agent ${this.o.name} (${attempts} attempts): ${reason}`);
+      void this.o.flows.ended(flowId).catch(() => undefined);
+      return;
+    }
+    const wait = (this.o.startRetryMs ?? 1000) * 2 ** (attempts - 1);
+    this.startFailures.set(flowId, { version, attempts, retryAt: Date.now() + wait });
+    const error = `start ${attempts} of ${retries + 1} failed on agent ${this.o.name}: ${reason}; starting again in ${wait} ms`;
+    this.o.log.warn(`flow ${flowId}: ${error}`);
+    // the server shows it as starting, with the reason: a failed status would record the deployment stopped
+    const at = new Date().toISOString();
+    this.publish({ flowId, status: 'starting', version, startedAt: at, nodes: {}, edges: [], deadLetters: 0, error, agent: this.o.name });
+    this.clock.setTimeout(() => this.poke(), wait + 10);
   }
 
   private async stopFlow(flowId: string, why: string): Promise<void> {
@@ -363,20 +419,32 @@ export class Agent {
   /** a status of one of our runs, as the server should see it */
   private published(s: DeploymentStatus): void {
     let status: DeploymentStatus & { agent: string } = { ...s, agent: this.o.name };
+    if (s.status === 'running' || s.status === 'paused') {
+      this.ran.add(s.flowId);
+      this.startFailures.delete(s.flowId);
+    }
     if ((s.status === 'failed' || s.status === 'completed') && s.endedAt) {
+      const run = this.started.get(s.flowId);
       if (s.status === 'failed' && LEASE_LOST.test(s.error ?? '')) {
         // not the flow's failure: it moves (or resumes here once Redis is back); the server must not mark it stopped
         status = { ...status, status: 'stopped' };
+      } else if (s.status === 'failed' && run && !this.ran.has(s.flowId) && this.finished.get(s.flowId) !== run.version && this.lastAssignment[s.flowId] === this.o.name) {
+        // it failed while opening (a sandbox that timed out, a connection refused): a failed start
+        return this.failedStart(s.flowId, run.version, s.error ?? 'failed while starting');
       } else if (this.started.has(s.flowId) && this.lastAssignment[s.flowId] === this.o.name) {
         const v = this.started.get(s.flowId)!.version;
         this.finished.set(s.flowId, v);
         void this.o.flows.ended(s.flowId).catch(() => undefined);
       }
     }
+    this.publish(status);
+  }
+
+  private publish(status: DeploymentStatus & { agent: string }): void {
     const json = JSON.stringify(status);
     void this.o.redis
       .multi()
-      .hset(K.statuses, s.flowId, json)
+      .hset(K.statuses, status.flowId, json)
       .publish(K.status, json)
       .exec()
       .catch(() => undefined);

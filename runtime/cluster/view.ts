@@ -8,6 +8,8 @@ import type { Member } from './assignment.js';
 /** an agent's heartbeat record in Redis */
 export interface AgentInfo extends Member {
   address: string;
+  /** where it serves the webhooks of the flows it runs (`sluice agent --hooks-port`), `http://host:port` */
+  hooks?: string;
   version: string;
   /** ms since the epoch */
   aliveSince: number;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createRegistry } from '../../nodes/catalog.js';
 import { Agent, maskUrl, openRedis } from '../../runtime/host-cluster.js';
-import { UserError, errorMessage, redactText } from '../../runtime/host.js';
+import { UserError, errorMessage, redactText, serveMetrics, startHookServer } from '../../runtime/host.js';
 import { processLog, redactingLog } from '../log.js';
 import { packageRoot } from '../package-root.js';
 import { serverPolicy } from '../policy.js';
@@ -25,6 +25,12 @@ export interface AgentCliOptions {
   files?: string[];
   envAllow?: string[];
   envPrefix?: string[];
+  startRetries: number;
+  startRetryMs: number;
+  metricsPort?: number;
+  metricsHost: string;
+  hooksPort?: number;
+  hooksHost: string;
 }
 
 const collect = (v: string, previous: string[] = []) => [...previous, v];
@@ -62,6 +68,8 @@ export async function runAgent(opts: AgentCliOptions): Promise<void> {
     version,
     capacity: opts.capacity,
     leaseTtlMs: opts.leaseMs,
+    startRetries: opts.startRetries,
+    startRetryMs: opts.startRetryMs,
     cwd: process.cwd(),
     redact: (t) => redactText(t, stores.control.secretValues()),
     log,
@@ -90,6 +98,32 @@ export async function runAgent(opts: AgentCliOptions): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  if (opts.hooksPort !== undefined) {
+    // the webhooks of the http.source nodes this agent runs: signed requests (the node's hmacSecret)
+    try {
+      const hooks = await startHookServer(opts.hooksPort, opts.hooksHost, agent.manager.endpoints);
+      agent.advertiseHooks(hooks.url);
+      log.info(`agent ${opts.name}: webhooks at ${hooks.url}/hooks/FLOW/NODE`);
+    } catch (err) {
+      redis.disconnect();
+      subscriber.disconnect();
+      await stores.close();
+      throw new UserError(`--hooks-port ${opts.hooksPort}: cannot listen on ${opts.hooksHost}: ${errorMessage(err)}`);
+    }
+  }
+  if (opts.metricsPort !== undefined) {
+    // the metrics of the flows this agent runs, under the names the server's GET /metrics uses
+    agent.manager.metrics.collectProcessMetrics();
+    try {
+      const endpoint = await serveMetrics(agent.manager.metrics, opts.metricsPort, opts.metricsHost);
+      log.info(`agent ${opts.name}: metrics at http://${opts.metricsHost}:${endpoint.port}/metrics`);
+    } catch (err) {
+      redis.disconnect();
+      subscriber.disconnect();
+      await stores.close();
+      throw err;
+    }
+  }
   await agent.start();
   log.info(`agent ${opts.name} (Sluice ${version}) joined the cluster at ${maskUrl(opts.redis)}; store ${stores.location}; lease ${opts.leaseMs} ms`);
 }
@@ -103,6 +137,12 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--name <name>', 'this agent\'s name, unique in the cluster (default: HOST-PID)')
     .option('--capacity <k>', 'run at most this many flows', positive('--capacity', 1))
     .option('--lease-ms <ms>', 'lease time of the flows: a dead agent\'s flows resume elsewhere after about this long', positive('--lease-ms', 500), 10_000)
+    .option('--start-retries <n>', 'a flow that fails to start is started again this many times (waiting 1, 2, 4 … × --start-retry-ms), then marked failed', positive('--start-retries', 0), 3)
+    .option('--start-retry-ms <ms>', 'the first wait before starting a failed start again', positive('--start-retry-ms', 10), 1000)
+    .option('--metrics-port <n>', 'serve the Prometheus metrics of the flows this agent runs at http://HOST:N/metrics (0: any free port, logged)', positive('--metrics-port', 0))
+    .option('--metrics-host <host>', 'the address --metrics-port listens on (default 127.0.0.1: there is no authentication)', '127.0.0.1')
+    .option('--hooks-port <n>', 'serve the webhooks of the http.source nodes this agent runs at POST http://HOST:N/hooks/FLOW/NODE (signed requests only; advertised in the membership, GET /api/cluster)', positive('--hooks-port', 0))
+    .option('--hooks-host <host>', 'the address --hooks-port listens on', '127.0.0.1')
     .option('--files <dir>', 'a directory flows may read and write files in (repeatable; default <data directory>/files, ./data/files with PostgreSQL)', collect)
     .option('--env-allow <name>', 'an environment variable flows may read with ${env:NAME} (repeatable)', collect)
     .option('--env-prefix <prefix>', 'env names starting with it are readable by flows (repeatable; default SLUICE_FLOW_)', collect)
@@ -117,7 +157,7 @@ export async function cli(argv: string[]): Promise<void> {
     if (!redis) throw new InvalidArgumentError('--redis URL is required (or SLUICE_REDIS_URL)');
     if (!store) throw new InvalidArgumentError('--store LOCATION is required (or SLUICE_STORE)');
     if (o.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(o.name)) throw new InvalidArgumentError(`--name ${JSON.stringify(o.name)}: letters, digits, ".", "_" and "-", at most 64`);
-    opts = { redis, store, name: o.name ?? `${hostname()}-${process.pid}`, capacity: o.capacity, leaseMs: o.leaseMs!, files: o.files, envAllow: o.envAllow, envPrefix: o.envPrefix };
+    opts = { redis, store, name: o.name ?? `${hostname()}-${process.pid}`, capacity: o.capacity, leaseMs: o.leaseMs!, files: o.files, envAllow: o.envAllow, envPrefix: o.envPrefix, startRetries: o.startRetries!, startRetryMs: o.startRetryMs!, metricsPort: o.metricsPort, metricsHost: o.metricsHost!, hooksPort: o.hooksPort, hooksHost: o.hooksHost! };
   } catch (err) {
     if (err instanceof InvalidArgumentError) process.stderr.write(`sluice agent: ${err.message}\n`);
     process.exit(err instanceof CommanderError && err.exitCode === 0 ? 0 : 2);

@@ -1,15 +1,48 @@
 /**
  * `POST /hooks/FLOW/NODE`: the webhook of a deployed flow's http.source. Outside /api, so the limits
- * and browser checks of the API do not apply: the node's own backpressure (429) paces callers. In
- * cluster mode it answers 503: the flow runs in an agent, which serves no HTTP. Who may an API key with the role the policy table gives the route (auth/policy.ts), or, without one, a
+ * and browser checks of the API do not apply: the node's own backpressure (429) paces callers. Who may an API key with the role the policy table gives the route (auth/policy.ts), or, without one, a
  * request whose HMAC signature the node checks. The body goes to the node unparsed (signatures are of
- * the bytes); its answer (202 committed, 400, 401, 429) is sent as it is.
+ * the bytes); its answer (202 committed, 400, 401, 429) is sent as it is. In cluster mode the request
+ * is forwarded to the agent that runs the flow (forwardToAgent).
  */
 import express, { Router } from 'express';
 import { roleAtLeast, type Role } from '../store/auth-store.js';
 import { matchPolicy } from '../auth/policy.js';
 import { BODY_LIMIT } from '../body.js';
 import type { AppContext } from '../context.js';
+import type { Request, Response } from 'express';
+import type { ClusterView } from '../../runtime/host-cluster.js';
+
+/**
+ * Cluster mode: the request goes as it came (body and signature headers) to the agent that runs the
+ * flow, at the hooks URL it advertises (`sluice agent --hooks-port`), and its answer comes back. The
+ * node in the agent checks the signature; API keys are checked here but carry no weight there, so a
+ * node without an hmacSecret refuses (401).
+ */
+async function forwardToAgent(ctx: AppContext, flow: string, node: string, req: Request, res: Response): Promise<void> {
+  const view = (await ctx.cluster!()) as ClusterView;
+  const agentName = view.flows.find((f) => f.flowId === flow)?.agent;
+  if (!agentName) return void res.status(404).json({ error: `no running flow ${JSON.stringify(flow)} in the cluster: deploy the flow first` });
+  const agent = view.agents.find((a) => a.name === agentName && a.alive);
+  if (!agent?.hooks) {
+    return void res.status(503).json({
+      error: `flow ${JSON.stringify(flow)} runs on agent ${JSON.stringify(agentName)}, which serves no webhooks: start the agents with --hooks-port N (and --hooks-host an address the server reaches)`,
+    });
+  }
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !['host', 'connection', 'content-length', 'authorization', 'transfer-encoding'].includes(k)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  let answer: globalThis.Response;
+  try {
+    answer = await fetch(`${agent.hooks}/hooks/${encodeURIComponent(flow)}/${encodeURIComponent(node)}`, { method: 'POST', headers, body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), signal: AbortSignal.timeout(60_000) });
+  } catch (err) {
+    return void res.status(502).json({ error: `agent ${agentName} did not answer the webhook at ${agent.hooks}: ${ctx.redact((err as Error).message)}` });
+  }
+  for (const h of ['retry-after', 'content-type']) {
+    const v = answer.headers.get(h);
+    if (v) res.setHeader(h, v);
+  }
+  res.status(answer.status).send(Buffer.from(await answer.arrayBuffer()));
+}
 
 export function hookRoutes(ctx: AppContext): Router {
   const r = Router();
@@ -23,12 +56,7 @@ export function hookRoutes(ctx: AppContext): Router {
         if (!principal) return void res.status(401).json({ error: 'the API key is unknown or revoked' });
         if (!roleAtLeast(principal.role, needed)) return void res.status(403).json({ error: `POST /hooks needs the ${needed} role (${principal.user} is ${principal.role})` });
       }
-      if (!ctx.manager.endpoints) {
-        // cluster mode: the flow runs in an agent, which serves no HTTP, and nothing forwards to it yet
-        return void res.status(503).json({
-          error: `webhooks (http.source) are not served in cluster mode: flow ${JSON.stringify(flow)} runs on an agent, which has no HTTP endpoint, and the server does not forward /hooks to it; run flows with an http.source on a server without --cluster`,
-        });
-      }
+      if (!ctx.manager.endpoints) return void (await forwardToAgent(ctx, flow, node, req, res));
       const handler = ctx.manager.endpoints.handler(flow, node);
       if (!handler) return void res.status(404).json({ error: `no running flow ${JSON.stringify(flow)} with an http.source node ${JSON.stringify(node)}: deploy the flow first` });
       const headers: Record<string, string | undefined> = {};

@@ -32,8 +32,8 @@ export interface AgentProcess {
   signal(sig: NodeJS.Signals): void;
 }
 
-export function startAgent(opts: { name: string; redis: string; store: string; leaseMs?: number; capacity?: number; env?: Record<string, string> }): AgentProcess {
-  const args = [BIN, 'agent', '--name', opts.name, '--redis', opts.redis, '--store', opts.store, '--lease-ms', String(opts.leaseMs ?? 2000)];
+export function startAgent(opts: { name: string; redis: string; store: string; leaseMs?: number; capacity?: number; env?: Record<string, string>; args?: string[] }): AgentProcess {
+  const args = [BIN, 'agent', '--name', opts.name, '--redis', opts.redis, '--store', opts.store, '--lease-ms', String(opts.leaseMs ?? 2000), ...(opts.args ?? [])];
   if (opts.capacity) args.push('--capacity', String(opts.capacity));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SLUICE_SECRET_KEY: '', ...opts.env } });
   let out = '';

@@ -216,10 +216,10 @@ describe.skipIf(!redisService.available)('cluster of agents (real processes, rea
     expect(me.aliveSince).toBeGreaterThan(Date.now() - 120_000);
     for (const k of ['recordsPerSecond', 'cpu', 'memory']) expect(typeof me[k], k).toBe('number');
     expect(me.memory).toBeGreaterThan(1 << 20);
-    // webhooks: the flow runs on an agent, which serves no HTTP: a clear 503, not "deploy it first"
+    // webhooks: the agent running the flow serves none (no --hooks-port): a clear 503, not "deploy it first"
     const hook = await server.fetch('/hooks/served/gen', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(hook.status).toBe(503);
-    expect(((await hook.json()) as { error: string }).error).toMatch(/not served in cluster mode: flow "served" runs on an agent/);
+    expect(((await hook.json()) as { error: string }).error).toMatch(/flow "served" runs on agent "a", which serves no webhooks: start the agents with --hooks-port/);
     await eventually(async () => (await call('GET', '/api/cluster')).json.agents[0].flows.includes('served'), 5000, 'the agent to report the flow');
     const flow = (await call('GET', '/api/cluster')).json.flows.find((f: { flowId: string }) => f.flowId === 'served');
     expect(flow.agent).toBe('a');
