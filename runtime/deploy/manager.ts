@@ -288,7 +288,7 @@ export class DeploymentManager {
     const view = countingDeadLetters(store, (n) => (d.deadLetters += n));
     this.failedStarts.delete(flowId);
     const observer = this.metrics.watch(flowId, { queueDepths: () => d.run.queueDepths() });
-    d.run = new FlowRun(plan, { observer, store: view, locks: this.locks, leaseTtlMs: this.options.leaseTtlMs, fromStart: opts.fromStart, cwd: this.options.cwd, log, redact: this.options.redact, endpoints: this.endpoints });
+    d.run = new FlowRun(plan, { startPaused: d.pendingPause, observer, store: view, locks: this.locks, leaseTtlMs: this.options.leaseTtlMs, fromStart: opts.fromStart, cwd: this.options.cwd, log, redact: this.options.redact, endpoints: this.endpoints });
     this.deployments.set(flowId, d);
     this.logLine(flowId, 'info', `deploying version ${opts.version ?? '?'}${opts.fromStart ? ' from the start' : ''}`);
     d.done = d.run.run().then(
@@ -320,9 +320,9 @@ export class DeploymentManager {
   /** a pause asked while the flow was still opening its nodes takes effect once it runs */
   private async pauseOnceRunning(d: Deployment): Promise<void> {
     while (d.pendingPause && d.run.status === 'starting') await new Promise((r) => setTimeout(r, 5));
-    if (!d.pendingPause || d.run.status !== 'running') return;
+    if (!d.pendingPause || (d.run.status !== 'running' && d.run.status !== 'paused')) return;
     d.pendingPause = false;
-    d.run.pause();
+    d.run.pause(); // a run started paused already is
     this.logLine(d.flowId, 'info', 'paused');
     this.emit(d);
   }

@@ -35,6 +35,8 @@ import type { RunStatus, RunSummary } from './run-summary.js';
 export type { RunStatus, RunSummary } from './run-summary.js';
 
 export interface RunOptions {
+  /** starts paused: no source reads before resume() (a deployment restored or changed while paused) */
+  startPaused?: boolean;
   store?: CheckpointStore;
   locks?: LockService;
   /** test run: read at most `limit` records per source, write nothing, capture `sample` per node */
@@ -244,7 +246,11 @@ export class FlowRun {
           }),
         );
       }
-      if (this.status_ === 'starting') this.status_ = 'running';
+      if (this.status_ === 'starting') {
+        this.status_ = 'running';
+        // before the loops start: not one batch is read
+        if (this.options.startPaused) this.pause();
+      }
 
       loops = [...this.runners.values()].map((r) => this.loops.loop(r).catch((err) => (err instanceof QueueClosed ? undefined : this.fail(r.node.id, err))));
       await Promise.race([Promise.all(loops), this.stopped]);
