@@ -78,7 +78,7 @@ const configSchema = z
     zeroDates: z
       .enum(ZERO_DATE_MODES)
       .default('error')
-      .describe("a zero date ('0000-00-00', '0000-00-00 00:00:00'), which no other database holds: error (the flow fails naming table, column and key), null, or string (the text as MySQL prints it)"),
+      .describe("a zero date ('0000-00-00', '0000-00-00 00:00:00'), which no other database holds: error (the flow fails naming table, column and key), null, or text (the text as MySQL prints it)"),
     serverId: z
       .number()
       .int()

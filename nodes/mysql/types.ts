@@ -121,9 +121,9 @@ const ZERO_DATE = /^0000-00-00/;
 /**
  * What a source does with a zero date ('0000-00-00', '0000-00-00 00:00:00'), which no other database
  * can hold: `error` (the default: the row fails, naming table, column and key, so nothing is rewritten
- * silently), `null`, or `string` (the text as MySQL prints it). Declared in nodes/shared/type-mapping.ts.
+ * silently), `null`, or `text` (the text as MySQL prints it). Declared in nodes/shared/type-mapping.ts.
  */
-export const ZERO_DATE_MODES = ['error', 'null', 'string'] as const;
+export const ZERO_DATE_MODES = ['error', 'null', 'text'] as const;
 export type ZeroDates = (typeof ZERO_DATE_MODES)[number];
 
 export interface ReadOptions {
@@ -144,7 +144,7 @@ class ZeroDateError extends Error {
 
 function zeroDate(column: Column, text: string, mode: ZeroDates): unknown {
   if (mode === 'null') return null;
-  if (mode === 'string') return text;
+  if (mode === 'text') return text;
   throw new ZeroDateError(column, text);
 }
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -271,7 +271,7 @@ export function rowReader(
     if (!(err instanceof ZeroDateError)) return err;
     const key = keyIndex.filter((i) => i >= 0).map((i) => `${names[i]} = ${JSON.stringify(keyOf(i) ?? null)}`);
     return new Error(
-      `${table ? `table ${table}, ` : ''}column ${err.column.name} (${err.column.columnType})${key.length ? `, row ${key.join(', ')}` : ''}: ${err.message} has no date value; set zeroDates on the source to null or string to carry it`,
+      `${table ? `table ${table}, ` : ''}column ${err.column.name} (${err.column.columnType})${key.length ? `, row ${key.join(', ')}` : ''}: ${err.message} has no date value; set zeroDates on the source to null or text to carry it`,
     );
   };
   return {

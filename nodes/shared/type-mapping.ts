@@ -183,7 +183,7 @@ export const VALUE_RULES: readonly ValueRule[] = [
     choices: {
       error: 'the flow fails with an error naming table, column and the row\'s key',
       null: 'null (the zero date is rewritten, because you asked for it)',
-      string: "the text as MySQL prints it ('0000-00-00'): kept by mysql.sink, sqlite.sink (TEXT) and mongodb.sink (a String); postgres.sink fails the batch naming the column (PostgreSQL has no zero date)",
+      text: "the text as MySQL prints it ('0000-00-00'): kept by mysql.sink, sqlite.sink (TEXT) and mongodb.sink (a String); postgres.sink fails the batch naming the column (PostgreSQL has no zero date)",
     },
   },
 ];

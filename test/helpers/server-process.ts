@@ -5,6 +5,7 @@
  * API key: `server.fetch('/api/flows')` sends it; `server.admin.headers` to add it yourself.
  * `{ admin: false }` starts it without any user (the first-start setup link).
  */
+import { afterAll, beforeAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -71,4 +72,23 @@ export async function startServer(opts: { dataDir?: string; cwd?: string; env?: 
       return exited;
     },
   };
+}
+
+/** a JSON request to `at` as its admin: the status, and the answer parsed (undefined when empty) */
+export async function callJson(at: ServerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await at.fetch(path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : undefined };
+}
+
+/** a `sluice serve` process started before the file's tests and stopped after them; `.server` once started */
+export function serverForFile(opts: Parameters<typeof startServer>[0] = {}): { readonly server: ServerProcess } {
+  const holder = {} as { server: ServerProcess };
+  beforeAll(async () => {
+    holder.server = await startServer(opts);
+  });
+  afterAll(async () => {
+    await holder.server?.stop();
+  });
+  return holder;
 }

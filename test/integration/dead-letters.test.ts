@@ -4,24 +4,14 @@
  * on to the sink; one that fails again is a new dead letter with its new error), discarded, audited;
  * a replay that would pass through an aggregate is refused and replays nothing.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { callJson, serverForFile } from '../helpers/server-process.js';
 
-let server: ServerProcess;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const file = serverForFile();
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await server.fetch(path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
+const call = (method: string, path: string, body?: unknown) => callJson(file.server, method, path, body);
 
 const flow = (name: string, code: string, extra: { aggregate?: boolean } = {}) => ({
   apiVersion: 'sluice/v1',
@@ -45,7 +35,7 @@ const flow = (name: string, code: string, extra: { aggregate?: boolean } = {}) =
       ],
 });
 
-const written = (name: string) => readFileSync(join(server.dataDir, 'files', `out-${name}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const written = (name: string) => readFileSync(join(file.server.dataDir, 'files', `out-${name}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 
 async function completed(name: string) {
   await expect.poll(async () => (await call('GET', `/api/flows/${name}/status`)).json.status, { timeout: 30_000 }).toMatch(/^completed$/);

@@ -3,27 +3,17 @@
  * exactly the records after the new position; a paused flow is changed and stays paused; a running one
  * is refused; bad values name the node; every change is audited and in the history.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { callJson, serverForFile } from '../helpers/server-process.js';
 import { TEST_ADMIN } from '../helpers/auth.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/node-harness.js';
 
-let server: ServerProcess;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const file = serverForFile();
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await server.fetch(path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
+const call = (method: string, path: string, body?: unknown) => callJson(file.server, method, path, body);
 
 const flow = (name: string, gen: Record<string, unknown>) => ({
   apiVersion: 'sluice/v1',
@@ -37,7 +27,7 @@ const flow = (name: string, gen: Record<string, unknown>) => ({
 });
 
 // relative paths resolve in the server's first file root
-const written = (name: string) => readFileSync(join(server.dataDir, 'files', `out-${name}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l).n as number);
+const written = (name: string) => readFileSync(join(file.server.dataDir, 'files', `out-${name}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l).n as number);
 
 async function statusOf(name: string, want: RegExp): Promise<any> {
   let last: any;

@@ -5,24 +5,14 @@
  * stop ends it, and a restarted server takes the schedule up again. Bad cron and time zones are refused
  * with the field named.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { callJson, serverForFile, startServer, type ServerProcess } from '../helpers/server-process.js';
 
-let server: ServerProcess;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const file = serverForFile();
 
-async function call(at: ServerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await at.fetch(path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
+const call = callJson;
 
 const flow = (name: string, schedule: Record<string, unknown>, gen: Record<string, unknown>) => ({
   apiVersion: 'sluice/v1',
@@ -40,25 +30,25 @@ const written = (at: ServerProcess, name: string) => readFileSync(join(at.dataDi
 describe('scheduled deployments', () => {
   it('run at the due times, skip a due time while a run goes on (never two at once), each from the start; stop ends the schedule', async () => {
     // every second; a run takes about 1.5 s (15 records at 10/s), so about every other due time is skipped
-    expect((await call(server, 'POST', '/api/flows', flow('every', { cron: '* * * * * *' }, { count: 15, rate: 10 }))).status).toBe(201);
-    const deployed = await call(server, 'POST', '/api/flows/every/deploy', {});
+    expect((await call(file.server, 'POST', '/api/flows', flow('every', { cron: '* * * * * *' }, { count: 15, rate: 10 }))).status).toBe(201);
+    const deployed = await call(file.server, 'POST', '/api/flows/every/deploy', {});
     expect(deployed.status).toBe(202);
-    const first = (await call(server, 'GET', '/api/flows/every/schedule')).json;
+    const first = (await call(file.server, 'GET', '/api/flows/every/schedule')).json;
     expect(first).toMatchObject({ flowId: 'every', cron: '* * * * * *', from: 'start', paused: false });
     expect(first.next.length).toBe(5);
     expect(Date.parse(first.next[1]) - Date.parse(first.next[0])).toBe(1000);
 
-    await expect.poll(async () => (await call(server, 'GET', '/api/flows/every/schedule')).json.runs.filter((r: any) => r.status === 'completed').length, { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
-    const stopped = await call(server, 'POST', '/api/flows/every/stop', {});
+    await expect.poll(async () => (await call(file.server, 'GET', '/api/flows/every/schedule')).json.runs.filter((r: any) => r.status === 'completed').length, { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+    const stopped = await call(file.server, 'POST', '/api/flows/every/stop', {});
     expect(stopped.status).toBe(200);
-    const view = await call(server, 'GET', '/api/flows/every/schedule');
+    const view = await call(file.server, 'GET', '/api/flows/every/schedule');
     expect(view.status).toBe(404);
 
-    const ns = written(server, 'every');
+    const ns = written(file.server, 'every');
     const runs = Math.floor(ns.length / 15);
     // whole runs, each from the start: 1..15, 1..15, … (a run stopped mid-way may add a partial one)
     expect(ns.slice(0, runs * 15)).toEqual(Array.from({ length: runs * 15 }, (_, i) => (i % 15) + 1));
-    const log = (await call(server, 'GET', '/api/flows/every/logs?limit=500')).json.map((l: any) => l.message).join('\n');
+    const log = (await call(file.server, 'GET', '/api/flows/every/logs?limit=500')).json.map((l: any) => l.message).join('\n');
     expect(log).toMatch(/scheduled run skipped: the run started at .* is still going/);
   });
 
@@ -94,12 +84,12 @@ describe('scheduled deployments', () => {
   });
 
   it('refuses a cron it cannot read and an unknown time zone, naming the field', async () => {
-    const bad = await call(server, 'POST', '/api/flows', flow('badcron', { cron: 'every hour' }, { count: 1 }));
+    const bad = await call(file.server, 'POST', '/api/flows', flow('badcron', { cron: 'every hour' }, { count: 1 }));
     expect(bad.status).toBe(400);
     expect(JSON.stringify(bad.json)).toMatch(/settings\.schedule\.cron.*five or six space separated parts/);
-    const tz = await call(server, 'POST', '/api/flows', flow('badtz', { cron: '0 * * * *', timezone: 'Mars/Olympus' }, { count: 1 }));
+    const tz = await call(file.server, 'POST', '/api/flows', flow('badtz', { cron: '0 * * * *', timezone: 'Mars/Olympus' }, { count: 1 }));
     expect(tz.status).toBe(400);
     expect(tz.json.details).toEqual([expect.objectContaining({ path: 'settings.schedule.timezone', message: expect.stringMatching(/^unknown time zone "Mars\/Olympus"/) })]);
-    expect((await call(server, 'GET', '/api/flows/badcron/schedule')).status).toBe(404);
+    expect((await call(file.server, 'GET', '/api/flows/badcron/schedule')).status).toBe(404);
   });
 });

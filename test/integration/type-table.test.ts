@@ -442,7 +442,7 @@ describe.skipIf(!MY.available)('zero dates (VALUE_RULES: zeroDates)', () => {
   it('are declared in the mapping data with a default that rewrites nothing', () => {
     expect(rule.family).toBe('mysql');
     expect(rule.default).toBe('error');
-    expect(Object.keys(rule.choices).sort()).toEqual(['error', 'null', 'string']);
+    expect(Object.keys(rule.choices).sort()).toEqual(['error', 'null', 'text']);
   });
 
   it('fail the flow by default, naming table, column and key', async () => {
@@ -454,18 +454,18 @@ describe.skipIf(!MY.available)('zero dates (VALUE_RULES: zeroDates)', () => {
     expect(summary.error).toContain("'0000-00-00'");
   });
 
-  it('read as null with zeroDates: null, and as the text with zeroDates: string', async () => {
+  it('read as null with zeroDates: null, and as the text with zeroDates: text', async () => {
     const read = async (zeroDates: string) => byId((await readAll(await create<SourceInstance>(mysqlSource, zeroSource(zeroDates).config))).records);
     expect((await read('null')).get(7)).toEqual({ id: 7, d: null, dt: null, ts: null });
-    expect((await read('string')).get(7)).toEqual({ id: 7, d: '0000-00-00', dt: '0000-00-00 00:00:00.000000', ts: '0000-00-00 00:00:00' });
-    expect((await read('string')).get(1)).toEqual({ id: 1, d: '2024-02-29', dt: '2024-02-29T01:02:03.000004', ts: '2024-02-29T01:02:03Z' });
+    expect((await read('text')).get(7)).toEqual({ id: 7, d: '0000-00-00', dt: '0000-00-00 00:00:00.000000', ts: '0000-00-00 00:00:00' });
+    expect((await read('text')).get(1)).toEqual({ id: 1, d: '2024-02-29', dt: '2024-02-29T01:02:03.000004', ts: '2024-02-29T01:02:03Z' });
   });
 
-  it('with zeroDates: string, come back as the text from sqlite and mysql, and fail postgres naming the table and the value', async () => {
+  it('with zeroDates: text, come back as the text from sqlite and mysql, and fail postgres naming the table and the value', async () => {
     for (const to of ['sqlite', 'mysql', 'postgres'] as const) {
       const target = endpoints[to];
       if (!target) continue;
-      const summary = await runFlow({ name: `zero-string-${to}`, settings: { retry: { attempts: 1 } }, nodes: [{ id: 'src', ...zeroSource('string') }, { id: 'dst', ...target.sink() }], edges: [{ from: 'src', to: 'dst' }] }, {});
+      const summary = await runFlow({ name: `zero-text-${to}`, settings: { retry: { attempts: 1 } }, nodes: [{ id: 'src', ...zeroSource('text') }, { id: 'dst', ...target.sink() }], edges: [{ from: 'src', to: 'dst' }] }, {});
       if (to === 'postgres') {
         expect(summary.status, to).toBe('failed');
         // names the table and the value; PostgreSQL's message does not name the column (see the report)
@@ -475,7 +475,7 @@ describe.skipIf(!MY.available)('zero dates (VALUE_RULES: zeroDates)', () => {
       }
       expect(summary.status, `${to}: ${summary.error}`).toBe('completed');
       // the copy in MySQL holds the zero date again, which its reader must also be told to carry
-      const records = to === 'mysql' ? (await readAll(await create<SourceInstance>(mysqlSource, { url: myUrl, tables: [`${MYDB}_copy.${table}`], zeroDates: 'string' }))).records : (await target.readBack(table)).records;
+      const records = to === 'mysql' ? (await readAll(await create<SourceInstance>(mysqlSource, { url: myUrl, tables: [`${MYDB}_copy.${table}`], zeroDates: 'text' }))).records : (await target.readBack(table)).records;
       expect(byId(records).get(7)?.d, to).toBe('0000-00-00');
     }
   });
