@@ -4,7 +4,7 @@
  * directory of a running server.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { BIN, startCli, until } from '../helpers/cli.js';
@@ -18,9 +18,21 @@ afterAll(async () => {
 });
 
 /** `sluice ARGS` with `input` on stdin */
-function sluice(args: string[], input = '') {
-  const r = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+/**
+ * The CLI as a child process, awaited without blocking this process: a blocked event loop lets the
+ * server close an idle keep-alive socket unseen, and the next fetch on it fails ("other side closed").
+ */
+function sluice(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, CI: 'true' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
 }
 
 const json = { 'content-type': 'application/json' };
@@ -85,27 +97,27 @@ describe('sluice users / sluice api-keys', () => {
     const server = await startServer();
     servers.push(server);
     const data = ['--data', server.dataDir];
-    const add = sluice(['users', 'add', 'bob', '--role', 'viewer', '--password-stdin', ...data], 'bob-password\n');
+    const add = (await sluice(['users', 'add', 'bob', '--role', 'viewer', '--password-stdin', ...data], 'bob-password\n'));
     expect([add.code, add.stdout, add.stderr]).toEqual([0, 'added bob (viewer)\n', '']);
-    const generated = sluice(['users', 'add', 'eve', '--role', 'editor', ...data]);
+    const generated = (await sluice(['users', 'add', 'eve', '--role', 'editor', ...data]));
     const evePassword = /password \(shown once\): (\S+)/.exec(generated.stdout)![1];
     expect((await signIn(server.url, 'eve', evePassword)).role).toBe('editor');
-    expect(sluice(['users', 'list', ...data]).stdout).toMatch(/^admin\tadmin\t.*\nbob\tviewer\t.*\neve\teditor\t.*\n$/);
+    expect((await sluice(['users', 'list', ...data])).stdout).toMatch(/^admin\tadmin\t.*\nbob\tviewer\t.*\neve\teditor\t.*\n$/);
 
     const bob = await signIn(server.url, 'bob', 'bob-password');
-    const created = sluice(['api-keys', 'create', '--user', 'bob', '--label', 'report script', ...data]);
+    const created = (await sluice(['api-keys', 'create', '--user', 'bob', '--label', 'report script', ...data]));
     expect(created.code).toBe(0);
     const key = created.stdout.trim();
     expect(key).toMatch(/^sluice_[\w-]{40,}$/);
     const auth = { authorization: `Bearer ${key}` };
     expect((await fetch(`${server.url}/api/flows`, { headers: auth })).status).toBe(200);
     expect((await fetch(`${server.url}/api/flows`, { method: 'POST', headers: { ...auth, ...json }, body: '{}' })).status).toBe(403); // a viewer
-    const listed = sluice(['api-keys', 'list', ...data]).stdout;
+    const listed = (await sluice(['api-keys', 'list', ...data])).stdout;
     const id = new RegExp(`^(\\w+)\\tbob\\tviewer\\tactive\\tlast used \\S+\\treport script$`, 'm').exec(listed)![1];
-    expect(sluice(['api-keys', 'revoke', id, ...data]).stdout).toBe(`revoked ${id}\n`);
+    expect((await sluice(['api-keys', 'revoke', id, ...data])).stdout).toBe(`revoked ${id}\n`);
     expect((await fetch(`${server.url}/api/flows`, { headers: auth })).status).toBe(401);
 
-    expect(sluice(['users', 'remove', 'bob', ...data]).code).toBe(0);
+    expect((await sluice(['users', 'remove', 'bob', ...data])).code).toBe(0);
     expect((await fetch(`${server.url}/api/auth/session`, { headers: { cookie: bob.cookie } })).status).toBe(401);
     const audit = (await (await server.fetch(`/api/audit?user=cli:${userInfo().username}`)).json()) as { action: string; target: string; address: string }[];
     expect(audit.map((e) => [e.action, e.target, e.address]).reverse()).toEqual([
@@ -117,7 +129,7 @@ describe('sluice users / sluice api-keys', () => {
     ]);
   });
 
-  it('answers mistakes with exit 2 and one line', () => {
+  it('answers mistakes with exit 2 and one line', async () => {
     const data = ['--data', join(tempDir(), 'none')];
     const cases: [string[], string, RegExp][] = [
       [['users', 'add', 'x', '--role', 'boss', ...data], '', /error: option '--role <role>' argument 'boss' is invalid/],
@@ -126,18 +138,18 @@ describe('sluice users / sluice api-keys', () => {
       [['users', 'add', 'bad name', '--role', 'viewer', ...data], '', /value 'bad name' is invalid/],
     ];
     for (const [args, input, err] of cases) {
-      const r = sluice(args, input);
+      const r = await sluice(args, input);
       expect([r.code, r.stderr.trim().split('\n').length], args.join(' ')).toEqual([2, 1]);
       expect(r.stderr).toMatch(err);
     }
     const dir = join(tempDir(), 'data');
-    expect(sluice(['users', 'add', 'admin', '--role', 'admin', '--password-stdin', '--data', dir], 'admin-password\n').code).toBe(0);
+    expect((await sluice(['users', 'add', 'admin', '--role', 'admin', '--password-stdin', '--data', dir], 'admin-password\n')).code).toBe(0);
     for (const [args, err] of [
       [['api-keys', 'create', '--user', 'nobody', '--data', dir], /^sluice: no user named nobody/],
       [['users', 'remove', 'admin', '--data', dir], /^sluice: admin is the only admin/],
       [['api-keys', 'revoke', 'nope', '--data', dir], /^sluice: no API key nope\n$/],
     ] as [string[], RegExp][]) {
-      const r = sluice(args);
+      const r = await sluice(args);
       expect([r.code, r.stderr.trim().split('\n').length], args.join(' ')).toEqual([2, 1]);
       expect(r.stderr).toMatch(err);
     }
