@@ -128,8 +128,10 @@ export class DeployService {
       },
       // in the flow's own log, which the editor shows
       log: { info: (m) => manager.note(flowId, 'info', m), warn: (m) => manager.note(flowId, 'warn', m), error: (m) => manager.note(flowId, 'error', m) },
+      history: { record: (run) => manager.checkpoints.recordScheduledRun(flowId, run), load: (limit) => manager.checkpoints.scheduledRuns(flowId, limit) },
     });
     this.schedules.set(flowId, scheduled);
+    void scheduled.restore();
     manager.note(flowId, 'info', `version ${version} runs on the schedule ${schedule.cron}${schedule.timezone ? ` (${schedule.timezone})` : ''}; next at ${scheduled.view(1).next[0] ?? 'never'}`);
   }
 

@@ -105,6 +105,8 @@ export async function replayDeadLetters(plan: CompiledFlow, letters: StoredDeadL
       },
       deadLetters: (f, limit, filter) => store.deadLetters(f, limit, filter),
       discardDeadLetters: (f, ids) => store.discardDeadLetters(f, ids),
+      recordScheduledRun: async () => {},
+      scheduledRuns: async () => [],
       close: async () => {},
     };
     const summary = await new FlowRun(sub, { store: view, locks: new InProcessLockService(), cwd: options.cwd, log: options.log, redact: options.redact }).run();

@@ -1,7 +1,9 @@
 /**
  * A deployed flow on a cron schedule (`settings.schedule`): croner fires `start` at each due time,
  * unless the run it started last is still going, in which case that time is skipped and said so; the
- * schedule keeps the newest runs (start, end, status, records written, errors) for the status page.
+ * schedule keeps the newest runs (start, end, status, records written, errors) for the status page, and
+ * writes each one to `history` when it starts and when its state changes, so a restarted host shows the
+ * runs before it (a run that was going when the host stopped reads `interrupted`).
  * Which flow runs, and how, is the caller's: this module only keeps time.
  */
 import { Cron } from 'croner';
@@ -27,7 +29,18 @@ export interface ScheduledFlowOptions {
   paused?: boolean;
   /** runs kept (default 50) */
   keep?: number;
+  /** where runs are kept across restarts (the checkpoint store); failures to write are logged, never fatal */
+  history?: ScheduleHistory;
 }
+
+export interface ScheduleHistory {
+  record(run: ScheduledRun): Promise<void>;
+  /** newest first */
+  load(limit: number): Promise<ScheduledRun[]>;
+}
+
+/** states a run is in while it goes on */
+const GOING = new Set(['starting', 'running', 'paused', 'stopping']);
 
 export class ScheduledFlow {
   private readonly cron: Cron;
@@ -54,6 +67,33 @@ export class ScheduledFlow {
     }
   }
 
+  /**
+   * Takes up the runs kept in `history` (before the first due time matters: call it right after
+   * construction). A run that was still going when its host stopped is recorded as interrupted.
+   */
+  async restore(): Promise<void> {
+    if (!this.o.history) return;
+    let past: ScheduledRun[];
+    try {
+      past = await this.o.history.load(this.o.keep ?? 50);
+    } catch (err) {
+      this.o.log.warn(`the earlier scheduled runs could not be read: ${errorMessage(err)}`);
+      return;
+    }
+    const known = new Set(this.runs.map((r) => r.startedAt));
+    for (const run of past) {
+      if (known.has(run.startedAt)) continue;
+      if (GOING.has(run.status)) {
+        run.status = 'interrupted';
+        run.error ??= 'the host stopped while this run was going';
+        this.persist(run);
+      }
+      this.runs.push(run);
+    }
+    this.runs.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+    this.runs.length = Math.min(this.runs.length, this.o.keep ?? 50);
+  }
+
   /** takes a status of the flow: a run that started or ended is recorded once */
   observe(s: DeploymentStatus): void {
     if (!s.startedAt) return;
@@ -63,16 +103,24 @@ export class ScheduledFlow {
       run = { startedAt: s.startedAt, status: s.status, records: 0, errors: 0 };
       this.remember(run);
     }
+    const before = `${run.status}|${run.endedAt ?? ''}|${run.error ?? ''}`;
     run.status = s.status;
     run.records = this.o.sinks.reduce((n, id) => n + (s.nodes[id]?.out ?? 0), 0);
     run.errors = Object.values(s.nodes).reduce((n, x) => n + x.errors, 0);
     if (s.endedAt) run.endedAt = s.endedAt;
     if (s.error) run.error = s.error;
+    // written when it changes state, with its counts then; not at every status tick
+    if (`${run.status}|${run.endedAt ?? ''}|${run.error ?? ''}` !== before) this.persist(run);
   }
 
   private remember(run: ScheduledRun): void {
     this.runs.unshift(run);
     this.runs.length = Math.min(this.runs.length, this.o.keep ?? 50);
+    this.persist(run);
+  }
+
+  private persist(run: ScheduledRun): void {
+    this.o.history?.record({ ...run }).catch((err) => this.o.log.warn(`scheduled run of ${run.startedAt} not kept: ${errorMessage(err)}`));
   }
 
   pause(): void {

@@ -4,6 +4,7 @@
  * SQLite now (sqlite-checkpoint-store.ts); the cluster adds one on Redis behind the same interface.
  */
 import type { SluiceRecord } from '../records.js';
+import type { ScheduledRun } from './operations-wire.js';
 
 export interface Checkpoint {
   /** source node id → last committed position */
@@ -46,6 +47,8 @@ export interface PositionHistoryEntry {
 export const HISTORY_EVERY_MS = 1000;
 /** entries kept per flow */
 export const HISTORY_KEPT = 200;
+/** scheduled runs kept per flow */
+export const SCHEDULED_RUNS_KEPT = 200;
 
 /** A save by a holder of an older lease than the store has seen: a stalled former owner. */
 export class FencedOffError extends Error {
@@ -73,5 +76,9 @@ export interface CheckpointStore {
   deadLetters(flow: string, limit?: number, filter?: DeadLetterFilter): Promise<StoredDeadLetter[]>;
   /** deletes the flow's dead letters with these ids (replayed or discarded); answers how many there were */
   discardDeadLetters(flow: string, ids: number[]): Promise<number>;
+  /** records a run of a flow on a schedule, by its start time: a second call with the same start updates it */
+  recordScheduledRun(flow: string, run: ScheduledRun): Promise<void>;
+  /** the flow's scheduled runs, newest first */
+  scheduledRuns(flow: string, limit?: number): Promise<ScheduledRun[]>;
   close(): Promise<void>;
 }

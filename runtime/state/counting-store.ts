@@ -17,6 +17,8 @@ export function countingDeadLetters(store: CheckpointStore, counted: (letters: n
     },
     deadLetters: (f, limit, filter) => store.deadLetters(f, limit, filter),
     discardDeadLetters: (f, ids) => store.discardDeadLetters(f, ids),
+    recordScheduledRun: (f, run) => store.recordScheduledRun(f, run),
+    scheduledRuns: (f, limit) => store.scheduledRuns(f, limit),
     close: async () => undefined,
   };
 }

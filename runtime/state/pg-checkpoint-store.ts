@@ -13,7 +13,8 @@
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import type { Checkpoint, CheckpointStore, DeadLetter, DeadLetterFilter, PositionHistoryEntry, StoredDeadLetter } from './checkpoint-store.js';
-import { FencedOffError, HISTORY_EVERY_MS, HISTORY_KEPT } from './checkpoint-store.js';
+import { FencedOffError, HISTORY_EVERY_MS, HISTORY_KEPT, SCHEDULED_RUNS_KEPT } from './checkpoint-store.js';
+import type { ScheduledRun } from './operations-wire.js';
 import { createPool, describeUrl, ensureSchema, inTransaction, num, quoteSchema } from './pg-schema.js';
 
 export interface PgCheckpointStoreOptions {
@@ -70,6 +71,12 @@ const DDL = `
     note TEXT
   );
   CREATE INDEX IF NOT EXISTS position_history_flow ON \${S}.position_history (flow, id);
+  CREATE TABLE IF NOT EXISTS \${S}.scheduled_runs (
+    flow TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    run TEXT NOT NULL,
+    PRIMARY KEY (flow, started_at)
+  );
 `;
 
 /** one row of `checkpoint_commits` */
@@ -219,6 +226,25 @@ export class PgCheckpointStore implements CheckpointStore {
   async discardDeadLetters(flow: string, ids: number[]): Promise<number> {
     const { rowCount } = await this.pool.query(`DELETE FROM ${this.S}.dead_letters WHERE flow = $1 AND id = ANY($2::bigint[])`, [flow, ids]);
     return rowCount ?? 0;
+  }
+
+  async recordScheduledRun(flow: string, run: ScheduledRun): Promise<void> {
+    await inTransaction(this.pool, async (c) => {
+      await c.query(
+        `INSERT INTO ${this.S}.scheduled_runs (flow, started_at, run) VALUES ($1, $2, $3) ON CONFLICT (flow, started_at) DO UPDATE SET run = excluded.run`,
+        [flow, run.startedAt, JSON.stringify(run)],
+      );
+      await c.query(
+        `DELETE FROM ${this.S}.scheduled_runs WHERE flow = $1
+         AND started_at <= (SELECT started_at FROM ${this.S}.scheduled_runs WHERE flow = $1 ORDER BY started_at DESC LIMIT 1 OFFSET ${SCHEDULED_RUNS_KEPT})`,
+        [flow],
+      );
+    });
+  }
+
+  async scheduledRuns(flow: string, limit = 50): Promise<ScheduledRun[]> {
+    const { rows } = await this.pool.query<{ run: string }>(`SELECT run FROM ${this.S}.scheduled_runs WHERE flow = $1 ORDER BY started_at DESC LIMIT $2`, [flow, limit]);
+    return rows.map((r) => JSON.parse(r.run));
   }
 
   /** the commit log of a flow (every flow without `flow`), oldest first */

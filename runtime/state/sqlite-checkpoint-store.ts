@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Checkpoint, CheckpointStore, DeadLetter, DeadLetterFilter, PositionHistoryEntry, StoredDeadLetter } from './checkpoint-store.js';
-import { FencedOffError, HISTORY_EVERY_MS, HISTORY_KEPT } from './checkpoint-store.js';
+import { FencedOffError, HISTORY_EVERY_MS, HISTORY_KEPT, SCHEDULED_RUNS_KEPT } from './checkpoint-store.js';
+import type { ScheduledRun } from './operations-wire.js';
 
 /**
  * The embedded checkpoint store: one SQLite file (WAL), `./data/sluice-state.db` by default. A reset
@@ -50,6 +51,12 @@ export class SqliteCheckpointStore implements CheckpointStore {
         note TEXT
       );
       CREATE INDEX IF NOT EXISTS position_history_flow ON position_history(flow, id);
+      CREATE TABLE IF NOT EXISTS scheduled_runs (
+        flow TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        run TEXT NOT NULL,
+        PRIMARY KEY (flow, started_at)
+      );
     `);
     this.stmts = {
       load: this.db.prepare('SELECT positions, state, updated_at FROM checkpoints WHERE flow = ?'),
@@ -66,6 +73,9 @@ export class SqliteCheckpointStore implements CheckpointStore {
       trim: this.db.prepare(`DELETE FROM position_history WHERE flow = ? AND id <= (SELECT id FROM position_history WHERE flow = ? ORDER BY id DESC LIMIT 1 OFFSET ${HISTORY_KEPT})`),
       history: this.db.prepare('SELECT at, positions, note FROM position_history WHERE flow = ? ORDER BY id DESC LIMIT ?'),
       letter: this.db.prepare('INSERT INTO dead_letters (flow, node, error, record, at) VALUES (?, ?, ?, ?, ?)'),
+      recordRun: this.db.prepare('INSERT INTO scheduled_runs (flow, started_at, run) VALUES (?, ?, ?) ON CONFLICT(flow, started_at) DO UPDATE SET run = excluded.run'),
+      trimRuns: this.db.prepare(`DELETE FROM scheduled_runs WHERE flow = ? AND started_at <= (SELECT started_at FROM scheduled_runs WHERE flow = ? ORDER BY started_at DESC LIMIT 1 OFFSET ${SCHEDULED_RUNS_KEPT})`),
+      runs: this.db.prepare('SELECT run FROM scheduled_runs WHERE flow = ? ORDER BY started_at DESC LIMIT ?'),
     };
   }
 
@@ -148,6 +158,17 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   async discardDeadLetters(flow: string, ids: number[]): Promise<number> {
     return this.db.prepare('DELETE FROM dead_letters WHERE flow = ? AND id IN (SELECT value FROM json_each(?))').run(flow, JSON.stringify(ids)).changes;
+  }
+
+  async recordScheduledRun(flow: string, run: ScheduledRun): Promise<void> {
+    this.db.transaction(() => {
+      this.stmts.recordRun.run(flow, run.startedAt, JSON.stringify(run));
+      this.stmts.trimRuns.run(flow, flow);
+    })();
+  }
+
+  async scheduledRuns(flow: string, limit = 50): Promise<ScheduledRun[]> {
+    return (this.stmts.runs.all(flow, limit) as { run: string }[]).map((r) => JSON.parse(r.run));
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createRegistry } from '../../nodes/catalog.js';
-import { FencedOffError, HISTORY_KEPT, type CheckpointStore } from '../../runtime/state/checkpoint-store.js';
+import { FencedOffError, HISTORY_KEPT, SCHEDULED_RUNS_KEPT, type CheckpointStore } from '../../runtime/state/checkpoint-store.js';
 import { PgCheckpointStore } from '../../runtime/state/pg-checkpoint-store.js';
 import { openCheckpointStore } from '../../runtime/state/open-checkpoint-store.js';
 import { openStores, splitSchema, type Stores } from '../../server/store/open-stores.js';
@@ -67,6 +67,25 @@ describe.each(backends)('CheckpointStore on $name', (b: StoreBackend) => {
     await expect(store.save('f', { positions: { a: 5 }, state: {} }, 5)).rejects.toThrow(FencedOffError);
     // fencing is per flow
     await store.save('other', { positions: { a: 1 }, state: {} }, 1);
+  });
+
+  it.skipIf(!b.available)('keeps scheduled runs per flow by start time, newest first, updated in place, the newest SCHEDULED_RUNS_KEPT of them', async () => {
+    const store = await open();
+    const at = (i: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString();
+    await store.recordScheduledRun('f', { startedAt: at(1), status: 'running', records: 0, errors: 0 });
+    await store.recordScheduledRun('g', { startedAt: at(1), status: 'failed', records: 0, errors: 0, error: 'no table' });
+    await store.recordScheduledRun('f', { startedAt: at(1), endedAt: at(2), status: 'completed', records: 30, errors: 1 });
+    await store.recordScheduledRun('f', { startedAt: at(3), status: 'running', records: 0, errors: 0 });
+    expect(await store.scheduledRuns('f')).toEqual([
+      { startedAt: at(3), status: 'running', records: 0, errors: 0 },
+      { startedAt: at(1), endedAt: at(2), status: 'completed', records: 30, errors: 1 },
+    ]);
+    expect(await store.scheduledRuns('g')).toEqual([{ startedAt: at(1), status: 'failed', records: 0, errors: 0, error: 'no table' }]);
+    for (let i = 10; i < 10 + SCHEDULED_RUNS_KEPT + 5; i++) await store.recordScheduledRun('f', { startedAt: at(i), status: 'completed', records: i, errors: 0 });
+    const kept = await store.scheduledRuns('f', 1000);
+    expect(kept.length).toBe(SCHEDULED_RUNS_KEPT);
+    expect(kept[0].records).toBe(9 + SCHEDULED_RUNS_KEPT + 5);
+    expect((await store.scheduledRuns('f', 2)).length).toBe(2);
   });
 
   it.skipIf(!b.available)('a reset forgets positions and state but not the fence', async () => {
@@ -188,7 +207,7 @@ describe.skipIf(!postgres.available)('the PostgreSQL checkpoint store in a clust
     opened.push(again);
     expect((await again.load('f'))!.positions).toEqual({ n: 1 });
     const tables = await postgres.raw<{ table_name: string }>(location, 'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [schema]);
-    expect(tables.map((t) => t.table_name)).toEqual(['checkpoint_commits', 'checkpoints', 'dead_letters', 'fences', 'position_history']);
+    expect(tables.map((t) => t.table_name)).toEqual(['checkpoint_commits', 'checkpoints', 'dead_letters', 'fences', 'position_history', 'scheduled_runs']);
   });
 
   it('lets many concurrent saves of two store instances with interleaved tokens commit only in token order', async () => {

@@ -72,8 +72,15 @@ describe('scheduled deployments', () => {
       try {
         const view = await call(again, 'GET', '/api/flows/onward/schedule');
         expect(view.status).toBe(200);
-        expect(view.json).toMatchObject({ cron: '*/2 * * * * *', from: 'committed', paused: false, runs: [] });
-        await expect.poll(async () => (await call(again, 'GET', '/api/flows/onward/schedule')).json.runs.length, { timeout: 30_000 }).toBeGreaterThanOrEqual(1);
+        expect(view.json).toMatchObject({ cron: '*/2 * * * * *', from: 'committed', paused: false });
+        // the runs before the restart are kept (the checkpoint store holds them), newest first
+        const before = (await call(again, 'GET', '/api/flows/onward/schedule')).json.runs as any[];
+        const kept = new Set(before.map((r) => r.startedAt));
+        for (const r of done) expect(kept.has(r.startedAt)).toBe(true);
+        expect(before.find((r) => r.startedAt === done.at(-1).startedAt)).toMatchObject({ status: 'completed', records: 30 });
+        // a run that was going when the server stopped reads interrupted, never running
+        for (const r of before.filter((x) => !done.some((d: any) => d.startedAt === x.startedAt))) expect(['completed', 'failed', 'stopped', 'interrupted']).toContain(r.status);
+        await expect.poll(async () => (await call(again, 'GET', '/api/flows/onward/schedule')).json.runs.length, { timeout: 30_000 }).toBeGreaterThan(before.length);
         await call(again, 'POST', '/api/flows/onward/stop', {});
       } finally {
         await again.stop();

@@ -81,7 +81,7 @@ export function SchedulePanel() {
           </tbody>
         </table>
       ) : (
-        <p className="muted">No run yet since the server started.</p>
+        <p className="muted">No run yet.</p>
       )}
     </div>
   );
