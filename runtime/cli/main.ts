@@ -31,6 +31,7 @@ import { serveMetrics } from './metrics-endpoint.js';
 import { fdDestination, jsonLog } from '../log/json-log.js';
 import { RunMetrics } from '../metrics/run-metrics.js';
 import { testCommand, type TestCommandOptions } from '../testing/command.js';
+import { runOnSchedule, type ScheduledRunHandle } from './scheduled-run.js';
 
 export const DEFAULT_STATE = './data/sluice-state.db';
 
@@ -95,6 +96,7 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     .option('--json', 'print a JSON summary on stdout at the end')
     .option('--state <path>', 'where positions and dead letters are kept', DEFAULT_STATE)
     .option('--from-start', 'forget committed positions and read from the beginning')
+    .option('--once', 'a flow with settings.schedule: run it once now instead of at the schedule\'s times')
     .option('--quiet', 'no progress display')
     .option('--env-file <file>', 'read ${env:NAME} values from this KEY=VALUE file (variables already set in the environment win)')
     .option('--log-format <format>', 'text (default) or json: JSON lines on stderr with the flow and node of each line, for a log collector', (v: string) => {
@@ -225,7 +227,7 @@ function validateCommand(files: string[], opts: { json?: boolean } & PolicyFlags
   return reports.every((r) => r.valid) ? 0 : 2;
 }
 
-type RunOptions = { preview?: number; json?: boolean; state: string; fromStart?: boolean; quiet?: boolean; envFile?: string; check?: boolean; hooksPort?: number; hooksHost: string; metricsPort?: number; metricsHost: string; logFormat?: 'text' | 'json' } & PolicyFlags;
+type RunOptions = { preview?: number; json?: boolean; state: string; fromStart?: boolean; once?: boolean; quiet?: boolean; envFile?: string; check?: boolean; hooksPort?: number; hooksHost: string; metricsPort?: number; metricsHost: string; logFormat?: 'text' | 'json' } & PolicyFlags;
 
 function hooksPortFromEnv(v: string | undefined): number | undefined {
   if (v === undefined || v === '') return undefined;
@@ -267,16 +269,20 @@ async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry
   const metrics = opts.metricsPort === undefined ? undefined : new RunMetrics(() => [{ flowId: plan.flow.name, status: run.status, nodes: run.stats(), deadLetters, progress: run.progress() }]);
   // the run sees the store through this view, which counts dead letters for the metrics
   const countingStore = store && countingDeadLetters(store, (n) => (deadLetters += n));
-  const run: FlowRun = new FlowRun(plan, {
-    observer: metrics?.watch(plan.flow.name, { queueDepths: () => run.queueDepths() }),
-    store: countingStore,
-    locks: new InProcessLockService(),
-    preview: opts.preview ? { limit: opts.preview, sample: opts.preview } : undefined,
-    fromStart: opts.fromStart,
-    // JSON lines carry the flow's secret values masked too, as the text lines carry URL passwords masked
-    log: opts.logFormat === 'json' ? jsonLog(fdDestination(2), { base: { flow: plan.flow.name }, redact: (t) => redactText(t, flowSecrets(plan, registry)) }) : stderrLog,
-    ...(hooks ? { endpoints: hooks.endpoints } : {}),
-  });
+  // JSON lines carry the flow's secret values masked too, as the text lines carry URL passwords masked
+  const log = opts.logFormat === 'json' ? jsonLog(fdDestination(2), { base: { flow: plan.flow.name }, redact: (t) => redactText(t, flowSecrets(plan, registry)) }) : stderrLog;
+  const newRun = (fromStart: boolean | undefined): FlowRun =>
+    new FlowRun(plan, {
+      observer: metrics?.watch(plan.flow.name, { queueDepths: () => run.queueDepths() }),
+      store: countingStore,
+      locks: new InProcessLockService(),
+      preview: opts.preview ? { limit: opts.preview, sample: opts.preview } : undefined,
+      fromStart,
+      log,
+      ...(hooks ? { endpoints: hooks.endpoints } : {}),
+    });
+  let run: FlowRun = newRun(opts.fromStart);
+  const schedule = !opts.preview && !opts.once ? plan.flow.settings.schedule : undefined;
   const endpoint = metrics && (await serveMetrics(metrics, opts.metricsPort!, opts.metricsHost).catch(async (err) => {
     await store?.close();
     throw err;
@@ -291,12 +297,44 @@ async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry
       process.exit(130);
     }
     process.stderr.write(`\n${sig}: stopping ${plan.flow.name} (finishing the batches in flight; ${sig} again to exit at once)\n`);
-    run.stop();
+    if (scheduled) void scheduled.stop();
+    else run.stop();
   };
   const onInt = () => onSignal('SIGINT');
   const onTerm = () => onSignal('SIGTERM');
+  // a flow on a schedule runs at its times until stopped; each run's summary as it ends
+  let scheduled: ScheduledRunHandle | undefined;
+  if (schedule) {
+    if (opts.fromStart) await store!.reset(plan.flow.name);
+    scheduled = runOnSchedule({
+      flow: plan.flow.name,
+      schedule,
+      sinks: plan.nodes.filter((n) => n.type.outputs.length === 0).map((n) => n.id),
+      store: store!,
+      runOnce: (fromStart) => {
+        run = newRun(fromStart);
+        return run.run();
+      },
+      stopCurrent: () => run.stop(),
+      report: (s) => (opts.json ? process.stdout.write(`${JSON.stringify(s)}\n`) : printSummary(s, false)),
+      log: { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) },
+    });
+    process.stderr.write(`${plan.flow.name} runs on the schedule ${schedule.cron}${schedule.timezone ? ` (${schedule.timezone})` : ''} until stopped (Ctrl-C); next at ${scheduled.next(1)[0] ?? 'never'}\n`);
+  }
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
+  if (scheduled) {
+    try {
+      await scheduled.done;
+    } finally {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      await hooks?.close();
+      await endpoint?.close();
+      await store?.close();
+    }
+    return 0;
+  }
   const progress = opts.quiet || opts.json || opts.preview ? undefined : new Progress(run);
   progress?.start();
   let summary: RunSummary;
