@@ -15,7 +15,7 @@ export { jsonLog, fdDestination, type Writable } from './log/json-log.js';
 export { parseFlowText, jsonSyntaxMessage } from './flow/parse.js';
 export { validateFlow, hasErrors, formatPath, zodMessage, type ValidationResult } from './flow/validate.js';
 export { compileFlow, type CompiledFlow } from './flow/compile.js';
-export { boundedName, flowNameSchema } from './flow/schema.js';
+export { boundedName, flowNameSchema, flowSettingsJsonSchema } from './flow/schema.js';
 export { LIMITS, checkShape, quoteShort, shapePath, shortKey } from './flow/limits.js';
 export { markedFields } from './flow/schema-marks.js';
 export { inlineSecrets } from './flow/inline-secrets.js';

@@ -287,6 +287,8 @@ export class Api {
   };
 
   nodeTypes = () => this.call<NodeTypeInfo[]>('GET', '/node-types');
+  /** the JSON Schema of a flow's settings */
+  flowSettings = () => this.call<Record<string, unknown>>('GET', '/flow-settings');
 
   listFlows = () => this.call<FlowSummary[]>('GET', '/flows');
   getFlow = (id: string, version?: number) =>

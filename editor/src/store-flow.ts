@@ -5,7 +5,7 @@ import { autoLayout, LARGE_FLOW, predeclare } from './layout.js';
 import { initialState } from './state.js';
 import type { EditorActions, GetState, SetState, SliceDeps } from './store.js';
 
-type FlowActions = Pick<EditorActions, 'newFlow' | 'loadFlow' | 'openFlow' | 'setName' | 'save' | 'reload' | 'restoreVersion' | 'importText' | 'setIssues'>;
+type FlowActions = Pick<EditorActions, 'newFlow' | 'loadFlow' | 'openFlow' | 'setName' | 'setSettings' | 'save' | 'reload' | 'restoreVersion' | 'importText' | 'setIssues'>;
 
 /** `#/flow/<id>`: the address of what is open, so a reload comes back to it */
 export function setRoute(route: string): void {
@@ -68,6 +68,12 @@ export function flowSlice(set: SetState, get: GetState, deps: SliceDeps): FlowAc
       } catch {
         /* no status yet: the socket will bring it */
       }
+    },
+
+    setSettings(settings) {
+      const s = get();
+      const { settings: _old, ...rest } = s.meta as typeof s.meta & { settings?: unknown };
+      set({ meta: Object.keys(settings).length > 0 ? { ...rest, settings } : rest, dirty: true, revision: s.revision + 1 } as Partial<typeof s>);
     },
 
     setName(name) {

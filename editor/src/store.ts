@@ -124,6 +124,8 @@ export interface EditorActions {
   loadFlow(res: FlowResource): void;
   openFlow(id: string): Promise<void>;
   setName(name: string): void;
+  /** replaces the flow's settings (batch size, errors, sandbox, retries, schedule) */
+  setSettings(settings: Record<string, unknown>): void;
   save(opts?: { overwrite?: boolean }): Promise<boolean>;
   reload(): Promise<void>;
   restoreVersion(version: number): Promise<void>;
@@ -240,6 +242,7 @@ function readOnlyStore(s: EditorStore, say: (text: string) => void): EditorStore
     redo: () => {},
     layout: refuse,
     setName: refuse,
+    setSettings: refuse,
     save: async () => (refuse(), false),
     restoreVersion: refuseAsync,
     importText: async () => (refuse(), undefined),

@@ -99,6 +99,9 @@ export const settingsSchema = z
 
 export type FlowSettings = z.output<typeof settingsSchema>;
 
+/** the settings as JSON Schema (what is typed in), for the editor's settings form */
+export const flowSettingsJsonSchema = () => z.toJSONSchema(settingsSchema, { io: 'input', unrepresentable: 'any' });
+
 export const nodeSchema = z
   .object({
     id: boundedName().regex(NODE_ID, 'must start with a letter or _ and hold only letters, digits, _ and -'),

@@ -31,6 +31,7 @@ export const POLICY: RoutePolicy[] = [
   // catalogs
   p('GET', '/node-types', 'viewer'),
   p('GET', '/connection-types', 'viewer'),
+  p('GET', '/flow-settings', 'viewer'),
   // flows
   p('GET', '/flows', 'viewer'),
   p('POST', '/flows', 'editor', 'flow.create'),

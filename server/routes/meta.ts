@@ -1,11 +1,13 @@
-/** /api/health, /api/node-types and /api/connection-types (built once: the registry does not change); /metrics. */
+/** /api/health, /api/node-types, /api/connection-types and /api/flow-settings (built once: they do not change); /metrics. */
 import { Router, type RequestHandler } from 'express';
+import { flowSettingsJsonSchema } from '../../runtime/host.js';
 import type { AppContext } from '../context.js';
 
 export function metaRoutes(ctx: AppContext): Router {
   const r = Router();
   let catalog: string | undefined;
   let connectorCatalog: string | undefined;
+  let settings: string | undefined;
 
   r.get('/health', (_req, res) => {
     res.json({ ok: true, version: ctx.version, uptimeMs: Date.now() - ctx.startedAt });
@@ -14,6 +16,11 @@ export function metaRoutes(ctx: AppContext): Router {
   r.get('/node-types', (_req, res) => {
     catalog ??= JSON.stringify(ctx.registry.catalog());
     res.type('application/json').send(catalog);
+  });
+
+  r.get('/flow-settings', (_req, res) => {
+    settings ??= JSON.stringify(flowSettingsJsonSchema());
+    res.type('application/json').send(settings);
   });
 
   r.get('/connection-types', (_req, res) => {

@@ -73,6 +73,7 @@ const ROUTES: Row[] = [
   { route: 'POST /api/auth/password', need: 'signed-in', ok: 400, body: () => ({ current: 'not-the-password', password: 'another-password' }) },
   { route: 'GET /api/node-types', need: 'viewer', ok: 200 },
   { route: 'GET /api/connection-types', need: 'viewer', ok: 200 },
+  { route: 'GET /api/flow-settings', need: 'viewer', ok: 200 },
   { route: 'GET /api/flows', need: 'viewer', ok: 200 },
   { route: 'POST /api/flows', need: 'editor', ok: 201, body: (w) => flow(`new-${w}`) },
   { route: 'POST /api/flows/validate', need: 'editor', ok: 200, body: () => flow('v') },

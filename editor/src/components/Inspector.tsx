@@ -7,6 +7,8 @@ import { Shortcuts } from './Shortcuts.js';
 
 // the form (rjsf, ajv, CodeMirror) is the heaviest part of the editor: loaded when a node is first selected
 const ConfigForm = lazy(() => import('./ConfigForm.js').then((m) => ({ default: m.ConfigForm })));
+// the same weight: loaded when the flow's settings are first opened
+const FlowSettings = lazy(() => import('./FlowSettings.js').then((m) => ({ default: m.FlowSettings })));
 
 export function Inspector() {
   const ids = useEditor(selectedIds);
@@ -199,7 +201,8 @@ function MultiInfo({ count }: { count: number }) {
 }
 
 function FlowInfo() {
-  const { meta, flowId, baseVersion, nodes, edges } = useEditor((s) => ({ meta: s.meta, flowId: s.flowId, baseVersion: s.baseVersion, nodes: s.nodes.length, edges: s.edges.length }));
+  const { meta, flowId, baseVersion, nodes, edges, readOnly } = useEditor((s) => ({ meta: s.meta, flowId: s.flowId, baseVersion: s.baseVersion, nodes: s.nodes.length, edges: s.edges.length, readOnly: canvasLocked(s) }));
+  const [open, setOpen] = useState(false);
   return (
     <div className="inspector-body">
       <h2 className="insp-title">{meta.name}</h2>
@@ -208,6 +211,15 @@ function FlowInfo() {
       </p>
       {meta.description && <p className="insp-desc">{meta.description}</p>}
       <p className="hint">{nodes === 0 ? 'Drag a source from the palette onto the canvas to begin.' : 'Select a node to edit its settings.'}</p>
+      <details className="flow-settings" data-testid="flow-settings" onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)}>
+        <summary>Flow settings</summary>
+        <p className="muted small">Batch size, failed records, sandbox limits, retries, and a schedule for flows whose sources end.</p>
+        {open && (
+          <Suspense fallback={<p className="muted small">Loading…</p>}>
+            <FlowSettings readOnly={readOnly} />
+          </Suspense>
+        )}
+      </details>
       <Shortcuts />
     </div>
   );
