@@ -239,7 +239,8 @@ function sizesOf(rules: readonly SizeRule[], spec: ColumnSpec): Partial<Record<S
   const got: Partial<Record<SizeField, number>> = {};
   const bound = (b: number | SizeField) => (typeof b === 'number' ? b : (got[b] as number));
   for (const r of rules) {
-    let v = spec[r.field] ?? r.default;
+    // a null size (meta written by hand) is not absent: it takes the default or compares as 0, as it always did
+    let v = (r.default === undefined ? spec[r.field] : (spec[r.field] ?? r.default)) as number | undefined;
     if (v === undefined) return undefined;
     if (r.whole && !Number.isInteger(v)) return undefined;
     const mins = (r.min ?? []).map(bound);
