@@ -1,11 +1,13 @@
 /**
- * docs/type-mapping.md's tables of declared types, written from the mapping data
+ * docs/type-mapping.md's tables, every one written from data: sections A and B from
+ * nodes/shared/record-values.ts, the tables of declared types from the mapping data
  * (nodes/shared/type-mapping.ts) by the sinks' own DDL functions, so the document cannot drift from
  * what the code creates. The prose around them stays hand-written: `spliceTypeTables` replaces only
- * what lies between the two markers. `npm run docs` (scripts/type-mapping-docs.js) rewrites it;
+ * what lies between each block's two markers. `npm run docs` (scripts/type-mapping-docs.js) rewrites it;
  * test/unit/type-mapping-docs.test.ts fails when the committed file is stale.
  */
 import type { ColumnSpec } from './shared/columns.js';
+import { createdCell, SOURCE_VALUES, VALUE_COLUMNS } from './shared/record-values.js';
 import { SOURCE_TYPES, TARGETS, VALUE_RULES, type SourceFamily, type SourceType, type TargetFamily } from './shared/type-mapping.js';
 import { bsonTypeForSpec } from './mongodb/types.js';
 import { mysqlTypeFor } from './mysql/types.js';
@@ -84,10 +86,38 @@ export function typeTables(): string {
 
 const family = (f: SourceFamily) => (f === 'mysql' ? 'MySQL / MariaDB' : 'PostgreSQL');
 
-/** `doc` with its generated block replaced by today's; a doc without the markers is an error */
+/** Section A: what each source gives for each family of column types */
+export function sourceValuesTable(): string {
+  const out = [A_BEGIN, '', '| type family | PostgreSQL (postgres.source) | MySQL / MariaDB (mysql.source) | SQLite (sqlite.source) | MongoDB (mongodb.source) |', '|---|---|---|---|---|'];
+  for (const r of SOURCE_VALUES) out.push(`| ${[r.family, r.values.postgres, r.values.mysql, r.values.sqlite, r.values.mongodb].map(cell).join(' | ')} |`);
+  out.push('', A_END);
+  return out.join('\n');
+}
+
+/** Section B: what each sink creates from a record value that no declaration types */
+export function valueColumnsTable(): string {
+  const out = [B_BEGIN, '', '| record value | postgres.sink (`pgTypeOf`) | mysql.sink (`columnTypeFor`; key column in brackets) | sqlite.sink (`sqlTypeOf`) | mongodb.sink (BSON, per value) |', '|---|---|---|---|---|'];
+  for (const r of VALUE_COLUMNS) out.push(`| ${[r.value, createdCell(r.postgres), createdCell(r.mysql), createdCell(r.sqlite), r.mongodb].map(cell).join(' | ')} |`);
+  out.push('', B_END);
+  return out.join('\n');
+}
+
+const block = (name: string) => [`<!-- table ${name}: written from nodes/shared/record-values.ts by \`${TYPE_DOCS_COMMAND}\`; edit the data, not this block -->`, `<!-- end of table ${name} -->`] as const;
+export const [A_BEGIN, A_END] = block('A');
+export const [B_BEGIN, B_END] = block('B');
+
+/** `doc` with each generated block replaced by today's; a doc without a block's markers is an error */
 export function spliceTypeTables(doc: string): string {
-  const start = doc.indexOf(BEGIN);
-  const end = doc.indexOf(END);
-  if (start < 0 || end < start) throw new Error('docs/type-mapping.md has no type-table markers');
-  return `${doc.slice(0, start)}${typeTables()}${doc.slice(end + END.length)}`;
+  const blocks: [string, string, () => string][] = [
+    [A_BEGIN, A_END, sourceValuesTable],
+    [B_BEGIN, B_END, valueColumnsTable],
+    [BEGIN, END, typeTables],
+  ];
+  for (const [begin, end, write] of blocks) {
+    const start = doc.indexOf(begin);
+    const stop = doc.indexOf(end);
+    if (start < 0 || stop < start) throw new Error(`docs/type-mapping.md has no type-table markers (${begin})`);
+    doc = `${doc.slice(0, start)}${write()}${doc.slice(stop + end.length)}`;
+  }
+  return doc;
 }

@@ -31,6 +31,7 @@ import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
 import type { ColumnSpec, TableSchema } from '../shared/columns.js';
 import { fromMysqlGeometry, isGeometryValue, toEwkb, toMysqlGeometry } from '../shared/geometry.js';
+import { columnType } from '../shared/type-targets.js';
 
 export interface Column {
   name: string;
@@ -465,49 +466,7 @@ export function tableSchema(info: TableInfo): TableSchema {
 export function mysqlTypeFor(spec: ColumnSpec, isKey: boolean, uuidType: boolean): string {
   // only key columns are NOT NULL (see pgTypeForSpec's caller in postgres/sink.ts: partial updates, zero dates)
   const nn = isKey ? ' NOT NULL' : '';
-  const type = (() => {
-    switch (spec.kind) {
-      case 'integer': {
-        const bits = spec.bits ?? 64;
-        const name = bits <= 8 ? 'TINYINT' : bits <= 16 ? 'SMALLINT' : bits <= 24 ? 'MEDIUMINT' : bits <= 32 ? 'INT' : 'BIGINT';
-        return `${name}${spec.unsigned ? ' UNSIGNED' : ''}`;
-      }
-      case 'decimal': {
-        if (spec.precision === undefined) return 'DECIMAL(65,30)';
-        const scale = Math.min(spec.scale ?? 0, 30);
-        return `DECIMAL(${Math.min(Math.max(spec.precision, scale, 1), 65)},${scale})`;
-      }
-      case 'float':
-        return spec.bits === 32 ? 'FLOAT' : 'DOUBLE';
-      case 'boolean':
-        return 'BOOLEAN';
-      case 'string':
-        if (spec.length !== undefined && spec.length <= (isKey ? 768 : 16_383)) return `${spec.fixed && spec.length <= 255 ? 'CHAR' : 'VARCHAR'}(${spec.length})`;
-        return isKey ? 'VARCHAR(255)' : 'LONGTEXT';
-      case 'json':
-        return isKey ? 'VARCHAR(255)' : 'JSON';
-      case 'binary':
-        if (spec.length !== undefined && spec.length <= (isKey ? 3072 : 65_535)) return `${spec.fixed && spec.length <= 255 ? 'BINARY' : 'VARBINARY'}(${spec.length})`;
-        return isKey ? 'VARBINARY(255)' : 'LONGBLOB';
-      case 'date':
-        return 'DATE';
-      case 'datetime':
-        return `DATETIME(${Math.min(spec.fraction ?? 6, 6)})`;
-      case 'timestamp':
-        // an explicit default: no implicit DEFAULT CURRENT_TIMESTAMP ON UPDATE … where explicit_defaults_for_timestamp is off
-        return `TIMESTAMP(${Math.min(spec.fraction ?? 6, 6)})${nn ? '' : ' NULL DEFAULT NULL'}`;
-      case 'time':
-        return `TIME(${Math.min(spec.fraction ?? 6, 6)})`;
-      case 'uuid':
-        return uuidType ? 'UUID' : 'CHAR(36)';
-      case 'geometry':
-        // a key needs a bounded type: the internal bytes (SRID, WKB)
-        if (isKey) return 'VARBINARY(255)';
-        return SPATIAL_TYPES.has(spec.geometryType ?? '') && spec.geometryType !== 'geomcollection' ? spec.geometryType!.toUpperCase() : 'GEOMETRY';
-      default:
-        return isKey ? 'VARCHAR(255)' : 'LONGTEXT';
-    }
-  })();
+  const type = columnType('mysql', spec, { key: isKey, uuidType });
   if (spec.kind === 'timestamp' && nn) {
     const f = Math.min(spec.fraction ?? 6, 6);
     return `${type} NOT NULL DEFAULT CURRENT_TIMESTAMP${f ? `(${f})` : ''}`;

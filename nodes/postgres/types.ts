@@ -38,6 +38,7 @@ import type { CustomTypesConfig } from 'pg';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
 import type { ColumnSpec } from '../shared/columns.js';
 import { fromEwkb, isGeometryValue, toEwkb } from '../shared/geometry.js';
+import { columnType } from '../shared/type-targets.js';
 
 export type Parser = (text: string) => unknown;
 
@@ -430,62 +431,10 @@ export function pgTypeOf(v: unknown): string | undefined {
   }
 }
 
-/** the largest n of varchar(n) / char(n) */
-const MAX_CHAR_LENGTH = 10_485_760;
-
 /**
  * The column type createTable gives a declared source column (meta.schema, nodes/shared/columns.ts),
- * without NOT NULL (the sink adds it). Tabled in docs/type-mapping.md, section C.
+ * without NOT NULL (the sink adds it): read from the table in nodes/shared/type-targets.ts.
  */
 export function pgTypeForSpec(spec: ColumnSpec, target: { postgis?: boolean } = {}): string {
-  switch (spec.kind) {
-    case 'integer': {
-      const bits = spec.bits ?? 64;
-      // unsigned: the next wider type holds every value (SMALLINT UNSIGNED goes to 65,535)
-      if (spec.unsigned) return bits <= 8 ? 'smallint' : bits <= 24 ? 'integer' : bits <= 32 ? 'bigint' : 'numeric(20,0)';
-      return bits <= 16 ? 'smallint' : bits <= 32 ? 'integer' : bits <= 64 ? 'bigint' : 'numeric';
-    }
-    case 'decimal': {
-      const p = spec.precision;
-      if (p === undefined || !Number.isInteger(p) || p < 1 || p > 1000) return 'numeric';
-      const s = spec.scale ?? 0;
-      return Number.isInteger(s) && s >= 0 && s <= p ? `numeric(${p},${s})` : 'numeric';
-    }
-    case 'float':
-      return spec.bits === 32 ? 'real' : 'double precision';
-    case 'boolean':
-      return 'boolean';
-    case 'string': {
-      const n = spec.length;
-      if (n === undefined || !Number.isInteger(n) || n < 1 || n > MAX_CHAR_LENGTH) return 'text';
-      return spec.fixed ? `character(${n})` : `character varying(${n})`;
-    }
-    case 'json':
-      return 'jsonb';
-    case 'binary':
-      return 'bytea';
-    case 'date':
-      return 'date';
-    case 'datetime':
-      return `timestamp${fraction(spec)} without time zone`;
-    case 'timestamp':
-      return `timestamp${fraction(spec)} with time zone`;
-    case 'time':
-      // a MySQL TIME is a duration (up to ±838 hours), which PostgreSQL's time (00:00–24:00) cannot hold
-      return spec.duration ? 'interval' : `time${fraction(spec)} without time zone`;
-    case 'uuid':
-      return 'uuid';
-    case 'geometry':
-      // without PostGIS: bytea holding EWKB (ST_GeomFromEWKB turns it into geometry later)
-      if (!target.postgis) return 'bytea';
-      return spec.geography ? 'geography' : POSTGIS_SUBTYPES.has(spec.geometryType ?? '') ? `geometry(${spec.geometryType})` : 'geometry';
-    default:
-      return 'text';
-  }
+  return columnType('postgres', spec, { postgis: target.postgis });
 }
-
-/** subtypes PostGIS's geometry(type) takes by the names MySQL uses (geometrycollection, not geomcollection) */
-const POSTGIS_SUBTYPES = new Set(['point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection']);
-
-/** `(f)` for a declared fraction of 0 to 5 digits; nothing (PostgreSQL's default: 6, microseconds) for 6 or none */
-const fraction = (spec: ColumnSpec) => (spec.fraction !== undefined && Number.isInteger(spec.fraction) && spec.fraction >= 0 && spec.fraction < 6 ? `(${spec.fraction})` : '');

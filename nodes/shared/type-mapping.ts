@@ -1,8 +1,8 @@
 /**
  * The type mapping of conversion mode as data: every column type a database source can declare, the
  * neutral description its source gives it (meta.schema, columns.ts) and, per target, what changes on
- * the way and why. The sinks' DDL functions (pgTypeForSpec, mysqlTypeFor, sqlTypeForSpec, the BSON
- * converters) are applied to these rows to write docs/type-mapping.md (nodes/type-mapping-docs.ts), and
+ * the way and why. The sinks' DDL functions (pgTypeForSpec, mysqlTypeFor, sqlTypeForSpec, which read
+ * their column types from type-targets.ts, and the BSON converters) are applied to these rows to write docs/type-mapping.md (nodes/type-mapping-docs.ts), and
  * the type-table test (test/integration/type-table.test.ts) copies a row of edge values of each type
  * to each target and back, failing on any change that a `lossy` entry here does not declare.
  */

@@ -13,6 +13,7 @@ import { ConfigError } from '../../runtime/index.js';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
 import type { ColumnSpec } from '../shared/columns.js';
 import { isGeometryValue, toEwkb } from '../shared/geometry.js';
+import { columnType } from '../shared/type-targets.js';
 
 export type DB = Database.Database;
 export type SqlValue = number | bigint | string | Buffer | null;
@@ -136,22 +137,11 @@ export function toSql(v: unknown): SqlValue {
  * '12.30' into 12.3 and '00123' into 123. Exact decimals stay TEXT, digit for digit. A 64-bit unsigned
  * integer gets no declared type (''): with an integer or numeric affinity SQLite would store a value
  * beyond 2^63 − 1 as a REAL, without one it stores what it is given — integers up to 2^63 − 1 as
- * INTEGER (toSql binds whole numbers as integers), larger ones as their exact decimal TEXT.
+ * INTEGER (toSql binds whole numbers as integers), larger ones as their exact decimal TEXT. Read from
+ * the table in nodes/shared/type-targets.ts.
  */
 export function sqlTypeForSpec(spec: ColumnSpec): 'INTEGER' | 'REAL' | 'TEXT' | 'BLOB' | '' {
-  switch (spec.kind) {
-    case 'integer':
-      return spec.bits === 64 && spec.unsigned ? '' : 'INTEGER';
-    case 'boolean':
-      return 'INTEGER';
-    case 'float':
-      return 'REAL';
-    case 'binary':
-    case 'geometry':
-      return 'BLOB';
-    default:
-      return 'TEXT';
-  }
+  return columnType('sqlite', spec) as 'INTEGER' | 'REAL' | 'TEXT' | 'BLOB' | '';
 }
 
 /** The declared type a new column gets from a value; undefined for null (no information). */
