@@ -8,7 +8,7 @@
  *   `mysqldump --tab` + COPY does, without the server-side file the --tab form needs);
  * - `conversion.postgres-postgres`: postgres.source → postgres.sink, against
  *   `pg_dump --data-only | psql` into the same tables created empty beforehand (not timed);
- * - `conversion.keyless`: a keyless MariaDB table (BENCH_CONV_KEYLESS_ROWS, default 300,000) read by
+ * - `conversion.keyless`: a keyless MariaDB table (BENCH_CONV_KEYLESS_ROWS, default 1,000,000) read by
  *   mysql.source (one streamed query, O(n)), against the same rows with a primary key (keyset chunks) and
  *   against the LIMIT/OFFSET chunks it was read by before (O(n²)), each the source alone.
  *
@@ -34,7 +34,7 @@ import { scratchMysql, scratchPostgres, type ScratchDb } from '../../helpers/ser
 import { timed, type BenchCase, type Figure } from '../harness.js';
 
 const ROWS = Number(process.env.BENCH_CONV_ROWS ?? 2_000_000);
-const KEYLESS_ROWS = Number(process.env.BENCH_CONV_KEYLESS_ROWS ?? 300_000);
+const KEYLESS_ROWS = Number(process.env.BENCH_CONV_KEYLESS_ROWS ?? 1_000_000);
 const TABLES = 10;
 const MY_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
