@@ -12,6 +12,7 @@
  * change left them). A snapshot resumed after a restart reads the remaining keys in a new transaction
  * and keeps the original B, for the same reason.
  */
+import type { Connection as CoreConnection } from 'mysql2';
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from '../../runtime/index.js';
 import { binlogEnd, qualified, quoteIdent, type BinlogPoint, type ServerInfo } from './connection.js';
@@ -58,10 +59,12 @@ export async function beginSnapshot(conn: PoolConnection, server: ServerInfo, re
 
 /**
  * Reads one table in key order, a chunk at a time. A table without a primary key (`keyless`) is read by
- * `LIMIT n OFFSET m` in the table's scan order (InnoDB: its hidden clustered row id, stable within the
- * snapshot transaction); its resume point is the number of rows read. Resumed in a new transaction,
- * that offset is exact when the table did not change in between; else rows may be re-read or missed.
- * `table.key` then holds the columns given in `keys` (the record key; maybe none), not an order.
+ * one streamed query in the table's scan order (InnoDB: its hidden clustered row id, stable within the
+ * snapshot transaction), a chunk taken from the stream at a time: O(n) in all, where LIMIT/OFFSET chunks
+ * rescanned the skipped rows for every chunk (O(n²)). Its resume point is the number of rows read; a
+ * resumed run streams `LIMIT m, ∞` (the server skips m rows without sending them). Resumed in a new
+ * transaction, that count is exact when the table did not change in between; else rows may be re-read
+ * or missed. `table.key` then holds the columns given in `keys` (the record key; maybe none), not an order.
  */
 export class TableChunks {
   /** `schema.table` */
@@ -70,6 +73,8 @@ export class TableChunks {
   private readonly nextSql: string;
   private readonly keyColumns: (Column | undefined)[];
   private readonly read: ReturnType<typeof rowReader>;
+  /** keyless: the open stream of the table's rows, on the snapshot connection it was opened on */
+  private stream?: { conn: PoolConnection; rows: AsyncIterator<unknown[]>; from: number };
 
   constructor(
     readonly table: TableInfo,
@@ -80,7 +85,7 @@ export class TableChunks {
     const cols = table.columns.map((c) => quoteIdent(c.name)).join(', ');
     const from = qualified(table.schema, table.name);
     if (keyless) {
-      this.firstSql = this.nextSql = `SELECT ${cols} FROM ${from} LIMIT ? OFFSET ?`;
+      this.firstSql = this.nextSql = `SELECT ${cols} FROM ${from} LIMIT ?, 18446744073709551615`;
       this.keyColumns = [];
       this.read = rowReader(table.columns, this.id, { zeroDates, key: table.key });
       return;
@@ -95,15 +100,51 @@ export class TableChunks {
 
   /** the next `limit` rows after the key `after` (record values, in key column order), as record values */
   async next(conn: PoolConnection, after: unknown[] | undefined, limit: number): Promise<Record<string, unknown>[]> {
+    if (this.keyless) return this.streamed(conn, Number(after?.[0] ?? 0), limit);
     let params: unknown[];
-    if (this.keyless) params = [limit, Number(after?.[0] ?? 0)];
-    else if (after === undefined) params = [limit];
+    if (after === undefined) params = [limit];
     else {
       const bound = after.map((v, i) => keyParam(this.keyColumns[i], v));
       params = [...keysetParams(bound), limit];
     }
     const [rows] = await conn.query<RowDataPacket[][]>({ sql: after === undefined ? this.firstSql : this.nextSql, rowsAsArray: true }, params);
     return (rows as unknown as unknown[][]).map((r) => this.read.fromArray(r));
+  }
+
+  /**
+   * keyless: the next `limit` rows of the table's stream, opened at row `from` (the rows read so far) on
+   * the first call, and again when the connection changed (a retry after a lost connection) or the
+   * caller's position is not where the stream stands
+   */
+  private async streamed(conn: PoolConnection, from: number, limit: number): Promise<Record<string, unknown>[]> {
+    if (this.stream && (this.stream.conn !== conn || this.stream.from !== from)) this.close();
+    if (!this.stream) {
+      const query = (conn.connection as unknown as CoreConnection).query({ sql: this.firstSql, rowsAsArray: true, values: [from] });
+      const readable = query.stream({ highWaterMark: Math.max(limit, 1000) });
+      this.stream = { conn, rows: readable[Symbol.asyncIterator]() as AsyncIterator<unknown[]>, from };
+    }
+    const s = this.stream;
+    const out: Record<string, unknown>[] = [];
+    try {
+      while (out.length < limit) {
+        const r = await s.rows.next();
+        if (r.done) break;
+        out.push(this.read.fromArray(r.value));
+      }
+    } catch (err) {
+      this.stream = undefined;
+      throw err;
+    }
+    s.from += out.length;
+    if (out.length < limit) this.stream = undefined; // the stream ended
+    return out;
+  }
+
+  /** forgets an open keyless stream (its connection is destroyed or done with by the caller) */
+  close(): void {
+    const s = this.stream;
+    this.stream = undefined;
+    void s?.rows.return?.().catch(() => undefined);
   }
 
   /**

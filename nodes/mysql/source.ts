@@ -4,7 +4,7 @@
  *
  * - `tables`: 'db.table', 'table' (in the connection's database) or patterns with * and ? ('shop.*').
  *   A PRIMARY KEY (or a UNIQUE index over NOT NULL columns) orders the snapshot, makes it resumable and is
- *   the record key. A table without one is read by LIMIT/OFFSET under the same consistent snapshot
+ *   the record key. A table without one is read by one streamed query under the same consistent snapshot
  *   (snapshot.ts), keyed by the columns `keys` gives for it, else with an empty key: sinks then append its
  *   rows (a warning says a re-run duplicates them). Tables are read one after the other, sorted by name.
  * - `mode: snapshot`: every table once, in keyset chunks of `chunkSize` rows (snapshot.ts); records op r;
@@ -469,7 +469,7 @@ class MysqlSource implements SourceInstance {
           if (excluded(s, t)) continue;
           if (this.skipped.has(id)) continue;
           if (info.key.length === 0) {
-            // read by LIMIT/OFFSET (snapshot.ts), keyed by keys when given, else written append-only
+            // read by one streamed query (snapshot.ts), keyed by keys when given, else written append-only
             keyless.add(id);
             info.key = this.ctx.config.keys?.[id] ?? [];
           }

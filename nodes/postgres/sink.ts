@@ -22,6 +22,7 @@ import { sinkPerTable } from '../shared/table-router.js';
 import { appendPlan, coversKey, keysForNewTable, netEffect, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
 import { listTables, loadTable, type ColumnMeta, type TableMeta } from './catalog.js';
 import { connectionFields, display, oneConnection, openPool, pgError, qualified, quoteIdent, resolveTarget, splitName, type TableName, type Target } from './connection.js';
+import { RefusedValueError, refusedValue } from './refused-value.js';
 import { arrayLiteral, copyField, pgTypeForSpec, pgTypeOf, toPgText } from './types.js';
 import { declaredSchema, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
@@ -175,7 +176,7 @@ class PostgresSink implements SinkInstance {
         if (keys.length === 0) {
           // append-only (a keyless source table): straight in, no conflict to look for
           if (rows.length < this.ctx.config.copyThreshold) await this.upsertValues(client, meta, keys, cols, rows);
-          else await this.copyDirect(client, meta, cols, rows);
+          else await this.copyDirect(client, meta, keys, cols, rows);
           this.counts.inserted += rows.length;
           continue;
         }
@@ -184,7 +185,7 @@ class PostgresSink implements SinkInstance {
           this.counts.inserted += rows.length;
           continue;
         }
-        if (direct && g.fresh && (await this.copyDirect(client, meta, cols, rows))) {
+        if (direct && g.fresh && (await this.copyDirect(client, meta, keys, cols, rows))) {
           this.counts.copied += rows.length;
           continue;
         }
@@ -197,6 +198,7 @@ class PostgresSink implements SinkInstance {
       this.staged.set(client, have);
     } catch (err) {
       await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+      if (err instanceof RefusedValueError) throw new NodeError(this.ctx.nodeId, err.message, { cause: err });
       throw pgError(this.ctx.nodeId, this.target, err, { what: `writing ${records.length} record(s) to table ${meta.id}`, field: 'table' });
     } finally {
       client.release(broken);
@@ -311,11 +313,15 @@ class PostgresSink implements SinkInstance {
       const tuples: string[] = [];
       let n = 1;
       for (const row of chunk) {
-        tuples.push(`(${cols.map((c) => `$${n++}::${c.sqlType}`).join(', ')})`);
+        tuples.push(`(${cols.map((c) => `$${n++}::${paramType(c)}`).join(', ')})`);
         for (const c of cols) values.push(toPgText(row[c.name], c));
       }
       const sql = head + tuples.join(', ') + tail;
-      await client.query({ name: statementName(sql), text: sql, values });
+      try {
+        await client.query({ name: statementName(sql), text: sql, values });
+      } catch (err) {
+        throw refusedValue(err, meta, cols, rows, keys, 'values', i);
+      }
     }
   }
 
@@ -326,13 +332,13 @@ class PostgresSink implements SinkInstance {
    * savepoint is rolled back, the caller merges the group instead, and the next batches merge too
    * (1, 2, 4 ... 64 batches) before a straight COPY is tried again. False when it fell back.
    */
-  private async copyDirect(client: pg.PoolClient, meta: TableMeta, cols: ColumnMeta[], rows: Value[]): Promise<boolean> {
+  private async copyDirect(client: pg.PoolClient, meta: TableMeta, keys: string[], cols: ColumnMeta[], rows: Value[]): Promise<boolean> {
     const list = cols.map((c) => quoteIdent(c.name)).join(', ');
     await client.query('SAVEPOINT sluice_copy');
     try {
       await pipeline(Readable.from(copyLines(rows, cols)), client.query(copyFrom(`COPY ${qualified(meta.name)} (${list}) FROM STDIN`)));
     } catch (err) {
-      if ((err as { code?: string }).code !== '23505') throw err;
+      if ((err as { code?: string }).code !== '23505') throw refusedValue(err, meta, cols, rows, keys, 'copy');
       await client.query('ROLLBACK TO SAVEPOINT sluice_copy');
       this.counts.conflicts++;
       this.directSkip = this.directBackoff;
@@ -350,9 +356,22 @@ class PostgresSink implements SinkInstance {
       await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage} ON COMMIT DELETE ROWS AS SELECT ${list} FROM ${qualified(meta.name)} WITH NO DATA`);
       created.push(stage);
     }
-    await pipeline(Readable.from(copyLines(rows, cols)), client.query(copyFrom(`COPY ${stage} (${list}) FROM STDIN`)));
-    await client.query(`INSERT INTO ${qualified(meta.name)} (${list}) SELECT ${list} FROM ${stage} ${this.conflict(keys, cols)}`);
+    try {
+      await pipeline(Readable.from(copyLines(rows, cols)), client.query(copyFrom(`COPY ${stage} (${list}) FROM STDIN`)));
+      await client.query(`INSERT INTO ${qualified(meta.name)} (${list}) SELECT ${list} FROM ${stage} ${this.conflict(keys, cols)}`);
+    } catch (err) {
+      throw refusedValue(err, meta, cols, rows, keys, 'copy');
+    }
   }
+}
+
+/**
+ * The type a VALUES parameter is cast to: the column's, except that a string type with a length
+ * (varchar(n), char(n)) is cast to text, because an explicit cast to varchar(n) silently truncates a
+ * longer value, where storing text into the column fails with "value too long" as COPY does.
+ */
+function paramType(c: ColumnMeta): string {
+  return c.category === 'S' && c.typeMod >= 0 ? 'text' : c.sqlType;
 }
 
 /** the rows as COPY text, in chunks of about 64 kB */

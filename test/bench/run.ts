@@ -12,8 +12,9 @@ import { kafkaCases } from './cases/kafka.js';
 import { messagingCases } from './cases/messaging.js';
 import { clusterCases } from './cases/cluster.js';
 import { storeCases } from './cases/stores.js';
+import { conversionCases } from './cases/conversion.js';
 
-const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases, ...kafkaCases, ...messagingCases, ...clusterCases, ...storeCases];
+const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases, ...kafkaCases, ...messagingCases, ...clusterCases, ...storeCases, ...conversionCases];
 
 const filter = process.argv[2];
 const results: Record<string, Figure[]> = {};

@@ -1,6 +1,6 @@
 /**
  * A deployed multi-table copy in the editor: the source node shows "tables done / tables · %" and,
- * selected, the inspector lists each table with its phase, rows read / estimated and rows/s (the
+ * selected, the inspector lists each table with its phase, rows read / estimated and rows/s, and a total (the
  * deployment status the server pushes over socket.io). Real server, real Chromium.
  */
 import { join } from 'node:path';
@@ -49,5 +49,7 @@ describe.skipIf(!chromium.available)('deployment progress in the editor (Chromiu
     await page.getByTestId('node-src').click();
     const row = page.getByTestId('source-progress').getByTestId('progress-row');
     await expect.poll(() => row.locator('td').allTextContents()).toEqual(['items', 'done', '3,000 / ~3,000', '100', expect.any(String)]);
+    // and all tables together: tables done, rows read, rows/s
+    await expect.poll(() => page.getByTestId('source-progress').getByTestId('progress-total').locator('td').allTextContents()).toEqual(['all', '1/1 done', '3,000', '', expect.stringMatching(/^[\d,.]+[kM]?$/)]);
   });
 });

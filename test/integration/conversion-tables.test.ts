@@ -159,7 +159,7 @@ describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
     await scratch?.drop();
   });
 
-  it('after a stop mid-way through a keyless table (read by LIMIT/OFFSET, appended) and a resume, every row arrives once; a table finished in the first run keeps its row count; rows/s per table and overall', async () => {
+  it('after a stop mid-way through a keyless table (read by one streamed query, appended) and a resume, every row arrives once; a table finished in the first run keeps its row count; rows/s per table and overall', async () => {
     const dir = tempDir();
     const target = join(dir, 'copy.db');
     const doc = {

@@ -352,6 +352,33 @@ describe.skipIf(!PG.available)('postgres.sink', () => {
     const badKeys = await sink({ table: 'copy.kv', keys: ['a'] });
     await expect(badKeys.open()).rejects.toThrow(/no PRIMARY KEY or UNIQUE index on \(a\): upserts need one/);
   });
+
+  it('a value PostgreSQL refuses names the table, the column, its type, the record and the value: INSERT, COPY straight in, COPY + merge', async () => {
+    await q('CREATE TABLE copy.strict (id int PRIMARY KEY, n integer, s varchar(3), d date, m text NOT NULL)');
+    const ok = (id: number) => ({ id, n: 1, s: 'ab', d: '2026-01-02', m: 'x' });
+    const batch = (bad: Record<string, unknown>, op: SluiceRecord['op'] = 'c'): SluiceRecord[] =>
+      [ok(1), ok(2), { ...ok(3), ...bad }, ok(4)].map((value) => ({ op, key: { id: value.id }, value, meta: {} }));
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ n: 'abc' }, /table copy\.strict, column n \(integer\), record with key \{"id":3\}: the value \(a string\) "abc" was refused: invalid input syntax for type integer/],
+      [{ n: 99_999_999_999 }, /table copy\.strict, column n \(integer\), record with key \{"id":3\}: the value \(a number\) 99999999999 was refused: .*out of range for type integer/],
+      // INSERT: never truncated to 'too' (an explicit cast to varchar(3) would); the row is not known there
+      [{ s: 'toolong' }, /table copy\.strict, column s \(character varying\(3\)\).*value too long for type character varying\(3\)/],
+      [{ d: 'nope' }, /table copy\.strict, column d \(date\), record with key \{"id":3\}: the value \(a string\) "nope" was refused: invalid input syntax for type date/],
+      [{ m: null }, /table copy\.strict, column m \(text\).*NOT NULL/],
+    ];
+    for (const [threshold, op, path] of [[100_000, 'c', 'INSERT'], [1, 'c', 'COPY'], [1, 'u', 'COPY + merge']] as const) {
+      for (const [bad, expected] of cases) {
+        const s = await sink({ table: 'copy.strict', createTable: false, copyThreshold: threshold });
+        await s.open();
+        const err = await s.write(batch(bad, op)).then(() => undefined, (e: Error) => e);
+        await s.close();
+        expect(err, `${path} ${JSON.stringify(bad)}`).toBeInstanceOf(Error);
+        expect(err!.message, `${path} ${JSON.stringify(bad)}`).toMatch(expected);
+        expect(err!.message).toMatch(/^node n1: /);
+      }
+    }
+    expect((await q('SELECT count(*)::int AS n FROM copy.strict'))[0].n).toBe(0); // each failed batch rolled back
+  });
 });
 
 const registry = testRegistry();

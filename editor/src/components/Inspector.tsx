@@ -120,7 +120,7 @@ function NodeInspector({ id }: { id: string }) {
   );
 }
 
-/** a deployed source's progress: per table the phase, rows read / estimated and rows/s; CDC lag */
+/** a deployed source's progress: per table the phase, rows read / estimated and rows/s, and all tables together; CDC lag */
 function SourceProgressView({ id }: { id: string }) {
   const p = useEditor((s) => sourceProgress(s, id));
   if (!p) return null;
@@ -153,6 +153,15 @@ function SourceProgressView({ id }: { id: string }) {
               </tr>
             ))}
           </tbody>
+          <tfoot>
+            <tr data-testid="progress-total" title="all tables: rows read, and rows/s over the last status interval">
+              <td>all</td>
+              <td>{tables.filter((t) => t.phase === 'done').length}/{tables.length} done</td>
+              <td className="num">{fmtCount(tables.reduce((n, t) => n + t.done, 0))}</td>
+              <td className="num" />
+              <td className="num">{fmtCount(tables.reduce((n, t) => n + (t.rate ?? 0), 0))}</td>
+            </tr>
+          </tfoot>
         </table>
       )}
       {p.lag && (
