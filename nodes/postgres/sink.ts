@@ -393,18 +393,25 @@ function* copyLines(rows: Value[], cols: ColumnMeta[]): Generator<string> {
 }
 
 /**
- * A column's COPY text writer: `copyField(toPgText(v, col))`, with shortcuts for the common values (a
+ * A column's COPY text writer for one batch: `copyField(toPgText(v, col))`, with shortcuts for the common values (a
  * number's text and JSON text hold no tab, newline or carriage return, only JSON may hold backslashes).
  */
 function copyWriter(col: ColumnMeta): (v: unknown) => string {
   const generic = (v: unknown) => copyField(toPgText(v, col));
   if (col.array) return generic;
   if (col.kind === 'json') {
+    // one batch's writer (copyLines makes them per call): an object met again in the batch (a lookup's
+    // row, shared by every record that joined it) is written from its text of the first time
+    const seen = new Map<object, string>();
     return (v) => {
       if (v === null || v === undefined) return '\\N';
-      const text = JSON.stringify(v) as string | undefined;
-      if (text === undefined) return generic(v);
-      return text.includes('\\') ? text.replaceAll('\\', '\\\\') : text;
+      const known = typeof v === 'object' ? seen.get(v) : undefined;
+      if (known !== undefined) return known;
+      const json = JSON.stringify(v) as string | undefined;
+      if (json === undefined) return generic(v);
+      const text = json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
+      if (typeof v === 'object') seen.set(v, text);
+      return text;
     };
   }
   if (col.kind !== 'other') return generic;

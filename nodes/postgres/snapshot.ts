@@ -86,7 +86,7 @@ interface Chunk {
   table: TableMeta;
   /** inclusive upper bound (key values); undefined: to the end of the table */
   hi?: unknown[];
-  rows: Promise<unknown[][]>;
+  rows: Promise<Value[]>;
   /** ctid tables: the chunk's first block, each record's resume point */
   lo?: unknown[];
 }
@@ -108,7 +108,8 @@ export async function beginSnapshot(clients: pg.ClientBase[], snapshotName?: str
 export class SnapshotReader {
   private readonly state: SnapshotState;
   private readonly sql = new Map<string, Statements>();
-  private readonly parsers = new Map<string, Parser[]>();
+  /** per table: its columns' parsers and the maker of its row values */
+  private readonly readers = new Map<string, { parsers: Parser[]; make: RowMaker }>();
   /** parallel: chunks planned and being read, in key order */
   private readonly inflight: Chunk[] = [];
   private planTable = 0;
@@ -216,7 +217,7 @@ export class SnapshotReader {
     const lo = this.planAfter;
     const bound = await this.query(clients[0], lo ? q.plan : q.planFirst, lo ? [...this.keyParams(t, lo), chunkSize - 1] : [chunkSize - 1]);
     const hi = bound[0];
-    let rows: Promise<unknown[][]>;
+    let rows: Promise<Value[]>;
     if (hi) rows = this.rows(reader, t, lo ? q.bounded([...this.keyParams(t, lo), ...this.keyParams(t, hi)]) : q.boundedFirst(this.keyParams(t, hi)));
     else rows = this.rows(reader, t, lo ? q.tail(this.keyParams(t, lo)) : q.tailFirst([]));
     rows.catch(() => undefined); // awaited in order by nextParallel; do not let it go unhandled meanwhile
@@ -277,22 +278,24 @@ export class SnapshotReader {
    * (`npm run bench -- postgres.copy`). COPY takes no parameters: key values are inlined as escaped
    * literals (statements()).
    */
-  private async rows(client: pg.ClientBase, t: TableMeta, sql: string): Promise<unknown[][]> {
+  private async rows(client: pg.ClientBase, t: TableMeta, sql: string): Promise<Value[]> {
     try {
-      let parsers = this.parsers.get(t.id);
-      if (!parsers) this.parsers.set(t.id, (parsers = t.columns.map((c) => this.o.mapper.parser(c.typeOid))));
+      let reader = this.readers.get(t.id);
+      if (!reader) {
+        const parsers = t.columns.map((c) => this.o.mapper.parser(c.typeOid));
+        this.readers.set(t.id, (reader = { parsers, make: rowMaker(t.columns.map((c) => c.name)) }));
+      }
       const chunks: Buffer[] = [];
       for await (const chunk of client.query(copyTo(`COPY (${sql}) TO STDOUT`)) as AsyncIterable<Buffer>) chunks.push(chunk);
-      return parseCopyText(Buffer.concat(chunks).toString('utf8'), parsers);
+      return parseCopyText(Buffer.concat(chunks).toString('utf8'), reader.parsers, reader.make);
     } catch (err) {
       throw new TableReadError(t.id, err);
     }
   }
 
   /** records of one chunk, and the state after it */
-  private batch(t: TableMeta, rows: unknown[][], tableDone: boolean, hi?: unknown[], lo?: unknown[]): SourceBatch {
-    const names = t.columns.map((c) => c.name);
-    const pkIdx = t.pk.map((k) => names.indexOf(k));
+  private batch(t: TableMeta, rows: Value[], tableDone: boolean, hi?: unknown[], lo?: unknown[]): SourceBatch {
+    const pk = t.pk;
     const ts = Date.now();
     const records: SluiceRecord[] = new Array(rows.length);
     const done = this.state.done;
@@ -300,12 +303,10 @@ export class SnapshotReader {
     const scratch: SnapshotState = { done, table: t.id, after: undefined };
     let last: unknown[] | undefined;
     for (let r = 0; r < rows.length; r++) {
-      const row = rows[r];
-      const value: Value = {};
-      for (let i = 0; i < names.length; i++) value[names[i]] = row[i];
+      const value = rows[r];
       const key: Value = {};
-      const after: unknown[] = new Array(pkIdx.length);
-      for (let j = 0; j < pkIdx.length; j++) key[t.pk[j]] = after[j] = row[pkIdx[j]];
+      const after: unknown[] = new Array(pk.length);
+      for (let j = 0; j < pk.length; j++) key[pk[j]] = after[j] = value[pk[j]];
       scratch.after = t.ctid ? lo : after;
       records[r] = { key, value, op: 'r', meta: { source: this.o.nodeId, table: t.id, position: this.o.position(scratch), ts } };
       if (!t.ctid) last = after;
@@ -362,18 +363,38 @@ export class SnapshotReader {
 
 const UNESCAPE: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
 
+/** builds a row's value from its fields, in column order: one object per row, of one shape per table */
+export type RowMaker = (fields: unknown[]) => Value;
+
 /**
- * COPY's text format (tab-separated fields, one row a line, `\N` for NULL, backslash escapes) into rows
- * of values, field i through `parsers[i]`.
+ * The maker of a table's row values: an object literal with the column names (its fields in the
+ * object itself, not in a properties store grown one field at a time), or field by field when a column
+ * name would not be an ordinary own property in a literal (`__proto__`).
  */
-export function parseCopyText(text: string, parsers: Parser[]): unknown[][] {
-  const rows: unknown[][] = [];
+export function rowMaker(names: readonly string[]): RowMaker {
+  if (names.includes('__proto__')) {
+    return (fields) => {
+      const value: Value = {};
+      for (let i = 0; i < names.length; i++) value[names[i]] = fields[i];
+      return value;
+    };
+  }
+  // the names are JSON string literals: no column name can reach the code as anything but a key
+  return new Function('f', `return { ${names.map((n, i) => `${JSON.stringify(n)}: f[${i}]`).join(', ')} };`) as RowMaker;
+}
+
+/**
+ * COPY's text format (tab-separated fields, one row a line, `\N` for NULL, backslash escapes) into row
+ * values, field i through `parsers[i]`, each row made by `make` from its fields (one array reused for all).
+ */
+export function parseCopyText(text: string, parsers: Parser[], make: RowMaker): Value[] {
+  const rows: Value[] = [];
   const n = parsers.length;
+  const row: unknown[] = new Array(n);
   let i = 0;
   while (i < text.length) {
     let nl = text.indexOf('\n', i);
     if (nl < 0) nl = text.length;
-    const row: unknown[] = new Array(n);
     let start = i;
     for (let f = 0; f < n; f++) {
       let end = f === n - 1 ? nl : text.indexOf('\t', start);
@@ -383,7 +404,7 @@ export function parseCopyText(text: string, parsers: Parser[]): unknown[][] {
       else row[f] = parsers[f](raw.includes('\\') ? raw.replace(/\\(.)/g, (_, c: string) => UNESCAPE[c] ?? c) : raw);
       start = end + 1;
     }
-    rows.push(row);
+    rows.push(make(row));
     i = nl + 1;
   }
   return rows;
