@@ -135,6 +135,48 @@ export interface PreviewDoneEvent {
 
 export type LogEvent = LogLine;
 
+/** a record as a flow test keeps it (runtime/testing/flow-tests.ts): no metadata */
+export interface TestRecord {
+  key: unknown;
+  op: Op;
+  value: Record<string, unknown> | null;
+  before?: Record<string, unknown> | null;
+}
+
+/** POST /api/flows/:id/tests */
+export interface FlowTestBody {
+  name: string;
+  ordered?: boolean;
+  inputs: Record<string, TestRecord[]>;
+  expect: Record<string, TestRecord[]>;
+}
+
+/** GET /api/flows/:id/tests: a test, its records counted per source and sink */
+export interface FlowTestInfo {
+  name: string;
+  ordered: boolean;
+  savedAt: string;
+  author: string | null;
+  inputs: Record<string, number>;
+  expect: Record<string, number>;
+}
+
+/** one difference of a sink's output: the record, the field (absent: the whole record), in words */
+export interface TestDifference {
+  record: string;
+  field?: string;
+  line: string;
+}
+
+/** POST /api/flows/:id/tests/run */
+export interface TestRunAnswer {
+  flow: string;
+  version: number;
+  passed: number;
+  failed: number;
+  results: { name: string; passed: boolean; error?: string; diffs: { sink: string; differences: TestDifference[] }[]; nodes: string[] }[];
+}
+
 export interface ServerEvents {
   status: (e: DeployStatus) => void;
   log: (e: LogEvent) => void;
@@ -319,6 +361,10 @@ export class Api {
   };
   replayDeadLetters = (id: string, ids: number[]) => this.call<ReplayAnswer>('POST', `/flows/${enc(id)}/dead-letters/replay`, { ids });
   discardDeadLetters = (id: string, ids: number[]) => this.call<{ discarded: number }>('POST', `/flows/${enc(id)}/dead-letters/discard`, { ids });
+  flowTests = (id: string) => this.call<FlowTestInfo[]>('GET', `/flows/${enc(id)}/tests`);
+  saveFlowTest = (id: string, test: FlowTestBody) => this.call<{ name: string; created: boolean }>('POST', `/flows/${enc(id)}/tests`, test as unknown as Json);
+  deleteFlowTest = (id: string, name: string) => this.call<void>('DELETE', `/flows/${enc(id)}/tests/${enc(name)}`);
+  runFlowTests = (id: string, names?: string[]) => this.call<TestRunAnswer>('POST', `/flows/${enc(id)}/tests/run`, names ? { names } : {});
   schedule = (id: string) => this.call<ScheduleView>('GET', `/flows/${enc(id)}/schedule`);
   positions = (id: string) => this.call<Positions>('GET', `/flows/${enc(id)}/positions`);
   setPositions = (id: string, body: PositionChangeRequest & { dryRun?: boolean }) =>
