@@ -11,6 +11,7 @@ import type { FlowTestBody, FlowTestInfo, TestRecord, TestRunAnswer } from '../a
 import { describeError } from '../store-flow.js';
 import { useApi, useEditor, useStoreApi, type EditorState } from '../store.js';
 import { fmtTime } from './AdminCommon.js';
+import { DataTable } from './DataTable.js';
 
 type Result = TestRunAnswer['results'][number];
 
@@ -35,6 +36,11 @@ export function testFromRun(s: EditorState, name: string): FlowTestBody | null {
   }
   return { name, inputs, expect };
 }
+
+const counted = (m: Record<string, number>) =>
+  Object.entries(m)
+    .map(([id, n]) => `${id} ${n}`)
+    .join(', ');
 
 /** node id → the first difference there, for the canvas */
 function marksOf(results: Result[]): Record<string, string> {
@@ -173,42 +179,36 @@ export function TestsPanel() {
           {problem}
         </p>
       )}
-      {tests && tests.length === 0 && <p className="muted">No tests yet.</p>}
-      {tests && tests.length > 0 && (
-        <table className="admin-table">
-          <thead>
-            <tr>
-              <th scope="col">Test</th>
-              <th scope="col">Records in</th>
-              <th scope="col">Records expected</th>
-              <th scope="col">Saved</th>
-              <th scope="col">Result</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {tests.map((t) => (
-              <tr key={t.name} data-testid={`test-row-${t.name}`}>
-                <td className="mono">{t.name}</td>
-                <td>{Object.entries(t.inputs).map(([id, n]) => `${id} ${n}`).join(', ')}</td>
-                <td>{Object.entries(t.expect).map(([id, n]) => `${id} ${n}`).join(', ')}</td>
-                <td className="nowrap">
-                  {fmtTime(t.savedAt)}
-                  {t.author ? ` by ${t.author}` : ''}
-                </td>
-                <td>{results[t.name] ? <ResultView r={results[t.name]} /> : <span className="muted">not run</span>}</td>
-                <td className="actions">
+      {tests && (
+        <DataTable
+          rows={tests}
+          rowKey={(t) => t.name}
+          rowProps={(t) => ({ 'data-testid': `test-row-${t.name}` })}
+          hideWhenEmpty
+          empty="No tests yet."
+          emptyClassName="muted"
+          columns={[
+            { header: 'Test', className: 'mono', cell: (t) => t.name },
+            { header: 'Records in', cell: (t) => counted(t.inputs) },
+            { header: 'Records expected', cell: (t) => counted(t.expect) },
+            { header: 'Saved', className: 'nowrap', cell: (t) => `${fmtTime(t.savedAt)}${t.author ? ` by ${t.author}` : ''}` },
+            { header: 'Result', cell: (t) => (results[t.name] ? <ResultView r={results[t.name]} /> : <span className="muted">not run</span>) },
+            {
+              header: 'Actions',
+              className: 'actions',
+              cell: (t) => (
+                <>
                   <button type="button" data-testid={`test-run-${t.name}`} disabled={readOnly || busy} onClick={() => void run([t.name])}>
                     Run
                   </button>
                   <button type="button" data-testid={`test-delete-${t.name}`} disabled={readOnly || busy} onClick={() => void remove(t.name)} aria-label={`Delete test ${t.name}`}>
                     Delete
                   </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+                </>
+              ),
+            },
+          ]}
+        />
       )}
     </div>
   );
