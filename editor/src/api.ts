@@ -12,6 +12,7 @@ import type { ConnectorInfo, NodeTypeInfo as RuntimeNodeTypeInfo } from '../../r
 import type { NodePreview, NodeStats as RunNodeStats, PreviewBatch, PreviewResult } from '../../runtime/executor/run-summary.js';
 import type { DeploymentState, DeploymentStatus, SourceStatus } from '../../runtime/deploy/status.js';
 import type { LogLine } from '../../runtime/deploy/log-ring.js';
+import type { Difference, FlowTest, TestRecord } from '../../runtime/testing/test-wire.js';
 import type { ClusterFlowView, ClusterView as RuntimeClusterView, SingleModeView } from '../../runtime/cluster/view.js';
 import type { PositionChangeAnswer, PositionChangeRequest, PositionsView, ReplayResult, ScheduleView, StoredDeadLetter } from '../../runtime/state/operations-wire.js';
 
@@ -135,21 +136,9 @@ export interface PreviewDoneEvent {
 
 export type LogEvent = LogLine;
 
-/** a record as a flow test keeps it (runtime/testing/flow-tests.ts): no metadata */
-export interface TestRecord {
-  key: unknown;
-  op: Op;
-  value: Record<string, unknown> | null;
-  before?: Record<string, unknown> | null;
-}
-
-/** POST /api/flows/:id/tests */
-export interface FlowTestBody {
-  name: string;
-  ordered?: boolean;
-  inputs: Record<string, TestRecord[]>;
-  expect: Record<string, TestRecord[]>;
-}
+/** POST /api/flows/:id/tests: a test as `FLOW.tests.yaml` holds it */
+export type FlowTestBody = FlowTest;
+export type { TestRecord };
 
 /** GET /api/flows/:id/tests: a test, its records counted per source and sink */
 export interface FlowTestInfo {
@@ -162,11 +151,7 @@ export interface FlowTestInfo {
 }
 
 /** one difference of a sink's output: the record, the field (absent: the whole record), in words */
-export interface TestDifference {
-  record: string;
-  field?: string;
-  line: string;
-}
+export type TestDifference = Difference;
 
 /** POST /api/flows/:id/tests/run */
 export interface TestRunAnswer {

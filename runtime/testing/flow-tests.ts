@@ -13,27 +13,12 @@ import { fixedSource } from '../flow/fixed-source.js';
 import type { Op, SluiceRecord, Value } from '../records.js';
 import { Preview } from '../deploy/preview.js';
 import type { Logger } from '../node-api.js';
+import type { Difference, FlowTest, TestRecord } from './test-wire.js';
 
 /** records kept per source and per sink in a test: a test is a sample, not a data set */
 export const MAX_TEST_RECORDS = 10_000;
 
-/** a record as a test stores it: no metadata (positions and timestamps change from run to run) */
-export interface TestRecord {
-  key: unknown;
-  op: Op;
-  value: Value | null;
-  before?: Value | null;
-}
-
-export interface FlowTest {
-  name: string;
-  /** compare each sink's records in order instead of by key */
-  ordered?: boolean;
-  /** source node id → the records it gave */
-  inputs: Record<string, TestRecord[]>;
-  /** sink node id → the records it would have written */
-  expect: Record<string, TestRecord[]>;
-}
+export type { Difference, FlowTest, TestRecord } from './test-wire.js';
 
 export interface TestFile {
   tests: FlowTest[];
@@ -232,16 +217,6 @@ function keyLabel(key: unknown): string {
 function show(v: unknown): string {
   const s = v === undefined ? '(absent)' : canonical(v);
   return s.length > 200 ? `${s.slice(0, 200)}…` : s;
-}
-
-/** one difference of a sink's output: the record (its key, or its place when ordered) and the field, if one */
-export interface Difference {
-  /** `id=7`, `#3 (id=7)` when ordered */
-  record: string;
-  /** the field (`total`, `before.total`), `op`, or absent when the whole record is missing or unexpected */
-  field?: string;
-  /** the readable line: `record id=7: field total: expected 1, got 2` */
-  line: string;
 }
 
 const difference = (record: string, field: string | undefined, what: string): Difference => ({ record, ...(field ? { field } : {}), line: `record ${record}: ${what}` });
