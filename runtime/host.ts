@@ -50,4 +50,4 @@ export { ScheduledFlow, type ScheduleView, type ScheduledRun } from './deploy/sc
 export { changeNote, planPositionChange, positionsView, type PositionChangeRequest, type PositionNode, type PositionsView } from './state/position-change.js';
 
 // flow tests (FLOW.tests.yaml): record a preview as a test, replay it, compare the sinks' output
-export { checkAgainstFlow, formatTestFile, parseTestFile, recordTest, runTest, testsFileOf, type FlowTest, type TestFile, type TestResult } from './testing/flow-tests.js';
+export { checkAgainstFlow, formatTestFile, parseTestFile, recordTest, runTest, testsFileOf, MAX_TEST_RECORDS, type Difference, type FlowTest, type TestFile, type TestResult } from './testing/flow-tests.js';

@@ -15,6 +15,7 @@ import type { ServerLog } from './log.js';
 import { authRoutes } from './routes/auth.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { connectionRoutes } from './routes/connections.js';
+import { flowTestRoutes } from './routes/flow-tests.js';
 import { flowRoutes } from './routes/flows.js';
 import { hookRoutes } from './routes/hooks.js';
 import { metaRoutes, metricsRoute } from './routes/meta.js';
@@ -52,6 +53,7 @@ export function createApp(ctx: AppContext, opts: AppOptions): Express {
   const guard = apiGuard(ctx.auth, ctx.store.auth, opts.site, ctx.log);
   app.use('/api', requestLog(ctx.log), guard, express.json({ limit: BODY_LIMIT }), checkBodyShape);
   app.use('/api', metaRoutes(ctx), authRoutes(ctx.auth, opts.site));
+  app.use('/api', flowTestRoutes(ctx));
   app.use('/api/flows', flowRoutes(ctx));
   app.use('/api/connections', connectionRoutes(ctx));
   app.use('/api', runtimeRoutes(ctx));

@@ -12,6 +12,7 @@ import type { ConnectorInfo, NodeTypeInfo as RuntimeNodeTypeInfo } from '../../r
 import type { NodePreview, NodeStats as RunNodeStats, PreviewBatch, PreviewResult } from '../../runtime/executor/run-summary.js';
 import type { DeploymentState, DeploymentStatus, SourceStatus } from '../../runtime/deploy/status.js';
 import type { LogLine } from '../../runtime/deploy/log-ring.js';
+import type { Difference, FlowTest, TestRecord } from '../../runtime/testing/test-wire.js';
 import type { ClusterFlowView, ClusterView as RuntimeClusterView, SingleModeView } from '../../runtime/cluster/view.js';
 import type { PositionChangeAnswer, PositionChangeRequest, PositionsView, ReplayResult, ScheduleView, StoredDeadLetter } from '../../runtime/state/operations-wire.js';
 
@@ -134,6 +135,32 @@ export interface PreviewDoneEvent {
 }
 
 export type LogEvent = LogLine;
+
+/** POST /api/flows/:id/tests: a test as `FLOW.tests.yaml` holds it */
+export type FlowTestBody = FlowTest;
+export type { TestRecord };
+
+/** GET /api/flows/:id/tests: a test, its records counted per source and sink */
+export interface FlowTestInfo {
+  name: string;
+  ordered: boolean;
+  savedAt: string;
+  author: string | null;
+  inputs: Record<string, number>;
+  expect: Record<string, number>;
+}
+
+/** one difference of a sink's output: the record, the field (absent: the whole record), in words */
+export type TestDifference = Difference;
+
+/** POST /api/flows/:id/tests/run */
+export interface TestRunAnswer {
+  flow: string;
+  version: number;
+  passed: number;
+  failed: number;
+  results: { name: string; passed: boolean; error?: string; diffs: { sink: string; differences: TestDifference[] }[]; nodes: string[] }[];
+}
 
 export interface ServerEvents {
   status: (e: DeployStatus) => void;
@@ -321,6 +348,10 @@ export class Api {
   };
   replayDeadLetters = (id: string, ids: number[]) => this.call<ReplayAnswer>('POST', `/flows/${enc(id)}/dead-letters/replay`, { ids });
   discardDeadLetters = (id: string, ids: number[]) => this.call<{ discarded: number }>('POST', `/flows/${enc(id)}/dead-letters/discard`, { ids });
+  flowTests = (id: string) => this.call<FlowTestInfo[]>('GET', `/flows/${enc(id)}/tests`);
+  saveFlowTest = (id: string, test: FlowTestBody) => this.call<{ name: string; created: boolean }>('POST', `/flows/${enc(id)}/tests`, test as unknown as Json);
+  deleteFlowTest = (id: string, name: string) => this.call<void>('DELETE', `/flows/${enc(id)}/tests/${enc(name)}`);
+  runFlowTests = (id: string, names?: string[]) => this.call<TestRunAnswer>('POST', `/flows/${enc(id)}/tests/run`, names ? { names } : {});
   schedule = (id: string) => this.call<ScheduleView>('GET', `/flows/${enc(id)}/schedule`);
   positions = (id: string) => this.call<Positions>('GET', `/flows/${enc(id)}/positions`);
   setPositions = (id: string, body: PositionChangeRequest & { dryRun?: boolean }) =>

@@ -25,6 +25,7 @@ export const initialState = (name = 'untitled-flow'): Omit<EditorState, 'readOnl
   conflict: null,
   busy: {},
   panel: 'preview',
+  testMarks: {},
   revealIssues: false,
   picker: null,
   loads: 0,

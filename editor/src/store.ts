@@ -47,7 +47,7 @@ export interface Notice {
   seq: number;
 }
 
-export type Panel = 'preview' | 'logs' | 'problems' | 'positions' | 'dead-letters' | 'schedule';
+export type Panel = 'preview' | 'logs' | 'problems' | 'positions' | 'dead-letters' | 'schedule' | 'tests';
 
 /** the node picker, open: what the chosen node is wired after, and where it goes (flow coordinates) */
 export interface PickerState {
@@ -96,6 +96,8 @@ export interface EditorState {
   editDeployed: boolean;
   /** what the next save says about itself (kept with the version; cleared once saved) */
   saveMessage: string;
+  /** nodes a failed flow test marks on the canvas: node id → the first difference there */
+  testMarks: Record<string, string>;
 }
 
 export interface EditorActions {
@@ -143,6 +145,8 @@ export interface EditorActions {
   clearLogs(): void;
   // ui
   setPanel(p: Panel): void;
+  /** marks the nodes a failed flow test differs at (an empty map clears them) */
+  setTestMarks(marks: Record<string, string>): void;
   openPicker(p: PickerState): void;
   /** unlocks a deployed flow's canvas */
   editDeployedFlow(): void;
@@ -203,6 +207,7 @@ export function createEditorStore(api: Api): StoreApi<EditorStore> {
       ...flowSlice(set, get, deps),
       ...runSlice(set, get, deps),
       setPanel: (panel) => set({ panel }),
+      setTestMarks: (testMarks) => set({ testMarks }),
       editDeployedFlow: () => set({ editDeployed: true }),
       setSaveMessage: (saveMessage) => set({ saveMessage }),
       openPicker: (picker) => set({ picker }),

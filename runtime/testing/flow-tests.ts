@@ -13,27 +13,12 @@ import { fixedSource } from '../flow/fixed-source.js';
 import type { Op, SluiceRecord, Value } from '../records.js';
 import { Preview } from '../deploy/preview.js';
 import type { Logger } from '../node-api.js';
+import type { Difference, FlowTest, TestRecord } from './test-wire.js';
 
 /** records kept per source and per sink in a test: a test is a sample, not a data set */
 export const MAX_TEST_RECORDS = 10_000;
 
-/** a record as a test stores it: no metadata (positions and timestamps change from run to run) */
-export interface TestRecord {
-  key: unknown;
-  op: Op;
-  value: Value | null;
-  before?: Value | null;
-}
-
-export interface FlowTest {
-  name: string;
-  /** compare each sink's records in order instead of by key */
-  ordered?: boolean;
-  /** source node id → the records it gave */
-  inputs: Record<string, TestRecord[]>;
-  /** sink node id → the records it would have written */
-  expect: Record<string, TestRecord[]>;
-}
+export type { Difference, FlowTest, TestRecord } from './test-wire.js';
 
 export interface TestFile {
   tests: FlowTest[];
@@ -184,6 +169,8 @@ export async function recordTest(plan: CompiledFlow, name: string, limit: number
 export interface SinkDiff {
   sink: string;
   lines: string[];
+  /** the same differences, each naming its record and field */
+  differences: Difference[];
 }
 
 export interface TestResult {
@@ -202,8 +189,8 @@ export async function runTest(plan: CompiledFlow, test: FlowTest, options: TestR
   const diffs: SinkDiff[] = [];
   const sinks = new Set([...Object.keys(test.expect), ...Object.keys(run.outputs)]);
   for (const sink of sinks) {
-    const lines = compareRecords(test.expect[sink] ?? [], run.outputs[sink] ?? [], Boolean(test.ordered));
-    if (lines.length) diffs.push({ sink, lines });
+    const found = differences(test.expect[sink] ?? [], run.outputs[sink] ?? [], Boolean(test.ordered));
+    if (found.length) diffs.push({ sink, lines: found.map((d) => d.line), differences: found });
   }
   return { name: test.name, passed: diffs.length === 0, diffs };
 }
@@ -232,26 +219,29 @@ function show(v: unknown): string {
   return s.length > 200 ? `${s.slice(0, 200)}…` : s;
 }
 
+const difference = (record: string, field: string | undefined, what: string): Difference => ({ record, ...(field ? { field } : {}), line: `record ${record}: ${what}` });
+
 /** the differences between two records of the same place, field by field */
-function recordDiff(label: string, expected: TestRecord, actual: TestRecord): string[] {
-  const lines: string[] = [];
-  if (expected.op !== actual.op) lines.push(`record ${label}: op: expected ${expected.op}, got ${actual.op}`);
+function recordDiff(label: string, expected: TestRecord, actual: TestRecord): Difference[] {
+  const out: Difference[] = [];
+  if (expected.op !== actual.op) out.push(difference(label, 'op', `op: expected ${expected.op}, got ${actual.op}`));
   for (const part of ['value', 'before'] as const) {
     const e = plain(expected[part]) ?? null;
     const a = plain(actual[part]) ?? null;
     if (canonical(e) === canonical(a)) continue;
     if (!e || !a || typeof e !== 'object' || typeof a !== 'object') {
-      lines.push(`record ${label}: ${part}: expected ${show(e)}, got ${show(a)}`);
+      out.push(difference(label, part, `${part}: expected ${show(e)}, got ${show(a)}`));
       continue;
     }
     const fields = [...new Set([...Object.keys(e), ...Object.keys(a)])];
     for (const f of fields) {
       const ev = (e as Value)[f];
       const av = (a as Value)[f];
-      if (canonical(ev) !== canonical(av)) lines.push(`record ${label}: field ${part === 'before' ? 'before.' : ''}${f}: expected ${show(ev)}, got ${show(av)}`);
+      const field = `${part === 'before' ? 'before.' : ''}${f}`;
+      if (canonical(ev) !== canonical(av)) out.push(difference(label, field, `field ${field}: expected ${show(ev)}, got ${show(av)}`));
     }
   }
-  return lines;
+  return out;
 }
 
 /**
@@ -259,18 +249,21 @@ function recordDiff(label: string, expected: TestRecord, actual: TestRecord): st
  * Unordered: records are matched by key (records with the same key in their order); ordered: by position.
  */
 export function compareRecords(expected: TestRecord[], actual: TestRecord[], ordered: boolean): string[] {
-  const lines: string[] = [];
+  return differences(expected, actual, ordered).map((d) => d.line);
+}
+
+/** compareRecords, each difference naming its record and field */
+export function differences(expected: TestRecord[], actual: TestRecord[], ordered: boolean): Difference[] {
+  const out: Difference[] = [];
+  const pair = (label: string, e: TestRecord | undefined, a: TestRecord | undefined) => {
+    if (!a) out.push(difference(label, undefined, `missing (expected ${show(e!.value ?? e!.before)})`));
+    else if (!e) out.push(difference(label, undefined, `unexpected (got ${show(a.value ?? a.before)})`));
+    else out.push(...recordDiff(label, e, a));
+  };
   if (ordered) {
     const n = Math.max(expected.length, actual.length);
-    for (let i = 0; i < n; i++) {
-      const e = expected[i];
-      const a = actual[i];
-      const label = `#${i + 1} (${keyLabel((e ?? a)!.key)})`;
-      if (!a) lines.push(`record ${label}: missing (expected ${show(e!.value ?? e!.before)})`);
-      else if (!e) lines.push(`record ${label}: unexpected (got ${show(a.value ?? a.before)})`);
-      else lines.push(...recordDiff(label, e, a));
-    }
-    return lines;
+    for (let i = 0; i < n; i++) pair(`#${i + 1} (${keyLabel((expected[i] ?? actual[i])!.key)})`, expected[i], actual[i]);
+    return out;
   }
   const group = (list: TestRecord[]) => {
     const m = new Map<string, TestRecord[]>();
@@ -286,14 +279,7 @@ export function compareRecords(expected: TestRecord[], actual: TestRecord[], ord
     const es = byKeyE.get(k) ?? [];
     const as = byKeyA.get(k) ?? [];
     const n = Math.max(es.length, as.length);
-    for (let i = 0; i < n; i++) {
-      const e = es[i];
-      const a = as[i];
-      const label = `${keyLabel((e ?? a)!.key)}${n > 1 ? ` (#${i + 1} with this key)` : ''}`;
-      if (!a) lines.push(`record ${label}: missing (expected ${show(e!.value ?? e!.before)})`);
-      else if (!e) lines.push(`record ${label}: unexpected (got ${show(a.value ?? a.before)})`);
-      else lines.push(...recordDiff(label, e, a));
-    }
+    for (let i = 0; i < n; i++) pair(`${keyLabel((es[i] ?? as[i])!.key)}${n > 1 ? ` (#${i + 1} with this key)` : ''}`, es[i], as[i]);
   }
-  return lines;
+  return out;
 }

@@ -91,6 +91,9 @@ function auditOnSuccess(store: AuthStore, log: ServerLog, req: Request, res: Res
     const body = req.body as Record<string, unknown> | undefined;
     if (body && typeof body === 'object' && body.fromStart === true) details.fromStart = true;
     if (typeof answer?.role === 'string') details.role = answer.role;
+    // a flow test saved or deleted: which
+    if (params.test) details.test = params.test;
+    else if (action.startsWith('flow.test.') && typeof answer?.name === 'string') details.test = answer.name;
     // a change of positions: what was set, and whether it was only a dry run
     if (Array.isArray(answer?.changes)) Object.assign(details, { changes: answer.changes, applied: answer.applied });
     // dead letters replayed or discarded: which, and what came of them

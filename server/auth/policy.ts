@@ -43,6 +43,11 @@ export const POLICY: RoutePolicy[] = [
   p('GET', '/flows/:id/versions', 'viewer'),
   p('GET', '/flows/:id/versions/:v', 'viewer'),
   p('GET', '/flows/:id/export', 'viewer'),
+  // flow tests: viewers read them, editors save, run and delete them
+  p('GET', '/flows/:id/tests', 'viewer'),
+  p('POST', '/flows/:id/tests', 'editor', 'flow.test.save'),
+  p('POST', '/flows/:id/tests/run', 'editor'),
+  p('DELETE', '/flows/:id/tests/:test', 'editor', 'flow.test.delete'),
   // test runs and deployments
   p('POST', '/flows/:id/preview', 'editor'),
   p('POST', '/previews/:id/stop', 'editor'),

@@ -64,6 +64,17 @@ export interface StoredDeployment {
   state: DesiredState;
 }
 
+/**
+ * One of a flow's tests (runtime/testing/flow-tests.ts), kept as the entry it is in `FLOW.tests.yaml`:
+ * `{ name, ordered?, inputs, expect }`, so a flow's tests export as that file unchanged.
+ */
+export interface StoredFlowTest {
+  name: string;
+  test: Record<string, unknown>;
+  savedAt: number;
+  author: string | null;
+}
+
 /** a create of a name that exists */
 export class DuplicateError extends Error {
   override name = 'DuplicateError';
@@ -105,6 +116,13 @@ export interface ControlStore {
   versions(id: string): Promise<FlowVersionInfo[] | undefined>;
   /** the flow, every version of it and its deployment record; false when there was none */
   deleteFlow(id: string): Promise<boolean>;
+
+  // flow tests (deleted with their flow)
+  /** by name; an empty list for a flow without tests */
+  listFlowTests(flowId: string): Promise<StoredFlowTest[]>;
+  /** adds or replaces the test named `test.name`; true when it was new */
+  saveFlowTest(flowId: string, test: { name: string } & Record<string, unknown>, author: string | null): Promise<boolean>;
+  deleteFlowTest(flowId: string, name: string): Promise<boolean>;
 
   // connections (configs in clear here; sealed at rest)
   listConnections(): Promise<StoredConnection[]>;

@@ -25,6 +25,7 @@ import {
   type StoredConnection,
   type StoredDeployment,
   type StoredFlow,
+  type StoredFlowTest,
 } from './control-store.js';
 
 export interface PgControlStoreOptions extends ControlStoreOptions {
@@ -64,6 +65,14 @@ const DDL = `
     version INTEGER NOT NULL,
     state TEXT NOT NULL,
     updated_at BIGINT NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS \${S}.flow_tests (
+    flow_id TEXT NOT NULL REFERENCES \${S}.flows(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    test TEXT NOT NULL,
+    saved_at BIGINT NOT NULL,
+    author TEXT,
+    PRIMARY KEY (flow_id, name)
   );
   CREATE TABLE IF NOT EXISTS \${S}.settings (
     name TEXT PRIMARY KEY,
@@ -258,6 +267,32 @@ export class PgControlStore implements ControlStore {
       await c.query(`DELETE FROM ${this.S}.deployments WHERE flow_id = $1`, [id]);
       return ((await c.query(`DELETE FROM ${this.S}.flows WHERE id = $1`, [id])).rowCount ?? 0) > 0;
     });
+  }
+
+  // ---- flow tests ------------------------------------------------------------------------------
+
+  async listFlowTests(flowId: string): Promise<StoredFlowTest[]> {
+    const { rows } = await this.pool.query<{ name: string; test: string; saved_at: string; author: string | null }>(
+      `SELECT name, test, saved_at, author FROM ${this.S}.flow_tests WHERE flow_id = $1 ORDER BY name COLLATE "C"`,
+      [flowId],
+    );
+    return rows.map((r) => ({ name: r.name, test: JSON.parse(r.test), savedAt: num(r.saved_at), author: r.author }));
+  }
+
+  async saveFlowTest(flowId: string, test: { name: string } & Record<string, unknown>, author: string | null): Promise<boolean> {
+    // xmax = 0 only on a row this statement inserted (an update leaves the old row's transaction id)
+    const { rows } = await this.pool.query<{ inserted: boolean }>(
+      `INSERT INTO ${this.S}.flow_tests (flow_id, name, test, saved_at, author) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (flow_id, name) DO UPDATE SET test = excluded.test, saved_at = excluded.saved_at, author = excluded.author
+       RETURNING (xmax = 0) AS inserted`,
+      [flowId, test.name, JSON.stringify(test), Date.now(), author],
+    );
+    return rows[0].inserted;
+  }
+
+  async deleteFlowTest(flowId: string, name: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(`DELETE FROM ${this.S}.flow_tests WHERE flow_id = $1 AND name = $2`, [flowId, name]);
+    return (rowCount ?? 0) > 0;
   }
 
   // ---- connections -----------------------------------------------------------------------------

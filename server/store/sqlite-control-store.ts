@@ -24,10 +24,11 @@ import {
   type StoredConnection,
   type StoredDeployment,
   type StoredFlow,
+  type StoredFlowTest,
 } from './control-store.js';
 
-/** 2: the settings table (the key check); connection secrets sealed. 3: a version's author and message */
-const SCHEMA_VERSION = 3;
+/** 2: the settings table (the key check); connection secrets sealed. 3: a version's author and message. 4: flow tests */
+const SCHEMA_VERSION = 4;
 
 export class SqliteControlStore implements ControlStore {
   private readonly db: Database.Database;
@@ -84,6 +85,14 @@ export class SqliteControlStore implements ControlStore {
         state TEXT NOT NULL,
         updated_at INTEGER NOT NULL
       );
+      CREATE TABLE IF NOT EXISTS flow_tests (
+        flow_id TEXT NOT NULL REFERENCES flows(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        test TEXT NOT NULL,
+        saved_at INTEGER NOT NULL,
+        author TEXT,
+        PRIMARY KEY (flow_id, name)
+      );
       CREATE TABLE IF NOT EXISTS settings (
         name TEXT PRIMARY KEY,
         value TEXT NOT NULL
@@ -106,6 +115,11 @@ export class SqliteControlStore implements ControlStore {
       insertVersion: this.db.prepare('INSERT INTO flow_versions (flow_id, version, document, saved_at, author, message) VALUES (?, ?, ?, ?, ?, ?)'),
       versions: this.db.prepare('SELECT version, document, saved_at, author, message FROM flow_versions WHERE flow_id = ? ORDER BY version DESC'),
       deleteFlow: this.db.prepare('DELETE FROM flows WHERE id = ?'),
+      flowTests: this.db.prepare('SELECT name, test, saved_at, author FROM flow_tests WHERE flow_id = ? ORDER BY name'),
+      hasFlowTest: this.db.prepare('SELECT 1 FROM flow_tests WHERE flow_id = ? AND name = ?'),
+      saveFlowTest: this.db.prepare(`INSERT INTO flow_tests (flow_id, name, test, saved_at, author) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT(flow_id, name) DO UPDATE SET test = excluded.test, saved_at = excluded.saved_at, author = excluded.author`),
+      deleteFlowTest: this.db.prepare('DELETE FROM flow_tests WHERE flow_id = ? AND name = ?'),
       countFlows: this.db.prepare('SELECT count(*) AS n FROM flows'),
       connections: this.db.prepare('SELECT id, type, config, created_at, updated_at FROM connections ORDER BY id'),
       connection: this.db.prepare('SELECT id, type, config, created_at, updated_at FROM connections WHERE id = ?'),
@@ -258,6 +272,25 @@ export class SqliteControlStore implements ControlStore {
       this.stmts.deleteDeployment.run(id);
       return this.stmts.deleteFlow.run(id).changes > 0;
     })();
+  }
+
+  // ---- flow tests ------------------------------------------------------------------------------
+
+  async listFlowTests(flowId: string): Promise<StoredFlowTest[]> {
+    const rows = this.stmts.flowTests.all(flowId) as { name: string; test: string; saved_at: number; author: string | null }[];
+    return rows.map((r) => ({ name: r.name, test: JSON.parse(r.test), savedAt: r.saved_at, author: r.author }));
+  }
+
+  async saveFlowTest(flowId: string, test: { name: string } & Record<string, unknown>, author: string | null): Promise<boolean> {
+    return this.db.transaction(() => {
+      const existed = this.stmts.hasFlowTest.get(flowId, test.name) !== undefined;
+      this.stmts.saveFlowTest.run(flowId, test.name, JSON.stringify(test), Date.now(), author);
+      return !existed;
+    })();
+  }
+
+  async deleteFlowTest(flowId: string, name: string): Promise<boolean> {
+    return this.stmts.deleteFlowTest.run(flowId, name).changes > 0;
   }
 
   // ---- connections -----------------------------------------------------------------------------

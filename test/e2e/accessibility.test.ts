@@ -65,7 +65,7 @@ describe.skipIf(!chromium.available)('accessibility: axe-core on every page and 
     await page.getByTestId('btn-test-run').click();
     await page.getByTestId('preview-row').first().waitFor();
     expect(await axeProblems(page)).toEqual([]);
-    for (const tab of ['tab-logs', 'tab-problems']) {
+    for (const tab of ['tab-logs', 'tab-problems', 'tab-tests']) {
       await page.getByTestId(tab).click();
       expect(await axeProblems(page), tab).toEqual([]);
     }

@@ -74,6 +74,30 @@ describe.each(backends)('ControlStore on $name', (b: StoreBackend) => {
     expect(await store.deleteFlow('f')).toBe(false);
   });
 
+  it.skipIf(!b.available)("keeps a flow's tests by name, replaces one of the same name, deletes them with the flow", async () => {
+    const store = await open(b.location());
+    await store.createFlow('f', (v) => ({ ...doc('f'), version: v }));
+    await store.createFlow('g', (v) => ({ ...doc('g'), version: v }));
+    expect(await store.listFlowTests('f')).toEqual([]);
+    const t = (name: string, n: number) => ({ name, inputs: { gen: [{ key: { id: n }, op: 'r', value: { id: n, s: 'ü' } }] }, expect: { out: [] } });
+    expect(await store.saveFlowTest('f', t('b', 1), 'ann')).toBe(true);
+    expect(await store.saveFlowTest('f', t('a', 2), null)).toBe(true);
+    expect(await store.saveFlowTest('g', t('a', 3), null)).toBe(true);
+    expect(await store.saveFlowTest('f', t('b', 4), 'bob')).toBe(false);
+    const tests = await store.listFlowTests('f');
+    expect(tests.map((x) => [x.name, x.author, (x.test.inputs as any).gen[0].value.id])).toEqual([
+      ['a', null, 2],
+      ['b', 'bob', 4],
+    ]);
+    expect(tests[1].test).toEqual(t('b', 4));
+    expect(tests[0].savedAt).toBeGreaterThan(Date.now() - 60_000);
+    expect(await store.deleteFlowTest('f', 'a')).toBe(true);
+    expect(await store.deleteFlowTest('f', 'a')).toBe(false);
+    expect(await store.deleteFlow('f')).toBe(true);
+    expect(await store.listFlowTests('f')).toEqual([]);
+    expect((await store.listFlowTests('g')).map((x) => x.name)).toEqual(['a']);
+  });
+
   it.skipIf(!b.available)('keeps who saved each version, the message and the exact time; a store from before they were kept reads null', async () => {
     const location = b.location();
     const store = await open(location);

@@ -11,6 +11,7 @@ import type { AuditEntry, AuditQuery } from '../api.js';
 import { describeError } from '../store-flow.js';
 import { useApi } from '../store.js';
 import { BackLink, fmtTime } from './AdminCommon.js';
+import { DataTable } from './DataTable.js';
 
 const PAGE = 200;
 const MAX = 10_000; // the server's largest limit
@@ -108,38 +109,24 @@ export function AuditPage() {
         </p>
       )}
       <div className="admin-card audit-scroll" ref={scroller} tabIndex={0} role="region" aria-label="Audit entries">
-        <table className="admin-table" data-testid="audit-table" aria-rowcount={rows.length + 1}>
-          <thead>
-            <tr>
-              <th scope="col">when</th>
-              <th scope="col">who</th>
-              <th scope="col">action</th>
-              <th scope="col">what</th>
-              <th scope="col">address</th>
-              <th scope="col">details</th>
-            </tr>
-          </thead>
-          <tbody>
-            {padTop > 0 && <tr style={{ height: padTop }} aria-hidden />}
-            {items.map((v) => {
-              const e = rows[v.index];
-              return (
-                <tr key={e.id} data-testid="audit-row" style={{ height: ROW }} aria-rowindex={v.index + 2}>
-                  <td title={e.at}>{fmtTime(e.at)}</td>
-                  <td className="mono">{e.user ?? ''}</td>
-                  <td className="mono">{e.action}</td>
-                  <td className="mono">{e.target ?? ''}</td>
-                  <td className="mono">{e.address ?? ''}</td>
-                  <td className="mono small ellipsis" title={detailsText(e.details)}>
-                    {detailsText(e.details)}
-                  </td>
-                </tr>
-              );
-            })}
-            {padBottom > 0 && <tr style={{ height: padBottom }} aria-hidden />}
-          </tbody>
-        </table>
-        {entries?.length === 0 && <p className="muted small pad">No entry matches.</p>}
+        <DataTable
+          testId="audit-table"
+          tableProps={{ 'aria-rowcount': rows.length + 1 }}
+          rows={items.map((v) => rows[v.index])}
+          rowKey={(e) => e.id}
+          rowProps={(_e, i) => ({ 'data-testid': 'audit-row', style: { height: ROW }, 'aria-rowindex': items[i].index + 2 })}
+          padTop={padTop}
+          padBottom={padBottom}
+          empty={entries?.length === 0 ? 'No entry matches.' : undefined}
+          columns={[
+            { header: 'when', cell: (e) => fmtTime(e.at), cellProps: (e) => ({ title: e.at }) },
+            { header: 'who', className: 'mono', cell: (e) => e.user ?? '' },
+            { header: 'action', className: 'mono', cell: (e) => e.action },
+            { header: 'what', className: 'mono', cell: (e) => e.target ?? '' },
+            { header: 'address', className: 'mono', cell: (e) => e.address ?? '' },
+            { header: 'details', className: 'mono small ellipsis', cell: (e) => detailsText(e.details), cellProps: (e) => ({ title: detailsText(e.details) }) },
+          ]}
+        />
       </div>
       <p className="muted small">
         {loading ? 'Loading…' : `${rows.length.toLocaleString('en-US')} entr${rows.length === 1 ? 'y' : 'ies'}`}

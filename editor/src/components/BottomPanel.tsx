@@ -6,10 +6,12 @@ import { DeadLettersPanel } from './DeadLettersPanel.js';
 import { SchedulePanel } from './SchedulePanel.js';
 import { PreviewPanel } from './PreviewPanel.js';
 import { ProblemsPanel } from './ProblemsPanel.js';
+import { TestsPanel } from './TestsPanel.js';
 
 export function BottomPanel() {
-  const { panel, setPanel, logs, problems, live, dead } = useEditor((s) => ({
+  const { panel, setPanel, logs, problems, live, dead, failing } = useEditor((s) => ({
     dead: s.live?.deadLetters ?? 0,
+    failing: Object.keys(s.testMarks).length,
     panel: s.panel,
     setPanel: s.setPanel,
     logs: s.logs.length,
@@ -38,8 +40,11 @@ export function BottomPanel() {
         <button role="tab" className={panel === 'schedule' ? 'on' : ''} onClick={() => setPanel('schedule')} data-testid="tab-schedule" title="Runs of a flow deployed on a schedule">
           Schedule
         </button>
+        <button role="tab" className={panel === 'tests' ? 'on' : ''} onClick={() => setPanel('tests')} data-testid="tab-tests" title="The flow's tests: save a test run as one, run them">
+          Tests {failing > 0 && <span className="count err">{failing}</span>}
+        </button>
       </div>
-      <div className="panel-body">{panel === 'preview' ? <PreviewPanel /> : panel === 'logs' ? <LogPanel /> : panel === 'positions' ? <PositionsPanel /> : panel === 'dead-letters' ? <DeadLettersPanel /> : panel === 'schedule' ? <SchedulePanel /> : <ProblemsPanel />}</div>
+      <div className="panel-body">{panel === 'preview' ? <PreviewPanel /> : panel === 'logs' ? <LogPanel /> : panel === 'positions' ? <PositionsPanel /> : panel === 'dead-letters' ? <DeadLettersPanel /> : panel === 'schedule' ? <SchedulePanel /> : panel === 'tests' ? <TestsPanel /> : <ProblemsPanel />}</div>
     </section>
   );
 }

@@ -11,6 +11,7 @@ import type { ClusterAgent, ClusterFlow, ClusterView } from '../api.js';
 import { useApi } from '../store.js';
 import { fmtTime } from './AdminCommon.js';
 import { AppBar } from './AppBar.js';
+import { DataTable } from './DataTable.js';
 
 const REFRESH_MS = 2000;
 const DASH = '—';
@@ -94,49 +95,37 @@ function Agents({ agents, now }: { agents: ClusterAgent[]; now: number }) {
   return (
     <section className="admin-card" aria-labelledby="agents-h">
       <h2 id="agents-h">Agents</h2>
-      <table className="admin-table" data-testid="cluster-agents">
-        <thead>
-          <tr>
-            <th scope="col">agent</th>
-            <th scope="col">address</th>
-            <th scope="col">version</th>
-            <th scope="col">alive since</th>
-            <th scope="col">last heartbeat</th>
-            <th scope="col">flows</th>
-            <th scope="col" className="right">
-              records/s
-            </th>
-            <th scope="col" className="right">
-              CPU
-            </th>
-            <th scope="col" className="right">
-              memory
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {agents.map((a) => (
-            <tr key={a.name} data-testid={`agent-${a.name}`}>
-              <td>
+      <DataTable
+        testId="cluster-agents"
+        rows={agents}
+        rowKey={(a) => a.name}
+        rowProps={(a) => ({ 'data-testid': `agent-${a.name}` })}
+        empty="No agent is connected: deployed flows wait until one starts (sluice agent)."
+        columns={[
+          {
+            header: 'agent',
+            cell: (a) => (
+              <>
                 <b>{a.name}</b>
                 {a.alive === false && <span className="status-pill tiny failed"> no heartbeat</span>}
                 {a.draining && <span className="status-pill tiny stopping"> draining</span>}
-              </td>
-              <td className="mono">{typeof a.address === 'string' ? a.address : DASH}</td>
-              <td className="mono">{typeof a.version === 'string' ? a.version : DASH}</td>
-              <td>{at(a.aliveSince)}</td>
-              <td title={at(a.heartbeatAt)}>{ago(a.heartbeatAt, now)}</td>
-              <td data-testid={`agent-flows-${a.name}`} title={Array.isArray(a.flows) ? a.flows.join(', ') : undefined}>
-                {Array.isArray(a.flows) ? `${a.flows.length}${a.flows.length ? `: ${a.flows.join(', ')}` : ''}` : DASH}
-              </td>
-              <td className="right mono">{rate(a.recordsPerSecond)}</td>
-              <td className="right mono">{pct(a.cpu)}</td>
-              <td className="right mono">{mb(a.memory)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {agents.length === 0 && <p className="muted small pad">No agent is connected: deployed flows wait until one starts (sluice agent).</p>}
+              </>
+            ),
+          },
+          { header: 'address', className: 'mono', cell: (a) => (typeof a.address === 'string' ? a.address : DASH) },
+          { header: 'version', className: 'mono', cell: (a) => (typeof a.version === 'string' ? a.version : DASH) },
+          { header: 'alive since', cell: (a) => at(a.aliveSince) },
+          { header: 'last heartbeat', cell: (a) => ago(a.heartbeatAt, now), cellProps: (a) => ({ title: at(a.heartbeatAt) }) },
+          {
+            header: 'flows',
+            cell: (a) => (Array.isArray(a.flows) ? `${a.flows.length}${a.flows.length ? `: ${a.flows.join(', ')}` : ''}` : DASH),
+            cellProps: (a) => ({ 'data-testid': `agent-flows-${a.name}`, title: Array.isArray(a.flows) ? a.flows.join(', ') : undefined }),
+          },
+          { header: 'records/s', className: 'right mono', cell: (a) => rate(a.recordsPerSecond) },
+          { header: 'CPU', className: 'right mono', cell: (a) => pct(a.cpu) },
+          { header: 'memory', className: 'right mono', cell: (a) => mb(a.memory) },
+        ]}
+      />
     </section>
   );
 }
@@ -145,31 +134,26 @@ function Flows({ flows }: { flows: ClusterFlow[] }) {
   return (
     <section className="admin-card" aria-labelledby="flows-h">
       <h2 id="flows-h">Deployed flows</h2>
-      <table className="admin-table" data-testid="cluster-flows">
-        <thead>
-          <tr>
-            <th scope="col">flow</th>
-            <th scope="col">state</th>
-            <th scope="col">agent</th>
-            <th scope="col">lease</th>
-          </tr>
-        </thead>
-        <tbody>
-          {flows.map((f) => (
-            <tr key={f.flowId} data-testid={`cluster-flow-${f.flowId}`}>
-              <td>
-                <a className="link" href={`#/flow/${encodeURIComponent(f.flowId)}`}>
-                  {f.flowId}
-                </a>
-              </td>
-              <td>{f.status ? <span className={`status-pill tiny ${f.status}`}>{f.status}</span> : DASH}</td>
-              <td data-testid={`cluster-flow-agent-${f.flowId}`}>{f.agent ?? <span className="muted">unassigned</span>}</td>
-              <td data-testid={`cluster-lease-${f.flowId}`}>{leaseText(f.lease)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {flows.length === 0 && <p className="muted small pad">No flow is deployed.</p>}
+      <DataTable
+        testId="cluster-flows"
+        rows={flows}
+        rowKey={(f) => f.flowId}
+        rowProps={(f) => ({ 'data-testid': `cluster-flow-${f.flowId}` })}
+        empty="No flow is deployed."
+        columns={[
+          {
+            header: 'flow',
+            cell: (f) => (
+              <a className="link" href={`#/flow/${encodeURIComponent(f.flowId)}`}>
+                {f.flowId}
+              </a>
+            ),
+          },
+          { header: 'state', cell: (f) => (f.status ? <span className={`status-pill tiny ${f.status}`}>{f.status}</span> : DASH) },
+          { header: 'agent', cell: (f) => f.agent ?? <span className="muted">unassigned</span>, cellProps: (f) => ({ 'data-testid': `cluster-flow-agent-${f.flowId}` }) },
+          { header: 'lease', cell: (f) => leaseText(f.lease), cellProps: (f) => ({ 'data-testid': `cluster-lease-${f.flowId}` }) },
+        ]}
+      />
     </section>
   );
 }

@@ -9,6 +9,7 @@ import { useCallback, useEffect, useState } from 'react';
 import type { DeadLetter } from '../api.js';
 import { useApi, useEditor } from '../store.js';
 import { fmtTime } from './AdminCommon.js';
+import { DataTable } from './DataTable.js';
 
 const SHOWN = 500;
 
@@ -68,7 +69,6 @@ export function DeadLettersPanel() {
     }
   };
   const all = letters ?? [];
-  const allPicked = all.length > 0 && all.every((l) => picked.has(l.id));
 
   return (
     <div className="dead-letters" data-testid="dead-letters-panel">
@@ -109,53 +109,26 @@ export function DeadLettersPanel() {
           {result}
         </p>
       )}
-      {letters && letters.length === 0 && <p className="muted">No dead letters{node || errorText ? ' match the filters' : ''}.</p>}
-      {all.length > 0 && (
-        <table className="admin-table">
-          <thead>
-            <tr>
-              {!readOnly && (
-                <th scope="col">
-                  <input type="checkbox" aria-label="Select every letter shown" checked={allPicked} onChange={() => setPicked(allPicked ? new Set() : new Set(all.map((l) => l.id)))} data-testid="dl-check-all" />
-                </th>
-              )}
-              <th scope="col">Node</th>
-              <th scope="col">Error</th>
-              <th scope="col">Record</th>
-              <th scope="col">At</th>
-            </tr>
-          </thead>
-          <tbody>
-            {all.map((l) => (
-              <tr key={l.id} data-testid={`dl-row-${l.id}`}>
-                {!readOnly && (
-                  <td>
-                    <input
-                      type="checkbox"
-                      aria-label={`Select letter ${l.id}`}
-                      checked={picked.has(l.id)}
-                      onChange={() => {
-                        const next = new Set(picked);
-                        if (next.has(l.id)) next.delete(l.id);
-                        else next.add(l.id);
-                        setPicked(next);
-                      }}
-                      data-testid={`dl-check-${l.id}`}
-                    />
-                  </td>
-                )}
-                <td>{l.node}</td>
-                <td className="ellipsis" title={l.error}>
-                  {l.error}
-                </td>
-                <td className="ellipsis" title={JSON.stringify(l.record.value)}>
-                  <code>{JSON.stringify(l.record.value)}</code>
-                </td>
-                <td className="nowrap">{fmtTime(new Date(l.at).toISOString())}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+      {letters && (
+        <DataTable
+          rows={all}
+          rowKey={(l) => l.id}
+          rowProps={(l) => ({ 'data-testid': `dl-row-${l.id}` })}
+          hideWhenEmpty
+          empty={`No dead letters${node || errorText ? ' match the filters' : ''}.`}
+          emptyClassName="muted"
+          selection={
+            readOnly
+              ? undefined
+              : { selected: picked, onChange: setPicked, label: (l) => `Select letter ${l.id}`, allLabel: 'Select every letter shown', testId: (l) => `dl-check-${l.id}`, allTestId: 'dl-check-all' }
+          }
+          columns={[
+            { header: 'Node', cell: (l) => l.node },
+            { header: 'Error', className: 'ellipsis', cell: (l) => l.error, cellProps: (l) => ({ title: l.error }) },
+            { header: 'Record', className: 'ellipsis', cell: (l) => <code>{JSON.stringify(l.record.value)}</code>, cellProps: (l) => ({ title: JSON.stringify(l.record.value) }) },
+            { header: 'At', className: 'nowrap', cell: (l) => fmtTime(new Date(l.at).toISOString()) },
+          ]}
+        />
       )}
     </div>
   );

@@ -64,6 +64,7 @@ function useNodeView(id: string, type: string) {
     return {
       t,
       error: nodeError(s, id)?.message,
+      testMark: s.testMarks[id],
       has: c !== null,
       in: c?.in ?? 0,
       out: c?.out ?? 0,
@@ -102,7 +103,7 @@ function AddAfter({ id, port, top }: { id: string; port: string; top?: string })
 }
 
 function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
-  const { t: type, error, has, progress, ...c } = useNodeView(id, data.type);
+  const { t: type, error, has, progress, testMark, ...c } = useNodeView(id, data.type);
   const readOnly = useEditor(canvasLocked);
   const counts: Counts | null = has ? c : null;
   const category = type?.category ?? 'unknown';
@@ -110,7 +111,7 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   const outputs = type ? type.outputs : DEFAULT_OUTPUTS;
   const summary = useMemo(() => summaryOf(type?.configSchema, data.config), [type, data.config]);
   return (
-    <div className={`flow-node cat-${category}${selected ? ' selected' : ''}${error ? ' has-error' : ''}`} data-testid={`node-${id}`}>
+    <div className={`flow-node cat-${category}${selected ? ' selected' : ''}${error ? ' has-error' : ''}${testMark ? ' test-failed' : ''}`} data-testid={`node-${id}`}>
       <div className="node-main">
         <span className="node-icon">
           <Icon name={iconOf(type)} />
@@ -137,6 +138,14 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
         </div>
       )}
       <Badge id={id} />
+      {testMark && (
+        <div className="node-test-mark" data-testid={`node-test-${id}`} tabIndex={0} aria-label={testMark}>
+          test
+          <div className="node-tip" role="tooltip">
+            {testMark}
+          </div>
+        </div>
+      )}
       {inputs.map((p, i) => (
         <Handle key={p.name} id={p.name} type="target" position={Position.Left} style={inputs.length > 1 ? { top: `${((i + 1) / (inputs.length + 1)) * 100}%` } : undefined} title={`input ${p.name}`} />
       ))}

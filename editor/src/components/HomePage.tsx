@@ -9,6 +9,7 @@ import { ApiError, type DeployStatus, type FlowSummary } from '../api.js';
 import { fmtCount } from '../selectors.js';
 import { useApi, useEditor, VIEWER_REASON } from '../store.js';
 import { fmtTime } from './AdminCommon.js';
+import { DataTable } from './DataTable.js';
 import { AppBar } from './AppBar.js';
 import { Modal } from './Modal.js';
 
@@ -122,75 +123,83 @@ export function HomePage() {
         </p>
       )}
       <div className="admin-card">
-        <table className="admin-table home-table" data-testid="home-table">
-          <thead>
-            <tr>
-              <th scope="col">flow</th>
-              <th scope="col">version</th>
-              <th scope="col">last change</th>
-              <th scope="col">deployment</th>
-              <th scope="col" className="right">
-                records/s
-              </th>
-              <th scope="col" className="right">
-                errors
-              </th>
-              <th scope="col">
-                <span className="sr-only">actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((f) => {
-              const d = live[f.name];
-              const state = d?.status ?? f.deployment?.status ?? 'not-deployed';
-              const errors = flowErrors(d);
-              const href = `#/flow/${encodeURIComponent(f.name)}`;
-              return (
-                <tr key={f.id} data-testid={`home-row-${f.name}`}>
-                  <td>
-                    <a className="link strong" href={href} data-testid={`home-open-${f.name}`}>
-                      {f.name}
-                    </a>
-                    {f.description && <div className="muted small ellipsis">{f.description}</div>}
-                  </td>
-                  <td>
-                    v{f.version} <span className="muted small">· {f.nodes} nodes</span>
-                  </td>
-                  <td title={f.updatedAt} data-testid={`home-changed-${f.name}`}>
-                    {fmtTime(f.updatedAt)}
-                    {f.author && <span className="muted small"> by {f.author}</span>}
-                  </td>
-                  <td data-testid={`home-state-${f.name}`}>
-                    {state === 'not-deployed' ? (
-                      <span className="muted">not deployed</span>
-                    ) : (
-                      <>
-                        <span className={`status-pill tiny ${state}`}>{state}</span>
-                        {d?.version !== undefined && <span className="muted small"> v{d.version}</span>}
-                        {d?.agent && <span className="muted small"> on {d.agent}</span>}
-                      </>
-                    )}
-                  </td>
-                  <td className="right mono" data-testid={`home-rate-${f.name}`}>
-                    {d ? fmtCount(Math.round(flowRate(d))) : '—'}
-                  </td>
-                  <td className={`right mono${errors ? ' err-text' : ''}`} data-testid={`home-errors-${f.name}`}>
-                    {d ? fmtCount(errors) : '—'}
-                  </td>
-                  <td className="right nowrap">
-                    <button className="btn small" onClick={() => void duplicate(f)} disabled={readOnly} title={readOnly ? VIEWER_REASON : 'Save a copy under a new name'} data-testid={`home-duplicate-${f.name}`}>
-                      Duplicate
-                    </button>{' '}
-                    <button className="btn small danger" onClick={() => setDeleting(f)} disabled={readOnly} title={readOnly ? VIEWER_REASON : 'Delete the flow and every version of it'} data-testid={`home-delete-${f.name}`}>
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <DataTable
+          className="home-table"
+          testId="home-table"
+          rows={shown.map((f) => {
+            const d = live[f.name];
+            return { f, d, state: d?.status ?? f.deployment?.status ?? 'not-deployed', errors: flowErrors(d) };
+          })}
+          rowKey={(r) => r.f.id}
+          rowProps={(r) => ({ 'data-testid': `home-row-${r.f.name}` })}
+          columns={[
+            {
+              header: 'flow',
+              cell: ({ f }) => (
+                <>
+                  <a className="link strong" href={`#/flow/${encodeURIComponent(f.name)}`} data-testid={`home-open-${f.name}`}>
+                    {f.name}
+                  </a>
+                  {f.description && <div className="muted small ellipsis">{f.description}</div>}
+                </>
+              ),
+            },
+            {
+              header: 'version',
+              cell: ({ f }) => (
+                <>
+                  v{f.version} <span className="muted small">· {f.nodes} nodes</span>
+                </>
+              ),
+            },
+            {
+              header: 'last change',
+              cell: ({ f }) => (
+                <>
+                  {fmtTime(f.updatedAt)}
+                  {f.author && <span className="muted small"> by {f.author}</span>}
+                </>
+              ),
+              cellProps: ({ f }) => ({ title: f.updatedAt, 'data-testid': `home-changed-${f.name}` }),
+            },
+            {
+              header: 'deployment',
+              cell: ({ d, state }) =>
+                state === 'not-deployed' ? (
+                  <span className="muted">not deployed</span>
+                ) : (
+                  <>
+                    <span className={`status-pill tiny ${state}`}>{state}</span>
+                    {d?.version !== undefined && <span className="muted small"> v{d.version}</span>}
+                    {d?.agent && <span className="muted small"> on {d.agent}</span>}
+                  </>
+                ),
+              cellProps: ({ f }) => ({ 'data-testid': `home-state-${f.name}` }),
+            },
+            { header: 'records/s', className: 'right mono', cell: ({ d }) => (d ? fmtCount(Math.round(flowRate(d))) : '—'), cellProps: ({ f }) => ({ 'data-testid': `home-rate-${f.name}` }) },
+            {
+              header: 'errors',
+              className: 'right mono',
+              cell: ({ d, errors }) => (d ? fmtCount(errors) : '—'),
+              cellProps: ({ f, errors }) => ({ 'data-testid': `home-errors-${f.name}`, className: errors ? 'err-text' : undefined }),
+            },
+            {
+              header: 'actions',
+              hiddenHeader: true,
+              className: 'right nowrap',
+              cell: ({ f }) => (
+                <>
+                  <button className="btn small" onClick={() => void duplicate(f)} disabled={readOnly} title={readOnly ? VIEWER_REASON : 'Save a copy under a new name'} data-testid={`home-duplicate-${f.name}`}>
+                    Duplicate
+                  </button>{' '}
+                  <button className="btn small danger" onClick={() => setDeleting(f)} disabled={readOnly} title={readOnly ? VIEWER_REASON : 'Delete the flow and every version of it'} data-testid={`home-delete-${f.name}`}>
+                    Delete
+                  </button>
+                </>
+              ),
+            },
+          ]}
+        />
         {flows?.length === 0 && <p className="muted small pad">No saved flows yet. Start a new one.</p>}
         {flows && flows.length > 0 && shown.length === 0 && <p className="muted small pad">No flow matches “{query}”.</p>}
         {flows === null && !error && <p className="muted small pad">Loading…</p>}

@@ -9,6 +9,7 @@ import { useCallback, useEffect, useState } from 'react';
 import type { PositionChangeAnswer, Positions } from '../api.js';
 import { useApi, useEditor } from '../store.js';
 import { fmtTime } from './AdminCommon.js';
+import { DataTable } from './DataTable.js';
 
 const RUNNING = new Set(['starting', 'running', 'stopping']);
 
@@ -73,40 +74,36 @@ export function PositionsPanel() {
             {view.committedAt ? `Committed ${fmtTime(view.committedAt)}` : 'Nothing committed yet: every source starts at its beginning.'}
             {view.stateful.length > 0 && ` State kept for ${view.stateful.join(', ')}.`}
           </p>
-          <table className="admin-table">
-            <thead>
-              <tr>
-                <th scope="col">Source</th>
-                <th scope="col">Type</th>
-                <th scope="col">Resumes at</th>
-                {!readOnly && <th scope="col">New position</th>}
-              </tr>
-            </thead>
-            <tbody>
-              {view.sources.map((s) => (
-                <tr key={s.node} data-testid={`position-${s.node}`}>
-                  <td>{s.node}</td>
-                  <td>{s.type}</td>
-                  <td title={JSON.stringify(s.position)}>{s.text}</td>
-                  {!readOnly && (
-                    <td>
-                      <input
-                        aria-label={`New position of ${s.node}`}
-                        data-testid={`position-input-${s.node}`}
-                        placeholder={`${s.example ?? 'as shown'}, or start`}
-                        value={typed[s.node] ?? ''}
-                        disabled={running}
-                        onChange={(e) => {
-                          setTyped({ ...typed, [s.node]: e.target.value });
-                          setReview(null);
-                        }}
-                      />
-                    </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DataTable
+            rows={view.sources}
+            rowKey={(s) => s.node}
+            rowProps={(s) => ({ 'data-testid': `position-${s.node}` })}
+            columns={[
+              { header: 'Source', cell: (s) => s.node },
+              { header: 'Type', cell: (s) => s.type },
+              { header: 'Resumes at', cell: (s) => s.text, cellProps: (s) => ({ title: JSON.stringify(s.position) }) },
+              ...(readOnly
+                ? []
+                : [
+                    {
+                      header: 'New position',
+                      cell: (s: (typeof view.sources)[number]) => (
+                        <input
+                          aria-label={`New position of ${s.node}`}
+                          data-testid={`position-input-${s.node}`}
+                          placeholder={`${s.example ?? 'as shown'}, or start`}
+                          value={typed[s.node] ?? ''}
+                          disabled={running}
+                          onChange={(e) => {
+                            setTyped({ ...typed, [s.node]: e.target.value });
+                            setReview(null);
+                          }}
+                        />
+                      ),
+                    },
+                  ]),
+            ]}
+          />
           {!readOnly && (
             <div className="records-bar">
               {view.stateful.length > 0 && (

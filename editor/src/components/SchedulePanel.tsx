@@ -7,6 +7,7 @@ import { useEffect, useState } from 'react';
 import type { ScheduleView } from '../api.js';
 import { useApi, useEditor } from '../store.js';
 import { fmtTime } from './AdminCommon.js';
+import { DataTable } from './DataTable.js';
 
 const REFRESH_MS = 2000;
 
@@ -57,32 +58,21 @@ export function SchedulePanel() {
         {view.skipped > 0 ? ` · ${view.skipped} due time${view.skipped === 1 ? '' : 's'} skipped while a run was still going` : ''}
       </p>
       <p data-testid="schedule-next">Next: {view.next.length ? view.next.map((t) => fmtTime(t)).join(' · ') : '—'}</p>
-      {view.runs.length > 0 ? (
-        <table className="admin-table" data-testid="schedule-runs">
-          <thead>
-            <tr>
-              <th scope="col">Started</th>
-              <th scope="col">Ended</th>
-              <th scope="col">State</th>
-              <th scope="col">Records written</th>
-              <th scope="col">Errors</th>
-            </tr>
-          </thead>
-          <tbody>
-            {view.runs.map((r) => (
-              <tr key={r.startedAt}>
-                <td className="nowrap">{fmtTime(r.startedAt)}</td>
-                <td className="nowrap">{r.endedAt ? fmtTime(r.endedAt) : '—'}</td>
-                <td title={r.error}>{r.status}</td>
-                <td>{r.records.toLocaleString('en-US')}</td>
-                <td>{r.errors.toLocaleString('en-US')}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      ) : (
-        <p className="muted">No run yet.</p>
-      )}
+      <DataTable
+        testId="schedule-runs"
+        rows={view.runs}
+        rowKey={(r) => r.startedAt}
+        hideWhenEmpty
+        empty="No run yet."
+        emptyClassName="muted"
+        columns={[
+          { header: 'Started', className: 'nowrap', cell: (r) => fmtTime(r.startedAt) },
+          { header: 'Ended', className: 'nowrap', cell: (r) => (r.endedAt ? fmtTime(r.endedAt) : '—') },
+          { header: 'State', cell: (r) => r.status, cellProps: (r) => ({ title: r.error }) },
+          { header: 'Records written', cell: (r) => r.records.toLocaleString('en-US') },
+          { header: 'Errors', cell: (r) => r.errors.toLocaleString('en-US') },
+        ]}
+      />
     </div>
   );
 }

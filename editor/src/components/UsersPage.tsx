@@ -11,6 +11,7 @@ import type { ApiKeyInfo, Role, User } from '../api.js';
 import { describeError } from '../store-flow.js';
 import { useApi } from '../store.js';
 import { BackLink, fmtTime } from './AdminCommon.js';
+import { DataTable } from './DataTable.js';
 
 const ROLES: Role[] = ['viewer', 'editor', 'admin'];
 /** "a viewer", "an editor", "an admin" */
@@ -80,24 +81,27 @@ export function UsersPage() {
 
       <section className="admin-card" aria-labelledby="users-h">
         <h2 id="users-h">Users</h2>
-        <table className="admin-table">
-          <thead>
-            <tr>
-              <th scope="col">name</th>
-              <th scope="col">role</th>
-              <th scope="col">created</th>
-              <th scope="col">changed</th>
-              <th scope="col">
-                <span className="sr-only">actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {users?.map((u) => (
-              <UserRow key={`${u.name}-${u.role}-${generation}`} user={u} onRole={(role) => void setRole(u, role)} onRemove={() => void remove(u)} />
-            ))}
-          </tbody>
-        </table>
+        <DataTable
+          rows={users ?? []}
+          rowKey={(u) => `${u.name}-${u.role}-${generation}`}
+          rowProps={(u) => ({ 'data-testid': `user-${u.name}` })}
+          columns={[
+            { header: 'name', className: 'mono', cell: (u) => u.name },
+            { header: 'role', cell: (u) => <RoleCell user={u} onRole={(role) => void setRole(u, role)} /> },
+            { header: 'created', cell: (u) => fmtTime(u.createdAt) },
+            { header: 'changed', cell: (u) => fmtTime(u.updatedAt) },
+            {
+              header: 'actions',
+              hiddenHeader: true,
+              className: 'actions',
+              cell: (u) => (
+                <button className="btn small danger" data-testid={`user-remove-${u.name}`} onClick={() => void remove(u)} aria-label={`Remove ${u.name}`}>
+                  Remove
+                </button>
+              ),
+            },
+          ]}
+        />
         {users === null && <p className="muted small">Loading…</p>}
         <NewUserForm
           onCreated={(u) => {
@@ -113,41 +117,32 @@ export function UsersPage() {
         <p className="muted small">
           Scripts and agents send a key as <code>Authorization: Bearer …</code>. A key acts with its own role, at most its user’s.
         </p>
-        <table className="admin-table">
-          <thead>
-            <tr>
-              <th scope="col">user</th>
-              <th scope="col">role</th>
-              <th scope="col">label</th>
-              <th scope="col">created</th>
-              <th scope="col">last used</th>
-              <th scope="col">revoked</th>
-              <th scope="col">
-                <span className="sr-only">actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {keys?.map((k) => (
-              <tr key={k.id} data-testid={`key-${k.id}`} className={k.revokedAt ? 'revoked' : undefined}>
-                <td className="mono">{k.user}</td>
-                <td>{k.role}</td>
-                <td>{k.label}</td>
-                <td>{fmtTime(k.createdAt)}</td>
-                <td>{k.lastUsedAt ? fmtTime(k.lastUsedAt) : <span className="muted">never</span>}</td>
-                <td>{k.revokedAt ? fmtTime(k.revokedAt) : <span className="muted">—</span>}</td>
-                <td className="actions">
-                  {!k.revokedAt && (
-                    <button className="btn small danger" data-testid={`key-revoke-${k.id}`} onClick={() => void revoke(k)} aria-label={`Revoke the key ${k.label || k.id} of ${k.user}`}>
-                      Revoke
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        {keys?.length === 0 && <p className="muted small">No API keys yet.</p>}
+        <DataTable
+          rows={keys ?? []}
+          rowKey={(k) => k.id}
+          rowProps={(k) => ({ 'data-testid': `key-${k.id}`, className: k.revokedAt ? 'revoked' : undefined })}
+          empty={keys?.length === 0 ? 'No API keys yet.' : undefined}
+          emptyClassName="muted small"
+          columns={[
+            { header: 'user', className: 'mono', cell: (k) => k.user },
+            { header: 'role', cell: (k) => k.role },
+            { header: 'label', cell: (k) => k.label },
+            { header: 'created', cell: (k) => fmtTime(k.createdAt) },
+            { header: 'last used', cell: (k) => (k.lastUsedAt ? fmtTime(k.lastUsedAt) : <span className="muted">never</span>) },
+            { header: 'revoked', cell: (k) => (k.revokedAt ? fmtTime(k.revokedAt) : <span className="muted">—</span>) },
+            {
+              header: 'actions',
+              hiddenHeader: true,
+              className: 'actions',
+              cell: (k) =>
+                !k.revokedAt && (
+                  <button className="btn small danger" data-testid={`key-revoke-${k.id}`} onClick={() => void revoke(k)} aria-label={`Revoke the key ${k.label || k.id} of ${k.user}`}>
+                    Revoke
+                  </button>
+                ),
+            },
+          ]}
+        />
         <NewKeyForm users={users ?? []} onCreated={refresh} onError={fail} />
       </section>
     </div>
@@ -155,31 +150,22 @@ export function UsersPage() {
 }
 
 /** a user: the role is picked, then applied with its button (arrowing through the list changes nothing) */
-function UserRow({ user: u, onRole, onRemove }: { user: User; onRole(role: Role): void; onRemove(): void }) {
+/** a user's role, changed in place and applied with a button (its state starts again when the role changed) */
+function RoleCell({ user: u, onRole }: { user: User; onRole(role: Role): void }) {
   const [role, setRole] = useState<Role>(u.role);
   return (
-    <tr data-testid={`user-${u.name}`}>
-      <td className="mono">{u.name}</td>
-      <td>
-        <select aria-label={`Role of ${u.name}`} data-testid={`user-role-${u.name}`} value={role} onChange={(e) => setRole(e.target.value as Role)}>
-          {ROLES.map((r) => (
-            <option key={r}>{r}</option>
-          ))}
-        </select>{' '}
-        {role !== u.role && (
-          <button className="btn small primary" data-testid={`user-role-apply-${u.name}`} onClick={() => onRole(role)} aria-label={`Make ${u.name} ${aRole(role)}`}>
-            Apply
-          </button>
-        )}
-      </td>
-      <td>{fmtTime(u.createdAt)}</td>
-      <td>{fmtTime(u.updatedAt)}</td>
-      <td className="actions">
-        <button className="btn small danger" data-testid={`user-remove-${u.name}`} onClick={onRemove} aria-label={`Remove ${u.name}`}>
-          Remove
+    <>
+      <select aria-label={`Role of ${u.name}`} data-testid={`user-role-${u.name}`} value={role} onChange={(e) => setRole(e.target.value as Role)}>
+        {ROLES.map((r) => (
+          <option key={r}>{r}</option>
+        ))}
+      </select>{' '}
+      {role !== u.role && (
+        <button className="btn small primary" data-testid={`user-role-apply-${u.name}`} onClick={() => onRole(role)} aria-label={`Make ${u.name} ${aRole(role)}`}>
+          Apply
         </button>
-      </td>
-    </tr>
+      )}
+    </>
   );
 }
 
