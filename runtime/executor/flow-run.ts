@@ -287,7 +287,7 @@ export class FlowRun {
   }
 
   /** the conversion reports of sinks that created tables under `schema: full` */
-  private reports(): RunSummary['reports'] {
+  reports(): RunSummary['reports'] {
     const out: NonNullable<RunSummary['reports']> = {};
     for (const [id, r] of this.runners) {
       const inst = r.instance;
