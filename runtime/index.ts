@@ -20,6 +20,7 @@ export type {
   SinkInstance,
   SinkWriteResult,
   SinkPreviewTarget,
+  TableReport,
   SourceBatch,
   SourceInstance,
   TransformInstance,

@@ -189,6 +189,22 @@ export interface SinkInstance {
    * or changes anything; a failure is ignored (the run's own checks report real problems).
    */
   previewTarget?(): Promise<SinkPreviewTarget | undefined>;
+  /**
+   * The conversion report of the tables this sink created (`schema: full` at the source,
+   * nodes/shared/schema-full.ts): read after close, carried in the run summary's `reports`.
+   */
+  report?(): TableReport[];
+}
+
+/** per created table: what was created, what was mapped lossy and why, what was left out and why */
+export interface TableReport {
+  /** the target table */
+  table: string;
+  /** the source table it was made from */
+  source?: string;
+  created: string[];
+  lossy: string[];
+  leftOut: string[];
 }
 
 /** what a sink's first write would do to its target before writing rows */

@@ -59,6 +59,8 @@ import { openOrClose } from '../shared/open.js';
 import { TableCounter } from '../shared/table-counter.js';
 import { SkippedTables, appendOnlyWarning, checkKeys, exclusion, tableSelectionFields } from '../shared/table-select.js';
 import { mysqlPositionText } from './position-text.js';
+import { readFullSchema } from './schema-ddl.js';
+import { SCHEMA_MODES } from '../shared/schema-full.js';
 
 const configSchema = z
   .object({
@@ -79,6 +81,10 @@ const configSchema = z
       .enum(ZERO_DATE_MODES)
       .default('error')
       .describe("a zero date ('0000-00-00', '0000-00-00 00:00:00'), which no other database holds: error (the flow fails naming table, column and key), null, or text (the text as MySQL prints it)"),
+    schema: z
+      .enum(SCHEMA_MODES)
+      .default('keys')
+      .describe('what a sink that creates the tables is told of each: keys (columns, types and the key) or full (also NOT NULL, defaults, unique constraints, indexes, foreign keys, checks, ENUM values, comments; the sink reports what it created, mapped lossy and left out)'),
     serverId: z
       .number()
       .int()
@@ -201,6 +207,7 @@ class MysqlSource implements SourceInstance {
       const appendOnly = this.tables.filter((t) => t.keyless && t.table.key.length === 0).map((t) => t.id);
       if (appendOnly.length > 0) this.ctx.log.warn(appendOnlyWarning(appendOnly));
       for (const t of this.tables) this.readers.set(t.id, { info: t.table, read: rowReader(t.table.columns, t.id, { zeroDates: config.zeroDates, key: t.table.key }), schema: tableSchema(t.table) });
+      if (config.schema === 'full') await this.readFullSchemas();
       this.estimates = await tableRowEstimates(pool, this.tables.map((t) => t.table)).catch(() => new Map<string, number>());
     }
     if (p?.phase === 'cdc') this.cdc = p.binlog;
@@ -395,6 +402,15 @@ class MysqlSource implements SourceInstance {
       this.readers.set(id, r);
     }
     return r;
+  }
+
+  /** `schema: full`: the catalog facts beyond the key, on each snapshot table's declared schema */
+  private async readFullSchemas(): Promise<void> {
+    for (const r of this.readers.values()) {
+      r.schema.full = await readFullSchema(this.pool!, r.info.schema, r.info.name, this.server.mariadb).catch((err) => {
+        throw statementError(this.ctx.nodeId, 'schema', this.target, err, `reading the schema of ${r.info.schema}.${r.info.name}`);
+      });
+    }
   }
 
   // ---- tables ------------------------------------------------------------------------------------

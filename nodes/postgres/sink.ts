@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { lazyModule } from '../shared/lazy-module.js';
 import { z } from 'zod';
-import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SinkPreviewTarget, type SluiceRecord, type Value } from '../../runtime/index.js';
+import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SinkPreviewTarget, type SluiceRecord, type TableReport, type Value } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
 import { appendPlan, coversKey, keysForNewTable, netEffect, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
 import { listTables, loadTable, type ColumnMeta, type TableMeta } from './catalog.js';
@@ -27,6 +27,8 @@ import { arrayLiteral, copyField, pgTypeForSpec, pgTypeOf, toPgText } from './ty
 import { declaredSchema, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
 import { wouldCreate } from '../shared/preview-target.js';
+import { newReport, type FullSchema } from '../shared/schema-full.js';
+import { afterCreate, foreignKeys, prepareFull } from './schema-ddl.js';
 
 const copyStreams = lazyModule<typeof import('pg-copy-streams')>('pg-copy-streams');
 const copyFrom = (sql: string) => copyStreams.from(sql);
@@ -79,6 +81,8 @@ class PostgresSink implements SinkInstance {
   private postgis?: boolean;
   private readonly name: TableName;
   private meta?: TableMeta;
+  /** `schema: full`: the table this sink created, its source's catalog facts (foreign keys wait for close) and its report */
+  private full?: { schema: FullSchema; report: TableReport };
   private keys?: string[];
   /** the sink created this table without a key, for a keyless source table: rows are appended */
   private appendOnly = false;
@@ -210,7 +214,12 @@ class PostgresSink implements SinkInstance {
     return { ...this.counts };
   }
 
+  report(): TableReport[] {
+    return this.full ? [this.full.report] : [];
+  }
+
   async close(): Promise<void> {
+    if (this.full && this.pool) await foreignKeys(this.pool, this.name, this.full.schema, this.full.report);
     const pool = this.pool;
     this.pool = undefined;
     await pool?.end().catch(() => undefined);
@@ -222,7 +231,7 @@ class PostgresSink implements SinkInstance {
    * Creates the table, or adds columns for fields it lacks (createTable), before the batch's transaction.
    * A column the batch's meta.schema declares gets the mapped declared type (`pgTypeForSpec`) and, in a
    * created table, its place in the source table's column order; any other column the type of its
-   * values (`pgTypeOf`). Only key columns are NOT NULL.
+   * values (`pgTypeOf`). Only key columns are NOT NULL, unless the source sends `schema: full` facts (schema-ddl.ts).
    */
   private async ensureSchema(records: SluiceRecord[], plan: KeyChange[], keys: string[], groups: Map<string, unknown>): Promise<void> {
     const { nodeId, config } = this.ctx;
@@ -261,12 +270,20 @@ class PostgresSink implements SinkInstance {
         if (schema) names.sort((a, b) => at(a) - at(b));
         // only key columns are NOT NULL: a captured update may leave unchanged (TOASTed) columns out, and
         // a MySQL zero date reads as null, so a declared NOT NULL could refuse rows the source holds
-        const notNull = (name: string) => keys.includes(name);
-        const cols = names.map((name) => `${quoteIdent(name)} ${types.get(name) ?? 'text'}${notNull(name) ? ' NOT NULL' : ''}`);
+        // (schema: full at the source: NOT NULL as declared, enum types, then defaults, indexes ... below)
+        const full = schema?.full ? { schema: schema.full, report: newReport(display(this.name), schema.table) } : undefined;
+        const extra = full ? await prepareFull(pool, this.name, schema!, full.schema, full.report) : undefined;
+        const notNull = (name: string) => keys.includes(name) || extra?.notNull.has(name) === true;
+        const cols = names.map((name) => `${quoteIdent(name)} ${extra?.types.get(name) ?? types.get(name) ?? 'text'}${notNull(name) ? ' NOT NULL' : ''}`);
         await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.name.schema)}`).catch(() => undefined);
         const pk = keys.length > 0 ? `, PRIMARY KEY (${keys.map(quoteIdent).join(', ')})` : '';
         await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (${cols.join(', ')}${pk})`);
         this.appendOnly = keys.length === 0;
+        if (full) {
+          await afterCreate(pool, this.name, full.schema, new Set(names), full.report);
+          this.full = full;
+          for (const l of full.report.leftOut) this.ctx.log.warn(`table ${display(this.name)}: left out ${l}`);
+        }
         this.ctx.log.info(`created table ${display(this.name)}`);
       } else {
         const missing = [...types.keys()].filter((name) => !this.meta!.columns.some((c) => c.name === name));

@@ -9,6 +9,7 @@
  * Kinds describe the record value's meaning, not the source's storage: a DECIMAL arrives as a string, and
  * `kind: 'decimal'` tells the sink it is an exact number with `precision` and `scale`.
  */
+import type { FullSchema } from './schema-full.js';
 
 export type ColumnKind =
   | 'integer' //   number (a decimal string beyond ±2^53); `bits` 8 / 16 / 24 / 32 / 64, `unsigned`
@@ -53,6 +54,8 @@ export interface TableSchema {
   /** the columns that identify a row, in order */
   key: string[];
   columns: ColumnSpec[];
+  /** `schema: full` at the source: NOT NULL, defaults, indexes, foreign keys, checks, enums, comments (schema-full.ts) */
+  full?: FullSchema;
 }
 
 /** the largest signed 64-bit integer (what an integer column of 64 bits holds; unsigned ones go beyond) */

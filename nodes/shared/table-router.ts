@@ -9,7 +9,7 @@
  * parts are separate transactions: after a crash between two of them the batch is delivered again,
  * which idempotent upserts by key absorb.
  */
-import { NodeError, type NodeContext, type SinkInstance, type SluiceRecord } from '../../runtime/index.js';
+import { NodeError, type NodeContext, type SinkInstance, type SluiceRecord, type TableReport } from '../../runtime/index.js';
 
 const PLACEHOLDER = /\{(table|schema)\}/g;
 
@@ -39,6 +39,8 @@ export class TableRouter implements SinkInstance {
   readonly kind = 'sink' as const;
   /** open sinks by resolved table, least recently used first */
   private readonly open_ = new Map<string, SinkInstance>();
+  /** the conversion reports of the sinks closed so far */
+  private readonly closedReports: TableReport[] = [];
 
   constructor(
     private readonly nodeId: string,
@@ -75,8 +77,13 @@ export class TableRouter implements SinkInstance {
     const sinks = [...this.open_.values()];
     this.open_.clear();
     const results = await Promise.allSettled(sinks.map((s) => s.close()));
+    for (const s of sinks) this.closedReports.push(...(s.report?.() ?? []));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  report(): TableReport[] {
+    return [...this.closedReports, ...[...this.open_.values()].flatMap((s) => s.report?.() ?? [])];
   }
 
   /** the tables written so far that are still open */
@@ -95,6 +102,7 @@ export class TableRouter implements SinkInstance {
       const [oldest, sink] = this.open_.entries().next().value as [string, SinkInstance];
       this.open_.delete(oldest);
       await sink.close();
+      this.closedReports.push(...(sink.report?.() ?? []));
     }
     const sink = await this.make(table);
     await sink.open();

@@ -241,6 +241,8 @@ export class DeploymentManager {
       edges: s ? s.edges : d.run.edgeStats(),
       deadLetters: d.deadLetters,
     };
+    const reports = s ? s.reports : d.run.reports();
+    if (reports) out.reports = reports;
     const progress = s ? s.progress : d.run.progress();
     if (progress && Object.keys(progress).length > 0) out.progress = d.meter.tableRates(progress, Date.now());
     if (d.endedAt) out.endedAt = new Date(d.endedAt).toISOString();

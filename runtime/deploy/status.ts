@@ -3,7 +3,7 @@
  * the editor imports these types from here, so this module (and what it imports) stays free of Node
  * built-ins (test/unit/boundaries.test.ts).
  */
-import type { SourceProgress, TableProgress } from '../node-api.js';
+import type { SourceProgress, TableProgress, TableReport } from '../node-api.js';
 import type { NodeStats, RunStatus } from '../executor/run-summary.js';
 
 export type DeploymentState = RunStatus | 'not-deployed';
@@ -36,6 +36,8 @@ export interface DeploymentStatus {
   deadLetters: number;
   /** sources that report it: per-table rows done / estimated with rows/s, CDC lag */
   progress?: Record<string, SourceStatus>;
+  /** sinks that created tables under `schema: full`: the conversion report per table, by sink node id */
+  reports?: Record<string, TableReport[]>;
   /** cluster mode: the agent that runs (or ran) it */
   agent?: string;
 }

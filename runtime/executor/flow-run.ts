@@ -286,6 +286,18 @@ export class FlowRun {
     if (this.checkpointer?.gate) await this.checkpointer.gate.promise;
   }
 
+  /** the conversion reports of sinks that created tables under `schema: full` */
+  reports(): RunSummary['reports'] {
+    const out: NonNullable<RunSummary['reports']> = {};
+    for (const [id, r] of this.runners) {
+      const inst = r.instance;
+      if (inst?.kind !== 'sink' || !inst.report) continue;
+      const tables = inst.report();
+      if (tables.length > 0) out[id] = tables;
+    }
+    return Object.keys(out).length > 0 ? out : undefined;
+  }
+
   private summary(status: RunSummary['status']): RunSummary {
     const positions: Record<string, unknown> = {};
     for (const [id, l] of this.ledgers) positions[id] = l.committable;
@@ -307,6 +319,8 @@ export class FlowRun {
       summary.failedNode = this.failure.node;
     }
     if (this.options.preview) summary.preview = PreviewCapture.result(this.runners);
+    const reports = this.reports();
+    if (reports) summary.reports = reports;
     return summary;
   }
 

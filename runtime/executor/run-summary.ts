@@ -3,7 +3,7 @@
  * Plain data that travels as JSON to the CLI, the server and the editor, which imports these types
  * from here: this module (and what it imports) stays free of Node built-ins (test/unit/boundaries.test.ts).
  */
-import type { SinkPreviewTarget, SourceProgress } from '../node-api.js';
+import type { SinkPreviewTarget, SourceProgress, TableReport } from '../node-api.js';
 import type { Op, SluiceRecord } from '../records.js';
 
 export type RunStatus = 'starting' | 'running' | 'paused' | 'stopping' | 'completed' | 'stopped' | 'failed';
@@ -43,6 +43,8 @@ export interface RunSummary {
   /** sources that report progress: where they ended (tables done / estimated, CDC lag) */
   progress?: Record<string, SourceProgress>;
   preview?: Record<string, NodePreview>;
+  /** sinks that created tables under `schema: full`: the conversion report per table, by sink node id */
+  reports?: Record<string, TableReport[]>;
 }
 
 /** a test run's summary (deploy/preview.ts) */

@@ -4,6 +4,7 @@ import { engineCases } from './cases/engine.js';
 import { serverCases } from './cases/server.js';
 import { denormalizeCases } from './cases/denormalize.js';
 import { mysqlCases } from './cases/mysql.js';
+import { schemaFullCases } from './cases/schema-full.js';
 import { aggregateCases } from './cases/aggregate.js';
 import { editorCases } from './cases/editor.js';
 import { postgresCases } from './cases/postgres.js';
@@ -14,7 +15,7 @@ import { clusterCases } from './cases/cluster.js';
 import { storeCases } from './cases/stores.js';
 import { conversionCases } from './cases/conversion.js';
 
-const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases, ...kafkaCases, ...messagingCases, ...clusterCases, ...storeCases, ...conversionCases];
+const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...schemaFullCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases, ...kafkaCases, ...messagingCases, ...clusterCases, ...storeCases, ...conversionCases];
 
 const filter = process.argv[2];
 const results: Record<string, Figure[]> = {};
