@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { UserError } from '../runtime/host.js';
+import type { ServerLog } from './log.js';
 
 /** commander's parser of a repeatable option */
 export const collect = (v: string, previous: string[] = []) => [...previous, v];
@@ -45,4 +46,28 @@ export function exitOnUserError(command: string, err: unknown): void {
     process.stderr.write(`${command}: ${err.message}\n`);
     process.exit(2);
   }
+}
+
+/**
+ * SIGINT and SIGTERM: the first logs `stopping(signal)` and runs `stop` (exit 0 after it, 1 when it
+ * fails); a second logs `again(signal)` and exits 130 at once.
+ */
+export function stopOnSignals(log: ServerLog, words: { stopping: (signal: string) => string; again: (signal: string) => string }, stop: () => Promise<void>): void {
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      log.warn(words.again(signal));
+      process.exit(130);
+    }
+    stopping = true;
+    log.info(words.stopping(signal));
+    stop()
+      .then(() => process.exit(0))
+      .catch((err) => {
+        log.error(`shutdown failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
 }

@@ -12,7 +12,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { createRegistry } from '../nodes/catalog.js';
 import { DeploymentManager, UserError, errorMessage, formatIssue, hasErrors, redactText, redactUrl, type CheckpointStore, type Deployments, type HostPolicy, type NodeRegistry } from '../runtime/host.js';
 import { NAME_RE, passwordProblem, type AuthService } from './auth/service.js';
-import { exitOnUserError, flowAccessOptions, parseOptions, wholeNumber } from './cli-options.js';
+import { exitOnUserError, flowAccessOptions, parseOptions, stopOnSignals, wholeNumber } from './cli-options.js';
 import { canonicalDocument } from './flow-format.js';
 import { validateInput } from './flow-input.js';
 import { processLog, redactingLog, type LogFormat, type ServerLog } from './log.js';
@@ -108,31 +108,21 @@ export async function serve(opts: ServeOptions, baseLog: ServerLog = processLog(
   });
   await seedAdmin(server.context.auth, process.env, log);
 
-  let stopping = false;
   let release = () => {};
-  const shutdown = (signal: string) => {
-    if (stopping) {
-      log.warn(`${signal} again: exiting now without waiting for deployments to commit`);
-      process.exit(130);
-    }
-    stopping = true;
-    log.info(`${signal}: stopping (deployments finish their batches in flight and commit; ${signal} again to exit at once)`);
-    server
-      .close()
-      .then(async () => {
-        await cluster?.close();
-        await stores.close();
-        release();
-        log.info('stopped');
-        process.exit(0);
-      })
-      .catch((err) => {
-        log.error(`shutdown failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-        process.exit(1);
-      });
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  stopOnSignals(
+    log,
+    {
+      stopping: (signal) => `${signal}: stopping (deployments finish their batches in flight and commit; ${signal} again to exit at once)`,
+      again: (signal) => `${signal} again: exiting now without waiting for deployments to commit`,
+    },
+    async () => {
+      await server.close();
+      await cluster?.close();
+      await stores.close();
+      release();
+      log.info('stopped');
+    },
+  );
 
   const address = await server.listen(opts.port, opts.host);
   if (stores.dataDir) release = claimDataDir(stores.dataDir);

@@ -10,7 +10,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { createRegistry } from '../../nodes/catalog.js';
 import { Agent, maskUrl, openRedis } from '../../runtime/host-cluster.js';
 import { UserError, errorMessage, redactText, serveMetrics, startHookServer } from '../../runtime/host.js';
-import { exitOnUserError, flowAccessOptions, parseOptions, wholeNumber } from '../cli-options.js';
+import { exitOnUserError, flowAccessOptions, parseOptions, stopOnSignals, wholeNumber } from '../cli-options.js';
 import { processLog, redactingLog } from '../log.js';
 import { packageRoot } from '../package-root.js';
 import { serverPolicy } from '../policy.js';
@@ -68,30 +68,20 @@ export async function runAgent(opts: AgentCliOptions): Promise<void> {
     redact: (t) => redactText(t, stores.control.secretValues()),
     log,
   });
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) {
-      log.warn(`${signal} again: exiting now; the flows' leases lapse and other agents resume them`);
-      process.exit(130);
-    }
-    stopping = true;
-    log.info(`${signal}: handing the flows over (each stops and commits); ${signal} again to exit at once`);
-    agent
-      .drain()
-      .then(async () => {
-        redis.disconnect();
-        subscriber.disconnect();
-        await stores.close();
-        log.info(`agent ${opts.name} left the cluster`);
-        process.exit(0);
-      })
-      .catch((err) => {
-        log.error(`shutdown failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-        process.exit(1);
-      });
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  stopOnSignals(
+    log,
+    {
+      stopping: (signal) => `${signal}: handing the flows over (each stops and commits); ${signal} again to exit at once`,
+      again: (signal) => `${signal} again: exiting now; the flows' leases lapse and other agents resume them`,
+    },
+    async () => {
+      await agent.drain();
+      redis.disconnect();
+      subscriber.disconnect();
+      await stores.close();
+      log.info(`agent ${opts.name} left the cluster`);
+    },
+  );
   if (opts.hooksPort !== undefined) {
     // the webhooks of the http.source nodes this agent runs: signed requests (the node's hmacSecret)
     try {
