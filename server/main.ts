@@ -8,10 +8,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { createRegistry } from '../nodes/catalog.js';
 import { DeploymentManager, UserError, errorMessage, formatIssue, hasErrors, redactText, redactUrl, type CheckpointStore, type Deployments, type HostPolicy, type NodeRegistry } from '../runtime/host.js';
 import { NAME_RE, passwordProblem, type AuthService } from './auth/service.js';
+import { exitOnUserError, flowAccessOptions, parseOptions, stopOnSignals, wholeNumber } from './cli-options.js';
 import { canonicalDocument } from './flow-format.js';
 import { validateInput } from './flow-input.js';
 import { processLog, redactingLog, type LogFormat, type ServerLog } from './log.js';
@@ -107,31 +108,21 @@ export async function serve(opts: ServeOptions, baseLog: ServerLog = processLog(
   });
   await seedAdmin(server.context.auth, process.env, log);
 
-  let stopping = false;
   let release = () => {};
-  const shutdown = (signal: string) => {
-    if (stopping) {
-      log.warn(`${signal} again: exiting now without waiting for deployments to commit`);
-      process.exit(130);
-    }
-    stopping = true;
-    log.info(`${signal}: stopping (deployments finish their batches in flight and commit; ${signal} again to exit at once)`);
-    server
-      .close()
-      .then(async () => {
-        await cluster?.close();
-        await stores.close();
-        release();
-        log.info('stopped');
-        process.exit(0);
-      })
-      .catch((err) => {
-        log.error(`shutdown failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-        process.exit(1);
-      });
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  stopOnSignals(
+    log,
+    {
+      stopping: (signal) => `${signal}: stopping (deployments finish their batches in flight and commit; ${signal} again to exit at once)`,
+      again: (signal) => `${signal} again: exiting now without waiting for deployments to commit`,
+    },
+    async () => {
+      await server.close();
+      await cluster?.close();
+      await stores.close();
+      release();
+      log.info('stopped');
+    },
+  );
 
   const address = await server.listen(opts.port, opts.host);
   if (stores.dataDir) release = claimDataDir(stores.dataDir);
@@ -166,8 +157,6 @@ async function startControlPlane(o: NonNullable<ServeOptions['cluster']>, checkp
     },
   };
 }
-
-const collect = (v: string, previous: string[] = []) => [...previous, v];
 
 const port = (v: string) => {
   const n = Number(v);
@@ -217,32 +206,21 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--host <host>', 'address to listen on; 0.0.0.0 for every interface (default: env HOST, else 127.0.0.1)')
     .option('--data <dir>', 'data directory: sluice.db and sluice-state.db (with --store: the default file root only)', './data')
     .option('--store <url>', 'keep flows, connections, users, deployments and checkpoints in PostgreSQL (postgres://…?schema=NAME) instead of SQLite files in --data (default: env SLUICE_STORE)')
-    .option(
-      '--files <dir>',
-      'a directory flows may read and write files in (repeatable; default <data>/files, created on start). Relative paths in flows resolve against the first; the data directory is never reachable',
-      collect,
-    )
-    .option('--env-allow <name>', 'an environment variable flows may read with ${env:NAME} (repeatable); never inside code fields', collect)
-    .option('--env-prefix <prefix>', 'env names starting with it are readable by flows (repeatable; default SLUICE_FLOW_)', collect)
     .option('--public-url <url>', 'the URL a TLS reverse proxy serves it at (default: env SLUICE_PUBLIC_URL)', publicUrl)
     .option('--cluster', 'run as the control plane of a cluster: `sluice agent`s run the flows (needs --redis and --store)')
     .option('--redis <url>', 'cluster mode: the cluster\'s Redis (default: env SLUICE_REDIS_URL)')
-    .option('--lease-ms <ms>', 'cluster mode: the agents\' lease time, to tell live agents from dead ones (default 10000)', (v: string) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 500) throw new InvalidArgumentError('must be a whole number of at least 500');
-      return n;
-    })
-    .option('--log-format <format>', 'text (a line per event) or json (JSON lines with flow, node and deployment ids, for a log collector); default: json unless stdout is a terminal (env SLUICE_LOG_FORMAT)', logFormat)
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  let opts: ServeOptions;
-  try {
-    program.parse(argv, { from: 'user' });
+    .option('--lease-ms <ms>', 'cluster mode: the agents\' lease time, to tell live agents from dead ones (default 10000)', wholeNumber('--lease-ms', 500))
+    .option('--log-format <format>', 'text (a line per event) or json (JSON lines with flow, node and deployment ids, for a log collector); default: json unless stdout is a terminal (env SLUICE_LOG_FORMAT)', logFormat);
+  flowAccessOptions(
+    program,
+    'a directory flows may read and write files in (repeatable; default <data>/files, created on start). Relative paths in flows resolve against the first; the data directory is never reachable',
+  );
+  const opts = parseOptions('sluice serve', program, argv, (): ServeOptions => {
     const o = program.opts<Partial<Omit<ServeOptions, 'cluster'>> & { cluster?: boolean; redis?: string; leaseMs?: number }>();
     const redis = o.redis ?? process.env.SLUICE_REDIS_URL;
     if (o.cluster && !redis) throw new InvalidArgumentError('--cluster needs --redis URL (or SLUICE_REDIS_URL)');
     if (!o.cluster && o.redis) throw new InvalidArgumentError('--redis is for --cluster');
-    opts = {
+    return {
       cluster: o.cluster ? { redis: redis!, leaseMs: o.leaseMs } : undefined,
       port: o.port ?? fromEnv('PORT', port) ?? 8080,
       host: o.host ?? (process.env.HOST || '127.0.0.1'),
@@ -254,24 +232,14 @@ export async function cli(argv: string[]): Promise<void> {
       publicUrl: o.publicUrl ?? fromEnv('SLUICE_PUBLIC_URL', publicUrl),
       logFormat: o.logFormat ?? fromEnv('SLUICE_LOG_FORMAT', logFormat),
     };
-  } catch (err) {
-    if (err instanceof InvalidArgumentError) process.stderr.write(`sluice serve: ${err.message}\n`);
-    process.exit(err instanceof CommanderError && err.exitCode === 0 ? 0 : 2);
-  }
+  });
   try {
     await serve(opts);
   } catch (err) {
-    if (err instanceof UserError) {
-      process.stderr.write(`sluice serve: ${err.message}\n`);
-      process.exit(2);
-    }
+    exitOnUserError('sluice serve', err);
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES') {
       process.stderr.write(`sluice serve: cannot listen on ${opts.host}:${opts.port}: ${errorMessage(err)}\n`);
-      process.exit(2);
-    }
-    if (err instanceof UserError) {
-      process.stderr.write(`sluice serve: ${err.message}\n`);
       process.exit(2);
     }
     throw err;

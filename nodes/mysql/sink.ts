@@ -58,7 +58,7 @@ import { z } from 'zod';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SinkPreviewTarget, type SluiceRecord } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
-import { appendPlan, coversKey, deleteKey, keysForNewTable, netEffect, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
+import { batchPlan, coversKey, deleteKey, keysOrAppend, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
 import { connectionFields, oneConnection, openPool, qualified, quoteIdent, resolveTarget, statementError, type ServerInfo, type Target } from './connection.js';
 import { columnTypeFor, defaultColumnType, describeTable, listTables, mysqlTypeFor, schemaExists, writer, type TableInfo, type Writer } from './types.js';
 import { declaredSchema, type ColumnSpec } from '../shared/columns.js';
@@ -206,8 +206,8 @@ class MysqlSink implements SinkInstance {
     if (!this.pool) throw new NodeError(this.ctx.nodeId, 'write() before open()');
     if (records.length === 0) return;
     const declared = this.declared(records);
-    const keys = (this.keys ??= this.keysOf(records));
-    const changes = keys.length === 0 ? appendPlan(this.sinkTarget, records) : netEffect(this.sinkTarget, records, keys);
+    const keys = (this.keys ??= keysOrAppend(this.sinkTarget, records, { keyless: this.keyless, noKeyHint: 'has no PRIMARY KEY: set keys to the columns of a UNIQUE index', log: this.ctx.log }));
+    const changes = batchPlan(this.sinkTarget, records, keys);
     const types = this.newColumns(records, keys, declared);
     try {
       await this.ensureColumns(types);
@@ -229,21 +229,6 @@ class MysqlSink implements SinkInstance {
       }
       throw statementError(this.ctx.nodeId, 'table', this.target, err, `writing ${records.length} record(s) to ${this.id}`);
     }
-  }
-
-  /**
-   * The keys when neither config nor an existing table's key gave them: the source's (keysForNewTable).
-   * None (a keyless source table): rows are appended, with a warning that a re-run duplicates them.
-   */
-  private keysOf(records: SluiceRecord[]): string[] {
-    const keys = keysForNewTable(this.sinkTarget, records);
-    if (this.keyless && keys.length > 0) {
-      throw new ConfigError(this.ctx.nodeId, 'keys', `table ${this.id} has no PRIMARY KEY: set keys to the columns of a UNIQUE index`);
-    }
-    if (keys.length === 0) {
-      this.ctx.log.warn(`table ${this.id}: its source table has no key, so rows are appended (INSERT) without looking for an existing row; running the copy again duplicates them`);
-    }
-    return keys;
   }
 
   async close(): Promise<void> {

@@ -11,10 +11,12 @@
  * - Key values: an upsert's from its value; a delete's from `before ?? value`, else from `record.key`
  *   (a field of an object key, or the key itself when there is one key column). A record without one
  *   fails the batch with a NodeError naming the record key, the op and the column.
- * - `keysForNewTable`: the keys of a table the sink creates when the config names none; `coversKey`:
- *   whether an existing table's unique indexes let upserts match on the keys.
+ * - `keysForNewTable`: the keys of a table the sink creates when the config names none; `keysOrAppend`:
+ *   the same for a table that may exist without a key (none: appended to, with a warning); `coversKey`:
+ *   whether an existing table's unique indexes let upserts match on the keys; `batchPlan`: a batch's
+ *   changes, by key or appended.
  */
-import { ConfigError, NodeError, type SluiceRecord, type Value } from '../../runtime/index.js';
+import { ConfigError, NodeError, type Logger, type SluiceRecord, type Value } from '../../runtime/index.js';
 import { declaredSchema } from './columns.js';
 import { keyPart, show } from './keys.js';
 
@@ -143,4 +145,24 @@ export function coversKey(uniqueSets: readonly (readonly string[])[], keys: read
   const norm = (cols: readonly string[]) => [...new Set(foldCase ? cols.map((c) => c.toLowerCase()) : cols)].sort().join('\0');
   const wanted = norm(keys);
   return uniqueSets.some((set) => norm(set) === wanted);
+}
+
+/**
+ * The keys of a sink's table when neither config nor an existing table's key gave them: the source's
+ * (keysForNewTable). None (a keyless source table): rows are appended, with a warning that a re-run
+ * duplicates them. `keyless`: the table exists without a key, so keys from the source cannot be used
+ * (a ConfigError on `keys` whose message ends with the dialect's `noKeyHint`).
+ */
+export function keysOrAppend(t: SinkTarget, records: readonly SluiceRecord[], o: { keyless: boolean; noKeyHint: string; log: Logger }): string[] {
+  const keys = keysForNewTable(t, records);
+  if (o.keyless && keys.length > 0) throw new ConfigError(t.nodeId, 'keys', `${t.what} ${o.noKeyHint}`);
+  if (keys.length === 0) {
+    o.log.warn(`${t.what}: its source table has no key, so rows are appended (INSERT) without looking for an existing row; running the copy again duplicates them`);
+  }
+  return keys;
+}
+
+/** a batch's changes: one per key (netEffect), or every row appended when there are no keys (appendPlan) */
+export function batchPlan(t: SinkTarget, records: readonly SluiceRecord[], keys: string[]): KeyChange[] {
+  return keys.length === 0 ? appendPlan(t, records) : netEffect(t, records, keys);
 }

@@ -36,7 +36,7 @@ import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { defineNode, fileMark, type NodeContext, type SinkInstance, type SinkPreviewTarget, ConfigError, NodeError, errorMessage, type SluiceRecord } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
-import { appendPlan, coversKey, deleteKey, keysForNewTable, netEffect, type SinkTarget } from '../shared/sink-plan.js';
+import { batchPlan, coversKey, deleteKey, keysOrAppend, type SinkTarget } from '../shared/sink-plan.js';
 import { missingTable, openDatabase, quoteIdent, sqlTypeForSpec, sqlTypeOf, tableInfo, toSql, uniqueColumnSets, type DB, type SqlValue } from './sql.js';
 import { INT64_MAX, declaredSchema, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
@@ -168,8 +168,8 @@ class SqliteSink implements SinkInstance {
     const schema = this.ctx.config.createTable ? declaredSchema(records) : undefined;
     // declared 64-bit unsigned columns (no affinity): a whole-number string that fits SQLite's integers goes in as one
     const wide = schema ? new Set(schema.columns.filter((c) => sqlTypeForSpec(c) === '').map((c) => c.name)) : undefined;
-    const keys = (this.keys ??= this.keysOf(records));
-    const changes = keys.length === 0 ? appendPlan(this.sinkTarget, records) : netEffect(this.sinkTarget, records, keys);
+    const keys = (this.keys ??= keysOrAppend(this.sinkTarget, records, { keyless: this.keyless, noKeyHint: 'has no primary key: name the columns that identify a row in keys', log: this.ctx.log }));
+    const changes = batchPlan(this.sinkTarget, records, keys);
     this.ensureColumns(this.newColumns(records, keys, schema));
     // Rows of one batch mostly share their fields, in the same order: such a row reuses the previous
     // one's column list and statement, so only a row whose fields differ pays for looking them up.
@@ -236,21 +236,6 @@ class SqliteSink implements SinkInstance {
       if (!shapeKnown) for (const name of shape) see(name, value[name]);
     }
     return types;
-  }
-
-  /**
-   * The keys when neither config nor an existing table's key gave them: the source's (keysForNewTable).
-   * None (a keyless source table): rows are appended, with a warning that a re-run duplicates them.
-   */
-  private keysOf(records: SluiceRecord[]): string[] {
-    const keys = keysForNewTable(this.sinkTarget, records);
-    if (this.keyless && keys.length > 0) {
-      throw new ConfigError(this.ctx.nodeId, 'keys', `table ${this.tableName} has no primary key: name the columns that identify a row in keys`);
-    }
-    if (keys.length === 0) {
-      this.ctx.log.warn(`table ${this.tableName}: its source table has no key, so rows are appended (INSERT) without looking for an existing row; running the copy again duplicates them`);
-    }
-    return keys;
   }
 
   private ensureColumns(types: Map<string, { name: string; type?: string }>): void {

@@ -12,7 +12,7 @@ import { LogRing } from '../deploy/log-ring.js';
 import type { CompiledFlow } from '../flow/compile.js';
 import { RedisLockService } from '../lock/redis-lock.js';
 import type { Logger } from '../node-api.js';
-import type { CheckpointStore, StoredDeadLetter } from '../state/checkpoint-store.js';
+import type { CheckpointStore } from '../state/checkpoint-store.js';
 import type { AgentInfo, ClusterView } from './view.js';
 import { K, flowResource, redisTime } from './redis-keys.js';
 
@@ -149,10 +149,6 @@ export class ClusterControl implements Deployments {
 
   logTail(flowId: string, limit?: number): LogLine[] {
     return this.logs.get(flowId)?.tail(limit) ?? [];
-  }
-
-  deadLetters(flowId: string, limit?: number): Promise<StoredDeadLetter[]> {
-    return this.o.store.deadLetters(flowId, limit);
   }
 
   /** a line in the flow's log from the control plane (a skipped scheduled run, say) */

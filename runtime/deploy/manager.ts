@@ -12,7 +12,7 @@ import type { NodeStats, RunStatus, RunSummary } from '../executor/run-summary.j
 import type { CompiledFlow } from '../flow/compile.js';
 import { InProcessLockService, type LockService } from '../lock/lock.js';
 import type { LogFields, Logger } from '../node-api.js';
-import type { CheckpointStore, StoredDeadLetter } from '../state/checkpoint-store.js';
+import type { CheckpointStore } from '../state/checkpoint-store.js';
 import { countingDeadLetters } from '../state/counting-store.js';
 import { LogRing, type LogLevel, type LogLine } from './log-ring.js';
 import { redactText } from '../redact.js';
@@ -58,7 +58,7 @@ export interface DeploymentManagerOptions {
  */
 export type Deployments = Pick<
   DeploymentManager,
-  'onStatus' | 'onLog' | 'deploy' | 'recordFailedStart' | 'stop' | 'pause' | 'resume' | 'stopAll' | 'forget' | 'isActive' | 'status' | 'list' | 'logTail' | 'deadLetters' | 'checkpoints' | 'note'
+  'onStatus' | 'onLog' | 'deploy' | 'recordFailedStart' | 'stop' | 'pause' | 'resume' | 'stopAll' | 'forget' | 'isActive' | 'status' | 'list' | 'logTail' | 'checkpoints' | 'note'
 > & {
   /** the webhook endpoints of the flows this process runs (http.source); none in cluster mode, where agents run them */
   readonly endpoints?: EndpointRegistry;
@@ -259,10 +259,6 @@ export class DeploymentManager {
   /** the newest `limit` log lines of a flow, oldest first */
   logTail(flowId: string, limit?: number): LogLine[] {
     return this.logs.get(flowId)?.tail(limit) ?? [];
-  }
-
-  deadLetters(flowId: string, limit?: number): Promise<StoredDeadLetter[]> {
-    return this.options.store.deadLetters(flowId, limit);
   }
 
   /** a line in the flow's log from outside its runs (a skipped scheduled run, say) */

@@ -16,6 +16,7 @@ import { InProcessLockService } from '../lock/lock.js';
 import type { Logger } from '../node-api.js';
 import type { SluiceRecord } from '../records.js';
 import type { CheckpointStore, StoredDeadLetter } from '../state/checkpoint-store.js';
+import { countingDeadLetters } from '../state/counting-store.js';
 import type { ReplayResult } from '../state/operations-wire.js';
 
 export type { ReplayResult };
@@ -93,22 +94,7 @@ export async function replayDeadLetters(plan: CompiledFlow, letters: StoredDeadL
   const result: ReplayResult = { replayed: 0, failedAgain: 0, status: 'completed' };
   for (const { ls, plan: sub } of runs) {
     let failed = 0;
-    const view: CheckpointStore = {
-      load: async () => undefined,
-      save: async () => {},
-      reset: async () => {},
-      history: async () => [],
-      rewrite: async () => {},
-      deadLetter: async (_f, more) => {
-        failed += more.length;
-        await store.deadLetter(flowName, more);
-      },
-      deadLetters: (f, limit, filter) => store.deadLetters(f, limit, filter),
-      discardDeadLetters: (f, ids) => store.discardDeadLetters(f, ids),
-      recordScheduledRun: async () => {},
-      scheduledRuns: async () => [],
-      close: async () => {},
-    };
+    const view = countingDeadLetters(store, (n) => (failed += n), { positions: false });
     const summary = await new FlowRun(sub, { store: view, locks: new InProcessLockService(), cwd: options.cwd, log: options.log, redact: options.redact }).run();
     if (summary.status === 'failed') return { ...result, status: 'failed', error: summary.error };
     await store.discardDeadLetters(flowName, ls.map((l) => l.id));

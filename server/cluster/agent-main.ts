@@ -6,10 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { createRegistry } from '../../nodes/catalog.js';
 import { Agent, maskUrl, openRedis } from '../../runtime/host-cluster.js';
 import { UserError, errorMessage, redactText, serveMetrics, startHookServer } from '../../runtime/host.js';
+import { exitOnUserError, flowAccessOptions, parseOptions, stopOnSignals, wholeNumber } from '../cli-options.js';
 import { processLog, redactingLog } from '../log.js';
 import { packageRoot } from '../package-root.js';
 import { serverPolicy } from '../policy.js';
@@ -32,13 +33,6 @@ export interface AgentCliOptions {
   hooksPort?: number;
   hooksHost: string;
 }
-
-const collect = (v: string, previous: string[] = []) => [...previous, v];
-const positive = (what: string, min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${what} must be a whole number of at least ${min}`);
-  return n;
-};
 
 export async function runAgent(opts: AgentCliOptions): Promise<void> {
   const registry = createRegistry();
@@ -74,30 +68,20 @@ export async function runAgent(opts: AgentCliOptions): Promise<void> {
     redact: (t) => redactText(t, stores.control.secretValues()),
     log,
   });
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) {
-      log.warn(`${signal} again: exiting now; the flows' leases lapse and other agents resume them`);
-      process.exit(130);
-    }
-    stopping = true;
-    log.info(`${signal}: handing the flows over (each stops and commits); ${signal} again to exit at once`);
-    agent
-      .drain()
-      .then(async () => {
-        redis.disconnect();
-        subscriber.disconnect();
-        await stores.close();
-        log.info(`agent ${opts.name} left the cluster`);
-        process.exit(0);
-      })
-      .catch((err) => {
-        log.error(`shutdown failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-        process.exit(1);
-      });
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  stopOnSignals(
+    log,
+    {
+      stopping: (signal) => `${signal}: handing the flows over (each stops and commits); ${signal} again to exit at once`,
+      again: (signal) => `${signal} again: exiting now; the flows' leases lapse and other agents resume them`,
+    },
+    async () => {
+      await agent.drain();
+      redis.disconnect();
+      subscriber.disconnect();
+      await stores.close();
+      log.info(`agent ${opts.name} left the cluster`);
+    },
+  );
   if (opts.hooksPort !== undefined) {
     // the webhooks of the http.source nodes this agent runs: signed requests (the node's hmacSecret)
     try {
@@ -135,40 +119,28 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--redis <url>', 'the cluster\'s Redis (default: env SLUICE_REDIS_URL)')
     .option('--store <location>', 'the shared stores: postgres://… (as the server\'s --store), or the data directory the server uses on this machine (default: env SLUICE_STORE)')
     .option('--name <name>', 'this agent\'s name, unique in the cluster (default: HOST-PID)')
-    .option('--capacity <k>', 'run at most this many flows', positive('--capacity', 1))
-    .option('--lease-ms <ms>', 'lease time of the flows: a dead agent\'s flows resume elsewhere after about this long', positive('--lease-ms', 500), 10_000)
-    .option('--start-retries <n>', 'a flow that fails to start is started again this many times (waiting 1, 2, 4 … × --start-retry-ms), then marked failed', positive('--start-retries', 0), 3)
-    .option('--start-retry-ms <ms>', 'the first wait before starting a failed start again', positive('--start-retry-ms', 10), 1000)
-    .option('--metrics-port <n>', 'serve the Prometheus metrics of the flows this agent runs at http://HOST:N/metrics (0: any free port, logged)', positive('--metrics-port', 0))
+    .option('--capacity <k>', 'run at most this many flows', wholeNumber('--capacity', 1))
+    .option('--lease-ms <ms>', 'lease time of the flows: a dead agent\'s flows resume elsewhere after about this long', wholeNumber('--lease-ms', 500), 10_000)
+    .option('--start-retries <n>', 'a flow that fails to start is started again this many times (waiting 1, 2, 4 … × --start-retry-ms), then marked failed', wholeNumber('--start-retries', 0), 3)
+    .option('--start-retry-ms <ms>', 'the first wait before starting a failed start again', wholeNumber('--start-retry-ms', 10), 1000)
+    .option('--metrics-port <n>', 'serve the Prometheus metrics of the flows this agent runs at http://HOST:N/metrics (0: any free port, logged)', wholeNumber('--metrics-port', 0))
     .option('--metrics-host <host>', 'the address --metrics-port listens on (default 127.0.0.1: there is no authentication)', '127.0.0.1')
-    .option('--hooks-port <n>', 'serve the webhooks of the http.source nodes this agent runs at POST http://HOST:N/hooks/FLOW/NODE (signed requests only; advertised in the membership, GET /api/cluster)', positive('--hooks-port', 0))
-    .option('--hooks-host <host>', 'the address --hooks-port listens on', '127.0.0.1')
-    .option('--files <dir>', 'a directory flows may read and write files in (repeatable; default <data directory>/files, ./data/files with PostgreSQL)', collect)
-    .option('--env-allow <name>', 'an environment variable flows may read with ${env:NAME} (repeatable)', collect)
-    .option('--env-prefix <prefix>', 'env names starting with it are readable by flows (repeatable; default SLUICE_FLOW_)', collect)
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  let opts: AgentCliOptions;
-  try {
-    program.parse(argv, { from: 'user' });
+    .option('--hooks-port <n>', 'serve the webhooks of the http.source nodes this agent runs at POST http://HOST:N/hooks/FLOW/NODE (signed requests only; advertised in the membership, GET /api/cluster)', wholeNumber('--hooks-port', 0))
+    .option('--hooks-host <host>', 'the address --hooks-port listens on', '127.0.0.1');
+  flowAccessOptions(program, 'a directory flows may read and write files in (repeatable; default <data directory>/files, ./data/files with PostgreSQL)');
+  const opts = parseOptions('sluice agent', program, argv, (): AgentCliOptions => {
     const o = program.opts<Partial<AgentCliOptions>>();
     const redis = o.redis ?? process.env.SLUICE_REDIS_URL;
     const store = o.store ?? process.env.SLUICE_STORE;
     if (!redis) throw new InvalidArgumentError('--redis URL is required (or SLUICE_REDIS_URL)');
     if (!store) throw new InvalidArgumentError('--store LOCATION is required (or SLUICE_STORE)');
     if (o.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(o.name)) throw new InvalidArgumentError(`--name ${JSON.stringify(o.name)}: letters, digits, ".", "_" and "-", at most 64`);
-    opts = { redis, store, name: o.name ?? `${hostname()}-${process.pid}`, capacity: o.capacity, leaseMs: o.leaseMs!, files: o.files, envAllow: o.envAllow, envPrefix: o.envPrefix, startRetries: o.startRetries!, startRetryMs: o.startRetryMs!, metricsPort: o.metricsPort, metricsHost: o.metricsHost!, hooksPort: o.hooksPort, hooksHost: o.hooksHost! };
-  } catch (err) {
-    if (err instanceof InvalidArgumentError) process.stderr.write(`sluice agent: ${err.message}\n`);
-    process.exit(err instanceof CommanderError && err.exitCode === 0 ? 0 : 2);
-  }
+    return { redis, store, name: o.name ?? `${hostname()}-${process.pid}`, capacity: o.capacity, leaseMs: o.leaseMs!, files: o.files, envAllow: o.envAllow, envPrefix: o.envPrefix, startRetries: o.startRetries!, startRetryMs: o.startRetryMs!, metricsPort: o.metricsPort, metricsHost: o.metricsHost!, hooksPort: o.hooksPort, hooksHost: o.hooksHost! };
+  });
   try {
     await runAgent(opts);
   } catch (err) {
-    if (err instanceof UserError) {
-      process.stderr.write(`sluice agent: ${err.message}\n`);
-      process.exit(2);
-    }
+    exitOnUserError('sluice agent', err);
     throw err;
   }
 }

@@ -6,13 +6,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import mysql from 'mysql2/promise';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../runtime/executor/flow-run.js';
 import { tempDir } from '../helpers/node-harness.js';
-import { probeMysql, probePostgres, type ScratchDb, scratchMysql, scratchPostgres, service } from '../helpers/services.js';
-import { runFlow, withDb } from '../helpers/conversion-run.js';
+import { probeMysql, probePostgres, service } from '../helpers/services.js';
+import { runFlow, scratchMysqlBlock, scratchPgBlock, withDb } from '../helpers/conversion-run.js';
 
 const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 const MY = await service('MySQL/MariaDB', 'MYSQL_URL', 'mysql://root@127.0.0.1:3306/test', probeMysql);
@@ -23,17 +21,7 @@ const tableOf = (s: RunSummary, name: string) => s.progress!.src.tables!.find((t
 
 describe.skipIf(!PG.available)('conversion: PostgreSQL', () => {
   const DB = `sluice_convt_${suffix}`;
-  const dbUrl = withDb(PG.url, DB);
-  let scratch: ScratchDb | undefined;
-  let db: pg.Client;
-  const q = async (sql: string) => (await db.query(sql)).rows;
-  /** a digest of a table's rows in key order, to compare source and copy */
-  const digest = async (table: string, order = 'id') => (await q(`SELECT count(*)::int AS n, md5(coalesce(string_agg(t::text, '|' ORDER BY ${order}), '')) AS h FROM ${table} t`))[0];
-
-  beforeAll(async () => {
-    scratch = await scratchPostgres(PG.url, DB);
-    db = new pg.Client({ connectionString: dbUrl });
-    await db.connect();
+  const { url: dbUrl, q } = scratchPgBlock(PG.url, DB, async (q) => {
     await q('CREATE SCHEMA shop; CREATE SCHEMA copy');
     await q('CREATE TABLE shop.a (id integer PRIMARY KEY, v text)');
     await q('CREATE TABLE shop.b (id integer PRIMARY KEY, v text)');
@@ -45,11 +33,8 @@ describe.skipIf(!PG.available)('conversion: PostgreSQL', () => {
     await q(`INSERT INTO shop.d SELECT g, 'd' || g FROM generate_series(1, 2500) g`);
     await q('ANALYZE');
   });
-
-  afterAll(async () => {
-    await db?.end().catch(() => undefined);
-    await scratch?.drop();
-  });
+  /** a digest of a table's rows in key order, to compare source and copy */
+  const digest = async (table: string, order = 'id') => (await q(`SELECT count(*)::int AS n, md5(coalesce(string_agg(t::text, '|' ORDER BY ${order}), '')) AS h FROM ${table} t`))[0];
 
   it('parallelTables: 2 with parallel chunks copies every table; after a stop and a resume the tables finished before keep their counts, and rows/s are in the summary', async () => {
     const doc = {
@@ -138,12 +123,7 @@ describe.skipIf(!PG.available)('conversion: PostgreSQL', () => {
 
 describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
   const DB = `sluice_convt_${suffix}`;
-  let scratch: ScratchDb | undefined;
-  let db: mysql.Connection;
-
-  beforeAll(async () => {
-    scratch = await scratchMysql(MY.url, DB);
-    db = await mysql.createConnection({ uri: MY.url, multipleStatements: true });
+  const my = scratchMysqlBlock(MY.url, DB, async (db) => {
     await db.query(`USE ${DB};
       CREATE TABLE items (id INT PRIMARY KEY, note VARCHAR(50));
       CREATE TABLE stock (id INT PRIMARY KEY, qty INT);
@@ -152,11 +132,6 @@ describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
     await db.query(`INSERT INTO ${DB}.items VALUES ?`, [Array.from({ length: 2500 }, (_, i) => [i + 1, `n${i}`])]);
     await db.query(`INSERT INTO ${DB}.stock VALUES ?`, [Array.from({ length: 3000 }, (_, i) => [i + 1, i])]);
     await db.query(`INSERT INTO ${DB}.nokey VALUES ?`, [Array.from({ length: 3000 }, (_, i) => [3000 - i, `k${i}`])]);
-  });
-
-  afterAll(async () => {
-    await db?.end().catch(() => undefined);
-    await scratch?.drop();
   });
 
   it('after a stop mid-way through a keyless table (read by one streamed query, appended) and a resume, every row arrives once; a table finished in the first run keeps its row count; rows/s per table and overall', async () => {
@@ -211,7 +186,7 @@ describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
 
   it('mysql.sink: a keyless table is appended (a re-run duplicates it, as warned), or upserted by the keys given for it', async () => {
     const OUT = `${DB}_out`;
-    await db.query(`CREATE DATABASE ${OUT}`);
+    await my.db.query(`CREATE DATABASE ${OUT}`);
     try {
       const flow = (name: string, table: string, keys?: Record<string, string[]>) => ({
         name,
@@ -223,9 +198,9 @@ describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
         edges: [{ from: 'src', to: 'dst' }],
       });
       const env = { MY_URL: withDb(MY.url, DB) };
-      const count = async (t: string) => ((await db.query(`SELECT count(*) AS n, count(DISTINCT v) AS u, sum(v) AS s FROM ${OUT}.${t}`)) as unknown as [{ n: number; u: number; s: string }[]])[0][0];
+      const count = async (t: string) => ((await my.db.query(`SELECT count(*) AS n, count(DISTINCT v) AS u, sum(v) AS s FROM ${OUT}.${t}`)) as unknown as [{ n: number; u: number; s: string }[]])[0][0];
       const pkCols = async (t: string) =>
-        ((await db.query(`SELECT COLUMN_NAME AS c FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'`, [OUT, t])) as unknown as [{ c: string }[]])[0].map((r) => r.c);
+        ((await my.db.query(`SELECT COLUMN_NAME AS c FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'`, [OUT, t])) as unknown as [{ c: string }[]])[0].map((r) => r.c);
       for (const run of [1, 2]) {
         const s = await runFlow(flow('my-append', 'appended'), join(tempDir(), `state${run}.db`), env);
         expect(s.status, s.error).toBe('completed');
@@ -239,7 +214,7 @@ describe.skipIf(!MY.available)('conversion: MySQL/MariaDB', () => {
       }
       expect(await pkCols('keyed')).toEqual(['v']);
     } finally {
-      await db.query(`DROP DATABASE IF EXISTS ${OUT}`);
+      await my.db.query(`DROP DATABASE IF EXISTS ${OUT}`);
     }
   });
 });

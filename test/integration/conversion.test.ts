@@ -6,9 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import mysql, { type RowDataPacket } from 'mysql2/promise';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RowDataPacket } from 'mysql2/promise';
+import { describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../runtime/executor/flow-run.js';
 import type { SluiceRecord, SourceInstance } from '../../runtime/index.js';
 import { postgresSource } from '../../nodes/postgres/source.js';
@@ -16,8 +15,8 @@ import { sqliteSource } from '../../nodes/sqlite/source.js';
 import { mysqlSource } from '../../nodes/mysql/source.js';
 import { resolveTableName } from '../../nodes/shared/table-router.js';
 import { create, readAll, tempDir } from '../helpers/node-harness.js';
-import { probeMysql, probePostgres, type ScratchDb, scratchMysql, scratchPostgres, service } from '../helpers/services.js';
-import { runFlow, withDb } from '../helpers/conversion-run.js';
+import { probeMysql, probePostgres, service } from '../helpers/services.js';
+import { runFlow, scratchMysqlBlock, scratchPgBlock, withDb } from '../helpers/conversion-run.js';
 
 const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 const MY = await service('MySQL/MariaDB', 'MYSQL_URL', 'mysql://root@127.0.0.1:3306/test', probeMysql);
@@ -36,15 +35,7 @@ describe('resolveTableName', () => {
 
 describe.skipIf(!PG.available)('conversion mode: PostgreSQL → PostgreSQL', () => {
   const DB = `sluice_conv_${suffix}`;
-  const dbUrl = withDb(PG.url, DB);
-  let scratch: ScratchDb | undefined;
-  let db: pg.Client;
-  const q = async (sql: string) => (await db.query(sql)).rows;
-
-  beforeAll(async () => {
-    scratch = await scratchPostgres(PG.url, DB);
-    db = new pg.Client({ connectionString: dbUrl });
-    await db.connect();
+  const pgDb = scratchPgBlock(PG.url, DB, async (q) => {
     await q('CREATE SCHEMA shop; CREATE SCHEMA copy');
     await q(`CREATE TABLE shop.customers (id bigint PRIMARY KEY, name text NOT NULL, tags text[], joined timestamptz, balance numeric(20,6))`);
     await q(`CREATE TABLE shop.orders (id integer PRIMARY KEY, customer_id bigint, doc jsonb, amount numeric(12,2), ref uuid, paid boolean)`);
@@ -54,11 +45,7 @@ describe.skipIf(!PG.available)('conversion mode: PostgreSQL → PostgreSQL', () 
     await q(`INSERT INTO shop.blobs SELECT g / 10, g % 10, decode(md5(g::text), 'hex') FROM generate_series(1, 800) g`);
     await q('ANALYZE shop.customers, shop.orders, shop.blobs');
   });
-
-  afterAll(async () => {
-    await db?.end().catch(() => undefined);
-    await scratch?.drop();
-  });
+  const { url: dbUrl, q } = pgDb;
 
   it('creates every table on the target and copies it; a stop in the middle and a second run finish the copy', async () => {
     const doc = {
@@ -123,7 +110,7 @@ describe.skipIf(!PG.available)('conversion mode: PostgreSQL → PostgreSQL', () 
 
     const columns = async (schema: string) =>
       (
-        await db.query<{ c: string; t: string; nn: boolean }>(
+        await pgDb.db.query<{ c: string; t: string; nn: boolean }>(
           "SELECT attname AS c, format_type(atttypid, atttypmod) AS t, attnotnull AS nn FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
           [`${schema}.all_types`],
         )
@@ -153,7 +140,7 @@ describe.skipIf(!PG.available)('conversion mode: PostgreSQL → PostgreSQL', () 
     expect((await columns('typed')).map((c) => c.replace('integer[]', 'jsonb').replace(/^(big|amount) (.*) not null$/, '$1 $2'))).toEqual(await columns('typed_copy'));
     const pk = async (schema: string) =>
       (
-        await db.query<{ c: string }>(
+        await pgDb.db.query<{ c: string }>(
           'SELECT a.attname AS c FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(n, o) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY k.o',
           [`${schema}.all_types`],
         )
@@ -166,7 +153,7 @@ describe.skipIf(!PG.available)('conversion mode: PostgreSQL → PostgreSQL', () 
     expect(await read('typed_copy')).toEqual(source);
     // and as PostgreSQL sees them: every column's text, the array's as its JSON
     const text = async (schema: string) =>
-      (await db.query({ text: `SELECT ${[...'tenant id big amount exact r d flag name code note doc raw day at at_tz t uid'.split(' ').map((c) => `${c}::text`), 'to_jsonb(nums)::text'].join(', ')} FROM ${schema}.all_types ORDER BY id`, rowMode: 'array' })).rows;
+      (await pgDb.db.query({ text: `SELECT ${[...'tenant id big amount exact r d flag name code note doc raw day at at_tz t uid'.split(' ').map((c) => `${c}::text`), 'to_jsonb(nums)::text'].join(', ')} FROM ${schema}.all_types ORDER BY id`, rowMode: 'array' })).rows;
     expect(await text('typed_copy')).toEqual(await text('typed'));
   });
 });
@@ -174,39 +161,21 @@ describe.skipIf(!PG.available)('conversion mode: PostgreSQL → PostgreSQL', () 
 describe.skipIf(!PG.available || !MY.available)('conversion mode across servers: declared types', () => {
   const PGDB = `sluice_xconv_${suffix}`;
   const MYDB = `sluice_xconv_${suffix}`;
-  const pgUrl = withDb(PG.url, PGDB);
+  const pgs = scratchPgBlock(PG.url, PGDB);
+  const mys = scratchMysqlBlock(MY.url, MYDB, (my) => my.query(`SET time_zone = '+00:00'`), { dateStrings: true, supportBigNumbers: true, bigNumberStrings: true });
+  const pgUrl = pgs.url;
   const myUrl = withDb(MY.url, MYDB);
-  let pgc: pg.Client;
-  let my: mysql.Connection;
-  let pgScratch: ScratchDb | undefined;
-  let myScratch: ScratchDb | undefined;
-
-  beforeAll(async () => {
-    pgScratch = await scratchPostgres(PG.url, PGDB);
-    myScratch = await scratchMysql(MY.url, MYDB);
-    pgc = new pg.Client({ connectionString: pgUrl });
-    await pgc.connect();
-    my = await mysql.createConnection({ uri: MY.url, multipleStatements: true, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true });
-    await my.query(`SET time_zone = '+00:00'`);
-  });
-
-  afterAll(async () => {
-    await pgc?.end().catch(() => undefined);
-    await my?.end().catch(() => undefined);
-    await pgScratch?.drop();
-    await myScratch?.drop();
-  });
 
   const pgColumns = async (table: string) =>
     (
-      await pgc.query<{ c: string; t: string; nn: boolean }>(
+      await pgs.db.query<{ c: string; t: string; nn: boolean }>(
         'SELECT attname AS c, format_type(atttypid, atttypmod) AS t, attnotnull AS nn FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum',
         [table],
       )
     ).rows.map((r) => `${r.c} ${r.t}${r.nn ? ' not null' : ''}`);
 
   it('MySQL/MariaDB → postgres.sink: DECIMAL(20,6), BIGINT UNSIGNED, TINYINT(1), DATETIME(3), TIMESTAMP, VARCHAR(50), JSON, VARBINARY become numeric(20,6), numeric(20,0), boolean ... values exact', async () => {
-    await my.query(`CREATE TABLE ${MYDB}.m2p (id BIGINT UNSIGNED PRIMARY KEY, amount DECIMAL(20,6) NOT NULL, flag TINYINT(1), made DATETIME(3), ts TIMESTAMP NULL,
+    await mys.db.query(`CREATE TABLE ${MYDB}.m2p (id BIGINT UNSIGNED PRIMARY KEY, amount DECIMAL(20,6) NOT NULL, flag TINYINT(1), made DATETIME(3), ts TIMESTAMP NULL,
       name VARCHAR(50) NOT NULL, doc JSON, bin VARBINARY(16), small SMALLINT UNSIGNED, dur TIME(2))`);
     const rows: unknown[][] = [];
     // first values that would mislead a value-based choice: small ids, whole amounts, null timestamps
@@ -216,7 +185,7 @@ describe.skipIf(!PG.available || !MY.available)('conversion mode across servers:
     }
     rows.push(['18446744073709551615', '99999999999999.999999', 5, '9999-12-31 23:59:59.999', '2038-01-19 03:14:07', 'ünïcødé', '"just a string"', Buffer.alloc(0), 65535, '838:59:59.99']);
     rows.push(['9007199254740993', '-0.000001', 0, '1000-01-01 00:00:00.000', '1970-01-01 00:00:01', '', '[1, 2.5, {"x": null}]', Buffer.from('00ff', 'hex'), 0, '-838:59:59.99']);
-    await my.query(`INSERT INTO ${MYDB}.m2p VALUES ?`, [rows]);
+    await mys.db.query(`INSERT INTO ${MYDB}.m2p VALUES ?`, [rows]);
 
     const summary = await runFlow(
       {
@@ -245,14 +214,14 @@ describe.skipIf(!PG.available || !MY.available)('conversion mode across servers:
       'dur interval', // a MySQL TIME is a duration of up to ±838 hours: PostgreSQL's time holds 00:00–24:00
     ]);
     // the key is the source table's
-    expect((await pgc.query("SELECT a.attname AS c FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'public.m2p'::regclass AND i.indisprimary")).rows).toEqual([{ c: 'id' }]);
+    expect((await pgs.db.query("SELECT a.attname AS c FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'public.m2p'::regclass AND i.indisprimary")).rows).toEqual([{ c: 'id' }]);
 
     // values, as each server prints them
-    const [mine] = await my.query<RowDataPacket[]>(
+    const [mine] = await mys.db.query<RowDataPacket[]>(
       `SELECT CAST(id AS CHAR) AS id, CAST(amount AS CHAR) AS amount, flag, DATE_FORMAT(made, '%Y-%m-%d %H:%i:%s.%f') AS made, UNIX_TIMESTAMP(ts) AS ts, name, CAST(doc AS CHAR) AS doc, HEX(bin) AS bin, small, TIME_TO_SEC(dur) AS dur FROM ${MYDB}.m2p ORDER BY id`,
     );
     const theirs = (
-      await pgc.query(
+      await pgs.db.query(
         `SELECT id::text AS id, amount::text AS amount, flag, to_char(made, 'YYYY-MM-DD HH24:MI:SS.US') AS made, extract(epoch FROM ts)::bigint AS ts, name, doc, upper(encode(bin, 'hex')) AS bin, small, extract(epoch FROM dur)::float8 AS dur FROM public.m2p ORDER BY id`,
       )
     ).rows;
@@ -270,14 +239,14 @@ describe.skipIf(!PG.available || !MY.available)('conversion mode across servers:
   });
 
   it('postgres.source → mysql.sink: the created MariaDB columns come from the PostgreSQL declared types (numeric(12,2) → DECIMAL(12,2), timestamptz → TIMESTAMP ...), values exact', async () => {
-    await pgc.query(`CREATE TABLE public.p2m (id integer PRIMARY KEY, small smallint NOT NULL, big bigint, amount numeric(12,2) NOT NULL, r real, d double precision,
+    await pgs.db.query(`CREATE TABLE public.p2m (id integer PRIMARY KEY, small smallint NOT NULL, big bigint, amount numeric(12,2) NOT NULL, r real, d double precision,
       flag boolean, name varchar(20), code char(3), note text, doc jsonb, raw bytea, day date, at timestamp(3), at_tz timestamptz, t time(2), uid uuid, nums int[])`);
-    await pgc.query(`INSERT INTO public.p2m SELECT g, g % 100, g, g * 1.25, g * 0.5, g / 8.0, CASE WHEN g % 7 = 0 THEN NULL ELSE g % 2 = 0 END, 'name ' || g, lpad(g::text, 3, '0'),
+    await pgs.db.query(`INSERT INTO public.p2m SELECT g, g % 100, g, g * 1.25, g * 0.5, g / 8.0, CASE WHEN g % 7 = 0 THEN NULL ELSE g % 2 = 0 END, 'name ' || g, lpad(g::text, 3, '0'),
         repeat('x', g % 50), jsonb_build_object('g', g, 'a', jsonb_build_array(1, 'two', null)), decode(md5(g::text), 'hex'), '2024-02-29'::date + g,
         '2024-01-02 03:04:05.123'::timestamp + g * interval '1.001 second', '2024-01-02 03:04:05.123456+00'::timestamptz + g * interval '1 minute',
         make_time(3, 4, 5 + (g % 9 + 1) * 0.11), overlay(overlay(md5(g::text) placing '4' from 13) placing '8' from 17)::uuid, ARRAY[g, NULL, -g]
       FROM generate_series(1, 700) g`);
-    await pgc.query(`INSERT INTO public.p2m (id, small, big, amount, name, code, at, at_tz) VALUES (0, -32768, -9223372036854775808, -9999999999.99, '', 'ab', '1000-01-01 00:00:00', '1970-01-01 00:00:01+00'),
+    await pgs.db.query(`INSERT INTO public.p2m (id, small, big, amount, name, code, at, at_tz) VALUES (0, -32768, -9223372036854775808, -9999999999.99, '', 'ab', '1000-01-01 00:00:00', '1970-01-01 00:00:01+00'),
       (1000000, 32767, 9223372036854775807, 9999999999.99, 'ünïcødé ✓', 'xyz', '9999-12-31 23:59:59.999', '2038-01-19 03:14:07.999999+00')`);
 
     const summary = await runFlow(
@@ -294,7 +263,7 @@ describe.skipIf(!PG.available || !MY.available)('conversion mode across servers:
       {},
     );
     expect(summary.status, summary.error).toBe('completed');
-    const [cols] = await my.query<RowDataPacket[]>(
+    const [cols] = await mys.db.query<RowDataPacket[]>(
       'SELECT COLUMN_NAME AS c, COLUMN_TYPE AS t, IS_NULLABLE AS n, COLUMN_KEY AS k FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
       [MYDB, 'p2m'],
     );
@@ -318,12 +287,12 @@ describe.skipIf(!PG.available || !MY.available)('conversion mode across servers:
       'uid uuid',
       'nums longtext', // JSON: the array
     ]);
-    const [mine] = await my.query<RowDataPacket[]>(
+    const [mine] = await mys.db.query<RowDataPacket[]>(
       `SELECT id, small, CAST(big AS CHAR) AS big, CAST(amount AS CHAR) AS amount, r, d, flag, name, code, note, CAST(doc AS CHAR) AS doc, HEX(raw) AS raw, CAST(day AS CHAR) AS day,
         DATE_FORMAT(at, '%Y-%m-%d %H:%i:%s.%f') AS at, DATE_FORMAT(at_tz, '%Y-%m-%d %H:%i:%s.%f') AS at_tz, CAST(t AS CHAR) AS t, CAST(uid AS CHAR) AS uid, CAST(nums AS CHAR) AS nums FROM ${MYDB}.p2m ORDER BY id`,
     );
     const theirs = (
-      await pgc.query(
+      await pgs.db.query(
         `SELECT id, small, big::text AS big, amount::text AS amount, r, d, flag, name, code::text AS code, note, doc, upper(encode(raw, 'hex')) AS raw, day::text AS day,
           to_char(at, 'YYYY-MM-DD HH24:MI:SS.US') AS at, to_char(at_tz AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS at_tz, t::text AS t, uid::text AS uid, nums FROM public.p2m ORDER BY id`,
       )
@@ -335,12 +304,7 @@ describe.skipIf(!PG.available || !MY.available)('conversion mode across servers:
 
 describe.skipIf(!MY.available)('conversion mode: MySQL/MariaDB → SQLite', () => {
   const DB = `sluice_conv_${suffix}`;
-  let scratch: ScratchDb | undefined;
-  let db: mysql.Connection;
-
-  beforeAll(async () => {
-    scratch = await scratchMysql(MY.url, DB);
-    db = await mysql.createConnection({ uri: MY.url, multipleStatements: true });
+  scratchMysqlBlock(MY.url, DB, async (db) => {
     await db.query(`USE ${DB};
       CREATE TABLE items (id BIGINT UNSIGNED PRIMARY KEY, price DECIMAL(20,6), made DATETIME(6), doc JSON, note VARCHAR(200), data BLOB);
       CREATE TABLE stock (sku VARCHAR(20), site INT, qty INT, PRIMARY KEY (sku, site));`);
@@ -348,11 +312,6 @@ describe.skipIf(!MY.available)('conversion mode: MySQL/MariaDB → SQLite', () =
     await db.query(`INSERT INTO ${DB}.items VALUES ?`, [items]);
     const stock = Array.from({ length: 900 }, (_, i) => [`sku${i % 300}`, Math.floor(i / 300), i]);
     await db.query(`INSERT INTO ${DB}.stock VALUES ?`, [stock]);
-  });
-
-  afterAll(async () => {
-    await db?.end().catch(() => undefined);
-    await scratch?.drop();
   });
 
   it('creates each table in SQLite and copies it; a stop in the middle and a second run finish the copy', async () => {

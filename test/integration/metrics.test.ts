@@ -3,17 +3,12 @@
  * Prometheus text parser: each count equals what the run's summary says, the histograms are whole,
  * the process metrics are there, and it is protected like the API. Then `sluice run --metrics-port`.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRegistry } from '../../nodes/catalog.js';
-import { DeploymentManager } from '../../runtime/deploy/manager.js';
-import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
-import { createSluiceServer, type SluiceServer } from '../../server/server.js';
-import { SqliteControlStore } from '../../server/store/sqlite-control-store.js';
 import { keyFor } from '../helpers/auth.js';
 import { startCli, until } from '../helpers/cli.js';
-import { tempDir } from '../helpers/node-harness.js';
+import { inProcessServerForFile } from '../helpers/in-process-server.js';
 import { parsePrometheusText, sampleValue, type Family } from '../helpers/prom-text.js';
 
 const COUNT = 2500;
@@ -34,32 +29,15 @@ const flow = (name: string, extra: { rate?: number; count?: number } = {}) => ({
   ],
 });
 
-let server: SluiceServer;
-let checkpoints: SqliteCheckpointStore;
-let store: SqliteControlStore;
-let url: string;
-let dir: string;
-let admin: Record<string, string>;
+const srv = inProcessServerForFile();
 let viewer: Record<string, string>;
 
 beforeAll(async () => {
-  dir = tempDir();
-  store = new SqliteControlStore(join(dir, 'sluice.db'));
-  checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
-  server = createSluiceServer({ registry: createRegistry(), store, manager: new DeploymentManager({ store: checkpoints, cwd: dir }), cwd: dir, env: {} });
-  url = `http://127.0.0.1:${(await server.listen(0, '127.0.0.1')).port}`;
-  admin = (await keyFor(server, 'admin', 'admin')).headers;
-  viewer = (await keyFor(server, 'reader', 'viewer')).headers;
-}, 60_000);
-
-afterAll(async () => {
-  await server?.close();
-  await checkpoints?.close();
-  store?.close();
+  viewer = (await keyFor(srv.server, 'reader', 'viewer')).headers;
 });
 
 async function scrape(headers: Record<string, string>): Promise<Map<string, Family>> {
-  const res = await fetch(`${url}/metrics`, { headers });
+  const res = await fetch(`${srv.url}/metrics`, { headers });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   return parsePrometheusText(await res.text());
@@ -67,24 +45,24 @@ async function scrape(headers: Record<string, string>): Promise<Map<string, Fami
 
 describe('GET /metrics', () => {
   it('refuses anonymous callers and an unknown key, like the API', async () => {
-    expect((await fetch(`${url}/metrics`)).status).toBe(401);
-    expect((await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer sluice_not-a-key' } })).status).toBe(401);
+    expect((await fetch(`${srv.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${srv.url}/metrics`, { headers: { authorization: 'Bearer sluice_not-a-key' } })).status).toBe(401);
   });
 
   it("counts what the run's summary counts, per flow and node, with durations, state and the process", async () => {
-    const post = (path: string, body: unknown) => fetch(url + path, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (path: string, body: unknown) => fetch(srv.url + path, { method: 'POST', headers: { ...srv.admin, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect((await post('/api/flows', flow('metered'))).status).toBe(201);
     expect((await post('/api/flows/metered/deploy', {})).status).toBe(202);
     let status: any;
     const deadline = Date.now() + 60_000;
     do {
       await new Promise((r) => setTimeout(r, 100));
-      status = await (await fetch(`${url}/api/flows/metered/status`, { headers: admin })).json();
+      status = await (await fetch(`${srv.url}/api/flows/metered/status`, { headers: srv.admin })).json();
     } while (status.status !== 'completed' && status.status !== 'failed' && Date.now() < deadline);
     expect(status.status).toBe('completed');
 
     const m = await scrape(viewer); // a viewer's key is enough
-    const written = readFileSync(join(dir, 'out-metered.jsonl'), 'utf8').trim().split('\n').length;
+    const written = readFileSync(join(srv.dir, 'out-metered.jsonl'), 'utf8').trim().split('\n').length;
     expect(written).toBe(COUNT - COUNT / 10);
     for (const node of ['gen', 'tens', 'out']) {
       const labels = { flow: 'metered', node };
@@ -126,9 +104,9 @@ describe('GET /metrics', () => {
 
 describe('sluice run --metrics-port', () => {
   it('serves the running flow\'s metrics on loopback, counts growing toward the summary', async () => {
-    const file = join(dir, 'slow.json');
+    const file = join(srv.dir, 'slow.json');
     writeFileSync(file, JSON.stringify(flow('slow', { count: 600, rate: 200 })));
-    const { child, done } = startCli(['run', file, '--state', join(dir, 'cli-state.db'), '--metrics-port', '0', '--json'], { cwd: dir });
+    const { child, done } = startCli(['run', file, '--state', join(srv.dir, 'cli-state.db'), '--metrics-port', '0', '--json'], { cwd: srv.dir });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     await until(() => /metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/.test(stderr), 20_000, 'the metrics line');
@@ -154,14 +132,14 @@ describe('sluice run --metrics-port', () => {
   }, 60_000);
 
   it('says so when the port is taken (exit 2, one line)', async () => {
-    const file = join(dir, 'long.json');
+    const file = join(srv.dir, 'long.json');
     writeFileSync(file, JSON.stringify(flow('long', { count: 1_000_000, rate: 100 })));
-    const first = startCli(['run', file, '--state', join(dir, 'cli-state2.db'), '--metrics-port', '0'], { cwd: dir });
+    const first = startCli(['run', file, '--state', join(srv.dir, 'cli-state2.db'), '--metrics-port', '0'], { cwd: srv.dir });
     let stderr = '';
     first.child.stderr!.on('data', (d) => (stderr += d));
     await until(() => /127\.0\.0\.1:(\d+)/.test(stderr), 20_000, 'the first run');
     const port = /127\.0\.0\.1:(\d+)/.exec(stderr)![1];
-    const second = await startCli(['run', file, '--state', join(dir, 'cli-state3.db'), '--metrics-port', port], { cwd: dir }).done;
+    const second = await startCli(['run', file, '--state', join(srv.dir, 'cli-state3.db'), '--metrics-port', port], { cwd: srv.dir }).done;
     first.child.kill('SIGINT');
     await first.done;
     expect(second.code).toBe(2);

@@ -3,52 +3,22 @@
  * of flow lines; a stored secret never in a line, not even where a request put it in a URL. Then
  * `sluice run --log-format json` on stderr, with the flow's connection secret masked.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRegistry } from '../../nodes/catalog.js';
-import { DeploymentManager } from '../../runtime/deploy/manager.js';
 import { jsonLog } from '../../runtime/log/json-log.js';
-import { SqliteCheckpointStore } from '../../runtime/state/sqlite-checkpoint-store.js';
-import { createSluiceServer, type SluiceServer } from '../../server/server.js';
-import { SqliteControlStore } from '../../server/store/sqlite-control-store.js';
-import { secretFieldsOfType } from '../../server/connections.js';
-import { keyFor } from '../helpers/auth.js';
 import { runCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/node-harness.js';
+import { inProcessServerForFile } from '../helpers/in-process-server.js';
 
 const SECRET = 'Zq7-sekrit-pass-4412';
-const registry = createRegistry();
 const lines: string[] = [];
-let server: SluiceServer;
-let checkpoints: SqliteCheckpointStore;
-let store: SqliteControlStore;
-let url: string;
-let dir: string;
-let admin: Record<string, string>;
-
-beforeAll(async () => {
-  dir = tempDir();
-  // as `sluice serve` opens it: the connectors say which fields are secret
-  store = new SqliteControlStore(join(dir, 'sluice.db'), { secretFields: (type) => secretFieldsOfType(registry, type) });
-  checkpoints = new SqliteCheckpointStore(join(dir, 'state.db'));
-  const log = jsonLog({ write: (l: string) => lines.push(l) });
-  server = createSluiceServer({ registry, store, manager: new DeploymentManager({ store: checkpoints, cwd: dir }), cwd: dir, env: {}, log });
-  url = `http://127.0.0.1:${(await server.listen(0, '127.0.0.1')).port}`;
-  admin = (await keyFor(server, 'admin', 'admin')).headers;
-}, 60_000);
-
-afterAll(async () => {
-  await server?.close();
-  await checkpoints?.close();
-  store?.close();
-});
+const srv = inProcessServerForFile({ secretFields: true, log: jsonLog({ write: (l: string) => lines.push(l) }) });
 
 const parsed = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('the server log as JSON lines', () => {
   it('gives each line a level and a time, flow lines their flow, node and deployment, and never a secret', async () => {
-    const post = (path: string, body: unknown) => fetch(url + path, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (path: string, body: unknown) => fetch(srv.url + path, { method: 'POST', headers: { ...srv.admin, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect((await post('/api/connections', { name: 'shop', type: 'postgres', config: { host: '127.0.0.1', port: 1, user: 'u', password: SECRET, database: 'd' } })).status).toBe(201);
     const flow = {
       apiVersion: 'sluice/v1',
@@ -64,7 +34,7 @@ describe('the server log as JSON lines', () => {
     expect((await post('/api/flows', flow)).status).toBe(201);
     expect((await post('/api/flows/logged/deploy', {})).status).toBe(202);
     // a secret that reaches a URL (a mistake a script can make) is masked in the request line and its fields
-    expect((await fetch(`${url}/api/flows/${SECRET}`, { headers: admin })).status).toBe(404);
+    expect((await fetch(`${srv.url}/api/flows/${SECRET}`, { headers: srv.admin })).status).toBe(404);
     const deadline = Date.now() + 30_000;
     while (!parsed().some((l) => l.level === 'error' && l.node === 'boom') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 
@@ -91,7 +61,7 @@ describe('the server log as JSON lines', () => {
 
 describe('sluice run --log-format json', () => {
   it('writes JSON lines on stderr with the flow and node, the connection secret masked', async () => {
-    const file = join(dir, 'pg.json');
+    const file = join(srv.dir, 'pg.json');
     writeFileSync(
       file,
       JSON.stringify({
@@ -105,8 +75,8 @@ describe('sluice run --log-format json', () => {
         edges: [{ from: 'src', to: 'out' }],
       }),
     );
-    const r = await runCli(['run', file, '--state', join(dir, 'cli.db'), '--log-format', 'json', '--quiet'], {
-      cwd: dir,
+    const r = await runCli(['run', file, '--state', join(srv.dir, 'cli.db'), '--log-format', 'json', '--quiet'], {
+      cwd: srv.dir,
       env: { SLUICE_FLOW_SHOP_URL: `postgres://nobody:${SECRET}@127.0.0.1:1/db` },
     });
     const json = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));

@@ -123,7 +123,7 @@ describe('DeploymentManager', () => {
     const s = await done;
     expect(s.deadLetters).toBe(5);
     expect(s.nodes.fn.errors).toBe(5);
-    expect((await manager.deadLetters('f')).map((d) => d.record.value)).toEqual([10, 20, 30, 40, 50].map((n) => ({ n })));
+    expect((await manager.checkpoints.deadLetters('f')).map((d) => d.record.value)).toEqual([10, 20, 30, 40, 50].map((n) => ({ n })));
 
   });
 

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { ConfigError, NodeError } from '../../runtime/errors.js';
 import { fileAccess, unconfinedFiles } from '../../runtime/files.js';
 import type { SluiceRecord } from '../../runtime/records.js';
-import { coversKey, keysForNewTable, netEffect } from '../../nodes/shared/sink-plan.js';
+import { batchPlan, coversKey, keysForNewTable, keysOrAppend, netEffect } from '../../nodes/shared/sink-plan.js';
 import { connectionSource, resolveForTest, serverUrl, tlsMaterial, tlsSchema } from '../../nodes/shared/connection-config.js';
 import { openOrClose } from '../../nodes/shared/open.js';
 import { Wakeup } from '../../nodes/shared/abort.js';
@@ -64,6 +64,21 @@ describe('keysForNewTable and coversKey', () => {
     expect(keysForNewTable(T, [rec({ sku: 'a', site: 2 }, 'r', { sku: 'a', site: 2 })])).toEqual(['sku', 'site']);
     expect(keysForNewTable(T, [{ ...rec({ id: 1 }, 'r', 1), meta: { keyColumns: ['id'] } }])).toEqual(['id']);
     expect(() => keysForNewTable(T, [rec({ id: 1 }, 'r', 1)])).toThrow(new ConfigError('n1', 'keys', 'table shop.orders does not exist yet and the record key 1 names no columns: set keys to the columns that identify a row'));
+  });
+
+  it('keysOrAppend: a keyless source table appends with a warning; source keys on an existing keyless table say which hint', () => {
+    const warned: string[] = [];
+    const log = { debug: () => undefined, info: () => undefined, warn: (m: string) => warned.push(m), error: () => undefined };
+    const keyless = { table: 'shop.events', key: [], columns: [{ name: 'id', kind: 'integer', source: 'int', nullable: true }] };
+    const rows = [{ ...rec({ id: 1 }, 'r', null), meta: { schema: keyless } }, { ...rec({ id: 1 }, 'r', null), meta: { schema: keyless } }];
+    expect(keysOrAppend(T, rows, { keyless: false, noKeyHint: 'unused', log })).toEqual([]);
+    expect(warned).toEqual(['table shop.orders: its source table has no key, so rows are appended (INSERT) without looking for an existing row; running the copy again duplicates them']);
+    // no keys: every row appended, the same row twice too
+    expect(batchPlan(T, rows, []).map((c) => c.row)).toEqual([{ id: 1 }, { id: 1 }]);
+    expect(batchPlan(T, rows, ['id']).map((c) => c.row)).toEqual([{ id: 1 }]);
+    const keyed = [rec({ sku: 'a', n: 1 }, 'r', { sku: 'a' })];
+    expect(() => keysOrAppend(T, keyed, { keyless: true, noKeyHint: 'has no primary key: name them in keys', log })).toThrow(new ConfigError('n1', 'keys', 'table shop.orders has no primary key: name them in keys'));
+    expect(keysOrAppend(T, keyed, { keyless: false, noKeyHint: 'unused', log })).toEqual(['sku']);
   });
 
   it('a unique set covers the keys in any order; case folded only when asked', () => {

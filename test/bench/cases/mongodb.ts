@@ -30,7 +30,7 @@ import type { SluiceRecord } from '../../../runtime/records.js';
 import { SqliteCheckpointStore } from '../../../runtime/state/sqlite-checkpoint-store.js';
 import { create } from '../../helpers/node-harness.js';
 import { scratchMysql, withDb, type ScratchDb } from '../../helpers/services.js';
-import { timed, type BenchCase } from '../harness.js';
+import { timed, Unavailable, type BenchCase } from '../harness.js';
 
 const N = Number(process.env.BENCH_MONGO_ROWS ?? 333_334);
 const LINES_PER_ORDER = 2;
@@ -120,8 +120,7 @@ export const mongodbCases: BenchCase[] = [
         server = info.mongoJavaServer ? `mongo-java-server ${info.mongoJavaServer}` : `MongoDB ${info.version} ${info.topology}`;
       } catch (err) {
         await client.close();
-        process.stderr.write(`  skipped: MongoDB is not reachable at ${MONGO_URL} (MONGO_URL): ${(err as Error).message}\n`);
-        return [];
+        throw new Unavailable(`MongoDB is not reachable at ${MONGO_URL} (MONGO_URL): ${(err as Error).message}`);
       }
       const db = client.db(DB);
       const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));

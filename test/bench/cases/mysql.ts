@@ -16,7 +16,7 @@ import { SqliteCheckpointStore } from '../../../runtime/state/sqlite-checkpoint-
 import { create } from '../../helpers/node-harness.js';
 import { scratchMysql, withDb, type ScratchDb } from '../../helpers/services.js';
 import type { SourceInstance } from '../../../runtime/node-api.js';
-import { timed, type BenchCase } from '../harness.js';
+import { timed, Unavailable, type BenchCase } from '../harness.js';
 
 const N = Number(process.env.BENCH_MYSQL_ROWS ?? 200_000);
 const URL_ = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
@@ -74,8 +74,7 @@ export const mysqlCases: BenchCase[] = [
       try {
         await mysqlPromise.createConnection({ uri: URL_, connectTimeout: 3000 }).then((c) => c.end());
       } catch (err) {
-        process.stderr.write(`  skipped: MySQL is not reachable at ${URL_} (MYSQL_URL): ${(err as Error).message}\n`);
-        return [];
+        throw new Unavailable(`MySQL is not reachable at ${URL_} (MYSQL_URL): ${(err as Error).message}`);
       }
       await seed();
       try {

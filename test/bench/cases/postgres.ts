@@ -36,7 +36,7 @@ import type { SinkInstance, SluiceRecord } from '../../../runtime/index.js';
 import { SqliteCheckpointStore } from '../../../runtime/state/sqlite-checkpoint-store.js';
 import { create } from '../../helpers/node-harness.js';
 import { scratchPostgres } from '../../helpers/services.js';
-import { timed, type BenchCase, type Figure } from '../harness.js';
+import { timed, Unavailable, type BenchCase, type Figure } from '../harness.js';
 
 const N = Number(process.env.BENCH_PG_ROWS ?? 1_000_000);
 const CUSTOMERS = 10_000;
@@ -67,7 +67,25 @@ const REVENUE = (name: string) => `CREATE TABLE ${name} (country text PRIMARY KE
 const ORDERS = (name: string, tax: boolean) =>
   `CREATE TABLE ${name} (id bigint PRIMARY KEY, customer_id integer NOT NULL, amount numeric(10,2) NOT NULL, currency text, country text, status text, ts timestamptz${tax ? ', tax numeric(12,2), customer jsonb' : ''})`;
 
-export async function withDatabase<T>(fn: (db: pg.Client) => Promise<T>): Promise<T> {
+/** fails with Unavailable when the server at PG_URL cannot be reached, or (`logical`) has no logical decoding */
+export async function requirePostgres(opts: { logical?: boolean } = {}): Promise<void> {
+  const c = new pg.Client({ connectionString: BASE_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+  } catch (err) {
+    throw new Unavailable(`PostgreSQL is not reachable at ${BASE_URL} (PG_URL): ${(err as Error).message}`);
+  }
+  try {
+    const level = (await c.query<{ wal_level: string }>('SHOW wal_level')).rows[0].wal_level;
+    if (opts.logical && level !== 'logical') throw new Unavailable(`PostgreSQL at ${BASE_URL} (PG_URL) runs with wal_level = ${level}; CDC needs wal_level = logical`);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/** runs `fn` on a scratch database of the server at PG_URL; `logical`: the case reads CDC */
+export async function withDatabase<T>(fn: (db: pg.Client) => Promise<T>, opts: { logical?: boolean } = {}): Promise<T> {
+  await requirePostgres(opts);
   const scratch = await scratchPostgres(BASE_URL, DB);
   const db = new pg.Client({ connectionString: URL_ });
   await db.connect();
@@ -319,7 +337,7 @@ export const postgresCases: BenchCase[] = [
           { metric: `heap after ${Math.round(CDC_SECONDS / 10)} s → at the end`, value: mb(late.heapUsed), unit: 'MB', note: `${mb(early!.heapUsed)} MB → ${mb(late.heapUsed)} MB${globalThis.gc ? ' (after gc)' : ' (run with --expose-gc for settled figures)'}` },
           { metric: `RSS after ${Math.round(CDC_SECONDS / 10)} s → at the end`, value: mb(late.rss), unit: 'MB', note: `${mb(early!.rss)} MB → ${mb(late.rss)} MB` },
         ];
-      });
+      }, { logical: true });
     },
   },
 ];
