@@ -260,6 +260,9 @@ async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry
   if (opts.lane) {
     // a lane: its host shows progress and the summary (from this lane's JSON on stdout); no ports of its own
     opts = { ...opts, quiet: true, json: true, metricsPort: undefined, hooksPort: undefined };
+    // a killed host leaves the lane's pipes closed: a log line then must not end the lane before it commits
+    process.stderr.on('error', () => undefined);
+    process.stdout.on('error', () => undefined);
   }
   const hooksPort = opts.hooksPort ?? hooksPortFromEnv(process.env.SLUICE_HOOKS_PORT);
   let hooks: HookServer | undefined;
