@@ -7,13 +7,14 @@ import { mysqlCases } from './cases/mysql.js';
 import { aggregateCases } from './cases/aggregate.js';
 import { editorCases } from './cases/editor.js';
 import { postgresCases } from './cases/postgres.js';
+import { postgresLanesCases } from './cases/postgres-lanes.js';
 import { mongodbCases } from './cases/mongodb.js';
 import { kafkaCases } from './cases/kafka.js';
 import { messagingCases } from './cases/messaging.js';
 import { clusterCases } from './cases/cluster.js';
 import { storeCases } from './cases/stores.js';
 
-const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases, ...kafkaCases, ...messagingCases, ...clusterCases, ...storeCases];
+const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...aggregateCases, ...editorCases, ...postgresCases, ...postgresLanesCases, ...mongodbCases, ...kafkaCases, ...messagingCases, ...clusterCases, ...storeCases];
 
 const filter = process.argv[2];
 const results: Record<string, Figure[]> = {};
