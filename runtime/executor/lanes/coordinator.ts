@@ -55,7 +55,8 @@ export class LaneCoordinator {
     const lanes = Array.from({ length: this.o.count }, async (_, i) => {
       let kills = 0;
       for (;;) {
-        const r = await this.runLane(i);
+        // a lane started again goes on from its own positions, even when the run began --from-start
+        const r = await this.runLane(i, kills > 0);
         if (r.summary) summaries[i] = r.summary;
         if (r.signal && !this.stopping) {
           kills++;
@@ -79,8 +80,9 @@ export class LaneCoordinator {
     return { ok: !error, error, summaries, restarts: this.restarts };
   }
 
-  private runLane(i: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; summary?: RunSummary; stderrTail?: string }> {
-    const child = fork(this.o.script, [...this.o.args, '--lane', `${i + 1}/${this.o.count}`], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  private runLane(i: number, again: boolean): Promise<{ code: number | null; signal: NodeJS.Signals | null; summary?: RunSummary; stderrTail?: string }> {
+    const args = again ? this.o.args.filter((a) => a !== '--from-start') : this.o.args;
+    const child = fork(this.o.script, [...args, '--lane', `${i + 1}/${this.o.count}`], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     this.procs[i] = child;
     if (child.pid) this.o.onStart?.(i, child.pid);
     if (this.stopping) child.send({ t: 'stop' });
