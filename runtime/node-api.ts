@@ -39,6 +39,11 @@ export interface NodeContext<C> {
   settings: FlowSettings;
   /** test run: read a bounded sample, write nothing */
   preview: boolean;
+  /**
+   * settings.lanes > 1: this process is lane `index` of `count` (lanes/coordinator.ts); a source reads
+   * only its lane's share of the input (see NodeType.lanes)
+   */
+  lane?: { index: number; count: number };
   /** aborted when the flow is asked to stop: long waits (polling, rate limits) should end early */
   signal: AbortSignal;
   log: Logger;
@@ -259,6 +264,11 @@ export interface NodeType<S extends z.ZodType = z.ZodType> {
    * cannot be replayed through it apart from the running flow (dead-letter replay refuses it).
    */
   stateful?: (config: z.output<S>) => boolean;
+  /**
+   * Sources: whether a node with `config` can read a lane's share of its input (settings.lanes > 1):
+   * undefined when it can, otherwise why not (said in the validation error). Absent: it cannot.
+   */
+  lanes?: (config: z.output<S>) => string | undefined;
   create(ctx: NodeContext<z.output<S>>): NodeInstance | Promise<NodeInstance>;
 }
 

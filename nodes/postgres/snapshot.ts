@@ -26,6 +26,7 @@ import { qualified, quoteIdent } from './connection.js';
 import { lazyModule } from '../shared/lazy-module.js';
 import { toPgText, type Parser, type TypeMapper } from './types.js';
 import { SCHEMA_META, type TableSchema } from '../shared/columns.js';
+import { laneFilter, type LaneShare } from './lane-filter.js';
 
 const copyStreams = lazyModule<typeof import('pg-copy-streams')>('pg-copy-streams');
 const copyTo = (sql: string) => copyStreams.to(sql);
@@ -55,6 +56,8 @@ export interface SnapshotOptions {
   state: SnapshotState;
   /** the node's position for a snapshot state: a new object (`state` may be reused after the call) */
   position(state: SnapshotState): unknown;
+  /** settings.lanes > 1: read only this lane's share of each table (lane-filter.ts) */
+  lane?: LaneShare;
 }
 
 /** a query of the snapshot failed while reading `table` (the source decides whether that table is skipped) */
@@ -263,7 +266,8 @@ export class SnapshotReader {
 
   private ctidRange(t: TableMeta, lo: number, hi: number | undefined): string {
     const cols = t.columns.map((c) => quoteIdent(c.name)).join(', ');
-    return `SELECT ${cols} FROM ${qualified(t.name)} WHERE ctid >= '(${Math.trunc(lo)},0)'::tid${hi !== undefined ? ` AND ctid < '(${Math.trunc(hi)},0)'::tid` : ''}`;
+    const lane = laneFilter(t, this.o.lane);
+    return `SELECT ${cols} FROM ${qualified(t.name)} WHERE ctid >= '(${Math.trunc(lo)},0)'::tid${hi !== undefined ? ` AND ctid < '(${Math.trunc(hi)},0)'::tid` : ''}${lane ? ` AND ${lane}` : ''}`;
   }
 
   private async query(client: pg.ClientBase, text: string, values: unknown[]): Promise<unknown[][]> {
@@ -345,13 +349,17 @@ export class SnapshotReader {
       const n = t.pk.length;
       const from = `SELECT ${cols} FROM ${qualified(t.name)}`;
       const keys = `SELECT ${pk} FROM ${qualified(t.name)}`;
+      // lanes: this lane's rows only (the planning queries below still plan over every key)
+      const lf = laneFilter(t, this.o.lane);
+      const and = lf ? ` AND ${lf}` : '';
+      const only = lf ? ` WHERE ${lf}` : '';
       s = {
-        first: (_, l) => `${from} ORDER BY ${pk} ${limit(l)}`,
-        next: (v, l) => `${from} WHERE (${pk}) > ${tupleOf(v, 0)} ORDER BY ${pk} ${limit(l)}`,
-        bounded: (v) => `${from} WHERE (${pk}) > ${tupleOf(v, 0)} AND (${pk}) <= ${tupleOf(v, n)} ORDER BY ${pk}`,
-        boundedFirst: (v) => `${from} WHERE (${pk}) <= ${tupleOf(v, 0)} ORDER BY ${pk}`,
-        tail: (v) => `${from} WHERE (${pk}) > ${tupleOf(v, 0)} ORDER BY ${pk}`,
-        tailFirst: () => `${from} ORDER BY ${pk}`,
+        first: (_, l) => `${from}${only} ORDER BY ${pk} ${limit(l)}`,
+        next: (v, l) => `${from} WHERE (${pk}) > ${tupleOf(v, 0)}${and} ORDER BY ${pk} ${limit(l)}`,
+        bounded: (v) => `${from} WHERE (${pk}) > ${tupleOf(v, 0)} AND (${pk}) <= ${tupleOf(v, n)}${and} ORDER BY ${pk}`,
+        boundedFirst: (v) => `${from} WHERE (${pk}) <= ${tupleOf(v, 0)}${and} ORDER BY ${pk}`,
+        tail: (v) => `${from} WHERE (${pk}) > ${tupleOf(v, 0)}${and} ORDER BY ${pk}`,
+        tailFirst: () => `${from}${only} ORDER BY ${pk}`,
         plan: `${keys} WHERE (${pk}) > ${tuple(1)} ORDER BY ${pk} OFFSET $${n + 1} LIMIT 1`,
         planFirst: `${keys} ORDER BY ${pk} OFFSET $1 LIMIT 1`,
       };

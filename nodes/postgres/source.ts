@@ -378,6 +378,7 @@ class PostgresSource implements SourceInstance {
       chunkSize: config.chunkSize ?? settings.batchSize,
       parallel: config.parallel,
       clients,
+      ...(this.ctx.lane ? { lane: this.ctx.lane } : {}),
       mapper: this.mapper,
       schemas: this.schemas,
       state: { done: pos.done, table: pos.table, after: pos.after, ...(pos.open ? { open: pos.open } : {}) },
@@ -536,6 +537,7 @@ export const postgresSource = defineNode({
   inputs: [],
   outputs: [{ name: 'out', description: 'one record per row or change: op r (snapshot), c / u / d (changes); key = { primary key columns }' }],
   position: postgresPositionText,
+  lanes: (c) => (c.mode === 'snapshot' ? undefined : `mode ${c.mode} reads one replication stream, which cannot be shared out: lanes need mode snapshot`),
   create: (ctx) => new PostgresSource(ctx),
 });
 

@@ -9,7 +9,10 @@ import { FlowValidationError, UserError, errorMessage, formatIssue, type FlowIss
 import { FileRoots, fileAccess, unconfinedFiles, type FilePolicy } from '../files.js';
 import { DEFAULT_ENV_PREFIX } from '../flow/env.js';
 import type { HostPolicy } from '../host-policy.js';
-import { compileFlowText } from '../flow/compile.js';
+import { compileFlowText, type CompiledFlow } from '../flow/compile.js';
+import { LaneCoordinator, type LanesResult } from '../executor/lanes/coordinator.js';
+import { laneProblems } from '../executor/lanes/plan.js';
+import { lanesSummary } from '../executor/lanes/summary.js';
 import { hasErrors, validateFlowText, type ValidationResult } from '../flow/validate.js';
 import { FlowRun, type RunSummary } from '../executor/flow-run.js';
 import { InProcessLockService } from '../lock/lock.js';
@@ -108,6 +111,7 @@ export async function main(argv: string[], registry: NodeRegistry): Promise<numb
     .option('--check', 'validate the flow and test each of its connections, without running it (exit 0: all reached, 1: one failed, 2: invalid)')
     .option('--hooks-port <port>', 'serve the webhooks of its http.source nodes at POST http://HOST:PORT/hooks/FLOW/NODE (signed requests only); also SLUICE_HOOKS_PORT', portNumber)
     .option('--hooks-host <host>', 'the address the webhooks listen on', '127.0.0.1')
+    .option('--lane <i/n>', 'internal: run as lane I of N of a flow with settings.lanes (started by the run that coordinates them)', laneArg)
     .action(async (file: string, opts: RunOptions) => {
       exitCode = await runCommand(file, opts, registry);
     });
@@ -227,7 +231,7 @@ function validateCommand(files: string[], opts: { json?: boolean } & PolicyFlags
   return reports.every((r) => r.valid) ? 0 : 2;
 }
 
-type RunOptions = { preview?: number; json?: boolean; state: string; fromStart?: boolean; once?: boolean; quiet?: boolean; envFile?: string; check?: boolean; hooksPort?: number; hooksHost: string; metricsPort?: number; metricsHost: string; logFormat?: 'text' | 'json' } & PolicyFlags;
+type RunOptions = { lane?: { index: number; count: number }; preview?: number; json?: boolean; state: string; fromStart?: boolean; once?: boolean; quiet?: boolean; envFile?: string; check?: boolean; hooksPort?: number; hooksHost: string; metricsPort?: number; metricsHost: string; logFormat?: 'text' | 'json' } & PolicyFlags;
 
 function hooksPortFromEnv(v: string | undefined): number | undefined {
   if (v === undefined || v === '') return undefined;
@@ -254,6 +258,14 @@ async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry
     return testEntries(entries, { json: opts.json, timeout: 10_000 }, registry, policy?.files ?? unconfinedFiles());
   }
   for (const w of plan.warnings) if (w.severity === 'warning') process.stderr.write(`${file}: warning: ${formatIssue(w)}\n`);
+  if (!opts.preview && !opts.lane && plan.flow.settings.lanes > 1) return runInLanes(file, plan, opts);
+  if (opts.lane) {
+    // a lane: its host shows progress and the summary (from this lane's JSON on stdout); no ports of its own
+    opts = { ...opts, quiet: true, json: true, metricsPort: undefined, hooksPort: undefined };
+    // a killed host leaves the lane's pipes closed: a log line then must not end the lane before it commits
+    process.stderr.on('error', () => undefined);
+    process.stdout.on('error', () => undefined);
+  }
   const hooksPort = opts.hooksPort ?? hooksPortFromEnv(process.env.SLUICE_HOOKS_PORT);
   let hooks: HookServer | undefined;
   if (hooksPort !== undefined && !opts.preview) {
@@ -280,9 +292,16 @@ async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry
       fromStart,
       log,
       ...(hooks ? { endpoints: hooks.endpoints } : {}),
+      ...(opts.lane ? { lane: opts.lane } : {}),
     });
   let run: FlowRun = newRun(opts.fromStart);
-  const schedule = !opts.preview && !opts.once ? plan.flow.settings.schedule : undefined;
+  // a lane runs once, as its coordinating host asks
+  const schedule = !opts.preview && !opts.once && !opts.lane ? plan.flow.settings.schedule : undefined;
+  if (opts.lane) {
+    // the coordinating host asks a lane to stop over IPC, and a lane whose host went stops too
+    process.on('message', (m: { t?: string }) => m?.t === 'stop' && run.stop());
+    process.on('disconnect', () => run.stop());
+  }
   const endpoint = metrics && (await serveMetrics(metrics, opts.metricsPort!, opts.metricsHost).catch(async (err) => {
     await store?.close();
     throw err;
@@ -355,6 +374,60 @@ async function runCommand(file: string, opts: RunOptions, registry: NodeRegistry
     return summary.userError ? 2 : 1;
   }
   return 0;
+}
+
+/** settings.lanes > 1: the flow's lanes as child processes of this one (executor/lanes/coordinator.ts) */
+async function runInLanes(file: string, plan: CompiledFlow, opts: RunOptions): Promise<number> {
+  const problems = laneProblems(plan);
+  if (problems.length > 0) {
+    for (const p of problems) process.stderr.write(`${file}: ${p.message}\n`);
+    return 2;
+  }
+  const count = plan.flow.settings.lanes;
+  const lanes = new LaneCoordinator({
+    count,
+    script: process.argv[1],
+    args: process.argv.slice(2),
+    log: (line) => process.stderr.write(`${line}\n`),
+    // tests find the lanes' pids here
+    onStart: (i, pid) => process.env.SLUICE_LANE_PIDS_LOG && process.stderr.write(`lane ${i + 1} pid ${pid}\n`),
+  });
+  if (!opts.quiet && !opts.json) process.stderr.write(`${plan.flow.name}: ${count} lanes\n`);
+  let signals = 0;
+  const onSignal = (sig: string) => {
+    signals++;
+    if (signals > 1) process.exit(130);
+    process.stderr.write(`\n${sig}: stopping ${plan.flow.name} (every lane finishes its batches in flight)\n`);
+    lanes.stop();
+  };
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  const started = Date.now();
+  let result: LanesResult;
+  try {
+    result = await lanes.run();
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  }
+  const summary = lanesSummary(plan.flow.name, result, Date.now() - started);
+  if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  else printSummary(summary, false);
+  if (summary.status === 'failed') {
+    process.stderr.write(`sluice: ${redactText(summary.error ?? '')}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+function laneArg(v: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(v);
+  const index = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (!m || index < 1 || count < 1 || index > count || count > 16) throw new InvalidArgumentError('must be I/N, 1 <= I <= N <= 16');
+  return { index: index - 1, count };
 }
 
 function printSummary(s: RunSummary, preview: boolean): void {

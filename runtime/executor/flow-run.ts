@@ -24,6 +24,7 @@ import { NodeLoops } from './node-loops.js';
 import { PreviewCapture } from './preview-capture.js';
 import { every, sleepOn, wallClock } from './run-clock.js';
 import { RunLease } from './run-lease.js';
+import { laneStateKey } from './lanes/lane-key.js';
 import { Gate, inFlight, makeRunners, type NodePreview, type NodeStats, type Runner } from './runner.js';
 import { QueueClosed } from './queue.js';
 import { PositionLedger } from './tracker.js';
@@ -62,6 +63,11 @@ export interface RunOptions {
   externalMemoryStepMb?: number;
   /** batch and checkpoint durations, for metrics (observer.ts) */
   observer?: RunObserver;
+  /**
+   * settings.lanes > 1: this run is lane `index` of `count` (lanes/coordinator.ts): its sources read
+   * their lane's share and its positions are kept under the lane's own key (lanes/lane-key.ts)
+   */
+  lane?: { index: number; count: number };
 }
 
 const silentLog: Logger = { info() {}, warn() {}, error() {} };
@@ -100,7 +106,7 @@ export class FlowRun {
     const stepMb = options.externalMemoryStepMb ?? 16;
     if (stepMb > 0) this.memoryWatch = new ExternalMemoryWatch(stepMb * 1024 * 1024);
     const signal = this.stopController.signal;
-    this.lifecycle = new NodeLifecycle(plan, this.runners, { preview: Boolean(options.preview), cwd: options.cwd, endpoints: options.endpoints, signal, log: this.log });
+    this.lifecycle = new NodeLifecycle(plan, this.runners, { preview: Boolean(options.preview), cwd: options.cwd, endpoints: options.endpoints, signal, log: this.log, lane: options.preview ? undefined : options.lane });
     this.loops = new NodeLoops({
       plan,
       runners: this.runners,
@@ -193,20 +199,26 @@ export class FlowRun {
     this.startedAt = this.clock.now();
     const { store, preview } = this.options;
     const flow = this.plan.flow;
+    // a lane keeps its positions apart from the other lanes' (and from a run without lanes)
+    const lane = preview ? undefined : this.options.lane;
+    const stateKey = lane ? laneStateKey(flow.name, lane) : flow.name;
+    if (!preview && !lane && flow.settings.lanes > 1) {
+      this.log.warn(`settings.lanes: ${flow.settings.lanes} is used by sluice run only (server deployments not yet): this run reads in one process`);
+    }
     const stopTicks: (() => void)[] = [];
     let loops: Promise<unknown>[] = [];
     try {
       if (!preview && store) {
         if (this.options.locks) {
-          this.lease = await RunLease.acquire(this.options.locks, flow.name, {
+          this.lease = await RunLease.acquire(this.options.locks, stateKey, {
             ttlMs: this.options.leaseTtlMs ?? 30_000,
             clock: this.options.leaseClock ?? this.options.clock,
-            onLost: (reason) => this.fail(undefined, new Error(`lost the lease on flow ${flow.name}, stopping it: ${reason}`)),
+            onLost: (reason) => this.fail(undefined, new Error(`lost the lease on flow ${stateKey}, stopping it: ${reason}`)),
           });
         }
-        if (this.options.fromStart) await store.reset(flow.name);
+        if (this.options.fromStart) await store.reset(stateKey);
       }
-      const checkpoint = !preview && store ? await store.load(flow.name) : undefined;
+      const checkpoint = !preview && store ? await store.load(stateKey) : undefined;
       if (checkpoint && Object.keys(checkpoint.positions).length > 0) this.resumedFrom = checkpoint.positions;
 
       await this.lifecycle.openAll(checkpoint?.state ?? {});
@@ -214,7 +226,7 @@ export class FlowRun {
       if (!preview && store) {
         this.checkpointer = new Checkpointer({
           store,
-          flowName: flow.name,
+          flowName: stateKey,
           runners: this.runners,
           ledgers: this.ledgers,
           stateful,

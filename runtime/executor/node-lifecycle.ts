@@ -16,6 +16,7 @@ export interface LifecycleOptions {
   endpoints?: EndpointHost;
   signal: AbortSignal;
   log: Logger;
+  lane?: { index: number; count: number };
 }
 
 export class NodeLifecycle {
@@ -31,6 +32,7 @@ export class NodeLifecycle {
       config: node.config,
       settings: flow.settings,
       preview: this.o.preview,
+      ...(this.o.lane ? { lane: this.o.lane } : {}),
       signal: this.o.signal,
       log: {
         info: (m) => log.info(`${node.id}: ${m}`, { node: node.id }),

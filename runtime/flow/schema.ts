@@ -50,6 +50,15 @@ export const settingsSchema = z
       })
       .strict()
       .prefault({}),
+    lanes: z
+      .number()
+      .int()
+      .min(1, 'must be at least 1')
+      .max(16, 'must be at most 16')
+      .default(1)
+      .describe(
+        'sluice run: lane processes that each read a share of every source\'s rows (postgres.source snapshot) and run the flow on it, with their own committed positions; flows with stateful nodes (aggregate, nest) cannot use lanes yet. 1: one process',
+      ),
     retry: z
       .object({
         attempts: z.number().int().min(1).max(100).default(5),

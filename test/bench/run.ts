@@ -8,6 +8,7 @@ import { schemaFullCases } from './cases/schema-full.js';
 import { aggregateCases } from './cases/aggregate.js';
 import { editorCases } from './cases/editor.js';
 import { postgresCases } from './cases/postgres.js';
+import { postgresLanesCases } from './cases/postgres-lanes.js';
 import { mongodbCases } from './cases/mongodb.js';
 import { kafkaCases } from './cases/kafka.js';
 import { messagingCases } from './cases/messaging.js';
@@ -15,7 +16,7 @@ import { clusterCases } from './cases/cluster.js';
 import { storeCases } from './cases/stores.js';
 import { conversionCases } from './cases/conversion.js';
 
-const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...schemaFullCases, ...aggregateCases, ...editorCases, ...postgresCases, ...mongodbCases, ...kafkaCases, ...messagingCases, ...clusterCases, ...storeCases, ...conversionCases];
+const CASES: BenchCase[] = [...engineCases, ...serverCases, ...denormalizeCases, ...mysqlCases, ...schemaFullCases, ...aggregateCases, ...editorCases, ...postgresCases, ...postgresLanesCases, ...mongodbCases, ...kafkaCases, ...messagingCases, ...clusterCases, ...storeCases, ...conversionCases];
 
 const filter = process.argv[2];
 const selected = selectCases(CASES, filter);

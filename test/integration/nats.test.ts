@@ -99,7 +99,7 @@ describe.skipIf(!NATS.available)('nats.source / nats.sink (real nats-server)', (
     await makeStream(nc, stream, [`${stream.toLowerCase()}.>`]);
     await publish(nc, subject, [...Array.from({ length: 10 }, (_, i) => ({ id: i })), 'not json {', { id: 10 }]);
     const config = { connection: 'jet', stream, subjects: [`${stream.toLowerCase()}.>`], durable: 'test', keyField: 'id', ackWaitMs: 1000 };
-    const settings = { batchSize: 4, onError: 'dead-letter' as const, queueSize: 4, sandbox: { memoryLimitMb: 64, timeoutMs: 1000, maxOutputMb: 64, parallelism: 1 }, retry: { attempts: 5, backoffMs: 200, maxBackoffMs: 10_000 }, stopTimeoutMs: 10_000, checkpointIntervalMs: 1000, weight: 1 };
+    const settings = { batchSize: 4, onError: 'dead-letter' as const, queueSize: 4, sandbox: { memoryLimitMb: 64, timeoutMs: 1000, maxOutputMb: 64, parallelism: 1 }, lanes: 1, retry: { attempts: 5, backoffMs: 200, maxBackoffMs: 10_000 }, stopTimeoutMs: 10_000, checkpointIntervalMs: 1000, weight: 1 };
 
     const first = await create<SourceInstance>(natsSource, config, { ...withConn(NATS.url), settings });
     await first.open(undefined);

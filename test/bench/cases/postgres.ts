@@ -67,6 +67,8 @@ const REVENUE = (name: string) => `CREATE TABLE ${name} (country text PRIMARY KE
 const ORDERS = (name: string, tax: boolean) =>
   `CREATE TABLE ${name} (id bigint PRIMARY KEY, customer_id integer NOT NULL, amount numeric(10,2) NOT NULL, currency text, country text, status text, ts timestamptz${tax ? ', tax numeric(12,2), customer jsonb' : ''})`;
 
+export { N as ORDER_ROWS, URL_ as BENCH_PG_URL, TAX, ORDERS, REVENUE };
+
 /** fails with Unavailable when the server at PG_URL cannot be reached, or (`logical`) has no logical decoding */
 export async function requirePostgres(opts: { logical?: boolean } = {}): Promise<void> {
   const c = new pg.Client({ connectionString: BASE_URL, connectionTimeoutMillis: 3000 });
@@ -116,8 +118,18 @@ export const count = async (db: pg.Client, table: string) => Number((await db.qu
 /** a JSON text as a COPY text-format field */
 const copyField = (json: string) => json.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n');
 
+/** the orders workload: N orders and 10,000 customers (shared with postgres-lanes.ts) */
+export async function seedOrders(db: pg.Client): Promise<void> {
+  await db.query(ORDERS('orders', false));
+  await db.query(`INSERT INTO orders SELECT g, 1 + g % 1000, round((5 + (g::bigint * 7919 % 49500) / 100.0)::numeric, 2), 'EUR', (ARRAY['DE','FR','NL'])[1 + g % 3],
+    (ARRAY['new','paid','shipped'])[1 + g % 3], '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 second' FROM generate_series(1, ${N}) g`);
+  await db.query(`CREATE TABLE customers (id integer PRIMARY KEY, name text NOT NULL, tier text, country text)`);
+  await db.query(`INSERT INTO customers SELECT g, 'customer ' || g, (ARRAY['gold','silver','bronze'])[1 + g % 3], (ARRAY['DE','FR','NL'])[1 + g % 3] FROM generate_series(1, ${CUSTOMERS}) g`);
+  await db.query('VACUUM ANALYZE orders, customers');
+}
+
 /** baseline (b): COPY TO → the same function and a Map of the customers in the host → COPY FROM, streamed */
-async function copyScript(): Promise<number> {
+export async function copyScript(): Promise<number> {
   const src = new pg.Client({ connectionString: URL_ });
   const dst = new pg.Client({ connectionString: URL_ });
   await src.connect();
@@ -167,12 +179,7 @@ export const postgresCases: BenchCase[] = [
     description: `${N.toLocaleString()} orders: postgres.source snapshot → core.map (tax) → core.denormalize (lookup customers) → postgres.sink, and → core.aggregate (per country) → postgres.sink, against INSERT … SELECT … JOIN and a COPY → JS → COPY script`,
     async run() {
       return withDatabase(async (db) => {
-        await db.query(ORDERS('orders', false));
-        await db.query(`INSERT INTO orders SELECT g, 1 + g % 1000, round((5 + (g::bigint * 7919 % 49500) / 100.0)::numeric, 2), 'EUR', (ARRAY['DE','FR','NL'])[1 + g % 3],
-          (ARRAY['new','paid','shipped'])[1 + g % 3], '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 second' FROM generate_series(1, ${N}) g`);
-        await db.query(`CREATE TABLE customers (id integer PRIMARY KEY, name text NOT NULL, tier text, country text)`);
-        await db.query(`INSERT INTO customers SELECT g, 'customer ' || g, (ARRAY['gold','silver','bronze'])[1 + g % 3], (ARRAY['DE','FR','NL'])[1 + g % 3] FROM generate_series(1, ${CUSTOMERS}) g`);
-        await db.query('VACUUM ANALYZE orders, customers');
+        await seedOrders(db);
         for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_a', 'orders_b']) await db.query(ORDERS(t, true));
         for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_b']) await db.query(REVENUE(`revenue_${t}`));
         // parallel: the source's chunks read at once; parallelism: the map's batches in the sandbox at once (settings.sandbox.parallelism)
