@@ -124,7 +124,7 @@ describe('connection secrets', () => {
     expect(await testSqlite({}, ctx)).toMatchObject({ ok: false, error: expect.stringMatching(/path is required/) });
     expect(await testSqlite({ path: 'missing.db' }, ctx)).toMatchObject({ ok: false, error: expect.stringMatching(/no such file/), hint: expect.any(String) });
     open(join(dir, 'real.db'));
-    expect(await testSqlite({ path: 'real.db' }, ctx)).toMatchObject({ ok: true, message: expect.stringMatching(/10 tables/) });
+    expect(await testSqlite({ path: 'real.db' }, ctx)).toMatchObject({ ok: true, message: expect.stringMatching(/11 tables/) });
     const notDb = join(dir, 'not.db');
     (await import('node:fs')).writeFileSync(notDb, 'this is not a database, just text '.repeat(100));
     expect(await testSqlite({ path: notDb }, ctx)).toMatchObject({ ok: false, error: expect.stringMatching(/not a database/) });
