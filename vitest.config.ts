@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
+import { SlowFirstSequencer } from './test/setup/slow-first.js';
 
 export default defineConfig({
   test: {
@@ -10,6 +11,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // the slowest files start first (test/setup/slow-first.ts)
+    sequence: { sequencer: SlowFirstSequencer },
     // vitest's default is one worker fewer than the cores: 1 on a 2-core machine, so the files ran one after
     // another. Most of the suite waits on servers, agents and timers, not on the CPU: at least 3 workers
     // (SLUICE_TEST_WORKERS overrides). Files that run at once use their own databases, Redis databases,
