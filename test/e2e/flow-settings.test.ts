@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { axeProblems } from '../helpers/axe.js';
 import { chromiumAvailable, openEditor, type EditorSession } from '../helpers/browser.js';
-import type { ServerProcess } from '../helpers/server-process.js';
+import { callJson, type ServerProcess } from '../helpers/server-process.js';
 
 const chromium = chromiumAvailable();
 
@@ -27,10 +27,7 @@ describe.skipIf(!chromium.available)('the flow settings form (Chromium + real se
   let editor: EditorSession | undefined;
   let server: ServerProcess;
   let page: Page;
-  const api = async (method: string, path: string, body?: unknown): Promise<any> => {
-    const res = await server.fetch(path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    return res.json();
-  };
+  const api = async (method: string, path: string, body?: unknown): Promise<any> => (await callJson(server, method, path, body)).json;
 
   beforeAll(async () => {
     editor = await openEditor({ waitFor: false });
