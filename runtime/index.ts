@@ -25,8 +25,8 @@ export type {
   SourceInstance,
   TransformInstance,
 } from './node-api.js';
-export type { Op, RecordMeta, SluiceRecord, Value } from './records.js';
-export { OPS, rowOf } from './records.js';
+export type { Op, RecordMeta, SluiceRecord, Value, ValueMaker } from './records.js';
+export { OPS, rowOf, valueMaker } from './records.js';
 export { ConfigError, NodeError, UserError, errorMessage } from './errors.js';
 export { secret, urlWithPassword, secretFieldsOf, type SecretFields } from './secrets.js';
 export { redactText, redactUrl } from './redact.js';

@@ -33,3 +33,24 @@ export const OPS: readonly Op[] = ['c', 'u', 'd', 'r'];
 export function rowOf(record: SluiceRecord): Value | null {
   return record.op === 'd' ? (record.before ?? record.value) : (record.value ?? record.before ?? null);
 }
+
+/** builds a value from its fields, in the order of the names it was made for */
+export type ValueMaker = (fields: readonly unknown[]) => Value;
+
+/**
+ * The maker of values with these field names, in order: an object literal
+ * (its fields in the object itself, not in a properties store grown one field at a time, and one
+ * hidden class for every value it makes), or field by field when a name would not be an ordinary own
+ * property in a literal (`__proto__`, kept as an own field as JSON.parse keeps it). Sources build rows with it.
+ */
+export function valueMaker(names: readonly string[]): ValueMaker {
+  if (names.includes('__proto__')) {
+    return (fields) => {
+      const value: Value = {};
+      for (let i = 0; i < names.length; i++) Object.defineProperty(value, names[i], { value: fields[i], writable: true, enumerable: true, configurable: true });
+      return value;
+    };
+  }
+  // the names are JSON string literals: no field name can reach the code as anything but a key
+  return new Function('f', `return { ${names.map((n, i) => `${JSON.stringify(n)}: f[${i}]`).join(', ')} };`) as ValueMaker;
+}

@@ -20,7 +20,7 @@
  * duplicates (the source warns).
  */
 import type pg from 'pg';
-import type { SluiceRecord, SourceBatch, Value } from '../../runtime/index.js';
+import { valueMaker, type SluiceRecord, type SourceBatch, type Value, type ValueMaker } from '../../runtime/index.js';
 import type { TableMeta } from './catalog.js';
 import { qualified, quoteIdent } from './connection.js';
 import { lazyModule } from '../shared/lazy-module.js';
@@ -112,7 +112,7 @@ export class SnapshotReader {
   private readonly state: SnapshotState;
   private readonly sql = new Map<string, Statements>();
   /** per table: its columns' parsers and the maker of its row values */
-  private readonly readers = new Map<string, { parsers: Parser[]; make: RowMaker }>();
+  private readonly readers = new Map<string, { parsers: Parser[]; make: ValueMaker }>();
   /** parallel: chunks planned and being read, in key order */
   private readonly inflight: Chunk[] = [];
   private planTable = 0;
@@ -287,7 +287,7 @@ export class SnapshotReader {
       let reader = this.readers.get(t.id);
       if (!reader) {
         const parsers = t.columns.map((c) => this.o.mapper.parser(c.typeOid));
-        this.readers.set(t.id, (reader = { parsers, make: rowMaker(t.columns.map((c) => c.name)) }));
+        this.readers.set(t.id, (reader = { parsers, make: valueMaker(t.columns.map((c) => c.name)) }));
       }
       const chunks: Buffer[] = [];
       for await (const chunk of client.query(copyTo(`COPY (${sql}) TO STDOUT`)) as AsyncIterable<Buffer>) chunks.push(chunk);
@@ -371,31 +371,11 @@ export class SnapshotReader {
 
 const UNESCAPE: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
 
-/** builds a row's value from its fields, in column order: one object per row, of one shape per table */
-export type RowMaker = (fields: unknown[]) => Value;
-
-/**
- * The maker of a table's row values: an object literal with the column names (its fields in the
- * object itself, not in a properties store grown one field at a time), or field by field when a column
- * name would not be an ordinary own property in a literal (`__proto__`).
- */
-export function rowMaker(names: readonly string[]): RowMaker {
-  if (names.includes('__proto__')) {
-    return (fields) => {
-      const value: Value = {};
-      for (let i = 0; i < names.length; i++) value[names[i]] = fields[i];
-      return value;
-    };
-  }
-  // the names are JSON string literals: no column name can reach the code as anything but a key
-  return new Function('f', `return { ${names.map((n, i) => `${JSON.stringify(n)}: f[${i}]`).join(', ')} };`) as RowMaker;
-}
-
 /**
  * COPY's text format (tab-separated fields, one row a line, `\N` for NULL, backslash escapes) into row
  * values, field i through `parsers[i]`, each row made by `make` from its fields (one array reused for all).
  */
-export function parseCopyText(text: string, parsers: Parser[], make: RowMaker): Value[] {
+export function parseCopyText(text: string, parsers: Parser[], make: ValueMaker): Value[] {
   const rows: Value[] = [];
   const n = parsers.length;
   const row: unknown[] = new Array(n);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseCopyText, rowMaker } from '../../nodes/postgres/snapshot.js';
+import { parseCopyText } from '../../nodes/postgres/snapshot.js';
+import { valueMaker as rowMaker } from '../../runtime/index.js';
 
 const text = (t: string) => t;
 const num = (t: string) => Number(t);
@@ -24,5 +25,8 @@ describe('postgres snapshot: COPY text into row values', () => {
     const v = withProto([1, 'x']);
     expect(Object.getPrototypeOf(v)).toBe(Object.prototype);
     expect(v.id).toBe(1);
+    // an own field named __proto__, as JSON.parse makes it, not a prototype
+    expect(Object.getOwnPropertyDescriptor(v, '__proto__')?.value).toBe('x');
+    expect(Object.keys(v)).toEqual(['id', '__proto__']);
   });
 });
