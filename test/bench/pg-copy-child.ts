@@ -1,11 +1,32 @@
 /**
  * The postgres.copy orders flow alone, once, in this process: for a CPU profile of the host
- * (`node --cpu-prof --cpu-prof-dir=DIR dist/test/bench/pg-copy-child.js ROWS`). Prints `{ ms, rowsPerS }`.
- * The scratch database is the bench's (`sluice_bench_<pid>`, PG_URL), created and dropped here.
+ * (`node --cpu-prof --cpu-prof-dir=DIR dist/test/bench/pg-copy-child.js ROWS`). Prints `{ ms, rowsPerS,
+ * hostCpuMs, workerCpuMs }` (the sandbox workers' CPU read from /proc while they run, on Linux).
+ * `STAGES=tax,customer` runs the source through those stages only, into a sink that discards (the
+ * stage figures of postgres.copy, as CPU). The scratch database is the bench's (`sluice_bench_<pid>`,
+ * PG_URL), created and dropped here.
  */
 import { shutdownSandbox } from '../../runtime/sandbox/sandbox.js';
 import { runFlow, withDatabase } from './cases/postgres.js';
+import { readFileSync } from 'node:fs';
+import { sandboxWorkerPids } from '../../runtime/sandbox/sandbox.js';
 import { timed } from './harness.js';
+
+/** CPU ms of each sandbox worker seen, its last reading (a worker's ticks are gone once it exits) */
+const workerCpu = new Map<number, number>();
+const sample = () => {
+  for (const pid of sandboxWorkerPids()) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      workerCpu.set(pid, ((Number(f[11]) + Number(f[12])) * 1000) / 100);
+    } catch {
+      /* gone, or not Linux */
+    }
+  }
+};
+const sampler = setInterval(sample, 100);
+const STAGES = process.env.STAGES?.split(',').filter(Boolean);
 
 const N = Number(process.argv[2] ?? 200_000);
 const TAX = '(o) => ({ ...o, tax: Math.round(o.amount * 0.2 * 100) / 100 })';
@@ -22,9 +43,16 @@ await withDatabase(async (db) => {
   await db.query(ORDERS('orders_out', true));
   await db.query('CREATE TABLE revenue_out (country text PRIMARY KEY, orders bigint NOT NULL, revenue numeric(14,2) NOT NULL)');
   const cpu0 = process.cpuUsage();
+  const stagesOnly = (doc: { nodes: { id: string; type: string; config: unknown }[]; edges: { from: string; to: string }[]; [k: string]: unknown }) => {
+    if (!STAGES) return doc;
+    const chain = ['src', ...STAGES];
+    const nodes = doc.nodes.filter((n) => chain.includes(n.id));
+    nodes.push({ id: 'out', type: 'bench.discard', config: {} });
+    return { ...doc, nodes, edges: [...chain, 'out'].slice(1).map((to, i, all) => ({ from: i === 0 ? 'src' : all[i - 1], to })) };
+  };
   const ms = await timed(
     () =>
-      runFlow({
+      runFlow(stagesOnly({
         name: 'pg-copy-profile',
         settings: { batchSize: Number(process.env.BENCH_PG_BATCH ?? 2000) },
         nodes: [
@@ -46,11 +74,13 @@ await withDatabase(async (db) => {
           { from: 'customer', to: 'agg' },
           { from: 'agg', to: 'revenue' },
         ],
-      }).done,
+      })).done,
   );
   const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
   const n = Number((await db.query('SELECT count(*)::int AS n FROM orders_out')).rows[0].n);
-  if (n !== N) throw new Error(`orders_out has ${n} rows, expected ${N}`);
-  process.stdout.write(`${JSON.stringify({ ms: Math.round(ms), rowsPerS: Math.round((N / ms) * 1000), hostCpuMs: Math.round((cpu.user + cpu.system) / 1000) })}\n`);
+  if (!STAGES && n !== N) throw new Error(`orders_out has ${n} rows, expected ${N}`);
+  const workerCpuMs = [...workerCpu.values()].reduce((a, b) => a + b, 0);
+  process.stdout.write(`${JSON.stringify({ stages: STAGES ?? 'all', ms: Math.round(ms), rowsPerS: Math.round((N / ms) * 1000), hostCpuMs: Math.round((cpu.user + cpu.system) / 1000), workerCpuMs: Math.round(workerCpuMs) })}\n`);
 });
 await shutdownSandbox();
