@@ -73,10 +73,14 @@ export function sourceProgress(s: EditorState, id: string): SourceStatus | undef
   return isLive(s) ? s.live!.progress?.[id] : undefined;
 }
 
-/** a sink's conversion report (tables it created under `schema: full`): the deployment's while live, else the last test run's */
-export function sinkReport(s: EditorState, id: string): TableReport[] | undefined {
-  const tables = isLive(s) ? s.live!.reports?.[id] : s.preview.summary?.reports?.[id];
-  return tables && tables.length > 0 ? tables : undefined;
+/**
+ * A sink's conversion report (tables it created under `schema: full`): the deployment's while live, else
+ * the last test run's, which is `planned` (what the copy would create; the sink wrote nothing).
+ */
+export function sinkReport(s: EditorState, id: string): { tables: TableReport[]; planned: boolean } | undefined {
+  const live = isLive(s);
+  const tables = live ? s.live!.reports?.[id] : s.preview.summary?.reports?.[id];
+  return tables && tables.length > 0 ? { tables, planned: !live } : undefined;
 }
 
 /** `3/5 tables · 41%` for the node on the canvas; percent over the tables that have an estimate */

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { axeProblems } from '../helpers/axe.js';
@@ -52,7 +53,9 @@ describe.skipIf(!chromium.available || !PG.available || !MY.available)('the conv
     await dst?.drop();
   });
 
-  it('lists each created table with what was created, mapped lossy and left out, reasons shown', async () => {
+  it('a test run shows the planned report; the deployment lists each created table with what was created, mapped lossy and left out, reasons shown', async () => {
+    const target = new pg.Client({ connectionString: dst!.url });
+    await target.connect();
     const doc = {
       apiVersion: 'sluice/v1',
       name: 'convert-shop',
@@ -67,10 +70,25 @@ describe.skipIf(!chromium.available || !PG.available || !MY.available)('the conv
 
     await page.goto(`${server.url}/#/flow/convert-shop`);
     await page.getByTestId('node-dst').waitFor();
+
+    // a test run writes nothing: the report is planned, and says so
+    await page.getByTestId('btn-test-run').click();
+    await page.getByTestId('node-dst').click();
+    const planned = page.getByTestId('conversion-report');
+    await planned.getByTestId('report-planned').waitFor({ timeout: 30_000 });
+    await expect.poll(() => planned.getByTestId('report-table').evaluateAll((els) => els.map((e) => e.getAttribute('data-table')).sort())).toEqual(['public.customers', 'public.notes']);
+    const plannedCustomers = planned.locator('[data-testid="report-table"][data-table="public.customers"]');
+    expect(await plannedCustomers.getByTestId('report-left-out').allTextContents()).toContainEqual(expect.stringMatching(/^left out default of token: the expression .*uuid\(\).* has no known PostgreSQL equivalent$/));
+    expect(await plannedCustomers.getByTestId('report-created').allTextContents()).toEqual(expect.arrayContaining(['NOT NULL on email', 'unique constraint u_email (email)']));
+    expect(await planned.getByTestId('report-total').textContent()).toMatch(/^2 tables to create · /);
+    expect(await axeProblems(page, '[data-testid="inspector"]')).toEqual([]);
+    expect((await target.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'")).rows[0].n, 'a test run creates nothing').toBe(0);
+
     await page.getByTestId('btn-deploy').click();
     await expect.poll(() => page.getByTestId('node-progress-src').textContent(), { timeout: 30_000 }).toBe('2/2 tables · 100%');
     await page.getByTestId('node-dst').click();
     const report = page.getByTestId('conversion-report');
+    await report.getByTestId('report-planned').waitFor({ state: 'detached' });
     await expect.poll(() => report.getByTestId('report-table').evaluateAll((els) => els.map((e) => e.getAttribute('data-table'))), { timeout: 15_000 }).toEqual(
       expect.arrayContaining(['public.customers', 'public.notes']),
     );
@@ -94,5 +112,6 @@ describe.skipIf(!chromium.available || !PG.available || !MY.available)('the conv
     expect(await report.getByTestId('report-total').textContent()).toBe(`2 tables created · ${lossy.length} lossy · ${leftOut.length} left out`);
 
     expect(await axeProblems(page, '[data-testid="inspector"]')).toEqual([]);
+    await target.end();
   });
 });

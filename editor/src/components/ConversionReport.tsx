@@ -3,7 +3,9 @@
  * was created, what was mapped lossy and why, what was left out and why. A table with lossy or left-out
  * items is open and marked, so what did not arrive as it was stands out; the others stay folded.
  *
- * Test hooks: conversion-report, report-total, report-table (data-table = the target table),
+ * A test run's report is planned (the sink wrote nothing) and says so.
+ *
+ * Test hooks: conversion-report, report-planned, report-total, report-table (data-table = the target table),
  * report-left-out, report-lossy, report-created.
  */
 import type { TableReport } from '../api.js';
@@ -13,15 +15,21 @@ import { useEditor } from '../store.js';
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 export function ConversionReportView({ id }: { id: string }) {
-  const tables = useEditor((s) => sinkReport(s, id));
-  if (!tables) return null;
+  const report = useEditor((s) => sinkReport(s, id));
+  if (!report) return null;
+  const { tables, planned } = report;
   const lossy = tables.reduce((n, t) => n + t.lossy.length, 0);
   const leftOut = tables.reduce((n, t) => n + t.leftOut.length, 0);
   return (
     <section className="insp-section" data-testid="conversion-report">
       <h3 className="insp-h">Conversion report</h3>
+      {planned && (
+        <p className="hint" data-testid="report-planned">
+          From the test run: what the copy would create, map lossy and leave out. The target may still refuse a step when the copy runs.
+        </p>
+      )}
       <p className="small" data-testid="report-total">
-        {plural(tables.length, 'table')} created · <span className={lossy > 0 ? 'report-mark lossy' : undefined}>{lossy} lossy</span> ·{' '}
+        {plural(tables.length, 'table')} {planned ? 'to create' : 'created'} · <span className={lossy > 0 ? 'report-mark lossy' : undefined}>{lossy} lossy</span> ·{' '}
         <span className={leftOut > 0 ? 'report-mark left-out' : undefined}>{leftOut} left out</span>
       </p>
       {tables.map((t) => (
