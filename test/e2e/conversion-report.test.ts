@@ -81,6 +81,7 @@ describe.skipIf(!chromium.available || !PG.available || !MY.available)('the conv
     expect(await plannedCustomers.getByTestId('report-left-out').allTextContents()).toContainEqual(expect.stringMatching(/^left out default of token: the expression .*uuid\(\).* has no known PostgreSQL equivalent$/));
     expect(await plannedCustomers.getByTestId('report-created').allTextContents()).toEqual(expect.arrayContaining(['NOT NULL on email', 'unique constraint u_email (email)']));
     expect(await planned.getByTestId('report-total').textContent()).toMatch(/^2 tables to create · /);
+    expect(await plannedCustomers.locator('summary').textContent()).toMatch(/ \d+ to create · 1 lossy · 1 left out$/);
     expect(await axeProblems(page, '[data-testid="inspector"]')).toEqual([]);
     expect((await target.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'")).rows[0].n, 'a test run creates nothing').toBe(0);
 

@@ -33,13 +33,13 @@ export function ConversionReportView({ id }: { id: string }) {
         <span className={leftOut > 0 ? 'report-mark left-out' : undefined}>{leftOut} left out</span>
       </p>
       {tables.map((t) => (
-        <TableItem key={t.table} t={t} />
+        <TableItem key={t.table} t={t} planned={planned} />
       ))}
     </section>
   );
 }
 
-function TableItem({ t }: { t: TableReport }) {
+function TableItem({ t, planned }: { t: TableReport; planned: boolean }) {
   const attention = t.lossy.length + t.leftOut.length > 0;
   return (
     <details className={`report-table${attention ? ' attention' : ''}`} data-testid="report-table" data-table={t.table} open={attention}>
@@ -48,7 +48,7 @@ function TableItem({ t }: { t: TableReport }) {
         {t.source && t.source !== t.table && <span className="muted"> from {t.source}</span>}
         <span className="report-counts">
           {' '}
-          {t.created.length} created
+          {t.created.length} {planned ? 'to create' : 'created'}
           {t.lossy.length > 0 && <span className="report-mark lossy"> · {t.lossy.length} lossy</span>}
           {t.leftOut.length > 0 && <span className="report-mark left-out"> · {t.leftOut.length} left out</span>}
         </span>
