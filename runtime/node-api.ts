@@ -199,6 +199,13 @@ export interface SinkInstance {
    * nodes/shared/schema-full.ts): read after close, carried in the run summary's `reports`.
    */
   report?(): TableReport[];
+  /**
+   * Test runs only (the sink is never opened then): the conversion report that writing `records` (the
+   * first record of each source table that reached it, with its declared schema) would give, planned
+   * without creating or changing anything. `created` then says what would be created; what the target
+   * itself would refuse is only known when the copy runs. Carried in the test run's `reports`.
+   */
+  previewReport?(records: SluiceRecord[]): Promise<TableReport[]>;
 }
 
 /** per created table: what was created, what was mapped lossy and why, what was left out and why */

@@ -7,7 +7,7 @@ import type { FlowDocumentInput } from '../../runtime/flow/schema.js';
 import type { FlowIssue } from '../../runtime/errors.js';
 import type { Op, SluiceRecord } from '../../runtime/records.js';
 
-import type { Category, PortSpec } from '../../runtime/node-api.js';
+import type { Category, PortSpec, TableReport } from '../../runtime/node-api.js';
 import type { ConnectorInfo, NodeTypeInfo as RuntimeNodeTypeInfo } from '../../runtime/registry.js';
 import type { NodePreview, NodeStats as RunNodeStats, PreviewBatch, PreviewResult } from '../../runtime/executor/run-summary.js';
 import type { DeploymentState, DeploymentStatus, SourceStatus } from '../../runtime/deploy/status.js';
@@ -18,7 +18,7 @@ import type { PositionChangeAnswer, PositionChangeRequest, PositionsView, Replay
 
 // the wire types are the runtime's own, from modules free of Node built-ins (type-only imports: nothing
 // of the runtime is bundled; test/unit/boundaries.test.ts), narrowed where the runtime types JSON as `unknown`
-export type { Category, FlowIssue, NodePreview, Op, SluiceRecord, SourceStatus, PositionChangeAnswer, ScheduleView };
+export type { Category, FlowIssue, NodePreview, Op, SluiceRecord, SourceStatus, PositionChangeAnswer, ScheduleView, TableReport };
 /** GET /api/flows/:id/dead-letters */
 export type DeadLetter = StoredDeadLetter;
 /** POST /api/flows/:id/dead-letters/replay */

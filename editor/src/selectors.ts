@@ -1,5 +1,5 @@
 /** Derived views of the store, shared by the canvas, the inspector and the panels. */
-import type { NodeStats, SourceStatus } from './api.js';
+import type { NodeStats, SourceStatus, TableReport } from './api.js';
 import type { EditorState } from './store.js';
 
 export const isLive = (s: EditorState) => Boolean(s.live && s.live.status !== 'not-deployed');
@@ -71,6 +71,16 @@ export const fmtCount = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : 
 /** a deployed source's own progress (tables, lag), while the flow is live */
 export function sourceProgress(s: EditorState, id: string): SourceStatus | undefined {
   return isLive(s) ? s.live!.progress?.[id] : undefined;
+}
+
+/**
+ * A sink's conversion report (tables it created under `schema: full`): the deployment's while live, else
+ * the last test run's, which is `planned` (what the copy would create; the sink wrote nothing).
+ */
+export function sinkReport(s: EditorState, id: string): { tables: TableReport[]; planned: boolean } | undefined {
+  const live = isLive(s);
+  const tables = live ? s.live!.reports?.[id] : s.preview.summary?.reports?.[id];
+  return tables && tables.length > 0 ? { tables, planned: !live } : undefined;
 }
 
 /** `3/5 tables · 41%` for the node on the canvas; percent over the tables that have an estimate */

@@ -57,6 +57,7 @@ import { describeTable, listTables, rowReader, schemaExists, tableSchema, ZERO_D
 import { SCHEMA_META, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
 import { TableCounter } from '../shared/table-counter.js';
+import { TableLanes, type LanesState, type TableReadState } from '../shared/table-lanes.js';
 import { SkippedTables, appendOnlyWarning, checkKeys, exclusion, tableSelectionFields } from '../shared/table-select.js';
 import { mysqlPositionText } from './position-text.js';
 import { readFullSchema } from './schema-ddl.js';
@@ -77,6 +78,13 @@ const configSchema = z
       .default('snapshot')
       .describe('snapshot: read the tables once, in key order; cdc: stream inserts, updates and deletes from the binlog; snapshot+cdc: the snapshot, then the changes after it'),
     chunkSize: z.number().int().min(1).max(100_000).optional().describe('rows per snapshot query and per batch; default: the flow batch size'),
+    parallelTables: z
+      .number()
+      .int()
+      .min(1)
+      .max(16)
+      .default(1)
+      .describe('snapshot: tables copied at once, each on its own connection and snapshot transaction; batches of different tables interleave'),
     zeroDates: z
       .enum(ZERO_DATE_MODES)
       .default('error')
@@ -99,7 +107,16 @@ const configSchema = z
 type Config = z.output<typeof configSchema>;
 
 /** `rows`: rows read per table up to here (on batch positions), so a resumed run's progress goes on from them */
-type SnapshotPosition = { phase: 'snapshot'; done: string[]; table?: string; after?: unknown[]; binlog?: BinlogPosition; rows?: Record<string, number> };
+type SnapshotPosition = {
+  phase: 'snapshot';
+  done: string[];
+  table?: string;
+  after?: unknown[];
+  /** parallelTables: tables begun and not finished, each with the last key handed out (nodes/shared/table-lanes.ts) */
+  open?: Record<string, unknown[]>;
+  binlog?: BinlogPosition;
+  rows?: Record<string, number>;
+};
 type CdcPosition = { phase: 'cdc'; binlog: BinlogPosition };
 type Position = SnapshotPosition | CdcPosition;
 
@@ -110,6 +127,11 @@ interface Pattern {
   exactSchema?: string;
   exactTable?: string;
   index: number;
+}
+
+/** a lane of parallelTables: its connection, in its own snapshot transaction */
+interface LaneConnection {
+  conn: PoolConnection;
 }
 
 interface TableReader {
@@ -130,6 +152,8 @@ class MysqlSource implements SourceInstance {
   // snapshot state: what was handed out last
   private snap?: SnapshotPosition;
   private conn?: PoolConnection;
+  /** parallelTables: the lanes and their snapshot connections (one each) */
+  private lanes?: { lanes: TableLanes<LaneConnection>; conns: PoolConnection[] };
   // cdc state
   private cdc?: BinlogPosition;
   private stream?: BinlogStream;
@@ -155,7 +179,7 @@ class MysqlSource implements SourceInstance {
     const phaseOf = (id: string): TableProgress['phase'] => {
       if (!snap) return this.cdc ? 'streaming' : 'done';
       if (snap.done.includes(id)) return 'done';
-      return snap.table === id ? 'snapshot' : 'pending';
+      return snap.table === id || (this.lanes?.lanes.reading().includes(id) ?? false) ? 'snapshot' : 'pending';
     };
     const ids = this.tables.length > 0 ? this.tables.map((t) => t.id) : Object.keys(this.counter.counts());
     const tables = ids.map((id): TableProgress => this.counter.table(id, phaseOf(id), this.estimates.get(id)));
@@ -189,7 +213,7 @@ class MysqlSource implements SourceInstance {
     const { config, nodeId } = this.ctx;
     this.target = resolveTarget(this.ctx, config);
     this.patterns = this.parsePatterns();
-    const { pool, server } = await openPool(nodeId, this.target, 2);
+    const { pool, server } = await openPool(nodeId, this.target, config.parallelTables + 1);
     this.pool = pool;
     this.server = server;
     const cdc = config.mode !== 'snapshot';
@@ -249,6 +273,8 @@ class MysqlSource implements SourceInstance {
   private async readSnapshot(): Promise<SourceBatch | null> {
     const { nodeId, signal } = this.ctx;
     const snap = this.snap!;
+    // lanes: several tables at once, or a position taken with them (open tables) that one reader cannot go on from
+    if (this.ctx.config.parallelTables > 1 || (snap.open !== undefined && Object.keys(snap.open).length > 0)) return this.readLanes();
     const needBinlog = this.ctx.config.mode === 'snapshot+cdc';
     for (;;) {
       if (signal.aborted) return null;
@@ -276,17 +302,8 @@ class MysqlSource implements SourceInstance {
         this.snap = { ...snap, done: [...snap.done, table.id], table: undefined, after: undefined };
         return this.readSnapshot();
       }
-      const ts = Date.now();
-      const records: SluiceRecord[] = new Array(rows.length);
-      let last: unknown[] = [];
       const from = snap.table === table.id ? snap.after : undefined;
-      for (let i = 0; i < rows.length; i++) {
-        const { key, values } = table.keyOf(rows[i], from, i);
-        last = values;
-        const position: SnapshotPosition = { phase: 'snapshot', done: snap.done, table: table.id, after: values, binlog: snap.binlog };
-        records[i] = { key, value: rows[i], op: 'r', meta: { source: nodeId, table: table.id, position, ts } };
-      }
-      records[0].meta[SCHEMA_META] = this.readers.get(table.id)?.schema;
+      const { records, last } = this.chunkRecords(table, rows, from, (after): SnapshotPosition => ({ phase: 'snapshot', done: snap.done, table: table.id, after, binlog: snap.binlog }));
       const finished = rows.length < this.chunk;
       const next: SnapshotPosition = finished
         ? { phase: 'snapshot', done: [...snap.done, table.id], binlog: snap.binlog }
@@ -297,8 +314,114 @@ class MysqlSource implements SourceInstance {
     }
   }
 
+  /** a chunk's rows as records, each with its position (`positionAt` the key after it), and the last key */
+  private chunkRecords(table: TableChunks, rows: Record<string, unknown>[], from: unknown[] | undefined, positionAt: (after: unknown[]) => unknown): { records: SluiceRecord[]; last: unknown[] } {
+    const ts = Date.now();
+    const records: SluiceRecord[] = new Array(rows.length);
+    let last: unknown[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const { key, values } = table.keyOf(rows[i], from, i);
+      last = values;
+      records[i] = { key, value: rows[i], op: 'r', meta: { source: this.ctx.nodeId, table: table.id, position: positionAt(values), ts } };
+    }
+    if (records.length > 0) records[0].meta[SCHEMA_META] = this.readers.get(table.id)?.schema;
+    return { records, last };
+  }
+
+  /**
+   * parallelTables: tables read by the shared lanes (nodes/shared/table-lanes.ts), each lane on its own
+   * connection in its own consistent-snapshot transaction. MySQL cannot share one snapshot between
+   * sessions, so each table is consistent in itself and the lanes' transactions begin one after the
+   * other; snapshot+cdc records the binlog position with the first, before the others begin, so every
+   * change a later lane's snapshot already holds is replayed from the binlog (harmless to an idempotent
+   * sink, as on a resume). A failed read drops every lane; the retry goes on from what was handed out.
+   */
+  private async readLanes(): Promise<SourceBatch | null> {
+    const { nodeId, signal, config } = this.ctx;
+    if (signal.aborted) return null;
+    const snap = this.snap!;
+    if (!this.lanes) {
+      const missing = Object.keys(snap.open ?? {}).concat(snap.table ?? []).find((id) => !this.tables.some((t) => t.id === id));
+      if (missing) throw new NodeError(nodeId, `the committed position is inside table ${missing}, which tables no longer lists: add it back, or reset the flow's position`);
+      const conns: PoolConnection[] = [];
+      try {
+        for (let i = 0; i < config.parallelTables; i++) {
+          const conn = await this.pool!.getConnection();
+          conns.push(conn);
+          const point = await beginSnapshot(conn, this.server, i === 0 && config.mode === 'snapshot+cdc' && !snap.binlog, this.ctx.log);
+          if (point) snap.binlog = point;
+        }
+      } catch (err) {
+        for (const c of conns) c.destroy();
+        throw statementError(nodeId, 'tables', this.target, err, 'starting the snapshot');
+      }
+      const binlog = snap.binlog;
+      const position = (s: LanesState): SnapshotPosition => {
+        const p: SnapshotPosition = { phase: 'snapshot', done: s.done };
+        if (s.open) p.open = s.open;
+        if (binlog) p.binlog = binlog;
+        return p;
+      };
+      const chunk = this.chunk;
+      const lanes = new TableLanes<LaneConnection>({
+        tables: this.tables.map((t) => t.id),
+        state: snap,
+        lanes: conns.map((conn) => ({ conn })),
+        position,
+        reader: (lane, id, after, positionOf) => {
+          const table = this.tables.find((t) => t.id === id)!;
+          let state: TableReadState = { done: [], after };
+          let ended = false;
+          return {
+            current: () => state,
+            next: async () => {
+              if (ended) return null;
+              let rows: Record<string, unknown>[];
+              try {
+                rows = await table.next(lane.conn, state.after, chunk);
+              } catch (err) {
+                throw statementError(nodeId, 'tables', this.target, err, `reading table ${id}`);
+              }
+              const from = state.after;
+              const { records, last } = this.chunkRecords(table, rows, from, (k) => positionOf({ done: [], after: k }));
+              ended = rows.length < chunk;
+              state = ended ? { done: [id] } : { done: [], after: last };
+              return { records, position: undefined };
+            },
+          };
+        },
+      });
+      this.lanes = { lanes, conns };
+    }
+    let batch: SourceBatch | null;
+    try {
+      batch = await this.lanes.lanes.next();
+    } catch (err) {
+      await this.endLanes(false);
+      throw err;
+    }
+    if (!batch) {
+      this.snap = { phase: 'snapshot', done: this.lanes.lanes.current().done, ...(snap.binlog ? { binlog: snap.binlog } : {}) };
+      await this.endLanes(true);
+      return null;
+    }
+    this.snap = batch.position as SnapshotPosition;
+    return batch;
+  }
+
+  /** ends the lanes' snapshot transactions: committed when `clean`, else their connections are dropped */
+  private async endLanes(clean: boolean): Promise<void> {
+    const l = this.lanes;
+    this.lanes = undefined;
+    for (const conn of l?.conns ?? []) {
+      if (clean && (await conn.query('COMMIT').then(() => true, () => false))) conn.release();
+      else conn.destroy();
+    }
+  }
+
   /** ends the snapshot transaction: committed when `clean`, else the connection is dropped */
   private async endSnapshot(clean: boolean): Promise<void> {
+    await this.endLanes(clean);
     const conn = this.conn;
     this.conn = undefined;
     if (!conn) return;

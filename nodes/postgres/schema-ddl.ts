@@ -7,11 +7,22 @@
  * end of the run (`foreignKeys`, called on close), when the tables they reference hold their rows. A
  * foreign key references the table of the same name in the target table's schema (`copy.{table}`).
  */
-import type pg from 'pg';
 import type { TableSchema } from '../shared/columns.js';
 import { lossyNote, portableCheck, type FullSchema } from '../shared/schema-full.js';
 import type { TableReport } from '../../runtime/index.js';
 import { qualified, quoteIdent, type TableName } from './connection.js';
+
+/** what the steps below send statements to: the sink's pool, or a test run's `dryRun` */
+export interface Statements {
+  query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
+}
+
+/**
+ * A test run's stand-in for the pool: runs nothing, and answers that each statement would succeed and
+ * that a referenced table is there (it is, when the copy creates it): the report then says what the
+ * steps would create.
+ */
+export const dryRun: Statements = { query: async () => ({ rows: [{ ok: true }] }) };
 
 const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
@@ -22,7 +33,7 @@ export const enumTypeName = (t: TableName, column: string): TableName => ({ sche
  * Before the CREATE TABLE: creates the enum types and answers the column types to use instead of the
  * mapped ones, and which columns are NOT NULL. Notes the lossy type mappings of the other columns.
  */
-export async function prepareFull(pool: pg.Pool, t: TableName, schema: TableSchema, full: FullSchema, report: TableReport): Promise<{ types: Map<string, string>; notNull: Set<string> }> {
+export async function prepareFull(pool: Statements, t: TableName, schema: TableSchema, full: FullSchema, report: TableReport): Promise<{ types: Map<string, string>; notNull: Set<string> }> {
   const types = new Map<string, string>();
   for (const c of full.columns) {
     if (!c.enumValues) continue;
@@ -47,7 +58,7 @@ export async function prepareFull(pool: pg.Pool, t: TableName, schema: TableSche
 }
 
 /** After the CREATE TABLE: defaults, unique constraints, indexes, checks, comments (each on its own) */
-export async function afterCreate(pool: pg.Pool, t: TableName, full: FullSchema, columns: ReadonlySet<string>, report: TableReport): Promise<void> {
+export async function afterCreate(pool: Statements, t: TableName, full: FullSchema, columns: ReadonlySet<string>, report: TableReport): Promise<void> {
   const table = qualified(t);
   const step = async (what: string, sql: string) => {
     try {
@@ -96,7 +107,7 @@ export async function afterCreate(pool: pg.Pool, t: TableName, full: FullSchema,
 const RULES = new Set(['CASCADE', 'SET NULL', 'SET DEFAULT', 'RESTRICT', 'NO ACTION']);
 
 /** At the end of the run, when every table holds its rows: the foreign keys */
-export async function foreignKeys(pool: pg.Pool, t: TableName, full: FullSchema, report: TableReport): Promise<void> {
+export async function foreignKeys(pool: Statements, t: TableName, full: FullSchema, report: TableReport): Promise<void> {
   for (const f of full.foreignKeys) {
     const ref: TableName = { schema: t.schema, name: f.refTable };
     const what = `foreign key ${f.name} (${f.columns.join(', ')}) → ${f.refTable} (${f.refColumns.join(', ')})`;

@@ -28,7 +28,7 @@ import { declaredSchema, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
 import { wouldCreate } from '../shared/preview-target.js';
 import { newReport, type FullSchema } from '../shared/schema-full.js';
-import { afterCreate, foreignKeys, prepareFull } from './schema-ddl.js';
+import { afterCreate, dryRun, foreignKeys, prepareFull } from './schema-ddl.js';
 
 const copyStreams = lazyModule<typeof import('pg-copy-streams')>('pg-copy-streams');
 const copyFrom = (sql: string) => copyStreams.from(sql);
@@ -118,6 +118,17 @@ class PostgresSink implements SinkInstance {
         await pool.end();
       }
     });
+  }
+
+  /** a test run: what `schema: full` would create, map lossy and leave out, when the table would be created */
+  async previewReport(records: SluiceRecord[]): Promise<TableReport[]> {
+    const schema = declaredSchema(records);
+    if (!schema?.full || !(await this.previewTarget())?.creates) return [];
+    const report = newReport(display(this.name), schema.table);
+    await prepareFull(dryRun, this.name, schema, schema.full, report);
+    await afterCreate(dryRun, this.name, schema.full, new Set(schema.columns.map((c) => c.name)), report);
+    await foreignKeys(dryRun, this.name, schema.full, report);
+    return [report];
   }
 
   private async start(): Promise<void> {
@@ -272,10 +283,11 @@ class PostgresSink implements SinkInstance {
         // a MySQL zero date reads as null, so a declared NOT NULL could refuse rows the source holds
         // (schema: full at the source: NOT NULL as declared, enum types, then defaults, indexes ... below)
         const full = schema?.full ? { schema: schema.full, report: newReport(display(this.name), schema.table) } : undefined;
+        // the schema first: the enum types of schema: full are made in it before the table
+        await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.name.schema)}`).catch(() => undefined);
         const extra = full ? await prepareFull(pool, this.name, schema!, full.schema, full.report) : undefined;
         const notNull = (name: string) => keys.includes(name) || extra?.notNull.has(name) === true;
         const cols = names.map((name) => `${quoteIdent(name)} ${extra?.types.get(name) ?? types.get(name) ?? 'text'}${notNull(name) ? ' NOT NULL' : ''}`);
-        await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.name.schema)}`).catch(() => undefined);
         const pk = keys.length > 0 ? `, PRIMARY KEY (${keys.map(quoteIdent).join(', ')})` : '';
         await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (${cols.join(', ')}${pk})`);
         this.appendOnly = keys.length === 0;

@@ -7,10 +7,14 @@ export interface SnapshotWords {
   done: string[];
   table?: string;
   after?: unknown[];
+  /** parallelTables: the tables begun and not finished, each with its last key (nodes/shared/table-lanes.ts) */
+  open?: Record<string, unknown[]>;
 }
 
 export function snapshotWords(p: SnapshotWords): string {
   const done = `${p.done.length} table${p.done.length === 1 ? '' : 's'} done`;
+  const open = Object.entries(p.open ?? {});
+  if (open.length > 0) return `snapshot: ${done}, reading ${open.map(([t, k]) => `${t} after key ${JSON.stringify(k)}`).join(', ')}`;
   if (!p.table) return `snapshot: ${done}`;
   return `snapshot: ${done}, reading ${p.table}${p.after ? ` after key ${JSON.stringify(p.after)}` : ''}`;
 }

@@ -82,6 +82,22 @@ export class TableRouter implements SinkInstance {
     if (failed) throw failed.reason;
   }
 
+  /** a test run: each table's sink plans its report from its records (none is opened) */
+  async previewReport(records: SluiceRecord[]): Promise<TableReport[]> {
+    const groups = new Map<string, SluiceRecord[]>();
+    for (const r of records) {
+      if (typeof r.meta.table !== 'string' || r.meta.table === '') continue;
+      const table = resolveTableName(this.template, r.meta.table);
+      groups.set(table, [...(groups.get(table) ?? []), r]);
+    }
+    const out: TableReport[] = [];
+    for (const [table, group] of groups) {
+      const sink = await this.make(table);
+      out.push(...((await sink.previewReport?.(group)) ?? []));
+    }
+    return out;
+  }
+
   report(): TableReport[] {
     return [...this.closedReports, ...[...this.open_.values()].flatMap((s) => s.report?.() ?? [])];
   }

@@ -80,6 +80,9 @@ export class FlowRun {
   private readonly internal = new PositionLedger('internal', undefined, () => undefined);
   private readonly edgeCounts: number[];
   private readonly stopController = new AbortController();
+  private readonly capture: PreviewCapture;
+  /** a test run: the conversion reports the sinks would give (planReports), set at its end */
+  private plannedReports: RunSummary['reports'];
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly memoryWatch?: ExternalMemoryWatch;
@@ -99,6 +102,7 @@ export class FlowRun {
 
   constructor(readonly plan: CompiledFlow, private readonly options: RunOptions = {}) {
     if (!options.preview && !options.store) throw new Error('FlowRun needs a checkpoint store unless it is a preview');
+    this.capture = new PreviewCapture(options.tap, options.preview?.sample);
     this.log = options.log ?? silentLog;
     this.clock = options.clock ?? wallClock;
     this.edgeCounts = new Array(plan.flow.edges.length).fill(0);
@@ -116,7 +120,7 @@ export class FlowRun {
       signal,
       clock: this.clock,
       log: this.log,
-      capture: new PreviewCapture(options.tap, options.preview?.sample),
+      capture: this.capture,
       redact: options.redact ?? redactText,
       preview: options.preview,
       store: options.store,
@@ -288,6 +292,7 @@ export class FlowRun {
     }
     await this.lifecycle.closeAll();
     await this.lease?.release();
+    if (this.options.preview) this.plannedReports = await this.planReports();
     const status = this.failure ? 'failed' : this.stopController.signal.aborted ? 'stopped' : 'completed';
     this.status_ = status;
     return this.summary(status);
@@ -298,8 +303,26 @@ export class FlowRun {
     if (this.checkpointer?.gate) await this.checkpointer.gate.promise;
   }
 
-  /** the conversion reports of sinks that created tables under `schema: full` */
+  /** a test run: the conversion reports the sinks would give for what reached them (none fails the run) */
+  private async planReports(): Promise<RunSummary['reports']> {
+    const out: NonNullable<RunSummary['reports']> = {};
+    for (const [id, r] of this.runners) {
+      const inst = r.instance;
+      if (inst?.kind !== 'sink' || !inst.previewReport) continue;
+      const records = this.capture.firstOfEachTable(r);
+      if (records.length === 0) continue;
+      const tables = await inst.previewReport(records).catch((err: unknown) => {
+        this.log.warn(`${id}: the conversion report could not be planned: ${errorMessage(err)}`);
+        return [];
+      });
+      if (tables.length > 0) out[id] = tables;
+    }
+    return Object.keys(out).length > 0 ? out : undefined;
+  }
+
+  /** the conversion reports of sinks that created tables under `schema: full` (a test run: that they would create) */
   reports(): RunSummary['reports'] {
+    if (this.options.preview) return this.plannedReports;
     const out: NonNullable<RunSummary['reports']> = {};
     for (const [id, r] of this.runners) {
       const inst = r.instance;

@@ -9,6 +9,8 @@ export type Tap = (event: { node: string; direction: 'in' | 'out'; port: string;
 
 export class PreviewCapture {
   private readonly max: number;
+  /** per sink: the first record of each source table that reached it (a sink's previewReport plans from them) */
+  private readonly firsts = new Map<Runner, Map<unknown, SluiceRecord>>();
 
   constructor(private readonly tap: Tap | undefined, sample: number | undefined) {
     this.max = sample ?? 100;
@@ -28,10 +30,18 @@ export class PreviewCapture {
 
   /** a sink in preview: counts by op and samples what it would have written */
   wouldWrite(r: Runner, records: SluiceRecord[]): void {
+    let firsts = this.firsts.get(r);
+    if (!firsts) this.firsts.set(r, (firsts = new Map()));
+    for (const rec of records) if (!firsts.has(rec.meta.table)) firsts.set(rec.meta.table, rec);
     const would = (r.preview!.wouldWrite ??= { ops: EMPTY_OPS(), sample: [] });
     for (const rec of records) would.ops[rec.op]++;
     const room = this.max - would.sample.length;
     if (room > 0) would.sample.push(...records.slice(0, room));
+  }
+
+  /** the first record of each source table that reached sink `r` in this test run */
+  firstOfEachTable(r: Runner): SluiceRecord[] {
+    return [...(this.firsts.get(r)?.values() ?? [])];
   }
 
   static result(runners: Map<string, Runner>): Record<string, NodePreview> {

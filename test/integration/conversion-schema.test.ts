@@ -13,6 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/node-harness.js';
 import { probeMysql, probePostgres, type ScratchDb, scratchMysql, scratchPostgres, service } from '../helpers/services.js';
 import { runFlow, withDb } from '../helpers/conversion-run.js';
+import { testRegistry } from '../helpers/test-nodes.js';
+import { compileFlow } from '../../runtime/flow/compile.js';
+import { Preview } from '../../runtime/deploy/preview.js';
 
 const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 const MY = await service('MySQL/MariaDB', 'MYSQL_URL', 'mysql://root@127.0.0.1:3306/test', probeMysql);
@@ -133,6 +136,18 @@ describe.skipIf(!PG.available || !MY.available)('schema: full, MariaDB → Postg
     expect(orders.leftOut).toEqual([expect.stringMatching(/^check note_upper .*functions or operators/)]);
     // the lossy mappings of docs/type-mapping.md: TINYINT widens; the ENUM became an enum type, so it is not lossy
     expect(customers.lossy).toEqual([expect.stringMatching(/^column flags \(tinyint.*\): smallint \(PostgreSQL has no 8-bit integer\)$/)]);
+  });
+
+  it('a test run plans the same report the copy then gives, and creates nothing', async () => {
+    const doc = { apiVersion: 'sluice/v1', ...flow('full', 'plan_copy') };
+    const planned = await new Preview(compileFlow(doc, testRegistry(), { env: env() }), { limit: 100 }).start();
+    expect(planned.status, planned.error).toBe('completed');
+    expect(planned.reports?.dst.map((r) => r.table).sort()).toEqual(['plan_copy.customers', 'plan_copy.orders']);
+    expect((await q(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'plan_copy'`))[0].n, 'the test run created nothing').toBe(0);
+    const s = await runFlow(flow('full', 'plan_copy'), join(tempDir(), 'state.db'), env());
+    expect(s.status, s.error).toBe('completed');
+    const byTable = (r: NonNullable<typeof s.reports>) => Object.fromEntries(r.dst.map((t) => [t.table, t]));
+    expect(byTable(planned.reports!)).toEqual(byTable(s.reports!));
   });
 
   it('schema: keys (the default) creates only the key NOT NULL, as before, and reports nothing', async () => {

@@ -580,6 +580,39 @@ describe.skipIf(!cdc.available)('mysql.source binlog CDC on MYSQL_CDC_URL', () =
     expect(new Map(now.records.map((r) => [(r.key as { id: number }).id, r.value]))).toEqual(state);
   });
 
+  it('snapshot+cdc with parallelTables: the rows of every table from the lanes, then every change made while they read, from the binlog', async () => {
+    const tables = ['lane_a', 'lane_b', 'lane_c'];
+    for (const t of tables) {
+      await db.query(ORDERS.replace('%s', `${CDC}.${t}`));
+      await insertOrders(db, `${CDC}.${t}`, 1, 60);
+    }
+    const s = await source({ url: cdcUrl(), tables: tables.map((t) => `${CDC}.${t}`), mode: 'snapshot+cdc', chunkSize: 10, parallelTables: 2 });
+    await s.open(undefined);
+    const state = new Map<string, unknown>();
+    const seen: SluiceRecord[] = [];
+    const apply = (records: SluiceRecord[]) => {
+      for (const r of records) {
+        seen.push(r);
+        const id = `${String(r.meta.table)}#${(r.key as { id: number }).id}`;
+        if (r.op === 'd') state.delete(id);
+        else state.set(id, r.value);
+      }
+    };
+    apply((await s.read())!.records); // the lanes' snapshot transactions and the binlog position exist now
+    for (const t of tables) {
+      await db.query(`UPDATE ${CDC}.${t} SET customer = 'changed' WHERE id IN (5, 50)`);
+      await db.query(`DELETE FROM ${CDC}.${t} WHERE id = 7`);
+      await insertOrders(db, `${CDC}.${t}`, 101, 102);
+    }
+    await insertOrders(db, `${CDC}.lane_c`, 999, 999); // the last change: read until it arrives
+    while (!seen.some((r) => r.op === 'c' && (r.key as { id: number }).id === 999)) apply((await s.read())!.records);
+    await s.close();
+    const snapshotTables = new Set(seen.filter((r) => r.op === 'r').map((r) => r.meta.table));
+    expect([...snapshotTables].sort()).toEqual(tables.map((t) => `${CDC}.${t}`));
+    const now = await readAll(await source({ url: cdcUrl(), tables: tables.map((t) => `${CDC}.${t}`) }));
+    expect(new Map(now.records.map((r) => [`${String(r.meta.table)}#${(r.key as { id: number }).id}`, r.value]))).toEqual(state);
+  });
+
   it('TLS: tls.ca trusts the server (binlog stream included); an untrusted certificate says to set tls.ca', async () => {
     const ca = join(CDC_DIR ?? '/nonexistent', 'tls/ca.pem');
     if (!restartable() || !existsSync(ca)) {

@@ -28,6 +28,8 @@ describe('positions in words', () => {
   it('mysql.source: binlog FILE:POS, compared by file then position', () => {
     const my = text('mysql.source');
     expect(my.describe({ phase: 'cdc', binlog: { file: 'mysql-bin.000003', pos: 1234, skip: 2 } })).toBe('binlog mysql-bin.000003:1234 (+2 rows of its transaction)');
+    // parallelTables: every table begun, each with its own key
+    expect(my.describe({ phase: 'snapshot', done: ['s.a'], open: { 's.b': [42], 's.c': [7, 'x'] } })).toBe('snapshot: 1 table done, reading s.b after key [42], s.c after key [7,"x"]');
     expect(my.parse!('binlog mysql-bin.000003:1234')).toEqual({ phase: 'cdc', binlog: { file: 'mysql-bin.000003', pos: 1234 } });
     expect(() => my.parse!('mysql-bin.000003:2')).toThrow(/4 or more/);
     expect(() => my.parse!('mysql-bin.000003')).toThrow(/FILE:POSITION/);

@@ -3,6 +3,7 @@ import { lazy, Suspense, useState } from 'react';
 import { Icon, iconOf } from '../nodeMeta.js';
 import { canvasLocked, fmtBytes, fmtCount, selectedIds, sourceProgress } from '../selectors.js';
 import { useEditor, VIEWER_REASON } from '../store.js';
+import { ConversionReportView } from './ConversionReport.js';
 import { Shortcuts } from './Shortcuts.js';
 
 // the form (rjsf, ajv, CodeMirror) is the heaviest part of the editor: loaded when a node is first selected
@@ -91,6 +92,7 @@ function NodeInspector({ id }: { id: string }) {
         </ul>
       )}
       <SourceProgressView id={id} />
+      <ConversionReportView id={id} />
       <section className="insp-section">
         <h3 className="insp-h">Settings</h3>
         {type ? (

@@ -43,6 +43,7 @@ const run = promisify(execFile);
 /** the flow variants measured: label → extra config of the source and the sink (one line per variant) */
 const VARIANTS: { label: string; source?: Record<string, unknown>; sink?: Record<string, unknown> }[] = [
   { label: 'schema: keys (default)' },
+  { label: 'parallelTables: 3', source: { parallelTables: 3 } },
 ];
 
 /** rows of table i: the 2,000,000 split unevenly (table 0 the largest), `ROWS` in all */
