@@ -9,11 +9,24 @@
  */
 import type pg from 'pg';
 import type { TableSchema } from '../shared/columns.js';
-import { lossyNote, portableCheck, type FullSchema } from '../shared/schema-full.js';
+import type { FullSchema } from '../shared/schema-full.js';
+import {
+  applyFact,
+  commentText,
+  defaultText,
+  foreignKeyRules,
+  foreignKeyText,
+  indexText,
+  noteLossy,
+  notNullColumns,
+  plannedChecks,
+  plannedComments,
+  plannedDefaults,
+  plannedIndexes,
+  sqlLiteral as literal,
+} from '../shared/schema-apply.js';
 import type { TableReport } from '../../runtime/index.js';
 import { qualified, quoteIdent, type TableName } from './connection.js';
-
-const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 /** the enum type a column's value set becomes */
 export const enumTypeName = (t: TableName, column: string): TableName => ({ schema: t.schema, name: `${t.name}_${column}` });
@@ -36,83 +49,50 @@ export async function prepareFull(pool: pg.Pool, t: TableName, schema: TableSche
       report.leftOut.push(`enum type for column ${c.name}: ${(err as Error).message} (the column is text)`);
     }
   }
-  for (const spec of schema.columns) {
-    if (types.has(spec.name)) continue;
-    const note = lossyNote(full.family, spec, 'postgres');
-    if (note) report.lossy.push(`column ${spec.name} (${spec.source}): ${note}`);
-  }
-  const notNull = new Set(full.columns.filter((c) => c.notNull).map((c) => c.name));
-  for (const name of notNull) report.created.push(`NOT NULL on ${name}`);
+  noteLossy(report, schema, full, 'postgres', new Set(types.keys()));
+  const notNull = notNullColumns(full, new Set(schema.columns.map((c) => c.name)), report);
   return { types, notNull };
 }
 
 /** After the CREATE TABLE: defaults, unique constraints, indexes, checks, comments (each on its own) */
 export async function afterCreate(pool: pg.Pool, t: TableName, full: FullSchema, columns: ReadonlySet<string>, report: TableReport): Promise<void> {
   const table = qualified(t);
-  const step = async (what: string, sql: string) => {
-    try {
-      await pool.query(sql);
-      report.created.push(what);
-    } catch (err) {
-      report.leftOut.push(`${what}: PostgreSQL refused it (${(err as Error).message})`);
-    }
-  };
-  for (const c of full.columns) {
-    if (!columns.has(c.name)) continue;
-    const d = c.default;
-    if (!d || d.kind === 'null') continue;
-    if (d.kind === 'expression') {
-      report.leftOut.push(`default of ${c.name}: the expression ${d.text} has no known PostgreSQL equivalent`);
-      continue;
-    }
-    const value = d.kind === 'now' ? 'CURRENT_TIMESTAMP' : literal(d.text);
-    await step(`default ${d.kind === 'now' ? 'CURRENT_TIMESTAMP' : literal(d.text)} on ${c.name}`, `ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(c.name)} SET DEFAULT ${value}`);
+  const step = (what: string, sql: string) => applyFact(report, 'postgres', what, () => pool.query(sql));
+  for (const { column, default: d } of plannedDefaults(full, columns, 'postgres', report)) {
+    await step(`default ${defaultText(d)} on ${column}`, `ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(column)} SET DEFAULT ${defaultText(d)}`);
   }
-  for (const i of full.indexes) {
-    const cols = i.columns;
-    if (cols.some((c) => c === '' || !columns.has(c))) {
-      report.leftOut.push(`index ${i.name}: it is over an expression or a column the table does not have`);
-      continue;
-    }
-    const list = cols.map(quoteIdent).join(', ');
+  for (const i of plannedIndexes(full, columns, report)) {
+    const list = i.columns.map(quoteIdent).join(', ');
     const name = quoteIdent(`${t.name}_${i.name}`);
-    if (i.unique) await step(`unique constraint ${i.name} (${cols.join(', ')})`, `ALTER TABLE ${table} ADD CONSTRAINT ${name} UNIQUE (${list})`);
-    else await step(`index ${i.name} (${cols.join(', ')})`, `CREATE INDEX IF NOT EXISTS ${name} ON ${table} (${list})`);
+    const sql = i.unique ? `ALTER TABLE ${table} ADD CONSTRAINT ${name} UNIQUE (${list})` : `CREATE INDEX IF NOT EXISTS ${name} ON ${table} (${list})`;
+    await step(indexText(i), sql);
   }
-  for (const c of full.checks) {
-    const clause = portableCheck(c.clause, quoteIdent);
-    if (clause === undefined) {
-      report.leftOut.push(`check ${c.name} (${c.clause}): it uses functions or operators that differ on PostgreSQL`);
-      continue;
-    }
-    await step(`check ${c.name} (${clause})`, `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(`${t.name}_${c.name}`)} CHECK (${clause})`);
+  for (const c of plannedChecks(full, 'postgres', quoteIdent, report)) {
+    await step(`check ${c.name} (${c.sql})`, `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(`${t.name}_${c.name}`)} CHECK (${c.sql})`);
   }
-  if (full.comment) await step('comment on the table', `COMMENT ON TABLE ${table} IS ${literal(full.comment)}`);
-  for (const c of full.columns) {
-    if (c.comment && columns.has(c.name)) await step(`comment on column ${c.name}`, `COMMENT ON COLUMN ${table}.${quoteIdent(c.name)} IS ${literal(c.comment)}`);
+  for (const c of plannedComments(full, columns)) {
+    const on = c.column === undefined ? `TABLE ${table}` : `COLUMN ${table}.${quoteIdent(c.column)}`;
+    await step(commentText(c), `COMMENT ON ${on} IS ${literal(c.text)}`);
   }
 }
-
-const RULES = new Set(['CASCADE', 'SET NULL', 'SET DEFAULT', 'RESTRICT', 'NO ACTION']);
 
 /** At the end of the run, when every table holds its rows: the foreign keys */
 export async function foreignKeys(pool: pg.Pool, t: TableName, full: FullSchema, report: TableReport): Promise<void> {
   for (const f of full.foreignKeys) {
     const ref: TableName = { schema: t.schema, name: f.refTable };
-    const what = `foreign key ${f.name} (${f.columns.join(', ')}) → ${f.refTable} (${f.refColumns.join(', ')})`;
-    const rules = [f.onDelete && RULES.has(f.onDelete) ? ` ON DELETE ${f.onDelete}` : '', f.onUpdate && RULES.has(f.onUpdate) ? ` ON UPDATE ${f.onUpdate}` : ''].join('');
-    try {
-      const exists = (await pool.query('SELECT to_regclass($1) IS NOT NULL AS ok', [qualified(ref)])).rows[0].ok as boolean;
-      if (!exists) {
-        report.leftOut.push(`${what}: the target has no table ${t.schema}.${f.refTable}`);
-        continue;
-      }
-      await pool.query(
-        `ALTER TABLE ${qualified(t)} ADD CONSTRAINT ${quoteIdent(`${t.name}_${f.name}`)} FOREIGN KEY (${f.columns.map(quoteIdent).join(', ')}) REFERENCES ${qualified(ref)} (${f.refColumns.map(quoteIdent).join(', ')})${rules}`,
-      );
-      report.created.push(what);
-    } catch (err) {
-      report.leftOut.push(`${what}: PostgreSQL refused it (${(err as Error).message})`);
+    const what = foreignKeyText(f);
+    const exists = await pool
+      .query('SELECT to_regclass($1) IS NOT NULL AS ok', [qualified(ref)])
+      .then((r) => r.rows[0].ok as boolean)
+      .catch(() => true); // the ALTER below then says what is wrong
+    if (!exists) {
+      report.leftOut.push(`${what}: the target has no table ${t.schema}.${f.refTable}`);
+      continue;
     }
+    await applyFact(report, 'postgres', what, () =>
+      pool.query(
+        `ALTER TABLE ${qualified(t)} ADD CONSTRAINT ${quoteIdent(`${t.name}_${f.name}`)} FOREIGN KEY (${f.columns.map(quoteIdent).join(', ')}) REFERENCES ${qualified(ref)} (${f.refColumns.map(quoteIdent).join(', ')})${foreignKeyRules(f)}`,
+      ),
+    );
   }
 }

@@ -30,6 +30,8 @@ export interface FullIndex {
   name: string;
   columns: string[];
   unique: boolean;
+  /** MySQL / MariaDB: per column, the characters (bytes for binary) of a prefix index, null for the whole column; absent: no prefixes */
+  prefixes?: (number | null)[];
 }
 
 export interface FullForeignKey {
