@@ -50,10 +50,9 @@ export interface CreateFacts {
 
 /**
  * Before the CREATE TABLE: the ENUM types, NOT NULL and comments that go into it. Notes the lossy type
- * mappings of the other columns. `keys` are NOT NULL already.
+ * mappings of the other columns. `columns`: the table's columns; `keys` are NOT NULL already.
  */
-export function createFacts(schema: TableSchema, full: FullSchema, keys: readonly string[], report: TableReport): CreateFacts {
-  const columns = new Set(schema.columns.map((c) => c.name));
+export function createFacts(schema: TableSchema, full: FullSchema, columns: ReadonlySet<string>, keys: readonly string[], report: TableReport): CreateFacts {
   const enums = new Map(full.columns.filter((c) => c.enumValues && columns.has(c.name)).map((c) => [c.name, `ENUM(${c.enumValues!.map(sqlLiteral).join(', ')})`]));
   noteLossy(report, schema, full, 'mysql', new Set(enums.keys()));
   const notNull = new Set([...notNullColumns(full, columns, report)].filter((c) => !keys.includes(c)));

@@ -33,8 +33,9 @@
  * declared columns, nodes/shared/columns.ts: mysql.source sends it on the first record of each table in
  * every batch), a column still to be created gets the type mapped from the declared one instead
  * (`mysqlTypeFor` in types.ts; only key columns NOT NULL: a declared NOT NULL is not copied, since a
- * captured update may carry only some columns and a zero date reads as null), and a missing table's keys default
- * to the source table's key:
+ * captured update may carry only some columns and a zero date reads as null, unless the source sends
+ * `schema: full`: then NOT NULL, defaults, ENUMs, indexes, checks, comments and, on close, foreign keys
+ * as schema-apply.ts says), and a missing table's keys default to the source table's key:
  *
  * | declared kind (source type)                     | created column                                   |
  * |-------------------------------------------------|--------------------------------------------------|
@@ -305,7 +306,7 @@ class MysqlSink implements SinkInstance {
       const pk = keys.length > 0 ? `, PRIMARY KEY (${keys.map(quoteIdent).join(', ')})` : '';
       // schema: full at the source: ENUM types, NOT NULL as declared and comments in the CREATE TABLE; defaults, indexes ... after it (schema-apply.ts)
       const full = declared?.full ? { schema: declared.full, report: newReport(this.id, declared.table) } : undefined;
-      const facts = full ? createFacts(declared!, full.schema, keys, full.report) : undefined;
+      const facts = full ? createFacts(declared!, full.schema, new Set([...types.values()].map((c) => c.name)), keys, full.report) : undefined;
       const cols = [...types.values()].map((c) => (facts ? `${quoteIdent(c.name)} ${facts.column(c.name, typeOf(c))}` : def(c)));
       await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (${cols.join(', ')}${pk}) DEFAULT CHARSET = utf8mb4${facts?.tableOptions ?? ''}`);
       if (full) {

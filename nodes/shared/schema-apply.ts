@@ -1,7 +1,7 @@
 /**
  * What the SQL sinks share when they apply `schema: full` (schema-full.ts) to a table they create:
  * deciding which facts can go to the target at all, and filling the table's conversion report. Each sink
- * (postgres/schema-ddl.ts, mysql/schema-ddl-apply.ts, sqlite/schema-ddl.ts) only writes the DDL of what
+ * (postgres/schema-ddl.ts, mysql/schema-apply.ts, sqlite/schema-apply.ts) only writes the DDL of what
  * these answer, and reports through `applyFact` what its server created or refused.
  */
 import type { TableReport } from '../../runtime/index.js';

@@ -28,7 +28,9 @@
  * the declared kind instead (`sqlTypeForSpec` in sql.ts: integer and boolean → INTEGER, float → REAL,
  * binary → BLOB, 64-bit unsigned → no declared type (exact beyond 2^63 − 1), everything else, decimals included, → TEXT),
  * and a new table's keys default to the source table's key. A declared NOT NULL is not copied (a captured
- * update may leave unchanged columns out, a MySQL zero date reads as null).
+ * update may leave unchanged columns out, a MySQL zero date reads as null), unless the source sends
+ * `schema: full`: then NOT NULL, defaults, enum and portable checks, foreign keys in the CREATE TABLE and,
+ * on close, unique constraints and indexes (schema-apply.ts).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';

@@ -16,6 +16,7 @@ import { runFlow, withDb } from '../helpers/conversion-run.js';
 import type { SinkInstance, SluiceRecord, TableReport } from '../../runtime/index.js';
 import type { TableSchema } from '../../nodes/shared/columns.js';
 import { mysqlSink } from '../../nodes/mysql/sink.js';
+import { sqliteSink } from '../../nodes/sqlite/sink.js';
 import { create, tempDir } from '../helpers/node-harness.js';
 
 const MY = await service('MySQL/MariaDB', 'MYSQL_URL', 'mysql://root@127.0.0.1:3306/test', probeMysql);
@@ -319,5 +320,39 @@ describe.skipIf(!MY.available)('schema: full into MariaDB and SQLite', () => {
       `foreign key fk_author (author) → authors (id): the target has no table ${DST}.authors`,
       'index i_lower: it is over an expression or a column the table does not have',
     ]);
+  });
+
+  it('into SQLite: a table whose foreign key is declared takes its rows before the referenced table has any (the sink writes it with PRAGMA foreign_keys off)', async () => {
+    const schema: TableSchema = {
+      table: 'shop.orders',
+      key: ['id'],
+      columns: [
+        { name: 'id', kind: 'integer', bits: 32, source: 'int(11)', nullable: false },
+        { name: 'customer_id', kind: 'integer', bits: 32, source: 'int(11)', nullable: false },
+      ],
+      full: {
+        family: 'mysql',
+        columns: [
+          { name: 'id', notNull: true },
+          { name: 'customer_id', notNull: true },
+        ],
+        indexes: [],
+        foreignKeys: [{ name: 'fk_customer', columns: ['customer_id'], refTable: 'customers', refColumns: ['id'], onDelete: 'RESTRICT' }],
+        checks: [],
+      },
+    };
+    const path = join(tempDir(), 'orders-first.db');
+    const sink = await create<SinkInstance>(sqliteSink, { path, table: 'orders' });
+    await sink.open();
+    await sink.write([{ key: 1, op: 'r', value: { id: 1, customer_id: 42 }, meta: { table: 'shop.orders', schema } }]);
+    await sink.close();
+    const db = new Database(path);
+    try {
+      expect(db.prepare('SELECT id, customer_id FROM orders').all()).toEqual([{ id: 1, customer_id: 42 }]);
+      expect(db.prepare<[string], { table: string }>('SELECT "table" FROM pragma_foreign_key_list(?)').all('orders')).toEqual([{ table: 'customers' }]);
+    } finally {
+      db.close();
+    }
+    expect(sink.report!()[0].created).toEqual(['NOT NULL on id', 'NOT NULL on customer_id', 'foreign key fk_customer (customer_id) → customers (id)']);
   });
 });
