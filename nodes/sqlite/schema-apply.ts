@@ -8,7 +8,8 @@
  *
  * SQLite checks foreign keys only on connections with PRAGMA foreign_keys = ON (better-sqlite3 turns it on):
  * the sink writes a table that declares some with it off (`writesUnchecked`), since the tables arrive one
- * after the other, not in the order their references need.
+ * after the other, not in the order their references need. A foreign key references the table of the
+ * source's name; one the database lacks at the end of the run is reported (`indexes`).
  */
 import type { TableReport } from '../../runtime/index.js';
 import type { TableSchema } from '../shared/columns.js';
@@ -28,7 +29,7 @@ import {
   plannedIndexes,
   sqlLiteral,
 } from '../shared/schema-apply.js';
-import { quoteIdent, type DB } from './sql.js';
+import { quoteIdent, tableInfo, type DB } from './sql.js';
 
 /** whether the declared facts ask for foreign key checks off on the sink's connection */
 export const writesUnchecked = (full: FullSchema | undefined) => (full?.foreignKeys.length ?? 0) > 0;
@@ -88,8 +89,14 @@ export function createFacts(schema: TableSchema, full: FullSchema, columns: Read
   };
 }
 
-/** At the end of the run, after the data: unique constraints and indexes (unique indexes), each on its own */
+/**
+ * At the end of the run, after the data: unique constraints and indexes (unique indexes), each on its
+ * own; and a word on each foreign key whose table the database does not have.
+ */
 export async function indexes(db: DB, table: string, full: FullSchema, columns: ReadonlySet<string>, report: TableReport): Promise<void> {
+  for (const f of full.foreignKeys) {
+    if (f.columns.every((c) => columns.has(c)) && !tableInfo(db, f.refTable)) report.lossy.push(`${foreignKeyText(f)}: the database has no table ${f.refTable}, so it references nothing yet`);
+  }
   for (const i of plannedIndexes(full, columns, report)) {
     // index names are the database's, not the table's: prefixed with the table
     const sql = `CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${quoteIdent(`${table}_${i.name}`)} ON ${quoteIdent(table)} (${i.columns.map(quoteIdent).join(', ')})`;
