@@ -28,10 +28,12 @@ import {
   plannedComments,
   plannedDefaults,
   plannedIndexes,
-  sqlLiteral,
 } from '../shared/schema-apply.js';
 import type { TableReport } from '../../runtime/index.js';
 import { qualified, quoteIdent } from './connection.js';
+
+/** a string literal: MySQL and MariaDB read a backslash in one as an escape (unless NO_BACKSLASH_ESCAPES) */
+const literal = (text: string) => `'${text.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
 
 /** the longest comment MySQL and MariaDB keep, in characters */
 const COLUMN_COMMENT_MAX = 1024;
@@ -53,7 +55,7 @@ export interface CreateFacts {
  * mappings of the other columns. `columns`: the table's columns; `keys` are NOT NULL already.
  */
 export function createFacts(schema: TableSchema, full: FullSchema, columns: ReadonlySet<string>, keys: readonly string[], report: TableReport): CreateFacts {
-  const enums = new Map(full.columns.filter((c) => c.enumValues && columns.has(c.name)).map((c) => [c.name, `ENUM(${c.enumValues!.map(sqlLiteral).join(', ')})`]));
+  const enums = new Map(full.columns.filter((c) => c.enumValues && columns.has(c.name)).map((c) => [c.name, `ENUM(${c.enumValues!.map(literal).join(', ')})`]));
   noteLossy(report, schema, full, 'mysql', new Set(enums.keys()));
   const notNull = new Set([...notNullColumns(full, columns, report)].filter((c) => !keys.includes(c)));
   const comments = new Map<string | undefined, string>();
@@ -72,9 +74,9 @@ export function createFacts(schema: TableSchema, full: FullSchema, columns: Read
       // a TIMESTAMP column is created NULL DEFAULT NULL (type-targets.ts): a declared NOT NULL replaces that
       if (notNull.has(name)) def = `${def.replace(/ NULL DEFAULT NULL$/, '')} NOT NULL`;
       const comment = comments.get(name);
-      return comment === undefined ? def : `${def} COMMENT ${sqlLiteral(comment)}`;
+      return comment === undefined ? def : `${def} COMMENT ${literal(comment)}`;
     },
-    tableOptions: comments.has(undefined) ? ` COMMENT = ${sqlLiteral(comments.get(undefined)!)}` : '',
+    tableOptions: comments.has(undefined) ? ` COMMENT = ${literal(comments.get(undefined)!)}` : '',
     created(r) {
       r.created.push(...done);
     },
@@ -96,7 +98,7 @@ export async function afterCreate(pool: Pool, db: string, table: string, full: F
         continue;
       }
       value = m[2] && m[2] !== '0' ? `CURRENT_TIMESTAMP(${m[2]})` : 'CURRENT_TIMESTAMP';
-    } else value = d.kind === 'literal' ? sqlLiteral(d.text) : `(${d.text})`;
+    } else value = d.kind === 'literal' ? literal(d.text) : `(${d.text})`;
     await applyFact(report, 'mysql', `default ${defaultText(d)} on ${column}`, () => pool.query(`ALTER TABLE ${t} ALTER COLUMN ${quoteIdent(column)} SET DEFAULT ${value}`));
   }
   for (const i of plannedIndexes(full, columns, report)) await addIndex(pool, db, table, full, i, types, mariadb, report);

@@ -34,6 +34,7 @@ const SOURCE_DDL = `
     created DATETIME DEFAULT CURRENT_TIMESTAMP,
     token VARCHAR(36) DEFAULT (uuid()),
     bio TEXT,
+    dir VARCHAR(20) DEFAULT 'C:\\\\temp',
     UNIQUE KEY u_email (email),
     KEY i_name (name),
     KEY i_bio (bio(100))
@@ -108,6 +109,7 @@ describe.skipIf(!MY.available)('schema: full into MariaDB and SQLite', () => {
     expect(col('created').d).toMatch(/^current_timestamp/i);
     expect(col('token').d).toBe('uuid()'); // same family: the expression means the same
     expect(col('name').k).toBe('shown on invoices');
+    expect(col('dir').d).toBe("'C:\\\\temp'"); // as the source prints it: the backslash kept
     expect((await q('SELECT TABLE_COMMENT AS c FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [DST, 'customers']))[0].c).toBe('who buys');
 
     const stats = await q(
@@ -191,6 +193,7 @@ describe.skipIf(!MY.available)('schema: full into MariaDB and SQLite', () => {
       expect(col('customers', 'created').dflt_value).toBe('CURRENT_TIMESTAMP');
       expect(col('customers', 'token').dflt_value).toBeNull(); // uuid() means nothing to SQLite
       expect(col('orders', 'qty').dflt_value).toBe("'1'");
+      expect(col('customers', 'dir').dflt_value).toBe("'C:\\temp'");
 
       const indexes = db.prepare<[string], { name: string; unique: number; origin: string }>('SELECT name, "unique", origin FROM pragma_index_list(?)').all('customers');
       const byName = new Map(indexes.map((i) => [i.name, i]));
