@@ -68,11 +68,17 @@ export function createFacts(schema: TableSchema, full: FullSchema, columns: Read
       done.push(commentText(c));
     }
   }
+  const defaults = new Set(full.columns.filter((c) => c.default && c.default.kind !== 'null').map((c) => c.name));
   return {
     column(name, mapped) {
       let def = enums.get(name) ?? mapped;
-      // a TIMESTAMP column is created NULL DEFAULT NULL (type-targets.ts): a declared NOT NULL replaces that
-      if (notNull.has(name)) def = `${def.replace(/ NULL DEFAULT NULL$/, '')} NOT NULL`;
+      if (notNull.has(name)) {
+        // a TIMESTAMP column is created NULL DEFAULT NULL (type-targets.ts): a declared NOT NULL replaces that,
+        // with a default, since a server with explicit_defaults_for_timestamp off would add ON UPDATE CURRENT_TIMESTAMP
+        const ts = /^(TIMESTAMP(?:\((\d)\))?) NULL DEFAULT NULL$/.exec(def);
+        if (ts && !defaults.has(name)) report.lossy.push(`column ${name}: TIMESTAMP NOT NULL without a default at the source, DEFAULT CURRENT_TIMESTAMP here (so no server adds ON UPDATE CURRENT_TIMESTAMP)`);
+        def = ts ? `${ts[1]} NOT NULL DEFAULT CURRENT_TIMESTAMP${ts[2] && ts[2] !== '0' ? `(${ts[2]})` : ''}` : `${def} NOT NULL`;
+      }
       const comment = comments.get(name);
       return comment === undefined ? def : `${def} COMMENT ${literal(comment)}`;
     },

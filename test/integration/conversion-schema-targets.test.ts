@@ -261,6 +261,7 @@ describe.skipIf(!MY.available)('schema: full into MariaDB and SQLite', () => {
         { name: 'made', kind: 'timestamp', fraction: 6, source: 'timestamp with time zone', nullable: false },
         { name: 'ref', kind: 'uuid', source: 'uuid', nullable: true },
         { name: 'author', kind: 'integer', bits: 32, source: 'integer', nullable: true },
+        { name: 'seen', kind: 'timestamp', fraction: 3, source: 'timestamp(3) with time zone', nullable: false },
       ],
       full: {
         family: 'postgres',
@@ -271,6 +272,7 @@ describe.skipIf(!MY.available)('schema: full into MariaDB and SQLite', () => {
           { name: 'made', notNull: true, default: { kind: 'now' } },
           { name: 'ref', notNull: false, default: { kind: 'expression', text: 'gen_random_uuid()' } },
           { name: 'author', notNull: false },
+          { name: 'seen', notNull: true },
         ],
         indexes: [
           { name: 'i_title', columns: ['title'], unique: false },
@@ -283,7 +285,7 @@ describe.skipIf(!MY.available)('schema: full into MariaDB and SQLite', () => {
       },
     };
     const rows: SluiceRecord[] = [
-      { key: 1, op: 'r', value: { id: 1, title: 'x'.repeat(3000), slug: 'a', made: '2024-01-01T00:00:00.000000Z', ref: null, author: 7 }, meta: { table: 'public.posts', schema } },
+      { key: 1, op: 'r', value: { id: 1, title: 'x'.repeat(3000), slug: 'a', made: '2024-01-01T00:00:00.000000Z', ref: null, author: 7, seen: '2024-01-02T00:00:00.000Z' }, meta: { table: 'public.posts', schema } },
     ];
     const sink = await create<SinkInstance>(mysqlSink, { url: dst!.url, table: `${DST}.posts` });
     await sink.open();
@@ -295,6 +297,8 @@ describe.skipIf(!MY.available)('schema: full into MariaDB and SQLite', () => {
     const col = (name: string) => cols.find((r) => r.c === name)!;
     expect(col('made')).toMatchObject({ n: 'NO', d: 'current_timestamp(6)' });
     expect(col('ref').d).toBe('NULL'); // MariaDB prints no default as NULL
+    expect(col('seen')).toMatchObject({ n: 'NO', d: 'current_timestamp(3)' });
+    expect((await q("SELECT EXTRA AS e FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'posts' AND COLUMN_NAME = 'seen'", [DST]))[0].e).not.toMatch(/on update/i);
     const stats = await q('SELECT INDEX_NAME AS i, SUB_PART AS p, INDEX_TYPE AS t FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [DST, 'posts']);
     const idx = (name: string) => stats.find((r) => r.i === name);
     expect(idx('i_title')).toMatchObject({ p: 768, t: 'BTREE' });
@@ -315,6 +319,7 @@ describe.skipIf(!MY.available)('schema: full into MariaDB and SQLite', () => {
         "index i_title: only the first 768 characters of title are indexed (InnoDB's key length limit)",
         "index i_slug: only the first 768 characters of slug are indexed (InnoDB's key length limit)",
         expect.stringMatching(/^unique constraint u_title: kept as a hash/),
+        expect.stringMatching(/^column seen: TIMESTAMP NOT NULL without a default at the source, DEFAULT CURRENT_TIMESTAMP here/),
       ]),
     );
     expect(report.leftOut.sort()).toEqual([
