@@ -137,10 +137,12 @@ async function addIndex(pool: Pool, db: string, table: string, full: FullSchema,
     return;
   }
   // MariaDB shortens a long key by itself: say what it made
-  const [rows] = await pool.query<RowDataPacket[]>(
-    'SELECT COLUMN_NAME AS col, SUB_PART AS part, INDEX_TYPE AS type FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = ? ORDER BY SEQ_IN_INDEX',
-    [db, table, i.name],
-  );
+  const [rows] = await pool
+    .query<RowDataPacket[]>(
+      'SELECT COLUMN_NAME AS col, SUB_PART AS part, INDEX_TYPE AS type FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = ? ORDER BY SEQ_IN_INDEX',
+      [db, table, i.name],
+    )
+    .catch(() => [[] as RowDataPacket[]] as const); // created all the same; only what the server made of it is unknown
   const hash = rows.some((r) => String(r.type).toUpperCase() === 'HASH');
   const list = rows.map((r) => (r.part === null ? String(r.col) : `${r.col}(${r.part})`)).join(', ');
   report.created.push(`${indexText(i, list || undefined)}${hash ? ' USING HASH' : ''}`);
