@@ -23,6 +23,10 @@ export interface FullColumn {
   default?: PortableDefault;
   /** ENUM('a','b'): the values in order */
   enumValues?: string[];
+  /** the source's name of the enum type, where it has one (PostgreSQL) */
+  enumType?: string;
+  /** numbered by the database (MySQL AUTO_INCREMENT, a PostgreSQL serial or identity column) */
+  autoIncrement?: boolean;
   comment?: string;
 }
 
@@ -30,6 +34,12 @@ export interface FullIndex {
   name: string;
   columns: string[];
   unique: boolean;
+  /** a partial index: its condition as the source prints it */
+  where?: string;
+  /** an access method other than the default B-tree (PostgreSQL gin, gist, hash ...) */
+  method?: string;
+  /** the source's own statement for the index (for the report, when it is left out) */
+  definition?: string;
 }
 
 export interface FullForeignKey {
