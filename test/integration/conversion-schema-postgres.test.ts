@@ -7,12 +7,15 @@
  * the run's conversion report says it left out or changed, and why. Real servers (test/setup).
  */
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/node-harness.js';
 import { probePostgres, type ScratchDb, scratchPostgres, service } from '../helpers/services.js';
-import { runFlow, withDb } from '../helpers/conversion-run.js';
+import { runFlow } from '../helpers/conversion-run.js';
+import type { RunSummary } from '../../runtime/executor/run-summary.js';
 
 const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 
@@ -121,7 +124,12 @@ describe.skipIf(!PG.available)('schema: full, PostgreSQL → PostgreSQL', () => 
   const env = () => ({ SRC_URL: src!.url, DST_URL: dst!.url });
 
   it("the target's catalog holds the source's facts, but for what the report says it left out", async () => {
-    const s = await runFlow(flow('full', 'full_copy'), join(tempDir(), 'state.db'), env());
+    // through the command, as a user runs it: the report is in its --json summary
+    const dir = tempDir();
+    writeFileSync(join(dir, 'flow.yaml'), JSON.stringify({ apiVersion: 'sluice/v1', ...flow('full', 'full_copy') }));
+    const run = await runCli(['run', join(dir, 'flow.yaml'), '--state', join(dir, 'state.db'), '--quiet', '--json'], { env: env() });
+    expect(run.code, run.stderr).toBe(0);
+    const s = JSON.parse(run.stdout) as RunSummary;
     expect(s.status, s.error).toBe('completed');
 
     const want = await catalogFacts(source, 'public');
