@@ -16,6 +16,8 @@ import { tempDir } from '../helpers/node-harness.js';
 import { probePostgres, type ScratchDb, scratchPostgres, service } from '../helpers/services.js';
 import { runFlow } from '../helpers/conversion-run.js';
 import type { RunSummary } from '../../runtime/executor/run-summary.js';
+import { loadTable, type TableMeta } from '../../nodes/postgres/catalog.js';
+import { readFullSchemas } from '../../nodes/postgres/schema-catalog.js';
 
 const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 
@@ -207,5 +209,25 @@ describe.skipIf(!PG.available)('schema: full, PostgreSQL → PostgreSQL', () => 
     expect(facts.constraints).toEqual(['customers customers_pkey: PRIMARY KEY (id)', 'orders orders_pkey: PRIMARY KEY (id)']);
     expect(facts.enums).toEqual([]);
     expect(facts.defaults.filter((d) => !d.endsWith(' = -'))).toEqual([]);
+  });
+
+  it('reads the facts of many tables in one query per kind, not per table', async () => {
+    const n = 40;
+    await source.query(`CREATE SCHEMA many; ${Array.from({ length: n }, (_, i) => `CREATE TABLE many.t${i} (id int PRIMARY KEY, v text NOT NULL DEFAULT 'x${i}' CHECK (v <> ''), p int REFERENCES many.t0 (id)); CREATE INDEX ON many.t${i} (v);`).join(' ')}`);
+    const tables: TableMeta[] = [];
+    for (let i = 0; i < n; i++) tables.push((await loadTable(source, { schema: 'many', name: `t${i}` }))!);
+    // the real client, its statements counted
+    let queries = 0;
+    const counting = { query: (text: string, values?: unknown[]) => (queries++, source.query(text, values)) } as unknown as pg.Client;
+    const full = await readFullSchemas(counting, tables);
+    expect(queries).toBe(4);
+    expect(full.size).toBe(n);
+    for (let i = 0; i < n; i++) {
+      const f = full.get(`many.t${i}`)!;
+      expect(f.columns.find((c) => c.name === 'v')).toEqual({ name: 'v', notNull: true, default: { kind: 'literal', text: `x${i}` } });
+      expect(f.indexes).toEqual([{ name: `t${i}_v_idx`, columns: ['v'], unique: false }]);
+      expect(f.foreignKeys).toEqual([{ name: `t${i}_p_fkey`, columns: ['p'], refTable: 't0', refColumns: ['id'], onDelete: 'NO ACTION', onUpdate: 'NO ACTION' }]);
+      expect(f.checks).toEqual([{ name: `t${i}_v_check`, clause: "(v <> ''::text)" }]);
+    }
   });
 });
