@@ -1,10 +1,11 @@
 /**
  * `schema: full` (issue 17 item 3), PostgreSQL → PostgreSQL: a source schema with each fact postgres.source
  * reads from pg_catalog (NOT NULL, literal and typed defaults, now(), an expression default, a serial
- * key and an identity key, a unique constraint, a secondary index, an expression and a partial index, a
- * foreign key with ON DELETE / ON UPDATE, CHECKs, an enum type, comments) is copied into another
- * database, and the target's catalog is compared with the source's, fact by fact; what differs is what
- * the run's conversion report says it left out or changed, and why. Real servers (test/setup).
+ * key and an identity key, a unique constraint, a B-tree and a gin index, an expression and a partial
+ * index, a foreign key with ON DELETE / ON UPDATE, CHECKs (one naming the enum type), an enum type,
+ * comments) is copied into another database, and the target's catalog is compared with the source's,
+ * fact by fact; what differs is what the run's conversion report says it left out or changed, and why.
+ * Real servers (test/setup).
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -36,11 +37,14 @@ const SOURCE_DDL = `
     note varchar(20) DEFAULT 'it''s'::character varying,
     token uuid DEFAULT gen_random_uuid(),
     tags text[] DEFAULT '{}',
-    CONSTRAINT score_range CHECK (score >= 0 AND score <= 1000)
+    data jsonb,
+    CONSTRAINT score_range CHECK (score >= 0 AND score <= 1000),
+    CONSTRAINT happy_or_active CHECK (feeling <> 'sad'::mood OR active)
   );
   COMMENT ON TABLE customers IS 'who buys';
   COMMENT ON COLUMN customers.name IS 'shown on invoices';
   CREATE INDEX customers_name_idx ON customers (name);
+  CREATE INDEX customers_data_idx ON customers USING gin (data);
   CREATE INDEX customers_lower_email_idx ON customers (lower(email));
   CREATE INDEX customers_recent_idx ON customers (created) WHERE active;
   CREATE TABLE orders (
@@ -105,7 +109,7 @@ describe.skipIf(!PG.available)('schema: full, PostgreSQL → PostgreSQL', () => 
     await source.query(SOURCE_DDL);
     target = new pg.Client({ connectionString: dst.url });
     await target.connect();
-    await q('CREATE SCHEMA full_copy; CREATE SCHEMA keys_copy');
+    await q('CREATE SCHEMA full_copy; CREATE SCHEMA keys_copy; CREATE SCHEMA clash_copy');
   });
 
   afterAll(async () => {
@@ -153,7 +157,11 @@ describe.skipIf(!PG.available)('schema: full, PostgreSQL → PostgreSQL', () => 
     );
     expect(got.defaults).toEqual(expect.arrayContaining(["customers.name = 'anon'::text", 'customers.created = now', 'customers.score = 1.5', 'customers.id = numbered', 'orders.placed = CURRENT_DATE']));
     expect(got.enums).toEqual(['mood ["sad","ok","it\'s fine"]']);
-    expect(got.indexes).toEqual(expect.arrayContaining(['customers_name_idx: CREATE INDEX customers_name_idx ON customers USING btree (name)']));
+    expect(got.indexes).toEqual(
+      expect.arrayContaining(['customers_name_idx: CREATE INDEX customers_name_idx ON customers USING btree (name)', 'customers_data_idx: CREATE INDEX customers_data_idx ON customers USING gin (data)']),
+    );
+    // a check naming the enum type means the copy beside the table
+    expect(got.constraints).toContain("customers happy_or_active: CHECK (((feeling <> 'sad'::mood) OR active))");
 
     // the data came over under the constraints, and the serial / identity keys go on after it
     expect((await q(`SELECT feeling::text AS f, tags FROM full_copy.customers ORDER BY id`)).map((r) => [r.f, r.tags])).toEqual([
@@ -181,6 +189,7 @@ describe.skipIf(!PG.available)('schema: full, PostgreSQL → PostgreSQL', () => 
         'default gen_random_uuid() on token',
         'unique constraint customers_email_key (email)',
         'index customers_name_idx (name)',
+        'index customers_data_idx using gin (data)',
         expect.stringMatching(/^check score_range \(/),
         'comment on the table',
         'comment on column name',
@@ -209,6 +218,20 @@ describe.skipIf(!PG.available)('schema: full, PostgreSQL → PostgreSQL', () => 
     expect(facts.constraints).toEqual(['customers customers_pkey: PRIMARY KEY (id)', 'orders orders_pkey: PRIMARY KEY (id)']);
     expect(facts.enums).toEqual([]);
     expect(facts.defaults.filter((d) => !d.endsWith(' = -'))).toEqual([]);
+  });
+
+  it('an enum type of the same name with other values at the target is left alone: the column gets a type of its own', async () => {
+    await q(`CREATE TYPE clash_copy.mood AS ENUM ('x', 'y')`);
+    const s = await runFlow(flow('full', 'clash_copy'), join(tempDir(), 'state.db'), env());
+    expect(s.status, s.error).toBe('completed');
+    const types = await q(`SELECT table_name AS t, column_name AS c, udt_name AS u FROM information_schema.columns WHERE table_schema = 'clash_copy' AND data_type = 'USER-DEFINED' ORDER BY 1, 2`);
+    expect(types.map((r) => `${r.t}.${r.c}: ${r.u}`)).toEqual(['customers.feeling: customers_feeling', 'orders.mood_then: orders_mood_then']);
+    expect((await q(`SELECT enum_range(NULL::clash_copy.mood)::text AS r`))[0].r).toBe('{x,y}');
+    expect((await q(`SELECT enum_range(NULL::clash_copy.customers_feeling)::text AS r`))[0].r).toBe(`{sad,ok,"it's fine"}`);
+    const customers = s.reports!.dst.find((r) => r.table === 'clash_copy.customers')!;
+    expect(customers.created).toContain("enum type customers_feeling ('sad', 'ok', 'it''s fine') for column feeling");
+    // the check casts to mood, which here is the other type: PostgreSQL refuses it, and the report says so
+    expect(customers.leftOut).toContainEqual(expect.stringMatching(/^check happy_or_active .*: PostgreSQL refused it \(invalid input value for enum mood: "sad"\)$/));
   });
 
   it('reads the facts of many tables in one query per kind, not per table', async () => {
