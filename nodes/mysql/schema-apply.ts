@@ -69,9 +69,17 @@ export function createFacts(schema: TableSchema, full: FullSchema, columns: Read
     }
   }
   const defaults = new Set(full.columns.filter((c) => c.default && c.default.kind !== 'null').map((c) => c.name));
+  const numbered = autoIncrement(full, columns, keys, report);
+  if (numbered) done.push(`AUTO_INCREMENT on ${numbered}`);
   return {
     column(name, mapped) {
       let def = enums.get(name) ?? mapped;
+      if (name === numbered) {
+        if (!/^(?:TINY|SMALL|MEDIUM|BIG)?INT\b/i.test(def)) {
+          report.leftOut.push(`auto-increment of ${name}: the column is ${def}, MariaDB/MySQL number only integer columns`);
+          done.splice(done.indexOf(`AUTO_INCREMENT on ${numbered}`), 1);
+        } else def = `${def} AUTO_INCREMENT`;
+      }
       if (notNull.has(name)) {
         // a TIMESTAMP column is created NULL DEFAULT NULL (type-targets.ts): a declared NOT NULL replaces that,
         // with a default, since a server with explicit_defaults_for_timestamp off would add ON UPDATE CURRENT_TIMESTAMP
@@ -87,6 +95,21 @@ export function createFacts(schema: TableSchema, full: FullSchema, columns: Read
       r.created.push(...done);
     },
   };
+}
+
+/**
+ * The column to number with AUTO_INCREMENT: MySQL / MariaDB number one column per table, which must lead
+ * an index; the primary key's first column here. The others are reported left out. The server moves the
+ * counter past the copied values by itself.
+ */
+function autoIncrement(full: FullSchema, columns: ReadonlySet<string>, keys: readonly string[], report: TableReport): string | undefined {
+  let numbered: string | undefined;
+  for (const c of full.columns) {
+    if (!c.autoIncrement || !columns.has(c.name)) continue;
+    if (numbered === undefined && c.name === keys[0]) numbered = c.name;
+    else report.leftOut.push(`auto-increment of ${c.name}: MariaDB/MySQL number only one column, the first of the primary key`);
+  }
+  return numbered;
 }
 
 /** After the CREATE TABLE: defaults, unique constraints, indexes, checks (each on its own). `types`: each column's type as created */
@@ -107,8 +130,8 @@ export async function afterCreate(pool: Pool, db: string, table: string, full: F
     } else value = d.kind === 'literal' ? literal(d.text) : `(${d.text})`;
     await applyFact(report, 'mysql', `default ${defaultText(d)} on ${column}`, () => pool.query(`ALTER TABLE ${t} ALTER COLUMN ${quoteIdent(column)} SET DEFAULT ${value}`));
   }
-  for (const i of plannedIndexes(full, columns, report)) await addIndex(pool, db, table, full, i, types, mariadb, report);
-  for (const c of plannedChecks(full, 'mysql', (s) => quoteIdent(s), report)) {
+  for (const i of plannedIndexes(full, columns, 'mysql', report)) await addIndex(pool, db, table, full, i, types, mariadb, report);
+  for (const c of plannedChecks(full, 'mysql', (s) => quoteIdent(s), columns, report)) {
     await applyFact(report, 'mysql', `check ${c.name} (${c.sql})`, () => pool.query(`ALTER TABLE ${t} ADD CONSTRAINT ${quoteIdent(c.name)} CHECK (${c.sql})`));
   }
 }

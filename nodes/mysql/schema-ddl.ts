@@ -20,6 +20,7 @@ export async function readFullSchema(q: Queryable, schema: string, table: string
     const d = portableDefault(c.def === null ? null : String(c.def), String(c.extra ?? ''), mariadb);
     if (d) col.default = d;
     if (String(c.dataType).toLowerCase() === 'enum') col.enumValues = enumValues(String(c.type));
+    if (/\bauto_increment\b/i.test(String(c.extra ?? ''))) col.autoIncrement = true;
     if (c.comment) col.comment = String(c.comment);
     return col;
   });

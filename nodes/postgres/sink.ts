@@ -28,7 +28,7 @@ import { declaredSchema, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
 import { wouldCreate } from '../shared/preview-target.js';
 import { newReport, type FullSchema } from '../shared/schema-full.js';
-import { afterCreate, foreignKeys, prepareFull } from './schema-ddl.js';
+import { afterCreate, afterData, prepareFull } from './schema-ddl.js';
 
 const copyStreams = lazyModule<typeof import('pg-copy-streams')>('pg-copy-streams');
 const copyFrom = (sql: string) => copyStreams.from(sql);
@@ -219,7 +219,7 @@ class PostgresSink implements SinkInstance {
   }
 
   async close(): Promise<void> {
-    if (this.full && this.pool) await foreignKeys(this.pool, this.name, this.full.schema, this.full.report);
+    if (this.full && this.pool) await afterData(this.pool, this.name, this.full.schema, this.full.report);
     const pool = this.pool;
     this.pool = undefined;
     await pool?.end().catch(() => undefined);

@@ -56,7 +56,8 @@ export function plannedDefaults(full: FullSchema, columns: ReadonlySet<string>, 
   const out: AppliedDefault[] = [];
   for (const c of full.columns) {
     const d = c.default;
-    if (!columns.has(c.name) || !d || d.kind === 'null') continue;
+    // an auto-increment column is numbered by the target (each sink's own way), not given a default
+    if (!columns.has(c.name) || !d || d.kind === 'null' || c.autoIncrement) continue;
     if (d.kind === 'expression' && full.family !== target) {
       report.leftOut.push(`default of ${c.name}: the expression ${d.text} has no known ${TARGET_NAMES[target]} equivalent`);
       continue;
@@ -71,26 +72,43 @@ export function defaultText(d: AppliedDefault['default']): string {
   return d.kind === 'now' ? 'CURRENT_TIMESTAMP' : d.kind === 'literal' ? sqlLiteral(d.text) : d.text;
 }
 
-/** the indexes over plain columns of the table; those over an expression or a missing column are reported left out */
-export function plannedIndexes(full: FullSchema, columns: ReadonlySet<string>, report: TableReport): FullIndex[] {
-  return full.indexes.filter((i) => {
-    const ok = i.columns.every((c) => c !== '' && columns.has(c));
-    if (!ok) report.leftOut.push(`index ${i.name}: it is over an expression or a column the table does not have`);
-    return ok;
+/** access methods every target's default index stands in for (hash answers only equality, which a B-tree also does) */
+const PLAIN_METHODS = new Set(['btree', 'hash']);
+
+/**
+ * The indexes over plain columns of the table. Left out and reported: those over an expression, partial
+ * ones (with the source's definition), those over a column the table lacks, and into another family one
+ * whose access method (gin, gist ...) the target has no equivalent of.
+ */
+export function plannedIndexes(full: FullSchema, columns: ReadonlySet<string>, target: SqlTarget, report: TableReport): FullIndex[] {
+  return full.indexes.flatMap((i) => {
+    const source = i.definition ? ` (at the source: ${i.definition})` : '';
+    const missing = i.columns.filter((c) => c !== '' && !columns.has(c));
+    if (i.columns.includes('')) report.leftOut.push(`index ${i.name}: it is over an expression${source}`);
+    else if (i.where !== undefined) report.leftOut.push(`index ${i.name}: it is partial (WHERE ${i.where})${source}`);
+    else if (missing.length > 0) report.leftOut.push(`index ${i.name}: the table has no column ${missing.join(', ')}`);
+    else if (!i.method || full.family === target) return [i];
+    else if (!PLAIN_METHODS.has(i.method)) report.leftOut.push(`${indexText(i)}: ${TARGET_NAMES[target]} has no ${i.method} index`);
+    else {
+      report.lossy.push(`index ${i.name}: ${i.method} at the source, ${TARGET_NAMES[target]}'s default index here`);
+      return [{ ...i, method: undefined }];
+    }
+    return [];
   });
 }
 
 /** how an index reads in the report */
-export const indexText = (i: FullIndex, columns = i.columns.join(', ')) => `${i.unique ? 'unique constraint' : 'index'} ${i.name} (${columns})`;
+export const indexText = (i: FullIndex, columns = i.columns.join(', ')) => `${i.unique ? 'unique constraint' : 'index'} ${i.name}${i.method ? ` using ${i.method}` : ''} (${columns})`;
 
 /**
  * The checks to apply, each with its clause for the target: as the source prints it when the target is of
- * the source's family, else its portable form (portableCheck); the others are reported left out.
+ * the source's family, else its portable form (portableCheck, over the table's `columns`); the others are
+ * reported left out.
  */
-export function plannedChecks(full: FullSchema, target: SqlTarget, quote: (ident: string) => string, report: TableReport): (FullCheck & { sql: string })[] {
+export function plannedChecks(full: FullSchema, target: SqlTarget, quote: (ident: string) => string, columns: ReadonlySet<string>, report: TableReport): (FullCheck & { sql: string })[] {
   const out: (FullCheck & { sql: string })[] = [];
   for (const c of full.checks) {
-    const sql = full.family === target ? c.clause : full.family === 'mysql' ? portableCheck(c.clause, quote) : undefined;
+    const sql = full.family === target ? c.clause : portableCheck(c.clause, quote, full.family, columns);
     if (sql === undefined) report.leftOut.push(`check ${c.name} (${c.clause}): it uses functions or operators that differ on ${TARGET_NAMES[target]}`);
     else out.push({ ...c, sql });
   }

@@ -43,12 +43,21 @@ export interface CreateFacts {
   created(report: TableReport): void;
 }
 
-/** Before the CREATE TABLE: what goes into it. `columns`: the table's columns */
-export function createFacts(schema: TableSchema, full: FullSchema, columns: ReadonlySet<string>, report: TableReport): CreateFacts {
+/**
+ * Before the CREATE TABLE: what goes into it. `columns`: the table's columns; `keys`: its primary key;
+ * `typeOf`: a column's declared type there.
+ */
+export function createFacts(schema: TableSchema, full: FullSchema, columns: ReadonlySet<string>, keys: readonly string[], typeOf: (column: string) => string, report: TableReport): CreateFacts {
   noteLossy(report, schema, full, 'sqlite');
   const scratch: TableReport = { ...report, created: [] };
   const notNull = notNullColumns(full, columns, scratch);
   const done = [...scratch.created];
+  for (const c of full.columns) {
+    if (!c.autoIncrement || !columns.has(c.name)) continue;
+    // a lone INTEGER primary key is the rowid: SQLite numbers a new row after the largest
+    if (keys.length === 1 && keys[0] === c.name && typeOf(c.name).toUpperCase() === 'INTEGER') done.push(`INTEGER PRIMARY KEY on ${c.name} (the rowid, numbered after the copied rows)`);
+    else report.leftOut.push(`auto-increment of ${c.name}: SQLite numbers only a primary key of one INTEGER column (its rowid)`);
+  }
   const extra = new Map<string, string[]>();
   const add = (column: string, sql: string) => extra.set(column, [...(extra.get(column) ?? []), sql]);
   for (const name of notNull) add(name, 'NOT NULL');
@@ -64,7 +73,7 @@ export function createFacts(schema: TableSchema, full: FullSchema, columns: Read
     done.push(`check ${c.name} IN (${values}) for the enum column ${c.name}`);
   }
   const constraints: string[] = [];
-  for (const c of plannedChecks(full, 'sqlite', quoteIdent, report)) {
+  for (const c of plannedChecks(full, 'sqlite', quoteIdent, columns, report)) {
     constraints.push(`, CONSTRAINT ${quoteIdent(c.name)} CHECK (${c.sql})`);
     done.push(`check ${c.name} (${c.sql})`);
   }
@@ -97,7 +106,7 @@ export async function indexes(db: DB, table: string, full: FullSchema, columns: 
   for (const f of full.foreignKeys) {
     if (f.columns.every((c) => columns.has(c)) && !tableInfo(db, f.refTable)) report.lossy.push(`${foreignKeyText(f)}: the database has no table ${f.refTable}, so it references nothing yet`);
   }
-  for (const i of plannedIndexes(full, columns, report)) {
+  for (const i of plannedIndexes(full, columns, 'sqlite', report)) {
     // index names are the database's, not the table's: prefixed with the table
     const sql = `CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${quoteIdent(`${table}_${i.name}`)} ON ${quoteIdent(table)} (${i.columns.map(quoteIdent).join(', ')})`;
     await applyFact(report, 'sqlite', indexText(i), () => db.exec(sql));

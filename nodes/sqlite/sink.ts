@@ -265,7 +265,7 @@ class SqliteSink implements SinkInstance {
       // schema: full at the source: NOT NULL, defaults, checks, foreign keys in the CREATE TABLE; indexes on close (schema-apply.ts)
       const columns = new Set([...types.values()].map((c) => c.name));
       const full = schema?.full ? { schema: schema.full, columns, report: newReport(this.tableName, schema.table) } : undefined;
-      const facts = full ? createFacts(schema!, full.schema, columns, full.report) : undefined;
+      const facts = full ? createFacts(schema!, full.schema, columns, this.keys!, (name) => columnType(types.get(name.toLowerCase())?.type).trim(), full.report) : undefined;
       const cols = [...types.values()].map((c) => `${quoteIdent(c.name)}${columnType(c.type)}${facts?.column(c.name) ?? ''}`);
       const pk = this.keys!.length > 0 ? `, PRIMARY KEY (${this.keys!.map(quoteIdent).join(', ')})` : '';
       db.exec(`CREATE TABLE ${table} (${cols.join(', ')}${pk}${facts?.constraints ?? ''})`);

@@ -54,17 +54,58 @@ describe('schema: full, the portable forms', () => {
     const cols = new Set(['a', 'b', 'c']);
     const same = newReport('t');
     expect(plannedDefaults(full, cols, 'mysql', same).map((d) => d.column)).toEqual(['a', 'b']);
-    expect(plannedChecks(full, 'mysql', q, same).map((c) => c.sql)).toEqual(['`b` > 0', 'upper(`a`) = `a`']);
+    expect(plannedChecks(full, 'mysql', q, cols, same).map((c) => c.sql)).toEqual(['`b` > 0', 'upper(`a`) = `a`']);
     expect(same.leftOut).toEqual([]);
     const other = newReport('t');
     expect(plannedDefaults(full, cols, 'sqlite', other).map((d) => d.column)).toEqual(['b']);
-    expect(plannedChecks(full, 'sqlite', q, other).map((c) => c.sql)).toEqual(['"b" > 0']);
-    expect(plannedIndexes(full, cols, other).map((i) => i.name)).toEqual(['i_b']);
+    expect(plannedChecks(full, 'sqlite', q, cols, other).map((c) => c.sql)).toEqual(['"b" > 0']);
+    expect(plannedIndexes(full, cols, 'sqlite', other).map((i) => i.name)).toEqual(['i_b']);
     expect(other.leftOut).toEqual([
       'default of a: the expression uuid() has no known SQLite equivalent',
       'check fn (upper(`a`) = `a`): it uses functions or operators that differ on SQLite',
-      'index i_expr: it is over an expression or a column the table does not have',
-      'index i_gone: it is over an expression or a column the table does not have',
+      'index i_expr: it is over an expression',
+      'index i_gone: the table has no column z',
     ]);
+  });
+
+  it("a PostgreSQL CHECK in the other targets' SQL: casts to text and numbers dropped, = ANY (ARRAY[...]) as IN; functions, other casts and unknown words left out", () => {
+    const cols = new Set(['qty', 'status', 'price', 'Mixed']);
+    const pg = (clause: string) => portableCheck(clause, q, 'postgres', cols);
+    expect(pg('(qty > 0)')).toBe('("qty" > 0)');
+    expect(pg('((qty > 0) AND (price >= (0)::numeric))')).toBe('(("qty" > 0) AND ("price" >= (0)))');
+    expect(pg("(status = ANY (ARRAY['a'::text, 'it''s'::text]))")).toBe(`("status" IN ('a', 'it''s'))`);
+    expect(pg("((status)::text = ANY ((ARRAY['a'::character varying, 'b'::character varying])::text[]))")).toBe(`(("status") IN ('a', 'b'))`);
+    expect(pg('(qty <> ALL (ARRAY[1, -2]))')).toBe('("qty" NOT IN (1, -2))');
+    expect(pg('("Mixed" IS NOT NULL)')).toBe('("Mixed" IS NOT NULL)');
+    expect(pg("(status <> 'sad'::mood)")).toBeUndefined();
+    expect(pg('(length(status) > 0)')).toBeUndefined();
+    expect(pg('(other > 0)')).toBeUndefined();
+    expect(pg("(status ~~ 'a%'::text)")).toBeUndefined();
+    expect(portableCheck('(qty > 0)', q)).toBeUndefined();
+  });
+
+  it('from PostgreSQL: an auto-increment column gets no default; a gin index is left out of another family, a hash one is a plain index there', () => {
+    const full: FullSchema = {
+      family: 'postgres',
+      columns: [{ name: 'id', notNull: true, autoIncrement: true, default: { kind: 'literal', text: '1' } }, { name: 'doc', notNull: false }],
+      indexes: [
+        { name: 'doc_gin', columns: ['doc'], unique: false, method: 'gin' },
+        { name: 'doc_hash', columns: ['doc'], unique: false, method: 'hash' },
+        { name: 'doc_part', columns: ['doc'], unique: false, where: '(id > 0)', definition: 'CREATE INDEX doc_part ON t USING btree (doc) WHERE (id > 0)' },
+      ],
+      foreignKeys: [],
+      checks: [],
+    };
+    const cols = new Set(['id', 'doc']);
+    const r = newReport('t');
+    expect(plannedDefaults(full, cols, 'mysql', r)).toEqual([]);
+    expect(plannedIndexes(full, cols, 'mysql', r)).toEqual([{ name: 'doc_hash', columns: ['doc'], unique: false, method: undefined }]);
+    expect(r.leftOut).toEqual([
+      'index doc_gin using gin (doc): MariaDB/MySQL has no gin index',
+      'index doc_part: it is partial (WHERE (id > 0)) (at the source: CREATE INDEX doc_part ON t USING btree (doc) WHERE (id > 0))',
+    ]);
+    expect(r.lossy).toEqual(["index doc_hash: hash at the source, MariaDB/MySQL's default index here"]);
+    const same = newReport('t');
+    expect(plannedIndexes(full, cols, 'postgres', same).map((i) => i.method)).toEqual(['gin', 'hash']);
   });
 });
