@@ -3,6 +3,9 @@ import { portableCheck } from '../../nodes/shared/schema-full.js';
 import { enumValues, portableDefault } from '../../nodes/mysql/schema-ddl.js';
 import { plannedChecks, plannedDefaults, plannedIndexes } from '../../nodes/shared/schema-apply.js';
 import { newReport, type FullSchema } from '../../nodes/shared/schema-full.js';
+import type { TableSchema } from '../../nodes/shared/columns.js';
+import { createFacts as mysqlFacts } from '../../nodes/mysql/schema-apply.js';
+import { createFacts as sqliteFacts } from '../../nodes/sqlite/schema-apply.js';
 
 const q = (s: string) => `"${s}"`;
 
@@ -107,5 +110,39 @@ describe('schema: full, the portable forms', () => {
     expect(r.lossy).toEqual(["index doc_hash: hash at the source, MariaDB/MySQL's default index here"]);
     const same = newReport('t');
     expect(plannedIndexes(full, cols, 'postgres', same).map((i) => i.method)).toEqual(['gin', 'hash']);
+  });
+
+  it('auto-increment into MariaDB is AUTO_INCREMENT on the integer first key column only, into SQLite the rowid of a lone INTEGER key only', () => {
+    const full: FullSchema = { family: 'postgres', columns: [{ name: 'id', notNull: true, autoIncrement: true }, { name: 'n', notNull: false, autoIncrement: true }], indexes: [], foreignKeys: [], checks: [] };
+    const schema: TableSchema = {
+      table: 'public.t',
+      key: ['id'],
+      columns: [
+        { name: 'id', kind: 'integer', bits: 32, source: 'integer', nullable: false },
+        { name: 'n', kind: 'integer', bits: 32, source: 'integer', nullable: true },
+      ],
+    };
+    const cols = new Set(['id', 'n']);
+    const my = newReport('t');
+    const facts = mysqlFacts(schema, full, cols, ['id'], my);
+    expect([facts.column('id', 'INT'), facts.column('n', 'INT')]).toEqual(['INT AUTO_INCREMENT', 'INT']);
+    facts.created(my);
+    expect(my.created).toContain('AUTO_INCREMENT on id');
+    expect(my.leftOut).toEqual(['auto-increment of n: MariaDB/MySQL number only one column, the first of the primary key']);
+    const text = newReport('t');
+    const textKey = mysqlFacts(schema, full, cols, ['id'], text);
+    expect(textKey.column('id', 'VARCHAR(10)')).toBe('VARCHAR(10)');
+    textKey.created(text);
+    expect(text.created).not.toContain('AUTO_INCREMENT on id');
+    expect(text.leftOut).toContain('auto-increment of id: the column is VARCHAR(10), MariaDB/MySQL number only integer columns');
+
+    const lite = newReport('t');
+    sqliteFacts(schema, full, cols, ['id'], () => 'INTEGER', lite).created(lite);
+    expect(lite.created).toContain('INTEGER PRIMARY KEY on id (the rowid, numbered after the copied rows)');
+    expect(lite.leftOut).toEqual(['auto-increment of n: SQLite numbers only a primary key of one INTEGER column (its rowid)']);
+    const pair = newReport('t');
+    sqliteFacts(schema, full, cols, ['id', 'n'], () => 'INTEGER', pair).created(pair);
+    expect(pair.created.filter((c) => c.startsWith('INTEGER PRIMARY KEY'))).toEqual([]);
+    expect(pair.leftOut).toHaveLength(2);
   });
 });
