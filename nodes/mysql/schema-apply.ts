@@ -1,7 +1,7 @@
 /**
  * `schema: full` into MySQL / MariaDB (nodes/shared/schema-full.ts, schema-apply.ts): what mysql.sink adds
  * to a table it creates when the records' declared schema carries the source's catalog facts. Into the
- * CREATE TABLE: enum value sets as ENUM(...) column types, NOT NULL, comments. After it, one statement
+ * CREATE TABLE: enum value sets as ENUM(...) column types, NOT NULL, comments, AUTO_INCREMENT. After it, one statement
  * each, so one the server refuses is reported left out rather than failing the table: defaults, unique
  * constraints, indexes, checks. Foreign keys wait for the end of the run (`foreignKeys`, called on close),
  * when the tables they reference hold their rows; one references the table of the same name in the

@@ -1,8 +1,9 @@
 /**
  * `schema: full`: the table facts beyond columns and key that a database source reads from its catalog
- * when asked (nodes/mysql/schema-ddl.ts) and a sink that creates the table applies where they mean the
- * same on the target (schema-apply.ts, and each sink's schema-ddl / schema-apply): NOT NULL, defaults, unique constraints, secondary
- * indexes, foreign keys (created after the data), CHECK constraints, enum value sets, comments. Travels
+ * when asked (nodes/mysql/schema-ddl.ts, nodes/postgres/schema-catalog.ts) and a sink that creates the
+ * table applies where they mean the same on the target (schema-apply.ts, and each sink's schema-ddl /
+ * schema-apply): NOT NULL, defaults, auto-increment, unique constraints, secondary indexes, foreign keys
+ * (created after the data), CHECK constraints, enum value sets, comments. Travels
  * as `TableSchema.full` (columns.ts). Every fact a sink applies, maps lossy or leaves out goes into the
  * table's conversion report (`TableReport`, runtime/node-api.ts), which the run summary carries.
  */

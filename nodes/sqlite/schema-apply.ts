@@ -2,7 +2,8 @@
  * `schema: full` into SQLite (nodes/shared/schema-full.ts, schema-apply.ts): what sqlite.sink adds to a
  * table it creates when the records' declared schema carries the source's catalog facts. SQLite cannot
  * add a constraint to an existing table, so NOT NULL, literal and CURRENT_TIMESTAMP defaults, enum value
- * sets (as CHECK (col IN (...))), portable checks and foreign keys all go into the CREATE TABLE; unique
+ * sets (as CHECK (col IN (...))), portable checks and foreign keys all go into the CREATE TABLE (an
+ * auto-increment lone INTEGER key is the rowid, numbered by SQLite as it is); unique
  * constraints and indexes are created at the end of the run, after the data (`indexes`, on close).
  * Comments are left out: SQLite has none.
  *
