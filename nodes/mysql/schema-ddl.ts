@@ -20,11 +20,12 @@ export async function readFullSchema(q: Queryable, schema: string, table: string
     const d = portableDefault(c.def === null ? null : String(c.def), String(c.extra ?? ''), mariadb);
     if (d) col.default = d;
     if (String(c.dataType).toLowerCase() === 'enum') col.enumValues = enumValues(String(c.type));
+    if (/\bauto_increment\b/i.test(String(c.extra ?? ''))) col.autoIncrement = true;
     if (c.comment) col.comment = String(c.comment);
     return col;
   });
   const [idx] = await q.query<RowDataPacket[]>(
-    `SELECT INDEX_NAME AS idx, COLUMN_NAME AS col, NON_UNIQUE AS nonUnique FROM information_schema.STATISTICS
+    `SELECT INDEX_NAME AS idx, COLUMN_NAME AS col, NON_UNIQUE AS nonUnique, SUB_PART AS part FROM information_schema.STATISTICS
       WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY' ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
     [schema, table],
   );
@@ -35,7 +36,9 @@ export async function readFullSchema(q: Queryable, schema: string, table: string
     if (!i) indexes.set(name, (i = { name, columns: [], unique: Number(r.nonUnique) === 0 }));
     // an expression index (MySQL 8) has no column name: left out of the index list as a whole below
     i.columns.push(r.col === null ? '' : String(r.col));
+    (i.prefixes ??= []).push(r.part === null ? null : Number(r.part));
   }
+  for (const i of indexes.values()) if (i.prefixes!.every((p) => p === null)) delete i.prefixes;
   const [fk] = await q.query<RowDataPacket[]>(
     `SELECT k.CONSTRAINT_NAME AS name, k.COLUMN_NAME AS col, k.REFERENCED_TABLE_NAME AS refTable, k.REFERENCED_COLUMN_NAME AS refCol,
             r.DELETE_RULE AS onDelete, r.UPDATE_RULE AS onUpdate

@@ -33,8 +33,9 @@
  * declared columns, nodes/shared/columns.ts: mysql.source sends it on the first record of each table in
  * every batch), a column still to be created gets the type mapped from the declared one instead
  * (`mysqlTypeFor` in types.ts; only key columns NOT NULL: a declared NOT NULL is not copied, since a
- * captured update may carry only some columns and a zero date reads as null), and a missing table's keys default
- * to the source table's key:
+ * captured update may carry only some columns and a zero date reads as null, unless the source sends
+ * `schema: full`: then NOT NULL, defaults, ENUMs, indexes, checks, comments and, on close, foreign keys
+ * as schema-apply.ts says), and a missing table's keys default to the source table's key:
  *
  * | declared kind (source type)                     | created column                                   |
  * |-------------------------------------------------|--------------------------------------------------|
@@ -56,12 +57,14 @@
  */
 import { z } from 'zod';
 import type { Pool, PoolConnection } from 'mysql2/promise';
-import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SinkPreviewTarget, type SluiceRecord } from '../../runtime/index.js';
+import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SinkPreviewTarget, type SluiceRecord, type TableReport } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
 import { batchPlan, coversKey, deleteKey, keysOrAppend, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
 import { connectionFields, oneConnection, openPool, qualified, quoteIdent, resolveTarget, statementError, type ServerInfo, type Target } from './connection.js';
 import { columnTypeFor, defaultColumnType, describeTable, listTables, mysqlTypeFor, schemaExists, writer, type TableInfo, type Writer } from './types.js';
-import { declaredSchema, type ColumnSpec } from '../shared/columns.js';
+import { declaredSchema, type ColumnSpec, type TableSchema } from '../shared/columns.js';
+import { newReport, type FullSchema } from '../shared/schema-full.js';
+import { afterCreate, createFacts, foreignKeys } from './schema-apply.js';
 import { openOrClose } from '../shared/open.js';
 import { wouldCreate } from '../shared/preview-target.js';
 
@@ -85,7 +88,7 @@ const configSchema = z
 type Config = z.output<typeof configSchema>;
 
 /** the columns a source declared for the table (meta.schema), by lowercased name, and its key */
-type Declared = { columns: Map<string, ColumnSpec>; key: string[] };
+type Declared = { columns: Map<string, ColumnSpec>; key: string[]; schema: TableSchema };
 
 type Step = { kind: 'upsert'; columns: string[]; values: unknown[] } | { kind: 'delete'; values: unknown[] };
 
@@ -127,6 +130,8 @@ class MysqlSink implements SinkInstance {
   private keys?: string[];
   /** an existing table without a key and no keys configured: appended to when the source table has none either */
   private keyless = false;
+  /** `schema: full`: the table this sink created, its source's catalog facts (foreign keys wait for close) and its report */
+  private full?: { schema: FullSchema; report: TableReport };
 
   constructor(private readonly ctx: NodeContext<Config>) {}
 
@@ -210,7 +215,7 @@ class MysqlSink implements SinkInstance {
     const changes = batchPlan(this.sinkTarget, records, keys);
     const types = this.newColumns(records, keys, declared);
     try {
-      await this.ensureColumns(types);
+      await this.ensureColumns(types, declared?.schema);
     } catch (err) {
       throw statementError(this.ctx.nodeId, 'table', this.target, err, `creating or altering table ${this.id}`);
     }
@@ -231,7 +236,12 @@ class MysqlSink implements SinkInstance {
     }
   }
 
+  report(): TableReport[] {
+    return this.full ? [this.full.report] : [];
+  }
+
   async close(): Promise<void> {
+    if (this.full && this.pool) await foreignKeys(this.pool, this.schema, this.tableName, this.full.schema, this.full.report);
     const pool = this.pool;
     this.pool = undefined;
     await pool?.end().catch(() => undefined);
@@ -251,7 +261,7 @@ class MysqlSink implements SinkInstance {
     if (this.info && !this.ctx.config.createTable) return undefined;
     const schema = declaredSchema(records);
     if (!schema) return undefined;
-    return { columns: new Map(schema.columns.map((c) => [c.name.toLowerCase(), c])), key: schema.key };
+    return { columns: new Map(schema.columns.map((c) => [c.name.toLowerCase(), c])), key: schema.key, schema };
   }
 
   /**
@@ -283,17 +293,29 @@ class MysqlSink implements SinkInstance {
     return types;
   }
 
-  private async ensureColumns(types: Map<string, { name: string; type?: string }>): Promise<void> {
+  private async ensureColumns(types: Map<string, { name: string; type?: string }>, declared?: TableSchema): Promise<void> {
     if (types.size === 0 && this.info) return;
     const pool = this.pool!;
     const keys = this.keys!;
     const keySet = new Set(keys.map((k) => k.toLowerCase()));
     const table = qualified(this.schema, this.tableName);
-    const def = (c: { name: string; type?: string }) => `${quoteIdent(c.name)} ${c.type ?? defaultColumnType(keySet.has(c.name.toLowerCase()))}`;
+    const typeOf = (c: { name: string; type?: string }) => c.type ?? defaultColumnType(keySet.has(c.name.toLowerCase()));
+    const def = (c: { name: string; type?: string }) => `${quoteIdent(c.name)} ${typeOf(c)}`;
     if (!this.info) {
       for (const k of keys) if (!types.has(k.toLowerCase())) types.set(k.toLowerCase(), { name: k });
       const pk = keys.length > 0 ? `, PRIMARY KEY (${keys.map(quoteIdent).join(', ')})` : '';
-      await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (${[...types.values()].map(def).join(', ')}${pk}) DEFAULT CHARSET = utf8mb4`);
+      // schema: full at the source: ENUM types, NOT NULL as declared and comments in the CREATE TABLE; defaults, indexes ... after it (schema-apply.ts)
+      const full = declared?.full ? { schema: declared.full, report: newReport(this.id, declared.table) } : undefined;
+      const facts = full ? createFacts(declared!, full.schema, new Set([...types.values()].map((c) => c.name)), keys, full.report) : undefined;
+      const cols = [...types.values()].map((c) => (facts ? `${quoteIdent(c.name)} ${facts.column(c.name, typeOf(c))}` : def(c)));
+      await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (${cols.join(', ')}${pk}) DEFAULT CHARSET = utf8mb4${facts?.tableOptions ?? ''}`);
+      if (full) {
+        facts!.created(full.report);
+        const created = new Map([...types.values()].map((c) => [c.name, typeOf(c)]));
+        await afterCreate(pool, this.schema, this.tableName, full.schema, created, this.server.mariadb, full.report);
+        this.full = full;
+        for (const l of full.report.leftOut) this.ctx.log.warn(`table ${this.id}: left out ${l}`);
+      }
     } else {
       if (!this.ctx.config.createTable) {
         const names = [...types.values()].map((c) => c.name).join(', ');

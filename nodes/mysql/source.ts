@@ -61,7 +61,7 @@ import { TableLanes, type LanesState, type TableReadState } from '../shared/tabl
 import { SkippedTables, appendOnlyWarning, checkKeys, exclusion, tableSelectionFields } from '../shared/table-select.js';
 import { mysqlPositionText } from './position-text.js';
 import { readFullSchema } from './schema-ddl.js';
-import { SCHEMA_MODES } from '../shared/schema-full.js';
+import { schemaField } from '../shared/schema-field.js';
 
 const configSchema = z
   .object({
@@ -89,10 +89,7 @@ const configSchema = z
       .enum(ZERO_DATE_MODES)
       .default('error')
       .describe("a zero date ('0000-00-00', '0000-00-00 00:00:00'), which no other database holds: error (the flow fails naming table, column and key), null, or text (the text as MySQL prints it)"),
-    schema: z
-      .enum(SCHEMA_MODES)
-      .default('keys')
-      .describe('what a sink that creates the tables is told of each: keys (columns, types and the key) or full (also NOT NULL, defaults, unique constraints, indexes, foreign keys, checks, ENUM values, comments; the sink reports what it created, mapped lossy and left out)'),
+    schema: schemaField,
     serverId: z
       .number()
       .int()

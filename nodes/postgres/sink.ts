@@ -28,7 +28,7 @@ import { declaredSchema, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
 import { wouldCreate } from '../shared/preview-target.js';
 import { newReport, type FullSchema } from '../shared/schema-full.js';
-import { afterCreate, dryRun, foreignKeys, prepareFull } from './schema-ddl.js';
+import { afterCreate, afterData, dryRun, prepareFull } from './schema-ddl.js';
 
 const copyStreams = lazyModule<typeof import('pg-copy-streams')>('pg-copy-streams');
 const copyFrom = (sql: string) => copyStreams.from(sql);
@@ -127,7 +127,7 @@ class PostgresSink implements SinkInstance {
     const report = newReport(display(this.name), schema.table);
     await prepareFull(dryRun, this.name, schema, schema.full, report);
     await afterCreate(dryRun, this.name, schema.full, new Set(schema.columns.map((c) => c.name)), report);
-    await foreignKeys(dryRun, this.name, schema.full, report);
+    await afterData(dryRun, this.name, schema.full, report);
     return [report];
   }
 
@@ -230,7 +230,7 @@ class PostgresSink implements SinkInstance {
   }
 
   async close(): Promise<void> {
-    if (this.full && this.pool) await foreignKeys(this.pool, this.name, this.full.schema, this.full.report);
+    if (this.full && this.pool) await afterData(this.pool, this.name, this.full.schema, this.full.report);
     const pool = this.pool;
     this.pool = undefined;
     await pool?.end().catch(() => undefined);

@@ -41,6 +41,10 @@
  *   | uuid                                      | uuid                                                 |
  *   | domains                                   | as their base type (with the domain's typmod)        |
  *   | interval, timetz, money, inet, bit, enum, xml, ranges, anything else | other (the type's text form) |
+ * - `schema: full`: the declared schema also carries the table's catalog facts (NOT NULL, defaults,
+ *   serial / identity columns, unique constraints, indexes, foreign keys, checks, enum types, comments),
+ *   read when the source opens for all its tables at once (schema-catalog.ts), for a sink that creates
+ *   the tables (postgres/schema-ddl.ts).
  * - Test runs (preview) read the first rows of the tables, whatever the mode: no slot, no publication.
  */
 import { createHash } from 'node:crypto';
@@ -60,6 +64,8 @@ import type { TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
 import { TableCounter } from '../shared/table-counter.js';
 import { postgresPositionText } from './position-text.js';
+import { readFullSchemas } from './schema-catalog.js';
+import { schemaField } from '../shared/schema-field.js';
 
 const NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -70,6 +76,7 @@ const configSchema = z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
       .describe('tables to read: schema.table, table (schema public), or patterns such as public.* and sales.order_*; one or a list'),
     ...tableSelectionFields,
+    schema: schemaField,
     mode: z
       .enum(['snapshot', 'cdc', 'snapshot+cdc'])
       .default('snapshot')
@@ -321,6 +328,12 @@ class PostgresSource implements SourceInstance {
       this.schemas = new Map(this.tables.map((t) => [t.id, tableSchema(t, this.mapper)]));
     } catch (err) {
       throw pgError(nodeId, this.target, err, { field: 'tables' });
+    }
+    if (config.schema === 'full') {
+      const full = await readFullSchemas(pool, this.tables).catch((err) => {
+        throw pgError(nodeId, this.target, err, { field: 'schema', what: 'reading the tables\' schema (schema: full)' });
+      });
+      for (const [id, f] of full) this.schemas.get(id)!.full = f;
     }
   }
 

@@ -1,8 +1,9 @@
 /**
  * `schema: full`: the table facts beyond columns and key that a database source reads from its catalog
- * when asked (nodes/mysql/schema-ddl.ts) and a sink that creates the table applies where they mean the
- * same on the target (nodes/postgres/schema-ddl.ts): NOT NULL, defaults, unique constraints, secondary
- * indexes, foreign keys (created after the data), CHECK constraints, enum value sets, comments. Travels
+ * when asked (nodes/mysql/schema-ddl.ts, nodes/postgres/schema-catalog.ts) and a sink that creates the
+ * table applies where they mean the same on the target (schema-apply.ts, and each sink's schema-ddl /
+ * schema-apply): NOT NULL, defaults, auto-increment, unique constraints, secondary indexes, foreign keys
+ * (created after the data), CHECK constraints, enum value sets, comments. Travels
  * as `TableSchema.full` (columns.ts). Every fact a sink applies, maps lossy or leaves out goes into the
  * table's conversion report (`TableReport`, runtime/node-api.ts), which the run summary carries.
  */
@@ -23,6 +24,10 @@ export interface FullColumn {
   default?: PortableDefault;
   /** ENUM('a','b'): the values in order */
   enumValues?: string[];
+  /** the source's name of the enum type, where it has one (PostgreSQL) */
+  enumType?: string;
+  /** numbered by the database (MySQL AUTO_INCREMENT, a PostgreSQL serial or identity column) */
+  autoIncrement?: boolean;
   comment?: string;
 }
 
@@ -30,6 +35,14 @@ export interface FullIndex {
   name: string;
   columns: string[];
   unique: boolean;
+  /** MySQL / MariaDB: per column, the characters (bytes for binary) of a prefix index, null for the whole column; absent: no prefixes */
+  prefixes?: (number | null)[];
+  /** a partial index: its condition as the source prints it */
+  where?: string;
+  /** an access method other than the default B-tree (PostgreSQL gin, gist, hash ...) */
+  method?: string;
+  /** the source's own statement for the index (for the report, when it is left out) */
+  definition?: string;
 }
 
 export interface FullForeignKey {
@@ -80,11 +93,15 @@ export function lossyNote(family: SourceFamily, spec: ColumnSpec, target: Target
 }
 
 /**
- * A MySQL / MariaDB CHECK clause in the SQL both sides read alike, or undefined when it uses anything
- * beyond column names, numbers, string literals, comparisons, AND / OR / NOT, IS [NOT] NULL, IN, BETWEEN
- * and parentheses (functions and operators differ between the two: such a check is left out).
+ * A CHECK clause as its source prints it, in the SQL the three targets read alike, or undefined when it
+ * uses anything beyond column names, numbers, string literals, comparisons, AND / OR / NOT, IS [NOT] NULL,
+ * IN, BETWEEN and parentheses (functions and operators differ between them: such a check is left out).
+ * From PostgreSQL also casts to text and number types (dropped) and `= ANY (ARRAY[...])` (as IN);
+ * there a bare word is a column only when it names one of `columns`.
  */
-export function portableCheck(clause: string, quote: (ident: string) => string): string | undefined {
+export function portableCheck(clause: string, quote: (ident: string) => string, family: SourceFamily = 'mysql', columns: ReadonlySet<string> = new Set()): string | undefined {
+  if (family === 'postgres') return portablePgCheck(clause, quote, columns);
+  if (family !== 'mysql') return undefined;
   const token = /\s+|`((?:[^`]|``)+)`|'((?:[^'\\]|''|\\.)*)'|(\d+(?:\.\d+)?)|(<>|!=|<=|>=|=|<|>|\(|\)|,|-|\+)|([A-Za-z_][A-Za-z0-9_]*)/y;
   const words = new Set(['and', 'or', 'not', 'is', 'null', 'in', 'between', 'true', 'false']);
   let out = '';
@@ -105,4 +122,61 @@ export function portableCheck(clause: string, quote: (ident: string) => string):
     } else out += ' ';
   }
   return out.replace(/\s+/g, ' ').trim();
+}
+
+type PgToken = { kind: 'ident' | 'string' | 'number' | 'op' | 'word'; text: string };
+
+/** casts PostgreSQL prints on literals and columns that the other targets do without (same value, their own types) */
+const DROPPED_CASTS = /^(?:text|character varying|varchar|character|bpchar|smallint|integer|bigint|numeric|real|double precision)(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])?$/;
+
+/** portableCheck of a clause as pg_get_constraintdef prints it (without its `CHECK (...)`) */
+function portablePgCheck(clause: string, quote: (ident: string) => string, columns: ReadonlySet<string>): string | undefined {
+  const token =
+    /\s+|"((?:[^"]|"")+)"|'((?:[^'\\]|'')*)'|(\d+(?:\.\d+)?)|::\s*((?:character varying|double precision|[A-Za-z_][A-Za-z0-9_]*)(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])?)|(<>|!=|<=|>=|=|<|>|\(|\)|\[|\]|,|-|\+)|([A-Za-z_][A-Za-z0-9_]*)/y;
+  const words = new Set(['and', 'or', 'not', 'is', 'null', 'in', 'between', 'true', 'false', 'any', 'all', 'array']);
+  const tokens: PgToken[] = [];
+  for (let at = 0; at < clause.length; ) {
+    token.lastIndex = at;
+    const m = token.exec(clause);
+    if (!m) return undefined;
+    at = token.lastIndex;
+    if (m[1] !== undefined) tokens.push({ kind: 'ident', text: m[1].replaceAll('""', '"') });
+    else if (m[2] !== undefined) tokens.push({ kind: 'string', text: `'${m[2]}'` });
+    else if (m[3] !== undefined) tokens.push({ kind: 'number', text: m[3] });
+    else if (m[4] !== undefined) {
+      if (!DROPPED_CASTS.test(m[4])) return undefined;
+    } else if (m[5] !== undefined) tokens.push({ kind: 'op', text: m[5] === '!=' ? '<>' : m[5] });
+    else if (m[6] !== undefined) {
+      const lower = m[6].toLowerCase();
+      if (words.has(lower)) tokens.push({ kind: 'word', text: lower.toUpperCase() });
+      else if (columns.has(m[6])) tokens.push({ kind: 'ident', text: m[6] });
+      else return undefined;
+    }
+  }
+  const out: string[] = [];
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k];
+    const list = t.kind === 'op' && (t.text === '=' || t.text === '<>') && tokens[k + 1]?.text === (t.text === '=' ? 'ANY' : 'ALL');
+    if (list) {
+      // `= ANY (ARRAY[...])`, `<> ALL (ARRAY[...])`, the array maybe in parentheses of its own (its cast dropped)
+      let j = k + 2;
+      let open = 0;
+      for (; tokens[j]?.text === '('; j++) open++;
+      if (open === 0 || tokens[j]?.text !== 'ARRAY' || tokens[j + 1]?.text !== '[') return undefined;
+      const items: string[] = [];
+      for (j += 2; tokens[j] && tokens[j].text !== ']'; j++) {
+        const item = tokens[j];
+        if (item.kind !== 'string' && item.kind !== 'number' && item.text !== ',' && item.text !== '-') return undefined;
+        items.push(item.text);
+      }
+      for (j++; open > 0; open--, j++) if (tokens[j]?.text !== ')') return undefined;
+      out.push(t.text === '=' ? 'IN' : 'NOT IN', `(${items.join(' ').replaceAll(' ,', ',').replaceAll('- ', '-')})`);
+      k = j - 1;
+      continue;
+    }
+    if (t.text === 'ANY' || t.text === 'ALL' || t.text === 'ARRAY' || t.text === '[' || t.text === ']') return undefined;
+    out.push(t.kind === 'ident' ? quote(t.text) : t.text);
+  }
+  // spaced as people write it: none inside parentheses nor before a comma
+  return out.reduce((sql, piece, n) => (n === 0 || sql.endsWith('(') || piece === ')' || piece === ',' ? sql + piece : `${sql} ${piece}`), '');
 }

@@ -28,18 +28,22 @@
  * the declared kind instead (`sqlTypeForSpec` in sql.ts: integer and boolean → INTEGER, float → REAL,
  * binary → BLOB, 64-bit unsigned → no declared type (exact beyond 2^63 − 1), everything else, decimals included, → TEXT),
  * and a new table's keys default to the source table's key. A declared NOT NULL is not copied (a captured
- * update may leave unchanged columns out, a MySQL zero date reads as null).
+ * update may leave unchanged columns out, a MySQL zero date reads as null), unless the source sends
+ * `schema: full`: then NOT NULL, defaults, enum and portable checks, foreign keys in the CREATE TABLE and,
+ * on close, unique constraints and indexes (schema-apply.ts).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { defineNode, fileMark, type NodeContext, type SinkInstance, type SinkPreviewTarget, ConfigError, NodeError, errorMessage, type SluiceRecord } from '../../runtime/index.js';
+import { defineNode, fileMark, type NodeContext, type SinkInstance, type SinkPreviewTarget, ConfigError, NodeError, errorMessage, type SluiceRecord, type TableReport } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
 import { batchPlan, coversKey, deleteKey, keysOrAppend, type SinkTarget } from '../shared/sink-plan.js';
 import { missingTable, openDatabase, quoteIdent, sqlTypeForSpec, sqlTypeOf, tableInfo, toSql, uniqueColumnSets, type DB, type SqlValue } from './sql.js';
 import { INT64_MAX, declaredSchema, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
+import { newReport, type FullSchema } from '../shared/schema-full.js';
+import { createFacts, indexes, writesUnchecked } from './schema-apply.js';
 import { wouldCreate } from '../shared/preview-target.js';
 
 const configSchema = z
@@ -72,6 +76,10 @@ class SqliteSink implements SinkInstance {
   private keys?: string[];
   /** an existing table without a key and no keys configured: appended to when the source table has none either */
   private keyless = false;
+  /** `schema: full`: the table this sink created, its source's catalog facts (indexes wait for close), its columns and its report */
+  private full?: { schema: FullSchema; columns: Set<string>; report: TableReport };
+  /** PRAGMA foreign_keys is off on this connection (schema-apply.ts) */
+  private unchecked = false;
 
   constructor(private readonly ctx: NodeContext<Config>) {
     this.tableName = ctx.config.table;
@@ -136,19 +144,30 @@ class SqliteSink implements SinkInstance {
   async write(records: SluiceRecord[]): Promise<void> {
     if (!this.tx) throw new NodeError(this.ctx.nodeId, 'write() before open()');
     if (records.length === 0) return;
+    // a pragma that a transaction cannot change: set before it
+    if (!this.unchecked && this.ctx.config.createTable && writesUnchecked(declaredSchema(records)?.full)) {
+      this.db!.pragma('foreign_keys = OFF');
+      this.unchecked = true;
+    }
     try {
       this.tx.immediate(records);
     } catch (err) {
       // the transaction rolled back, schema changes included: forget what this batch taught us
       this.upserts.clear();
       this.remove = undefined;
+      this.full = undefined;
       this.loadSchema();
       if (err instanceof NodeError || err instanceof ConfigError) throw err;
       throw new NodeError(this.ctx.nodeId, `table ${this.tableName}: ${errorMessage(err)}`, { cause: err });
     }
   }
 
+  report(): TableReport[] {
+    return this.full ? [this.full.report] : [];
+  }
+
   async close(): Promise<void> {
+    if (this.full && this.db) await indexes(this.db, this.tableName, this.full.schema, this.full.columns, this.full.report);
     const db = this.db;
     this.db = this.tx = this.remove = undefined;
     this.upserts.clear();
@@ -170,7 +189,7 @@ class SqliteSink implements SinkInstance {
     const wide = schema ? new Set(schema.columns.filter((c) => sqlTypeForSpec(c) === '').map((c) => c.name)) : undefined;
     const keys = (this.keys ??= keysOrAppend(this.sinkTarget, records, { keyless: this.keyless, noKeyHint: 'has no primary key: name the columns that identify a row in keys', log: this.ctx.log }));
     const changes = batchPlan(this.sinkTarget, records, keys);
-    this.ensureColumns(this.newColumns(records, keys, schema));
+    this.ensureColumns(this.newColumns(records, keys, schema), schema);
     // Rows of one batch mostly share their fields, in the same order: such a row reuses the previous
     // one's column list and statement, so only a row whose fields differ pays for looking them up.
     let shape: string[] | undefined;
@@ -238,14 +257,23 @@ class SqliteSink implements SinkInstance {
     return types;
   }
 
-  private ensureColumns(types: Map<string, { name: string; type?: string }>): void {
+  private ensureColumns(types: Map<string, { name: string; type?: string }>, schema: TableSchema | undefined): void {
     const db = this.db!;
     const table = quoteIdent(this.tableName);
     if (!this.exists) {
       for (const k of this.keys!) if (!types.has(k.toLowerCase())) types.set(k.toLowerCase(), { name: k });
-      const cols = [...types.values()].map((c) => `${quoteIdent(c.name)}${columnType(c.type)}`);
+      // schema: full at the source: NOT NULL, defaults, checks, foreign keys in the CREATE TABLE; indexes on close (schema-apply.ts)
+      const columns = new Set([...types.values()].map((c) => c.name));
+      const full = schema?.full ? { schema: schema.full, columns, report: newReport(this.tableName, schema.table) } : undefined;
+      const facts = full ? createFacts(schema!, full.schema, columns, this.keys!, (name) => columnType(types.get(name.toLowerCase())?.type).trim(), full.report) : undefined;
+      const cols = [...types.values()].map((c) => `${quoteIdent(c.name)}${columnType(c.type)}${facts?.column(c.name) ?? ''}`);
       const pk = this.keys!.length > 0 ? `, PRIMARY KEY (${this.keys!.map(quoteIdent).join(', ')})` : '';
-      db.exec(`CREATE TABLE ${table} (${cols.join(', ')}${pk})`);
+      db.exec(`CREATE TABLE ${table} (${cols.join(', ')}${pk}${facts?.constraints ?? ''})`);
+      if (full) {
+        facts!.created(full.report);
+        this.full = full;
+        for (const l of full.report.leftOut) this.ctx.log.warn(`table ${this.tableName}: left out ${l}`);
+      }
       this.exists = true;
       for (const lower of types.keys()) this.known.add(lower);
       return;

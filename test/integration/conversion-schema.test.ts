@@ -47,7 +47,7 @@ describe.skipIf(!PG.available || !MY.available)('schema: full, MariaDB → Postg
         KEY i_name (name)
       ) COMMENT 'who buys';
       CREATE TABLE orders (
-        id INT PRIMARY KEY,
+        id INT AUTO_INCREMENT PRIMARY KEY,
         customer_id INT NOT NULL,
         qty INT NOT NULL DEFAULT 1,
         note VARCHAR(20),
@@ -113,6 +113,8 @@ describe.skipIf(!PG.available || !MY.available)('schema: full, MariaDB → Postg
     expect((await q(`SELECT col_description('full_copy.customers'::regclass, 3) AS c`))[0].c).toBe('shown on invoices');
     // the data came over under the constraints
     expect((await q('SELECT count(*)::int AS n FROM full_copy.orders'))[0].n).toBe(2);
+    // AUTO_INCREMENT became serial, numbering on after the copied rows
+    expect((await q(`INSERT INTO full_copy.orders (customer_id) VALUES (1) RETURNING id`))[0].id).toBe(12);
 
     // the report says the same
     const reports = s.reports!.dst;
@@ -132,7 +134,9 @@ describe.skipIf(!PG.available || !MY.available)('schema: full, MariaDB → Postg
       ]),
     );
     expect(customers.leftOut).toEqual([expect.stringMatching(/^default of token: the expression .*uuid\(\)/)]);
-    expect(orders.created).toEqual(expect.arrayContaining([expect.stringMatching(/^check qty_positive/), 'foreign key fk_customer (customer_id) → customers (id)']));
+    expect(orders.created).toEqual(
+      expect.arrayContaining(['serial on id (its sequence goes on after the copied rows)', expect.stringMatching(/^check qty_positive/), 'foreign key fk_customer (customer_id) → customers (id)']),
+    );
     expect(orders.leftOut).toEqual([expect.stringMatching(/^check note_upper .*functions or operators/)]);
     // the lossy mappings of docs/type-mapping.md: TINYINT widens; the ENUM became an enum type, so it is not lossy
     expect(customers.lossy).toEqual([expect.stringMatching(/^column flags \(tinyint.*\): smallint \(PostgreSQL has no 8-bit integer\)$/)]);
