@@ -5,6 +5,7 @@
  * index, a foreign key with ON DELETE / ON UPDATE, CHECKs (one naming the enum type), an enum type,
  * comments) is copied into another database, and the target's catalog is compared with the source's,
  * fact by fact; what differs is what the run's conversion report says it left out or changed, and why.
+ * A test run plans the same report through a dry run, but for what only the target can answer.
  * Real servers (test/setup).
  */
 import { randomBytes } from 'node:crypto';
@@ -21,6 +22,9 @@ import { runFlow } from '../helpers/conversion-run.js';
 import type { RunSummary } from '../../runtime/executor/run-summary.js';
 import { loadTable, type TableMeta } from '../../nodes/postgres/catalog.js';
 import { readFullSchemas } from '../../nodes/postgres/schema-catalog.js';
+import { testRegistry } from '../helpers/test-nodes.js';
+import { compileFlow } from '../../runtime/flow/compile.js';
+import { Preview } from '../../runtime/deploy/preview.js';
 
 const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 
@@ -209,6 +213,33 @@ describe.skipIf(!PG.available)('schema: full, PostgreSQL → PostgreSQL', () => 
         "column mood_then of the enum type mood ('sad', 'ok', 'it''s fine'), there already", 'default CURRENT_DATE on placed', 'check orders_qty_check ((qty > 0))', 'foreign key orders_customer_id_fkey (customer_id) → customers (id)']),
     );
     expect(orders.leftOut).toEqual([]);
+  });
+
+  it('a test run plans the report the copy then gives, but for what only the target can answer, and creates nothing', async () => {
+    const planned = await new Preview(compileFlow({ apiVersion: 'sluice/v1', ...flow('full', 'plan_copy') }, testRegistry(), { env: env() }), { limit: 100 }).start();
+    expect(planned.status, planned.error).toBe('completed');
+    expect((await q(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'plan_copy'`))[0].n, 'the test run created nothing').toBe(0);
+    const s = await runFlow(flow('full', 'plan_copy'), join(tempDir(), 'state.db'), env());
+    expect(s.status, s.error).toBe('completed');
+    const byTable = (r: NonNullable<RunSummary['reports']>) => Object.fromEntries(r.dst.map((t) => [t.table, t]));
+    const plan = byTable(planned.reports!);
+    const real = byTable(s.reports!);
+    expect(Object.keys(plan).sort()).toEqual(['plan_copy.customers', 'plan_copy.orders']);
+    // only the copy learns that PostgreSQL refuses the text[] default on the jsonb column ...
+    const refused = real['plan_copy.customers'].leftOut.filter((l) => l.startsWith("default '{}'::text[] on tags: PostgreSQL refused it"));
+    expect(refused).toHaveLength(1);
+    expect({ ...plan['plan_copy.customers'], created: [...plan['plan_copy.customers'].created].sort() }).toEqual({
+      ...real['plan_copy.customers'],
+      created: [...real['plan_copy.customers'].created, "default '{}'::text[] on tags"].sort(),
+      leftOut: real['plan_copy.customers'].leftOut.filter((l) => !refused.includes(l)),
+    });
+    // ... and that the enum type the first table made is there for the second
+    const found = "column mood_then of the enum type mood ('sad', 'ok', 'it''s fine'), there already";
+    expect(real['plan_copy.orders'].created).toContain(found);
+    expect(plan['plan_copy.orders']).toEqual({
+      ...real['plan_copy.orders'],
+      created: real['plan_copy.orders'].created.map((c) => (c === found ? "enum type mood ('sad', 'ok', 'it''s fine') for column mood_then" : c)),
+    });
   });
 
   it('schema: keys (the default) creates only the key NOT NULL and reports nothing', async () => {
