@@ -99,13 +99,27 @@ export function createFacts(schema: TableSchema, full: FullSchema, columns: Read
   };
 }
 
+/** what `indexes` runs on: the sink's database (`onDatabase`), or a test run's `dryRun` */
+export interface IndexTarget {
+  exec(sql: string): unknown;
+  hasTable(name: string): boolean;
+}
+
+export const onDatabase = (db: DB): IndexTarget => ({ exec: (sql) => db.exec(sql), hasTable: (name) => tableInfo(db, name) !== undefined });
+
+/**
+ * A test run's stand-in for the database: runs nothing, and answers that a referenced table is there (it
+ * is, when the copy creates it): the report then says what the copy would create.
+ */
+export const dryRun: IndexTarget = { exec: () => undefined, hasTable: () => true };
+
 /**
  * At the end of the run, after the data: unique constraints and indexes (unique indexes), each on its
  * own; and a word on each foreign key whose table the database does not have.
  */
-export async function indexes(db: DB, table: string, full: FullSchema, columns: ReadonlySet<string>, report: TableReport): Promise<void> {
+export async function indexes(db: IndexTarget, table: string, full: FullSchema, columns: ReadonlySet<string>, report: TableReport): Promise<void> {
   for (const f of full.foreignKeys) {
-    if (f.columns.every((c) => columns.has(c)) && !tableInfo(db, f.refTable)) report.lossy.push(`${foreignKeyText(f)}: the database has no table ${f.refTable}, so it references nothing yet`);
+    if (f.columns.every((c) => columns.has(c)) && !db.hasTable(f.refTable)) report.lossy.push(`${foreignKeyText(f)}: the database has no table ${f.refTable}, so it references nothing yet`);
   }
   for (const i of plannedIndexes(full, columns, 'sqlite', report)) {
     // index names are the database's, not the table's: prefixed with the table

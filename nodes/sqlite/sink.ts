@@ -38,12 +38,12 @@ import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { defineNode, fileMark, type NodeContext, type SinkInstance, type SinkPreviewTarget, ConfigError, NodeError, errorMessage, type SluiceRecord, type TableReport } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
-import { batchPlan, coversKey, deleteKey, keysOrAppend, type SinkTarget } from '../shared/sink-plan.js';
+import { batchPlan, coversKey, deleteKey, keysForNewTable, keysOrAppend, type SinkTarget } from '../shared/sink-plan.js';
 import { missingTable, openDatabase, quoteIdent, sqlTypeForSpec, sqlTypeOf, tableInfo, toSql, uniqueColumnSets, type DB, type SqlValue } from './sql.js';
 import { INT64_MAX, declaredSchema, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
 import { newReport, type FullSchema } from '../shared/schema-full.js';
-import { createFacts, indexes, writesUnchecked } from './schema-apply.js';
+import { createFacts, dryRun, indexes, onDatabase, writesUnchecked } from './schema-apply.js';
 import { wouldCreate } from '../shared/preview-target.js';
 
 const configSchema = z
@@ -109,6 +109,17 @@ class SqliteSink implements SinkInstance {
     });
   }
 
+  /** a test run: what `schema: full` would create, map lossy and leave out, when the table would be created */
+  async previewReport(records: SluiceRecord[]): Promise<TableReport[]> {
+    const schema = declaredSchema(records);
+    if (!this.ctx.config.createTable || !schema?.full || !(await this.previewTarget())?.creates) return [];
+    const keys = this.ctx.config.keys ?? keysForNewTable(this.sinkTarget, records);
+    const { full, facts } = this.createPlan(this.newColumns(records, keys, schema), keys, schema);
+    facts!.created(full!.report);
+    await indexes(dryRun, this.tableName, full!.schema, full!.columns, full!.report);
+    return [full!.report];
+  }
+
   private start(): void {
     const { config, nodeId } = this.ctx;
     const abs = this.ctx.files.resolve('path', config.path, { write: true });
@@ -167,7 +178,7 @@ class SqliteSink implements SinkInstance {
   }
 
   async close(): Promise<void> {
-    if (this.full && this.db) await indexes(this.db, this.tableName, this.full.schema, this.full.columns, this.full.report);
+    if (this.full && this.db) await indexes(onDatabase(this.db), this.tableName, this.full.schema, this.full.columns, this.full.report);
     const db = this.db;
     this.db = this.tx = this.remove = undefined;
     this.upserts.clear();
@@ -257,15 +268,23 @@ class SqliteSink implements SinkInstance {
     return types;
   }
 
+  /**
+   * A new table's columns (`types`, the keys added) and, with `schema: full` at the source, what goes
+   * into its CREATE TABLE (NOT NULL, defaults, checks, foreign keys; indexes on close, schema-apply.ts)
+   */
+  private createPlan(types: Map<string, { name: string; type?: string }>, keys: readonly string[], schema: TableSchema | undefined) {
+    for (const k of keys) if (!types.has(k.toLowerCase())) types.set(k.toLowerCase(), { name: k });
+    const columns = new Set([...types.values()].map((c) => c.name));
+    const full = schema?.full ? { schema: schema.full, columns, report: newReport(this.tableName, schema.table) } : undefined;
+    const facts = full ? createFacts(schema!, full.schema, columns, keys, (name) => columnType(types.get(name.toLowerCase())?.type).trim(), full.report) : undefined;
+    return { full, facts };
+  }
+
   private ensureColumns(types: Map<string, { name: string; type?: string }>, schema: TableSchema | undefined): void {
     const db = this.db!;
     const table = quoteIdent(this.tableName);
     if (!this.exists) {
-      for (const k of this.keys!) if (!types.has(k.toLowerCase())) types.set(k.toLowerCase(), { name: k });
-      // schema: full at the source: NOT NULL, defaults, checks, foreign keys in the CREATE TABLE; indexes on close (schema-apply.ts)
-      const columns = new Set([...types.values()].map((c) => c.name));
-      const full = schema?.full ? { schema: schema.full, columns, report: newReport(this.tableName, schema.table) } : undefined;
-      const facts = full ? createFacts(schema!, full.schema, columns, this.keys!, (name) => columnType(types.get(name.toLowerCase())?.type).trim(), full.report) : undefined;
+      const { full, facts } = this.createPlan(types, this.keys!, schema);
       const cols = [...types.values()].map((c) => `${quoteIdent(c.name)}${columnType(c.type)}${facts?.column(c.name) ?? ''}`);
       const pk = this.keys!.length > 0 ? `, PRIMARY KEY (${this.keys!.map(quoteIdent).join(', ')})` : '';
       db.exec(`CREATE TABLE ${table} (${cols.join(', ')}${pk}${facts?.constraints ?? ''})`);

@@ -9,7 +9,7 @@
  * Real servers (test/setup).
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
@@ -425,5 +425,20 @@ describe.skipIf(!PG.available || !MY.available)('schema: full, PostgreSQL → Ma
       ]),
     );
     expect(reportOf(s, 'orders').created).toContain('INTEGER PRIMARY KEY on id (the rowid, numbered after the copied rows)');
+  });
+
+  it('into SQLite: a test run plans the report the copy then gives, and makes no file', async () => {
+    const path = join(tempDir(), 'planned.db');
+    const doc = { name: 'pg-schema-sqlite-plan', nodes: [source, { id: 'dst', type: 'sqlite.sink', config: { path, table: '{table}' } }], edges: [{ from: 'src', to: 'dst' }] };
+    const planned = await new Preview(compileFlow({ apiVersion: 'sluice/v1', ...doc }, testRegistry(), { env: { SRC_URL: src!.url } }), { limit: 100 }).start();
+    expect(planned.status, planned.error).toBe('completed');
+    expect(existsSync(path), 'the test run made no file').toBe(false);
+    const s = await runFlow(doc, join(tempDir(), 'state.db'), { SRC_URL: src!.url });
+    expect(s.status, s.error).toBe('completed');
+    const byTable = (r: NonNullable<RunSummary['reports']>) => Object.fromEntries(r.dst.map((t) => [t.table, t]));
+    expect(Object.keys(byTable(planned.reports!)).sort()).toEqual(['customers', 'orders']);
+    // the index and the foreign key's word come on close: planned too
+    expect(reportOf(s, 'customers').created).toContain('unique constraint customers_email_key (email)');
+    expect(byTable(planned.reports!)).toEqual(byTable(s.reports!));
   });
 });
