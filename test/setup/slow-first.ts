@@ -9,9 +9,8 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 export const SLOW_FILES = [
   'test/integration/cluster-chaos.test.ts',
   'test/integration/cluster.test.ts',
-  'test/integration/cluster-postgres.test.ts',
-  // after three others: its broker starts while the first files run (global-services.ts), not before them
   'test/integration/kafka.test.ts',
+  'test/integration/cluster-postgres.test.ts',
   'test/integration/sandbox-flows.test.ts',
   'test/unit/sandbox-pool.test.ts',
   'test/e2e/accessibility.test.ts',
