@@ -4,8 +4,14 @@ import { SlowFirstSequencer } from './test/setup/slow-first.js';
 
 export default defineConfig({
   test: {
+    // unit files share their workers' processes (no fresh process and module graph per file: importing took
+    // longer than most of them run); integration and browser files keep a process each, as they start
+    // servers, agents and children whose state must not reach the next file.
     // *.test.tsx: tests of the editor's modules, type-checked with the browser code (editor/tsconfig.json)
-    include: ['test/unit/**/*.test.ts', 'test/unit/**/*.test.tsx', 'test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/unit/**/*.test.tsx'], isolate: false } },
+      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'] } },
+    ],
     // private PostgreSQL, MariaDB and mongo-java-server for the run, unless PG_URL, MYSQL_URL, ... are given
     globalSetup: ['test/setup/global-services.ts'],
     testTimeout: 60_000,

@@ -5,7 +5,6 @@
 // reads it only at start, hence here.
 // `sluice serve`, `sluice agent`, `sluice users`, `sluice api-keys` and `sluice secrets` are the server's (server/ is not the runtime's to import).
 import { main, redactText } from '../dist/runtime/host.js';
-import { createRegistry } from '../dist/nodes/catalog.js';
 
 const fail = (err) => {
   process.stderr.write(`sluice: internal error: ${redactText(String(err && err.stack ? err.stack : err))}\n`);
@@ -23,5 +22,6 @@ if (process.argv[2] === 'serve') {
   // users and API keys live in the server's control store
   import('../dist/server/users-cli.js').then(({ cli }) => cli(process.argv.slice(2))).then((code) => process.exit(code), fail);
 } else {
-  main(process.argv.slice(2), createRegistry()).then((code) => process.exit(code), fail);
+  // the node catalog only where the runtime's commands need it: `sluice users` and the like start without it
+  import('../dist/nodes/catalog.js').then(({ createRegistry }) => main(process.argv.slice(2), createRegistry())).then((code) => process.exit(code), fail);
 }

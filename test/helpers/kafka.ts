@@ -1,6 +1,9 @@
 /** Plain kafkajs helpers for the Kafka tests: probe, topics, producing raw messages, reading a topic back. */
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Kafka, logLevel, type IHeaders, type KafkaMessage } from 'kafkajs';
+import { KAFKA_FAILED, KAFKA_STARTED } from '../setup/servers.js';
 
 const clients = new Map<string, Kafka>();
 export function kafkaClient(brokers: string): Kafka {
@@ -18,6 +21,22 @@ export async function probeKafka(brokers: string): Promise<void> {
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
+}
+
+/**
+ * Waits for the run's private broker, which the global set-up starts while other files run
+ * (SLUICE_KAFKA_STARTING: its directory, where the set-up leaves KAFKA_STARTED or KAFKA_FAILED with the
+ * reason); then probes it. A broker given in KAFKA_BROKERS is probed at once.
+ */
+export async function probeStartedKafka(brokers: string, ms = 600_000): Promise<void> {
+  const dir = process.env.SLUICE_KAFKA_STARTING;
+  const deadline = Date.now() + ms;
+  while (dir && !existsSync(join(dir, KAFKA_STARTED))) {
+    if (existsSync(join(dir, KAFKA_FAILED))) throw new Error(`the run's Kafka broker could not be started: ${readFileSync(join(dir, KAFKA_FAILED), 'utf8')}`);
+    if (Date.now() > deadline) throw new Error(`the run's Kafka broker did not start within ${ms / 1000} s (its log: ${join(dir, 'kafka.log')})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await probeKafka(brokers);
 }
 
 /** a topic name no other test (or run) uses */

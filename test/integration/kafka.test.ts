@@ -14,14 +14,14 @@ import { probePostgres, scratchPostgres, service } from '../helpers/services.js'
 import { create, tempDir } from '../helpers/node-harness.js';
 import { startCli, type CliResult } from '../helpers/cli.js';
 import { startServer } from '../helpers/server-process.js';
-import { createTopic, endOffsets, groupOffsets, groupState, probeKafka, produce, readTopic, topicName } from '../helpers/kafka.js';
+import { createTopic, endOffsets, groupOffsets, groupState, probeKafka, probeStartedKafka, produce, readTopic, topicName } from '../helpers/kafka.js';
 import { KAFKA_SASL, killKafka, runKafka } from '../setup/servers.js';
 import type { SinkInstance, SluiceRecord, SourceBatch, SourceInstance } from '../../runtime/index.js';
 import { kafkaSource } from '../../nodes/kafka/source.js';
 import { kafkaSink } from '../../nodes/kafka/sink.js';
 import { testConnection } from '../../nodes/kafka/connection.js';
 
-const KAFKA = await service('Kafka', 'KAFKA_BROKERS', '127.0.0.1:9092', probeKafka);
+const KAFKA = await service('Kafka', 'KAFKA_BROKERS', '127.0.0.1:9092', probeStartedKafka);
 const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 const brokers = KAFKA.url;
 const cluster = { brokers: brokers.split(',') };

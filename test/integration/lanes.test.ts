@@ -19,7 +19,7 @@ import { laneStateKey } from '../../runtime/executor/lanes/lane-key.js';
 const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 const DB = `sluice_test_${randomBytes(4).toString('hex')}`;
 const dbUrl = withDb(PG.url, DB);
-const ROWS = 20_000;
+const ROWS = 10_000;
 
 let scratch: ScratchDb;
 let db: pg.Pool;
@@ -126,8 +126,8 @@ describe.skipIf(!PG.available)('settings.lanes: a postgres.source snapshot in la
 
   it('a lane SIGKILLed mid-run is started again and the run completes: every row once', async () => {
     await target('public.killed');
-    // every write into the target takes 30 ms: slow enough to kill a lane midway
-    await q('CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.03); RETURN NULL; END $$');
+    // every write into the target takes 60 ms: slow enough to kill a lane midway (each lane writes 25 batches)
+    await q('CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.06); RETURN NULL; END $$');
     await q('CREATE TRIGGER slow AFTER INSERT OR UPDATE ON public.killed FOR EACH STATEMENT EXECUTE FUNCTION public.slow()');
     const f = flowFile('lanes-kill', { lanes: 2, target: 'public.killed', batchSize: 200 });
     const run = startCli(['run', f.file, '--state', f.state, '--json'], { env: { PG_URL: dbUrl, SLUICE_LANE_PIDS_LOG: '1' } });

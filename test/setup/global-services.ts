@@ -12,7 +12,8 @@
  *   KAFKA_BROKERS   one Kafka 4.4 broker (KRaft), shared by the Kafka test files (KAFKA_SASL_BROKERS: its SASL
  *                   listener, user and password in servers.ts KAFKA_SASL; KAFKA_TLS_BROKERS: its TLS listener,
  *                   KAFKA_TLS_CA: the CA's PEM file); KAFKA_DIR lets a test
- *                   kill and restart it (servers.ts runKafka / killKafka)
+ *                   kill and restart it (servers.ts runKafka / killKafka). Its start is not waited for
+ *                   here: the Kafka files wait for it (SLUICE_KAFKA_STARTING, test/helpers/kafka.ts)
  *   NATS_URL        private nats-server with JetStream
  *   NATS_RESTART_URL a second private nats-server that the broker-restart test kills and starts (NATS_RESTART_DIR)
  *   REDIS_URL       private redis-server (no persistence)
@@ -23,10 +24,10 @@
  * SLUICE_KEEP_SERVER_LOGS=1 keeps the run's directory (server logs) after the run. The servers of a run
  * that ended without its teardown (killed) are stopped by the next run.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, chmodSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, chmodSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { has, kafkaToolsMissing, mariadbInstalled, mongoToolsMissing, natsServerInstalled, pgBinDir, pgCtl, startKafka, startMariadb, startMongo, startNats, startPostgres, startRedis } from './servers.js';
+import { has, KAFKA_FAILED, KAFKA_STARTED, kafkaToolsMissing, mariadbInstalled, mongoToolsMissing, natsServerInstalled, launchKafka, pgBinDir, pgCtl, startMariadb, startMongo, startNats, startPostgres, startRedis } from './servers.js';
 import { isAlive } from '../helpers/processes.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -82,10 +83,15 @@ function unavailable(vars: string[], what: string, reason: string): void {
   for (const v of vars) process.env[`SLUICE_NO_${v}`] = `${what} could not be started for this run: ${reason}`;
 }
 
+/** how long each server took to start, for the set-up's summary line (the slowest decides when the files start) */
+const startTimes: string[] = [];
+
 async function prepare(vars: string[], what: string, missing: string | undefined, start: () => Promise<void>): Promise<void> {
   if (missing) return unavailable(vars, what, missing);
+  const t = Date.now();
   try {
     await start();
+    startTimes.push(`${what} ${((Date.now() - t) / 1000).toFixed(1)} s`);
   } catch (err) {
     unavailable(vars, what, (err as Error).message);
   }
@@ -157,14 +163,29 @@ export async function setup(): Promise<void> {
   if (need('KAFKA_BROKERS')) {
     const missing = kafkaToolsMissing();
     jobs.push(prepare(['KAFKA_BROKERS'], 'Kafka', missing.length ? `${missing.join(', ')} not installed (needs a JDK 17+ and Maven; or set KAFKA_BROKERS)` : undefined, async () => {
-      const kafka = await startKafka(ROOT, join(dir, 'kafka'));
+      // not awaited: the broker (a JVM, the slowest server to start) comes up while the other files run
+      const kafka = await launchKafka(ROOT, join(dir, 'kafka'));
       stops.push(kafka.stop);
       process.env.KAFKA_BROKERS = kafka.brokers;
       process.env.KAFKA_SASL_BROKERS = kafka.saslBrokers;
       process.env.KAFKA_TLS_BROKERS = kafka.tlsBrokers;
       process.env.KAFKA_TLS_CA = kafka.tlsCa;
       process.env.KAFKA_DIR = kafka.dir;
-      started.push(`KAFKA_BROKERS=${kafka.brokers}`);
+      process.env.SLUICE_KAFKA_STARTING = kafka.dir;
+      started.push(`KAFKA_BROKERS=${kafka.brokers} (starting)`);
+      const t = Date.now();
+      kafka.ready.then(
+        () => {
+          writeFileSync(join(kafka.dir, KAFKA_STARTED), '');
+          process.stderr.write(`private Kafka broker ready in ${((Date.now() - t) / 1000).toFixed(1)} s\n`);
+        },
+        (err: Error) => {
+          // written whole, then renamed: a Kafka file polling for it never reads half a reason
+          writeFileSync(join(kafka.dir, `${KAFKA_FAILED}.tmp`), err.message);
+          renameSync(join(kafka.dir, `${KAFKA_FAILED}.tmp`), join(kafka.dir, KAFKA_FAILED));
+          process.stderr.write(`\n\x1b[33m!!! Kafka could not be started, its tests will be ${CI ? 'failed' : 'skipped'}: ${err.message}\x1b[0m\n\n`);
+        },
+      ).catch((err: Error) => process.stderr.write(`could not mark the Kafka broker's start: ${err.message}\n`));
     }));
   }
   const noNats = natsServerInstalled() ? undefined : 'nats-server is not installed (apt-get install nats-server, or set NATS_URL)';
@@ -196,7 +217,7 @@ export async function setup(): Promise<void> {
     await teardown();
     throw err;
   }
-  process.stderr.write(`private test servers ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (${runDir}): ${started.join(' ')}\n`);
+  process.stderr.write(`private test servers ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (${startTimes.splice(0).join(', ')}; ${runDir}): ${started.join(' ')}\n`);
 }
 
 export async function teardown(): Promise<void> {

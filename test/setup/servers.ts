@@ -324,6 +324,10 @@ export function killKafka(dir: string): void {
   if (existsSync(pidFile)) killPid(Number(readFileSync(pidFile, 'utf8').trim()));
 }
 
+/** the files a broker started by the global set-up leaves in its directory when it listens, or could not start (the reason) */
+export const KAFKA_STARTED = 'started';
+export const KAFKA_FAILED = 'failed';
+
 /** the user of the test broker's SASL_PLAINTEXT listener (KAFKA_SASL_BROKERS), for PLAIN and SCRAM-SHA-256 */
 export const KAFKA_SASL = { username: 'sluice', password: 'sluice-test-secret' };
 
@@ -332,14 +336,55 @@ export const KAFKA_SASL = { username: 'sluice', password: 'sluice-test-secret' }
  * directories in `dir`: replication factor 1 for the internal topics, no initial rebalance delay (a group's
  * first join is not held back 3 s), topics created on first use.
  */
-export async function startKafka(root: string, dir: string): Promise<PrivateServer & { brokers: string; saslBrokers: string; tlsBrokers: string; tlsCa: string; dir: string }> {
+export async function startKafka(root: string, dir: string): Promise<KafkaBroker> {
+  const kafka = await launchKafka(root, dir);
+  await kafka.ready;
+  return kafka;
+}
+
+export interface KafkaBroker extends PrivateServer {
+  brokers: string;
+  saslBrokers: string;
+  tlsBrokers: string;
+  tlsCa: string;
+  dir: string;
+  /** resolves when the broker listens (rejects with the reason it could not be started) */
+  ready: Promise<void>;
+}
+
+/**
+ * startKafka without waiting for the broker: its ports are chosen and its addresses known at once, while the
+ * jars, the storage format and the JVM's start go on in `ready`. The global set-up lets the other test files
+ * run meanwhile (the Kafka files wait for it: test/helpers/kafka.ts). stop() waits for `ready` to settle, so
+ * a broker still starting is not left behind.
+ */
+export async function launchKafka(root: string, dir: string): Promise<KafkaBroker> {
   const cache = kafkaCacheDir();
   mkdirSync(cache, { recursive: true });
   mkdirSync(dir, { recursive: true });
-  // the TLS listener's CA and certificate (PEM, made once and kept in the cache) while the jars are fetched
   const tlsDir = join(cache, 'tls');
-  const [lib] = await Promise.all([fetchKafka(join(root, 'test/servers/kafka/pom.xml'), cache), makeTls(tlsDir)]);
   const [port, controller, sasl, ssl] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const ready = runNewKafka(root, dir, cache, tlsDir, { port, controller, sasl, ssl });
+  ready.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection here
+  return {
+    url: `127.0.0.1:${port}`,
+    brokers: `127.0.0.1:${port}`,
+    saslBrokers: `127.0.0.1:${sasl}`,
+    tlsBrokers: `127.0.0.1:${ssl}`,
+    tlsCa: join(tlsDir, 'ca.pem'),
+    dir,
+    ready,
+    stop: async () => {
+      await ready.catch(() => undefined);
+      killKafka(dir);
+    },
+  };
+}
+
+async function runNewKafka(root: string, dir: string, cache: string, tlsDir: string, ports: { port: number; controller: number; sasl: number; ssl: number }): Promise<void> {
+  const { port, controller, sasl, ssl } = ports;
+  // the TLS listener's CA and certificate (PEM, made once and kept in the cache) while the jars are fetched
+  const [lib] = await Promise.all([fetchKafka(join(root, 'test/servers/kafka/pom.xml'), cache), makeTls(tlsDir)]);
   const props = [
     'process.roles=broker,controller',
     'node.id=1',
@@ -387,7 +432,6 @@ export async function startKafka(root: string, dir: string): Promise<PrivateServ
     killKafka(dir);
     throw err;
   }
-  return { url: `127.0.0.1:${port}`, brokers: `127.0.0.1:${port}`, saslBrokers: `127.0.0.1:${sasl}`, tlsBrokers: `127.0.0.1:${ssl}`, tlsCa: join(tlsDir, 'ca.pem'), dir, stop: async () => killKafka(dir) };
 }
 
 // ---------------------------------------------------------------- NATS (JetStream)
