@@ -184,6 +184,7 @@ function sinkRows(dir: string): Row[] {
 }
 
 describe('core.denormalize nest: kill and resume through the CLI', () => {
+  // two CLI runs, a SIGKILL and a resume, each a process that starts sluice: over 60 s when the whole suite loads 2 cores
   it('after SIGKILL mid-run and a restart, the sink holds what an uninterrupted run gives, which is the SQL JOIN', async () => {
     if (!existsSync(join(ROOT, 'dist/nodes/core/denormalize.js'))) throw new Error('dist/ is not built: run `npx tsc -p .` (npm test does it in pretest)');
     const data = tempDir('sluice-nest-resume-');
@@ -221,5 +222,5 @@ describe('core.denormalize nest: kill and resume through the CLI', () => {
     expect(a.length).toBe(expected.length);
     expect(b).toEqual(a);
     expect(a).toEqual(expected);
-  });
+  }, 180_000);
 });
