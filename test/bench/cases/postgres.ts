@@ -19,7 +19,7 @@
  *   `node --expose-gc dist/test/bench/run.js postgres.cdc` for settled heap figures).
  */
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -36,7 +36,8 @@ import type { SinkInstance, SluiceRecord } from '../../../runtime/index.js';
 import { SqliteCheckpointStore } from '../../../runtime/state/sqlite-checkpoint-store.js';
 import { create } from '../../helpers/node-harness.js';
 import { scratchPostgres } from '../../helpers/services.js';
-import { timed, Unavailable, type BenchCase, type Figure } from '../harness.js';
+import { fmt, timed, Unavailable, type BenchCase, type Figure } from '../harness.js';
+import { perRow, postgresServerCpu, WorkerCpu } from '../cpu.js';
 
 const N = Number(process.env.BENCH_PG_ROWS ?? 1_000_000);
 const CUSTOMERS = 10_000;
@@ -109,6 +110,14 @@ export function runFlow(doc: Record<string, unknown>): { run: FlowRun; done: Pro
     return s;
   });
   return { run, done };
+}
+
+/** CPU ms used since the readings: this process's, the sandbox workers' (already read), the server's backends' */
+async function cpuSince(host0: NodeJS.CpuUsage, workersMs: number | undefined, server: (() => number) | undefined): Promise<Record<string, number | undefined>> {
+  const host = process.cpuUsage(host0);
+  // the postmaster counts a backend's CPU once it has reaped it, just after its connection closed
+  await new Promise((r) => setTimeout(r, 300));
+  return { host: (host.user + host.system) / 1000, 'sandbox workers': workersMs, PostgreSQL: server?.() };
 }
 
 const flowMs = (doc: Record<string, unknown>) => timed(() => runFlow(doc).done);
@@ -204,7 +213,12 @@ export const postgresCases: BenchCase[] = [
             ...(stages.includes('out') ? [{ from: stages.includes('customer') ? 'customer' : 'src', to: 'agg' }, { from: 'agg', to: 'revenue' }] : []),
           ],
         });
+        // where the CPU goes, by process: the flow's host (this process), its sandbox workers, the server's backends
+        const serverCpu0 = await postgresServerCpu(db);
+        const hostCpu0 = process.cpuUsage();
+        const workerCpu = new WorkerCpu();
         const flowTime = await flowMs(flow('orders_out', 1));
+        const flowCpu = await cpuSince(hostCpu0, workerCpu.stop(), serverCpu0);
         const parTime = await flowMs(flow('orders_par', 2));
         const sandboxParTime = await flowMs(flow('orders_spar', 1, undefined, 2));
         // where the time goes: the same source with fewer stages, into a sink that discards
@@ -216,7 +230,10 @@ export const postgresCases: BenchCase[] = [
         const insertSelect = await timed(() =>
           db.query('INSERT INTO orders_a SELECT o.*, round(o.amount * 0.2, 2), to_jsonb(c) FROM orders o LEFT JOIN customers c ON c.id = o.customer_id'),
         );
+        const serverCpu1 = await postgresServerCpu(db);
+        const hostCpu1 = process.cpuUsage();
         const script = await copyScript();
+        const scriptCpu = await cpuSince(hostCpu1, undefined, serverCpu1);
         for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_a', 'orders_b']) {
           if ((await count(db, t)) !== N) throw new Error(`${t} has ${await count(db, t)} rows, expected ${N}`);
         }
@@ -230,7 +247,17 @@ export const postgresCases: BenchCase[] = [
           if (same.rows[0].n !== '0') throw new Error(`${t} holds ${same.rows[0].n} rows that differ from INSERT … SELECT … JOIN`);
         }
         const rate = (ms: number) => (N / ms) * 1000;
+        const flowPerRow = perRow(flowCpu, N);
+        const scriptPerRow = perRow(scriptCpu, N);
+        const cores = availableParallelism();
         return [
+          {
+            metric: 'CPU per row through the flow',
+            value: flowPerRow.total,
+            unit: 'µs/row',
+            baseline: { label: 'COPY → JS → COPY script', value: scriptPerRow.total },
+            note: `flow: ${flowPerRow.text}; script: ${scriptPerRow.text}; on ${cores} cores CPU alone bounds the flow at ${fmt((cores * 1e6) / flowPerRow.total)} rows/s`,
+          },
           { metric: 'rows/s through the flow', value: rate(flowTime), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } },
           { metric: 'rows/s through the flow, parallel: 2', value: rate(parTime), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } },
           { metric: 'rows/s through the flow, sandbox.parallelism: 2', value: rate(sandboxParTime), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } },
