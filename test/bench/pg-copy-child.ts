@@ -8,24 +8,9 @@
  */
 import { shutdownSandbox } from '../../runtime/sandbox/sandbox.js';
 import { runFlow, withDatabase } from './cases/postgres.js';
-import { readFileSync } from 'node:fs';
-import { sandboxWorkerPids } from '../../runtime/sandbox/sandbox.js';
+import { WorkerCpu } from './cpu.js';
 import { timed } from './harness.js';
 
-/** CPU ms of each sandbox worker seen, its last reading (a worker's ticks are gone once it exits) */
-const workerCpu = new Map<number, number>();
-const sample = () => {
-  for (const pid of sandboxWorkerPids()) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      workerCpu.set(pid, ((Number(f[11]) + Number(f[12])) * 1000) / 100);
-    } catch {
-      /* gone, or not Linux */
-    }
-  }
-};
-const sampler = setInterval(sample, 100);
 const STAGES = process.env.STAGES?.split(',').filter(Boolean);
 
 const N = Number(process.argv[2] ?? 200_000);
@@ -43,6 +28,7 @@ await withDatabase(async (db) => {
   await db.query(ORDERS('orders_out', true));
   await db.query('CREATE TABLE revenue_out (country text PRIMARY KEY, orders bigint NOT NULL, revenue numeric(14,2) NOT NULL)');
   const cpu0 = process.cpuUsage();
+  const workerCpu = new WorkerCpu();
   const stagesOnly = (doc: { nodes: { id: string; type: string; config: unknown }[]; edges: { from: string; to: string }[]; [k: string]: unknown }) => {
     if (!STAGES) return doc;
     const chain = ['src', ...STAGES];
@@ -77,10 +63,9 @@ await withDatabase(async (db) => {
       })).done,
   );
   const cpu = process.cpuUsage(cpu0);
-  clearInterval(sampler);
+  const workerCpuMs = workerCpu.stop();
   const n = Number((await db.query('SELECT count(*)::int AS n FROM orders_out')).rows[0].n);
   if (!STAGES && n !== N) throw new Error(`orders_out has ${n} rows, expected ${N}`);
-  const workerCpuMs = [...workerCpu.values()].reduce((a, b) => a + b, 0);
   process.stdout.write(`${JSON.stringify({ stages: STAGES ?? 'all', ms: Math.round(ms), rowsPerS: Math.round((N / ms) * 1000), hostCpuMs: Math.round((cpu.user + cpu.system) / 1000), workerCpuMs: Math.round(workerCpuMs) })}\n`);
 });
 await shutdownSandbox();
