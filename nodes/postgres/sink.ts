@@ -23,7 +23,8 @@ import { appendPlan, coversKey, keysForNewTable, netEffect, type KeyChange, type
 import { listTables, loadTable, type ColumnMeta, type TableMeta } from './catalog.js';
 import { connectionFields, display, oneConnection, openPool, pgError, qualified, quoteIdent, resolveTarget, splitName, type TableName, type Target } from './connection.js';
 import { RefusedValueError, refusedValue } from './refused-value.js';
-import { arrayLiteral, copyField, pgTypeForSpec, pgTypeOf, toPgText } from './types.js';
+import { arrayLiteral, pgTypeForSpec, pgTypeOf, toPgText } from './types.js';
+import { copyChunks } from './copy-text.js';
 import { declaredSchema, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
 import { wouldCreate } from '../shared/preview-target.js';
@@ -365,7 +366,7 @@ class PostgresSink implements SinkInstance {
     const list = cols.map((c) => quoteIdent(c.name)).join(', ');
     await client.query('SAVEPOINT sluice_copy');
     try {
-      await pipeline(Readable.from(copyLines(rows, cols)), client.query(copyFrom(`COPY ${qualified(meta.name)} (${list}) FROM STDIN`)));
+      await pipeline(Readable.from(copyChunks(rows, cols)), client.query(copyFrom(`COPY ${qualified(meta.name)} (${list}) FROM STDIN`)));
     } catch (err) {
       if ((err as { code?: string }).code !== '23505') throw refusedValue(err, meta, cols, rows, keys, 'copy');
       await client.query('ROLLBACK TO SAVEPOINT sluice_copy');
@@ -386,7 +387,7 @@ class PostgresSink implements SinkInstance {
       created.push(stage);
     }
     try {
-      await pipeline(Readable.from(copyLines(rows, cols)), client.query(copyFrom(`COPY ${stage} (${list}) FROM STDIN`)));
+      await pipeline(Readable.from(copyChunks(rows, cols)), client.query(copyFrom(`COPY ${stage} (${list}) FROM STDIN`)));
       await client.query(`INSERT INTO ${qualified(meta.name)} (${list}) SELECT ${list} FROM ${stage} ${this.conflict(keys, cols)}`);
     } catch (err) {
       throw refusedValue(err, meta, cols, rows, keys, 'copy');
@@ -401,50 +402,6 @@ class PostgresSink implements SinkInstance {
  */
 function paramType(c: ColumnMeta): string {
   return c.category === 'S' && c.typeMod >= 0 ? 'text' : c.sqlType;
-}
-
-/** the rows as COPY text, in chunks of about 64 kB */
-function* copyLines(rows: Value[], cols: ColumnMeta[]): Generator<string> {
-  const names = cols.map((c) => c.name);
-  const fields = cols.map(copyWriter);
-  const n = cols.length;
-  let buf = '';
-  for (const row of rows) {
-    let line = fields[0](row[names[0]]);
-    for (let i = 1; i < n; i++) line += '\t' + fields[i](row[names[i]]);
-    buf += line + '\n';
-    if (buf.length > 65536) {
-      yield buf;
-      buf = '';
-    }
-  }
-  if (buf) yield buf;
-}
-
-/**
- * A column's COPY text writer for one batch: `copyField(toPgText(v, col))`, with shortcuts for the common values (a
- * number's text and JSON text hold no tab, newline or carriage return, only JSON may hold backslashes).
- */
-function copyWriter(col: ColumnMeta): (v: unknown) => string {
-  const generic = (v: unknown) => copyField(toPgText(v, col));
-  if (col.array) return generic;
-  if (col.kind === 'json') {
-    // one batch's writer (copyLines makes them per call): an object met again in the batch (a lookup's
-    // row, shared by every record that joined it) is written from its text of the first time
-    const seen = new Map<object, string>();
-    return (v) => {
-      if (v === null || v === undefined) return '\\N';
-      const known = typeof v === 'object' ? seen.get(v) : undefined;
-      if (known !== undefined) return known;
-      const json = JSON.stringify(v) as string | undefined;
-      if (json === undefined) return generic(v);
-      const text = json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
-      if (typeof v === 'object') seen.set(v, text);
-      return text;
-    };
-  }
-  if (col.kind !== 'other') return generic;
-  return (v) => (typeof v === 'string' ? copyField(v) : typeof v === 'number' && Number.isFinite(v) ? String(v) : generic(v));
 }
 
 /**
