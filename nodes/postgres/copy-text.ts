@@ -23,9 +23,12 @@ const CARRIAGE = 13;
 const BACKSLASH = 92;
 const NULL_FIELD = '\\N';
 
-/** Bytes of COPY text in the making: a working Buffer, and the chunks filled so far. */
+/** the working Buffers of finished COPYs, for the next ones (a fresh one per batch would be garbage outside the heap, which V8 collects with full GCs) */
+const spare: Buffer[] = [];
+
+/** Bytes of COPY text in the making: a working Buffer, and the chunks filled so far (copies of it). */
 export class CopyBytes {
-  private readonly buf = Buffer.allocUnsafe(CHUNK);
+  private buf = spare.pop() ?? Buffer.allocUnsafe(CHUNK);
   private at = 0;
   /** the chunks made since the last `take` */
   private readonly full: Buffer[] = [];
@@ -39,6 +42,13 @@ export class CopyBytes {
   take(end = false): Buffer[] {
     if (end) this.flush();
     return this.full.splice(0);
+  }
+
+  /** gives the working Buffer back for the next COPY: the end of this one */
+  release(): void {
+    if (spare.length < 4) spare.push(this.buf);
+    this.buf = Buffer.alloc(0);
+    this.at = 0;
   }
 
   /** one byte: a separator */
@@ -175,12 +185,16 @@ export function* copyChunks(rows: readonly Value[], cols: readonly ColumnMeta[])
   const names = cols.map((c) => c.name);
   const writers = cols.map(fieldWriter);
   const out = new CopyBytes();
-  let i = 0;
-  while (i < rows.length) {
-    i = writeRows(rows, i, names, writers, out);
-    yield* out.take();
+  try {
+    let i = 0;
+    while (i < rows.length) {
+      i = writeRows(rows, i, names, writers, out);
+      yield* out.take();
+    }
+    yield* out.take(true);
+  } finally {
+    out.release();
   }
-  yield* out.take(true);
 }
 
 /** writes rows from `i` on until a chunk is ready; the index of the next row (a loop over rows inside the generator allocated per row) */

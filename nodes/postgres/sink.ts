@@ -19,7 +19,7 @@ import { lazyModule } from '../shared/lazy-module.js';
 import { z } from 'zod';
 import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SinkPreviewTarget, type SluiceRecord, type TableReport, type Value } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
-import { appendPlan, coversKey, keysForNewTable, netEffect, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
+import { appendPlan, coversKey, eachRecordItsOwnKey, keysForNewTable, netEffect, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
 import { listTables, loadTable, type ColumnMeta, type TableMeta } from './catalog.js';
 import { connectionFields, display, oneConnection, openPool, pgError, qualified, quoteIdent, resolveTarget, splitName, type TableName, type Target } from './connection.js';
 import { RefusedValueError, refusedValue } from './refused-value.js';
@@ -171,9 +171,11 @@ class PostgresSink implements SinkInstance {
     const keys = this.keys ?? keysForNewTable(this.sinkTarget, records);
     if (keys.length === 0) this.appendOnly = true;
     else if (!this.keys && this.meta) this.keys = this.checkKeys(this.meta);
-    const plan = keys.length === 0 ? appendPlan(this.sinkTarget, records) : netEffect(this.sinkTarget, records, keys);
-    const groups = groupByColumns(plan);
-    await this.ensureSchema(records, plan, keys, groups);
+    // a snapshot's batch (new keys, in key order) is its records as they are: no change per record to make
+    const asIs = keys.length > 0 && eachRecordItsOwnKey(records, keys);
+    const plan = asIs ? undefined : keys.length === 0 ? appendPlan(this.sinkTarget, records) : netEffect(this.sinkTarget, records, keys);
+    const groups = plan ? groupByColumns(plan, changeRow, changeFresh) : groupByColumns(records, recordRow, recordFresh);
+    await this.ensureSchema(records, () => plan ?? netEffect(this.sinkTarget, records, keys), keys, groups);
     const meta = this.meta!;
     const client = await this.pool.connect().catch((err) => {
       throw pgError(this.ctx.nodeId, this.target, err, { what: `table ${meta.id}` });
@@ -182,7 +184,7 @@ class PostgresSink implements SinkInstance {
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      const deletes = plan.filter((p) => p.del).map((p) => p.key);
+      const deletes = plan ? plan.filter((p) => p.del).map((p) => p.key) : [];
       if (deletes.length > 0) await this.delete(client, meta, keys, deletes);
       const direct = this.directSkip === 0;
       if (!direct) this.directSkip--;
@@ -245,7 +247,7 @@ class PostgresSink implements SinkInstance {
    * created table, its place in the source table's column order; any other column the type of its
    * values (`pgTypeOf`). Only key columns are NOT NULL, unless the source sends `schema: full` facts (schema-ddl.ts).
    */
-  private async ensureSchema(records: SluiceRecord[], plan: KeyChange[], keys: string[], groups: Map<string, unknown>): Promise<void> {
+  private async ensureSchema(records: SluiceRecord[], planOf: () => KeyChange[], keys: string[], groups: Map<string, unknown>): Promise<void> {
     const { nodeId, config } = this.ctx;
     if (this.meta) {
       // the common case: every field (of every column set the upserts have) is a known column
@@ -268,7 +270,7 @@ class PostgresSink implements SinkInstance {
       const d = declared.get(name);
       types.set(name, d ? pgTypeForSpec(d.spec, { postgis: this.postgis }) : pgTypeOf(v));
     };
-    for (const p of plan) {
+    for (const p of planOf()) {
       keys.forEach((k, i) => see(k, p.key[i]));
       if (p.row) for (const [k, v] of Object.entries(p.row)) if (v !== undefined) see(k, v);
     }
@@ -407,30 +409,57 @@ function paramType(c: ColumnMeta): string {
 /**
  * Upserts grouped by the columns they set (one statement per column set), in first-seen order; a group
  * is fresh when every row in it is. Consecutive rows with the fields of the previous one (the usual
- * case) are matched without listing their keys again.
+ * case) are matched without listing their keys again. `items`: a plan's changes, or records that are
+ * their own net effect (eachRecordItsOwnKey).
  */
-function groupByColumns(plan: KeyChange[]): Map<string, { rows: Value[]; fresh: boolean }> {
+function groupByColumns<T>(items: readonly T[], rowOf: (item: T) => Value | null | undefined, freshOf: (item: T) => boolean): Map<string, { rows: Value[]; fresh: boolean }> {
   const groups = new Map<string, { rows: Value[]; fresh: boolean }>();
+  const one = oneGroup(items, rowOf, freshOf);
+  if (one) return groups.set(one.cols.join('\0'), one.group);
   let lastCols: string[] | undefined;
   let last: { rows: Value[]; fresh: boolean } | undefined;
-  for (const p of plan) {
-    const row = p.row;
+  for (const item of items) {
+    const row = rowOf(item);
     if (!row) continue;
     if (lastCols && last && sameColumns(row, lastCols)) {
       last.rows.push(row);
-      last.fresh &&= p.fresh;
+      last.fresh &&= freshOf(item);
       continue;
     }
-    const cols = Object.keys(row).filter((k) => row[k] !== undefined);
+    const cols = definedFields(row);
     const id = cols.join('\0');
     let g = groups.get(id);
     if (!g) groups.set(id, (g = { rows: [], fresh: true }));
     g.rows.push(row);
-    g.fresh &&= p.fresh;
+    g.fresh &&= freshOf(item);
     lastCols = cols;
     last = g;
   }
   return groups;
+}
+
+/** the usual batch, every item a row with the first one's fields, as one group (its array made at its size, not grown row by row) */
+function oneGroup<T>(items: readonly T[], rowOf: (item: T) => Value | null | undefined, freshOf: (item: T) => boolean): { cols: string[]; group: { rows: Value[]; fresh: boolean } } | undefined {
+  const first = items.length > 0 ? rowOf(items[0]) : undefined;
+  if (!first) return undefined;
+  const cols = definedFields(first);
+  let fresh = true;
+  for (const item of items) {
+    const row = rowOf(item);
+    if (!row || !sameColumns(row, cols)) return undefined;
+    fresh &&= freshOf(item);
+  }
+  return { cols, group: { rows: items.map(rowOf) as Value[], fresh } };
+}
+
+const changeRow = (p: KeyChange) => p.row;
+const changeFresh = (p: KeyChange) => p.fresh;
+const recordRow = (r: SluiceRecord) => r.value;
+const recordFresh = (r: SluiceRecord) => r.op === 'r' || r.op === 'c';
+
+/** the fields of `row` that are not undefined (a function apart: a closure over a loop's row costs an allocation per row) */
+function definedFields(row: Value): string[] {
+  return Object.keys(row).filter((k) => row[k] !== undefined);
 }
 
 /** whether `row`'s defined fields are exactly `cols`, in that order */
