@@ -19,11 +19,12 @@ import { lazyModule } from '../shared/lazy-module.js';
 import { z } from 'zod';
 import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SinkPreviewTarget, type SluiceRecord, type TableReport, type Value } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
-import { appendPlan, coversKey, keysForNewTable, netEffect, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
+import { appendPlan, coversKey, eachRecordItsOwnKey, keysForNewTable, netEffect, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
 import { listTables, loadTable, type ColumnMeta, type TableMeta } from './catalog.js';
 import { connectionFields, display, oneConnection, openPool, pgError, qualified, quoteIdent, resolveTarget, splitName, type TableName, type Target } from './connection.js';
 import { RefusedValueError, refusedValue } from './refused-value.js';
-import { arrayLiteral, copyField, pgTypeForSpec, pgTypeOf, toPgText } from './types.js';
+import { arrayLiteral, pgTypeForSpec, pgTypeOf, toPgText } from './types.js';
+import { copyChunks } from './copy-text.js';
 import { declaredSchema, type TableSchema } from '../shared/columns.js';
 import { openOrClose } from '../shared/open.js';
 import { wouldCreate } from '../shared/preview-target.js';
@@ -170,9 +171,11 @@ class PostgresSink implements SinkInstance {
     const keys = this.keys ?? keysForNewTable(this.sinkTarget, records);
     if (keys.length === 0) this.appendOnly = true;
     else if (!this.keys && this.meta) this.keys = this.checkKeys(this.meta);
-    const plan = keys.length === 0 ? appendPlan(this.sinkTarget, records) : netEffect(this.sinkTarget, records, keys);
-    const groups = groupByColumns(plan);
-    await this.ensureSchema(records, plan, keys, groups);
+    // a snapshot's batch (new keys, in key order) is its records as they are: no change per record to make
+    const asIs = keys.length > 0 && eachRecordItsOwnKey(records, keys);
+    const plan = asIs ? undefined : keys.length === 0 ? appendPlan(this.sinkTarget, records) : netEffect(this.sinkTarget, records, keys);
+    const groups = plan ? groupByColumns(plan, changeRow, changeFresh) : groupByColumns(records, recordRow, recordFresh);
+    await this.ensureSchema(records, () => plan ?? netEffect(this.sinkTarget, records, keys), keys, groups);
     const meta = this.meta!;
     const client = await this.pool.connect().catch((err) => {
       throw pgError(this.ctx.nodeId, this.target, err, { what: `table ${meta.id}` });
@@ -181,7 +184,7 @@ class PostgresSink implements SinkInstance {
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      const deletes = plan.filter((p) => p.del).map((p) => p.key);
+      const deletes = plan ? plan.filter((p) => p.del).map((p) => p.key) : [];
       if (deletes.length > 0) await this.delete(client, meta, keys, deletes);
       const direct = this.directSkip === 0;
       if (!direct) this.directSkip--;
@@ -244,7 +247,7 @@ class PostgresSink implements SinkInstance {
    * created table, its place in the source table's column order; any other column the type of its
    * values (`pgTypeOf`). Only key columns are NOT NULL, unless the source sends `schema: full` facts (schema-ddl.ts).
    */
-  private async ensureSchema(records: SluiceRecord[], plan: KeyChange[], keys: string[], groups: Map<string, unknown>): Promise<void> {
+  private async ensureSchema(records: SluiceRecord[], planOf: () => KeyChange[], keys: string[], groups: Map<string, unknown>): Promise<void> {
     const { nodeId, config } = this.ctx;
     if (this.meta) {
       // the common case: every field (of every column set the upserts have) is a known column
@@ -267,7 +270,7 @@ class PostgresSink implements SinkInstance {
       const d = declared.get(name);
       types.set(name, d ? pgTypeForSpec(d.spec, { postgis: this.postgis }) : pgTypeOf(v));
     };
-    for (const p of plan) {
+    for (const p of planOf()) {
       keys.forEach((k, i) => see(k, p.key[i]));
       if (p.row) for (const [k, v] of Object.entries(p.row)) if (v !== undefined) see(k, v);
     }
@@ -365,7 +368,7 @@ class PostgresSink implements SinkInstance {
     const list = cols.map((c) => quoteIdent(c.name)).join(', ');
     await client.query('SAVEPOINT sluice_copy');
     try {
-      await pipeline(Readable.from(copyLines(rows, cols)), client.query(copyFrom(`COPY ${qualified(meta.name)} (${list}) FROM STDIN`)));
+      await pipeline(Readable.from(copyChunks(rows, cols)), client.query(copyFrom(`COPY ${qualified(meta.name)} (${list}) FROM STDIN`)));
     } catch (err) {
       if ((err as { code?: string }).code !== '23505') throw refusedValue(err, meta, cols, rows, keys, 'copy');
       await client.query('ROLLBACK TO SAVEPOINT sluice_copy');
@@ -386,7 +389,7 @@ class PostgresSink implements SinkInstance {
       created.push(stage);
     }
     try {
-      await pipeline(Readable.from(copyLines(rows, cols)), client.query(copyFrom(`COPY ${stage} (${list}) FROM STDIN`)));
+      await pipeline(Readable.from(copyChunks(rows, cols)), client.query(copyFrom(`COPY ${stage} (${list}) FROM STDIN`)));
       await client.query(`INSERT INTO ${qualified(meta.name)} (${list}) SELECT ${list} FROM ${stage} ${this.conflict(keys, cols)}`);
     } catch (err) {
       throw refusedValue(err, meta, cols, rows, keys, 'copy');
@@ -403,77 +406,60 @@ function paramType(c: ColumnMeta): string {
   return c.category === 'S' && c.typeMod >= 0 ? 'text' : c.sqlType;
 }
 
-/** the rows as COPY text, in chunks of about 64 kB */
-function* copyLines(rows: Value[], cols: ColumnMeta[]): Generator<string> {
-  const names = cols.map((c) => c.name);
-  const fields = cols.map(copyWriter);
-  const n = cols.length;
-  let buf = '';
-  for (const row of rows) {
-    let line = fields[0](row[names[0]]);
-    for (let i = 1; i < n; i++) line += '\t' + fields[i](row[names[i]]);
-    buf += line + '\n';
-    if (buf.length > 65536) {
-      yield buf;
-      buf = '';
-    }
-  }
-  if (buf) yield buf;
-}
-
-/**
- * A column's COPY text writer for one batch: `copyField(toPgText(v, col))`, with shortcuts for the common values (a
- * number's text and JSON text hold no tab, newline or carriage return, only JSON may hold backslashes).
- */
-function copyWriter(col: ColumnMeta): (v: unknown) => string {
-  const generic = (v: unknown) => copyField(toPgText(v, col));
-  if (col.array) return generic;
-  if (col.kind === 'json') {
-    // one batch's writer (copyLines makes them per call): an object met again in the batch (a lookup's
-    // row, shared by every record that joined it) is written from its text of the first time
-    const seen = new Map<object, string>();
-    return (v) => {
-      if (v === null || v === undefined) return '\\N';
-      const known = typeof v === 'object' ? seen.get(v) : undefined;
-      if (known !== undefined) return known;
-      const json = JSON.stringify(v) as string | undefined;
-      if (json === undefined) return generic(v);
-      const text = json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
-      if (typeof v === 'object') seen.set(v, text);
-      return text;
-    };
-  }
-  if (col.kind !== 'other') return generic;
-  return (v) => (typeof v === 'string' ? copyField(v) : typeof v === 'number' && Number.isFinite(v) ? String(v) : generic(v));
-}
-
 /**
  * Upserts grouped by the columns they set (one statement per column set), in first-seen order; a group
  * is fresh when every row in it is. Consecutive rows with the fields of the previous one (the usual
- * case) are matched without listing their keys again.
+ * case) are matched without listing their keys again. `items`: a plan's changes, or records that are
+ * their own net effect (eachRecordItsOwnKey).
  */
-function groupByColumns(plan: KeyChange[]): Map<string, { rows: Value[]; fresh: boolean }> {
+function groupByColumns<T>(items: readonly T[], rowOf: (item: T) => Value | null | undefined, freshOf: (item: T) => boolean): Map<string, { rows: Value[]; fresh: boolean }> {
   const groups = new Map<string, { rows: Value[]; fresh: boolean }>();
+  const one = oneGroup(items, rowOf, freshOf);
+  if (one) return groups.set(one.cols.join('\0'), one.group);
   let lastCols: string[] | undefined;
   let last: { rows: Value[]; fresh: boolean } | undefined;
-  for (const p of plan) {
-    const row = p.row;
+  for (const item of items) {
+    const row = rowOf(item);
     if (!row) continue;
     if (lastCols && last && sameColumns(row, lastCols)) {
       last.rows.push(row);
-      last.fresh &&= p.fresh;
+      last.fresh &&= freshOf(item);
       continue;
     }
-    const cols = Object.keys(row).filter((k) => row[k] !== undefined);
+    const cols = definedFields(row);
     const id = cols.join('\0');
     let g = groups.get(id);
     if (!g) groups.set(id, (g = { rows: [], fresh: true }));
     g.rows.push(row);
-    g.fresh &&= p.fresh;
+    g.fresh &&= freshOf(item);
     lastCols = cols;
     last = g;
   }
   return groups;
+}
+
+/** the usual batch, every item a row with the first one's fields, as one group (its array made at its size, not grown row by row) */
+function oneGroup<T>(items: readonly T[], rowOf: (item: T) => Value | null | undefined, freshOf: (item: T) => boolean): { cols: string[]; group: { rows: Value[]; fresh: boolean } } | undefined {
+  const first = items.length > 0 ? rowOf(items[0]) : undefined;
+  if (!first) return undefined;
+  const cols = definedFields(first);
+  let fresh = true;
+  for (const item of items) {
+    const row = rowOf(item);
+    if (!row || !sameColumns(row, cols)) return undefined;
+    fresh &&= freshOf(item);
+  }
+  return { cols, group: { rows: items.map(rowOf) as Value[], fresh } };
+}
+
+const changeRow = (p: KeyChange) => p.row;
+const changeFresh = (p: KeyChange) => p.fresh;
+const recordRow = (r: SluiceRecord) => r.value;
+const recordFresh = (r: SluiceRecord) => r.op === 'r' || r.op === 'c';
+
+/** the fields of `row` that are not undefined (a function apart: a closure over a loop's row costs an allocation per row) */
+function definedFields(row: Value): string[] {
+  return Object.keys(row).filter((k) => row[k] !== undefined);
 }
 
 /** whether `row`'s defined fields are exactly `cols`, in that order */

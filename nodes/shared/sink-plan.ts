@@ -14,7 +14,7 @@
  * - `keysForNewTable`: the keys of a table the sink creates when the config names none; `keysOrAppend`:
  *   the same for a table that may exist without a key (none: appended to, with a warning); `coversKey`:
  *   whether an existing table's unique indexes let upserts match on the keys; `batchPlan`: a batch's
- *   changes, by key or appended.
+ *   changes, by key or appended; `eachRecordItsOwnKey`: a batch whose net effect is its records as they are.
  */
 import { ConfigError, NodeError, type Logger, type SluiceRecord, type Value } from '../../runtime/index.js';
 import { declaredSchema } from './columns.js';
@@ -64,36 +64,74 @@ export function deleteKey(t: SinkTarget, r: SluiceRecord, keys: readonly string[
  * stay apart, as in JSON); otherwise the JSON of the values.
  */
 export function netEffect(t: SinkTarget, records: readonly SluiceRecord[], keys: readonly string[]): KeyChange[] {
-  const byKey = new Map<unknown, KeyChange>();
+  const changes: KeyChange[] = [];
+  /** a key's identity → its change's index */
+  const at = new Map<unknown, number>();
   const one = keys.length === 1 ? keys[0] : undefined;
-  const idOf = (key: unknown[]): unknown => (one !== undefined && (typeof key[0] === 'string' || typeof key[0] === 'number') ? key[0] : JSON.stringify(key, bigintText));
+  // no closure over the loop's variables in here: it would cost an allocation per record
   for (const r of records) {
+    let change: KeyChange;
     if (r.op === 'd') {
-      const key = deleteKey(t, r, keys);
-      byKey.set(idOf(key), { key, del: true, fresh: true });
+      change = { key: deleteKey(t, r, keys), del: true, fresh: true };
+    } else {
+      const value = r.value;
+      if (!value) throw noValue(t, r);
+      change = { key: upsertKey(t, r, value, keys), del: false, row: value, fresh: r.op === 'r' || r.op === 'c' };
+    }
+    const id = identity(change.key, one);
+    const i = at.get(id);
+    if (i === undefined) {
+      at.set(id, changes.length);
+      changes.push(change);
       continue;
     }
-    const value = r.value;
-    if (!value) throw noValue(t, r);
-    let key: unknown[];
-    if (one !== undefined) {
-      const v = value[one];
-      if (v === undefined || v === null) throw missingKey(t, r, one);
-      key = [v];
-    } else {
-      key = keys.map((k) => {
-        const v = value[k];
-        if (v === undefined || v === null) throw missingKey(t, r, k);
-        return v;
-      });
-    }
-    const id = idOf(key);
-    const fresh = r.op === 'r' || r.op === 'c';
-    const prev = byKey.get(id);
-    if (prev === undefined) byKey.set(id, { key, del: false, row: value, fresh });
-    else byKey.set(id, { key, del: prev.del, row: prev.row ? merged(prev.row, value) : value, fresh: prev.fresh && fresh });
+    const prev = changes[i];
+    // a delete replaces what came before it; an upsert merges over it
+    if (!change.del) change = { key: change.key, del: prev.del, row: prev.row ? merged(prev.row, change.row!) : change.row, fresh: prev.fresh && change.fresh };
+    changes[i] = change;
   }
-  return Array.from(byKey.values());
+  return changes;
+}
+
+/** the key values of an upsert, from its value */
+function upsertKey(t: SinkTarget, r: SluiceRecord, value: Value, keys: readonly string[]): unknown[] {
+  const key: unknown[] = [];
+  for (const k of keys) {
+    const v = value[k];
+    if (v === undefined || v === null) throw missingKey(t, r, k);
+    key.push(v);
+  }
+  return key;
+}
+
+/** what tells two keys apart (netEffect): with one key column (`one`) a string or number is its own */
+function identity(key: unknown[], one: string | undefined): unknown {
+  return one !== undefined && (typeof key[0] === 'string' || typeof key[0] === 'number') ? key[0] : JSON.stringify(key, bigintText);
+}
+
+/**
+ * Whether a batch's net effect is each of its records' values as it is, proven cheaply: one key column,
+ * every record an upsert (c, u, r) whose key values, all numbers or all strings, increase (a snapshot
+ * reads in key order), so no key comes twice. A sink may then skip netEffect's change per record; any
+ * other batch (and one netEffect would refuse) gets false.
+ */
+export function eachRecordItsOwnKey(records: readonly SluiceRecord[], keys: readonly string[]): boolean {
+  if (keys.length !== 1) return false;
+  const k = keys[0];
+  let prev: unknown;
+  for (const r of records) {
+    if (r.op === 'd' || !r.value) return false;
+    const v = r.value[k];
+    if (typeof v === 'number') {
+      if (typeof prev === 'number' ? !(v > prev) : prev !== undefined) return false;
+    } else if (typeof v === 'string') {
+      if (typeof prev === 'string' ? !(v > prev) : prev !== undefined) return false;
+    } else {
+      return false;
+    }
+    prev = v;
+  }
+  return true;
 }
 
 /**

@@ -3,7 +3,7 @@
  * (`node --cpu-prof --cpu-prof-dir=DIR dist/test/bench/pg-copy-child.js ROWS`). Prints `{ ms, rowsPerS,
  * hostCpuMs, workerCpuMs }` (the sandbox workers' CPU read from /proc while they run, on Linux).
  * `STAGES=tax,customer` runs the source through those stages only, into a sink that discards (the
- * stage figures of postgres.copy, as CPU). The scratch database is the bench's (`sluice_bench_<pid>`,
+ * stage figures of postgres.copy, as CPU); with `SINK=1` into the flow's postgres.sink `out` instead. The scratch database is the bench's (`sluice_bench_<pid>`,
  * PG_URL), created and dropped here.
  */
 import { shutdownSandbox } from '../../runtime/sandbox/sandbox.js';
@@ -33,7 +33,7 @@ await withDatabase(async (db) => {
     if (!STAGES) return doc;
     const chain = ['src', ...STAGES];
     const nodes = doc.nodes.filter((n) => chain.includes(n.id));
-    nodes.push({ id: 'out', type: 'bench.discard', config: {} });
+    nodes.push(process.env.SINK ? doc.nodes.find((n) => n.id === 'out')! : { id: 'out', type: 'bench.discard', config: {} });
     return { ...doc, nodes, edges: [...chain, 'out'].slice(1).map((to, i, all) => ({ from: i === 0 ? 'src' : all[i - 1], to })) };
   };
   const ms = await timed(
@@ -65,7 +65,7 @@ await withDatabase(async (db) => {
   const cpu = process.cpuUsage(cpu0);
   const workerCpuMs = workerCpu.stop();
   const n = Number((await db.query('SELECT count(*)::int AS n FROM orders_out')).rows[0].n);
-  if (!STAGES && n !== N) throw new Error(`orders_out has ${n} rows, expected ${N}`);
+  if ((!STAGES || process.env.SINK) && n !== N) throw new Error(`orders_out has ${n} rows, expected ${N}`);
   process.stdout.write(`${JSON.stringify({ stages: STAGES ?? 'all', ms: Math.round(ms), rowsPerS: Math.round((N / ms) * 1000), hostCpuMs: Math.round((cpu.user + cpu.system) / 1000), workerCpuMs: Math.round(workerCpuMs) })}\n`);
 });
 await shutdownSandbox();

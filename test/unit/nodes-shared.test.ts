@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { ConfigError, NodeError } from '../../runtime/errors.js';
 import { fileAccess, unconfinedFiles } from '../../runtime/files.js';
 import type { SluiceRecord } from '../../runtime/records.js';
-import { batchPlan, coversKey, keysForNewTable, keysOrAppend, netEffect } from '../../nodes/shared/sink-plan.js';
+import { batchPlan, coversKey, eachRecordItsOwnKey, keysForNewTable, keysOrAppend, netEffect } from '../../nodes/shared/sink-plan.js';
 import { connectionSource, resolveForTest, serverUrl, tlsMaterial, tlsSchema } from '../../nodes/shared/connection-config.js';
 import { openOrClose } from '../../nodes/shared/open.js';
 import { Wakeup } from '../../nodes/shared/abort.js';
@@ -54,6 +54,28 @@ describe('netEffect: a batch reduced to one change per key', () => {
     expect(() => netEffect(T, [rec({ id: 1 }), rec({ name: 'x' }, 'c', 'k-7')], ['id'])).toThrow(new NodeError('n1', 'table shop.orders: record with key "k-7" (op c) has no value for key column "id"'));
     expect(() => netEffect(T, [del({ other: 1 })], ['id'])).toThrow(/key \{"other":1\} \(op d\) has no value for key column "id"/);
     expect(() => netEffect(T, [{ key: 3, value: null, op: 'u', meta: {} } as SluiceRecord], ['id'])).toThrow(/key 3 \(op u\) has no value to write/);
+  });
+});
+
+describe('eachRecordItsOwnKey: a batch whose net effect is its records as they are', () => {
+  const ids = (values: unknown[], op: 'c' | 'u' | 'r' = 'r') => values.map((id, i) => rec({ id, n: i }, op));
+
+  it('one key column, upserts only, keys all numbers or all strings in increasing order: true, and netEffect agrees record for record', () => {
+    for (const batch of [ids([1, 2, 5, 1000]), ids(['a', 'ab', 'b']), ids([-3.5, -0, 7], 'u'), ids([9], 'c'), [...ids([1], 'c'), ...ids([2], 'u'), ...ids([3])], []]) {
+      expect(eachRecordItsOwnKey(batch, ['id'])).toBe(true);
+      expect(netEffect(T, batch, ['id'])).toEqual(batch.map((r) => ({ key: [r.value!.id], del: false, row: r.value, fresh: r.op !== 'u' })));
+      expect(netEffect(T, batch, ['id']).every((c, i) => c.row === batch[i].value)).toBe(true);
+    }
+  });
+
+  it('false for a key twice or out of order, mixed types, 0 after -0, NaN, a missing or null key, a delete, no value, several key columns', () => {
+    for (const batch of [ids([1, 2, 2]), ids([2, 1]), ids(['b', 'a']), ids([1, '2']), ids(['1', 2]), ids([-0, 0]), ids([NaN, 1]), ids([1, NaN]), ids([1, null]), ids([true, false]), ids([1n, 2n])]) {
+      expect(eachRecordItsOwnKey(batch, ['id'])).toBe(false);
+    }
+    expect(eachRecordItsOwnKey([rec({ id: 1 }), rec({ name: 'x' })], ['id'])).toBe(false);
+    expect(eachRecordItsOwnKey([rec({ id: 1 }), del({ id: 2 })], ['id'])).toBe(false);
+    expect(eachRecordItsOwnKey([rec({ id: 1 }), { key: 3, value: null, op: 'u', meta: {} } as SluiceRecord], ['id'])).toBe(false);
+    expect(eachRecordItsOwnKey([rec({ s: 'a', id: 1 }), rec({ s: 'a', id: 2 })], ['s', 'id'])).toBe(false);
   });
 });
 
