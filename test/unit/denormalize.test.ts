@@ -280,6 +280,55 @@ describe('LruCache', () => {
     off.set('a', 'A');
     expect(off.get('a')).toBeUndefined();
   });
+
+  it('answers, evicts and expires exactly as a Map re-ordered on every hit would (the model), over random operations', () => {
+    // the model: a Map in use order, an entry deleted and set again on every read or write
+    class Model {
+      readonly m = new Map<number, { v: number; exp: number }>();
+      constructor(readonly max: number, readonly ttl: number, readonly now: () => number) {}
+      get(k: number) {
+        const e = this.m.get(k);
+        if (!e) return undefined;
+        this.m.delete(k);
+        if (e.exp <= this.now()) return undefined;
+        this.m.set(k, e);
+        return e.v;
+      }
+      set(k: number, v: number) {
+        if (this.max <= 0) return;
+        this.m.delete(k);
+        this.m.set(k, { v, exp: this.now() + this.ttl });
+        while (this.m.size > this.max) this.m.delete(this.m.keys().next().value!);
+      }
+    }
+    const op = fc.oneof(
+      { arbitrary: fc.tuple(fc.constant('get' as const), fc.integer({ min: 0, max: 7 })), weight: 8 },
+      { arbitrary: fc.tuple(fc.constant('set' as const), fc.integer({ min: 0, max: 7 })), weight: 8 },
+      { arbitrary: fc.tuple(fc.constant('tick' as const), fc.integer({ min: 0, max: 30 })), weight: 2 },
+      { arbitrary: fc.tuple(fc.constant('clear' as const), fc.constant(0)), weight: 1 },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5 }), fc.array(op, { minLength: 10, maxLength: 80, size: 'max' }), (max, ops) => {
+        let now = 0;
+        const cache = new LruCache<number, number>(max, 40, () => now);
+        const model = new Model(max, 40, () => now);
+        ops.forEach(([what, k], i) => {
+          if (what === 'get') expect(cache.get(k)).toBe(model.get(k));
+          else if (what === 'set') {
+            cache.set(k, i);
+            model.set(k, i);
+          } else if (what === 'tick') now += k;
+          else {
+            cache.clear();
+            model.m.clear();
+          }
+          expect(cache.size).toBe(model.m.size);
+        });
+        for (let k = 0; k < 8; k++) expect(cache.get(k)).toBe(model.get(k));
+      }),
+      { numRuns: 1000 },
+    );
+  });
 });
 
 // ---- nest --------------------------------------------------------------------------------------
