@@ -76,8 +76,8 @@ interface Pass {
 
 /** the slots a row is taken back from when there is no old row (shared: never changed) */
 const NO_SLOTS: readonly Slot[] = [];
-/** single group values whose key is memoized at most (high-cardinality groups clear it and start again) */
-const KEY_MEMO_MAX = 10_000;
+/** the key memo holds at most this many values, or twice the groups held if more: then it starts again */
+const KEY_MEMO_MIN = 10_000;
 
 interface RowExprs {
   value?: unknown[] | Invalid;
@@ -373,7 +373,7 @@ export class Aggregator {
     let g = this.keyMemo.get(x);
     if (g === undefined) {
       g = groupKey(gv);
-      if (this.keyMemo.size >= KEY_MEMO_MAX) this.keyMemo.clear();
+      if (this.keyMemo.size >= Math.max(KEY_MEMO_MIN, 2 * this.slots.size)) this.keyMemo.clear();
       this.keyMemo.set(x, g);
     }
     return g;
