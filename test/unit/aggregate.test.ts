@@ -108,7 +108,7 @@ describe('core.aggregate over a change stream', () => {
   });
 
   it('keeps groups of every plain value apart (1 and "1", true, null), each with its own values, past as many groups as it memoizes keys for', async () => {
-    const mix: unknown[] = [1, '1', true, 'true', null, 'null', 0, -0, 1.5, '', 'DE'];
+    const mix: unknown[] = [1, '1', true, 'true', null, 'null', 0, -0, 1.5, '', 'DE', 'a group name longer than the memo takes'];
     const many = (from: number) => Array.from({ length: 10_050 }, (_, i) => (i % 2 ? `g${from + i}` : from + i));
     const [gone, kept] = [many(100), many(20_000)];
     const t = await node({ groupBy: ['g'], measures: [{ name: 'n', fn: 'count' }, { name: 'total', fn: 'sum', field: 'amount' }], retractionMemory: false });

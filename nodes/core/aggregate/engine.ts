@@ -78,6 +78,8 @@ interface Pass {
 const NO_SLOTS: readonly Slot[] = [];
 /** the key memo holds at most this many values, or twice the groups held if more: then it starts again */
 const KEY_MEMO_MIN = 10_000;
+/** V8 copies substrings shorter than 13 characters rather than pointing into their parent */
+const MEMO_MAX_CHARS = 12;
 
 interface RowExprs {
   value?: unknown[] | Invalid;
@@ -369,7 +371,8 @@ export class Aggregator {
   private keyOf(gv: unknown[]): string {
     if (gv.length !== 1) return groupKey(gv);
     const x = gv[0];
-    if (x !== null && typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') return groupKey(gv);
+    // short strings only: a longer one may be a slice of a source's whole text, which the memo would keep alive
+    if (typeof x === 'string' ? x.length > MEMO_MAX_CHARS : x !== null && typeof x !== 'number' && typeof x !== 'boolean') return groupKey(gv);
     let g = this.keyMemo.get(x);
     if (g === undefined) {
       g = groupKey(gv);
