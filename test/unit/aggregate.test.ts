@@ -107,6 +107,30 @@ describe('core.aggregate over a change stream', () => {
     expect(o.error).toEqual([]);
   });
 
+  it('keeps groups of every plain value apart (1 and "1", true, null), each with its own values, past as many groups as it memoizes keys for', async () => {
+    const mix: unknown[] = [1, '1', true, 'true', null, 'null', 0, -0, 1.5, '', 'DE', 'a group name longer than the memo takes'];
+    const many = (from: number) => Array.from({ length: 10_050 }, (_, i) => (i % 2 ? `g${from + i}` : from + i));
+    const [gone, kept] = [many(100), many(20_000)];
+    const t = await node({ groupBy: ['g'], measures: [{ name: 'n', fn: 'count' }, { name: 'total', fn: 'sum', field: 'amount' }], retractionMemory: false });
+    const sink = new Sink();
+    const row = (g: unknown) => ({ g, amount: 1.25 });
+    // groups come and go (deleted groups are dropped), so more values pass than the memo holds
+    sink.take(await t.process([...mix, ...gone].map((g, i) => ins(i, row(g))), 'in'));
+    sink.take(await t.process(gone.map((g, i) => del(i, row(g))), 'in'));
+    sink.take(await t.process([...kept, ...[...mix].reverse()].map((g, i) => ins(i, row(g))), 'in'));
+    const want = new Map<string, { g: unknown; n: number }>();
+    for (const g of [...mix, ...mix, ...kept]) {
+      const k = stableKey({ g });
+      const seen = want.get(k); // the group keeps the value it was made with (0, not the later -0)
+      want.set(k, seen ? { g: seen.g, n: seen.n + 1 } : { g, n: 1 });
+    }
+    expect(sink.errors).toEqual([]);
+    expect(sink.rows.size).toBe(want.size); // 0 and -0 are one group, as before
+    for (const [k, { g, n }] of want) expect(sink.rows.get(k)).toEqual({ g, n, total: 1.25 * n });
+    expect(sink.rows.get(stableKey({ g: 1 }))!.g).toBe(1);
+    expect(sink.rows.get(stableKey({ g: '1' }))!.g).toBe('1');
+  });
+
   it('an update takes back the old row and adds the new one; a group that empties emits a delete with its last value', async () => {
     const t = await node({ groupBy: ['country'], measures });
     await t.process([ins(1, { country: 'DE', amount: 10 }), ins(2, { country: 'DE', amount: 30 }), ins(3, { country: 'FR', amount: 5 })], 'in');

@@ -7,6 +7,7 @@ import { denormalize } from '../../nodes/catalog.js';
 import { LookupTransform } from '../../nodes/core/denormalize/lookup.js';
 import { NestTransform } from '../../nodes/core/denormalize/nest.js';
 import { LruCache } from '../../nodes/core/denormalize/lru.js';
+import { FieldAdder } from '../../nodes/core/denormalize/with-field.js';
 import { joinKey, joinMapKey } from '../../nodes/shared/reference.js';
 import { createRegistry } from '../../nodes/catalog.js';
 import { validateFlow } from '../../runtime/flow/validate.js';
@@ -279,6 +280,95 @@ describe('LruCache', () => {
     const off = new LruCache<string, string>(0, 50, () => now);
     off.set('a', 'A');
     expect(off.get('a')).toBeUndefined();
+  });
+
+  it('answers, evicts and expires exactly as a Map re-ordered on every hit would (the model), over random operations', () => {
+    // the model: a Map in use order, an entry deleted and set again on every read or write
+    class Model {
+      readonly m = new Map<number, { v: number; exp: number }>();
+      constructor(readonly max: number, readonly ttl: number, readonly now: () => number) {}
+      get(k: number) {
+        const e = this.m.get(k);
+        if (!e) return undefined;
+        this.m.delete(k);
+        if (e.exp <= this.now()) return undefined;
+        this.m.set(k, e);
+        return e.v;
+      }
+      set(k: number, v: number) {
+        if (this.max <= 0) return;
+        this.m.delete(k);
+        this.m.set(k, { v, exp: this.now() + this.ttl });
+        while (this.m.size > this.max) this.m.delete(this.m.keys().next().value!);
+      }
+    }
+    const op = fc.oneof(
+      { arbitrary: fc.tuple(fc.constant('get' as const), fc.integer({ min: 0, max: 7 })), weight: 8 },
+      { arbitrary: fc.tuple(fc.constant('set' as const), fc.integer({ min: 0, max: 7 })), weight: 8 },
+      { arbitrary: fc.tuple(fc.constant('tick' as const), fc.integer({ min: 0, max: 30 })), weight: 2 },
+      { arbitrary: fc.tuple(fc.constant('clear' as const), fc.constant(0)), weight: 1 },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5 }), fc.array(op, { minLength: 10, maxLength: 80, size: 'max' }), (max, ops) => {
+        let now = 0;
+        const cache = new LruCache<number, number>(max, 40, () => now);
+        const model = new Model(max, 40, () => now);
+        ops.forEach(([what, k], i) => {
+          if (what === 'get') expect(cache.get(k)).toBe(model.get(k));
+          else if (what === 'set') {
+            cache.set(k, i);
+            model.set(k, i);
+          } else if (what === 'tick') now += k;
+          else {
+            cache.clear();
+            model.m.clear();
+          }
+          expect(cache.size).toBe(model.m.size);
+        });
+        for (let k = 0; k < 8; k++) expect(cache.get(k)).toBe(model.get(k));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('FieldAdder', () => {
+  // what the lookup's output value must be: the spread, own fields in order, the same prototype
+  const same = (got: Value, want: Value) => {
+    expect(Object.getPrototypeOf(got)).toBe(Object.getPrototypeOf(want));
+    expect(Reflect.ownKeys(got)).toEqual(Reflect.ownKeys(want));
+    for (const k of Reflect.ownKeys(want)) expect((got as Record<PropertyKey, unknown>)[k as string]).toBe((want as Record<PropertyKey, unknown>)[k as string]);
+  };
+
+  it('makes { ...value, [field]: v } for values of any and changing field sets, __proto__ and integer-like names included', () => {
+    const name = fc.oneof(fc.constantFrom('id', 'customer', 'amount', '1', '10', '__proto__', 'a b', '"q"', 'constructor'), fc.string({ maxLength: 3 }));
+    const value = fc.oneof(
+      fc.dictionary(name, fc.jsonValue(), { maxKeys: 6 }),
+      fc.dictionary(name, fc.jsonValue(), { maxKeys: 6 }).map((d) => JSON.parse(JSON.stringify(d)) as Value),
+      fc.dictionary(name, fc.integer(), { maxKeys: 6 }).map((d) => Object.assign(Object.create({ inherited: 1 }), d) as Value),
+    );
+    fc.assert(
+      fc.property(fc.constantFrom('customer', 'id', '1', '__proto__', 'x'), fc.array(value, { minLength: 1, maxLength: 30 }), (field, values) => {
+        const adder = new FieldAdder(field);
+        // each value twice: once making its copier, once through it
+        const row = { row: 1 };
+        for (const v of [...values, ...values]) same(adder.with(v, row), { ...v, [field]: row });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('copies the values it saw first through generated literals, and still right when the fields change', () => {
+    const adder = new FieldAdder('customer');
+    const c = { id: 7 };
+    const a = adder.with({ id: 1, amount: '2.50', customer_id: 7 }, c);
+    expect(Object.entries(a)).toEqual([['id', 1], ['amount', '2.50'], ['customer_id', 7], ['customer', c]]);
+    expect(Object.entries(adder.with({ amount: '2.50', id: 1, customer_id: 7 }, c))).toEqual([['amount', '2.50'], ['id', 1], ['customer_id', 7], ['customer', c]]);
+    expect(Object.entries(adder.with({ id: 1, customer: 'old', x: 2 }, c))).toEqual([['id', 1], ['customer', c], ['x', 2]]);
+    expect(Object.entries(adder.with({ id: 1, amount: '2.50' }, c))).toEqual([['id', 1], ['amount', '2.50'], ['customer', c]]);
+    // inherited fields named like a copier's own ones are not copied (for-in would list them)
+    expect(Object.entries(adder.with(Object.assign(Object.create({ amount: '9.99', customer_id: 8 }), { id: 1 }) as Value, c))).toEqual([['id', 1], ['customer', c]]);
+    for (let i = 0; i < 20; i++) expect(Object.entries(adder.with({ [`f${i}`]: i }, c))).toEqual([[`f${i}`, i], ['customer', c]]); // more shapes than copiers
   });
 });
 

@@ -74,6 +74,13 @@ interface Pass {
   backup?: { slots: Map<string, SavedSlot | null>; memory: Map<string, Remembered | undefined>; watermark: number; seq: number };
 }
 
+/** the slots a row is taken back from when there is no old row (shared: never changed) */
+const NO_SLOTS: readonly Slot[] = [];
+/** the key memo holds at most this many values, or twice the groups held if more: then it starts again */
+const KEY_MEMO_MIN = 10_000;
+/** V8 copies substrings shorter than 13 characters rather than pointing into their parent */
+const MEMO_MAX_CHARS = 12;
+
 interface RowExprs {
   value?: unknown[] | Invalid;
   before?: unknown[] | Invalid;
@@ -89,6 +96,10 @@ export class Aggregator {
   private readonly readFields: string[];
   private readonly needsIdentity: boolean;
   private readonly groupNames: string[];
+  /** the new row's contribution, refilled per record: only its `gv` can outlive the record, so slots get a copy */
+  private readonly scratch: Contribution;
+  /** one group field: its value → groupKey([value]), so a record reuses the group's key string */
+  private readonly keyMemo = new Map<unknown, string>();
 
   constructor(private readonly o: EngineOptions) {
     this.slots = new Slots(o.window, o.measures);
@@ -101,6 +112,7 @@ export class Aggregator {
     this.readFields = [...fields];
     this.needsIdentity = o.retractionMemory || o.measures.some((m) => m.fn === 'first' || m.fn === 'last' || m.fn === 'collect');
     this.groupNames = o.groupBy.map((g) => g.name);
+    this.scratch = { g: '', gv: new Array<unknown>(o.groupBy.length), t: undefined, v: new Array<unknown>(o.measures.length) };
   }
 
   get windowed(): boolean {
@@ -219,7 +231,7 @@ export class Aggregator {
     let neu: Contribution | undefined;
     if (op !== 'd') {
       if (!rec.value) return `a record with op ${op} needs a value`;
-      const c = this.contribution(rec.value, ex?.value, now);
+      const c = this.contribution(rec.value, ex?.value, now, this.scratch);
       if (c instanceof Invalid) return c.message;
       neu = c;
     }
@@ -242,7 +254,7 @@ export class Aggregator {
     }
 
     const clock = this.clock(now);
-    let from: Slot[] = [];
+    let from: readonly Slot[] = NO_SLOTS;
     if (old) {
       const found = this.retractTargets(old, clock);
       if (typeof found === 'string') return found;
@@ -325,10 +337,11 @@ export class Aggregator {
     return c instanceof Invalid ? `before row: ${c.message}` : c;
   }
 
-  private contribution(row: Value, exprs: unknown[] | Invalid | undefined, now: number): Contribution | Invalid {
+  /** what `row` contributes, into `into` when given (else a new object) */
+  private contribution(row: Value, exprs: unknown[] | Invalid | undefined, now: number, into?: Contribution): Contribution | Invalid {
     if (exprs instanceof Invalid) return exprs;
     const { groupBy, measures, window: w } = this.o;
-    const gv = new Array<unknown>(groupBy.length);
+    const gv = into ? into.gv! : new Array<unknown>(groupBy.length);
     for (let k = 0; k < groupBy.length; k++) {
       const spec = groupBy[k];
       gv[k] = spec.field !== undefined ? (row[spec.field] ?? null) : (exprs![spec.expr!] ?? null);
@@ -342,13 +355,31 @@ export class Aggregator {
         t = e;
       }
     }
-    const v = new Array<unknown>(measures.length);
+    const v = into ? into.v : new Array<unknown>(measures.length);
     for (let j = 0; j < measures.length; j++) {
       const x = measures[j].input(row);
       if (x instanceof Invalid) return x;
       v[j] = x;
     }
-    return { g: groupKey(gv), gv, t, v };
+    if (!into) return { g: groupKey(gv), gv, t, v };
+    into.g = this.keyOf(gv);
+    into.t = t;
+    return into;
+  }
+
+  /** groupKey(gv), from the memo for one plain value: most records fall in a group seen before */
+  private keyOf(gv: unknown[]): string {
+    if (gv.length !== 1) return groupKey(gv);
+    const x = gv[0];
+    // short strings only: a longer one may be a slice of a source's whole text, which the memo would keep alive
+    if (typeof x === 'string' ? x.length > MEMO_MAX_CHARS : x !== null && typeof x !== 'number' && typeof x !== 'boolean') return groupKey(gv);
+    let g = this.keyMemo.get(x);
+    if (g === undefined) {
+      g = groupKey(gv);
+      if (this.keyMemo.size >= Math.max(KEY_MEMO_MIN, 2 * this.slots.size)) this.keyMemo.clear();
+      this.keyMemo.set(x, g);
+    }
+    return g;
   }
 
   /** the slots an old row is taken back from: its group, or its windows that are still open */
@@ -444,7 +475,7 @@ export class Aggregator {
     let slot = this.slots.get(key);
     if (!slot) {
       if (pass.backup && !pass.backup.slots.has(key)) pass.backup.slots.set(key, null);
-      slot = this.slots.create(g, gv, ws, we);
+      slot = this.slots.create(g, gv.slice(), ws, we);
       this.slots.insert(slot);
       for (const ops of pass.ops.values()) if (!ops.has(slot)) ops.set(slot, []); // a custom result even without inputs
     }
@@ -453,7 +484,7 @@ export class Aggregator {
 
   /** session windows: merged-away and re-keyed sessions are deleted under their old key */
   private sessionFor(c: Contribution, pass: Pass): Slot {
-    return this.slots.joinSession(c.g, c.gv!, c.t!, (gone) => pass.out.push(this.deleteRecord(gone)));
+    return this.slots.joinSession(c.g, c.gv!.slice(), c.t!, (gone) => pass.out.push(this.deleteRecord(gone)));
   }
 
   private restore(pass: Pass): void {

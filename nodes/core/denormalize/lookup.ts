@@ -19,6 +19,7 @@ import { joinKey } from '../../shared/reference.js';
 import { errorRecord } from '../user-code.js';
 import { asField, fieldName, show } from './common.js';
 import { LruCache } from './lru.js';
+import { FieldAdder } from './with-field.js';
 import { createReference, fromSchemaOf } from './reference.js';
 
 /** the lookup config, its `from` one of `kinds` */
@@ -74,12 +75,14 @@ export class LookupTransform implements TransformInstance {
   private readonly cache: LruCache<string, Value[]>;
   private readonly counts = { lookups: 0, hits: 0, misses: 0 };
   private warnedAbsent = false;
+  private readonly adder: FieldAdder;
 
   constructor(
     private readonly ctx: NodeContext<LookupConfig>,
     private readonly kinds: readonly ReferenceKind[],
   ) {
     this.cache = new LruCache(ctx.config.cache.maxEntries, ctx.config.cache.ttlMs);
+    this.adder = new FieldAdder(ctx.config.as);
   }
 
   stats(): LookupStats {
@@ -158,16 +161,16 @@ export class LookupTransform implements TransformInstance {
       }
       const rows = jk === null ? [] : (resolved.get(jk) ?? []);
       if (rows.length === 0) {
-        const { onMissing, many, as, foreignKey } = this.ctx.config;
+        const { onMissing, many, foreignKey } = this.ctx.config;
         if (onMissing === 'drop') return;
         if (onMissing === 'error') {
           error.push(errorRecord(r, this.ctx.nodeId, `no row in ${this.reference!.label} with ${foreignKey} = ${show(raw ?? null)} (localKey "${localKey}"; onMissing is "error")`));
           return;
         }
-        out.push({ ...r, value: { ...r.value, [as]: many ? [] : null } });
+        out.push({ ...r, value: this.adder.with(r.value, many ? [] : null) });
         return;
       }
-      out.push({ ...r, value: withField(r.value, this.ctx.config.as, this.ctx.config.many ? rows : rows[0]) });
+      out.push({ ...r, value: this.adder.with(r.value, this.ctx.config.many ? rows : rows[0]) });
     });
     return { out, error };
   }
@@ -189,16 +192,4 @@ export class LookupTransform implements TransformInstance {
     const fields = Object.keys(r.value ?? {}).slice(0, 12).join(', ');
     this.ctx.log.warn(`records have no field "${this.ctx.config.localKey}" (localKey); they get no match. Fields of the first one: ${fields}`);
   }
-}
-
-/**
- * `{ ...value, [field]: v }`. Object.assign is faster than the spread on the objects JSON.parse makes
- * (a sandboxed map's output; `npm run bench -- denormalize.lookup`). It would call the
- * __proto__ setter for an own `__proto__` field, so such a value (and such a field) takes the spread.
- */
-function withField(value: Value, field: string, v: unknown): Value {
-  if (field === '__proto__' || Object.hasOwn(value, '__proto__')) return { ...value, [field]: v };
-  const out: Value = Object.assign({}, value);
-  out[field] = v;
-  return out;
 }
