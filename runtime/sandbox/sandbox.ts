@@ -10,11 +10,11 @@
  */
 import { SandboxPool, WorkerCrash } from './pool.js';
 import type { CompileOptions, Segment, UserFunction } from './protocol.js';
-import { decodeReply, encodeCalls, replyHead, type CallResult } from './runner.js';
+import { decodeReplyInto, encodeCalls, replyHead, type BatchResults, type CallResult } from './runner.js';
 
 export { UserCodeError } from './protocol.js';
 export { sandboxActivity } from './pool.js';
-export type { CallResult } from './runner.js';
+export type { BatchResults, CallResult } from './runner.js';
 export type { CompileOptions, UserFunction } from './protocol.js';
 
 /** records of one function that killed a worker this many times within CRASH_WINDOW_MS fail its flow */
@@ -26,14 +26,19 @@ export class SandboxCrashLoopError extends Error {
   override name = 'SandboxCrashLoopError';
 }
 
-function decode(segments: Segment[], count: number, label: string): CallResult[] {
-  const out: CallResult[] = [];
+/** appends the results of a call's segments to `into`; throws when they are not `count` */
+function decodeInto(segments: Segment[], count: number, label: string, into: BatchResults): void {
+  const before = into.values.length;
   for (const s of segments) {
-    if (typeof s === 'string') for (const r of decodeReply(s)) out.push(r);
-    else for (const r of s) out.push(r);
+    if (typeof s === 'string') decodeReplyInto(s, into);
+    else
+      for (const r of s) {
+        if (!r.ok) (into.errors ??= new Map()).set(into.values.length, r.error);
+        into.values.push(r.ok ? r.value : undefined);
+      }
   }
-  if (out.length !== count) throw new Error(`${label}: the sandbox gave ${out.length} results for ${count} calls`);
-  return out;
+  const got = into.values.length - before;
+  if (got !== count) throw new Error(`${label}: the sandbox gave ${got} results for ${count} calls`);
 }
 
 /** the output cap left after a call's results (the last reply's head says it) */
@@ -57,13 +62,23 @@ class PooledFunction implements UserFunction {
   ) {}
 
   async callBatch(calls: unknown[][]): Promise<CallResult[]> {
+    const { values, errors } = await this.callValues(calls, false);
+    return values.map((value, i): CallResult => {
+      const error = errors?.get(i);
+      return error === undefined ? { ok: true, value } : { ok: false, error };
+    });
+  }
+
+  async callValues(calls: unknown[], single: boolean): Promise<BatchResults> {
     if (this.disposed) throw new Error(`${this.options.label}: sandbox already disposed`);
-    if (calls.length === 0) return [];
+    const out: BatchResults = { values: [], errors: undefined };
+    if (calls.length === 0) return out;
     try {
-      return decode(await this.pool.call(this.id, encodeCalls(calls), calls.length), calls.length, this.options.label);
+      decodeInto(await this.pool.call(this.id, encodeCalls(calls), calls.length, undefined, single || undefined), calls.length, this.options.label, out);
+      return out;
     } catch (err) {
       if (!(err instanceof WorkerCrash)) throw err;
-      return this.findCulprits(calls);
+      return this.findCulprits(calls, single);
     }
   }
 
@@ -71,18 +86,19 @@ class PooledFunction implements UserFunction {
    * After a worker died on a batch: the batch again, one record per call, in a fresh worker. A record
    * that kills the worker again is the culprit: it fails with what happened, and the rest go on.
    */
-  private async findCulprits(calls: unknown[][]): Promise<CallResult[]> {
-    const out: CallResult[] = [];
+  private async findCulprits(calls: unknown[], single: boolean): Promise<BatchResults> {
+    const out: BatchResults = { values: [], errors: undefined };
     let bytesLeft = this.options.maxOutputMb * 1024 * 1024;
     for (const call of calls) {
       try {
-        const segments = await this.pool.call(this.id, [JSON.stringify([call])], 1, Math.max(0, bytesLeft));
+        const segments = await this.pool.call(this.id, [JSON.stringify([call])], 1, Math.max(0, bytesLeft), single || undefined);
         bytesLeft = capLeft(segments, bytesLeft);
-        out.push(...decode(segments, 1, this.options.label));
+        decodeInto(segments, 1, this.options.label, out);
       } catch (err) {
         if (!(err instanceof WorkerCrash)) throw err;
         this.noteCrash(err);
-        out.push({ ok: false, error: `${err.message} on this record` });
+        (out.errors ??= new Map()).set(out.values.length, `${err.message} on this record`);
+        out.values.push(undefined);
       }
     }
     return out;
