@@ -218,13 +218,16 @@ export interface BatchResults {
   errors: Map<number, string> | undefined;
 }
 
-/** appends the results of a reply text (one per call from its start) to `into`, at `into.values.length` on */
-export function decodeReplyInto(text: string, into: BatchResults): void {
+/** puts the results of a reply text (one per call from its start) into `into` from index `at` on; how many */
+export function decodeReplyInto(text: string, into: BatchResults, at: number): number {
   const reply = JSON.parse(text) as RunnerReply;
-  const base = into.values.length - reply.start;
-  for (const v of reply.values) into.values.push(v);
-  for (const i of reply.undef) into.values[base + i] = undefined;
+  const { values } = into;
+  const n = reply.values.length;
+  for (let i = 0; i < n; i++) values[at + i] = reply.values[i];
+  const base = at - reply.start;
+  for (const i of reply.undef) values[base + i] = undefined;
   for (const [i, error] of reply.errors) (into.errors ??= new Map()).set(base + i, String(error));
+  return n;
 }
 
 /** the results of a reply text, one per call from its start */

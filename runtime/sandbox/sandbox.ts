@@ -26,18 +26,17 @@ export class SandboxCrashLoopError extends Error {
   override name = 'SandboxCrashLoopError';
 }
 
-/** appends the results of a call's segments to `into`; throws when they are not `count` */
-function decodeInto(segments: Segment[], count: number, label: string, into: BatchResults): void {
-  const before = into.values.length;
+/** puts the results of a call's segments into `into` from index `at` on; throws when they are not `count` */
+function decodeInto(segments: Segment[], count: number, label: string, into: BatchResults, at: number): void {
+  let got = 0;
   for (const s of segments) {
-    if (typeof s === 'string') decodeReplyInto(s, into);
+    if (typeof s === 'string') got += decodeReplyInto(s, into, at + got);
     else
       for (const r of s) {
-        if (!r.ok) (into.errors ??= new Map()).set(into.values.length, r.error);
-        into.values.push(r.ok ? r.value : undefined);
+        if (!r.ok) (into.errors ??= new Map()).set(at + got, r.error);
+        into.values[at + got++] = r.ok ? r.value : undefined;
       }
   }
-  const got = into.values.length - before;
   if (got !== count) throw new Error(`${label}: the sandbox gave ${got} results for ${count} calls`);
 }
 
@@ -71,10 +70,12 @@ class PooledFunction implements UserFunction {
 
   async callValues(calls: unknown[], single: boolean): Promise<BatchResults> {
     if (this.disposed) throw new Error(`${this.options.label}: sandbox already disposed`);
-    const out: BatchResults = { values: [], errors: undefined };
-    if (calls.length === 0) return out;
+    if (calls.length === 0) return { values: [], errors: undefined };
     try {
-      decodeInto(await this.pool.call(this.id, encodeCalls(calls), calls.length, undefined, single || undefined), calls.length, this.options.label, out);
+      const segments = await this.pool.call(this.id, encodeCalls(calls), calls.length, undefined, single || undefined);
+      // sized up front: filled by index, never grown
+      const out: BatchResults = { values: new Array(calls.length), errors: undefined };
+      decodeInto(segments, calls.length, this.options.label, out, 0);
       return out;
     } catch (err) {
       if (!(err instanceof WorkerCrash)) throw err;
@@ -87,18 +88,19 @@ class PooledFunction implements UserFunction {
    * that kills the worker again is the culprit: it fails with what happened, and the rest go on.
    */
   private async findCulprits(calls: unknown[], single: boolean): Promise<BatchResults> {
-    const out: BatchResults = { values: [], errors: undefined };
+    const out: BatchResults = { values: new Array(calls.length), errors: undefined };
     let bytesLeft = this.options.maxOutputMb * 1024 * 1024;
-    for (const call of calls) {
+    for (let i = 0; i < calls.length; i++) {
+      const call = calls[i];
       try {
         const segments = await this.pool.call(this.id, [JSON.stringify([call])], 1, Math.max(0, bytesLeft), single || undefined);
         bytesLeft = capLeft(segments, bytesLeft);
-        decodeInto(segments, 1, this.options.label, out);
+        decodeInto(segments, 1, this.options.label, out, i);
       } catch (err) {
         if (!(err instanceof WorkerCrash)) throw err;
         this.noteCrash(err);
-        (out.errors ??= new Map()).set(out.values.length, `${err.message} on this record`);
-        out.values.push(undefined);
+        (out.errors ??= new Map()).set(i, `${err.message} on this record`);
+        out.values[i] = undefined; // no hole: callBatch maps over every index
       }
     }
     return out;
