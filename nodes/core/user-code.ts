@@ -32,7 +32,11 @@ export interface Evaluated {
  * The results stay in the sandbox's arrays, read by index: no object per result.
  */
 export async function evaluate(fn: UserFunction, records: SluiceRecord[]): Promise<Evaluated> {
-  const calls: unknown[] = [];
+  let count = 0;
+  for (const r of records) count += (r.value ? 1 : 0) + (r.before ? 1 : 0);
+  // sized up front: filled by index, never grown
+  const calls: unknown[] = new Array(count);
+  let next = 0;
   // a function that declares one parameter never reads meta: do not copy it into the sandbox, and
   // pass each row as the call's only argument (no argument list per call)
   const withMeta = fn.arity !== 1;
@@ -43,15 +47,15 @@ export async function evaluate(fn: UserFunction, records: SluiceRecord[]): Promi
     const r = records[i];
     const meta = withMeta ? { ...r.meta, op: r.op, key: r.key } : undefined;
     if (r.value) {
-      valueAt[i] = calls.length;
-      calls.push(withMeta ? [r.value, meta] : r.value);
+      valueAt[i] = next;
+      calls[next++] = withMeta ? [r.value, meta] : r.value;
     }
     if (r.before) {
-      beforeAt[i] = calls.length;
-      calls.push(withMeta ? [r.before, meta] : r.before);
+      beforeAt[i] = next;
+      calls[next++] = withMeta ? [r.before, meta] : r.before;
     }
   }
-  const { values, errors } = calls.length > 0 ? await fn.callValues(calls, !withMeta) : { values: [], errors: undefined };
+  const { values, errors } = count > 0 ? await fn.callValues(calls, !withMeta) : { values: [], errors: undefined };
   const result = (at: number) => (at < 0 ? NOT_CALLED : values[at]);
   return {
     failure: (i) => (errors === undefined ? undefined : (errors.get(valueAt[i]) ?? errors.get(beforeAt[i]))),
