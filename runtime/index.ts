@@ -30,7 +30,7 @@ export { OPS, rowOf, valueMaker } from './records.js';
 export { ConfigError, NodeError, UserError, errorMessage } from './errors.js';
 export { secret, urlWithPassword, secretFieldsOf, type SecretFields } from './secrets.js';
 export { redactText, redactUrl } from './redact.js';
-export type { CallResult, UserFunction } from './sandbox/sandbox.js';
+export type { BatchResults, CallResult, UserFunction } from './sandbox/sandbox.js';
 export { shutdownSandbox } from './sandbox/sandbox.js';
 export { sleep } from './executor/queue.js';
 export { ERROR_PORT } from './flow/schema.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineNode } from '../../runtime/index.js';
-import { codeField, userCodeTransform } from './user-code.js';
+import { codeField, NOT_CALLED, userCodeTransform } from './user-code.js';
 
 const config = z.object({ code: codeField("(value, meta) => value.status !== 'cancelled'") }).strict();
 
@@ -16,8 +16,8 @@ export const filter = defineNode({
   outputs: [{ name: 'out' }, { name: 'error', description: 'records whose function threw, with the error' }],
   create: (ctx) =>
     userCodeTransform(ctx, (record, value, before, out) => {
-      const now = value?.ok ? Boolean(value.value) : undefined;
-      const was = before?.ok ? Boolean(before.value) : undefined;
+      const now = value !== NOT_CALLED ? Boolean(value) : undefined;
+      const was = before !== NOT_CALLED ? Boolean(before) : undefined;
       if (record.op === 'd') {
         if (was !== false) out.push(record); // a delete of a row that was in (or may have been)
       } else if (record.op === 'u' && was !== undefined) {

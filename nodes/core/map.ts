@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineNode, type SluiceRecord, type Value } from '../../runtime/index.js';
-import { codeField, errorRecord, userCodeTransform } from './user-code.js';
+import { codeField, errorRecord, NOT_CALLED, userCodeTransform } from './user-code.js';
 
 const config = z.object({ code: codeField('(value, meta) => ({ ...value, total: value.amount * 1.2 })') }).strict();
 
@@ -25,18 +25,18 @@ export const map = defineNode({
   outputs: [{ name: 'out' }, { name: 'error', description: 'records whose function threw, with the error' }],
   create: (ctx) =>
     userCodeTransform(ctx, (record, value, before, out, error) => {
-      const mappedBefore = before?.ok ? before.value : record.before;
+      const mappedBefore = before !== NOT_CALLED ? before : record.before;
       if (mappedBefore !== undefined && mappedBefore !== null && !isRow(mappedBefore)) {
         error.push(errorRecord(record, ctx.nodeId, `must return an object, an array of objects, or null; returned ${JSON.stringify(mappedBefore)} for the before row`));
         return;
       }
-      if (!value) {
+      if (value === NOT_CALLED) {
         // a delete (or a record without a value): only its before row is mapped
         if (record.before && (mappedBefore === null || mappedBefore === undefined)) return;
         out.push({ ...record, before: mappedBefore as Value | null | undefined });
         return;
       }
-      const result = value.ok ? value.value : undefined;
+      const result = value;
       if (result === null || result === undefined) return;
       const bad = Array.isArray(result) ? result.find((r) => !isRow(r)) : isRow(result) ? undefined : result;
       if (bad !== undefined) {

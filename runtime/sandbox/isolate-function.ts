@@ -10,7 +10,7 @@ import { HARDEN, REPLY_CHARS, RUNNER, decodeCalls, joinCalls, splitReplies } fro
 import { UserCodeError, type IsolateOptions, type Segment } from './protocol.js';
 
 type Runner = {
-  load: ivm.Reference<(json: string) => number>;
+  load: ivm.Reference<(json: string, single: boolean) => number>;
   run: ivm.Reference<(from: number, budget: number, bytesLeft: number, replyChars: number) => string>;
   salvage: ivm.Reference<() => string>;
   running: ivm.Reference<() => number>;
@@ -108,29 +108,29 @@ export class IsolatedFunction {
   }
 
   /** the results of `count` calls encoded in the chunks of `json` (runner.ts encodeCalls), as segments */
-  callBatch(json: string[], count: number, bytesLeft?: number): Promise<Segment[]> {
-    const next = this.queue.then(() => this.batch(json, count, bytesLeft ?? this.options.maxOutputMb * 1024 * 1024));
+  callBatch(json: string[], count: number, bytesLeft?: number, single = false): Promise<Segment[]> {
+    const next = this.queue.then(() => this.batch(json, count, bytesLeft ?? this.options.maxOutputMb * 1024 * 1024, single));
     this.queue = next.catch(() => undefined);
     return next;
   }
 
   /** loads a batch's chunks into the runner, in one isolate call */
-  private async load(json: string[]): Promise<void> {
-    await this.inIsolate(() => this.runner.load.apply(undefined, [joinCalls(json)], { timeout: this.options.timeoutMs }));
+  private async load(json: string[], single: boolean): Promise<void> {
+    await this.inIsolate(() => this.runner.load.apply(undefined, [joinCalls(json), single], { timeout: this.options.timeoutMs }));
   }
 
-  private async batch(json: string[], count: number, bytesLeft: number): Promise<Segment[]> {
+  private async batch(json: string[], count: number, bytesLeft: number, single: boolean): Promise<Segment[]> {
     if (this.disposed) throw new Error(`${this.options.label}: sandbox already disposed`);
     const { timeoutMs } = this.options;
     const segments: Segment[] = [];
     try {
-      await this.load(json);
+      await this.load(json, single);
       this.alive();
     } catch (err) {
       if (!this.isolate.isDisposed && !timedOut(err)) throw err;
       // the batch alone is too big for the isolate's memory or time: record by record
       if (this.isolate.isDisposed) await this.reset();
-      return (await this.oneByOne(decodeCalls(json), bytesLeft)).segments;
+      return (await this.oneByOne(decodeCalls(json, single), bytesLeft)).segments;
     }
     let start = 0;
     const budget = Math.max(1, Math.floor(timeoutMs / 2));
@@ -144,7 +144,7 @@ export class IsolatedFunction {
           // memory limit: the isolate is gone, and which record did it is unknown. Start a fresh
           // isolate and go on record by record, so only the culprit fails.
           await this.reset();
-          const rest = decodeCalls(json).slice(start);
+          const rest = decodeCalls(json, single).slice(start);
           segments.push(...(await this.oneByOne(rest, bytesLeft)).segments);
           return segments;
         }
@@ -157,11 +157,11 @@ export class IsolatedFunction {
           // such as the one of import()): which call caused it is unknown, so the slice runs again
           // one record per call and only that record fails
           const upto = Math.min(count, Math.max(start + head.n, running + 1));
-          const again = await this.oneByOne(decodeCalls(json).slice(start, upto), bytesLeft);
+          const again = await this.oneByOne(decodeCalls(json, single).slice(start, upto), bytesLeft);
           segments.push(...again.segments);
           bytesLeft = again.bytesLeft;
           start = upto;
-          if (start < count) await this.load(json);
+          if (start < count) await this.load(json, single);
           continue;
         }
         // a runaway call: keep the results before it, fail it, go on after it
@@ -188,7 +188,7 @@ export class IsolatedFunction {
     const { timeoutMs, memoryLimitMb } = this.options;
     for (const call of calls) {
       try {
-        await this.inIsolate(() => this.runner.load.apply(undefined, [JSON.stringify([call])], { timeout: timeoutMs }));
+        await this.inIsolate(() => this.runner.load.apply(undefined, [JSON.stringify([call]), false], { timeout: timeoutMs }));
         const reply = await this.inIsolate(() => this.runner.run.apply(undefined, [0, timeoutMs, Math.max(0, bytesLeft), REPLY_CHARS], { timeout: timeoutMs }));
         this.alive();
         const head = splitReplies(reply);

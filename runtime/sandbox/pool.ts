@@ -100,12 +100,12 @@ class WorkerSlot {
     });
   }
 
-  call(fn: PooledFn, id: number, json: string[], count: number, bytesLeft?: number): Promise<Segment[]> {
+  call(fn: PooledFn, id: number, json: string[], count: number, bytesLeft?: number, single?: boolean): Promise<Segment[]> {
     return new Promise<Segment[]>((resolve, reject) => {
       this.calls.set(id, { resolve, reject, patienceMs: 2 * fn.options.timeoutMs + 5000, sentAt: Date.now() });
       sandboxActivity.calls++;
       this.ensureCompiled(fn);
-      this.send({ t: 'call', id, fn: fn.id, json, count, bytes: bytesLeft });
+      this.send({ t: 'call', id, fn: fn.id, json, count, bytes: bytesLeft, single });
     });
   }
 
@@ -265,12 +265,13 @@ export class SandboxPool {
   }
 
   /**
-   * The results of `count` calls (JSON chunks in `json`, runner.ts encodeCalls) of a compiled function; rejects with WorkerCrash when
+   * The results of `count` calls (JSON chunks in `json`, runner.ts encodeCalls; `single`: each element is a
+   * call's only argument) of a compiled function; rejects with WorkerCrash when
    * its worker died. A call goes to the least busy worker the function is in; when all of those are
    * busy and another worker is idle, the function is compiled there too, so calls in flight at the same
    * time run on several cores (calls one after another stay in the first worker).
    */
-  call(fnId: number, json: string[], count: number, bytesLeft?: number): Promise<Segment[]> {
+  call(fnId: number, json: string[], count: number, bytesLeft?: number, single?: boolean): Promise<Segment[]> {
     const fn = this.functions.get(fnId);
     if (!fn) return Promise.reject(new Error(`sandbox function ${fnId} is disposed`));
     let slot = fn.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
@@ -282,7 +283,7 @@ export class SandboxPool {
         slot = idle;
       }
     }
-    return slot.call(fn, this.nextCall++, json, count, bytesLeft);
+    return slot.call(fn, this.nextCall++, json, count, bytesLeft, single);
   }
 
   dispose(fnId: number): void {

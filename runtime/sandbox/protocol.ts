@@ -3,7 +3,7 @@
  * and the types they carry (kept apart from isolate-function.ts, so the host never loads isolated-vm),
  * and the user-function types nodes see (here, so node-api.ts and the editor's type check do not load pool.ts).
  */
-import type { CallResult } from './runner.js';
+import type { BatchResults, CallResult } from './runner.js';
 
 export interface IsolateOptions {
   /** heap limit of the isolate, MB */
@@ -37,6 +37,11 @@ export interface UserFunction {
   readonly arity: number;
   /** calls the function once per element of `calls` (each an argument list); one result per call */
   callBatch(calls: unknown[][]): Promise<CallResult[]>;
+  /**
+   * calls the function once per element of `calls`: with the element as its only argument when `single`,
+   * else as its argument list; the results without an object per result (for nodes that call it per record)
+   */
+  callValues(calls: unknown[], single: boolean): Promise<BatchResults>;
   dispose(): void;
 }
 
@@ -52,7 +57,17 @@ export class UserCodeError extends Error {
 export type ToWorker =
   | { t: 'compile'; fn: number; code: string; options: IsolateOptions }
   /** `json`: the calls in chunks (runner.ts encodeCalls), each small enough for V8's regular heap */
-  | { t: 'call'; id: number; fn: number; json: string[]; count: number; /** output cap left for this batch, characters */ bytes?: number }
+  | {
+      t: 'call';
+      id: number;
+      fn: number;
+      json: string[];
+      count: number;
+      /** output cap left for this batch, characters */
+      bytes?: number;
+      /** each element of the calls is the call's only argument, not its argument list */
+      single?: boolean;
+    }
   | { t: 'dispose'; fn: number };
 
 export type FromWorker =

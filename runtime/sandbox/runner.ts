@@ -11,7 +11,8 @@ delete globalThis.WebAssembly;        // its memories are not counted in the iso
 delete globalThis.SharedArrayBuffer;  // nor are shared buffers (and Atomics.wait needs one)
 `;
 
-// load(json) parses a batch's calls once; run(from, budgetMs, bytesLeft, replyChars) calls the
+// load(json, single) parses a batch's calls once (with `single`, each element is a call's only argument,
+// not its argument list: no array per call on either side); run(from, budgetMs, bytesLeft, replyChars) calls the
 // user's function for each from `from`, catches per record, and returns early (with the results so far)
 // once half the timeout is spent, so the host's hard timeout only ever stops a single call (the results
 // before it are then fetched with salvage(), and running() says which call it was). Each result is
@@ -36,6 +37,7 @@ export const RUNNER = `
   };
   return function bind(fn, capMb) {
     let calls = [];
+    let single = false;
     let start = 0;
     let at = 0;
     let left = 0;
@@ -61,8 +63,9 @@ export const RUNNER = `
     const capped = 'its result passes the cap on the output of one batch (settings.sandbox.maxOutputMb: ' + capMb + ')';
     return {
       arity: fn.length,
-      load(json) {
+      load(json, one) {
         calls = parse(json);
+        single = one === true;
         return calls.length;
       },
       run(from, budgetMs, bytesLeft, replyChars) {
@@ -89,7 +92,7 @@ export const RUNNER = `
           let v;
           let threw = false;
           try {
-            v = apply(fn, undefined, calls[i]);
+            v = single ? fn(calls[i]) : apply(fn, undefined, calls[i]);
           } catch (e) {
             threw = true;
             fail(i, message(e));
@@ -164,8 +167,8 @@ export function joinCalls(chunks: string[]): string {
   return text + ']';
 }
 
-/** a batch's calls as JSON arrays of at most about `REPLY_CHARS` characters each (one call alone may be longer) */
-export function encodeCalls(calls: unknown[][]): string[] {
+/** a batch's calls (argument lists, or only arguments) as JSON arrays of at most about `REPLY_CHARS` characters each (one call alone may be longer) */
+export function encodeCalls(calls: unknown[]): string[] {
   const chunks: string[] = [];
   let step = 64;
   for (let i = 0; i < calls.length; ) {
@@ -180,11 +183,10 @@ export function encodeCalls(calls: unknown[][]): string[] {
   return chunks;
 }
 
-/** the calls of chunks made by encodeCalls */
-export function decodeCalls(chunks: string[]): unknown[][] {
-  if (chunks.length === 1) return JSON.parse(chunks[0]) as unknown[][];
+/** the calls of chunks made by encodeCalls, as argument lists (`single`: each element is a call's only argument) */
+export function decodeCalls(chunks: string[], single = false): unknown[][] {
   const out: unknown[][] = [];
-  for (const c of chunks) for (const call of JSON.parse(c) as unknown[][]) out.push(call);
+  for (const c of chunks) for (const call of JSON.parse(c) as unknown[]) out.push(single ? [call] : (call as unknown[]));
   return out;
 }
 
@@ -205,6 +207,27 @@ const HEADER = /^\{"n":(\d+),"start":(\d+),"left":(-?\d+),/;
 export function replyHead(reply: string): { n: number; left: number } | undefined {
   const m = HEADER.exec(reply.slice(0, 80));
   return m ? { n: Number(m[1]), left: Number(m[3]) } : undefined;
+}
+
+/**
+ * A batch's results without an object per result: `values[i]` is call i's result unless `errors` has i.
+ * Records are read from these straight, so the host makes no wrapper per result.
+ */
+export interface BatchResults {
+  values: unknown[];
+  errors: Map<number, string> | undefined;
+}
+
+/** puts the results of a reply text (one per call from its start) into `into` from index `at` on; how many */
+export function decodeReplyInto(text: string, into: BatchResults, at: number): number {
+  const reply = JSON.parse(text) as RunnerReply;
+  const { values } = into;
+  const n = reply.values.length;
+  for (let i = 0; i < n; i++) values[at + i] = reply.values[i];
+  const base = at - reply.start;
+  for (const i of reply.undef) values[base + i] = undefined;
+  for (const [i, error] of reply.errors) (into.errors ??= new Map()).set(base + i, String(error));
+  return n;
 }
 
 /** the results of a reply text, one per call from its start */

@@ -10,11 +10,11 @@
  */
 import { SandboxPool, WorkerCrash } from './pool.js';
 import type { CompileOptions, Segment, UserFunction } from './protocol.js';
-import { decodeReply, encodeCalls, replyHead, type CallResult } from './runner.js';
+import { decodeReplyInto, encodeCalls, replyHead, type BatchResults, type CallResult } from './runner.js';
 
 export { UserCodeError } from './protocol.js';
 export { sandboxActivity } from './pool.js';
-export type { CallResult } from './runner.js';
+export type { BatchResults, CallResult } from './runner.js';
 export type { CompileOptions, UserFunction } from './protocol.js';
 
 /** records of one function that killed a worker this many times within CRASH_WINDOW_MS fail its flow */
@@ -26,14 +26,18 @@ export class SandboxCrashLoopError extends Error {
   override name = 'SandboxCrashLoopError';
 }
 
-function decode(segments: Segment[], count: number, label: string): CallResult[] {
-  const out: CallResult[] = [];
+/** puts the results of a call's segments into `into` from index `at` on; throws when they are not `count` */
+function decodeInto(segments: Segment[], count: number, label: string, into: BatchResults, at: number): void {
+  let got = 0;
   for (const s of segments) {
-    if (typeof s === 'string') for (const r of decodeReply(s)) out.push(r);
-    else for (const r of s) out.push(r);
+    if (typeof s === 'string') got += decodeReplyInto(s, into, at + got);
+    else
+      for (const r of s) {
+        if (!r.ok) (into.errors ??= new Map()).set(at + got, r.error);
+        into.values[at + got++] = r.ok ? r.value : undefined;
+      }
   }
-  if (out.length !== count) throw new Error(`${label}: the sandbox gave ${out.length} results for ${count} calls`);
-  return out;
+  if (got !== count) throw new Error(`${label}: the sandbox gave ${got} results for ${count} calls`);
 }
 
 /** the output cap left after a call's results (the last reply's head says it) */
@@ -57,13 +61,25 @@ class PooledFunction implements UserFunction {
   ) {}
 
   async callBatch(calls: unknown[][]): Promise<CallResult[]> {
+    const { values, errors } = await this.callValues(calls, false);
+    return values.map((value, i): CallResult => {
+      const error = errors?.get(i);
+      return error === undefined ? { ok: true, value } : { ok: false, error };
+    });
+  }
+
+  async callValues(calls: unknown[], single: boolean): Promise<BatchResults> {
     if (this.disposed) throw new Error(`${this.options.label}: sandbox already disposed`);
-    if (calls.length === 0) return [];
+    if (calls.length === 0) return { values: [], errors: undefined };
     try {
-      return decode(await this.pool.call(this.id, encodeCalls(calls), calls.length), calls.length, this.options.label);
+      const segments = await this.pool.call(this.id, encodeCalls(calls), calls.length, undefined, single || undefined);
+      // sized up front: filled by index, never grown
+      const out: BatchResults = { values: new Array(calls.length), errors: undefined };
+      decodeInto(segments, calls.length, this.options.label, out, 0);
+      return out;
     } catch (err) {
       if (!(err instanceof WorkerCrash)) throw err;
-      return this.findCulprits(calls);
+      return this.findCulprits(calls, single);
     }
   }
 
@@ -71,18 +87,20 @@ class PooledFunction implements UserFunction {
    * After a worker died on a batch: the batch again, one record per call, in a fresh worker. A record
    * that kills the worker again is the culprit: it fails with what happened, and the rest go on.
    */
-  private async findCulprits(calls: unknown[][]): Promise<CallResult[]> {
-    const out: CallResult[] = [];
+  private async findCulprits(calls: unknown[], single: boolean): Promise<BatchResults> {
+    const out: BatchResults = { values: new Array(calls.length), errors: undefined };
     let bytesLeft = this.options.maxOutputMb * 1024 * 1024;
-    for (const call of calls) {
+    for (let i = 0; i < calls.length; i++) {
+      const call = calls[i];
       try {
-        const segments = await this.pool.call(this.id, [JSON.stringify([call])], 1, Math.max(0, bytesLeft));
+        const segments = await this.pool.call(this.id, [JSON.stringify([call])], 1, Math.max(0, bytesLeft), single || undefined);
         bytesLeft = capLeft(segments, bytesLeft);
-        out.push(...decode(segments, 1, this.options.label));
+        decodeInto(segments, 1, this.options.label, out, i);
       } catch (err) {
         if (!(err instanceof WorkerCrash)) throw err;
         this.noteCrash(err);
-        out.push({ ok: false, error: `${err.message} on this record` });
+        (out.errors ??= new Map()).set(i, `${err.message} on this record`);
+        out.values[i] = undefined; // no hole: callBatch maps over every index
       }
     }
     return out;

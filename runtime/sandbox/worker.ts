@@ -70,7 +70,7 @@ process.on('message', (m: ToWorker) => {
       return;
     }
     ready
-      .then((fn) => fn.callBatch(m.json, m.count, m.bytes))
+      .then((fn) => fn.callBatch(m.json, m.count, m.bytes, m.single))
       .then(
         (segments) => {
           send({ t: 'result', id: m.id, segments });
