@@ -23,13 +23,11 @@ import type pg from 'pg';
 import { valueMaker, type SluiceRecord, type SourceBatch, type Value, type ValueMaker } from '../../runtime/index.js';
 import type { TableMeta } from './catalog.js';
 import { qualified, quoteIdent } from './connection.js';
-import { lazyModule } from '../shared/lazy-module.js';
+import { copyOut } from './copy-out.js';
 import { fieldReader, toPgText, type FieldReader, type Parser, type TypeMapper } from './types.js';
 import { SCHEMA_META, type TableSchema } from '../shared/columns.js';
 import { laneFilter, type LaneShare } from './lane-filter.js';
 
-const copyStreams = lazyModule<typeof import('pg-copy-streams')>('pg-copy-streams');
-const copyTo = (sql: string) => copyStreams.to(sql);
 
 /** where the snapshot stands: tables fully read, and the last key read of the current one (ctid tables: [next block]) */
 export interface SnapshotState {
@@ -290,9 +288,8 @@ export class SnapshotReader {
         const parsers = t.columns.map((c) => this.o.mapper.parser(c.typeOid));
         this.readers.set(t.id, (reader = { parsers, fields: parsers.map(fieldReader), make: valueMaker(t.columns.map((c) => c.name)) }));
       }
-      const chunks: Buffer[] = [];
-      for await (const chunk of client.query(copyTo(`COPY (${sql}) TO STDOUT`)) as AsyncIterable<Buffer>) chunks.push(chunk);
-      return parseCopyText(Buffer.concat(chunks).toString('utf8'), reader.parsers, reader.make, reader.fields);
+      const bytes = await copyOut(client, `COPY (${sql}) TO STDOUT`);
+      return parseCopyText(bytes.toString('utf8'), reader.parsers, reader.make, reader.fields);
     } catch (err) {
       throw new TableReadError(t.id, err);
     }
