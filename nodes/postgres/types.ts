@@ -104,19 +104,14 @@ function digits(t: string, s: number, e: number, slow: Parser): unknown {
   return neg ? -n : n;
 }
 
-const isDigit = (t: string, i: number) => {
-  const c = t.charCodeAt(i);
-  return c >= 48 && c <= 57;
-};
+const isDigit = (t: string, i: number) => (t.charCodeAt(i) - 48) >>> 0 < 10;
 
 /** `YYYY-MM-DD HH:MM:SS` and an optional `.fraction` exactly from `s` to `e` (what TS matches without a zone) */
 function isoAt(t: string, s: number, e: number): boolean {
   if (e - s < 19) return false;
-  for (let k = 0; k < 19; k++) {
-    const c = t.charCodeAt(s + k);
-    const sep = k === 4 || k === 7 ? 45 : k === 10 ? 32 : k === 13 || k === 16 ? 58 : 0;
-    if (sep ? c !== sep : c < 48 || c > 57) return false;
-  }
+  if (t.charCodeAt(s + 4) !== 45 || t.charCodeAt(s + 7) !== 45 || t.charCodeAt(s + 10) !== 32 || t.charCodeAt(s + 13) !== 58 || t.charCodeAt(s + 16) !== 58) return false;
+  if (!(isDigit(t, s) && isDigit(t, s + 1) && isDigit(t, s + 2) && isDigit(t, s + 3) && isDigit(t, s + 5) && isDigit(t, s + 6) && isDigit(t, s + 8))) return false;
+  if (!(isDigit(t, s + 9) && isDigit(t, s + 11) && isDigit(t, s + 12) && isDigit(t, s + 14) && isDigit(t, s + 15) && isDigit(t, s + 17) && isDigit(t, s + 18))) return false;
   if (e === s + 19) return true;
   if (t.charCodeAt(s + 19) !== 46 || e === s + 20) return false;
   for (let k = s + 20; k < e; k++) if (!isDigit(t, k)) return false;
