@@ -147,7 +147,7 @@ function isoField(zone: boolean): FieldReader {
  */
 function recentStrings(): FieldReader {
   const recent: string[] = [];
-  let next = 0;
+  let slot = 0;
   let tries = 0;
   let hits = 0;
   let off = 0;
@@ -162,16 +162,17 @@ function recentStrings(): FieldReader {
       if (hits < 128) off = 16_384;
       tries = hits = 0;
     }
-    for (let k = 0; k < recent.length; k++) {
+    // compared char by char: a cached string used as a key elsewhere turns into a thin string, which startsWith takes slowly
+    next: for (let k = 0; k < recent.length; k++) {
       const v = recent[k];
-      if (v.length === len && t.startsWith(v, s)) {
-        hits++;
-        return v;
-      }
+      if (v.length !== len) continue;
+      for (let j = 0; j < len; j++) if (v.charCodeAt(j) !== t.charCodeAt(s + j)) continue next;
+      hits++;
+      return v;
     }
     const v = t.slice(s, e);
-    recent[next] = v;
-    next = (next + 1) % 8;
+    recent[slot] = v;
+    slot = (slot + 1) % 8;
     return v;
   };
 }
