@@ -28,7 +28,6 @@ import { fieldReader, toPgText, type FieldReader, type Parser, type TypeMapper }
 import { SCHEMA_META, type TableSchema } from '../shared/columns.js';
 import { laneFilter, type LaneShare } from './lane-filter.js';
 
-
 /** where the snapshot stands: tables fully read, and the last key read of the current one (ctid tables: [next block]) */
 export interface SnapshotState {
   done: string[];
@@ -109,8 +108,9 @@ export async function beginSnapshot(clients: pg.ClientBase[], snapshotName?: str
 export class SnapshotReader {
   private readonly state: SnapshotState;
   private readonly sql = new Map<string, Statements>();
-  /** per table: its columns' parsers and the maker of its row values */
+  /** per table: its columns' parsers and field readers (their caches last across chunks), and the maker of its row values */
   private readonly readers = new Map<string, { parsers: Parser[]; fields: FieldReader[]; make: ValueMaker }>();
+  /** per table: the maker of its records' keys */
   private readonly keyMakers = new Map<string, ValueMaker>();
   /** parallel: chunks planned and being read, in key order */
   private readonly inflight: Chunk[] = [];
