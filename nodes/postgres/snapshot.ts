@@ -23,13 +23,10 @@ import type pg from 'pg';
 import { valueMaker, type SluiceRecord, type SourceBatch, type Value, type ValueMaker } from '../../runtime/index.js';
 import type { TableMeta } from './catalog.js';
 import { qualified, quoteIdent } from './connection.js';
-import { lazyModule } from '../shared/lazy-module.js';
-import { toPgText, type Parser, type TypeMapper } from './types.js';
+import { copyOut } from './copy-out.js';
+import { fieldReader, toPgText, type FieldReader, type Parser, type TypeMapper } from './types.js';
 import { SCHEMA_META, type TableSchema } from '../shared/columns.js';
 import { laneFilter, type LaneShare } from './lane-filter.js';
-
-const copyStreams = lazyModule<typeof import('pg-copy-streams')>('pg-copy-streams');
-const copyTo = (sql: string) => copyStreams.to(sql);
 
 /** where the snapshot stands: tables fully read, and the last key read of the current one (ctid tables: [next block]) */
 export interface SnapshotState {
@@ -111,8 +108,10 @@ export async function beginSnapshot(clients: pg.ClientBase[], snapshotName?: str
 export class SnapshotReader {
   private readonly state: SnapshotState;
   private readonly sql = new Map<string, Statements>();
-  /** per table: its columns' parsers and the maker of its row values */
-  private readonly readers = new Map<string, { parsers: Parser[]; make: ValueMaker }>();
+  /** per table: its columns' parsers and field readers (their caches last across chunks), and the maker of its row values */
+  private readonly readers = new Map<string, { parsers: Parser[]; fields: FieldReader[]; make: ValueMaker }>();
+  /** per table: the maker of its records' keys */
+  private readonly keyMakers = new Map<string, ValueMaker>();
   /** parallel: chunks planned and being read, in key order */
   private readonly inflight: Chunk[] = [];
   private planTable = 0;
@@ -287,11 +286,10 @@ export class SnapshotReader {
       let reader = this.readers.get(t.id);
       if (!reader) {
         const parsers = t.columns.map((c) => this.o.mapper.parser(c.typeOid));
-        this.readers.set(t.id, (reader = { parsers, make: valueMaker(t.columns.map((c) => c.name)) }));
+        this.readers.set(t.id, (reader = { parsers, fields: parsers.map(fieldReader), make: valueMaker(t.columns.map((c) => c.name)) }));
       }
-      const chunks: Buffer[] = [];
-      for await (const chunk of client.query(copyTo(`COPY (${sql}) TO STDOUT`)) as AsyncIterable<Buffer>) chunks.push(chunk);
-      return parseCopyText(Buffer.concat(chunks).toString('utf8'), reader.parsers, reader.make);
+      const bytes = await copyOut(client, `COPY (${sql}) TO STDOUT`);
+      return parseCopyText(bytes.toString('utf8'), reader.parsers, reader.make, reader.fields);
     } catch (err) {
       throw new TableReadError(t.id, err);
     }
@@ -300,6 +298,7 @@ export class SnapshotReader {
   /** records of one chunk, and the state after it */
   private batch(t: TableMeta, rows: Value[], tableDone: boolean, hi?: unknown[], lo?: unknown[]): SourceBatch {
     const pk = t.pk;
+    const makeKey = this.keyMaker(t);
     const ts = Date.now();
     const records: SluiceRecord[] = new Array(rows.length);
     const done = this.state.done;
@@ -308,9 +307,9 @@ export class SnapshotReader {
     let last: unknown[] | undefined;
     for (let r = 0; r < rows.length; r++) {
       const value = rows[r];
-      const key: Value = {};
       const after: unknown[] = new Array(pk.length);
-      for (let j = 0; j < pk.length; j++) key[pk[j]] = after[j] = value[pk[j]];
+      for (let j = 0; j < pk.length; j++) after[j] = value[pk[j]];
+      const key = makeKey(after);
       scratch.after = t.ctid ? lo : after;
       records[r] = { key, value, op: 'r', meta: { source: this.o.nodeId, table: t.id, position: this.o.position(scratch), ts } };
       if (!t.ctid) last = after;
@@ -329,6 +328,13 @@ export class SnapshotReader {
       if (schema) records[0].meta[SCHEMA_META] = schema;
     }
     return { records, position };
+  }
+
+  /** the maker of a record's key from its key values: a literal of the key's fields, as rows are made */
+  private keyMaker(t: TableMeta): ValueMaker {
+    let make = this.keyMakers.get(t.id);
+    if (!make) this.keyMakers.set(t.id, (make = valueMaker(t.pk)));
+    return make;
   }
 
   private keyParams(t: TableMeta, values: unknown[]): (string | null)[] {
@@ -374,11 +380,14 @@ const UNESCAPE: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t
 /**
  * COPY's text format (tab-separated fields, one row a line, `\N` for NULL, backslash escapes) into row
  * values, field i through `parsers[i]`, each row made by `make` from its fields (one array reused for all).
+ * `readers`: the columns' field readers (fieldReader), kept by the caller so their caches last across chunks.
  */
-export function parseCopyText(text: string, parsers: Parser[], make: ValueMaker): Value[] {
+export function parseCopyText(text: string, parsers: Parser[], make: ValueMaker, readers: FieldReader[] = parsers.map(fieldReader)): Value[] {
   const rows: Value[] = [];
   const n = parsers.length;
   const row: unknown[] = new Array(n);
+  // the first backslash at or after the current field: fields that end before it are read in place, unsliced
+  let bs = nextBackslash(text, 0);
   let i = 0;
   while (i < text.length) {
     let nl = text.indexOf('\n', i);
@@ -387,13 +396,21 @@ export function parseCopyText(text: string, parsers: Parser[], make: ValueMaker)
     for (let f = 0; f < n; f++) {
       let end = f === n - 1 ? nl : text.indexOf('\t', start);
       if (end < 0 || end > nl) end = nl;
-      const raw = text.slice(start, end);
-      if (raw === '\\N') row[f] = null;
-      else row[f] = parsers[f](raw.includes('\\') ? raw.replace(/\\(.)/g, (_, c: string) => UNESCAPE[c] ?? c) : raw);
+      if (bs >= end) row[f] = readers[f](text, start, end);
+      else {
+        const raw = text.slice(start, end);
+        row[f] = raw === '\\N' ? null : parsers[f](raw.replace(/\\(.)/g, (_, c: string) => UNESCAPE[c] ?? c));
+        bs = nextBackslash(text, end);
+      }
       start = end + 1;
     }
     rows.push(make(row));
     i = nl + 1;
   }
   return rows;
+}
+
+function nextBackslash(text: string, from: number): number {
+  const i = text.indexOf('\\', from);
+  return i < 0 ? text.length : i;
 }

@@ -395,13 +395,11 @@ class PostgresSource implements SourceInstance {
       mapper: this.mapper,
       schemas: this.schemas,
       state: { done: pos.done, table: pos.table, after: pos.after, ...(pos.open ? { open: pos.open } : {}) },
-      // one object per record: no spreads (this runs for every row of the snapshot)
+      // one object per record: no spreads (this runs for every row of the snapshot), its usual fields in one literal
       position: (s): SnapshotPosition => {
-        const p: SnapshotPosition = lsn ? { phase: 'snapshot', lsn, done: s.done } : { phase: 'snapshot', done: s.done };
-        if (s.table !== undefined) {
-          p.table = s.table;
-          p.after = s.after;
-        }
+        let p: SnapshotPosition;
+        if (s.table !== undefined) p = lsn ? { phase: 'snapshot', lsn, done: s.done, table: s.table, after: s.after } : { phase: 'snapshot', done: s.done, table: s.table, after: s.after };
+        else p = lsn ? { phase: 'snapshot', lsn, done: s.done } : { phase: 'snapshot', done: s.done };
         if (s.open !== undefined) p.open = s.open;
         const skipped = this.skipped.toJSON();
         if (skipped) p.skipped = skipped;

@@ -72,6 +72,111 @@ const timestamptz: Parser = (t) => {
   return `${m[1]}T${m[2]}${zone}`;
 };
 
+/** reads one COPY text field, `text` from `start` to `end` (not NULL, no escapes), as its column's parser reads the slice */
+export type FieldReader = (text: string, start: number, end: number) => unknown;
+
+/**
+ * The field reader of a column parsed by `parser`, for the snapshot's COPY text: integers and
+ * timestamps read in place instead of through a slice (and a RegExp match); strings through a cache of
+ * the column's recent values. Each call makes a new reader (with its own cache): one per column.
+ */
+export function fieldReader(parser: Parser): FieldReader {
+  if (parser === int) return (t, s, e) => digits(t, s, e, int);
+  if (parser === int8) return (t, s, e) => digits(t, s, e, int8);
+  if (parser === timestamptz) return isoField(true);
+  if (parser === timestamp) return isoField(false);
+  if (parser === str) return recentStrings();
+  return (t, s, e) => parser(t.slice(s, e));
+}
+
+/** an optional minus and at most 15 digits (always exact) as a number; anything else through `slow` */
+function digits(t: string, s: number, e: number, slow: Parser): unknown {
+  let i = s;
+  const neg = t.charCodeAt(i) === 45;
+  if (neg) i++;
+  if (i === e || e - i > 15) return slow(t.slice(s, e));
+  let n = 0;
+  for (; i < e; i++) {
+    const d = t.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return slow(t.slice(s, e));
+    n = n * 10 + d;
+  }
+  return neg ? -n : n;
+}
+
+const isDigit = (t: string, i: number) => (t.charCodeAt(i) - 48) >>> 0 < 10;
+
+/** `YYYY-MM-DD HH:MM:SS` and an optional `.fraction` exactly from `s` to `e` (what TS matches without a zone) */
+function isoAt(t: string, s: number, e: number): boolean {
+  if (e - s < 19) return false;
+  if (t.charCodeAt(s + 4) !== 45 || t.charCodeAt(s + 7) !== 45 || t.charCodeAt(s + 10) !== 32 || t.charCodeAt(s + 13) !== 58 || t.charCodeAt(s + 16) !== 58) return false;
+  if (!(isDigit(t, s) && isDigit(t, s + 1) && isDigit(t, s + 2) && isDigit(t, s + 3) && isDigit(t, s + 5) && isDigit(t, s + 6) && isDigit(t, s + 8))) return false;
+  if (!(isDigit(t, s + 9) && isDigit(t, s + 11) && isDigit(t, s + 12) && isDigit(t, s + 14) && isDigit(t, s + 15) && isDigit(t, s + 17) && isDigit(t, s + 18))) return false;
+  if (e === s + 19) return true;
+  if (t.charCodeAt(s + 19) !== 46 || e === s + 20) return false;
+  for (let k = s + 20; k < e; k++) if (!isDigit(t, k)) return false;
+  return true;
+}
+
+/**
+ * timestamp / timestamptz in UTC (`+00`, what the sessions print) without a RegExp match: the same
+ * strings as `timestamp` / `timestamptz`, whose parsers take every other form. The date part of
+ * consecutive rows is mostly the same day: it is kept and shared.
+ */
+function isoField(zone: boolean): FieldReader {
+  let day = '';
+  let dayT = '';
+  const slow = zone ? timestamptz : timestamp;
+  return (t, s, e) => {
+    const time = zone ? e - 3 : e;
+    if (zone && (t.charCodeAt(time) !== 43 || t.charCodeAt(time + 1) !== 48 || t.charCodeAt(time + 2) !== 48)) return slow(t.slice(s, e));
+    if (!isoAt(t, s, time)) return slow(t.slice(s, e));
+    if (day.length !== 10 || !t.startsWith(day, s)) {
+      day = t.slice(s, s + 10);
+      dayT = `${day}T`;
+    }
+    return zone ? dayT + (t.slice(s + 11, time) + 'Z') : dayT + t.slice(s + 11, e);
+  };
+}
+
+/**
+ * Strings through a cache of the column's last distinct short values: codes, statuses and countries
+ * repeat row after row, and a repeat compared in place is shared instead of sliced again. Only values
+ * under 13 characters, which V8 copies when sliced (a longer slice would keep a whole chunk's text alive
+ * in the cache). A column whose values seldom repeat turns the cache off, and tries it again later.
+ */
+function recentStrings(): FieldReader {
+  const recent: string[] = [];
+  let slot = 0;
+  let tries = 0;
+  let hits = 0;
+  let off = 0;
+  return (t, s, e) => {
+    const len = e - s;
+    if (off > 0 || len > 12) {
+      if (off > 0) off--;
+      return t.slice(s, e);
+    }
+    if (++tries === 256) {
+      // mostly misses: the next 16,384 fields are sliced without looking
+      if (hits < 128) off = 16_384;
+      tries = hits = 0;
+    }
+    // compared char by char: a cached string used as a key elsewhere turns into a thin string, which startsWith takes slowly
+    next: for (let k = 0; k < recent.length; k++) {
+      const v = recent[k];
+      if (v.length !== len) continue;
+      for (let j = 0; j < len; j++) if (v.charCodeAt(j) !== t.charCodeAt(s + j)) continue next;
+      hits++;
+      return v;
+    }
+    const v = t.slice(s, e);
+    recent[slot] = v;
+    slot = (slot + 1) % 8;
+    return v;
+  };
+}
+
 /** parsers of built-in scalar types, by type OID */
 const SCALARS: Record<number, Parser> = {
   16: bool,
