@@ -160,7 +160,7 @@ type FieldWriter = (v: unknown, out: CopyBytes) => void;
  * A column's writer for one COPY: `copyField(toPgText(v, col))`, with shortcuts for the common values (strings
  * and numbers into a column of kind other; a number's text holds no character to escape, JSON text only backslashes).
  */
-export function fieldWriter(col: ColumnMeta): FieldWriter {
+function fieldWriter(col: ColumnMeta): FieldWriter {
   const generic: FieldWriter = (v, out) => out.raw(copyField(toPgText(v, col)));
   if (col.array) return generic;
   if (col.kind === 'json') {
