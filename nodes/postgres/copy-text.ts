@@ -23,12 +23,9 @@ const CARRIAGE = 13;
 const BACKSLASH = 92;
 const NULL_FIELD = '\\N';
 
-/** the working Buffers of finished COPYs, for the next ones (a fresh one per batch would be garbage outside the heap, which V8 collects with full GCs) */
-const spare: Buffer[] = [];
-
 /** Bytes of COPY text in the making: a working Buffer, and the chunks filled so far (copies of it). */
-export class CopyBytes {
-  private buf = spare.pop() ?? Buffer.allocUnsafe(CHUNK);
+class CopyBytes {
+  private readonly buf = Buffer.allocUnsafe(CHUNK);
   private at = 0;
   /** the chunks made since the last `take` */
   private readonly full: Buffer[] = [];
@@ -44,11 +41,10 @@ export class CopyBytes {
     return this.full.splice(0);
   }
 
-  /** gives the working Buffer back for the next COPY: the end of this one */
-  release(): void {
-    if (spare.length < 4) spare.push(this.buf);
-    this.buf = Buffer.alloc(0);
+  /** empty, for the next COPY */
+  clear(): void {
     this.at = 0;
+    this.full.length = 0;
   }
 
   /** one byte: a separator */
@@ -97,6 +93,18 @@ export class CopyBytes {
       buf[at++] = c;
     }
     this.at = at;
+  }
+
+  /** bytes already in COPY form, as they are (never written on: a long one is a chunk itself) */
+  bytes(b: Buffer): void {
+    if (b.length > LONG) {
+      this.flush();
+      this.full.push(b);
+      return;
+    }
+    this.room(b.length);
+    this.buf.set(b, this.at);
+    this.at += b.length;
   }
 
   /** a safe integer in decimal, as String(n) writes it */
@@ -152,22 +160,24 @@ type FieldWriter = (v: unknown, out: CopyBytes) => void;
  * A column's writer for one COPY: `copyField(toPgText(v, col))`, with shortcuts for the common values (strings
  * and numbers into a column of kind other; a number's text holds no character to escape, JSON text only backslashes).
  */
-export function fieldWriter(col: ColumnMeta): FieldWriter {
+function fieldWriter(col: ColumnMeta): FieldWriter {
   const generic: FieldWriter = (v, out) => out.raw(copyField(toPgText(v, col)));
   if (col.array) return generic;
   if (col.kind === 'json') {
     // one COPY's writer (copyChunks makes them per call): an object met again in the batch (a lookup's
-    // row, shared by every record that joined it) is written from its text of the first time
-    const seen = new Map<object, string>();
+    // row, shared by every record that joined it) is written from its bytes of the first time
+    const seen = new Map<object, Buffer>();
     return (v, out) => {
       if (v === null || v === undefined) return out.nul();
       const known = typeof v === 'object' ? seen.get(v) : undefined;
-      if (known !== undefined) return out.raw(known);
+      if (known !== undefined) return out.bytes(known);
       const json = JSON.stringify(v) as string | undefined;
       if (json === undefined) return generic(v, out);
       const text = json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
-      if (typeof v === 'object') seen.set(v, text);
-      out.raw(text);
+      if (typeof v !== 'object') return out.raw(text);
+      const bytes = Buffer.from(text, 'utf8');
+      seen.set(v, bytes);
+      out.bytes(bytes);
     };
   }
   if (col.kind !== 'other') return generic;
@@ -180,11 +190,18 @@ export function fieldWriter(col: ColumnMeta): FieldWriter {
   };
 }
 
+/**
+ * The CopyBytes of finished COPYs, for the next ones: their Buffers are not garbage per batch, and
+ * instances that stay alive keep the class's hidden class alive (when none is left, a full GC drops
+ * it, and the optimised code of every method above with it).
+ */
+const spare: CopyBytes[] = [];
+
 /** The rows' columns as COPY text, in chunks of about 64 kB. */
 export function* copyChunks(rows: readonly Value[], cols: readonly ColumnMeta[]): Generator<Buffer> {
   const names = cols.map((c) => c.name);
   const writers = cols.map(fieldWriter);
-  const out = new CopyBytes();
+  const out = spare.pop() ?? new CopyBytes();
   try {
     let i = 0;
     while (i < rows.length) {
@@ -193,7 +210,8 @@ export function* copyChunks(rows: readonly Value[], cols: readonly ColumnMeta[])
     }
     yield* out.take(true);
   } finally {
-    out.release();
+    out.clear();
+    if (spare.length < 4) spare.push(out);
   }
 }
 

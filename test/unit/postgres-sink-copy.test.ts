@@ -54,7 +54,8 @@ describe('postgres.sink: COPY text written as bytes', () => {
     for (const c of chunks) expect(c.length).toBeLessThanOrEqual(64 * 1024);
     same(chunks, expected(many, three));
 
-    const long = [{ id: 1, t: 'x\t'.repeat(40_000), j: null }, { id: 2, t: `😀${'y'.repeat(70_000)}`, j: { big: 'z\\'.repeat(30_000) } }, { id: 3, t: 'short', j: null }];
+    const big = { big: 'z\\'.repeat(30_000) };
+    const long = [{ id: 1, t: 'x\t'.repeat(40_000), j: null }, { id: 2, t: `😀${'y'.repeat(70_000)}`, j: big }, { id: 3, t: 'short', j: big }, { id: 4, t: 'again', j: big }];
     const longChunks = written(long, three);
     expect(longChunks.some((c) => c.length > 64 * 1024)).toBe(true);
     same(longChunks, expected(long, three));
