@@ -4,13 +4,15 @@ import { SlowFirstSequencer } from './test/setup/slow-first.js';
 
 export default defineConfig({
   test: {
-    // unit files share their workers' processes (no fresh process and module graph per file: importing took
-    // longer than most of them run); integration and browser files keep a process each, as they start
-    // servers, agents and children whose state must not reach the next file.
+    // Every file shares its worker's process and module graph (isolate: false) instead of a fresh process
+    // per file: importing took longer than most files run, and the suite is CPU-bound on 2 cores (about
+    // 2.5 s of a worker's time per integration file went to its fresh process and imports). The servers,
+    // agents, browsers and children a file starts are its own and stopped in its afterAll/afterEach, and
+    // each file uses its own databases, Redis databases, topics and directories.
     // *.test.tsx: tests of the editor's modules, type-checked with the browser code (editor/tsconfig.json)
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/unit/**/*.test.tsx'], isolate: false } },
-      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'] } },
+      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'], isolate: false } },
     ],
     // private PostgreSQL, MariaDB and mongo-java-server for the run, unless PG_URL, MYSQL_URL, ... are given
     globalSetup: ['test/setup/global-services.ts'],

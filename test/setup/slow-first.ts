@@ -2,7 +2,8 @@
  * The order test files start in: the slowest first, so that none of them starts late and ends the run
  * alone while the other workers idle. vitest orders by the durations it cached in an earlier run, else by
  * file size; a clean clone (CI) has no cache, and these files are not the largest. The list is from the
- * durations `npm test` printed in CI (over 30 s each on 2 cores); the rest keep vitest's order.
+ * durations `npm test` printed in CI (over 20 s each on 2 cores; denormalize-resume, 57 s, had started
+ * 6 minutes into the run); the rest keep vitest's order.
  */
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
@@ -11,6 +12,7 @@ export const SLOW_FILES = [
   'test/integration/cluster.test.ts',
   'test/integration/kafka.test.ts',
   'test/integration/cluster-postgres.test.ts',
+  'test/integration/denormalize-resume.test.ts',
   'test/integration/sandbox-flows.test.ts',
   'test/unit/sandbox-pool.test.ts',
   'test/e2e/accessibility.test.ts',
@@ -20,6 +22,11 @@ export const SLOW_FILES = [
   'test/integration/auth-cli.test.ts',
   'test/integration/cli-fuzz.test.ts',
   'test/unit/aggregate.test.ts',
+  'test/integration/postgres.test.ts',
+  'test/integration/nats.test.ts',
+  'test/integration/cli-confine.test.ts',
+  'test/unit/server-limits.test.ts',
+  'test/integration/secrets.test.ts',
 ];
 
 export class SlowFirstSequencer extends BaseSequencer {
