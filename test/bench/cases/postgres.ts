@@ -34,6 +34,7 @@ import { compileFlow } from '../../../runtime/flow/compile.js';
 import { FlowRun } from '../../../runtime/executor/flow-run.js';
 import type { SinkInstance, SluiceRecord } from '../../../runtime/index.js';
 import { SqliteCheckpointStore } from '../../../runtime/state/sqlite-checkpoint-store.js';
+import { compileUserFunction, DEFAULT_SANDBOX } from '../../../runtime/sandbox/sandbox.js';
 import { create } from '../../helpers/node-harness.js';
 import { scratchPostgres } from '../../helpers/services.js';
 import { fmt, timed, Unavailable, type BenchCase, type Figure } from '../harness.js';
@@ -137,46 +138,75 @@ export async function seedOrders(db: pg.Client): Promise<void> {
   await db.query('VACUUM ANALYZE orders, customers');
 }
 
-/** baseline (b): COPY TO → the same function and a Map of the customers in the host → COPY FROM, streamed */
-export async function copyScript(): Promise<number> {
+/**
+ * baseline (b): COPY TO → the same function and a Map of the customers in the host → COPY FROM, streamed.
+ * `sandboxed`: the same script with its function called in the sandbox pool (compileUserFunction, one call
+ * per COPY chunk, two chunks in flight) instead of in the script's process: what the sandbox's crossing
+ * (records out of the host, into an isolate in a worker process and back) adds to the least a flow must do.
+ */
+export async function copyScript(opts: { sandboxed?: boolean; table?: string } = {}): Promise<number> {
   const src = new pg.Client({ connectionString: URL_ });
   const dst = new pg.Client({ connectionString: URL_ });
   await src.connect();
   await dst.connect();
+  const table = opts.table ?? 'orders_b';
   const fn = new Function(`return ${TAX}`)() as (o: Record<string, unknown>) => Record<string, unknown>;
   const customers = new Map<number, string>();
   // per country: count and exact sum (cents, amount is numeric(10,2))
   const revenue = new Map<string, { orders: number; cents: number }>();
   const cols = ['id', 'customer_id', 'amount', 'currency', 'country', 'status', 'ts'];
   let rest = '';
+  const sandboxed = opts.sandboxed ? await compileUserFunction(TAX, { ...DEFAULT_SANDBOX, label: 'bench.tax' }) : undefined;
+  /** the output lines of a chunk's rows, given the function's results */
+  const write = (lines: string[], rows: Record<string, unknown>[], results: ArrayLike<unknown>) => {
+    let out = '';
+    for (let j = 0; j < lines.length; j++) {
+      const o = rows[j];
+      const r = results[j] as Record<string, unknown>;
+      const customer = customers.get(Number(o.customer_id));
+      const country = o.country as string;
+      const g = revenue.get(country) ?? revenue.set(country, { orders: 0, cents: 0 }).get(country)!;
+      g.orders++;
+      g.cents += Math.round(Number(o.amount) * 100);
+      out += `${lines[j]}\t${r.tax}\t${customer ?? '\\N'}\n`;
+    }
+    return out;
+  };
+  // sandboxed: the chunk before this one, still in the sandbox (its lines are pushed in order)
+  let previous: Promise<void> = Promise.resolve();
   const transform = new Transform({
     transform(chunk: Buffer, _enc, done) {
       const text = rest + chunk.toString('utf8');
       const lines = text.split('\n');
       rest = lines.pop()!;
-      let out = '';
-      for (const line of lines) {
+      const rows = lines.map((line) => {
         const f = line.split('\t');
         const o: Record<string, unknown> = {};
         for (let i = 0; i < cols.length; i++) o[cols[i]] = f[i] === '\\N' ? null : f[i];
-        const r = fn(o);
-        const customer = customers.get(Number(o.customer_id));
-        const country = o.country as string;
-        const g = revenue.get(country) ?? revenue.set(country, { orders: 0, cents: 0 }).get(country)!;
-        g.orders++;
-        g.cents += Math.round(Number(o.amount) * 100);
-        out += `${line}\t${r.tax}\t${customer ?? '\\N'}\n`;
-      }
-      done(null, out);
+        return o;
+      });
+      if (!sandboxed) return done(null, write(lines, rows, rows.map(fn)));
+      const before = previous;
+      previous = sandboxed.callValues(rows, true).then(async (r) => {
+        if (r.errors) throw new Error(`the sandboxed function failed: ${[...r.errors.values()][0]}`);
+        await before;
+        this.push(write(lines, rows, r.values));
+      });
+      // two chunks in flight: this one is taken once the one before it is written
+      before.then(() => done(), done);
+    },
+    flush(done) {
+      previous.then(() => done(), done);
     },
   });
   const ms = await timed(async () => {
     for (const c of (await src.query('SELECT id, name, tier, country FROM customers')).rows) customers.set(c.id, copyField(JSON.stringify(c)));
-    await pipeline(src.query(copyTo(`COPY orders TO STDOUT`)), transform, dst.query(copyFrom(`COPY orders_b FROM STDIN`)));
+    await pipeline(src.query(copyTo(`COPY orders TO STDOUT`)), transform, dst.query(copyFrom(`COPY ${table} FROM STDIN`)));
     for (const [country, g] of revenue) {
-      await dst.query('INSERT INTO revenue_orders_b VALUES ($1, $2, $3) ON CONFLICT (country) DO UPDATE SET orders = EXCLUDED.orders, revenue = EXCLUDED.revenue', [country, g.orders, (g.cents / 100).toFixed(2)]);
+      await dst.query(`INSERT INTO revenue_${table} VALUES ($1, $2, $3) ON CONFLICT (country) DO UPDATE SET orders = EXCLUDED.orders, revenue = EXCLUDED.revenue`, [country, g.orders, (g.cents / 100).toFixed(2)]);
     }
   });
+  sandboxed?.dispose();
   await src.end();
   await dst.end();
   return ms;
@@ -189,8 +219,8 @@ export const postgresCases: BenchCase[] = [
     async run() {
       return withDatabase(async (db) => {
         await seedOrders(db);
-        for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_a', 'orders_b']) await db.query(ORDERS(t, true));
-        for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_b']) await db.query(REVENUE(`revenue_${t}`));
+        for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_a', 'orders_b', 'orders_c']) await db.query(ORDERS(t, true));
+        for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_b', 'orders_c']) await db.query(REVENUE(`revenue_${t}`));
         // parallel: the source's chunks read at once; parallelism: the map's batches in the sandbox at once (settings.sandbox.parallelism)
         const flow = (target: string, parallel: number, stages = ['tax', 'customer', 'out'], parallelism = 1) => ({
           name: `bench-pg-${target}-${stages.length}`,
@@ -234,21 +264,28 @@ export const postgresCases: BenchCase[] = [
         const hostCpu1 = process.cpuUsage();
         const script = await copyScript();
         const scriptCpu = await cpuSince(hostCpu1, undefined, serverCpu1);
-        for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_a', 'orders_b']) {
+        // the least a flow whose function runs in the sandbox must do: the script with its function there
+        const serverCpu2 = await postgresServerCpu(db);
+        const hostCpu2 = process.cpuUsage();
+        const workerCpu2 = new WorkerCpu();
+        const sandboxedScript = await copyScript({ sandboxed: true, table: 'orders_c' });
+        const sandboxedCpu = await cpuSince(hostCpu2, workerCpu2.stop(), serverCpu2);
+        for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_a', 'orders_b', 'orders_c']) {
           if ((await count(db, t)) !== N) throw new Error(`${t} has ${await count(db, t)} rows, expected ${N}`);
         }
         const expected = (await db.query('SELECT country, count(*)::bigint AS orders, sum(amount) AS revenue FROM orders GROUP BY country ORDER BY country')).rows;
-        for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_b']) {
+        for (const t of ['orders_out', 'orders_par', 'orders_spar', 'orders_b', 'orders_c']) {
           const got = (await db.query(`SELECT country, orders, revenue FROM revenue_${t} ORDER BY country`)).rows;
           if (JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`revenue_${t} holds ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`);
         }
-        for (const t of ['orders_out', 'orders_spar', 'orders_b']) {
+        for (const t of ['orders_out', 'orders_spar', 'orders_b', 'orders_c']) {
           const same = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM (SELECT * FROM ${t} EXCEPT SELECT * FROM orders_a) x`);
           if (same.rows[0].n !== '0') throw new Error(`${t} holds ${same.rows[0].n} rows that differ from INSERT … SELECT … JOIN`);
         }
         const rate = (ms: number) => (N / ms) * 1000;
         const flowPerRow = perRow(flowCpu, N);
         const scriptPerRow = perRow(scriptCpu, N);
+        const sandboxedPerRow = perRow(sandboxedCpu, N);
         const cores = availableParallelism();
         return [
           {
@@ -258,7 +295,15 @@ export const postgresCases: BenchCase[] = [
             baseline: { label: 'COPY → JS → COPY script', value: scriptPerRow.total },
             note: `flow: ${flowPerRow.text}; script: ${scriptPerRow.text}; on ${cores} cores CPU alone bounds the flow at ${fmt((cores * 1e6) / flowPerRow.total)} rows/s`,
           },
+          {
+            metric: 'CPU per row, the script with its function in the sandbox',
+            value: sandboxedPerRow.total,
+            unit: 'µs/row',
+            baseline: { label: 'COPY → JS → COPY script', value: scriptPerRow.total },
+            note: `sandboxed script: ${sandboxedPerRow.text}; on ${cores} cores CPU alone bounds it at ${fmt((cores * 1e6) / sandboxedPerRow.total)} rows/s`,
+          },
           { metric: 'rows/s through the flow', value: rate(flowTime), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } },
+          { metric: 'rows/s, the script with its function in the sandbox', value: rate(sandboxedScript), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } },
           { metric: 'rows/s through the flow, parallel: 2', value: rate(parTime), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } },
           { metric: 'rows/s through the flow, sandbox.parallelism: 2', value: rate(sandboxParTime), unit: 'rows/s', baseline: { label: 'COPY → JS → COPY script', value: rate(script) } },
           { metric: 'rows/s through the flow', value: rate(flowTime), unit: 'rows/s', baseline: { label: 'INSERT … SELECT … JOIN in the database', value: rate(insertSelect) } },
