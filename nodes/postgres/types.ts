@@ -38,6 +38,7 @@ import type { CustomTypesConfig } from 'pg';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
 import type { ColumnSpec } from '../shared/columns.js';
 import { fromEwkb, isGeometryValue, toEwkb } from '../shared/geometry.js';
+import { ownSlice, SLICE_VIEW_MIN } from '../shared/own-string.js';
 import { columnType } from '../shared/type-targets.js';
 
 export type Parser = (text: string) => unknown;
@@ -79,6 +80,8 @@ export type FieldReader = (text: string, start: number, end: number) => unknown;
  * The field reader of a column parsed by `parser`, for the snapshot's COPY text: integers and
  * timestamps read in place instead of through a slice (and a RegExp match); strings through a cache of
  * the column's recent values. Each call makes a new reader (with its own cache): one per column.
+ * No value read keeps the text alive (nodes/shared/own-string.ts): a node that keeps one beyond the
+ * batch would keep the whole chunk's text with it.
  */
 export function fieldReader(parser: Parser): FieldReader {
   if (parser === int) return (t, s, e) => digits(t, s, e, int);
@@ -86,7 +89,9 @@ export function fieldReader(parser: Parser): FieldReader {
   if (parser === timestamptz) return isoField(true);
   if (parser === timestamp) return isoField(false);
   if (parser === str) return recentStrings();
-  return (t, s, e) => parser(t.slice(s, e));
+  // JSON.parse makes strings of its own; other parsers may return their text or parts of it
+  if (parser === json) return (t, s, e) => json(t.slice(s, e));
+  return (t, s, e) => parser(ownSlice(t, s, e));
 }
 
 /** an optional minus and at most 15 digits (always exact) as a number; anything else through `slow` */
@@ -94,11 +99,11 @@ function digits(t: string, s: number, e: number, slow: Parser): unknown {
   let i = s;
   const neg = t.charCodeAt(i) === 45;
   if (neg) i++;
-  if (i === e || e - i > 15) return slow(t.slice(s, e));
+  if (i === e || e - i > 15) return slow(ownSlice(t, s, e));
   let n = 0;
   for (; i < e; i++) {
     const d = t.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return slow(t.slice(s, e));
+    if (d < 0 || d > 9) return slow(ownSlice(t, s, e));
     n = n * 10 + d;
   }
   return neg ? -n : n;
@@ -129,21 +134,26 @@ function isoField(zone: boolean): FieldReader {
   const slow = zone ? timestamptz : timestamp;
   return (t, s, e) => {
     const time = zone ? e - 3 : e;
-    if (zone && (t.charCodeAt(time) !== 43 || t.charCodeAt(time + 1) !== 48 || t.charCodeAt(time + 2) !== 48)) return slow(t.slice(s, e));
-    if (!isoAt(t, s, time)) return slow(t.slice(s, e));
+    if (zone && (t.charCodeAt(time) !== 43 || t.charCodeAt(time + 1) !== 48 || t.charCodeAt(time + 2) !== 48)) return slow(ownSlice(t, s, e));
+    if (!isoAt(t, s, time)) return slow(ownSlice(t, s, e));
     if (day.length !== 10 || !t.startsWith(day, s)) {
       day = t.slice(s, s + 10);
       dayT = `${day}T`;
     }
-    return zone ? dayT + (t.slice(s + 11, time) + 'Z') : dayT + t.slice(s + 11, e);
+    // the clock with a fraction is 13 characters or more: its seconds and its fraction sliced apart are copies
+    const clock = time - s - 11 < SLICE_VIEW_MIN ? t.slice(s + 11, time) : t.slice(s + 11, s + 19) + ownSlice(t, s + 19, time);
+    return zone ? dayT + (clock + 'Z') : dayT + clock;
   };
 }
 
+/** the longest value the string cache compares: longer ones seldom repeat, and cost more to compare */
+const CACHED_MAX = 64;
+
 /**
- * Strings through a cache of the column's last distinct short values: codes, statuses and countries
- * repeat row after row, and a repeat compared in place is shared instead of sliced again. Only values
- * under 13 characters, which V8 copies when sliced (a longer slice would keep a whole chunk's text alive
- * in the cache). A column whose values seldom repeat turns the cache off, and tries it again later.
+ * Strings through a cache of the column's last distinct values: codes, statuses, countries and names
+ * repeat row after row, and a repeat compared in place is shared instead of copied again. Values are
+ * copies of their own (ownSlice), never views of the chunk's text. A column whose values seldom repeat
+ * turns the cache off, and tries it again later.
  */
 function recentStrings(): FieldReader {
   const recent: string[] = [];
@@ -153,12 +163,12 @@ function recentStrings(): FieldReader {
   let off = 0;
   return (t, s, e) => {
     const len = e - s;
-    if (off > 0 || len > 12) {
+    if (off > 0 || len > CACHED_MAX) {
       if (off > 0) off--;
-      return t.slice(s, e);
+      return ownSlice(t, s, e);
     }
     if (++tries === 256) {
-      // mostly misses: the next 16,384 fields are sliced without looking
+      // mostly misses: the next 16,384 fields are copied without looking
       if (hits < 128) off = 16_384;
       tries = hits = 0;
     }
@@ -170,7 +180,7 @@ function recentStrings(): FieldReader {
       hits++;
       return v;
     }
-    const v = t.slice(s, e);
+    const v = ownSlice(t, s, e);
     recent[slot] = v;
     slot = (slot + 1) % 8;
     return v;
