@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ownSlice } from '../../nodes/shared/own-string.js';
+import { ownField, ownSlice } from '../../nodes/shared/own-string.js';
 import { retainedBytes } from '../helpers/retained-heap.js';
 
 /** a text of about 1 MB, a different one per `i` */
@@ -10,6 +10,15 @@ describe('ownSlice: a part of a text that keeps nothing else alive', () => {
     const t = bigText(7);
     for (const [s, e] of [[0, 0], [3, 5], [3, 15], [3, 16], [3, 43], [100, 5000]]) expect(ownSlice(t, s, e)).toBe(t.slice(s, e));
     expect(ownSlice('héllo wörld, 13+', 1, 16)).toBe('éllo wörld, 13+');
+  });
+
+  it('ownField: the same from the ASCII bytes of the text as from the text', () => {
+    const t = bigText(8);
+    const bytes = Buffer.from(t, 'latin1');
+    for (const [s, e] of [[0, 0], [3, 15], [3, 16], [3, 43], [100, 5000]]) {
+      expect(ownField(t, s, e, bytes)).toBe(t.slice(s, e));
+      expect(ownField(t, s, e, undefined)).toBe(t.slice(s, e));
+    }
   });
 
   it('40 kept 20- and 40-character parts of 1 MB texts hold well under a MB, where slices hold the texts (40 MB)', async () => {

@@ -95,7 +95,10 @@ describe('postgres snapshot: COPY fields read in place', () => {
 });
 
 describe('postgres snapshot: values read keep nothing of the chunk alive', () => {
-  it('long strings, uuids, timestamps with fractions, big bigints, intervals, arrays: 30 chunks of 1 MB, one row of each kept, hold under 2 MB', async () => {
+  it.each([
+    ['copied from the text', false],
+    ['copied from the ASCII bytes', true],
+  ])('long strings, uuids, timestamps with fractions, big bigints, intervals, arrays: 30 chunks of 1 MB, one row of each kept, hold under 2 MB (%s)', async (_, withBytes) => {
     const names = ['id', 'grp', 'uid', 'ts', 'at', 'big', 'span', 'tags', 'doc', 'pad'];
     const parsers = [20, 25, 2950, 1184, 1114, 20, 1186, 1009, 3802, 25].map((oid) => mapper.parser(oid));
     const readers = parsers.map(fieldReader);
@@ -115,7 +118,10 @@ describe('postgres snapshot: values read keep nothing of the chunk alive', () =>
       return `${rows.join('\n')}\n`;
     };
     // what an aggregate grouped by grp keeps: the first row of each group, from a new chunk each time
-    const { bytes, kept } = await retainedBytes(() => Array.from({ length: 30 }, (_, c) => parseCopyText(chunk(c), parsers, make, readers)[c % 3]));
+    const { bytes, kept } = await retainedBytes(() => Array.from({ length: 30 }, (_, c) => {
+      const text = chunk(c);
+      return parseCopyText(text, parsers, make, readers, withBytes ? Buffer.from(text, 'latin1') : undefined)[c % 3];
+    }));
     expect(kept[4]).toEqual({
       id: 4001, grp: `${groups[4001 % 3]} 4`, uid: '0b0b0b0b-4001-4000-8000-000000000000', ts: '2026-01-02T03:04:05.004001Z', at: '2026-01-02T03:04:05.004001',
       big: '9223372036854775801', span: '1 year 2 mons 4001 days 04:05:06', tags: ['a tag longer than 13 characters', 'tag 4001 of the row'], doc: { k: 'a value of thirty characters' }, pad: 'p'.repeat(900),
