@@ -19,6 +19,7 @@
  * resumed keyless table may re-read or miss rows changed in between: written append-only, a re-run
  * duplicates (the source warns).
  */
+import { isAscii } from 'node:buffer';
 import type pg from 'pg';
 import { valueMaker, type SluiceRecord, type SourceBatch, type Value, type ValueMaker } from '../../runtime/index.js';
 import type { TableMeta } from './catalog.js';
@@ -289,7 +290,7 @@ export class SnapshotReader {
         this.readers.set(t.id, (reader = { parsers, fields: parsers.map(fieldReader), make: valueMaker(t.columns.map((c) => c.name)) }));
       }
       const bytes = await copyOut(client, `COPY (${sql}) TO STDOUT`);
-      return parseCopyText(bytes.toString('utf8'), reader.parsers, reader.make, reader.fields);
+      return parseCopyText(bytes.toString('utf8'), reader.parsers, reader.make, reader.fields, isAscii(bytes) ? bytes : undefined);
     } catch (err) {
       throw new TableReadError(t.id, err);
     }
@@ -381,8 +382,9 @@ const UNESCAPE: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t
  * COPY's text format (tab-separated fields, one row a line, `\N` for NULL, backslash escapes) into row
  * values, field i through `parsers[i]`, each row made by `make` from its fields (one array reused for all).
  * `readers`: the columns' field readers (fieldReader), kept by the caller so their caches last across chunks.
+ * `ascii`: the bytes `text` was decoded from, when they are all ASCII (FieldReader).
  */
-export function parseCopyText(text: string, parsers: Parser[], make: ValueMaker, readers: FieldReader[] = parsers.map(fieldReader)): Value[] {
+export function parseCopyText(text: string, parsers: Parser[], make: ValueMaker, readers: FieldReader[] = parsers.map(fieldReader), ascii?: Buffer): Value[] {
   const rows: Value[] = [];
   const n = parsers.length;
   const row: unknown[] = new Array(n);
@@ -396,7 +398,7 @@ export function parseCopyText(text: string, parsers: Parser[], make: ValueMaker,
     for (let f = 0; f < n; f++) {
       let end = f === n - 1 ? nl : text.indexOf('\t', start);
       if (end < 0 || end > nl) end = nl;
-      if (bs >= end) row[f] = readers[f](text, start, end);
+      if (bs >= end) row[f] = readers[f](text, start, end, ascii);
       else {
         const raw = text.slice(start, end);
         row[f] = raw === '\\N' ? null : parsers[f](raw.replace(/\\(.)/g, (_, c: string) => UNESCAPE[c] ?? c));

@@ -38,6 +38,7 @@ import type { CustomTypesConfig } from 'pg';
 import { decodeBinary, encodeBinary, isBase64Value } from '../shared/binary.js';
 import type { ColumnSpec } from '../shared/columns.js';
 import { fromEwkb, isGeometryValue, toEwkb } from '../shared/geometry.js';
+import { ownField, SLICE_VIEW_MIN } from '../shared/own-string.js';
 import { columnType } from '../shared/type-targets.js';
 
 export type Parser = (text: string) => unknown;
@@ -72,33 +73,40 @@ const timestamptz: Parser = (t) => {
   return `${m[1]}T${m[2]}${zone}`;
 };
 
-/** reads one COPY text field, `text` from `start` to `end` (not NULL, no escapes), as its column's parser reads the slice */
-export type FieldReader = (text: string, start: number, end: number) => unknown;
+/**
+ * reads one COPY text field, `text` from `start` to `end` (not NULL, no escapes), as its column's parser
+ * reads the slice; `ascii`: the bytes of `text` when it is all ASCII, to copy strings out of (ownField)
+ */
+export type FieldReader = (text: string, start: number, end: number, ascii?: Buffer) => unknown;
 
 /**
  * The field reader of a column parsed by `parser`, for the snapshot's COPY text: integers and
  * timestamps read in place instead of through a slice (and a RegExp match); strings through a cache of
  * the column's recent values. Each call makes a new reader (with its own cache): one per column.
+ * No value read is a view of the text (ownField, nodes/shared/own-string.ts): a node that kept one
+ * beyond the batch would keep the whole chunk's text with it.
  */
 export function fieldReader(parser: Parser): FieldReader {
-  if (parser === int) return (t, s, e) => digits(t, s, e, int);
-  if (parser === int8) return (t, s, e) => digits(t, s, e, int8);
+  if (parser === int) return (t, s, e, a) => digits(t, s, e, a, int);
+  if (parser === int8) return (t, s, e, a) => digits(t, s, e, a, int8);
   if (parser === timestamptz) return isoField(true);
   if (parser === timestamp) return isoField(false);
   if (parser === str) return recentStrings();
-  return (t, s, e) => parser(t.slice(s, e));
+  // JSON.parse makes strings of its own; other parsers may return their text or parts of it
+  if (parser === json) return (t, s, e) => json(t.slice(s, e));
+  return (t, s, e, a) => parser(ownField(t, s, e, a));
 }
 
 /** an optional minus and at most 15 digits (always exact) as a number; anything else through `slow` */
-function digits(t: string, s: number, e: number, slow: Parser): unknown {
+function digits(t: string, s: number, e: number, a: Buffer | undefined, slow: Parser): unknown {
   let i = s;
   const neg = t.charCodeAt(i) === 45;
   if (neg) i++;
-  if (i === e || e - i > 15) return slow(t.slice(s, e));
+  if (i === e || e - i > 15) return slow(ownField(t, s, e, a));
   let n = 0;
   for (; i < e; i++) {
     const d = t.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return slow(t.slice(s, e));
+    if (d < 0 || d > 9) return slow(ownField(t, s, e, a));
     n = n * 10 + d;
   }
   return neg ? -n : n;
@@ -127,23 +135,26 @@ function isoField(zone: boolean): FieldReader {
   let day = '';
   let dayT = '';
   const slow = zone ? timestamptz : timestamp;
-  return (t, s, e) => {
+  return (t, s, e, a) => {
     const time = zone ? e - 3 : e;
-    if (zone && (t.charCodeAt(time) !== 43 || t.charCodeAt(time + 1) !== 48 || t.charCodeAt(time + 2) !== 48)) return slow(t.slice(s, e));
-    if (!isoAt(t, s, time)) return slow(t.slice(s, e));
+    if (zone && (t.charCodeAt(time) !== 43 || t.charCodeAt(time + 1) !== 48 || t.charCodeAt(time + 2) !== 48)) return slow(ownField(t, s, e, a));
+    if (!isoAt(t, s, time)) return slow(ownField(t, s, e, a));
     if (day.length !== 10 || !t.startsWith(day, s)) {
       day = t.slice(s, s + 10);
       dayT = `${day}T`;
     }
-    return zone ? dayT + (t.slice(s + 11, time) + 'Z') : dayT + t.slice(s + 11, e);
+    // the clock with a fraction is 13 characters or more: its seconds and its fraction sliced apart are copies
+    const clock = time - s - 11 < SLICE_VIEW_MIN ? t.slice(s + 11, time) : t.slice(s + 11, s + 19) + ownField(t, s + 19, time, a);
+    return zone ? dayT + (clock + 'Z') : dayT + clock;
   };
 }
 
 /**
  * Strings through a cache of the column's last distinct short values: codes, statuses and countries
  * repeat row after row, and a repeat compared in place is shared instead of sliced again. Only values
- * under 13 characters, which V8 copies when sliced (a longer slice would keep a whole chunk's text alive
- * in the cache). A column whose values seldom repeat turns the cache off, and tries it again later.
+ * under 13 characters, which a slice copies; a longer one is copied out by ownField (comparing it with
+ * the cache's took more CPU than the copy). A column whose values seldom repeat turns the cache off,
+ * and tries it again later.
  */
 function recentStrings(): FieldReader {
   const recent: string[] = [];
@@ -151,11 +162,11 @@ function recentStrings(): FieldReader {
   let tries = 0;
   let hits = 0;
   let off = 0;
-  return (t, s, e) => {
+  return (t, s, e, a) => {
     const len = e - s;
-    if (off > 0 || len > 12) {
+    if (off > 0 || len >= SLICE_VIEW_MIN) {
       if (off > 0) off--;
-      return t.slice(s, e);
+      return ownField(t, s, e, a);
     }
     if (++tries === 256) {
       // mostly misses: the next 16,384 fields are sliced without looking

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCopyText } from '../../nodes/postgres/snapshot.js';
 import { fieldReader, TypeMapper } from '../../nodes/postgres/types.js';
 import { valueMaker } from '../../runtime/index.js';
+import { retainedBytes } from '../helpers/retained-heap.js';
 
 const mapper = new TypeMapper();
 
@@ -90,5 +91,41 @@ describe('postgres snapshot: COPY fields read in place', () => {
       { id: 3, ts: '2026-01-02T03:04:06.5Z', note: '\\', code: null },
       { id: 4, ts: '2026-01-02T03:04:07Z', note: 'last', code: 'DE' },
     ]);
+  });
+});
+
+describe('postgres snapshot: values read keep nothing of the chunk alive', () => {
+  it.each([
+    ['copied from the text', false],
+    ['copied from the ASCII bytes', true],
+  ])('long strings, uuids, timestamps with fractions, big bigints, intervals, arrays: 30 chunks of 1 MB, one row of each kept, hold under 2 MB (%s)', async (_, withBytes) => {
+    const names = ['id', 'grp', 'uid', 'ts', 'at', 'big', 'span', 'tags', 'doc', 'pad'];
+    const parsers = [20, 25, 2950, 1184, 1114, 20, 1186, 1009, 3802, 25].map((oid) => mapper.parser(oid));
+    const readers = parsers.map(fieldReader);
+    const make = valueMaker(names);
+    // each chunk its own groups (the string cache misses on their first row, and answers the rest)
+    const groups = ['a group name of 20 ch', 'another group name, thirty-one', 'a third group name, forty characters'];
+    const chunk = (c: number) => {
+      const rows: string[] = [];
+      for (let r = 0; r < 1000; r++) {
+        const id = c * 1000 + r;
+        rows.push(
+          [id, `${groups[id % 3]} ${c}`, `0b0b0b0b-${String(id).padStart(4, '0')}-4000-8000-000000000000`, `2026-01-02 03:04:05.${String(id).padStart(6, '0')}+00`,
+            `2026-01-02 03:04:05.${String(id).padStart(6, '0')}`, `92233720368547758${String(id % 100).padStart(2, '0')}`, `1 year 2 mons ${id} days 04:05:06`, `{"a tag longer than 13 characters","tag ${id} of the row"}`,
+            `{"k":"a value of thirty characters"}`, 'p'.repeat(900)].join('\t'),
+        );
+      }
+      return `${rows.join('\n')}\n`;
+    };
+    // what an aggregate grouped by grp keeps: the first row of each group, from a new chunk each time
+    const { bytes, kept } = await retainedBytes(() => Array.from({ length: 30 }, (_, c) => {
+      const text = chunk(c);
+      return parseCopyText(text, parsers, make, readers, withBytes ? Buffer.from(text, 'latin1') : undefined)[c % 3];
+    }));
+    expect(kept[4]).toEqual({
+      id: 4001, grp: `${groups[4001 % 3]} 4`, uid: '0b0b0b0b-4001-4000-8000-000000000000', ts: '2026-01-02T03:04:05.004001Z', at: '2026-01-02T03:04:05.004001',
+      big: '9223372036854775801', span: '1 year 2 mons 4001 days 04:05:06', tags: ['a tag longer than 13 characters', 'tag 4001 of the row'], doc: { k: 'a value of thirty characters' }, pad: 'p'.repeat(900),
+    });
+    expect(bytes).toBeLessThan(2_000_000);
   });
 });
