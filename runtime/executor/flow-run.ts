@@ -126,7 +126,8 @@ export class FlowRun {
       store: options.store,
       memoryWatch: this.memoryWatch,
       observer: options.observer,
-      beforeRead: () => (this.pausedGate || this.checkpointer?.gate ? this.gates() : undefined),
+      beforeRead: () => (this.pausedGate || this.checkpointer?.gate || this.lease?.held() ? this.gates() : undefined),
+      beforeWrite: () => this.lease?.held(),
     });
   }
 
@@ -301,6 +302,7 @@ export class FlowRun {
   private async gates(): Promise<void> {
     if (this.pausedGate) await this.pausedGate.promise;
     if (this.checkpointer?.gate) await this.checkpointer.gate.promise;
+    await this.lease?.held();
   }
 
   /** a test run: the conversion reports the sinks would give for what reached them (none fails the run) */

@@ -36,8 +36,10 @@ export interface NodeLoopsOptions {
   store?: CheckpointStore;
   memoryWatch?: ExternalMemoryWatch;
   observer?: RunObserver;
-  /** a source waits on what this returns before each read (a pause, an aligned checkpoint) */
+  /** a source waits on what this returns before each read (a pause, an aligned checkpoint, a lease in doubt) */
   beforeRead(): Promise<void> | undefined;
+  /** a sink waits on what this returns before each write (a lease in doubt): false drops the batch, unacknowledged */
+  beforeWrite(): Promise<boolean> | undefined;
 }
 
 export class NodeLoops {
@@ -186,6 +188,9 @@ export class NodeLoops {
       if (this.o.preview) {
         this.o.capture.wouldWrite(r, records);
       } else if (records.length > 0) {
+        const hold = this.o.beforeWrite();
+        if (hold && !(await hold)) return;
+        if (r.inbox!.closed) return;
         const t0 = process.hrtime.bigint();
         const result = await withRetry(() => sink.write(records), retry, `${r.node.id}: write`, this.o.log);
         this.o.observer?.batch?.(r.node.id, secondsSince(t0), records.length);

@@ -130,7 +130,8 @@ class HeldLease implements RedisLease {
     } catch (err) {
       throw new Error(`could not extend the lease ${this.token} on ${this.resource}: ${describe(err)}`);
     }
-    if (this.holder) await this.service.touchHolder(this.resource, this.token, ttlMs).catch(() => undefined);
+    // the holder note is for the cluster view: the renewal does not wait for it (a second round trip)
+    if (this.holder) void this.service.touchHolder(this.resource, this.token, ttlMs).catch(() => undefined);
   }
 
   async release(): Promise<void> {

@@ -125,6 +125,8 @@ describe.skipIf(!redisService.available)('cluster of agents (real processes, rea
     const a = agent('a');
     await a.waitFor(/runs flow fenced version 1 \(lease (\d+)\)/);
     const b = agent('b');
+    // b is up before a stops: the lease time + 5 s below measures the take-over, not b's start on a loaded machine
+    await b.waitFor(/joined the cluster/);
     await eventually(async () => (await stores.position('fenced')) > 400, 10_000, 'progress on a');
     const state = new Database(join(dataDir, 'sluice-state.db'), { readonly: true });
     closers.push(async () => state.close());

@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { LockBusyError } from '../../runtime/lock/lock.js';
 import { RedisLockService } from '../../runtime/lock/redis-lock.js';
+import { LeaseKeeper } from '../../runtime/lock/lease-keeper.js';
 import { connectRedis } from '../../runtime/cluster/redis-keys.js';
 import { probeRedis, service } from '../helpers/services.js';
 
@@ -52,6 +53,38 @@ describe.skipIf(!redisService.available)('RedisLockService', () => {
     const after = await a.acquire('flow:forget', 2000);
     expect(after.token).toBeGreaterThan(before.token);
     await after.release();
+  });
+
+  it('the event loop blocked past the deadline but inside the lease (a loaded machine): the keeper holds, Redis confirms, the same lease goes on', async () => {
+    await redis.connect().catch(() => undefined);
+    const TTL = 3000;
+    const a = new RedisLockService(redis, { holder: 'a' });
+    const b = new RedisLockService(redis, { holder: 'b' });
+    const lease = await a.acquire('flow:stall', TTL);
+    const told: string[] = [];
+    const keeper = new LeaseKeeper(lease, { ttlMs: TTL, onLost: (r) => told.push(`lost: ${r}`), onDoubt: () => told.push('doubt'), onKept: () => told.push('kept') });
+    keeper.start();
+    // right after a renewal went through, the loop is blocked (a synchronous wait: Atomics.wait, which
+    // spends no CPU, so the machine's scheduler does not make up for it afterwards) for about 2.3 s:
+    // longer than the renewal period, shorter than the lease, ending 100 ms past the deadline
+    const acquired = lease.validUntil;
+    while (lease.validUntil === acquired) await new Promise((r) => setTimeout(r, 2));
+    const validUntil = lease.validUntil;
+    const blockedFor = validUntil - keeper.margin + 100 - Date.now();
+    expect(blockedFor).toBeGreaterThan(keeper.period);
+    expect(blockedFor).toBeLessThan(TTL);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, blockedFor);
+    await new Promise((r) => setTimeout(r, TTL));
+    // held at the deadline, then kept; never lost (a renewal answered late may hold it once more)
+    expect(told.filter((t) => t.startsWith('lost'))).toEqual([]);
+    expect(told[0]).toBe('doubt');
+    expect(told.at(-1)).toBe('kept');
+    // the same lease, still a's, and nobody else can take it
+    expect(lease.validUntil).toBeGreaterThan(Date.now());
+    expect(await b.holder('flow:stall')).toMatchObject({ agent: 'a', token: lease.token });
+    await expect(b.acquire('flow:stall', TTL)).rejects.toBeInstanceOf(LockBusyError);
+    keeper.stop();
+    await lease.release();
   });
 
   it('Redis away: acquire fails with a message naming the resource, not LockBusyError', async () => {

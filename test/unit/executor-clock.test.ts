@@ -95,4 +95,55 @@ describe('executor clock', () => {
     expect(summary!.status).toBe('failed');
     expect(summary!.error).toMatch(/lost the lease on flow clock-lease, stopping it: .*redis is away/);
   });
+
+  it('a renewal still unanswered at the deadline holds the run (not one batch more written), and its late yes lets the same run go on', async () => {
+    // the sink's first write waits until the test lets it go, so batches queue before it
+    let letGo!: () => void;
+    const sink = collector('clock-held', { gate: new Promise<void>((r) => (letGo = r)) });
+    const clock = new ManualClock();
+    const answers: (() => void)[] = [];
+    const locks: LockService = {
+      async acquire(resource) {
+        // Redis answers each renewal only when the test says (a loaded machine, a slow network)
+        return { resource, token: 7, extend: () => new Promise<void>((r) => answers.push(r)), release: async () => undefined };
+      },
+    };
+    const flow = compileFlow(
+      {
+        apiVersion: 'sluice/v1',
+        name: 'clock-held',
+        nodes: [
+          { id: 'gen', type: 'core.generate', config: { dataset: 'counter', count: 1e9, rate: 2000 } },
+          { id: 'sink', type: 'test.memory', config: { name: 'clock-held' } },
+        ],
+        edges: [{ from: 'gen', to: 'sink' }],
+      },
+      registry,
+    );
+    const run = new FlowRun(flow, { store: newStore(), locks, leaseTtlMs: 4000, clock });
+    let summary: RunSummary | undefined;
+    const done = run.run().then((s) => (summary = s));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sink.writes).toBe(1);
+    await clock.advance(3000); // the renewal at 800 is unanswered at the deadline, 3000
+    expect(answers).toHaveLength(1);
+    sink.gate = undefined;
+    letGo(); // the write in flight ends; the batches queued behind it must wait
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sink.writes).toBe(1);
+    expect(sink.batches).toHaveLength(1);
+    expect(run.status).toBe('running');
+    answers[0](); // yes: the lease was this run's all along
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sink.writes).toBeGreaterThan(1);
+    expect(run.status).toBe('running');
+    expect(summary).toBeUndefined();
+    run.stop();
+    await advanceUntil(clock, () => summary !== undefined);
+    await done;
+    expect(summary!.status).toBe('stopped');
+    // one run throughout: the records written are 1, 2, 3 … with none missing or twice
+    const written = sink.batches.flat().map((r) => (r.value as { n: number }).n);
+    expect(written).toEqual(written.map((_, i) => i + 1));
+  });
 });
