@@ -219,6 +219,10 @@ export class FlowRun {
             ttlMs: this.options.leaseTtlMs ?? 30_000,
             clock: this.options.leaseClock ?? this.options.clock,
             onLost: (reason) => this.fail(undefined, new Error(`lost the lease on flow ${stateKey}, stopping it: ${reason}`)),
+            onHeld: (held) =>
+              held
+                ? this.log.warn(`the lease on flow ${stateKey} is in doubt (a renewal is still unanswered at its deadline): reading and writing nothing new until it is answered`)
+                : this.log.info(`the lease on flow ${stateKey} is kept: going on`),
           });
         }
         if (this.options.fromStart) await store.reset(stateKey);

@@ -20,7 +20,11 @@ export class RunLease {
   private constructor(private readonly lease: Lease) {}
 
   /** takes the lease on `flow:NAME` (a UserError if another holder has it) and starts keeping it */
-  static async acquire(locks: LockService, flowName: string, o: { ttlMs: number; clock?: Clock; onLost(reason: string): void }): Promise<RunLease> {
+  static async acquire(
+    locks: LockService,
+    flowName: string,
+    o: { ttlMs: number; clock?: Clock; onLost(reason: string): void; /** the run is held (true) or goes on (false), for the log */ onHeld?(held: boolean): void },
+  ): Promise<RunLease> {
     const lease = await locks.acquire(`flow:${flowName}`, o.ttlMs).catch((err) => {
       throw new UserError(`flow ${flowName} cannot start: ${errorMessage(err)}`);
     });
@@ -34,8 +38,14 @@ export class RunLease {
         o.onLost(reason);
         run.endHold();
       },
-      onDoubt: () => (run.hold ??= new Gate()),
-      onKept: () => run.endHold(),
+      onDoubt: () => {
+        run.hold ??= new Gate();
+        o.onHeld?.(true);
+      },
+      onKept: () => {
+        run.endHold();
+        o.onHeld?.(false);
+      },
     });
     run.keeper.start();
     return run;

@@ -120,12 +120,15 @@ describe('executor clock', () => {
       },
       registry,
     );
-    const run = new FlowRun(flow, { store: newStore(), locks, leaseTtlMs: 4000, clock });
+    const lines: string[] = [];
+    const log = { info: (m: string) => lines.push(`info ${m}`), warn: (m: string) => lines.push(`warn ${m}`), error: (m: string) => lines.push(`error ${m}`) };
+    const run = new FlowRun(flow, { store: newStore(), locks, leaseTtlMs: 4000, clock, log });
     let summary: RunSummary | undefined;
     const done = run.run().then((s) => (summary = s));
     await new Promise((r) => setTimeout(r, 300));
     expect(sink.writes).toBe(1);
     await clock.advance(3000); // the renewal at 800 is unanswered at the deadline, 3000
+    expect(lines).toContainEqual(expect.stringMatching(/^warn the lease on flow clock-held is in doubt .*: reading and writing nothing new/));
     expect(answers).toHaveLength(1);
     sink.gate = undefined;
     letGo(); // the write in flight ends; the batches queued behind it must wait
@@ -137,6 +140,7 @@ describe('executor clock', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(sink.writes).toBeGreaterThan(1);
     expect(run.status).toBe('running');
+    expect(lines).toContain('info the lease on flow clock-held is kept: going on');
     expect(summary).toBeUndefined();
     run.stop();
     await advanceUntil(clock, () => summary !== undefined);
