@@ -188,9 +188,9 @@ export class NodeLoops {
       if (this.o.preview) {
         this.o.capture.wouldWrite(r, records);
       } else if (records.length > 0) {
+        // a lease in doubt: wait for its answer; lost, or the run given up meanwhile: dropped, as above
         const hold = this.o.beforeWrite();
-        if (hold && !(await hold)) return;
-        if (r.inbox!.closed) return;
+        if (hold && (!(await hold) || r.inbox!.closed)) return;
         const t0 = process.hrtime.bigint();
         const result = await withRetry(() => sink.write(records), retry, `${r.node.id}: write`, this.o.log);
         this.o.observer?.batch?.(r.node.id, secondsSince(t0), records.length);
