@@ -30,9 +30,9 @@ export function runCli(args: string[], options: { cwd?: string; env?: Record<str
 }
 
 /** resolves once `check` returns true, polling every 20 ms, or rejects after `ms` */
-export async function until(check: () => boolean, ms = 20_000, what = 'condition'): Promise<void> {
+export async function until(check: () => boolean | Promise<boolean>, ms = 20_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

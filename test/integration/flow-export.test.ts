@@ -82,8 +82,9 @@ describe.skipIf(!live)('exported flows with their connections (real PostgreSQL, 
     const r = await call(s, 'POST', '/api/flows/exp/deploy', {});
     expect(r.status, r.text).toBe(202);
     let status = '';
-    await until(() => {
-      void call(s, 'GET', '/api/flows/exp/status').then((x) => (status = x.json?.status));
+    // one status request at a time, each awaited: none is left in flight when the servers stop
+    await until(async () => {
+      status = (await call(s, 'GET', '/api/flows/exp/status')).json?.status;
       return status === 'completed' || status === 'failed';
     }, 30_000, 'the deployment to end');
     expect(status, JSON.stringify((await call(s, 'GET', '/api/flows/exp/logs')).json)).toBe('completed');
