@@ -11,6 +11,9 @@
  * (TEXT, BLOB, a long VARCHAR) to a prefix by itself and makes such a unique constraint a hash (USING
  * HASH); what it did is read back from information_schema and reported. MySQL refuses instead: an index
  * is then retried over prefixes, a unique constraint is left out (a prefix would refuse rows the source holds).
+ *
+ * The steps run on a `DdlTarget`: the sink's pool, or in a test run `dryRun`, which runs nothing and
+ * answers for the server what key-length.ts predicts, so the plan is made by these same steps.
  */
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { TableSchema } from '../shared/columns.js';
@@ -30,7 +33,8 @@ import {
   plannedIndexes,
 } from '../shared/schema-apply.js';
 import type { TableReport } from '../../runtime/index.js';
-import { qualified, quoteIdent } from './connection.js';
+import { qualified, quoteIdent, type ServerInfo } from './connection.js';
+import { KEY_CHARS, madeIndex, type KeyPart, type MadeIndex } from './key-length.js';
 
 /** a string literal: MySQL and MariaDB read a backslash in one as an escape (unless NO_BACKSLASH_ESCAPES) */
 const literal = (text: string) => `'${text.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
@@ -38,12 +42,12 @@ const literal = (text: string) => `'${text.replaceAll('\\', '\\\\').replaceAll("
 /** the longest comment MySQL and MariaDB keep, in characters */
 const COLUMN_COMMENT_MAX = 1024;
 const TABLE_COMMENT_MAX = 2048;
-/** InnoDB's largest key, in utf8mb4 characters (3,072 bytes) */
-const KEY_CHARS = 768;
 
 export interface CreateFacts {
   /** the column definition to use for a column, from its mapped one */
   column(name: string, mapped: string): string;
+  /** a column's type as created (an ENUM instead of the mapped type): what afterCreate sizes its indexes by */
+  type(name: string, mapped: string): string;
   /** ` COMMENT '…'` of the table, or '' */
   tableOptions: string;
   /** the reported facts the CREATE TABLE holds, once it ran */
@@ -72,6 +76,7 @@ export function createFacts(schema: TableSchema, full: FullSchema, columns: Read
   const numbered = autoIncrement(full, columns, keys, report);
   if (numbered) done.push(`AUTO_INCREMENT on ${numbered}`);
   return {
+    type: (name, mapped) => enums.get(name) ?? mapped,
     column(name, mapped) {
       let def = enums.get(name) ?? mapped;
       if (name === numbered) {
@@ -112,8 +117,62 @@ function autoIncrement(full: FullSchema, columns: ReadonlySet<string>, keys: rea
   return numbered;
 }
 
+/**
+ * What the steps below run on: the sink's pool (`onPool`), or a test run's `dryRun`, which runs nothing
+ * and answers as the server would where its answer can be predicted (key-length.ts).
+ */
+export interface DdlTarget {
+  readonly server: ServerInfo;
+  /** runs one DDL statement; a refusal throws */
+  run(sql: string): Promise<unknown>;
+  /** runs the ADD INDEX `sql` over `parts` and answers how the server made index `name` (undefined: not known); a refusal throws */
+  addIndex(sql: string, at: { db: string; table: string; name: string; unique: boolean }, parts: KeyPart[]): Promise<MadeIndex | undefined>;
+  /** whether database `db` holds `table` */
+  hasTable(db: string, table: string): Promise<boolean>;
+}
+
+/** the sink's pool: runs each statement, and reads back from information_schema what the server made of an index */
+export function onPool(pool: Pool, server: ServerInfo): DdlTarget {
+  return {
+    server,
+    run: (sql) => pool.query(sql),
+    async addIndex(sql, at) {
+      await pool.query(sql);
+      // MariaDB shortens a long key by itself: what it made is read back
+      const [rows] = await pool
+        .query<RowDataPacket[]>(
+          'SELECT COLUMN_NAME AS col, SUB_PART AS part, INDEX_TYPE AS type FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = ? ORDER BY SEQ_IN_INDEX',
+          [at.db, at.table, at.name],
+        )
+        .catch(() => [[] as RowDataPacket[]] as const); // created all the same; only what the server made of it is unknown
+      if (rows.length === 0) return undefined;
+      return { parts: rows.map((r) => ({ column: String(r.col), prefix: r.part === null ? null : Number(r.part) })), hash: rows.some((r) => String(r.type).toUpperCase() === 'HASH') };
+    },
+    async hasTable(db, table) {
+      const [rows] = await pool
+        .query<RowDataPacket[]>('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [db, table])
+        .catch(() => [[{}] as RowDataPacket[]] as const); // the ALTER then says what is wrong
+      return rows.length > 0;
+    },
+  };
+}
+
+/**
+ * A test run's stand-in for the pool: runs nothing; answers that each statement would succeed, that an
+ * index is made as key-length.ts predicts for `server` (or refused as it predicts), and that a referenced
+ * table is there (it is, when the copy creates it): the report then says what the copy would do.
+ */
+export function dryRun(server: ServerInfo): DdlTarget {
+  return {
+    server,
+    run: async () => undefined,
+    addIndex: async (_sql, at, parts) => madeIndex(parts, at.unique, server),
+    hasTable: async () => true,
+  };
+}
+
 /** After the CREATE TABLE: defaults, unique constraints, indexes, checks (each on its own). `types`: each column's type as created */
-export async function afterCreate(pool: Pool, db: string, table: string, full: FullSchema, types: ReadonlyMap<string, string>, mariadb: boolean, report: TableReport): Promise<void> {
+export async function afterCreate(target: DdlTarget, db: string, table: string, full: FullSchema, types: ReadonlyMap<string, string>, report: TableReport): Promise<void> {
   const t = qualified(db, table);
   const columns = new Set(types.keys());
   for (const { column, default: d } of plannedDefaults(full, columns, 'mysql', report)) {
@@ -128,22 +187,26 @@ export async function afterCreate(pool: Pool, db: string, table: string, full: F
       }
       value = m[2] && m[2] !== '0' ? `CURRENT_TIMESTAMP(${m[2]})` : 'CURRENT_TIMESTAMP';
     } else value = d.kind === 'literal' ? literal(d.text) : `(${d.text})`;
-    await applyFact(report, 'mysql', `default ${defaultText(d)} on ${column}`, () => pool.query(`ALTER TABLE ${t} ALTER COLUMN ${quoteIdent(column)} SET DEFAULT ${value}`));
+    await applyFact(report, 'mysql', `default ${defaultText(d)} on ${column}`, () => target.run(`ALTER TABLE ${t} ALTER COLUMN ${quoteIdent(column)} SET DEFAULT ${value}`));
   }
-  for (const i of plannedIndexes(full, columns, 'mysql', report)) await addIndex(pool, db, table, full, i, types, mariadb, report);
+  for (const i of plannedIndexes(full, columns, 'mysql', report)) await addIndex(target, db, table, full, i, types, report);
   for (const c of plannedChecks(full, 'mysql', (s) => quoteIdent(s), columns, report)) {
-    await applyFact(report, 'mysql', `check ${c.name} (${c.sql})`, () => pool.query(`ALTER TABLE ${t} ADD CONSTRAINT ${quoteIdent(c.name)} CHECK (${c.sql})`));
+    await applyFact(report, 'mysql', `check ${c.name} (${c.sql})`, () => target.run(`ALTER TABLE ${t} ADD CONSTRAINT ${quoteIdent(c.name)} CHECK (${c.sql})`));
   }
 }
 
 /** one index or unique constraint, with what the server made of a key longer than InnoDB's */
-async function addIndex(pool: Pool, db: string, table: string, full: FullSchema, i: FullIndex, types: ReadonlyMap<string, string>, mariadb: boolean, report: TableReport): Promise<void> {
-  const t = qualified(db, table);
-  const add = (list: string) => pool.query(`ALTER TABLE ${t} ADD ${i.unique ? 'UNIQUE ' : ''}INDEX ${quoteIdent(i.name)} (${list})`);
+async function addIndex(target: DdlTarget, db: string, table: string, full: FullSchema, i: FullIndex, types: ReadonlyMap<string, string>, report: TableReport): Promise<void> {
+  const at = { db, table, name: i.name, unique: i.unique };
+  const partsWith = (prefixOf: (column: string, n: number) => number | null): KeyPart[] => i.columns.map((c, n) => ({ column: c, type: types.get(c) ?? '', prefix: prefixOf(c, n) }));
+  const shown = (parts: readonly { column: string; prefix: number | null }[]) => parts.map((p) => (p.prefix === null ? p.column : `${p.column}(${p.prefix})`));
+  const add = (parts: KeyPart[]) =>
+    target.addIndex(`ALTER TABLE ${qualified(db, table)} ADD ${i.unique ? 'UNIQUE ' : ''}INDEX ${quoteIdent(i.name)} (${shown(parts.map((p) => ({ ...p, column: quoteIdent(p.column) }))).join(', ')})`, at, parts);
   // the source's prefixes (MySQL / MariaDB) mean the same here
   const prefix = (n: number) => (full.family === 'mysql' ? (i.prefixes?.[n] ?? null) : null);
+  let made: MadeIndex | undefined;
   try {
-    await add(i.columns.map((c, n) => (prefix(n) === null ? quoteIdent(c) : `${quoteIdent(c)}(${prefix(n)})`)).join(', '));
+    made = await add(partsWith((_, n) => prefix(n)));
   } catch (err) {
     const code = (err as { errno?: number }).errno;
     // 1170: BLOB/TEXT without a key length; 1071: key too long (MySQL)
@@ -154,38 +217,27 @@ async function addIndex(pool: Pool, db: string, table: string, full: FullSchema,
     }
     const long = i.columns.filter((c) => /TEXT|BLOB|JSON|VARCHAR|VARBINARY/i.test(types.get(c) ?? ''));
     const chars = Math.max(1, Math.floor(KEY_CHARS / Math.max(1, long.length)));
-    const list = i.columns.map((c) => (long.includes(c) ? `${quoteIdent(c)}(${chars})` : quoteIdent(c))).join(', ');
-    if (!(await applyFact(report, 'mysql', indexText(i, i.columns.map((c) => (long.includes(c) ? `${c}(${chars})` : c)).join(', ')), () => add(list)))) return;
+    const parts = partsWith((c) => (long.includes(c) ? chars : null));
+    if (!(await applyFact(report, 'mysql', indexText(i, shown(parts).join(', ')), () => add(parts)))) return;
     for (const c of long) report.lossy.push(`index ${i.name}: only the first ${chars} characters of ${c} are indexed (InnoDB's key length limit)`);
     return;
   }
-  // MariaDB shortens a long key by itself: say what it made
-  const [rows] = await pool
-    .query<RowDataPacket[]>(
-      'SELECT COLUMN_NAME AS col, SUB_PART AS part, INDEX_TYPE AS type FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = ? ORDER BY SEQ_IN_INDEX',
-      [db, table, i.name],
-    )
-    .catch(() => [[] as RowDataPacket[]] as const); // created all the same; only what the server made of it is unknown
-  const hash = rows.some((r) => String(r.type).toUpperCase() === 'HASH');
-  const list = rows.map((r) => (r.part === null ? String(r.col) : `${r.col}(${r.part})`)).join(', ');
-  report.created.push(`${indexText(i, list || undefined)}${hash ? ' USING HASH' : ''}`);
-  for (const [n, r] of rows.entries()) if (r.part !== null && Number(r.part) !== prefix(n)) report.lossy.push(`index ${i.name}: only the first ${r.part} characters of ${r.col} are indexed (InnoDB's key length limit)`);
-  if (hash && mariadb) report.lossy.push(`unique constraint ${i.name}: kept as a hash of the values (MariaDB's long unique key), not a B-tree index`);
+  const parts = made?.parts ?? [];
+  report.created.push(`${indexText(i, parts.length > 0 ? shown(parts).join(', ') : undefined)}${made?.hash ? ' USING HASH' : ''}`);
+  for (const [n, p] of parts.entries()) if (p.prefix !== null && p.prefix !== prefix(n)) report.lossy.push(`index ${i.name}: only the first ${p.prefix} characters of ${p.column} are indexed (InnoDB's key length limit)`);
+  if (made?.hash && target.server.mariadb) report.lossy.push(`unique constraint ${i.name}: kept as a hash of the values (MariaDB's long unique key), not a B-tree index`);
 }
 
 /** At the end of the run, when every table holds its rows: the foreign keys */
-export async function foreignKeys(pool: Pool, db: string, table: string, full: FullSchema, report: TableReport): Promise<void> {
+export async function foreignKeys(target: DdlTarget, db: string, table: string, full: FullSchema, report: TableReport): Promise<void> {
   for (const f of full.foreignKeys) {
     const what = foreignKeyText(f);
-    const [rows] = await pool
-      .query<RowDataPacket[]>('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [db, f.refTable])
-      .catch(() => [[{}] as RowDataPacket[]] as const); // the ALTER below then says what is wrong
-    if (rows.length === 0) {
+    if (!(await target.hasTable(db, f.refTable))) {
       report.leftOut.push(`${what}: the target has no table ${db}.${f.refTable}`);
       continue;
     }
     await applyFact(report, 'mysql', what, () =>
-      pool.query(
+      target.run(
         `ALTER TABLE ${qualified(db, table)} ADD CONSTRAINT ${quoteIdent(f.name)} FOREIGN KEY (${f.columns.map(quoteIdent).join(', ')}) REFERENCES ${qualified(db, f.refTable)} (${f.refColumns.map(quoteIdent).join(', ')})${foreignKeyRules(f)}`,
       ),
     );

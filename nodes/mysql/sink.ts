@@ -35,7 +35,8 @@
  * (`mysqlTypeFor` in types.ts; only key columns NOT NULL: a declared NOT NULL is not copied, since a
  * captured update may carry only some columns and a zero date reads as null, unless the source sends
  * `schema: full`: then NOT NULL, defaults, ENUMs, indexes, checks, comments and, on close, foreign keys
- * as schema-apply.ts says), and a missing table's keys default to the source table's key:
+ * as schema-apply.ts says; a test run plans their report by the same steps, previewReport), and a
+ * missing table's keys default to the source table's key:
  *
  * | declared kind (source type)                     | created column                                   |
  * |-------------------------------------------------|--------------------------------------------------|
@@ -59,12 +60,12 @@ import { z } from 'zod';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { ConfigError, NodeError, defineNode, type NodeContext, type SinkInstance, type SinkPreviewTarget, type SluiceRecord, type TableReport } from '../../runtime/index.js';
 import { sinkPerTable } from '../shared/table-router.js';
-import { batchPlan, coversKey, deleteKey, keysOrAppend, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
+import { batchPlan, coversKey, deleteKey, keysForNewTable, keysOrAppend, type KeyChange, type SinkTarget } from '../shared/sink-plan.js';
 import { connectionFields, oneConnection, openPool, qualified, quoteIdent, resolveTarget, statementError, type ServerInfo, type Target } from './connection.js';
 import { columnTypeFor, defaultColumnType, describeTable, listTables, mysqlTypeFor, schemaExists, writer, type TableInfo, type Writer } from './types.js';
 import { declaredSchema, type ColumnSpec, type TableSchema } from '../shared/columns.js';
 import { newReport, type FullSchema } from '../shared/schema-full.js';
-import { afterCreate, createFacts, foreignKeys } from './schema-apply.js';
+import { afterCreate, createFacts, dryRun, foreignKeys, onPool } from './schema-apply.js';
 import { openOrClose } from '../shared/open.js';
 import { wouldCreate } from '../shared/preview-target.js';
 
@@ -112,6 +113,9 @@ function stepsOf(changes: KeyChange[]): Step[] {
   return steps;
 }
 
+/** a column's type: as mapped, else what a column that held only nulls gets (a key one bounded) */
+const typeOf = (c: { name: string; type?: string }, keys: readonly string[]) => c.type ?? defaultColumnType(keys.some((k) => k.toLowerCase() === c.name.toLowerCase()));
+
 /** rows per statement, and a rough byte budget (max_allowed_packet is 16 MB by default on MariaDB) */
 const MAX_ROWS = 1000;
 const MAX_BYTES = 4 * 1024 * 1024;
@@ -141,30 +145,56 @@ class MysqlSink implements SinkInstance {
 
   /** a test run: would the first write create the table? Read-only: only information_schema is read */
   async previewTarget(): Promise<SinkPreviewTarget | undefined> {
-    const { config, nodeId } = this.ctx;
-    const target = resolveTarget(this.ctx, config);
-    const dot = config.table.indexOf('.');
-    const schema = dot >= 0 ? config.table.slice(0, dot) : (target.database ?? '');
-    const table = dot >= 0 ? config.table.slice(dot + 1) : config.table;
-    if (!schema) return undefined; // the deploy says what is missing
-    return wouldCreate(config.createTable, `table ${schema}.${table}`, async () => {
-      const { pool, server } = await openPool(nodeId, target, 1);
-      try {
-        // a database that does not exist is not created: the deploy fails with its own message
-        return !(await schemaExists(pool, schema)) || (await describeTable(pool, schema, table, server.mariadb)) !== undefined;
-      } finally {
-        await pool.end();
-      }
-    });
+    if (!this.named()) return undefined; // the deploy says what is missing
+    return wouldCreate(this.ctx.config.createTable, `table ${this.id}`, async () => (await this.look()).exists);
   }
 
-  private async start(): Promise<void> {
-    const { config, nodeId } = this.ctx;
+  /**
+   * A test run: what `schema: full` would create, map lossy and leave out, when the table would be
+   * created, planned by the steps the copy takes (createPlan, then afterCreate and foreignKeys on a dry
+   * run that runs nothing and predicts the server's answers: schema-apply.ts). Read-only: only
+   * information_schema and the server's version are read.
+   */
+  async previewReport(records: SluiceRecord[]): Promise<TableReport[]> {
+    const declared = this.declared(records);
+    if (!this.ctx.config.createTable || !declared?.schema.full || !this.named()) return [];
+    const { exists, server } = await this.look();
+    if (exists) return [];
+    this.server = server;
+    const keys = this.ctx.config.keys ?? keysForNewTable(this.sinkTarget, records);
+    const plan = this.createPlan(this.newColumns(records, keys, declared), keys, declared.schema);
+    const full = plan.full!;
+    plan.facts!.created(full.report);
+    const target = dryRun(server);
+    await afterCreate(target, this.schema, this.tableName, full.schema, plan.types, full.report);
+    await foreignKeys(target, this.schema, this.tableName, full.schema, full.report);
+    return [full.report];
+  }
+
+  /** the table's database and name from `table` and the connection; false: no database named */
+  private named(): boolean {
+    const { config } = this.ctx;
     this.target = resolveTarget(this.ctx, config);
     const dot = config.table.indexOf('.');
     this.schema = dot >= 0 ? config.table.slice(0, dot) : (this.target.database ?? '');
     this.tableName = dot >= 0 ? config.table.slice(dot + 1) : config.table;
-    if (!this.schema) throw new ConfigError(nodeId, 'table', `${JSON.stringify(config.table)} names no database and the ${this.target.via} has none: write 'database.${config.table}'`);
+    return this.schema !== '';
+  }
+
+  /** a test run: whether the table is there (a database that is not counts as there: the deploy fails with its own message), and the server */
+  private async look(): Promise<{ exists: boolean; server: ServerInfo }> {
+    const { pool, server } = await openPool(this.ctx.nodeId, this.target, 1);
+    try {
+      const exists = !(await schemaExists(pool, this.schema)) || (await describeTable(pool, this.schema, this.tableName, server.mariadb)) !== undefined;
+      return { exists, server };
+    } finally {
+      await pool.end();
+    }
+  }
+
+  private async start(): Promise<void> {
+    const { config, nodeId } = this.ctx;
+    if (!this.named()) throw new ConfigError(nodeId, 'table', `${JSON.stringify(config.table)} names no database and the ${this.target.via} has none: write 'database.${config.table}'`);
     const { pool, server } = await openPool(nodeId, this.target, 2);
     this.pool = pool;
     this.server = server;
@@ -241,7 +271,7 @@ class MysqlSink implements SinkInstance {
   }
 
   async close(): Promise<void> {
-    if (this.full && this.pool) await foreignKeys(this.pool, this.schema, this.tableName, this.full.schema, this.full.report);
+    if (this.full && this.pool) await foreignKeys(onPool(this.pool, this.server), this.schema, this.tableName, this.full.schema, this.full.report);
     const pool = this.pool;
     this.pool = undefined;
     await pool?.end().catch(() => undefined);
@@ -296,34 +326,44 @@ class MysqlSink implements SinkInstance {
   private async ensureColumns(types: Map<string, { name: string; type?: string }>, declared?: TableSchema): Promise<void> {
     if (types.size === 0 && this.info) return;
     const pool = this.pool!;
-    const keys = this.keys!;
-    const keySet = new Set(keys.map((k) => k.toLowerCase()));
     const table = qualified(this.schema, this.tableName);
-    const typeOf = (c: { name: string; type?: string }) => c.type ?? defaultColumnType(keySet.has(c.name.toLowerCase()));
-    const def = (c: { name: string; type?: string }) => `${quoteIdent(c.name)} ${typeOf(c)}`;
     if (!this.info) {
-      for (const k of keys) if (!types.has(k.toLowerCase())) types.set(k.toLowerCase(), { name: k });
-      const pk = keys.length > 0 ? `, PRIMARY KEY (${keys.map(quoteIdent).join(', ')})` : '';
-      // schema: full at the source: ENUM types, NOT NULL as declared and comments in the CREATE TABLE; defaults, indexes ... after it (schema-apply.ts)
-      const full = declared?.full ? { schema: declared.full, report: newReport(this.id, declared.table) } : undefined;
-      const facts = full ? createFacts(declared!, full.schema, new Set([...types.values()].map((c) => c.name)), keys, full.report) : undefined;
-      const cols = [...types.values()].map((c) => (facts ? `${quoteIdent(c.name)} ${facts.column(c.name, typeOf(c))}` : def(c)));
-      await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (${cols.join(', ')}${pk}) DEFAULT CHARSET = utf8mb4${facts?.tableOptions ?? ''}`);
-      if (full) {
-        facts!.created(full.report);
-        const created = new Map([...types.values()].map((c) => [c.name, typeOf(c)]));
-        await afterCreate(pool, this.schema, this.tableName, full.schema, created, this.server.mariadb, full.report);
-        this.full = full;
-        for (const l of full.report.leftOut) this.ctx.log.warn(`table ${this.id}: left out ${l}`);
+      const plan = this.createPlan(types, this.keys!, declared);
+      await pool.query(plan.sql);
+      if (plan.full) {
+        plan.facts!.created(plan.full.report);
+        await afterCreate(onPool(pool, this.server), this.schema, this.tableName, plan.full.schema, plan.types, plan.full.report);
+        this.full = plan.full;
+        for (const l of plan.full.report.leftOut) this.ctx.log.warn(`table ${this.id}: left out ${l}`);
       }
     } else {
       if (!this.ctx.config.createTable) {
         const names = [...types.values()].map((c) => c.name).join(', ');
         throw new ConfigError(this.ctx.nodeId, 'createTable', `table ${this.id} has no column ${names}: add it, or set createTable: true to add columns for new fields`);
       }
-      await pool.query(`ALTER TABLE ${table} ${[...types.values()].map((c) => `ADD COLUMN ${def(c)}`).join(', ')}`);
+      await pool.query(`ALTER TABLE ${table} ${[...types.values()].map((c) => `ADD COLUMN ${quoteIdent(c.name)} ${typeOf(c, this.keys!)}`).join(', ')}`);
     }
     await this.loadSchema();
+  }
+
+  /**
+   * A new table: its CREATE TABLE over `types` (the keys added) and, with `schema: full` at the source,
+   * what goes into it (ENUM types, NOT NULL, comments: schema-apply.ts createFacts), the report begun, and
+   * each column's type as created, which afterCreate sizes indexes by. The copy runs it; a test run plans from it.
+   */
+  private createPlan(types: Map<string, { name: string; type?: string }>, keys: string[], declared: TableSchema | undefined) {
+    for (const k of keys) if (!types.has(k.toLowerCase())) types.set(k.toLowerCase(), { name: k });
+    const pk = keys.length > 0 ? `, PRIMARY KEY (${keys.map(quoteIdent).join(', ')})` : '';
+    // schema: full at the source: ENUM types, NOT NULL as declared and comments in the CREATE TABLE; defaults, indexes ... after it (schema-apply.ts)
+    const full = declared?.full ? { schema: declared.full, report: newReport(this.id, declared.table) } : undefined;
+    const facts = full ? createFacts(declared!, full.schema, new Set([...types.values()].map((c) => c.name)), keys, full.report) : undefined;
+    const cols = [...types.values()].map((c) => `${quoteIdent(c.name)} ${facts ? facts.column(c.name, typeOf(c, keys)) : typeOf(c, keys)}`);
+    return {
+      sql: `CREATE TABLE IF NOT EXISTS ${qualified(this.schema, this.tableName)} (${cols.join(', ')}${pk}) DEFAULT CHARSET = utf8mb4${facts?.tableOptions ?? ''}`,
+      full,
+      facts,
+      types: new Map([...types.values()].map((c) => [c.name, facts ? facts.type(c.name, typeOf(c, keys)) : typeOf(c, keys)])),
+    };
   }
 
   /** the steps as statements: runs of upserts with the same columns, runs of deletes; in order */

@@ -4,22 +4,31 @@
  * over a TEXT column), a foreign key between two tables, CHECKs (portable and not), an ENUM and comments.
  * What each target was created with is read from its catalog (information_schema; sqlite_master and the
  * index_list / foreign_key_list pragmas), and the run summary's conversion report must say the same,
- * and what it left out and why. Real servers (test/setup).
+ * and what it left out and why. A test run from PostgreSQL into MariaDB plans the report the copy then
+ * gives, its long keys shortened and hashed as MariaDB then does. Real servers (test/setup).
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probeMysql, type ScratchDb, scratchMysql, service } from '../helpers/services.js';
+import { probeMysql, probePostgres, type ScratchDb, scratchMysql, scratchPostgres, service } from '../helpers/services.js';
 import { runFlow, withDb } from '../helpers/conversion-run.js';
 import type { SinkInstance, SluiceRecord, TableReport } from '../../runtime/index.js';
 import type { TableSchema } from '../../nodes/shared/columns.js';
 import { mysqlSink } from '../../nodes/mysql/sink.js';
+import { serverInfo } from '../../nodes/mysql/connection.js';
+import { madeIndex, type KeyPart, type RefusedIndex } from '../../nodes/mysql/key-length.js';
 import { sqliteSink } from '../../nodes/sqlite/sink.js';
 import { create, tempDir } from '../helpers/node-harness.js';
+import type { RunSummary } from '../../runtime/executor/run-summary.js';
+import { testRegistry } from '../helpers/test-nodes.js';
+import { compileFlow } from '../../runtime/flow/compile.js';
+import { Preview } from '../../runtime/deploy/preview.js';
 
 const MY = await service('MySQL/MariaDB', 'MYSQL_URL', 'mysql://root@127.0.0.1:3306/test', probeMysql);
+const PG = await service('PostgreSQL', 'PG_URL', 'postgres://postgres@127.0.0.1:5432/postgres', probePostgres);
 
 const suffix = randomBytes(4).toString('hex');
 const SRC = `sluice_scht_${suffix}`;
@@ -331,6 +340,69 @@ describe.skipIf(!MY.available)('schema: full into MariaDB and SQLite', () => {
     ]);
   });
 
+  it("a test run's prediction of long keys (key-length.ts) is what MariaDB makes: prefixes, hashes and refusals, by the columns' sizes", async () => {
+    const server = await serverInfo(target as unknown as Parameters<typeof serverInfo>[0]);
+    const cases: [string, string, boolean, (string | number | null)[][]][] = [
+      // columns (type, prefix), unique
+      ['a', 'LONGTEXT', false, [['a', null]]],
+      ['a', 'LONGTEXT', true, [['a', null]]],
+      ['a', 'LONGTEXT', false, [['a', 1000]]],
+      ['a', 'LONGTEXT', true, [['a', 1000]]],
+      ['a', 'LONGTEXT', true, [['a', 100]]],
+      ['a', 'VARCHAR(1000)', false, [['a', null]]],
+      ['a', 'VARCHAR(1000)', true, [['a', null]]],
+      ['a', 'VARCHAR(768)', false, [['a', null]]],
+      ['a', 'VARBINARY(4000)', false, [['a', null]]],
+      ['a', 'LONGBLOB', false, [['a', null]]],
+      ['a', 'JSON', false, [['a', null]]],
+      ['a', 'TINYTEXT', false, [['a', null]]],
+      ['a, b', 'VARCHAR(500)', false, [['a', null], ['b', null]]],
+      ['a, b', 'VARCHAR(500)', true, [['a', null], ['b', null]]],
+      ['a, b', 'VARCHAR(500)', false, [['a', 384], ['b', 384]]],
+      ['a, b', 'LONGTEXT', false, [['a', null], ['b', null]]],
+      ['a, b', 'LONGTEXT', true, [['a', null], ['b', null]]],
+      ['n, a', 'VARCHAR(1000)', false, [['n', null], ['a', null]]],
+      ['n, a', 'VARCHAR(767)', false, [['n', null], ['a', null]]],
+      ['n, a', 'VARCHAR(767)', true, [['n', null], ['a', null]]],
+    ];
+    // fixed sizes beside a VARBINARY that fills the key to 3,072 bytes less the size: made; one byte more: refused
+    const fixed: [string, number][] = [['BIGINT UNSIGNED', 8], ['DECIMAL(65,30)', 30], ['DECIMAL(12,2)', 6], ['DATETIME(6)', 8], ['TIMESTAMP(3)', 6], ['TIME(6)', 6], ['DATE', 3], ['UUID', 16], ['CHAR(36)', 144], ["ENUM('x','y')", 1], ['DOUBLE', 8], ['MEDIUMINT', 3]];
+    const predicted = (parts: KeyPart[], unique: boolean) => {
+      try {
+        return madeIndex(parts, unique, server);
+      } catch (err) {
+        return (err as RefusedIndex).errno;
+      }
+    };
+    const made = async (types: string[], unique: boolean, parts: [string, number | null][]) => {
+      await q('DROP TABLE IF EXISTS keys_probe');
+      await q(`CREATE TABLE keys_probe (id INT PRIMARY KEY, n INT, ${types.map((t, i) => `c${i} ${t}`).join(', ')}) DEFAULT CHARSET = utf8mb4`);
+      const list = parts.map(([c, p]) => (p === null ? c : `${c}(${p})`)).join(', ');
+      try {
+        await q(`ALTER TABLE keys_probe ADD ${unique ? 'UNIQUE ' : ''}INDEX k (${list})`);
+      } catch (err) {
+        return (err as { errno: number }).errno;
+      }
+      const rows = await q("SELECT COLUMN_NAME AS c, SUB_PART AS p, INDEX_TYPE AS t FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'keys_probe' AND INDEX_NAME = 'k' ORDER BY SEQ_IN_INDEX", [DST]);
+      return { parts: rows.map((r) => ({ column: String(r.c), prefix: r.p === null ? null : Number(r.p) })), hash: rows.some((r) => r.t === 'HASH') };
+    };
+    for (const [cols, type, unique, parts] of cases) {
+      const names = cols.split(', ').filter((c) => c !== 'n');
+      const rename = (c: string) => (c === 'n' ? 'n' : `c${names.indexOf(c)}`);
+      const asked = parts.map(([c, p]) => [rename(String(c)), p as number | null] as [string, number | null]);
+      const keyParts = asked.map(([column, prefix]) => ({ column, type: column === 'n' ? 'INT' : type, prefix }));
+      expect(predicted(keyParts, unique), `${unique ? 'unique ' : ''}(${cols}) over ${type}`).toEqual(await made(names.map(() => type), unique, asked));
+    }
+    for (const [type, bytes] of fixed) {
+      for (const room of [bytes, bytes - 1]) {
+        const types = [type, `VARBINARY(${3072 - room})`];
+        const keyParts = [{ column: 'c0', type, prefix: null }, { column: 'c1', type: types[1], prefix: null }];
+        expect(predicted(keyParts, false), `${type} beside ${types[1]}`).toEqual(await made(types, false, [['c0', null], ['c1', null]]));
+      }
+    }
+    await q('DROP TABLE keys_probe');
+  });
+
   it('into SQLite: a table whose foreign key is declared takes its rows before the referenced table has any (the sink writes it with PRAGMA foreign_keys off)', async () => {
     const schema: TableSchema = {
       table: 'shop.orders',
@@ -367,5 +439,91 @@ describe.skipIf(!MY.available)('schema: full into MariaDB and SQLite', () => {
       expect.stringMatching(/^foreign key fk_customer .*PRAGMA foreign_keys = ON/),
       'foreign key fk_customer (customer_id) → customers (id): the database has no table customers, so it references nothing yet',
     ]);
+  });
+});
+
+/**
+ * PostgreSQL → MariaDB, planned: text and long varchar columns under plain and unique indexes, which
+ * MariaDB shortens to prefixes and makes hashes of by itself (and one index of two long columns it
+ * refuses, retried over prefixes), besides an enum, NOT NULL, defaults, a check, identity and a foreign key.
+ */
+describe.skipIf(!MY.available || !PG.available)('schema: full from PostgreSQL into MariaDB, planned by a test run', () => {
+  const PG_DDL = `
+    CREATE TYPE mood AS ENUM ('sad', 'ok');
+    CREATE TABLE authors (
+      id integer PRIMARY KEY,
+      name text NOT NULL CONSTRAINT authors_name_key UNIQUE,
+      bio varchar(1000),
+      feeling mood NOT NULL DEFAULT 'ok'
+    );
+    CREATE INDEX authors_name_idx ON authors (name);
+    CREATE INDEX authors_bio_idx ON authors (bio);
+    CREATE INDEX authors_feeling_idx ON authors (feeling);
+    CREATE TABLE articles (
+      id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+      author_id integer NOT NULL REFERENCES authors (id) ON DELETE CASCADE,
+      title text NOT NULL CONSTRAINT title_set CHECK (title <> ''),
+      slug varchar(200) NOT NULL CONSTRAINT articles_slug_key UNIQUE,
+      body text,
+      made timestamptz NOT NULL DEFAULT now(),
+      ref uuid DEFAULT gen_random_uuid()
+    );
+    CREATE INDEX articles_title_body_idx ON articles (title, body);
+    CREATE UNIQUE INDEX articles_author_title_key ON articles (author_id, title);
+    INSERT INTO authors (id, name, bio, feeling) VALUES (1, repeat('n', 3000), 'writes', 'sad'), (2, 'Bob', NULL, 'ok');
+    INSERT INTO articles (author_id, title, slug, body) VALUES (1, repeat('t', 3000), 'first', repeat('b', 5000)), (2, 'Hi', 'hi', NULL);
+  `;
+  const SRC_PG = `sluice_schtp_src_${suffix}`;
+  const PLAN = `sluice_schtp_dst_${suffix}`;
+  let src: ScratchDb | undefined;
+  let dst: ScratchDb | undefined;
+
+  beforeAll(async () => {
+    src = await scratchPostgres(PG.url, SRC_PG);
+    dst = await scratchMysql(MY.url, PLAN);
+    const c = new pg.Client({ connectionString: src.url });
+    await c.connect();
+    await c.query(PG_DDL);
+    await c.end();
+  });
+
+  afterAll(async () => {
+    await src?.drop();
+    await dst?.drop();
+  });
+
+  it('a test run plans the same report the copy then gives, and creates nothing', async () => {
+    const doc = {
+      name: 'pg-schema-mariadb-plan',
+      nodes: [
+        { id: 'src', type: 'postgres.source', config: { url: '${env:SRC_URL}', tables: ['public.*'], schema: 'full' } },
+        { id: 'dst', type: 'mysql.sink', config: { url: '${env:DST_URL}', table: `${PLAN}.{table}` } },
+      ],
+      edges: [{ from: 'src', to: 'dst' }],
+    };
+    const env = { SRC_URL: src!.url, DST_URL: dst!.url };
+    const planned = await new Preview(compileFlow({ apiVersion: 'sluice/v1', ...doc }, testRegistry(), { env }), { limit: 100 }).start();
+    expect(planned.status, planned.error).toBe('completed');
+    const target = await mysql.createConnection({ uri: dst!.url });
+    try {
+      const [tables] = await target.query('SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [PLAN]);
+      expect(tables, 'the test run created nothing').toEqual([]);
+    } finally {
+      await target.end();
+    }
+    const s = await runFlow(doc, join(tempDir(), 'state.db'), env);
+    expect(s.status, s.error).toBe('completed');
+    const byTable = (r: NonNullable<RunSummary['reports']>) => Object.fromEntries(r.dst.map((t) => [t.table, t]));
+    const real = byTable(s.reports!);
+    expect(Object.keys(byTable(planned.reports!)).sort()).toEqual([`${PLAN}.articles`, `${PLAN}.authors`]);
+    // what only MariaDB's answer told the copy: long keys as prefixes and hashes, two long columns refused then prefixed
+    expect(real[`${PLAN}.authors`].created).toEqual(
+      expect.arrayContaining(['unique constraint authors_name_key (name) USING HASH', 'index authors_name_idx (name(768))', 'index authors_bio_idx (bio(768))', 'index authors_feeling_idx (feeling)']),
+    );
+    expect(real[`${PLAN}.articles`].created).toEqual(
+      expect.arrayContaining(['unique constraint articles_slug_key (slug)', 'index articles_title_body_idx (title(384), body(384))', 'unique constraint articles_author_title_key (author_id, title) USING HASH']),
+    );
+    expect(real[`${PLAN}.articles`].lossy).toEqual(expect.arrayContaining([expect.stringMatching(/^unique constraint articles_author_title_key: kept as a hash/)]));
+    expect(byTable(planned.reports!)).toEqual(real);
   });
 });
