@@ -14,9 +14,8 @@
  */
 import type { ServerInfo } from './connection.js';
 
-/** InnoDB's largest key, in bytes, and in utf8mb4 characters */
+/** InnoDB's largest key, in bytes (768 utf8mb4 characters) */
 export const KEY_BYTES = 3072;
-export const KEY_CHARS = KEY_BYTES / 4;
 
 /** one column of an index as asked for: its type as created, and the prefix asked (null: all of it) */
 export interface KeyPart {
@@ -44,7 +43,7 @@ export class RefusedIndex extends Error {
 const TOO_LONG = `Specified key was too long; max key length is ${KEY_BYTES} bytes`;
 
 /** a column type's key size: bytes per character, and its length in characters (undefined: TEXT / BLOB, unbounded) */
-type Size = { perChar: number; length?: number; blob?: 'text' | 'binary' | 'json'; most?: number };
+type Size = { perChar: number; length?: number; blob?: 'text' | 'binary' | 'json'; most?: number; strings?: true };
 
 const FIXED: Record<string, number> = { TINYINT: 1, SMALLINT: 2, MEDIUMINT: 3, INT: 4, INTEGER: 4, BIGINT: 8, FLOAT: 4, DOUBLE: 8, REAL: 8, BOOLEAN: 1, BOOL: 1, DATE: 3, YEAR: 1, UUID: 16 };
 /** packed DECIMAL: 4 bytes per 9 digits, the rest by this table */
@@ -60,10 +59,10 @@ function sizeOf(type: string): Size | undefined {
   switch (name) {
     case 'CHAR':
     case 'VARCHAR':
-      return { perChar: 4, length: n };
+      return { perChar: 4, length: n, strings: true };
     case 'BINARY':
     case 'VARBINARY':
-      return { perChar: 1, length: n };
+      return { perChar: 1, length: n, strings: true };
     case 'TINYTEXT':
       return { perChar: 4, blob: 'text', most: 255 };
     case 'TEXT':
@@ -130,4 +129,37 @@ export function madeIndex(parts: readonly KeyPart[], unique: boolean, server: Pi
     hash = true;
   }
   return { parts: made.map(({ column, prefix }) => ({ column, prefix })), hash };
+}
+
+/**
+ * The key parts of an index the server refused as too long, with prefixes that bring it within InnoDB's
+ * 3,072 bytes, for the retry: fixed-size parts (numbers, dates, ENUMs) keep all their bytes; the strings
+ * (CHAR, VARCHAR, BINARY, TEXT, BLOB) share what is left evenly, the shorter ones first, so a string that
+ * needs less than its share keeps all of itself and leaves the rest to the others. Undefined: a part's
+ * size is not known here, or what is left is not a byte a string.
+ */
+export function fitKey(parts: readonly KeyPart[]): KeyPart[] | undefined {
+  const sizes = parts.map((p) => sizeOf(p.type));
+  if (sizes.some((s) => s === undefined)) return undefined;
+  const bytes = (n: number) => {
+    const chars = parts[n].prefix ?? sizes[n]!.length;
+    return chars === undefined ? Infinity : chars * sizes[n]!.perChar;
+  };
+  const strings = parts.map((_, n) => n).filter((n) => sizes[n]!.blob !== undefined || sizes[n]!.strings);
+  let left = KEY_BYTES - parts.reduce((sum, _, n) => (strings.includes(n) ? sum : sum + bytes(n)), 0);
+  const fitted = parts.map((p) => ({ ...p }));
+  strings.sort((a, b) => bytes(a) - bytes(b));
+  for (const [k, n] of strings.entries()) {
+    const share = Math.floor(left / (strings.length - k));
+    if (bytes(n) <= share) {
+      left -= bytes(n);
+      continue;
+    }
+    const s = sizes[n]!;
+    const chars = Math.min(s.most ?? Infinity, Math.floor(share / s.perChar));
+    if (chars < 1) return undefined;
+    fitted[n].prefix = chars;
+    left -= chars * s.perChar;
+  }
+  return left >= 0 ? fitted : undefined;
 }

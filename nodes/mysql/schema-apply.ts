@@ -34,7 +34,7 @@ import {
 } from '../shared/schema-apply.js';
 import type { TableReport } from '../../runtime/index.js';
 import { qualified, quoteIdent, type ServerInfo } from './connection.js';
-import { KEY_CHARS, madeIndex, type KeyPart, type MadeIndex } from './key-length.js';
+import { fitKey, madeIndex, type KeyPart, type MadeIndex } from './key-length.js';
 
 /** a string literal: MySQL and MariaDB read a backslash in one as an escape (unless NO_BACKSLASH_ESCAPES) */
 const literal = (text: string) => `'${text.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
@@ -215,11 +215,15 @@ async function addIndex(target: DdlTarget, db: string, table: string, full: Full
       report.leftOut.push(`${indexText(i)}: MariaDB/MySQL refused it (${(err as Error).message})${why}`);
       return;
     }
-    const long = i.columns.filter((c) => /TEXT|BLOB|JSON|VARCHAR|VARBINARY/i.test(types.get(c) ?? ''));
-    const chars = Math.max(1, Math.floor(KEY_CHARS / Math.max(1, long.length)));
-    const parts = partsWith((c) => (long.includes(c) ? chars : null));
+    // retried over prefixes that fit the key beside its fixed-size columns (key-length.ts)
+    const asked = partsWith((_, n) => prefix(n));
+    const parts = fitKey(asked);
+    if (!parts) {
+      report.leftOut.push(`${indexText(i)}: MariaDB/MySQL refused it (${(err as Error).message}) and no prefixes of its columns fit the key`);
+      return;
+    }
     if (!(await applyFact(report, 'mysql', indexText(i, shown(parts).join(', ')), () => add(parts)))) return;
-    for (const c of long) report.lossy.push(`index ${i.name}: only the first ${chars} characters of ${c} are indexed (InnoDB's key length limit)`);
+    for (const [n, p] of parts.entries()) if (p.prefix !== asked[n].prefix) report.lossy.push(`index ${i.name}: only the first ${p.prefix} characters of ${p.column} are indexed (InnoDB's key length limit)`);
     return;
   }
   const parts = made?.parts ?? [];

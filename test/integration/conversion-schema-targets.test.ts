@@ -470,6 +470,7 @@ describe.skipIf(!MY.available || !PG.available)('schema: full from PostgreSQL in
     );
     CREATE INDEX articles_title_body_idx ON articles (title, body);
     CREATE UNIQUE INDEX articles_author_title_key ON articles (author_id, title);
+    CREATE INDEX articles_author_body_idx ON articles (author_id, body);
     INSERT INTO authors (id, name, bio, feeling) VALUES (1, repeat('n', 3000), 'writes', 'sad'), (2, 'Bob', NULL, 'ok');
     INSERT INTO articles (author_id, title, slug, body) VALUES (1, repeat('t', 3000), 'first', repeat('b', 5000)), (2, 'Hi', 'hi', NULL);
   `;
@@ -521,9 +522,14 @@ describe.skipIf(!MY.available || !PG.available)('schema: full from PostgreSQL in
       expect.arrayContaining(['unique constraint authors_name_key (name) USING HASH', 'index authors_name_idx (name(768))', 'index authors_bio_idx (bio(768))', 'index authors_feeling_idx (feeling)']),
     );
     expect(real[`${PLAN}.articles`].created).toEqual(
-      expect.arrayContaining(['unique constraint articles_slug_key (slug)', 'index articles_title_body_idx (title(384), body(384))', 'unique constraint articles_author_title_key (author_id, title) USING HASH']),
+      expect.arrayContaining(['unique constraint articles_slug_key (slug)', 'index articles_title_body_idx (title(384), body(384))', 'unique constraint articles_author_title_key (author_id, title) USING HASH',
+        // MariaDB shortens body to 768 characters, then refuses the 4 + 3,072 bytes: retried with body(767) beside the integer
+        'index articles_author_body_idx (author_id, body(767))',
+      ]),
     );
-    expect(real[`${PLAN}.articles`].lossy).toEqual(expect.arrayContaining([expect.stringMatching(/^unique constraint articles_author_title_key: kept as a hash/)]));
+    expect(real[`${PLAN}.articles`].lossy).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^unique constraint articles_author_title_key: kept as a hash/), 'index articles_author_body_idx: only the first 767 characters of body are indexed (InnoDB\'s key length limit)']),
+    );
     expect(byTable(planned.reports!)).toEqual(real);
   });
 });

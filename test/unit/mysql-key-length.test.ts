@@ -4,7 +4,7 @@
  * real MariaDB in test/integration/conversion-schema-targets.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { madeIndex, type KeyPart } from '../../nodes/mysql/key-length.js';
+import { fitKey, madeIndex, type KeyPart } from '../../nodes/mysql/key-length.js';
 
 const MYSQL = { mariadb: false, major: 8, minor: 0 };
 const MARIADB_10_3 = { mariadb: true, major: 10, minor: 3 };
@@ -35,5 +35,25 @@ describe('the key a server makes of an index (mysql/key-length.ts)', () => {
 
   it('a column of a size not known here (spatial) leaves the answer to the server', () => {
     expect(madeIndex([part('at', 'POINT')], false, { mariadb: true, major: 10, minor: 11 })).toBeUndefined();
+  });
+
+  it('fitKey: a refused key retried over prefixes that fit beside its fixed-size columns, the strings sharing what is left', () => {
+    const prefixes = (parts: KeyPart[]) => fitKey(parts)?.map((p) => p.prefix);
+    // 4 bytes of INT leave 3,068: 767 characters
+    expect(prefixes([part('n', 'INT'), part('a', 'VARCHAR(1000)')])).toEqual([null, 767]);
+    expect(prefixes([part('n', 'BIGINT'), part('b', 'VARBINARY(4000)')])).toEqual([null, 3064]);
+    // two unbounded strings share evenly; a short one keeps all of itself and leaves the rest
+    expect(prefixes([part('a', 'LONGTEXT'), part('b', 'LONGTEXT')])).toEqual([384, 384]);
+    expect(prefixes([part('s', 'VARCHAR(100)'), part('t', 'LONGTEXT')])).toEqual([null, 668]);
+    expect(prefixes([part('t', 'TINYTEXT'), part('u', 'LONGTEXT')])).toEqual([255, 513]);
+    // a source's prefix that fits its share is kept
+    expect(prefixes([part('a', 'LONGTEXT', 100), part('b', 'LONGTEXT')])).toEqual([100, 668]);
+    // each fitted key is one the server makes as asked
+    for (const parts of [[part('n', 'INT'), part('a', 'VARCHAR(1000)')], [part('t', 'TINYTEXT'), part('u', 'LONGTEXT')], [part('d', 'DATETIME(6)'), part('x', 'LONGTEXT'), part('y', 'VARCHAR(2000)')]]) {
+      const fitted = fitKey(parts)!;
+      expect(madeIndex(fitted, false, MYSQL), JSON.stringify(fitted)).toEqual({ parts: fitted.map(({ column, prefix }) => ({ column, prefix })), hash: false });
+    }
+    // nothing to fit: a spatial part, or no string to shorten
+    expect(fitKey([part('at', 'POINT'), part('a', 'LONGTEXT')])).toBeUndefined();
   });
 });
