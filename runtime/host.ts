@@ -35,7 +35,7 @@ export { getPath, isPlainObject, secretFieldsOf, secretValues, secretVariableNam
 // running flows: deployments, test runs, their state
 export { RunMetrics, type FlowSnapshot } from './metrics/run-metrics.js';
 export { serveMetrics } from './cli/metrics-endpoint.js';
-export { startHookServer } from './cli/hooks.js';
+export { startHookServer, type HookAuthenticator, type HookKeyCheck } from './cli/hooks.js';
 export { DeploymentManager, DeploymentStateError, type Deployments, type DeploymentStatus } from './deploy/manager.js';
 export { Preview, type PreviewBatch, type PreviewResult } from './deploy/preview.js';
 export type { LogLevel } from './deploy/log-ring.js';

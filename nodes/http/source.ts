@@ -3,15 +3,17 @@
  * request's body (a JSON object, a JSON array of objects, or JSON Lines) becomes records, and the answer
  * waits until their batch is committed (every sink acknowledged it): **202** means durably taken.
  *
- * - Authentication: the server lets through an API key with the editor role; without one the request must
- *   carry `X-Sluice-Signature: sha256=<hex HMAC-SHA256 of the body>` with the connection's `hmacSecret`.
+ * - Authentication: the host (the server, or in cluster mode the agent that runs the flow) lets through an
+ *   API key with the editor role and hands over its principal; without one the request must carry
+ *   `X-Sluice-Signature: sha256=<hex HMAC-SHA256 of the body>` with the connection's `hmacSecret`.
  * - **429** with Retry-After when the flow is behind (too many records or requests waiting to be
  *   committed): the caller sends again later, nothing was taken. **400** names what is wrong with the body
  *   (the line of a JSON Lines body); nothing of it was taken.
  * - **503** when the flow stops (or the commit takes longer than `commitTimeoutMs`) before the records were
  *   committed: they may or may not have been written (at-least-once): the caller sends again.
- * - Served by the server for a deployed flow, or by `sluice run --hooks-port N` (signed requests only:
- *   there are no API keys without the server). A test run shows nothing.
+ * - Served by the server for a deployed flow (in cluster mode by `sluice agent --hooks-port N`), or by
+ *   `sluice run --hooks-port N` (signed requests only: there are no API keys without the server's user
+ *   store). A test run shows nothing.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';

@@ -10,6 +10,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { createRegistry } from '../../nodes/catalog.js';
 import { Agent, maskUrl, openRedis } from '../../runtime/host-cluster.js';
 import { UserError, errorMessage, redactText, serveMetrics, startHookServer } from '../../runtime/host.js';
+import { hookKeyCheck } from '../auth/hook-key.js';
+import { AuthService } from '../auth/service.js';
 import { exitOnUserError, flowAccessOptions, parseOptions, stopOnSignals, wholeNumber } from '../cli-options.js';
 import { processLog, redactingLog } from '../log.js';
 import { packageRoot } from '../package-root.js';
@@ -83,9 +85,11 @@ export async function runAgent(opts: AgentCliOptions): Promise<void> {
     },
   );
   if (opts.hooksPort !== undefined) {
-    // the webhooks of the http.source nodes this agent runs: signed requests (the node's hmacSecret)
+    // the webhooks of the http.source nodes this agent runs: signed requests (the node's hmacSecret), or
+    // an API key checked here against the cluster's users and keys, as the server's own route checks it
     try {
-      const hooks = await startHookServer(opts.hooksPort, opts.hooksHost, agent.manager.endpoints);
+      const authenticate = hookKeyCheck(new AuthService(stores.control.auth));
+      const hooks = await startHookServer(opts.hooksPort, opts.hooksHost, { endpoints: agent.manager.endpoints, authenticate });
       agent.advertiseHooks(hooks.url);
       log.info(`agent ${opts.name}: webhooks at ${hooks.url}/hooks/FLOW/NODE`);
     } catch (err) {
@@ -125,7 +129,7 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--start-retry-ms <ms>', 'the first wait before starting a failed start again', wholeNumber('--start-retry-ms', 10), 1000)
     .option('--metrics-port <n>', 'serve the Prometheus metrics of the flows this agent runs at http://HOST:N/metrics (0: any free port, logged)', wholeNumber('--metrics-port', 0))
     .option('--metrics-host <host>', 'the address --metrics-port listens on (default 127.0.0.1: there is no authentication)', '127.0.0.1')
-    .option('--hooks-port <n>', 'serve the webhooks of the http.source nodes this agent runs at POST http://HOST:N/hooks/FLOW/NODE (signed requests only; advertised in the membership, GET /api/cluster)', wholeNumber('--hooks-port', 0))
+    .option('--hooks-port <n>', 'serve the webhooks of the http.source nodes this agent runs at POST http://HOST:N/hooks/FLOW/NODE (an API key checked as by the server, or a signed request; advertised in the membership, GET /api/cluster)', wholeNumber('--hooks-port', 0))
     .option('--hooks-host <host>', 'the address --hooks-port listens on', '127.0.0.1');
   flowAccessOptions(program, 'a directory flows may read and write files in (repeatable; default <data directory>/files, ./data/files with PostgreSQL)');
   const opts = parseOptions('sluice agent', program, argv, (): AgentCliOptions => {

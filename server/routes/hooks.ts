@@ -1,23 +1,24 @@
 /**
  * `POST /hooks/FLOW/NODE`: the webhook of a deployed flow's http.source. Outside /api, so the limits
- * and browser checks of the API do not apply: the node's own backpressure (429) paces callers. Who may an API key with the role the policy table gives the route (auth/policy.ts), or, without one, a
+ * and browser checks of the API do not apply: the node's own backpressure (429) paces callers. Who may:
+ * an API key with the role the policy table gives the route (auth/hook-key.ts), or, without one, a
  * request whose HMAC signature the node checks. The body goes to the node unparsed (signatures are of
  * the bytes); its answer (202 committed, 400, 401, 429) is sent as it is. In cluster mode the request
- * is forwarded to the agent that runs the flow (forwardToAgent).
+ * is forwarded to the agent that runs the flow (forwardToAgent), which checks the key itself.
  */
 import express, { Router } from 'express';
-import { roleAtLeast, type Role } from '../store/auth-store.js';
-import { matchPolicy } from '../auth/policy.js';
+import { hookKeyCheck } from '../auth/hook-key.js';
 import { BODY_LIMIT } from '../body.js';
 import type { AppContext } from '../context.js';
 import type { Request, Response } from 'express';
 import type { ClusterView } from '../../runtime/host-cluster.js';
 
 /**
- * Cluster mode: the request goes as it came (body and signature headers) to the agent that runs the
- * flow, at the hooks URL it advertises (`sluice agent --hooks-port`), and its answer comes back. The
- * node in the agent checks the signature; API keys are checked here but carry no weight there, so a
- * node without an hmacSecret refuses (401).
+ * Cluster mode: the request goes as it came (body, signature and Authorization headers) to the agent
+ * that runs the flow, at the hooks URL it advertises (`sluice agent --hooks-port`), and its answer comes
+ * back. The key is not checked here: the agent checks it against the same store with the same check
+ * (auth/hook-key.ts) and would trust nothing this server vouched for, so checking twice would only
+ * double the lookups and the key's "last used" writes. 401 and 403 therefore come from the agent.
  */
 async function forwardToAgent(ctx: AppContext, flow: string, node: string, req: Request, res: Response): Promise<void> {
   const view = (await ctx.cluster!()) as ClusterView;
@@ -30,7 +31,7 @@ async function forwardToAgent(ctx: AppContext, flow: string, node: string, req: 
     });
   }
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !['host', 'connection', 'content-length', 'authorization', 'transfer-encoding'].includes(k)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !['host', 'connection', 'content-length', 'transfer-encoding'].includes(k)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
   let answer: globalThis.Response;
   try {
     answer = await fetch(`${agent.hooks}/hooks/${encodeURIComponent(flow)}/${encodeURIComponent(node)}`, { method: 'POST', headers, body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), signal: AbortSignal.timeout(60_000) });
@@ -46,22 +47,22 @@ async function forwardToAgent(ctx: AppContext, flow: string, node: string, req: 
 
 export function hookRoutes(ctx: AppContext): Router {
   const r = Router();
-  const needed = matchPolicy('POST', '/hooks/flow/node')?.policy.access as Role;
+  const checkKey = hookKeyCheck(ctx.auth);
   r.post('/:flow/:node', express.raw({ type: () => true, limit: BODY_LIMIT }), async (req, res, next) => {
     try {
       const { flow, node } = req.params as { flow: string; node: string };
+      if (!ctx.manager.endpoints) return void (await forwardToAgent(ctx, flow, node, req, res));
       let principal;
       if (req.headers.authorization !== undefined) {
-        principal = await ctx.auth.authenticate(undefined, req.headers.authorization);
-        if (!principal) return void res.status(401).json({ error: 'the API key is unknown or revoked' });
-        if (!roleAtLeast(principal.role, needed)) return void res.status(403).json({ error: `POST /hooks needs the ${needed} role (${principal.user} is ${principal.role})` });
+        const who = await checkKey(req.headers.authorization);
+        if (!('principal' in who)) return void res.status(who.status).json({ error: who.error });
+        principal = who.principal;
       }
-      if (!ctx.manager.endpoints) return void (await forwardToAgent(ctx, flow, node, req, res));
       const handler = ctx.manager.endpoints.handler(flow, node);
       if (!handler) return void res.status(404).json({ error: `no running flow ${JSON.stringify(flow)} with an http.source node ${JSON.stringify(node)}: deploy the flow first` });
       const headers: Record<string, string | undefined> = {};
       for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-      const answer = await handler({ body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), headers, principal: principal && { user: principal.user, role: principal.role } });
+      const answer = await handler({ body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), headers, principal });
       for (const [k, v] of Object.entries(answer.headers ?? {})) res.setHeader(k, v);
       res.status(answer.status).json(answer.body);
     } catch (err) {

@@ -1,8 +1,9 @@
 /**
  * An agent's operations, with real `sluice agent` processes over a private redis-server and a shared
  * data directory: a flow whose start fails is started again with backoff a bounded number of times,
- * then marked failed with the reason (what the server's status and Cluster page show); and the agent's
- * own GET /metrics (--metrics-port) reports the flows it runs under the server's metric names.
+ * then marked failed with the reason (what the server's status and Cluster page show); the agent's
+ * own GET /metrics (--metrics-port) reports the flows it runs under the server's metric names; and its
+ * webhooks (--hooks-port) take signed requests and API keys it checks itself, straight or via the server.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHmac } from 'node:crypto';
@@ -15,6 +16,7 @@ import { counterFlow, eventually, sharedStores, startAgent, type AgentProcess } 
 import { tempDir } from '../helpers/node-harness.js';
 import { startRedis } from '../setup/servers.js';
 import { startServer } from '../helpers/server-process.js';
+import { AuthService } from '../../server/auth/service.js';
 
 const LEASE = 2000;
 const closers: (() => Promise<unknown>)[] = [];
@@ -106,7 +108,7 @@ describe('cluster agent operations (real agent processes, a private Redis)', () 
     expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
   }, 120_000);
 
-  it('--hooks-port: the agent that runs an http.source flow serves its webhook, advertised in its membership; signed requests only', async () => {
+  it('--hooks-port: the agent that runs an http.source flow serves its webhook, advertised in its membership; signed requests, or API keys the agent checks itself', async () => {
     const { redis, stores, dataDir, agent, redisUrl } = await cluster();
     const SECRET = 'cluster-hook-secret';
     await stores.control.createConnection('hook', 'http', { hmacSecret: SECRET });
@@ -121,6 +123,39 @@ describe('cluster agent operations (real agent processes, a private Redis)', () 
       edges: [{ from: 'hook', to: 'sink' }],
     };
     await stores.deploy(inbox);
+    // no hmacSecret (no connection at all), as single mode allows: API keys are the only way in
+    const keyedFlow = {
+      apiVersion: 'sluice/v1',
+      name: 'keyed',
+      settings: { batchSize: 100 },
+      nodes: [
+        { id: 'hook', type: 'http.source', config: { keyField: 'id' } },
+        { id: 'sink', type: 'sqlite.sink', config: { path: 'keyed.db', table: 'got', keys: ['id'] } },
+      ],
+      edges: [{ from: 'hook', to: 'sink' }],
+    };
+    await stores.deploy(keyedFlow);
+    // users and keys in the cluster's shared store, where the server makes them
+    const auth = new AuthService(stores.control.auth);
+    const keyOf = async (name: string, role: 'viewer' | 'editor' | 'admin') => {
+      await auth.createUser(name, role, `password-of-${name}`);
+      return auth.createKey((await auth.store.getUser(name))!, role, 'hooks test');
+    };
+    const editorKey = await keyOf('ed', 'editor');
+    const viewerKey = await keyOf('vi', 'viewer');
+    const revokedKey = await keyOf('gone', 'admin');
+    await auth.store.revokeKey(revokedKey.id);
+    const bearer = (k: { key: string }) => ({ authorization: `Bearer ${k.key}` });
+    const UNKNOWN = { error: 'the API key is unknown or revoked' };
+    const TOO_LOW = { error: 'POST /hooks needs the editor role (vi is viewer)' };
+    const keyedRows = () => {
+      const db = new Database(join(dataDir, 'files', 'keyed.db'), { readonly: true });
+      try {
+        return db.prepare('SELECT id, a FROM got ORDER BY id').all();
+      } finally {
+        db.close();
+      }
+    };
     const a = agent('h', ['--hooks-port', '0']);
     await a.waitFor(/webhooks at http:\/\/127\.0\.0\.1:\d+\/hooks/, 60_000);
     let url = '';
@@ -144,6 +179,22 @@ describe('cluster agent operations (real agent processes, a private Redis)', () 
     expect((await post(body, { authorization: 'Bearer sluice_anything' })).status).toBe(401);
     expect((await fetch(`${url}/hooks/nope/hook`, { method: 'POST', body })).status).toBe(404);
 
+    // API keys straight at the agent: it checks them against the shared store, with the server's messages
+    const keyed = (b: string, headers: Record<string, string>, base = url) => fetch(`${base}/hooks/keyed/hook`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: b });
+    await eventually(async () => (res = await keyed('{"id": 1, "a": "direct"}', bearer(editorKey))).status !== 404, 60_000, 'the keyed flow\'s webhook to be served');
+    expect(res!.status).toBe(202);
+    expect(keyedRows()).toEqual([{ id: 1, a: 'direct' }]);
+    expect((await auth.store.getKey(editorKey.id))?.lastUsedAt).toBeGreaterThan(0);
+    const unknown = await keyed('{"id": 2}', { authorization: 'Bearer sluice_not-a-key' });
+    expect([unknown.status, await unknown.json()]).toEqual([401, UNKNOWN]);
+    const revoked = await keyed('{"id": 2}', bearer(revokedKey));
+    expect([revoked.status, await revoked.json()]).toEqual([401, UNKNOWN]);
+    const low = await keyed('{"id": 2}', bearer(viewerKey));
+    expect([low.status, await low.json()]).toEqual([403, TOO_LOW]);
+    // a header naming a user is no key: the node without a secret refuses
+    expect((await keyed('{"id": 2}', { 'x-forwarded-user': 'ed', 'x-sluice-user': 'ed' })).status).toBe(401);
+    expect(keyedRows()).toHaveLength(1);
+
     // the control plane forwards POST /hooks/FLOW/NODE to the agent that runs the flow, answer and all
     const server = await startServer({ dataDir, admin: false, args: ['--cluster', '--redis', redisUrl, '--lease-ms', String(LEASE)] });
     closers.push(() => server.stop());
@@ -160,5 +211,15 @@ describe('cluster agent operations (real agent processes, a private Redis)', () 
     }
     expect((await viaServer(more, { 'x-sluice-signature': sign(body) })).status).toBe(401);
     expect((await fetch(`${server.url}/hooks/nope/hook`, { method: 'POST', body: more })).status).toBe(404);
+
+    // API keys via the server: forwarded with the Authorization header, checked by the agent
+    const viaKey = await keyed('{"id": 3, "a": "forwarded"}', bearer(editorKey), server.url);
+    expect([viaKey.status, await viaKey.json()]).toEqual([202, { accepted: 1 }]);
+    expect(keyedRows()).toEqual([{ id: 1, a: 'direct' }, { id: 3, a: 'forwarded' }]);
+    const unknownVia = await keyed('{"id": 4}', { authorization: 'Bearer sluice_not-a-key' }, server.url);
+    expect([unknownVia.status, await unknownVia.json()]).toEqual([401, UNKNOWN]);
+    const lowVia = await keyed('{"id": 4}', bearer(viewerKey), server.url);
+    expect([lowVia.status, await lowVia.json()]).toEqual([403, TOO_LOW]);
+    expect(keyedRows()).toHaveLength(2);
   }, 120_000);
 });

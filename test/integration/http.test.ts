@@ -370,6 +370,10 @@ edges:
 
     expect((await post('/hooks/run-hooks/in', body)).status).toBe(401);
     expect((await post('/hooks/run-hooks/in', body, { 'x-sluice-signature': sign('other') })).status).toBe(401);
+    // no user store, no API keys: a bearer key is no way in, only the signature (the node's 401, not a key check's)
+    const keyOnly = await post('/hooks/run-hooks/in', body, { authorization: 'Bearer sluice_any-key' });
+    expect(keyOnly.status).toBe(401);
+    expect(((await keyOnly.json()) as { error: string }).error).toMatch(/x-sluice-signature/);
     const bad = await post('/hooks/run-hooks/in', '{not json', { 'x-sluice-signature': sign('{not json') });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toMatch(/JSON/);
