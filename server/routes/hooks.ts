@@ -14,7 +14,8 @@ import type { Request, Response } from 'express';
 import type { ClusterView } from '../../runtime/host-cluster.js';
 
 /**
- * Cluster mode: the request goes as it came (body, signature and Authorization headers) to the agent
+ * Cluster mode: the request goes as it came (body, signature and Authorization headers; not a session
+ * cookie, which counts for nothing at a webhook and would cross to the agent in plain HTTP) to the agent
  * that runs the flow, at the hooks URL it advertises (`sluice agent --hooks-port`), and its answer comes
  * back. The key is not checked here: the agent checks it against the same store with the same check
  * (auth/hook-key.ts) and would trust nothing this server vouched for, so checking twice would only
@@ -31,7 +32,7 @@ async function forwardToAgent(ctx: AppContext, flow: string, node: string, req: 
     });
   }
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !['host', 'connection', 'content-length', 'transfer-encoding'].includes(k)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !['host', 'connection', 'content-length', 'transfer-encoding', 'cookie'].includes(k)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
   let answer: globalThis.Response;
   try {
     answer = await fetch(`${agent.hooks}/hooks/${encodeURIComponent(flow)}/${encodeURIComponent(node)}`, { method: 'POST', headers, body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), signal: AbortSignal.timeout(60_000) });
