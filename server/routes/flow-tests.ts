@@ -5,13 +5,12 @@
  */
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { checkAgainstFlow, compileFlow, type FlowTest, formatTestFile, parseTestFile, quoteShort, runTest, type TestResult } from '../../runtime/host.js';
+import { checkAgainstFlow, type FlowTest, formatTestFile, parseTestFile, quoteShort, runTest, type TestResult } from '../../runtime/host.js';
 import { principalOf } from '../auth/guard.js';
 import { parseInput } from '../body.js';
-import { withStoredConnections } from '../connections.js';
 import { iso, type AppContext } from '../context.js';
+import { testPlanOf } from '../flow-tests.js';
 import { badRequest, notFound } from '../http-errors.js';
-import { withStoredSecrets } from '../policy.js';
 import { resourceId } from '../resource-ids.js';
 import { requireFlow } from './flows.js';
 
@@ -37,8 +36,7 @@ function nodesThatDiffer(result: TestResult, failedNode: string | undefined): st
 export function flowTestRoutes(ctx: AppContext): Router {
   const r = Router();
   const flowOf = (req: Request) => requireFlow(ctx, req.params.id as string);
-  const planOf = async (document: Record<string, unknown>) =>
-    compileFlow(withStoredConnections(document, await ctx.store.listConnections()), ctx.registry, { env: ctx.env, policy: withStoredSecrets(ctx.policy) });
+  const planOf = (document: Record<string, unknown>) => testPlanOf(ctx, document);
 
   r.get('/flows/:id/tests', async (req, res) => {
     const { format } = parseInput(listQuery, req.query, 'query');

@@ -9,6 +9,7 @@ import { exportDocument } from '../flow-export.js';
 import { documentSchema, readFlowInput, requireValidDocument, validateInput, type FlowInput } from '../flow-input.js';
 import { addressOf, principalOf } from '../auth/guard.js';
 import { fillNodeSecrets, planConnections, requireRoleToCreate, splitConnections, storeConnections } from '../flow-import.js';
+import { importedTests, testPlanOf } from '../flow-tests.js';
 import { parseFlowText, quoteShort } from '../../runtime/host.js';
 import { badRequest, conflict, notFound } from '../http-errors.js';
 import { nameOfId, resourceId } from '../resource-ids.js';
@@ -43,13 +44,19 @@ const secretsSchema = z
   .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string().min(1, 'must not be empty'))
   .describe('values of the ${env:NAME} secret placeholders of the connections in the file');
 
-/** `secrets` of a JSON import body, taken off it (the rest is the flow input) */
-function takeSecrets(req: Request): Record<string, string> {
+const importFieldsSchema = z.object({
+  secrets: secretsSchema.optional(),
+  tests: z.string().optional().describe('the text of a FLOW.tests.yaml (GET /api/flows/:id/tests?format=yaml): stored with the flow'),
+});
+
+/** `secrets` and `tests` of a JSON import body, taken off it (the rest is the flow input) */
+function takeImportFields(req: Request): { secrets: Record<string, string>; tests?: string } {
   const body = req.body as unknown;
-  if (body === null || typeof body !== 'object' || Array.isArray(body) || !('secrets' in body)) return {};
-  const { secrets, ...rest } = body as Record<string, unknown>;
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || !('secrets' in body || 'tests' in body)) return { secrets: {} };
+  const { secrets, tests, ...rest } = body as Record<string, unknown>;
   req.body = rest;
-  return parseInput(z.object({ secrets: secretsSchema }), { secrets }).secrets;
+  const fields = parseInput(importFieldsSchema, { secrets, tests });
+  return { secrets: fields.secrets ?? {}, tests: fields.tests };
 }
 
 /** the document of an input as parsed (undefined when the text does not parse: validation reports that) */
@@ -123,7 +130,7 @@ export function flowRoutes(ctx: AppContext): Router {
 
   r.post('/import', express.text({ type: TEXT_TYPES, limit: BODY_LIMIT }), async (req, res) => {
     const { overwrite } = parseInput(importQuery, req.query, 'query');
-    const secrets = takeSecrets(req);
+    const { secrets, tests: testsText } = takeImportFields(req);
     const input = readFlowInput(req);
     const raw = rawDocument(input);
     const used = new Set<string>();
@@ -137,6 +144,8 @@ export function flowRoutes(ctx: AppContext): Router {
     if (existing && overwrite !== 'true') {
       throw conflict(`a flow named ${name} exists (version ${existing.version}): import with ?overwrite=true to save this as its next version`, { current: existing.version });
     }
+    // checked against the document being imported before anything is stored: a bad file imports nothing
+    const tests = testsText === undefined ? [] : importedTests(testsText, await testPlanOf(ctx, doc));
     const planned = await planConnections(ctx, split?.connections ?? {}, secrets, used);
     const who = principalOf(res);
     requireRoleToCreate(planned, who?.role);
@@ -148,7 +157,12 @@ export function flowRoutes(ctx: AppContext): Router {
     const flow = existing
       ? (await ctx.store.saveFlow(name, undefined, (v) => canonicalDocument(doc, v), info))!
       : await ctx.store.createFlow(name, (v) => canonicalDocument(doc, v), info);
-    res.status(existing ? 200 : 201).json({ ...flowResource(flow), connections });
+    // each test as POST /api/flows/:id/tests saves it (a same-named one replaced, others kept), audited alike
+    for (const t of tests) {
+      await ctx.store.saveFlowTest(flow.id, t as unknown as { name: string } & Record<string, unknown>, who?.user ?? null);
+      await ctx.store.auth.appendAudit({ user: who?.user ?? null, action: 'flow.test.save', target: resourceId(flow.id), address: addressOf(req), details: { via: who?.via ?? null, test: t.name, import: name } });
+    }
+    res.status(existing ? 200 : 201).json({ ...flowResource(flow), connections, ...(testsText === undefined ? {} : { tests: tests.map((t) => t.name) }) });
   });
 
   r.get('/:id', async (req, res) => {
