@@ -16,7 +16,8 @@
  *                       records-tab-in, records-tab-out-<port>, records-tab-errors, records-tab-would,
  *                       would-write, log-panel, log-line, problems
  *   dialogs             notice, conflict-dialog, btn-conflict-reload, btn-conflict-overwrite,
- *                       import-dialog, import-text, import-file, import-overwrite, import-submit,
+ *                       import-dialog, import-text, import-file, import-tests-text, import-tests-file,
+ *                       import-overwrite, import-submit,
  *                       flow-list, flow-<id>, btn-open-flow, btn-new-flow, version-<n>, restore-<n>,
  *                       btn-compare, diff, diff-node-<id>
  *   connections page    connections-page, btn-new-connection, connection-<name>, conn-name,

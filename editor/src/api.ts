@@ -332,8 +332,13 @@ export class Api {
   /** the export with the variables it needs (`?variables=true`) */
   exportInfo = (id: string, format: 'yaml' | 'json') =>
     this.call<{ text: string; variables: ExportVariable[] }>('GET', `/flows/${enc(id)}/export?format=${format}&variables=true`);
-  importFlow = (text: string, format?: 'yaml' | 'json', overwrite = false) =>
-    this.call<FlowResource & { connections?: ImportedConnection[] }>('POST', `/flows/import${overwrite ? '?overwrite=true' : ''}`, { text, ...(format ? { format } : {}) });
+  /** `tests`: the text of a FLOW.tests.yaml, stored with the flow (the answer names them) */
+  importFlow = (text: string, format?: 'yaml' | 'json', overwrite = false, tests?: string) =>
+    this.call<FlowResource & { connections?: ImportedConnection[]; tests?: string[] }>('POST', `/flows/import${overwrite ? '?overwrite=true' : ''}`, {
+      text,
+      ...(format ? { format } : {}),
+      ...(tests ? { tests } : {}),
+    });
 
   preview = (id: string, body: { document?: FlowDoc; limit?: number; sample?: number; socketId?: string }) =>
     this.call<{ previewId: string }>('POST', `/flows/${enc(id)}/preview`, body as Json);

@@ -140,9 +140,11 @@ export function flowSlice(set: SetState, get: GetState, deps: SliceDeps): FlowAc
 
     async importText(text, opts = {}) {
       try {
-        const res = await deps.api.importFlow(text, opts.format, opts.overwrite);
+        const res = await deps.api.importFlow(text, opts.format, opts.overwrite, opts.tests);
         get().loadFlow(res);
-        get().notify('success', `Imported ${res.name} (version ${res.version})`);
+        const tests = res.tests ?? [];
+        if (tests.length > 0) get().setPanel('tests');
+        get().notify('success', `Imported ${res.name} (version ${res.version})${tests.length > 0 ? ` with ${tests.length} test${tests.length === 1 ? '' : 's'}` : ''}`);
         return res.connections ?? [];
       } catch (err) {
         const e = describeError(err);

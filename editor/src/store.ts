@@ -132,7 +132,8 @@ export interface EditorActions {
   reload(): Promise<void>;
   restoreVersion(version: number): Promise<void>;
   /** the file's connections as the server stored them (incomplete ones list what they lack), or undefined when it failed */
-  importText(text: string, opts?: { format?: 'yaml' | 'json'; overwrite?: boolean }): Promise<ImportedConnection[] | undefined>;
+  /** `opts.tests`: a FLOW.tests.yaml imported with the flow; the Tests tab then opens on them */
+  importText(text: string, opts?: { format?: 'yaml' | 'json'; overwrite?: boolean; tests?: string }): Promise<ImportedConnection[] | undefined>;
   setIssues(issues: FlowIssue[]): void;
   // run
   testRun(): Promise<void>;

@@ -3,6 +3,8 @@
  * test") passes when run; after the map code is changed and saved it fails, the Tests tab names the
  * sink, the record and the field, and the sink that differs is marked on the canvas with the first
  * difference in its tooltip; a passing run clears the mark. axe-core finds nothing critical or serious.
+ * The exported flow and its FLOW.tests.yaml imported together through the Import dialog open on the
+ * Tests tab with the test, which passes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -106,5 +108,21 @@ describe.skipIf(!chromium.available)('flow tests in the editor (Chromium + real 
     await page.getByTestId('tests-run-all').click();
     await expect.poll(() => text(page.getByTestId('test-row-doubles')), { timeout: 30_000 }).toContain('passed');
     await expect.poll(() => page.locator('.flow-node.test-failed').count()).toBe(0);
+  });
+
+  it('imports the exported flow with its tests file: the Tests tab opens on the test, and it passes', async () => {
+    const exported = (await (await server.fetch('/api/flows/tested/export')).text()).replace(/^name: tested$/m, 'name: tested-copy');
+    const tests = await (await server.fetch('/api/flows/tested/tests?format=yaml')).text();
+    await page.getByTestId('tab-preview').click();
+    await page.getByTestId('btn-import').click();
+    await page.getByTestId('import-text').fill(exported);
+    await page.getByTestId('import-dialog').getByText('Tests (optional)').click();
+    await page.getByTestId('import-tests-text').fill(tests);
+    await page.getByTestId('import-submit').click();
+    await expect.poll(() => text(page.getByTestId('flow-name'))).toBe('tested-copy');
+    const row = page.getByTestId('test-row-doubles');
+    await row.waitFor();
+    await page.getByTestId('test-run-doubles').click();
+    await expect.poll(() => text(row), { timeout: 30_000 }).toContain('passed');
   });
 });

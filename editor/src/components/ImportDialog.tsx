@@ -1,7 +1,9 @@
 /**
  * Import a flow document: upload a file or paste YAML/JSON; the server parses and validates it. Its
  * connections are stored on the server; one created without its secrets is incomplete, and the dialog
- * then asks for them (saved into the connection, as the Connections page would).
+ * then asks for them (saved into the connection, as the Connections page would). Its tests may come
+ * along (a second file or paste: the FLOW.tests.yaml exported beside it), checked by the server with the
+ * flow, which is then not imported if they do not fit it.
  */
 import { useState } from 'react';
 import { withUrlPassword } from '../../../runtime/redact.js';
@@ -44,6 +46,8 @@ export function ImportDialog({ onClose }: { onClose(): void }) {
   const { importText, dirty } = useEditor((s) => ({ importText: s.importText, dirty: s.dirty }));
   const [text, setText] = useState('');
   const [fileName, setFileName] = useState<string | undefined>();
+  const [tests, setTests] = useState('');
+  const [testsFileName, setTestsFileName] = useState<string | undefined>();
   const [overwrite, setOverwrite] = useState(false);
   const [busy, setBusy] = useState(false);
   const [incomplete, setIncomplete] = useState<ImportedConnection[]>([]);
@@ -54,7 +58,7 @@ export function ImportDialog({ onClose }: { onClose(): void }) {
   const submit = async () => {
     if (dirty && !confirm('The open flow has unsaved changes. Discard them and import?')) return;
     setBusy(true);
-    const connections = await importText(text, { format: guessFormat(text, fileName), overwrite });
+    const connections = await importText(text, { format: guessFormat(text, fileName), overwrite, ...(tests.trim() ? { tests } : {}) });
     setBusy(false);
     const missing = connections?.filter((c) => c.missing.length > 0) ?? [];
     if (missing.length > 0) setIncomplete(missing);
@@ -135,6 +139,37 @@ export function ImportDialog({ onClose }: { onClose(): void }) {
         spellCheck={false}
         rows={12}
       />
+      <details className="import-tests">
+        <summary>Tests (optional): the flow's FLOW.tests.yaml</summary>
+        <p className="muted small">Imported with the flow (a test of the same name is replaced). If they do not fit the flow, nothing is imported.</p>
+        <label className="file-drop">
+          <input
+            type="file"
+            accept=".yaml,.yml,application/yaml,text/yaml"
+            data-testid="import-tests-file"
+            onChange={async (e) => {
+              const f = e.target.files?.[0];
+              if (!f) return;
+              setTestsFileName(f.name);
+              setTests(await f.text());
+            }}
+          />
+          <span>{testsFileName ? `${testsFileName} loaded` : 'Choose a tests file…'}</span>
+        </label>
+        <textarea
+          className="mono import-text"
+          data-testid="import-tests-text"
+          aria-label="Tests file (YAML)"
+          placeholder={'tests:\n  - name: my-test\n    inputs: …'}
+          value={tests}
+          onChange={(e) => {
+            setTests(e.target.value);
+            setTestsFileName(undefined);
+          }}
+          spellCheck={false}
+          rows={6}
+        />
+      </details>
       <div className="row between">
         <label className="check">
           <input type="checkbox" checked={overwrite} onChange={(e) => setOverwrite(e.target.checked)} data-testid="import-overwrite" /> replace a flow of the same name (as a new version)

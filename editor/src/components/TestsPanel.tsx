@@ -82,8 +82,9 @@ function ResultView({ r }: { r: Result }) {
 
 export function TestsPanel() {
   const api = useApi();
-  const { flowId, dirty, readOnly, runDone, notify, setTestMarks } = useEditor((s) => ({
+  const { flowId, version, dirty, readOnly, runDone, notify, setTestMarks } = useEditor((s) => ({
     flowId: s.flowId,
+    version: s.baseVersion,
     dirty: s.dirty,
     readOnly: s.readOnly,
     runDone: s.preview.status === 'done',
@@ -107,7 +108,8 @@ export function TestsPanel() {
       (e: Error) => setProblem(e.message),
     );
   }, [api, flowId]);
-  useEffect(load, [load]);
+  // again on a new version too: an import over the open flow may bring tests with it
+  useEffect(load, [load, version]);
 
   if (!flowId) return <p className="empty" data-testid="tests-panel">Save the flow, test-run it, then save the run as a test.</p>;
 
