@@ -47,7 +47,6 @@ export function ImportDialog({ onClose }: { onClose(): void }) {
   const [text, setText] = useState('');
   const [fileName, setFileName] = useState<string | undefined>();
   const [tests, setTests] = useState('');
-  const [testsFileName, setTestsFileName] = useState<string | undefined>();
   const [overwrite, setOverwrite] = useState(false);
   const [busy, setBusy] = useState(false);
   const [incomplete, setIncomplete] = useState<ImportedConnection[]>([]);
@@ -113,61 +112,30 @@ export function ImportDialog({ onClose }: { onClose(): void }) {
   return (
     <Modal title="Import a flow" onClose={onClose} testId="import-dialog">
       <p className="muted small">A flow document in YAML or JSON, as exported. It becomes a new flow — or, with “replace”, a new version of the flow of the same name.</p>
-      <label className="file-drop">
-        <input
-          type="file"
-          accept=".yaml,.yml,.json,application/json,application/yaml,text/yaml"
-          data-testid="import-file"
-          onChange={async (e) => {
-            const f = e.target.files?.[0];
-            if (!f) return;
-            setFileName(f.name);
-            setText(await f.text());
-          }}
-        />
-        <span>{fileName ? `${fileName} loaded` : 'Choose a file…'}</span>
-      </label>
-      <textarea
-        className="mono import-text"
-        data-testid="import-text"
+      <FileOrText
+        accept=".yaml,.yml,.json,application/json,application/yaml,text/yaml"
+        choose="Choose a file…"
+        testId="import"
         placeholder={'apiVersion: sluice/v1\nname: my-flow\nnodes: …'}
-        value={text}
-        onChange={(e) => {
-          setText(e.target.value);
-          setFileName(undefined);
-        }}
-        spellCheck={false}
         rows={12}
+        value={text}
+        onChange={(t, name) => {
+          setText(t);
+          setFileName(name);
+        }}
       />
       <details className="import-tests">
         <summary>Tests (optional): the flow's FLOW.tests.yaml</summary>
         <p className="muted small">Imported with the flow (a test of the same name is replaced). If they do not fit the flow, nothing is imported.</p>
-        <label className="file-drop">
-          <input
-            type="file"
-            accept=".yaml,.yml,application/yaml,text/yaml"
-            data-testid="import-tests-file"
-            onChange={async (e) => {
-              const f = e.target.files?.[0];
-              if (!f) return;
-              setTestsFileName(f.name);
-              setTests(await f.text());
-            }}
-          />
-          <span>{testsFileName ? `${testsFileName} loaded` : 'Choose a tests file…'}</span>
-        </label>
-        <textarea
-          className="mono import-text"
-          data-testid="import-tests-text"
-          aria-label="Tests file (YAML)"
+        <FileOrText
+          accept=".yaml,.yml,application/yaml,text/yaml"
+          choose="Choose a tests file…"
+          testId="import-tests"
+          label="Tests file (YAML)"
           placeholder={'tests:\n  - name: my-test\n    inputs: …'}
-          value={tests}
-          onChange={(e) => {
-            setTests(e.target.value);
-            setTestsFileName(undefined);
-          }}
-          spellCheck={false}
           rows={6}
+          value={tests}
+          onChange={(t) => setTests(t)}
         />
       </details>
       <div className="row between">
@@ -184,5 +152,54 @@ export function ImportDialog({ onClose }: { onClose(): void }) {
         </div>
       </div>
     </Modal>
+  );
+}
+
+/**
+ * A text the user pastes or loads from a file (the file's text replaces the box's; typing forgets the
+ * file's name). `onChange` gets the text and the name of the file it came from, if it did.
+ * Test ids: `<testId>-file` (the file input) and `<testId>-text` (the box).
+ */
+function FileOrText(props: {
+  value: string;
+  onChange: (text: string, fileName?: string) => void;
+  accept: string;
+  choose: string;
+  testId: string;
+  placeholder: string;
+  rows: number;
+  label?: string;
+}) {
+  const [fileName, setFileName] = useState<string | undefined>();
+  return (
+    <>
+      <label className="file-drop">
+        <input
+          type="file"
+          accept={props.accept}
+          data-testid={`${props.testId}-file`}
+          onChange={async (e) => {
+            const f = e.target.files?.[0];
+            if (!f) return;
+            setFileName(f.name);
+            props.onChange(await f.text(), f.name);
+          }}
+        />
+        <span>{fileName ? `${fileName} loaded` : props.choose}</span>
+      </label>
+      <textarea
+        className="mono import-text"
+        data-testid={`${props.testId}-text`}
+        aria-label={props.label}
+        placeholder={props.placeholder}
+        value={props.value}
+        onChange={(e) => {
+          setFileName(undefined);
+          props.onChange(e.target.value);
+        }}
+        spellCheck={false}
+        rows={props.rows}
+      />
+    </>
   );
 }
